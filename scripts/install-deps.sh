@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every Debian package herd needs to build, test and benchmark.
+# QuickJS comes from Debian 13 (trixie) through an apt pin at priority 100, so
+# nothing else on the machine is upgraded. Idempotent; needs root (or sudo).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+stamp=/var/lib/herd-deps.v1
+if [ -f "$stamp" ] && [ "${HERD_FORCE_DEPS:-0}" != 1 ]; then
+  # Fast path: verify a few key files are still present.
+  if [ -f /usr/lib/x86_64-linux-gnu/quickjs/libquickjs.a ] && command -v wrk >/dev/null &&
+     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ]; then
+    exit 0
+  fi
+fi
+
+if [ ! -f /etc/apt/sources.list.d/herd-trixie.sources ] && ! grep -rqs 'trixie' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  $SUDO tee /etc/apt/sources.list.d/herd-trixie.sources >/dev/null <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+$SUDO tee /etc/apt/preferences.d/herd-trixie >/dev/null <<'PIN'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+PIN
+
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  build-essential cmake ninja-build pkg-config git ca-certificates \
+  clang clang-format clang-tidy libclang-rt-14-dev \
+  libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev \
+  libboost-context-dev libgtest-dev libgmock-dev googletest libbenchmark-dev \
+  wrk apache2-utils python3 procps util-linux >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends -t trixie libquickjs >/dev/null
+$SUDO touch "$stamp"
+echo "install-deps: done"

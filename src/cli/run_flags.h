@@ -1,0 +1,49 @@
+#pragma once
+// Command-line flags of `herd run` (and `inspect`, `archive`), k6's spelling.
+
+#include <string>
+#include <vector>
+
+#include "exec/options.h"
+
+namespace herd::cli {
+
+struct RunFlags {
+  std::string script;            ///< the positional argument (script.js, archive .tar, or "-")
+  exec::CliOverrides overrides;  ///< what the user set
+  std::string address;           ///< --address HOST:PORT (control API)
+  bool no_setup = false;
+  bool no_teardown = false;
+  bool execution_requirements = false;  ///< inspect --execution-requirements
+  std::string archive_out;              ///< archive -O FILE
+  std::string log_output;               ///< --log-output (stderr by default)
+  std::string console_output;           ///< --console-output FILE
+  bool verbose = false;
+  int parallelism = 0;  ///< herd: local distributed runners (issue 4)
+  bool help = false;
+};
+
+/// Thrown for an unknown flag, a missing value or a malformed value; the
+/// message names the flag (exit 104 for bad values, 2 for unknown flags as in k6's usage errors).
+class FlagError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Parses args after the subcommand name. Supports -u/--vus, -d/--duration,
+/// -i/--iterations, -s/--stage (repeatable), -e/--env KEY=VAL (repeatable),
+/// --tag KEY=VAL, --summary-export FILE, -o/--out TYPE=DEST (repeatable),
+/// --no-summary, --summary-mode, -q/--quiet, --no-thresholds,
+/// --summary-trend-stats a,b,c, --summary-time-unit, --paused/-p,
+/// --address/-a, --no-setup, --no-teardown, --execution-segment,
+/// --execution-segment-sequence, --insecure-skip-tls-verify,
+/// --include-system-env-vars, --user-agent, --throw/-w, --max-redirects,
+/// --discard-response-bodies, --workers, --parallelism, -O/--archive-out,
+/// --execution-requirements, --console-output, -v/--verbose, -h/--help.
+/// Both "--flag value" and "--flag=value" forms.
+RunFlags parse_run_flags(const std::vector<std::string>& args);
+
+/// Usage text for `herd run --help`.
+std::string run_usage();
+
+}  // namespace herd::cli

@@ -1,0 +1,41 @@
+#pragma once
+// Pure execution-plan arithmetic (no clocks, no threads): how many VUs each
+// scenario needs, when it starts and ends, how many VUs ramping executors
+// have at a given offset. Executors and `herd inspect` use it.
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "exec/options.h"
+
+namespace herd::exec {
+
+/// VUs a scenario needs at most at once (arrival-rate: maxVUs).
+std::int64_t scenario_max_vus(const ScenarioConfig& s);
+
+/// How long the scenario runs, from its own start, without gracefulStop
+/// (iterations executors: maxDuration; ramping: sum of stages).
+microseconds scenario_duration(const ScenarioConfig& s);
+
+/// Its duration plus gracefulStop (plus gracefulRampDown where k6 adds it).
+microseconds scenario_duration_with_grace(const ScenarioConfig& s);
+
+/// The target VU count of a ramping-vus scenario at offset `t` from its start
+/// (linear interpolation within stages, as k6 does; integer, rounded down).
+std::int64_t ramping_vus_at(const ScenarioConfig& s, microseconds t);
+
+/// The arrival rate (iterations per time unit) of a ramping-arrival-rate
+/// scenario at offset `t`, linearly interpolated.
+double ramping_rate_at(const ScenarioConfig& s, microseconds t);
+
+struct ExecutionRequirements {
+  std::int64_t max_vus = 0;          ///< peak VUs needed at once across scenarios
+  microseconds total_duration{0};    ///< end of the last scenario including gracefulStop
+};
+
+/// k6's planning: VUs are reused between scenarios whose windows do not
+/// overlap, so max_vus is the peak of the sum over concurrently running scenarios.
+ExecutionRequirements execution_requirements(const std::vector<ScenarioConfig>& scenarios);
+
+}  // namespace herd::exec

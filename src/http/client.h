@@ -1,0 +1,84 @@
+#pragma once
+// An asynchronous HTTP/1.1 client for one worker thread: libcurl's multi
+// interface driven by curl_multi_socket_action from the worker's EventLoop.
+// One exchange per call (no redirect following: the k6 layer follows
+// redirects so that each hop is a sample, as k6 does). Keep-alive connections
+// are pooled in the multi handle and reused. Easy handles are pooled and
+// reused too, so idle virtual users hold none.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "loop/event_loop.h"
+
+namespace herd::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method = "GET";
+  std::string url;  ///< absolute http:// or https:// URL
+  Headers headers;  ///< sent as given (plus Host, Content-Length)
+  std::string body;
+  std::chrono::milliseconds timeout{60000};
+  std::string basic_user;  ///< basic auth when non-empty
+  std::string basic_password;
+  bool keep_body = true;  ///< false: the body is read and counted but not stored
+  bool insecure_skip_tls_verify = false;
+};
+
+/// k6's request timings, milliseconds.
+struct Timings {
+  double blocked = 0;
+  double connecting = 0;
+  double tls_handshaking = 0;
+  double sending = 0;
+  double waiting = 0;
+  double receiving = 0;
+  double duration = 0;  ///< sending + waiting + receiving
+};
+
+struct Response {
+  int status = 0;            ///< 0 when no response was received
+  std::string proto;         ///< "HTTP/1.1", "HTTP/2.0"; "" on error
+  Headers headers;           ///< as received, in order (names as sent by the server)
+  std::string body;
+  std::string url;           ///< the URL requested
+  std::string remote_ip;
+  int remote_port = 0;
+  std::string error;         ///< "" on success; k6-style message otherwise
+  int error_code = 0;        ///< k6's error codes (1000-1999); 0 on success
+  Timings timings;
+  std::uint64_t bytes_sent = 0;      ///< request bytes on the wire (headers + body)
+  std::uint64_t bytes_received = 0;  ///< response bytes on the wire (headers + body)
+};
+
+/// Maps a libcurl result to k6's error code and message (e.g. connection
+/// refused -> 1212, timeout -> 1050, DNS failure -> 1101).
+std::pair<int, std::string> k6_error_from_curl(int curl_code, const std::string& detail);
+
+class Client {
+ public:
+  explicit Client(loop::EventLoop& loop);
+  ~Client();  ///< aborts in-flight requests without calling their callbacks
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  using Callback = std::function<void(Response&&)>;
+  /// Starts a request; `done` runs later on the loop thread, exactly once
+  /// (also on error, with status 0 and error/error_code set). Never throws for
+  /// network errors.
+  void start(Request req, Callback done);
+  std::size_t in_flight() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herd::http

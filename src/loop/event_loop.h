@@ -1,0 +1,53 @@
+#pragma once
+// A single-threaded epoll event loop with timers and a thread-safe post()
+// queue. One per worker thread (share-nothing); everything but post() and
+// stop() must be called on the loop's own thread.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace herd::loop {
+
+using Clock = std::chrono::steady_clock;
+using TimerId = std::uint64_t;
+
+class EventLoop {
+ public:
+  EventLoop();  ///< throws std::system_error if epoll/eventfd fail
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  /// Runs until stop() is called. Timers fire no earlier than their deadline
+  /// (sub-millisecond precision: epoll_pwait2 or a timerfd).
+  void run();
+  /// Runs one iteration: waits at most `max_wait` for I/O or timers.
+  void run_once(std::chrono::microseconds max_wait);
+  /// Thread-safe; run() returns after the current iteration.
+  void stop();
+  bool stopped() const;
+
+  /// Thread-safe: runs `fn` on the loop thread soon.
+  void post(std::function<void()> fn);
+
+  /// Calls `fn` once at or after `when`. Returns an id for cancel_timer().
+  TimerId add_timer(Clock::time_point when, std::function<void()> fn);
+  /// No-op if the timer already fired or was cancelled.
+  void cancel_timer(TimerId id);
+
+  /// Watches `fd` for EPOLLIN/EPOLLOUT (epoll flags); `fn` gets the ready events.
+  void watch(int fd, std::uint32_t events, std::function<void(std::uint32_t)> fn);
+  void modify(int fd, std::uint32_t events);
+  void unwatch(int fd);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herd::loop

@@ -1,0 +1,98 @@
+#pragma once
+// Where samples go: per-worker aggregation into series, periodic snapshots,
+// and an optional stream of raw samples (for --out json).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "metrics/metric.h"
+#include "metrics/registry.h"
+
+namespace herd::metrics {
+
+struct SeriesKey {
+  MetricId metric;
+  TagSet tags;
+  bool operator==(const SeriesKey& o) const { return metric == o.metric && tags == o.tags; }
+  bool operator<(const SeriesKey& o) const {
+    return metric != o.metric ? metric < o.metric : tags < o.tags;
+  }
+};
+struct SeriesKeyHash {
+  std::size_t operator()(const SeriesKey& k) const { return k.tags.hash() * 31 + k.metric; }
+};
+
+/// One raw sample, as streamed to outputs.
+struct Sample {
+  MetricId metric;
+  const TagSet* tags;
+  double value;
+  std::int64_t time_us;  ///< unix microseconds
+};
+
+/// Receives every raw sample (thread-safe implementations only).
+class SampleObserver {
+ public:
+  virtual ~SampleObserver() = default;
+  virtual void observe(const Registry& reg, const Sample& s) = 0;
+};
+
+/// The whole metric state of a run (or part of one) at one moment: every
+/// series with its aggregate. Mergeable; serialisable in a versioned wire format.
+struct Snapshot {
+  std::map<SeriesKey, SeriesState> series;
+  std::vector<MetricDef> metrics;  ///< definitions, indexed by MetricId
+  std::int64_t time_us = 0;        ///< when taken (unix microseconds)
+
+  /// Merges `other` in. Metrics are matched by name (ids may differ between
+  /// processes); unknown metrics are defined here.
+  void merge(const Snapshot& other);
+  /// Aggregate of all series of `metric` whose tags contain `filter`.
+  SeriesState aggregate(MetricId metric, const TagSet& filter = TagSet()) const;
+  std::optional<MetricId> find(std::string_view name) const;
+
+  /// Wire format v1 (docs/wire-format.md): {"version":1,"time_us":..,"metrics":[{name,type,contains}],
+  /// "series":[{"m":index,"tags":{..},"state":{..}}]}.
+  nlohmann::json to_json() const;
+  static Snapshot from_json(const nlohmann::json& j);  // throws std::invalid_argument
+};
+
+/// Per-worker (or shared) aggregation point. add() is thread-safe (a mutex
+/// that is uncontended when one worker owns the sink).
+class Sink {
+ public:
+  explicit Sink(const Registry& reg) : reg_(reg) {}
+  void set_observer(std::shared_ptr<SampleObserver> obs) { observer_ = std::move(obs); }
+
+  void add(MetricId m, const TagSet& tags, double value, std::int64_t time_us);
+
+  /// Adds many samples under one lock.
+  class Batch {
+   public:
+    explicit Batch(Sink& s);
+    ~Batch();
+    void add(MetricId m, const TagSet& tags, double value, std::int64_t time_us);
+   private:
+    Sink& s_;
+    std::unique_lock<std::mutex> lock_;
+  };
+
+  /// Copies the current state (does not reset it).
+  Snapshot snapshot() const;
+
+ private:
+  void add_locked(MetricId m, const TagSet& tags, double value, std::int64_t time_us);
+  const Registry& reg_;
+  mutable std::mutex mu_;
+  std::unordered_map<SeriesKey, SeriesState, SeriesKeyHash> series_;
+  std::shared_ptr<SampleObserver> observer_;
+};
+
+}  // namespace herd::metrics

@@ -1,0 +1,68 @@
+#pragma once
+// The end-of-test summary: k6's handleSummary data shape, the text layout k6
+// users know, the --summary-export JSON, and the --out json sample stream.
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics/sink.h"
+#include "metrics/threshold.h"
+
+namespace herd::metrics {
+
+struct SummaryOptions {
+  /// Default: avg, min, med, max, p(90), p(95).
+  std::vector<std::string> trend_stats{"avg", "min", "med", "max", "p(90)", "p(95)"};
+  std::string time_unit;  ///< "" (auto), "s", "ms" or "us"
+  bool no_color = true;
+  std::string mode = "compact";  ///< "compact" | "full" | "legacy"
+  bool is_stdout_tty = false;
+  bool is_stderr_tty = false;
+};
+
+/// Builds the object passed to handleSummary(data): {root_group, options,
+/// state, metrics}. Metrics include every metric with samples plus one entry
+/// per threshold selector with a tag filter (sub-metrics, e.g.
+/// "http_req_duration{name:login}"); metrics with thresholds get
+/// "thresholds": {"p(95)<200": {"ok": true}}. root_group holds the group tree
+/// and checks (name, path, id, passes, fails), reconstructed from the
+/// `checks` series' `group` and `check` tags. `partial` adds state.partial=true.
+nlohmann::json build_summary_data(const Snapshot& snap, const std::vector<MetricThresholds>& ths,
+                                  const std::vector<ThresholdResult>& results,
+                                  std::chrono::milliseconds test_duration,
+                                  const SummaryOptions& opts, bool partial = false);
+
+/// k6's end-of-test text summary from summary data: thresholds with ✓/✗,
+/// checks with pass counts, then metrics grouped (HTTP, EXECUTION, NETWORK,
+/// CUSTOM) with the configured trend stats.
+std::string render_text_summary(const nlohmann::json& data, const SummaryOptions& opts);
+
+/// The --summary-export shape (k6's legacy export): {root_group, metrics:{name:{...flat values...,
+/// "thresholds":{"expr": bool}}}}.
+nlohmann::json summary_export(const nlohmann::json& data);
+
+/// --out json=FILE: one JSON object per line, k6's shape
+/// ({"type":"Metric","data":{...},"metric":name} once per metric, then
+/// {"type":"Point","data":{"time":RFC3339,"value":v,"tags":{...}},"metric":name}).
+/// Thread-safe; buffered; flush() at the end.
+class JsonOutput : public SampleObserver {
+ public:
+  explicit JsonOutput(const std::string& path);  // throws std::runtime_error if it cannot open
+  ~JsonOutput() override;
+  void observe(const Registry& reg, const Sample& s) override;
+  void flush();
+
+ private:
+  std::mutex mu_;
+  std::FILE* f_ = nullptr;
+  std::vector<bool> announced_;
+  std::string buf_;
+};
+
+}  // namespace herd::metrics
