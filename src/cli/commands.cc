@@ -1,1 +1,169 @@
-// placeholder: to be written
+#include "cli/commands.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cli/run_flags.h"
+#include "exec/plan.h"
+#include "exec/runner.h"
+#include "js/bundle.h"
+#include "k6/modules.h"
+#include "target/server.h"
+#include "util/duration.h"
+
+extern char** environ;
+
+namespace herd::cli {
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+std::map<std::string, std::string> process_env() {
+  std::map<std::string, std::string> m;
+  for (char** e = environ; e && *e; e++) {
+    const char* eq = std::strchr(*e, '=');
+    if (!eq) continue;
+    m.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
+  }
+  return m;
+}
+
+void print_error(const std::string& msg) { std::fprintf(stderr, "herd: error: %s\n", msg.c_str()); }
+
+int usage(FILE* out) {
+  std::fprintf(out,
+               "herd %s: distributed, k6-compatible load testing\n\n"
+               "Usage: herd <command> [flags]\n\n"
+               "Commands:\n"
+               "  run SCRIPT.js        run a k6-style test script\n"
+               "  inspect SCRIPT.js    print the resolved options as JSON (--execution-requirements adds plan figures)\n"
+               "  target               run the loopback HTTP target server (herd target --listen 127.0.0.1:8080)\n"
+               "  version              print the version\n"
+               "  help                 this text\n\n"
+               "Run 'herd run --help' for the run flags. Exit codes: docs/exit-codes.md\n",
+               kVersion);
+  return 0;
+}
+
+std::shared_ptr<js::Bundle> make_bundle(const std::string& script) {
+  return std::make_shared<js::Bundle>(script, k6::builtin_module_sources());
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+  RunFlags flags;
+  try {
+    flags = parse_run_flags(args);
+  } catch (const FlagError& e) {
+    print_error(e.what());
+    return exec::kExitInvalidConfig;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exec::kExitInvalidConfig;
+  }
+  if (flags.help) {
+    std::fputs(run_usage().c_str(), stdout);
+    return 0;
+  }
+  if (flags.script.empty()) {
+    print_error("herd run needs a script: herd run script.js");
+    return exec::kExitUsage;
+  }
+  if (access(flags.script.c_str(), R_OK) != 0) {
+    print_error("cannot read script \"" + flags.script + "\": " + std::strerror(errno));
+    return exec::kExitScriptException;
+  }
+  exec::EngineConfig cfg;
+  cfg.bundle = make_bundle(flags.script);
+  cfg.cli = flags.overrides;
+  cfg.environ = process_env();
+  cfg.no_setup = flags.no_setup;
+  cfg.no_teardown = flags.no_teardown;
+  cfg.is_stdout_tty = isatty(1);
+  cfg.is_stderr_tty = isatty(2);
+  cfg.verbose = flags.verbose;
+  cfg.console_output = flags.console_output;
+  // Signals are handled by the engine's controller through a signalfd: block
+  // them here, before any thread starts, so every thread inherits the mask.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  exec::Engine engine(std::move(cfg));
+  exec::RunResult r = engine.run();
+  if (!r.error.empty()) print_error(r.error);
+  return r.exit_code;
+}
+
+int cmd_inspect(const std::vector<std::string>& args) {
+  RunFlags flags;
+  try {
+    flags = parse_run_flags(args);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exec::kExitInvalidConfig;
+  }
+  if (flags.script.empty()) {
+    print_error("herd inspect needs a script");
+    return exec::kExitUsage;
+  }
+  exec::EngineConfig cfg;
+  cfg.bundle = make_bundle(flags.script);
+  cfg.cli = flags.overrides;
+  cfg.environ = process_env();
+  try {
+    exec::Engine engine(std::move(cfg));
+    exec::Options o = engine.inspect();
+    nlohmann::json j = o.to_json();
+    if (flags.execution_requirements) {
+      auto req = exec::execution_requirements(o.scenarios);
+      j["maxVUs"] = req.max_vus;
+      j["totalDuration"] = util::format_duration(req.total_duration);
+    }
+    std::cout << j.dump(2) << std::endl;
+    return 0;
+  } catch (const js::ScriptError& e) {
+    print_error(e.what());
+    return exec::kExitScriptException;
+  } catch (const exec::OptionsError& e) {
+    print_error(e.what());
+    return exec::kExitInvalidConfig;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exec::kExitGenericError;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return exec::kExitUsage;
+  }
+  std::string cmd = argv[1];
+  std::vector<std::string> rest(argv + 2, argv + argc);
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("herd v%s (k6-compatible script API; QuickJS engine)\n", kVersion);
+    return 0;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") return usage(stdout);
+  if (cmd == "run") return cmd_run(rest);
+  if (cmd == "inspect") return cmd_inspect(rest);
+  if (cmd == "target") return target::target_main(argc - 1, argv + 1);
+  std::fprintf(stderr, "herd: unknown command \"%s\"\n\n", cmd.c_str());
+  usage(stderr);
+  return exec::kExitUsage;
+}
+
+}  // namespace herd::cli

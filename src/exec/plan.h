@@ -32,6 +32,9 @@ double ramping_rate_at(const ScenarioConfig& s, microseconds t);
 struct ExecutionRequirements {
   std::int64_t max_vus = 0;          ///< peak VUs needed at once across scenarios
   microseconds total_duration{0};    ///< end of the last scenario including gracefulStop
+  /// True if some scenario never ends by itself (externally-controlled with
+  /// duration 0); total_duration then only covers the bounded scenarios.
+  bool unbounded = false;
 };
 
 /// k6's planning: VUs are reused between scenarios whose windows do not

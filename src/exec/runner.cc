@@ -1,1 +1,948 @@
-// placeholder: to be written
+#include "exec/runner.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <future>
+#include <latch>
+#include <mutex>
+#include <thread>
+
+#include "exec/plan.h"
+#include "http/client.h"
+#include "js/runtime.h"
+#include "k6/modules.h"
+#include "loop/event_loop.h"
+#include "loop/fiber.h"
+#include "util/duration.h"
+
+namespace herd::exec {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t kFiberStack = 256 * 1024;
+constexpr std::size_t kJsStackLimit = 200 * 1024;
+
+std::int64_t unix_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Worker;
+struct ScenarioRun;
+
+/// One virtual user: a fiber running its own QuickJS runtime. Confined to its worker's thread.
+struct Vu {
+  k6::VuState st;
+  Worker* worker = nullptr;
+  std::unique_ptr<loop::Fiber> fiber;
+  std::unique_ptr<js::Runtime> rt;
+  JSValue ns = JS_UNDEFINED;
+  JSValue setup_data = JS_UNDEFINED;
+  std::string setup_json;  ///< the JSON setup_data was parsed from
+  std::deque<std::function<void()>> tasks;
+  bool idle = false;
+  bool shutting_down = false;
+  bool init_ok = false;
+
+  JSContext* ctx() const { return rt->ctx(); }
+
+  /// Runs `fn` on this VU's fiber. Call on the worker thread.
+  void post_task(std::function<void()> fn) {
+    tasks.push_back(std::move(fn));
+    if (idle) st.wake();
+  }
+
+  void body(const std::function<void(const std::string&)>& on_init) {
+    try {
+      rt = std::make_unique<js::Runtime>(kJsStackLimit);
+      st.run->bundle->install(rt->rt());
+      k6::install_globals(ctx(), &st);
+      ns = st.run->bundle->evaluate_main(ctx());
+      st.in_init = false;
+      init_ok = true;
+      on_init("");
+    } catch (const std::exception& e) {
+      on_init(e.what());
+    }
+    for (;;) {
+      while (tasks.empty() && !shutting_down) {
+        idle = true;
+        st.suspend();
+        idle = false;
+        st.interrupted = false;
+      }
+      if (tasks.empty()) break;
+      auto t = std::move(tasks.front());
+      tasks.pop_front();
+      t();
+    }
+    if (rt) {
+      JS_FreeValue(ctx(), setup_data);
+      JS_FreeValue(ctx(), ns);
+      k6::release_vu_values(ctx(), &st);
+      rt.reset();
+    }
+  }
+
+  /// The exported function `name`, or undefined (caller frees).
+  JSValue export_fn(const std::string& name) {
+    if (!init_ok) return JS_UNDEFINED;
+    JSValue f = JS_GetPropertyStr(ctx(), ns, name.c_str());
+    if (!JS_IsFunction(ctx(), f)) {
+      JS_FreeValue(ctx(), f);
+      return JS_UNDEFINED;
+    }
+    return f;
+  }
+
+  /// Calls an exported function with an optional JSON argument. Returns the
+  /// result as JSON text ("" for undefined). Throws js::ScriptError on exceptions.
+  std::string call_json(const std::string& name, const std::string* arg_json) {
+    JSValue f = export_fn(name);
+    if (JS_IsUndefined(f)) return "";
+    JSValue arg = JS_UNDEFINED;
+    if (arg_json && !arg_json->empty()) arg = JS_ParseJSON(ctx(), arg_json->c_str(), arg_json->size(), "<data>");
+    JSValue r = JS_Call(ctx(), f, JS_UNDEFINED, arg_json ? 1 : 0, &arg);
+    JS_FreeValue(ctx(), f);
+    JS_FreeValue(ctx(), arg);
+    if (JS_IsException(r)) throw js::ScriptError(js::take_exception(ctx()));
+    std::string err;
+    if (!rt->run_jobs(&err)) {
+      JS_FreeValue(ctx(), r);
+      throw js::ScriptError(err);
+    }
+    if (JS_IsObject(r) && static_cast<int>(JS_PromiseState(ctx(), r)) >= 0) {
+      JSValue settled = JS_PromiseResult(ctx(), r);
+      bool rejected = JS_PromiseState(ctx(), r) == JS_PROMISE_REJECTED;
+      JS_FreeValue(ctx(), r);
+      if (rejected) {
+        std::string msg = js::format_exception(ctx(), settled);
+        JS_FreeValue(ctx(), settled);
+        throw js::ScriptError(msg);
+      }
+      r = settled;
+    }
+    std::string out;
+    if (!JS_IsUndefined(r)) {
+      JSValue s = JS_JSONStringify(ctx(), r, JS_UNDEFINED, JS_UNDEFINED);
+      if (JS_IsException(s)) {
+        JS_FreeValue(ctx(), r);
+        throw js::ScriptError(js::take_exception(ctx()));
+      }
+      if (!JS_IsUndefined(s)) out = js::to_string(ctx(), s);
+      JS_FreeValue(ctx(), s);
+    }
+    JS_FreeValue(ctx(), r);
+    return out;
+  }
+
+  /// Makes `json` the data passed to iterations (parsed once per VU).
+  void set_setup_data(const std::string& json) {
+    if (json == setup_json && !JS_IsUndefined(setup_data)) return;
+    JS_FreeValue(ctx(), setup_data);
+    setup_json = json;
+    setup_data = json.empty() ? JS_UNDEFINED : JS_ParseJSON(ctx(), json.c_str(), json.size(), "<setup data>");
+    if (JS_IsException(setup_data)) {
+      JS_FreeValue(ctx(), JS_GetException(ctx()));
+      setup_data = JS_UNDEFINED;
+    }
+  }
+};
+
+struct Worker {
+  int index = 0;
+  loop::EventLoop loop;
+  std::unique_ptr<http::Client> http;
+  std::unique_ptr<metrics::Sink> sink;
+  std::vector<std::unique_ptr<Vu>> vus;
+  std::thread thread;
+
+  Worker(int i, const metrics::Registry& reg) : index(i), sink(std::make_unique<metrics::Sink>(reg)) {}
+
+  void start() {
+    std::promise<void> ready;
+    auto f = ready.get_future();
+    thread = std::thread([this, &ready] {
+      http = std::make_unique<http::Client>(loop);
+      ready.set_value();
+      loop.run();
+    });
+    f.wait();
+  }
+
+  /// Creates a VU on this thread and runs its init context; `done` gets "" or an error.
+  void create_vu(k6::RunShared* run, std::int64_t id, std::function<void(Vu*, const std::string&)> done) {
+    auto vu = std::make_unique<Vu>();
+    Vu* v = vu.get();
+    v->worker = this;
+    v->st.run = run;
+    v->st.loop = &loop;
+    v->st.http = http.get();
+    v->st.sink = sink.get();
+    v->st.id_in_instance = id;
+    v->st.id_in_test = id;
+    v->fiber = std::make_unique<loop::Fiber>(
+        [v, done] { v->body([v, done](const std::string& err) { done(v, err); }); }, kFiberStack);
+    v->st.fiber = v->fiber.get();
+    vus.push_back(std::move(vu));
+    v->fiber->resume();
+  }
+
+  /// Ends every VU's fiber and frees the HTTP client; then stops the loop. On the worker thread.
+  void shutdown_here() {
+    for (auto& v : vus) {
+      v->shutting_down = true;
+      v->st.interrupted = true;
+      if (!v->fiber->finished()) v->st.wake();
+    }
+    // Fibers parked in a wait that ignores wake (none expected) would keep running; drive the loop briefly.
+    for (int i = 0; i < 100; i++) {
+      bool all = true;
+      for (auto& v : vus) all = all && v->fiber->finished();
+      if (all) break;
+      loop.run_once(10ms);
+    }
+    bool all = true;
+    for (auto& v : vus) all = all && v->fiber->finished();
+    if (all) vus.clear();
+    else for (auto& v : vus) (void)v.release();  // leak rather than destroy a running fiber
+    http.reset();
+    loop.stop();
+  }
+
+  void join() {
+    if (thread.joinable()) thread.join();
+  }
+};
+
+/// A scenario while it runs. Shared by the controller and the workers.
+struct ScenarioRun {
+  ScenarioConfig cfg;
+  Clock::time_point start;
+  Clock::time_point end;        ///< no new iterations after this
+  Clock::time_point hard_stop;  ///< iterations still running are interrupted
+  std::atomic<std::int64_t> shared_next{0};
+  std::atomic<std::int64_t> iter_in_test{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<std::int64_t> vus_running{0};
+  std::vector<Vu*> vus;
+  bool started = false;
+  bool finished = false;
+
+  double progress() const {
+    auto total = end - start;
+    if (total.count() <= 0) return 1;
+    double p = std::chrono::duration<double>(Clock::now() - start) / std::chrono::duration<double>(total);
+    if (cfg.executor == "shared-iterations" && cfg.iterations > 0)
+      p = std::max(p, static_cast<double>(shared_next.load()) / static_cast<double>(cfg.iterations));
+    return std::clamp(p, 0.0, 1.0);
+  }
+};
+
+}  // namespace
+
+std::optional<microseconds> ramping_next_activation(const ScenarioConfig& s, std::int64_t k, microseconds from) {
+  if (ramping_vus_at(s, from) > k) return from;
+  microseconds t0{0};
+  double v0 = static_cast<double>(s.start_vus);
+  for (const auto& st : s.stages) {
+    microseconds t1 = t0 + st.duration;
+    double v1 = static_cast<double>(st.target);
+    if (t1 > from && v1 > static_cast<double>(k)) {
+      // First t in [max(t0, from), t1] with floor(v0 + (v1 - v0) * (t - t0) / d) >= k + 1.
+      microseconds t;
+      if (st.duration.count() == 0 || v0 >= static_cast<double>(k + 1)) {
+        t = t0;
+      } else {
+        double frac = (static_cast<double>(k + 1) - v0) / (v1 - v0);
+        t = t0 + microseconds(static_cast<std::int64_t>(std::ceil(frac * static_cast<double>(st.duration.count()))));
+      }
+      t = std::max(t, from);
+      if (t <= t1) return t;
+    }
+    t0 = t1;
+    v0 = v1;
+  }
+  return std::nullopt;
+}
+
+struct Engine::Impl {
+  EngineConfig cfg;
+  metrics::Registry registry;
+  k6::Logger logger;
+  k6::RunShared run;
+  Options options;
+  std::vector<metrics::MetricThresholds> thresholds;
+  std::vector<std::unique_ptr<Worker>> workers;
+  Vu* vu0 = nullptr;  ///< setup/teardown/handleSummary VU, on workers[0]
+  std::vector<Vu*> pool;
+  std::vector<std::unique_ptr<ScenarioRun>> scenarios;
+  loop::EventLoop ctl;
+  std::atomic<int> stop_code{-1};
+  std::string abort_reason;
+  std::mutex abort_mu;
+  Clock::time_point test_start;
+  std::int64_t pending_vu_tasks = 0;  ///< controller thread only
+  bool progress_shown = false;
+
+  explicit Impl(EngineConfig c) : cfg(std::move(c)), logger(cfg.verbose) {
+    run.bundle = cfg.bundle;
+    run.registry = &registry;
+    run.logger = &logger;
+    if (!cfg.console_output.empty()) logger.set_console_file(cfg.console_output);
+  }
+
+  ~Impl() { shutdown_workers(); }
+
+  void shutdown_workers() {
+    for (auto& w : workers) {
+      Worker* wp = w.get();
+      wp->loop.post([wp] { wp->shutdown_here(); });
+    }
+    for (auto& w : workers) w->join();
+    workers.clear();
+  }
+
+  template <typename F>
+  auto on_worker(Worker& w, F fn) -> decltype(fn()) {
+    using R = decltype(fn());
+    auto p = std::make_shared<std::promise<R>>();
+    auto f = p->get_future();
+    w.loop.post([p, fn]() mutable {
+      try {
+        if constexpr (std::is_void_v<R>) {
+          fn();
+          p->set_value();
+        } else {
+          p->set_value(fn());
+        }
+      } catch (...) {
+        p->set_exception(std::current_exception());
+      }
+    });
+    return f.get();
+  }
+
+  /// Runs `fn` inside VU 0's fiber and waits for it.
+  template <typename R>
+  R on_vu0(std::function<R(Vu&)> fn) {
+    auto p = std::make_shared<std::promise<R>>();
+    auto f = p->get_future();
+    Vu* v = vu0;
+    v->worker->loop.post([v, p, fn] {
+      v->post_task([v, p, fn] {
+        try {
+          p->set_value(fn(*v));
+        } catch (...) {
+          p->set_exception(std::current_exception());
+        }
+      });
+    });
+    return f.get();
+  }
+
+  // ---- phase 1: init VU 0, options ----------------------------------------
+
+  nlohmann::json init_vu0() {
+    auto w = std::make_unique<Worker>(0, registry);
+    w->start();
+    workers.push_back(std::move(w));
+    std::promise<std::string> p;
+    auto f = p.get_future();
+    Worker* w0 = workers[0].get();
+    w0->loop.post([this, w0, &p] {
+      w0->create_vu(&run, 0, [this, &p](Vu* v, const std::string& err) {
+        vu0 = v;
+        p.set_value(err);
+      });
+    });
+    std::string err = f.get();
+    if (!err.empty()) throw js::ScriptError(err);
+    std::string opts = on_vu0<std::string>([](Vu& v) -> std::string {
+      JSValue o = JS_GetPropertyStr(v.ctx(), v.ns, "options");
+      std::string s;
+      if (!JS_IsUndefined(o)) {
+        JSValue js = JS_JSONStringify(v.ctx(), o, JS_UNDEFINED, JS_UNDEFINED);
+        if (JS_IsException(js)) {
+          JS_FreeValue(v.ctx(), o);
+          throw js::ScriptError("exported options cannot be serialised: " + js::take_exception(v.ctx()));
+        }
+        s = js::to_string(v.ctx(), js);
+        JS_FreeValue(v.ctx(), js);
+      }
+      JS_FreeValue(v.ctx(), o);
+      return s;
+    });
+    if (opts.empty()) return nlohmann::json::object();
+    return nlohmann::json::parse(opts);
+  }
+
+  void apply_options() {
+    run.http.user_agent = options.user_agent;
+    run.http.max_redirects = options.max_redirects;
+    run.http.discard_response_bodies = options.discard_response_bodies;
+    run.http.insecure_skip_tls_verify = options.insecure_skip_tls_verify;
+    run.http.no_cookies_reset = options.no_cookies_reset;
+    run.http.batch = options.batch;
+    run.http.batch_per_host = options.batch_per_host;
+    run.http.throw_errors = options.throw_errors;
+    run.global_tags = options.tags;
+    run.options_json = options.to_json().dump();
+    run.env.clear();
+    if (options.include_system_env_vars) run.env = cfg.environ;
+    for (auto& [k, v] : options.env) run.env[k] = v;
+  }
+
+  // ---- phase 2: VUs ----------------------------------------------------------
+
+  void init_vus(std::int64_t count) {
+    int nworkers = static_cast<int>(options.workers > 0 ? options.workers
+                                                        : std::max(1u, std::thread::hardware_concurrency()));
+    nworkers = static_cast<int>(std::min<std::int64_t>(nworkers, std::max<std::int64_t>(1, count)));
+    while (static_cast<int>(workers.size()) < nworkers) {
+      auto w = std::make_unique<Worker>(static_cast<int>(workers.size()), registry);
+      w->start();
+      workers.push_back(std::move(w));
+    }
+    pool.assign(static_cast<size_t>(count), nullptr);
+    std::latch done(count);
+    std::mutex err_mu;
+    std::string first_err;
+    for (int wi = 0; wi < nworkers; wi++) {
+      Worker* w = workers[static_cast<size_t>(wi)].get();
+      std::vector<std::int64_t> ids;
+      for (std::int64_t id = wi + 1; id <= count; id += nworkers) ids.push_back(id);
+      w->loop.post([this, w, ids, &done, &err_mu, &first_err] {
+        for (auto id : ids) {
+          w->create_vu(&run, id, [this, id, &done, &err_mu, &first_err](Vu* v, const std::string& err) {
+            pool[static_cast<size_t>(id - 1)] = v;
+            if (!err.empty()) {
+              std::lock_guard<std::mutex> g(err_mu);
+              if (first_err.empty()) first_err = err;
+            } else {
+              run.stats.vus_initialized++;
+            }
+            done.count_down();
+          });
+        }
+      });
+    }
+    done.wait();
+    if (!first_err.empty()) throw js::ScriptError(first_err);
+    workers[0]->sink->add(metrics::kVusMax, metrics::TagSet(), static_cast<double>(count), unix_us());
+  }
+
+  // ---- phase 3: scenarios ----------------------------------------------------
+
+  void on_vu_scenario_done(ScenarioRun* sc) {
+    (void)sc;
+    if (--pending_vu_tasks == 0) ctl.stop();
+  }
+
+  /// Runs the iterations of scenario `sc` as its VU number `k`. On the VU's fiber.
+  void vu_run_scenario(Vu& v, ScenarioRun* sc, std::int64_t k) {
+    k6::VuState& st = v.st;
+    st.scenario = sc->cfg.name;
+    st.executor = sc->cfg.executor;
+    st.scenario_start = sc->start;
+    st.scenario_progress = [sc] { return sc->progress(); };
+    st.scenario_tags.clear();
+    st.scenario_tags["scenario"] = sc->cfg.name;
+    for (auto& [tk, tv] : sc->cfg.tags) st.scenario_tags[tk] = tv;
+    st.group_path.clear();
+    st.rebuild_tags();
+    st.iteration = 0;
+    st.iteration_in_scenario = 0;
+    JSValue fn = v.export_fn(sc->cfg.exec);
+    if (JS_IsUndefined(fn)) {
+      if (k == 0)
+        logger.log(k6::Logger::Level::kError, "scenario \"" + sc->cfg.name + "\": the script exports no function \"" +
+                                                  sc->cfg.exec + "\"", "engine");
+      return;
+    }
+    // Scenario env overrides __ENV for this VU while it runs the scenario.
+    if (!sc->cfg.env.empty()) {
+      JSValue g = JS_GetGlobalObject(v.ctx());
+      JSValue env = JS_GetPropertyStr(v.ctx(), g, "__ENV");
+      for (auto& [ek, ev] : sc->cfg.env) JS_SetPropertyStr(v.ctx(), env, ek.c_str(), k6::new_string_for(v.ctx(), ev));
+      JS_FreeValue(v.ctx(), env);
+      JS_FreeValue(v.ctx(), g);
+    }
+    std::int64_t local_iters = 0;
+    bool active = false;
+    auto set_active = [&](bool a) {
+      if (a == active) return;
+      active = a;
+      run.stats.vus_active += a ? 1 : -1;
+    };
+    for (;;) {
+      if (st.interrupted || sc->stopping.load() || run.aborted.load() || Clock::now() >= sc->end) break;
+      const std::string& ex = sc->cfg.executor;
+      if (ex == "shared-iterations") {
+        std::int64_t i = sc->shared_next.fetch_add(1);
+        if (i >= sc->cfg.iterations) break;
+        st.iteration_in_test = i;
+      } else if (ex == "per-vu-iterations") {
+        if (local_iters >= sc->cfg.iterations) break;
+        st.iteration_in_test = sc->iter_in_test.fetch_add(1);
+      } else if (ex == "ramping-vus") {
+        auto off = std::chrono::duration_cast<microseconds>(Clock::now() - sc->start);
+        if (ramping_vus_at(sc->cfg, off) <= k) {
+          set_active(false);
+          auto next = ramping_next_activation(sc->cfg, k, off);
+          Clock::time_point wake_at = next ? sc->start + *next : sc->end;
+          wake_at = std::min(wake_at, sc->end);
+          bool fired = false;
+          loop::TimerId id = v.worker->loop.add_timer(wake_at, [&fired, &st] {
+            fired = true;
+            st.wake();
+          });
+          while (!fired && !st.interrupted && !sc->stopping.load()) st.suspend();
+          if (!fired) v.worker->loop.cancel_timer(id);
+          continue;
+        }
+        st.iteration_in_test = sc->iter_in_test.fetch_add(1);
+      } else {  // constant-vus and anything time-bound
+        st.iteration_in_test = sc->iter_in_test.fetch_add(1);
+      }
+      set_active(true);
+      local_iters++;
+      if (!run_iteration(v, fn, sc)) break;
+    }
+    set_active(false);
+    JS_FreeValue(v.ctx(), fn);
+    st.interrupted = false;
+  }
+
+  /// One iteration. Returns false if the VU was interrupted.
+  bool run_iteration(Vu& v, JSValue fn, ScenarioRun* sc) {
+    k6::VuState& st = v.st;
+    if (!st.group_path.empty()) {
+      st.group_path.clear();
+      st.rebuild_tags();
+    }
+    if (!run.http.no_cookies_reset) st.jar.clear();
+    k6::set_iteration_globals(v.ctx(), st.id_in_instance, st.iteration);
+    auto t0 = Clock::now();
+    JSValue data = v.setup_data;
+    JSValue r = JS_Call(v.ctx(), fn, JS_UNDEFINED, 1, &data);
+    bool failed = JS_IsException(r);
+    if (failed && !st.interrupted) {
+      std::string msg = js::take_exception(v.ctx());
+      logger.log(k6::Logger::Level::kError, msg, "console");
+    } else if (failed) {
+      JS_FreeValue(v.ctx(), JS_GetException(v.ctx()));
+    }
+    JS_FreeValue(v.ctx(), r);
+    std::string err;
+    if (!v.rt->run_jobs(&err) && !st.interrupted) logger.log(k6::Logger::Level::kError, err, "console");
+    if (st.interrupted) {
+      run.stats.iterations_interrupted++;
+      return false;
+    }
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (!st.group_path.empty()) {
+      st.group_path.clear();
+      st.rebuild_tags();
+    }
+    std::int64_t now = unix_us();
+    {
+      metrics::Sink::Batch b(*st.sink);
+      b.add(metrics::kIterations, st.base_tags, 1, now);
+      b.add(metrics::kIterationDuration, st.base_tags, ms, now);
+    }
+    st.iteration++;
+    st.iteration_in_scenario++;
+    run.stats.iterations_completed++;
+    (void)sc;
+    return true;
+  }
+
+  void start_scenario(ScenarioRun* sc, std::size_t& next_vu) {
+    sc->start = Clock::now();
+    microseconds dur = scenario_duration(sc->cfg);
+    sc->end = sc->start + dur;
+    sc->hard_stop = sc->end + sc->cfg.graceful_stop;
+    if (sc->cfg.executor == "ramping-vus") sc->hard_stop += sc->cfg.graceful_ramp_down * 0;  // k6: gracefulStop after stages
+    sc->started = true;
+    std::int64_t n = scenario_max_vus(sc->cfg);
+    for (std::int64_t k = 0; k < n && next_vu < pool.size(); k++) {
+      Vu* v = pool[next_vu++];
+      sc->vus.push_back(v);
+      pending_vu_tasks++;
+      sc->vus_running++;
+      v->worker->loop.post([this, v, sc, k, setup = setup_json] {
+        v->post_task([this, v, sc, k, setup] {
+          v->set_setup_data(setup);
+          vu_run_scenario(*v, sc, k);
+          sc->vus_running--;
+          ctl.post([this, sc] { on_vu_scenario_done(sc); });
+        });
+      });
+    }
+    // Stop taking iterations at the end; interrupt at the hard stop.
+    ctl.add_timer(sc->end, [this, sc] { end_scenario(sc, false); });
+    ctl.add_timer(sc->hard_stop, [this, sc] { end_scenario(sc, true); });
+  }
+
+  void end_scenario(ScenarioRun* sc, bool hard) {
+    sc->stopping = true;
+    for (Vu* v : sc->vus) {
+      v->worker->loop.post([v, hard] {
+        if (hard) v->st.interrupted = !v->idle;
+        // Wake VUs parked by ramping-vus (and, on a hard stop, any wait).
+        if (!v->idle) v->st.wake();
+      });
+    }
+  }
+
+  /// Scenario starts not yet fired: run at once (they see the stop and start nothing).
+  std::vector<std::pair<loop::TimerId, std::function<void()>>> pending_starts;
+
+  void interrupt_all() {
+    auto starts = std::move(pending_starts);
+    pending_starts.clear();
+    for (auto& [id, fire] : starts) {
+      ctl.cancel_timer(id);
+      fire();
+    }
+    for (auto& sc : scenarios) {
+      sc->stopping = true;
+      if (sc->started) end_scenario(sc.get(), true);
+    }
+  }
+
+  std::string setup_json;
+
+  // ---- metrics ---------------------------------------------------------------
+
+  metrics::Snapshot collect() {
+    metrics::Snapshot snap;
+    bool first = true;
+    for (auto& w : workers) {
+      metrics::Snapshot s = w->sink->snapshot();
+      if (first) {
+        snap = std::move(s);
+        first = false;
+      } else {
+        snap.merge(s);
+      }
+    }
+    snap.time_us = unix_us();
+    return snap;
+  }
+
+  std::chrono::milliseconds elapsed() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - test_start);
+  }
+
+  void evaluate_periodic() {
+    if (thresholds.empty() || options.no_thresholds) return;
+    metrics::Snapshot snap = collect();
+    auto res = metrics::evaluate_thresholds(thresholds, snap, elapsed(), false);
+    for (auto& r : res) {
+      if (!r.ok && r.abort_on_fail) {
+        logger.log(k6::Logger::Level::kError,
+                   "thresholds on metrics '" + r.selector + "' were crossed; at least one has abortOnFail enabled, "
+                   "stopping test prematurely", "engine");
+        {
+          std::lock_guard<std::mutex> g(abort_mu);
+          abort_reason = "threshold " + r.selector + ": " + r.source + " crossed";
+        }
+        stop(kExitThresholdsFailed);
+        return;
+      }
+    }
+  }
+
+  void show_progress(bool final) {
+    if (options.quiet || !cfg.is_stderr_tty) return;
+    auto e = elapsed();
+    std::int64_t secs = e.count() / 1000;
+    char line[256];
+    std::snprintf(line, sizeof line, "\rrunning (%02lldm%02lld.%01llds), %lld/%lld VUs, %lld complete and %lld interrupted iterations   ",
+                  static_cast<long long>(secs / 60), static_cast<long long>(secs % 60),
+                  static_cast<long long>((e.count() % 1000) / 100), static_cast<long long>(run.stats.vus_active.load()),
+                  static_cast<long long>(pool.size()), static_cast<long long>(run.stats.iterations_completed.load()),
+                  static_cast<long long>(run.stats.iterations_interrupted.load()));
+    std::fputs(line, stderr);
+    if (final) std::fputs("\n", stderr);
+    std::fflush(stderr);
+    progress_shown = true;
+  }
+
+  void tick() {
+    workers[0]->sink->add(metrics::kVus, metrics::TagSet(), static_cast<double>(run.stats.vus_active.load()), unix_us());
+    show_progress(false);
+  }
+
+  // ---- the run ---------------------------------------------------------------
+
+  void stop(int code) {
+    int expected = -1;
+    if (!stop_code.compare_exchange_strong(expected, code)) return;
+    ctl.post([this] { interrupt_all(); });
+  }
+
+  RunResult run_all() {
+    RunResult res;
+    test_start = Clock::now();
+    nlohmann::json script_opts;
+    try {
+      script_opts = init_vu0();
+    } catch (const js::ScriptError& e) {
+      res.exit_code = kExitScriptException;
+      res.error = e.what();
+      return res;
+    } catch (const std::exception& e) {
+      res.exit_code = kExitScriptException;
+      res.error = e.what();
+      return res;
+    }
+    try {
+      options = resolve_options(script_opts, cfg.environ, cfg.cli);
+      thresholds = metrics::parse_thresholds(options.thresholds);
+      if (!options.no_thresholds) metrics::validate_thresholds(thresholds, registry);
+    } catch (const std::exception& e) {
+      res.exit_code = kExitInvalidConfig;
+      res.error = e.what();
+      return res;
+    }
+    apply_options();
+    // __ENV in VU 0 was built before options were known: refresh it.
+    on_vu0<int>([this](Vu& v) {
+      JSValue g = JS_GetGlobalObject(v.ctx());
+      JSValue env = JS_NewObject(v.ctx());
+      for (auto& [k, val] : run.env) JS_SetPropertyStr(v.ctx(), env, k.c_str(), k6::new_string_for(v.ctx(), val));
+      JS_SetPropertyStr(v.ctx(), g, "__ENV", env);
+      JS_FreeValue(v.ctx(), g);
+      return 0;
+    });
+
+    std::int64_t total_vus = 0;
+    for (auto& s : options.scenarios) total_vus += scenario_max_vus(s);
+    try {
+      init_vus(total_vus);
+    } catch (const std::exception& e) {
+      res.exit_code = kExitScriptException;
+      res.error = e.what();
+      return res;
+    }
+
+    // Signals: the controller loop handles SIGINT/SIGTERM.
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    int signals_seen = 0;
+    if (sfd >= 0) {
+      ctl.watch(sfd, EPOLLIN, [this, sfd, &signals_seen](std::uint32_t) {
+        signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == sizeof si) {
+          if (++signals_seen >= 2) {
+            std::fputs("\nAborting immediately (second signal)\n", stderr);
+            std::_Exit(kExitSignal);
+          }
+          std::fputs("\nStopping the test (signal received); press Ctrl+C again to abort immediately\n", stderr);
+          stop(kExitSignal);
+        }
+      });
+    }
+
+    // setup()
+    bool setup_failed = false;
+    if (!cfg.no_setup) {
+      try {
+        setup_json = on_vu0<std::string>([](Vu& v) { return v.call_json("setup", nullptr); });
+      } catch (const std::exception& e) {
+        res.exit_code = kExitScriptException;
+        res.error = std::string("setup() failed: ") + e.what();
+        setup_failed = true;
+      }
+    }
+
+    test_start = Clock::now();
+    run.stats.start = test_start;
+    if (!setup_failed && stop_code.load() < 0) {
+      std::size_t next_vu = 0;
+      for (auto& s : options.scenarios) {
+        auto sc = std::make_unique<ScenarioRun>();
+        sc->cfg = s;
+        scenarios.push_back(std::move(sc));
+      }
+      for (auto& sc : scenarios) {
+        ScenarioRun* p = sc.get();
+        // Reserve VUs now so that later scenarios get their own.
+        std::size_t first = next_vu;
+        next_vu += static_cast<std::size_t>(scenario_max_vus(p->cfg));
+        pending_vu_tasks++;  // the start itself, so that the run cannot end before it
+        auto start = std::make_shared<bool>(false);
+        auto fire = [this, p, first, start] {
+          if (*start) return;
+          *start = true;
+          std::size_t nv = first;
+          if (stop_code.load() < 0) start_scenario(p, nv);
+          on_vu_scenario_done(p);
+        };
+        loop::TimerId id = ctl.add_timer(test_start + p->cfg.start_time, fire);
+        pending_starts.push_back({id, fire});
+      }
+      // Once a second: vus gauge, progress; every 2 s: thresholds.
+      std::function<void()> every_second;
+      int ticks = 0;
+      every_second = [&] {
+        tick();
+        if (++ticks % 2 == 0) evaluate_periodic();
+        ctl.add_timer(Clock::now() + 1s, every_second);
+      };
+      ctl.add_timer(Clock::now() + 1s, every_second);
+      ctl.run();
+      tick();
+      show_progress(true);
+    }
+    res.duration = elapsed();
+    if (sfd >= 0) {
+      ctl.unwatch(sfd);
+      close(sfd);
+    }
+
+    // teardown()
+    if (!cfg.no_teardown && !setup_failed) {
+      try {
+        on_vu0<std::string>([this](Vu& v) {
+          v.st.interrupted = false;
+          return v.call_json("teardown", &setup_json);
+        });
+      } catch (const std::exception& e) {
+        logger.log(k6::Logger::Level::kError, std::string("teardown() failed: ") + e.what(), "engine");
+        if (res.exit_code == kExitOk) res.exit_code = kExitScriptException;
+      }
+    }
+
+    // Results.
+    res.snapshot = collect();
+    if (!options.no_thresholds) res.thresholds = metrics::evaluate_thresholds(thresholds, res.snapshot, res.duration, true);
+    metrics::SummaryOptions so;
+    so.trend_stats = options.summary_trend_stats;
+    so.time_unit = options.summary_time_unit;
+    so.mode = options.summary_mode;
+    so.is_stdout_tty = cfg.is_stdout_tty;
+    so.is_stderr_tty = cfg.is_stderr_tty;
+    res.summary_data = metrics::build_summary_data(res.snapshot, options.no_thresholds ? decltype(thresholds){} : thresholds,
+                                                   res.thresholds, res.duration, so);
+    bool thresholds_failed = false;
+    for (auto& t : res.thresholds) thresholds_failed = thresholds_failed || !t.ok;
+    write_outputs(res, so);
+
+    int sc = stop_code.load();
+    if (res.exit_code == kExitOk) {
+      if (run.aborted.load()) res.exit_code = kExitScriptAborted;
+      else if (sc >= 0) res.exit_code = sc;
+      else if (thresholds_failed) res.exit_code = kExitThresholdsFailed;
+    }
+    res.aborted = run.aborted.load() || sc >= 0;
+    {
+      std::lock_guard<std::mutex> g(abort_mu);
+      res.abort_reason = abort_reason;
+    }
+    if (res.exit_code == kExitThresholdsFailed)
+      logger.log(k6::Logger::Level::kError, "thresholds on metrics have been crossed", "engine");
+    return res;
+  }
+
+  void write_outputs(RunResult& res, const metrics::SummaryOptions& so) {
+    if (!options.summary_export.empty()) {
+      std::ofstream f(options.summary_export);
+      if (!f) logger.log(k6::Logger::Level::kError, "cannot write --summary-export file " + options.summary_export, "engine");
+      f << metrics::summary_export(res.summary_data).dump(4) << "\n";
+    }
+    bool custom = false;
+    if (vu0 && vu0->init_ok) {
+      std::string data = res.summary_data.dump();
+      try {
+        std::string out = on_vu0<std::string>([&data](Vu& v) {
+          v.st.interrupted = false;
+          JSValue f = v.export_fn("handleSummary");
+          if (JS_IsUndefined(f)) return std::string("\x01");
+          JS_FreeValue(v.ctx(), f);
+          return v.call_json("handleSummary", &data);
+        });
+        if (out != "\x01") {
+          custom = true;
+          nlohmann::json m = out.empty() ? nlohmann::json::object() : nlohmann::json::parse(out);
+          for (auto& [k, val] : m.items()) {
+            std::string text = val.is_string() ? val.get<std::string>() : val.dump();
+            if (k == "stdout") {
+              std::fwrite(text.data(), 1, text.size(), stdout);
+              std::fflush(stdout);
+            } else if (k == "stderr") {
+              std::fwrite(text.data(), 1, text.size(), stderr);
+            } else {
+              std::ofstream f(k, std::ios::binary);
+              if (!f) logger.log(k6::Logger::Level::kError, "handleSummary: cannot write " + k, "engine");
+              f << text;
+            }
+          }
+        }
+      } catch (const std::exception& e) {
+        logger.log(k6::Logger::Level::kError, std::string("handleSummary() failed: ") + e.what(), "engine");
+        custom = false;
+      }
+    }
+    if (!custom && !options.no_summary) {
+      std::string text = metrics::render_text_summary(res.summary_data, so);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+    }
+  }
+};
+
+Engine::Engine(EngineConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
+  impl_->run.on_abort = [this](const std::string& reason) {
+    {
+      std::lock_guard<std::mutex> g(impl_->abort_mu);
+      impl_->abort_reason = reason.empty() ? "test aborted by the script" : reason;
+    }
+    impl_->logger.log(k6::Logger::Level::kError, "test aborted: " + impl_->abort_reason, "engine");
+    impl_->stop(kExitScriptAborted);
+  };
+}
+
+Engine::~Engine() = default;
+
+void Engine::stop(int exit_code) { impl_->stop(exit_code); }
+
+RunResult Engine::run() {
+  RunResult r;
+  try {
+    r = impl_->run_all();
+  } catch (const std::exception& e) {
+    r.exit_code = kExitGenericError;
+    r.error = e.what();
+  }
+  impl_->shutdown_workers();
+  return r;
+}
+
+Options Engine::inspect() {
+  nlohmann::json script_opts = impl_->init_vu0();
+  Options o = resolve_options(script_opts, impl_->cfg.environ, impl_->cfg.cli);
+  impl_->shutdown_workers();
+  return o;
+}
+
+}  // namespace herd::exec

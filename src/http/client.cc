@@ -1,1 +1,566 @@
-// placeholder: to be written
+#include "http/client.h"
+
+#include <curl/curl.h>
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <string_view>
+#include <unordered_set>
+
+namespace herd::http {
+
+namespace {
+
+using loop::Clock;
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+bool icontains(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    bool ok = true;
+    for (std::size_t j = 0; j < needle.size() && ok; ++j) {
+      char a = hay[i + j], b = needle[j];
+      if (a >= 'A' && a <= 'Z') a = static_cast<char>(a + 32);
+      if (b >= 'A' && b <= 'Z') b = static_cast<char>(b + 32);
+      ok = a == b;
+    }
+    if (ok) return true;
+  }
+  return false;
+}
+
+bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && icontains(a, b); }
+
+// "Failed to connect to 127.0.0.1 port 1 after 0 ms: ..." -> "127.0.0.1:1"
+std::string dial_target(const std::string& detail) {
+  static const std::string kPrefix = "connect to ";
+  auto p = detail.find(kPrefix);
+  if (p == std::string::npos) return "";
+  p += kPrefix.size();
+  auto sp = detail.find(' ', p);
+  if (sp == std::string::npos) return "";
+  std::string host = detail.substr(p, sp - p);
+  auto port_kw = detail.find("port ", sp);
+  if (port_kw == std::string::npos) return host;
+  port_kw += 5;
+  auto end = port_kw;
+  while (end < detail.size() && detail[end] >= '0' && detail[end] <= '9') ++end;
+  std::string port = detail.substr(port_kw, end - port_kw);
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return host + ":" + port;
+}
+
+std::string after_colon(const std::string& detail, const std::string& key) {
+  auto p = detail.find(key);
+  if (p == std::string::npos) return "";
+  std::string rest = detail.substr(p + key.size());
+  while (!rest.empty() && rest.front() == ' ') rest.erase(0, 1);
+  auto sp = rest.find_first_of(" \r\n");
+  if (sp != std::string::npos) rest.resize(sp);
+  return rest;
+}
+
+}  // namespace
+
+std::pair<int, std::string> k6_error_from_curl(int curl_code, const std::string& detail) {
+  const std::string what = detail.empty() ? curl_easy_strerror(static_cast<CURLcode>(curl_code)) : detail;
+  switch (curl_code) {
+    case CURLE_OK:
+      return {0, ""};
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return {1020, "unsupported protocol scheme: " + what};
+    case CURLE_URL_MALFORMAT:
+      return {1020, "invalid URL: " + what};
+    case CURLE_OPERATION_TIMEDOUT:
+      return {1050, "request timeout"};
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return {1100, "dial tcp: lookup proxy: " + what};
+    case CURLE_COULDNT_RESOLVE_HOST: {
+      std::string host = after_colon(detail, "resolve host:");
+      if (host.empty()) host = "host";
+      return {1101, "lookup " + host + ": no such host"};
+    }
+    case CURLE_COULDNT_CONNECT: {
+      std::string target = dial_target(detail);
+      std::string prefix = target.empty() ? "dial tcp: " : "dial tcp " + target + ": ";
+      if (icontains(detail, "refused")) return {1212, prefix + "connect: connection refused"};
+      if (icontains(detail, "timed out") || icontains(detail, "timeout")) return {1211, prefix + "i/o timeout"};
+      if (icontains(detail, "unreachable") || icontains(detail, "no route"))
+        return {1210, prefix + "connect: network is unreachable"};
+      return {1210, prefix + what};
+    }
+    case CURLE_SEND_ERROR:
+      if (icontains(detail, "reset")) return {1220, "write: connection reset by peer"};
+      if (icontains(detail, "broken pipe")) return {1201, "write: broken pipe"};
+      return {1200, "write: " + what};
+    case CURLE_RECV_ERROR:
+      if (icontains(detail, "reset")) return {1220, "read: connection reset by peer"};
+      return {1200, "read: " + what};
+    case CURLE_GOT_NOTHING:
+      return {1000, "EOF"};
+    case CURLE_PARTIAL_FILE:
+      return {1000, "unexpected EOF"};
+    case CURLE_WEIRD_SERVER_REPLY:
+      return {1000, "malformed HTTP response: " + what};
+    case CURLE_SSL_CONNECT_ERROR:
+      if (icontains(detail, "wrong version number") || icontains(detail, "record"))
+        return {1301, "tls: first record does not look like a TLS handshake"};
+      return {1300, "tls: " + what};
+    case CURLE_PEER_FAILED_VERIFICATION:
+#if defined(CURLE_SSL_CACERT) && CURLE_SSL_CACERT != CURLE_PEER_FAILED_VERIFICATION
+    case CURLE_SSL_CACERT:
+#endif
+      if (icontains(detail, "subject name") || icontains(detail, "hostname") || icontains(detail, "host name"))
+        return {1311, "x509: certificate is not valid for this host: " + what};
+      return {1310, "x509: certificate signed by unknown authority"};
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+      return {1300, "tls: " + what};
+    case CURLE_HTTP2_STREAM:
+      return {1630, "http2: stream error: " + what};
+    case CURLE_HTTP2:
+      return {1650, "http2: connection error: " + what};
+    default:
+      return {1000, what};
+  }
+}
+
+namespace {
+
+struct Transfer {
+  CURL* easy = nullptr;
+  Request req;
+  Client::Callback done;
+  Response resp;
+  curl_slist* headers = nullptr;
+  char errbuf[CURL_ERROR_SIZE];
+  Clock::time_point started;
+  Clock::time_point sent_at{};        // last time curl switched to waiting for input
+  Clock::time_point first_byte_at{};  // first response header line
+  bool in_headers = false;
+};
+
+}  // namespace
+
+struct Client::Impl {
+  loop::EventLoop& loop;
+  CURLM* multi = nullptr;
+  std::vector<CURL*> pool;
+  std::unordered_set<Transfer*> transfers;
+  std::vector<std::uint8_t> watched;  // by fd
+  loop::TimerId timer = 0;
+  bool timer_armed = false;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  bool closing = false;
+
+  explicit Impl(loop::EventLoop& l) : loop(l) {}
+
+  // -------------------------------------------------- curl callbacks
+
+  static int socket_cb(CURL* easy, curl_socket_t s, int what, void* userp, void*) {
+    auto* self = static_cast<Impl*>(userp);
+    if (self->closing) {
+      if (what == CURL_POLL_REMOVE) self->unwatch(s);
+      return 0;
+    }
+    if (what == CURL_POLL_REMOVE) {
+      self->unwatch(s);
+      return 0;
+    }
+    std::uint32_t ev = 0;
+    if (what & CURL_POLL_IN) ev |= EPOLLIN;
+    if (what & CURL_POLL_OUT) ev |= EPOLLOUT;
+    if (what == CURL_POLL_IN && easy) {
+      Transfer* t = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      if (t && t->first_byte_at == Clock::time_point{}) t->sent_at = Clock::now();
+    }
+    if (s >= 0 && static_cast<std::size_t>(s) < self->watched.size() && self->watched[s]) {
+      self->loop.modify(s, ev);
+    } else {
+      if (static_cast<std::size_t>(s) >= self->watched.size()) self->watched.resize(s + 1, 0);
+      self->watched[s] = 1;
+      self->loop.watch(s, ev, [self, s](std::uint32_t events) { self->on_socket(s, events); });
+    }
+    return 0;
+  }
+
+  void unwatch(curl_socket_t s) {
+    if (s >= 0 && static_cast<std::size_t>(s) < watched.size() && watched[s]) {
+      watched[s] = 0;
+      loop.unwatch(s);
+    }
+  }
+
+  static int timer_cb(CURLM*, long timeout_ms, void* userp) {
+    auto* self = static_cast<Impl*>(userp);
+    if (self->timer_armed) {
+      self->loop.cancel_timer(self->timer);
+      self->timer_armed = false;
+    }
+    if (timeout_ms < 0 || self->closing) return 0;
+    self->timer_armed = true;
+    self->timer = self->loop.add_timer(Clock::now() + std::chrono::milliseconds(timeout_ms), [self] {
+      self->timer_armed = false;
+      int running = 0;
+      curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      self->check_done();
+    });
+    return 0;
+  }
+
+  void on_socket(curl_socket_t s, std::uint32_t events) {
+    int flags = 0;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) flags |= CURL_CSELECT_IN;
+    if (events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+    if (events & EPOLLERR) flags |= CURL_CSELECT_ERR;
+    int running = 0;
+    curl_multi_socket_action(multi, s, flags, &running);
+    check_done();
+  }
+
+  static std::size_t write_cb(char* p, std::size_t size, std::size_t n, void* ud) {
+    auto* t = static_cast<Transfer*>(ud);
+    if (t->req.keep_body) t->resp.body.append(p, size * n);
+    return size * n;
+  }
+
+  static std::size_t header_cb(char* p, std::size_t size, std::size_t n, void* ud) {
+    auto* t = static_cast<Transfer*>(ud);
+    std::size_t len = size * n;
+    std::string_view line(p, len);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.size() >= 5 && line.substr(0, 5) == "HTTP/") {
+      // a new header block (e.g. after "100 Continue"): keep only the last one
+      t->resp.headers.clear();
+      t->in_headers = true;
+      if (t->first_byte_at == Clock::time_point{}) t->first_byte_at = Clock::now();
+      return len;
+    }
+    if (line.empty()) {
+      t->in_headers = false;
+      return len;
+    }
+    if ((line.front() == ' ' || line.front() == '\t') && !t->resp.headers.empty()) {
+      // obsolete line folding: continue the previous value
+      auto& v = t->resp.headers.back().second;
+      while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+      v.push_back(' ');
+      v.append(line);
+      return len;
+    }
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) return len;
+    std::string_view name = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    t->resp.headers.emplace_back(std::string(name), std::string(value));
+    return len;
+  }
+
+  // ---------------------------------------------------------- requests
+
+  CURL* take_easy() {
+    if (!pool.empty()) {
+      CURL* e = pool.back();
+      pool.pop_back();
+      curl_easy_reset(e);
+      return e;
+    }
+    return curl_easy_init();
+  }
+
+  void configure(Transfer* t) {
+    CURL* e = t->easy;
+    const Request& r = t->req;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 32L * 1024L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    // Waiting for multiplexing only makes sense where HTTP/2 can be negotiated; for
+    // plain HTTP/1.1 it would serialise concurrent requests on one connection.
+    if (r.url.rfind("https://", 0) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Impl::header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    long timeout = static_cast<long>(r.timeout.count());
+    if (timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    if (r.insecure_skip_tls_verify) {
+      curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (!r.basic_user.empty()) {
+      curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+      curl_easy_setopt(e, CURLOPT_USERNAME, r.basic_user.c_str());
+      curl_easy_setopt(e, CURLOPT_PASSWORD, r.basic_password.c_str());
+    }
+
+    bool has_content_type = false, has_expect = false;
+    for (const auto& [k, v] : r.headers) {
+      if (iequals(k, "content-type")) has_content_type = true;
+      if (iequals(k, "expect")) has_expect = true;
+      std::string line = k;
+      if (v.empty()) {
+        line += ";";  // curl's syntax for a header with an empty value
+      } else {
+        line += ": ";
+        line += v;
+      }
+      t->headers = curl_slist_append(t->headers, line.c_str());
+    }
+    if (!has_expect) t->headers = curl_slist_append(t->headers, "Expect:");
+
+    const std::string& m = r.method;
+    if (m == "HEAD") {
+      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+      bool send_body = !r.body.empty() || m == "POST" || m == "PUT" || m == "PATCH";
+      if (send_body) {
+        // POSTFIELDS does not copy: the Transfer keeps req.body alive.
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+        // curl would add "application/x-www-form-urlencoded"; k6 sends none for raw bodies
+        if (!has_content_type) t->headers = curl_slist_append(t->headers, "Content-Type:");
+        if (m != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m.c_str());
+      } else if (m != "GET") {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m.c_str());
+      }
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  }
+
+  void finish(Transfer* t, CURLcode code) {
+    CURL* e = t->easy;
+    Response& resp = t->resp;
+    resp.url = t->req.url;
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (code == CURLE_OK) {
+      resp.status = static_cast<int>(status);
+      long ver = 0;
+      curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &ver);
+      switch (ver) {
+        case CURL_HTTP_VERSION_1_0: resp.proto = "HTTP/1.0"; break;
+        case CURL_HTTP_VERSION_1_1: resp.proto = "HTTP/1.1"; break;
+        case CURL_HTTP_VERSION_2_0: resp.proto = "HTTP/2.0"; break;
+#ifdef CURL_HTTP_VERSION_3
+        case CURL_HTTP_VERSION_3: resp.proto = "HTTP/3.0"; break;
+#endif
+        default: resp.proto = "HTTP/1.1"; break;
+      }
+      if (resp.status >= 400) resp.error_code = 1000 + resp.status;  // as k6 does (error stays "")
+    } else {
+      resp.status = 0;
+      resp.proto.clear();
+      resp.headers.clear();
+      resp.body.clear();
+      std::string detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(code);
+      long os_errno = 0;
+      curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+      if (os_errno != 0) {
+        detail += ": ";
+        detail += std::strerror(static_cast<int>(os_errno));
+      }
+      auto [ec, msg] = k6_error_from_curl(code, detail);
+      resp.error_code = ec;
+      resp.error = msg;
+    }
+    char* ip = nullptr;
+    if (curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) resp.remote_ip = ip;
+    long port = 0;
+    curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &port);
+    resp.remote_port = static_cast<int>(port);
+
+    long req_size = 0, header_size = 0;
+    curl_off_t up = 0, down = 0;
+    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
+    curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &header_size);
+    curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &down);
+    // REQUEST_SIZE already includes a body that curl sent together with the headers.
+    std::uint64_t sent = static_cast<std::uint64_t>(std::max(0L, req_size));
+    if (static_cast<std::uint64_t>(std::max<curl_off_t>(0, up)) > 0 && sent < t->req.body.size())
+      sent += static_cast<std::uint64_t>(up);
+    resp.bytes_sent = sent;
+    resp.bytes_received = static_cast<std::uint64_t>(std::max(0L, header_size)) +
+                          static_cast<std::uint64_t>(std::max<curl_off_t>(0, down));
+
+    curl_off_t nt = 0, ct = 0, at = 0, pt = 0, st = 0, tt = 0;
+    curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &nt);
+    curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &ct);
+    curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &at);
+    curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pt);
+    curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &st);
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &tt);
+    long connects = 0;
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+    auto now = Clock::now();
+    auto us = [](curl_off_t v) { return static_cast<double>(std::max<curl_off_t>(0, v)) / 1000.0; };
+    Timings& tm = resp.timings;
+    // Time between start() and curl's own clock start (queueing), then DNS.
+    double wall_ms = std::chrono::duration<double, std::milli>(now - t->started).count();
+    double queue_ms = std::max(0.0, wall_ms - us(tt));
+    tm.blocked = queue_ms + us(nt);
+    if (connects > 0) {
+      tm.connecting = ct > nt ? us(ct - nt) : 0.0;
+      tm.tls_handshaking = at > ct ? us(at - ct) : 0.0;
+    }
+    if (code == CURLE_OK || t->first_byte_at != Clock::time_point{}) {
+      // Phases on our own clock: curl's clock started at (now - total); the request was on
+      // the wire when curl last switched to waiting for input; the response began with the
+      // first header line. (curl 7.x has no "request sent" timestamp, and its STARTTRANSFER
+      // marks the start of an upload rather than the first response byte.)
+      auto curl_start = now - std::chrono::microseconds(std::max<curl_off_t>(0, tt));
+      auto pre_at = curl_start + std::chrono::microseconds(std::max<curl_off_t>(0, pt));
+      auto first_at = t->first_byte_at != Clock::time_point{} ? t->first_byte_at
+                                                                 : curl_start + std::chrono::microseconds(st);
+      first_at = std::clamp(first_at, pre_at, now);
+      auto sent_at = t->sent_at != Clock::time_point{} ? std::clamp(t->sent_at, pre_at, first_at) : pre_at;
+      auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+      tm.sending = ms(sent_at - pre_at);
+      tm.waiting = ms(first_at - sent_at);
+      tm.receiving = ms(now - first_at);
+    } else {
+      tm.sending = tm.waiting = tm.receiving = 0;
+    }
+    tm.duration = tm.sending + tm.waiting + tm.receiving;
+  }
+
+  void release(Transfer* t) {
+    curl_multi_remove_handle(multi, t->easy);
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, nullptr);
+    curl_slist_free_all(t->headers);
+    t->headers = nullptr;
+    if (pool.size() < 4096 && !closing)
+      pool.push_back(t->easy);
+    else
+      curl_easy_cleanup(t->easy);
+    t->easy = nullptr;
+    transfers.erase(t);
+  }
+
+  void check_done() {
+    std::shared_ptr<bool> guard = alive;
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      CURLcode code = msg->data.result;
+      if (!t) continue;
+      finish(t, code);
+      std::unique_ptr<Transfer> owned(t);
+      release(t);
+      Client::Callback cb = std::move(t->done);
+      cb(std::move(t->resp));
+      if (!*guard) return;  // the callback destroyed the Client
+    }
+  }
+
+  void fail_async(std::unique_ptr<Transfer> t, int code, std::string msg) {
+    Transfer* raw = t.release();
+    raw->resp.url = raw->req.url;
+    raw->resp.error_code = code;
+    raw->resp.error = std::move(msg);
+    transfers.insert(raw);
+    loop.add_timer(Clock::now(), [this, raw, guard = std::weak_ptr<bool>(alive)] {
+      auto g = guard.lock();
+      if (!g || !*g) return;  // (the destructor frees it)
+      std::unique_ptr<Transfer> owned(raw);
+      transfers.erase(raw);
+      Client::Callback cb = std::move(raw->done);
+      cb(std::move(raw->resp));
+    });
+  }
+};
+
+Client::Client(loop::EventLoop& loop) : impl_(std::make_unique<Impl>(loop)) {
+  global_init();
+  auto& d = *impl_;
+  d.multi = curl_multi_init();
+  if (!d.multi) throw std::runtime_error("curl_multi_init failed");
+  curl_multi_setopt(d.multi, CURLMOPT_SOCKETFUNCTION, &Impl::socket_cb);
+  curl_multi_setopt(d.multi, CURLMOPT_SOCKETDATA, &d);
+  curl_multi_setopt(d.multi, CURLMOPT_TIMERFUNCTION, &Impl::timer_cb);
+  curl_multi_setopt(d.multi, CURLMOPT_TIMERDATA, &d);
+  curl_multi_setopt(d.multi, CURLMOPT_MAXCONNECTS, 10000L);
+  curl_multi_setopt(d.multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
+}
+
+Client::~Client() {
+  auto& d = *impl_;
+  *d.alive = false;
+  d.closing = true;
+  if (d.timer_armed) {
+    d.loop.cancel_timer(d.timer);
+    d.timer_armed = false;
+  }
+  for (Transfer* t : std::vector<Transfer*>(d.transfers.begin(), d.transfers.end())) {
+    if (t->easy) {
+      curl_multi_remove_handle(d.multi, t->easy);
+      curl_easy_cleanup(t->easy);
+    }
+    curl_slist_free_all(t->headers);
+    delete t;
+  }
+  d.transfers.clear();
+  for (CURL* e : d.pool) curl_easy_cleanup(e);
+  d.pool.clear();
+  curl_multi_cleanup(d.multi);
+  for (std::size_t fd = 0; fd < d.watched.size(); ++fd)
+    if (d.watched[fd]) d.loop.unwatch(static_cast<int>(fd));
+}
+
+void Client::start(Request req, Callback done) {
+  auto& d = *impl_;
+  auto t = std::make_unique<Transfer>();
+  t->errbuf[0] = '\0';
+  t->req = std::move(req);
+  t->done = std::move(done);
+  t->started = Clock::now();
+  const std::string& url = t->req.url;
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    auto scheme_end = url.find("://");
+    std::string msg = scheme_end == std::string::npos
+                          ? "invalid URL \"" + url + "\""
+                          : "unsupported protocol scheme \"" + url.substr(0, scheme_end) + "\"";
+    d.fail_async(std::move(t), 1020, std::move(msg));
+    return;
+  }
+  t->easy = d.take_easy();
+  if (!t->easy) {
+    d.fail_async(std::move(t), 1000, "curl_easy_init failed");
+    return;
+  }
+  d.configure(t.get());
+  Transfer* raw = t.get();
+  CURLMcode mc = curl_multi_add_handle(d.multi, raw->easy);
+  if (mc != CURLM_OK) {
+    curl_slist_free_all(raw->headers);
+    raw->headers = nullptr;
+    curl_easy_cleanup(raw->easy);
+    raw->easy = nullptr;
+    d.fail_async(std::move(t), 1000, curl_multi_strerror(mc));
+    return;
+  }
+  d.transfers.insert(t.release());
+}
+
+std::size_t Client::in_flight() const { return impl_->transfers.size(); }
+
+}  // namespace herd::http

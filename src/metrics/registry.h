@@ -41,6 +41,9 @@ class MetricError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// k6's metric name rule: 1-128 chars, [a-zA-Z_][a-zA-Z0-9_]*.
+bool valid_metric_name(std::string_view name);
+
 /// Thread-safe. Definitions are never removed; MetricId indexes are dense.
 class Registry {
  public:

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -25,8 +27,23 @@ struct SeriesKey {
     return metric != o.metric ? metric < o.metric : tags < o.tags;
   }
 };
+/// A non-owning key for allocation-free (heterogeneous) look-ups.
+struct SeriesKeyRef {
+  MetricId metric;
+  const TagSet* tags;
+};
 struct SeriesKeyHash {
+  using is_transparent = void;
   std::size_t operator()(const SeriesKey& k) const { return k.tags.hash() * 31 + k.metric; }
+  std::size_t operator()(const SeriesKeyRef& k) const { return k.tags->hash() * 31 + k.metric; }
+};
+struct SeriesKeyEq {
+  using is_transparent = void;
+  bool operator()(const SeriesKey& a, const SeriesKey& b) const { return a == b; }
+  bool operator()(const SeriesKeyRef& a, const SeriesKey& b) const {
+    return a.metric == b.metric && *a.tags == b.tags;
+  }
+  bool operator()(const SeriesKey& a, const SeriesKeyRef& b) const { return (*this)(b, a); }
 };
 
 /// One raw sample, as streamed to outputs.
@@ -91,7 +108,8 @@ class Sink {
   void add_locked(MetricId m, const TagSet& tags, double value, std::int64_t time_us);
   const Registry& reg_;
   mutable std::mutex mu_;
-  std::unordered_map<SeriesKey, SeriesState, SeriesKeyHash> series_;
+  std::unordered_map<SeriesKey, SeriesState, SeriesKeyHash, SeriesKeyEq> series_;
+  std::vector<MetricType> types_;  ///< cached metric types by id (guarded by mu_)
   std::shared_ptr<SampleObserver> observer_;
 };
 

@@ -26,6 +26,12 @@ struct SummaryOptions {
   bool is_stderr_tty = false;
 };
 
+/// k6's duration text for a value in milliseconds: "0s", "850ns", "12.5µs", "1.23ms",
+/// "2.5s", "1m2s", "1h0m5s". `unit` "s"/"ms"/"us" forces a unit (summaryTimeUnit).
+std::string format_duration_ms(double ms, const std::string& unit = "");
+/// k6's SI byte text: "9 B", "718 B", "4.9 kB", "1.3 MB".
+std::string format_bytes(double bytes);
+
 /// Builds the object passed to handleSummary(data): {root_group, options,
 /// state, metrics}. Metrics include every metric with samples plus one entry
 /// per threshold selector with a tag filter (sub-metrics, e.g.
@@ -57,11 +63,15 @@ class JsonOutput : public SampleObserver {
   ~JsonOutput() override;
   void observe(const Registry& reg, const Sample& s) override;
   void flush();
+  /// Optional: lists these thresholds (and their sub-metrics) in the Metric lines.
+  void set_thresholds(const std::vector<MetricThresholds>& ths);
 
  private:
   std::mutex mu_;
   std::FILE* f_ = nullptr;
   std::vector<bool> announced_;
+  std::vector<std::string> names_;  ///< JSON-escaped metric names by id
+  std::vector<MetricThresholds> thresholds_;
   std::string buf_;
 };
 

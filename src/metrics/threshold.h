@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -36,6 +37,13 @@ struct ThresholdExpr {
 /// Parses e.g. "p(99.9) < 300", "rate>0.95", "count==0". Throws ThresholdError
 /// with a message that quotes the input.
 ThresholdExpr parse_threshold_expr(const std::string& text);
+
+/// The summary/values key of an expression's aggregation: "avg", "p(99.9)", "rate", ...
+std::string threshold_agg_key(const ThresholdExpr& e);
+
+/// Go-style duration ("1h2m3.5s", "500ms", "10us", "1µs"; a bare number is
+/// milliseconds) as used by delayAbortEval; nullopt when malformed or negative.
+std::optional<std::chrono::milliseconds> parse_threshold_duration(std::string_view text);
 
 /// Parses a selector "name" or "name{tag:value,tag2:value2}". Throws ThresholdError.
 struct MetricSelector {

@@ -1,0 +1,103 @@
+#pragma once
+// The load engine: worker threads (each an event loop, an HTTP client and a
+// metric sink), virtual users as fibers with their own QuickJS runtime, the
+// executors that give VUs their iterations, and the controller on the calling
+// thread that starts scenarios, stops them, evaluates thresholds and reports.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "exec/options.h"
+#include "js/bundle.h"
+#include "k6/vu_state.h"
+#include "metrics/registry.h"
+#include "metrics/sink.h"
+#include "metrics/summary.h"
+#include "metrics/threshold.h"
+
+namespace herd::exec {
+
+/// k6's exit codes (docs/exit-codes.md).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitGenericError = 1,
+  kExitUsage = 2,
+  kExitThresholdsFailed = 99,
+  kExitSetupTimeout = 100,
+  kExitTeardownTimeout = 101,
+  kExitStoppedByApi = 103,
+  kExitInvalidConfig = 104,
+  kExitSignal = 105,
+  kExitScriptException = 107,
+  kExitScriptAborted = 108,
+};
+
+/// Everything the engine needs besides the script's own options.
+struct EngineConfig {
+  std::shared_ptr<js::Bundle> bundle;
+  CliOverrides cli;
+  std::map<std::string, std::string> environ;  ///< the process environment (K6_*, and __ENV)
+  bool no_setup = false;
+  bool no_teardown = false;
+  bool is_stdout_tty = false;
+  bool is_stderr_tty = false;
+  bool verbose = false;
+  std::string console_output;
+};
+
+/// The outcome of a run.
+struct RunResult {
+  int exit_code = kExitOk;
+  std::string error;  ///< a user-facing message for failures before/around the run
+  metrics::Snapshot snapshot;
+  std::vector<metrics::ThresholdResult> thresholds;
+  nlohmann::json summary_data;
+  std::chrono::milliseconds duration{0};
+  bool aborted = false;
+  std::string abort_reason;
+};
+
+/// Ways a caller can reach a running engine from another thread.
+class EngineControl {
+ public:
+  virtual ~EngineControl() = default;
+  /// Graceful stop (first SIGINT): iterations are interrupted, teardown and
+  /// summary still run. `exit_code` becomes the run's exit code.
+  virtual void stop(int exit_code) = 0;
+};
+
+class Engine : public EngineControl {
+ public:
+  explicit Engine(EngineConfig cfg);
+  ~Engine() override;
+
+  /// Loads the script, resolves options, runs the whole test and writes the
+  /// summary/outputs. Blocks. Never throws: failures become RunResult.exit_code.
+  RunResult run();
+
+  /// Only evaluates the init context and resolves options (herd inspect).
+  /// Throws js::ScriptError or OptionsError.
+  Options inspect();
+
+  void stop(int exit_code) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The number of the next VU activation of ramping-vus VU `k` (0-based)
+/// at or after offset `from`: the first offset t >= from with
+/// ramping_vus_at(s, t) > k, or nullopt if that never happens.
+std::optional<microseconds> ramping_next_activation(const ScenarioConfig& s, std::int64_t k, microseconds from);
+
+}  // namespace herd::exec

@@ -1,0 +1,74 @@
+#pragma once
+// A test script and everything it loads: local ES modules, built-in modules
+// (k6, k6/http, ...) and open()ed files. Each module is compiled once to
+// QuickJS bytecode and every VU's runtime reads that bytecode (cheap) instead
+// of parsing the source again. Thread-safe: VUs on all workers share one Bundle.
+
+#include <quickjs.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace herd::js {
+
+/// A script that cannot be loaded: missing file, syntax error, unknown module.
+/// The message names file:line:column where known. Exit 107.
+class ScriptError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Bundle {
+ public:
+  /// `main_path` as the user gave it (relative to the working directory or
+  /// absolute). `builtins` maps module names ("k6/http") to their JS source.
+  Bundle(std::string main_path, std::map<std::string, std::string> builtins);
+
+  /// Files provided in memory (an archive) take precedence over the disk.
+  void add_file(const std::string& path, std::string contents);
+
+  const std::string& main_name() const { return main_name_; }
+
+  /// Installs the module loader on `rt` (its opaque must stay free for us).
+  void install(JSRuntime* rt);
+
+  /// Loads and evaluates the main module in `ctx` (the init context). Returns
+  /// the module namespace object (caller frees). Throws ScriptError with
+  /// file:line:column on syntax errors and exceptions at top level.
+  JSValue evaluate_main(JSContext* ctx);
+
+  /// Reads a file for open(): `path` is resolved against the directory of
+  /// `base_module`. Cached; the same bytes for every VU. Throws ScriptError.
+  std::shared_ptr<const std::string> read_file(const std::string& base_module,
+                                               const std::string& path);
+
+  /// Every local file loaded so far (modules and open()ed files), by resolved path.
+  std::map<std::string, std::string> loaded_files() const;
+
+  /// Resolves `spec` imported from `base` to a module name: built-ins stay as
+  /// they are, relative paths are joined with base's directory and normalised.
+  std::string resolve(const std::string& base, const std::string& spec) const;
+
+ private:
+  friend JSModuleDef* bundle_load_module(JSContext*, const char*, void*);
+  JSModuleDef* load_module(JSContext* ctx, const std::string& name);
+  std::string source_of(const std::string& name);
+
+  std::string main_name_;
+  std::map<std::string, std::string> builtins_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::vector<std::uint8_t>> bytecode_;
+  std::map<std::string, std::string> files_;  ///< local files read or provided, by path
+  std::map<std::string, std::shared_ptr<const std::string>> opened_;
+};
+
+/// Lexically normalises a path ("a/./b/../c.js" -> "a/c.js").
+std::string normalize_path(const std::string& p);
+
+}  // namespace herd::js

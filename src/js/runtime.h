@@ -1,0 +1,84 @@
+#pragma once
+// RAII wrappers over QuickJS: one Runtime (JSRuntime + JSContext) per virtual
+// user, plus helpers to turn exceptions into "file:line:column: message" text.
+
+#include <quickjs.h>
+
+#include <cstddef>
+#include <string>
+#include <utility>
+
+namespace herd::js {
+
+/// Owns a JSRuntime and its single JSContext. Thread-confined: create it and
+/// use it on the same thread (and, for fibers, on the same stack).
+class Runtime {
+ public:
+  /// `stack_limit`: bytes of native stack JS may use from the current stack
+  /// pointer down (0 = QuickJS default). `memory_limit`: 0 = none.
+  explicit Runtime(std::size_t stack_limit = 0, std::size_t memory_limit = 0);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  JSRuntime* rt() const { return rt_; }
+  JSContext* ctx() const { return ctx_; }
+
+  /// Runs queued promise jobs until none is left. Returns false if a job threw
+  /// (the exception is left pending in `error_out`).
+  bool run_jobs(std::string* error_out);
+
+ private:
+  JSRuntime* rt_ = nullptr;
+  JSContext* ctx_ = nullptr;
+};
+
+/// A JSValue owned by a context; frees on destruction.
+class Value {
+ public:
+  Value() : ctx_(nullptr), v_(JS_UNDEFINED) {}
+  Value(JSContext* ctx, JSValue v) : ctx_(ctx), v_(v) {}
+  ~Value() {
+    if (ctx_) JS_FreeValue(ctx_, v_);
+  }
+  Value(Value&& o) noexcept : ctx_(o.ctx_), v_(o.v_) {
+    o.ctx_ = nullptr;
+    o.v_ = JS_UNDEFINED;
+  }
+  Value& operator=(Value&& o) noexcept {
+    if (this != &o) {
+      if (ctx_) JS_FreeValue(ctx_, v_);
+      ctx_ = o.ctx_;
+      v_ = o.v_;
+      o.ctx_ = nullptr;
+      o.v_ = JS_UNDEFINED;
+    }
+    return *this;
+  }
+  Value(const Value&) = delete;
+  Value& operator=(const Value&) = delete;
+
+  JSValue get() const { return v_; }
+  /// Gives up ownership.
+  JSValue release() {
+    ctx_ = nullptr;
+    return v_;
+  }
+  bool is_exception() const { return JS_IsException(v_); }
+
+ private:
+  JSContext* ctx_;
+  JSValue v_;
+};
+
+/// Converts a JS value to a std::string (String(v)); "" on failure.
+std::string to_string(JSContext* ctx, JSValueConst v);
+
+/// Takes the pending exception and formats it as
+/// "file:line:column: Name: message" followed by the stack, if any.
+std::string take_exception(JSContext* ctx);
+
+/// Formats an exception value (does not free it).
+std::string format_exception(JSContext* ctx, JSValueConst exc);
+
+}  // namespace herd::js

@@ -1,0 +1,77 @@
+#include "k6/cookie_jar.h"
+
+#include <gtest/gtest.h>
+
+namespace herd::k6 {
+namespace {
+
+constexpr std::int64_t kNow = 1'700'000'000;
+
+TEST(SplitUrl, HostPathScheme) {
+  UrlParts u = split_url("http://user:pw@Example.COM:8080/a/b?x=1#f");
+  EXPECT_EQ(u.scheme, "http");
+  EXPECT_EQ(u.host, "example.com");
+  EXPECT_EQ(u.path, "/a/b");
+  EXPECT_EQ(split_url("http://127.0.0.1").path, "/");
+  EXPECT_EQ(split_url("http://[::1]:80/x").host, "::1");
+}
+
+TEST(ParseSetCookie, Attributes) {
+  Cookie c;
+  ASSERT_TRUE(parse_set_cookie("sid=abc; Path=/app; HttpOnly; Secure; Max-Age=60", split_url("http://h/app/x"), kNow, &c));
+  EXPECT_EQ(c.name, "sid");
+  EXPECT_EQ(c.value, "abc");
+  EXPECT_EQ(c.path, "/app");
+  EXPECT_TRUE(c.http_only);
+  EXPECT_TRUE(c.secure);
+  EXPECT_EQ(c.expires_unix, kNow + 60);
+  EXPECT_TRUE(c.host_only);
+  EXPECT_EQ(c.domain, "h");
+  EXPECT_FALSE(parse_set_cookie("novalue", split_url("http://h/"), kNow, &c));
+  EXPECT_FALSE(parse_set_cookie("a=1; Domain=other.com", split_url("http://h.example.com/"), kNow, &c));
+}
+
+TEST(CookieJar, MatchesDomainPathAndSecure) {
+  CookieJar jar;
+  Cookie c;
+  ASSERT_TRUE(parse_set_cookie("a=1; Path=/", split_url("http://127.0.0.1/"), kNow, &c));
+  jar.store(c, kNow);
+  ASSERT_TRUE(parse_set_cookie("b=2; Path=/api", split_url("http://127.0.0.1/"), kNow, &c));
+  jar.store(c, kNow);
+  ASSERT_TRUE(parse_set_cookie("s=3; Secure", split_url("http://127.0.0.1/"), kNow, &c));
+  jar.store(c, kNow);
+  EXPECT_EQ(jar.header_for("http://127.0.0.1/api/x", kNow), "b=2; a=1");
+  EXPECT_EQ(jar.header_for("http://127.0.0.1/other", kNow), "a=1");
+  EXPECT_EQ(jar.header_for("http://127.0.0.2/", kNow), "");
+  EXPECT_EQ(jar.header_for("https://127.0.0.1/", kNow), "a=1; s=3");
+}
+
+TEST(CookieJar, ReplaceExpireAndClear) {
+  CookieJar jar;
+  Cookie c;
+  ASSERT_TRUE(parse_set_cookie("a=1", split_url("http://h/"), kNow, &c));
+  jar.store(c, kNow);
+  ASSERT_TRUE(parse_set_cookie("a=2", split_url("http://h/"), kNow, &c));
+  jar.store(c, kNow);
+  EXPECT_EQ(jar.header_for("http://h/", kNow), "a=2");
+  ASSERT_TRUE(parse_set_cookie("a=x; Max-Age=0", split_url("http://h/"), kNow, &c));
+  jar.store(c, kNow);
+  EXPECT_EQ(jar.header_for("http://h/", kNow), "");
+  ASSERT_TRUE(parse_set_cookie("b=1; Max-Age=10", split_url("http://h/"), kNow, &c));
+  jar.store(c, kNow);
+  EXPECT_EQ(jar.header_for("http://h/", kNow + 11), "");
+  jar.clear();
+  EXPECT_EQ(jar.header_for("http://h/", kNow), "");
+}
+
+TEST(CookieJar, DomainCookiesMatchSubdomains) {
+  CookieJar jar;
+  Cookie c;
+  ASSERT_TRUE(parse_set_cookie("d=1; Domain=.example.com", split_url("http://www.example.com/"), kNow, &c));
+  jar.store(c, kNow);
+  EXPECT_EQ(jar.header_for("http://api.example.com/", kNow), "d=1");
+  EXPECT_EQ(jar.header_for("http://badexample.com/", kNow), "");
+}
+
+}  // namespace
+}  // namespace herd::k6

@@ -1,0 +1,652 @@
+// http.request and http.batch: parameters, redirects (one sample per hop, as
+// k6 does), cookies, metrics, and the Response object.
+#include <curl/curl.h>
+
+#include <cctype>
+#include <cstring>
+#include <chrono>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "k6/natives_util.h"
+#include "util/duration.h"
+
+namespace herd::k6 {
+
+namespace {
+
+struct StatusRange {
+  int lo, hi;
+};
+
+/// One logical request as the script described it.
+struct RequestSpec {
+  std::string method;
+  std::string url;
+  std::string body;
+  bool has_body = false;
+  http::Headers headers;
+  std::map<std::string, std::string> tags;
+  std::map<std::string, std::string> cookies;  ///< request cookies (params.cookies)
+  std::chrono::milliseconds timeout{60000};
+  std::int64_t redirects = 10;
+  std::string response_type = "text";  ///< text | binary | none
+  bool has_expected = true;            ///< false: responseCallback null -> no http_req_failed
+  std::vector<StatusRange> expected{{200, 399}};
+};
+
+std::string canonical_header(const std::string& k) {
+  std::string out = k;
+  bool up = true;
+  for (auto& c : out) {
+    c = up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+           : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    up = c == '-';
+  }
+  return out;
+}
+
+bool iequals(const std::string& a, const char* b) {
+  size_t n = std::strlen(b);
+  if (a.size() != n) return false;
+  for (size_t i = 0; i < n; i++)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+bool has_header(const http::Headers& h, const char* name) {
+  for (auto& kv : h)
+    if (iequals(kv.first, name)) return true;
+  return false;
+}
+
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+bool get_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
+  size_t size = 0;
+  uint8_t* p = JS_GetArrayBuffer(ctx, &size, v);
+  if (p) {
+    out->assign(reinterpret_cast<char*>(p), size);
+    return true;
+  }
+  JS_FreeValue(ctx, JS_GetException(ctx));
+  size_t off = 0, len = 0, bpe = 0;
+  JSValue ab = JS_GetTypedArrayBuffer(ctx, v, &off, &len, &bpe);
+  if (JS_IsException(ab)) {
+    JS_FreeValue(ctx, JS_GetException(ctx));
+    return false;
+  }
+  p = JS_GetArrayBuffer(ctx, &size, ab);
+  if (p && off + len <= size) out->assign(reinterpret_cast<char*>(p) + off, len);
+  JS_FreeValue(ctx, ab);
+  return p != nullptr;
+}
+
+// Encodes an object body: multipart when any value is an http.file(), else urlencoded.
+bool encode_object_body(JSContext* ctx, JSValueConst obj, RequestSpec* spec) {
+  JSPropertyEnum* props = nullptr;
+  uint32_t n = 0;
+  if (JS_GetOwnPropertyNames(ctx, &props, &n, obj, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) return false;
+  struct Field {
+    std::string name, value, filename, content_type;
+    bool file = false;
+  };
+  std::vector<Field> fields;
+  bool multipart = false;
+  for (uint32_t i = 0; i < n; i++) {
+    Field f;
+    const char* k = JS_AtomToCString(ctx, props[i].atom);
+    f.name = k ? k : "";
+    JS_FreeCString(ctx, k);
+    JSValue v = JS_GetProperty(ctx, obj, props[i].atom);
+    JSValue marker = JS_IsObject(v) ? JS_GetPropertyStr(ctx, v, "__herdFile") : JS_UNDEFINED;
+    if (JS_ToBool(ctx, marker) > 0) {
+      multipart = f.file = true;
+      JSValue d = JS_GetPropertyStr(ctx, v, "data");
+      if (!get_bytes(ctx, d, &f.value)) f.value = js::to_string(ctx, d);
+      JS_FreeValue(ctx, d);
+      JSValue fn = JS_GetPropertyStr(ctx, v, "filename");
+      f.filename = js::to_string(ctx, fn);
+      JS_FreeValue(ctx, fn);
+      JSValue ct = JS_GetPropertyStr(ctx, v, "content_type");
+      f.content_type = js::to_string(ctx, ct);
+      JS_FreeValue(ctx, ct);
+    } else {
+      f.value = js::to_string(ctx, v);
+    }
+    JS_FreeValue(ctx, marker);
+    JS_FreeValue(ctx, v);
+    fields.push_back(std::move(f));
+  }
+  for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
+  js_free(ctx, props);
+  if (multipart) {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    char b[40];
+    std::snprintf(b, sizeof b, "herdboundary%016llx", static_cast<unsigned long long>(rng()));
+    std::string boundary = b;
+    std::string body;
+    for (auto& f : fields) {
+      body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + f.name + "\"";
+      if (f.file) body += "; filename=\"" + f.filename + "\"\r\nContent-Type: " + f.content_type;
+      body += "\r\n\r\n" + f.value + "\r\n";
+    }
+    body += "--" + boundary + "--\r\n";
+    spec->body = std::move(body);
+    if (!has_header(spec->headers, "Content-Type"))
+      spec->headers.emplace_back("Content-Type", "multipart/form-data; boundary=" + boundary);
+  } else {
+    std::string body;
+    for (auto& f : fields) {
+      if (!body.empty()) body += '&';
+      body += url_encode(f.name) + "=" + url_encode(f.value);
+    }
+    spec->body = std::move(body);
+    if (!has_header(spec->headers, "Content-Type"))
+      spec->headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  }
+  spec->has_body = true;
+  return true;
+}
+
+bool parse_expected(JSContext* ctx, JSValueConst cb, RequestSpec* spec) {
+  if (JS_IsNull(cb)) {
+    spec->has_expected = false;
+    return true;
+  }
+  if (JS_IsUndefined(cb)) return true;
+  JSValue list = JS_GetPropertyStr(ctx, cb, "__expectedStatuses");
+  if (!JS_IsArray(ctx, list)) {
+    JS_FreeValue(ctx, list);
+    JS_ThrowTypeError(ctx, "responseCallback must be the result of http.expectedStatuses() or null");
+    return false;
+  }
+  spec->expected.clear();
+  JSValue lenv = JS_GetPropertyStr(ctx, list, "length");
+  int64_t len = 0;
+  JS_ToInt64(ctx, &len, lenv);
+  JS_FreeValue(ctx, lenv);
+  for (int64_t i = 0; i < len; i++) {
+    JSValue pair = JS_GetPropertyUint32(ctx, list, static_cast<uint32_t>(i));
+    JSValue a = JS_GetPropertyUint32(ctx, pair, 0), b = JS_GetPropertyUint32(ctx, pair, 1);
+    int32_t lo = 0, hi = 0;
+    JS_ToInt32(ctx, &lo, a);
+    JS_ToInt32(ctx, &hi, b);
+    spec->expected.push_back({lo, hi});
+    JS_FreeValue(ctx, a);
+    JS_FreeValue(ctx, b);
+    JS_FreeValue(ctx, pair);
+  }
+  JS_FreeValue(ctx, list);
+  return true;
+}
+
+// Fills `spec` from (method, url, body, params); on failure a JS exception is pending.
+bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSValueConst url, JSValueConst body,
+                   JSValueConst params, RequestSpec* spec) {
+  spec->method = method;
+  spec->url = js::to_string(ctx, url);
+  spec->timeout = vu->run->http.timeout;
+  spec->redirects = vu->run->http.max_redirects;
+  if (vu->run->http.discard_response_bodies) spec->response_type = "none";
+  if (spec->url.rfind("http://", 0) != 0 && spec->url.rfind("https://", 0) != 0) {
+    JS_ThrowTypeError(ctx, "invalid URL \"%s\": only http:// and https:// URLs are supported", spec->url.c_str());
+    return false;
+  }
+  if (!JS_IsUndefined(vu->response_callback) && !parse_expected(ctx, vu->response_callback, spec)) return false;
+  if (JS_IsObject(params)) {
+    JSValue h = JS_GetPropertyStr(ctx, params, "headers");
+    std::map<std::string, std::string> hm;
+    read_string_map(ctx, h, &hm);
+    JS_FreeValue(ctx, h);
+    for (auto& kv : hm) spec->headers.emplace_back(kv.first, kv.second);
+    JSValue t = JS_GetPropertyStr(ctx, params, "tags");
+    read_string_map(ctx, t, &spec->tags);
+    JS_FreeValue(ctx, t);
+    JSValue c = JS_GetPropertyStr(ctx, params, "cookies");
+    if (JS_IsObject(c)) {
+      JSPropertyEnum* props = nullptr;
+      uint32_t n = 0;
+      if (JS_GetOwnPropertyNames(ctx, &props, &n, c, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) == 0) {
+        for (uint32_t i = 0; i < n; i++) {
+          const char* k = JS_AtomToCString(ctx, props[i].atom);
+          JSValue v = JS_GetProperty(ctx, c, props[i].atom);
+          if (JS_IsObject(v)) {
+            JSValue vv = JS_GetPropertyStr(ctx, v, "value");
+            spec->cookies[k ? k : ""] = js::to_string(ctx, vv);
+            JS_FreeValue(ctx, vv);
+          } else {
+            spec->cookies[k ? k : ""] = js::to_string(ctx, v);
+          }
+          JS_FreeValue(ctx, v);
+          JS_FreeCString(ctx, k);
+          JS_FreeAtom(ctx, props[i].atom);
+        }
+        js_free(ctx, props);
+      }
+    }
+    JS_FreeValue(ctx, c);
+    JSValue to = JS_GetPropertyStr(ctx, params, "timeout");
+    if (JS_IsString(to)) {
+      try {
+        spec->timeout = std::chrono::duration_cast<std::chrono::milliseconds>(util::parse_duration(js::to_string(ctx, to)));
+      } catch (const std::exception& e) {
+        JS_FreeValue(ctx, to);
+        JS_ThrowTypeError(ctx, "params.timeout: %s", e.what());
+        return false;
+      }
+    } else if (JS_IsNumber(to)) {
+      double ms = 0;
+      JS_ToFloat64(ctx, &ms, to);
+      spec->timeout = std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+    }
+    JS_FreeValue(ctx, to);
+    JSValue r = JS_GetPropertyStr(ctx, params, "redirects");
+    if (JS_IsNumber(r)) JS_ToInt64(ctx, &spec->redirects, r);
+    JS_FreeValue(ctx, r);
+    JSValue rt = JS_GetPropertyStr(ctx, params, "responseType");
+    if (JS_IsString(rt)) {
+      spec->response_type = js::to_string(ctx, rt);
+      if (spec->response_type != "text" && spec->response_type != "binary" && spec->response_type != "none") {
+        JS_FreeValue(ctx, rt);
+        JS_ThrowTypeError(ctx, "params.responseType must be \"text\", \"binary\" or \"none\"");
+        return false;
+      }
+    }
+    JS_FreeValue(ctx, rt);
+    JSValue rc = JS_GetPropertyStr(ctx, params, "responseCallback");
+    if (!JS_IsUndefined(rc)) {
+      spec->expected = {{200, 399}};
+      spec->has_expected = true;
+      if (!parse_expected(ctx, rc, spec)) {
+        JS_FreeValue(ctx, rc);
+        return false;
+      }
+    }
+    JS_FreeValue(ctx, rc);
+  }
+  if (!JS_IsUndefined(body) && !JS_IsNull(body)) {
+    if (JS_IsString(body)) {
+      spec->body = js::to_string(ctx, body);
+      spec->has_body = true;
+    } else if (get_bytes(ctx, body, &spec->body)) {
+      spec->has_body = true;
+    } else if (JS_IsObject(body)) {
+      if (!encode_object_body(ctx, body, spec)) return false;
+    } else {
+      spec->body = js::to_string(ctx, body);
+      spec->has_body = true;
+    }
+  }
+  if (!has_header(spec->headers, "User-Agent") && !vu->run->http.user_agent.empty())
+    spec->headers.emplace_back("User-Agent", vu->run->http.user_agent);
+  return true;
+}
+
+std::string resolve_location(const std::string& base, const std::string& loc) {
+  CURLU* u = curl_url();
+  std::string out = loc;
+  if (curl_url_set(u, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_URL, loc.c_str(), 0) == CURLUE_OK) {
+    char* s = nullptr;
+    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) {
+      out = s;
+      curl_free(s);
+    }
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+/// A logical request in flight: its hops, their samples, the final response.
+struct Flight : std::enable_shared_from_this<Flight> {
+  VuState* vu = nullptr;
+  RequestSpec spec;
+  std::string current_url;
+  std::string current_method;
+  std::int64_t redirects_left = 0;
+  http::Response final;
+  std::vector<Cookie> set_cookies;  ///< cookies set by the final response
+  bool done = false;
+  bool abandoned = false;
+  std::string sent_cookie_header;
+
+  void start_hop() {
+    http::Request req;
+    req.method = current_method;
+    req.url = current_url;
+    req.headers = spec.headers;
+    req.timeout = spec.timeout;
+    req.keep_body = spec.response_type != "none";
+    req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
+    if (current_method == spec.method && spec.has_body) req.body = spec.body;
+    std::string jar = vu->jar.header_for(current_url, vu->now_us() / 1000000);
+    std::string cookie;
+    if (!spec.cookies.empty()) {
+      // Request cookies replace jar cookies of the same name.
+      std::vector<Cookie> jc = vu->jar.for_url(current_url, vu->now_us() / 1000000);
+      for (auto& c : jc)
+        if (!spec.cookies.count(c.name)) cookie += (cookie.empty() ? "" : "; ") + c.name + "=" + c.value;
+      for (auto& [k, v] : spec.cookies) cookie += (cookie.empty() ? "" : "; ") + k + "=" + v;
+    } else {
+      cookie = jar;
+    }
+    if (!cookie.empty()) req.headers.emplace_back("Cookie", cookie);
+    sent_cookie_header = cookie;
+    auto self = shared_from_this();
+    vu->http->start(std::move(req), [self](http::Response&& r) { self->on_hop(std::move(r)); });
+  }
+
+  bool expected(int status) const {
+    for (auto& r : spec.expected)
+      if (status >= r.lo && status <= r.hi) return true;
+    return false;
+  }
+
+  void emit(const http::Response& r) {
+    std::map<std::string, std::string> extra = spec.tags;
+    extra.emplace("method", current_method);
+    extra.emplace("url", current_url);
+    extra.emplace("name", current_url);  // emplace: a user "name" tag wins
+    extra["status"] = std::to_string(r.status);
+    extra["proto"] = r.proto;
+    if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
+    bool ok = spec.has_expected && expected(r.status);
+    if (spec.has_expected) extra["expected_response"] = ok ? "true" : "false";
+    metrics::TagSet tags = tags_with(*vu, extra);
+    std::int64_t now = vu->now_us();
+    metrics::Sink::Batch b(*vu->sink);
+    b.add(metrics::kHttpReqs, tags, 1, now);
+    const auto& t = r.timings;
+    b.add(metrics::kHttpReqDuration, tags, t.duration, now);
+    b.add(metrics::kHttpReqBlocked, tags, t.blocked, now);
+    b.add(metrics::kHttpReqConnecting, tags, t.connecting, now);
+    b.add(metrics::kHttpReqTlsHandshaking, tags, t.tls_handshaking, now);
+    b.add(metrics::kHttpReqSending, tags, t.sending, now);
+    b.add(metrics::kHttpReqWaiting, tags, t.waiting, now);
+    b.add(metrics::kHttpReqReceiving, tags, t.receiving, now);
+    if (spec.has_expected) b.add(metrics::kHttpReqFailed, tags, ok ? 0 : 1, now);
+    b.add(metrics::kDataSent, vu->base_tags, static_cast<double>(r.bytes_sent), now);
+    b.add(metrics::kDataReceived, vu->base_tags, static_cast<double>(r.bytes_received), now);
+  }
+
+  void on_hop(http::Response&& r) {
+    if (abandoned) return;
+    emit(r);
+    std::int64_t now_s = vu->now_us() / 1000000;
+    UrlParts origin = split_url(current_url);
+    set_cookies.clear();
+    for (auto& [k, v] : r.headers) {
+      if (!iequals(k, "set-cookie")) continue;
+      Cookie c;
+      if (parse_set_cookie(v, origin, now_s, &c)) {
+        vu->jar.store(c, now_s);
+        set_cookies.push_back(c);
+      }
+    }
+    bool is_redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
+    std::string location;
+    if (is_redirect)
+      for (auto& [k, v] : r.headers)
+        if (iequals(k, "location")) location = v;
+    if (is_redirect && !location.empty()) {
+      if (redirects_left > 0) {
+        redirects_left--;
+        current_url = resolve_location(current_url, location);
+        if (r.status == 303 || ((r.status == 301 || r.status == 302) && current_method == "POST"))
+          if (current_method != "HEAD") current_method = "GET";
+        start_hop();
+        return;
+      }
+      if (spec.redirects > 0)
+        vu->run->logger->log(Logger::Level::kWarn,
+                             "Stopped after " + std::to_string(spec.redirects) +
+                                 " redirects and returned the redirection; pass { redirects: n } in request params or "
+                                 "set global maxRedirects to avoid this",
+                             "http");
+    }
+    final = std::move(r);
+    final.url = current_url;
+    done = true;
+    vu->wake();
+  }
+};
+
+JSValue make_response(JSContext* ctx, VuState* vu, Flight& f) {
+  http::Response& r = f.final;
+  JSValue o = JS_IsObject(vu->response_proto) ? JS_NewObjectProto(ctx, vu->response_proto) : JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, o, "status", JS_NewInt32(ctx, r.status));
+  JS_SetPropertyStr(ctx, o, "status_text", new_string(ctx, r.status ? std::to_string(r.status) : ""));
+  JS_SetPropertyStr(ctx, o, "proto", new_string(ctx, r.proto));
+  JS_SetPropertyStr(ctx, o, "url", new_string(ctx, r.url));
+  JS_SetPropertyStr(ctx, o, "remote_ip", new_string(ctx, r.remote_ip));
+  JS_SetPropertyStr(ctx, o, "remote_port", JS_NewInt32(ctx, r.remote_port));
+  JS_SetPropertyStr(ctx, o, "error", new_string(ctx, r.error));
+  JS_SetPropertyStr(ctx, o, "error_code", JS_NewInt32(ctx, r.error_code));
+  JS_SetPropertyStr(ctx, o, "tls_version", new_string(ctx, ""));
+  if (f.spec.response_type == "none") {
+    JS_SetPropertyStr(ctx, o, "body", JS_NULL);
+  } else if (f.spec.response_type == "binary") {
+    JS_SetPropertyStr(ctx, o, "body",
+                      JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
+  } else {
+    JS_SetPropertyStr(ctx, o, "body", new_string(ctx, r.body));
+  }
+  JSValue h = JS_NewObject(ctx);
+  std::map<std::string, std::string> hm;
+  for (auto& [k, v] : r.headers) {
+    std::string ck = canonical_header(k);
+    auto it = hm.find(ck);
+    if (it == hm.end()) hm.emplace(ck, v);
+    else it->second += ", " + v;
+  }
+  for (auto& [k, v] : hm) JS_SetPropertyStr(ctx, h, k.c_str(), new_string(ctx, v));
+  JS_SetPropertyStr(ctx, o, "headers", h);
+  const auto& t = r.timings;
+  JSValue tm = JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, tm, "blocked", JS_NewFloat64(ctx, t.blocked));
+  JS_SetPropertyStr(ctx, tm, "connecting", JS_NewFloat64(ctx, t.connecting));
+  JS_SetPropertyStr(ctx, tm, "tls_handshaking", JS_NewFloat64(ctx, t.tls_handshaking));
+  JS_SetPropertyStr(ctx, tm, "sending", JS_NewFloat64(ctx, t.sending));
+  JS_SetPropertyStr(ctx, tm, "waiting", JS_NewFloat64(ctx, t.waiting));
+  JS_SetPropertyStr(ctx, tm, "receiving", JS_NewFloat64(ctx, t.receiving));
+  JS_SetPropertyStr(ctx, tm, "duration", JS_NewFloat64(ctx, t.duration));
+  JS_SetPropertyStr(ctx, o, "timings", tm);
+  JSValue cookies = JS_NewObject(ctx);
+  std::map<std::string, std::vector<const Cookie*>> by_name;
+  for (auto& c : f.set_cookies) by_name[c.name].push_back(&c);
+  for (auto& [name, list] : by_name) {
+    JSValue arr = JS_NewArray(ctx);
+    for (uint32_t i = 0; i < list.size(); i++) {
+      const Cookie& c = *list[i];
+      JSValue co = JS_NewObject(ctx);
+      JS_SetPropertyStr(ctx, co, "name", new_string(ctx, c.name));
+      JS_SetPropertyStr(ctx, co, "value", new_string(ctx, c.value));
+      JS_SetPropertyStr(ctx, co, "domain", new_string(ctx, c.domain));
+      JS_SetPropertyStr(ctx, co, "path", new_string(ctx, c.path));
+      JS_SetPropertyStr(ctx, co, "http_only", JS_NewBool(ctx, c.http_only));
+      JS_SetPropertyStr(ctx, co, "secure", JS_NewBool(ctx, c.secure));
+      JS_SetPropertyStr(ctx, co, "max_age", JS_NewInt64(ctx, c.max_age));
+      JS_SetPropertyStr(ctx, co, "expires", JS_NewInt64(ctx, c.expires_unix * 1000));
+      JS_SetPropertyUint32(ctx, arr, i, co);
+    }
+    JS_SetPropertyStr(ctx, cookies, name.c_str(), arr);
+  }
+  JS_SetPropertyStr(ctx, o, "cookies", cookies);
+  JSValue rq = JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, rq, "method", new_string(ctx, f.current_method));
+  JS_SetPropertyStr(ctx, rq, "url", new_string(ctx, f.current_url));
+  JS_SetPropertyStr(ctx, rq, "body", new_string(ctx, f.spec.has_body ? f.spec.body : ""));
+  JSValue rh = JS_NewObject(ctx);
+  for (auto& [k, v] : f.spec.headers) {
+    JSValue arr = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, arr, 0, new_string(ctx, v));
+    JS_SetPropertyStr(ctx, rh, canonical_header(k).c_str(), arr);
+  }
+  if (!f.sent_cookie_header.empty()) {
+    JSValue arr = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, arr, 0, new_string(ctx, f.sent_cookie_header));
+    JS_SetPropertyStr(ctx, rh, "Cookie", arr);
+  }
+  JS_SetPropertyStr(ctx, rq, "headers", rh);
+  JS_SetPropertyStr(ctx, o, "request", rq);
+  return o;
+}
+
+std::shared_ptr<Flight> new_flight(VuState* vu, RequestSpec&& spec) {
+  auto f = std::make_shared<Flight>();
+  f->vu = vu;
+  f->spec = std::move(spec);
+  f->current_url = f->spec.url;
+  f->current_method = f->spec.method;
+  f->redirects_left = f->spec.redirects;
+  return f;
+}
+
+/// Waits until every flight is done. False (and all abandoned) if interrupted.
+bool wait_all(VuState* vu, const std::vector<std::shared_ptr<Flight>>& flights) {
+  for (;;) {
+    bool all = true;
+    for (auto& f : flights) all = all && f->done;
+    if (all) return true;
+    if (!vu->suspend()) {
+      for (auto& f : flights) f->abandoned = true;
+      return false;
+    }
+  }
+}
+
+// After a completed flight: log or throw on network errors (options.throw).
+bool report_error(JSContext* ctx, VuState* vu, const Flight& f) {
+  if (f.final.error_code == 0) return true;
+  if (vu->run->http.throw_errors) {
+    JS_ThrowInternalError(ctx, "%s", f.final.error.c_str());
+    return false;
+  }
+  vu->run->logger->log(Logger::Level::kWarn,
+                       "Request Failed error=\"" + f.final.error + "\" url=" + f.current_url, "http");
+  return true;
+}
+
+}  // namespace
+
+JSValue http_request(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (vu->in_init) return JS_ThrowTypeError(ctx, "making HTTP requests in the init context is not supported");
+  if (vu->interrupted) return throw_interrupted(ctx);
+  std::string method = argc > 0 ? js::to_string(ctx, argv[0]) : "GET";
+  RequestSpec spec;
+  if (!parse_request(ctx, vu, method, argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
+                     argc > 3 ? argv[3] : JS_UNDEFINED, &spec))
+    return JS_EXCEPTION;
+  auto f = new_flight(vu, std::move(spec));
+  f->start_hop();
+  if (!wait_all(vu, {f})) return throw_interrupted(ctx);
+  if (!report_error(ctx, vu, *f)) return JS_EXCEPTION;
+  return make_response(ctx, vu, *f);
+}
+
+JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (vu->in_init) return JS_ThrowTypeError(ctx, "making HTTP requests in the init context is not supported");
+  if (vu->interrupted) return throw_interrupted(ctx);
+  JSValueConst reqs = argc > 0 ? argv[0] : JS_UNDEFINED;
+  if (!JS_IsObject(reqs)) return JS_ThrowTypeError(ctx, "http.batch() needs an array or object of requests");
+  bool is_array = JS_IsArray(ctx, reqs) > 0;
+  JSPropertyEnum* props = nullptr;
+  uint32_t n = 0;
+  if (JS_GetOwnPropertyNames(ctx, &props, &n, reqs, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) return JS_EXCEPTION;
+  std::vector<std::shared_ptr<Flight>> flights;
+  std::vector<JSAtom> keys;
+  bool ok = true;
+  for (uint32_t i = 0; i < n && ok; i++) {
+    JSValue item = JS_GetProperty(ctx, reqs, props[i].atom);
+    RequestSpec spec;
+    if (JS_IsString(item)) {
+      ok = parse_request(ctx, vu, "GET", item, JS_UNDEFINED, JS_UNDEFINED, &spec);
+    } else if (JS_IsArray(ctx, item) > 0) {
+      JSValue m = JS_GetPropertyUint32(ctx, item, 0), u = JS_GetPropertyUint32(ctx, item, 1),
+              b = JS_GetPropertyUint32(ctx, item, 2), p = JS_GetPropertyUint32(ctx, item, 3);
+      std::string method = js::to_string(ctx, m);
+      for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      ok = parse_request(ctx, vu, method, u, b, p, &spec);
+      JS_FreeValue(ctx, m);
+      JS_FreeValue(ctx, u);
+      JS_FreeValue(ctx, b);
+      JS_FreeValue(ctx, p);
+    } else if (JS_IsObject(item)) {
+      JSValue m = JS_GetPropertyStr(ctx, item, "method"), u = JS_GetPropertyStr(ctx, item, "url"),
+              b = JS_GetPropertyStr(ctx, item, "body"), p = JS_GetPropertyStr(ctx, item, "params");
+      std::string method = JS_IsUndefined(m) ? "GET" : js::to_string(ctx, m);
+      for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      ok = parse_request(ctx, vu, method, u, b, p, &spec);
+      JS_FreeValue(ctx, m);
+      JS_FreeValue(ctx, u);
+      JS_FreeValue(ctx, b);
+      JS_FreeValue(ctx, p);
+    } else {
+      JS_ThrowTypeError(ctx, "http.batch(): each request must be a URL string, an array or an object");
+      ok = false;
+    }
+    JS_FreeValue(ctx, item);
+    if (ok) {
+      flights.push_back(new_flight(vu, std::move(spec)));
+      keys.push_back(JS_DupAtom(ctx, props[i].atom));
+    }
+  }
+  for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
+  js_free(ctx, props);
+  auto free_keys = [&] {
+    for (auto a : keys) JS_FreeAtom(ctx, a);
+  };
+  if (!ok) {
+    free_keys();
+    return JS_EXCEPTION;
+  }
+  // At most options.batch requests in flight at once.
+  size_t limit = vu->run->http.batch > 0 ? static_cast<size_t>(vu->run->http.batch) : flights.size();
+  size_t started = 0;
+  while (started < flights.size() || true) {
+    size_t in_flight = 0;
+    for (size_t i = 0; i < started; i++) in_flight += flights[i]->done ? 0 : 1;
+    while (started < flights.size() && in_flight < limit) {
+      flights[started++]->start_hop();
+      in_flight++;
+    }
+    if (in_flight == 0 && started == flights.size()) break;
+    if (!vu->suspend()) {
+      for (auto& f : flights) f->abandoned = true;
+      free_keys();
+      return throw_interrupted(ctx);
+    }
+  }
+  JSValue out = is_array ? JS_NewArray(ctx) : JS_NewObject(ctx);
+  for (size_t i = 0; i < flights.size(); i++) {
+    if (!report_error(ctx, vu, *flights[i])) {
+      JS_FreeValue(ctx, out);
+      free_keys();
+      return JS_EXCEPTION;
+    }
+    JS_SetProperty(ctx, out, keys[i], make_response(ctx, vu, *flights[i]));
+  }
+  free_keys();
+  return out;
+}
+
+}  // namespace herd::k6

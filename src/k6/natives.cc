@@ -1,0 +1,580 @@
+// Native functions behind the k6 modules, installed as the hidden `__herd` object.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <algorithm>
+#include <random>
+#include <unistd.h>
+
+#include "js/runtime.h"
+#include "k6/modules.h"
+#include "k6/natives_util.h"
+
+namespace herd::k6 {
+
+// ---- Logger / VuState ------------------------------------------------------
+
+void Logger::log(Level level, const std::string& msg, const std::string& source) {
+  if (level == Level::kDebug && !verbose_) return;
+  static const char* kNames[] = {"debug", "info", "warning", "error"};
+  std::lock_guard<std::mutex> g(mu_);
+  std::FILE* f = console_file_ && source == "console" ? console_file_ : stderr;
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::fprintf(f, "time=\"%s\" level=%s msg=\"%s\" source=%s\n", ts, kNames[static_cast<int>(level)], msg.c_str(),
+               source.c_str());
+  std::fflush(f);
+}
+
+void Logger::set_console_file(const std::string& path) {
+  std::lock_guard<std::mutex> g(mu_);
+  console_file_ = std::fopen(path.c_str(), "a");
+}
+
+void VuState::rebuild_tags() {
+  std::vector<std::pair<std::string, std::string>> t;
+  t.reserve(run->global_tags.size() + scenario_tags.size() + vu_tags.size() + 1);
+  for (auto& kv : run->global_tags) t.push_back(kv);
+  for (auto& kv : scenario_tags) t.push_back(kv);
+  for (auto& kv : vu_tags) t.push_back(kv);
+  t.emplace_back("group", group_path);
+  base_tags = metrics::TagSet(std::move(t));
+}
+
+bool VuState::suspend() {
+  suspended = true;
+  loop::Fiber::suspend();
+  suspended = false;
+  return !interrupted;
+}
+
+void VuState::wake() {
+  if (!suspended) return;
+  if (loop::Fiber::current() != nullptr) {
+    // Never switch fibers from inside another fiber: go through the loop.
+    VuState* self = this;
+    loop->post([self] {
+      if (self->suspended) self->fiber->resume();
+    });
+    return;
+  }
+  fiber->resume();
+}
+
+std::int64_t VuState::now_us() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+JSValue throw_interrupted(JSContext* ctx) {
+  JSValue err = JS_NewError(ctx);
+  JS_SetPropertyStr(ctx, err, "message", JS_NewString(ctx, "VU interrupted: the test or scenario is stopping"));
+  JS_SetUncatchableError(ctx, err, 1);
+  return JS_Throw(ctx, err);
+}
+
+bool read_string_map(JSContext* ctx, JSValueConst obj, std::map<std::string, std::string>* out) {
+  if (!JS_IsObject(obj)) return true;
+  JSPropertyEnum* props = nullptr;
+  uint32_t n = 0;
+  if (JS_GetOwnPropertyNames(ctx, &props, &n, obj, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) return false;
+  for (uint32_t i = 0; i < n; i++) {
+    const char* k = JS_AtomToCString(ctx, props[i].atom);
+    JSValue v = JS_GetProperty(ctx, obj, props[i].atom);
+    if (k) (*out)[k] = js::to_string(ctx, v);
+    JS_FreeValue(ctx, v);
+    JS_FreeCString(ctx, k);
+  }
+  for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
+  js_free(ctx, props);
+  return true;
+}
+
+metrics::TagSet tags_with(const VuState& vu, const std::map<std::string, std::string>& extra) {
+  if (extra.empty()) return vu.base_tags;
+  std::vector<std::pair<std::string, std::string>> t = vu.base_tags.items();
+  for (auto& kv : extra) t.push_back(kv);  // TagSet: last value wins
+  return metrics::TagSet(std::move(t));
+}
+
+namespace {
+
+double arg_number(JSContext* ctx, JSValueConst v, double dflt = 0) {
+  double d = dflt;
+  if (JS_IsUndefined(v)) return dflt;
+  JS_ToFloat64(ctx, &d, v);
+  return d;
+}
+
+// ---- natives ---------------------------------------------------------------
+
+JSValue n_log(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  int level = static_cast<int>(arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 1));
+  std::string msg = argc > 1 ? js::to_string(ctx, argv[1]) : "";
+  vu->run->logger->log(static_cast<Logger::Level>(std::clamp(level, 0, 3)), msg);
+  return JS_UNDEFINED;
+}
+
+JSValue n_open(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (!vu->in_init)
+    return JS_ThrowTypeError(ctx, "open() can only be called from the init context (top level of the script)");
+  std::string path = argc > 0 ? js::to_string(ctx, argv[0]) : "";
+  std::string mode = argc > 1 ? js::to_string(ctx, argv[1]) : "";
+  return guarded(ctx, [&]() -> JSValue {
+    std::string base = vu->run->bundle->main_name();
+    JSAtom caller = JS_GetScriptOrModuleName(ctx, 1);
+    if (caller != JS_ATOM_NULL) {
+      const char* c = JS_AtomToCString(ctx, caller);
+      if (c && *c && std::strncmp(c, "herd:", 5) != 0) base = c;
+      JS_FreeCString(ctx, c);
+      JS_FreeAtom(ctx, caller);
+    }
+    auto data = vu->run->bundle->read_file(base, path);
+    if (mode == "b") return JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(data->data()), data->size());
+    return new_string(ctx, *data);
+  });
+}
+
+JSValue n_sleep(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  double s = arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 0);
+  if (!(s > 0)) return JS_UNDEFINED;
+  if (vu->interrupted) return throw_interrupted(ctx);
+  if (!vu->fiber) {  // not on a fiber (should not happen): block
+    usleep(static_cast<useconds_t>(s * 1e6));
+    return JS_UNDEFINED;
+  }
+  auto when = loop::Clock::now() + std::chrono::microseconds(static_cast<std::int64_t>(s * 1e6));
+  bool fired = false;
+  loop::TimerId id = vu->loop->add_timer(when, [vu, &fired] {
+    fired = true;
+    vu->wake();
+  });
+  while (!fired) {
+    if (!vu->suspend()) {
+      vu->loop->cancel_timer(id);
+      return throw_interrupted(ctx);
+    }
+  }
+  return JS_UNDEFINED;
+}
+
+JSValue n_check(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  JSValueConst val = argc > 0 ? argv[0] : JS_UNDEFINED;
+  JSValueConst sets = argc > 1 ? argv[1] : JS_UNDEFINED;
+  std::map<std::string, std::string> extra;
+  if (argc > 2) read_string_map(ctx, argv[2], &extra);
+  if (!JS_IsObject(sets)) return JS_TRUE;
+  JSPropertyEnum* props = nullptr;
+  uint32_t n = 0;
+  if (JS_GetOwnPropertyNames(ctx, &props, &n, sets, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) return JS_EXCEPTION;
+  bool all = true;
+  std::int64_t now = vu->now_us();
+  metrics::TagSet base = tags_with(*vu, extra);
+  for (uint32_t i = 0; i < n && !vu->interrupted; i++) {
+    JSValue f = JS_GetProperty(ctx, sets, props[i].atom);
+    bool pass = false;
+    if (JS_IsFunction(ctx, f)) {
+      JSValue r = JS_Call(ctx, f, JS_UNDEFINED, 1, &val);
+      if (JS_IsException(r)) {
+        JSValue exc = JS_GetException(ctx);
+        if (vu->interrupted) {  // interrupted or aborted: propagate
+          JS_FreeValue(ctx, f);
+          for (uint32_t j = 0; j < n; j++) JS_FreeAtom(ctx, props[j].atom);
+          js_free(ctx, props);
+          return JS_Throw(ctx, exc);
+        }
+        const char* name = JS_AtomToCString(ctx, props[i].atom);
+        vu->run->logger->log(Logger::Level::kWarn,
+                             std::string("check \"") + (name ? name : "") + "\" threw: " + js::format_exception(ctx, exc));
+        JS_FreeCString(ctx, name);
+        JS_FreeValue(ctx, exc);
+      } else {
+        pass = JS_ToBool(ctx, r) > 0;
+      }
+      JS_FreeValue(ctx, r);
+    } else {
+      pass = JS_ToBool(ctx, f) > 0;
+    }
+    JS_FreeValue(ctx, f);
+    const char* name = JS_AtomToCString(ctx, props[i].atom);
+    vu->sink->add(metrics::kChecks, base.with("check", name ? name : ""), pass ? 1 : 0, now);
+    JS_FreeCString(ctx, name);
+    all = all && pass;
+  }
+  for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
+  js_free(ctx, props);
+  if (vu->interrupted) return throw_interrupted(ctx);
+  return JS_NewBool(ctx, all);
+}
+
+JSValue n_group_enter(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  std::string name = argc > 0 ? js::to_string(ctx, argv[0]) : "";
+  if (name.find("::") != std::string::npos) return JS_ThrowTypeError(ctx, "group and check names may not contain '::'");
+  vu->group_path += "::" + name;
+  vu->rebuild_tags();
+  return JS_NewFloat64(ctx, static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    loop::Clock::now().time_since_epoch())
+                                                    .count()));
+}
+
+JSValue n_group_exit(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  double start_us = arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 0);
+  double now_us = static_cast<double>(
+      std::chrono::duration_cast<std::chrono::microseconds>(loop::Clock::now().time_since_epoch()).count());
+  if (!vu->interrupted) vu->sink->add(metrics::kGroupDuration, vu->base_tags, (now_us - start_us) / 1000.0, vu->now_us());
+  size_t pos = vu->group_path.rfind("::");
+  if (pos != std::string::npos) vu->group_path.resize(pos);
+  vu->rebuild_tags();
+  return JS_UNDEFINED;
+}
+
+JSValue n_random_seed(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  // QuickJS's Math.random has no seeding API; record the request so it is not silently ignored.
+  double seed = arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 0);
+  std::srand(static_cast<unsigned>(seed));
+  return JS_UNDEFINED;
+}
+
+JSValue n_set_response_proto(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (argc > 0 && JS_IsObject(argv[0])) {
+    JS_FreeValue(ctx, vu->response_proto);
+    vu->response_proto = JS_DupValue(ctx, argv[0]);
+  }
+  return JS_UNDEFINED;
+}
+
+JSValue n_set_response_callback(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  JS_FreeValue(ctx, vu->response_callback);
+  vu->response_callback = argc > 0 ? JS_DupValue(ctx, argv[0]) : JS_NULL;
+  if (JS_IsUndefined(vu->response_callback)) vu->response_callback = JS_NULL;
+  return JS_UNDEFINED;
+}
+
+JSValue n_jar_cookies_for_url(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  std::string url = argc > 0 ? js::to_string(ctx, argv[0]) : "";
+  JSValue o = JS_NewObject(ctx);
+  std::map<std::string, std::vector<std::string>> by_name;
+  for (auto& c : vu->jar.for_url(url, vu->now_us() / 1000000)) by_name[c.name].push_back(c.value);
+  for (auto& [name, values] : by_name) {
+    JSValue arr = JS_NewArray(ctx);
+    for (uint32_t i = 0; i < values.size(); i++) JS_SetPropertyUint32(ctx, arr, i, new_string(ctx, values[i]));
+    JS_SetPropertyStr(ctx, o, name.c_str(), arr);
+  }
+  return o;
+}
+
+JSValue n_jar_set(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (argc < 3) return JS_ThrowTypeError(ctx, "jar.set(url, name, value, [options])");
+  std::string url = js::to_string(ctx, argv[0]);
+  UrlParts u = split_url(url);
+  Cookie c;
+  c.name = js::to_string(ctx, argv[1]);
+  c.value = js::to_string(ctx, argv[2]);
+  c.domain = u.host;
+  c.path = "/";
+  if (argc > 3 && JS_IsObject(argv[3])) {
+    std::map<std::string, std::string> o;
+    read_string_map(ctx, argv[3], &o);
+    if (o.count("domain")) {
+      c.domain = o["domain"];
+      if (!c.domain.empty() && c.domain[0] == '.') c.domain.erase(0, 1);
+      c.host_only = false;
+    }
+    if (o.count("path")) c.path = o["path"];
+    if (o.count("secure")) c.secure = o["secure"] == "true";
+    if (o.count("http_only")) c.http_only = o["http_only"] == "true";
+    if (o.count("max_age")) c.expires_unix = vu->now_us() / 1000000 + std::atoll(o["max_age"].c_str());
+  }
+  vu->jar.store(c, vu->now_us() / 1000000);
+  return JS_UNDEFINED;
+}
+
+JSValue n_jar_clear(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  vu->jar.clear_url(argc > 0 ? js::to_string(ctx, argv[0]) : "");
+  return JS_UNDEFINED;
+}
+
+JSValue n_jar_delete(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (argc < 2) return JS_UNDEFINED;
+  vu->jar.remove(js::to_string(ctx, argv[0]), js::to_string(ctx, argv[1]));
+  return JS_UNDEFINED;
+}
+
+JSValue n_define_metric(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (!vu->in_init) return JS_ThrowTypeError(ctx, "metrics must be declared in the init context (top level of the script)");
+  std::string name = argc > 0 ? js::to_string(ctx, argv[0]) : "";
+  int type = static_cast<int>(arg_number(ctx, argc > 1 ? argv[1] : JS_UNDEFINED, 0));
+  bool is_time = argc > 2 && JS_ToBool(ctx, argv[2]) > 0;
+  return guarded(ctx, [&]() -> JSValue {
+    auto mt = static_cast<metrics::MetricType>(std::clamp(type, 0, 3));
+    auto vt = is_time ? metrics::ValueType::kTime : metrics::ValueType::kDefault;
+    metrics::MetricId id = vu->run->registry->define(name, mt, vt);
+    return JS_NewInt64(ctx, id);
+  });
+}
+
+JSValue n_add_metric(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (vu->in_init) return JS_ThrowTypeError(ctx, "metrics cannot be added to in the init context");
+  auto id = static_cast<metrics::MetricId>(arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 0));
+  metrics::MetricDef def = vu->run->registry->def(id);
+  JSValueConst v = argc > 1 ? argv[1] : JS_UNDEFINED;
+  double value = 0;
+  if (def.type == metrics::MetricType::kRate) {
+    value = JS_ToBool(ctx, v) > 0 ? 1 : 0;
+  } else {
+    if (JS_IsBool(v)) {
+      value = JS_ToBool(ctx, v) > 0 ? 1 : 0;
+    } else if (JS_ToFloat64(ctx, &value, v) < 0 || std::isnan(value)) {
+      return JS_ThrowTypeError(ctx, "%s.add(): the value must be a number, got %s", def.name.c_str(),
+                               js::to_string(ctx, v).c_str());
+    }
+  }
+  std::map<std::string, std::string> extra;
+  if (argc > 2) read_string_map(ctx, argv[2], &extra);
+  vu->sink->add(id, tags_with(*vu, extra), value, vu->now_us());
+  return JS_TRUE;
+}
+
+JSValue n_exec_info(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  int what = static_cast<int>(arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 0));
+  auto& st = vu->run->stats;
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
+  switch (what) {
+    case 0: return JS_NewInt64(ctx, vu->id_in_instance);
+    case 1: return JS_NewInt64(ctx, vu->id_in_test);
+    case 2: return JS_NewInt64(ctx, vu->iteration);
+    case 3: return JS_NewInt64(ctx, vu->iteration_in_scenario);
+    case 10: return new_string(ctx, vu->scenario);
+    case 11: return new_string(ctx, vu->executor);
+    case 12: {
+      auto sys_now = std::chrono::system_clock::now();
+      auto start = sys_now - (std::chrono::steady_clock::now() - vu->scenario_start);
+      return JS_NewFloat64(ctx, static_cast<double>(
+                                    std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count()));
+    }
+    case 13: return JS_NewFloat64(ctx, vu->scenario_progress ? vu->scenario_progress() : 0);
+    case 14: return JS_NewInt64(ctx, vu->iteration_in_scenario);
+    case 15: return JS_NewInt64(ctx, vu->iteration_in_test);
+    case 20: return JS_NewInt64(ctx, st.iterations_completed.load());
+    case 21: return JS_NewInt64(ctx, st.iterations_interrupted.load());
+    case 22: return JS_NewInt64(ctx, st.vus_active.load());
+    case 23: return JS_NewInt64(ctx, st.vus_initialized.load());
+    case 24: return JS_NewFloat64(ctx, ms_since(st.start));
+    case 30: return new_string(ctx, vu->run->options_json);
+    default: return JS_UNDEFINED;
+  }
+}
+
+JSValue n_vu_tag(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  std::string k = argc > 0 ? js::to_string(ctx, argv[0]) : "";
+  auto it = vu->vu_tags.find(k);
+  if (it != vu->vu_tags.end()) return new_string(ctx, it->second);
+  auto st = vu->scenario_tags.find(k);
+  if (st != vu->scenario_tags.end()) return new_string(ctx, st->second);
+  if (k == "group") return new_string(ctx, vu->group_path);
+  return JS_UNDEFINED;
+}
+
+JSValue n_set_vu_tag(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (argc < 2) return JS_UNDEFINED;
+  JSValueConst v = argv[1];
+  if (JS_IsObject(v)) return JS_ThrowTypeError(ctx, "exec.vu.tags: only string, number and boolean values are allowed");
+  vu->vu_tags[js::to_string(ctx, argv[0])] = js::to_string(ctx, v);
+  vu->rebuild_tags();
+  return JS_UNDEFINED;
+}
+
+JSValue n_delete_vu_tag(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (argc > 0) vu->vu_tags.erase(js::to_string(ctx, argv[0]));
+  vu->rebuild_tags();
+  return JS_UNDEFINED;
+}
+
+JSValue n_vu_tag_keys(JSContext* ctx, JSValueConst, int, JSValueConst*) {
+  VuState* vu = vu_of(ctx);
+  JSValue arr = JS_NewArray(ctx);
+  uint32_t i = 0;
+  for (auto& kv : vu->scenario_tags) JS_SetPropertyUint32(ctx, arr, i++, new_string(ctx, kv.first));
+  for (auto& kv : vu->vu_tags)
+    if (!vu->scenario_tags.count(kv.first)) JS_SetPropertyUint32(ctx, arr, i++, new_string(ctx, kv.first));
+  return arr;
+}
+
+JSValue n_abort(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  std::string reason = argc > 0 ? js::to_string(ctx, argv[0]) : "";
+  if (!vu->run->aborted.exchange(true) && vu->run->on_abort) vu->run->on_abort(reason);
+  // Unwind the script: the abort error cannot be caught.
+  JSValue err = JS_NewError(ctx);
+  std::string msg = "test aborted" + (reason.empty() ? std::string() : ": " + reason);
+  JS_SetPropertyStr(ctx, err, "message", new_string(ctx, msg));
+  JS_SetUncatchableError(ctx, err, 1);
+  vu->interrupted = true;
+  return JS_Throw(ctx, err);
+}
+
+JSValue n_shared_array(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (argc < 2) return JS_ThrowTypeError(ctx, "SharedArray(name, fn)");
+  if (!vu->in_init) return JS_ThrowTypeError(ctx, "new SharedArray() can only be called in the init context");
+  std::string name = js::to_string(ctx, argv[0]);
+  auto& store = vu->run->shared_arrays;
+  {
+    std::lock_guard<std::mutex> g(store.mu);
+    auto it = store.arrays.find(name);
+    if (it != store.arrays.end()) return JS_NewInt64(ctx, static_cast<int64_t>(it->second->size()));
+  }
+  JSValue arr = JS_Call(ctx, argv[1], JS_UNDEFINED, 0, nullptr);
+  if (JS_IsException(arr)) return arr;
+  if (!JS_IsArray(ctx, arr)) {
+    JS_FreeValue(ctx, arr);
+    return JS_ThrowTypeError(ctx, "SharedArray \"%s\": the function must return an array", name.c_str());
+  }
+  JSValue lenv = JS_GetPropertyStr(ctx, arr, "length");
+  int64_t len = 0;
+  JS_ToInt64(ctx, &len, lenv);
+  JS_FreeValue(ctx, lenv);
+  auto items = std::make_shared<std::vector<std::string>>();
+  items->reserve(static_cast<size_t>(len));
+  for (int64_t i = 0; i < len; i++) {
+    JSValue el = JS_GetPropertyUint32(ctx, arr, static_cast<uint32_t>(i));
+    JSValue s = JS_JSONStringify(ctx, el, JS_UNDEFINED, JS_UNDEFINED);
+    JS_FreeValue(ctx, el);
+    if (JS_IsException(s)) {
+      JS_FreeValue(ctx, arr);
+      return s;
+    }
+    items->push_back(JS_IsUndefined(s) ? "null" : js::to_string(ctx, s));
+    JS_FreeValue(ctx, s);
+  }
+  JS_FreeValue(ctx, arr);
+  std::lock_guard<std::mutex> g(store.mu);
+  auto [it, inserted] = store.arrays.emplace(name, std::move(items));
+  return JS_NewInt64(ctx, static_cast<int64_t>(it->second->size()));
+}
+
+JSValue n_shared_get(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (argc < 2) return JS_UNDEFINED;
+  std::string name = js::to_string(ctx, argv[0]);
+  int64_t i = 0;
+  JS_ToInt64(ctx, &i, argv[1]);
+  std::shared_ptr<const std::vector<std::string>> arr;
+  {
+    std::lock_guard<std::mutex> g(vu->run->shared_arrays.mu);
+    auto it = vu->run->shared_arrays.arrays.find(name);
+    if (it == vu->run->shared_arrays.arrays.end()) return JS_UNDEFINED;
+    arr = it->second;
+  }
+  if (i < 0 || static_cast<size_t>(i) >= arr->size()) return JS_UNDEFINED;
+  const std::string& s = (*arr)[static_cast<size_t>(i)];
+  return JS_ParseJSON(ctx, s.c_str(), s.size(), "<SharedArray>");
+}
+
+int interrupt_handler(JSRuntime*, void* opaque) {
+  auto* vu = static_cast<VuState*>(opaque);
+  return vu->interrupted ? 1 : 0;
+}
+
+void set_fn(JSContext* ctx, JSValue obj, const char* name, JSCFunction* fn, int len) {
+  JS_SetPropertyStr(ctx, obj, name, JS_NewCFunction(ctx, fn, name, len));
+}
+
+}  // namespace
+
+void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {
+  JSValue g = JS_GetGlobalObject(ctx);
+  JS_SetPropertyStr(ctx, g, "__VU", JS_NewInt64(ctx, vu));
+  JS_SetPropertyStr(ctx, g, "__ITER", JS_NewInt64(ctx, iter));
+  JS_FreeValue(ctx, g);
+}
+
+void install_globals(JSContext* ctx, VuState* vu) {
+  JS_SetContextOpaque(ctx, vu);
+  JS_SetInterruptHandler(JS_GetRuntime(ctx), interrupt_handler, vu);
+  JSValue g = JS_GetGlobalObject(ctx);
+  JSValue h = JS_NewObject(ctx);
+  set_fn(ctx, h, "log", n_log, 2);
+  set_fn(ctx, h, "open", n_open, 2);
+  set_fn(ctx, h, "sleep", n_sleep, 1);
+  set_fn(ctx, h, "check", n_check, 3);
+  set_fn(ctx, h, "groupEnter", n_group_enter, 1);
+  set_fn(ctx, h, "groupExit", n_group_exit, 1);
+  set_fn(ctx, h, "randomSeed", n_random_seed, 1);
+  set_fn(ctx, h, "setResponseProto", n_set_response_proto, 1);
+  set_fn(ctx, h, "setResponseCallback", n_set_response_callback, 1);
+  set_fn(ctx, h, "request", http_request, 4);
+  set_fn(ctx, h, "batch", http_batch, 1);
+  set_fn(ctx, h, "jarCookiesForURL", n_jar_cookies_for_url, 1);
+  set_fn(ctx, h, "jarSet", n_jar_set, 4);
+  set_fn(ctx, h, "jarClear", n_jar_clear, 1);
+  set_fn(ctx, h, "jarDelete", n_jar_delete, 2);
+  set_fn(ctx, h, "defineMetric", n_define_metric, 3);
+  set_fn(ctx, h, "addMetric", n_add_metric, 3);
+  set_fn(ctx, h, "execInfo", n_exec_info, 1);
+  set_fn(ctx, h, "vuTag", n_vu_tag, 1);
+  set_fn(ctx, h, "setVuTag", n_set_vu_tag, 2);
+  set_fn(ctx, h, "deleteVuTag", n_delete_vu_tag, 1);
+  set_fn(ctx, h, "vuTagKeys", n_vu_tag_keys, 0);
+  set_fn(ctx, h, "abort", n_abort, 1);
+  set_fn(ctx, h, "sharedArray", n_shared_array, 2);
+  set_fn(ctx, h, "sharedGet", n_shared_get, 2);
+  JS_DefinePropertyValueStr(ctx, g, "__herd", h, JS_PROP_CONFIGURABLE);  // not enumerable
+  JSValue env = JS_NewObject(ctx);
+  for (auto& [k, v] : vu->run->env) JS_SetPropertyStr(ctx, env, k.c_str(), new_string(ctx, v));
+  JS_SetPropertyStr(ctx, g, "__ENV", env);
+  JS_FreeValue(ctx, g);
+  set_iteration_globals(ctx, vu->id_in_instance, 0);
+  vu->rebuild_tags();
+
+  // Evaluate herd:globals (console, open) as a module.
+  JSValue ns = JS_UNDEFINED;
+  JSValue r = JS_LoadModule(ctx, "", "herd:globals");
+  if (JS_IsException(r)) throw js::ScriptError(js::take_exception(ctx));
+  std::string err;
+  // Settle the module's evaluation promise.
+  for (;;) {
+    JSContext* jc = nullptr;
+    int jr = JS_ExecutePendingJob(JS_GetRuntime(ctx), &jc);
+    if (jr < 0) throw js::ScriptError(js::take_exception(jc ? jc : ctx));
+    if (jr == 0) break;
+  }
+  JS_FreeValue(ctx, r);
+  JS_FreeValue(ctx, ns);
+}
+
+void release_vu_values(JSContext* ctx, VuState* vu) {
+  JS_FreeValue(ctx, vu->response_proto);
+  vu->response_proto = JS_UNDEFINED;
+  JS_FreeValue(ctx, vu->response_callback);
+  vu->response_callback = JS_UNDEFINED;
+}
+
+}  // namespace herd::k6

@@ -1,0 +1,39 @@
+#pragma once
+// Small helpers shared by the native halves of the k6 modules.
+
+#include <quickjs.h>
+
+#include <map>
+#include <string>
+
+#include "js/runtime.h"
+#include "k6/vu_state.h"
+
+namespace herd::k6 {
+
+/// Throws a JS error that script code cannot catch (VU interrupted).
+JSValue throw_interrupted(JSContext* ctx);
+
+/// Reads a plain object of string values into a map (values via String()).
+bool read_string_map(JSContext* ctx, JSValueConst obj, std::map<std::string, std::string>* out);
+
+/// Builds a TagSet from the VU's base tags plus `extra` (extra wins).
+metrics::TagSet tags_with(const VuState& vu, const std::map<std::string, std::string>& extra);
+
+inline JSValue new_string(JSContext* ctx, const std::string& s) { return JS_NewStringLen(ctx, s.data(), s.size()); }
+
+/// Runs `fn`, turning C++ exceptions into JS exceptions.
+template <typename F>
+JSValue guarded(JSContext* ctx, F&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return JS_ThrowInternalError(ctx, "%s", e.what());
+  }
+}
+
+/// http.request / http.batch natives (k6/http_natives.cc).
+JSValue http_request(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
+JSValue http_batch(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
+
+}  // namespace herd::k6

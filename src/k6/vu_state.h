@@ -1,0 +1,135 @@
+#pragma once
+// What the k6 modules need from the engine: the per-run shared state and the
+// per-VU state that native functions reach through the JSContext's opaque.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "http/client.h"
+#include "js/bundle.h"
+#include "k6/cookie_jar.h"
+#include "loop/event_loop.h"
+#include "loop/fiber.h"
+#include "metrics/registry.h"
+#include "metrics/sink.h"
+
+namespace herd::k6 {
+
+/// HTTP defaults from the options.
+struct HttpDefaults {
+  std::string user_agent = "herd/0.1 (k6-compatible)";
+  std::int64_t max_redirects = 10;
+  bool discard_response_bodies = false;
+  bool insecure_skip_tls_verify = false;
+  bool no_cookies_reset = false;
+  std::int64_t batch = 20;
+  std::int64_t batch_per_host = 6;
+  bool throw_errors = false;
+  std::chrono::milliseconds timeout{60000};
+};
+
+/// Counters k6/execution exposes about this instance. Thread-safe.
+struct InstanceStats {
+  std::atomic<std::int64_t> iterations_completed{0};
+  std::atomic<std::int64_t> iterations_interrupted{0};
+  std::atomic<std::int64_t> vus_active{0};
+  std::atomic<std::int64_t> vus_initialized{0};
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+
+/// Log sink for console.* and engine messages. Thread-safe.
+class Logger {
+ public:
+  enum class Level { kDebug, kInfo, kWarn, kError };
+  explicit Logger(bool verbose = false) : verbose_(verbose) {}
+  void log(Level level, const std::string& msg, const std::string& source = "console");
+  /// Redirect console output to a file (--console-output).
+  void set_console_file(const std::string& path);
+  bool verbose() const { return verbose_; }
+
+ private:
+  std::mutex mu_;
+  bool verbose_;
+  std::FILE* console_file_ = nullptr;
+};
+
+/// SharedArray storage: each element kept as JSON text, shared by all VUs.
+struct SharedArrayStore {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<const std::vector<std::string>>> arrays;
+};
+
+/// Per-run state shared by every VU (all members thread-safe or immutable
+/// after the run starts).
+struct RunShared {
+  std::shared_ptr<js::Bundle> bundle;
+  metrics::Registry* registry = nullptr;
+  HttpDefaults http;
+  std::map<std::string, std::string> env;          ///< __ENV
+  std::map<std::string, std::string> global_tags;  ///< options.tags
+  std::string options_json = "{}";                 ///< for exec.test.options
+  Logger* logger = nullptr;
+  InstanceStats stats;
+  SharedArrayStore shared_arrays;
+  /// Called (from any thread) by test.abort(); the engine stops the run.
+  std::function<void(const std::string& reason)> on_abort;
+  std::atomic<bool> aborted{false};
+};
+
+/// Per-VU state, confined to the VU's worker thread.
+struct VuState {
+  RunShared* run = nullptr;
+  loop::EventLoop* loop = nullptr;
+  http::Client* http = nullptr;
+  metrics::Sink* sink = nullptr;
+  loop::Fiber* fiber = nullptr;
+
+  std::int64_t id_in_instance = 0;  ///< __VU (0 for setup/teardown)
+  std::int64_t id_in_test = 0;
+  bool in_init = true;  ///< init context: open() allowed, metrics may be defined
+  std::int64_t iteration = 0;  ///< __ITER: iterations of this VU in the current scenario
+
+  // Scenario currently running on this VU.
+  std::string scenario;
+  std::string executor;
+  std::int64_t iteration_in_scenario = 0;  ///< exec.scenario.iterationInInstance
+  std::int64_t iteration_in_test = 0;      ///< exec.scenario.iterationInTest
+  std::chrono::steady_clock::time_point scenario_start;
+  std::function<double()> scenario_progress;  ///< 0..1
+
+  std::string group_path;  ///< "" or "::a::b"
+  std::map<std::string, std::string> scenario_tags;  ///< scenario name + scenario tags
+  std::map<std::string, std::string> vu_tags;        ///< exec.vu.tags / metrics.tags
+  metrics::TagSet base_tags;  ///< global + scenario + vu + group tags; rebuilt on change
+  void rebuild_tags();
+
+  CookieJar jar;
+  JSValue response_proto = JS_UNDEFINED;   ///< http Response.prototype (owned by the context)
+  JSValue response_callback = JS_UNDEFINED;  ///< http.setResponseCallback value (owned)
+
+  /// Set to interrupt the VU (hard stop): waits return early and JS is
+  /// interrupted at the next check.
+  bool interrupted = false;
+  /// Cancels the wait the VU is suspended in (sleep timer, HTTP request), if any.
+  std::function<void()> cancel_wait;
+
+  /// Suspends the VU's fiber until `wake` is called (from the loop thread).
+  /// Returns false if the VU was interrupted instead.
+  bool suspend();
+  void wake();
+  bool suspended = false;
+
+  std::int64_t now_us() const;
+};
+
+/// The VuState of a context.
+inline VuState* vu_of(JSContext* ctx) { return static_cast<VuState*>(JS_GetContextOpaque(ctx)); }
+
+}  // namespace herd::k6
