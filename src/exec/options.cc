@@ -565,7 +565,7 @@ void conflict(const std::string& a, const std::string& b) {
               " (using several execution shortcuts, or a shortcut together with scenarios, is not allowed)");
 }
 
-std::vector<ScenarioConfig> derive_scenarios(const Shortcuts& sc) {
+std::vector<ScenarioConfig> derive_scenarios(const Shortcuts& sc, std::vector<std::string>& warnings) {
   const std::string kScenariosPath = "options.scenarios";
   bool has_stages = sc.stages && !sc.stages->empty();
   if (sc.vus) check_non_negative(*sc.vus, sc.vus_src);
@@ -624,10 +624,9 @@ std::vector<ScenarioConfig> derive_scenarios(const Shortcuts& sc) {
     if (!any) fail(sc.stages_src, "either vus or one of the stage targets must be greater than 0");
     return {d};
   }
-  if (sc.scenarios) {
+  if (sc.scenarios && !(sc.scenarios->is_object() && sc.scenarios->empty())) {
     const json& all = *sc.scenarios;
     if (!all.is_object()) fail(kScenariosPath, "must be an object of scenarios");
-    if (all.empty()) fail(kScenariosPath, "must define at least one scenario");
     std::vector<ScenarioConfig> out;
     for (auto it = all.begin(); it != all.end(); ++it) {
       out.push_back(parse_scenario(it.key(), it.value(), kScenariosPath + "." + it.key()));
@@ -640,6 +639,12 @@ std::vector<ScenarioConfig> derive_scenarios(const Shortcuts& sc) {
     return out;
   }
   // Nothing execution-related: k6 runs one iteration on one VU (a lone `vus` is ignored).
+  if (sc.vus && *sc.vus != 1) {
+    warnings.push_back(sc.vus_src + "=" + std::to_string(*sc.vus) +
+                       " is ignored: it only works together with iterations, duration or stages");
+  }
+  if (sc.stages) warnings.push_back(sc.stages_src + " is empty: running 1 iteration on 1 VU");
+  if (sc.scenarios) warnings.push_back("options.scenarios is empty: running 1 iteration on 1 VU");
   d.executor = "per-vu-iterations";
   d.vus = 1;
   d.iterations = 1;
@@ -982,7 +987,7 @@ Options resolve_options(const json& script_options, const std::map<std::string, 
   o.duration = merged.duration;
   o.iterations = merged.iterations;
   o.stages = merged.stages;
-  o.scenarios = derive_scenarios(merged);
+  o.scenarios = derive_scenarios(merged, o.warnings);
   return o;
 }
 

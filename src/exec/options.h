@@ -98,6 +98,9 @@ struct Options {
   bool paused = false;
   std::string execution_segment;           ///< as given, e.g. "1/4:1/2"
   std::string execution_segment_sequence;  ///< as given
+  /// Non-fatal notes k6 would log as warnings while resolving, e.g. a lone
+  /// `vus` that is ignored because no duration/iterations/stages were given.
+  std::vector<std::string> warnings;
 
   /// The options as k6 prints them (`herd inspect`): camelCase keys, durations as strings.
   nlohmann::json to_json() const;

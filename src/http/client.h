@@ -52,7 +52,8 @@ struct Response {
   std::string remote_ip;
   int remote_port = 0;
   std::string error;         ///< "" on success; k6-style message otherwise
-  int error_code = 0;        ///< k6's error codes (1000-1999); 0 on success
+  int error_code = 0;        ///< k6's error codes (1000-1999); 0 on success; as in k6, a
+                             ///< response with status >= 400 gets 1000 + status (error stays "")
   Timings timings;
   std::uint64_t bytes_sent = 0;      ///< request bytes on the wire (headers + body)
   std::uint64_t bytes_received = 0;  ///< response bytes on the wire (headers + body)

@@ -360,16 +360,31 @@ struct Flight : std::enable_shared_from_this<Flight> {
   }
 
   void emit(const http::Response& r) {
-    std::map<std::string, std::string> extra = spec.tags;
-    extra.emplace("method", current_method);
-    extra.emplace("url", current_url);
-    extra.emplace("name", current_url);  // emplace: a user "name" tag wins
-    extra["status"] = std::to_string(r.status);
-    extra["proto"] = r.proto;
-    if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
     bool ok = spec.has_expected && expected(r.status);
-    if (spec.has_expected) extra["expected_response"] = ok ? "true" : "false";
-    metrics::TagSet tags = tags_with(*vu, extra);
+    // Fast path: same request shape and outcome as the VU's previous sample.
+    std::string key;
+    key.reserve(current_url.size() + 64);
+    key.append(current_method).append(1, '\x1f').append(current_url).append(1, '\x1f');
+    key.append(std::to_string(r.status)).append(1, '\x1f').append(r.proto).append(1, '\x1f');
+    key.append(std::to_string(r.error_code)).append(spec.has_expected ? (ok ? "T" : "F") : "-");
+    key.append(std::to_string(vu->base_tags.hash()));
+    for (auto& [tk, tv] : spec.tags) key.append(1, '\x1f').append(tk).append(1, '=').append(tv);
+    metrics::TagSet tags;
+    if (key == vu->last_http_tags_key) {
+      tags = vu->last_http_tags;
+    } else {
+      std::map<std::string, std::string> extra = spec.tags;
+      extra.emplace("method", current_method);
+      extra.emplace("url", current_url);
+      extra.emplace("name", current_url);  // emplace: a user "name" tag wins
+      extra["status"] = std::to_string(r.status);
+      extra["proto"] = r.proto;
+      if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
+      if (spec.has_expected) extra["expected_response"] = ok ? "true" : "false";
+      tags = tags_with(*vu, extra);
+      vu->last_http_tags_key = std::move(key);
+      vu->last_http_tags = tags;
+    }
     std::int64_t now = vu->now_us();
     metrics::Sink::Batch b(*vu->sink);
     b.add(metrics::kHttpReqs, tags, 1, now);
@@ -428,46 +443,66 @@ struct Flight : std::enable_shared_from_this<Flight> {
   }
 };
 
+enum Atom : std::size_t {
+  kAStatus, kAStatusText, kAProto, kAUrl, kARemoteIp, kARemotePort, kAError, kAErrorCode, kATlsVersion, kABody,
+  kAHeaders, kABlocked, kAConnecting, kATlsHandshaking, kASending, kAWaiting, kAReceiving, kADuration, kATimings,
+  kACookies, kARequest, kAMethod, kACount
+};
+const char* const kAtomNames[kACount] = {"status", "status_text", "proto", "url", "remote_ip", "remote_port", "error",
+                                         "error_code", "tls_version", "body", "headers", "blocked", "connecting",
+                                         "tls_handshaking", "sending", "waiting", "receiving", "duration", "timings",
+                                         "cookies", "request", "method"};
+
+void put(JSContext* ctx, VuState* vu, JSValue obj, Atom a, JSValue v) {
+  JS_DefinePropertyValue(ctx, obj, vu->atoms[a], v, JS_PROP_C_W_E);
+}
+
 JSValue make_response(JSContext* ctx, VuState* vu, Flight& f) {
+  if (vu->atoms.empty())
+    for (std::size_t i = 0; i < kACount; i++) vu->atoms.push_back(JS_NewAtom(ctx, kAtomNames[i]));
   http::Response& r = f.final;
   JSValue o = JS_IsObject(vu->response_proto) ? JS_NewObjectProto(ctx, vu->response_proto) : JS_NewObject(ctx);
-  JS_SetPropertyStr(ctx, o, "status", JS_NewInt32(ctx, r.status));
-  JS_SetPropertyStr(ctx, o, "status_text", new_string(ctx, r.status ? std::to_string(r.status) : ""));
-  JS_SetPropertyStr(ctx, o, "proto", new_string(ctx, r.proto));
-  JS_SetPropertyStr(ctx, o, "url", new_string(ctx, r.url));
-  JS_SetPropertyStr(ctx, o, "remote_ip", new_string(ctx, r.remote_ip));
-  JS_SetPropertyStr(ctx, o, "remote_port", JS_NewInt32(ctx, r.remote_port));
-  JS_SetPropertyStr(ctx, o, "error", new_string(ctx, r.error));
-  JS_SetPropertyStr(ctx, o, "error_code", JS_NewInt32(ctx, r.error_code));
-  JS_SetPropertyStr(ctx, o, "tls_version", new_string(ctx, ""));
+  put(ctx, vu, o, kAStatus, JS_NewInt32(ctx, r.status));
+  put(ctx, vu, o, kAStatusText, new_string(ctx, r.status ? std::to_string(r.status) : ""));
+  put(ctx, vu, o, kAProto, new_string(ctx, r.proto));
+  put(ctx, vu, o, kAUrl, new_string(ctx, r.url));
+  put(ctx, vu, o, kARemoteIp, new_string(ctx, r.remote_ip));
+  put(ctx, vu, o, kARemotePort, JS_NewInt32(ctx, r.remote_port));
+  put(ctx, vu, o, kAError, new_string(ctx, r.error));
+  put(ctx, vu, o, kAErrorCode, JS_NewInt32(ctx, r.error_code));
+  put(ctx, vu, o, kATlsVersion, new_string(ctx, ""));
   if (f.spec.response_type == "none") {
-    JS_SetPropertyStr(ctx, o, "body", JS_NULL);
+    put(ctx, vu, o, kABody, JS_NULL);
   } else if (f.spec.response_type == "binary") {
-    JS_SetPropertyStr(ctx, o, "body",
-                      JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
+    put(ctx, vu, o, kABody, JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
   } else {
-    JS_SetPropertyStr(ctx, o, "body", new_string(ctx, r.body));
+    put(ctx, vu, o, kABody, new_string(ctx, r.body));
   }
   JSValue h = JS_NewObject(ctx);
-  std::map<std::string, std::string> hm;
+  std::vector<std::pair<std::string, std::string>> hv;
+  hv.reserve(r.headers.size());
   for (auto& [k, v] : r.headers) {
     std::string ck = canonical_header(k);
-    auto it = hm.find(ck);
-    if (it == hm.end()) hm.emplace(ck, v);
-    else it->second += ", " + v;
+    bool merged = false;
+    for (auto& e : hv)
+      if (e.first == ck) {
+        e.second += ", " + v;
+        merged = true;
+      }
+    if (!merged) hv.emplace_back(std::move(ck), v);
   }
-  for (auto& [k, v] : hm) JS_SetPropertyStr(ctx, h, k.c_str(), new_string(ctx, v));
-  JS_SetPropertyStr(ctx, o, "headers", h);
+  for (auto& [k, v] : hv) JS_SetPropertyStr(ctx, h, k.c_str(), new_string(ctx, v));
+  put(ctx, vu, o, kAHeaders, h);
   const auto& t = r.timings;
   JSValue tm = JS_NewObject(ctx);
-  JS_SetPropertyStr(ctx, tm, "blocked", JS_NewFloat64(ctx, t.blocked));
-  JS_SetPropertyStr(ctx, tm, "connecting", JS_NewFloat64(ctx, t.connecting));
-  JS_SetPropertyStr(ctx, tm, "tls_handshaking", JS_NewFloat64(ctx, t.tls_handshaking));
-  JS_SetPropertyStr(ctx, tm, "sending", JS_NewFloat64(ctx, t.sending));
-  JS_SetPropertyStr(ctx, tm, "waiting", JS_NewFloat64(ctx, t.waiting));
-  JS_SetPropertyStr(ctx, tm, "receiving", JS_NewFloat64(ctx, t.receiving));
-  JS_SetPropertyStr(ctx, tm, "duration", JS_NewFloat64(ctx, t.duration));
-  JS_SetPropertyStr(ctx, o, "timings", tm);
+  put(ctx, vu, tm, kABlocked, JS_NewFloat64(ctx, t.blocked));
+  put(ctx, vu, tm, kAConnecting, JS_NewFloat64(ctx, t.connecting));
+  put(ctx, vu, tm, kATlsHandshaking, JS_NewFloat64(ctx, t.tls_handshaking));
+  put(ctx, vu, tm, kASending, JS_NewFloat64(ctx, t.sending));
+  put(ctx, vu, tm, kAWaiting, JS_NewFloat64(ctx, t.waiting));
+  put(ctx, vu, tm, kAReceiving, JS_NewFloat64(ctx, t.receiving));
+  put(ctx, vu, tm, kADuration, JS_NewFloat64(ctx, t.duration));
+  put(ctx, vu, o, kATimings, tm);
   JSValue cookies = JS_NewObject(ctx);
   std::map<std::string, std::vector<const Cookie*>> by_name;
   for (auto& c : f.set_cookies) by_name[c.name].push_back(&c);
@@ -488,11 +523,11 @@ JSValue make_response(JSContext* ctx, VuState* vu, Flight& f) {
     }
     JS_SetPropertyStr(ctx, cookies, name.c_str(), arr);
   }
-  JS_SetPropertyStr(ctx, o, "cookies", cookies);
+  put(ctx, vu, o, kACookies, cookies);
   JSValue rq = JS_NewObject(ctx);
-  JS_SetPropertyStr(ctx, rq, "method", new_string(ctx, f.current_method));
-  JS_SetPropertyStr(ctx, rq, "url", new_string(ctx, f.current_url));
-  JS_SetPropertyStr(ctx, rq, "body", new_string(ctx, f.spec.has_body ? f.spec.body : ""));
+  put(ctx, vu, rq, kAMethod, new_string(ctx, f.current_method));
+  put(ctx, vu, rq, kAUrl, new_string(ctx, f.current_url));
+  put(ctx, vu, rq, kABody, new_string(ctx, f.spec.has_body ? f.spec.body : ""));
   JSValue rh = JS_NewObject(ctx);
   for (auto& [k, v] : f.spec.headers) {
     JSValue arr = JS_NewArray(ctx);
@@ -504,8 +539,8 @@ JSValue make_response(JSContext* ctx, VuState* vu, Flight& f) {
     JS_SetPropertyUint32(ctx, arr, 0, new_string(ctx, f.sent_cookie_header));
     JS_SetPropertyStr(ctx, rh, "Cookie", arr);
   }
-  JS_SetPropertyStr(ctx, rq, "headers", rh);
-  JS_SetPropertyStr(ctx, o, "request", rq);
+  put(ctx, vu, rq, kAHeaders, rh);
+  put(ctx, vu, o, kARequest, rq);
   return o;
 }
 

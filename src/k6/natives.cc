@@ -571,6 +571,8 @@ void install_globals(JSContext* ctx, VuState* vu) {
 }
 
 void release_vu_values(JSContext* ctx, VuState* vu) {
+  for (JSAtom a : vu->atoms) JS_FreeAtom(ctx, a);
+  vu->atoms.clear();
   JS_FreeValue(ctx, vu->response_proto);
   vu->response_proto = JS_UNDEFINED;
   JS_FreeValue(ctx, vu->response_callback);

@@ -111,6 +111,14 @@ struct VuState {
   void rebuild_tags();
 
   CookieJar jar;
+
+  /// Cache of the last HTTP sample tag set: loops that hit the same URL with the
+  /// same outcome reuse one TagSet (and so one series lookup path).
+  std::string last_http_tags_key;
+  metrics::TagSet last_http_tags;
+
+  /// Atoms for Response properties, created once per VU (see k6/http_natives.cc).
+  std::vector<JSAtom> atoms;
   JSValue response_proto = JS_UNDEFINED;   ///< http Response.prototype (owned by the context)
   JSValue response_callback = JS_UNDEFINED;  ///< http.setResponseCallback value (owned)
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <ctime>
 #include <system_error>
 
@@ -189,7 +190,9 @@ EventLoop::EventLoop() : impl_(std::make_unique<Impl>()) {
     ::close(d.epfd);
     throw std::system_error(e, std::generic_category(), "epoll_ctl(eventfd)");
   }
-  d.use_pwait2 = probe_epoll_pwait2(d.epfd);
+  // HERD_LOOP_TIMERFD=1 forces the timerfd path (used where epoll_pwait2 is missing; tested).
+  const char* force_timerfd = std::getenv("HERD_LOOP_TIMERFD");
+  d.use_pwait2 = !(force_timerfd && *force_timerfd == '1') && probe_epoll_pwait2(d.epfd);
   if (!d.use_pwait2) {
     d.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (d.timerfd < 0) {
