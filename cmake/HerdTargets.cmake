@@ -34,5 +34,9 @@ function(herd_fuzzer name)
   target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   target_link_libraries(${name} PRIVATE ${A_DEPS})
-  add_test(NAME ${name}_corpus COMMAND ${name} -runs=2000 ${A_CORPUS})
+  # libFuzzer writes new inputs into the first directory: give it a scratch one,
+  # so that replaying the seed corpus never changes the source tree.
+  set(scratch ${CMAKE_BINARY_DIR}/fuzz-scratch/${name})
+  file(MAKE_DIRECTORY ${scratch})
+  add_test(NAME ${name}_corpus COMMAND ${name} -runs=2000 ${scratch} ${A_CORPUS})
 endfunction()

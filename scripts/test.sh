@@ -24,6 +24,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 if [ "${HERD_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz targets (clang, libFuzzer): corpus replay"
   cmake --preset fuzz >/dev/null
-  cmake --build --preset fuzz -j "$jobs"
+  cmake --build --preset fuzz -j "$jobs" --target duration_fuzz options_fuzz metrics_threshold_fuzz metrics_snapshot_fuzz
   ctest --test-dir build/fuzz -j "$jobs" --output-on-failure
 fi

@@ -73,6 +73,14 @@ struct Vu {
       ns = st.run->bundle->evaluate_main(ctx());
       st.in_init = false;
       init_ok = true;
+      if (st.id_in_instance == 1 && std::getenv("HERD_DEBUG_MEMORY")) {
+        // Diagnostics for bench/memory.sh: the JS heap of one VU after its init context.
+        JSMemoryUsage mu;
+        JS_ComputeMemoryUsage(rt->rt(), &mu);
+        std::fprintf(stderr, "VU 1 JS heap after init: %lld bytes in %lld allocations, %lld objects\n",
+                     static_cast<long long>(mu.malloc_size), static_cast<long long>(mu.malloc_count),
+                     static_cast<long long>(mu.obj_count));
+      }
       on_init("");
     } catch (const std::exception& e) {
       on_init(e.what());
@@ -414,6 +422,7 @@ struct Engine::Impl {
     nworkers = static_cast<int>(std::min<std::int64_t>(nworkers, std::max<std::int64_t>(1, count)));
     while (static_cast<int>(workers.size()) < nworkers) {
       auto w = std::make_unique<Worker>(static_cast<int>(workers.size()), registry);
+      w->sink->set_observer(json_out);
       w->start();
       workers.push_back(std::move(w));
     }
@@ -626,6 +635,31 @@ struct Engine::Impl {
   }
 
   std::string setup_json;
+  std::shared_ptr<metrics::JsonOutput> json_out;
+
+  /// Opens --out outputs. Throws OptionsError for unknown kinds or unwritable files.
+  void open_outputs() {
+    for (const auto& o : options.outputs) {
+      std::string kind = o, dest;
+      size_t eq = o.find('=');
+      if (eq != std::string::npos) {
+        kind = o.substr(0, eq);
+        dest = o.substr(eq + 1);
+      }
+      if (kind == "json") {
+        if (dest.empty()) throw OptionsError("--out json needs a file: --out json=results.json");
+        try {
+          json_out = std::make_shared<metrics::JsonOutput>(dest);
+        } catch (const std::exception& e) {
+          throw OptionsError(std::string("--out ") + o + ": " + e.what());
+        }
+        json_out->set_thresholds(thresholds);
+      } else {
+        throw OptionsError("--out " + o + ": unknown output type \"" + kind + "\" (supported: json)");
+      }
+    }
+    for (auto& w : workers) w->sink->set_observer(json_out);
+  }
 
   // ---- metrics ---------------------------------------------------------------
 
@@ -716,6 +750,7 @@ struct Engine::Impl {
       options = resolve_options(script_opts, cfg.environ, cfg.cli);
       thresholds = metrics::parse_thresholds(options.thresholds);
       if (!options.no_thresholds) metrics::validate_thresholds(thresholds, registry);
+      open_outputs();
     } catch (const std::exception& e) {
       res.exit_code = kExitInvalidConfig;
       res.error = e.what();
@@ -847,6 +882,7 @@ struct Engine::Impl {
     bool thresholds_failed = false;
     for (auto& t : res.thresholds) thresholds_failed = thresholds_failed || !t.ok;
     write_outputs(res, so);
+    if (json_out) json_out->flush();
 
     int sc = stop_code.load();
     if (res.exit_code == kExitOk) {

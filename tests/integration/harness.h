@@ -1,0 +1,390 @@
+#pragma once
+// Helpers for the end-to-end tests: run the real `herd` binary in a temp dir
+// (fork/exec, stdout/stderr captured, hard timeout), an in-process loopback
+// target server per test, and small readers for herd's output files.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "target/server.h"
+
+extern char** environ;
+
+namespace herd::it {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+inline std::string herd_binary() { return HERD_BINARY; }
+
+/// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "herd-it-XXXXXX").string();
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = buf.data();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& rel) const { return path_ + "/" + rel; }
+
+  /// Writes `rel` (creating parent directories); returns its absolute path.
+  std::string write(const std::string& rel, const std::string& content) const {
+    std::filesystem::path p = std::filesystem::path(path_) / rel;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream f(p, std::ios::binary);
+    f << content;
+    return p.string();
+  }
+  bool exists(const std::string& rel) const { return std::filesystem::exists(file(rel)); }
+  std::string read(const std::string& rel) const {
+    std::ifstream f(file(rel), std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  std::string path_;
+};
+
+struct ProcResult {
+  int exit_code = -1;    ///< -1 if killed by a signal
+  int term_signal = 0;   ///< the signal that ended it, if any
+  bool timed_out = false;
+  std::string out, err;
+  double seconds = 0;
+  bool signal_sent = false;
+};
+
+inline std::ostream& operator<<(std::ostream& os, const ProcResult& r) {
+  os << "exit=" << r.exit_code << " signal=" << r.term_signal << " timed_out=" << r.timed_out << " secs=" << r.seconds
+     << "\n--- stdout ---\n"
+     << r.out.substr(0, 6000) << "\n--- stderr ---\n"
+     << r.err.substr(0, 6000) << "\n--------------";
+  return os;
+}
+
+struct RunSpec {
+  std::vector<std::string> args;             ///< after the binary name
+  std::map<std::string, std::string> env;    ///< added to (and overriding) the inherited environment
+  std::string cwd;                           ///< "" = current directory
+  std::chrono::milliseconds timeout = 60s;   ///< then SIGKILL
+  /// Send `signal_number` once this text appears in stdout or stderr (after `signal_delay`).
+  std::string signal_when;
+  int signal_number = SIGINT;
+  std::chrono::milliseconds signal_delay = 0ms;
+};
+
+/// Runs a process, collecting its output, with a hard timeout. The child gets the
+/// parent environment minus every K6_* variable, plus `spec.env`.
+inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
+  // Everything the child needs is prepared before fork(): the parent is multithreaded.
+  std::vector<std::string> argv_s{binary};
+  argv_s.insert(argv_s.end(), spec.args.begin(), spec.args.end());
+  std::map<std::string, std::string> envm;
+  for (char** e = environ; e && *e; e++) {
+    const char* eq = std::strchr(*e, '=');
+    if (!eq) continue;
+    std::string k(*e, static_cast<size_t>(eq - *e));
+    if (k.rfind("K6_", 0) == 0) continue;
+    envm[k] = eq + 1;
+  }
+  for (auto& [k, v] : spec.env) envm[k] = v;
+  std::vector<std::string> env_s;
+  for (auto& [k, v] : envm) env_s.push_back(k + "=" + v);
+  std::vector<char*> argv, envp;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  for (auto& s : env_s) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+
+  int out_p[2], err_p[2];
+  if (pipe2(out_p, O_CLOEXEC) != 0 || pipe2(err_p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(out_p[1], 1);
+    dup2(err_p[1], 2);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    if (cwd && chdir(cwd) != 0) _exit(126);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  close(out_p[1]);
+  close(err_p[1]);
+  ProcResult r;
+  int fds[2] = {out_p[0], err_p[0]};
+  bool open_fd[2] = {true, true};
+  std::string* bufs[2] = {&r.out, &r.err};
+  auto deadline = start + spec.timeout;
+  std::optional<std::chrono::steady_clock::time_point> signal_at;
+  while (open_fd[0] || open_fd[1]) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      r.timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    if (!spec.signal_when.empty() && !r.signal_sent && !signal_at &&
+        (r.out.find(spec.signal_when) != std::string::npos || r.err.find(spec.signal_when) != std::string::npos))
+      signal_at = now + spec.signal_delay;
+    if (signal_at && !r.signal_sent && now >= *signal_at) {
+      kill(pid, spec.signal_number);
+      r.signal_sent = true;
+    }
+    pollfd p[2];
+    int n = 0;
+    int idx[2];
+    for (int i = 0; i < 2; i++)
+      if (open_fd[i]) {
+        p[n] = {fds[i], POLLIN, 0};
+        idx[n++] = i;
+      }
+    poll(p, static_cast<nfds_t>(n), 50);
+    for (int j = 0; j < n; j++) {
+      if (!(p[j].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[65536];
+      ssize_t got = read(p[j].fd, buf, sizeof buf);
+      if (got > 0) {
+        bufs[idx[j]]->append(buf, static_cast<size_t>(got));
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        open_fd[idx[j]] = false;
+      }
+    }
+  }
+  close(out_p[0]);
+  close(err_p[0]);
+  int status = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid || w < 0) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      r.timed_out = true;
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.term_signal = WTERMSIG(status);
+  return r;
+}
+
+/// A minimal blocking HTTP/1.0-style GET against the loopback target; returns the body.
+inline std::string http_get_body(std::uint16_t port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return "";
+  }
+  std::string resp;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  auto p = resp.find("\r\n\r\n");
+  return p == std::string::npos ? "" : resp.substr(p + 4);
+}
+
+/// A 127.0.0.1 port that nothing listens on (bound then closed).
+inline std::uint16_t closed_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = 0;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+inline int count_occurrences(const std::string& hay, const std::string& needle) {
+  int n = 0;
+  for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + needle.size())) n++;
+  return n;
+}
+
+/// All `msg="..."` values of herd's log lines on stderr whose level matches (or any level if empty).
+inline std::vector<std::string> log_messages(const std::string& err, const std::string& level = "") {
+  std::vector<std::string> out;
+  std::istringstream in(err);
+  std::string line;
+  static const std::regex re(R"re(level=(\w+) msg="(.*)" source=)re");
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, re) && (level.empty() || m[1].str() == level)) out.push_back(m[2].str());
+  }
+  return out;
+}
+
+/// Walks a legacy root_group and collects "path/name" -> {passes, fails} of every check.
+inline void collect_checks(const json& group, std::map<std::string, std::pair<long, long>>* out) {
+  if (!group.is_object()) return;
+  if (group.contains("checks") && group["checks"].is_object())
+    for (auto& [name, c] : group["checks"].items())
+      (*out)[group.value("path", "") + "/" + name] = {c.value("passes", 0L), c.value("fails", 0L)};
+  if (group.contains("groups") && group["groups"].is_object())
+    for (auto& [name, g] : group["groups"].items()) collect_checks(g, out);
+}
+
+/// Fixture: a loopback target server on a free port and a temp dir per test.
+class HerdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<target::Server>(target::ServerOptions{.host = "127.0.0.1", .port = 0, .threads = 1});
+    server_->start();
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+  }
+
+  std::string base_url() const { return server_->base_url(); }
+  std::uint16_t port() const { return server_->port(); }
+  std::uint64_t served() const { return server_->requests_served(); }
+
+  /// Value of the target's named counter.
+  long counter(const std::string& name) {
+    std::string body = http_get_body(port(), "/counter/" + name);
+    try {
+      return json::parse(body).value("value", -1L);
+    } catch (...) {
+      return -1;
+    }
+  }
+
+  /// Writes `script` as script.js in the temp dir and runs `herd run [args] script.js`
+  /// in that directory with BASE_URL set.
+  ProcResult run_script(const std::string& script, std::vector<std::string> args = {},
+                        std::map<std::string, std::string> env = {}, std::chrono::milliseconds timeout = 60s) {
+    dir_.write("script.js", script);
+    RunSpec spec;
+    spec.args = {"run"};
+    spec.args.insert(spec.args.end(), args.begin(), args.end());
+    spec.args.push_back("script.js");
+    spec.env = std::move(env);
+    spec.env.emplace("BASE_URL", base_url());
+    spec.cwd = dir_.path();
+    spec.timeout = timeout;
+    return run_process(herd_binary(), spec);
+  }
+
+  ProcResult run_spec(RunSpec spec) {
+    spec.env.emplace("BASE_URL", base_url());
+    if (spec.cwd.empty()) spec.cwd = dir_.path();
+    return run_process(herd_binary(), spec);
+  }
+
+  /// Runs with --summary-export and returns the parsed export (null on failure).
+  json run_export(const std::string& script, ProcResult* res, std::vector<std::string> args = {},
+                  std::map<std::string, std::string> env = {}) {
+    args.push_back("--summary-export");
+    args.push_back("export.json");
+    *res = run_script(script, args, std::move(env));
+    if (!dir_.exists("export.json")) return json();
+    try {
+      return json::parse(dir_.read("export.json"));
+    } catch (...) {
+      return json();
+    }
+  }
+
+  /// Checks of a summary export whose fails > 0, as "path/name (passes/fails)".
+  static std::vector<std::string> failed_checks(const json& exp) {
+    std::map<std::string, std::pair<long, long>> all;
+    if (exp.is_object() && exp.contains("root_group")) collect_checks(exp["root_group"], &all);
+    std::vector<std::string> out;
+    for (auto& [k, v] : all)
+      if (v.second > 0) out.push_back(k + " (" + std::to_string(v.first) + "/" + std::to_string(v.second) + ")");
+    return out;
+  }
+  static long total_check_passes(const json& exp) {
+    std::map<std::string, std::pair<long, long>> all;
+    if (exp.is_object() && exp.contains("root_group")) collect_checks(exp["root_group"], &all);
+    long n = 0;
+    for (auto& [k, v] : all) n += v.first;
+    return n;
+  }
+  static double metric_value(const json& exp, const std::string& metric, const std::string& field) {
+    if (!exp.is_object() || !exp.contains("metrics") || !exp["metrics"].contains(metric)) return -1e300;
+    const json& m = exp["metrics"][metric];
+    if (!m.contains(field) || !m[field].is_number()) return -1e300;
+    return m[field].get<double>();
+  }
+
+  std::unique_ptr<target::Server> server_;
+  TempDir dir_;
+};
+
+/// Asserts that a run's checks all passed, with `expected_passes` passes in all (-1: any > 0).
+#define EXPECT_ALL_CHECKS_PASS(exp, res, expected_passes)                                                  \
+  do {                                                                                                     \
+    auto _failed = failed_checks(exp);                                                                     \
+    EXPECT_TRUE(_failed.empty()) << ::testing::PrintToString(_failed) << "\n" << (res);                    \
+    long _passes = total_check_passes(exp);                                                                \
+    if ((expected_passes) >= 0) EXPECT_EQ(_passes, (expected_passes)) << (res);                            \
+    else EXPECT_GT(_passes, 0) << (res);                                                                   \
+  } while (0)
+
+}  // namespace herd::it
