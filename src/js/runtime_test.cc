@@ -1,1 +1,159 @@
-// placeholder: to be written
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "js/bundle.h"
+#include "js/runtime.h"
+
+namespace herd::js {
+namespace {
+
+namespace fs = std::filesystem;
+
+class BundleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("herd-js-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_ / "lib");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& rel, const std::string& text) {
+    fs::path p = dir_ / rel;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  /// Evaluates `main` and returns String(ns[key]).
+  std::string eval_export(Bundle& b, const std::string& key) {
+    Runtime rt;
+    b.install(rt.rt());
+    JSValue ns = b.evaluate_main(rt.ctx());
+    JSValue v = JS_GetPropertyStr(rt.ctx(), ns, key.c_str());
+    std::string s = to_string(rt.ctx(), v);
+    JS_FreeValue(rt.ctx(), v);
+    JS_FreeValue(rt.ctx(), ns);
+    return s;
+  }
+  fs::path dir_;
+};
+
+TEST(NormalizePath, CollapsesDotsAndSlashes) {
+  EXPECT_EQ(normalize_path("a/./b/../c.js"), "a/c.js");
+  EXPECT_EQ(normalize_path("/x//y/z.js"), "/x/y/z.js");
+}
+
+TEST_F(BundleTest, RelativeImportsAndBuiltins) {
+  write("lib/util.js", "export function twice(x) { return x * 2; }\n");
+  std::string main = write("main.js",
+                           "import { twice } from './lib/util.js';\n"
+                           "import k6 from 'k6';\n"
+                           "export const answer = twice(21) + ':' + k6.name;\n");
+  Bundle b(main, {{"k6", "export default { name: 'builtin' };"}});
+  EXPECT_EQ(eval_export(b, "answer"), "42:builtin");
+  auto files = b.loaded_files();
+  EXPECT_TRUE(files.count(normalize_path((dir_ / "lib/util.js").string())));
+}
+
+TEST_F(BundleTest, CompiledOnceAndReusedByOtherRuntimes) {
+  std::string main = write("main.js", "export let n = 1 + 1;\n");
+  Bundle b(main, {});
+  EXPECT_EQ(eval_export(b, "n"), "2");
+  // Change the file on disk: a second runtime still gets the compiled bytecode.
+  write("main.js", "export let n = 3;\n");
+  EXPECT_EQ(eval_export(b, "n"), "2");
+}
+
+TEST_F(BundleTest, SyntaxErrorNamesFileLineColumn) {
+  std::string main = write("bad.js", "export default function () {\n  let a = ;\n}\n");
+  Bundle b(main, {});
+  Runtime rt;
+  b.install(rt.rt());
+  try {
+    JS_FreeValue(rt.ctx(), b.evaluate_main(rt.ctx()));
+    FAIL() << "expected a ScriptError";
+  } catch (const ScriptError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("bad.js:2:"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("SyntaxError"), std::string::npos) << msg;
+  }
+}
+
+TEST_F(BundleTest, TopLevelExceptionAndMissingModule) {
+  std::string main = write("throws.js", "\nthrow new Error('top level');\n");
+  Bundle b(main, {});
+  Runtime rt;
+  b.install(rt.rt());
+  EXPECT_THROW(JS_FreeValue(rt.ctx(), b.evaluate_main(rt.ctx())), ScriptError);
+
+  std::string m2 = write("missing.js", "import x from './nope.js';\nexport default x;\n");
+  Bundle b2(m2, {});
+  Runtime rt2;
+  b2.install(rt2.rt());
+  try {
+    JS_FreeValue(rt2.ctx(), b2.evaluate_main(rt2.ctx()));
+    FAIL() << "expected a ScriptError";
+  } catch (const ScriptError& e) {
+    EXPECT_NE(std::string(e.what()).find("nope.js"), std::string::npos) << e.what();
+  }
+  std::string m3 = write("unknown.js", "import x from 'k6/nosuch';\nexport default x;\n");
+  Bundle b3(m3, {});
+  Runtime rt3;
+  b3.install(rt3.rt());
+  EXPECT_THROW(JS_FreeValue(rt3.ctx(), b3.evaluate_main(rt3.ctx())), ScriptError);
+}
+
+TEST_F(BundleTest, ReadFileResolvesAgainstModuleAndCaches) {
+  write("lib/data.txt", "hello");
+  std::string main = write("main.js", "export default 1;\n");
+  Bundle b(main, {});
+  auto a = b.read_file(main, "lib/data.txt");
+  EXPECT_EQ(*a, "hello");
+  auto again = b.read_file(main, "./lib/data.txt");
+  EXPECT_EQ(a.get(), again.get());
+  EXPECT_THROW(b.read_file(main, "lib/missing.txt"), ScriptError);
+}
+
+TEST_F(BundleTest, InMemoryFilesWinOverDisk) {
+  std::string main = (dir_ / "virtual.js").string();
+  Bundle b(main, {});
+  b.add_file(main, "export const v = 'from memory';\n");
+  EXPECT_EQ(eval_export(b, "v"), "from memory");
+}
+
+TEST(Exceptions, FormatPutsInnermostLocationFirst) {
+  Runtime rt;
+  const char* src = "function g() { throw new TypeError('bad'); }\nfunction h() {\n  g();\n}\nh();\n";
+  JSValue v = JS_Eval(rt.ctx(), src, std::strlen(src), "file.js", 0);
+  ASSERT_TRUE(JS_IsException(v));
+  std::string msg = take_exception(rt.ctx());
+  EXPECT_EQ(msg.rfind("file.js:1:", 0), 0u) << msg;
+  EXPECT_NE(msg.find("TypeError: bad"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("at h (file.js:3:"), std::string::npos) << msg;
+}
+
+TEST(Runtime, RunJobsDrainsThePromiseQueue) {
+  Runtime rt;
+  const char* src = "globalThis.step = 0; Promise.resolve().then(() => { step = 1; }).then(() => { step = 2; });";
+  JSValue v = JS_Eval(rt.ctx(), src, std::strlen(src), "jobs.js", 0);
+  ASSERT_FALSE(JS_IsException(v));
+  JS_FreeValue(rt.ctx(), v);
+  JSValue g = JS_GetGlobalObject(rt.ctx());
+  JSValue before = JS_GetPropertyStr(rt.ctx(), g, "step");
+  EXPECT_EQ(to_string(rt.ctx(), before), "0");
+  std::string err;
+  EXPECT_TRUE(rt.run_jobs(&err)) << err;
+  JSValue after = JS_GetPropertyStr(rt.ctx(), g, "step");
+  EXPECT_EQ(to_string(rt.ctx(), after), "2");
+  JS_FreeValue(rt.ctx(), before);
+  JS_FreeValue(rt.ctx(), after);
+  JS_FreeValue(rt.ctx(), g);
+}
+
+}  // namespace
+}  // namespace herd::js

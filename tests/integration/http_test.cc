@@ -1,0 +1,435 @@
+// End-to-end tests of k6/http through the real `herd run` binary against the
+// in-process loopback target.
+#include "harness.h"
+
+namespace herd::it {
+namespace {
+
+using HttpTest = HerdTest;
+
+TEST_F(HttpTest, EveryMethodReachesTheTarget) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+const U = `${__ENV.BASE_URL}/echo`;
+function echoed(res, method, body) {
+  const j = res.json();
+  return res.status === 200 && j.method === method && (body === undefined || j.body === body);
+}
+export default function () {
+  check(http.get(`${U}?a=1&b=x%20y`), {
+    'get': (r) => echoed(r, 'GET') && r.json('args.a') === '1' && r.json('args.b') === 'x y',
+  });
+  check(http.post(U, 'post-body'), { 'post': (r) => echoed(r, 'POST', 'post-body') });
+  check(http.put(U, 'put-body'), { 'put': (r) => echoed(r, 'PUT', 'put-body') });
+  check(http.patch(U, 'patch-body'), { 'patch': (r) => echoed(r, 'PATCH', 'patch-body') });
+  check(http.del(U), { 'del': (r) => echoed(r, 'DELETE') });
+  check(http.options(U), { 'options': (r) => echoed(r, 'OPTIONS') });
+  check(http.request('PUT', U, 'req-body'), { 'request': (r) => echoed(r, 'PUT', 'req-body') });
+  check(http.request('get', U), { 'request lower-case method': (r) => echoed(r, 'GET') });
+  check(http.post(U, { a: 'x y', b: 1 }), {
+    'form body': (r) => r.json('body') === 'a=x+y&b=1' &&
+        r.json('headers.Content-Type') === 'application/x-www-form-urlencoded',
+  });
+  check(http.post(U, JSON.stringify({ k: 'v' }), { headers: { 'Content-Type': 'application/json' } }), {
+    'json body': (r) => JSON.parse(r.json('body')).k === 'v' && r.json('headers.Content-Type') === 'application/json',
+  });
+  const h = http.head(`${__ENV.BASE_URL}/json`);
+  check(h, {
+    'head status': (r) => r.status === 200,
+    'head has no body': (r) => r.body === '' || r.body === null,
+    'head content-length': (r) => Number(r.headers['Content-Length']) > 50,
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 13);
+  EXPECT_EQ(metric_value(exp, "http_reqs", "count"), 11) << r;
+}
+
+TEST_F(HttpTest, BatchArrayAndObjectForms) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+const B = __ENV.BASE_URL;
+export default function () {
+  const arr = http.batch([
+    `${B}/status/201`,
+    ['POST', `${B}/echo`, 'arr-body', { headers: { 'X-Batch': 'arr' } }],
+    { method: 'PUT', url: `${B}/echo`, body: 'obj-body' },
+    { url: `${B}/delay/100` },
+  ]);
+  check(arr, {
+    'array result': (a) => Array.isArray(a) && a.length === 4,
+    'array[0] status': (a) => a[0].status === 201,
+    'array[1] post': (a) => a[1].json('method') === 'POST' && a[1].json('body') === 'arr-body' &&
+        a[1].json('headers.X-Batch') === 'arr',
+    'array[2] put': (a) => a[2].json('method') === 'PUT' && a[2].json('body') === 'obj-body',
+    'array[3] delayed': (a) => a[3].status === 200 && a[3].body === 'ok',
+  });
+  const obj = http.batch({
+    first: `${B}/status/202`,
+    second: { method: 'GET', url: `${B}/json` },
+    third: ['GET', `${B}/status/404`],
+  });
+  check(obj, {
+    'object keys': (o) => !Array.isArray(o) && Object.keys(o).sort().join(',') === 'first,second,third',
+    'object first': (o) => o.first.status === 202,
+    'object second': (o) => o.second.json('name') === 'herd',
+    'object third': (o) => o.third.status === 404,
+  });
+  // Batched requests run in parallel: 3 x 300ms well under 900ms.
+  const t0 = Date.now();
+  http.batch([`${B}/delay/300`, `${B}/delay/300`, `${B}/delay/300`]);
+  const took = Date.now() - t0;
+  check(took, { 'batch is concurrent': (t) => t < 800 });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 10);
+  EXPECT_EQ(metric_value(exp, "http_reqs", "count"), 10) << r;
+}
+
+TEST_F(HttpTest, ParamsHeadersAndUserAgent) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+export default function () {
+  const res = http.get(`${__ENV.BASE_URL}/headers`, { headers: { 'X-Custom-Thing': 'v1', Accept: 'text/plain' } });
+  const hs = res.json('headers');
+  check(hs, {
+    'custom header sent': (h) => h['X-Custom-Thing'] === 'v1',
+    'accept sent': (h) => h['Accept'] === 'text/plain',
+    'a user agent is sent': (h) => typeof h['User-Agent'] === 'string' && h['User-Agent'].length > 0,
+  });
+  const ua = http.get(`${__ENV.BASE_URL}/headers`, { headers: { 'User-Agent': 'mine/1.0' } });
+  check(ua, { 'user agent overridable': (r) => r.json('headers.User-Agent') === 'mine/1.0' });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 4);
+}
+
+TEST_F(HttpTest, RequestTagsAndNameTagInThresholds) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+export const options = {
+  iterations: 3,
+  thresholds: {
+    'http_reqs{name:ItemById}': ['count==3'],
+    'http_reqs{kind:custom}': ['count==6'],
+    'http_req_duration{name:ItemById}': ['max<5000'],
+  },
+};
+export default function () {
+  http.get(`${__ENV.BASE_URL}/echo?id=${__ITER}`, { tags: { name: 'ItemById', kind: 'custom' } });
+  http.get(`${__ENV.BASE_URL}/json`, { tags: { kind: 'custom' } });
+}
+)JS",
+                        &r, {"--out", "json=out.json"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "http_reqs{name:ItemById}", "count"), 3) << exp["metrics"].dump();
+  EXPECT_EQ(metric_value(exp, "http_reqs{kind:custom}", "count"), 6);
+  EXPECT_EQ(exp["metrics"]["http_reqs{name:ItemById}"]["thresholds"]["count==3"], false);
+  // Every sample of the named requests carries name=ItemById and the real url.
+  std::istringstream in(dir_.read("out.json"));
+  std::string line;
+  int named = 0, json_name = 0;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || j.value("type", "") != "Point" || j.value("metric", "") != "http_reqs") continue;
+    const json& tags = j["data"]["tags"];
+    if (tags.value("name", "") == "ItemById") {
+      named++;
+      EXPECT_EQ(tags.value("kind", ""), "custom");
+      EXPECT_NE(tags.value("url", "").find("/echo?id="), std::string::npos) << tags.dump();
+      EXPECT_EQ(tags.value("method", ""), "GET");
+      EXPECT_EQ(tags.value("status", ""), "200");
+    }
+    if (tags.value("name", "") == base_url() + "/json") json_name++;
+  }
+  EXPECT_EQ(named, 3);
+  EXPECT_EQ(json_name, 3) << "the name tag defaults to the URL";
+}
+
+TEST_F(HttpTest, TimeoutGivesErrorCode1050) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+export default function () {
+  const t0 = Date.now();
+  const res = http.get(`${__ENV.BASE_URL}/delay/3000`, { timeout: '300ms' });
+  const took = Date.now() - t0;
+  check(res, {
+    'timeout status 0': (r) => r.status === 0,
+    'timeout error_code 1050': (r) => r.error_code === 1050,
+    'timeout error text': (r) => typeof r.error === 'string' && r.error.length > 0,
+  });
+  check(took, { 'gave up near the timeout': (t) => t >= 250 && t < 2500 });
+  const ok = http.get(`${__ENV.BASE_URL}/delay/50`, { timeout: 2000 });
+  check(ok, { 'numeric timeout in ms is enough': (r) => r.status === 200 && r.error_code === 0 });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 5);
+  EXPECT_DOUBLE_EQ(metric_value(exp, "http_req_failed", "value"), 0.5) << exp["metrics"].dump();
+  EXPECT_NE(r.err.find("Request Failed"), std::string::npos) << r;
+}
+
+TEST_F(HttpTest, RedirectsAreFollowedOrReturned) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+const B = __ENV.BASE_URL;
+export default function () {
+  check(http.get(`${B}/redirect/3`), {
+    'followed to the end': (r) => r.status === 200 && r.body === 'ok',
+    'final url': (r) => r.url === `${B}/`,
+  });
+  check(http.get(`${B}/redirect/3`, { redirects: 0 }), {
+    'redirects:0 returns the 302': (r) => r.status === 302 && r.headers['Location'] === '/redirect/2',
+    'redirects:0 keeps the url': (r) => r.url === `${B}/redirect/3`,
+  });
+  check(http.get(`${B}/redirect/3`, { redirects: 1 }), {
+    'redirects:1 stops at the second 302': (r) => r.status === 302 && r.url === `${B}/redirect/2`,
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 5);
+  // k6 counts every hop: 4 + 1 + 2.
+  EXPECT_EQ(metric_value(exp, "http_reqs", "count"), 7) << exp["metrics"].dump();
+}
+
+TEST_F(HttpTest, MaxRedirectsOptionIsRespected) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1, maxRedirects: 2 };
+export default function () {
+  check(http.get(`${__ENV.BASE_URL}/redirect/5`), { 'stopped after 2 hops': (r) => r.status === 302 && r.url.endsWith('/redirect/3') });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 1);
+}
+
+TEST_F(HttpTest, ResponseTypesTextBinaryNone) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+const B = __ENV.BASE_URL;
+export default function () {
+  check(http.get(`${B}/bytes/30`), { 'text body is a string': (r) => typeof r.body === 'string' && r.body.length === 30 && r.body.startsWith('abc') });
+  check(http.get(`${B}/bytes/30`, { responseType: 'binary' }), {
+    'binary body is an ArrayBuffer': (r) => r.body instanceof ArrayBuffer && r.body.byteLength === 30,
+    'binary bytes': (r) => new Uint8Array(r.body)[0] === 97 && new Uint8Array(r.body)[26] === 97,
+  });
+  check(http.get(`${B}/bytes/30`, { responseType: 'none' }), {
+    'none body is null': (r) => r.body === null && r.status === 200,
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 4);
+}
+
+TEST_F(HttpTest, BasicAuthFromUrlUserinfo) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+export default function () {
+  const hostport = __ENV.BASE_URL.replace('http://', '');
+  check(http.get(`http://alice:s3cret@${hostport}/basic-auth/alice/s3cret`), {
+    'basic auth ok': (r) => r.status === 200 && r.json('authenticated') === true && r.json('user') === 'alice',
+  });
+  check(http.get(`http://alice:wrong@${hostport}/basic-auth/alice/s3cret`), {
+    'wrong password 401': (r) => r.status === 401 && r.error_code === 1401,
+  });
+  check(http.get(`http://${hostport}/basic-auth/alice/s3cret`), { 'no credentials 401': (r) => r.status === 401 });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 3);
+}
+
+TEST_F(HttpTest, CookiesParamJarAndResponseCookies) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+const B = __ENV.BASE_URL;
+export default function () {
+  check(http.get(`${B}/cookies`, { cookies: { flavour: 'choc', size: { value: 'xl' } } }), {
+    'cookies param sent': (r) => r.json('cookies.flavour') === 'choc' && r.json('cookies.size') === 'xl',
+  });
+  const set = http.get(`${B}/cookies/set?session=abc&theme=dark`);
+  check(set, {
+    'response cookies': (r) => r.cookies.session[0].value === 'abc' && r.cookies.theme[0].value === 'dark',
+  });
+  check(http.get(`${B}/cookies`), {
+    'jar sends stored cookies': (r) => r.json('cookies.session') === 'abc' && r.json('cookies.theme') === 'dark',
+  });
+  check(http.get(`${B}/cookies`, { cookies: { theme: 'light' } }), {
+    'param cookie overrides jar cookie': (r) => r.json('cookies.theme') === 'light' && r.json('cookies.session') === 'abc',
+  });
+  const jar = http.cookieJar();
+  check(jar.cookiesForURL(`${B}/`), { 'cookieJar() sees them': (c) => c.session[0] === 'abc' });
+  jar.set(B, 'manual', 'yes');
+  check(http.get(`${B}/cookies`), { 'jar.set cookie sent': (r) => r.json('cookies.manual') === 'yes' });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 6);
+}
+
+TEST_F(HttpTest, CookieJarIsResetEveryIteration) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 2, iterations: 3 } } };
+const B = __ENV.BASE_URL;
+export default function () {
+  check(http.get(`${B}/cookies`), { 'jar empty at iteration start': (r) => Object.keys(r.json('cookies')).length === 0 });
+  http.get(`${B}/cookies/set?it=${__ITER}&vu=${__VU}`);
+  check(http.get(`${B}/cookies`), {
+    'own cookies within the iteration': (r) => r.json('cookies.it') === String(__ITER) && r.json('cookies.vu') === String(__VU),
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 12);
+}
+
+TEST_F(HttpTest, ResponseFields) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+const B = __ENV.BASE_URL;
+const PORT = Number(B.split(':')[2]);
+export default function () {
+  const res = http.get(`${B}/json`);
+  check(res, {
+    'status': (r) => r.status === 200,
+    'body': (r) => typeof r.body === 'string' && r.body.indexOf('"name":"herd"') >= 0,
+    'canonical header keys': (r) => r.headers['Content-Type'] === 'application/json' && r.headers['Server'] === 'herd-target' &&
+        r.headers['content-type'] === undefined,
+    'url': (r) => r.url === `${B}/json`,
+    'proto': (r) => r.proto === 'HTTP/1.1',
+    'remote ip and port': (r) => r.remote_ip === '127.0.0.1' && r.remote_port === PORT,
+    'no error': (r) => r.error === '' && r.error_code === 0,
+    'json()': (r) => r.json().version === 1,
+    'json(selector)': (r) => r.json('nested.pi') === 3.14159 && r.json('nested.list.1') === 'b' && r.json('numbers.#') === 5,
+    'json(missing selector)': (r) => r.json('nested.nothing') === undefined,
+    'timings present and non-negative': (r) => ['blocked', 'connecting', 'tls_handshaking', 'sending', 'waiting', 'receiving', 'duration']
+        .every((k) => typeof r.timings[k] === 'number' && r.timings[k] >= 0),
+    'duration = sending + waiting + receiving': (r) =>
+        Math.abs(r.timings.duration - (r.timings.sending + r.timings.waiting + r.timings.receiving)) < 0.1,
+    'request object': (r) => r.request.method === 'GET' && r.request.url === `${B}/json`,
+  });
+  const slow = http.get(`${B}/delay/120`);
+  check(slow, { 'waiting covers the server delay': (r) => r.timings.waiting >= 100 && r.timings.duration >= 100 });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 14);
+}
+
+TEST_F(HttpTest, ErrorCodesForRefusedConnectionAndHttpErrors) {
+  std::uint16_t dead = closed_port();
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+export default function () {
+  check(http.get(`http://127.0.0.1:${__ENV.DEAD_PORT}/`), {
+    'refused: status 0': (r) => r.status === 0,
+    'refused: error_code 1212': (r) => r.error_code === 1212,
+    'refused: error text': (r) => r.error.length > 0,
+  });
+  check(http.get(`${__ENV.BASE_URL}/nothing-here`), {
+    '404 status': (r) => r.status === 404,
+    '404 error_code 1404': (r) => r.error_code === 1404,
+  });
+  check(http.get(`${__ENV.BASE_URL}/status/503`), { '503 error_code 1503': (r) => r.error_code === 1503 });
+  check(http.get(`${__ENV.BASE_URL}/status/201`), { '201 has no error': (r) => r.error_code === 0 && r.error === '' });
+}
+)JS",
+                        &r, {}, {{"DEAD_PORT", std::to_string(dead)}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 7);
+  EXPECT_DOUBLE_EQ(metric_value(exp, "http_req_failed", "value"), 0.75) << exp["metrics"].dump();
+}
+
+TEST_F(HttpTest, UnreachableTargetCompletesWithFailedRateOne) {
+  std::uint16_t dead = closed_port();
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+export const options = { vus: 2, iterations: 6 };
+export default function () { http.get(`http://127.0.0.1:${__ENV.DEAD_PORT}/`); }
+)JS",
+                        &r, {}, {{"DEAD_PORT", std::to_string(dead)}});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_LT(r.seconds, 20) << r;
+  EXPECT_DOUBLE_EQ(metric_value(exp, "http_req_failed", "value"), 1.0) << exp["metrics"].dump();
+  EXPECT_EQ(metric_value(exp, "http_req_failed", "passes"), 6);
+  EXPECT_EQ(metric_value(exp, "http_reqs", "count"), 6);
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 6);
+  EXPECT_NE(r.out.find("http_req_failed"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("100.00%"), std::string::npos) << r;
+}
+
+TEST_F(HttpTest, ThrowOptionTurnsNetworkErrorsIntoExceptions) {
+  std::uint16_t dead = closed_port();
+  ProcResult r = run_script(R"JS(
+import http from 'k6/http';
+export const options = { iterations: 1, throw: true };
+export default function () {
+  try {
+    http.get(`http://127.0.0.1:${__ENV.DEAD_PORT}/`);
+    console.log('NO THROW');
+  } catch (e) {
+    console.log('THREW');
+  }
+}
+)JS",
+                            {}, {{"DEAD_PORT", std::to_string(dead)}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.err.find("msg=\"THREW\""), std::string::npos) << r;
+}
+
+}  // namespace
+}  // namespace herd::it
