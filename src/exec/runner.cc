@@ -56,6 +56,7 @@ struct Vu {
   bool idle = false;
   bool shutting_down = false;
   bool init_ok = false;
+  bool rampdown_interrupt = false;  ///< the current interruption comes from ramping-vus' gracefulRampDown
 
   JSContext* ctx() const { return rt->ctx(); }
 
@@ -262,29 +263,41 @@ struct ScenarioRun {
 
 }  // namespace
 
-std::optional<microseconds> ramping_next_activation(const ScenarioConfig& s, std::int64_t k, microseconds from) {
-  if (ramping_vus_at(s, from) > k) return from;
+namespace {
+
+/// The first offset t >= from at which pred(ramping_vus_at(s, t)) holds.
+/// ramping_vus_at is monotone within a stage, so each stage is searched by bisection.
+template <typename Pred>
+std::optional<microseconds> first_ramping_offset(const ScenarioConfig& s, microseconds from, Pred pred) {
+  if (pred(ramping_vus_at(s, from))) return from;
   microseconds t0{0};
-  double v0 = static_cast<double>(s.start_vus);
   for (const auto& st : s.stages) {
     microseconds t1 = t0 + st.duration;
-    double v1 = static_cast<double>(st.target);
-    if (t1 > from && v1 > static_cast<double>(k)) {
-      // First t in [max(t0, from), t1] with floor(v0 + (v1 - v0) * (t - t0) / d) >= k + 1.
-      microseconds t;
-      if (st.duration.count() == 0 || v0 >= static_cast<double>(k + 1)) {
-        t = t0;
-      } else {
-        double frac = (static_cast<double>(k + 1) - v0) / (v1 - v0);
-        t = t0 + microseconds(static_cast<std::int64_t>(std::ceil(frac * static_cast<double>(st.duration.count()))));
+    if (t1 > from) {
+      microseconds lo = std::max(t0, from);
+      microseconds hi = t1;  // at t1 the next stage starts; its value is the stage target
+      if (pred(ramping_vus_at(s, hi))) {
+        while (hi - lo > microseconds(1)) {
+          microseconds mid = lo + (hi - lo) / 2;
+          if (pred(ramping_vus_at(s, mid))) hi = mid;
+          else lo = mid;
+        }
+        return hi;
       }
-      t = std::max(t, from);
-      if (t <= t1) return t;
     }
     t0 = t1;
-    v0 = v1;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<microseconds> ramping_next_activation(const ScenarioConfig& s, std::int64_t k, microseconds from) {
+  return first_ramping_offset(s, from, [k](std::int64_t v) { return v > k; });
+}
+
+std::optional<microseconds> ramping_next_deactivation(const ScenarioConfig& s, std::int64_t k, microseconds from) {
+  return first_ramping_offset(s, from, [k](std::int64_t v) { return v <= k; });
 }
 
 struct Engine::Impl {
@@ -491,6 +504,8 @@ struct Engine::Impl {
       JS_FreeValue(v.ctx(), g);
     }
     std::int64_t local_iters = 0;
+    loop::TimerId rampdown_timer = 0;
+    bool rampdown_armed = false;
     bool active = false;
     auto set_active = [&](bool a) {
       if (a == active) return;
@@ -524,12 +539,41 @@ struct Engine::Impl {
           continue;
         }
         st.iteration_in_test = sc->iter_in_test.fetch_add(1);
+        // gracefulRampDown: if the ramp drops below this VU mid-iteration, the
+        // iteration gets gracefulRampDown to finish before it is interrupted.
+        auto off_now = std::chrono::duration_cast<microseconds>(Clock::now() - sc->start);
+        if (auto d = ramping_next_deactivation(sc->cfg, k, off_now)) {
+          Clock::time_point deadline = sc->start + *d + sc->cfg.graceful_ramp_down;
+          if (deadline < sc->hard_stop) {
+            std::int64_t iter = st.iteration;
+            Vu* vp = &v;
+            rampdown_timer = v.worker->loop.add_timer(deadline, [vp, iter] {
+              if (vp->st.iteration == iter && !vp->idle) {
+                vp->rampdown_interrupt = true;
+                vp->st.interrupted = true;
+                vp->st.wake();
+              }
+            });
+            rampdown_armed = true;
+          }
+        }
       } else {  // constant-vus and anything time-bound
         st.iteration_in_test = sc->iter_in_test.fetch_add(1);
       }
       set_active(true);
       local_iters++;
-      if (!run_iteration(v, fn, sc)) break;
+      bool ok = run_iteration(v, fn, sc);
+      if (rampdown_armed) {
+        v.worker->loop.cancel_timer(rampdown_timer);
+        rampdown_armed = false;
+      }
+      if (!ok) {
+        if (!v.rampdown_interrupt) break;
+        // Interrupted by the ramp-down, not by the scenario's end: park and go on.
+        v.rampdown_interrupt = false;
+        st.interrupted = false;
+        st.iteration++;
+      }
     }
     set_active(false);
     JS_FreeValue(v.ctx(), fn);

@@ -1,1 +1,416 @@
-// placeholder: to be written
+// End-to-end tests of the test lifecycle, options/flags and executors of `herd run`.
+#include "harness.h"
+
+namespace herd::it {
+namespace {
+
+using RunTest = HerdTest;
+
+// ---- lifecycle ----------------------------------------------------------------
+
+TEST_F(RunTest, SetupDataReachesDefaultAndTeardownWhichRunOnce) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 3, iterations: 2 } } };
+const B = __ENV.BASE_URL;
+export function setup() {
+  http.post(`${B}/counter/lc-setup/inc`);
+  return { token: 'abc', n: 42, list: [1, 2] };
+}
+export default function (data) {
+  http.post(`${B}/counter/lc-default/inc`);
+  check(data, { 'setup data in default': (d) => d && d.token === 'abc' && d.n === 42 && d.list[1] === 2 });
+}
+export function teardown(data) {
+  http.post(`${B}/counter/lc-teardown/inc`);
+  console.log(`TEARDOWN ${JSON.stringify(data.n)} ${data.token}`);
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(counter("lc-setup"), 1) << r;
+  EXPECT_EQ(counter("lc-teardown"), 1) << r;
+  EXPECT_EQ(counter("lc-default"), 6) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 6);
+  auto msgs = log_messages(r.err, "info");
+  EXPECT_NE(std::find(msgs.begin(), msgs.end(), "TEARDOWN 42 abc"), msgs.end()) << r;
+  // Iterations only count the default function.
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 6);
+}
+
+TEST_F(RunTest, HandleSummaryWritesStdoutAndFiles) {
+  ProcResult r = run_script(R"JS(
+import http from 'k6/http';
+export const options = { iterations: 2 };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+export function handleSummary(data) {
+  return {
+    stdout: `CUSTOM SUMMARY iterations=${data.metrics.iterations.values.count}\n`,
+    'reports/summary.json': JSON.stringify(data),
+    'plain.txt': 'plain text',
+  };
+}
+)JS");
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.out.find("CUSTOM SUMMARY iterations=2"), std::string::npos) << r;
+  // The default text summary is replaced.
+  EXPECT_EQ(r.out.find("http_req_duration"), std::string::npos) << r;
+  EXPECT_EQ(dir_.read("plain.txt"), "plain text");
+  ASSERT_TRUE(dir_.exists("reports/summary.json")) << "k6 creates missing parent directories\n" << r;
+}
+
+TEST_F(RunTest, HandleSummaryDataShape) {
+  ProcResult r = run_script(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 2, thresholds: { http_req_duration: ['p(95)<10000'] } };
+export default function () { check(http.get(`${__ENV.BASE_URL}/`), { ok: (r) => r.status === 200 }); }
+export function handleSummary(data) { return { 'summary.json': JSON.stringify(data) }; }
+)JS");
+  ASSERT_EQ(r.exit_code, 0) << r;
+  json d = json::parse(dir_.read("summary.json"), nullptr, false);
+  ASSERT_FALSE(d.is_discarded()) << r;
+  ASSERT_TRUE(d.contains("metrics") && d.contains("root_group") && d.contains("state") && d.contains("options")) << d.dump();
+  const json& dur = d["metrics"]["http_req_duration"];
+  EXPECT_EQ(dur["type"], "trend");
+  EXPECT_EQ(dur["contains"], "time");
+  for (const char* k : {"avg", "min", "med", "max", "p(90)", "p(95)"}) EXPECT_TRUE(dur["values"].contains(k)) << k;
+  EXPECT_EQ(dur["thresholds"]["p(95)<10000"]["ok"], true);
+  EXPECT_EQ(d["metrics"]["http_reqs"]["type"], "counter");
+  EXPECT_EQ(d["metrics"]["http_reqs"]["values"]["count"], 2);
+  EXPECT_EQ(d["metrics"]["checks"]["type"], "rate");
+  EXPECT_EQ(d["metrics"]["checks"]["values"]["passes"], 2);
+  EXPECT_EQ(d["root_group"]["checks"][0]["name"], "ok");
+  EXPECT_TRUE(d["state"].contains("testRunDurationMs"));
+  // No default summary on stdout when handleSummary returns no stdout key.
+  EXPECT_EQ(r.out.find("http_reqs"), std::string::npos) << r;
+}
+
+// ---- options & flags -----------------------------------------------------------
+
+TEST_F(RunTest, VusAndDurationFlags) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import { sleep } from 'k6';
+export default function () { sleep(0.1); }
+)JS",
+                        &r, {"-u", "3", "-d", "1500ms"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "vus_max", "value"), 3) << exp["metrics"].dump();
+  EXPECT_EQ(metric_value(exp, "vus", "max"), 3) << exp["metrics"].dump();
+  double iters = metric_value(exp, "iterations", "count");
+  EXPECT_GE(iters, 30);  // 3 VUs x ~15 iterations
+  EXPECT_LE(iters, 48);
+  EXPECT_GE(r.seconds, 1.4);
+  EXPECT_LT(r.seconds, 10);
+}
+
+TEST_F(RunTest, IterationsFlagOverridesScript) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+export const options = { vus: 2, iterations: 50 };
+export default function () {}
+)JS",
+                        &r, {"-i", "7"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 7) << r;
+  EXPECT_EQ(metric_value(exp, "vus_max", "value"), 2) << r;
+}
+
+TEST_F(RunTest, StageFlagsRampVus) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import { sleep } from 'k6';
+import exec from 'k6/execution';
+export default function () { console.log(`STAGE ${exec.scenario.executor}`); sleep(0.1); }
+)JS",
+                        &r, {"-s", "1s:4", "--stage", "1s:0"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "vus_max", "value"), 4) << exp["metrics"].dump();
+  EXPECT_GE(metric_value(exp, "iterations", "count"), 5);
+  EXPECT_GE(r.seconds, 1.9);
+  EXPECT_LT(r.seconds, 12);
+  auto msgs = log_messages(r.err, "info");
+  ASSERT_FALSE(msgs.empty());
+  EXPECT_EQ(msgs[0], "STAGE ramping-vus");
+}
+
+TEST_F(RunTest, GlobalTagsFromFlagAndOptions) {
+  ProcResult r = run_script(R"JS(
+import http from 'k6/http';
+export const options = { iterations: 2, tags: { team: 'core' } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+)JS",
+                            {"--tag", "env=staging", "--out", "json=out.json"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::istringstream in(dir_.read("out.json"));
+  std::string line;
+  int points = 0, reqs = 0, metrics = 0;
+  std::set<std::string> names;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    std::string type = j.value("type", "");
+    if (type == "Metric") {
+      metrics++;
+      EXPECT_TRUE(j["data"].contains("name") && j["data"].contains("type") && j["data"].contains("contains")) << line;
+      EXPECT_EQ(j["data"]["name"], j["metric"]);
+      names.insert(j.value("metric", ""));
+      continue;
+    }
+    ASSERT_EQ(type, "Point") << line;
+    points++;
+    EXPECT_TRUE(j["data"]["time"].is_string()) << line;
+    EXPECT_TRUE(j["data"]["value"].is_number()) << line;
+    EXPECT_TRUE(names.count(j.value("metric", ""))) << "Point before its Metric line: " << line;
+    if (j["metric"] == "http_reqs") {
+      reqs++;
+      EXPECT_EQ(j["data"]["tags"].value("env", ""), "staging") << line;
+      EXPECT_EQ(j["data"]["tags"].value("team", ""), "core") << line;
+      EXPECT_EQ(j["data"]["value"], 1);
+    }
+  }
+  EXPECT_EQ(reqs, 2);
+  EXPECT_GE(metrics, 5);
+  EXPECT_GT(points, 10);
+  for (const char* m : {"http_reqs", "http_req_duration", "iterations", "iteration_duration", "data_sent"})
+    EXPECT_TRUE(names.count(m)) << m;
+}
+
+TEST_F(RunTest, SummaryExportHasK6LegacyShape) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check, group } from 'k6';
+export const options = { iterations: 3, thresholds: { http_req_duration: ['p(95)<10000'], http_req_failed: ['rate>0.5'] } };
+export default function () {
+  group('g', () => { check(http.get(`${__ENV.BASE_URL}/`), { 'is 200': (r) => r.status === 200 }); });
+}
+)JS",
+                        &r);
+  EXPECT_EQ(r.exit_code, 99) << r;  // http_req_failed rate>0.5 fails
+  ASSERT_TRUE(exp.is_object()) << r;
+  ASSERT_TRUE(exp.contains("root_group") && exp.contains("metrics")) << exp.dump();
+  const json& root = exp["root_group"];
+  EXPECT_EQ(root["name"], "");
+  EXPECT_EQ(root["path"], "");
+  EXPECT_TRUE(root.contains("id"));
+  EXPECT_TRUE(root["groups"].is_object());
+  EXPECT_TRUE(root["checks"].is_object());
+  EXPECT_EQ(root["groups"]["g"]["checks"]["is 200"]["passes"], 3) << root.dump();
+  const json& m = exp["metrics"];
+  // Counter: count + rate. Trend: the trend stats. Rate: value/passes/fails. Gauge: value/min/max.
+  EXPECT_TRUE(m["http_reqs"].contains("count") && m["http_reqs"].contains("rate")) << m["http_reqs"].dump();
+  for (const char* k : {"avg", "min", "med", "max", "p(90)", "p(95)"}) EXPECT_TRUE(m["http_req_duration"].contains(k)) << k;
+  EXPECT_FALSE(m["http_req_duration"].contains("values"));
+  EXPECT_TRUE(m["checks"].contains("value") && m["checks"].contains("passes") && m["checks"].contains("fails"));
+  EXPECT_TRUE(m["vus_max"].contains("value") && m["vus_max"].contains("min") && m["vus_max"].contains("max"));
+  // Legacy thresholds map: true means the threshold was crossed.
+  EXPECT_EQ(m["http_req_duration"]["thresholds"]["p(95)<10000"], false);
+  EXPECT_EQ(m["http_req_failed"]["thresholds"]["rate>0.5"], true);
+}
+
+TEST_F(RunTest, NoSummarySuppressesTheTextSummary) {
+  const char* script = R"JS(
+import http from 'k6/http';
+export const options = { iterations: 1 };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+)JS";
+  ProcResult with = run_script(script);
+  ASSERT_EQ(with.exit_code, 0) << with;
+  EXPECT_NE(with.out.find("http_reqs"), std::string::npos) << with;
+  ProcResult without = run_script(script, {"--no-summary"});
+  ASSERT_EQ(without.exit_code, 0) << without;
+  EXPECT_EQ(without.out.find("http_reqs"), std::string::npos) << without;
+  EXPECT_EQ(without.err.find("http_reqs"), std::string::npos) << without;
+}
+
+TEST_F(RunTest, SummaryModes) {
+  const char* script = R"JS(
+import http from 'k6/http';
+import { check, group } from 'k6';
+export const options = { iterations: 2 };
+export default function () {
+  group('grp', () => { check(http.get(`${__ENV.BASE_URL}/`), { 'status ok': (r) => r.status === 200 }); });
+}
+)JS";
+  ProcResult compact = run_script(script);
+  ASSERT_EQ(compact.exit_code, 0) << compact;
+  EXPECT_NE(compact.out.find("TOTAL RESULTS"), std::string::npos) << compact;
+  EXPECT_NE(compact.out.find("http_req_duration"), std::string::npos) << compact;
+  EXPECT_EQ(compact.out.find("http_req_waiting"), std::string::npos) << "compact hides the timing breakdown\n" << compact;
+
+  ProcResult full = run_script(script, {"--summary-mode", "full"});
+  ASSERT_EQ(full.exit_code, 0) << full;
+  EXPECT_NE(full.out.find("http_req_waiting"), std::string::npos) << full;
+  EXPECT_NE(full.out.find("GROUP: grp"), std::string::npos) << full;
+
+  ProcResult legacy = run_script(script, {"--summary-mode=legacy"});
+  ASSERT_EQ(legacy.exit_code, 0) << legacy;
+  EXPECT_EQ(legacy.out.find("TOTAL RESULTS"), std::string::npos) << legacy;
+  EXPECT_NE(legacy.out.find("█ grp"), std::string::npos) << legacy;
+  EXPECT_NE(legacy.out.find("✓ status ok"), std::string::npos) << legacy;
+  EXPECT_NE(legacy.out.find("http_req_waiting"), std::string::npos) << legacy;
+  EXPECT_NE(legacy.out.find("checks"), std::string::npos) << legacy;
+
+  ProcResult bad = run_script(script, {"--summary-mode", "fancy"});
+  EXPECT_EQ(bad.exit_code, 104) << bad;
+}
+
+TEST_F(RunTest, QuietStillPrintsTheSummary) {
+  ProcResult r = run_script(R"JS(
+import http from 'k6/http';
+export const options = { iterations: 1 };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+)JS",
+                            {"--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.out.find("http_reqs"), std::string::npos) << r;
+  EXPECT_EQ(r.err.find("running ("), std::string::npos) << r;
+}
+
+TEST_F(RunTest, NoThresholdsIgnoresFailingThresholds) {
+  const char* script = R"JS(
+export const options = { iterations: 1, thresholds: { iterations: ['count>100'] } };
+export default function () {}
+)JS";
+  ProcResult failing = run_script(script);
+  EXPECT_EQ(failing.exit_code, 99) << failing;
+  ProcResult ignored = run_script(script, {"--no-thresholds"});
+  EXPECT_EQ(ignored.exit_code, 0) << ignored;
+}
+
+TEST_F(RunTest, SummaryTrendStats) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+export const options = { iterations: 3 };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+)JS",
+                        &r, {"--summary-trend-stats", "avg,p(99),count,p(99.9)"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const json& d = exp["metrics"]["http_req_duration"];
+  EXPECT_TRUE(d.contains("avg")) << d.dump();
+  EXPECT_TRUE(d.contains("p(99)")) << d.dump();
+  EXPECT_TRUE(d.contains("p(99.9)")) << d.dump();
+  EXPECT_EQ(d.value("count", -1.0), 3) << d.dump();
+  EXPECT_FALSE(d.contains("med")) << d.dump();
+  EXPECT_FALSE(d.contains("p(95)")) << d.dump();
+  EXPECT_NE(r.out.find("p(99)="), std::string::npos) << r;
+  EXPECT_EQ(r.out.find("med="), std::string::npos) << r;
+}
+
+TEST_F(RunTest, EnvironmentVariablesAndPrecedence) {
+  const char* script = R"JS(
+export const options = { vus: 1, iterations: 2 };
+export default function () {}
+)JS";
+  ProcResult r;
+  json exp = run_export(script, &r, {}, {{"K6_ITERATIONS", "5"}, {"K6_VUS", "3"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 5) << "env over script";
+  EXPECT_EQ(metric_value(exp, "vus_max", "value"), 3) << "env over script";
+
+  exp = run_export(script, &r, {"-i", "4", "-u", "2"}, {{"K6_ITERATIONS", "5"}, {"K6_VUS", "3"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 4) << "CLI over env";
+  EXPECT_EQ(metric_value(exp, "vus_max", "value"), 2) << "CLI over env";
+
+  exp = run_export(script, &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 2) << "script alone";
+}
+
+TEST_F(RunTest, EnvSummaryExportAndNoSummary) {
+  const char* script = R"JS(
+export const options = { iterations: 2 };
+export default function () {}
+)JS";
+  ProcResult r = run_script(script, {}, {{"K6_SUMMARY_EXPORT", "env-export.json"}, {"K6_NO_SUMMARY", "true"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out.find("iterations"), std::string::npos) << r;
+  ASSERT_TRUE(dir_.exists("env-export.json")) << r;
+  json exp = json::parse(dir_.read("env-export.json"), nullptr, false);
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 2);
+}
+
+// ---- executors -----------------------------------------------------------------
+
+TEST_F(RunTest, SharedIterationsRunsExactlyTheCount) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 4, iterations: 17 } } };
+export default function () { http.post(`${__ENV.BASE_URL}/counter/shared/inc`); }
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(counter("shared"), 17);
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 17);
+  EXPECT_EQ(metric_value(exp, "vus_max", "value"), 4);
+}
+
+TEST_F(RunTest, PerVuIterationsRunsVusTimesIterations) {
+  ProcResult r = run_script(R"JS(
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 3, iterations: 4 } } };
+export default function () { http.post(`${__ENV.BASE_URL}/counter/pervu-${__VU}/inc`); }
+)JS");
+  ASSERT_EQ(r.exit_code, 0) << r;
+  for (int vu = 1; vu <= 3; vu++) EXPECT_EQ(counter("pervu-" + std::to_string(vu)), 4) << "VU " << vu;
+  EXPECT_EQ(counter("pervu-4"), 0);
+}
+
+TEST_F(RunTest, ConstantVusRunsForTheDuration) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import { sleep } from 'k6';
+import exec from 'k6/execution';
+export const options = { scenarios: { c: { executor: 'constant-vus', vus: 2, duration: '1s' } } };
+export default function () { sleep(0.2); }
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  double iters = metric_value(exp, "iterations", "count");
+  EXPECT_GE(iters, 8);  // 2 VUs x 5
+  EXPECT_LE(iters, 12);
+  EXPECT_EQ(metric_value(exp, "vus_max", "value"), 2);
+  EXPECT_GE(r.seconds, 0.95);
+  EXPECT_LT(r.seconds, 8);
+}
+
+TEST_F(RunTest, RampingVusFollowsStages) {
+  ProcResult r = run_script(R"JS(
+import { sleep } from 'k6';
+import exec from 'k6/execution';
+export const options = {
+  scenarios: { r: { executor: 'ramping-vus', startVUs: 0, gracefulRampDown: '0s',
+                    stages: [{ duration: '1s', target: 4 }, { duration: '500ms', target: 4 }, { duration: '1s', target: 0 }] } },
+};
+export default function () {
+  console.log(`RAMP ${Math.round(exec.instance.currentTestRunDuration)} ${exec.instance.vusActive}`);
+  sleep(0.1);
+}
+)JS",
+                            {"--summary-export", "export.json"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  json exp = json::parse(dir_.read("export.json"), nullptr, false);
+  EXPECT_EQ(metric_value(exp, "vus_max", "value"), 4);
+  // Early on few VUs are active, in the plateau all 4.
+  int early_max = 0, plateau_max = 0;
+  for (auto& m : log_messages(r.err, "info")) {
+    long t = 0, active = 0;
+    if (std::sscanf(m.c_str(), "RAMP %ld %ld", &t, &active) != 2) continue;
+    if (t < 300) early_max = std::max<int>(early_max, static_cast<int>(active));
+    if (t > 1100 && t < 1450) plateau_max = std::max<int>(plateau_max, static_cast<int>(active));
+  }
+  EXPECT_LE(early_max, 2) << r;
+  EXPECT_EQ(plateau_max, 4) << r;
+  EXPECT_GE(r.seconds, 2.4);
+  EXPECT_LT(r.seconds, 12);
+}
+
+}  // namespace
+}  // namespace herd::it
