@@ -54,7 +54,12 @@ void Bundle::add_file(const std::string& path, std::string contents) {
   files_[normalize_path(path)] = std::move(contents);
 }
 
-void Bundle::install(JSRuntime* rt) { JS_SetModuleLoaderFunc(rt, normalize_cb, bundle_load_module, this); }
+void Bundle::install(JSRuntime* rt) {
+  // Keep line and column information for error messages, drop the source text:
+  // every VU would otherwise hold its own copy of every module's source.
+  JS_SetStripInfo(rt, JS_STRIP_SOURCE);
+  JS_SetModuleLoaderFunc(rt, normalize_cb, bundle_load_module, this);
+}
 
 std::string Bundle::resolve(const std::string& base, const std::string& spec) const {
   if (builtins_.count(spec) || spec.rfind("k6", 0) == 0 || spec.rfind("herd:", 0) == 0) return spec;
@@ -85,18 +90,16 @@ std::string Bundle::source_of(const std::string& name) {
 }
 
 JSModuleDef* Bundle::load_module(JSContext* ctx, const std::string& name) {
-  std::vector<std::uint8_t> bc;
-  bool have = false;
+  const std::vector<std::uint8_t>* bc = nullptr;
   {
     std::lock_guard<std::mutex> g(mu_);
     auto it = bytecode_.find(name);
-    if (it != bytecode_.end()) {
-      bc = it->second;  // copy under lock; the map may grow meanwhile
-      have = true;
-    }
+    // Entries are never changed or erased, so the bytes stay put while the map grows.
+    if (it != bytecode_.end()) bc = &it->second;
   }
-  if (have) {
-    JSValue v = JS_ReadObject(ctx, bc.data(), bc.size(), JS_READ_OBJ_BYTECODE);
+  if (bc) {
+    // ROM_DATA: the runtime points into the shared bytecode instead of copying it.
+    JSValue v = JS_ReadObject(ctx, bc->data(), bc->size(), JS_READ_OBJ_BYTECODE | JS_READ_OBJ_ROM_DATA);
     if (JS_IsException(v)) return nullptr;
     auto* m = static_cast<JSModuleDef*>(JS_VALUE_GET_PTR(v));
     JS_FreeValue(ctx, v);

@@ -180,9 +180,12 @@ export default function () {
   EXPECT_DOUBLE_EQ(metric_value(exp, "my_trend", "min"), 10);
   EXPECT_DOUBLE_EQ(metric_value(exp, "my_trend", "max"), 40);
   EXPECT_DOUBLE_EQ(metric_value(exp, "my_trend{kind:b}", "max"), 40);
-  for (auto& [name, m] : exp["metrics"].items())
-    if (m.contains("thresholds"))
-      for (auto& [src, crossed] : m["thresholds"].items()) EXPECT_EQ(crossed, false) << name << " " << src;
+  for (auto& [name, m] : exp["metrics"].items()) {
+    if (!m.contains("thresholds")) continue;
+    for (auto& [src, crossed] : m["thresholds"].items()) {
+      EXPECT_EQ(crossed, false) << name << " " << src;
+    }
+  }
   // A time trend is rendered with time units in the text summary.
   EXPECT_NE(r.out.find("my_trend"), std::string::npos) << r;
   EXPECT_NE(r.out.find("avg=25ms"), std::string::npos) << r;
