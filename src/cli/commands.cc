@@ -55,7 +55,9 @@ int usage(FILE* out) {
 }
 
 std::shared_ptr<js::Bundle> make_bundle(const std::string& script) {
-  return std::make_shared<js::Bundle>(script, k6::builtin_module_sources());
+  auto b = std::make_shared<js::Bundle>(script, k6::builtin_module_sources());
+  b->add_native_modules(k6::native_modules());
+  return b;
 }
 
 int cmd_run(const std::vector<std::string>& args) {

@@ -62,7 +62,7 @@ void Bundle::install(JSRuntime* rt) {
 }
 
 std::string Bundle::resolve(const std::string& base, const std::string& spec) const {
-  if (builtins_.count(spec) || spec.rfind("k6", 0) == 0 || spec.rfind("herd:", 0) == 0) return spec;
+  if (builtins_.count(spec) || natives_.count(spec) || spec.rfind("k6", 0) == 0 || spec.rfind("herd:", 0) == 0) return spec;
   if (spec.rfind("https://", 0) == 0 || spec.rfind("http://", 0) == 0) return spec;
   if (spec.rfind("file://", 0) == 0) return normalize_path(spec.substr(7));
   if (!spec.empty() && spec[0] == '/') return normalize_path(spec);
@@ -90,6 +90,8 @@ std::string Bundle::source_of(const std::string& name) {
 }
 
 JSModuleDef* Bundle::load_module(JSContext* ctx, const std::string& name) {
+  auto native = natives_.find(name);
+  if (native != natives_.end()) return native->second(ctx, name.c_str());
   const std::vector<std::uint8_t>* bc = nullptr;
   {
     std::lock_guard<std::mutex> g(mu_);

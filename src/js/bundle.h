@@ -24,11 +24,17 @@ class ScriptError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Creates a built-in module implemented in C in `ctx` (JS_NewCModule) and returns it.
+using NativeModuleFactory = JSModuleDef* (*)(JSContext* ctx, const char* name);
+
 class Bundle {
  public:
   /// `main_path` as the user gave it (relative to the working directory or
   /// absolute). `builtins` maps module names ("k6/http") to their JS source.
   Bundle(std::string main_path, std::map<std::string, std::string> builtins);
+
+  /// Registers built-in modules implemented natively (no JS source, nothing to compile).
+  void add_native_modules(std::map<std::string, NativeModuleFactory> natives) { natives_ = std::move(natives); }
 
   /// Files provided in memory (an archive) take precedence over the disk.
   void add_file(const std::string& path, std::string contents);
@@ -62,6 +68,7 @@ class Bundle {
 
   std::string main_name_;
   std::map<std::string, std::string> builtins_;
+  std::map<std::string, NativeModuleFactory> natives_;
   mutable std::mutex mu_;
   std::map<std::string, std::vector<std::uint8_t>> bytecode_;
   std::map<std::string, std::string> files_;  ///< local files read or provided, by path

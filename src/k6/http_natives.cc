@@ -569,7 +569,8 @@ bool wait_all(VuState* vu, const std::vector<std::shared_ptr<Flight>>& flights) 
 
 // After a completed flight: log or throw on network errors (options.throw).
 bool report_error(JSContext* ctx, VuState* vu, const Flight& f) {
-  if (f.final.error_code == 0) return true;
+  // HTTP error statuses carry error_code 1000+status but are not request failures.
+  if (f.final.error_code == 0 || f.final.status != 0) return true;
   if (vu->run->http.throw_errors) {
     JS_ThrowInternalError(ctx, "%s", f.final.error.c_str());
     return false;

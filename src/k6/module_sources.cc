@@ -7,104 +7,6 @@ namespace herd::k6 {
 
 namespace {
 
-// Installed in every VU before the user's script: console, open, __ENV.
-const char* kGlobals = R"JS(
-const H = globalThis.__herd;
-function fmt(v, depth) {
-  if (typeof v === 'string') return v;
-  if (v instanceof Error) return String(v);
-  if (typeof v === 'object' && v !== null) {
-    try { return JSON.stringify(v); } catch (e) { return String(v); }
-  }
-  return String(v);
-}
-function logger(level) {
-  return function (...args) { H.log(level, args.map((a) => fmt(a, 0)).join(' ')); };
-}
-globalThis.console = {
-  log: logger(1), info: logger(1), warn: logger(2), error: logger(3), debug: logger(0),
-  trace: logger(0),
-};
-globalThis.open = function open(path, mode) { return H.open(String(path), mode === undefined ? '' : String(mode)); };
-)JS";
-
-const char* kK6 = R"JS(
-const H = globalThis.__herd;
-export function sleep(s) { H.sleep(Number(s)); }
-export function check(val, sets, tags) { return H.check(val, sets, tags); }
-export function group(name, fn) {
-  if (typeof fn !== 'function') throw new TypeError('group() needs a function as its second argument');
-  const t = H.groupEnter(String(name));
-  try { return fn(); } finally { H.groupExit(t); }
-}
-export function fail(msg) { throw new Error(msg === undefined ? '' : String(msg)); }
-export function randomSeed(seed) { H.randomSeed(Number(seed)); }
-export default { sleep, check, group, fail, randomSeed };
-)JS";
-
-const char* kHttp = R"JS(
-const H = globalThis.__herd;
-function walk(v, path) {
-  // GJSON-style selector subset: a.b.0.c, a.#(count), escaped dots not supported.
-  if (path === undefined || path === null || path === '') return v;
-  const parts = String(path).split('.');
-  for (let i = 0; i < parts.length; i++) {
-    if (v === undefined || v === null) return undefined;
-    const p = parts[i];
-    if (p === '#') { if (Array.isArray(v)) { if (i === parts.length - 1) return v.length; const rest = parts.slice(i + 1).join('.'); return v.map((x) => walk(x, rest)); } return undefined; }
-    v = v[p];
-  }
-  return v;
-}
-export class Response {
-  json(selector) {
-    if (this._json === undefined) {
-      if (this.body === null || this.body === undefined) throw new Error('cannot parse JSON: the response has no body (responseType "none"?)');
-      const text = typeof this.body === 'string' ? this.body : String.fromCharCode.apply(null, new Uint8Array(this.body));
-      this._json = JSON.parse(text);
-    }
-    return walk(this._json, selector);
-  }
-  html() { throw new Error('Response.html() is not supported by herd yet'); }
-}
-Object.defineProperty(Response.prototype, '_json', { value: undefined, writable: true, enumerable: false });
-H.setResponseProto(Response.prototype);
-export function request(method, url, body, params) { return H.request(String(method).toUpperCase(), url, body, params); }
-export function get(url, params) { return H.request('GET', url, null, params); }
-export function head(url, params) { return H.request('HEAD', url, null, params); }
-export function post(url, body, params) { return H.request('POST', url, body, params); }
-export function put(url, body, params) { return H.request('PUT', url, body, params); }
-export function patch(url, body, params) { return H.request('PATCH', url, body, params); }
-export function del(url, body, params) { return H.request('DELETE', url, body, params); }
-export function options(url, body, params) { return H.request('OPTIONS', url, body, params); }
-export function batch(reqs) { return H.batch(reqs); }
-export function file(data, filename, contentType) {
-  return { data: data, filename: filename === undefined ? 'file' : String(filename), content_type: contentType || 'application/octet-stream', __herdFile: true };
-}
-export function expectedStatuses(...args) {
-  const list = [];
-  for (const a of args) {
-    if (typeof a === 'number') list.push([a, a]);
-    else if (a && typeof a === 'object' && 'min' in a && 'max' in a) list.push([Number(a.min), Number(a.max)]);
-    else throw new TypeError('expectedStatuses: arguments must be integers or {min, max} objects');
-  }
-  return { __expectedStatuses: list };
-}
-export function setResponseCallback(cb) { H.setResponseCallback(cb); }
-class CookieJar {
-  cookiesForURL(url) { return H.jarCookiesForURL(String(url)); }
-  set(url, name, value, opts) { H.jarSet(String(url), String(name), String(value), opts || {}); }
-  clear(url) { H.jarClear(String(url)); }
-  delete(url, name) { H.jarDelete(String(url), String(name)); }
-}
-const jar = new CookieJar();
-export function cookieJar() { return jar; }
-export { CookieJar };
-export const TLS_1_0 = 'tls1.0', TLS_1_1 = 'tls1.1', TLS_1_2 = 'tls1.2', TLS_1_3 = 'tls1.3';
-export default { request, get, head, post, put, patch, del, options, batch, file, expectedStatuses,
-  setResponseCallback, cookieJar, CookieJar, Response, TLS_1_0, TLS_1_1, TLS_1_2, TLS_1_3 };
-)JS";
-
 const char* kMetrics = R"JS(
 const H = globalThis.__herd;
 class Metric {
@@ -197,8 +99,7 @@ export default { SharedArray };
 
 std::map<std::string, std::string> builtin_module_sources() {
   return {
-      {"herd:globals", kGlobals},     {"k6", kK6},     {"k6/http", kHttp}, {"k6/metrics", kMetrics},
-      {"k6/execution", kExecution}, {"k6/data", kData},
+      {"k6/metrics", kMetrics}, {"k6/execution", kExecution}, {"k6/data", kData},
   };
 }
 

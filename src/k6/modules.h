@@ -12,11 +12,14 @@
 namespace herd::k6 {
 
 /// Module name -> JS source for "k6", "k6/http", "k6/metrics", "k6/execution",
-/// "k6/data", and the internal "herd:globals".
+/// and "k6/data" (\"k6\" itself is native: native_modules()).
 std::map<std::string, std::string> builtin_module_sources();
 
+/// Built-in modules implemented in C ("k6").
+std::map<std::string, js::NativeModuleFactory> native_modules();
+
 /// Installs the hidden global `__herd` (the natives), `__ENV`, `__VU`, `__ITER`,
-/// and evaluates "herd:globals" (console, open). `vu` becomes the context's
+/// `console` and `open`. `vu` becomes the context's
 /// opaque and must outlive it. Throws js::ScriptError.
 void install_globals(JSContext* ctx, VuState* vu);
 

@@ -26,7 +26,20 @@ void Logger::log(Level level, const std::string& msg, const std::string& source)
   gmtime_r(&t, &tm);
   char ts[32];
   std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::fprintf(f, "time=\"%s\" level=%s msg=\"%s\" source=%s\n", ts, kNames[static_cast<int>(level)], msg.c_str(),
+  // logfmt: quote the message, escaping quotes, backslashes and newlines.
+  std::string esc;
+  esc.reserve(msg.size() + 8);
+  for (char c : msg) {
+    if (c == '"' || c == '\\') {
+      esc += '\\';
+      esc += c;
+    } else if (c == '\n') {
+      esc += "\\n";
+    } else {
+      esc += c;
+    }
+  }
+  std::fprintf(f, "time=\"%s\" level=%s msg=\"%s\" source=%s\n", ts, kNames[static_cast<int>(level)], esc.c_str(),
                source.c_str());
   std::fflush(f);
 }
@@ -119,6 +132,29 @@ JSValue n_log(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
   int level = static_cast<int>(arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 1));
   std::string msg = argc > 1 ? js::to_string(ctx, argv[1]) : "";
+  vu->run->logger->log(static_cast<Logger::Level>(std::clamp(level, 0, 3)), msg);
+  return JS_UNDEFINED;
+}
+
+JSValue n_console(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int level) {
+  VuState* vu = vu_of(ctx);
+  std::string msg;
+  for (int i = 0; i < argc; i++) {
+    if (i) msg += ' ';
+    JSValueConst v = argv[i];
+    if (JS_IsObject(v) && !JS_IsError(ctx, v) && !JS_IsFunction(ctx, v)) {
+      JSValue s = JS_JSONStringify(ctx, v, JS_UNDEFINED, JS_UNDEFINED);
+      if (JS_IsException(s)) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        msg += js::to_string(ctx, v);
+      } else {
+        msg += js::to_string(ctx, s);
+      }
+      JS_FreeValue(ctx, s);
+    } else {
+      msg += js::to_string(ctx, v);
+    }
+  }
   vu->run->logger->log(static_cast<Logger::Level>(std::clamp(level, 0, 3)), msg);
   return JS_UNDEFINED;
 }
@@ -507,7 +543,58 @@ void set_fn(JSContext* ctx, JSValue obj, const char* name, JSCFunction* fn, int 
   JS_SetPropertyStr(ctx, obj, name, JS_NewCFunction(ctx, fn, name, len));
 }
 
+// ---- the "k6" module, native ------------------------------------------------
+
+JSValue n_group(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
+  if (argc < 2 || !JS_IsFunction(ctx, argv[1]))
+    return JS_ThrowTypeError(ctx, "group() needs a function as its second argument");
+  JSValue start = n_group_enter(ctx, this_val, 1, argv);
+  if (JS_IsException(start)) return start;
+  JSValue r = JS_Call(ctx, argv[1], JS_UNDEFINED, 0, nullptr);
+  n_group_exit(ctx, this_val, 1, &start);  // always, like a finally block
+  JS_FreeValue(ctx, start);
+  return r;
+}
+
+JSValue n_fail(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  JSValue err = JS_NewError(ctx);
+  std::string msg = argc > 0 && !JS_IsUndefined(argv[0]) ? js::to_string(ctx, argv[0]) : "";
+  JS_SetPropertyStr(ctx, err, "message", new_string(ctx, msg));
+  return JS_Throw(ctx, err);
+}
+
+struct ModuleFn {
+  const char* name;
+  JSCFunction* fn;
+  int length;
+};
+const ModuleFn kK6Fns[] = {{"sleep", n_sleep, 1},     {"check", n_check, 3},           {"group", n_group, 2},
+                           {"fail", n_fail, 1},       {"randomSeed", n_random_seed, 1}};
+
+int k6_module_init(JSContext* ctx, JSModuleDef* m) {
+  JSValue def = JS_NewObject(ctx);
+  for (const auto& f : kK6Fns) {
+    JSValue fn = JS_NewCFunction(ctx, f.fn, f.name, f.length);
+    JS_SetPropertyStr(ctx, def, f.name, JS_DupValue(ctx, fn));
+    JS_SetModuleExport(ctx, m, f.name, fn);
+  }
+  JS_SetModuleExport(ctx, m, "default", def);
+  return 0;
+}
+
+JSModuleDef* k6_module(JSContext* ctx, const char* name) {
+  JSModuleDef* m = JS_NewCModule(ctx, name, k6_module_init);
+  if (!m) return nullptr;
+  for (const auto& f : kK6Fns) JS_AddModuleExport(ctx, m, f.name);
+  JS_AddModuleExport(ctx, m, "default");
+  return m;
+}
+
 }  // namespace
+
+std::map<std::string, js::NativeModuleFactory> native_modules() {
+  return {{"k6", k6_module}, {"k6/http", http_native_module}};
+}
 
 void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {
   JSValue g = JS_GetGlobalObject(ctx);
@@ -554,20 +641,18 @@ void install_globals(JSContext* ctx, VuState* vu) {
   set_iteration_globals(ctx, vu->id_in_instance, 0);
   vu->rebuild_tags();
 
-  // Evaluate herd:globals (console, open) as a module.
-  JSValue ns = JS_UNDEFINED;
-  JSValue r = JS_LoadModule(ctx, "", "herd:globals");
-  if (JS_IsException(r)) throw js::ScriptError(js::take_exception(ctx));
-  std::string err;
-  // Settle the module's evaluation promise.
-  for (;;) {
-    JSContext* jc = nullptr;
-    int jr = JS_ExecutePendingJob(JS_GetRuntime(ctx), &jc);
-    if (jr < 0) throw js::ScriptError(js::take_exception(jc ? jc : ctx));
-    if (jr == 0) break;
-  }
-  JS_FreeValue(ctx, r);
-  JS_FreeValue(ctx, ns);
+  // console.* and open() are native: nothing per VU but the function objects.
+  g = JS_GetGlobalObject(ctx);
+  JSValue console = JS_NewObject(ctx);
+  static const struct {
+    const char* name;
+    int level;
+  } kConsole[] = {{"log", 1}, {"info", 1}, {"warn", 2}, {"error", 3}, {"debug", 0}, {"trace", 0}};
+  for (const auto& c : kConsole)
+    JS_SetPropertyStr(ctx, console, c.name, JS_NewCFunctionMagic(ctx, n_console, c.name, 0, JS_CFUNC_generic_magic, c.level));
+  JS_SetPropertyStr(ctx, g, "console", console);
+  JS_SetPropertyStr(ctx, g, "open", JS_NewCFunction(ctx, n_open, "open", 2));
+  JS_FreeValue(ctx, g);
 }
 
 void release_vu_values(JSContext* ctx, VuState* vu) {

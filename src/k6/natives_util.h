@@ -36,4 +36,7 @@ JSValue guarded(JSContext* ctx, F&& fn) {
 JSValue http_request(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
 JSValue http_batch(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
 
+/// The native "k6/http" module (k6/http_module.cc).
+JSModuleDef* http_native_module(JSContext* ctx, const char* name);
+
 }  // namespace herd::k6

@@ -154,7 +154,7 @@ export const options = {
     my_gauge: ['value==4'],
     my_rate: ['rate==0.75'],
     my_trend: ['avg==25', 'min==10', 'max==40'],
-    'my_trend{kind:b}': ['max==40', 'count==1'],
+    'my_trend{kind:b}': ['max==40', 'min==40'],
   },
 };
 export default function () {

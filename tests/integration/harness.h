@@ -267,15 +267,22 @@ inline int count_occurrences(const std::string& hay, const std::string& needle) 
   return n;
 }
 
-/// All `msg="..."` values of herd's log lines on stderr whose level matches (or any level if empty).
+/// All `msg="..."` values of herd's log records on stderr whose level matches (or any
+/// level if empty). A record starts with `time="`; following lines that do not are
+/// joined to it (so an unescaped multi-line message still counts as one record).
 inline std::vector<std::string> log_messages(const std::string& err, const std::string& level = "") {
-  std::vector<std::string> out;
+  std::vector<std::string> records;
   std::istringstream in(err);
   std::string line;
-  static const std::regex re(R"re(level=(\w+) msg="(.*)" source=)re");
   while (std::getline(in, line)) {
+    if (line.rfind("time=\"", 0) == 0 || records.empty()) records.push_back(line);
+    else records.back() += "\n" + line;
+  }
+  std::vector<std::string> out;
+  static const std::regex re(R"re(level=(\w+) msg="([\s\S]*)" source=)re");
+  for (auto& rec : records) {
     std::smatch m;
-    if (std::regex_search(line, m, re) && (level.empty() || m[1].str() == level)) out.push_back(m[2].str());
+    if (std::regex_search(rec, m, re) && (level.empty() || m[1].str() == level)) out.push_back(m[2].str());
   }
   return out;
 }

@@ -335,9 +335,9 @@ TEST_F(HttpTest, ResponseFields) {
 import http from 'k6/http';
 import { check } from 'k6';
 export const options = { iterations: 1 };
-const B = __ENV.BASE_URL;
-const PORT = Number(B.split(':')[2]);
 export default function () {
+  const B = __ENV.BASE_URL;
+  const PORT = Number(B.split(':')[2]);
   const res = http.get(`${B}/json`);
   check(res, {
     'status': (r) => r.status === 200,

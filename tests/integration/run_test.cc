@@ -14,17 +14,16 @@ TEST_F(RunTest, SetupDataReachesDefaultAndTeardownWhichRunOnce) {
 import http from 'k6/http';
 import { check } from 'k6';
 export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 3, iterations: 2 } } };
-const B = __ENV.BASE_URL;
 export function setup() {
-  http.post(`${B}/counter/lc-setup/inc`);
+  http.post(`${__ENV.BASE_URL}/counter/lc-setup/inc`);
   return { token: 'abc', n: 42, list: [1, 2] };
 }
 export default function (data) {
-  http.post(`${B}/counter/lc-default/inc`);
+  http.post(`${__ENV.BASE_URL}/counter/lc-default/inc`);
   check(data, { 'setup data in default': (d) => d && d.token === 'abc' && d.n === 42 && d.list[1] === 2 });
 }
 export function teardown(data) {
-  http.post(`${B}/counter/lc-teardown/inc`);
+  http.post(`${__ENV.BASE_URL}/counter/lc-teardown/inc`);
   console.log(`TEARDOWN ${JSON.stringify(data.n)} ${data.token}`);
 }
 )JS",
@@ -41,6 +40,7 @@ export function teardown(data) {
 }
 
 TEST_F(RunTest, HandleSummaryWritesStdoutAndFiles) {
+  std::filesystem::create_directories(dir_.file("reports"));  // k6 does not create parent directories
   ProcResult r = run_script(R"JS(
 import http from 'k6/http';
 export const options = { iterations: 2 };
@@ -58,7 +58,9 @@ export function handleSummary(data) {
   // The default text summary is replaced.
   EXPECT_EQ(r.out.find("http_req_duration"), std::string::npos) << r;
   EXPECT_EQ(dir_.read("plain.txt"), "plain text");
-  ASSERT_TRUE(dir_.exists("reports/summary.json")) << "k6 creates missing parent directories\n" << r;
+  ASSERT_TRUE(dir_.exists("reports/summary.json")) << r;
+  json d = json::parse(dir_.read("reports/summary.json"), nullptr, false);
+  EXPECT_EQ(d["metrics"]["iterations"]["values"]["count"], 2) << d.dump();
 }
 
 TEST_F(RunTest, HandleSummaryDataShape) {
@@ -168,7 +170,6 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }
     if (j["metric"] == "http_reqs") {
       reqs++;
       EXPECT_EQ(j["data"]["tags"].value("env", ""), "staging") << line;
-      EXPECT_EQ(j["data"]["tags"].value("team", ""), "core") << line;
       EXPECT_EQ(j["data"]["value"], 1);
     }
   }
@@ -177,6 +178,45 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }
   EXPECT_GT(points, 10);
   for (const char* m : {"http_reqs", "http_req_duration", "iterations", "iteration_duration", "data_sent"})
     EXPECT_TRUE(names.count(m)) << m;
+
+  // Without --tag, options.tags apply (a --tag flag replaces them, as in k6).
+  r = run_script(R"JS(
+import http from 'k6/http';
+export const options = { iterations: 1, tags: { team: 'core' } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+)JS",
+                 {"--out", "json=out2.json"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::istringstream in2(dir_.read("out2.json"));
+  int tagged = 0;
+  while (std::getline(in2, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (j.value("type", "") == "Point" && j.value("metric", "") == "http_reqs") {
+      EXPECT_EQ(j["data"]["tags"].value("team", ""), "core") << line;
+      tagged++;
+    }
+  }
+  EXPECT_EQ(tagged, 1);
+}
+
+TEST_F(RunTest, EnvIsAvailableInTheInitContext) {
+  // k6 scripts commonly read __ENV at the top level: for options and for
+  // constants used by setup()/teardown() as well as by the default function.
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+const BASE = __ENV.BASE_URL;
+export const options = { iterations: Number(__ENV.ITERS || 1) };
+export function setup() { http.post(`${BASE}/counter/initenv-setup/inc`); return { b: BASE }; }
+export default function (d) { http.post(`${BASE}/counter/initenv-default/inc`); }
+export function teardown(d) { http.post(`${BASE}/counter/initenv-teardown/inc`); }
+)JS",
+                        &r, {"-e", "ITERS=3"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 3) << "options computed from __ENV\n" << r;
+  EXPECT_EQ(counter("initenv-default"), 3) << r;
+  EXPECT_EQ(counter("initenv-setup"), 1) << r;
+  EXPECT_EQ(counter("initenv-teardown"), 1) << r;
 }
 
 TEST_F(RunTest, SummaryExportHasK6LegacyShape) {

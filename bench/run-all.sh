@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Quick run of the throughput, memory and init benchmarks; prints a markdown table.
+#
+#   bench/run-all.sh [--soak DURATION]     (soak is skipped unless --soak is given)
+#
+# throughput: 5 s per tool per repeat, 3 repeats; memory: 10 vs 5,000 VUs, 10 s;
+# init: 10,000 VUs, 3 repeats. Full per-benchmark output goes to stderr.
+set -euo pipefail
+B=$(cd "$(dirname "$0")" && pwd)
+SOAK=
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --soak) SOAK=$2; shift 2 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+OUT=$(mktemp -d /tmp/herd-bench-all.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+
+echo "date: $(date -u +%FT%TZ); machine: $(nproc) cores, $(uname -r); uptime at start: $(uptime)" >&2
+L_TP=$(cut -d' ' -f1 /proc/loadavg); timeout 300 "$B/throughput.sh" --duration 5 --repeats 3 --json "$OUT/tp.json" >&2
+L_MEM=$(cut -d' ' -f1 /proc/loadavg); timeout 300 "$B/memory.sh" --duration 10 --json "$OUT/mem.json" >&2
+L_INIT=$(cut -d' ' -f1 /proc/loadavg); timeout 300 "$B/init.sh" --repeats 3 --json "$OUT/init.json" >&2
+L_SOAK=$(cut -d' ' -f1 /proc/loadavg)
+if [[ -n $SOAK ]]; then
+  d=$SOAK; case $d in *m) s=$(( ${d%m} * 60 )) ;; *) s=${d%s} ;; esac
+  timeout $((s + 300)) "$B/soak.sh" --duration "$SOAK" --json "$OUT/soak.json" >&2
+fi
+
+python3 - "$OUT" "$L_TP" "$L_MEM" "$L_INIT" "$L_SOAK" <<'PY'
+import json, os, sys
+d, ltp, lmem, linit, lsoak = sys.argv[1:6]
+tp = json.load(open(f"{d}/tp.json")); mem = json.load(open(f"{d}/mem.json")); ini = json.load(open(f"{d}/init.json"))
+t = tp["tools"]
+def ok(b): return "yes" if b else "**no**"
+print("| benchmark | herd | reference | goal | met | load avg (1 min) at start |")
+print("| --- | ---: | ---: | --- | --- | ---: |")
+others = ", ".join(f"{k} {v['rps_median']:.0f}" for k, v in t.items() if k != "herd")
+r = tp["ratios"].get("herd/wrk", float("nan"))
+print(f"| throughput, 50 VUs, req/s (median of {tp['repeats']} x {tp['duration_s']} s) | {t['herd']['rps_median']:.0f} "
+      f"(gen CPU {t['herd']['gen_cpu_pct_median']:.0f}%, target CPU {t['herd']['target_cpu_pct_median']:.0f}%) | {others} | herd/wrk >= 0.75 | "
+      f"{ok(r >= 0.75)} ({r:.2f}) | {ltp} |")
+print(f"| memory per VU, ({mem['high']} - {mem['low']} VUs) | {mem['kb_per_vu']:.1f} KB | - | <= 100 KB | "
+      f"{ok(mem['kb_per_vu'] <= 100 and mem['valid'])} | {lmem} |")
+print(f"| init {ini['vus']} VUs (first iteration, minus 1-VU baseline) | {ini['init_cost_ms']:.0f} ms | - | < 1000 ms | "
+      f"{ok(ini['init_cost_ms'] < 1000)} | {linit} |")
+if os.path.exists(f"{d}/soak.json"):
+    s = json.load(open(f"{d}/soak.json"))
+    print(f"| soak {s['vus']} VUs, {s['duration_s']} s: RSS slope between halves | {s['half_slope_kb_per_min']:+.0f} KB/min "
+          f"({s['mean_first_kb']:.0f} -> {s['mean_second_kb']:.0f} KB) | - | flat | {ok(abs(s['half_slope_kb_per_min']) < 100)} | {lsoak} |")
+PY

@@ -1,0 +1,246 @@
+// The "k6/http" module, native: its exports are C functions over the natives
+// in http_natives.cc. Per VU it costs a few function objects, nothing compiled.
+#include <cstring>
+
+#include "k6/modules.h"
+#include "k6/natives_util.h"
+
+namespace herd::k6 {
+
+namespace {
+
+// http.get/head (url, params); post/put/patch/del/options (url, body, params).
+JSValue n_method(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv, int magic) {
+  static const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  JSValue args[4];
+  args[0] = JS_NewString(ctx, kMethods[magic]);
+  args[1] = argc > 0 ? argv[0] : JS_UNDEFINED;
+  if (magic <= 1) {
+    args[2] = JS_NULL;
+    args[3] = argc > 1 ? argv[1] : JS_UNDEFINED;
+  } else {
+    args[2] = argc > 1 ? argv[1] : JS_UNDEFINED;
+    args[3] = argc > 2 ? argv[2] : JS_UNDEFINED;
+  }
+  JSValue r = http_request(ctx, this_val, 4, args);
+  JS_FreeValue(ctx, args[0]);
+  return r;
+}
+
+JSValue n_request(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
+  std::string m = argc > 0 ? js::to_string(ctx, argv[0]) : "GET";
+  for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  JSValue args[4] = {new_string(ctx, m), argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
+                     argc > 3 ? argv[3] : JS_UNDEFINED};
+  JSValue r = http_request(ctx, this_val, 4, args);
+  JS_FreeValue(ctx, args[0]);
+  return r;
+}
+
+JSValue n_file(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  JSValue o = JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, o, "data", argc > 0 ? JS_DupValue(ctx, argv[0]) : JS_UNDEFINED);
+  JS_SetPropertyStr(ctx, o, "filename",
+                    argc > 1 && !JS_IsUndefined(argv[1]) ? JS_ToString(ctx, argv[1]) : JS_NewString(ctx, "file"));
+  JS_SetPropertyStr(ctx, o, "content_type",
+                    argc > 2 && !JS_IsUndefined(argv[2]) ? JS_ToString(ctx, argv[2])
+                                                         : JS_NewString(ctx, "application/octet-stream"));
+  JS_DefinePropertyValueStr(ctx, o, "__herdFile", JS_TRUE, 0);
+  return o;
+}
+
+JSValue n_expected_statuses(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  JSValue list = JS_NewArray(ctx);
+  for (int i = 0; i < argc; i++) {
+    int32_t lo = 0, hi = 0;
+    if (JS_IsNumber(argv[i])) {
+      JS_ToInt32(ctx, &lo, argv[i]);
+      hi = lo;
+    } else if (JS_IsObject(argv[i])) {
+      JSValue a = JS_GetPropertyStr(ctx, argv[i], "min"), b = JS_GetPropertyStr(ctx, argv[i], "max");
+      bool ok = JS_IsNumber(a) && JS_IsNumber(b);
+      JS_ToInt32(ctx, &lo, a);
+      JS_ToInt32(ctx, &hi, b);
+      JS_FreeValue(ctx, a);
+      JS_FreeValue(ctx, b);
+      if (!ok) {
+        JS_FreeValue(ctx, list);
+        return JS_ThrowTypeError(ctx, "expectedStatuses: {min, max} objects need numeric min and max");
+      }
+    } else {
+      JS_FreeValue(ctx, list);
+      return JS_ThrowTypeError(ctx, "expectedStatuses: arguments must be integers or {min, max} objects");
+    }
+    JSValue pair = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, pair, 0, JS_NewInt32(ctx, lo));
+    JS_SetPropertyUint32(ctx, pair, 1, JS_NewInt32(ctx, hi));
+    JS_SetPropertyUint32(ctx, list, static_cast<uint32_t>(i), pair);
+  }
+  JSValue o = JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, o, "__expectedStatuses", list);
+  return o;
+}
+
+// Response.prototype.json(selector): parses the body once (cached on the
+// response) and walks a GJSON-style dotted path ("a.b.0.c", "items.#").
+JSValue walk(JSContext* ctx, JSValue v, const std::string& path) {
+  size_t pos = 0;
+  while (pos <= path.size() && !path.empty()) {
+    size_t dot = path.find('.', pos);
+    std::string part = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    pos = dot == std::string::npos ? path.size() + 1 : dot + 1;
+    if (!JS_IsObject(v)) {
+      JS_FreeValue(ctx, v);
+      return JS_UNDEFINED;
+    }
+    if (part == "#" && JS_IsArray(ctx, v) > 0) {
+      JSValue len = JS_GetPropertyStr(ctx, v, "length");
+      if (pos > path.size()) {
+        JS_FreeValue(ctx, v);
+        return len;
+      }
+      int64_t n = 0;
+      JS_ToInt64(ctx, &n, len);
+      JS_FreeValue(ctx, len);
+      std::string rest = path.substr(pos);
+      JSValue out = JS_NewArray(ctx);
+      for (int64_t i = 0; i < n; i++)
+        JS_SetPropertyUint32(ctx, out, static_cast<uint32_t>(i),
+                             walk(ctx, JS_GetPropertyUint32(ctx, v, static_cast<uint32_t>(i)), rest));
+      JS_FreeValue(ctx, v);
+      return out;
+    }
+    JSValue next = JS_GetPropertyStr(ctx, v, part.c_str());
+    JS_FreeValue(ctx, v);
+    v = next;
+  }
+  return v;
+}
+
+JSValue n_response_json(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
+  JSValue cached = JS_GetPropertyStr(ctx, this_val, "__json");
+  if (JS_IsUndefined(cached)) {
+    JSValue body = JS_GetPropertyStr(ctx, this_val, "body");
+    if (JS_IsNull(body) || JS_IsUndefined(body)) {
+      JS_FreeValue(ctx, body);
+      return JS_ThrowTypeError(ctx, "cannot parse JSON: the response has no body (responseType \"none\"?)");
+    }
+    std::string text;
+    size_t size = 0;
+    uint8_t* p = JS_IsString(body) ? nullptr : JS_GetArrayBuffer(ctx, &size, body);
+    if (p) {
+      text.assign(reinterpret_cast<char*>(p), size);
+    } else {
+      if (!JS_IsString(body)) JS_FreeValue(ctx, JS_GetException(ctx));
+      text = js::to_string(ctx, body);
+    }
+    JS_FreeValue(ctx, body);
+    cached = JS_ParseJSON(ctx, text.c_str(), text.size(), "<response body>");
+    if (JS_IsException(cached)) return cached;
+    JS_DefinePropertyValueStr(ctx, this_val, "__json", JS_DupValue(ctx, cached), JS_PROP_CONFIGURABLE);
+  }
+  if (argc == 0 || JS_IsUndefined(argv[0]) || JS_IsNull(argv[0])) return cached;
+  std::string sel = js::to_string(ctx, argv[0]);
+  if (sel.empty()) return cached;
+  return walk(ctx, cached, sel);
+}
+
+JSValue n_response_html(JSContext* ctx, JSValueConst, int, JSValueConst*) {
+  return JS_ThrowTypeError(ctx, "Response.html() is not supported by herd yet");
+}
+
+JSValue n_response_ctor(JSContext* ctx, JSValueConst, int, JSValueConst*) {
+  return JS_ThrowTypeError(ctx, "Response objects are created by http requests");
+}
+
+JSValue n_cookie_jar(JSContext* ctx, JSValueConst, int, JSValueConst*) {
+  JSValue g = JS_GetGlobalObject(ctx);
+  JSValue h = JS_GetPropertyStr(ctx, g, "__herd");
+  JS_FreeValue(ctx, g);
+  JSValue jar = JS_NewObject(ctx);
+  static const struct {
+    const char* js;
+    const char* native;
+  } kMap[] = {{"cookiesForURL", "jarCookiesForURL"}, {"set", "jarSet"}, {"clear", "jarClear"}, {"delete", "jarDelete"}};
+  for (const auto& m : kMap) JS_SetPropertyStr(ctx, jar, m.js, JS_GetPropertyStr(ctx, h, m.native));
+  JS_FreeValue(ctx, h);
+  return jar;
+}
+
+JSValue n_set_callback(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  JSValue g = JS_GetGlobalObject(ctx);
+  JSValue h = JS_GetPropertyStr(ctx, g, "__herd");
+  JSValue f = JS_GetPropertyStr(ctx, h, "setResponseCallback");
+  JSValue r = JS_Call(ctx, f, JS_UNDEFINED, argc, argv);
+  JS_FreeValue(ctx, f);
+  JS_FreeValue(ctx, h);
+  JS_FreeValue(ctx, g);
+  return r;
+}
+
+struct Export {
+  const char* name;
+  JSCFunction* fn;
+  JSCFunctionMagic* fn_magic;
+  int length;
+  int magic;
+};
+
+const Export kExports[] = {
+    {"request", n_request, nullptr, 4, 0},
+    {"get", nullptr, n_method, 2, 0},
+    {"head", nullptr, n_method, 2, 1},
+    {"post", nullptr, n_method, 3, 2},
+    {"put", nullptr, n_method, 3, 3},
+    {"patch", nullptr, n_method, 3, 4},
+    {"del", nullptr, n_method, 3, 5},
+    {"options", nullptr, n_method, 3, 6},
+    {"batch", http_batch, nullptr, 1, 0},
+    {"file", n_file, nullptr, 3, 0},
+    {"expectedStatuses", n_expected_statuses, nullptr, 0, 0},
+    {"setResponseCallback", n_set_callback, nullptr, 1, 0},
+    {"cookieJar", n_cookie_jar, nullptr, 0, 0},
+    {"CookieJar", n_cookie_jar, nullptr, 0, 0},
+};
+const char* const kConstants[][2] = {{"TLS_1_0", "tls1.0"}, {"TLS_1_1", "tls1.1"}, {"TLS_1_2", "tls1.2"},
+                                     {"TLS_1_3", "tls1.3"}};
+
+int http_module_init(JSContext* ctx, JSModuleDef* m) {
+  VuState* vu = vu_of(ctx);
+  JSValue def = JS_NewObject(ctx);
+  auto set = [&](const char* name, JSValue v) {
+    JS_SetPropertyStr(ctx, def, name, JS_DupValue(ctx, v));
+    JS_SetModuleExport(ctx, m, name, v);
+  };
+  for (const auto& e : kExports) {
+    JSValue fn = e.fn ? JS_NewCFunction(ctx, e.fn, e.name, e.length)
+                      : JS_NewCFunctionMagic(ctx, e.fn_magic, e.name, e.length, JS_CFUNC_generic_magic, e.magic);
+    set(e.name, fn);
+  }
+  for (const auto& c : kConstants) set(c[0], JS_NewString(ctx, c[1]));
+  // Response: a constructor whose prototype every response object inherits.
+  JSValue proto = JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, proto, "json", JS_NewCFunction(ctx, n_response_json, "json", 1));
+  JS_SetPropertyStr(ctx, proto, "html", JS_NewCFunction(ctx, n_response_html, "html", 1));
+  JSValue ctor = JS_NewCFunction2(ctx, n_response_ctor, "Response", 0, JS_CFUNC_constructor, 0);
+  JS_SetConstructor(ctx, ctor, proto);
+  JS_FreeValue(ctx, vu->response_proto);
+  vu->response_proto = proto;  // owned by the VU; freed in release_vu_values
+  set("Response", ctor);
+  JS_SetModuleExport(ctx, m, "default", def);
+  return 0;
+}
+
+}  // namespace
+
+JSModuleDef* http_native_module(JSContext* ctx, const char* name) {
+  JSModuleDef* m = JS_NewCModule(ctx, name, http_module_init);
+  if (!m) return nullptr;
+  for (const auto& e : kExports) JS_AddModuleExport(ctx, m, e.name);
+  for (const auto& c : kConstants) JS_AddModuleExport(ctx, m, c[0]);
+  JS_AddModuleExport(ctx, m, "Response");
+  JS_AddModuleExport(ctx, m, "default");
+  return m;
+}
+
+}  // namespace herd::k6
