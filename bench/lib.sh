@@ -11,10 +11,12 @@ WORK=$(mktemp -d /tmp/herd-bench.XXXXXX)
 _BG_PIDS=()
 
 bench_cleanup() {
-  local p
+  local rc=$? p
+  set +e
   for p in "${_BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${_BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   [[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"
+  exit "$rc"
 }
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM

@@ -113,23 +113,36 @@ for t in tools:
         "gen_cpu_pct_median": statistics.median(float(r[3]) for r in rr),
         "target_cpu_pct_median": statistics.median(float(r[4]) for r in rr),
         "errors": sum(int(float(r[5])) for r in rr),
+        # requests per second of generator CPU time: robust to a loaded machine
+        "req_per_gen_cpu_s_median": statistics.median(
+            float(r[2]) / (float(r[3]) / 100) if float(r[3]) > 0 else float("nan") for r in rr),
     }
 print(f"\nthroughput: {vus} VUs/connections, {dur} s per run, {reps} repeats, load avg now {load}")
-print("| tool | median req/s | runs req/s | generator CPU % | target CPU % | errors |")
-print("| --- | ---: | --- | ---: | ---: | ---: |")
+print("| tool | median req/s | runs req/s | generator CPU % | target CPU % | req per generator CPU-second | errors |")
+print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
 for t in tools:
     x = res[t]
     print(f"| {t} | {x['rps_median']:.0f} | {', '.join(f'{v:.0f}' for v in x['rps_all'])} | "
-          f"{x['gen_cpu_pct_median']:.0f} | {x['target_cpu_pct_median']:.0f} | {x['errors']} |")
+          f"{x['gen_cpu_pct_median']:.0f} | {x['target_cpu_pct_median']:.0f} | {x['req_per_gen_cpu_s_median']:.0f} | {x['errors']} |")
 ratios = {}
 if "herd" in res:
     for other in tools:
         if other != "herd" and res[other]["rps_median"] > 0:
             ratios[f"herd/{other}"] = res["herd"]["rps_median"] / res[other]["rps_median"]
+eff = {}
+if "herd" in res:
+    for other in tools:
+        if other != "herd":
+            eff[f"herd/{other}"] = res["herd"]["req_per_gen_cpu_s_median"] / res[other]["req_per_gen_cpu_s_median"]
+for k, v in eff.items():
+    print(f"CPU-efficiency ratio {k} (requests per generator CPU-second) = {v:.3f}")
+for t in tools:
+    if res[t]["gen_cpu_pct_median"] < 90 and res[t]["target_cpu_pct_median"] < 90:
+        print(f"warning: {t}: neither generator nor target was near 100% CPU: the machine was probably loaded (see load avg)")
 for k, v in ratios.items():
     goal = "  (goal >= 0.75: " + ("MET" if v >= 0.75 else "NOT met") + ")" if k == "herd/wrk" else ""
     print(f"ratio {k} = {v:.3f}{goal}")
 if json_out:
     json.dump({"duration_s": int(dur), "repeats": int(reps), "vus": int(vus), "loadavg_end": load,
-               "tools": res, "ratios": ratios}, open(json_out, "w"), indent=1)
+               "tools": res, "ratios": ratios, "cpu_efficiency_ratios": eff}, open(json_out, "w"), indent=1)
 PY

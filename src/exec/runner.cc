@@ -68,7 +68,7 @@ struct Vu {
 
   void body(const std::function<void(const std::string&)>& on_init) {
     try {
-      rt = std::make_unique<js::Runtime>(kJsStackLimit);
+      rt = std::make_unique<js::Runtime>(kJsStackLimit, 0, /*lazy_intrinsics=*/true);
       st.run->bundle->install(rt->rt());
       k6::install_globals(ctx(), &st);
       ns = st.run->bundle->evaluate_main(ctx());

@@ -1,16 +1,117 @@
 #include "js/runtime.h"
 
+#include <memory>
 #include <regex>
+#include <vector>
 #include <stdexcept>
 
 namespace herd::js {
 
-Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit) {
+namespace {
+
+struct LazyGroup {
+  void (*install)(JSContext*);
+  std::vector<const char*> names;
+};
+
+const LazyGroup kLazy[] = {
+    {JS_AddIntrinsicTypedArrays,
+     {"ArrayBuffer", "SharedArrayBuffer", "Uint8ClampedArray", "Int8Array", "Uint8Array", "Int16Array", "Uint16Array",
+      "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array", "Float32Array", "Float64Array",
+      "DataView", "Atomics"}},
+    {JS_AddIntrinsicMapSet, {"Map", "Set", "WeakMap", "WeakSet"}},
+    {JS_AddIntrinsicDate, {"Date"}},
+};
+
+/// Which lazy groups a context has installed; kept in the runtime's opaque.
+struct LazyState {
+  bool installed[3] = {false, false, false};
+};
+
+void install_group(JSContext* ctx, int group) {
+  auto* st = static_cast<LazyState*>(JS_GetRuntimeOpaque(JS_GetRuntime(ctx)));
+  if (!st || st->installed[group]) return;
+  st->installed[group] = true;
+  JSValue g = JS_GetGlobalObject(ctx);
+  // Drop the placeholders first so that the intrinsics define plain properties.
+  for (const char* n : kLazy[group].names) {
+    JSAtom a = JS_NewAtom(ctx, n);
+    JS_DeleteProperty(ctx, g, a, 0);
+    JS_FreeAtom(ctx, a);
+  }
+  JS_FreeValue(ctx, g);
+  kLazy[group].install(ctx);
+}
+
+// Getter of a placeholder: magic = group * 64 + index of the name.
+JSValue lazy_get(JSContext* ctx, JSValueConst, int magic) {
+  int group = magic / 64, idx = magic % 64;
+  install_group(ctx, group);
+  JSValue g = JS_GetGlobalObject(ctx);
+  JSValue v = JS_GetPropertyStr(ctx, g, kLazy[group].names[static_cast<size_t>(idx)]);
+  JS_FreeValue(ctx, g);
+  return v;
+}
+
+JSValue lazy_set(JSContext* ctx, JSValueConst, JSValueConst val, int magic) {
+  int group = magic / 64, idx = magic % 64;
+  install_group(ctx, group);
+  JSValue g = JS_GetGlobalObject(ctx);
+  JS_SetPropertyStr(ctx, g, kLazy[group].names[static_cast<size_t>(idx)], JS_DupValue(ctx, val));
+  JS_FreeValue(ctx, g);
+  return JS_UNDEFINED;
+}
+
+}  // namespace
+
+void ensure_typed_arrays(JSContext* ctx) { install_group(ctx, 0); }
+
+struct Runtime::LazyStateHolder {
+  LazyState s;
+  void* state() { return &s; }
+};
+
+Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_intrinsics) {
   rt_ = JS_NewRuntime();
   if (!rt_) throw std::runtime_error("QuickJS: cannot create runtime");
   if (stack_limit) JS_SetMaxStackSize(rt_, stack_limit);
   if (memory_limit) JS_SetMemoryLimit(rt_, memory_limit);
-  ctx_ = JS_NewContext(rt_);
+  if (lazy_intrinsics) {
+    lazy_ = std::make_unique<LazyStateHolder>();
+    JS_SetRuntimeOpaque(rt_, lazy_->state());
+    ctx_ = JS_NewContextRaw(rt_);
+    if (ctx_) {
+      JS_AddIntrinsicBaseObjects(ctx_);
+      JS_AddIntrinsicEval(ctx_);
+      JS_AddIntrinsicStringNormalize(ctx_);
+      JS_AddIntrinsicRegExp(ctx_);
+      JS_AddIntrinsicJSON(ctx_);
+      JS_AddIntrinsicProxy(ctx_);
+      JS_AddIntrinsicPromise(ctx_);
+      JS_AddIntrinsicWeakRef(ctx_);
+      JSValue g = JS_GetGlobalObject(ctx_);
+      for (int group = 0; group < 3; group++) {
+        const auto& names = kLazy[group].names;
+        for (size_t i = 0; i < names.size(); i++) {
+          int magic = group * 64 + static_cast<int>(i);
+          JSCFunctionType get_fn, set_fn;
+          get_fn.getter_magic = lazy_get;
+          set_fn.setter_magic = lazy_set;
+          JSValue getter = JS_NewCFunction2(ctx_, get_fn.generic, names[i], 0, JS_CFUNC_getter_magic, magic);
+          JSValue setter = JS_NewCFunction2(ctx_, set_fn.generic, names[i], 1, JS_CFUNC_setter_magic, magic);
+          JSAtom a = JS_NewAtom(ctx_, names[i]);
+          JS_DefineProperty(ctx_, g, a, JS_UNDEFINED, getter, setter,
+                            JS_PROP_CONFIGURABLE | JS_PROP_HAS_GET | JS_PROP_HAS_SET | JS_PROP_HAS_CONFIGURABLE);
+          JS_FreeAtom(ctx_, a);
+          JS_FreeValue(ctx_, getter);
+          JS_FreeValue(ctx_, setter);
+        }
+      }
+      JS_FreeValue(ctx_, g);
+    }
+  } else {
+    ctx_ = JS_NewContext(rt_);
+  }
   if (!ctx_) {
     JS_FreeRuntime(rt_);
     throw std::runtime_error("QuickJS: cannot create context");

@@ -474,6 +474,7 @@ JSValue make_response(JSContext* ctx, VuState* vu, Flight& f) {
   if (f.spec.response_type == "none") {
     put(ctx, vu, o, kABody, JS_NULL);
   } else if (f.spec.response_type == "binary") {
+    js::ensure_typed_arrays(ctx);
     put(ctx, vu, o, kABody, JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
   } else {
     put(ctx, vu, o, kABody, new_string(ctx, r.body));

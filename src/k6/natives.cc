@@ -175,7 +175,10 @@ JSValue n_open(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
       JS_FreeAtom(ctx, caller);
     }
     auto data = vu->run->bundle->read_file(base, path);
-    if (mode == "b") return JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(data->data()), data->size());
+    if (mode == "b") {
+      js::ensure_typed_arrays(ctx);
+      return JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(data->data()), data->size());
+    }
     return new_string(ctx, *data);
   });
 }

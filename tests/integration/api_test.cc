@@ -131,6 +131,7 @@ export default function () {
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(counter("fail-before"), 3) << r;
   EXPECT_EQ(counter("fail-after"), 0) << r;
+  EXPECT_NE(r.err.find("script.js:7"), std::string::npos) << "the log names the caller's line\n" << r;
   auto errs = log_messages(r.err, "error");
   EXPECT_EQ(std::count_if(errs.begin(), errs.end(),
                           [](const std::string& m) { return m.find("deliberate failure") != std::string::npos; }),
@@ -236,10 +237,13 @@ export default function () {
   http.post(`${__ENV.BASE_URL}/counter/abort-iter/inc`);
   if (exec.scenario.iterationInTest === 2) exec.test.abort('enough');
 }
+export function teardown() { http.post(`${__ENV.BASE_URL}/counter/abort-teardown/inc`); }
 )JS");
   EXPECT_EQ(r.exit_code, 108) << r;
   EXPECT_LT(r.seconds, 15) << r;
   EXPECT_EQ(counter("abort-iter"), 3) << r;
+  // k6 runs teardown() with the global context: test.abort() does not skip it.
+  EXPECT_EQ(counter("abort-teardown"), 1) << r;
   EXPECT_NE(r.err.find("enough"), std::string::npos) << r;
 }
 

@@ -103,11 +103,13 @@ export const options = {
   thresholds: { http_req_failed: [{ threshold: 'rate<0.1', abortOnFail: true }] },
 };
 export default function () { http.get(`${__ENV.BASE_URL}/status/500`); sleep(0.05); }
+export function teardown() { http.post(`${__ENV.BASE_URL}/counter/aof-teardown/inc`); }
 )JS",
                             {}, {}, 40s);
   EXPECT_EQ(r.exit_code, 99) << r;
   EXPECT_LT(r.seconds, 12) << "abortOnFail should stop long before 30s\n" << r;
   EXPECT_NE(r.out.find("http_req_failed"), std::string::npos) << "the summary is still printed\n" << r;
+  EXPECT_EQ(counter("aof-teardown"), 1) << "teardown still runs\n" << r;
 }
 
 TEST_F(ExitTest, MalformedThresholdsExit104WithAClearMessage) {
@@ -256,6 +258,17 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }
   EXPECT_EQ(r.exit_code, 107) << r;
   EXPECT_NE(r.err.find("init exploded"), std::string::npos) << r;
   EXPECT_NE(r.err.find("script.js:3"), std::string::npos) << r;
+  EXPECT_EQ(served(), 0u);
+}
+
+TEST_F(ExitTest, HttpRequestInInitContextIsAnError) {
+  ProcResult r = run_script(R"JS(
+import http from 'k6/http';
+http.get(`${__ENV.BASE_URL}/`);
+export default function () {}
+)JS");
+  EXPECT_EQ(r.exit_code, 107) << r;
+  EXPECT_NE(r.err.find("init"), std::string::npos) << r;
   EXPECT_EQ(served(), 0u);
 }
 
