@@ -89,14 +89,19 @@ echo
 echo "## herd perf record -g (${DURATION} s), self time"
 timeout $T perf record -F 2000 -g -o "$OUTDIR/herd.perf.data" -- $(herd_cmd "$WORK/h3.json") >/dev/null 2>&1
 echo '```'
-perf report -i "$OUTDIR/herd.perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8 | cut -c1-60
+perf report -i "$OUTDIR/herd.perf.data" --no-children --sort dso --stdio 2>/dev/null | awk '/^ +[0-9]/ && n++ < 8' | cut -c1-60
 echo
-perf report -i "$OUTDIR/herd.perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -30 | cut -c1-110
+perf report -i "$OUTDIR/herd.perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | awk '/^ +[0-9]/ && n++ < 30' | cut -c1-110
 echo '```'
 echo "caller view of the top kernel symbol:"
-top=$(perf report -i "$OUTDIR/herd.perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -1 | awk '{print $NF}')
+top=$(perf report -i "$OUTDIR/herd.perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null | awk '/^ +[0-9]/ {print $NF; exit}' || true)
 echo '```'
 perf report -i "$OUTDIR/herd.perf.data" --no-children --sort symbol --stdio -G --symbol-filter="$top" 2>/dev/null \
-  | grep -v '^#' | grep -v '^$' | head -40 | cut -c1-120
+  | awk '!/^#/ && !/^$/ && n++ < 40' | cut -c1-120
+echo '```'
+echo "inclusive (children) cost of herd's own functions:"
+echo '```'
+perf report -i "$OUTDIR/herd.perf.data" --children --sort symbol --stdio -g none --dsos herd 2>/dev/null \
+  | awk '/^ +[0-9]/ && n++ < 30' | cut -c1-130
 echo '```'
 stop_target

@@ -321,6 +321,10 @@ struct Engine::Impl {
 
   explicit Impl(EngineConfig c) : cfg(std::move(c)), logger(cfg.verbose) {
     run.bundle = cfg.bundle;
+    // The init context (also the first one, which reads `options`) already
+    // sees the process environment and -e values.
+    if (cfg.cli.include_system_env_vars.value_or(true)) run.env = cfg.environ;
+    for (auto& [k, v] : cfg.cli.env) run.env[k] = v;
     run.registry = &registry;
     run.logger = &logger;
     if (!cfg.console_output.empty()) logger.set_console_file(cfg.console_output);
@@ -723,8 +727,10 @@ struct Engine::Impl {
     return snap;
   }
 
+  /// Time since the test started; at least 1 ms, so that rates are defined for very short tests.
   std::chrono::milliseconds elapsed() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - test_start);
+    return std::max(std::chrono::milliseconds(1),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - test_start));
   }
 
   void evaluate_periodic() {
@@ -795,21 +801,24 @@ struct Engine::Impl {
       thresholds = metrics::parse_thresholds(options.thresholds);
       if (!options.no_thresholds) metrics::validate_thresholds(thresholds, registry);
       open_outputs();
+      for (const auto& sc : options.scenarios) {
+        bool found = on_vu0<bool>([&sc](Vu& v) {
+          JSValue f = v.export_fn(sc.exec);
+          bool ok = !JS_IsUndefined(f);
+          JS_FreeValue(v.ctx(), f);
+          return ok;
+        });
+        if (!found)
+          throw OptionsError("scenario \"" + sc.name + "\": function '" + sc.exec +
+                             "' not found in the script's exports (options.scenarios." + sc.name + ".exec)");
+      }
     } catch (const std::exception& e) {
       res.exit_code = kExitInvalidConfig;
       res.error = e.what();
       return res;
     }
     apply_options();
-    // __ENV in VU 0 was built before options were known: refresh it.
-    on_vu0<int>([this](Vu& v) {
-      JSValue g = JS_GetGlobalObject(v.ctx());
-      JSValue env = JS_NewObject(v.ctx());
-      for (auto& [k, val] : run.env) JS_SetPropertyStr(v.ctx(), env, k.c_str(), k6::new_string_for(v.ctx(), val));
-      JS_SetPropertyStr(v.ctx(), g, "__ENV", env);
-      JS_FreeValue(v.ctx(), g);
-      return 0;
-    });
+    // __ENV reads RunShared::env, so VU 0 sees the resolved environment too.
 
     std::int64_t total_vus = 0;
     for (auto& s : options.scenarios) total_vus += scenario_max_vus(s);

@@ -288,7 +288,8 @@ struct Client::Impl {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 32L * 1024L);
+    // Small receive buffer: one per easy handle, and a burst of VUs makes many handles.
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4L * 1024L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     // Waiting for multiplexing only makes sense where HTTP/2 can be negotiated; for
     // plain HTTP/1.1 it would serialise concurrent requests on one connection.
@@ -446,7 +447,7 @@ struct Client::Impl {
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, nullptr);
     curl_slist_free_all(t->headers);
     t->headers = nullptr;
-    if (pool.size() < 4096 && !closing)
+    if (pool.size() < 256 && !closing)
       pool.push_back(t->easy);
     else
       curl_easy_cleanup(t->easy);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,10 @@ struct VuState {
   void rebuild_tags();
 
   CookieJar jar;
+
+  /// Writes and deletes made to __ENV by this VU (nullopt = deleted); reads fall
+  /// through to RunShared::env, which every VU shares.
+  std::map<std::string, std::optional<std::string>> env_overlay;
 
   /// Cache of the last HTTP sample tag set: loops that hit the same URL with the
   /// same outcome reuse one TagSet (and so one series lookup path).
