@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -781,6 +780,38 @@ struct Engine::Impl {
     ctl.post([this] { interrupt_all(); });
   }
 
+  /// Takes SIGINT/SIGTERM while it lives: the first stops the test gracefully
+  /// (exit 105), the second exits at once.
+  struct SignalWatcher {
+    explicit SignalWatcher(Impl& impl) : impl_(impl) {
+      thread_ = std::thread([this] {
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        timespec ts{0, 50'000'000};
+        int seen = 0;
+        while (!done_.load()) {
+          int sig = sigtimedwait(&mask, nullptr, &ts);
+          if (sig != SIGINT && sig != SIGTERM) continue;
+          if (++seen >= 2) {
+            std::fputs("\nAborting immediately (second signal)\n", stderr);
+            std::_Exit(kExitSignal);
+          }
+          std::fputs("\nStopping the test (signal received); press Ctrl+C again to abort immediately\n", stderr);
+          impl_.stop(kExitSignal);
+        }
+      });
+    }
+    ~SignalWatcher() {
+      done_ = true;
+      thread_.join();
+    }
+    Impl& impl_;
+    std::atomic<bool> done_{false};
+    std::thread thread_;
+  };
+
   RunResult run_all() {
     RunResult res;
     test_start = Clock::now();
@@ -830,26 +861,9 @@ struct Engine::Impl {
       return res;
     }
 
-    // Signals: the controller loop handles SIGINT/SIGTERM.
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    int signals_seen = 0;
-    if (sfd >= 0) {
-      ctl.watch(sfd, EPOLLIN, [this, sfd, &signals_seen](std::uint32_t) {
-        signalfd_siginfo si;
-        while (read(sfd, &si, sizeof si) == sizeof si) {
-          if (++signals_seen >= 2) {
-            std::fputs("\nAborting immediately (second signal)\n", stderr);
-            std::_Exit(kExitSignal);
-          }
-          std::fputs("\nStopping the test (signal received); press Ctrl+C again to abort immediately\n", stderr);
-          stop(kExitSignal);
-        }
-      });
-    }
+    // Signals: a watcher thread takes SIGINT/SIGTERM (blocked in every thread
+    // by the CLI) for the rest of the run, setup and teardown included.
+    SignalWatcher signals(*this);
 
     // setup()
     bool setup_failed = false;
@@ -857,9 +871,13 @@ struct Engine::Impl {
       try {
         setup_json = on_vu0<std::string>([](Vu& v) { return v.call_json("setup", nullptr); });
       } catch (const std::exception& e) {
-        res.exit_code = kExitScriptException;
-        res.error = std::string("setup() failed: ") + e.what();
         setup_failed = true;
+        if (run.aborted.load()) {
+          res.exit_code = kExitScriptAborted;
+        } else {
+          res.exit_code = kExitScriptException;
+          res.error = std::string("setup() failed: ") + e.what();
+        }
       }
     }
 
@@ -903,10 +921,6 @@ struct Engine::Impl {
       show_progress(true);
     }
     res.duration = elapsed();
-    if (sfd >= 0) {
-      ctl.unwatch(sfd);
-      close(sfd);
-    }
 
     // teardown()
     if (!cfg.no_teardown && !setup_failed) {

@@ -352,3 +352,32 @@ TEST_F(ExitTest, DemoScriptPrintsAK6LikeSummary) {
 
 }  // namespace
 }  // namespace herd::it
+
+namespace herd::it {
+namespace {
+
+TEST_F(ExitTest, SecondSigintAbortsImmediately) {
+  dir_.write("script.js", R"JS(
+import { sleep } from 'k6';
+export const options = { vus: 1, duration: '60s' };
+export default function () { console.log('TICK'); sleep(0.1); }
+export function teardown() { console.log('TEARDOWN START'); sleep(8); }
+)JS");
+  // The first SIGINT stops the iterations; the second, once the (8 s) teardown
+  // has started, aborts at once (k6 keeps its signal handler until the run
+  // function returns), with exit code 105.
+  RunSpec spec;
+  spec.args = {"run", "script.js"};
+  spec.signal_when = "TICK";
+  spec.signal_delay = 300ms;
+  spec.more_signals.push_back({"TEARDOWN START", SIGINT, 200ms});
+  spec.timeout = 60s;
+  ProcResult r = run_spec(spec);
+  EXPECT_EQ(r.signals_sent, 2) << r;
+  EXPECT_EQ(r.term_signal, 0) << r;
+  EXPECT_EQ(r.exit_code, 105) << r;
+  EXPECT_LT(r.seconds, 5) << r;
+}
+
+}  // namespace
+}  // namespace herd::it

@@ -90,6 +90,7 @@ struct ProcResult {
   std::string out, err;
   double seconds = 0;
   bool signal_sent = false;
+  int signals_sent = 0;
 };
 
 inline std::ostream& operator<<(std::ostream& os, const ProcResult& r) {
@@ -109,6 +110,13 @@ struct RunSpec {
   std::string signal_when;
   int signal_number = SIGINT;
   std::chrono::milliseconds signal_delay = 0ms;
+  /// Further signals, in order, each once its text appears (after the previous one was sent).
+  struct SignalStep {
+    std::string when;
+    int signal_number = SIGINT;
+    std::chrono::milliseconds delay = 0ms;
+  };
+  std::vector<SignalStep> more_signals;
 };
 
 /// Runs a process, collecting its output, with a hard timeout. The child gets the
@@ -161,6 +169,10 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
   bool open_fd[2] = {true, true};
   std::string* bufs[2] = {&r.out, &r.err};
   auto deadline = start + spec.timeout;
+  std::vector<RunSpec::SignalStep> steps;
+  if (!spec.signal_when.empty()) steps.push_back({spec.signal_when, spec.signal_number, spec.signal_delay});
+  steps.insert(steps.end(), spec.more_signals.begin(), spec.more_signals.end());
+  size_t step = 0;
   std::optional<std::chrono::steady_clock::time_point> signal_at;
   while (open_fd[0] || open_fd[1]) {
     auto now = std::chrono::steady_clock::now();
@@ -169,12 +181,15 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
       kill(pid, SIGKILL);
       break;
     }
-    if (!spec.signal_when.empty() && !r.signal_sent && !signal_at &&
-        (r.out.find(spec.signal_when) != std::string::npos || r.err.find(spec.signal_when) != std::string::npos))
-      signal_at = now + spec.signal_delay;
-    if (signal_at && !r.signal_sent && now >= *signal_at) {
-      kill(pid, spec.signal_number);
+    if (step < steps.size() && !signal_at &&
+        (r.out.find(steps[step].when) != std::string::npos || r.err.find(steps[step].when) != std::string::npos))
+      signal_at = now + steps[step].delay;
+    if (signal_at && now >= *signal_at) {
+      kill(pid, steps[step].signal_number);
       r.signal_sent = true;
+      r.signals_sent++;
+      step++;
+      signal_at.reset();
     }
     pollfd p[2];
     int n = 0;
@@ -213,6 +228,9 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) r.term_signal = WTERMSIG(status);
+  // Sanitizer builds: any report from the child fails the test, whatever it asserts.
+  for (const char* needle : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "ThreadSanitizer"})
+    if (r.err.find(needle) != std::string::npos) ADD_FAILURE() << "sanitizer report from herd (" << needle << ")\n" << r;
   return r;
 }
 

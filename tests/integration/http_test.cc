@@ -433,3 +433,60 @@ export default function () {
 
 }  // namespace
 }  // namespace herd::it
+
+namespace herd::it {
+namespace {
+
+TEST_F(HttpTest, ResponseCallbackDecidesWhatCountsAsFailed) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+export const options = { iterations: 1 };
+export default function () {
+  http.setResponseCallback(http.expectedStatuses(404, { min: 200, max: 204 }));
+  http.get(`${__ENV.BASE_URL}/status/404`);  // expected now
+  http.get(`${__ENV.BASE_URL}/status/200`);  // expected
+  http.get(`${__ENV.BASE_URL}/status/302`);  // not expected (no Location: not followed)
+  http.get(`${__ENV.BASE_URL}/status/500`, { responseCallback: http.expectedStatuses(500) });  // per-request
+  http.get(`${__ENV.BASE_URL}/status/503`, { responseCallback: null });  // not counted at all
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "http_reqs", "count"), 5) << exp["metrics"].dump();
+  EXPECT_EQ(metric_value(exp, "http_req_failed", "passes"), 1) << exp["metrics"]["http_req_failed"].dump();
+  EXPECT_EQ(metric_value(exp, "http_req_failed", "fails"), 3) << exp["metrics"]["http_req_failed"].dump();
+}
+
+TEST_F(HttpTest, GroupAndVuTagsApplyToHttpMetrics) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { group } from 'k6';
+import exec from 'k6/execution';
+export const options = {
+  iterations: 2,
+  thresholds: {
+    'http_reqs{group:::api}': ['count==2'],
+    'http_reqs{group:::api::nested}': ['count==2'],
+    'http_reqs{phase:warm}': ['count==6'],
+  },
+};
+export default function () {
+  exec.vu.tags.phase = 'warm';
+  http.get(`${__ENV.BASE_URL}/`);
+  group('api', () => {
+    http.get(`${__ENV.BASE_URL}/json`);
+    group('nested', () => { http.get(`${__ENV.BASE_URL}/`); });
+  });
+}
+)JS",
+                        &r);
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "http_reqs{group:::api}", "count"), 2) << exp["metrics"].dump();
+  EXPECT_EQ(metric_value(exp, "http_reqs{group:::api::nested}", "count"), 2);
+  EXPECT_EQ(metric_value(exp, "http_reqs{phase:warm}", "count"), 6);
+}
+
+}  // namespace
+}  // namespace herd::it

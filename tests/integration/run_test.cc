@@ -454,3 +454,44 @@ export default function () {
 
 }  // namespace
 }  // namespace herd::it
+
+namespace herd::it {
+namespace {
+
+TEST_F(RunTest, MoreVusThanSharedIterationsIsAnInvalidConfig) {
+  // k6: "the number of iterations (2) can't be less than the number of VUs (5)".
+  ProcResult r = run_script(R"JS(
+export default function () {}
+)JS",
+                            {"-u", "5", "-i", "2"});
+  EXPECT_EQ(r.exit_code, 104) << r;
+  EXPECT_NE(r.err.find("iterations"), std::string::npos) << r;
+}
+
+TEST_F(RunTest, AbortInSetupExits108) {
+  ProcResult r = run_script(R"JS(
+import exec from 'k6/execution';
+import http from 'k6/http';
+export const options = { iterations: 3 };
+export function setup() { exec.test.abort('no data'); }
+export default function () { http.post(`${__ENV.BASE_URL}/counter/after-setup-abort/inc`); }
+)JS");
+  EXPECT_EQ(r.exit_code, 108) << r;
+  EXPECT_EQ(counter("after-setup-abort"), 0) << r;
+  EXPECT_NE(r.err.find("no data"), std::string::npos) << r;
+}
+
+TEST_F(RunTest, IncludeSystemEnvVarsFalseHidesTheProcessEnvironment) {
+  ProcResult r = run_script(R"JS(
+export const options = { iterations: 1 };
+export default function () { console.log(`SYS ${__ENV.FROM_PROC} ${__ENV.FROM_FLAG}`); }
+)JS",
+                            {"--include-system-env-vars=false", "-e", "FROM_FLAG=x"}, {{"FROM_PROC", "p"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto msgs = log_messages(r.err, "info");
+  ASSERT_EQ(msgs.size(), 1u) << r;
+  EXPECT_EQ(msgs[0], "SYS undefined x");
+}
+
+}  // namespace
+}  // namespace herd::it
