@@ -89,7 +89,7 @@ echo
 echo "## herd perf record -g (${DURATION} s), self time"
 timeout $T perf record -F 2000 -g -o "$OUTDIR/herd.perf.data" -- $(herd_cmd "$WORK/h3.json") >/dev/null 2>&1
 echo '```'
-perf report -i "$OUTDIR/herd.perf.data" --no-children --sort dso --stdio 2>/dev/null | awk '/^ +[0-9]/ && n++ < 8' | cut -c1-60
+perf report -i "$OUTDIR/herd.perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | awk '/^ +[0-9]/ && n++ < 8' | cut -c1-60
 echo
 perf report -i "$OUTDIR/herd.perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | awk '/^ +[0-9]/ && n++ < 30' | cut -c1-110
 echo '```'
@@ -99,9 +99,13 @@ echo '```'
 perf report -i "$OUTDIR/herd.perf.data" --no-children --sort symbol --stdio -G --symbol-filter="$top" 2>/dev/null \
   | awk '!/^#/ && !/^$/ && n++ < 40' | cut -c1-120
 echo '```'
-echo "inclusive (children) cost of herd's own functions:"
+echo
+echo "## herd inclusive cost of key functions (perf record --call-graph dwarf, 3 s; herd is built without frame pointers)"
+timeout $T perf record -F 500 --call-graph dwarf,16384 -o "$OUTDIR/herd.dwarf.data" -- \
+  taskset -c "$GEN_CORE" "$HERD_BIN" run --workers 1 -u "$VUS" -d 3s -q -e URL="$URL" "$WORK/get.js" >/dev/null 2>&1
 echo '```'
-perf report -i "$OUTDIR/herd.perf.data" --children --sort symbol --stdio -g none --dsos herd 2>/dev/null \
-  | awk '/^ +[0-9]/ && n++ < 30' | cut -c1-130
+perf report -i "$OUTDIR/herd.dwarf.data" --children --sort symbol --stdio -g none 2>/dev/null \
+  | grep -E '\] (herd::k6::http_request|herd::k6::\(anonymous namespace\)::make_response|curl_multi_socket_action|__libc_send|__x64_sys_sendto|sock_def_readable|__x64_sys_recvfrom|__x64_sys_poll|__x64_sys_epoll_ctl|JS_CallInternal|herd::metrics::Sink::add|malloc|_int_free|cfree|__vdso_clock_gettime|herd::exec::Engine::Impl::vu_run_scenario)' \
+  | awk '{printf "%8s inclusive %8s self  %s\n", $1, $2, substr($0, index($0, $4))}' | cut -c1-130
 echo '```'
 stop_target

@@ -222,6 +222,7 @@ int http_module_init(JSContext* ctx, JSModuleDef* m) {
   JSValue proto = JS_NewObject(ctx);
   JS_SetPropertyStr(ctx, proto, "json", JS_NewCFunction(ctx, n_response_json, "json", 1));
   JS_SetPropertyStr(ctx, proto, "html", JS_NewCFunction(ctx, n_response_html, "html", 1));
+  install_response_class(ctx, proto);
   JSValue ctor = JS_NewCFunction2(ctx, n_response_ctor, "Response", 0, JS_CFUNC_constructor, 0);
   JS_SetConstructor(ctx, ctor, proto);
   JS_FreeValue(ctx, vu->response_proto);

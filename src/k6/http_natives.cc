@@ -6,6 +6,7 @@
 #include <cstring>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <vector>
 
@@ -457,32 +458,11 @@ void put(JSContext* ctx, VuState* vu, JSValue obj, Atom a, JSValue v) {
   JS_DefinePropertyValue(ctx, obj, vu->atoms[a], v, JS_PROP_C_W_E);
 }
 
-JSValue make_response(JSContext* ctx, VuState* vu, Flight& f) {
-  if (vu->atoms.empty())
-    for (std::size_t i = 0; i < kACount; i++) vu->atoms.push_back(JS_NewAtom(ctx, kAtomNames[i]));
-  http::Response& r = f.final;
-  JSValue o = JS_IsObject(vu->response_proto) ? JS_NewObjectProto(ctx, vu->response_proto) : JS_NewObject(ctx);
-  put(ctx, vu, o, kAStatus, JS_NewInt32(ctx, r.status));
-  put(ctx, vu, o, kAStatusText, new_string(ctx, r.status ? std::to_string(r.status) : ""));
-  put(ctx, vu, o, kAProto, new_string(ctx, r.proto));
-  put(ctx, vu, o, kAUrl, new_string(ctx, r.url));
-  put(ctx, vu, o, kARemoteIp, new_string(ctx, r.remote_ip));
-  put(ctx, vu, o, kARemotePort, JS_NewInt32(ctx, r.remote_port));
-  put(ctx, vu, o, kAError, new_string(ctx, r.error));
-  put(ctx, vu, o, kAErrorCode, JS_NewInt32(ctx, r.error_code));
-  put(ctx, vu, o, kATlsVersion, new_string(ctx, ""));
-  if (f.spec.response_type == "none") {
-    put(ctx, vu, o, kABody, JS_NULL);
-  } else if (f.spec.response_type == "binary") {
-    js::ensure_typed_arrays(ctx);
-    put(ctx, vu, o, kABody, JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
-  } else {
-    put(ctx, vu, o, kABody, new_string(ctx, r.body));
-  }
+JSValue build_headers(JSContext* ctx, const http::Headers& headers) {
   JSValue h = JS_NewObject(ctx);
   std::vector<std::pair<std::string, std::string>> hv;
-  hv.reserve(r.headers.size());
-  for (auto& [k, v] : r.headers) {
+  hv.reserve(headers.size());
+  for (auto& [k, v] : headers) {
     std::string ck = canonical_header(k);
     bool merged = false;
     for (auto& e : hv)
@@ -493,8 +473,10 @@ JSValue make_response(JSContext* ctx, VuState* vu, Flight& f) {
     if (!merged) hv.emplace_back(std::move(ck), v);
   }
   for (auto& [k, v] : hv) JS_SetPropertyStr(ctx, h, k.c_str(), new_string(ctx, v));
-  put(ctx, vu, o, kAHeaders, h);
-  const auto& t = r.timings;
+  return h;
+}
+
+JSValue build_timings(JSContext* ctx, VuState* vu, const http::Timings& t) {
   JSValue tm = JS_NewObject(ctx);
   put(ctx, vu, tm, kABlocked, JS_NewFloat64(ctx, t.blocked));
   put(ctx, vu, tm, kAConnecting, JS_NewFloat64(ctx, t.connecting));
@@ -503,7 +485,10 @@ JSValue make_response(JSContext* ctx, VuState* vu, Flight& f) {
   put(ctx, vu, tm, kAWaiting, JS_NewFloat64(ctx, t.waiting));
   put(ctx, vu, tm, kAReceiving, JS_NewFloat64(ctx, t.receiving));
   put(ctx, vu, tm, kADuration, JS_NewFloat64(ctx, t.duration));
-  put(ctx, vu, o, kATimings, tm);
+  return tm;
+}
+
+JSValue build_cookies(JSContext* ctx, const Flight& f) {
   JSValue cookies = JS_NewObject(ctx);
   std::map<std::string, std::vector<const Cookie*>> by_name;
   for (auto& c : f.set_cookies) by_name[c.name].push_back(&c);
@@ -524,7 +509,10 @@ JSValue make_response(JSContext* ctx, VuState* vu, Flight& f) {
     }
     JS_SetPropertyStr(ctx, cookies, name.c_str(), arr);
   }
-  put(ctx, vu, o, kACookies, cookies);
+  return cookies;
+}
+
+JSValue build_request(JSContext* ctx, VuState* vu, const Flight& f) {
   JSValue rq = JS_NewObject(ctx);
   put(ctx, vu, rq, kAMethod, new_string(ctx, f.current_method));
   put(ctx, vu, rq, kAUrl, new_string(ctx, f.current_url));
@@ -541,7 +529,81 @@ JSValue make_response(JSContext* ctx, VuState* vu, Flight& f) {
     JS_SetPropertyStr(ctx, rh, "Cookie", arr);
   }
   put(ctx, vu, rq, kAHeaders, rh);
-  put(ctx, vu, o, kARequest, rq);
+  return rq;
+}
+
+/// Lazily built Response fields, in the order of kLazyFields.
+enum LazyField { kLHeaders, kLTimings, kLCookies, kLRequest, kLRemoteIp, kLRemotePort, kLStatusText, kLTlsVersion };
+const Atom kLazyAtoms[] = {kAHeaders, kATimings, kACookies, kARequest, kARemoteIp, kARemotePort, kAStatusText,
+                           kATlsVersion};
+
+JSClassID response_class_id = 0;
+
+/// What a Response object holds on the C++ side: the exchange it describes.
+struct ResponseData {
+  std::shared_ptr<Flight> flight;
+};
+
+void response_finalizer(JSRuntime*, JSValue val) {
+  delete static_cast<ResponseData*>(JS_GetOpaque(val, response_class_id));
+}
+
+JSValue build_lazy(JSContext* ctx, VuState* vu, Flight& f, int field) {
+  http::Response& r = f.final;
+  switch (field) {
+    case kLHeaders: return build_headers(ctx, r.headers);
+    case kLTimings: return build_timings(ctx, vu, r.timings);
+    case kLCookies: return build_cookies(ctx, f);
+    case kLRequest: return build_request(ctx, vu, f);
+    case kLRemoteIp: return new_string(ctx, r.remote_ip);
+    case kLRemotePort: return JS_NewInt32(ctx, r.remote_port);
+    case kLStatusText: return new_string(ctx, r.status ? std::to_string(r.status) : "");
+    default: return new_string(ctx, "");
+  }
+}
+
+void ensure_atoms(JSContext* ctx, VuState* vu) {
+  if (vu->atoms.empty())
+    for (std::size_t i = 0; i < kACount; i++) vu->atoms.push_back(JS_NewAtom(ctx, kAtomNames[i]));
+}
+
+/// Getter on Response.prototype: builds the field once and caches it on the instance.
+JSValue response_lazy_get(JSContext* ctx, JSValueConst this_val, int magic) {
+  auto* d = static_cast<ResponseData*>(JS_GetOpaque(this_val, response_class_id));
+  if (!d) return JS_UNDEFINED;
+  VuState* vu = vu_of(ctx);
+  ensure_atoms(ctx, vu);
+  JSValue v = build_lazy(ctx, vu, *d->flight, magic);
+  JS_DefinePropertyValue(ctx, this_val, vu->atoms[kLazyAtoms[magic]], JS_DupValue(ctx, v), JS_PROP_C_W_E);
+  return v;
+}
+
+JSValue make_response(JSContext* ctx, VuState* vu, std::shared_ptr<Flight> fp) {
+  ensure_atoms(ctx, vu);
+  Flight& f = *fp;
+  http::Response& r = f.final;
+  bool lazy = JS_IsObject(vu->response_proto) && response_class_id != 0 &&
+              JS_IsRegisteredClass(JS_GetRuntime(ctx), response_class_id);
+  JSValue o = lazy ? JS_NewObjectProtoClass(ctx, vu->response_proto, response_class_id) : JS_NewObject(ctx);
+  put(ctx, vu, o, kAStatus, JS_NewInt32(ctx, r.status));
+  put(ctx, vu, o, kAProto, new_string(ctx, r.proto));
+  put(ctx, vu, o, kAUrl, new_string(ctx, r.url));
+  put(ctx, vu, o, kAError, new_string(ctx, r.error));
+  put(ctx, vu, o, kAErrorCode, JS_NewInt32(ctx, r.error_code));
+  if (f.spec.response_type == "none") {
+    put(ctx, vu, o, kABody, JS_NULL);
+  } else if (f.spec.response_type == "binary") {
+    js::ensure_typed_arrays(ctx);
+    put(ctx, vu, o, kABody, JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
+  } else {
+    put(ctx, vu, o, kABody, new_string(ctx, r.body));
+  }
+  if (lazy) {
+    JS_SetOpaque(o, new ResponseData{std::move(fp)});
+  } else {
+    for (int field = kLHeaders; field <= kLTlsVersion; field++)
+      put(ctx, vu, o, kLazyAtoms[field], build_lazy(ctx, vu, f, field));
+  }
   return o;
 }
 
@@ -583,6 +645,29 @@ bool report_error(JSContext* ctx, VuState* vu, const Flight& f) {
 
 }  // namespace
 
+void install_response_class(JSContext* ctx, JSValue proto) {
+  static std::once_flag once;
+  std::call_once(once, [] { JS_NewClassID(&response_class_id); });
+  JSRuntime* rt = JS_GetRuntime(ctx);
+  if (!JS_IsRegisteredClass(rt, response_class_id)) {
+    JSClassDef def{};
+    def.class_name = "Response";
+    def.finalizer = response_finalizer;
+    JS_NewClass(rt, response_class_id, &def);
+  }
+  for (int field = kLHeaders; field <= kLTlsVersion; field++) {
+    JSCFunctionType fn;
+    fn.getter_magic = response_lazy_get;
+    const char* name = kAtomNames[kLazyAtoms[field]];
+    JSValue getter = JS_NewCFunction2(ctx, fn.generic, name, 0, JS_CFUNC_getter_magic, field);
+    JSAtom a = JS_NewAtom(ctx, name);
+    JS_DefineProperty(ctx, proto, a, JS_UNDEFINED, getter, JS_UNDEFINED,
+                      JS_PROP_CONFIGURABLE | JS_PROP_HAS_GET | JS_PROP_HAS_CONFIGURABLE);
+    JS_FreeAtom(ctx, a);
+    JS_FreeValue(ctx, getter);
+  }
+}
+
 JSValue http_request(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
   if (vu->in_init) return JS_ThrowTypeError(ctx, "making HTTP requests in the init context is not supported");
@@ -596,7 +681,7 @@ JSValue http_request(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
   f->start_hop();
   if (!wait_all(vu, {f})) return throw_interrupted(ctx);
   if (!report_error(ctx, vu, *f)) return JS_EXCEPTION;
-  return make_response(ctx, vu, *f);
+  return make_response(ctx, vu, f);
 }
 
 JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
@@ -680,7 +765,7 @@ JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
       free_keys();
       return JS_EXCEPTION;
     }
-    JS_SetProperty(ctx, out, keys[i], make_response(ctx, vu, *flights[i]));
+    JS_SetProperty(ctx, out, keys[i], make_response(ctx, vu, flights[i]));
   }
   free_keys();
   return out;

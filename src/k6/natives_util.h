@@ -36,6 +36,10 @@ JSValue guarded(JSContext* ctx, F&& fn) {
 JSValue http_request(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
 JSValue http_batch(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
 
+/// Registers the Response class in `ctx`'s runtime and puts the lazy field
+/// getters (headers, timings, cookies, request, ...) on `proto`.
+void install_response_class(JSContext* ctx, JSValue proto);
+
 /// The native "k6/http" module (k6/http_module.cc).
 JSModuleDef* http_native_module(JSContext* ctx, const char* name);
 
