@@ -8,11 +8,11 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-stamp=/var/lib/herd-deps.v1
+stamp=/var/lib/herd-deps.v2
 if [ -f "$stamp" ] && [ "${HERD_FORCE_DEPS:-0}" != 1 ]; then
   # Fast path: verify a few key files are still present.
   if [ -f /usr/lib/x86_64-linux-gnu/quickjs/libquickjs.a ] && command -v wrk >/dev/null &&
-     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ]; then
+     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ]; then
     exit 0
   fi
 fi
@@ -36,9 +36,9 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config git ca-certificates \
   clang clang-format clang-tidy libclang-rt-14-dev \
-  libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev \
+  libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libarchive-dev \
   libboost-context-dev libgtest-dev libgmock-dev googletest libbenchmark-dev \
-  wrk apache2-utils python3 procps util-linux >/dev/null
+  wrk apache2-utils hey python3 procps util-linux >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends -t trixie libquickjs >/dev/null
 $SUDO touch "$stamp"
 echo "install-deps: done"
