@@ -13,6 +13,9 @@ endfunction()
 
 # herd_test(NAME SOURCES a_test.cc ... DEPS lib ...): a GoogleTest binary registered with ctest.
 function(herd_test name)
+  if(HERD_FUZZ)
+    return()  # the fuzz configuration builds and runs only the fuzz targets
+  endif()
   cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${A_SOURCES})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
