@@ -8,22 +8,33 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 jobs=$(nproc)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 echo "== release build"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
 echo "== release tests"
-ctest --preset release -j "$jobs"
+ctest --preset release -j "$jobs" | tee -a "$log"
 
 echo "== debug build (AddressSanitizer + UndefinedBehaviorSanitizer)"
 cmake --preset debug >/dev/null
 cmake --build --preset debug -j "$jobs"
 echo "== debug tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --preset debug -j "$jobs"
+  ctest --preset debug -j "$jobs" | tee -a "$log"
 
 if [ "${HERD_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz targets (clang, libFuzzer): corpus replay"
   cmake --preset fuzz >/dev/null
-  cmake --build --preset fuzz -j "$jobs" --target duration_fuzz options_fuzz metrics_threshold_fuzz metrics_snapshot_fuzz
-  ctest --test-dir build/fuzz -j "$jobs" --output-on-failure
+  fuzzers=$(sed -n 's/^herd_fuzzer(\([a-z_]*\) .*/\1/p' fuzz/CMakeLists.txt)
+  # shellcheck disable=SC2086
+  cmake --build --preset fuzz -j "$jobs" --target $fuzzers
+  ctest --test-dir build/fuzz -j "$jobs" --output-on-failure | tee -a "$log"
 fi
+
+# One closing line over every ctest run above (each run already failed the
+# script if any of its tests failed).
+total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | paste -sd+ | bc)
+failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$log" | paste -sd+ | bc)
+echo "$((total - failed)) passed, ${failed} failed"
