@@ -1,1 +1,940 @@
-// placeholder: being written
+#include "api/control_server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <stdexcept>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "loop/event_loop.h"
+#include "metrics/summary.h"
+
+namespace herd::api {
+
+using nlohmann::json;
+using loop::Clock;
+
+std::string_view to_string(ExecutionStatus s) {
+  switch (s) {
+    case ExecutionStatus::kCreated: return "Created";
+    case ExecutionStatus::kInitVUs: return "InitVUs";
+    case ExecutionStatus::kInitExecutors: return "InitExecutors";
+    case ExecutionStatus::kInitDone: return "InitDone";
+    case ExecutionStatus::kPausedBeforeRun: return "PausedBeforeRun";
+    case ExecutionStatus::kStarted: return "Started";
+    case ExecutionStatus::kSetup: return "Setup";
+    case ExecutionStatus::kRunning: return "Running";
+    case ExecutionStatus::kTeardown: return "Teardown";
+    case ExecutionStatus::kEnded: return "Ended";
+    case ExecutionStatus::kInterrupted: return "Interrupted";
+  }
+  return "Unknown";
+}
+
+json metric_sample(metrics::MetricType type, const metrics::SeriesState& agg, double elapsed_s) {
+  using metrics::MetricType;
+  json s = json::object();
+  switch (type) {
+    case MetricType::kCounter:
+      s["count"] = agg.sum;
+      s["rate"] = elapsed_s > 0 ? agg.sum / elapsed_s : 0.0;
+      break;
+    case MetricType::kGauge:
+      s["value"] = agg.last;
+      s["min"] = agg.gmin;
+      s["max"] = agg.gmax;
+      break;
+    case MetricType::kRate:
+      s["rate"] = agg.total ? static_cast<double>(agg.passes) / static_cast<double>(agg.total) : 0.0;
+      break;
+    case MetricType::kTrend:
+      s["avg"] = agg.trend.mean();
+      s["min"] = agg.trend.min();
+      s["med"] = agg.trend.percentile(50);
+      s["max"] = agg.trend.max();
+      s["p(90)"] = agg.trend.percentile(90);
+      s["p(95)"] = agg.trend.percentile(95);
+      break;
+  }
+  return s;
+}
+
+namespace {
+
+// ------------------------------------------------------------------ helpers
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+bool is_tchar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+std::string_view trim_ows(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+std::string_view reason(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
+  }
+  return "Unknown";
+}
+
+struct Response {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::string allow;  ///< for 405
+};
+
+Response error_response(int status, std::string_view title, std::string_view detail) {
+  json e = {{"status", std::to_string(status)}, {"title", std::string(title)}, {"detail", std::string(detail)}};
+  Response r;
+  r.status = status;
+  r.body = dump(json{{"errors", json::array({e})}});
+  return r;
+}
+Response error_response(int status, std::string_view detail) { return error_response(status, reason(status), detail); }
+
+Response json_response(const json& j) {
+  Response r;
+  r.body = dump(j);
+  return r;
+}
+
+/// Nesting depth of a JSON text (brackets outside strings); stops counting at `limit`+1.
+std::size_t json_depth(std::string_view s, std::size_t limit) {
+  std::size_t depth = 0, max_depth = 0;
+  bool in_str = false, esc = false;
+  for (char c : s) {
+    if (in_str) {
+      if (esc) esc = false;
+      else if (c == '\\') esc = true;
+      else if (c == '"') in_str = false;
+      continue;
+    }
+    if (c == '"') in_str = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > max_depth) max_depth = depth;
+      if (max_depth > limit) return max_depth;
+    } else if ((c == ']' || c == '}') && depth > 0) --depth;
+  }
+  return max_depth;
+}
+
+bool all_space(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
+}
+
+/// Percent-decodes a path segment; nullopt on a bad escape.
+std::optional<std::string> pct_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = lower(c);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ HTTP parsing
+
+struct Request {
+  std::string method;
+  std::string target;
+  int minor = 1;
+  bool keep_alive = true;
+  bool has_content_length = false;
+  std::uint64_t content_length = 0;
+  bool has_transfer_encoding = false;
+  bool expect_continue = false;
+};
+
+struct HttpError {
+  int status;
+  std::string detail;
+};
+
+/// Parses the request head (request line and header lines; no blank line).
+std::optional<HttpError> parse_head(std::string_view head, Request& req) {
+  std::vector<std::string_view> lines;
+  while (!head.empty()) {
+    std::size_t nl = head.find('\n');
+    std::string_view line = head.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    if (nl == std::string_view::npos) break;
+    head.remove_prefix(nl + 1);
+  }
+  if (lines.empty()) return HttpError{400, "empty request"};
+  for (auto l : lines)
+    for (char c : l)
+      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
+        return HttpError{400, "control character in request head"};
+
+  // Request line: METHOD SP target SP HTTP/x.y
+  std::string_view rl = lines[0];
+  std::size_t sp1 = rl.find(' ');
+  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : rl.find(' ', sp1 + 1);
+  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos || rl.find(' ', sp2 + 1) != std::string_view::npos)
+    return HttpError{400, "malformed request line"};
+  std::string_view method = rl.substr(0, sp1), target = rl.substr(sp1 + 1, sp2 - sp1 - 1), version = rl.substr(sp2 + 1);
+  if (method.empty() || method.size() > 32 || !std::all_of(method.begin(), method.end(), is_tchar))
+    return HttpError{400, "malformed method"};
+  if (target.empty() || target[0] != '/' || target.find('\t') != std::string_view::npos)
+    return HttpError{400, "request target must be an absolute path"};
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
+      version[5] > '9' || version[7] < '0' || version[7] > '9')
+    return HttpError{400, "malformed HTTP version"};
+  if (version[5] != '1') return HttpError{505, "only HTTP/1.0 and HTTP/1.1 are supported"};
+  req.method = std::string(method);
+  req.target = std::string(target);
+  req.minor = version[7] - '0';
+  bool conn_close = false, conn_keep_alive = false;
+
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    std::string_view l = lines[i];
+    if (l.empty()) return HttpError{400, "empty header line"};
+    if (l[0] == ' ' || l[0] == '\t') return HttpError{400, "obsolete header line folding"};
+    std::size_t colon = l.find(':');
+    if (colon == std::string_view::npos || colon == 0) return HttpError{400, "malformed header line"};
+    std::string_view name = l.substr(0, colon);
+    if (!std::all_of(name.begin(), name.end(), is_tchar)) return HttpError{400, "malformed header name"};
+    std::string_view value = trim_ows(l.substr(colon + 1));
+    if (iequals(name, "content-length")) {
+      if (value.empty() || value.size() > 18 || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return HttpError{400, "invalid Content-Length"};
+      std::uint64_t n = 0;
+      for (char c : value) n = n * 10 + static_cast<std::uint64_t>(c - '0');
+      if (req.has_content_length && n != req.content_length) return HttpError{400, "conflicting Content-Length headers"};
+      req.has_content_length = true;
+      req.content_length = n;
+    } else if (iequals(name, "transfer-encoding")) {
+      req.has_transfer_encoding = true;
+    } else if (iequals(name, "connection")) {
+      std::string_view v = value;
+      while (!v.empty()) {
+        std::size_t comma = v.find(',');
+        std::string_view tok = trim_ows(v.substr(0, comma));
+        if (iequals(tok, "close")) conn_close = true;
+        if (iequals(tok, "keep-alive")) conn_keep_alive = true;
+        if (comma == std::string_view::npos) break;
+        v.remove_prefix(comma + 1);
+      }
+    } else if (iequals(name, "expect")) {
+      if (iequals(value, "100-continue")) req.expect_continue = true;
+    }
+  }
+  req.keep_alive = req.minor >= 1 ? !conn_close : (conn_keep_alive && !conn_close);
+  return std::nullopt;
+}
+
+// ------------------------------------------------------------------ addresses
+
+struct HostPort {
+  std::string host;
+  std::string port;
+  bool bracketed = false;
+};
+
+HostPort split_address(const std::string& addr) {
+  HostPort hp;
+  std::string rest;
+  if (!addr.empty() && addr[0] == '[') {
+    std::size_t close = addr.find(']');
+    if (close == std::string::npos) throw std::invalid_argument("control API address \"" + addr + "\": missing ']'");
+    hp.host = addr.substr(1, close - 1);
+    hp.bracketed = true;
+    rest = addr.substr(close + 1);
+    if (rest.empty() || rest[0] != ':')
+      throw std::invalid_argument("control API address \"" + addr + "\": expected [HOST]:PORT");
+    hp.port = rest.substr(1);
+  } else {
+    std::size_t colon = addr.rfind(':');
+    if (colon == std::string::npos)
+      throw std::invalid_argument("control API address \"" + addr + "\": expected HOST:PORT");
+    hp.host = addr.substr(0, colon);
+    hp.port = addr.substr(colon + 1);
+    if (hp.host.find(':') != std::string::npos)
+      throw std::invalid_argument("control API address \"" + addr + "\": IPv6 hosts need brackets, e.g. [::1]:6565");
+  }
+  if (hp.host.empty())
+    throw std::invalid_argument("control API address \"" + addr +
+                                "\": the host is required (e.g. 127.0.0.1:6565; 0.0.0.0 must be explicit)");
+  if (hp.port.empty() || hp.port.size() > 5 ||
+      !std::all_of(hp.port.begin(), hp.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoul(hp.port) > 65535)
+    throw std::invalid_argument("control API address \"" + addr + "\": invalid port \"" + hp.port + "\"");
+  return hp;
+}
+
+std::string format_sockaddr(const sockaddr_storage& ss, std::uint16_t* port_out) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    *port_out = ntohs(a->sin6_port);
+    return "[" + std::string(buf) + "]:" + std::to_string(*port_out);
+  }
+  const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+  inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+  *port_out = ntohs(a->sin_port);
+  return std::string(buf) + ":" + std::to_string(*port_out);
+}
+
+}  // namespace
+
+// ==================================================================== server state
+
+struct ControlServer::State {
+  struct Conn {
+    int fd = -1;
+    std::string in;
+    std::size_t scan = 0;  ///< where the search for the end of the head resumes
+    std::string out;
+    std::size_t out_off = 0;
+    bool have_head = false;
+    Request req;
+    std::size_t head_len = 0;
+    bool continue_sent = false;
+    bool close_after = false;  ///< close once `out` is written
+    bool peer_eof = false;
+    bool draining = false;  ///< write side shut down; input discarded until EOF or drain_deadline
+    Clock::time_point last_activity;
+    Clock::time_point drain_deadline;
+    std::uint32_t events = 0;
+  };
+
+  State(ControlHandler& h, ControlServerOptions o) : handler(h), opts(o) {}
+
+  ControlHandler& handler;
+  ControlServerOptions opts;
+  loop::EventLoop loop;
+  int listen_fd = -1;
+  std::unordered_map<int, std::unique_ptr<Conn>> conns;
+  std::atomic<std::thread::id> tid{};
+  bool closed = false;
+
+  // ---------------------------------------------------------------- I/O
+
+  void on_accept() {
+    for (;;) {
+      int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return;  // EAGAIN, or EMFILE and friends: retried on the next readiness
+      }
+      if (conns.size() >= opts.max_connections) {
+        ::close(fd);
+        continue;
+      }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      auto c = std::make_unique<Conn>();
+      c->fd = fd;
+      c->last_activity = Clock::now();
+      c->events = EPOLLIN;
+      conns.emplace(fd, std::move(c));
+      loop.watch(fd, EPOLLIN, [this, fd](std::uint32_t ev) { on_event(fd, ev); });
+    }
+  }
+
+  void on_event(int fd, std::uint32_t ev) {
+    auto it = conns.find(fd);
+    if (it == conns.end()) return;
+    Conn* c = it->second.get();
+    if (ev & EPOLLERR) {
+      close_conn(c);
+      return;
+    }
+    if (ev & (EPOLLIN | EPOLLHUP)) {
+      if (!do_read(c)) return;
+    }
+    service(c);
+  }
+
+  /// Reads what is available. Returns false when the connection was closed.
+  bool do_read(Conn* c) {
+    char buf[64 * 1024];
+    std::size_t budget = 1024 * 1024;  // per readiness event, for fairness
+    while (budget > 0) {
+      ssize_t n = ::recv(c->fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        c->last_activity = Clock::now();
+        budget -= std::min<std::size_t>(budget, static_cast<std::size_t>(n));
+        if (!c->draining) c->in.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n == 0) {
+        if (c->draining) {
+          close_conn(c);
+          return false;
+        }
+        c->peer_eof = true;
+        return true;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      close_conn(c);
+      return false;
+    }
+    return true;
+  }
+
+  /// Writes pending output. Returns false when the connection was closed.
+  bool flush(Conn* c) {
+    while (c->out_off < c->out.size()) {
+      ssize_t n = ::send(c->fd, c->out.data() + c->out_off, c->out.size() - c->out_off, MSG_NOSIGNAL);
+      if (n > 0) {
+        c->out_off += static_cast<std::size_t>(n);
+        c->last_activity = Clock::now();
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      close_conn(c);
+      return false;
+    }
+    c->out.clear();
+    c->out_off = 0;
+    return true;
+  }
+
+  void set_interest(Conn* c, std::uint32_t events) {
+    if (c->events == events) return;
+    c->events = events;
+    loop.modify(c->fd, events);
+  }
+
+  void close_conn(Conn* c) {
+    int fd = c->fd;
+    loop.unwatch(fd);
+    ::close(fd);
+    conns.erase(fd);  // destroys *c
+  }
+
+  /// Parses and answers as many requests as possible, then sets the epoll interest.
+  void service(Conn* c) {
+    for (;;) {
+      if (!flush(c)) return;
+      if (c->out_off < c->out.size()) {
+        set_interest(c, EPOLLOUT);  // back-pressure: no reading while a response is stuck
+        return;
+      }
+      if (c->draining) {
+        set_interest(c, EPOLLIN);
+        return;
+      }
+      if (c->close_after) {
+        // Lingering close: shut the write side and discard input for a while,
+        // so that unread request bytes do not turn into an RST that destroys
+        // the response on the way.
+        ::shutdown(c->fd, SHUT_WR);
+        c->draining = true;
+        c->in.clear();
+        c->drain_deadline = Clock::now() + std::chrono::seconds(2);
+        if (c->peer_eof) {
+          close_conn(c);
+          return;
+        }
+        set_interest(c, EPOLLIN);
+        return;
+      }
+      if (!step(c)) break;
+    }
+    if (c->peer_eof) {
+      close_conn(c);
+      return;
+    }
+    set_interest(c, EPOLLIN);
+  }
+
+  void queue_response(Conn* c, const Response& r, bool head_only, bool keep_alive) {
+    std::string& o = c->out;
+    o += "HTTP/1.1 ";
+    o += std::to_string(r.status);
+    o += ' ';
+    o += reason(r.status);
+    o += "\r\n";
+    if (!r.body.empty() || r.status != 200) {
+      o += "Content-Type: ";
+      o += r.content_type;
+      o += "\r\n";
+    }
+    o += "Content-Length: ";
+    o += std::to_string(r.body.size());
+    o += "\r\n";
+    if (!r.allow.empty()) {
+      o += "Allow: ";
+      o += r.allow;
+      o += "\r\n";
+    }
+    o += "Cache-Control: no-store\r\n";
+    if (!keep_alive) o += "Connection: close\r\n";
+    else if (c->req.minor == 0) o += "Connection: keep-alive\r\n";
+    o += "\r\n";
+    if (!head_only) o += r.body;
+    if (!keep_alive) c->close_after = true;
+  }
+
+  void fail(Conn* c, int status, std::string_view detail) {
+    queue_response(c, error_response(status, detail), false, false);
+  }
+
+  /// One parsing step. Returns true when it made progress (queued output or
+  /// consumed a request), false when it needs more input.
+  bool step(Conn* c) {
+    if (!c->have_head) {
+      // Tolerate empty lines before the request line (RFC 9112 2.2).
+      std::size_t skip = 0;
+      while (skip < c->in.size() && (c->in[skip] == '\r' || c->in[skip] == '\n')) ++skip;
+      if (skip) {
+        c->in.erase(0, skip);
+        c->scan = 0;
+      }
+      // The head ends at an empty line: "\n\n" or "\n\r\n".
+      std::size_t end = std::string::npos;
+      std::size_t i = c->scan;
+      for (; i < c->in.size(); ++i) {
+        if (c->in[i] != '\n') continue;
+        if (i + 1 >= c->in.size()) break;
+        if (c->in[i + 1] == '\n') {
+          end = i + 2;
+          break;
+        }
+        if (c->in[i + 1] == '\r') {
+          if (i + 2 >= c->in.size()) break;
+          if (c->in[i + 2] == '\n') {
+            end = i + 3;
+            break;
+          }
+        }
+      }
+      if (end == std::string::npos) {
+        c->scan = i;
+        if (c->in.size() > opts.max_header_bytes) {
+          fail(c, 431, "request head larger than " + std::to_string(opts.max_header_bytes) + " bytes");
+          return true;
+        }
+        return false;
+      }
+      if (end > opts.max_header_bytes) {
+        fail(c, 431, "request head larger than " + std::to_string(opts.max_header_bytes) + " bytes");
+        return true;
+      }
+      c->req = Request{};
+      if (auto err = parse_head(std::string_view(c->in).substr(0, end), c->req)) {
+        fail(c, err->status, err->detail);
+        return true;
+      }
+      c->have_head = true;
+      c->head_len = end;
+      c->continue_sent = false;
+      if (c->req.has_transfer_encoding) {
+        fail(c, 501, "Transfer-Encoding is not supported; send a Content-Length body");
+        return true;
+      }
+      if (c->req.content_length > opts.max_body_bytes) {
+        fail(c, 413, "request body larger than " + std::to_string(opts.max_body_bytes) + " bytes");
+        return true;
+      }
+    }
+    std::size_t need = c->head_len + static_cast<std::size_t>(c->req.content_length);
+    if (c->in.size() < need) {
+      if (c->req.expect_continue && c->req.minor >= 1 && !c->continue_sent) {
+        c->continue_sent = true;
+        c->out += "HTTP/1.1 100 Continue\r\n\r\n";
+        return true;
+      }
+      return false;
+    }
+    std::string body = c->in.substr(c->head_len, static_cast<std::size_t>(c->req.content_length));
+    c->in.erase(0, need);
+    c->scan = 0;
+    c->have_head = false;
+    Response r = route(c->req, body);
+    queue_response(c, r, c->req.method == "HEAD", c->req.keep_alive);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  Response route(const Request& req, const std::string& body) {
+    std::string_view path = req.target;
+    path = path.substr(0, path.find('?'));
+    std::vector<std::string> segs;
+    {
+      std::string_view p = path.substr(1);
+      while (true) {
+        std::size_t slash = p.find('/');
+        auto dec = pct_decode(p.substr(0, slash));
+        if (!dec) return error_response(400, "malformed percent-encoding in the path");
+        segs.push_back(std::move(*dec));
+        if (slash == std::string_view::npos) break;
+        p.remove_prefix(slash + 1);
+      }
+    }
+    const std::string& m = req.method;
+    bool get = m == "GET" || m == "HEAD";
+    auto not_allowed = [&](const char* allow) {
+      Response r = error_response(405, "method " + m + " is not allowed on " + std::string(path));
+      r.allow = allow;
+      return r;
+    };
+    try {
+      if (segs.size() < 2 || segs[0] != "v1") return error_response(404, "no such endpoint: " + std::string(path));
+      const std::string& what = segs[1];
+      if (segs.size() == 2) {
+        if (what == "status") {
+          if (get) return status_response();
+          if (m == "PATCH") return patch_status(body);
+          return not_allowed("GET, HEAD, PATCH");
+        }
+        if (what == "metrics") {
+          if (get) return metrics_response(nullptr);
+          return not_allowed("GET, HEAD");
+        }
+        if (what == "groups") {
+          if (get) return groups_response(nullptr);
+          return not_allowed("GET, HEAD");
+        }
+        if (what == "setup") {
+          if (get) return setup_envelope(handler.get_setup_data());
+          if (m == "POST") return setup_envelope(handler.run_setup());
+          if (m == "PUT") return put_setup(body);
+          return not_allowed("GET, HEAD, POST, PUT");
+        }
+        if (what == "teardown") {
+          if (m == "POST") {
+            handler.run_teardown();
+            return Response{200, "", "application/json", ""};
+          }
+          return not_allowed("POST");
+        }
+        if (what == "snapshot") {
+          if (get) return json_response(handler.snapshot().to_json());
+          return not_allowed("GET, HEAD");
+        }
+      } else if (segs.size() == 3 && !segs[2].empty()) {
+        if (what == "metrics") {
+          if (get) return metrics_response(&segs[2]);
+          return not_allowed("GET, HEAD");
+        }
+        if (what == "groups") {
+          if (get) return groups_response(&segs[2]);
+          return not_allowed("GET, HEAD");
+        }
+      }
+      return error_response(404, "no such endpoint: " + std::string(path));
+    } catch (const std::exception& e) {
+      return error_response(500, e.what());
+    } catch (...) {
+      return error_response(500, "unknown error");
+    }
+  }
+
+  /// Parses a request body as JSON; nullopt and `err` set on failure.
+  std::optional<json> parse_json(const std::string& body, Response& err) {
+    if (json_depth(body, opts.max_json_depth) > opts.max_json_depth) {
+      err = error_response(400, "Malformed JSON", "JSON nested deeper than " + std::to_string(opts.max_json_depth));
+      return std::nullopt;
+    }
+    try {
+      return json::parse(body);
+    } catch (const json::exception& e) {
+      err = error_response(400, "Malformed JSON", e.what());
+      return std::nullopt;
+    }
+  }
+
+  static json status_json(const StatusInfo& s) {
+    json a = json::object();
+    a["status"] = static_cast<int>(s.status);
+    a["status-name"] = std::string(to_string(s.status));
+    a["paused"] = s.paused;
+    a["vus"] = s.vus;
+    a["vus-max"] = s.vus_max;
+    a["stopped"] = s.stopped;
+    a["running"] = s.running;
+    a["tainted"] = s.tainted;
+    return json{{"data", {{"type", "status"}, {"id", "default"}, {"attributes", std::move(a)}}}};
+  }
+
+  Response status_response() { return json_response(status_json(handler.status())); }
+
+  Response patch_status(const std::string& body) {
+    Response err;
+    auto j = parse_json(body, err);
+    if (!j) return err;
+    auto bad = [](std::string detail) { return error_response(400, "Invalid status patch", detail); };
+    if (!j->is_object() || !j->contains("data") || !(*j)["data"].is_object())
+      return bad(R"(expected {"data":{"type":"status","id":"default","attributes":{...}}})");
+    const json& data = (*j)["data"];
+    if (data.contains("type") && data["type"] != "status") return bad("data.type must be \"status\"");
+    json attrs = json::object();
+    if (data.contains("attributes")) {
+      if (!data["attributes"].is_object()) return bad("data.attributes must be an object");
+      attrs = data["attributes"];
+    }
+    StatusPatch p;
+    auto get_bool = [&](const char* key, std::optional<bool>& out) -> std::optional<std::string> {
+      if (!attrs.contains(key) || attrs[key].is_null()) return std::nullopt;
+      if (!attrs[key].is_boolean()) return std::string(key) + " must be a boolean";
+      out = attrs[key].get<bool>();
+      return std::nullopt;
+    };
+    auto get_count = [&](const char* key, std::optional<std::int64_t>& out) -> std::optional<std::string> {
+      if (!attrs.contains(key) || attrs[key].is_null()) return std::nullopt;
+      const json& v = attrs[key];
+      if (v.is_number_unsigned()) {
+        if (v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+          return std::string(key) + " is too large";
+        out = static_cast<std::int64_t>(v.get<std::uint64_t>());
+        return std::nullopt;
+      }
+      if (v.is_number_integer()) {
+        if (v.get<std::int64_t>() < 0) return std::string(key) + " must not be negative";
+        out = v.get<std::int64_t>();
+        return std::nullopt;
+      }
+      return std::string(key) + " must be a non-negative integer";
+    };
+    for (auto e : {get_bool("paused", p.paused), get_bool("stopped", p.stopped), get_count("vus", p.vus),
+                   get_count("vus-max", p.vus_max)})
+      if (e) return bad(*e);
+    if (auto e = handler.patch_status(p)) return error_response(400, "Invalid status change", *e);
+    return status_response();
+  }
+
+  Response metrics_response(const std::string* only) {
+    metrics::Snapshot snap = handler.snapshot();
+    double elapsed_s = static_cast<double>(handler.status().elapsed.count()) / 1e6;
+    std::set<metrics::MetricId> observed;
+    for (const auto& [key, state] : snap.series) observed.insert(key.metric);
+    auto resource = [&](metrics::MetricId id) {
+      const metrics::MetricDef& def = snap.metrics.at(id);
+      json a = json::object();
+      a["type"] = std::string(metrics::to_string(def.type));
+      a["contains"] = std::string(metrics::to_string(def.contains));
+      auto t = handler.metric_tainted(def.name);
+      a["tainted"] = t ? json(*t) : json(nullptr);
+      a["sample"] = metric_sample(def.type, snap.aggregate(id), elapsed_s);
+      return json{{"type", "metrics"}, {"id", def.name}, {"attributes", std::move(a)}};
+    };
+    if (only) {
+      auto id = snap.find(*only);
+      if (!id || !observed.count(*id)) return error_response(404, "no such metric: " + *only);
+      return json_response(json{{"data", resource(*id)}});
+    }
+    std::vector<metrics::MetricId> ids;
+    for (auto id : observed)
+      if (id < snap.metrics.size()) ids.push_back(id);
+    std::sort(ids.begin(), ids.end(), [&](auto a, auto b) { return snap.metrics[a].name < snap.metrics[b].name; });
+    json list = json::array();
+    for (auto id : ids) list.push_back(resource(id));
+    return json_response(json{{"data", std::move(list)}});
+  }
+
+  static void flatten_groups(const json& g, const json& parent_id, json& out) {
+    json children = json::array();
+    if (g.contains("groups") && g["groups"].is_array())
+      for (const auto& c : g["groups"]) children.push_back({{"type", "groups"}, {"id", c.value("id", "")}});
+    json checks = json::array();
+    if (g.contains("checks") && g["checks"].is_array())
+      for (const auto& c : g["checks"])
+        checks.push_back({{"id", c.value("id", "")},
+                          {"path", c.value("path", "")},
+                          {"name", c.value("name", "")},
+                          {"passes", c.value("passes", json(0))},
+                          {"fails", c.value("fails", json(0))}});
+    json parent = parent_id.is_null() ? json(nullptr) : json{{"type", "groups"}, {"id", parent_id}};
+    out.push_back({{"type", "groups"},
+                   {"id", g.value("id", "")},
+                   {"attributes", {{"path", g.value("path", "")}, {"name", g.value("name", "")}, {"checks", checks}}},
+                   {"relationships", {{"groups", {{"data", children}}}, {"parent", {{"data", parent}}}}}});
+    if (g.contains("groups") && g["groups"].is_array())
+      for (const auto& c : g["groups"]) flatten_groups(c, g.value("id", ""), out);
+  }
+
+  Response groups_response(const std::string* only) {
+    metrics::Snapshot snap = handler.snapshot();
+    json data = metrics::build_summary_data(snap, {}, {}, std::chrono::milliseconds(0), metrics::SummaryOptions{});
+    json all = json::array();
+    if (data.contains("root_group") && data["root_group"].is_object()) flatten_groups(data["root_group"], nullptr, all);
+    if (!only) return json_response(json{{"data", std::move(all)}});
+    for (auto& g : all)
+      if (g["id"] == *only) return json_response(json{{"data", std::move(g)}});
+    return error_response(404, "no such group: " + *only);
+  }
+
+  static Response setup_envelope(json data) {
+    return json_response(
+        json{{"data", {{"type", "setupData"}, {"id", "default"}, {"attributes", {{"data", std::move(data)}}}}}});
+  }
+
+  Response put_setup(const std::string& body) {
+    json data = nullptr;
+    if (!all_space(body)) {
+      Response err;
+      auto j = parse_json(body, err);
+      if (!j) return err;
+      data = std::move(*j);
+    }
+    handler.set_setup_data(data);
+    return setup_envelope(std::move(data));
+  }
+
+  // ---------------------------------------------------------------- housekeeping
+
+  void sweep() {
+    auto now = Clock::now();
+    std::vector<Conn*> dead;
+    for (auto& [fd, c] : conns) {
+      if (c->draining ? now >= c->drain_deadline : now - c->last_activity >= opts.idle_timeout) dead.push_back(c.get());
+    }
+    for (Conn* c : dead) close_conn(c);
+    schedule_sweep();
+  }
+
+  void schedule_sweep() {
+    auto every = std::chrono::duration_cast<Clock::duration>(opts.idle_timeout / 4);
+    every = std::clamp<Clock::duration>(every, std::chrono::milliseconds(10), std::chrono::seconds(1));
+    loop.add_timer(Clock::now() + every, [this] { sweep(); });
+  }
+
+  /// After the thread has ended: closes every socket. Idempotent.
+  void close_all() {
+    if (closed) return;
+    closed = true;
+    for (auto& [fd, c] : conns) ::close(fd);
+    conns.clear();
+    if (listen_fd >= 0) ::close(listen_fd);
+    listen_fd = -1;
+  }
+};
+
+// ==================================================================== ControlServer
+
+ControlServer::ControlServer(const std::string& address, ControlHandler& handler, ControlServerOptions opts) {
+  HostPort hp = split_address(address);
+  addrinfo hints{};
+  hints.ai_family = hp.bracketed ? AF_INET6 : AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | (hp.bracketed ? AI_NUMERICHOST : 0);
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(hp.host.c_str(), hp.port.c_str(), &hints, &res);
+  if (rc != 0 || !res)
+    throw std::invalid_argument("control API address \"" + address + "\": cannot resolve host: " + gai_strerror(rc));
+  // Like Go's net.Listen for a name: the first IPv4 address, else the first one.
+  const addrinfo* pick = res;
+  for (const addrinfo* a = res; a; a = a->ai_next)
+    if (a->ai_family == AF_INET) {
+      pick = a;
+      break;
+    }
+  sockaddr_storage ss{};
+  socklen_t sslen = static_cast<socklen_t>(pick->ai_addrlen);
+  std::memcpy(&ss, pick->ai_addr, pick->ai_addrlen);
+  int family = pick->ai_family;
+  ::freeaddrinfo(res);
+
+  std::uint16_t dummy = 0;
+  std::string wanted = format_sockaddr(ss, &dummy);
+  auto fail = [&](int fd, const char* what) {
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    throw std::system_error(e, std::generic_category(), "control API: cannot " + std::string(what) + " " + wanted);
+  };
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(-1, "create a socket for");
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&ss), sslen) < 0) fail(fd, "bind");
+  if (::listen(fd, 128) < 0) fail(fd, "listen on");
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof bound;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen) < 0) fail(fd, "getsockname of");
+  bound_ = format_sockaddr(bound, &port_);
+
+  try {
+    st_ = std::make_unique<State>(handler, opts);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  st_->listen_fd = fd;
+  State* st = st_.get();
+  st->loop.watch(fd, EPOLLIN, [st](std::uint32_t) { st->on_accept(); });
+  st->schedule_sweep();
+  thread_ = std::thread([st] {
+    st->tid.store(std::this_thread::get_id());
+    try {
+      st->loop.run();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "herd: control API server stopped: %s\n", e.what());
+    }
+  });
+}
+
+ControlServer::~ControlServer() { stop(); }
+
+void ControlServer::stop() {
+  if (!st_) return;
+  st_->loop.stop();
+  if (std::this_thread::get_id() == st_->tid.load()) return;  // from a handler: the join comes later
+  std::lock_guard<std::mutex> lk(stop_mu_);
+  if (thread_.joinable()) thread_.join();
+  st_->close_all();
+}
+
+}  // namespace herd::api

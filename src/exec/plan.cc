@@ -1,6 +1,7 @@
 #include "exec/plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
 
@@ -129,6 +130,52 @@ ExecutionRequirements execution_requirements(const std::vector<ScenarioConfig>& 
   }
   req.max_vus = peak > kMax ? kMax : static_cast<std::int64_t>(peak);
   return req;
+}
+
+}  // namespace herd::exec
+
+namespace herd::exec {
+
+std::optional<microseconds> arrival_offset(const ScenarioConfig& s, std::int64_t i) {
+  if (i < 0) return std::nullopt;
+  const double unit = static_cast<double>(s.time_unit.count());  // microseconds
+  if (s.executor == "constant-arrival-rate") {
+    if (s.rate <= 0 || unit <= 0) return std::nullopt;
+    __int128 us = static_cast<__int128>(i) * s.time_unit.count() / s.rate;
+    if (us >= s.duration.count()) return std::nullopt;
+    return microseconds(static_cast<std::int64_t>(us));
+  }
+  if (s.executor != "ramping-arrival-rate" || unit <= 0) return std::nullopt;
+  // Walk the stages, integrating the rate (iterations per microsecond).
+  double need = static_cast<double>(i);  // iterations still to pass before #i is due
+  double r0 = static_cast<double>(s.start_rate) / unit;
+  double t0 = 0;
+  for (const Stage& st : s.stages) {
+    double d = static_cast<double>(st.duration.count());
+    double r1 = static_cast<double>(st.target) / unit;
+    if (d <= 0) {
+      r0 = r1;
+      continue;
+    }
+    double area = (r0 + r1) / 2 * d;  // iterations started within this stage
+    if (need < area || (need == 0 && area == 0 && r0 > 0)) {
+      // Solve r0*x + (r1-r0)/(2d)*x^2 = need for x in [0, d].
+      double a = (r1 - r0) / (2 * d);
+      double x;
+      if (std::abs(a) < 1e-18) {
+        x = need / r0;
+      } else {
+        double disc = r0 * r0 + 4 * a * need;
+        x = (-r0 + std::sqrt(std::max(0.0, disc))) / (2 * a);
+      }
+      x = std::clamp(x, 0.0, d);
+      return microseconds(static_cast<std::int64_t>(std::ceil(t0 + x - 1e-6)));
+    }
+    need -= area;
+    t0 += d;
+    r0 = r1;
+  }
+  return std::nullopt;
 }
 
 }  // namespace herd::exec

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "exec/options.h"
@@ -28,6 +29,13 @@ std::int64_t ramping_vus_at(const ScenarioConfig& s, microseconds t);
 /// The arrival rate (iterations per time unit) of a ramping-arrival-rate
 /// scenario at offset `t`, linearly interpolated.
 double ramping_rate_at(const ScenarioConfig& s, microseconds t);
+
+/// Arrival-rate executors: the offset from the scenario's start at which
+/// global iteration number `i` (0-based) is due, or nullopt when the scenario
+/// ends before it. constant-arrival-rate: i * timeUnit / rate. ramping: the
+/// time at which the integral of the (piecewise linear) rate reaches i.
+/// Exact to the microsecond; deadlines are absolute, never chained sleeps.
+std::optional<microseconds> arrival_offset(const ScenarioConfig& s, std::int64_t i);
 
 struct ExecutionRequirements {
   std::int64_t max_vus = 0;          ///< peak VUs needed at once across scenarios

@@ -1,5 +1,7 @@
 #include "exec/plan.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -197,6 +199,61 @@ TEST(ExecutionRequirements, EmptyAndHugeValues) {
   auto huge = constant_vus(std::numeric_limits<std::int64_t>::max(), microseconds::max(), microseconds::max());
   r = execution_requirements({huge, huge});
   EXPECT_EQ(r.total_duration, microseconds::max());
+}
+
+}  // namespace
+
+namespace {
+
+std::int64_t count_arrivals(const ScenarioConfig& s) {
+  std::int64_t n = 0;
+  std::optional<microseconds> prev;
+  while (auto t = arrival_offset(s, n)) {
+    if (prev) {
+      EXPECT_GE(*t, *prev) << "iteration " << n;
+    }
+    prev = t;
+    n++;
+    if (n > 10'000'000) break;
+  }
+  return n;
+}
+
+TEST(ArrivalOffset, ConstantRateIsExactAndAbsolute) {
+  ScenarioConfig s;
+  s.executor = "constant-arrival-rate";
+  s.rate = 1000;
+  s.time_unit = std::chrono::seconds(1);
+  s.duration = std::chrono::seconds(10);
+  EXPECT_EQ(count_arrivals(s), 10'000);
+  EXPECT_EQ(*arrival_offset(s, 0), microseconds(0));
+  EXPECT_EQ(*arrival_offset(s, 1), microseconds(1000));
+  EXPECT_EQ(*arrival_offset(s, 9999), microseconds(9'999'000));
+  s.rate = 3;  // 3 per second: 333333.33 us apart, no drift
+  s.duration = std::chrono::seconds(3);
+  EXPECT_EQ(count_arrivals(s), 9);
+  EXPECT_EQ(*arrival_offset(s, 3), microseconds(1'000'000));
+  s.rate = 50;
+  s.time_unit = std::chrono::minutes(1);
+  s.duration = std::chrono::minutes(2);
+  EXPECT_EQ(count_arrivals(s), 100);
+}
+
+TEST(ArrivalOffset, RampingRateIntegratesTheStages) {
+  ScenarioConfig s;
+  s.executor = "ramping-arrival-rate";
+  s.start_rate = 0;
+  s.time_unit = std::chrono::seconds(1);
+  s.stages = {{std::chrono::seconds(10), 100}, {std::chrono::seconds(10), 100}, {std::chrono::seconds(10), 0}};
+  // 0->100/s over 10 s: 500; 100/s for 10 s: 1000; 100->0 over 10 s: 500.
+  std::int64_t n = count_arrivals(s);
+  EXPECT_GE(n, 1999);
+  EXPECT_LE(n, 2001);
+  // The 500th iteration is due when the ramp ends (t = 10 s).
+  EXPECT_NEAR(static_cast<double>(arrival_offset(s, 500)->count()), 10e6, 1.0);
+  // Half of the first ramp's iterations (250) come at t = 10 * sqrt(1/2) s.
+  EXPECT_NEAR(static_cast<double>(arrival_offset(s, 250)->count()), 10e6 * std::sqrt(0.5), 2.0);
+  EXPECT_NEAR(static_cast<double>(arrival_offset(s, 1000)->count()), 15e6, 1.0);
 }
 
 }  // namespace

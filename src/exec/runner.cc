@@ -56,6 +56,10 @@ struct Vu {
   bool shutting_down = false;
   bool init_ok = false;
   bool rampdown_interrupt = false;  ///< the current interruption comes from ramping-vus' gracefulRampDown
+  // Arrival-rate executors: the start signal from this worker's ArrivalShard.
+  bool arrival_start = false;
+  std::int64_t arrival_i = 0;           ///< global iteration number to run
+  Clock::time_point arrival_intended;  ///< when it was due
 
   JSContext* ctx() const { return rt->ctx(); }
 
@@ -237,8 +241,26 @@ struct Worker {
 };
 
 /// A scenario while it runs. Shared by the controller and the workers.
+struct ScenarioRun;
+
+/// One worker's part of an arrival-rate scenario: global iterations
+/// i = index, index + stride, ... are started here, each at its absolute
+/// deadline (plan.h arrival_offset). Confined to the worker's thread.
+struct ArrivalShard {
+  Worker* worker = nullptr;
+  ScenarioRun* sc = nullptr;
+  std::int64_t index = 0;
+  std::int64_t stride = 1;
+  std::int64_t next_i = 0;
+  std::vector<Vu*> idle;  ///< VUs of this scenario on this worker waiting for a start
+  loop::TimerId timer = 0;
+  bool armed = false;
+  metrics::TagSet dropped_tags;
+};
+
 struct ScenarioRun {
   ScenarioConfig cfg;
+  std::vector<std::unique_ptr<ArrivalShard>> shards;  ///< by worker index (arrival-rate only)
   Clock::time_point start;
   Clock::time_point end;        ///< no new iterations after this
   Clock::time_point hard_stop;  ///< iterations still running are interrupted
@@ -249,6 +271,10 @@ struct ScenarioRun {
   std::vector<Vu*> vus;
   bool started = false;
   bool finished = false;
+
+  bool arrival() const {
+    return cfg.executor == "constant-arrival-rate" || cfg.executor == "ramping-arrival-rate";
+  }
 
   double progress() const {
     auto total = end - start;
@@ -515,7 +541,26 @@ struct Engine::Impl {
       active = a;
       run.stats.vus_active += a ? 1 : -1;
     };
+    if (sc->arrival()) {
+      ArrivalShard* shard = sc->shards[static_cast<size_t>(v.worker->index)].get();
+      for (;;) {
+        if (st.interrupted || sc->stopping.load() || run.aborted.load()) break;
+        shard->idle.push_back(&v);
+        while (!v.arrival_start && !st.interrupted && !sc->stopping.load() && !run.aborted.load()) st.suspend();
+        if (!v.arrival_start) {
+          shard->idle.erase(std::remove(shard->idle.begin(), shard->idle.end(), &v), shard->idle.end());
+          break;
+        }
+        v.arrival_start = false;
+        st.iteration_in_test = v.arrival_i;
+        set_active(true);
+        bool ok = run_iteration(v, fn, sc, &v.arrival_intended);
+        set_active(false);
+        if (!ok) break;
+      }
+    }
     for (;;) {
+      if (sc->arrival()) break;
       if (st.interrupted || sc->stopping.load() || run.aborted.load() || Clock::now() >= sc->end) break;
       const std::string& ex = sc->cfg.executor;
       if (ex == "shared-iterations") {
@@ -584,7 +629,7 @@ struct Engine::Impl {
   }
 
   /// One iteration. Returns false if the VU was interrupted.
-  bool run_iteration(Vu& v, JSValue fn, ScenarioRun* sc) {
+  bool run_iteration(Vu& v, JSValue fn, ScenarioRun* sc, const Clock::time_point* intended = nullptr) {
     k6::VuState& st = v.st;
     if (!st.group_path.empty()) {
       st.group_path.clear();
@@ -619,6 +664,13 @@ struct Engine::Impl {
       metrics::Sink::Batch b(*st.sink);
       b.add(metrics::kIterations, st.base_tags, 1, now);
       b.add(metrics::kIterationDuration, st.base_tags, ms, now);
+      if (intended) {
+        // Open-model measurements, free of coordinated omission: how late the
+        // iteration started, and its duration counted from when it was due.
+        b.add(start_lag_metric, st.base_tags, std::chrono::duration<double, std::milli>(t0 - *intended).count(), now);
+        b.add(corrected_metric, st.base_tags, std::chrono::duration<double, std::milli>(Clock::now() - *intended).count(),
+              now);
+      }
     }
     st.iteration++;
     st.iteration_in_scenario++;
@@ -635,6 +687,30 @@ struct Engine::Impl {
     if (sc->cfg.executor == "ramping-vus") sc->hard_stop += sc->cfg.graceful_ramp_down * 0;  // k6: gracefulStop after stages
     sc->started = true;
     std::int64_t n = scenario_max_vus(sc->cfg);
+    if (sc->arrival()) {
+      // One shard per worker that holds VUs of this scenario; shards stripe the schedule.
+      std::vector<Worker*> ws;
+      for (std::int64_t k = 0; k < n && next_vu + static_cast<size_t>(k) < pool.size(); k++) {
+        Worker* w = pool[next_vu + static_cast<size_t>(k)]->worker;
+        if (std::find(ws.begin(), ws.end(), w) == ws.end()) ws.push_back(w);
+      }
+      sc->shards.resize(workers.size());
+      std::vector<std::pair<std::string, std::string>> tags(run.global_tags.begin(), run.global_tags.end());
+      tags.emplace_back("scenario", sc->cfg.name);
+      for (size_t j = 0; j < ws.size(); j++) {
+        auto sh = std::make_unique<ArrivalShard>();
+        sh->worker = ws[j];
+        sh->sc = sc;
+        sh->index = static_cast<std::int64_t>(j);
+        sh->stride = static_cast<std::int64_t>(ws.size());
+        sh->next_i = sh->index;
+        sh->dropped_tags = metrics::TagSet(tags);
+        ArrivalShard* p = sh.get();
+        sc->shards[static_cast<size_t>(ws[j]->index)] = std::move(sh);
+        // After the VUs' tasks (posted below) so that they are idle in the shard first.
+        ws[j]->loop.post([this, p] { p->worker->loop.post([this, p] { arrival_fire(p); }); });
+      }
+    }
     for (std::int64_t k = 0; k < n && next_vu < pool.size(); k++) {
       Vu* v = pool[next_vu++];
       sc->vus.push_back(v);
@@ -656,6 +732,14 @@ struct Engine::Impl {
 
   void end_scenario(ScenarioRun* sc, bool hard) {
     sc->stopping = true;
+    for (auto& sh : sc->shards) {
+      if (!sh) continue;
+      ArrivalShard* p = sh.get();
+      p->worker->loop.post([p] {
+        if (p->armed) p->worker->loop.cancel_timer(p->timer);
+        p->armed = false;
+      });
+    }
     for (Vu* v : sc->vus) {
       v->worker->loop.post([v, hard] {
         if (hard) v->st.interrupted = !v->idle;
@@ -683,6 +767,38 @@ struct Engine::Impl {
 
   std::string setup_json;
   std::shared_ptr<metrics::JsonOutput> json_out;
+  /// herd's open-model metrics (docs/metrics.md), defined on first arrival-rate scenario.
+  metrics::MetricId start_lag_metric = 0;
+  metrics::MetricId corrected_metric = 0;
+
+  /// Starts the iterations of `sh` that are due, then arms a timer for the next one.
+  void arrival_fire(ArrivalShard* sh) {
+    ScenarioRun* sc = sh->sc;
+    sh->armed = false;
+    for (;;) {
+      if (sc->stopping.load() || run.aborted.load()) return;
+      auto off = arrival_offset(sc->cfg, sh->next_i);
+      if (!off) return;
+      Clock::time_point due = sc->start + *off;
+      if (due > Clock::now()) {
+        sh->timer = sh->worker->loop.add_timer(due, [this, sh] { arrival_fire(sh); });
+        sh->armed = true;
+        return;
+      }
+      std::int64_t i = sh->next_i;
+      sh->next_i += sh->stride;
+      if (sh->idle.empty()) {
+        sh->worker->sink->add(metrics::kDroppedIterations, sh->dropped_tags, 1, unix_us());
+        continue;
+      }
+      Vu* v = sh->idle.back();
+      sh->idle.pop_back();
+      v->arrival_start = true;
+      v->arrival_i = i;
+      v->arrival_intended = due;
+      v->st.wake();  // runs the VU until it suspends (on the loop's stack, not in a fiber)
+    }
+  }
 
   /// Opens --out outputs. Throws OptionsError for unknown kinds or unwritable files.
   void open_outputs() {
@@ -829,6 +945,9 @@ struct Engine::Impl {
     }
     try {
       options = resolve_options(script_opts, cfg.environ, cfg.cli);
+      start_lag_metric = registry.define("iteration_start_lag", metrics::MetricType::kTrend, metrics::ValueType::kTime);
+      corrected_metric =
+          registry.define("iteration_duration_corrected", metrics::MetricType::kTrend, metrics::ValueType::kTime);
       thresholds = metrics::parse_thresholds(options.thresholds);
       if (!options.no_thresholds) metrics::validate_thresholds(thresholds, registry);
       open_outputs();
