@@ -572,7 +572,9 @@ struct ControlServer::State {
         return true;
       }
       c->req = Request{};
-      if (auto err = parse_head(std::string_view(c->in).substr(0, end), c->req)) {
+      std::string_view head = std::string_view(c->in).substr(0, end);
+      while (!head.empty() && (head.back() == '\r' || head.back() == '\n')) head.remove_suffix(1);
+      if (auto err = parse_head(head, c->req)) {
         fail(c, err->status, err->detail);
         return true;
       }

@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -82,15 +84,6 @@ std::string path_problem(std::string_view p) {
 
 // ---------------------------------------------------------------- writing
 
-struct WriteDeleter {
-  void operator()(struct archive* a) const { archive_write_free(a); }
-};
-struct EntryDeleter {
-  void operator()(archive_entry* e) const { archive_entry_free(e); }
-};
-using WritePtr = std::unique_ptr<struct archive, WriteDeleter>;
-using EntryPtr = std::unique_ptr<archive_entry, EntryDeleter>;
-
 std::string lib_error(struct archive* a) {
   const char* s = archive_error_string(a);
   return s ? s : "unknown libarchive error";
@@ -143,45 +136,88 @@ Prepared prepare(const Archive& in) {
   return p;
 }
 
-void add_entry(struct archive* w, const std::string& name, const std::string& data) {
-  EntryPtr e(archive_entry_new());
-  archive_entry_set_pathname_utf8(e.get(), name.c_str());
-  archive_entry_set_filetype(e.get(), AE_IFREG);
-  archive_entry_set_perm(e.get(), 0644);
-  archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
-  archive_entry_set_mtime(e.get(), 0, 0);  // reproducible: the same inputs give the same bytes
-  if (archive_write_header(w, e.get()) != ARCHIVE_OK)
-    throw ArchiveError("entry " + quote(name) + ": " + lib_error(w));
-  std::size_t off = 0;
-  while (off < data.size()) {
-    la_ssize_t n = archive_write_data(w, data.data() + off, data.size() - off);
-    if (n <= 0) throw ArchiveError("entry " + quote(name) + ": " + lib_error(w));
-    off += static_cast<std::size_t>(n);
+/// Receives the archive's bytes (a string, or a file descriptor).
+using Sink = std::function<void(const char* data, std::size_t n)>;
+
+/// A minimal POSIX.1-2001 (pax) tar writer. libarchive is used only to read:
+/// its 3.6 pax writer cannot store UTF-8 names when the process runs in the C
+/// locale. Every header is a ustar header; names that are longer than 100
+/// bytes or not ASCII get a pax extended header ('x') with a UTF-8 "path"
+/// record first, as GNU tar --format=posix and libarchive do.
+class TarWriter {
+ public:
+  explicit TarWriter(Sink sink) : sink_(std::move(sink)) {}
+
+  void add_file(const std::string& name, const std::string& data) {
+    bool ascii = std::all_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    if (name.size() > 100 || !ascii) {
+      std::string records = pax_record("path", name);
+      write_header("PaxHeaders/" + ascii_tail(name), records.size(), 'x');
+      write_padded(records);
+    }
+    write_header(name.size() > 100 || !ascii ? ascii_tail(name) : name, data.size(), '0');
+    write_padded(data);
   }
-  if (archive_write_finish_entry(w) != ARCHIVE_OK) throw ArchiveError("entry " + quote(name) + ": " + lib_error(w));
-}
 
-/// Writes the prepared archive to an opened libarchive writer and closes it.
-void write_all(struct archive* w, const Prepared& p) {
-  add_entry(w, kMetadataName, p.metadata);
-  for (const auto& [path, contents] : p.files) add_entry(w, entry_name_for(path), *contents);
-  if (archive_write_close(w) != ARCHIVE_OK) throw ArchiveError(lib_error(w));
-}
+  void finish() { sink_(std::string(1024, '\0').data(), 1024); }  // two zero blocks end the archive
 
-WritePtr new_writer() {
-  WritePtr w(archive_write_new());
-  if (!w) throw ArchiveError("out of memory");
-  // pax_restricted: plain ustar headers, plus pax extended headers only where
-  // ustar cannot express an entry (long or non-ASCII names).
-  if (archive_write_set_format_pax_restricted(w.get()) != ARCHIVE_OK ||
-      archive_write_set_bytes_in_last_block(w.get(), 1) != ARCHIVE_OK)
-    throw ArchiveError(lib_error(w.get()));
-  return w;
-}
+ private:
+  /// "<len> key=value\n" where <len> counts the whole record, its own digits included.
+  static std::string pax_record(const std::string& key, const std::string& value) {
+    std::size_t body = 1 + key.size() + 1 + value.size() + 1;  // ' ' key '=' value '\n'
+    std::size_t len = body + 1;
+    while (std::to_string(len).size() + body != len) len = std::to_string(len).size() + body;
+    return std::to_string(len) + " " + key + "=" + value + "\n";
+  }
 
-la_ssize_t string_write_cb(struct archive*, void* client, const void* buf, size_t n) {
-  static_cast<std::string*>(client)->append(static_cast<const char*>(buf), n);
-  return static_cast<la_ssize_t>(n);
+  /// A printable stand-in (<= 100 bytes) for the ustar name field of entries
+  /// whose real name is in a pax record; only pax-unaware readers see it.
+  static std::string ascii_tail(const std::string& name) {
+    std::string out;
+    for (char c : name) out += static_cast<unsigned char>(c) < 0x80 ? c : '_';
+    return out.size() > 100 ? out.substr(out.size() - 100) : out;
+  }
+
+  static void put_octal(char* field, std::size_t width, std::uint64_t v) {
+    // width-1 octal digits and a NUL, as ustar expects.
+    field[width - 1] = '\0';
+    for (std::size_t i = width - 1; i-- > 0;) {
+      field[i] = static_cast<char>('0' + (v & 7));
+      v >>= 3;
+    }
+  }
+
+  void write_header(const std::string& name, std::uint64_t size, char type) {
+    char h[512] = {};
+    std::memcpy(h, name.data(), std::min<std::size_t>(name.size(), 100));
+    put_octal(h + 100, 8, 0644);  // mode
+    put_octal(h + 108, 8, 0);     // uid
+    put_octal(h + 116, 8, 0);     // gid
+    put_octal(h + 124, 12, size);
+    put_octal(h + 136, 12, 0);    // mtime: reproducible output for the same inputs
+    std::memset(h + 148, ' ', 8);
+    h[156] = type;
+    std::memcpy(h + 257, "ustar\0" "00", 8);
+    unsigned sum = 0;
+    for (unsigned char c : h) sum += c;
+    put_octal(h + 148, 7, sum);  // six digits, NUL, then the space left from above
+    sink_(h, sizeof h);
+  }
+
+  void write_padded(const std::string& data) {
+    if (!data.empty()) sink_(data.data(), data.size());
+    static const char zeros[512] = {};
+    if (std::size_t pad = (512 - data.size() % 512) % 512) sink_(zeros, pad);
+  }
+
+  Sink sink_;
+};
+
+void write_all(const Sink& sink, const Prepared& p) {
+  TarWriter w(sink);
+  w.add_file(kMetadataName, p.metadata);
+  for (const auto& [path, contents] : p.files) w.add_file(entry_name_for(path), *contents);
+  w.finish();
 }
 
 // ---------------------------------------------------------------- reading
@@ -442,16 +478,14 @@ std::string path_for_entry(const std::string& entry) {
 }
 
 std::string write_archive_memory(const Archive& a) {
-  Prepared p = prepare(a);
-  WritePtr w = new_writer();
-  std::string out;
-  if (archive_write_open2(w.get(), &out, nullptr, string_write_cb, nullptr, nullptr) != ARCHIVE_OK)
-    throw ArchiveError("cannot write archive: " + lib_error(w.get()));
+  Prepared p;
   try {
-    write_all(w.get(), p);
+    p = prepare(a);
   } catch (const ArchiveError& e) {
     throw ArchiveError(std::string("cannot write archive: ") + e.what());
   }
+  std::string out;
+  write_all([&out](const char* d, std::size_t n) { out.append(d, n); }, p);
   return out;
 }
 
@@ -463,14 +497,24 @@ void write_archive(const std::string& out_path, const Archive& a) {
   } catch (const ArchiveError& e) {
     throw ArchiveError(prefix + e.what());
   }
+  // Write a temporary file next to the destination and rename it into place:
+  // a failure never leaves a half-written archive behind.
   std::string tmp = out_path + ".tmp-XXXXXX";
   int fd = ::mkstemp(tmp.data());
   if (fd < 0) throw ArchiveError(prefix + std::strerror(errno));
   std::string error;
   try {
-    WritePtr w = new_writer();  // freed (and so done with fd) before fd is closed
-    if (archive_write_open_fd(w.get(), fd) != ARCHIVE_OK) throw ArchiveError(lib_error(w.get()));
-    write_all(w.get(), p);
+    write_all(
+        [fd](const char* d, std::size_t n) {
+          while (n > 0) {
+            ssize_t w = ::write(fd, d, n);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) throw ArchiveError(std::strerror(w < 0 ? errno : EIO));
+            d += w;
+            n -= static_cast<std::size_t>(w);
+          }
+        },
+        p);
   } catch (const ArchiveError& e) {
     error = e.what();
   }

@@ -157,7 +157,12 @@ std::vector<std::string> entry_names(const std::string& tar) {
   archive_read_support_format_tar(a);
   archive_read_open_memory(a, tar.data(), tar.size());
   archive_entry* e;
-  while (archive_read_next_header(a, &e) == ARCHIVE_OK) names.emplace_back(archive_entry_pathname_utf8(e));
+  // ARCHIVE_WARN: libarchive cannot convert UTF-8 names to the C locale, and
+  // then keeps them as raw bytes (pathname_utf8 is null).
+  for (int r; (r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN;) {
+    const char* n = archive_entry_pathname_utf8(e);
+    names.emplace_back(n ? n : archive_entry_pathname(e));
+  }
   archive_read_free(a);
   return names;
 }

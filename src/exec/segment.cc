@@ -85,11 +85,13 @@ std::string_view strip_leading_zeros(std::string_view d) {
   return d;
 }
 
-// Digits (no leading zeros, at most 18) to an int64.
-std::int64_t digits_value(std::string_view d) {
-  std::int64_t v = 0;
-  for (char c : d) v = v * 10 + (c - '0');
-  return v;
+// Digits to an int64; false on overflow.
+bool digits_value(std::string_view d, std::int64_t& v) {
+  v = 0;
+  for (char c : d) {
+    if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, c - '0', &v)) return false;
+  }
+  return true;
 }
 
 std::int64_t pow10(int e) {
@@ -175,9 +177,7 @@ Rational parse_rational(std::string_view text) {
     n = strip_leading_zeros(n);
     d = strip_leading_zeros(d);
     if (d.empty()) throw invalid();  // x/0
-    if (n.size() > 18 || d.size() > 18) throw out_of_range();
-    num = digits_value(n);
-    den = digits_value(d);
+    if (!digits_value(n, num) || !digits_value(d, den)) throw out_of_range();
   } else {
     std::string_view mant = text, exp;
     const bool has_exp = text.find_first_of("eE") != std::string_view::npos;
@@ -201,7 +201,9 @@ Rational parse_rational(std::string_view text) {
       if (exp.empty() || !all_digits(exp)) throw invalid();
       exp = strip_leading_zeros(exp);
       if (exp.size() > 6) throw out_of_range();
-      exponent = digits_value(exp);
+      std::int64_t e = 0;
+      if (!digits_value(exp, e)) throw out_of_range();
+      exponent = e;
       if (exp_neg) exponent = -exponent;
     }
     while (!frac.empty() && frac.back() == '0') frac.remove_suffix(1);
@@ -216,8 +218,7 @@ Rational parse_rational(std::string_view text) {
         d.remove_suffix(1);
         ++exponent;
       }
-      if (d.size() > 18) throw out_of_range();
-      num = digits_value(d);
+      if (!digits_value(d, num)) throw out_of_range();
       if (exponent > 0) {
         if (exponent > 18) throw out_of_range();
         if (__builtin_mul_overflow(num, pow10(static_cast<int>(exponent)), &num)) throw out_of_range();

@@ -40,6 +40,10 @@ JSValue http_batch(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst
 /// getters (headers, timings, cookies, request, ...) on `proto`.
 void install_response_class(JSContext* ctx, JSValue proto);
 
+/// The native "k6/encoding" and "k6/crypto" modules (k6/crypto_module.cc).
+JSModuleDef* encoding_native_module(JSContext* ctx, const char* name);
+JSModuleDef* crypto_native_module(JSContext* ctx, const char* name);
+
 /// The native "k6/http" module (k6/http_module.cc).
 JSModuleDef* http_native_module(JSContext* ctx, const char* name);
 

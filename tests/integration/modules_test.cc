@@ -1,0 +1,63 @@
+// k6/encoding and k6/crypto against known test vectors, through the real binary.
+#include "harness.h"
+
+namespace herd::it {
+namespace {
+
+class ModulesTest : public HerdTest {};
+
+TEST_F(ModulesTest, EncodingAndCryptoMatchKnownVectors) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import { check } from 'k6';
+import encoding from 'k6/encoding';
+import crypto from 'k6/crypto';
+import { sha256, hmac } from 'k6/crypto';
+export const options = { iterations: 1 };
+export default function () {
+  check(null, {
+    'b64 std': () => encoding.b64encode('hello?>') === 'aGVsbG8/Pg==',
+    'b64 rawstd': () => encoding.b64encode('hello?>', 'rawstd') === 'aGVsbG8/Pg',
+    'b64 url': () => encoding.b64encode('hello?>', 'url') === 'aGVsbG8_Pg==',
+    'b64 rawurl': () => encoding.b64encode('hello?>', 'rawurl') === 'aGVsbG8_Pg',
+    'b64 decode string': () => encoding.b64decode('aGVsbG8_Pg', 'rawurl', 's') === 'hello?>',
+    'b64 decode bytes': () => new Uint8Array(encoding.b64decode('AAEC')).join(',') === '0,1,2',
+    'b64 binary input': () => encoding.b64encode(new Uint8Array([255, 0]).buffer) === '/wA=',
+    'md5': () => crypto.md5('abc', 'hex') === '900150983cd24fb0d6963f7d28e17f72',
+    'sha1': () => crypto.sha1('abc', 'hex') === 'a9993e364706816aba3e25717850c26c9cd0d89d',
+    'sha256': () => sha256('abc', 'hex') === 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    'sha512 base64': () => crypto.sha512('', 'base64').startsWith('z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8'),
+    'hmac': () => hmac('sha256', 'key', 'The quick brown fox jumps over the lazy dog', 'hex') ===
+      'f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8',
+    'createHash': () => crypto.createHash('sha1').update('a').update('bc').digest('hex') ===
+      'a9993e364706816aba3e25717850c26c9cd0d89d',
+    'createHMAC': () => crypto.createHMAC('sha256', 'key').update('The quick brown fox ').update('jumps over the lazy dog').digest('hex') ===
+      'f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8',
+    'randomBytes': () => { const a = new Uint8Array(crypto.randomBytes(32)); return a.length === 32 && a.some((x) => x !== 0); },
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 15);
+}
+
+TEST_F(ModulesTest, BadInputsThrowClearErrors) {
+  ProcResult r = run_script(R"JS(
+import encoding from 'k6/encoding';
+import crypto from 'k6/crypto';
+export const options = { iterations: 1 };
+export default function () {
+  try { encoding.b64decode('!!!'); } catch (e) { console.log('E1 ' + e.message); }
+  try { crypto.hmac('nope', 'k', 'd', 'hex'); } catch (e) { console.log('E2 ' + e.message); }
+  try { crypto.sha256('x', 'octal'); } catch (e) { console.log('E3 ' + e.message); }
+}
+)JS");
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.err.find("E1 b64decode: invalid base64"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("E2 unknown hash algorithm"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("E3 unsupported output encoding"), std::string::npos) << r;
+}
+
+}  // namespace
+}  // namespace herd::it
