@@ -529,9 +529,14 @@ void write_archive(const std::string& out_path, const Archive& a) {
 
 Archive read_archive(const std::string& path) {
   const std::string prefix = "invalid archive " + quote(path) + ": ";
+  {
+    std::ifstream probe(path, std::ios::binary);
+    if (!probe) throw ArchiveError("cannot read archive " + quote(path) + ": " + std::strerror(errno));
+  }
   ReadPtr a = new_reader();
+  // libarchive reads the first block here to recognise the format.
   if (archive_read_open_filename(a.get(), path.c_str(), 64 * 1024) != ARCHIVE_OK)
-    throw ArchiveError("cannot read archive " + quote(path) + ": " + lib_error(a.get()));
+    throw ArchiveError(prefix + "not a tar archive, or truncated (" + lib_error(a.get()) + ")");
   try {
     return read_all(a.get());
   } catch (const ArchiveError& e) {
@@ -542,7 +547,7 @@ Archive read_archive(const std::string& path) {
 Archive read_archive_memory(const std::string& bytes) {
   ReadPtr a = new_reader();
   if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK)
-    throw ArchiveError("invalid archive: " + lib_error(a.get()));
+    throw ArchiveError("invalid archive: not a tar archive, or truncated (" + lib_error(a.get()) + ")");
   try {
     return read_all(a.get());
   } catch (const ArchiveError& e) {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -595,6 +596,72 @@ TEST(ArchiveSystemTar, TarCommandExtractsOurArchive) {
   EXPECT_TRUE(fs::exists(dir / "x/metadata.json"));
   for (const auto& [path, contents] : a.files)
     EXPECT_EQ(read_file(dir / ("x/" + entry_name_for(path))), contents) << path;
+}
+
+// ------------------------------------------------------------ fuzz seeds
+
+/// The seed corpus of fuzz/archive_fuzz.cc: name -> (bytes, valid?). Kept
+/// small (libFuzzer caps input length by the largest seed).
+std::vector<std::tuple<std::string, std::string, bool>> fuzz_seeds() {
+  Archive minimal;
+  minimal.main = "script.js";
+  minimal.files["script.js"] = "export default function () {}\n";
+  minimal.options = {{"vus", 1}};
+  minimal.herd_version = "0.1.0";
+
+  Archive full;
+  full.main = "t/main.js";
+  full.options = {{"vus", 2}, {"thresholds", {{"checks", {"rate>0.9"}}}}};
+  full.env = {{"A", "1"}, {"U", "\u2603"}};
+  full.herd_version = "0.1.0";
+  full.files["t/main.js"] = "import './lib/l.js'; open('../d/x.bin');";
+  full.files["t/lib/l.js"] = "export const l = 1;";
+  full.files["d/x.bin"] = std::string("\0\x01\xff\0", 4);
+  full.files["t/empty"] = "";
+  full.files["t/\u65e5\u672c.json"] = "{}";
+  full.files["/abs/s.js"] = "s";
+  full.files["t/" + std::string(110, 'n')] = "pax";
+
+  const std::string meta = ustar_entry("metadata.json", metadata_for("s.js", {"s.js"}).dump());
+  return {
+      {"minimal.tar", write_archive_memory(minimal), true},
+      {"full.tar", write_archive_memory(full), true},
+      {"dirs_dotslash.tar",
+       ustar_header("./", 0, '5') + ustar_entry("./metadata.json", metadata_for("s.js", {"s.js"}).dump()) +
+           ustar_header("./files/", 0, '5') + ustar_header("./files/rel/", 0, '5') +
+           ustar_entry("./files/rel/s.js", "x") + ustar_end(),
+       true},
+      {"symlink.tar", meta + ustar_entry("files/rel/s.js", "x") + ustar_entry("files/rel/l", "", '2', "/etc/passwd") + ustar_end(),
+       false},
+      {"traversal.tar", meta + ustar_entry("files/rel/s.js", "x") + ustar_entry("files/rel/../../x", "x") + ustar_end(),
+       false},
+  };
+}
+
+TEST(ArchiveFuzzSeeds, CorpusReadsAsExpected) {
+  const fs::path dir = fs::path(HERD_SOURCE_DIR) / "fuzz/corpus/archive";
+  const bool update = std::getenv("HERD_UPDATE_FUZZ_SEEDS") != nullptr;
+  for (const auto& [name, bytes, valid] : fuzz_seeds()) {
+    SCOPED_TRACE(name);
+    if (valid) {
+      EXPECT_NO_THROW((void)read_archive_memory(bytes));
+    } else {
+      EXPECT_THROW((void)read_archive_memory(bytes), ArchiveError);
+    }
+    if (update) {
+      fs::create_directories(dir);
+      write_file((dir / name).string(), bytes);
+    }
+    // The checked-in seed (if any) behaves like the generated one.
+    if (fs::exists(dir / name)) {
+      const std::string seed = read_file((dir / name).string());
+      if (valid) {
+        EXPECT_NO_THROW((void)read_archive_memory(seed));
+      } else {
+        EXPECT_THROW((void)read_archive_memory(seed), ArchiveError);
+      }
+    }
+  }
 }
 
 }  // namespace

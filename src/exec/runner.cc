@@ -109,6 +109,37 @@ struct Vu {
     }
   }
 
+  /// Runs the VU's event loop after a call that returned `r`: promise jobs,
+  /// timers and async requests, until `r` (if a promise) has settled and no
+  /// async work is pending, as k6 ends an iteration. Returns "" or the error
+  /// (a job's exception, a rejected promise, or a promise that can never settle).
+  /// False in *interrupted when the VU was interrupted meanwhile.
+  std::string drive(JSValue r) {
+    bool is_promise = JS_IsObject(r) && static_cast<int>(JS_PromiseState(ctx(), r)) >= 0;
+    std::string err;
+    for (;;) {
+      if (!rt->run_jobs(&err)) return err;
+      while (!st.ready.empty() && !st.interrupted) {
+        auto fn = std::move(st.ready.front());
+        st.ready.pop_front();
+        fn();
+        if (!rt->run_jobs(&err)) return err;
+      }
+      if (st.interrupted) return "";
+      bool pending = is_promise && JS_PromiseState(ctx(), r) == JS_PROMISE_PENDING;
+      if (!pending && st.async_ops.empty() && st.ready.empty()) break;
+      if (pending && st.async_ops.empty() && st.ready.empty())
+        return "the promise returned by the function never settles: nothing it waits for is pending";
+      if (!st.suspend()) return "";
+    }
+    if (is_promise && JS_PromiseState(ctx(), r) == JS_PROMISE_REJECTED) {
+      JSValue reason = JS_PromiseResult(ctx(), r);
+      err = js::format_exception(ctx(), reason);
+      JS_FreeValue(ctx(), reason);
+    }
+    return err;
+  }
+
   /// The exported function `name`, or undefined (caller frees).
   JSValue export_fn(const std::string& name) {
     if (!init_ok) return JS_UNDEFINED;
@@ -131,20 +162,15 @@ struct Vu {
     JS_FreeValue(ctx(), f);
     JS_FreeValue(ctx(), arg);
     if (JS_IsException(r)) throw js::ScriptError(js::take_exception(ctx()));
-    std::string err;
-    if (!rt->run_jobs(&err)) {
+    std::string err = drive(r);
+    st.clear_async(ctx());
+    if (!err.empty()) {
       JS_FreeValue(ctx(), r);
       throw js::ScriptError(err);
     }
     if (JS_IsObject(r) && static_cast<int>(JS_PromiseState(ctx(), r)) >= 0) {
       JSValue settled = JS_PromiseResult(ctx(), r);
-      bool rejected = JS_PromiseState(ctx(), r) == JS_PROMISE_REJECTED;
       JS_FreeValue(ctx(), r);
-      if (rejected) {
-        std::string msg = js::format_exception(ctx(), settled);
-        JS_FreeValue(ctx(), settled);
-        throw js::ScriptError(msg);
-      }
       r = settled;
     }
     std::string out;
@@ -647,9 +673,12 @@ struct Engine::Impl {
     } else if (failed) {
       JS_FreeValue(v.ctx(), JS_GetException(v.ctx()));
     }
+    if (!failed) {
+      std::string err = v.drive(r);
+      if (!err.empty() && !st.interrupted) logger.log(k6::Logger::Level::kError, err, "console");
+    }
     JS_FreeValue(v.ctx(), r);
-    std::string err;
-    if (!v.rt->run_jobs(&err) && !st.interrupted) logger.log(k6::Logger::Level::kError, err, "console");
+    st.clear_async(v.ctx());  // an interrupted iteration leaves timers and requests behind
     if (st.interrupted) {
       run.stats.iterations_interrupted++;
       return false;

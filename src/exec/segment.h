@@ -16,21 +16,26 @@
 // Let L be the least common denominator (LCD) of the lengths of the segments
 // of the (filled) sequence, and n_j = length_j * L: segment j owns n_j of
 // every L consecutive "global indexes". Which residues mod L segment j owns
-// is decided once, by this striping rule (the one k6 describes for its
-// "striped offsets"):
+// is decided once, by this striping rule (k6's "striped offsets" idea; the
+// slot choice rule is our own, see below):
 //   * rank segments by n_j, biggest first, ties by position in the sequence;
-//   * segment j's k-th slot (k = 0..n_j-1) becomes due at slot k*L/n_j;
-//   * for i = 0..L-1, slot i goes to the best-ranked segment with a due,
-//     not yet assigned slot.
-// By slot i at least i+1 slots are due in total (sum_j floor(i*n_j/L)+1 > i)
-// and at most i are assigned, so every slot is taken; a segment never gets
-// more than n_j slots (its n_j-th would be due at L), so it gets exactly n_j.
-// The slots of a segment are spread evenly over the cycle.
+//   * segment j's k-th slot (k = 1..n_j) is a unit job released at slot
+//     floor((k-1)*L/n_j) and due before slot ceil(k*L/n_j);
+//   * for i = 0..L-1, slot i goes to the released job with the earliest
+//     deadline (earliest-deadline-first), ties to the better-ranked segment.
+// These are the "Pfair" windows of weight n_j/L; the weights sum to 1, and EDF
+// is optimal for unit jobs on one machine, so every job meets its deadline
+// (checked; a miss would throw std::logic_error) and segment j gets exactly n_j
+// slots per cycle. k6 (as we read its design) gives each slot to the biggest segment with a
+// released slot; both agree on equal segments and on the examples below, but
+// that rule can let a small segment lag by several units, whereas here every
+// prefix share is strictly within 1 of v * length (see below).
 //
 // scale(v) = how many of the global indexes 0..v-1 this segment owns
 //          = (v / L) * n_j + |{owned residues < v mod L}|.
 // Ownership partitions the integers, so the shares of all segments add up to
-// v exactly for every v, each share is within 1 of v * length, and scale is
+// v exactly for every v, |scale(v) - v * length| < 1 for every v (job k is
+// never run before floor((k-1)L/n) nor after ceil(kL/n) - 1), and scale is
 // monotone (scale(maxVUs) >= scale(preAllocatedVUs) stays true). Examples:
 // 1 VU over "0,1/4,1/2,3/4,1" -> [1,0,0,0]; 10 VUs over "0,1/3,2/3,1" ->
 // [4,3,3]; over "0,1/4,1/2,1" the residues are {1}, {3}, {0,2}, so 1 VU goes

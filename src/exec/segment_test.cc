@@ -123,7 +123,7 @@ TEST(Rational, ParseErrors) {
     EXPECT_CONTAINS(error_of([&] { parse_rational(bad); }), "invalid number");
   }
   for (const char* big : {"1/1000000000000000000000", "1e30", "0.0000000000000000000001", "99999999999999999999",
-                          "1e9999999", "9223372036854775807%"}) {
+                          "1e9999999", "99999999999999999999%"}) {
     SCOPED_TRACE(big);
     EXPECT_CONTAINS(error_of([&] { parse_rational(big); }), "out of range");
   }
@@ -330,20 +330,22 @@ TEST(ExecutionTuple, BiggestSegmentFirst) {
   ExecutionTuple q2 = make_execution_tuple("1/4:1/2", s);
   EXPECT_EQ(q2.striped_offsets().start, 3);
   EXPECT_EQ(q2.striped_offsets().offsets, std::vector<std::int64_t>{4});
-  // Two instances, 2/3 and 1/3: the big one runs 0, 2, 3, 5, 6, 8, ...
+  // Two instances, 1/3 and 2/3: the big one runs 0, 1, 3, 4, 6, 7, ... (its
+  // second slot is due before 3 and tied with the small one's: rank decides).
   ExecutionTuple big = make_execution_tuple("1/3:1", "0,1/3,1");
-  EXPECT_EQ(big.slots(), (std::vector<std::int64_t>{0, 2}));
-  EXPECT_EQ(big.striped_offsets().offsets, (std::vector<std::int64_t>{2, 1}));
+  EXPECT_EQ(big.slots(), (std::vector<std::int64_t>{0, 1}));
+  EXPECT_EQ(big.striped_offsets().offsets, (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(make_execution_tuple("0:1/3", "0,1/3,1").slots(), std::vector<std::int64_t>{2});
   std::vector<std::int64_t> run;
   for (std::int64_t n = big.next_global_iteration(-1); n < 9; n = big.next_global_iteration(n)) run.push_back(n);
-  EXPECT_EQ(run, (std::vector<std::int64_t>{0, 2, 3, 5, 6, 8}));
+  EXPECT_EQ(run, (std::vector<std::int64_t>{0, 1, 3, 4, 6, 7}));
 }
 
 TEST(ExecutionTuple, StripingIsEven) {
   // Ten equal-ish decimal segments: every segment's slots are spread over the cycle.
   ExecutionSegmentSequence seq = parse_execution_segment_sequence("0,0.3,0.5,0.6,0.7,0.8,0.9,1");
   auto slots = striping_slots(seq);
-  EXPECT_EQ(slots[0], (std::vector<std::int64_t>{0, 4, 7}));  // 3/10: due at 0, 3.3, 6.7
+  EXPECT_EQ(slots[0], (std::vector<std::int64_t>{0, 3, 6}));  // 3/10: windows [0,4), [3,7), [6,10)
   EXPECT_EQ(slots[1].size(), 2u);
   EXPECT_GE(slots[1][1] - slots[1][0], 4);  // 2/10: about every 5
   for (std::size_t j = 2; j < slots.size(); ++j) EXPECT_EQ(slots[j].size(), 1u);
@@ -364,7 +366,8 @@ TEST(ExecutionTuple, NextAndGlobalIteration) {
   EXPECT_EQ(t.next_global_iteration(max - 1), max);  // max = 3 mod 4
   ExecutionTuple t0 = make_execution_tuple("0:1/4", "0,1/4,1/2,1");  // owns 1 mod 4
   EXPECT_EQ(t0.slots(), std::vector<std::int64_t>{1});
-  EXPECT_EQ(t0.next_global_iteration(max - 3), -1);
+  EXPECT_EQ(t0.next_global_iteration(max - 3), max - 2);
+  EXPECT_EQ(t0.next_global_iteration(max - 2), -1);
   EXPECT_EQ(t.global_iteration(max), -1);
   EXPECT_EQ(t.scale(max), max / 4);  // no overflow
 }
@@ -436,10 +439,10 @@ std::uint64_t property_seed() {
   return 20240611;
 }
 
-// 2..10 random distinct points p/q in [0, 1], q <= 12 (so the LCD stays below 27721).
-// Sometimes with, sometimes without 0 and 1.
-ExecutionSegmentSequence random_sequence(std::mt19937_64& rng) {
-  std::uniform_int_distribution<int> count(2, 10), den(1, 12);
+// 2..10 random distinct points p/q in [0, 1], q <= max_den (12 keeps the LCD
+// <= 27720). Sometimes with, sometimes without 0 and 1.
+ExecutionSegmentSequence random_sequence(std::mt19937_64& rng, int max_den) {
+  std::uniform_int_distribution<int> count(2, 10), den(1, max_den);
   std::set<R> pts;
   const int want = count(rng);
   while (static_cast<int>(pts.size()) < want) {
@@ -462,7 +465,7 @@ TEST(SegmentProperty, SharesAddUpAndIterationsPartition) {
   std::int64_t iterations_checked = 0;
   for (int trial = 0; trial < 300; ++trial) {
     SCOPED_TRACE("trial " + std::to_string(trial));
-    ExecutionSegmentSequence given = random_sequence(rng);
+    ExecutionSegmentSequence given = random_sequence(rng, trial % 10 == 0 ? 12 : 10);
     // Round trip through the text form.
     ASSERT_EQ(parse_execution_segment_sequence(given.to_string()), given);
     const ExecutionSegmentSequence full = given.filled({});
@@ -578,13 +581,15 @@ TEST(SegmentProperty, SharesAddUpAndIterationsPartition) {
     }
     iterations_checked += n;
 
-    // Evenness: within 1 of the exact share, for every prefix.
-    for (std::int64_t v = 0; v < 3 * lcd && v < 2000; ++v) {
-      for (const ExecutionTuple& t : tuples) {
-        const R exact = R(v) * t.segment().length();
-        const R diff = R(t.scale(v)) - exact;
-        ASSERT_LT(diff, R(1)) << "v " << v;
-        ASSERT_GT(diff, R(-1)) << "v " << v;
+    // Evenness: strictly within 1 of the exact share v * n / L, for every v
+    // (periodic in L, so one cycle suffices; long cycles are sampled).
+    for (const ExecutionTuple& t : tuples) {
+      const std::int64_t per_cycle = static_cast<std::int64_t>(t.slots().size());
+      const std::int64_t step = lcd > 2000 ? lcd / 2000 + 1 : 1;
+      for (std::int64_t v = 0; v <= lcd; v += step) {
+        const std::int64_t diff = t.scale(v) * lcd - v * per_cycle;  // (share - exact) * L
+        ASSERT_LT(diff, lcd) << "v " << v << " segment " << t.segment().to_string();
+        ASSERT_GT(diff, -lcd) << "v " << v << " segment " << t.segment().to_string();
       }
     }
   }

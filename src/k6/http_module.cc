@@ -188,6 +188,7 @@ struct Export {
 
 const Export kExports[] = {
     {"request", n_request, nullptr, 4, 0},
+    {"asyncRequest", http_async_request, nullptr, 4, 0},
     {"get", nullptr, n_method, 2, 0},
     {"head", nullptr, n_method, 2, 1},
     {"post", nullptr, n_method, 3, 2},

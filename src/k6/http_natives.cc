@@ -326,6 +326,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
   std::vector<Cookie> set_cookies;  ///< cookies set by the final response
   bool done = false;
   bool abandoned = false;
+  std::function<void()> on_done;  ///< async requests: called instead of waking the VU
   std::string sent_cookie_header;
 
   void start_hop() {
@@ -440,7 +441,8 @@ struct Flight : std::enable_shared_from_this<Flight> {
     final = std::move(r);
     final.url = current_url;
     done = true;
-    vu->wake();
+    if (on_done) on_done();
+    else vu->wake();
   }
 };
 
@@ -682,6 +684,63 @@ JSValue http_request(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
   if (!wait_all(vu, {f})) return throw_interrupted(ctx);
   if (!report_error(ctx, vu, *f)) return JS_EXCEPTION;
   return make_response(ctx, vu, f);
+}
+
+JSValue http_async_request(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  if (vu->in_init) return JS_ThrowTypeError(ctx, "making HTTP requests in the init context is not supported");
+  if (vu->interrupted) return throw_interrupted(ctx);
+  std::string method = argc > 0 ? js::to_string(ctx, argv[0]) : "GET";
+  for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  RequestSpec spec;
+  if (!parse_request(ctx, vu, method, argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
+                     argc > 3 ? argv[3] : JS_UNDEFINED, &spec))
+    return JS_EXCEPTION;
+  JSValue funcs[2];
+  JSValue promise = JS_NewPromiseCapability(ctx, funcs);
+  if (JS_IsException(promise)) return promise;
+  std::int64_t id = vu->next_async_id++;
+  auto f = new_flight(vu, std::move(spec));
+  VuState::AsyncOp op;
+  op.values = {funcs[0], funcs[1]};
+  std::weak_ptr<Flight> weak = f;
+  op.cancel = [weak] {
+    if (auto fl = weak.lock()) fl->abandoned = true;
+  };
+  vu->async_ops.emplace(id, std::move(op));
+  f->on_done = [vu, id, f_raw = f.get()] {
+    // The HTTP callback holds the flight alive right now; the queued work keeps it alive after.
+    std::shared_ptr<Flight> keep = f_raw->shared_from_this();
+    vu->post_ready([vu, id, keep] {
+      Flight* f_raw = keep.get();
+      auto it = vu->async_ops.find(id);
+      if (it == vu->async_ops.end()) return;
+      JSContext* c = vu->js_ctx;
+      JSValue resolve = it->second.values[0], reject = it->second.values[1];
+      it->second.values.clear();
+      vu->async_ops.erase(it);
+      JSValue arg;
+      JSValue fn;
+      if (f_raw->final.error_code != 0 && f_raw->final.status == 0 && vu->run->http.throw_errors) {
+        arg = JS_NewError(c);
+        JS_SetPropertyStr(c, arg, "message", new_string(c, f_raw->final.error));
+        fn = reject;
+      } else {
+        if (f_raw->final.error_code != 0 && f_raw->final.status == 0)
+          vu->run->logger->log(Logger::Level::kWarn,
+                               "Request Failed error=\"" + f_raw->final.error + "\" url=" + f_raw->current_url, "http");
+        arg = make_response(c, vu, keep);
+        fn = resolve;
+      }
+      JSValue r = JS_Call(c, fn, JS_UNDEFINED, 1, &arg);
+      JS_FreeValue(c, r);
+      JS_FreeValue(c, arg);
+      JS_FreeValue(c, resolve);
+      JS_FreeValue(c, reject);
+    });
+  };
+  f->start_hop();
+  return promise;
 }
 
 JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {

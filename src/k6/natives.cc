@@ -80,6 +80,21 @@ void VuState::wake() {
   fiber->resume();
 }
 
+void VuState::post_ready(std::function<void()> fn) {
+  ready.push_back(std::move(fn));
+  wake();
+}
+
+void VuState::clear_async(JSContext* ctx) {
+  for (auto& [id, op] : async_ops) {
+    if (op.is_timer) loop->cancel_timer(op.timer);
+    if (op.cancel) op.cancel();
+    for (JSValue v : op.values) JS_FreeValue(ctx, v);
+  }
+  async_ops.clear();
+  ready.clear();
+}
+
 std::int64_t VuState::now_us() const {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -538,6 +553,70 @@ JSValue n_shared_get(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
   return JS_ParseJSON(ctx, s.c_str(), s.size(), "<SharedArray>");
 }
 
+// ---- setTimeout / setInterval -------------------------------------------------
+
+void arm_timer(VuState* vu, std::int64_t id, std::int64_t delay_us);
+
+void fire_timer(JSContext* ctx, VuState* vu, std::int64_t id) {
+  auto it = vu->async_ops.find(id);
+  if (it == vu->async_ops.end()) return;  // cleared meanwhile
+  // Copy what the call needs: the callback may clear this very timer.
+  std::vector<JSValue> vals;
+  for (JSValue v : it->second.values) vals.push_back(JS_DupValue(ctx, v));
+  std::int64_t interval = it->second.interval_us;
+  if (interval > 0) {
+    arm_timer(vu, id, interval);
+  } else {
+    for (JSValue v : it->second.values) JS_FreeValue(ctx, v);
+    vu->async_ops.erase(it);
+  }
+  JSValue r = JS_Call(ctx, vals[0], JS_UNDEFINED, static_cast<int>(vals.size() - 1), vals.data() + 1);
+  if (JS_IsException(r)) {
+    if (vu->interrupted) JS_FreeValue(ctx, JS_GetException(ctx));
+    else vu->run->logger->log(Logger::Level::kError, js::take_exception(ctx), "console");
+  }
+  JS_FreeValue(ctx, r);
+  for (JSValue v : vals) JS_FreeValue(ctx, v);
+}
+
+void arm_timer(VuState* vu, std::int64_t id, std::int64_t delay_us) {
+  auto when = loop::Clock::now() + std::chrono::microseconds(std::max<std::int64_t>(0, delay_us));
+  JSContext* ctx = vu->js_ctx;
+  vu->async_ops[id].timer = vu->loop->add_timer(when, [vu, id, ctx] {
+    vu->post_ready([vu, id, ctx] { fire_timer(ctx, vu, id); });
+  });
+}
+
+JSValue n_set_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int interval) {
+  VuState* vu = vu_of(ctx);
+  if (argc < 1 || !JS_IsFunction(ctx, argv[0]))
+    return JS_ThrowTypeError(ctx, "%s(callback, delay, ...args) needs a function", interval ? "setInterval" : "setTimeout");
+  double ms = 0;
+  if (argc > 1) JS_ToFloat64(ctx, &ms, argv[1]);
+  if (!(ms > 0)) ms = 0;
+  std::int64_t id = vu->next_async_id++;
+  VuState::AsyncOp op;
+  op.is_timer = true;
+  op.interval_us = interval ? std::max<std::int64_t>(1000, static_cast<std::int64_t>(ms * 1000)) : 0;
+  for (int i = 0; i < argc; i++)
+    if (i != 1) op.values.push_back(JS_DupValue(ctx, argv[i]));
+  vu->async_ops.emplace(id, std::move(op));
+  arm_timer(vu, id, static_cast<std::int64_t>(ms * 1000));
+  return JS_NewInt64(ctx, id);
+}
+
+JSValue n_clear_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  std::int64_t id = 0;
+  if (argc < 1 || JS_ToInt64(ctx, &id, argv[0]) < 0) return JS_UNDEFINED;
+  auto it = vu->async_ops.find(id);
+  if (it == vu->async_ops.end() || !it->second.is_timer) return JS_UNDEFINED;
+  vu->loop->cancel_timer(it->second.timer);
+  for (JSValue v : it->second.values) JS_FreeValue(ctx, v);
+  vu->async_ops.erase(it);
+  return JS_UNDEFINED;
+}
+
 // ---- __ENV: an exotic object over the run's shared environment map -------------
 
 JSClassID env_class_id = 0;
@@ -690,6 +769,7 @@ void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {
 
 void install_globals(JSContext* ctx, VuState* vu) {
   JS_SetContextOpaque(ctx, vu);
+  vu->js_ctx = ctx;
   JS_SetInterruptHandler(JS_GetRuntime(ctx), interrupt_handler, vu);
   JSValue g = JS_GetGlobalObject(ctx);
   JSValue h = JS_NewObject(ctx);
@@ -735,10 +815,15 @@ void install_globals(JSContext* ctx, VuState* vu) {
     JS_SetPropertyStr(ctx, console, c.name, JS_NewCFunctionMagic(ctx, n_console, c.name, 0, JS_CFUNC_generic_magic, c.level));
   JS_SetPropertyStr(ctx, g, "console", console);
   JS_SetPropertyStr(ctx, g, "open", JS_NewCFunction(ctx, n_open, "open", 2));
+  JS_SetPropertyStr(ctx, g, "setTimeout", JS_NewCFunctionMagic(ctx, n_set_timer, "setTimeout", 2, JS_CFUNC_generic_magic, 0));
+  JS_SetPropertyStr(ctx, g, "setInterval", JS_NewCFunctionMagic(ctx, n_set_timer, "setInterval", 2, JS_CFUNC_generic_magic, 1));
+  JS_SetPropertyStr(ctx, g, "clearTimeout", JS_NewCFunction(ctx, n_clear_timer, "clearTimeout", 1));
+  JS_SetPropertyStr(ctx, g, "clearInterval", JS_NewCFunction(ctx, n_clear_timer, "clearInterval", 1));
   JS_FreeValue(ctx, g);
 }
 
 void release_vu_values(JSContext* ctx, VuState* vu) {
+  vu->clear_async(ctx);
   for (JSAtom a : vu->atoms) JS_FreeAtom(ctx, a);
   vu->atoms.clear();
   JS_FreeValue(ctx, vu->response_proto);

@@ -35,6 +35,7 @@ JSValue guarded(JSContext* ctx, F&& fn) {
 /// http.request / http.batch natives (k6/http_natives.cc).
 JSValue http_request(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
 JSValue http_batch(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
+JSValue http_async_request(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
 
 /// Registers the Response class in `ctx`'s runtime and puts the lazy field
 /// getters (headers, timings, cookies, request, ...) on `proto`.

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -91,6 +92,7 @@ struct VuState {
   http::Client* http = nullptr;
   metrics::Sink* sink = nullptr;
   loop::Fiber* fiber = nullptr;
+  JSContext* js_ctx = nullptr;  ///< this VU's context (set by install_globals)
 
   std::int64_t id_in_instance = 0;  ///< __VU (0 for setup/teardown)
   std::int64_t id_in_test = 0;
@@ -126,6 +128,25 @@ struct VuState {
   std::vector<JSAtom> atoms;
   JSValue response_proto = JS_UNDEFINED;   ///< http Response.prototype (owned by the context)
   JSValue response_callback = JS_UNDEFINED;  ///< http.setResponseCallback value (owned)
+
+  // ---- the VU's own event loop (timers, async requests, promises) ----------
+  /// Work that loop callbacks hand to the VU: run on the VU's fiber, in order.
+  std::deque<std::function<void()>> ready;
+  /// Pending asynchronous operations by id (timers, async requests). The
+  /// iteration does not end while any is pending (k6's event-loop rule).
+  struct AsyncOp {
+    loop::TimerId timer = 0;         ///< timers: the loop timer
+    bool is_timer = false;
+    std::int64_t interval_us = 0;    ///< setInterval period; 0 for setTimeout and requests
+    std::vector<JSValue> values;     ///< JS values owned by the op (callback and args, or resolve/reject)
+    std::function<void()> cancel;    ///< abandons a request in flight
+  };
+  std::map<std::int64_t, AsyncOp> async_ops;
+  std::int64_t next_async_id = 1;
+  /// Queues `fn` to run on the fiber and wakes the VU (call on the loop thread).
+  void post_ready(std::function<void()> fn);
+  /// Frees every pending async op (end of iteration, interruption, shutdown).
+  void clear_async(JSContext* ctx);
 
   /// Set to interrupt the VU (hard stop): waits return early and JS is
   /// interrupted at the next check.

@@ -61,3 +61,52 @@ export default function () {
 
 }  // namespace
 }  // namespace herd::it
+
+namespace herd::it {
+namespace {
+
+TEST_F(ModulesTest, AsyncAwaitTimersAndAsyncRequests) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 2 };
+export async function setup() { await new Promise((res) => setTimeout(res, 20)); return { v: 42 }; }
+export default async function (data) {
+  const t0 = Date.now();
+  const [a, b] = await Promise.all([http.asyncRequest('GET', `${__ENV.BASE_URL}/delay/150`),
+                                    http.asyncRequest('POST', `${__ENV.BASE_URL}/counter/async/inc`)]);
+  const dt = Date.now() - t0;
+  let ticks = 0;
+  await new Promise((resolve) => { const id = setInterval(() => { if (++ticks === 3) { clearInterval(id); resolve(); } }, 5); });
+  // A timer still pending when the function returns keeps the iteration alive (k6's event loop).
+  setTimeout(() => http.post(`${__ENV.BASE_URL}/counter/late/inc`), 30);
+  check(a, {
+    'statuses': () => a.status === 200 && b.status === 200,
+    'concurrent': () => dt < 290,
+    'interval': () => ticks === 3,
+    'setup data': () => data.v === 42,
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 8);
+  EXPECT_EQ(counter("async"), 2);
+  EXPECT_EQ(counter("late"), 2);
+}
+
+TEST_F(ModulesTest, RejectedPromiseIsLoggedAndTheTestGoesOn) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+export const options = { iterations: 3 };
+export default async function () { await null; throw new Error('async boom'); }
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(count_occurrences(r.err, "async boom"), 3) << r;
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 3);
+}
+
+}  // namespace
+}  // namespace herd::it
