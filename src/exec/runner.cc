@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <stdexcept>
 #include <cstdio>
 #include <deque>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/control_server.h"
 #include "exec/plan.h"
 #include "http/client.h"
 #include "js/runtime.h"
@@ -56,6 +58,7 @@ struct Vu {
   bool shutting_down = false;
   bool init_ok = false;
   bool rampdown_interrupt = false;  ///< the current interruption comes from ramping-vus' gracefulRampDown
+  bool ext_parked = false;  ///< externally-controlled: waiting for more VUs to be asked for
   // Arrival-rate executors: the start signal from this worker's ArrivalShard.
   bool arrival_start = false;
   std::int64_t arrival_i = 0;           ///< global iteration number to run
@@ -294,6 +297,7 @@ struct ScenarioRun {
   std::atomic<std::int64_t> iter_in_test{0};
   std::atomic<bool> stopping{false};
   std::atomic<std::int64_t> vus_running{0};
+  std::atomic<std::int64_t> ext_active{0};  ///< externally-controlled: VUs asked to run
   std::vector<Vu*> vus;
   bool started = false;
   bool finished = false;
@@ -364,6 +368,119 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<ScenarioRun>> scenarios;
   loop::EventLoop ctl;
   std::atomic<int> stop_code{-1};
+
+  // ---- control API (docs/control-api.md) --------------------------------------
+  std::atomic<int> exec_status{static_cast<int>(api::ExecutionStatus::kCreated)};
+  std::mutex pause_mu;
+  std::condition_variable pause_cv;
+  bool paused = false;          ///< guarded by pause_mu
+  bool setup_provided = false;  ///< setup data came through the API (guarded by setup_mu)
+  std::mutex setup_mu;          ///< guards setup_json against API calls
+  std::mutex workers_mu;        ///< guards `workers` against the API thread
+  std::unique_ptr<api::ControlServer> api_server;
+
+  void set_status(api::ExecutionStatus s) { exec_status = static_cast<int>(s); }
+
+  struct ApiHandler : api::ControlHandler {
+    Impl& impl;
+    explicit ApiHandler(Impl& i) : impl(i) {}
+
+    api::StatusInfo status() override {
+      api::StatusInfo st;
+      st.status = static_cast<api::ExecutionStatus>(impl.exec_status.load());
+      {
+        std::lock_guard<std::mutex> g(impl.pause_mu);
+        st.paused = impl.paused;
+      }
+      st.vus = impl.run.stats.vus_active.load();
+      st.vus_max = static_cast<std::int64_t>(impl.pool.size());
+      st.stopped = impl.stop_code.load() >= 0;
+      st.running = st.status == api::ExecutionStatus::kRunning;
+      st.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(impl.elapsed());
+      return st;
+    }
+
+    std::optional<std::string> patch_status(const api::StatusPatch& p) override {
+      ScenarioRun* ext = nullptr;
+      for (auto& sc : impl.scenarios)
+        if (sc->cfg.executor == "externally-controlled") ext = sc.get();
+      std::int64_t vus_max = static_cast<std::int64_t>(impl.pool.size());
+      // Validate everything first: an invalid patch changes nothing.
+      if (p.vus_max && *p.vus_max != vus_max)
+        return "changing vus-max is not supported: it is fixed at " + std::to_string(vus_max) + " after initialisation";
+      if (p.vus) {
+        if (!ext) return std::string("vus can only be changed for an externally-controlled scenario");
+        if (*p.vus > ext->cfg.max_vus && ext->cfg.max_vus > 0)
+          return "vus (" + std::to_string(*p.vus) + ") cannot exceed maxVUs (" + std::to_string(ext->cfg.max_vus) + ")";
+      }
+      if (p.paused) {
+        std::lock_guard<std::mutex> g(impl.pause_mu);
+        if (*p.paused && !impl.paused) return std::string("pausing a running test is not supported");
+      }
+      if (p.stopped && !*p.stopped && impl.stop_code.load() >= 0) return std::string("a stopped test cannot be restarted");
+      // Apply.
+      if (p.vus && ext) {
+        ext->ext_active = *p.vus;
+        for (Vu* v : ext->vus) v->worker->loop.post([v] {
+          if (v->ext_parked) v->st.wake();
+        });
+      }
+      if (p.paused && !*p.paused) {
+        std::lock_guard<std::mutex> g(impl.pause_mu);
+        impl.paused = false;
+        impl.pause_cv.notify_all();
+      }
+      if (p.stopped && *p.stopped) {
+        impl.stop(kExitStoppedByApi);
+        std::lock_guard<std::mutex> g(impl.pause_mu);
+        impl.pause_cv.notify_all();
+      }
+      return std::nullopt;
+    }
+
+    metrics::Snapshot snapshot() override { return impl.collect(); }
+
+    std::optional<bool> metric_tainted(const std::string& metric) override {
+      bool has = false;
+      for (auto& t : impl.thresholds) has = has || t.selector.metric == metric;
+      if (!has) return std::nullopt;
+      auto res = metrics::evaluate_thresholds(impl.thresholds, impl.collect(), impl.elapsed(), false);
+      for (auto& r : res)
+        if (!r.ok && r.selector.rfind(metric, 0) == 0) return true;
+      return false;
+    }
+
+    nlohmann::json get_setup_data() override {
+      std::lock_guard<std::mutex> g(impl.setup_mu);
+      return impl.setup_json.empty() ? nlohmann::json() : nlohmann::json::parse(impl.setup_json);
+    }
+
+    nlohmann::json run_setup() override {
+      if (!impl.vu0) throw std::runtime_error("the script is not initialised yet");
+      std::string data = impl.on_vu0<std::string>([](Vu& v) { return v.call_json("setup", nullptr); });
+      std::lock_guard<std::mutex> g(impl.setup_mu);
+      impl.setup_json = data;
+      impl.setup_provided = true;
+      return data.empty() ? nlohmann::json() : nlohmann::json::parse(data);
+    }
+
+    void set_setup_data(nlohmann::json data) override {
+      std::lock_guard<std::mutex> g(impl.setup_mu);
+      impl.setup_json = data.is_null() ? std::string() : data.dump();
+      impl.setup_provided = true;
+    }
+
+    void run_teardown() override {
+      if (!impl.vu0) throw std::runtime_error("the script is not initialised yet");
+      std::string data;
+      {
+        std::lock_guard<std::mutex> g(impl.setup_mu);
+        data = impl.setup_json;
+      }
+      impl.on_vu0<std::string>([&data](Vu& v) { return v.call_json("teardown", &data); });
+    }
+  };
+  std::unique_ptr<ApiHandler> api_handler;
   std::string abort_reason;
   std::mutex abort_mu;
   Clock::time_point test_start;
@@ -389,6 +506,7 @@ struct Engine::Impl {
       wp->loop.post([wp] { wp->shutdown_here(); });
     }
     for (auto& w : workers) w->join();
+    std::lock_guard<std::mutex> g(workers_mu);
     workers.clear();
   }
 
@@ -492,6 +610,7 @@ struct Engine::Impl {
       auto w = std::make_unique<Worker>(static_cast<int>(workers.size()), registry);
       w->sink->set_observer(json_out);
       w->start();
+      std::lock_guard<std::mutex> g(workers_mu);
       workers.push_back(std::move(w));
     }
     pool.assign(static_cast<size_t>(count), nullptr);
@@ -595,6 +714,18 @@ struct Engine::Impl {
         st.iteration_in_test = i;
       } else if (ex == "per-vu-iterations") {
         if (local_iters >= sc->cfg.iterations) break;
+        st.iteration_in_test = sc->iter_in_test.fetch_add(1);
+      } else if (ex == "externally-controlled") {
+        if (k >= sc->ext_active.load()) {
+          set_active(false);
+          // Parked until PATCH /v1/status raises vus (the controller wakes us) or the scenario ends.
+          while (k >= sc->ext_active.load() && !st.interrupted && !sc->stopping.load() && !run.aborted.load()) {
+            v.ext_parked = true;
+            st.suspend();
+            v.ext_parked = false;
+          }
+          continue;
+        }
         st.iteration_in_test = sc->iter_in_test.fetch_add(1);
       } else if (ex == "ramping-vus") {
         auto off = std::chrono::duration_cast<microseconds>(Clock::now() - sc->start);
@@ -711,6 +842,10 @@ struct Engine::Impl {
   void start_scenario(ScenarioRun* sc, std::size_t& next_vu) {
     sc->start = Clock::now();
     microseconds dur = scenario_duration(sc->cfg);
+    if (sc->cfg.executor == "externally-controlled") {
+      sc->ext_active = sc->cfg.vus;
+      if (dur.count() <= 0) dur = std::chrono::hours(24 * 365);  // until stopped through the API
+    }
     sc->end = sc->start + dur;
     sc->hard_stop = sc->end + sc->cfg.graceful_stop;
     if (sc->cfg.executor == "ramping-vus") sc->hard_stop += sc->cfg.graceful_ramp_down * 0;  // k6: gracefulStop after stages
@@ -856,6 +991,7 @@ struct Engine::Impl {
   // ---- metrics ---------------------------------------------------------------
 
   metrics::Snapshot collect() {
+    std::lock_guard<std::mutex> g(workers_mu);
     metrics::Snapshot snap;
     bool first = true;
     for (auto& w : workers) {
@@ -922,6 +1058,10 @@ struct Engine::Impl {
   void stop(int code) {
     int expected = -1;
     if (!stop_code.compare_exchange_strong(expected, code)) return;
+    {
+      std::lock_guard<std::mutex> g(pause_mu);
+      pause_cv.notify_all();  // a test paused before its start stops too
+    }
     ctl.post([this] { interrupt_all(); });
   }
 
@@ -999,6 +1139,18 @@ struct Engine::Impl {
     apply_options();
     // __ENV reads RunShared::env, so VU 0 sees the resolved environment too.
 
+    if (!cfg.address.empty()) {
+      try {
+        api_handler = std::make_unique<ApiHandler>(*this);
+        api_server = std::make_unique<api::ControlServer>(cfg.address, *api_handler);
+        std::fprintf(stderr, "control API listening on http://%s\n", api_server->address().c_str());
+      } catch (const std::exception& e) {
+        res.exit_code = kExitGenericError;
+        res.error = "--address " + cfg.address + ": " + e.what();
+        return res;
+      }
+    }
+    set_status(api::ExecutionStatus::kInitVUs);
     std::int64_t total_vus = 0;
     for (auto& s : options.scenarios) total_vus += scenario_max_vus(s);
     try {
@@ -1013,11 +1165,27 @@ struct Engine::Impl {
     // by the CLI) for the rest of the run, setup and teardown included.
     SignalWatcher signals(*this);
 
+    set_status(api::ExecutionStatus::kInitDone);
+    if (options.paused) {
+      set_status(api::ExecutionStatus::kPausedBeforeRun);
+      std::unique_lock<std::mutex> lk(pause_mu);
+      paused = true;
+      pause_cv.wait(lk, [this] { return !paused || stop_code.load() >= 0; });
+    }
+
     // setup()
     bool setup_failed = false;
-    if (!cfg.no_setup) {
+    bool provided;
+    {
+      std::lock_guard<std::mutex> g(setup_mu);
+      provided = setup_provided;
+    }
+    set_status(api::ExecutionStatus::kSetup);
+    if (!cfg.no_setup && !provided && stop_code.load() < 0) {
       try {
-        setup_json = on_vu0<std::string>([](Vu& v) { return v.call_json("setup", nullptr); });
+        std::string data = on_vu0<std::string>([](Vu& v) { return v.call_json("setup", nullptr); });
+        std::lock_guard<std::mutex> g(setup_mu);
+        setup_json = data;
       } catch (const std::exception& e) {
         setup_failed = true;
         if (run.aborted.load()) {
@@ -1031,6 +1199,7 @@ struct Engine::Impl {
 
     test_start = Clock::now();
     run.stats.start = test_start;
+    set_status(api::ExecutionStatus::kRunning);
     if (!setup_failed && stop_code.load() < 0) {
       std::size_t next_vu = 0;
       for (auto& s : options.scenarios) {
@@ -1071,6 +1240,7 @@ struct Engine::Impl {
     res.duration = elapsed();
 
     // teardown()
+    set_status(api::ExecutionStatus::kTeardown);
     if (!cfg.no_teardown && !setup_failed) {
       try {
         on_vu0<std::string>([this](Vu& v) {
@@ -1098,6 +1268,8 @@ struct Engine::Impl {
     for (auto& t : res.thresholds) thresholds_failed = thresholds_failed || !t.ok;
     write_outputs(res, so);
     if (json_out) json_out->flush();
+    set_status(api::ExecutionStatus::kEnded);
+    api_server.reset();
 
     int sc = stop_code.load();
     if (res.exit_code == kExitOk) {

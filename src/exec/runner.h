@@ -52,6 +52,8 @@ struct EngineConfig {
   bool is_stderr_tty = false;
   bool verbose = false;
   std::string console_output;
+  /// --address HOST:PORT: serve the control API (docs/control-api.md) there. "" = none.
+  std::string address;
 };
 
 /// The outcome of a run.
