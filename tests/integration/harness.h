@@ -235,6 +235,45 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
 }
 
 /// A minimal blocking HTTP/1.0-style GET against the loopback target; returns the body.
+/// One HTTP/1.1 exchange with 127.0.0.1:port ("Connection: close"); returns
+/// the status code (0 on a connection failure) and sets *body.
+inline int http_call(std::uint16_t port, const std::string& method, const std::string& path, const std::string& body_in,
+                     std::string* body) {
+  body->clear();
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return 0;
+  }
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!body_in.empty()) req += "Content-Type: application/json\r\n";
+  req += "Content-Length: " + std::to_string(body_in.size()) + "\r\n\r\n" + body_in;
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return 0;
+  }
+  std::string resp;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  int status = 0;
+  if (resp.size() > 12) status = std::atoi(resp.c_str() + 9);
+  auto p = resp.find("\r\n\r\n");
+  if (p != std::string::npos) *body = resp.substr(p + 4);
+  return status;
+}
+
 inline std::string http_get_body(std::uint16_t port, const std::string& path) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return "";
