@@ -84,9 +84,14 @@ std::string path_problem(std::string_view p) {
 
 // ---------------------------------------------------------------- writing
 
-std::string lib_error(struct archive* a) {
-  const char* s = archive_error_string(a);
-  return s ? s : "unknown libarchive error";
+/// True if `j` is nested deeper than `limit` levels (stops looking there).
+bool deeper_than(const json& j, int limit) {
+  if (!j.is_structured()) return false;
+  if (limit == 0) return true;
+  for (const auto& v : j) {
+    if (deeper_than(v, limit - 1)) return true;
+  }
+  return false;
 }
 
 /// Validates `in` and returns the normalised files and main.
@@ -110,6 +115,8 @@ Prepared prepare(const Archive& in) {
   p.main = normalize_archive_path(in.main);
   if (!p.files.count(p.main)) throw ArchiveError("main script " + quote(p.main) + " is not among the archive's files");
   if (!in.options.is_null() && !in.options.is_object()) throw ArchiveError("options must be a JSON object");
+  if (deeper_than(in.options, kMaxJsonDepth - 2))  // metadata.json adds a level above options
+    throw ArchiveError("options are nested deeper than " + std::to_string(kMaxJsonDepth - 2) + " levels");
   if (p.files.size() + 1 > kMaxEntries)
     throw ArchiveError("too many files (" + std::to_string(p.files.size()) + "): at most " +
                        std::to_string(kMaxEntries - 1) + " fit in an archive");
@@ -226,6 +233,11 @@ struct ReadDeleter {
   void operator()(struct archive* a) const { archive_read_free(a); }
 };
 using ReadPtr = std::unique_ptr<struct archive, ReadDeleter>;
+
+std::string lib_error(struct archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "unknown libarchive error";
+}
 
 ReadPtr new_reader() {
   ReadPtr a(archive_read_new());

@@ -342,6 +342,19 @@ TEST(ArchiveWrite, RejectsTooManyFiles) {
   EXPECT_THROW((void)write_archive_memory(a), ArchiveError);
 }
 
+TEST(ArchiveWrite, DeepOptionsWithinReaderLimit) {
+  auto nested = [](int levels) {
+    json j = json::object();  // one level
+    for (int i = 1; i < levels; ++i) j = json::object({{"k", j}});
+    return j;
+  };
+  Archive a = sample();
+  a.options = nested(254);
+  EXPECT_EQ(read_archive_memory(write_archive_memory(a)).options, a.options);
+  a.options = nested(255);
+  EXPECT_THROW((void)write_archive_memory(a), ArchiveError);
+}
+
 TEST(ArchiveWrite, UnwritableDestinationLeavesNothing) {
   TempDir dir;
   try {

@@ -19,6 +19,7 @@
 
 #include "api/control_server.h"
 #include "exec/plan.h"
+#include "exec/segment.h"
 #include "http/client.h"
 #include "js/runtime.h"
 #include "k6/modules.h"
@@ -625,6 +626,8 @@ struct Engine::Impl {
         for (auto id : ids) {
           w->create_vu(&run, id, [this, id, &done, &err_mu, &first_err](Vu* v, const std::string& err) {
             pool[static_cast<size_t>(id - 1)] = v;
+            // exec.vu.idInTest: unique across instances, from the segment's striping of VU numbers.
+            v->st.id_in_test = segment.global_iteration(id - 1) + 1;
             if (!err.empty()) {
               std::lock_guard<std::mutex> g(err_mu);
               if (first_err.empty()) first_err = err;
@@ -711,7 +714,7 @@ struct Engine::Impl {
       if (ex == "shared-iterations") {
         std::int64_t i = sc->shared_next.fetch_add(1);
         if (i >= sc->cfg.iterations) break;
-        st.iteration_in_test = i;
+        st.iteration_in_test = segment.global_iteration(i);
       } else if (ex == "per-vu-iterations") {
         if (local_iters >= sc->cfg.iterations) break;
         st.iteration_in_test = sc->iter_in_test.fetch_add(1);
@@ -869,10 +872,7 @@ struct Engine::Impl {
         sh->stride = static_cast<std::int64_t>(ws.size());
         sh->next_i = sh->index;
         sh->dropped_tags = metrics::TagSet(tags);
-        ArrivalShard* p = sh.get();
         sc->shards[static_cast<size_t>(ws[j]->index)] = std::move(sh);
-        // After the VUs' tasks (posted below) so that they are idle in the shard first.
-        ws[j]->loop.post([this, p] { p->worker->loop.post([this, p] { arrival_fire(p); }); });
       }
     }
     for (std::int64_t k = 0; k < n && next_vu < pool.size(); k++) {
@@ -888,6 +888,13 @@ struct Engine::Impl {
           ctl.post([this, sc] { on_vu_scenario_done(sc); });
         });
       });
+    }
+    // Start the arrival schedule after the VUs' tasks (posted above, FIFO per
+    // worker), so that the VUs wait in their shard before the first deadline.
+    for (auto& sh : sc->shards) {
+      if (!sh) continue;
+      ArrivalShard* p = sh.get();
+      p->worker->loop.post([this, p] { arrival_fire(p); });
     }
     // Stop taking iterations at the end; interrupt at the hard stop.
     ctl.add_timer(sc->end, [this, sc] { end_scenario(sc, false); });
@@ -931,6 +938,8 @@ struct Engine::Impl {
 
   std::string setup_json;
   std::shared_ptr<metrics::JsonOutput> json_out;
+  /// This instance's execution segment (unsegmented: everything).
+  ExecutionTuple segment;
   /// herd's open-model metrics (docs/metrics.md), defined on first arrival-rate scenario.
   metrics::MetricId start_lag_metric = 0;
   metrics::MetricId corrected_metric = 0;
@@ -941,7 +950,9 @@ struct Engine::Impl {
     sh->armed = false;
     for (;;) {
       if (sc->stopping.load() || run.aborted.load()) return;
-      auto off = arrival_offset(sc->cfg, sh->next_i);
+      // next_i counts this instance's iterations; the segment maps them onto the global schedule.
+      std::int64_t global = segment.global_iteration(sh->next_i);
+      auto off = arrival_offset(sc->cfg, global);
       if (!off) return;
       Clock::time_point due = sc->start + *off;
       if (due > Clock::now()) {
@@ -949,7 +960,7 @@ struct Engine::Impl {
         sh->armed = true;
         return;
       }
-      std::int64_t i = sh->next_i;
+      std::int64_t i = global;
       sh->next_i += sh->stride;
       if (sh->idle.empty()) {
         sh->worker->sink->add(metrics::kDroppedIterations, sh->dropped_tags, 1, unix_us());
@@ -1114,6 +1125,8 @@ struct Engine::Impl {
     }
     try {
       options = resolve_options(script_opts, cfg.environ, cfg.cli);
+      segment = make_execution_tuple(options.execution_segment, options.execution_segment_sequence);
+      for (auto& sc : options.scenarios) sc = segment_scenario(sc, segment);
       start_lag_metric = registry.define("iteration_start_lag", metrics::MetricType::kTrend, metrics::ValueType::kTime);
       corrected_metric =
           registry.define("iteration_duration_corrected", metrics::MetricType::kTrend, metrics::ValueType::kTime);

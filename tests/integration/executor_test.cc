@@ -96,5 +96,34 @@ export default function () { sleep(5); }
   EXPECT_EQ(metric_value(exp, "iterations", "count"), -1e300) << "interrupted iterations are not counted";
 }
 
+TEST_F(ExecutorTest, ExecutionSegmentsSplitThePlanExactly) {
+  const std::string script = R"JS(
+import http from 'k6/http';
+import exec from 'k6/execution';
+export const options = { scenarios: {
+  s: { executor: 'shared-iterations', vus: 5, iterations: 31 },
+  a: { executor: 'constant-arrival-rate', rate: 40, timeUnit: '1s', duration: '1s', preAllocatedVUs: 6, exec: 'arr' } } };
+export default function () { http.post(`${__ENV.BASE_URL}/counter/s-${exec.scenario.iterationInTest}/inc`); }
+export function arr() { http.post(`${__ENV.BASE_URL}/counter/a-${exec.scenario.iterationInTest}/inc`); }
+)JS";
+  double iterations = 0;
+  for (const char* seg : {"0:1/4", "1/4:1/2", "1/2:1"}) {
+    ProcResult r;
+    json exp = run_export(script, &r, {"--execution-segment", seg, "--execution-segment-sequence", "0,1/4,1/2,1"});
+    ASSERT_EQ(r.exit_code, 0) << seg << "\n" << r;
+    iterations += metric_value(exp, "iterations", "count");
+    EXPECT_EQ(metric_value(exp, "dropped_iterations", "count"), -1e300) << seg;
+  }
+  EXPECT_EQ(iterations, 31 + 40) << "the parts add up to the whole";
+  for (int i = 0; i < 31; i++) EXPECT_EQ(counter("s-" + std::to_string(i)), 1) << "shared iteration " << i;
+  for (int i = 0; i < 40; i++) EXPECT_EQ(counter("a-" + std::to_string(i)), 1) << "arrival iteration " << i;
+}
+
+TEST_F(ExecutorTest, BadExecutionSegmentExits104) {
+  ProcResult r = run_script("export default function () {}\n", {"--execution-segment", "1/2:1/4"});
+  EXPECT_EQ(r.exit_code, 104) << r;
+  EXPECT_NE(r.err.find("--execution-segment"), std::string::npos) << r;
+}
+
 }  // namespace
 }  // namespace herd::it
