@@ -842,7 +842,25 @@ struct Engine::Impl {
     return true;
   }
 
-  void start_scenario(ScenarioRun* sc, std::size_t& next_vu) {
+  /// VUs in use by a running scenario (controller thread only), by pool index.
+  std::vector<bool> vu_busy;
+
+  /// Takes up to `n` free VUs from the pool, in pool order (which spreads them over the workers).
+  std::vector<std::size_t> take_vus(std::int64_t n) {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < pool.size() && static_cast<std::int64_t>(out.size()) < n; i++)
+      if (!vu_busy[i]) {
+        vu_busy[i] = true;
+        out.push_back(i);
+      }
+    if (static_cast<std::int64_t>(out.size()) < n)
+      logger.log(k6::Logger::Level::kWarn,
+                 "only " + std::to_string(out.size()) + " of " + std::to_string(n) +
+                     " VUs were free when a scenario started (its windows overlap more than planned)", "engine");
+    return out;
+  }
+
+  void start_scenario(ScenarioRun* sc) {
     sc->start = Clock::now();
     microseconds dur = scenario_duration(sc->cfg);
     if (sc->cfg.executor == "externally-controlled") {
@@ -854,11 +872,12 @@ struct Engine::Impl {
     if (sc->cfg.executor == "ramping-vus") sc->hard_stop += sc->cfg.graceful_ramp_down * 0;  // k6: gracefulStop after stages
     sc->started = true;
     std::int64_t n = scenario_max_vus(sc->cfg);
+    std::vector<std::size_t> taken = take_vus(n);
     if (sc->arrival()) {
       // One shard per worker that holds VUs of this scenario; shards stripe the schedule.
       std::vector<Worker*> ws;
-      for (std::int64_t k = 0; k < n && next_vu + static_cast<size_t>(k) < pool.size(); k++) {
-        Worker* w = pool[next_vu + static_cast<size_t>(k)]->worker;
+      for (std::size_t idx : taken) {
+        Worker* w = pool[idx]->worker;
         if (std::find(ws.begin(), ws.end(), w) == ws.end()) ws.push_back(w);
       }
       sc->shards.resize(workers.size());
@@ -875,17 +894,22 @@ struct Engine::Impl {
         sc->shards[static_cast<size_t>(ws[j]->index)] = std::move(sh);
       }
     }
-    for (std::int64_t k = 0; k < n && next_vu < pool.size(); k++) {
-      Vu* v = pool[next_vu++];
+    for (std::size_t kk = 0; kk < taken.size(); kk++) {
+      auto k = static_cast<std::int64_t>(kk);
+      std::size_t idx = taken[kk];
+      Vu* v = pool[idx];
       sc->vus.push_back(v);
       pending_vu_tasks++;
       sc->vus_running++;
-      v->worker->loop.post([this, v, sc, k, setup = setup_json] {
-        v->post_task([this, v, sc, k, setup] {
+      v->worker->loop.post([this, v, sc, k, idx, setup = setup_json] {
+        v->post_task([this, v, sc, k, idx, setup] {
           v->set_setup_data(setup);
           vu_run_scenario(*v, sc, k);
           sc->vus_running--;
-          ctl.post([this, sc] { on_vu_scenario_done(sc); });
+          ctl.post([this, sc, idx] {
+            vu_busy[idx] = false;
+            on_vu_scenario_done(sc);
+          });
         });
       });
     }
@@ -1164,8 +1188,11 @@ struct Engine::Impl {
       }
     }
     set_status(api::ExecutionStatus::kInitVUs);
-    std::int64_t total_vus = 0;
-    for (auto& s : options.scenarios) total_vus += scenario_max_vus(s);
+    // k6's planning: the peak of VUs needed at once; scenarios whose windows do
+    // not overlap reuse the same VUs.
+    std::int64_t total_vus = execution_requirements(options.scenarios).max_vus;
+    for (auto& s : options.scenarios) total_vus = std::max(total_vus, scenario_max_vus(s));
+    vu_busy.assign(static_cast<size_t>(total_vus), false);
     try {
       init_vus(total_vus);
     } catch (const std::exception& e) {
@@ -1214,7 +1241,6 @@ struct Engine::Impl {
     run.stats.start = test_start;
     set_status(api::ExecutionStatus::kRunning);
     if (!setup_failed && stop_code.load() < 0) {
-      std::size_t next_vu = 0;
       for (auto& s : options.scenarios) {
         auto sc = std::make_unique<ScenarioRun>();
         sc->cfg = s;
@@ -1222,16 +1248,12 @@ struct Engine::Impl {
       }
       for (auto& sc : scenarios) {
         ScenarioRun* p = sc.get();
-        // Reserve VUs now so that later scenarios get their own.
-        std::size_t first = next_vu;
-        next_vu += static_cast<std::size_t>(scenario_max_vus(p->cfg));
         pending_vu_tasks++;  // the start itself, so that the run cannot end before it
         auto start = std::make_shared<bool>(false);
-        auto fire = [this, p, first, start] {
+        auto fire = [this, p, start] {
           if (*start) return;
           *start = true;
-          std::size_t nv = first;
-          if (stop_code.load() < 0) start_scenario(p, nv);
+          if (stop_code.load() < 0) start_scenario(p);
           on_vu_scenario_done(p);
         };
         loop::TimerId id = ctl.add_timer(test_start + p->cfg.start_time, fire);
