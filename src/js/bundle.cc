@@ -1,5 +1,7 @@
 #include "js/bundle.h"
 
+#include <curl/curl.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +43,37 @@ JSModuleDef* bundle_load_module(JSContext* ctx, const char* name, void* opaque) 
   }
 }
 
+bool is_remote(const std::string& s) { return s.rfind("https://", 0) == 0 || s.rfind("http://", 0) == 0; }
+
+/// Fetches a remote module once (blocking; the init context runs before any
+/// load). Throws ScriptError with the URL and the reason.
+std::string fetch_remote(const std::string& url) {
+  CURL* c = curl_easy_init();
+  if (!c) throw ScriptError("cannot fetch module " + url + ": libcurl init failed");
+  std::string body;
+  char err[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t sz, size_t n, void* ud) {
+    static_cast<std::string*>(ud)->append(p, sz * n);
+    return sz * n;
+  });
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+  CURLcode rc = curl_easy_perform(c);
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(c);
+  if (rc != CURLE_OK)
+    throw ScriptError("cannot fetch module " + url + ": " + (err[0] ? std::string(err) : curl_easy_strerror(rc)));
+  if (status < 200 || status > 299)
+    throw ScriptError("cannot fetch module " + url + ": HTTP status " + std::to_string(status));
+  return body;
+}
+
 std::string normalize_path(const std::string& p) {
   std::string s = std::filesystem::path(p).lexically_normal().generic_string();
   return s;
@@ -63,7 +96,22 @@ void Bundle::install(JSRuntime* rt) {
 
 std::string Bundle::resolve(const std::string& base, const std::string& spec) const {
   if (builtins_.count(spec) || natives_.count(spec) || spec.rfind("k6", 0) == 0 || spec.rfind("herd:", 0) == 0) return spec;
-  if (spec.rfind("https://", 0) == 0 || spec.rfind("http://", 0) == 0) return spec;
+  if (is_remote(spec)) return spec;
+  if (is_remote(base) && (spec.rfind("./", 0) == 0 || spec.rfind("../", 0) == 0 || spec.rfind("/", 0) == 0)) {
+    // Relative import inside a remote module: resolve against its URL.
+    CURLU* u = curl_url();
+    std::string out = spec;
+    if (curl_url_set(u, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_URL, spec.c_str(), 0) == CURLUE_OK) {
+      char* r = nullptr;
+      if (curl_url_get(u, CURLUPART_URL, &r, 0) == CURLUE_OK) {
+        out = r;
+        curl_free(r);
+      }
+    }
+    curl_url_cleanup(u);
+    return out;
+  }
   if (spec.rfind("file://", 0) == 0) return normalize_path(spec.substr(7));
   if (!spec.empty() && spec[0] == '/') return normalize_path(spec);
   std::filesystem::path dir = std::filesystem::path(base).parent_path();
@@ -75,12 +123,17 @@ std::string Bundle::source_of(const std::string& name) {
   if (bi != builtins_.end()) return bi->second;
   if (name.rfind("k6", 0) == 0 || name.rfind("herd:", 0) == 0)
     throw ScriptError("unknown module \"" + name + "\"");
-  if (name.rfind("http://", 0) == 0 || name.rfind("https://", 0) == 0)
-    throw ScriptError("remote module \"" + name + "\" cannot be loaded: remote imports are not supported yet");
   {
     std::lock_guard<std::mutex> g(mu_);
     auto it = files_.find(name);
     if (it != files_.end()) return it->second;
+  }
+  if (is_remote(name)) {
+    // Fetched once per run: every other VU reads the compiled bytecode.
+    std::string src = fetch_remote(name);
+    std::lock_guard<std::mutex> g(mu_);
+    files_[name] = src;
+    return src;
   }
   std::string src;
   if (!read_disk(name, &src)) throw ScriptError("cannot read module \"" + name + "\": " + std::strerror(errno));

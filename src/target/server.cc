@@ -711,6 +711,22 @@ class Worker {
       respond(c, r, 200, "application/json", kJsonDoc);
       return;
     }
+    // /modules/{name}.js: small ES modules for testing remote imports.
+    // lib.js imports ./dep.js relatively; dep.js exports a constant.
+    if (first == "modules" && segs.size() == 2) {
+      std::string_view name = segs[1];
+      if (name == "dep.js") {
+        respond(c, r, 200, "application/javascript", "export const dep = 'dep from the target';\n");
+      } else if (name == "lib.js") {
+        respond(c, r, 200, "application/javascript",
+                "import { dep } from './dep.js';\n"
+                "export function greet(who) { return `hello ${who} (${dep})`; }\n"
+                "export default { greet };\n");
+      } else {
+        respond(c, r, 404, "text/plain", "no such module\n");
+      }
+      return;
+    }
     if (first == "redirect" && segs.size() == 2) {
       int n = 0;
       if (!parse_int(segs[1], n) || n < 1 || n > 1000) {

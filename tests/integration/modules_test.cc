@@ -110,3 +110,41 @@ export default async function () { await null; throw new Error('async boom'); }
 
 }  // namespace
 }  // namespace herd::it
+
+namespace herd::it {
+namespace {
+
+TEST_F(ModulesTest, RemoteModulesAreFetchedOnceAndResolveRelativeImports) {
+  ProcResult r;
+  // The URL is written into the script: import specifiers cannot use __ENV.
+  std::string script = std::string(R"JS(
+import { check } from 'k6';
+import lib, { greet } from 'BASE/modules/lib.js';
+export const options = { vus: 4, iterations: 8 };
+export default function () {
+  check(null, { 'remote module works': () => greet('vu') === 'hello vu (dep from the target)' && lib.greet === greet });
+}
+)JS");
+  script.replace(script.find("BASE"), 4, base_url());
+  std::uint64_t before = served();
+  json exp = run_export(script, &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 8);
+  // lib.js and dep.js, each fetched once for the whole run (5 runtimes).
+  EXPECT_EQ(served() - before, 2u);
+}
+
+TEST_F(ModulesTest, UnreachableRemoteModuleIsAClearError) {
+  std::string script = "import x from 'http://127.0.0.1:" + std::to_string(closed_port()) +
+                       "/nope.js';\nexport default function () {}\n";
+  ProcResult r = run_script(script);
+  EXPECT_EQ(r.exit_code, 107) << r;
+  EXPECT_NE(r.err.find("cannot fetch module http://127.0.0.1:"), std::string::npos) << r;
+  std::string script404 = "import x from '" + base_url() + "/modules/missing.js';\nexport default function () {}\n";
+  r = run_script(script404);
+  EXPECT_EQ(r.exit_code, 107) << r;
+  EXPECT_NE(r.err.find("HTTP status 404"), std::string::npos) << r;
+}
+
+}  // namespace
+}  // namespace herd::it
