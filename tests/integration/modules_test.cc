@@ -148,3 +148,35 @@ TEST_F(ModulesTest, UnreachableRemoteModuleIsAClearError) {
 
 }  // namespace
 }  // namespace herd::it
+
+namespace herd::it {
+namespace {
+
+TEST_F(ModulesTest, RequireLoadsLocalCommonJsAndBuiltins) {
+  dir_.write("helper.js", "exports.mul = (a, b) => a * b;\n");
+  dir_.write("util.js", "const helper = require('./helper.js');\nmodule.exports = { twice: (x) => helper.mul(x, 2) };\n");
+  dir_.write("broken.js", "module.exports = {};\nthrow new Error('cjs boom');\n");
+  ProcResult r;
+  json exp = run_export(R"JS(
+import { check } from 'k6';
+const util = require('./util.js');
+const http = require('k6/http');
+export const options = { iterations: 2 };
+export default function () {
+  let err = '';
+  try { require('./broken.js'); } catch (e) { err = String(e.stack || e); }
+  check(null, {
+    'commonjs': () => util.twice(21) === 42,
+    'cached': () => require('./util.js') === util,
+    'builtin': () => typeof http.get === 'function',
+    'errors name the file and line': () => err.includes('broken.js:2'),
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 8);
+}
+
+}  // namespace
+}  // namespace herd::it
