@@ -6,11 +6,13 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "archive/archive.h"
 #include "cli/run_flags.h"
 #include "exec/plan.h"
 #include "exec/runner.h"
@@ -46,6 +48,7 @@ int usage(FILE* out) {
                "Commands:\n"
                "  run SCRIPT.js        run a k6-style test script\n"
                "  inspect SCRIPT.js    print the resolved options as JSON (--execution-requirements adds plan figures)\n"
+               "  archive SCRIPT.js    bundle the script, its imports and open()ed files: herd archive s.js -O test.tar\n"
                "  target               run the loopback HTTP target server (herd target --listen 127.0.0.1:8080)\n"
                "  version              print the version\n"
                "  help                 this text\n\n"
@@ -57,6 +60,17 @@ int usage(FILE* out) {
 std::shared_ptr<js::Bundle> make_bundle(const std::string& script) {
   auto b = std::make_shared<js::Bundle>(script, k6::builtin_module_sources());
   b->add_native_modules(k6::native_modules());
+  return b;
+}
+
+/// A bundle for `path`: a script, or an archive made by `herd archive`, whose
+/// files then come from the archive and whose env joins the -e values (which win).
+std::shared_ptr<js::Bundle> load_script(const std::string& path, exec::CliOverrides* cli) {
+  if (!archive::looks_like_archive(path)) return make_bundle(path);
+  archive::Archive a = archive::read_archive(path);
+  auto b = make_bundle(a.main);
+  for (auto& [p, contents] : a.files) b->add_file(p, contents);
+  for (auto& [k, v] : a.env) cli->env.emplace(k, v);
   return b;
 }
 
@@ -84,8 +98,13 @@ int cmd_run(const std::vector<std::string>& args) {
     return exec::kExitScriptException;
   }
   exec::EngineConfig cfg;
-  cfg.bundle = make_bundle(flags.script);
   cfg.cli = flags.overrides;
+  try {
+    cfg.bundle = load_script(flags.script, &cfg.cli);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exec::kExitScriptException;
+  }
   cfg.environ = process_env();
   cfg.no_setup = flags.no_setup;
   cfg.address = flags.address;
@@ -121,10 +140,10 @@ int cmd_inspect(const std::vector<std::string>& args) {
     return exec::kExitUsage;
   }
   exec::EngineConfig cfg;
-  cfg.bundle = make_bundle(flags.script);
   cfg.cli = flags.overrides;
   cfg.environ = process_env();
   try {
+    cfg.bundle = load_script(flags.script, &cfg.cli);
     exec::Engine engine(std::move(cfg));
     exec::Options o = engine.inspect();
     nlohmann::json j = o.to_json();
@@ -134,6 +153,56 @@ int cmd_inspect(const std::vector<std::string>& args) {
       j["totalDuration"] = util::format_duration(req.total_duration);
     }
     std::cout << j.dump(2) << std::endl;
+    return 0;
+  } catch (const js::ScriptError& e) {
+    print_error(e.what());
+    return exec::kExitScriptException;
+  } catch (const exec::OptionsError& e) {
+    print_error(e.what());
+    return exec::kExitInvalidConfig;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exec::kExitGenericError;
+  }
+}
+
+/// `herd archive script.js -O test.tar`: evaluates the init context once to
+/// find every local module and open()ed file, then writes them with the
+/// resolved options and the -e env into a tar (src/archive/FORMAT.md).
+int cmd_archive(const std::vector<std::string>& args) {
+  RunFlags flags;
+  try {
+    flags = parse_run_flags(args);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exec::kExitInvalidConfig;
+  }
+  if (flags.script.empty()) {
+    print_error("herd archive needs a script: herd archive script.js -O test.tar");
+    return exec::kExitUsage;
+  }
+  std::string out = flags.archive_out.empty() ? "archive.tar" : flags.archive_out;
+  // Absolute names: relative imports then resolve inside the archive wherever it runs.
+  std::string main = std::filesystem::absolute(flags.script).lexically_normal().generic_string();
+  exec::EngineConfig cfg;
+  cfg.bundle = make_bundle(main);
+  cfg.cli = flags.overrides;
+  cfg.environ = process_env();
+  try {
+    auto bundle = cfg.bundle;
+    exec::Engine engine(std::move(cfg));
+    exec::Options o = engine.inspect();
+    archive::Archive a;
+    a.main = main;
+    a.options = o.to_json();
+    a.env = flags.overrides.env;
+    a.herd_version = kVersion;
+    for (auto& [path, contents] : bundle->loaded_files()) {
+      if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0) continue;  // fetched again at run time
+      a.files[path] = contents;
+    }
+    archive::write_archive(out, a);
+    std::fprintf(stderr, "herd: wrote %s (%zu files)\n", out.c_str(), a.files.size());
     return 0;
   } catch (const js::ScriptError& e) {
     print_error(e.what());
@@ -163,6 +232,7 @@ int main(int argc, char** argv) {
   if (cmd == "help" || cmd == "--help" || cmd == "-h") return usage(stdout);
   if (cmd == "run") return cmd_run(rest);
   if (cmd == "inspect") return cmd_inspect(rest);
+  if (cmd == "archive") return cmd_archive(rest);
   if (cmd == "target") return target::target_main(argc - 1, argv + 1);
   std::fprintf(stderr, "herd: unknown command \"%s\"\n\n", cmd.c_str());
   usage(stderr);
