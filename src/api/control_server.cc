@@ -708,6 +708,8 @@ struct ControlServer::State {
     a["stopped"] = s.stopped;
     a["running"] = s.running;
     a["tainted"] = s.tainted;
+    if (s.exit_code) a["exit-code"] = *s.exit_code;
+    if (!s.abort_reason.empty()) a["abort-reason"] = s.abort_reason;
     return json{{"data", {{"type", "status"}, {"id", "default"}, {"attributes", std::move(a)}}}};
   }
 

@@ -108,6 +108,7 @@ int cmd_run(const std::vector<std::string>& args) {
   cfg.environ = process_env();
   cfg.no_setup = flags.no_setup;
   cfg.address = flags.address;
+  cfg.linger = flags.linger;
   cfg.no_teardown = flags.no_teardown;
   cfg.is_stdout_tty = isatty(1);
   cfg.is_stderr_tty = isatty(2);

@@ -160,6 +160,8 @@ const std::vector<Flag>& flags() {
       {"address", 'a', Kind::kValue, "host:port", "address for the REST API server",
        [](RF& f, S v) { f.address = v; }},
       {"no-setup", 0, Kind::kBool, "", "don't run setup()", [](RF& f, S v) { f.no_setup = to_bool(v); }},
+      {"linger", 'l', Kind::kBool, "", "keep the API server alive past the test end (until stopped through it)",
+       [](RF& f, S v) { f.linger = to_bool(v); }},
       {"no-teardown", 0, Kind::kBool, "", "don't run teardown()",
        [](RF& f, S v) { f.no_teardown = to_bool(v); }},
       {"execution-segment", 0, Kind::kValue, "segment", "limit execution to a segment, e.g. 1/4:1/2",

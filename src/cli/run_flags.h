@@ -14,6 +14,7 @@ struct RunFlags {
   std::string address;           ///< --address HOST:PORT (control API)
   bool no_setup = false;
   bool no_teardown = false;
+  bool linger = false;  ///< --linger: keep the control API up after the test (for a coordinator)
   bool execution_requirements = false;  ///< inspect --execution-requirements
   std::string archive_out;              ///< archive -O FILE
   std::string log_output;               ///< --log-output (stderr by default)

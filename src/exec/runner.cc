@@ -379,6 +379,9 @@ struct Engine::Impl {
   std::mutex setup_mu;          ///< guards setup_json against API calls
   std::mutex workers_mu;        ///< guards `workers` against the API thread
   std::unique_ptr<api::ControlServer> api_server;
+  std::atomic<int> final_exit_code{-1};  ///< set when the test has ended (for lingering)
+  bool linger_done = false;              ///< guarded by pause_mu
+  std::atomic<bool> signalled{false};    ///< SIGINT/SIGTERM received
 
   void set_status(api::ExecutionStatus s) { exec_status = static_cast<int>(s); }
 
@@ -398,6 +401,11 @@ struct Engine::Impl {
       st.stopped = impl.stop_code.load() >= 0;
       st.running = st.status == api::ExecutionStatus::kRunning;
       st.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(impl.elapsed());
+      if (impl.final_exit_code.load() >= 0) st.exit_code = impl.final_exit_code.load();
+      {
+        std::lock_guard<std::mutex> g(impl.abort_mu);
+        st.abort_reason = impl.abort_reason;
+      }
       return st;
     }
 
@@ -419,6 +427,13 @@ struct Engine::Impl {
         if (*p.paused && !impl.paused) return std::string("pausing a running test is not supported");
       }
       if (p.stopped && !*p.stopped && impl.stop_code.load() >= 0) return std::string("a stopped test cannot be restarted");
+      if (p.stopped && *p.stopped && impl.final_exit_code.load() >= 0) {
+        // A lingering runner: this ends the linger.
+        std::lock_guard<std::mutex> g(impl.pause_mu);
+        impl.linger_done = true;
+        impl.pause_cv.notify_all();
+        return std::nullopt;
+      }
       // Apply.
       if (p.vus && ext) {
         ext->ext_active = *p.vus;
@@ -1119,7 +1134,10 @@ struct Engine::Impl {
             std::_Exit(kExitSignal);
           }
           std::fputs("\nStopping the test (signal received); press Ctrl+C again to abort immediately\n", stderr);
+          impl_.signalled = true;
           impl_.stop(kExitSignal);
+          std::lock_guard<std::mutex> g(impl_.pause_mu);
+          impl_.pause_cv.notify_all();
         }
       });
     }
@@ -1304,7 +1322,6 @@ struct Engine::Impl {
     write_outputs(res, so);
     if (json_out) json_out->flush();
     set_status(api::ExecutionStatus::kEnded);
-    api_server.reset();
 
     int sc = stop_code.load();
     if (res.exit_code == kExitOk) {
@@ -1319,6 +1336,14 @@ struct Engine::Impl {
     }
     if (res.exit_code == kExitThresholdsFailed)
       logger.log(k6::Logger::Level::kError, "thresholds on metrics have been crossed", "engine");
+    if (api_server && cfg.linger) {
+      final_exit_code = res.exit_code;
+      std::fprintf(stderr, "herd: test ended (exit code %d); the control API lingers until stopped\n", res.exit_code);
+      SignalWatcher lingering(*this);  // SIGINT/SIGTERM end the linger too
+      std::unique_lock<std::mutex> lk(pause_mu);
+      pause_cv.wait(lk, [this] { return linger_done || signalled.load(); });
+    }
+    api_server.reset();
     return res;
   }
 
@@ -1394,6 +1419,41 @@ RunResult Engine::run() {
   }
   impl_->shutdown_workers();
   return r;
+}
+
+std::optional<nlohmann::json> Engine::handle_summary(const nlohmann::json& data) {
+  if (!impl_->vu0) impl_->init_vu0();
+  std::string in = data.dump();
+  std::string out = impl_->on_vu0<std::string>([&in](Vu& v) {
+    JSValue f = v.export_fn("handleSummary");
+    if (JS_IsUndefined(f)) return std::string("\x01");
+    JS_FreeValue(v.ctx(), f);
+    return v.call_json("handleSummary", &in);
+  });
+  if (out == "\x01") return std::nullopt;
+  return out.empty() ? nlohmann::json::object() : nlohmann::json::parse(out);
+}
+
+bool Engine::write_summary_outputs(const nlohmann::json& result) {
+  bool ok = true;
+  if (!result.is_object()) return true;
+  for (auto& [k, val] : result.items()) {
+    std::string text = val.is_string() ? val.get<std::string>() : val.dump();
+    if (k == "stdout") {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+    } else if (k == "stderr") {
+      std::fwrite(text.data(), 1, text.size(), stderr);
+    } else {
+      std::ofstream f(k, std::ios::binary);
+      f << text;
+      if (!f) {
+        std::fprintf(stderr, "herd: error: handleSummary: cannot write %s\n", k.c_str());
+        ok = false;
+      }
+    }
+  }
+  return ok;
 }
 
 Options Engine::inspect() {

@@ -54,6 +54,9 @@ struct EngineConfig {
   std::string console_output;
   /// --address HOST:PORT: serve the control API (docs/control-api.md) there. "" = none.
   std::string address;
+  /// --linger: after the test (summary written), keep serving the API until
+  /// PATCH /v1/status {"stopped": true} or a signal.
+  bool linger = false;
 };
 
 /// The outcome of a run.
@@ -91,6 +94,16 @@ class Engine : public EngineControl {
   Options inspect();
 
   void stop(int exit_code) override;
+
+  /// For a coordinator: evaluates the script's init context (once) and calls
+  /// its handleSummary(data). nullopt when the script exports none. Throws
+  /// js::ScriptError on script errors.
+  std::optional<nlohmann::json> handle_summary(const nlohmann::json& data);
+
+  /// Writes a handleSummary() result: "stdout" and "stderr" keys to those
+  /// streams, any other key to the file it names. Returns false if a file
+  /// could not be written (reported on stderr).
+  static bool write_summary_outputs(const nlohmann::json& result);
 
  private:
   struct Impl;
