@@ -57,6 +57,22 @@ int usage(FILE* out) {
   return 0;
 }
 
+/// The exit code and message for a failure while loading a script or its options.
+int report_load_failure(std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const js::ScriptError& e) {
+    print_error(e.what());
+    return exec::kExitScriptException;
+  } catch (const exec::OptionsError& e) {
+    print_error(e.what());
+    return exec::kExitInvalidConfig;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exec::kExitGenericError;
+  }
+}
+
 std::shared_ptr<js::Bundle> make_bundle(const std::string& script) {
   auto b = std::make_shared<js::Bundle>(script, k6::builtin_module_sources());
   b->add_native_modules(k6::native_modules());
@@ -155,15 +171,8 @@ int cmd_inspect(const std::vector<std::string>& args) {
     }
     std::cout << j.dump(2) << std::endl;
     return 0;
-  } catch (const js::ScriptError& e) {
-    print_error(e.what());
-    return exec::kExitScriptException;
-  } catch (const exec::OptionsError& e) {
-    print_error(e.what());
-    return exec::kExitInvalidConfig;
-  } catch (const std::exception& e) {
-    print_error(e.what());
-    return exec::kExitGenericError;
+  } catch (...) {
+    return report_load_failure(std::current_exception());
   }
 }
 
@@ -205,15 +214,8 @@ int cmd_archive(const std::vector<std::string>& args) {
     archive::write_archive(out, a);
     std::fprintf(stderr, "herd: wrote %s (%zu files)\n", out.c_str(), a.files.size());
     return 0;
-  } catch (const js::ScriptError& e) {
-    print_error(e.what());
-    return exec::kExitScriptException;
-  } catch (const exec::OptionsError& e) {
-    print_error(e.what());
-    return exec::kExitInvalidConfig;
-  } catch (const std::exception& e) {
-    print_error(e.what());
-    return exec::kExitGenericError;
+  } catch (...) {
+    return report_load_failure(std::current_exception());
   }
 }
 

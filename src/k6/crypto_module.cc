@@ -70,27 +70,7 @@ bool b64decode(const std::string& in, bool url, std::string* out) {
 
 /// Bytes of a string (UTF-8) or ArrayBuffer/typed array argument.
 bool arg_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
-  if (JS_IsString(v)) {
-    *out = js::to_string(ctx, v);
-    return true;
-  }
-  size_t size = 0;
-  uint8_t* p = JS_GetArrayBuffer(ctx, &size, v);
-  if (p) {
-    out->assign(reinterpret_cast<char*>(p), size);
-    return true;
-  }
-  JS_FreeValue(ctx, JS_GetException(ctx));
-  size_t off = 0, len = 0, bpe = 0;
-  JSValue ab = JS_GetTypedArrayBuffer(ctx, v, &off, &len, &bpe);
-  if (JS_IsException(ab)) {
-    JS_FreeValue(ctx, JS_GetException(ctx));
-    *out = js::to_string(ctx, v);
-    return true;
-  }
-  p = JS_GetArrayBuffer(ctx, &size, ab);
-  if (p && off + len <= size) out->assign(reinterpret_cast<char*>(p) + off, len);
-  JS_FreeValue(ctx, ab);
+  if (JS_IsString(v) || !binary_bytes(ctx, v, out)) *out = js::to_string(ctx, v);
   return true;
 }
 

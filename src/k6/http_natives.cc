@@ -79,25 +79,6 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
-bool get_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
-  size_t size = 0;
-  uint8_t* p = JS_GetArrayBuffer(ctx, &size, v);
-  if (p) {
-    out->assign(reinterpret_cast<char*>(p), size);
-    return true;
-  }
-  JS_FreeValue(ctx, JS_GetException(ctx));
-  size_t off = 0, len = 0, bpe = 0;
-  JSValue ab = JS_GetTypedArrayBuffer(ctx, v, &off, &len, &bpe);
-  if (JS_IsException(ab)) {
-    JS_FreeValue(ctx, JS_GetException(ctx));
-    return false;
-  }
-  p = JS_GetArrayBuffer(ctx, &size, ab);
-  if (p && off + len <= size) out->assign(reinterpret_cast<char*>(p) + off, len);
-  JS_FreeValue(ctx, ab);
-  return p != nullptr;
-}
 
 // Encodes an object body: multipart when any value is an http.file(), else urlencoded.
 bool encode_object_body(JSContext* ctx, JSValueConst obj, RequestSpec* spec) {
@@ -120,7 +101,7 @@ bool encode_object_body(JSContext* ctx, JSValueConst obj, RequestSpec* spec) {
     if (JS_ToBool(ctx, marker) > 0) {
       multipart = f.file = true;
       JSValue d = JS_GetPropertyStr(ctx, v, "data");
-      if (!get_bytes(ctx, d, &f.value)) f.value = js::to_string(ctx, d);
+      if (!binary_bytes(ctx, d, &f.value)) f.value = js::to_string(ctx, d);
       JS_FreeValue(ctx, d);
       JSValue fn = JS_GetPropertyStr(ctx, v, "filename");
       f.filename = js::to_string(ctx, fn);
@@ -286,7 +267,7 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     if (JS_IsString(body)) {
       spec->body = js::to_string(ctx, body);
       spec->has_body = true;
-    } else if (get_bytes(ctx, body, &spec->body)) {
+    } else if (binary_bytes(ctx, body, &spec->body)) {
       spec->has_body = true;
     } else if (JS_IsObject(body)) {
       if (!encode_object_body(ctx, body, spec)) return false;

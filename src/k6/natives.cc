@@ -126,6 +126,27 @@ bool read_string_map(JSContext* ctx, JSValueConst obj, std::map<std::string, std
   return true;
 }
 
+bool binary_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
+  if (!JS_IsObject(v)) return false;
+  size_t size = 0;
+  uint8_t* p = JS_GetArrayBuffer(ctx, &size, v);
+  if (p) {
+    out->assign(reinterpret_cast<char*>(p), size);
+    return true;
+  }
+  JS_FreeValue(ctx, JS_GetException(ctx));
+  size_t off = 0, len = 0, bpe = 0;
+  JSValue ab = JS_GetTypedArrayBuffer(ctx, v, &off, &len, &bpe);
+  if (JS_IsException(ab)) {
+    JS_FreeValue(ctx, JS_GetException(ctx));
+    return false;
+  }
+  p = JS_GetArrayBuffer(ctx, &size, ab);
+  if (p && off + len <= size) out->assign(reinterpret_cast<char*>(p) + off, len);
+  JS_FreeValue(ctx, ab);
+  return p != nullptr;
+}
+
 metrics::TagSet tags_with(const VuState& vu, const std::map<std::string, std::string>& extra) {
   if (extra.empty()) return vu.base_tags;
   std::vector<std::pair<std::string, std::string>> t = vu.base_tags.items();

@@ -17,6 +17,10 @@ JSValue throw_interrupted(JSContext* ctx);
 /// Reads a plain object of string values into a map (values via String()).
 bool read_string_map(JSContext* ctx, JSValueConst obj, std::map<std::string, std::string>* out);
 
+/// The bytes of an ArrayBuffer or typed array (view) value. False, with no
+/// exception left pending, when `v` is neither.
+bool binary_bytes(JSContext* ctx, JSValueConst v, std::string* out);
+
 /// Builds a TagSet from the VU's base tags plus `extra` (extra wins).
 metrics::TagSet tags_with(const VuState& vu, const std::map<std::string, std::string>& extra);
 
