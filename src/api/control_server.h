@@ -63,13 +63,13 @@ struct StatusInfo {
   bool stopped = false;
   bool running = false;
   bool tainted = false;  ///< some threshold has failed
+  /// Time the test has been running; used for counters' "rate" in /v1/metrics
+  /// (not reported by /v1/status).
+  std::chrono::microseconds elapsed{0};
   /// herd extension ("exit-code", "abort-reason"): set once the test has ended,
   /// so that a coordinator learns how a lingering runner finished.
   std::optional<int> exit_code;
   std::string abort_reason;
-  /// Time the test has been running; used for counters' "rate" in /v1/metrics
-  /// (not reported by /v1/status).
-  std::chrono::microseconds elapsed{0};
 };
 
 /// PATCH /v1/status: only the fields present in the request are set.
