@@ -125,6 +125,7 @@ int cmd_run(const std::vector<std::string>& args) {
   cfg.no_setup = flags.no_setup;
   cfg.address = flags.address;
   cfg.linger = flags.linger;
+  cfg.exit_process_when_done = true;
   cfg.no_teardown = flags.no_teardown;
   cfg.is_stdout_tty = isatty(1);
   cfg.is_stderr_tty = isatty(2);

@@ -1417,6 +1417,13 @@ RunResult Engine::run() {
     r.exit_code = kExitGenericError;
     r.error = e.what();
   }
+#if !defined(__SANITIZE_ADDRESS__)
+  if (impl_->cfg.exit_process_when_done) {
+    if (!r.error.empty()) std::fprintf(stderr, "herd: error: %s\n", r.error.c_str());
+    std::fflush(nullptr);
+    std::_Exit(r.exit_code);
+  }
+#endif
   impl_->shutdown_workers();
   return r;
 }
