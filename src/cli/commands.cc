@@ -14,6 +14,7 @@
 
 #include "archive/archive.h"
 #include "cli/run_flags.h"
+#include "coord/coordinator.h"
 #include "exec/plan.h"
 #include "exec/runner.h"
 #include "js/bundle.h"
@@ -49,6 +50,7 @@ int usage(FILE* out) {
                "  run SCRIPT.js        run a k6-style test script\n"
                "  inspect SCRIPT.js    print the resolved options as JSON (--execution-requirements adds plan figures)\n"
                "  archive SCRIPT.js    bundle the script, its imports and open()ed files: herd archive s.js -O test.tar\n"
+               "  coordinator          drive runners started elsewhere: herd coordinator --runners h:p,h:p --script s.js\n"
                "  target               run the loopback HTTP target server (herd target --listen 127.0.0.1:8080)\n"
                "  version              print the version\n"
                "  help                 this text\n\n"
@@ -108,6 +110,13 @@ int cmd_run(const std::vector<std::string>& args) {
   if (flags.script.empty()) {
     print_error("herd run needs a script: herd run script.js");
     return exec::kExitUsage;
+  }
+  if (flags.parallelism >= 1) {
+    // Local distributed mode: N runner processes of this binary and one coordinator.
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string bin = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string("herd");
+    return coord::run_local(flags.parallelism, bin, flags.script, args);
   }
   if (access(flags.script.c_str(), R_OK) != 0) {
     print_error("cannot read script \"" + flags.script + "\": " + std::strerror(errno));
@@ -237,6 +246,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return cmd_run(rest);
   if (cmd == "inspect") return cmd_inspect(rest);
   if (cmd == "archive") return cmd_archive(rest);
+  if (cmd == "coordinator") return coord::coordinator_main(rest);
   if (cmd == "target") return target::target_main(argc - 1, argv + 1);
   std::fprintf(stderr, "herd: unknown command \"%s\"\n\n", cmd.c_str());
   usage(stderr);

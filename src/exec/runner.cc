@@ -473,7 +473,10 @@ struct Engine::Impl {
 
     nlohmann::json run_setup() override {
       if (!impl.vu0) throw std::runtime_error("the script is not initialised yet");
-      std::string data = impl.on_vu0<std::string>([](Vu& v) { return v.call_json("setup", nullptr); });
+      std::string data = impl.on_vu0<std::string>([](Vu& v) {
+        v.st.interrupted = false;
+        return v.call_json("setup", nullptr);
+      });
       std::lock_guard<std::mutex> g(impl.setup_mu);
       impl.setup_json = data;
       impl.setup_provided = true;
@@ -493,7 +496,10 @@ struct Engine::Impl {
         std::lock_guard<std::mutex> g(impl.setup_mu);
         data = impl.setup_json;
       }
-      impl.on_vu0<std::string>([&data](Vu& v) { return v.call_json("teardown", &data); });
+      impl.on_vu0<std::string>([&data](Vu& v) {
+        v.st.interrupted = false;  // a stopped test's teardown still makes its requests
+        return v.call_json("teardown", &data);
+      });
     }
   };
   std::unique_ptr<ApiHandler> api_handler;
@@ -1354,7 +1360,7 @@ struct Engine::Impl {
       f << metrics::summary_export(res.summary_data).dump(4) << "\n";
     }
     bool custom = false;
-    if (vu0 && vu0->init_ok) {
+    if (vu0 && vu0->init_ok && !options.no_summary) {
       std::string data = res.summary_data.dump();
       try {
         std::string out = on_vu0<std::string>([&data](Vu& v) {

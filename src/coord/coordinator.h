@@ -1,0 +1,202 @@
+#pragma once
+// The coordinator of a distributed test (issue #4): drives several paused
+// runners (`herd run --paused --linger --address ...`) through their control
+// API (docs/control-api.md) as one test, and reports one result.
+//
+//   * waits until every runner is PausedBeforeRun;
+//   * runs setup() once (runner 1) and hands its data to the others;
+//   * resumes all runners at the same instant (concurrent PATCHes) and reports the start skew;
+//   * pulls /v1/snapshot from every runner about once a second, merges them
+//     (metrics::Snapshot::merge), evaluates thresholds on the merged data
+//     (abortOnFail stops every runner, exit 99) and shows one progress line;
+//   * notices a runner that aborted (exit-code 108 / abort-reason) and stops all (108);
+//   * notices a runner that is lost (process exited, or no answer for ~5 s):
+//     names it, stops the others (or goes on with keep_going), keeps what it
+//     had reported, marks the summary partial and exits kExitRunnerLost (97);
+//   * when every runner has ended: teardown() once, final snapshots, the
+//     summary (text / handleSummary / --summary-export), then ends every
+//     runner's linger.
+//
+// `run_local` is `herd run --parallelism N`: it spawns N runner processes of
+// the same binary, each with its execution segment, and drives them.
+// `coordinator_main` is `herd coordinator --runners host:port,...`.
+// See docs/coordinator.md.
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics/sink.h"
+#include "metrics/summary.h"
+#include "metrics/threshold.h"
+
+namespace herd::coord {
+
+/// Exit code of a test that did not complete because a runner was lost (it
+/// died, stopped answering, or never became ready). Documented in docs/coordinator.md.
+inline constexpr int kExitRunnerLost = 97;
+
+// ---------------------------------------------------------------------------
+// Hooks for the CLI.
+
+/// `herd run --parallelism N ... script`: local distributed mode.
+///   parallelism  N >= 1 runner processes
+///   herd_binary  the herd executable to spawn (e.g. "/proc/self/exe" resolved, or argv[0])
+///   script       the script (or archive) path, as the user gave it
+///   run_args     the user's arguments after `herd run`, as given (the script and
+///                --parallelism may be included: they are removed; flags the
+///                coordinator owns — --summary-export, --out, --no-summary, -q,
+///                --address, --paused, --linger, --no-setup, --no-teardown,
+///                --execution-segment[-sequence], --no-thresholds — are handled here
+///                and not passed to the runners)
+/// Returns the exit code a single `herd run` would have had (0, 99, 108, ...)
+/// or kExitRunnerLost. Blocks SIGINT/SIGTERM in the calling thread (a first
+/// signal stops the test gracefully, a second kills the runners and exits 105).
+/// Never leaves a runner process behind. Call it from the main thread.
+int run_local(int parallelism, const std::string& herd_binary, const std::string& script,
+              const std::vector<std::string>& run_args);
+
+/// `herd coordinator --runners host:port,host:port [--script script.js]
+/// [--keep-going] [--ready-timeout 60s] [run flags]`: drives runners started
+/// elsewhere. `args` are the arguments after `coordinator`.
+int coordinator_main(const std::vector<std::string>& args);
+
+// ---------------------------------------------------------------------------
+// The coordinator itself.
+
+struct RunnerEndpoint {
+  std::string address;  ///< "127.0.0.1:40123"
+  pid_t pid = -1;       ///< local mode: the runner's process (for messages)
+};
+
+struct CoordinatorOptions {
+  std::vector<metrics::MetricThresholds> thresholds;  ///< parsed options.thresholds (empty: none)
+  metrics::SummaryOptions summary;
+  bool no_summary = false;
+  std::string summary_export;  ///< "" = none
+  bool quiet = false;          ///< no progress line, fewer info lines
+  bool progress = false;       ///< show the live progress line (stderr is a TTY and not quiet)
+  bool no_setup = false;
+  bool no_teardown = false;
+  bool keep_going = false;  ///< a lost runner does not stop the others
+  std::chrono::milliseconds ready_timeout{60'000};     ///< every runner PausedBeforeRun
+  std::chrono::milliseconds lost_after{5'000};         ///< no answer for this long = lost
+  std::chrono::milliseconds poll_interval{1'000};      ///< snapshots/thresholds
+  std::chrono::milliseconds request_timeout{3'000};    ///< one status/snapshot request
+  std::chrono::milliseconds setup_timeout{65'000};     ///< POST /v1/setup, POST /v1/teardown
+  std::chrono::milliseconds teardown_timeout{65'000};
+  std::chrono::milliseconds stop_timeout{45'000};  ///< after a stop, until every runner has ended
+  /// Calls the script's handleSummary(data) (exec::Engine::handle_summary);
+  /// nullopt when the script has none. Unset = text summary only.
+  std::function<std::optional<nlohmann::json>(const nlohmann::json&)> handle_summary;
+  /// Local mode: false once runner i's process has exited (then it is lost at once).
+  std::function<bool(std::size_t)> process_alive;
+  /// Local mode: extra text naming why runner i failed (e.g. its last stderr lines).
+  std::function<std::string(std::size_t)> describe_failure;
+  /// Local mode: the exit status of runner i if its process ended (to pass a
+  /// runner's own failure, e.g. 107 before it became ready, through).
+  std::function<std::optional<int>(std::size_t)> process_exit_code;
+};
+
+/// What happened (for tests and messages).
+struct CoordinatorReport {
+  int exit_code = 0;
+  double start_skew_ms = -1;  ///< spread of the resume PATCHes' completion moments
+  bool partial = false;
+  std::vector<std::string> lost;  ///< names of lost runners
+  std::string abort_reason;
+  double stop_latency_ms = -1;  ///< after a stop decision, until every live runner had ended
+  metrics::Snapshot merged;
+  nlohmann::json summary_data;
+};
+
+class Coordinator {
+ public:
+  Coordinator(std::vector<RunnerEndpoint> runners, CoordinatorOptions opts);
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  /// Runs the whole test. Blocks; every wait is bounded. Returns the exit code.
+  int run();
+  /// Thread-safe (e.g. from a signal thread): stops every runner gracefully;
+  /// `exit_code` becomes the result (105 for a signal).
+  void request_stop(int exit_code);
+  const CoordinatorReport& report() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---------------------------------------------------------------------------
+// Pure helpers (unit-tested without processes).
+
+/// "runner 2 (127.0.0.1:40123, pid 4242)"; i is 0-based.
+std::string runner_name(std::size_t i, const RunnerEndpoint& r);
+
+/// The segment sequence for n equal runners: "0,1/4,1/2,3/4,1".
+std::string segment_sequence(int n);
+/// Runner i's (0-based) segment of n: "1/4:1/2".
+std::string segment_of(int i, int n);
+
+/// The user's run arguments minus the positional script, --parallelism and the
+/// flags the coordinator owns (see run_local), long and short forms, "--f v"
+/// and "--f=v", and shorthand clusters ("-qv" keeps "-v").
+std::vector<std::string> runner_passthrough_args(const std::vector<std::string>& run_args);
+
+/// The full argument vector (after the binary) of local runner i of n.
+std::vector<std::string> local_runner_args(int i, int n, const std::string& script,
+                                           const std::vector<std::string>& passthrough);
+
+/// "control API listening on http://127.0.0.1:40123" -> "127.0.0.1:40123".
+std::optional<std::string> parse_listening_line(const std::string& line);
+
+/// "a:1,b:2" -> {"a:1","b:2"}; throws std::invalid_argument for empty entries or a missing port.
+std::vector<std::string> parse_runner_list(const std::string& text);
+
+/// Merges every snapshot (Snapshot::merge: counters and rates add, histograms
+/// add, gauges keep the latest value and the overall min/max).
+metrics::Snapshot merge_snapshots(const std::vector<const metrics::Snapshot*>& parts);
+
+/// The live progress line.
+struct ProgressInput {
+  double elapsed_s = 0;
+  std::int64_t vus = 0;      ///< sum of the runners' active VUs
+  std::size_t runners = 0;   ///< answering runners
+  std::size_t total_runners = 0;
+};
+struct ProgressRates {
+  double iterations_per_s = 0;
+  double requests_per_s = 0;
+  double error_rate = 0;  ///< http_req_failed over the whole run so far
+  double p95_ms = 0;      ///< http_req_duration p(95) so far
+  bool has_requests = false;
+};
+/// Rates between two merged snapshots `dt_s` seconds apart (prev may be empty).
+ProgressRates progress_rates(const metrics::Snapshot& prev, const metrics::Snapshot& cur, double dt_s);
+std::string format_progress(const ProgressInput& in, const ProgressRates& r);
+
+/// The exit code of the whole test from what happened, with a single
+/// process's precedence: a lost runner (97) > an early failure of a runner
+/// (its own code) > script abort (108) > a stop requested by a threshold
+/// (99) or a signal (105) > thresholds failing at the end (99) > 0.
+struct Outcome {
+  bool runner_lost = false;
+  std::optional<int> runner_failure;  ///< e.g. 107 from a runner's setup/init
+  bool script_aborted = false;
+  std::optional<int> stop_code;       ///< 99 abortOnFail, 105 signal
+  bool thresholds_failed = false;
+};
+int decide_exit_code(const Outcome& o);
+
+}  // namespace herd::coord

@@ -1,0 +1,548 @@
+// run_local (herd run --parallelism N) and coordinator_main (herd coordinator).
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "archive/archive.h"
+#include "cli/run_flags.h"
+#include "coord/coordinator.h"
+#include "exec/runner.h"
+#include "js/bundle.h"
+#include "k6/modules.h"
+#include "util/duration.h"
+
+extern char** environ;
+
+namespace herd::coord {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+void print_error(const std::string& msg) { std::fprintf(stderr, "herd: error: %s\n", msg.c_str()); }
+
+std::map<std::string, std::string> process_env() {
+  std::map<std::string, std::string> m;
+  for (char** e = environ; e && *e; e++) {
+    const char* eq = std::strchr(*e, '=');
+    if (!eq) continue;
+    m.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
+  }
+  return m;
+}
+
+std::shared_ptr<js::Bundle> load_script(const std::string& path, exec::CliOverrides* cli) {
+  auto make = [](const std::string& main) {
+    auto b = std::make_shared<js::Bundle>(main, k6::builtin_module_sources());
+    b->add_native_modules(k6::native_modules());
+    return b;
+  };
+  if (!archive::looks_like_archive(path)) return make(path);
+  archive::Archive a = archive::read_archive(path);
+  auto b = make(a.main);
+  for (auto& [p, contents] : a.files) b->add_file(p, contents);
+  for (auto& [k, v] : a.env) cli->env.emplace(k, v);
+  return b;
+}
+
+/// The coordinator's options: the script's options (thresholds, summary) merged
+/// with K6_* variables and the user's flags, as a single `herd run` would see them.
+/// Returns an exit code != 0 on failure (message printed).
+struct Prepared {
+  CoordinatorOptions opts;
+  exec::EngineConfig summary_cfg;  ///< for handleSummary (bundle empty: none)
+};
+
+int prepare(const std::string& script, const cli::RunFlags& flags, Prepared* out) {
+  exec::Options o;
+  exec::EngineConfig cfg;
+  cfg.cli = flags.overrides;
+  cfg.environ = process_env();
+  if (!script.empty()) {
+    if (access(script.c_str(), R_OK) != 0) {
+      print_error("cannot read script \"" + script + "\": " + std::strerror(errno));
+      return exec::kExitScriptException;
+    }
+    try {
+      cfg.bundle = load_script(script, &cfg.cli);
+      out->summary_cfg = cfg;
+      exec::Engine engine(cfg);
+      o = engine.inspect();
+    } catch (const js::ScriptError& e) {
+      print_error(e.what());
+      return exec::kExitScriptException;
+    } catch (const exec::OptionsError& e) {
+      print_error(e.what());
+      return exec::kExitInvalidConfig;
+    } catch (const std::exception& e) {
+      print_error(e.what());
+      return exec::kExitScriptException;
+    }
+  } else {
+    try {
+      o = exec::resolve_options(nlohmann::json(), cfg.environ, cfg.cli);
+    } catch (const std::exception& e) {
+      print_error(e.what());
+      return exec::kExitInvalidConfig;
+    }
+  }
+  CoordinatorOptions& c = out->opts;
+  try {
+    if (!o.no_thresholds) c.thresholds = metrics::parse_thresholds(o.thresholds);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exec::kExitInvalidConfig;
+  }
+  c.summary.trend_stats = o.summary_trend_stats;
+  c.summary.time_unit = o.summary_time_unit;
+  c.summary.mode = o.summary_mode;
+  c.summary.is_stdout_tty = isatty(1);
+  c.summary.is_stderr_tty = isatty(2);
+  c.no_summary = o.no_summary;
+  c.summary_export = o.summary_export;
+  c.quiet = o.quiet;
+  c.progress = !o.quiet && isatty(2);
+  c.no_setup = flags.no_setup;
+  c.no_teardown = flags.no_teardown;
+  c.setup_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.setup_timeout) + 5s;
+  c.teardown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.teardown_timeout) + 5s;
+  if (!o.outputs.empty())
+    std::fprintf(stderr, "herd: warning: --out is not supported by the coordinator yet; ignored (%s)\n",
+                 o.outputs.front().c_str());
+  if (out->summary_cfg.bundle) {
+    auto scfg = out->summary_cfg;
+    c.handle_summary = [scfg](const nlohmann::json& data) -> std::optional<nlohmann::json> {
+      exec::Engine engine(scfg);
+      return engine.handle_summary(data);
+    };
+  }
+  return 0;
+}
+
+/// SIGINT/SIGTERM: blocked in the calling thread (so in every thread started
+/// later); a watcher thread turns the first into a graceful stop and the
+/// second into an immediate exit (after `on_hard`).
+class SignalForwarder {
+ public:
+  SignalForwarder() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &mask, &old_);
+    signal(SIGPIPE, SIG_IGN);
+    thread_ = std::thread([this, mask] {
+      timespec ts{0, 50'000'000};
+      int seen = 0;
+      while (!done_.load()) {
+        int sig = sigtimedwait(&mask, nullptr, &ts);
+        if (sig != SIGINT && sig != SIGTERM) continue;
+        std::lock_guard<std::mutex> g(mu_);
+        if (++seen >= 2) {
+          std::fputs("\nAborting immediately (second signal)\n", stderr);
+          if (on_hard_) on_hard_();
+          std::_Exit(exec::kExitSignal);
+        }
+        std::fputs("\nStopping the test (signal received); press Ctrl+C again to abort immediately\n", stderr);
+        signalled_ = true;
+        if (on_stop_) on_stop_();
+      }
+    });
+  }
+  ~SignalForwarder() {
+    done_ = true;
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  void set(std::function<void()> on_stop, std::function<void()> on_hard) {
+    std::lock_guard<std::mutex> g(mu_);
+    on_stop_ = std::move(on_stop);
+    on_hard_ = std::move(on_hard);
+    if (signalled_ && on_stop_) on_stop_();
+  }
+  bool signalled() const { return signalled_.load(); }
+
+ private:
+  sigset_t old_;
+  std::mutex mu_;
+  std::function<void()> on_stop_, on_hard_;
+  std::atomic<bool> done_{false};
+  std::atomic<bool> signalled_{false};
+  std::thread thread_;
+};
+
+/// N runner processes, their stderr (forwarded, prefixed) and their bound addresses.
+class LocalRunners {
+ public:
+  ~LocalRunners() { kill_all(); }
+
+  /// fork+exec; the child dies with us (PR_SET_PDEATHSIG) and has its own
+  /// process group (a terminal's Ctrl+C reaches only the coordinator).
+  void spawn(const std::string& binary, const std::vector<std::string>& args) {
+    auto c = std::make_unique<Child>();
+    c->index = children_.size();
+    std::vector<std::string> argv_s{binary};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : argv_s) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+      close(p[0]);
+      close(p[1]);
+      if (devnull >= 0) close(devnull);
+      throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    }
+    if (pid == 0) {
+      setpgid(0, 0);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+      if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);  // runners' stdout (e.g. their own handleSummary "stdout") is not wanted
+      }
+      dup2(p[1], 2);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      signal(SIGPIPE, SIG_DFL);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(p[1]);
+    if (devnull >= 0) close(devnull);
+    c->pid = pid;
+    c->fd = p[0];
+    Child* cp = c.get();
+    c->reader = std::thread([this, cp] { read_loop(cp); });
+    children_.push_back(std::move(c));
+  }
+
+  std::size_t size() const { return children_.size(); }
+  pid_t pid(std::size_t i) const { return children_[i]->pid; }
+
+  /// Waits for every runner's "control API listening" line. Returns the
+  /// addresses, or nullopt (with a message) on timeout / early exit / stop.
+  std::optional<std::vector<std::string>> wait_addresses(std::chrono::milliseconds timeout,
+                                                         const std::function<bool()>& stop, int* exit_code) {
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+      bool all = true;
+      for (std::size_t i = 0; i < children_.size(); ++i) {
+        Child& c = *children_[i];
+        {
+          std::lock_guard<std::mutex> g(mu_);
+          if (!c.address.empty()) continue;
+        }
+        all = false;
+        if (!alive(i)) {
+          auto code = exit_status(i);
+          // Let the reader drain the rest of its output.
+          if (c.reader.joinable()) c.reader.join();
+          print_error("runner " + std::to_string(i + 1) + " (pid " + std::to_string(c.pid) +
+                      ") exited before its control API was up" +
+                      (code ? " (exit code " + std::to_string(*code) + ")" : std::string()) + tail(i));
+          *exit_code = code && *code != 0 ? *code : kExitRunnerLost;
+          return std::nullopt;
+        }
+      }
+      if (all) {
+        std::vector<std::string> out;
+        std::lock_guard<std::mutex> g(mu_);
+        for (auto& c : children_) out.push_back(c->address);
+        return out;
+      }
+      if (stop()) {
+        *exit_code = exec::kExitSignal;
+        return std::nullopt;
+      }
+      if (Clock::now() >= deadline) {
+        std::string names;
+        for (std::size_t i = 0; i < children_.size(); ++i) {
+          std::lock_guard<std::mutex> g(mu_);
+          if (children_[i]->address.empty())
+            names += (names.empty() ? "" : ", ") + std::string("runner ") + std::to_string(i + 1) + " (pid " +
+                     std::to_string(children_[i]->pid) + ")";
+        }
+        print_error("runners never announced their control API within " +
+                    std::to_string(timeout.count() / 1000) + " s: " + names);
+        *exit_code = kExitRunnerLost;
+        return std::nullopt;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  /// false once the process has exited (reaped here).
+  bool alive(std::size_t i) {
+    std::lock_guard<std::mutex> g(wait_mu_);
+    Child& c = *children_[i];
+    if (c.reaped) return false;
+    int st = 0;
+    pid_t w = waitpid(c.pid, &st, WNOHANG);
+    if (w == c.pid) {
+      c.reaped = true;
+      c.status = st;
+      return false;
+    }
+    return w == 0;
+  }
+  std::optional<int> exit_status(std::size_t i) {
+    alive(i);
+    std::lock_guard<std::mutex> g(wait_mu_);
+    Child& c = *children_[i];
+    if (!c.reaped) return std::nullopt;
+    if (WIFEXITED(c.status)) return WEXITSTATUS(c.status);
+    if (WIFSIGNALED(c.status)) return 128 + WTERMSIG(c.status);
+    return std::nullopt;
+  }
+  std::string describe(std::size_t i) {
+    std::string s;
+    std::lock_guard<std::mutex> g(wait_mu_);
+    Child& c = *children_[i];
+    if (c.reaped && WIFSIGNALED(c.status))
+      s = "  (killed by signal " + std::to_string(WTERMSIG(c.status)) + ", " + strsignal(WTERMSIG(c.status)) + ")";
+    return s;
+  }
+  std::string tail(std::size_t i) {
+    std::lock_guard<std::mutex> g(mu_);
+    std::string s;
+    for (auto& l : children_[i]->tail) s += "\n  | " + l;
+    return s.empty() ? "" : "; its last output:" + s;
+  }
+
+  /// Waits up to `grace` for every runner to exit by itself, then SIGKILLs the
+  /// rest; reaps everything and joins the readers.
+  void finish(std::chrono::milliseconds grace) {
+    auto deadline = Clock::now() + grace;
+    for (;;) {
+      bool any = false;
+      for (std::size_t i = 0; i < children_.size(); ++i) any = alive(i) || any;
+      if (!any || Clock::now() >= deadline) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    kill_all();
+  }
+
+  void kill_now() {
+    for (auto& c : children_)
+      if (!c->reaped) kill(c->pid, SIGKILL);
+  }
+
+ private:
+  struct Child {
+    std::size_t index = 0;
+    pid_t pid = -1;
+    int fd = -1;
+    std::thread reader;
+    std::string address;
+    std::deque<std::string> tail;
+    bool reaped = false;
+    int status = 0;
+  };
+
+  void kill_all() {
+    for (std::size_t i = 0; i < children_.size(); ++i) {
+      Child& c = *children_[i];
+      std::lock_guard<std::mutex> g(wait_mu_);
+      if (!c.reaped) {
+        kill(c.pid, SIGKILL);
+        waitpid(c.pid, &c.status, 0);
+        c.reaped = true;
+      }
+    }
+    for (auto& c : children_)
+      if (c->reader.joinable()) c->reader.join();
+  }
+
+  void handle_line(Child* c, const std::string& line) {
+    if (auto a = parse_listening_line(line)) {
+      std::lock_guard<std::mutex> g(mu_);
+      if (c->address.empty()) {
+        c->address = *a;
+        return;
+      }
+    }
+    if (line.find("the control API lingers until stopped") != std::string::npos) return;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      c->tail.push_back(line);
+      if (c->tail.size() > 15) c->tail.pop_front();
+    }
+    std::string out = "runner " + std::to_string(c->index + 1) + ": " + line + "\n";
+    std::fwrite(out.data(), 1, out.size(), stderr);
+  }
+
+  void read_loop(Child* c) {
+    std::string buf;
+    char chunk[4096];
+    for (;;) {
+      ssize_t n = read(c->fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      buf.append(chunk, static_cast<size_t>(n));
+      std::size_t p;
+      while ((p = buf.find('\n')) != std::string::npos) {
+        handle_line(c, buf.substr(0, p));
+        buf.erase(0, p + 1);
+      }
+    }
+    if (!buf.empty()) handle_line(c, buf);
+    close(c->fd);
+  }
+
+  std::vector<std::unique_ptr<Child>> children_;
+  std::mutex mu_;       ///< addresses, tails
+  std::mutex wait_mu_;  ///< reaping
+};
+
+}  // namespace
+
+int run_local(int parallelism, const std::string& herd_binary, const std::string& script,
+              const std::vector<std::string>& run_args) {
+  if (parallelism < 1) {
+    print_error("--parallelism must be at least 1");
+    return exec::kExitInvalidConfig;
+  }
+  if (script.empty() || script == "-") {
+    print_error("--parallelism needs a script file (not stdin)");
+    return exec::kExitUsage;
+  }
+  cli::RunFlags flags;
+  try {
+    flags = cli::parse_run_flags(run_args);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exec::kExitInvalidConfig;
+  }
+  LocalRunners kids;         // destroyed last: kills and reaps every runner on any return
+  SignalForwarder signals;   // before any thread starts (its callbacks may use kids)
+  Prepared prep;
+  if (int rc = prepare(script, flags, &prep)) return rc;
+
+  std::vector<std::string> pass = runner_passthrough_args(run_args);
+  try {
+    for (int i = 0; i < parallelism; ++i) kids.spawn(herd_binary, local_runner_args(i, parallelism, script, pass));
+  } catch (const std::exception& e) {
+    print_error(std::string("cannot start the runners: ") + e.what());
+    return kExitRunnerLost;  // ~LocalRunners kills those already started
+  }
+  signals.set(nullptr, [&kids] { kids.kill_now(); });
+  int early = 0;
+  auto addrs = kids.wait_addresses(prep.opts.ready_timeout, [&] { return signals.signalled(); }, &early);
+  if (!addrs) return early;  // ~LocalRunners kills every child
+
+  std::vector<RunnerEndpoint> eps;
+  for (std::size_t i = 0; i < addrs->size(); ++i) eps.push_back({(*addrs)[i], kids.pid(i)});
+  CoordinatorOptions opts = prep.opts;
+  opts.process_alive = [&kids](std::size_t i) { return kids.alive(i); };
+  opts.process_exit_code = [&kids](std::size_t i) { return kids.exit_status(i); };
+  opts.describe_failure = [&kids](std::size_t i) { return kids.describe(i) + kids.tail(i); };
+  if (!opts.quiet)
+    for (std::size_t i = 0; i < eps.size(); ++i)
+      std::fprintf(stderr, "herd: %s: segment %s\n", runner_name(i, eps[i]).c_str(),
+                   segment_of(static_cast<int>(i), parallelism).c_str());
+  Coordinator coord(eps, std::move(opts));
+  signals.set([&coord] { coord.request_stop(exec::kExitSignal); }, [&kids] { kids.kill_now(); });
+  int rc = coord.run();
+  signals.set(nullptr, [&kids] { kids.kill_now(); });
+  kids.finish(10s);
+  return rc;
+}
+
+int coordinator_main(const std::vector<std::string>& args) {
+  std::vector<std::string> rest;
+  std::string runners_text, script;
+  bool keep_going = false;
+  std::optional<std::chrono::milliseconds> ready_timeout;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const std::string& name, std::string* out) -> bool {
+      if (a == name) {
+        if (i + 1 >= args.size()) throw std::invalid_argument("flag needs an argument: " + name);
+        *out = args[++i];
+        return true;
+      }
+      if (a.rfind(name + "=", 0) == 0) {
+        *out = a.substr(name.size() + 1);
+        return true;
+      }
+      return false;
+    };
+    try {
+      std::string v;
+      if (value("--runners", &runners_text)) continue;
+      if (value("--script", &script)) continue;
+      if (value("--ready-timeout", &v)) {
+        ready_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(util::parse_duration(v));
+        continue;
+      }
+    } catch (const std::exception& e) {
+      print_error(e.what());
+      return exec::kExitInvalidConfig;
+    }
+    if (a == "--keep-going") {
+      keep_going = true;
+      continue;
+    }
+    if (a == "-h" || a == "--help") {
+      std::printf(
+          "Drive paused runners as one distributed test.\n\n"
+          "Usage:\n  herd coordinator --runners HOST:PORT,HOST:PORT [--script script.js] [--keep-going]\n"
+          "                   [--ready-timeout 60s] [run flags: --summary-export, --no-summary, -q, ...]\n\n"
+          "Start each runner with: herd run --paused --linger --no-setup --no-teardown --no-thresholds\n"
+          "  --address HOST:PORT --execution-segment A:B --execution-segment-sequence 0,...,1 script.js\n"
+          "See docs/coordinator.md.\n");
+      return 0;
+    }
+    rest.push_back(a);
+  }
+  if (runners_text.empty()) {
+    print_error("herd coordinator needs --runners HOST:PORT,HOST:PORT");
+    return exec::kExitUsage;
+  }
+  std::vector<std::string> addrs;
+  cli::RunFlags flags;
+  try {
+    addrs = parse_runner_list(runners_text);
+    flags = cli::parse_run_flags(rest);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return exec::kExitInvalidConfig;
+  }
+  if (script.empty()) script = flags.script;
+  SignalForwarder signals;
+  Prepared prep;
+  if (int rc = prepare(script, flags, &prep)) return rc;
+  CoordinatorOptions opts = prep.opts;
+  opts.keep_going = keep_going;
+  if (ready_timeout) opts.ready_timeout = *ready_timeout;
+  std::vector<RunnerEndpoint> eps;
+  for (auto& a : addrs) eps.push_back({a, -1});
+  Coordinator coord(eps, std::move(opts));
+  signals.set([&coord] { coord.request_stop(exec::kExitSignal); }, nullptr);
+  int rc = coord.run();
+  signals.set(nullptr, nullptr);
+  return rc;
+}
+
+}  // namespace herd::coord
