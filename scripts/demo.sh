@@ -17,4 +17,5 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
-BASE_URL="http://127.0.0.1:${PORT}" build/bin/herd run "${@:-examples/demo.js}"
+# The embedded default: a distributed run of 2 local runner processes and one coordinator.
+BASE_URL="http://127.0.0.1:${PORT}" build/bin/herd run --parallelism 2 "${@:-examples/demo.js}"
