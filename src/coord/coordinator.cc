@@ -1,5 +1,8 @@
 #include "coord/coordinator.h"
 
+#include <array>
+#include <map>
+
 #include <curl/curl.h>
 #include <unistd.h>
 
@@ -220,6 +223,33 @@ metrics::Snapshot merge_snapshots(const std::vector<const metrics::Snapshot*>& p
   metrics::Snapshot out;
   for (const auto* p : parts)
     if (p) out.merge(*p);
+  // vus and vus_max count VUs of the whole test: the runners' values add up
+  // (the generic gauge rule, "latest value", would show one runner's).
+  for (const char* name : {"vus", "vus_max"}) {
+    auto out_id = out.find(name);
+    if (!out_id) continue;
+    std::map<metrics::TagSet, std::array<double, 3>> sums;  // last, min, max
+    for (const auto* p : parts) {
+      if (!p) continue;
+      auto id = p->find(name);
+      if (!id) continue;
+      for (const auto& [key, st] : p->series) {
+        if (key.metric != *id || st.last_time_us < 0) continue;
+        auto& acc = sums[key.tags];
+        acc[0] += st.last;
+        acc[1] += st.gmin;
+        acc[2] += st.gmax;
+      }
+    }
+    for (auto& [key, st] : out.series) {
+      if (key.metric != *out_id) continue;
+      auto it = sums.find(key.tags);
+      if (it == sums.end()) continue;
+      st.last = it->second[0];
+      st.gmin = it->second[1];
+      st.gmax = it->second[2];
+    }
+  }
   return out;
 }
 
