@@ -32,7 +32,7 @@ JS
 skews=()
 cpu_ms=()
 for r in $(seq "$REPEATS"); do
-  "$HERD_BIN" run --parallelism "$RUNNERS" -q -e DUR="${DURATION}s" -e BASE_URL="$BASE_URL" "$WORK/c.js" \
+  "$HERD_BIN" run --parallelism "$RUNNERS" --no-summary -e DUR="${DURATION}s" -e BASE_URL="$BASE_URL" "$WORK/c.js" \
     >"$WORK/out.txt" 2>"$WORK/err.txt" &
   pid=$!
   sleep $(( DURATION - 1 ))
