@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -15,6 +17,7 @@
 #include "archive/archive.h"
 #include "cli/run_flags.h"
 #include "coord/coordinator.h"
+#include "coord/testrun.h"
 #include "exec/plan.h"
 #include "exec/runner.h"
 #include "js/bundle.h"
@@ -92,6 +95,39 @@ std::shared_ptr<js::Bundle> load_script(const std::string& path, exec::CliOverri
   return b;
 }
 
+/// `herd run testrun.yaml`: a TestRun manifest on the local backend.
+int cmd_run_manifest(const std::string& path, const std::vector<std::string>& args, const std::string& bin) {
+  coord::LocalTestRun tr;
+  try {
+    std::ifstream f(path);
+    if (!f) {
+      print_error("cannot read manifest \"" + path + "\": " + std::strerror(errno));
+      return exec::kExitInvalidConfig;
+    }
+    std::stringstream ss;
+    ss << f.rdbuf();
+    tr = coord::parse_testrun(ss.str(), std::filesystem::path(path).parent_path().string());
+  } catch (const coord::ManifestError& e) {
+    print_error(path + ": " + e.what());
+    return exec::kExitInvalidConfig;
+  }
+  for (const auto& field : tr.cluster_only)
+    std::fprintf(stderr, "herd: %s: %s is ignored on the local backend (only a cluster can honour it)\n", path.c_str(),
+                 field.c_str());
+  // spec.runner.env reaches the runners as their environment, as in a pod.
+  for (const auto& [k, v] : tr.env) setenv(k.c_str(), v.c_str(), 1);
+  std::vector<std::string> run_args = tr.args;
+  if (tr.quiet) run_args.push_back("-q");
+  for (const auto& a : args)
+    if (a != path) run_args.push_back(a);  // the user's own flags come last and win
+  run_args.push_back(tr.script);
+  if (access(tr.script.c_str(), R_OK) != 0) {
+    print_error(path + ": spec.script: cannot read \"" + tr.script + "\": " + std::strerror(errno));
+    return exec::kExitScriptException;
+  }
+  return coord::run_local(tr.parallelism, bin, tr.script, run_args);
+}
+
 int cmd_run(const std::vector<std::string>& args) {
   RunFlags flags;
   try {
@@ -111,11 +147,12 @@ int cmd_run(const std::vector<std::string>& args) {
     print_error("herd run needs a script: herd run script.js");
     return exec::kExitUsage;
   }
+  char self[4096];
+  ssize_t self_len = readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string bin = self_len > 0 ? std::string(self, static_cast<size_t>(self_len)) : std::string("herd");
+  if (coord::is_manifest_path(flags.script)) return cmd_run_manifest(flags.script, args, bin);
   if (flags.parallelism >= 1) {
     // Local distributed mode: N runner processes of this binary and one coordinator.
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    std::string bin = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string("herd");
     return coord::run_local(flags.parallelism, bin, flags.script, args);
   }
   if (access(flags.script.c_str(), R_OK) != 0) {

@@ -1,0 +1,60 @@
+// `herd run testrun.yaml`: a TestRun manifest (k6-operator's, apiVersion changed
+// or not) on the local backend, with the real binary and target.
+#include "harness.h"
+
+namespace herd::it {
+namespace {
+
+class TestRunTest : public HerdTest {};
+
+TEST_F(TestRunTest, ManifestRunsItsParallelismWithRunnerEnvAndArguments) {
+  dir_.write("test.js", R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 4, iterations: 40 } } };
+export default function () {
+  const r = http.post(`${__ENV.TARGET}/counter/manifest-${__ENV.GREETING}/inc`);
+  check(r, { ok: (x) => x.status === 200 });
+}
+)JS");
+  dir_.write("testrun.yaml", R"(apiVersion: k6.io/v1alpha1
+kind: TestRun
+metadata:
+  name: sample
+spec:
+  parallelism: 2
+  script:
+    configMap:
+      name: my-test
+      file: test.js
+  arguments: -e GREETING=hi --summary-export export.json
+  runner:
+    image: grafana/k6:latest
+    env:
+      - name: TARGET
+        value: )" + base_url() + "\n");
+  RunSpec spec;
+  spec.args = {"run", "testrun.yaml"};
+  ProcResult r = run_spec(spec);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(counter("manifest-hi"), 40);
+  EXPECT_NE(r.err.find("spec.runner.image is ignored on the local backend"), std::string::npos) << r;
+  ASSERT_TRUE(dir_.exists("export.json")) << r;
+  json exp = json::parse(dir_.read("export.json"));
+  EXPECT_EQ(metric_value(exp, "iterations", "count"), 40);
+  EXPECT_EQ(count_occurrences(r.out, "http_reqs"), 1) << "one summary\n" << r;
+}
+
+TEST_F(TestRunTest, BadManifestNamesTheField) {
+  dir_.write("bad.yaml", "apiVersion: herd.dev/v1alpha1\nkind: TestRun\nspec:\n  parallelism: -2\n  script:\n"
+                         "    localFile: test.js\n");
+  RunSpec spec;
+  spec.args = {"run", "bad.yaml"};
+  ProcResult r = run_spec(spec);
+  EXPECT_EQ(r.exit_code, 104) << r;
+  EXPECT_NE(r.err.find("spec.parallelism"), std::string::npos) << r;
+  EXPECT_EQ(served(), 0u);
+}
+
+}  // namespace
+}  // namespace herd::it
