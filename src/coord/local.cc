@@ -18,6 +18,9 @@
 #include "archive/archive.h"
 #include "cli/run_flags.h"
 #include "coord/coordinator.h"
+#include <algorithm>
+#include <set>
+#include <fstream>
 #include "exec/runner.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
@@ -119,9 +122,9 @@ int prepare(const std::string& script, const cli::RunFlags& flags, Prepared* out
   c.no_teardown = flags.no_teardown;
   c.setup_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.setup_timeout) + 5s;
   c.teardown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.teardown_timeout) + 5s;
-  if (!o.outputs.empty())
-    std::fprintf(stderr, "herd: warning: --out is not supported by the coordinator yet; ignored (%s)\n",
-                 o.outputs.front().c_str());
+  for (const auto& out_spec : o.outputs)
+    if (out_spec.rfind("json=", 0) != 0)
+      std::fprintf(stderr, "herd: warning: --out %s is not supported in distributed mode; ignored\n", out_spec.c_str());
   if (out->summary_cfg.bundle) {
     auto scfg = out->summary_cfg;
     c.handle_summary = [scfg](const nlohmann::json& data) -> std::optional<nlohmann::json> {
@@ -417,6 +420,32 @@ class LocalRunners {
 
 }  // namespace
 
+/// Joins the runners' --out json files (FILE.runner<i>) into FILE: every
+/// Point line, and each metric's Metric line once. Removes the parts.
+void join_json_outputs(const std::string& file, int parallelism) {
+  std::ofstream out(file, std::ios::trunc);
+  if (!out) {
+    std::fprintf(stderr, "herd: error: --out json: cannot write %s\n", file.c_str());
+    return;
+  }
+  std::set<std::string> announced;
+  for (int i = 0; i < parallelism; ++i) {
+    std::string part = file + ".runner" + std::to_string(i);
+    std::ifstream in(part);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("{\"type\":\"Metric\"", 0) == 0) {
+        auto m = line.rfind("\"metric\":");
+        std::string name = m == std::string::npos ? line : line.substr(m);
+        if (!announced.insert(name).second) continue;
+      }
+      out << line << '\n';
+    }
+    in.close();
+    std::remove(part.c_str());
+  }
+}
+
 int run_local(int parallelism, const std::string& herd_binary, const std::string& script,
               const std::vector<std::string>& run_args) {
   if (parallelism < 1) {
@@ -440,8 +469,20 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   if (int rc = prepare(script, flags, &prep)) return rc;
 
   std::vector<std::string> pass = runner_passthrough_args(run_args);
+  // --out json=FILE: each runner writes FILE.runner<i>; they are joined into FILE at the end.
+  std::vector<std::string> json_outs;
+  for (const auto& o : flags.overrides.outputs)
+    if (o.rfind("json=", 0) == 0 && o.size() > 5) json_outs.push_back(o.substr(5));
   try {
-    for (int i = 0; i < parallelism; ++i) kids.spawn(herd_binary, local_runner_args(i, parallelism, script, pass));
+    for (int i = 0; i < parallelism; ++i) {
+      std::vector<std::string> a = local_runner_args(i, parallelism, script, pass);
+      auto dashdash = std::find(a.begin(), a.end(), std::string("--"));
+      for (const auto& f : json_outs) {
+        dashdash = a.insert(dashdash, {"--out", "json=" + f + ".runner" + std::to_string(i)});
+        dashdash += 2;
+      }
+      kids.spawn(herd_binary, a);
+    }
   } catch (const std::exception& e) {
     print_error(std::string("cannot start the runners: ") + e.what());
     return kExitRunnerLost;  // ~LocalRunners kills those already started
@@ -466,6 +507,7 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   int rc = coord.run();
   signals.set(nullptr, [&kids] { kids.kill_now(); });
   kids.finish(10s);
+  for (const auto& f : json_outs) join_json_outputs(f, parallelism);
   return rc;
 }
 

@@ -1,5 +1,7 @@
 // `herd run testrun.yaml`: a TestRun manifest (k6-operator's, apiVersion changed
 // or not) on the local backend, with the real binary and target.
+#include <sstream>
+
 #include "harness.h"
 
 namespace herd::it {
@@ -54,6 +56,30 @@ TEST_F(TestRunTest, BadManifestNamesTheField) {
   EXPECT_EQ(r.exit_code, 104) << r;
   EXPECT_NE(r.err.find("spec.parallelism"), std::string::npos) << r;
   EXPECT_EQ(served(), 0u);
+}
+
+TEST_F(TestRunTest, DistributedOutJsonHoldsEveryRunnersPoints) {
+  ProcResult r = run_script(R"JS(
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 3, iterations: 9 } } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+)JS",
+                            {"--parallelism", "3", "--no-summary", "--out", "json=points.json"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  ASSERT_TRUE(dir_.exists("points.json")) << r;
+  std::string text = dir_.read("points.json");
+  int iteration_points = 0, iteration_metric_lines = 0;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line);
+    if (j["metric"] != "iterations") continue;
+    if (j["type"] == "Point") iteration_points++;
+    if (j["type"] == "Metric") iteration_metric_lines++;
+  }
+  EXPECT_EQ(iteration_points, 9);
+  EXPECT_EQ(iteration_metric_lines, 1) << "each metric is announced once";
+  EXPECT_FALSE(dir_.exists("points.json.runner0")) << "the parts are removed";
 }
 
 }  // namespace
