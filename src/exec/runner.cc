@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/control_server.h"
+#include "exec/executor.h"
 #include "exec/plan.h"
 #include "exec/segment.h"
 #include "http/client.h"
@@ -59,7 +60,7 @@ struct Vu {
   bool shutting_down = false;
   bool init_ok = false;
   bool rampdown_interrupt = false;  ///< the current interruption comes from ramping-vus' gracefulRampDown
-  bool ext_parked = false;  ///< externally-controlled: waiting for more VUs to be asked for
+  bool parked = false;  ///< waiting for its executor's next step (ramping-vus, externally-controlled)
   // Arrival-rate executors: the start signal from this worker's ArrivalShard.
   bool arrival_start = false;
   std::int64_t arrival_i = 0;           ///< global iteration number to run
@@ -290,15 +291,14 @@ struct ArrivalShard {
 
 struct ScenarioRun {
   ScenarioConfig cfg;
+  std::unique_ptr<ClosedModelExecutor> policy;  ///< closed-model executors (not arrival-rate)
   std::vector<std::unique_ptr<ArrivalShard>> shards;  ///< by worker index (arrival-rate only)
   Clock::time_point start;
   Clock::time_point end;        ///< no new iterations after this
   Clock::time_point hard_stop;  ///< iterations still running are interrupted
-  std::atomic<std::int64_t> shared_next{0};
   std::atomic<std::int64_t> iter_in_test{0};
   std::atomic<bool> stopping{false};
   std::atomic<std::int64_t> vus_running{0};
-  std::atomic<std::int64_t> ext_active{0};  ///< externally-controlled: VUs asked to run
   std::vector<Vu*> vus;
   bool started = false;
   bool finished = false;
@@ -311,50 +311,13 @@ struct ScenarioRun {
     auto total = end - start;
     if (total.count() <= 0) return 1;
     double p = std::chrono::duration<double>(Clock::now() - start) / std::chrono::duration<double>(total);
-    if (cfg.executor == "shared-iterations" && cfg.iterations > 0)
-      p = std::max(p, static_cast<double>(shared_next.load()) / static_cast<double>(cfg.iterations));
+    if (cfg.executor == "shared-iterations" && cfg.iterations > 0 && policy)
+      p = std::max(p, static_cast<double>(policy->handed_out()) / static_cast<double>(cfg.iterations));
     return std::clamp(p, 0.0, 1.0);
   }
 };
 
 }  // namespace
-
-namespace {
-
-/// The first offset t >= from at which pred(ramping_vus_at(s, t)) holds.
-/// ramping_vus_at is monotone within a stage, so each stage is searched by bisection.
-template <typename Pred>
-std::optional<microseconds> first_ramping_offset(const ScenarioConfig& s, microseconds from, Pred pred) {
-  if (pred(ramping_vus_at(s, from))) return from;
-  microseconds t0{0};
-  for (const auto& st : s.stages) {
-    microseconds t1 = t0 + st.duration;
-    if (t1 > from) {
-      microseconds lo = std::max(t0, from);
-      microseconds hi = t1;  // at t1 the next stage starts; its value is the stage target
-      if (pred(ramping_vus_at(s, hi))) {
-        while (hi - lo > microseconds(1)) {
-          microseconds mid = lo + (hi - lo) / 2;
-          if (pred(ramping_vus_at(s, mid))) hi = mid;
-          else lo = mid;
-        }
-        return hi;
-      }
-    }
-    t0 = t1;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
-std::optional<microseconds> ramping_next_activation(const ScenarioConfig& s, std::int64_t k, microseconds from) {
-  return first_ramping_offset(s, from, [k](std::int64_t v) { return v > k; });
-}
-
-std::optional<microseconds> ramping_next_deactivation(const ScenarioConfig& s, std::int64_t k, microseconds from) {
-  return first_ramping_offset(s, from, [k](std::int64_t v) { return v <= k; });
-}
 
 struct Engine::Impl {
   EngineConfig cfg;
@@ -435,10 +398,10 @@ struct Engine::Impl {
         return std::nullopt;
       }
       // Apply.
-      if (p.vus && ext) {
-        ext->ext_active = *p.vus;
+      if (p.vus && ext && ext->policy) {
+        ext->policy->set_active_vus(*p.vus);
         for (Vu* v : ext->vus) v->worker->loop.post([v] {
-          if (v->ext_parked) v->st.wake();
+          if (v->parked) v->st.wake();
         });
       }
       if (p.paused && !*p.paused) {
@@ -730,64 +693,37 @@ struct Engine::Impl {
     }
     for (;;) {
       if (sc->arrival()) break;
-      if (st.interrupted || sc->stopping.load() || run.aborted.load() || Clock::now() >= sc->end) break;
-      const std::string& ex = sc->cfg.executor;
-      if (ex == "shared-iterations") {
-        std::int64_t i = sc->shared_next.fetch_add(1);
-        if (i >= sc->cfg.iterations) break;
-        st.iteration_in_test = segment.global_iteration(i);
-      } else if (ex == "per-vu-iterations") {
-        if (local_iters >= sc->cfg.iterations) break;
-        st.iteration_in_test = sc->iter_in_test.fetch_add(1);
-      } else if (ex == "externally-controlled") {
-        if (k >= sc->ext_active.load()) {
-          set_active(false);
-          // Parked until PATCH /v1/status raises vus (the controller wakes us) or the scenario ends.
-          while (k >= sc->ext_active.load() && !st.interrupted && !sc->stopping.load() && !run.aborted.load()) {
-            v.ext_parked = true;
-            st.suspend();
-            v.ext_parked = false;
+      if (st.interrupted || sc->stopping.load() || run.aborted.load()) break;
+      NextStep step = sc->policy->next(k, local_iters, Clock::now());
+      if (step.kind == NextStep::kStop) break;
+      if (step.kind == NextStep::kWait) {
+        // Parked until the executor's time comes, or woken (vus changed, scenario ending).
+        set_active(false);
+        bool fired = false;
+        loop::TimerId id = v.worker->loop.add_timer(std::min(step.wake_at, sc->end), [&fired, &st] {
+          fired = true;
+          st.wake();
+        });
+        v.parked = true;
+        st.suspend();
+        v.parked = false;
+        if (!fired) v.worker->loop.cancel_timer(id);
+        continue;
+      }
+      st.iteration_in_test = sc->cfg.executor == "shared-iterations" ? segment.global_iteration(step.iteration)
+                                                                      : step.iteration;
+      if (step.interrupt_at) {
+        // gracefulRampDown: the ramp drops this VU during the iteration.
+        std::int64_t iter = st.iteration;
+        Vu* vp = &v;
+        rampdown_timer = v.worker->loop.add_timer(*step.interrupt_at, [vp, iter] {
+          if (vp->st.iteration == iter && !vp->idle) {
+            vp->rampdown_interrupt = true;
+            vp->st.interrupted = true;
+            vp->st.wake();
           }
-          continue;
-        }
-        st.iteration_in_test = sc->iter_in_test.fetch_add(1);
-      } else if (ex == "ramping-vus") {
-        auto off = std::chrono::duration_cast<microseconds>(Clock::now() - sc->start);
-        if (ramping_vus_at(sc->cfg, off) <= k) {
-          set_active(false);
-          auto next = ramping_next_activation(sc->cfg, k, off);
-          Clock::time_point wake_at = next ? sc->start + *next : sc->end;
-          wake_at = std::min(wake_at, sc->end);
-          bool fired = false;
-          loop::TimerId id = v.worker->loop.add_timer(wake_at, [&fired, &st] {
-            fired = true;
-            st.wake();
-          });
-          while (!fired && !st.interrupted && !sc->stopping.load()) st.suspend();
-          if (!fired) v.worker->loop.cancel_timer(id);
-          continue;
-        }
-        st.iteration_in_test = sc->iter_in_test.fetch_add(1);
-        // gracefulRampDown: if the ramp drops below this VU mid-iteration, the
-        // iteration gets gracefulRampDown to finish before it is interrupted.
-        auto off_now = std::chrono::duration_cast<microseconds>(Clock::now() - sc->start);
-        if (auto d = ramping_next_deactivation(sc->cfg, k, off_now)) {
-          Clock::time_point deadline = sc->start + *d + sc->cfg.graceful_ramp_down;
-          if (deadline < sc->hard_stop) {
-            std::int64_t iter = st.iteration;
-            Vu* vp = &v;
-            rampdown_timer = v.worker->loop.add_timer(deadline, [vp, iter] {
-              if (vp->st.iteration == iter && !vp->idle) {
-                vp->rampdown_interrupt = true;
-                vp->st.interrupted = true;
-                vp->st.wake();
-              }
-            });
-            rampdown_armed = true;
-          }
-        }
-      } else {  // constant-vus and anything time-bound
-        st.iteration_in_test = sc->iter_in_test.fetch_add(1);
+        });
+        rampdown_armed = true;
       }
       set_active(true);
       local_iters++;
@@ -883,12 +819,12 @@ struct Engine::Impl {
 
   void start_scenario(ScenarioRun* sc) {
     sc->start = Clock::now();
-    microseconds dur = scenario_duration(sc->cfg);
-    if (sc->cfg.executor == "externally-controlled") {
-      sc->ext_active = sc->cfg.vus;
-      if (dur.count() <= 0) dur = std::chrono::hours(24 * 365);  // until stopped through the API
+    if (!sc->arrival()) {
+      sc->policy = std::make_unique<ClosedModelExecutor>(sc->cfg, sc->start);
+      sc->end = sc->policy->end();
+    } else {
+      sc->end = sc->start + scenario_duration(sc->cfg);
     }
-    sc->end = sc->start + dur;
     sc->hard_stop = sc->end + sc->cfg.graceful_stop;
     if (sc->cfg.executor == "ramping-vus") sc->hard_stop += sc->cfg.graceful_ramp_down * 0;  // k6: gracefulStop after stages
     sc->started = true;

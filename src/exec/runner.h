@@ -114,13 +114,4 @@ class Engine : public EngineControl {
   std::unique_ptr<Impl> impl_;
 };
 
-/// The number of the next VU activation of ramping-vus VU `k` (0-based)
-/// at or after offset `from`: the first offset t >= from with
-/// ramping_vus_at(s, t) > k, or nullopt if that never happens.
-std::optional<microseconds> ramping_next_activation(const ScenarioConfig& s, std::int64_t k, microseconds from);
-
-/// The first offset t >= from at which ramping-vus VU `k` is no longer needed
-/// (ramping_vus_at(s, t) <= k), or nullopt if that never happens within the stages.
-std::optional<microseconds> ramping_next_deactivation(const ScenarioConfig& s, std::int64_t k, microseconds from);
-
 }  // namespace herd::exec

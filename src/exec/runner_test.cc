@@ -1,4 +1,4 @@
-#include "exec/runner.h"
+#include "exec/executor.h"
 
 #include <gtest/gtest.h>
 
