@@ -180,3 +180,40 @@ export default function () {
 
 }  // namespace
 }  // namespace herd::it
+
+namespace herd::it {
+namespace {
+
+TEST_F(ModulesTest, HttpFileMakesAMultipartBodyAndObjectsAreFormEncoded) {
+  dir_.write("upload.bin", std::string("BIN\0DATA", 8));
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+const bin = open('./upload.bin', 'b');
+export const options = { iterations: 1 };
+export default function () {
+  const m = http.post(`${__ENV.BASE_URL}/echo`, { field: 'value 1', file: http.file(bin, 'upload.bin', 'application/x-test') });
+  const e = m.json();
+  const ct = e.headers['content-type'] || e.headers['Content-Type'];
+  const boundary = ct.split('boundary=')[1];
+  check(e, {
+    'multipart content type': () => ct.startsWith('multipart/form-data; boundary='),
+    'field part': () => e.body.includes('Content-Disposition: form-data; name="field"\r\n\r\nvalue 1\r\n'),
+    'file part': () => e.body.includes('name="file"; filename="upload.bin"\r\nContent-Type: application/x-test'),
+    'closing boundary': () => e.body.includes(`--${boundary}--`),
+  });
+  const f = http.post(`${__ENV.BASE_URL}/echo`, { a: 'x y', b: '&=' }).json();
+  check(f, {
+    'form encoded': () => f.body === 'a=x+y&b=%26%3D',
+    'form content type': () => (f.headers['content-type'] || f.headers['Content-Type']) === 'application/x-www-form-urlencoded',
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 6);
+}
+
+}  // namespace
+}  // namespace herd::it
