@@ -38,7 +38,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   clang clang-format clang-tidy libclang-rt-14-dev \
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libarchive-dev \
   libboost-context-dev libgtest-dev libgmock-dev googletest libbenchmark-dev \
-  wrk apache2-utils hey python3 procps util-linux bc >/dev/null
+  wrk apache2-utils hey python3 procps util-linux bc openssl >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends -t trixie libquickjs >/dev/null
 $SUDO touch "$stamp"
 echo "install-deps: done"
