@@ -27,6 +27,20 @@ export default function () { http.post(`${__ENV.BASE_URL}/counter/car/inc`); }
   EXPECT_GE(r.seconds, 1.9);
 }
 
+TEST_F(ExecutorTest, ConstantArrivalRate1000PerSecondFor10sStarts10000) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+export const options = { scenarios: { car: { executor: 'constant-arrival-rate', rate: 1000, timeUnit: '1s',
+  duration: '10s', preAllocatedVUs: 50, maxVUs: 100 } } };
+export default function () {}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_NEAR(metric_value(exp, "iterations", "count"), 10000, 1) << r;
+  EXPECT_EQ(metric_value(exp, "dropped_iterations", "count"), -1e300);
+  EXPECT_GE(r.seconds, 9.9);
+}
+
 TEST_F(ExecutorTest, ArrivalRateDropsIterationsWhenNoVuIsFree) {
   ProcResult r;
   json exp = run_export(R"JS(
