@@ -20,12 +20,12 @@
 #include "coord/testrun.h"
 #include "exec/plan.h"
 #include "exec/runner.h"
+#include "exec/script_source.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
 #include "target/server.h"
 #include "util/duration.h"
 
-extern char** environ;
 
 namespace herd::cli {
 
@@ -33,15 +33,7 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-std::map<std::string, std::string> process_env() {
-  std::map<std::string, std::string> m;
-  for (char** e = environ; e && *e; e++) {
-    const char* eq = std::strchr(*e, '=');
-    if (!eq) continue;
-    m.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
-  }
-  return m;
-}
+std::map<std::string, std::string> process_env() { return exec::process_environment(); }
 
 void print_error(const std::string& msg) { std::fprintf(stderr, "herd: error: %s\n", msg.c_str()); }
 
@@ -78,22 +70,8 @@ int report_load_failure(std::exception_ptr ep) {
   }
 }
 
-std::shared_ptr<js::Bundle> make_bundle(const std::string& script) {
-  auto b = std::make_shared<js::Bundle>(script, k6::builtin_module_sources());
-  b->add_native_modules(k6::native_modules());
-  return b;
-}
-
-/// A bundle for `path`: a script, or an archive made by `herd archive`, whose
-/// files then come from the archive and whose env joins the -e values (which win).
-std::shared_ptr<js::Bundle> load_script(const std::string& path, exec::CliOverrides* cli) {
-  if (!archive::looks_like_archive(path)) return make_bundle(path);
-  archive::Archive a = archive::read_archive(path);
-  auto b = make_bundle(a.main);
-  for (auto& [p, contents] : a.files) b->add_file(p, contents);
-  for (auto& [k, v] : a.env) cli->env.emplace(k, v);
-  return b;
-}
+using exec::load_script;
+using exec::make_bundle;
 
 /// `herd run testrun.yaml`: a TestRun manifest on the local backend.
 int cmd_run_manifest(const std::string& path, const std::vector<std::string>& args, const std::string& bin) {

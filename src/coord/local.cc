@@ -18,6 +18,7 @@
 #include "archive/archive.h"
 #include "cli/run_flags.h"
 #include "coord/coordinator.h"
+#include "exec/script_source.h"
 #include <algorithm>
 #include <set>
 #include <fstream>
@@ -26,7 +27,6 @@
 #include "k6/modules.h"
 #include "util/duration.h"
 
-extern char** environ;
 
 namespace herd::coord {
 
@@ -37,29 +37,9 @@ using namespace std::chrono_literals;
 
 void print_error(const std::string& msg) { std::fprintf(stderr, "herd: error: %s\n", msg.c_str()); }
 
-std::map<std::string, std::string> process_env() {
-  std::map<std::string, std::string> m;
-  for (char** e = environ; e && *e; e++) {
-    const char* eq = std::strchr(*e, '=');
-    if (!eq) continue;
-    m.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
-  }
-  return m;
-}
+using exec::load_script;
 
-std::shared_ptr<js::Bundle> load_script(const std::string& path, exec::CliOverrides* cli) {
-  auto make = [](const std::string& main) {
-    auto b = std::make_shared<js::Bundle>(main, k6::builtin_module_sources());
-    b->add_native_modules(k6::native_modules());
-    return b;
-  };
-  if (!archive::looks_like_archive(path)) return make(path);
-  archive::Archive a = archive::read_archive(path);
-  auto b = make(a.main);
-  for (auto& [p, contents] : a.files) b->add_file(p, contents);
-  for (auto& [k, v] : a.env) cli->env.emplace(k, v);
-  return b;
-}
+std::map<std::string, std::string> process_env() { return exec::process_environment(); }
 
 /// The coordinator's options: the script's options (thresholds, summary) merged
 /// with K6_* variables and the user's flags, as a single `herd run` would see them.
