@@ -147,6 +147,7 @@ struct Transfer {
   Clock::time_point started;
   Clock::time_point sent_at{};        // last time curl switched to waiting for input
   Clock::time_point first_byte_at{};  // first response header line
+  Clock::time_point prereq_at{};      // connection ready, request about to be sent (CURLOPT_PREREQFUNCTION)
   bool in_headers = false;
 };
 
@@ -229,6 +230,11 @@ struct Client::Impl {
     check_done();
   }
 
+  static int prereq_cb(void* ud, char*, char*, int, int) {
+    static_cast<Transfer*>(ud)->prereq_at = Clock::now();
+    return CURL_PREREQFUNC_OK;
+  }
+
   static std::size_t write_cb(char* p, std::size_t size, std::size_t n, void* ud) {
     auto* t = static_cast<Transfer*>(ud);
     if (t->req.keep_body) t->resp.body.append(p, size * n);
@@ -299,6 +305,10 @@ struct Client::Impl {
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Impl::header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    // The moment the request goes out, on our clock: curl's own PRETRANSFER
+    // timestamp can come after the exchange on a reused connection.
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &Impl::prereq_cb);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
     long timeout = static_cast<long>(r.timeout.count());
     if (timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
     if (r.insecure_skip_tls_verify) {
@@ -427,7 +437,8 @@ struct Client::Impl {
       // first header line. (curl 7.x has no "request sent" timestamp, and its STARTTRANSFER
       // marks the start of an upload rather than the first response byte.)
       auto curl_start = now - std::chrono::microseconds(std::max<curl_off_t>(0, tt));
-      auto pre_at = curl_start + std::chrono::microseconds(std::max<curl_off_t>(0, pt));
+      auto pre_at = t->prereq_at != Clock::time_point{} ? t->prereq_at
+                                                         : curl_start + std::chrono::microseconds(std::max<curl_off_t>(0, pt));
       auto first_at = t->first_byte_at != Clock::time_point{} ? t->first_byte_at
                                                                  : curl_start + std::chrono::microseconds(st);
       first_at = std::clamp(first_at, pre_at, now);
