@@ -1,5 +1,7 @@
 #include "js/runtime.h"
 
+#include "js/slab_allocator.h"
+
 #include <memory>
 #include <regex>
 #include <vector>
@@ -72,7 +74,8 @@ struct Runtime::LazyStateHolder {
 };
 
 Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_intrinsics) {
-  rt_ = JS_NewRuntime();
+  const JSMallocFunctions* mf = lazy_intrinsics ? slab_malloc_functions() : nullptr;
+  rt_ = mf ? JS_NewRuntime2(mf, nullptr) : JS_NewRuntime();
   if (!rt_) throw std::runtime_error("QuickJS: cannot create runtime");
   if (stack_limit) JS_SetMaxStackSize(rt_, stack_limit);
   if (memory_limit) JS_SetMemoryLimit(rt_, memory_limit);

@@ -1,0 +1,146 @@
+#include "js/slab_allocator.h"
+
+#include <malloc.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+namespace herd::js {
+
+namespace {
+
+constexpr std::size_t kSlab = 64 * 1024;
+constexpr std::size_t kMaxSmall = 256;
+constexpr std::size_t kClasses = kMaxSmall / 8;  // class c holds blocks of (c + 1) * 8 bytes
+constexpr std::size_t kRegion = std::size_t{64} << 30;  // address space reserved once (64 GiB, untouched)
+constexpr std::size_t kOverhead = 0;                    // bytes of bookkeeping per block
+
+char* g_region = nullptr;
+std::atomic<std::size_t> g_next{0};
+std::once_flag g_once;
+
+struct SlabHeader {
+  std::uint32_t block;  ///< block size of this slab, bytes
+};
+
+struct FreeBlock {
+  FreeBlock* next;
+};
+
+struct ThreadCache {
+  FreeBlock* free[kClasses] = {};
+  char* bump[kClasses] = {};  ///< next unused block in the current slab of the class
+  char* end[kClasses] = {};
+};
+thread_local ThreadCache t_cache;
+
+bool in_region(const void* p) {
+  auto a = reinterpret_cast<std::uintptr_t>(p), b = reinterpret_cast<std::uintptr_t>(g_region);
+  return g_region && a >= b && a < b + kRegion;
+}
+
+std::size_t block_size(const void* p) {
+  auto slab = reinterpret_cast<std::uintptr_t>(p) & ~(kSlab - 1);
+  return reinterpret_cast<const SlabHeader*>(slab)->block;
+}
+
+void* small_alloc(std::size_t size) {
+  std::size_t c = (size + 7) / 8 - 1;
+  ThreadCache& tc = t_cache;
+  if (FreeBlock* b = tc.free[c]) {
+    tc.free[c] = b->next;
+    return b;
+  }
+  std::size_t bs = (c + 1) * 8;
+  if (tc.bump[c] == nullptr || tc.bump[c] + bs > tc.end[c]) {
+    std::size_t off = g_next.fetch_add(kSlab);
+    if (off + kSlab > kRegion) return nullptr;
+    char* slab = g_region + off;
+    reinterpret_cast<SlabHeader*>(slab)->block = static_cast<std::uint32_t>(bs);
+    tc.bump[c] = slab + 16;  // header, keeps 8-byte alignment of blocks
+    tc.end[c] = slab + kSlab;
+  }
+  void* p = tc.bump[c];
+  tc.bump[c] += bs;
+  return p;
+}
+
+void small_free(void* p) {
+  std::size_t c = block_size(p) / 8 - 1;
+  auto* b = static_cast<FreeBlock*>(p);
+  b->next = t_cache.free[c];
+  t_cache.free[c] = b;
+}
+
+std::size_t usable(const void* p) {
+  if (!p) return 0;
+  return in_region(p) ? block_size(p) : malloc_usable_size(const_cast<void*>(p));
+}
+
+void* js_slab_malloc(JSMallocState* s, std::size_t size) {
+  if (s->malloc_size + size > s->malloc_limit) return nullptr;
+  void* p = size != 0 && size <= kMaxSmall ? small_alloc(size) : std::malloc(size);
+  if (!p && size <= kMaxSmall && size != 0) p = std::malloc(size);  // region exhausted
+  if (!p) return nullptr;
+  s->malloc_count++;
+  s->malloc_size += usable(p) + kOverhead;
+  return p;
+}
+
+void js_slab_free(JSMallocState* s, void* p) {
+  if (!p) return;
+  s->malloc_count--;
+  s->malloc_size -= usable(p) + kOverhead;
+  if (in_region(p)) small_free(p);
+  else std::free(p);
+}
+
+void* js_slab_realloc(JSMallocState* s, void* p, std::size_t size) {
+  if (!p) return size == 0 ? nullptr : js_slab_malloc(s, size);
+  std::size_t old = usable(p);
+  if (size == 0) {
+    js_slab_free(s, p);
+    return nullptr;
+  }
+  if (in_region(p)) {
+    if (size <= old) return p;  // shrinking or within the block: keep it
+    if (s->malloc_size + size - old > s->malloc_limit) return nullptr;
+    void* q = size <= kMaxSmall ? small_alloc(size) : std::malloc(size);
+    if (!q) return nullptr;
+    std::memcpy(q, p, old);
+    small_free(p);
+    s->malloc_size += usable(q) - old;
+    return q;
+  }
+  if (s->malloc_size + size - old > s->malloc_limit) return nullptr;
+  void* q = std::realloc(p, size);
+  if (!q) return nullptr;
+  s->malloc_size += usable(q) - old;
+  return q;
+}
+
+std::size_t js_slab_usable_size(const void* p) { return usable(p); }
+
+const JSMallocFunctions kFunctions = {js_slab_malloc, js_slab_free, js_slab_realloc, js_slab_usable_size};
+
+}  // namespace
+
+const JSMallocFunctions* slab_malloc_functions() {
+#if defined(__SANITIZE_ADDRESS__)
+  return nullptr;
+#else
+  const char* choice = std::getenv("HERD_JS_ALLOCATOR");
+  if (choice && std::strcmp(choice, "malloc") == 0) return nullptr;
+  std::call_once(g_once, [] {
+    void* r = mmap(nullptr, kRegion, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r != MAP_FAILED) g_region = static_cast<char*>(r);
+  });
+  return g_region ? &kFunctions : nullptr;
+#endif
+}
+
+}  // namespace herd::js
