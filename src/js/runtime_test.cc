@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "js/bundle.h"
 #include "js/runtime.h"
+#include "js/slab_allocator.h"
 
 namespace herd::js {
 namespace {
@@ -153,6 +155,62 @@ TEST(Runtime, RunJobsDrainsThePromiseQueue) {
   JS_FreeValue(rt.ctx(), before);
   JS_FreeValue(rt.ctx(), after);
   JS_FreeValue(rt.ctx(), g);
+}
+
+}  // namespace
+}  // namespace herd::js
+
+namespace herd::js {
+namespace {
+
+TEST(SlabAllocator, SmallBlocksRoundTripAndAccount) {
+  const JSMallocFunctions* mf = slab_malloc_functions();
+#if defined(__SANITIZE_ADDRESS__)
+  EXPECT_EQ(mf, nullptr) << "disabled under AddressSanitizer";
+  GTEST_SKIP() << "the slab allocator is off in sanitizer builds";
+#else
+  ASSERT_NE(mf, nullptr);
+  JSMallocState st{0, 0, static_cast<size_t>(-1), nullptr};
+  std::vector<char*> blocks;
+  for (size_t size = 1; size <= 300; size++) {
+    auto* p = static_cast<char*>(mf->js_malloc(&st, size));
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 8, 0u) << size;
+    EXPECT_GE(mf->js_malloc_usable_size(p), size);
+    std::memset(p, static_cast<int>(size & 0xff), size);
+    blocks.push_back(p);
+  }
+  EXPECT_EQ(st.malloc_count, 300u);
+  for (size_t i = 0; i < blocks.size(); i++)
+    for (size_t j = 0; j <= i; j++) ASSERT_EQ(static_cast<unsigned char>(blocks[i][j]), (i + 1) & 0xff) << i;
+  // Growing a small block keeps its contents; shrinking keeps the block.
+  char* g = static_cast<char*>(mf->js_realloc(&st, blocks[9], 200));
+  ASSERT_NE(g, nullptr);
+  for (int j = 0; j < 10; j++) EXPECT_EQ(g[j], 10);
+  blocks[9] = g;
+  char* s = static_cast<char*>(mf->js_realloc(&st, blocks[9], 4));
+  EXPECT_EQ(s, g);
+  for (char* p : blocks) mf->js_free(&st, p);
+  EXPECT_EQ(st.malloc_count, 0u);
+  EXPECT_EQ(st.malloc_size, 0u);
+  // Freed blocks are reused.
+  void* a = mf->js_malloc(&st, 24);
+  mf->js_free(&st, a);
+  EXPECT_EQ(mf->js_malloc(&st, 24), a);
+#endif
+}
+
+TEST(SlabAllocator, RuntimesOnItRunRealScripts) {
+  Runtime rt(0, 0, /*lazy_intrinsics=*/true);
+  const char* src =
+      "let objs = []; for (let i = 0; i < 20000; i++) objs.push({ i, s: 'x'.repeat(i % 300), a: [i, i + 1] });"
+      "let m = new Map(objs.map(o => [o.i, o])); JSON.stringify(objs).length + m.size;";
+  JSValue v = JS_Eval(rt.ctx(), src, std::strlen(src), "alloc.js", 0);
+  ASSERT_FALSE(JS_IsException(v)) << take_exception(rt.ctx());
+  double n = 0;
+  JS_ToFloat64(rt.ctx(), &n, v);
+  JS_FreeValue(rt.ctx(), v);
+  EXPECT_GT(n, 20000 * 10);
 }
 
 }  // namespace
