@@ -11,6 +11,7 @@
 #include <sstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,16 @@ int usage(FILE* out) {
                "Run 'herd run --help' for the run flags. Exit codes: docs/exit-codes.md\n",
                kVersion);
   return 0;
+}
+
+/// Parses a subcommand's flags; nullopt (after printing the error) when they are bad.
+std::optional<RunFlags> parse_flags_or_report(const std::vector<std::string>& args) {
+  try {
+    return parse_run_flags(args);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return std::nullopt;
+  }
 }
 
 /// The exit code and message for a failure while loading a script or its options.
@@ -107,16 +118,9 @@ int cmd_run_manifest(const std::string& path, const std::vector<std::string>& ar
 }
 
 int cmd_run(const std::vector<std::string>& args) {
-  RunFlags flags;
-  try {
-    flags = parse_run_flags(args);
-  } catch (const FlagError& e) {
-    print_error(e.what());
-    return exec::kExitInvalidConfig;
-  } catch (const std::exception& e) {
-    print_error(e.what());
-    return exec::kExitInvalidConfig;
-  }
+  auto parsed = parse_flags_or_report(args);
+  if (!parsed) return exec::kExitInvalidConfig;
+  RunFlags& flags = *parsed;
   if (flags.help) {
     std::fputs(run_usage().c_str(), stdout);
     return 0;
@@ -170,13 +174,9 @@ int cmd_run(const std::vector<std::string>& args) {
 }
 
 int cmd_inspect(const std::vector<std::string>& args) {
-  RunFlags flags;
-  try {
-    flags = parse_run_flags(args);
-  } catch (const std::exception& e) {
-    print_error(e.what());
-    return exec::kExitInvalidConfig;
-  }
+  auto parsed = parse_flags_or_report(args);
+  if (!parsed) return exec::kExitInvalidConfig;
+  RunFlags& flags = *parsed;
   if (flags.script.empty()) {
     print_error("herd inspect needs a script");
     return exec::kExitUsage;
@@ -205,13 +205,9 @@ int cmd_inspect(const std::vector<std::string>& args) {
 /// find every local module and open()ed file, then writes them with the
 /// resolved options and the -e env into a tar (src/archive/FORMAT.md).
 int cmd_archive(const std::vector<std::string>& args) {
-  RunFlags flags;
-  try {
-    flags = parse_run_flags(args);
-  } catch (const std::exception& e) {
-    print_error(e.what());
-    return exec::kExitInvalidConfig;
-  }
+  auto parsed = parse_flags_or_report(args);
+  if (!parsed) return exec::kExitInvalidConfig;
+  RunFlags& flags = *parsed;
   if (flags.script.empty()) {
     print_error("herd archive needs a script: herd archive script.js -O test.tar");
     return exec::kExitUsage;

@@ -298,10 +298,8 @@ struct ScenarioRun {
   Clock::time_point hard_stop;  ///< iterations still running are interrupted
   std::atomic<std::int64_t> iter_in_test{0};
   std::atomic<bool> stopping{false};
-  std::atomic<std::int64_t> vus_running{0};
   std::vector<Vu*> vus;
   bool started = false;
-  bool finished = false;
 
   bool arrival() const {
     return cfg.executor == "constant-arrival-rate" || cfg.executor == "ramping-arrival-rate";
@@ -826,7 +824,6 @@ struct Engine::Impl {
       sc->end = sc->start + scenario_duration(sc->cfg);
     }
     sc->hard_stop = sc->end + sc->cfg.graceful_stop;
-    if (sc->cfg.executor == "ramping-vus") sc->hard_stop += sc->cfg.graceful_ramp_down * 0;  // k6: gracefulStop after stages
     sc->started = true;
     std::int64_t n = scenario_max_vus(sc->cfg);
     std::vector<std::size_t> taken = take_vus(n);
@@ -857,12 +854,10 @@ struct Engine::Impl {
       Vu* v = pool[idx];
       sc->vus.push_back(v);
       pending_vu_tasks++;
-      sc->vus_running++;
       v->worker->loop.post([this, v, sc, k, idx, setup = setup_json] {
         v->post_task([this, v, sc, k, idx, setup] {
           v->set_setup_data(setup);
           vu_run_scenario(*v, sc, k);
-          sc->vus_running--;
           ctl.post([this, sc, idx] {
             vu_busy[idx] = false;
             on_vu_scenario_done(sc);
@@ -1289,6 +1284,20 @@ struct Engine::Impl {
     return res;
   }
 
+  /// Calls the script's handleSummary(data) in VU 0; nullopt when it exports none.
+  std::optional<nlohmann::json> handle_summary(const nlohmann::json& data) {
+    std::string in = data.dump();
+    std::optional<std::string> out = on_vu0<std::optional<std::string>>([&in](Vu& v) -> std::optional<std::string> {
+      v.st.interrupted = false;
+      JSValue f = v.export_fn("handleSummary");
+      if (JS_IsUndefined(f)) return std::nullopt;
+      JS_FreeValue(v.ctx(), f);
+      return v.call_json("handleSummary", &in);
+    });
+    if (!out) return std::nullopt;
+    return out->empty() ? nlohmann::json::object() : nlohmann::json::parse(*out);
+  }
+
   void write_outputs(RunResult& res, const metrics::SummaryOptions& so) {
     if (!options.summary_export.empty()) {
       std::ofstream f(options.summary_export);
@@ -1297,31 +1306,10 @@ struct Engine::Impl {
     }
     bool custom = false;
     if (vu0 && vu0->init_ok && !options.no_summary) {
-      std::string data = res.summary_data.dump();
       try {
-        std::string out = on_vu0<std::string>([&data](Vu& v) {
-          v.st.interrupted = false;
-          JSValue f = v.export_fn("handleSummary");
-          if (JS_IsUndefined(f)) return std::string("\x01");
-          JS_FreeValue(v.ctx(), f);
-          return v.call_json("handleSummary", &data);
-        });
-        if (out != "\x01") {
+        if (auto result = handle_summary(res.summary_data)) {
           custom = true;
-          nlohmann::json m = out.empty() ? nlohmann::json::object() : nlohmann::json::parse(out);
-          for (auto& [k, val] : m.items()) {
-            std::string text = val.is_string() ? val.get<std::string>() : val.dump();
-            if (k == "stdout") {
-              std::fwrite(text.data(), 1, text.size(), stdout);
-              std::fflush(stdout);
-            } else if (k == "stderr") {
-              std::fwrite(text.data(), 1, text.size(), stderr);
-            } else {
-              std::ofstream f(k, std::ios::binary);
-              if (!f) logger.log(k6::Logger::Level::kError, "handleSummary: cannot write " + k, "engine");
-              f << text;
-            }
-          }
+          Engine::write_summary_outputs(*result);
         }
       } catch (const std::exception& e) {
         logger.log(k6::Logger::Level::kError, std::string("handleSummary() failed: ") + e.what(), "engine");
@@ -1372,15 +1360,7 @@ RunResult Engine::run() {
 
 std::optional<nlohmann::json> Engine::handle_summary(const nlohmann::json& data) {
   if (!impl_->vu0) impl_->init_vu0();
-  std::string in = data.dump();
-  std::string out = impl_->on_vu0<std::string>([&in](Vu& v) {
-    JSValue f = v.export_fn("handleSummary");
-    if (JS_IsUndefined(f)) return std::string("\x01");
-    JS_FreeValue(v.ctx(), f);
-    return v.call_json("handleSummary", &in);
-  });
-  if (out == "\x01") return std::nullopt;
-  return out.empty() ? nlohmann::json::object() : nlohmann::json::parse(out);
+  return impl_->handle_summary(data);
 }
 
 bool Engine::write_summary_outputs(const nlohmann::json& result) {

@@ -784,7 +784,7 @@ JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   // At most options.batch requests in flight at once.
   size_t limit = vu->run->http.batch > 0 ? static_cast<size_t>(vu->run->http.batch) : flights.size();
   size_t started = 0;
-  while (started < flights.size() || true) {
+  for (;;) {  // start up to the limit, wait for a completion, until all are done
     size_t in_flight = 0;
     for (size_t i = 0; i < started; i++) in_flight += flights[i]->done ? 0 : 1;
     while (started < flights.size() && in_flight < limit) {

@@ -151,8 +151,6 @@ struct VuState {
   /// Set to interrupt the VU (hard stop): waits return early and JS is
   /// interrupted at the next check.
   bool interrupted = false;
-  /// Cancels the wait the VU is suspended in (sleep timer, HTTP request), if any.
-  std::function<void()> cancel_wait;
 
   /// Suspends the VU's fiber until `wake` is called (from the loop thread).
   /// Returns false if the VU was interrupted instead.
