@@ -1131,6 +1131,12 @@ struct Engine::Impl {
     apply_options();
     // __ENV reads RunShared::env, so VU 0 sees the resolved environment too.
 
+    {
+      // A --paused test reports paused from the first status on, during VU
+      // initialisation too; a resume that arrives meanwhile is kept.
+      std::lock_guard<std::mutex> g(pause_mu);
+      paused = options.paused;
+    }
     if (!cfg.address.empty()) {
       try {
         api_handler = std::make_unique<ApiHandler>(*this);
@@ -1164,7 +1170,6 @@ struct Engine::Impl {
     if (options.paused) {
       set_status(api::ExecutionStatus::kPausedBeforeRun);
       std::unique_lock<std::mutex> lk(pause_mu);
-      paused = true;
       pause_cv.wait(lk, [this] { return !paused || stop_code.load() >= 0; });
     }
 
