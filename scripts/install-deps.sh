@@ -8,11 +8,11 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-stamp=/var/lib/herd-deps.v3
+stamp=/var/lib/herd-deps.v4
 if [ -f "$stamp" ] && [ "${HERD_FORCE_DEPS:-0}" != 1 ]; then
   # Fast path: verify a few key files are still present.
   if [ -f /usr/lib/x86_64-linux-gnu/quickjs/libquickjs.a ] && command -v wrk >/dev/null &&
-     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ]; then
+     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ] && [ -x /usr/bin/etcd ] && [ -f /usr/include/httplib.h ]; then
     exit 0
   fi
 fi
@@ -37,8 +37,17 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config git ca-certificates \
   clang clang-format clang-tidy libclang-rt-14-dev \
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libarchive-dev \
-  libboost-context-dev libgtest-dev libgmock-dev googletest libbenchmark-dev \
+  libboost-context-dev libcpp-httplib-dev libgtest-dev libgmock-dev googletest libbenchmark-dev \
   wrk apache2-utils hey python3 procps util-linux bc openssl >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends -t trixie libquickjs >/dev/null
+# etcd for the test cluster (tests/kube): bookworm's 3.4 is too old for Kubernetes 1.36.
+# policy-rc.d keeps the package from starting a system etcd; the tests start their own.
+own_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null && $SUDO chmod +x /usr/sbin/policy-rc.d
+  own_policy=1
+fi
+$SUDO apt-get install -y -qq --no-install-recommends -t trixie etcd-server >/dev/null
+if [ "$own_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 $SUDO touch "$stamp"
 echo "install-deps: done"

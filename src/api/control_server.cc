@@ -107,10 +107,12 @@ std::string_view reason(int status) {
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
     case 413: return "Content Too Large";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
   }
   return "Unknown";
@@ -666,6 +668,12 @@ struct ControlServer::State {
           if (get) return json_response(handler.snapshot().to_json());
           return not_allowed("GET, HEAD");
         }
+        if (what == "summary") {
+          if (!get) return not_allowed("GET, HEAD");
+          auto summary = handler.summary();
+          if (!summary) return error_response(404, "no summary yet: the test has not ended");
+          return json_response(*summary);
+        }
       } else if (segs.size() == 3 && !segs[2].empty()) {
         if (what == "metrics") {
           if (get) return metrics_response(&segs[2]);
@@ -677,6 +685,8 @@ struct ControlServer::State {
         }
       }
       return error_response(404, "no such endpoint: " + std::string(path));
+    } catch (const HandlerError& e) {
+      return error_response(e.status() >= 400 && e.status() <= 599 ? e.status() : 500, e.what());
     } catch (const std::exception& e) {
       return error_response(500, e.what());
     } catch (...) {

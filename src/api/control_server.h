@@ -13,6 +13,7 @@
 //   PUT   /v1/setup             replace the setup data (body: raw JSON)
 //   POST  /v1/teardown          run teardown()
 //   GET   /v1/snapshot          herd extension: Snapshot::to_json() (wire format v1)
+//   GET   /v1/summary           herd extension: the end-of-test result (404 until there is one)
 //
 // The server owns one thread running its own loop::EventLoop. All handler
 // calls are made from that thread, one at a time (never concurrently with each
@@ -24,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -80,9 +82,22 @@ struct StatusPatch {
   std::optional<bool> stopped;
 };
 
+/// Thrown by a handler method to answer with `status` (4xx/5xx; anything else
+/// becomes 500) and what() as the detail, e.g. 501 for an endpoint it does not
+/// implement.
+class HandlerError : public std::runtime_error {
+ public:
+  HandlerError(int status, const std::string& detail) : std::runtime_error(detail), status_(status) {}
+  int status() const { return status_; }
+
+ private:
+  int status_;
+};
+
 /// Implemented by the engine. Calls come from the server thread only and are
 /// serialized; implementations must be safe against their own engine threads.
-/// Any method may throw: std::exception -> 500 with what() as the detail.
+/// Any method may throw: HandlerError -> its status, any other std::exception
+/// -> 500, with what() as the detail.
 class ControlHandler {
  public:
   virtual ~ControlHandler() = default;
@@ -105,6 +120,11 @@ class ControlHandler {
   virtual nlohmann::json run_setup() = 0;
   virtual void set_setup_data(nlohmann::json data) = 0;
   virtual void run_teardown() = 0;
+
+  /// GET /v1/summary: the end-of-test result, served as is (no JSON:API
+  /// envelope). nullopt -> 404 "no summary yet". Default: nullopt (a runner
+  /// has none; the coordinator's is described in docs/control-api.md).
+  virtual std::optional<nlohmann::json> summary() { return std::nullopt; }
 };
 
 struct ControlServerOptions {

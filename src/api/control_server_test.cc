@@ -73,6 +73,7 @@ class FakeHandler : public ControlHandler {
   json get_setup_data() override {
     std::lock_guard<std::mutex> lk(mu);
     ++get_setup_calls;
+    if (setup_not_implemented) throw HandlerError(501, "setup is not served here");
     return setup_data;
   }
   json run_setup() override {
@@ -93,6 +94,10 @@ class FakeHandler : public ControlHandler {
     if (throw_weird) throw 42;
     if (!teardown_error.empty()) throw std::runtime_error(teardown_error);
   }
+  std::optional<json> summary() override {
+    std::lock_guard<std::mutex> lk(mu);
+    return summary_value;
+  }
 
   std::mutex mu;
   StatusInfo st{ExecutionStatus::kRunning, false, 5, 10, false, true, false, std::chrono::seconds(2)};
@@ -102,6 +107,8 @@ class FakeHandler : public ControlHandler {
   json setup_data = nullptr;
   std::string setup_error, teardown_error;
   bool throw_weird = false;
+  bool setup_not_implemented = false;
+  std::optional<json> summary_value;
   int status_calls = 0, get_setup_calls = 0, run_setup_calls = 0, set_setup_calls = 0, teardown_calls = 0;
 
   std::size_t patch_count() {
@@ -559,6 +566,25 @@ TEST_F(ControlServerTest, HandlerExceptionsAre500WithMessage) {
   EXPECT_EQ(http(nullptr, "GET", base + "/v1/status").code, 200);
 }
 
+TEST_F(ControlServerTest, HandlerErrorChoosesTheStatus) {
+  h.setup_not_implemented = true;
+  expect_error(http(nullptr, "GET", base + "/v1/setup"), 501, "setup is not served here");
+  EXPECT_EQ(http(nullptr, "GET", base + "/v1/status").code, 200);
+}
+
+TEST_F(ControlServerTest, SummaryIs404UntilTheHandlerHasOneThenServedAsIs) {
+  expect_error(http(nullptr, "GET", base + "/v1/summary"), 404, "no summary yet");
+  {
+    std::lock_guard<std::mutex> lk(h.mu);
+    h.summary_value = json{{"exitCode", 0}, {"result", "passed"}};
+  }
+  auto r = http(nullptr, "GET", base + "/v1/summary");
+  ASSERT_EQ(r.code, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_EQ(r.j(), (json{{"exitCode", 0}, {"result", "passed"}}));
+  EXPECT_TRUE(http(nullptr, "HEAD", base + "/v1/summary").body.empty());
+}
+
 TEST_F(ControlServerTest, Teardown) {
   auto r = http(nullptr, "POST", base + "/v1/teardown");
   EXPECT_EQ(r.code, 200);
@@ -582,7 +608,7 @@ TEST_F(ControlServerTest, WrongMethodIs405WithAllow) {
   } cases[] = {{"POST", "/v1/status", "GET, HEAD, PATCH"}, {"DELETE", "/v1/metrics", "GET, HEAD"},
                {"PUT", "/v1/metrics/vus", "GET, HEAD"},   {"PATCH", "/v1/setup", "GET, HEAD, POST, PUT"},
                {"GET", "/v1/teardown", "POST"},          {"POST", "/v1/snapshot", "GET, HEAD"},
-               {"POST", "/v1/groups", "GET, HEAD"}};
+               {"POST", "/v1/groups", "GET, HEAD"},      {"PUT", "/v1/summary", "GET, HEAD"}};
   for (const auto& c : cases) {
     SCOPED_TRACE(std::string(c.method) + " " + c.path);
     auto r = http(nullptr, c.method, base + c.path, std::string("{}"));

@@ -18,6 +18,7 @@
 #include "archive/archive.h"
 #include "cli/run_flags.h"
 #include "coord/coordinator.h"
+#include "coord/result.h"
 #include "coord/testrun.h"
 #include "exec/plan.h"
 #include "exec/runner.h"
@@ -65,20 +66,36 @@ std::optional<RunFlags> parse_flags_or_report(const std::vector<std::string>& ar
   }
 }
 
+struct LoadFailure {
+  int exit_code;
+  std::string message;
+};
+
 /// The exit code and message for a failure while loading a script or its options.
-int report_load_failure(std::exception_ptr ep) {
+LoadFailure classify_load_failure(std::exception_ptr ep) {
   try {
     std::rethrow_exception(ep);
   } catch (const js::ScriptError& e) {
-    print_error(e.what());
-    return exec::kExitScriptException;
+    return {exec::kExitScriptException, e.what()};
   } catch (const exec::OptionsError& e) {
-    print_error(e.what());
-    return exec::kExitInvalidConfig;
+    return {exec::kExitInvalidConfig, e.what()};
   } catch (const std::exception& e) {
-    print_error(e.what());
-    return exec::kExitGenericError;
+    return {exec::kExitGenericError, e.what()};
   }
+}
+
+/// Prints the failure; returns its exit code.
+int report_load_failure(std::exception_ptr ep) {
+  LoadFailure f = classify_load_failure(ep);
+  print_error(f.message);
+  return f.exit_code;
+}
+
+/// --result-file: writes `line` to `path` ("" = no file); a failure to write is printed.
+void write_result_line(const std::string& path, const std::string& line) {
+  if (path.empty()) return;
+  std::string err = coord::write_result_file(path, line);
+  if (!err.empty()) print_error(err);
 }
 
 using exec::load_script;
@@ -159,6 +176,9 @@ int cmd_run(const std::vector<std::string>& args) {
   cfg.is_stderr_tty = isatty(2);
   cfg.verbose = flags.verbose;
   cfg.console_output = flags.console_output;
+  if (!flags.result_file.empty())
+    std::fprintf(stderr, "herd: warning: --result-file is written by inspect, coordinator and run --parallelism; "
+                         "ignored here\n");
   // Signals are handled by the engine's controller through a signalfd: block
   // them here, before any thread starts, so every thread inherits the mask.
   sigset_t mask;
@@ -173,14 +193,23 @@ int cmd_run(const std::vector<std::string>& args) {
   return r.exit_code;
 }
 
+/// `herd inspect [--execution-requirements] [--result-file PATH] script.js`:
+/// the resolved options as JSON on stdout; with --result-file also as one line
+/// in PATH, or {"error","exitCode"} there on any failure (a termination message).
 int cmd_inspect(const std::vector<std::string>& args) {
-  auto parsed = parse_flags_or_report(args);
-  if (!parsed) return exec::kExitInvalidConfig;
-  RunFlags& flags = *parsed;
-  if (flags.script.empty()) {
-    print_error("herd inspect needs a script");
-    return exec::kExitUsage;
+  const std::string result_file = find_result_file(args);  // reached by every failure, bad flags too
+  auto fail = [&](int exit_code, const std::string& message) {
+    print_error(message);
+    write_result_line(result_file, coord::error_result(message, exit_code));
+    return exit_code;
+  };
+  RunFlags flags;
+  try {
+    flags = parse_run_flags(args);
+  } catch (const std::exception& e) {
+    return fail(exec::kExitInvalidConfig, e.what());
   }
+  if (flags.script.empty()) return fail(exec::kExitUsage, "herd inspect needs a script");
   exec::EngineConfig cfg;
   cfg.cli = flags.overrides;
   cfg.environ = process_env();
@@ -195,9 +224,11 @@ int cmd_inspect(const std::vector<std::string>& args) {
       j["totalDuration"] = util::format_duration(req.total_duration);
     }
     std::cout << j.dump(2) << std::endl;
+    write_result_line(result_file, coord::compact_inspect_result(j));
     return 0;
   } catch (...) {
-    return report_load_failure(std::current_exception());
+    LoadFailure f = classify_load_failure(std::current_exception());
+    return fail(f.exit_code, f.message);
   }
 }
 

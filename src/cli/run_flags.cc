@@ -193,6 +193,13 @@ const std::vector<Flag>& flags() {
        [](RF& f, S v) { f.archive_out = v; }},
       {"execution-requirements", 0, Kind::kBool, "", "print the execution requirements (inspect)",
        [](RF& f, S v) { f.execution_requirements = to_bool(v); }},
+      {"result-file", 0, Kind::kValue, "file",
+       "also write the outcome as one line of JSON (<= 4096 bytes, for a termination message) (inspect, "
+       "coordinator, run --parallelism)",
+       [](RF& f, S v) {
+         if (v.empty()) throw BadValue{"empty path"};
+         f.result_file = v;
+       }},
       {"log-output", 0, Kind::kValue, "dest", "where logs go: stderr, stdout, none, file=PATH",
        [](RF& f, S v) { f.log_output = v; }},
       {"console-output", 0, Kind::kValue, "file", "redirect console logging to the provided output file",
@@ -287,6 +294,16 @@ RunFlags parse_run_flags(const std::vector<std::string>& args) {
   }
   if (!positional.empty()) out.script = positional[0];
   return out;
+}
+
+std::string find_result_file(const std::vector<std::string>& args) {
+  std::string found;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (args[i] == "--result-file" && i + 1 < args.size()) found = args[++i];
+    else if (args[i].rfind("--result-file=", 0) == 0) found = args[i].substr(14);
+  }
+  return found;
 }
 
 std::string run_usage() {

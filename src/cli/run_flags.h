@@ -16,6 +16,10 @@ struct RunFlags {
   bool no_teardown = false;
   bool linger = false;  ///< --linger: keep the control API up after the test (for a coordinator)
   bool execution_requirements = false;  ///< inspect --execution-requirements
+  /// --result-file PATH: the outcome as one line of JSON, at most 4096 bytes (a
+  /// Kubernetes termination message). inspect: its JSON or {"error","exitCode"};
+  /// coordinator and run --parallelism: the compact result (docs/coordinator.md).
+  std::string result_file;
   std::string archive_out;              ///< archive -O FILE
   std::string log_output;               ///< --log-output (stderr by default)
   std::string console_output;           ///< --console-output FILE
@@ -40,9 +44,13 @@ class FlagError : public std::runtime_error {
 /// --execution-segment-sequence, --insecure-skip-tls-verify,
 /// --include-system-env-vars, --user-agent, --throw/-w, --max-redirects,
 /// --discard-response-bodies, --workers, --parallelism, -O/--archive-out,
-/// --execution-requirements, --console-output, -v/--verbose, -h/--help.
-/// Both "--flag value" and "--flag=value" forms.
+/// --execution-requirements, --result-file, --console-output, -v/--verbose,
+/// -h/--help. Both "--flag value" and "--flag=value" forms.
 RunFlags parse_run_flags(const std::vector<std::string>& args);
+
+/// The value of the last --result-file in `args` ("" when absent), found
+/// without parsing the other flags: a failure to parse them still reaches the file.
+std::string find_result_file(const std::vector<std::string>& args);
 
 /// Usage text for `herd run --help`.
 std::string run_usage();

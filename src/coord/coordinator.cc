@@ -14,6 +14,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "api/control_server.h"
+#include "coord/control.h"
+#include "coord/result.h"
 #include "exec/runner.h"
 #include "exec/segment.h"
 
@@ -87,6 +90,7 @@ const FlagInfo kFlags[] = {
     {"parallelism", 0, true, true},
     {"archive-out", 'O', true, true},
     {"execution-requirements", 0, false, true},
+    {"result-file", 0, true, true},
     {"log-output", 0, true, false},
     {"console-output", 0, true, false},
     {"verbose", 'v', false, false},
@@ -392,6 +396,7 @@ struct Coordinator::Impl {
     std::optional<int> exit_code;
     std::string abort_reason;
     std::int64_t vus = 0;
+    std::int64_t vus_max = 0;
     bool has_snapshot = false;
     metrics::Snapshot snapshot;
     Clock::time_point last_ok;
@@ -407,10 +412,17 @@ struct Coordinator::Impl {
   CoordinatorReport rep;
   Outcome outcome;
   std::atomic<int> stop_request{-1};
+  std::mutex stop_mu;
+  std::string stop_reason;  ///< guarded by stop_mu; set with stop_request
   bool stopping = false;
   Clock::time_point stop_time;
   Clock::time_point start_time;
   bool progress_shown = false;
+  /// Where the whole test is, for the control API (see ControlState::set_status).
+  api::ExecutionStatus phase = api::ExecutionStatus::kCreated;
+  std::vector<metrics::ThresholdResult> threshold_results;  ///< the latest evaluation
+  std::chrono::milliseconds test_duration{0};
+  std::string summary_text;  ///< the text summary without colours ("" when the test never ran)
 
   void info(const std::string& msg) {
     if (opts.quiet) return;
@@ -418,6 +430,7 @@ struct Coordinator::Impl {
     std::fprintf(stderr, "herd: %s\n", msg.c_str());
   }
   void error(const std::string& msg) {
+    rep.errors.push_back(msg);
     clear_progress();
     std::fprintf(stderr, "herd: error: %s\n", msg.c_str());
   }
@@ -444,6 +457,7 @@ struct Coordinator::Impl {
       json a = json::parse(body).at("data").at("attributes");
       r.status = a.value("status", -1);
       r.vus = a.value("vus", static_cast<std::int64_t>(0));
+      r.vus_max = a.value("vus-max", static_cast<std::int64_t>(0));
       if (a.contains("exit-code") && a["exit-code"].is_number_integer()) r.exit_code = a["exit-code"].get<int>();
       if (a.contains("abort-reason") && a["abort-reason"].is_string()) r.abort_reason = a["abort-reason"].get<std::string>();
       return true;
@@ -486,6 +500,45 @@ struct Coordinator::Impl {
       });
     }
     for (auto& t : ts) t.join();
+    publish_status();
+  }
+
+  std::string current_stop_reason() {
+    std::lock_guard<std::mutex> g(stop_mu);
+    return stop_reason;
+  }
+
+  void set_phase(api::ExecutionStatus p) {
+    phase = p;
+    publish_status();
+  }
+
+  /// The whole test's status, for the control API.
+  void publish_status() {
+    if (!opts.control) return;
+    api::StatusInfo st;
+    st.status = phase;
+    if (phase < api::ExecutionStatus::kPausedBeforeRun) {
+      // Waiting for the runners: the least advanced one (0 until it answers).
+      int lowest = static_cast<int>(api::ExecutionStatus::kInitDone);
+      for (auto& r : runners) lowest = std::min(lowest, std::max(r->status, 0));
+      st.status = static_cast<api::ExecutionStatus>(lowest);
+    }
+    st.paused = phase <= api::ExecutionStatus::kPausedBeforeRun;
+    st.running = phase == api::ExecutionStatus::kRunning;
+    st.stopped = stopping || stop_request.load() >= 0;
+    for (auto& r : runners) {
+      if (!r->lost) st.vus += r->vus;
+      st.vus_max += r->vus_max;
+    }
+    st.abort_reason = rep.abort_reason;
+    opts.control->set_status(st);
+  }
+
+  void publish_metrics(const metrics::Snapshot& merged_now) {
+    if (!opts.control) return;
+    opts.control->set_metrics(merged_now, std::chrono::duration_cast<std::chrono::microseconds>(elapsed()),
+                              opts.thresholds, threshold_results);
   }
 
   std::string failure_text(std::size_t i) {
@@ -636,6 +689,7 @@ struct Coordinator::Impl {
 
   /// setup() once on runner 1, its data to the others. False on failure.
   bool run_setup() {
+    set_phase(api::ExecutionStatus::kSetup);
     Runner& first = *runners[0];
     auto resp = first.http.call("POST", first.base + "/v1/setup", nullptr, opts.setup_timeout);
     if (resp.status != 200) {
@@ -658,6 +712,7 @@ struct Coordinator::Impl {
       outcome.runner_failure = 1;
       return false;
     }
+    if (opts.control) opts.control->set_setup_data(data);
     std::string body = data.dump();
     for (std::size_t i = 1; i < runners.size(); ++i) {
       Runner& r = *runners[i];
@@ -740,7 +795,7 @@ struct Coordinator::Impl {
         int sr = stop_request.load();
         if (sr >= 0 && !stopping) {
           outcome.stop_code = sr;
-          stop_all("stop requested");
+          stop_all(current_stop_reason());
         }
         if (Clock::now() - last_poll >= (stopping ? 100ms : 200ms)) {
           last_poll = Clock::now();
@@ -766,6 +821,7 @@ struct Coordinator::Impl {
       if (!opts.thresholds.empty() && !stopping) {
         try {
           auto res = metrics::evaluate_thresholds(opts.thresholds, cur, elapsed(), false);
+          threshold_results = res;
           for (auto& t : res)
             if (!t.ok && t.abort_on_fail) {
               outcome.stop_code = 99;
@@ -808,6 +864,7 @@ struct Coordinator::Impl {
         std::fflush(stderr);
         progress_shown = true;
       }
+      publish_metrics(cur);
       prev = std::move(cur);
       prev_t = Clock::now();
 
@@ -830,12 +887,13 @@ struct Coordinator::Impl {
 
   void finish(bool ran, bool setup_ok) {
     clear_progress();
+    if (ran) set_phase(api::ExecutionStatus::kTeardown);
     if (rep.stop_latency_ms >= 0) {
       char buf[120];
       std::snprintf(buf, sizeof buf, "every runner had stopped %.0f ms after the stop was sent", rep.stop_latency_ms);
       info(buf);
     }
-    auto test_duration = ran ? elapsed() : std::chrono::milliseconds(0);
+    test_duration = ran ? elapsed() : std::chrono::milliseconds(0);
     auto lv = live();
     // teardown() once, on the first live runner (every runner holds the setup data).
     if (ran && setup_ok && !opts.no_teardown && !lv.empty()) {
@@ -865,9 +923,14 @@ struct Coordinator::Impl {
       }
     }
     for (auto& t : results) outcome.thresholds_failed = outcome.thresholds_failed || !t.ok;
+    threshold_results = results;
     if (ran) {
       rep.summary_data =
           metrics::build_summary_data(rep.merged, opts.thresholds, results, test_duration, opts.summary, rep.partial);
+      metrics::SummaryOptions plain = opts.summary;
+      plain.no_color = true;
+      summary_text = metrics::render_text_summary(rep.summary_data, plain);
+      publish_metrics(rep.merged);
       if (!opts.summary_export.empty()) {
         FILE* f = std::fopen(opts.summary_export.c_str(), "wb");
         if (!f) {
@@ -891,7 +954,8 @@ struct Coordinator::Impl {
         }
       }
       if (!custom && !opts.no_summary) {
-        std::string text = metrics::render_text_summary(rep.summary_data, opts.summary);
+        std::string text =
+            opts.summary.no_color ? summary_text : metrics::render_text_summary(rep.summary_data, opts.summary);
         std::fwrite(text.data(), 1, text.size(), stdout);
         std::fflush(stdout);
       }
@@ -907,6 +971,31 @@ struct Coordinator::Impl {
     if (outcome.thresholds_failed && !outcome.stop_code)
       error("thresholds on metrics have been crossed");
     release_all();
+  }
+
+  /// The result's message: the errors printed, else why the test ended early.
+  std::string result_message() {
+    std::string msg;
+    for (const auto& e : rep.errors) msg += (msg.empty() ? "" : "\n") + e;
+    if (msg.empty() && outcome.script_aborted)
+      msg = "the script aborted the test" + (rep.abort_reason.empty() ? std::string() : ": " + rep.abort_reason);
+    if (msg.empty() && outcome.stop_code) msg = current_stop_reason();
+    return msg;
+  }
+
+  /// The end-of-test result (rep.result), published to the control API.
+  void build_and_publish_result(bool ran) {
+    ResultInput in;
+    in.exit_code = rep.exit_code;
+    in.partial = rep.partial;
+    in.message = result_message();
+    in.thresholds = threshold_results;
+    in.merged = ran ? &rep.merged : nullptr;
+    in.duration = test_duration;
+    in.text = summary_text;
+    if (ran && !rep.summary_data.is_null()) in.data = metrics::summary_export(rep.summary_data);
+    rep.result = build_result(in);
+    if (opts.control) opts.control->set_result(rep.result);
   }
 };
 
@@ -924,9 +1013,10 @@ Coordinator::Coordinator(std::vector<RunnerEndpoint> runners, CoordinatorOptions
 
 Coordinator::~Coordinator() = default;
 
-void Coordinator::request_stop(int exit_code) {
+void Coordinator::request_stop(int exit_code, const std::string& reason) {
+  std::lock_guard<std::mutex> g(impl_->stop_mu);
   int expected = -1;
-  impl_->stop_request.compare_exchange_strong(expected, exit_code);
+  if (impl_->stop_request.compare_exchange_strong(expected, exit_code)) impl_->stop_reason = reason;
 }
 
 const CoordinatorReport& Coordinator::report() const { return impl_->rep; }
@@ -935,16 +1025,22 @@ int Coordinator::run() {
   Impl& m = *impl_;
   if (m.runners.empty()) {
     m.error("no runners");
-    return m.rep.exit_code = 1;
+    m.rep.exit_code = 1;
+    m.build_and_publish_result(false);
+    return m.rep.exit_code;
   }
   bool ran = false, setup_ok = true;
-  if (m.wait_ready()) {
+  m.set_phase(api::ExecutionStatus::kInitVUs);
+  bool ready = m.wait_ready();
+  if (ready) m.set_phase(api::ExecutionStatus::kPausedBeforeRun);
+  if (ready) {
     if (m.stop_request.load() >= 0) {
       m.outcome.stop_code = m.stop_request.load();
     } else if (!m.opts.no_setup && !m.run_setup()) {
       setup_ok = false;
     } else if (m.resume_all()) {
       ran = true;
+      m.set_phase(api::ExecutionStatus::kRunning);
       char buf[160];
       std::snprintf(buf, sizeof buf, "%zu runners started together (start skew %.3f ms)", m.runners.size(),
                     m.rep.start_skew_ms);
@@ -953,6 +1049,7 @@ int Coordinator::run() {
     } else {
       ran = true;  // some started: stop them and report
       m.start_time = Clock::now();
+      m.set_phase(api::ExecutionStatus::kRunning);
       if (!m.opts.keep_going) m.stop_all("a runner refused to start");
       m.drive();
     }
@@ -972,6 +1069,7 @@ int Coordinator::run() {
   }
   m.finish(ran, setup_ok);
   m.rep.exit_code = decide_exit_code(m.outcome);
+  m.build_and_publish_result(ran);
   return m.rep.exit_code;
 }
 

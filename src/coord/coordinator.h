@@ -15,7 +15,10 @@
 //     had reported, marks the summary partial and exits kExitRunnerLost (97);
 //   * when every runner has ended: teardown() once, final snapshots, the
 //     summary (text / handleSummary / --summary-export), then ends every
-//     runner's linger.
+//     runner's linger;
+//   * publishes its status, the merged metrics and the end-of-test result
+//     (coord/result.h) to a ControlState, which `herd coordinator --address`
+//     serves (coord/control.h).
 //
 // `run_local` is `herd run --parallelism N`: it spawns N runner processes of
 // the same binary, each with its execution segment, and drives them.
@@ -41,6 +44,8 @@
 
 namespace herd::coord {
 
+class ControlState;
+
 /// Exit code of a test that did not complete because a runner was lost (it
 /// died, stopped answering, or never became ready). Documented in docs/coordinator.md.
 inline constexpr int kExitRunnerLost = 97;
@@ -56,8 +61,9 @@ inline constexpr int kExitRunnerLost = 97;
 ///                --parallelism may be included: they are removed; flags the
 ///                coordinator owns — --summary-export, --out, --no-summary, -q,
 ///                --address, --paused, --linger, --no-setup, --no-teardown,
-///                --execution-segment[-sequence], --no-thresholds — are handled here
-///                and not passed to the runners)
+///                --execution-segment[-sequence], --no-thresholds, --result-file —
+///                are handled here and not passed to the runners; --address,
+///                --linger and --result-file act as for `herd coordinator`)
 /// Returns the exit code a single `herd run` would have had (0, 99, 108, ...)
 /// or kExitRunnerLost. Blocks SIGINT/SIGTERM in the calling thread (a first
 /// signal stops the test gracefully, a second kills the runners and exits 105).
@@ -66,7 +72,8 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
               const std::vector<std::string>& run_args);
 
 /// `herd coordinator --runners host:port,host:port [--script script.js]
-/// [--keep-going] [--ready-timeout 60s] [run flags]`: drives runners started
+/// [--keep-going] [--ready-timeout 60s] [--linger-timeout 10m] [run flags,
+/// among them --address, --linger, --result-file]`: drives runners started
 /// elsewhere. `args` are the arguments after `coordinator`.
 int coordinator_main(const std::vector<std::string>& args);
 
@@ -105,6 +112,9 @@ struct CoordinatorOptions {
   /// Local mode: the exit status of runner i if its process ended (to pass a
   /// runner's own failure, e.g. 107 before it became ready, through).
   std::function<std::optional<int>(std::size_t)> process_exit_code;
+  /// When set, the status, the merged metrics (every poll_interval) and, at
+  /// the end, the result are published there (for the control API).
+  std::shared_ptr<ControlState> control;
 };
 
 /// What happened (for tests and messages).
@@ -117,6 +127,9 @@ struct CoordinatorReport {
   double stop_latency_ms = -1;  ///< after a stop decision, until every live runner had ended
   metrics::Snapshot merged;
   nlohmann::json summary_data;
+  std::vector<std::string> errors;  ///< every error message printed, in order
+  /// The end-of-test result (build_result's object, served as GET /v1/summary).
+  nlohmann::json result;
 };
 
 class Coordinator {
@@ -129,8 +142,10 @@ class Coordinator {
   /// Runs the whole test. Blocks; every wait is bounded. Returns the exit code.
   int run();
   /// Thread-safe (e.g. from a signal thread): stops every runner gracefully;
-  /// `exit_code` becomes the result (105 for a signal).
-  void request_stop(int exit_code);
+  /// `exit_code` becomes the result (105 for a signal). `reason` ("stopped
+  /// by a signal") is printed and becomes the result's message when there is
+  /// no error. Only the first request counts.
+  void request_stop(int exit_code, const std::string& reason = "stop requested");
   const CoordinatorReport& report() const;
 
  private:

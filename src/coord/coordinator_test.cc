@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/control_server.h"
+#include "coord/control.h"
 #include "metrics/registry.h"
 
 namespace herd::coord {
@@ -367,6 +368,100 @@ TEST(CoordinatorFake, RunnerThatNeverComesIsNamed) {
   EXPECT_NE(err.find("never became ready"), std::string::npos) << err;
   EXPECT_NE(err.find("runner 2 (" + dead + ")"), std::string::npos) << err;
   EXPECT_EQ(a.released_ + a.stopped_, 2) << "the ready runner is stopped and released";
+}
+
+TEST(CoordinatorFake, PublishesStatusMergedMetricsAndTheResult) {
+  FakeRunner a(5, 600ms), b(3, 600ms);
+  auto o = fast_options();
+  auto state = std::make_shared<ControlState>();
+  o.control = state;
+  o.thresholds = metrics::parse_thresholds(nlohmann::json::parse(R"({"iterations":["count>1"]})"));
+  Coordinator c({{a.address()}, {b.address()}}, o);
+  std::atomic<bool> saw_running{false}, saw_vus{false}, saw_metrics{false};
+  std::atomic<bool> done{false};
+  std::thread watch([&] {
+    while (!done) {
+      api::StatusInfo st = state->status();
+      if (st.status == api::ExecutionStatus::kRunning) {
+        saw_running = true;
+        if (st.vus == 4 && !st.paused) saw_vus = true;
+        if (state->snapshot().find("iterations")) saw_metrics = true;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  int rc = c.run();
+  done = true;
+  watch.join();
+  EXPECT_EQ(rc, 0);
+  EXPECT_TRUE(saw_running);
+  EXPECT_TRUE(saw_vus) << "vus is the sum of the runners'";
+  EXPECT_TRUE(saw_metrics) << "the merged snapshot is published while running";
+  api::StatusInfo st = state->status();
+  EXPECT_EQ(st.status, api::ExecutionStatus::kEnded);
+  EXPECT_EQ(st.exit_code, 0);
+  ASSERT_TRUE(state->result());
+  const nlohmann::json r = *state->result();
+  EXPECT_EQ(r, c.report().result);
+  EXPECT_EQ(r["result"], "passed");
+  EXPECT_EQ(r["metrics"]["iterations"], 5 * 6 + 3 * 6);
+  EXPECT_EQ(r["thresholds"], nlohmann::json::parse(R"([{"metric":"iterations","expression":"count>1","ok":true}])"));
+  EXPECT_EQ(r["message"], "");
+  EXPECT_EQ(r["partial"], false);
+  EXPECT_TRUE(r["data"].contains("metrics"));
+  EXPECT_NE(r["text"].get<std::string>().find("iterations"), std::string::npos);
+  EXPECT_EQ(r["text"].get<std::string>().find('\x1b'), std::string::npos) << "no colours";
+  EXPECT_EQ(state->metric_tainted("iterations"), false);
+  EXPECT_EQ(state->setup_data(), (nlohmann::json{{"token", "abc"}}));
+}
+
+TEST(CoordinatorFake, StopThroughTheControlApiIs105Aborted) {
+  FakeRunner a(5, 5s), b(5, 5s);
+  auto o = fast_options();
+  auto state = std::make_shared<ControlState>();
+  o.control = state;
+  Coordinator c({{a.address()}, {b.address()}}, o);
+  state->on_stop([&c] { c.request_stop(105, "stopped through the control API"); });
+  CoordinatorControl api(*state);
+  std::thread t([&] {
+    while (state->status().status != api::ExecutionStatus::kRunning) std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(200ms);
+    api::StatusPatch stop;
+    stop.stopped = true;
+    EXPECT_EQ(api.patch_status(stop), std::nullopt);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.run(), 105);
+  t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_EQ(a.stopped_, 1);
+  EXPECT_EQ(b.stopped_, 1);
+  EXPECT_EQ(a.teardowns_ + b.teardowns_, 1) << "teardown still runs";
+  const nlohmann::json& r = c.report().result;
+  EXPECT_EQ(r["result"], "aborted");
+  EXPECT_EQ(r["exitCode"], 105);
+  EXPECT_EQ(r["message"], "stopped through the control API");
+  EXPECT_GT(r["metrics"]["iterations"].get<int>(), 0);
+}
+
+TEST(CoordinatorFake, NeverReadyResultNamesTheRunner) {
+  std::string dead;
+  {
+    FakeRunner gone(1, 1s);
+    dead = gone.address();
+  }
+  auto o = fast_options();
+  o.ready_timeout = 500ms;
+  Coordinator c({{dead}}, o);
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(c.run(), kExitRunnerLost);
+  testing::internal::GetCapturedStderr();
+  const nlohmann::json& r = c.report().result;
+  EXPECT_EQ(r["result"], "error");
+  EXPECT_EQ(r["exitCode"], kExitRunnerLost);
+  EXPECT_NE(r["message"].get<std::string>().find("runner 1 (" + dead + ")"), std::string::npos) << r.dump();
+  EXPECT_NE(r["message"].get<std::string>().find("never became ready"), std::string::npos) << r.dump();
+  EXPECT_TRUE(r["data"].is_null());
 }
 
 }  // namespace

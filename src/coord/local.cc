@@ -15,14 +15,18 @@
 #include <mutex>
 #include <thread>
 
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+#include "api/control_server.h"
 #include "archive/archive.h"
 #include "cli/run_flags.h"
+#include "coord/control.h"
 #include "coord/coordinator.h"
-#include "exec/script_source.h"
-#include <algorithm>
-#include <set>
-#include <fstream>
+#include "coord/result.h"
 #include "exec/runner.h"
+#include "exec/script_source.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
 #include "util/duration.h"
@@ -43,51 +47,49 @@ std::map<std::string, std::string> process_env() { return exec::process_environm
 
 /// The coordinator's options: the script's options (thresholds, summary) merged
 /// with K6_* variables and the user's flags, as a single `herd run` would see them.
-/// Returns an exit code != 0 on failure (message printed).
+/// Returns an exit code != 0 on failure (message printed and put in *error).
 struct Prepared {
   CoordinatorOptions opts;
   exec::EngineConfig summary_cfg;  ///< for handleSummary (bundle empty: none)
 };
 
-int prepare(const std::string& script, const cli::RunFlags& flags, Prepared* out) {
+int prepare(const std::string& script, const cli::RunFlags& flags, Prepared* out, std::string* error) {
+  auto fail = [error](int code, const std::string& msg) {
+    print_error(msg);
+    *error = msg;
+    return code;
+  };
   exec::Options o;
   exec::EngineConfig cfg;
   cfg.cli = flags.overrides;
   cfg.environ = process_env();
   if (!script.empty()) {
-    if (access(script.c_str(), R_OK) != 0) {
-      print_error("cannot read script \"" + script + "\": " + std::strerror(errno));
-      return exec::kExitScriptException;
-    }
+    if (access(script.c_str(), R_OK) != 0)
+      return fail(exec::kExitScriptException, "cannot read script \"" + script + "\": " + std::strerror(errno));
     try {
       cfg.bundle = load_script(script, &cfg.cli);
       out->summary_cfg = cfg;
       exec::Engine engine(cfg);
       o = engine.inspect();
     } catch (const js::ScriptError& e) {
-      print_error(e.what());
-      return exec::kExitScriptException;
+      return fail(exec::kExitScriptException, e.what());
     } catch (const exec::OptionsError& e) {
-      print_error(e.what());
-      return exec::kExitInvalidConfig;
+      return fail(exec::kExitInvalidConfig, e.what());
     } catch (const std::exception& e) {
-      print_error(e.what());
-      return exec::kExitScriptException;
+      return fail(exec::kExitScriptException, e.what());
     }
   } else {
     try {
       o = exec::resolve_options(nlohmann::json(), cfg.environ, cfg.cli);
     } catch (const std::exception& e) {
-      print_error(e.what());
-      return exec::kExitInvalidConfig;
+      return fail(exec::kExitInvalidConfig, e.what());
     }
   }
   CoordinatorOptions& c = out->opts;
   try {
     if (!o.no_thresholds) c.thresholds = metrics::parse_thresholds(o.thresholds);
   } catch (const std::exception& e) {
-    print_error(e.what());
-    return exec::kExitInvalidConfig;
+    return fail(exec::kExitInvalidConfig, e.what());
   }
   c.summary.trend_stats = o.summary_trend_stats;
   c.summary.time_unit = o.summary_time_unit;
@@ -167,6 +169,97 @@ class SignalForwarder {
   std::thread thread_;
 };
 
+/// How long `--linger` keeps a coordinator's API up after the end, unless
+/// `--linger-timeout` says otherwise.
+constexpr std::chrono::milliseconds kDefaultLingerTimeout = 10min;
+
+/// The result of a test that failed before the Coordinator ran it.
+nlohmann::json failure_result(int exit_code, const std::string& message) {
+  ResultInput in;
+  in.exit_code = exit_code;
+  in.message = message;
+  return build_result(in);
+}
+
+/// A failure before the flags are known: prints it and writes the result
+/// file if `args` name one.
+int fail_before_start(const std::vector<std::string>& args, int exit_code, const std::string& message) {
+  print_error(message);
+  std::string path = cli::find_result_file(args);
+  if (!path.empty()) {
+    std::string err = write_result_file(path, compact_result(failure_result(exit_code, message)));
+    if (!err.empty()) print_error(err);
+  }
+  return exit_code;
+}
+
+/// What a program watching the coordinator (the Kubernetes operator) reads:
+/// the control API on the merged view (--address), the compact result in a
+/// file (--result-file) and, with --linger, the API kept up after the end
+/// until a PATCH {"stopped":true}, a signal or the linger timeout.
+class ResultReporting {
+ public:
+  ResultReporting(std::string result_file, bool linger, std::chrono::milliseconds linger_timeout)
+      : result_file_(std::move(result_file)), linger_(linger), linger_timeout_(linger_timeout) {}
+  ~ResultReporting() { server_.reset(); }  // the server thread uses handler_ and state_
+
+  /// Starts the control API on `address` ("" = none) and prints the line
+  /// runners print: "control API listening on http://HOST:PORT". Returns ""
+  /// or the error message (the address is named).
+  std::string serve(const std::string& address) {
+    if (address.empty()) {
+      if (linger_) std::fprintf(stderr, "herd: warning: --linger has no effect without --address\n");
+      return "";
+    }
+    try {
+      handler_ = std::make_unique<CoordinatorControl>(*state_);
+      server_ = std::make_unique<api::ControlServer>(address, *handler_);
+    } catch (const std::exception& e) {
+      return "--address " + address + ": " + e.what();
+    }
+    std::fprintf(stderr, "control API listening on http://%s\n", server_->address().c_str());
+    return "";
+  }
+
+  const std::shared_ptr<ControlState>& state() const { return state_; }
+
+  /// A failure before the Coordinator ran: prints it, then as finish().
+  int fail(int exit_code, const std::string& message, SignalForwarder* signals) {
+    print_error(message);
+    return finish(failure_result(exit_code, message), signals);
+  }
+
+  /// The end: publishes `result` (build_result's object), writes the result
+  /// file, lingers when asked. Returns the result's exit code.
+  int finish(const nlohmann::json& result, SignalForwarder* signals) {
+    int code = result.value("exitCode", 1);
+    state_->set_result(result);
+    if (!result_file_.empty()) {
+      std::string err = write_result_file(result_file_, compact_result(result));
+      if (!err.empty()) print_error(err);
+    }
+    if (server_ && linger_) {
+      std::fprintf(stderr,
+                   "herd: test ended (exit code %d); the control API lingers until stopped (PATCH /v1/status "
+                   "{\"stopped\":true}, SIGINT/SIGTERM, or %s)\n",
+                   code, util::format_duration(linger_timeout_).c_str());
+      if (signals) signals->set([st = state_] { st->end_linger(); }, nullptr);
+      if (!state_->wait_linger(linger_timeout_))
+        std::fprintf(stderr, "herd: nobody ended the linger within %s; exiting\n",
+                     util::format_duration(linger_timeout_).c_str());
+    }
+    return code;
+  }
+
+ private:
+  std::string result_file_;
+  bool linger_;
+  std::chrono::milliseconds linger_timeout_;
+  std::shared_ptr<ControlState> state_ = std::make_shared<ControlState>();
+  std::unique_ptr<CoordinatorControl> handler_;
+  std::unique_ptr<api::ControlServer> server_;
+};
+
 /// N runner processes, their stderr (forwarded, prefixed) and their bound addresses.
 class LocalRunners {
  public:
@@ -224,9 +317,11 @@ class LocalRunners {
   pid_t pid(std::size_t i) const { return children_[i]->pid; }
 
   /// Waits for every runner's "control API listening" line. Returns the
-  /// addresses, or nullopt (with a message) on timeout / early exit / stop.
+  /// addresses, or nullopt on timeout / early exit / stop, with the exit code
+  /// and the message (not printed) set.
   std::optional<std::vector<std::string>> wait_addresses(std::chrono::milliseconds timeout,
-                                                         const std::function<bool()>& stop, int* exit_code) {
+                                                         const std::function<bool()>& stop, int* exit_code,
+                                                         std::string* message) {
     auto deadline = Clock::now() + timeout;
     for (;;) {
       bool all = true;
@@ -241,9 +336,9 @@ class LocalRunners {
           auto code = exit_status(i);
           // Let the reader drain the rest of its output.
           if (c.reader.joinable()) c.reader.join();
-          print_error("runner " + std::to_string(i + 1) + " (pid " + std::to_string(c.pid) +
-                      ") exited before its control API was up" +
-                      (code ? " (exit code " + std::to_string(*code) + ")" : std::string()) + tail(i));
+          *message = "runner " + std::to_string(i + 1) + " (pid " + std::to_string(c.pid) +
+                     ") exited before its control API was up" +
+                     (code ? " (exit code " + std::to_string(*code) + ")" : std::string()) + tail(i);
           *exit_code = code && *code != 0 ? *code : kExitRunnerLost;
           return std::nullopt;
         }
@@ -256,6 +351,7 @@ class LocalRunners {
       }
       if (stop()) {
         *exit_code = exec::kExitSignal;
+        *message = "stopped before the runners were up";
         return std::nullopt;
       }
       if (Clock::now() >= deadline) {
@@ -266,8 +362,8 @@ class LocalRunners {
             names += (names.empty() ? "" : ", ") + std::string("runner ") + std::to_string(i + 1) + " (pid " +
                      std::to_string(children_[i]->pid) + ")";
         }
-        print_error("runners never announced their control API within " +
-                    std::to_string(timeout.count() / 1000) + " s: " + names);
+        *message = "runners never announced their control API within " + std::to_string(timeout.count() / 1000) +
+                   " s: " + names;
         *exit_code = kExitRunnerLost;
         return std::nullopt;
       }
@@ -428,25 +524,24 @@ void join_json_outputs(const std::string& file, int parallelism) {
 
 int run_local(int parallelism, const std::string& herd_binary, const std::string& script,
               const std::vector<std::string>& run_args) {
-  if (parallelism < 1) {
-    print_error("--parallelism must be at least 1");
-    return exec::kExitInvalidConfig;
-  }
-  if (script.empty() || script == "-") {
-    print_error("--parallelism needs a script file (not stdin)");
-    return exec::kExitUsage;
-  }
+  if (parallelism < 1) return fail_before_start(run_args, exec::kExitInvalidConfig, "--parallelism must be at least 1");
+  if (script.empty() || script == "-")
+    return fail_before_start(run_args, exec::kExitUsage, "--parallelism needs a script file (not stdin)");
   cli::RunFlags flags;
   try {
     flags = cli::parse_run_flags(run_args);
   } catch (const std::exception& e) {
-    print_error(e.what());
-    return exec::kExitInvalidConfig;
+    return fail_before_start(run_args, exec::kExitInvalidConfig, e.what());
   }
   LocalRunners kids;         // destroyed last: kills and reaps every runner on any return
   SignalForwarder signals;   // before any thread starts (its callbacks may use kids)
+  ResultReporting reporting(flags.result_file, flags.linger, kDefaultLingerTimeout);
+  if (std::string err = reporting.serve(flags.address); !err.empty())
+    return reporting.fail(exec::kExitGenericError, err, nullptr);
   Prepared prep;
-  if (int rc = prepare(script, flags, &prep)) return rc;
+  std::string prep_error;
+  if (int rc = prepare(script, flags, &prep, &prep_error))
+    return reporting.finish(failure_result(rc, prep_error), &signals);
 
   std::vector<std::string> pass = runner_passthrough_args(run_args);
   // --out json=FILE: each runner writes FILE.runner<i>; they are joined into FILE at the end.
@@ -464,13 +559,18 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
       kids.spawn(herd_binary, a);
     }
   } catch (const std::exception& e) {
-    print_error(std::string("cannot start the runners: ") + e.what());
-    return kExitRunnerLost;  // ~LocalRunners kills those already started
+    kids.kill_now();
+    return reporting.fail(kExitRunnerLost, std::string("cannot start the runners: ") + e.what(), &signals);
   }
   signals.set(nullptr, [&kids] { kids.kill_now(); });
   int early = 0;
-  auto addrs = kids.wait_addresses(prep.opts.ready_timeout, [&] { return signals.signalled(); }, &early);
-  if (!addrs) return early;  // ~LocalRunners kills every child
+  std::string early_message;
+  auto addrs = kids.wait_addresses(
+      prep.opts.ready_timeout, [&] { return signals.signalled(); }, &early, &early_message);
+  if (!addrs) {
+    kids.kill_now();
+    return reporting.fail(early, early_message, &signals);
+  }
 
   std::vector<RunnerEndpoint> eps;
   for (std::size_t i = 0; i < addrs->size(); ++i) eps.push_back({(*addrs)[i], kids.pid(i)});
@@ -478,17 +578,22 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   opts.process_alive = [&kids](std::size_t i) { return kids.alive(i); };
   opts.process_exit_code = [&kids](std::size_t i) { return kids.exit_status(i); };
   opts.describe_failure = [&kids](std::size_t i) { return kids.describe(i) + kids.tail(i); };
+  opts.control = reporting.state();
   if (!opts.quiet)
     for (std::size_t i = 0; i < eps.size(); ++i)
       std::fprintf(stderr, "herd: %s: segment %s\n", runner_name(i, eps[i]).c_str(),
                    segment_of(static_cast<int>(i), parallelism).c_str());
   Coordinator coord(eps, std::move(opts));
-  signals.set([&coord] { coord.request_stop(exec::kExitSignal); }, [&kids] { kids.kill_now(); });
-  int rc = coord.run();
+  reporting.state()->on_stop(
+      [&coord] { coord.request_stop(exec::kExitSignal, "stopped through the control API (PATCH /v1/status)"); });
+  signals.set([&coord] { coord.request_stop(exec::kExitSignal, "stopped by a signal"); },
+              [&kids] { kids.kill_now(); });
+  coord.run();
+  reporting.state()->on_stop(nullptr);
   signals.set(nullptr, [&kids] { kids.kill_now(); });
   kids.finish(10s);
   for (const auto& f : json_outs) join_json_outputs(f, parallelism);
-  return rc;
+  return reporting.finish(coord.report().result, &signals);
 }
 
 int coordinator_main(const std::vector<std::string>& args) {
@@ -496,6 +601,7 @@ int coordinator_main(const std::vector<std::string>& args) {
   std::string runners_text, script;
   bool keep_going = false;
   std::optional<std::chrono::milliseconds> ready_timeout;
+  std::chrono::milliseconds linger_timeout = kDefaultLingerTimeout;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](const std::string& name, std::string* out) -> bool {
@@ -510,17 +616,27 @@ int coordinator_main(const std::vector<std::string>& args) {
       }
       return false;
     };
+    auto duration = [](const std::string& name, const std::string& v) {
+      try {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(util::parse_duration(v));
+      } catch (const std::exception& e) {
+        throw std::invalid_argument("invalid argument \"" + v + "\" for \"" + name + "\" flag: " + e.what());
+      }
+    };
     try {
       std::string v;
       if (value("--runners", &runners_text)) continue;
       if (value("--script", &script)) continue;
       if (value("--ready-timeout", &v)) {
-        ready_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(util::parse_duration(v));
+        ready_timeout = duration("--ready-timeout", v);
+        continue;
+      }
+      if (value("--linger-timeout", &v)) {
+        linger_timeout = duration("--linger-timeout", v);
         continue;
       }
     } catch (const std::exception& e) {
-      print_error(e.what());
-      return exec::kExitInvalidConfig;
+      return fail_before_start(args, exec::kExitInvalidConfig, e.what());
     }
     if (a == "--keep-going") {
       keep_going = true;
@@ -530,41 +646,56 @@ int coordinator_main(const std::vector<std::string>& args) {
       std::printf(
           "Drive paused runners as one distributed test.\n\n"
           "Usage:\n  herd coordinator --runners HOST:PORT,HOST:PORT [--script script.js] [--keep-going]\n"
-          "                   [--ready-timeout 60s] [run flags: --summary-export, --no-summary, -q, ...]\n\n"
+          "                   [--ready-timeout 60s] [--address HOST:PORT] [--linger] [--linger-timeout 10m]\n"
+          "                   [--result-file PATH] [run flags: --summary-export, --no-summary, -q, ...]\n\n"
+          "  --runners             the runners' control API addresses, in execution-segment order\n"
+          "  --script              the script: thresholds, summary options, handleSummary\n"
+          "  --keep-going          a lost runner does not stop the others\n"
+          "  --ready-timeout       how long to wait (retrying) for every runner to be paused and ready\n"
+          "  --address             serve the control API on the merged results, with GET /v1/summary\n"
+          "  --linger              after the end, keep the API up until PATCH /v1/status {\"stopped\":true},\n"
+          "                        SIGINT/SIGTERM or --linger-timeout (default 10m)\n"
+          "  --result-file         write the compact result (one line of JSON, <= 4096 bytes) at the end\n\n"
           "Start each runner with: herd run --paused --linger --no-setup --no-teardown --no-thresholds\n"
           "  --address HOST:PORT --execution-segment A:B --execution-segment-sequence 0,...,1 script.js\n"
-          "See docs/coordinator.md.\n");
+          "See docs/coordinator.md and docs/control-api.md.\n");
       return 0;
     }
     rest.push_back(a);
   }
-  if (runners_text.empty()) {
-    print_error("herd coordinator needs --runners HOST:PORT,HOST:PORT");
-    return exec::kExitUsage;
-  }
+  if (runners_text.empty())
+    return fail_before_start(args, exec::kExitUsage, "herd coordinator needs --runners HOST:PORT,HOST:PORT");
   std::vector<std::string> addrs;
   cli::RunFlags flags;
   try {
     addrs = parse_runner_list(runners_text);
     flags = cli::parse_run_flags(rest);
   } catch (const std::exception& e) {
-    print_error(e.what());
-    return exec::kExitInvalidConfig;
+    return fail_before_start(args, exec::kExitInvalidConfig, e.what());
   }
   if (script.empty()) script = flags.script;
-  SignalForwarder signals;
+  SignalForwarder signals;  // before any thread starts
+  ResultReporting reporting(flags.result_file, flags.linger, linger_timeout);
+  if (std::string err = reporting.serve(flags.address); !err.empty())
+    return reporting.fail(exec::kExitGenericError, err, nullptr);
   Prepared prep;
-  if (int rc = prepare(script, flags, &prep)) return rc;
+  std::string prep_error;
+  if (int rc = prepare(script, flags, &prep, &prep_error))
+    return reporting.finish(failure_result(rc, prep_error), &signals);
   CoordinatorOptions opts = prep.opts;
   opts.keep_going = keep_going;
   if (ready_timeout) opts.ready_timeout = *ready_timeout;
+  opts.control = reporting.state();
   std::vector<RunnerEndpoint> eps;
   for (auto& a : addrs) eps.push_back({a, -1});
   Coordinator coord(eps, std::move(opts));
-  signals.set([&coord] { coord.request_stop(exec::kExitSignal); }, nullptr);
-  int rc = coord.run();
+  reporting.state()->on_stop(
+      [&coord] { coord.request_stop(exec::kExitSignal, "stopped through the control API (PATCH /v1/status)"); });
+  signals.set([&coord] { coord.request_stop(exec::kExitSignal, "stopped by a signal"); }, nullptr);
+  coord.run();
+  reporting.state()->on_stop(nullptr);
   signals.set(nullptr, nullptr);
-  return rc;
+  return reporting.finish(coord.report().result, &signals);
 }
 
 }  // namespace herd::coord

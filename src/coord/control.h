@@ -1,0 +1,119 @@
+#pragma once
+// The coordinator's control API (`herd coordinator --address HOST:PORT`): the
+// runner endpoints of docs/control-api.md served on the MERGED view of the
+// whole test, plus `GET /v1/summary` (the end-of-test result, coord/result.h).
+//
+// ControlState is the meeting point of two threads: the Coordinator publishes
+// there what the API serves (status, merged snapshot, thresholds, result), and
+// the API server leaves there what it was asked (stop the test, end the
+// linger). CoordinatorControl is the api::ControlHandler over a ControlState.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/control_server.h"
+#include "metrics/sink.h"
+#include "metrics/threshold.h"
+
+namespace herd::coord {
+
+/// What the coordinator's control API serves, and what it was asked.
+/// Thread-safe: every method may be called from any thread.
+class ControlState {
+ public:
+  // ---- published by the coordinator
+
+  /// The whole test's status: `status` is 1 (InitVUs) or less while runners
+  /// are not all ready, 4 PausedBeforeRun once they are, 6 Setup, 7 Running,
+  /// 8 Teardown, 9 Ended (set by set_result); `vus`/`vus_max` are sums over
+  /// the runners. `elapsed` and `exit_code` are kept from the snapshot and the
+  /// result (whatever the argument holds).
+  void set_status(const api::StatusInfo& st);
+  /// The merged snapshot, the test's running time when it was taken (for
+  /// counters' rate) and the thresholds evaluated on it.
+  void set_metrics(metrics::Snapshot merged, std::chrono::microseconds elapsed,
+                   const std::vector<metrics::MetricThresholds>& thresholds,
+                   const std::vector<metrics::ThresholdResult>& results);
+  /// setup()'s data as runner 1 returned it (served by GET /v1/setup).
+  void set_setup_data(nlohmann::json data);
+  /// The end: the full result (build_result's object); the status becomes 9
+  /// Ended with `exitCode` as its exit-code. From now on a stop request ends the linger.
+  void set_result(nlohmann::json result);
+
+  // ---- read by the API
+
+  api::StatusInfo status() const;
+  metrics::Snapshot snapshot() const;
+  /// nullopt: the metric has no thresholds; else whether one of them fails.
+  std::optional<bool> metric_tainted(const std::string& metric) const;
+  nlohmann::json setup_data() const;
+  /// nullopt until set_result.
+  std::optional<nlohmann::json> result() const;
+
+  // ---- requests
+
+  /// A stop (PATCH {"stopped":true}): before the result, stops the test
+  /// through the stop handler (once; remembered until there is one); after
+  /// it, ends the linger.
+  void request_stop();
+  /// Who stops the test. Called at once when a stop was requested before.
+  /// The handler runs on the requesting thread, without any lock held.
+  void on_stop(std::function<void()> stop_test);
+  /// Ends the linger (e.g. on a signal).
+  void end_linger();
+  /// Blocks until the linger ends or `timeout` passes. True if it was ended.
+  bool wait_linger(std::chrono::milliseconds timeout);
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable linger_cv_;
+  api::StatusInfo status_;
+  std::shared_ptr<const metrics::Snapshot> merged_ = std::make_shared<const metrics::Snapshot>();
+  std::set<std::string> thresholded_;  ///< metrics with thresholds
+  std::set<std::string> failing_;      ///< metrics with a failing threshold
+  nlohmann::json setup_data_;
+  std::optional<nlohmann::json> result_;
+  bool stop_requested_ = false;
+  bool stop_delivered_ = false;
+  bool linger_ended_ = false;
+  std::function<void()> stop_test_;
+};
+
+/// The control API handler of `herd coordinator --address`. Reads and writes
+/// only `state` (thread-safe), so it holds no state of its own.
+///   GET /v1/status, /v1/metrics[/{name}], /v1/groups[/{id}], /v1/snapshot:
+///     the merged view; GET /v1/summary: the result once the test has ended.
+///   PATCH /v1/status: {"stopped":true} stops the whole test (exit 105), or,
+///     once it has ended, ends the linger. `paused`, `vus` and `vus-max` may
+///     only repeat their current value (400 otherwise: the coordinator drives
+///     the runners itself).
+///   GET /v1/setup: setup()'s data; POST/PUT /v1/setup and POST /v1/teardown: 501.
+class CoordinatorControl : public api::ControlHandler {
+ public:
+  explicit CoordinatorControl(ControlState& state) : state_(state) {}
+
+  api::StatusInfo status() override;
+  std::optional<std::string> patch_status(const api::StatusPatch& patch) override;
+  metrics::Snapshot snapshot() override;
+  std::optional<bool> metric_tainted(const std::string& metric) override;
+  nlohmann::json get_setup_data() override;
+  nlohmann::json run_setup() override;
+  void set_setup_data(nlohmann::json data) override;
+  void run_teardown() override;
+  std::optional<nlohmann::json> summary() override;
+
+ private:
+  ControlState& state_;
+};
+
+}  // namespace herd::coord

@@ -1,0 +1,87 @@
+#pragma once
+// The TestRun controller (`herd operator`, docs/operator.md): informers on
+// TestRuns, PrivateLoadZones and the Jobs and Pods it made, a rate-limited work
+// queue, and a level-triggered reconcile that drives each TestRun through
+// initialization -> initialized -> created -> started -> stopped -> finished
+// (or error), reading results from termination messages and the coordinator's
+// control API, never from logs.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kube/client.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "kube/workqueue.h"
+#include "operator/jobs.h"
+
+namespace herd::op {
+
+struct ControllerOptions {
+  std::vector<std::string> namespaces;  ///< empty = every namespace
+  JobSettings jobs;
+  int workers = 2;
+  std::chrono::milliseconds poll{2'000};  ///< how often a running TestRun is looked at again
+  /// GET a coordinator URL: returns {HTTP status, body}; status 0 = no answer.
+  /// Default: libcurl with a 3 s timeout. Tests may replace it.
+  std::function<std::pair<long, std::string>(const std::string& method, const std::string& url,
+                                             const std::string& body)>
+      http;
+};
+
+/// Counters for /metrics.
+struct ControllerStats {
+  std::atomic<std::uint64_t> reconciles{0}, reconcile_errors{0}, stage_changes{0};
+};
+
+class Controller {
+ public:
+  /// `client` must outlive the controller.
+  Controller(const kube::Client& client, ControllerOptions options);
+  ~Controller();  ///< stop()
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  void start();  ///< informers + workers; returns at once
+  void stop();   ///< idempotent; joins everything
+  bool synced() const;
+
+  /// One reconcile of "namespace/name" (public for tests). Returns the delay
+  /// after which the key should be looked at again (0 = only on events).
+  /// Throws on API failures (the caller requeues with backoff).
+  std::chrono::milliseconds reconcile(const std::string& key);
+
+  const ControllerStats& stats() const { return stats_; }
+  std::size_t queue_depth() const { return queue_.size(); }
+  /// TestRuns per stage, from the cache (for /metrics).
+  std::map<std::string, int> stages() const;
+
+ private:
+  struct Children;
+  Children children_of(const nlohmann::json& testrun) const;
+  void worker();
+  void enqueue_owner(const kube::Object& child);
+
+  const kube::Client& client_;
+  ControllerOptions options_;
+  kube::EventRecorder events_;
+  kube::WorkQueue queue_;
+  std::vector<std::unique_ptr<kube::Informer>> testruns_, jobs_, pods_;
+  std::vector<std::thread> workers_;
+  ControllerStats stats_;
+  std::atomic<bool> started_{false}, stopped_{false};
+};
+
+/// `herd operator [--kubeconfig F] [--namespace NS,...] [--leader-elect] ...`
+int operator_main(const std::vector<std::string>& args);
+
+}  // namespace herd::op

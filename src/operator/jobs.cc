@@ -1,0 +1,287 @@
+#include "operator/jobs.h"
+
+#include "coord/coordinator.h"
+
+namespace herd::op {
+namespace {
+
+const json& field(const json& obj, std::string_view key) {
+  static const json kNull;
+  if (!obj.is_object()) return kNull;
+  auto it = obj.find(std::string(key));
+  return it == obj.end() ? kNull : *it;
+}
+
+std::string name_of(const json& testrun) { return testrun.at("metadata").at("name").get<std::string>(); }
+std::string namespace_of(const json& testrun) {
+  return field(testrun["metadata"], "namespace").is_string() ? testrun["metadata"]["namespace"].get<std::string>()
+                                                             : "default";
+}
+
+/// Appends every element of `extra` (an array or null) to `list`.
+void append(json& list, const json& extra) {
+  if (!extra.is_array()) return;
+  for (const auto& e : extra) list.push_back(e);
+}
+
+/// The pod settings of a component; the initializer falls back to the runner's.
+const json& settings_of(const json& spec, std::string_view component) {
+  const json& own = field(spec, component);
+  if (own.is_object() || component != "initializer") return own;
+  return field(spec, "runner");
+}
+
+json labels_for(const json& testrun, std::string_view component) {
+  return json{{"app", "herd"}, {std::string(kLabelTestRun), name_of(testrun)},
+              {std::string(kLabelComponent), std::string(component)}};
+}
+
+/// One Job with one pod running `herd <args>`.
+json make_job(const json& testrun, const std::string& job_name, std::string_view component,
+              std::vector<std::string> args, const JobSettings& s, const json& extra_labels = json::object(),
+              const LoadZone* zone = nullptr) {
+  const json& spec = testrun.at("spec");
+  const json& pod = settings_of(spec, component);
+  ScriptMount script = script_mount(spec);
+
+  json labels = labels_for(testrun, component);
+  for (auto& [k, v] : extra_labels.items()) labels[k] = v;
+  json pod_labels = field(field(pod, "metadata"), "labels").is_object() ? pod["metadata"]["labels"] : json::object();
+  for (auto& [k, v] : labels.items()) pod_labels[k] = v;  // ours win: the operator selects on them
+
+  std::string image = field(pod, "image").is_string() ? pod["image"].get<std::string>() : "";
+  if (image.empty() && zone) image = zone->image;
+  if (image.empty()) image = s.image;
+
+  json env = json::array({json{{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}});
+  append(env, field(pod, "env"));
+  json mounts = script.mounts;
+  append(mounts, field(pod, "volumeMounts"));
+  json ports = json::array({json{{"name", "api"}, {"containerPort", kControlPort}, {"protocol", "TCP"}}});
+  if (component == "runner") append(ports, field(spec, "ports"));
+
+  json container = {{"name", "herd"},
+                    {"image", image},
+                    {"command", json::array({"herd"})},
+                    {"args", args},
+                    {"env", env},
+                    {"volumeMounts", mounts},
+                    {"terminationMessagePolicy", "FallbackToLogsOnError"}};
+  if (component != "initializer") container["ports"] = ports;
+  for (const char* k : {"imagePullPolicy", "envFrom", "resources", "readinessProbe", "livenessProbe"}) {
+    if (!field(pod, k).is_null()) container[k] = pod[k];
+  }
+  if (!field(pod, "containerSecurityContext").is_null()) container["securityContext"] = pod["containerSecurityContext"];
+  if (zone && !container.contains("resources") && !zone->resources.is_null()) container["resources"] = zone->resources;
+
+  json volumes = script.volumes;
+  append(volumes, field(pod, "volumes"));
+  json podspec = {{"restartPolicy", "Never"}, {"containers", json::array({container})}, {"volumes", volumes}};
+  for (const char* k : {"initContainers", "nodeSelector", "tolerations", "affinity", "topologySpreadConstraints",
+                        "serviceAccountName", "automountServiceAccountToken", "securityContext",
+                        "priorityClassName", "schedulerName", "imagePullSecrets"}) {
+    if (!field(pod, k).is_null()) podspec[k] = pod[k];
+  }
+  if (zone) {
+    json selector = zone->node_selector;
+    if (podspec.contains("nodeSelector")) {
+      for (auto& [k, v] : podspec["nodeSelector"].items()) selector[k] = v;  // the TestRun wins a conflict
+    }
+    if (!selector.empty()) podspec["nodeSelector"] = selector;
+    json tolerations = podspec.value("tolerations", json::array());
+    append(tolerations, zone->tolerations);
+    if (!tolerations.empty()) podspec["tolerations"] = tolerations;
+    if (!podspec.contains("serviceAccountName") && !zone->service_account.empty()) {
+      podspec["serviceAccountName"] = zone->service_account;
+    }
+  }
+
+  json pod_meta = {{"labels", pod_labels}};
+  if (field(field(pod, "metadata"), "annotations").is_object()) pod_meta["annotations"] = pod["metadata"]["annotations"];
+
+  return json{{"apiVersion", "batch/v1"},
+              {"kind", "Job"},
+              {"metadata",
+               {{"name", job_name},
+                {"namespace", namespace_of(testrun)},
+                {"labels", labels},
+                {"ownerReferences", json::array({owner_reference(testrun)})}}},
+              {"spec",
+               {{"backoffLimit", 0},
+                {"completions", 1},
+                {"parallelism", 1},
+                {"template", {{"metadata", pod_meta}, {"spec", podspec}}}}}};
+}
+
+}  // namespace
+
+ScriptMount script_mount(const json& spec) {
+  const json& script = field(spec, "script");
+  ScriptMount m;
+  auto mount_at = [&](json volume_source, const std::string& file) {
+    json volume = {{"name", "herd-script"}};
+    volume.update(volume_source);
+    m.volumes.push_back(volume);
+    m.mounts.push_back(json{{"name", "herd-script"}, {"mountPath", "/test"}, {"readOnly", true}});
+    m.path = "/test/" + (file.empty() ? std::string("test.js") : file);
+  };
+  int sources = 0;
+  if (const json& cm = field(script, "configMap"); cm.is_object()) {
+    ++sources;
+    if (!field(cm, "name").is_string()) throw SpecError("spec.script.configMap.name: required");
+    mount_at(json{{"configMap", {{"name", cm["name"]}}}}, cm.value("file", ""));
+  }
+  if (const json& pvc = field(script, "volumeClaim"); pvc.is_object()) {
+    ++sources;
+    if (!field(pvc, "name").is_string()) throw SpecError("spec.script.volumeClaim.name: required");
+    mount_at(json{{"persistentVolumeClaim", {{"claimName", pvc["name"]}, {"readOnly", pvc.value("readOnly", true)}}}},
+             pvc.value("file", ""));
+  }
+  if (const json& local = field(script, "localFile"); local.is_string()) {
+    ++sources;
+    m.path = local.get<std::string>();
+  }
+  if (sources != 1) {
+    throw SpecError("spec.script: exactly one of configMap, volumeClaim and localFile must be set");
+  }
+  return m;
+}
+
+std::vector<std::string> user_arguments(const json& spec) {
+  std::vector<std::string> out;
+  if (const json& a = field(spec, "arguments"); a.is_string()) {
+    std::string text = a.get<std::string>(), cur;
+    bool in_word = false;
+    char quote = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      char c = text[i];
+      if (quote) {
+        if (c == quote) {
+          quote = 0;
+        } else if (c == '\\' && quote == '"' && i + 1 < text.size()) {
+          cur += text[++i];
+        } else {
+          cur += c;
+        }
+      } else if (c == '\'' || c == '"') {
+        quote = c;
+        in_word = true;
+      } else if (c == '\\' && i + 1 < text.size()) {
+        cur += text[++i];
+        in_word = true;
+      } else if (c == ' ' || c == '\t' || c == '\n') {
+        if (in_word) out.push_back(cur);
+        cur.clear();
+        in_word = false;
+      } else {
+        cur += c;
+        in_word = true;
+      }
+    }
+    if (quote) throw SpecError(std::string("spec.arguments: unterminated ") + quote + " quote");
+    if (in_word) out.push_back(cur);
+  }
+  if (const json& a = field(spec, "args"); a.is_array()) {
+    for (const auto& v : a) out.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return out;
+}
+
+LoadZone load_zone(const json& plz) {
+  const json& spec = field(plz, "spec");
+  LoadZone z;
+  if (field(spec, "nodeSelector").is_object()) z.node_selector = spec["nodeSelector"];
+  if (field(spec, "tolerations").is_array()) z.tolerations = spec["tolerations"];
+  if (const json& t = field(spec, "taint"); t.is_object() && field(t, "key").is_string()) {
+    json tol = {{"key", t["key"]}, {"effect", t.value("effect", "NoSchedule")}};
+    if (field(t, "value").is_string()) {
+      tol["operator"] = "Equal";
+      tol["value"] = t["value"];
+    } else {
+      tol["operator"] = "Exists";
+    }
+    z.tolerations.push_back(tol);
+  }
+  if (!field(spec, "resources").is_null()) z.resources = spec["resources"];
+  if (field(spec, "image").is_string()) z.image = spec["image"].get<std::string>();
+  if (field(spec, "serviceAccountName").is_string()) z.service_account = spec["serviceAccountName"].get<std::string>();
+  return z;
+}
+
+std::string initializer_name(const json& testrun) { return name_of(testrun) + "-initializer"; }
+std::string runner_name(const json& testrun, int index) { return name_of(testrun) + "-" + std::to_string(index); }
+std::string coordinator_name(const json& testrun) { return name_of(testrun) + "-coordinator"; }
+std::string summary_configmap_name(const json& testrun) { return name_of(testrun) + "-summary"; }
+
+json owner_reference(const json& testrun) {
+  return json{{"apiVersion", std::string(kGroup) + "/" + std::string(kVersion)},
+              {"kind", "TestRun"},
+              {"name", name_of(testrun)},
+              {"uid", testrun.at("metadata").at("uid")},
+              {"controller", true},
+              {"blockOwnerDeletion", true}};
+}
+
+std::string children_selector(const json& testrun) {
+  return std::string(kLabelTestRun) + "=" + name_of(testrun);
+}
+
+json initializer_job(const json& testrun, const JobSettings& s) {
+  const json& spec = testrun.at("spec");
+  std::vector<std::string> args{"inspect", "--execution-requirements", "--result-file", "/dev/termination-log"};
+  for (auto& a : user_arguments(spec)) args.push_back(a);
+  args.push_back("--");
+  args.push_back(script_mount(spec).path);
+  return make_job(testrun, initializer_name(testrun), "initializer", args, s);
+}
+
+json runner_job(const json& testrun, int index, const JobSettings& s, const LoadZone* zone) {
+  const json& spec = testrun.at("spec");
+  int n = spec.at("parallelism").get<int>();
+  std::vector<std::string> args = coord::local_runner_args(index - 1, n, script_mount(spec).path,
+                                                           coord::runner_passthrough_args(user_arguments(spec)));
+  for (auto& a : args) {
+    if (a == "127.0.0.1:0") a = "$(POD_IP):" + std::to_string(kControlPort);
+  }
+  json job = make_job(testrun, runner_name(testrun, index), "runner", args, s,
+                      json{{std::string(kLabelRunnerIndex), std::to_string(index)}}, zone);
+  if (field(spec, "separate").is_boolean() && spec["separate"].get<bool>()) {
+    json term = {{"labelSelector",
+                  {{"matchLabels",
+                    {{std::string(kLabelTestRun), name_of(testrun)}, {std::string(kLabelComponent), "runner"}}}}},
+                 {"topologyKey", "kubernetes.io/hostname"}};
+    json& podspec = job["spec"]["template"]["spec"];
+    if (!podspec.contains("affinity")) podspec["affinity"] = json::object();
+    json& required = podspec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"];
+    if (!required.is_array()) required = json::array();
+    required.push_back(term);
+  }
+  return job;
+}
+
+json coordinator_job(const json& testrun, const std::vector<std::string>& runners, const JobSettings& s) {
+  const json& spec = testrun.at("spec");
+  std::string list;
+  for (const auto& r : runners) list += (list.empty() ? "" : ",") + r;
+  std::string ready = "5m";
+  if (const json& t = field(field(spec, "timeouts"), "ready"); t.is_string()) ready = t.get<std::string>();
+  std::vector<std::string> args{"coordinator",
+                                "--runners",
+                                list,
+                                "--address",
+                                "$(POD_IP):" + std::to_string(kControlPort),
+                                "--linger",
+                                "--linger-timeout",
+                                s.linger_timeout,
+                                "--result-file",
+                                "/dev/termination-log",
+                                "--ready-timeout",
+                                ready,
+                                "-q"};
+  for (auto& a : coord::runner_passthrough_args(user_arguments(spec))) args.push_back(a);
+  args.push_back("--script");
+  args.push_back(script_mount(spec).path);
+  return make_job(testrun, coordinator_name(testrun), "coordinator", args, s);
+}
+
+}  // namespace herd::op

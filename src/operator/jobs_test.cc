@@ -1,0 +1,116 @@
+#include "operator/jobs.h"
+
+#include <gtest/gtest.h>
+
+namespace herd::op {
+namespace {
+
+json testrun(json spec) {
+  return json{{"apiVersion", "herd.dev/v1alpha1"},
+              {"kind", "TestRun"},
+              {"metadata", {{"name", "load"}, {"namespace", "perf"}, {"uid", "u-1"}}},
+              {"spec", spec}};
+}
+
+json base_spec() { return json{{"parallelism", 4}, {"script", {{"configMap", {{"name", "s"}, {"file", "t.js"}}}}}}; }
+
+const json& container(const json& job) { return job["spec"]["template"]["spec"]["containers"][0]; }
+
+TEST(Jobs, ArgumentsSplitLikeAShell) {
+  json spec = {{"arguments", R"(--vus 10 --tag "env=staging area" -e 'A=b c' x\ y)"}, {"args", {"--quiet"}}};
+  EXPECT_EQ(user_arguments(spec),
+            (std::vector<std::string>{"--vus", "10", "--tag", "env=staging area", "-e", "A=b c", "x y", "--quiet"}));
+  EXPECT_THROW(user_arguments(json{{"arguments", "--tag 'open"}}), SpecError);
+}
+
+TEST(Jobs, ExactlyOneScriptSource) {
+  EXPECT_EQ(script_mount(base_spec()).path, "/test/t.js");
+  EXPECT_EQ(script_mount(json{{"script", {{"localFile", "/home/k6/a.js"}}}}).path, "/home/k6/a.js");
+  json pvc = script_mount(json{{"script", {{"volumeClaim", {{"name", "c"}}}}}}).volumes[0];
+  EXPECT_EQ(pvc["persistentVolumeClaim"]["claimName"], "c");
+  try {
+    script_mount(json{{"script", {{"localFile", "/a.js"}, {"configMap", {{"name", "s"}}}}}});
+    FAIL() << "two sources accepted";
+  } catch (const SpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("spec.script"), std::string::npos);
+  }
+}
+
+TEST(Jobs, RunnerHasItsSegmentPausedAndAnOwner) {
+  json spec = base_spec();
+  spec["arguments"] = "--vus 8 --duration 10s";
+  json job = runner_job(testrun(spec), 2, JobSettings{});
+  EXPECT_EQ(job["metadata"]["name"], "load-2");
+  EXPECT_EQ(job["metadata"]["namespace"], "perf");
+  EXPECT_EQ(job["metadata"]["ownerReferences"][0]["uid"], "u-1");
+  EXPECT_EQ(job["metadata"]["ownerReferences"][0]["controller"], true);
+  EXPECT_EQ(job["spec"]["backoffLimit"], 0);
+  const json& c = container(job);
+  auto args = c["args"].get<std::vector<std::string>>();
+  auto has = [&](const std::string& a, const std::string& b) {
+    for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == a && args[i + 1] == b) return true;
+    }
+    return false;
+  };
+  EXPECT_EQ(args[0], "run");
+  EXPECT_TRUE(has("--execution-segment", "1/4:1/2"));
+  EXPECT_TRUE(has("--address", "$(POD_IP):6565"));
+  EXPECT_TRUE(has("--vus", "8"));
+  EXPECT_EQ(args.back(), "/test/t.js");
+  EXPECT_NE(std::find(args.begin(), args.end(), "--paused"), args.end());
+  EXPECT_EQ(c["env"][0]["valueFrom"]["fieldRef"]["fieldPath"], "status.podIP");
+  EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["herd.dev/runner-index"], "2");
+  EXPECT_FALSE(job["spec"]["template"]["spec"].contains("affinity"));
+}
+
+TEST(Jobs, SeparatePutsRunnersOnDifferentNodes) {
+  json spec = base_spec();
+  spec["separate"] = true;
+  json job = runner_job(testrun(spec), 1, JobSettings{});
+  const json& term =
+      job["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
+  EXPECT_EQ(term["topologyKey"], "kubernetes.io/hostname");
+  EXPECT_EQ(term["labelSelector"]["matchLabels"]["herd.dev/testrun"], "load");
+}
+
+TEST(Jobs, PodSettingsAndLoadZoneAreMerged) {
+  json spec = base_spec();
+  spec["runner"] = {{"image", "reg/herd:1"},
+                    {"nodeSelector", {{"disk", "ssd"}}},
+                    {"env", {{{"name", "A"}, {"value", "1"}}}},
+                    {"metadata", {{"labels", {{"team", "perf"}}}}}};
+  json plz = {{"spec",
+               {{"nodeSelector", {{"herd.dev/load-zone", "eu"}, {"disk", "hdd"}}},
+                {"taint", {{"key", "herd.dev/load-zone"}, {"value", "eu"}, {"effect", "NoSchedule"}}},
+                {"resources", {{"limits", {{"memory", "1Gi"}}}}}}}};
+  LoadZone zone = load_zone(plz);
+  json job = runner_job(testrun(spec), 1, JobSettings{}, &zone);
+  const json& pod = job["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["nodeSelector"]["disk"], "ssd");  // the TestRun wins
+  EXPECT_EQ(pod["nodeSelector"]["herd.dev/load-zone"], "eu");
+  EXPECT_EQ(pod["tolerations"][0]["key"], "herd.dev/load-zone");
+  EXPECT_EQ(container(job)["image"], "reg/herd:1");
+  EXPECT_EQ(container(job)["resources"]["limits"]["memory"], "1Gi");
+  EXPECT_EQ(container(job)["env"][1]["name"], "A");
+  EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["team"], "perf");
+  EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["herd.dev/component"], "runner");
+}
+
+TEST(Jobs, InitializerAndCoordinator) {
+  json init = initializer_job(testrun(base_spec()), JobSettings{"img:1", "10m"});
+  auto args = container(init)["args"].get<std::vector<std::string>>();
+  EXPECT_EQ(args[0], "inspect");
+  EXPECT_EQ(args.back(), "/test/t.js");
+  EXPECT_EQ(container(init)["image"], "img:1");
+  EXPECT_EQ(container(init)["terminationMessagePolicy"], "FallbackToLogsOnError");
+  json coord = coordinator_job(testrun(base_spec()), {"127.0.1.1:6565", "127.0.1.2:6565"}, JobSettings{});
+  args = container(coord)["args"].get<std::vector<std::string>>();
+  EXPECT_EQ(args[0], "coordinator");
+  EXPECT_EQ(args[2], "127.0.1.1:6565,127.0.1.2:6565");
+  EXPECT_EQ(args.back(), "/test/t.js");
+  EXPECT_EQ(coord["metadata"]["name"], "load-coordinator");
+}
+
+}  // namespace
+}  // namespace herd::op

@@ -1,0 +1,27 @@
+#pragma once
+// `herd kube run script.js|testrun.yaml`: one command for CI pipelines
+// (docs/operator.md). Uploads the script as a ConfigMap (an archive made by
+// `herd archive` when it imports local modules or opens files), creates a
+// TestRun, shows the merged progress, prints the merged summary and exits with
+// the test's exit code. The TestRun and everything it made are deleted at the
+// end, and on Ctrl-C (unless --keep).
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace herd::op {
+
+/// `herd kube <subcommand> ...` (only `run` today).
+int kube_main(const std::vector<std::string>& args);
+
+/// The TestRun of a manifest: k6.io/v1alpha1 (TestRun or K6) becomes herd.dev/v1alpha1
+/// TestRun; every other field is kept. Throws std::invalid_argument naming the problem.
+nlohmann::json testrun_from_manifest(const nlohmann::json& manifest);
+
+/// Exit code for a finished/error TestRun status: status.exitCode when set, else
+/// 97 for a lost runner or pod failure, 107 for a script error, 1 otherwise.
+int exit_code_of(const nlohmann::json& status);
+
+}  // namespace herd::op

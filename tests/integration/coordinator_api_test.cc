@@ -1,0 +1,498 @@
+// What a program watching a distributed test reads without parsing logs
+// (the Kubernetes operator): the coordinator's control API on the merged
+// results (`herd coordinator --address`, GET /v1/summary, --linger) and the
+// one-line result files of `herd coordinator --result-file` and
+// `herd inspect --result-file`. Real runner and coordinator processes on loopback.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+
+#include <mutex>
+#include <thread>
+
+#include "harness.h"
+
+namespace herd::it {
+namespace {
+
+/// A herd process in the background whose output is collected while it runs,
+/// so that a test can wait for a line and talk to the process meanwhile.
+/// The destructor kills (SIGKILL) and reaps it if it is still running.
+class LiveProcess {
+ public:
+  LiveProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+              const std::string& cwd) {
+    // Everything the child needs is prepared before fork(): the parent is multithreaded.
+    std::vector<std::string> argv_s{herd_binary()};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::map<std::string, std::string> envm;
+    for (char** e = environ; e && *e; e++) {
+      const char* eq = std::strchr(*e, '=');
+      if (!eq) continue;
+      std::string k(*e, static_cast<size_t>(eq - *e));
+      if (k.rfind("K6_", 0) != 0) envm[k] = eq + 1;
+    }
+    for (auto& [k, v] : env) envm[k] = v;
+    std::vector<std::string> env_s;
+    for (auto& [k, v] : envm) env_s.push_back(k + "=" + v);
+    std::vector<char*> argv, envp;
+    for (auto& s : argv_s) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    for (auto& s : env_s) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    int out_p[2], err_p[2];
+    if (pipe2(out_p, O_CLOEXEC) != 0 || pipe2(err_p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      int devnull = open("/dev/null", O_RDONLY);
+      if (devnull >= 0) dup2(devnull, 0);
+      dup2(out_p[1], 1);
+      dup2(err_p[1], 2);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      signal(SIGPIPE, SIG_DFL);
+      if (chdir(cwd.c_str()) != 0) _exit(126);
+      execve(argv[0], argv.data(), envp.data());
+      _exit(127);
+    }
+    close(out_p[1]);
+    close(err_p[1]);
+    reader_ = std::thread([this, o = out_p[0], e = err_p[0]] { read_loop(o, e); });
+  }
+  ~LiveProcess() {
+    if (!exit_code_) {
+      kill(pid_, SIGKILL);
+      int st = 0;
+      waitpid(pid_, &st, 0);
+    }
+    if (reader_.joinable()) reader_.join();
+  }
+  LiveProcess(const LiveProcess&) = delete;
+  LiveProcess& operator=(const LiveProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::string err() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return err_;
+  }
+  std::string out() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return out_;
+  }
+
+  /// Waits until `re` matches stderr; returns its first group ("" after `timeout`).
+  std::string wait_for(const std::regex& re, std::chrono::milliseconds timeout) const {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::smatch m;
+      std::string e = err();
+      if (std::regex_search(e, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
+      std::this_thread::sleep_for(20ms);
+    }
+    return "";
+  }
+
+  /// Waits for the exit: its code (128 + signal when killed), nullopt after `timeout`.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    if (exit_code_) return exit_code_;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      int st = 0;
+      pid_t w = waitpid(pid_, &st, WNOHANG);
+      if (w == pid_) {
+        exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (reader_.joinable()) reader_.join();
+        return exit_code_;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  bool running() {
+    return !wait_exit(0ms).has_value();
+  }
+
+ private:
+  void read_loop(int out_fd, int err_fd) {
+    int fds[2] = {out_fd, err_fd};
+    bool open_fd[2] = {true, true};
+    while (open_fd[0] || open_fd[1]) {
+      pollfd p[2];
+      int idx[2], n = 0;
+      for (int i = 0; i < 2; i++)
+        if (open_fd[i]) {
+          p[n] = {fds[i], POLLIN, 0};
+          idx[n++] = i;
+        }
+      poll(p, static_cast<nfds_t>(n), 100);
+      for (int j = 0; j < n; j++) {
+        if (!(p[j].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        char buf[65536];
+        ssize_t got = read(p[j].fd, buf, sizeof buf);
+        if (got > 0) {
+          std::lock_guard<std::mutex> g(mu_);
+          (idx[j] == 0 ? out_ : err_).append(buf, static_cast<size_t>(got));
+        } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+          open_fd[idx[j]] = false;
+        }
+      }
+    }
+    close(out_fd);
+    close(err_fd);
+  }
+
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+  std::thread reader_;
+  mutable std::mutex mu_;
+  std::string out_, err_;
+};
+
+std::ostream& operator<<(std::ostream& os, const LiveProcess& p) {
+  return os << "--- stdout ---\n" << p.out().substr(0, 4000) << "\n--- stderr ---\n" << p.err().substr(0, 6000);
+}
+
+const std::string kStop = R"({"data":{"type":"status","id":"default","attributes":{"stopped":true}}})";
+
+class CoordinatorApiTest : public HerdTest {
+ protected:
+  /// Runner i of n of `script` (in the temp dir) on 127.0.0.1:port, as the operator starts them.
+  std::unique_ptr<LiveProcess> start_runner(int i, int n, std::uint16_t port) {
+    std::string sequence = "0";
+    for (int k = 1; k <= n; ++k) sequence += "," + (k == n ? std::string("1") : std::to_string(k) + "/" + std::to_string(n));
+    auto bound = [n](int k) { return k == 0 ? std::string("0") : k == n ? std::string("1") : std::to_string(k) + "/" + std::to_string(n); };
+    return std::make_unique<LiveProcess>(
+        std::vector<std::string>{"run", "--paused", "--linger", "--no-setup", "--no-teardown", "--no-thresholds",
+                                 "--address", "127.0.0.1:" + std::to_string(port), "--execution-segment",
+                                 bound(i) + ":" + bound(i + 1), "--execution-segment-sequence", sequence, "-q",
+                                 "--no-summary", "script.js"},
+        std::map<std::string, std::string>{{"BASE_URL", base_url()}}, dir_.path());
+  }
+
+  /// `herd coordinator --runners ... --script script.js [extra]`.
+  std::unique_ptr<LiveProcess> start_coordinator(const std::vector<std::uint16_t>& ports,
+                                                 const std::vector<std::string>& extra) {
+    std::string runners;
+    for (auto p : ports) runners += (runners.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(p);
+    std::vector<std::string> args{"coordinator", "--runners", runners, "--script", "script.js"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<LiveProcess>(args, std::map<std::string, std::string>{{"BASE_URL", base_url()}},
+                                         dir_.path());
+  }
+
+  /// The port of a "control API listening on http://127.0.0.1:PORT" line (0 if none within 20 s).
+  static std::uint16_t api_port(const LiveProcess& p) {
+    std::string port = p.wait_for(std::regex(R"(control API listening on http://127\.0\.0\.1:(\d+))"), 20s);
+    return port.empty() ? 0 : static_cast<std::uint16_t>(std::stoi(port));
+  }
+
+  static json get_json(std::uint16_t port, const std::string& path, int* status = nullptr) {
+    std::string body;
+    int st = http_call(port, "GET", path, "", &body);
+    if (status) *status = st;
+    return json::parse(body, nullptr, false);
+  }
+
+  /// Polls /v1/status until it says 9 (Ended); returns its attributes (null after `timeout`).
+  /// `seen` collects every status number observed.
+  static json wait_ended(std::uint16_t port, std::chrono::milliseconds timeout, std::set<int>* seen = nullptr) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      json s = get_json(port, "/v1/status");
+      if (s.is_object() && s.contains("data")) {
+        json a = s["data"]["attributes"];
+        if (seen) seen->insert(a.value("status", -1));
+        if (a.value("status", -1) == 9) return a;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return json();
+  }
+
+  json read_json_file(const std::string& name) { return json::parse(dir_.read(name), nullptr, false); }
+};
+
+const char* kPassingScript = R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = {
+  scenarios: { s: { executor: 'shared-iterations', vus: 4, iterations: 200, maxDuration: '60s' } },
+  thresholds: { http_req_duration: ['p(95)<5000'], 'http_reqs{status:200}': ['count>=200'], checks: ['rate==1'] },
+};
+export default function () {
+  const r = http.get(`${__ENV.BASE_URL}/`);
+  check(r, { 'status is 200': (r) => r.status === 200 });
+}
+)JS";
+
+TEST_F(CoordinatorApiTest, MergedResultsServedThenLingersUntilStopped) {
+  dir_.write("script.js", kPassingScript);
+  std::uint16_t p1 = closed_port(), p2 = closed_port();
+  // The coordinator starts first (as a pod may) and keeps retrying the runners.
+  auto coord = start_coordinator({p1, p2}, {"--address", "127.0.0.1:0", "--linger", "--result-file", "result.json",
+                                            "--ready-timeout", "30s", "--summary-export", "export.json"});
+  std::uint16_t port = api_port(*coord);
+  ASSERT_NE(port, 0) << *coord;
+  int st = 0;
+  json early = get_json(port, "/v1/summary", &st);
+  EXPECT_EQ(st, 404) << early.dump();
+  EXPECT_NE(early.dump().find("no summary yet"), std::string::npos) << early.dump();
+  json status0 = get_json(port, "/v1/status");
+  EXPECT_LE(status0["data"]["attributes"].value("status", 99), 3) << status0.dump();
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(coord->running()) << *coord;
+  auto r1 = start_runner(0, 2, p1);
+  auto r2 = start_runner(1, 2, p2);
+
+  std::set<int> seen;
+  json ended = wait_ended(port, 60s, &seen);
+  ASSERT_TRUE(ended.is_object()) << *coord;
+  EXPECT_EQ(ended["exit-code"], 0) << ended.dump();
+  EXPECT_EQ(ended["running"], false);
+  EXPECT_EQ(ended["tainted"], false);
+
+  json s = get_json(port, "/v1/summary", &st);
+  ASSERT_EQ(st, 200) << s.dump();
+  EXPECT_EQ(s["exitCode"], 0);
+  EXPECT_EQ(s["result"], "passed");
+  EXPECT_EQ(s["partial"], false);
+  EXPECT_EQ(s["message"], "");
+  EXPECT_EQ(s["metrics"]["iterations"], 200) << s["metrics"].dump();
+  EXPECT_EQ(s["metrics"]["requests"], 200);
+  EXPECT_EQ(s["metrics"]["failureRate"], 0);
+  EXPECT_GT(s["metrics"]["p95Ms"].get<double>(), 0);
+  EXPECT_GE(s["metrics"]["p99Ms"].get<double>(), s["metrics"]["p95Ms"].get<double>());
+  EXPECT_EQ(s["metrics"]["vusMax"], 4);
+  EXPECT_GT(s["metrics"]["durationMs"].get<double>(), 0);
+  ASSERT_EQ(s["thresholds"].size(), 3u) << s["thresholds"].dump();
+  for (const auto& t : s["thresholds"]) EXPECT_EQ(t["ok"], true) << t.dump();
+  EXPECT_NE(s["thresholds"].dump().find(R"({"expression":"p(95)<5000","metric":"http_req_duration","ok":true})"),
+            std::string::npos)
+      << s["thresholds"].dump();
+  std::string text = s["text"];
+  EXPECT_NE(coord->out().find(text), std::string::npos) << "the text is the summary printed\n" << text << *coord;
+  EXPECT_NE(text.find("http_reqs"), std::string::npos);
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << "no ANSI colours";
+  EXPECT_EQ(s["data"], read_json_file("export.json")) << "data is the --summary-export JSON";
+  EXPECT_EQ(s["data"]["metrics"]["iterations"]["count"], 200);
+
+  // The other endpoints serve the merged view.
+  json it = get_json(port, "/v1/metrics/iterations");
+  EXPECT_EQ(it["data"]["attributes"]["sample"]["count"], 200) << it.dump();
+  json dur = get_json(port, "/v1/metrics/http_req_duration");
+  EXPECT_EQ(dur["data"]["attributes"]["tainted"], false) << dur.dump();
+  json snap = get_json(port, "/v1/snapshot");
+  EXPECT_EQ(snap["version"], 1);
+  std::string body;
+  EXPECT_EQ(http_call(port, "POST", "/v1/setup", "", &body), 501) << body;
+
+  // The result file: the summary without text and data, one line.
+  std::string raw = dir_.read("result.json");
+  EXPECT_LT(raw.size(), 4096u);
+  EXPECT_EQ(std::count(raw.begin(), raw.end(), '\n'), 1) << raw;
+  json f = json::parse(raw, nullptr, false);
+  json expected = s;
+  expected.erase("text");
+  expected.erase("data");
+  EXPECT_EQ(f, expected);
+
+  // It lingers until stopped through its API, then exits with the test's code.
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(coord->running()) << *coord;
+  EXPECT_EQ(http_call(port, "PATCH", "/v1/status", kStop, &body), 200) << body;
+  EXPECT_EQ(coord->wait_exit(10s), 0) << *coord;
+  EXPECT_EQ(r1->wait_exit(15s), 0) << *r1;
+  EXPECT_EQ(r2->wait_exit(15s), 0) << *r2;
+  EXPECT_TRUE(seen.count(9));
+  EXPECT_EQ(served(), 200u);
+}
+
+TEST_F(CoordinatorApiTest, FailingThresholdIsFailed99) {
+  dir_.write("script.js", R"JS(
+import http from 'k6/http';
+export const options = {
+  scenarios: { s: { executor: 'shared-iterations', vus: 2, iterations: 40 } },
+  thresholds: { http_reqs: ['count<30'], iterations: ['count==40'] },
+};
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+)JS");
+  std::uint16_t p1 = closed_port(), p2 = closed_port();
+  auto r1 = start_runner(0, 2, p1);
+  auto r2 = start_runner(1, 2, p2);
+  auto coord = start_coordinator({p1, p2}, {"--address", "127.0.0.1:0", "--linger", "--result-file", "result.json"});
+  std::uint16_t port = api_port(*coord);
+  ASSERT_NE(port, 0) << *coord;
+  json ended = wait_ended(port, 60s);
+  ASSERT_TRUE(ended.is_object()) << *coord;
+  EXPECT_EQ(ended["exit-code"], 99);
+  EXPECT_EQ(ended["tainted"], true);
+  json s = get_json(port, "/v1/summary");
+  EXPECT_EQ(s["exitCode"], 99);
+  EXPECT_EQ(s["result"], "failed");
+  EXPECT_EQ(s["metrics"]["iterations"], 40);
+  EXPECT_NE(s["message"].get<std::string>().find("thresholds on metrics have been crossed"), std::string::npos);
+  EXPECT_EQ(s["thresholds"], json::parse(R"([{"metric":"http_reqs","expression":"count<30","ok":false},
+                                             {"metric":"iterations","expression":"count==40","ok":true}])"));
+  json f = read_json_file("result.json");
+  EXPECT_EQ(f["result"], "failed");
+  EXPECT_EQ(f["exitCode"], 99);
+  EXPECT_EQ(f["thresholds"], s["thresholds"]);
+  std::string body;
+  EXPECT_EQ(http_call(port, "PATCH", "/v1/status", kStop, &body), 200) << body;
+  EXPECT_EQ(coord->wait_exit(10s), 99) << *coord;
+  EXPECT_EQ(r1->wait_exit(15s), 0) << *r1;
+  EXPECT_EQ(r2->wait_exit(15s), 0) << *r2;
+}
+
+TEST_F(CoordinatorApiTest, PatchStopDuringTheTestIs105AbortedWithASummary) {
+  dir_.write("script.js", R"JS(
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '60s' } } };
+export function teardown() { http.post(`${__ENV.BASE_URL}/counter/teardown/inc`); }
+export default function () { http.get(`${__ENV.BASE_URL}/`); sleep(0.05); }
+)JS");
+  std::uint16_t p1 = closed_port(), p2 = closed_port();
+  auto r1 = start_runner(0, 2, p1);
+  auto r2 = start_runner(1, 2, p2);
+  auto coord = start_coordinator({p1, p2}, {"--address", "127.0.0.1:0", "--linger", "--result-file", "result.json"});
+  std::uint16_t port = api_port(*coord);
+  ASSERT_NE(port, 0) << *coord;
+  // Running, with the runners' VUs summed.
+  json running;
+  for (int i = 0; i < 300; ++i) {
+    json a = get_json(port, "/v1/status")["data"]["attributes"];
+    if (a.value("status", -1) == 7 && a.value("vus", 0) == 4) {
+      running = a;
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(running.is_object()) << *coord;
+  EXPECT_EQ(running["paused"], false);
+  EXPECT_EQ(running["vus-max"], 4);
+  std::this_thread::sleep_for(1500ms);
+  json mid = get_json(port, "/v1/metrics/iterations");
+  EXPECT_GT(mid["data"]["attributes"]["sample"].value("count", 0.0), 0) << "merged metrics while running\n" << mid.dump();
+  int st = 0;
+  get_json(port, "/v1/summary", &st);
+  EXPECT_EQ(st, 404);
+
+  std::string body;
+  ASSERT_EQ(http_call(port, "PATCH", "/v1/status", kStop, &body), 200) << body;
+  EXPECT_EQ(json::parse(body)["data"]["attributes"]["stopped"], true) << body;
+  json ended = wait_ended(port, 30s);
+  ASSERT_TRUE(ended.is_object()) << *coord;
+  EXPECT_EQ(ended["exit-code"], 105);
+  json s = get_json(port, "/v1/summary");
+  EXPECT_EQ(s["exitCode"], 105);
+  EXPECT_EQ(s["result"], "aborted");
+  EXPECT_NE(s["message"].get<std::string>().find("control API"), std::string::npos) << s["message"];
+  EXPECT_GT(s["metrics"]["iterations"].get<int>(), 0);
+  EXPECT_NE(s["text"].get<std::string>().find("iterations"), std::string::npos);
+  EXPECT_EQ(counter("teardown"), 1) << "teardown still ran";
+  EXPECT_EQ(read_json_file("result.json")["result"], "aborted");
+  ASSERT_TRUE(coord->running()) << "lingering\n" << *coord;
+  EXPECT_EQ(http_call(port, "PATCH", "/v1/status", kStop, &body), 200) << body;
+  EXPECT_EQ(coord->wait_exit(10s), 105) << *coord;
+  EXPECT_TRUE(r1->wait_exit(15s).has_value()) << *r1;
+  EXPECT_TRUE(r2->wait_exit(15s).has_value()) << *r2;
+}
+
+TEST_F(CoordinatorApiTest, LingerTimeoutEndsTheCoordinator) {
+  dir_.write("script.js", R"JS(
+export const options = { iterations: 3 };
+export default function () {}
+)JS");
+  std::uint16_t p1 = closed_port();
+  auto r1 = start_runner(0, 1, p1);
+  auto coord = start_coordinator({p1}, {"--address", "127.0.0.1:0", "--linger", "--linger-timeout", "1s"});
+  EXPECT_EQ(coord->wait_exit(30s), 0) << *coord;
+  EXPECT_NE(coord->err().find("lingers until stopped"), std::string::npos) << *coord;
+  EXPECT_NE(coord->err().find("nobody ended the linger within 1s"), std::string::npos) << *coord;
+  EXPECT_EQ(r1->wait_exit(15s), 0) << *r1;
+}
+
+TEST_F(CoordinatorApiTest, RunnerNeverReadyWritesError97) {
+  dir_.write("script.js", kPassingScript);
+  std::uint16_t dead = closed_port();
+  auto coord = start_coordinator({dead}, {"--ready-timeout", "2s", "--result-file", "result.json"});
+  EXPECT_EQ(coord->wait_exit(30s), 97) << *coord;
+  std::string raw = dir_.read("result.json");
+  EXPECT_LT(raw.size(), 4096u);
+  json f = json::parse(raw, nullptr, false);
+  EXPECT_EQ(f["exitCode"], 97) << raw;
+  EXPECT_EQ(f["result"], "error");
+  EXPECT_NE(f["message"].get<std::string>().find("runner 1 (127.0.0.1:" + std::to_string(dead) + ")"),
+            std::string::npos)
+      << raw;
+  EXPECT_FALSE(f.contains("text"));
+}
+
+TEST_F(CoordinatorApiTest, CoordinatorScriptErrorWritesError107) {
+  dir_.write("script.js", "export default function () {\n  let x = ;\n}\n");
+  auto coord = start_coordinator({closed_port()}, {"--result-file", "result.json"});
+  EXPECT_EQ(coord->wait_exit(30s), 107) << *coord;
+  json f = read_json_file("result.json");
+  EXPECT_EQ(f["exitCode"], 107);
+  EXPECT_EQ(f["result"], "error");
+  EXPECT_NE(f["message"].get<std::string>().find("script.js:2:"), std::string::npos) << f.dump();
+}
+
+// ---------------------------------------------------------------------------
+// herd inspect --result-file (the initializer's termination message).
+
+TEST_F(CoordinatorApiTest, InspectResultFileHoldsTheJsonOnOneLine) {
+  dir_.write("script.js", R"JS(
+export const options = { scenarios: {
+  a: { executor: 'constant-vus', vus: 3, duration: '10s' },
+  b: { executor: 'per-vu-iterations', vus: 5, iterations: 2, startTime: '10s', maxDuration: '20s' } } };
+export default function () {}
+)JS");
+  ProcResult r = run_spec(RunSpec{.args = {"inspect", "--execution-requirements", "--result-file", "result.json",
+                                           "script.js"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::string raw = dir_.read("result.json");
+  EXPECT_EQ(std::count(raw.begin(), raw.end(), '\n'), 1) << raw;
+  EXPECT_LT(raw.size(), 4096u);
+  json f = json::parse(raw, nullptr, false);
+  EXPECT_EQ(f, json::parse(r.out)) << "the same JSON as on stdout";
+  EXPECT_EQ(f["maxVUs"], 8) << "a's gracefulStop overlaps b";
+  EXPECT_EQ(f["totalDuration"], "1m0s") << f.dump();
+}
+
+TEST_F(CoordinatorApiTest, InspectSyntaxErrorGoesToTheResultFile) {
+  dir_.write("script.js", "export default function () {\n  let x = ;\n}\n");
+  ProcResult r = run_spec(RunSpec{.args = {"inspect", "--execution-requirements", "--result-file", "result.json",
+                                           "script.js"}});
+  EXPECT_EQ(r.exit_code, 107) << r;
+  json f = read_json_file("result.json");
+  EXPECT_EQ(f["exitCode"], 107) << f.dump();
+  std::string e = f["error"];
+  EXPECT_TRUE(std::regex_search(e, std::regex(R"(script\.js:2:\d+: SyntaxError)"))) << e;
+  EXPECT_NE(r.err.find(e), std::string::npos) << "the same message as on stderr\n" << r;
+}
+
+TEST_F(CoordinatorApiTest, InspectInitExceptionAndBadOptionsGoToTheResultFile) {
+  dir_.write("script.js", "throw new Error('no config ' + 'x'.repeat(6000));\nexport default function () {}\n");
+  ProcResult r = run_spec(RunSpec{.args = {"inspect", "--result-file", "result.json", "script.js"}});
+  EXPECT_EQ(r.exit_code, 107) << r;
+  std::string raw = dir_.read("result.json");
+  EXPECT_LT(raw.size(), 4096u);
+  json f = json::parse(raw, nullptr, false);
+  EXPECT_EQ(f["exitCode"], 107);
+  EXPECT_EQ(f["error"].get<std::string>().find("script.js:1:"), 0u) << raw.substr(0, 300);
+  EXPECT_NE(f["error"].get<std::string>().find("more bytes]"), std::string::npos);
+
+  dir_.write("script.js", "export const options = { vus: 'many' };\nexport default function () {}\n");
+  r = run_spec(RunSpec{.args = {"inspect", "--result-file", "result.json", "script.js"}});
+  EXPECT_EQ(r.exit_code, 104) << r;
+  f = read_json_file("result.json");
+  EXPECT_EQ(f["exitCode"], 104);
+  EXPECT_NE(f["error"].get<std::string>().find("vus"), std::string::npos) << f.dump();
+}
+
+}  // namespace
+}  // namespace herd::it

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// proc is one run of a container: a process that leads its own session.
+type proc struct {
+	pid      int
+	started  time.Time
+	finished time.Time
+	done     chan struct{} // closed once the leader is reaped and the session killed
+	exitCode int
+	oom      atomic.Bool
+}
+
+// startProc starts argv in a new session with stdout+stderr appended to logPath;
+// notify is called after the process exits.
+func startProc(argv, env []string, dir, logPath string, notify func()) (*proc, error) {
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := &exec.Cmd{Path: argv[0], Args: argv, Env: env, Dir: dir, Stdout: logf, Stderr: logf,
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{pid: cmd.Process.Pid, started: time.Now(), done: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		p.exitCode = 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				p.exitCode = 128 + int(ws.Signal())
+			} else {
+				p.exitCode = ee.ExitCode()
+			}
+		} else if err != nil {
+			p.exitCode = 128
+		}
+		p.finished = time.Now()
+		killSession(p.pid, syscall.SIGKILL) // a container ends with its main process
+		close(p.done)
+		notify()
+	}()
+	return p, nil
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// killSession signals the process group sid and every process still in session sid.
+func killSession(sid int, sig syscall.Signal) {
+	_ = syscall.Kill(-sid, sig)
+	for _, pi := range scanProcs() {
+		if pi.sid == sid && pi.pid != sid {
+			_ = syscall.Kill(pi.pid, sig)
+		}
+	}
+}
+
+// stopProcs sends SIGTERM, waits up to grace, then SIGKILLs and waits for the reaping.
+func stopProcs(procs []*proc, grace time.Duration) {
+	for _, p := range procs {
+		killSession(p.pid, syscall.SIGTERM)
+	}
+	deadline := time.After(grace)
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-deadline:
+		}
+	}
+	for _, p := range procs {
+		if !p.exited() {
+			killSession(p.pid, syscall.SIGKILL)
+		}
+	}
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			slog.Error("process did not exit after SIGKILL", "pid", p.pid)
+		}
+	}
+}
+
+type procInfo struct{ pid, sid, rssPages int }
+
+// scanProcs reads pid, session and RSS of every process from /proc/*/stat.
+func scanProcs() []procInfo {
+	ents, _ := os.ReadDir("/proc")
+	out := make([]procInfo, 0, len(ents))
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // f[0] is field 3 (state)
+		if len(f) < 22 {
+			continue
+		}
+		sid, _ := strconv.Atoi(f[3])
+		rss, _ := strconv.Atoi(f[21])
+		out = append(out, procInfo{pid, sid, rss})
+	}
+	return out
+}
+
+// memMonitor SIGKILLs sessions whose summed RSS goes over their memory limit.
+type memMonitor struct {
+	mu      sync.Mutex
+	watched map[int]memWatch
+}
+
+type memWatch struct {
+	limit int64
+	onOOM func()
+}
+
+func newMemMonitor() *memMonitor { return &memMonitor{watched: map[int]memWatch{}} }
+
+func (m *memMonitor) watch(sid int, limit int64, onOOM func()) {
+	m.mu.Lock()
+	m.watched[sid] = memWatch{limit, onOOM}
+	m.mu.Unlock()
+}
+
+func (m *memMonitor) unwatch(sid int) {
+	m.mu.Lock()
+	delete(m.watched, sid)
+	m.mu.Unlock()
+}
+
+func (m *memMonitor) run(ctx context.Context) {
+	page := int64(os.Getpagesize())
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		n := len(m.watched)
+		m.mu.Unlock()
+		if n == 0 {
+			continue
+		}
+		rss := map[int]int64{}
+		for _, pi := range scanProcs() {
+			rss[pi.sid] += int64(pi.rssPages) * page
+		}
+		m.mu.Lock()
+		for sid, w := range m.watched {
+			if rss[sid] > w.limit {
+				slog.Warn("memory limit exceeded, killing", "sid", sid, "rss", rss[sid], "limit", w.limit)
+				delete(m.watched, sid)
+				w.onOOM()
+				killSession(sid, syscall.SIGKILL)
+			}
+		}
+		m.mu.Unlock()
+	}
+}
+
+// ipAllocator hands out unique loopback addresses from a base.
+type ipAllocator struct {
+	mu   sync.Mutex
+	base uint32
+	used map[uint32]bool
+}
+
+func newIPAllocator(base string) (*ipAllocator, error) {
+	ip := net.ParseIP(base).To4()
+	if ip == nil || ip[0] != 127 {
+		return nil, fmt.Errorf("--pod-ip-base %q: want an address in 127.0.0.0/8", base)
+	}
+	return &ipAllocator{base: binary.BigEndian.Uint32(ip), used: map[uint32]bool{}}, nil
+}
+
+func usableIP(v uint32) bool {
+	return v>>24 == 127 && v&0xff != 0 && v&0xff != 255 && v != 0x7f000001
+}
+
+// allocate returns prefer if it is a free usable address, else the first free one from base.
+func (a *ipAllocator) allocate(prefer string) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ip := net.ParseIP(prefer).To4(); ip != nil {
+		if v := binary.BigEndian.Uint32(ip); usableIP(v) && !a.used[v] {
+			a.used[v] = true
+			return prefer, nil
+		}
+	}
+	for v := a.base; v>>24 == 127; v++ {
+		if usableIP(v) && !a.used[v] {
+			a.used[v] = true
+			ip := make(net.IP, 4)
+			binary.BigEndian.PutUint32(ip, v)
+			return ip.String(), nil
+		}
+	}
+	return "", errors.New("no free pod IP")
+}
+
+func (a *ipAllocator) release(ip string) {
+	if v := net.ParseIP(ip).To4(); v != nil {
+		a.mu.Lock()
+		delete(a.used, binary.BigEndian.Uint32(v))
+		a.mu.Unlock()
+	}
+}
