@@ -85,6 +85,7 @@ std::optional<json> ControlState::result() const {
 }
 
 void ControlState::request_stop() {
+  std::lock_guard<std::mutex> d(deliver_mu_);
   std::function<void()> stop;
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -103,6 +104,7 @@ void ControlState::request_stop() {
 }
 
 void ControlState::on_stop(std::function<void()> stop_test) {
+  std::lock_guard<std::mutex> d(deliver_mu_);  // waits for a stop being delivered
   std::function<void()> stop;
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -129,7 +131,9 @@ bool ControlState::wait_linger(std::chrono::milliseconds timeout) {
 // ---------------------------------------------------------------------------
 // CoordinatorControl
 
-api::StatusInfo CoordinatorControl::status() { return state_.status(); }
+api::StatusInfo CoordinatorControl::status() {
+  return state_.status();
+}
 
 std::optional<std::string> CoordinatorControl::patch_status(const api::StatusPatch& p) {
   api::StatusInfo cur = state_.status();
@@ -140,33 +144,42 @@ std::optional<std::string> CoordinatorControl::patch_status(const api::StatusPat
   if (p.vus && *p.vus != cur.vus)
     return "changing vus through the coordinator is not supported (the runners' VUs come from their options)";
   if (p.vus_max && *p.vus_max != cur.vus_max)
-    return "changing vus-max through the coordinator is not supported (it is fixed at " +
-           std::to_string(cur.vus_max) + ")";
+    return "changing vus-max through the coordinator is not supported (it is fixed at " + std::to_string(cur.vus_max) +
+           ")";
   if (p.stopped && !*p.stopped && cur.stopped) return std::string("a stopped test cannot be restarted");
   if (p.stopped && *p.stopped) state_.request_stop();
   return std::nullopt;
 }
 
-metrics::Snapshot CoordinatorControl::snapshot() { return state_.snapshot(); }
+metrics::Snapshot CoordinatorControl::snapshot() {
+  return state_.snapshot();
+}
 
 std::optional<bool> CoordinatorControl::metric_tainted(const std::string& metric) {
   return state_.metric_tainted(metric);
 }
 
-json CoordinatorControl::get_setup_data() { return state_.setup_data(); }
+json CoordinatorControl::get_setup_data() {
+  return state_.setup_data();
+}
 
 json CoordinatorControl::run_setup() {
-  throw api::HandlerError(501, "the coordinator runs setup() itself, once, on runner 1; it cannot be run through its API");
+  throw api::HandlerError(501,
+                          "the coordinator runs setup() itself, once, on runner 1; it cannot be run through its API");
 }
 
 void CoordinatorControl::set_setup_data(json) {
-  throw api::HandlerError(501, "the coordinator hands setup()'s data to the runners itself; it cannot be set through its API");
+  throw api::HandlerError(
+      501, "the coordinator hands setup()'s data to the runners itself; it cannot be set through its API");
 }
 
 void CoordinatorControl::run_teardown() {
-  throw api::HandlerError(501, "the coordinator runs teardown() itself, once, at the end; it cannot be run through its API");
+  throw api::HandlerError(501,
+                          "the coordinator runs teardown() itself, once, at the end; it cannot be run through its API");
 }
 
-std::optional<json> CoordinatorControl::summary() { return state_.result(); }
+std::optional<json> CoordinatorControl::summary() {
+  return state_.result();
+}
 
 }  // namespace herd::coord

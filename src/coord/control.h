@@ -33,11 +33,12 @@ class ControlState {
  public:
   // ---- published by the coordinator
 
-  /// The whole test's status: `status` is 1 (InitVUs) or less while runners
-  /// are not all ready, 4 PausedBeforeRun once they are, 6 Setup, 7 Running,
-  /// 8 Teardown, 9 Ended (set by set_result); `vus`/`vus_max` are sums over
-  /// the runners. `elapsed` and `exit_code` are kept from the snapshot and the
-  /// result (whatever the argument holds).
+  /// The whole test's status: `status` is the least advanced runner's (0
+  /// until it answers, at most 3 InitDone) while runners are not all ready,
+  /// then 4 PausedBeforeRun, 6 Setup, 7 Running, 8 Teardown, and 9 Ended
+  /// (set by set_result only); `vus`/`vus_max` are sums over the runners.
+  /// `elapsed`, `tainted` and `exit_code` come from set_metrics and
+  /// set_result, whatever the argument holds. Ignored after set_result.
   void set_status(const api::StatusInfo& st);
   /// The merged snapshot, the test's running time when it was taken (for
   /// counters' rate) and the thresholds evaluated on it.
@@ -67,7 +68,10 @@ class ControlState {
   /// it, ends the linger.
   void request_stop();
   /// Who stops the test. Called at once when a stop was requested before.
-  /// The handler runs on the requesting thread, without any lock held.
+  /// The handler runs on the requesting thread, without `mu_` held (it must
+  /// not call back into this ControlState's request_stop/on_stop). Returns only
+  /// once no call of the previous handler is running: after on_stop(nullptr)
+  /// whatever that handler captured may be destroyed.
   void on_stop(std::function<void()> stop_test);
   /// Ends the linger (e.g. on a signal).
   void end_linger();
@@ -75,7 +79,8 @@ class ControlState {
   bool wait_linger(std::chrono::milliseconds timeout);
 
  private:
-  mutable std::mutex mu_;
+  std::mutex deliver_mu_;  ///< held while the stop handler runs or is replaced
+  mutable std::mutex mu_;  ///< everything below
   std::condition_variable linger_cv_;
   api::StatusInfo status_;
   std::shared_ptr<const metrics::Snapshot> merged_ = std::make_shared<const metrics::Snapshot>();

@@ -47,7 +47,8 @@ TEST(ControlState, MetricsAndTaintedFromThresholds) {
   metrics::Snapshot snap;
   snap.metrics = {{"http_reqs", metrics::MetricType::kCounter, metrics::ValueType::kDefault}};
   snap.series[{0, metrics::TagSet()}].add(metrics::MetricType::kCounter, 3, 1);
-  auto ths = metrics::parse_thresholds(json::parse(R"({"http_reqs":["count<2"],"http_req_duration{name:x}":["p(95)<1"]})"));
+  auto ths =
+      metrics::parse_thresholds(json::parse(R"({"http_reqs":["count<2"],"http_req_duration{name:x}":["p(95)<1"]})"));
   std::vector<metrics::ThresholdResult> res = {{"http_reqs", "count<2", false, false, 3.0},
                                                {"http_req_duration{name:x}", "p(95)<1", true, false, {}}};
   s.set_status(running(1, 1));

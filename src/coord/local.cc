@@ -141,7 +141,7 @@ class SignalForwarder {
           if (on_hard_) on_hard_();
           std::_Exit(exec::kExitSignal);
         }
-        std::fputs("\nStopping the test (signal received); press Ctrl+C again to abort immediately\n", stderr);
+        std::fputs(notice_.c_str(), stderr);
         signalled_ = true;
         if (on_stop_) on_stop_();
       }
@@ -152,10 +152,12 @@ class SignalForwarder {
     thread_.join();
     pthread_sigmask(SIG_SETMASK, &old_, nullptr);
   }
-  void set(std::function<void()> on_stop, std::function<void()> on_hard) {
+  /// `notice` is printed when the first signal arrives ("" keeps the current one).
+  void set(std::function<void()> on_stop, std::function<void()> on_hard, const std::string& notice = "") {
     std::lock_guard<std::mutex> g(mu_);
     on_stop_ = std::move(on_stop);
     on_hard_ = std::move(on_hard);
+    if (!notice.empty()) notice_ = notice;
     if (signalled_ && on_stop_) on_stop_();
   }
   bool signalled() const { return signalled_.load(); }
@@ -164,6 +166,7 @@ class SignalForwarder {
   sigset_t old_;
   std::mutex mu_;
   std::function<void()> on_stop_, on_hard_;
+  std::string notice_ = "\nStopping the test (signal received); press Ctrl+C again to abort immediately\n";
   std::atomic<bool> done_{false};
   std::atomic<bool> signalled_{false};
   std::thread thread_;
@@ -201,7 +204,6 @@ class ResultReporting {
  public:
   ResultReporting(std::string result_file, bool linger, std::chrono::milliseconds linger_timeout)
       : result_file_(std::move(result_file)), linger_(linger), linger_timeout_(linger_timeout) {}
-  ~ResultReporting() { server_.reset(); }  // the server thread uses handler_ and state_
 
   /// Starts the control API on `address` ("" = none) and prints the line
   /// runners print: "control API listening on http://HOST:PORT". Returns ""
@@ -243,7 +245,7 @@ class ResultReporting {
                    "herd: test ended (exit code %d); the control API lingers until stopped (PATCH /v1/status "
                    "{\"stopped\":true}, SIGINT/SIGTERM, or %s)\n",
                    code, util::format_duration(linger_timeout_).c_str());
-      if (signals) signals->set([st = state_] { st->end_linger(); }, nullptr);
+      if (signals) signals->set([st = state_] { st->end_linger(); }, nullptr, "herd: signal received; the linger ends\n");
       if (!state_->wait_linger(linger_timeout_))
         std::fprintf(stderr, "herd: nobody ended the linger within %s; exiting\n",
                      util::format_duration(linger_timeout_).c_str());
@@ -257,7 +259,7 @@ class ResultReporting {
   std::chrono::milliseconds linger_timeout_;
   std::shared_ptr<ControlState> state_ = std::make_shared<ControlState>();
   std::unique_ptr<CoordinatorControl> handler_;
-  std::unique_ptr<api::ControlServer> server_;
+  std::unique_ptr<api::ControlServer> server_;  ///< last: stopped before what its thread uses
 };
 
 /// N runner processes, their stderr (forwarded, prefixed) and their bound addresses.

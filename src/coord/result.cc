@@ -12,7 +12,9 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string dump_line(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump_line(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 /// Largest n <= want that does not split a UTF-8 sequence of `s`.
 std::size_t utf8_boundary(const std::string& s, std::size_t want) {
@@ -25,12 +27,16 @@ std::size_t utf8_boundary(const std::string& s, std::size_t want) {
 
 std::string result_name(int exit_code) {
   switch (exit_code) {
-    case 0: return "passed";
-    case 99: return "failed";
+    case 0:
+      return "passed";
+    case 99:
+      return "failed";
     case 103:
     case 105:
-    case 108: return "aborted";
-    default: return "error";
+    case 108:
+      return "aborted";
+    default:
+      return "error";
   }
 }
 
@@ -114,7 +120,8 @@ std::string compact_result(const json& full, std::size_t max_bytes) {
       c["message"] = shorten(m, m.size() / 2);
       continue;
     }
-    json minimal = {{"exitCode", c.value("exitCode", json())}, {"result", c.value("result", json())}, {"truncated", true}};
+    json minimal = {
+        {"exitCode", c.value("exitCode", json())}, {"result", c.value("result", json())}, {"truncated", true}};
     return dump_line(minimal);
   }
 }

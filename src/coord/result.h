@@ -41,8 +41,8 @@ std::string result_name(int exit_code);
 /// Everything the full result is made of.
 struct ResultInput {
   int exit_code = 0;
-  bool partial = false;  ///< a runner was lost: the metrics cover what it had reported
-  std::string message;   ///< errors / lost runners / why the test stopped; "" = none
+  bool partial = false;                              ///< a runner was lost: the metrics cover what it had reported
+  std::string message;                               ///< errors / lost runners / why the test stopped; "" = none
   std::vector<metrics::ThresholdResult> thresholds;  ///< evaluated on the merged data at the end
   const metrics::Snapshot* merged = nullptr;         ///< null: no metrics (the test never ran)
   std::chrono::milliseconds duration{0};             ///< test run time as the coordinator saw it

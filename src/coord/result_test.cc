@@ -126,7 +126,8 @@ TEST(CompactResult, ManyThresholdsAreDroppedFromTheEnd) {
   ResultInput in = sample_input();
   in.thresholds.clear();
   for (int i = 0; i < 200; ++i)
-    in.thresholds.push_back({"http_req_duration{name:endpoint_" + std::to_string(i) + "}", "p(95)<500", true, false, 1.0});
+    in.thresholds.push_back(
+        {"http_req_duration{name:endpoint_" + std::to_string(i) + "}", "p(95)<500", true, false, 1.0});
   std::string line = compact_result(build_result(in));
   EXPECT_LE(line.size() + 1, kResultFileMaxBytes);
   json c = json::parse(line);

@@ -88,14 +88,14 @@ struct WatchStream {
 
   void dispatch(std::string_view line) {
     json event = json::parse(line, nullptr, false);
-    if (!event.is_object() || !event.contains("type") || !event.contains("object")) {
+    if (!event.is_object() || !event.contains("type") || !event["type"].is_string() || !event.contains("object")) {
       throw Error(context + ": malformed watch event: " + std::string(line.substr(0, 200)));
     }
     const std::string type = event["type"].get<std::string>();
     const json& object = event["object"];
     if (type == "ERROR") throw ApiError::from_status(object, context);
-    if (auto it = object.find("metadata"); it != object.end() && it->contains("resourceVersion")) {
-      resource_version = (*it)["resourceVersion"].get<std::string>();
+    if (auto it = object.find("metadata"); it != object.end() && it->is_object()) {
+      if (auto rv = it->find("resourceVersion"); rv != it->end() && rv->is_string()) resource_version = *rv;
     }
     on_event(type, object);
   }

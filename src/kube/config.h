@@ -49,7 +49,8 @@ struct ClusterConfig {
 /// clusters/users/contexts, certificate-authority(-data), client-certificate(-data),
 /// client-key(-data), token, tokenFile, insecure-skip-tls-verify, namespace.
 /// Relative file paths are resolved against the kubeconfig's folder. Users that
-/// only have exec or auth-provider credentials are refused (not supported).
+/// only have exec, auth-provider or basic credentials are refused (not supported);
+/// proxy-url and tls-server-name are ignored (libcurl honours HTTPS_PROXY/NO_PROXY).
 /// Throws ConfigError naming the path and field.
 ClusterConfig load_kubeconfig(const std::string& path, const std::string& context = "");
 

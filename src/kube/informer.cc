@@ -166,6 +166,8 @@ void Informer::relist(std::stop_token stop) {
     old.swap(store_.items_);
     store_.items_ = fresh;
   }
+  set_resource_version(rv);
+  ++relists_;
   for (const auto& [key, object] : fresh) {
     auto it = old.find(key);
     if (it == old.end()) {
@@ -177,8 +179,6 @@ void Informer::relist(std::stop_token stop) {
   for (const auto& [key, object] : old) {
     if (!fresh.count(key)) call_handler(handlers_.on_delete, object);
   }
-  set_resource_version(rv);
-  ++relists_;
   {
     std::lock_guard lock(mu_);
     synced_ = true;

@@ -20,8 +20,15 @@ bool sleep_for(std::stop_token stop, std::chrono::milliseconds d) {
   return !stop.stop_requested();
 }
 
+// Tolerant readers: a field of the wrong type reads as absent.
 std::string field(const json& lease, const char* pointer) {
-  return lease.value(json::json_pointer(pointer), std::string());
+  json::json_pointer p(pointer);
+  return lease.contains(p) && lease.at(p).is_string() ? lease.at(p).get<std::string>() : "";
+}
+
+long long number(const json& spec, const char* key, long long fallback) {
+  auto it = spec.find(key);
+  return it != spec.end() && it->is_number_integer() ? it->get<long long>() : fallback;
 }
 
 }  // namespace
@@ -113,15 +120,15 @@ bool LeaderElector::try_acquire_or_renew() {
   observe(lease);
   json& spec = lease["spec"];
   if (!spec.is_object()) spec = json::object();
-  const std::string holder = spec.value("holderIdentity", "");
+  const std::string holder = field(lease, "/spec/holderIdentity");
   if (!holder.empty() && holder != config_.identity) {
     std::lock_guard lock(mu_);
-    auto held_for = std::chrono::seconds(spec.value("leaseDurationSeconds", duration_s));
+    auto held_for = std::chrono::seconds(number(spec, "leaseDurationSeconds", duration_s));
     if (steady_clock::now() < observed_at_ + held_for) return false;  // someone else holds a live lease
   }
   if (holder != config_.identity) {
     spec["acquireTime"] = now;
-    spec["leaseTransitions"] = spec.value("leaseTransitions", 0) + 1;
+    spec["leaseTransitions"] = number(spec, "leaseTransitions", 0) + 1;
   }
   spec["holderIdentity"] = config_.identity;
   spec["leaseDurationSeconds"] = duration_s;

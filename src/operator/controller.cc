@@ -181,6 +181,9 @@ void Controller::enqueue_owner(const kube::Object& child) {
 }
 
 void Controller::worker() {
+  // Reconciling from half-filled caches would misread the children (a missing
+  // coordinator pod looks deleted): wait until every informer has listed.
+  while (!synced() && !stopped_) std::this_thread::sleep_for(50ms);
   while (auto key = queue_.get()) {
     ++stats_.reconciles;
     try {
@@ -438,10 +441,14 @@ std::chrono::milliseconds Controller::reconcile(const std::string& key) {
     } catch (const SpecError& e) {
       return fail("InvalidSpec", e.what());
     }
-    if (!create_job(initializer_job(tr, options_.jobs))) return 1s;
     if (stage.empty()) {
       set_stage("initialization", "Initializing", "inspecting the script");
       set_condition(status, "Initialized", false, "Initializing", "the initializer is running", now, generation);
+    }
+    if (!create_job(initializer_job(tr, options_.jobs))) {
+      status["message"] = "waiting for the Jobs of an earlier TestRun named " + name + " to be deleted";
+      write_status();
+      return 1s;
     }
     if (kids.initializer.is_null()) {
       write_status();

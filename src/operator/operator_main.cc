@@ -23,7 +23,7 @@ constexpr const char* kUsage =
     "  --leader-election-namespace NS   default: $POD_NAMESPACE or herd-system\n"
     "  --metrics-address HOST:PORT  Prometheus /metrics (default :8080; \"0\" = off)\n"
     "  --health-address HOST:PORT   /healthz and /readyz (default :8081; \"0\" = off)\n"
-    "  --image IMAGE                herd image for children (default: $HERD_IMAGE or ghcr.io/herd-dev/herd:latest)\n"
+    "  --image IMAGE                herd image for children (default: $HERD_RUNNER_IMAGE or ghcr.io/herd-dev/herd:latest)\n"
     "  --workers N                  concurrent reconciles (default 2)\n";
 
 std::atomic<int> g_signal{0};
@@ -57,6 +57,8 @@ class HttpEndpoint {
       throw std::runtime_error("cannot listen on " + address);
     }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() is a no-op before the loop runs: wait for it, so the destructor never hangs.
+    for (int i = 0; i < 500 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ~HttpEndpoint() {
     if (thread_.joinable()) {
@@ -78,7 +80,7 @@ int operator_main(const std::vector<std::string>& args) {
   std::string lease_ns = env_or("POD_NAMESPACE", "herd-system");
   bool leader_elect = false;
   ControllerOptions opts;
-  opts.jobs.image = env_or("HERD_IMAGE", opts.jobs.image);
+  opts.jobs.image = env_or("HERD_RUNNER_IMAGE", env_or("HERD_IMAGE", opts.jobs.image));
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i], value;
     if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
@@ -177,7 +179,7 @@ int operator_main(const std::vector<std::string>& args) {
       lc.lease_name = "herd-operator-lock";
       char host[256] = {};
       gethostname(host, sizeof host - 1);
-      lc.identity = std::string(host) + "_" + std::to_string(std::random_device{}());
+      lc.identity = env_or("POD_NAME", env_or("HOSTNAME", host)) + "_" + std::to_string(std::random_device{}());
       lc.on_started_leading = [&] {
         std::fprintf(stderr, "herd operator: became the leader (%s)\n", lc.identity.c_str());
         leading = true;

@@ -110,9 +110,7 @@ class LiveProcess {
       std::this_thread::sleep_for(20ms);
     }
   }
-  bool running() {
-    return !wait_exit(0ms).has_value();
-  }
+  bool running() { return !wait_exit(0ms).has_value(); }
 
  private:
   void read_loop(int out_fd, int err_fd) {
@@ -160,9 +158,11 @@ class CoordinatorApiTest : public HerdTest {
  protected:
   /// Runner i of n of `script` (in the temp dir) on 127.0.0.1:port, as the operator starts them.
   std::unique_ptr<LiveProcess> start_runner(int i, int n, std::uint16_t port) {
+    auto bound = [n](int k) {
+      return k == 0 ? std::string("0") : k == n ? std::string("1") : std::to_string(k) + "/" + std::to_string(n);
+    };
     std::string sequence = "0";
-    for (int k = 1; k <= n; ++k) sequence += "," + (k == n ? std::string("1") : std::to_string(k) + "/" + std::to_string(n));
-    auto bound = [n](int k) { return k == 0 ? std::string("0") : k == n ? std::string("1") : std::to_string(k) + "/" + std::to_string(n); };
+    for (int k = 1; k <= n; ++k) sequence += "," + bound(k);
     return std::make_unique<LiveProcess>(
         std::vector<std::string>{"run", "--paused", "--linger", "--no-setup", "--no-teardown", "--no-thresholds",
                                  "--address", "127.0.0.1:" + std::to_string(port), "--execution-segment",
@@ -360,11 +360,11 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); sleep(0.05); }
   auto coord = start_coordinator({p1, p2}, {"--address", "127.0.0.1:0", "--linger", "--result-file", "result.json"});
   std::uint16_t port = api_port(*coord);
   ASSERT_NE(port, 0) << *coord;
-  // Running, with the runners' VUs summed.
+  // Running, with the runners' VUs summed (1 + 1).
   json running;
   for (int i = 0; i < 300; ++i) {
     json a = get_json(port, "/v1/status")["data"]["attributes"];
-    if (a.value("status", -1) == 7 && a.value("vus", 0) == 4) {
+    if (a.value("status", -1) == 7 && a.value("vus", 0) == 2) {
       running = a;
       break;
     }
@@ -372,10 +372,11 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); sleep(0.05); }
   }
   ASSERT_TRUE(running.is_object()) << *coord;
   EXPECT_EQ(running["paused"], false);
-  EXPECT_EQ(running["vus-max"], 4);
+  EXPECT_EQ(running["vus-max"], 2);
   std::this_thread::sleep_for(1500ms);
   json mid = get_json(port, "/v1/metrics/iterations");
-  EXPECT_GT(mid["data"]["attributes"]["sample"].value("count", 0.0), 0) << "merged metrics while running\n" << mid.dump();
+  EXPECT_GT(mid["data"]["attributes"]["sample"].value("count", 0.0), 0) << "merged metrics while running\n"
+                                                                        << mid.dump();
   int st = 0;
   get_json(port, "/v1/summary", &st);
   EXPECT_EQ(st, 404);
@@ -441,6 +442,20 @@ TEST_F(CoordinatorApiTest, CoordinatorScriptErrorWritesError107) {
   EXPECT_NE(f["message"].get<std::string>().find("script.js:2:"), std::string::npos) << f.dump();
 }
 
+TEST_F(CoordinatorApiTest, LocalParallelRunWritesTheResultFileToo) {
+  dir_.write("script.js", R"JS(
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 4, iterations: 20 } } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+)JS");
+  ProcResult r = run_spec(RunSpec{.args = {"run", "--parallelism", "2", "--result-file", "result.json", "script.js"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  json f = read_json_file("result.json");
+  EXPECT_EQ(f["result"], "passed") << f.dump();
+  EXPECT_EQ(f["metrics"]["iterations"], 20);
+  EXPECT_EQ(r.err.find("--result-file"), std::string::npos) << "not passed to the runners\n" << r;
+}
+
 // ---------------------------------------------------------------------------
 // herd inspect --result-file (the initializer's termination message).
 
@@ -451,8 +466,8 @@ export const options = { scenarios: {
   b: { executor: 'per-vu-iterations', vus: 5, iterations: 2, startTime: '10s', maxDuration: '20s' } } };
 export default function () {}
 )JS");
-  ProcResult r = run_spec(RunSpec{.args = {"inspect", "--execution-requirements", "--result-file", "result.json",
-                                           "script.js"}});
+  ProcResult r =
+      run_spec(RunSpec{.args = {"inspect", "--execution-requirements", "--result-file", "result.json", "script.js"}});
   ASSERT_EQ(r.exit_code, 0) << r;
   std::string raw = dir_.read("result.json");
   EXPECT_EQ(std::count(raw.begin(), raw.end(), '\n'), 1) << raw;
@@ -465,8 +480,8 @@ export default function () {}
 
 TEST_F(CoordinatorApiTest, InspectSyntaxErrorGoesToTheResultFile) {
   dir_.write("script.js", "export default function () {\n  let x = ;\n}\n");
-  ProcResult r = run_spec(RunSpec{.args = {"inspect", "--execution-requirements", "--result-file", "result.json",
-                                           "script.js"}});
+  ProcResult r =
+      run_spec(RunSpec{.args = {"inspect", "--execution-requirements", "--result-file", "result.json", "script.js"}});
   EXPECT_EQ(r.exit_code, 107) << r;
   json f = read_json_file("result.json");
   EXPECT_EQ(f["exitCode"], 107) << f.dump();

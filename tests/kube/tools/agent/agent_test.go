@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,7 +84,7 @@ func TestImageKeys(t *testing.T) {
 func TestImageMap(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "images")
-	text := "# comment\nherd build/herd   # trailing comment\n\nbusybox /bin/sh -c true\n* /bin/false\n"
+	text := "# comment\nherd build/herd   # trailing comment\n\nbusybox /bin/sh -c true\nalpine - /bin/sh\n* /bin/false\n"
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +98,9 @@ func TestImageMap(t *testing.T) {
 	}
 	if e, _ := im.lookup("docker.io/library/busybox:1.36"); e.entrypoint != "/bin/sh" || !reflect.DeepEqual(e.args, []string{"-c", "true"}) {
 		t.Errorf("busybox → %+v", e)
+	}
+	if e, _ := im.lookup("alpine:3"); e.entrypoint != "-" || !reflect.DeepEqual(e.args, []string{"/bin/sh"}) {
+		t.Errorf("alpine → %+v", e)
 	}
 	if e, _ := im.lookup("nginx"); e.entrypoint != "/bin/false" {
 		t.Errorf("default → %+v", e)
@@ -127,9 +131,15 @@ func TestResolveArgv(t *testing.T) {
 		{[]string{"sh", "-c", "true"}, nil, true, []string{"/usr/bin/sh", "-c", "true"}, false, false},
 		{nil, nil, false, nil, true, false},
 		{[]string{"no-such-command-herd"}, nil, true, nil, false, true},
+		{nil, []string{"sh", "-c", "x"}, true, []string{"/usr/bin/sh", "-c", "x"}, false, false},
 	}
-	for _, c := range cases {
-		got, errImage, err := resolveArgv(c.cmd, c.args, e, c.mapped, path, dir)
+	shOnly := imageEntry{entrypoint: "-", args: []string{"/bin/sh"}} // busybox: CMD ["sh"], no ENTRYPOINT
+	for i, c := range cases {
+		ent := e
+		if i == len(cases)-1 {
+			ent = shOnly
+		}
+		got, errImage, err := resolveArgv(c.cmd, c.args, ent, c.mapped, path, dir)
 		if c.want != nil && got != nil && got[0] == "/bin/sh" { // usrmerge-less systems
 			c.want[0] = "/bin/sh"
 		}
@@ -286,4 +296,47 @@ func TestPhase(t *testing.T) {
 	if p := w.phase(pod); p != v1.PodPending {
 		t.Errorf("waiting container: %s", p)
 	}
+}
+
+// A container's processes all die with it, even one that left the session.
+func TestStopProcsLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	marker := "HERD_FS_ROOT=" + dir + "/root/c"
+	notified := make(chan struct{}, 1)
+	p, err := startProc([]string{"/bin/sh", "-c", "trap '' TERM; setsid sleep 60 & sleep 60 & echo started; wait"},
+		[]string{marker, "PATH=" + os.Getenv("PATH")}, dir, filepath.Join(dir, "c.log"), marker, func() { notified <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && countMarked(marker) < 3; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := countMarked(marker); n < 3 {
+		t.Fatalf("%d marked processes, want 3", n)
+	}
+	stopProcs([]*proc{p}, 200*time.Millisecond, nil)
+	<-notified
+	if p.exitCode != 137 {
+		t.Errorf("exit code %d, want 137 (SIGKILL after the grace)", p.exitCode)
+	}
+	time.Sleep(100 * time.Millisecond) // let init reap the killed orphans
+	if n := countMarked(marker); n != 0 {
+		t.Errorf("%d processes left behind", n)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "c.log")); string(b) != "started\n" {
+		t.Errorf("log %q", b)
+	}
+}
+
+func countMarked(marker string) int {
+	n := 0
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		st, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err == nil && strings.Contains("\x00"+string(b), "\x00"+marker+"\x00") && !strings.Contains(string(st), ") Z ") {
+			n++
+		}
+	}
+	return n
 }

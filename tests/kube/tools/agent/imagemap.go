@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// imageEntry is what an image "contains": its ENTRYPOINT and default CMD.
+// imageEntry is what an image "contains": its ENTRYPOINT ("-": none) and default CMD.
 type imageEntry struct {
 	entrypoint string
 	args       []string
@@ -25,8 +25,9 @@ type imageMap struct {
 	m     map[string]imageEntry
 }
 
-// parseImageMap reads lines "IMAGE ENTRYPOINT [DEFAULT-ARGS...]"; '#' starts a comment.
-// A relative ENTRYPOINT containing '/' is resolved against dir.
+// parseImageMap reads lines "IMAGE ENTRYPOINT [CMD...]"; '#' starts a comment.
+// ENTRYPOINT "-" means none (a CMD-only image like busybox: "busybox - /bin/sh").
+// A relative path containing '/' is resolved against dir.
 func parseImageMap(r io.Reader, dir string) (map[string]imageEntry, error) {
 	m := map[string]imageEntry{}
 	sc := bufio.NewScanner(r)
@@ -39,11 +40,12 @@ func parseImageMap(r io.Reader, dir string) (map[string]imageEntry, error) {
 		if len(f) < 2 {
 			return nil, fmt.Errorf("image map line %d: want IMAGE ENTRYPOINT [ARGS...]", ln)
 		}
-		ep := f[1]
-		if !filepath.IsAbs(ep) && strings.Contains(ep, "/") {
-			ep = filepath.Join(dir, ep)
+		for i, p := range f[1:] {
+			if (i == 0 || (i == 1 && f[1] == "-")) && !filepath.IsAbs(p) && strings.Contains(p, "/") {
+				f[i+1] = filepath.Join(dir, p) // the entrypoint, or CMD[0] of a CMD-only image
+			}
 		}
-		m[f[0]] = imageEntry{entrypoint: ep, args: f[2:]}
+		m[f[0]] = imageEntry{entrypoint: f[1], args: f[2:]}
 	}
 	return m, sc.Err()
 }
@@ -108,9 +110,20 @@ func imageKeys(image string) []string {
 	return keys
 }
 
-// resolveArgv builds the process argv from the (expanded, rewritten) command and
-// args. errImage is set when the image is unmapped and there is no command.
+// resolveArgv builds the process argv like a container runtime: command+args if
+// there is a command, else ENTRYPOINT + (args or the image's CMD). argv[0] becomes the
+// mapped executable (the ENTRYPOINT, or CMD[0] when ENTRYPOINT is "-") when its
+// basename matches, else it is looked up on PATH. errImage is set when an unmapped
+// image has no command.
 func resolveArgv(command, args []string, e imageEntry, mapped bool, path, cwd string) (argv []string, errImage bool, err error) {
+	exe := e.entrypoint
+	if exe == "-" {
+		exe = ""
+		if len(e.args) > 0 {
+			exe = e.args[0]
+		}
+	}
+	argv = append(append([]string(nil), command...), args...)
 	if len(command) == 0 {
 		if !mapped {
 			return nil, true, nil
@@ -118,15 +131,21 @@ func resolveArgv(command, args []string, e imageEntry, mapped bool, path, cwd st
 		if len(args) == 0 {
 			args = e.args
 		}
-		command = []string{e.entrypoint}
-	} else if mapped && filepath.Base(command[0]) == filepath.Base(e.entrypoint) {
-		command = append([]string{e.entrypoint}, command[1:]...)
+		argv = append([]string(nil), args...)
+		if e.entrypoint != "-" {
+			argv = append([]string{e.entrypoint}, args...)
+		}
 	}
-	exe, err := lookPath(command[0], path, cwd)
-	if err != nil {
+	if len(argv) == 0 {
+		return nil, false, fmt.Errorf("no command specified")
+	}
+	if mapped && exe != "" && filepath.Base(argv[0]) == filepath.Base(exe) {
+		argv[0] = exe
+	}
+	if argv[0], err = lookPath(argv[0], path, cwd); err != nil {
 		return nil, false, err
 	}
-	return append(append([]string{exe}, command[1:]...), args...), false, nil
+	return argv, false, nil
 }
 
 // lookPath finds an executable like exec.LookPath, but with the container's PATH.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -56,6 +55,8 @@ type agent struct {
 	mem      *memMonitor
 	events   record.EventBroadcaster
 	ctx      context.Context // cancelled on SIGTERM/SIGINT
+	// podsSynced reports that the initial pod list reached the handlers.
+	podsSynced func() bool
 
 	mu       sync.Mutex
 	pods     map[types.UID]*podWorker
@@ -159,13 +160,15 @@ func run(c config) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "spec.nodeName!=" }))
 	inf := factory.Core().V1().Pods().Informer()
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    a.onPod,
 		UpdateFunc: func(_, o interface{}) { a.onPod(o) },
 		DeleteFunc: a.onPodDelete,
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
+	a.podsSynced = reg.HasSynced
 	factory.Start(ctx.Done())
 	slog.Info("herd-node-agent running", "nodes", len(nodes), "state", c.stateDir, "apiserver", rc.Host, "pid", os.Getpid())
 	<-ctx.Done()
@@ -235,5 +238,3 @@ func (a *agent) podByName(node, ns, name string) *podWorker {
 }
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
-
-func errf(format string, args ...interface{}) error { return fmt.Errorf(format, args...) }

@@ -216,7 +216,7 @@ func (a *agent) updateNodeStatus(ctx context.Context, n *node) error {
 		st.Addresses = []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: "127.0.0.1"}, {Type: v1.NodeHostName, Address: n.name}}
 		st.DaemonEndpoints.KubeletEndpoint.Port = int32(n.port)
 		st.NodeInfo = v1.NodeSystemInfo{
-			MachineID: "herd-" + n.name, SystemUUID: "herd-" + n.name, BootID: fmt.Sprintf("herd-%d", os.Getpid()),
+			MachineID: n.name, SystemUUID: n.name, BootID: fmt.Sprintf("herd-%d", os.Getpid()),
 			KernelVersion: strings.TrimSpace(string(kernel)), OSImage: "herd-node-agent", ContainerRuntimeVersion: "herd://0.1.0",
 			KubeletVersion: kubeletVersion, OperatingSystem: "linux", Architecture: runtime.GOARCH,
 		}

@@ -21,7 +21,7 @@ import (
 const (
 	backoffInitial = time.Second
 	backoffMax     = 10 * time.Second
-	refreshEvery   = 30 * time.Second
+	refreshEvery   = 15 * time.Second
 	maxTermMessage = 4096
 )
 
@@ -58,6 +58,7 @@ type podWorker struct {
 	probeCh              chan probeResult
 	ip                   string
 	ipHeld               bool
+	setupErr             string // why the sandbox is not ready (shown in waiting messages)
 	sandboxReady         bool
 	nextSetup, nextFresh time.Time
 	volPaths, volHash    map[string]string
@@ -73,6 +74,8 @@ type podWorker struct {
 	reason, message      string
 	lastSent             *v1.PodStatus
 	lastSentAt           time.Time
+	pushAfter            time.Time // status update back-off while the API server is unreachable
+	pushDelay            time.Duration
 }
 
 func newPodWorker(a *agent, pod *v1.Pod) *podWorker {
@@ -87,6 +90,8 @@ func newPodWorker(a *agent, pod *v1.Pod) *podWorker {
 	w.ip = pod.Status.PodIP
 	if p := pod.Status.Phase; p == v1.PodSucceeded || p == v1.PodFailed {
 		w.final, w.readOnly, w.done = p, true, true
+	} else if w.ip != "" && !pod.Spec.HostNetwork { // agent restart: keep the address (claimed before new pods get theirs)
+		w.ipHeld = a.ips.reserve(w.ip)
 	}
 	mk := func(spec v1.Container, init bool, old []v1.ContainerStatus) *ctr {
 		c := &ctr{spec: spec, init: init, wantStart: true, backoff: backoffInitial}
@@ -233,7 +238,12 @@ func (w *podWorker) setup(ctx context.Context, pod *v1.Pod) bool {
 	if time.Now().Before(w.nextSetup) {
 		return false
 	}
-	if !w.ipHeld {
+	if pod.Spec.HostNetwork {
+		w.ip = "127.0.0.1"
+	} else if !w.ipHeld {
+		if w.ip == "" && !w.a.podsSynced() {
+			return false // let the pods of a previous agent run claim their addresses first
+		}
 		ip, err := w.a.ips.allocate(w.ip)
 		if err != nil {
 			w.log().Error("no pod IP", "err", err)
@@ -246,12 +256,15 @@ func (w *podWorker) setup(ctx context.Context, pod *v1.Pod) bool {
 		_ = os.MkdirAll(filepath.Join(w.dir, d), 0o755)
 	}
 	if err := w.setupVolumes(ctx, pod); err != nil {
-		w.log().Warn("volume setup failed", "err", err)
-		w.event(nil, v1.EventTypeWarning, "FailedMount", "%v", err)
+		if w.setupErr != err.Error() {
+			w.log().Warn("volume setup failed", "err", err)
+			w.event(nil, v1.EventTypeWarning, "FailedMount", "%v", err)
+		}
+		w.setupErr = err.Error()
 		w.nextSetup = time.Now().Add(5 * time.Second)
 		return false
 	}
-	w.sandboxReady = true
+	w.sandboxReady, w.setupErr = true, ""
 	w.nextFresh = time.Now().Add(refreshEvery)
 	w.log().Info("pod sandbox ready", "ip", w.ip, "dir", w.dir)
 	return true
@@ -345,7 +358,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) {
 	var p *proc
 	if err == nil {
 		c.imageID = "herd://" + argv[0]
-		p, err = startProc(argv, envList(env), cwd, logPath, w.poke)
+		p, err = startProc(argv, envList(env), cwd, logPath, "HERD_FS_ROOT="+root, w.poke)
 	}
 	if err != nil {
 		w.event(c, v1.EventTypeWarning, "Failed", "Error: failed to start container %q: %v", c.spec.Name, err)
@@ -505,7 +518,11 @@ func (w *podWorker) stopAll(grace time.Duration) {
 	}
 	if len(procs) > 0 {
 		w.log().Info("stopping containers", "count", len(procs), "grace", grace)
-		stopProcs(procs, grace)
+		var abort <-chan struct{}
+		if w.a.ctx.Err() == nil {
+			abort = w.a.ctx.Done() // agent shutdown cuts long grace periods short
+		}
+		stopProcs(procs, grace, abort)
 	}
 }
 
@@ -547,7 +564,7 @@ func (w *podWorker) terminate(pod *v1.Pod) {
 
 func nowTime() metav1.Time { return metav1.NewTime(time.Now().Truncate(time.Second)) }
 
-func (c *ctr) status(defaultWait string) v1.ContainerStatus {
+func (c *ctr) status(defaultWait, waitMsg string) v1.ContainerStatus {
 	running := c.proc != nil
 	started := running && c.started
 	s := v1.ContainerStatus{Name: c.spec.Name, Image: c.spec.Image, ImageID: c.imageID, ContainerID: c.containerID,
@@ -567,7 +584,7 @@ func (c *ctr) status(defaultWait string) v1.ContainerStatus {
 		s.State.Terminated = c.term
 		s.LastTerminationState.Terminated = c.prevTerm
 	default:
-		s.State.Waiting = &v1.ContainerStateWaiting{Reason: defaultWait}
+		s.State.Waiting = &v1.ContainerStateWaiting{Reason: defaultWait, Message: waitMsg}
 	}
 	return s
 }
@@ -589,7 +606,7 @@ func (w *podWorker) buildStatus(pod *v1.Pod) v1.PodStatus {
 	var pendingInit, unready []string
 	s.InitContainerStatuses, s.ContainerStatuses = nil, nil
 	for _, c := range w.inits {
-		cs := c.status("PodInitializing")
+		cs := c.status("PodInitializing", w.setupErr)
 		if !w.initialized && !(cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0) {
 			pendingInit = append(pendingInit, c.spec.Name)
 		}
@@ -600,7 +617,7 @@ func (w *podWorker) buildStatus(pod *v1.Pod) v1.PodStatus {
 		if !w.initialized && len(w.inits) > 0 {
 			def = "PodInitializing"
 		}
-		cs := c.status(def)
+		cs := c.status(def, w.setupErr)
 		if !cs.Ready {
 			unready = append(unready, c.spec.Name)
 		}
@@ -645,7 +662,7 @@ func (w *podWorker) buildStatus(pod *v1.Pod) v1.PodStatus {
 
 // pushStatus writes the status through pods/status when it differs from the server's.
 func (w *podWorker) pushStatus(pod *v1.Pod) {
-	if w.readOnly {
+	if w.readOnly || time.Now().Before(w.pushAfter) {
 		return
 	}
 	want := w.buildStatus(pod)
@@ -673,9 +690,11 @@ func (w *podWorker) pushStatus(pod *v1.Pod) {
 	})
 	if err != nil {
 		if !apierrors.IsNotFound(err) && ctx.Err() == nil {
-			w.log().Warn("status update failed", "err", err)
+			w.pushDelay = min(max(2*w.pushDelay, time.Second), backoffMax)
+			w.pushAfter = time.Now().Add(w.pushDelay)
+			w.log().Warn("status update failed", "err", err, "retryIn", w.pushDelay)
 		}
 		return
 	}
-	w.lastSent, w.lastSentAt = &want, time.Now()
+	w.lastSent, w.lastSentAt, w.pushDelay = &want, time.Now(), 0
 }

@@ -26,6 +26,7 @@ type probeResult struct {
 // probeEnv is what a probe needs to reach its container.
 type probeEnv struct {
 	env       []string
+	envMap    map[string]string
 	path, cwd string
 	maps      []pathMap
 	ip        string
@@ -40,7 +41,7 @@ type probeEnv struct {
 func (w *podWorker) startProbes(pod *v1.Pod, c *ctr, env map[string]string, maps []pathMap, cwd string) {
 	ctx, cancel := context.WithCancel(w.a.ctx)
 	c.stopProbes = cancel
-	pe := &probeEnv{env: envList(env), path: env["PATH"], cwd: cwd, maps: maps, ip: w.ip, ports: c.spec.Ports,
+	pe := &probeEnv{env: envList(env), envMap: env, path: env["PATH"], cwd: cwd, maps: maps, ip: w.ip, ports: c.spec.Ports,
 		runID: c.runID, c: c, readiness: c.spec.ReadinessProbe, liveness: c.spec.LivenessProbe, probeCtx: ctx}
 	c.probeEnv = pe
 	if c.spec.StartupProbe != nil {
@@ -172,7 +173,7 @@ func runProbe(ctx context.Context, pe *probeEnv, p *v1.Probe, timeout time.Durat
 		}
 		argv := make([]string, len(h.Exec.Command))
 		for i, a := range h.Exec.Command {
-			argv[i] = rewritePaths(a, pe.maps)
+			argv[i] = rewritePaths(expand(a, mapLookup(pe.envMap)), pe.maps)
 		}
 		exe, err := lookPath(argv[0], pe.path, pe.cwd)
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -28,8 +29,9 @@ type proc struct {
 }
 
 // startProc starts argv in a new session with stdout+stderr appended to logPath;
-// notify is called after the process exits.
-func startProc(argv, env []string, dir, logPath string, notify func()) (*proc, error) {
+// notify is called after the process exits. marker is an env entry unique to the
+// container (its HERD_FS_ROOT): descendants that left the session are found by it.
+func startProc(argv, env []string, dir, logPath, marker string, notify func()) (*proc, error) {
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -56,6 +58,7 @@ func startProc(argv, env []string, dir, logPath string, notify func()) (*proc, e
 		}
 		p.finished = time.Now()
 		killSession(p.pid, syscall.SIGKILL) // a container ends with its main process
+		killMarked(marker)
 		close(p.done)
 		notify()
 	}()
@@ -81,16 +84,21 @@ func killSession(sid int, sig syscall.Signal) {
 	}
 }
 
-// stopProcs sends SIGTERM, waits up to grace, then SIGKILLs and waits for the reaping.
-func stopProcs(procs []*proc, grace time.Duration) {
+// stopProcs sends SIGTERM, waits up to grace (or until abort is closed), then
+// SIGKILLs and waits for the reaping.
+func stopProcs(procs []*proc, grace time.Duration, abort <-chan struct{}) {
 	for _, p := range procs {
 		killSession(p.pid, syscall.SIGTERM)
 	}
 	deadline := time.After(grace)
+wait:
 	for _, p := range procs {
 		select {
 		case <-p.done:
 		case <-deadline:
+			break wait
+		case <-abort:
+			break wait
 		}
 	}
 	for _, p := range procs {
@@ -103,6 +111,21 @@ func stopProcs(procs []*proc, grace time.Duration) {
 		case <-p.done:
 		case <-time.After(10 * time.Second):
 			slog.Error("process did not exit after SIGKILL", "pid", p.pid)
+		}
+	}
+}
+
+// killMarked SIGKILLs every process whose environment contains the entry marker.
+func killMarked(marker string) {
+	want := []byte(marker + "\x00")
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/environ"); err == nil && bytes.Contains(append([]byte{0}, b...), append([]byte{0}, want...)) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
 }
@@ -213,14 +236,11 @@ func usableIP(v uint32) bool {
 
 // allocate returns prefer if it is a free usable address, else the first free one from base.
 func (a *ipAllocator) allocate(prefer string) (string, error) {
+	if a.reserve(prefer) {
+		return prefer, nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if ip := net.ParseIP(prefer).To4(); ip != nil {
-		if v := binary.BigEndian.Uint32(ip); usableIP(v) && !a.used[v] {
-			a.used[v] = true
-			return prefer, nil
-		}
-	}
 	for v := a.base; v>>24 == 127; v++ {
 		if usableIP(v) && !a.used[v] {
 			a.used[v] = true
@@ -230,6 +250,22 @@ func (a *ipAllocator) allocate(prefer string) (string, error) {
 		}
 	}
 	return "", errors.New("no free pod IP")
+}
+
+// reserve claims a specific address (a pod's IP from before an agent restart).
+func (a *ipAllocator) reserve(ip string) bool {
+	v := net.ParseIP(ip).To4()
+	if v == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := binary.BigEndian.Uint32(v)
+	if !usableIP(n) || a.used[n] {
+		return false
+	}
+	a.used[n] = true
+	return true
 }
 
 func (a *ipAllocator) release(ip string) {

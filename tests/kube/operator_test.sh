@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# The herd operator end to end on the test cluster (issue #6): operator_test.sh CASE
+# The operator is installed from bundle.yaml (the helm case installs the chart instead) and
+# runs as a pod under its own ServiceAccount, so RBAC is real. The image
+# ghcr.io/herd-dev/herd maps to $HERD_BIN through the node agent's image table.
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+HERD="${HERD_BIN:-$KUBE_REPO/build/bin/herd}"
+
+ensure_bundle_operator() {
+  if helm status herd -n herd-helm >/dev/null 2>&1; then helm uninstall herd -n herd-helm --wait >/dev/null; fi
+  kubectl apply -f "$KUBE_REPO/bundle.yaml" >/dev/null
+  kubectl wait --for=condition=Established crd/testruns.herd.dev --timeout=60s >/dev/null
+  kubectl -n herd-system rollout status deploy/herd-operator --timeout=120s >/dev/null ||
+    fail "the operator did not become ready: $(kubectl -n herd-system get pods -o wide 2>&1)"
+}
+
+# A loopback target for the test's traffic; TARGET is its base URL.
+start_target() {
+  local port; port=$(kube_free_port)
+  "$HERD" target --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+  TARGET_PID=$!
+  TARGET="http://127.0.0.1:$port"
+  retry 10 curl -sf "$TARGET/"
+}
+
+# new_case NAME: namespace, target, cleanup of both.
+new_case() {
+  new_ns "$1"
+  start_target
+  trap 'kill $TARGET_PID 2>/dev/null; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+}
+
+# script NAME BODY: a ConfigMap NAME holding test.js.
+script() {
+  local dir; dir=$(mktemp -d)
+  printf '%s\n' "$2" > "$dir/test.js"
+  kubectl -n "$NS" create configmap "$1" --from-file=test.js="$dir/test.js" >/dev/null
+  rm -rf "$dir"
+}
+
+# testrun NAME PARALLELISM SCRIPT_CM [extra spec YAML lines...]
+testrun() {
+  local name=$1 n=$2 cm=$3; shift 3
+  {
+    echo "apiVersion: herd.dev/v1alpha1"
+    echo "kind: TestRun"
+    echo "metadata: {name: $name}"
+    echo "spec:"
+    echo "  parallelism: $n"
+    echo "  script: {configMap: {name: $cm, file: test.js}}"
+    echo "  arguments: -e BASE_URL=$TARGET"
+    local line; for line in "$@"; do echo "  $line"; done
+  } | kubectl -n "$NS" apply -f - >/dev/null
+}
+
+# wait_stage NAME STAGE... SECONDS: until the TestRun reaches one of the stages; prints it.
+wait_stage() {
+  local name=$1; shift
+  local secs=${*: -1} stages=("${@:1:$#-1}")
+  local deadline=$((SECONDS + secs)) s
+  while ((SECONDS < deadline)); do
+    s=$(jp "$name" '{.status.stage}' testrun 2>/dev/null || true)
+    local w; for w in "${stages[@]}"; do [[ $s == "$w" ]] && { echo "$s"; return 0; }; done
+    sleep 1
+  done
+  fail "TestRun $name is in stage '$s' after ${secs}s, want ${stages[*]}: $(jp "$name" '{.status.message}' testrun)"
+}
+
+# no_pods NAME SECONDS: until no pod of the TestRun is left.
+no_pods() {
+  retry "$2" bash -c "[[ -z \$(kubectl -n $NS get pods -l herd.dev/testrun=$1 -o name) ]]"
+}
+
+ITER_SCRIPT='import http from "k6/http";
+import { check } from "k6";
+export const options = {
+  scenarios: { main: { executor: "shared-iterations", vus: 4, iterations: 40, maxDuration: "60s" } },
+  thresholds: { http_req_failed: ["rate<0.01"], checks: ["rate>0.99"] },
+};
+export default function () {
+  check(http.get(`${__ENV.BASE_URL}/`), { "status is 200": (r) => r.status === 200 });
+}'
+
+passes_with() { # parallelism
+  ensure_bundle_operator
+  new_case "p$1"
+  script s "$ITER_SCRIPT"
+  testrun run "$1" s
+  [[ $(wait_stage run finished error 180) == finished ]] || fail "stage error: $(jp run '{.status.message}' testrun)"
+  [[ $(jp run '{.status.result}' testrun) == passed ]] || fail "result $(jp run '{.status.result}' testrun)"
+  local iters; iters=$(jp run '{.status.metrics.iterations}' testrun)
+  [[ $iters == 40 ]] || fail "merged iterations $iters, the plan has 40"
+  [[ $(jp run '{.status.metrics.requests}' testrun) == 40 ]] || fail "merged requests"
+  [[ $(jp run '{.status.runners.total}' testrun) == "$1" ]] || fail "runners.total"
+  local text; text=$(kubectl -n "$NS" get configmap run-summary -o jsonpath='{.data.summary\.txt}')
+  [[ $text == *"iterations"*"40"* ]] || fail "summary ConfigMap lacks the merged iterations: $text"
+  [[ $(grep -c "TOTAL RESULTS" <<<"$text") == 1 ]] || fail "not exactly one summary"
+  kubectl -n "$NS" get configmap run-summary -o jsonpath='{.data.summary\.json}' | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["metrics"]["iterations"]["values"]["count"] == 40 if "values" in d["metrics"]["iterations"] else d["metrics"]["iterations"]["count"] == 40, d["metrics"]["iterations"]' ||
+    fail "summary.json iterations"
+  pass "parallelism $1: finished/passed, 40 iterations merged, one summary in the ConfigMap"
+}
+case_parallel_1() { passes_with 1; }
+case_parallel_4() { passes_with 4; }
+
+case_threshold_fails() { # finished/failed, and herd kube run exits 99
+  ensure_bundle_operator
+  new_case thr
+  local dir; dir=$(mktemp -d)
+  cat > "$dir/fails.js" <<'JS'
+import http from "k6/http";
+export const options = { vus: 2, iterations: 10, thresholds: { http_req_duration: ["max<0"] } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+JS
+  local rc=0 out
+  out=$("$HERD" kube run "$dir/fails.js" --namespace "$NS" --name fails --parallelism 2 --keep -q -- -e "BASE_URL=$TARGET" 2>&1) || rc=$?
+  rm -rf "$dir"
+  [[ $rc == 99 ]] || fail "herd kube run exited $rc, want 99: $out"
+  [[ $out == *"max<0"* ]] || fail "the merged summary was not printed: $out"
+  [[ $(jp fails '{.status.stage}' testrun) == finished ]] || fail "stage $(jp fails '{.status.stage}' testrun)"
+  [[ $(jp fails '{.status.result}' testrun) == failed ]] || fail "result $(jp fails '{.status.result}' testrun)"
+  [[ $(jp fails '{.status.thresholds[0].ok}' testrun) == false ]] || fail "threshold verdict"
+  pass "failing threshold: finished/failed, herd kube run exited 99"
+}
+
+case_kube_run() { # herd kube run passes, prints one summary, leaves nothing behind
+  ensure_bundle_operator
+  new_case kr
+  local dir; dir=$(mktemp -d)
+  printf '%s\n' "$ITER_SCRIPT" > "$dir/iter.js"
+  local rc=0 out
+  out=$("$HERD" kube run "$dir/iter.js" --namespace "$NS" --parallelism 2 -- -e "BASE_URL=$TARGET" 2>"$dir/err") || rc=$?
+  [[ $rc == 0 ]] || fail "herd kube run exited $rc: $(cat "$dir/err")"
+  grep -q "herd kube: started" "$dir/err" || grep -q "herd kube: created" "$dir/err" || fail "no progress: $(cat "$dir/err")"
+  rm -rf "$dir"
+  [[ $(grep -c "TOTAL RESULTS" <<<"$out") == 1 ]] || fail "want one summary: $out"
+  retry 60 bash -c "[[ -z \$(kubectl -n $NS get testruns,jobs,pods,configmaps -l app=herd -o name) ]]"
+  pass "herd kube run: exit 0, one summary, nothing left"
+}
+
+case_syntax_error() { # error at the initializer with file:line in the status
+  ensure_bundle_operator
+  new_case syn
+  script bad 'import http from "k6/http";
+export default function () {
+  http.get("x"
+}'
+  testrun bad 2 bad
+  [[ $(wait_stage bad error finished 120) == error ]] || fail "a broken script finished"
+  local msg; msg=$(jp bad '{.status.message}' testrun)
+  [[ $msg =~ test\.js:[0-9]+:[0-9]+ ]] || fail "message lacks file:line:column: $msg"
+  [[ -z $(kubectl -n "$NS" get jobs -l herd.dev/component=runner -o name) ]] || fail "runners were created"
+  [[ $(jp bad '{.status.exitCode}' testrun) == 107 ]] || fail "exitCode $(jp bad '{.status.exitCode}' testrun)"
+  pass "syntax error: stage error at the initializer: $msg"
+}
+
+case_runner_killed() { # error naming the pod; nothing left running
+  ensure_bundle_operator
+  new_case kill
+  script s 'import http from "k6/http";
+import { sleep } from "k6";
+export const options = { vus: 2, duration: "60s" };
+export default function () { http.get(`${__ENV.BASE_URL}/`); sleep(0.05); }'
+  testrun victim 2 s
+  wait_stage victim started 120 >/dev/null
+  sleep 2
+  local pod id; pod=$(kubectl -n "$NS" get pods -l herd.dev/testrun=victim,herd.dev/runner-index=2 -o jsonpath='{.items[0].metadata.name}')
+  id=$(jp "$pod" '{.status.containerStatuses[0].containerID}')
+  kill -KILL "${id##*://}" || fail "cannot kill the runner process ${id##*://}"
+  [[ $(wait_stage victim error finished 90) == error ]] || fail "a killed runner gave a finished run"
+  local msg; msg=$(jp victim '{.status.message}' testrun)
+  [[ $msg == *"$pod"* ]] || fail "message does not name the pod $pod: $msg"
+  no_pods victim 60
+  [[ -n $(kubectl -n "$NS" get configmap victim-summary -o name 2>/dev/null) ]] || fail "partial results were not kept"
+  pass "killed runner: error naming $pod, partial summary kept, no pods left"
+}
+
+case_separate() { # separate: true puts each of 3 runners on its own node
+  ensure_bundle_operator
+  new_case sep
+  script s "$ITER_SCRIPT"
+  testrun sep 3 s "separate: true"
+  [[ $(wait_stage sep finished error 180) == finished ]] || fail "stage error: $(jp sep '{.status.message}' testrun)"
+  local nodes; nodes=$(kubectl -n "$NS" get pods -l herd.dev/testrun=sep,herd.dev/component=runner -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort -u | wc -l)
+  [[ $nodes == 3 ]] || fail "runners used $nodes nodes, want 3"
+  [[ $(jp sep '{.status.metrics.iterations}' testrun) == 40 ]] || fail "iterations"
+  pass "separate: 3 runners on 3 nodes, passed"
+}
+
+case_unschedulable() { # a nodeSelector matching no node: error after the ready timeout, not a hang
+  ensure_bundle_operator
+  new_case unsch
+  script s "$ITER_SCRIPT"
+  testrun nowhere 2 s "timeouts: {ready: 15s}" "runner: {nodeSelector: {herd.dev/no-such-pool: x}}"
+  local t0=$SECONDS
+  [[ $(wait_stage nowhere error finished 120) == error ]] || fail "finished?"
+  local msg; msg=$(jp nowhere '{.status.message}' testrun)
+  [[ $msg == *"not scheduled"* || $msg == *Unschedulable* || $msg == *"node"* ]] || fail "message: $msg"
+  no_pods nowhere 60
+  pass "unschedulable runners: error after $((SECONDS - t0)) s: ${msg:0:160}"
+}
+
+case_operator_restart() { # the operator restarted mid-run still drives the test to its end
+  ensure_bundle_operator
+  new_case restart
+  script s 'import http from "k6/http";
+import { sleep } from "k6";
+export const options = { vus: 2, duration: "15s", thresholds: { http_req_failed: ["rate<0.01"] } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); sleep(0.1); }'
+  testrun r 2 s
+  wait_stage r started 120 >/dev/null
+  local old; old=$(kubectl -n herd-system get pods -l app.kubernetes.io/name=herd-operator -o jsonpath='{.items[0].metadata.name}')
+  kubectl -n herd-system delete pod "$old" --wait=true --timeout=60s >/dev/null
+  [[ $(wait_stage r finished error 180) == finished ]] || fail "stage error: $(jp r '{.status.message}' testrun)"
+  [[ $(jp r '{.status.result}' testrun) == passed ]] || fail "result"
+  local now; now=$(kubectl -n herd-system get pods -l app.kubernetes.io/name=herd-operator -o jsonpath='{.items[0].metadata.name}')
+  [[ $now != "$old" ]] || fail "the operator pod was not replaced"
+  pass "operator pod $old replaced by $now mid-run; the run finished/passed"
+}
+
+case_cleanup_reapply() { # cleanup: post deletes every child; the same name runs again
+  ensure_bundle_operator
+  new_case clean
+  script s "$ITER_SCRIPT"
+  testrun again 2 s "cleanup: post"
+  [[ $(wait_stage again finished error 180) == finished ]] || fail "first run: $(jp again '{.status.message}' testrun)"
+  retry 60 bash -c "[[ -z \$(kubectl -n $NS get jobs,pods -l herd.dev/testrun=again -o name) ]]"
+  pass "cleanup: post deleted every Job and Pod"
+  kubectl -n "$NS" delete testrun again --wait=true >/dev/null
+  testrun again 2 s "cleanup: post"
+  [[ $(wait_stage again finished error 180) == finished ]] || fail "second run: $(jp again '{.status.message}' testrun)"
+  [[ $(jp again '{.status.result}' testrun) == passed ]] || fail "second result"
+  pass "the same TestRun name ran again after cleanup"
+}
+
+case_helm() { # the Helm chart installs a working operator
+  new_case helm
+  kubectl delete -f "$KUBE_REPO/bundle.yaml" --ignore-not-found --wait=true >/dev/null 2>&1 || true
+  trap 'kill $TARGET_PID 2>/dev/null; helm uninstall herd -n herd-helm >/dev/null 2>&1;
+        kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  helm install herd "$KUBE_REPO/charts/herd-operator" -n herd-helm --create-namespace --wait --timeout 120s >/dev/null ||
+    fail "helm install failed"
+  kubectl wait --for=condition=Established crd/testruns.herd.dev --timeout=60s >/dev/null
+  script s "$ITER_SCRIPT"
+  testrun h 2 s
+  [[ $(wait_stage h finished error 180) == finished ]] || fail "stage error: $(jp h '{.status.message}' testrun)"
+  [[ $(jp h '{.status.result}' testrun) == passed ]] || fail "result"
+  pass "operator installed by Helm ran a TestRun to finished/passed"
+}
+
+"case_$1"
