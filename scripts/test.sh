@@ -14,6 +14,18 @@ trap 'rm -f "$log"' EXIT
 echo "== release build"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
+
+# The test cluster (tests/kube/README.md): real kube-apiserver, controller-manager,
+# scheduler (built once from the Go module proxy, then cached) and herd-node-agent.
+# The kube-labelled tests need it; it is stopped when this script ends.
+echo "== test cluster: build (first run only) and start"
+export HERD_KUBE_STATE="$PWD/build/kube-ci"
+bash tests/kube/down.sh --purge >/dev/null 2>&1 || true
+trap 'bash tests/kube/down.sh >/dev/null 2>&1; rm -f "$log"' EXIT
+HERD_BIN="$PWD/build/bin/herd" bash tests/kube/up.sh
+export HERD_TEST_KUBECONFIG="$HERD_KUBE_STATE/kubeconfig"
+bash scripts/gen-bundle.sh --check
+
 echo "== release tests"
 ctest --preset release -j "$jobs" | tee -a "$log"
 
@@ -22,7 +34,7 @@ cmake --preset debug >/dev/null
 cmake --build --preset debug -j "$jobs"
 echo "== debug tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --preset debug -j "$jobs" | tee -a "$log"
+  ctest --preset debug -j "$jobs" -LE kube-e2e | tee -a "$log"  # the end-to-end suites ran on the release binary
 
 if [ "${HERD_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz targets (clang, libFuzzer): corpus replay"

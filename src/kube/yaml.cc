@@ -8,6 +8,7 @@
 #include <regex>
 #include <string>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include "kube/config.h"
@@ -146,6 +147,8 @@ std::vector<json> parse_yaml_documents(std::string_view text) {
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp reports it as "bad file"
+    throw Error("yaml: line " + std::to_string(e.mark.line + 1) + ": nested too deeply");
   } catch (const YAML::Exception& e) {
     throw Error("yaml: line " + std::to_string(e.mark.line + 1) + ", column " + std::to_string(e.mark.column + 1) +
                 ": " + e.msg);

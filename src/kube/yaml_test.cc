@@ -123,6 +123,12 @@ TEST(Yaml, ErrorsCarryLineAndColumn) {
   EXPECT_THROW(parse_yaml("a: !!int nope\n"), Error);
   EXPECT_THROW(parse_yaml("base: &b {x: 1}\nc:\n  <<: *b\n"), Error);
   EXPECT_THROW(parse_yaml("? [a, b]\n: c\n"), Error);
+  try {
+    parse_yaml(std::string(100'000, '['));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nested too deeply"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Yaml, BoundsAliasExpansion) {

@@ -139,10 +139,21 @@ void Controller::start() {
     kube::InformerOptions pods{kube::path_for("", "v1", "pods", ns)};
     pods.label_selector = std::string(kLabelTestRun);
     pods_.push_back(std::make_unique<kube::Informer>(client_, pods, on_child));
+    auto on_zone = [this](const kube::Object& o) { queue_.add("zone:" + kube::object_key(*o)); };
+    zones_.push_back(std::make_unique<kube::Informer>(
+        client_, kube::InformerOptions{kube::path_for(kGroup, kVersion, "privateloadzones", ns)},
+        kube::InformerHandlers{on_zone, [on_zone](const kube::Object&, const kube::Object& o) { on_zone(o); },
+                               nullptr}));
   }
-  for (auto* group : {&testruns_, &jobs_, &pods_}) {
+  // Nodes only feed PrivateLoadZone status: a missing permission must not stop TestRuns.
+  auto on_node = [this](const kube::Object&) { enqueue_zones(); };
+  nodes_ = std::make_unique<kube::Informer>(
+      client_, kube::InformerOptions{kube::path_for("", "v1", "nodes")},
+      kube::InformerHandlers{on_node, [on_node](const kube::Object&, const kube::Object& o) { on_node(o); }, on_node});
+  for (auto* group : {&testruns_, &jobs_, &pods_, &zones_}) {
     for (auto& i : *group) i->start();
   }
+  nodes_->start();
   for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { worker(); });
 }
 
@@ -150,9 +161,65 @@ void Controller::stop() {
   if (!started_ || stopped_.exchange(true)) return;
   queue_.shutdown();
   for (auto& w : workers_) w.join();
-  for (auto* group : {&testruns_, &jobs_, &pods_}) {
+  for (auto* group : {&testruns_, &jobs_, &pods_, &zones_}) {
     for (auto& i : *group) i->stop();
   }
+  if (nodes_) nodes_->stop();
+}
+
+void Controller::enqueue_zones() {
+  for (const auto& inf : zones_) {
+    for (const auto& key : inf->store().keys()) queue_.add("zone:" + key);
+  }
+}
+
+std::chrono::milliseconds Controller::reconcile_zone(const std::string& ns, const std::string& name) {
+  const std::string path = kube::path_for(kGroup, kVersion, "privateloadzones", ns, name);
+  json zone;
+  try {
+    zone = client_.get(path);
+  } catch (const kube::ApiError& e) {
+    if (e.is_not_found()) return 0ms;
+    throw;
+  }
+  const json selector = zone["spec"].value("nodeSelector", json::object());
+  const json taint = zone["spec"].value("taint", json::object());
+  int nodes = 0, ready = 0, tainted = 0;
+  for (const auto& n : nodes_->store().list()) {
+    const json labels = (*n)["metadata"].value("labels", json::object());
+    bool match = !selector.empty();
+    for (auto& [k, v] : selector.items()) match = match && labels.contains(k) && labels[k] == v;
+    if (!match) continue;
+    ++nodes;
+    bool is_ready = !(*n)["spec"].value("unschedulable", false);
+    bool has_ready = false;
+    for (const auto& c : (*n)["status"].value("conditions", json::array())) {
+      if (c.value("type", std::string()) == "Ready") has_ready = c.value("status", std::string()) == "True";
+    }
+    if (is_ready && has_ready) ++ready;
+    for (const auto& t : (*n)["spec"].value("taints", json::array())) {
+      if (taint.contains("key") && t.value("key", std::string()) == taint["key"]) {
+        ++tainted;
+        break;
+      }
+    }
+  }
+  json status = zone.value("status", json::object());
+  const json original = status;
+  status["nodes"] = nodes;
+  status["readyNodes"] = ready;
+  status["taintedNodes"] = tainted;
+  std::int64_t generation = zone["metadata"].value("generation", std::int64_t{1});
+  status["observedGeneration"] = generation;
+  // Keep the transition time when nothing changed, so an unchanged zone writes nothing.
+  set_condition(status, "Ready", ready > 0, ready > 0 ? "NodesReady" : "NoReadyNodes",
+                std::to_string(ready) + " of " + std::to_string(nodes) + " matching nodes are ready", Clock::now(),
+                generation);
+  if (status != original) {
+    zone["status"] = status;
+    client_.update_status(path, zone);
+  }
+  return 0ms;
 }
 
 bool Controller::synced() const {
@@ -237,6 +304,10 @@ Controller::Children Controller::children_of(const json& testrun) const {
 }
 
 std::chrono::milliseconds Controller::reconcile(const std::string& key) {
+  if (key.rfind("zone:", 0) == 0) {
+    auto slash = key.find('/');
+    return reconcile_zone(key.substr(5, slash - 5), key.substr(slash + 1));
+  }
   auto slash = key.find('/');
   std::string ns = key.substr(0, slash), name = key.substr(slash + 1);
   json tr;
@@ -491,6 +562,11 @@ std::chrono::milliseconds Controller::reconcile(const std::string& key) {
       } catch (const kube::ApiError& e) {
         if (!e.is_not_found()) throw;
         return fail("LoadZoneNotFound", "spec.privateLoadZone: PrivateLoadZone " + ns + "/" + zname + " does not exist");
+      }
+      if (zone->max_parallelism > 0 && parallelism > zone->max_parallelism) {
+        return fail("LoadZoneTooSmall", "spec.parallelism " + std::to_string(parallelism) + " is larger than the " +
+                                            "maxParallelism " + std::to_string(zone->max_parallelism) +
+                                            " of PrivateLoadZone " + zname);
       }
     }
     for (int i = 1; i <= parallelism; ++i) {

@@ -55,7 +55,8 @@ class Controller {
   void stop();   ///< idempotent; joins everything
   bool synced() const;
 
-  /// One reconcile of "namespace/name" (public for tests). Returns the delay
+  /// One reconcile of "namespace/name" (a TestRun) or "zone:namespace/name" (a
+  /// PrivateLoadZone's status) (public for tests). Returns the delay
   /// after which the key should be looked at again (0 = only on events).
   /// Throws on API failures (the caller requeues with backoff).
   std::chrono::milliseconds reconcile(const std::string& key);
@@ -75,7 +76,11 @@ class Controller {
   ControllerOptions options_;
   kube::EventRecorder events_;
   kube::WorkQueue queue_;
-  std::vector<std::unique_ptr<kube::Informer>> testruns_, jobs_, pods_;
+  std::chrono::milliseconds reconcile_zone(const std::string& ns, const std::string& name);
+  void enqueue_zones();
+
+  std::vector<std::unique_ptr<kube::Informer>> testruns_, jobs_, pods_, zones_;
+  std::unique_ptr<kube::Informer> nodes_;  ///< for PrivateLoadZone status; not needed to reconcile TestRuns
   std::vector<std::thread> workers_;
   ControllerStats stats_;
   std::atomic<bool> started_{false}, stopped_{false};

@@ -205,6 +205,7 @@ LoadZone load_zone(const json& plz) {
   if (!field(spec, "resources").is_null()) z.resources = spec["resources"];
   if (field(spec, "image").is_string()) z.image = spec["image"].get<std::string>();
   if (field(spec, "serviceAccountName").is_string()) z.service_account = spec["serviceAccountName"].get<std::string>();
+  if (field(spec, "maxParallelism").is_number_integer()) z.max_parallelism = spec["maxParallelism"].get<int>();
   return z;
 }
 

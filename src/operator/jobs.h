@@ -56,6 +56,7 @@ struct LoadZone {
   json resources;  ///< null: none
   std::string image;
   std::string service_account;
+  int max_parallelism = 0;  ///< 0: no limit
 };
 LoadZone load_zone(const json& plz);
 

@@ -235,6 +235,37 @@ case_cleanup_reapply() { # cleanup: post deletes every child; the same name runs
   pass "the same TestRun name ran again after cleanup"
 }
 
+case_load_zone() { # a PrivateLoadZone counts its nodes and places runners on them
+  ensure_bundle_operator
+  new_case zone
+  zone_label="herd.dev/load-zone"  # global: the EXIT trap removes it
+  trap 'kill $TARGET_PID 2>/dev/null; kubectl label node --all "$zone_label-" >/dev/null 2>&1;
+        kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  local node; node=$(kubectl get nodes -o jsonpath='{.items[2].metadata.name}')
+  kubectl label node "$node" "$zone_label=$NS" --overwrite >/dev/null
+  kubectl -n "$NS" apply -f - >/dev/null <<Y
+apiVersion: herd.dev/v1alpha1
+kind: PrivateLoadZone
+metadata: {name: pool}
+spec:
+  nodeSelector: {$zone_label: $NS}
+  maxParallelism: 2
+Y
+  retry 60 bash -c "[[ \$(kubectl -n $NS get privateloadzone pool -o jsonpath='{.status.readyNodes}') == 1 ]]"
+  [[ $(jp pool '{.status.nodes}' privateloadzone) == 1 ]] || fail "zone status nodes"
+  pass "the zone counts 1 ready node"
+  script s "$ITER_SCRIPT"
+  testrun zoned 2 s "privateLoadZone: pool"
+  [[ $(wait_stage zoned finished error 180) == finished ]] || fail "stage error: $(jp zoned '{.status.message}' testrun)"
+  local used; used=$(kubectl -n "$NS" get pods -l herd.dev/testrun=zoned,herd.dev/component=runner -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort -u)
+  [[ $used == "$node" ]] || fail "zone runners ran on: $used (want $node)"
+  pass "both runners ran on the zone's node $node"
+  testrun toobig 3 s "privateLoadZone: pool"
+  [[ $(wait_stage toobig error finished 120) == error ]] || fail "parallelism above maxParallelism finished"
+  [[ $(jp toobig '{.status.message}' testrun) == *maxParallelism* ]] || fail "message: $(jp toobig '{.status.message}' testrun)"
+  pass "parallelism 3 in a zone of maxParallelism 2 was refused"
+}
+
 case_helm() { # the Helm chart installs a working operator
   new_case helm
   kubectl delete -f "$KUBE_REPO/bundle.yaml" --ignore-not-found --wait=true >/dev/null 2>&1 || true

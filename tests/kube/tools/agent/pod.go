@@ -102,6 +102,9 @@ func newPodWorker(a *agent, pod *v1.Pod) *podWorker {
 			}
 			c.restarts, c.containerID = s.RestartCount, s.ContainerID
 			t := s.State.Terminated
+			if t == nil && s.State.Waiting != nil {
+				t = s.LastTerminationState.Terminated // was in back-off
+			}
 			if t == nil {
 				t = &v1.ContainerStateTerminated{ExitCode: 137, Reason: "Unknown", Message: "container lost: herd-node-agent restarted", FinishedAt: nowTime()}
 			}
