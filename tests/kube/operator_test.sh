@@ -101,6 +101,15 @@ d = json.load(sys.stdin)
 assert d["metrics"]["iterations"]["values"]["count"] == 40 if "values" in d["metrics"]["iterations"] else d["metrics"]["iterations"]["count"] == 40, d["metrics"]["iterations"]' ||
     fail "summary.json iterations"
   pass "parallelism $1: finished/passed, 40 iterations merged, one summary in the ConfigMap"
+  local reasons; reasons=$(kubectl -n "$NS" get events --field-selector involvedObject.name=run,involvedObject.kind=TestRun -o jsonpath='{.items[*].reason}')
+  local r; for r in Initializing Initialized RunnersCreated Started Finished; do
+    [[ " $reasons " == *" $r "* ]] || fail "no $r event; events: $reasons"
+  done
+  local ip; ip=$(kubectl -n herd-system get pods -l app.kubernetes.io/name=herd-operator --field-selector status.phase=Running -o jsonpath='{.items[0].status.podIP}')
+  curl -sf "http://$ip:8081/healthz" >/dev/null || fail "/healthz"
+  curl -sf "http://$ip:8081/readyz" >/dev/null || fail "/readyz"
+  curl -sf "http://$ip:8080/metrics" | grep -q '^herd_operator_reconciles_total [1-9]' || fail "/metrics"
+  pass "events for each stage; the operator serves /healthz, /readyz and /metrics"
 }
 case_parallel_1() { passes_with 1; }
 case_parallel_4() { passes_with 4; }
@@ -129,7 +138,9 @@ case_kube_run() { # herd kube run passes, prints one summary, leaves nothing beh
   ensure_bundle_operator
   new_case kr
   local dir; dir=$(mktemp -d)
-  printf '%s\n' "$ITER_SCRIPT" > "$dir/iter.js"
+  # A local import: herd kube run uploads an archive (binaryData) instead of the bare script.
+  printf '%s\n' "$ITER_SCRIPT" | sed 's|^export default function () {|import { path } from "./lib/paths.js";\nexport default function () {|; s|/`)|${path}`)|' > "$dir/iter.js"
+  mkdir -p "$dir/lib" && echo 'export const path = "/";' > "$dir/lib/paths.js"
   local rc=0 out
   out=$("$HERD" kube run "$dir/iter.js" --namespace "$NS" --parallelism 2 -- -e "BASE_URL=$TARGET" 2>"$dir/err") || rc=$?
   [[ $rc == 0 ]] || fail "herd kube run exited $rc: $(cat "$dir/err")"
@@ -154,6 +165,13 @@ export default function () {
   [[ -z $(kubectl -n "$NS" get jobs -l herd.dev/component=runner -o name) ]] || fail "runners were created"
   [[ $(jp bad '{.status.exitCode}' testrun) == 107 ]] || fail "exitCode $(jp bad '{.status.exitCode}' testrun)"
   pass "syntax error: stage error at the initializer: $msg"
+  script small 'export const options = { vus: 2, iterations: 4 };
+export default function () {}'
+  testrun wide 5 small
+  [[ $(wait_stage wide error finished 120) == error ]] || fail "parallelism 5 for 2 VUs finished"
+  msg=$(jp wide '{.status.message}' testrun)
+  [[ $msg == *"maximum VUs"* ]] || fail "message: $msg"
+  pass "parallelism above the script's VUs: error: $msg"
 }
 
 case_runner_killed() { # error naming the pod; nothing left running
