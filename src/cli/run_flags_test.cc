@@ -192,7 +192,7 @@ TEST(RunUsage, ListsEveryFlag) {
                            "--execution-segment-sequence", "--insecure-skip-tls-verify",
                            "--include-system-env-vars", "--user-agent", "-w, --throw", "--max-redirects",
                            "--discard-response-bodies", "--workers", "--parallelism", "-O, --archive-out",
-                           "--execution-requirements", "--console-output", "--log-output", "-v, --verbose",
+                           "--execution-requirements", "--result-file", "--console-output", "--log-output", "-v, --verbose",
                            "-h, --help"}) {
     EXPECT_CONTAINS(u, flag);
   }

@@ -154,6 +154,7 @@ json status_metrics(const json& m) {
   for (const char* k : {"failureRate", "checksRate", "avgMs", "p95Ms", "p99Ms"}) {
     if (m.contains(k) && m[k].is_number()) out[k] = m[k].get<double>();
   }
+  if (m.contains("durationMs") && m["durationMs"].is_number()) out["durationSeconds"] = m["durationMs"].get<double>() / 1000;
   return out;
 }
 

@@ -68,6 +68,10 @@ class LiveProcess {
       waitpid(pid_, &st, 0);
     }
     if (reader_.joinable()) reader_.join();
+    // Sanitizer builds: any report from the process fails the test, whatever it asserts.
+    for (const char* needle : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "ThreadSanitizer"})
+      if (err_.find(needle) != std::string::npos)
+        ADD_FAILURE() << "sanitizer report from herd (" << needle << ")\n" << err_;
   }
   LiveProcess(const LiveProcess&) = delete;
   LiveProcess& operator=(const LiveProcess&) = delete;

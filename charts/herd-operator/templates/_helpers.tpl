@@ -59,47 +59,60 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* Namespaces that get ServiceAccount herd-runner, as a JSON list. */}}
-{{- define "herd-operator.runnerNamespaces" -}}
-{{- if .Values.runnerRBAC.namespaces }}
-{{- toJson .Values.runnerRBAC.namespaces }}
-{{- else if .Values.watchNamespaces }}
-{{- toJson .Values.watchNamespaces }}
-{{- else }}
-{{- toJson (list .Release.Namespace) }}
-{{- end }}
-{{- end }}
-
-{{/* The operator's rules in the namespaces it watches (ClusterRole or Role): the same list as deploy/rbac/cluster_role.yaml, nodes excepted. */}}
+{{/* The operator's rules in each namespace it watches (ClusterRole or Role): the same list, comments included, as deploy/rbac/cluster_role.yaml, nodes excepted. */}}
 {{- define "herd-operator.rules" -}}
+# TestRuns: get re-reads one before each reconcile; list+watch feed the informer (work
+# queue). No update/patch: the operator never changes a TestRun's spec or finalizers.
 - apiGroups: [herd.dev]
-  resources: [testruns, privateloadzones]
-  verbs: [get, list, watch, update, patch]
+  resources: [testruns]
+  verbs: [get, list, watch]
+# Stage, result, exit code, metrics, conditions: a PUT of the status subresource.
 - apiGroups: [herd.dev]
-  resources: [testruns/status, privateloadzones/status]
-  verbs: [get, update, patch]
+  resources: [testruns/status]
+  verbs: [update]
+# The Jobs and the summary ConfigMap carry an ownerReference to the TestRun with
+# blockOwnerDeletion: true; where the OwnerReferencesPermissionEnforcement admission
+# plugin is on, setting that needs update on the owner's finalizers subresource.
 - apiGroups: [herd.dev]
   resources: [testruns/finalizers]
   verbs: [update]
+# PrivateLoadZones: get when a TestRun names one (placement, maxParallelism); list+watch
+# to keep each zone's status current.
+- apiGroups: [herd.dev]
+  resources: [privateloadzones]
+  verbs: [get, list, watch]
+# Zone status (node counts, Ready condition): a PUT of the status subresource.
+- apiGroups: [herd.dev]
+  resources: [privateloadzones/status]
+  verbs: [update]
+# The initializer, runner and coordinator Pods run as Jobs: create them; list+watch for
+# progress; get to tell its own Job from a leftover of an earlier TestRun of the same
+# name; delete on error and for spec.cleanup. Never updated (a Job's template is immutable).
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, delete]
+# The Jobs' Pods (list+watch by label only): readiness, IPs, termination messages,
+# failures. Created and deleted by the Job controller, never by the operator; logs are
+# never read.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch, delete]
+  verbs: [list, watch]
+# Only the <testrun>-summary ConfigMap: create it, or replace it (PUT) if it exists.
+# RBAC cannot name it in advance (create takes no resourceNames), hence the whole namespace.
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [create, update]
+# Events on TestRuns (kubectl describe): create, then patch the count of a repeat.
 - apiGroups: [""]
-  resources: [events]
-  verbs: [create, patch]
-- apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
 {{- end }}
 
+{{/* Nodes (cluster-scoped), as in deploy/rbac/cluster_role.yaml. */}}
 {{- define "herd-operator.nodeRules" -}}
+# Nodes, cluster-scoped: list+watch to count each PrivateLoadZone's matching, ready and
+# tainted nodes. Without it zones report nothing, but TestRuns still run.
 - apiGroups: [""]
   resources: [nodes]
-  verbs: [get, list, watch]
+  verbs: [list, watch]
 {{- end }}
