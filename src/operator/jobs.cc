@@ -78,9 +78,15 @@ json make_job(const json& testrun, const std::string& job_name, std::string_view
   append(volumes, field(pod, "volumes"));
   json podspec = {{"restartPolicy", "Never"}, {"containers", json::array({container})}, {"volumes", volumes}};
   for (const char* k : {"initContainers", "nodeSelector", "tolerations", "affinity", "topologySpreadConstraints",
-                        "serviceAccountName", "automountServiceAccountToken", "securityContext",
-                        "priorityClassName", "schedulerName", "imagePullSecrets"}) {
+                        "serviceAccountName", "securityContext", "priorityClassName", "schedulerName",
+                        "imagePullSecrets"}) {
     if (!field(pod, k).is_null()) podspec[k] = pod[k];
+  }
+  // k6-operator spells it as a string ("false"); a PodSpec wants a boolean.
+  if (const json& automount = field(pod, "automountServiceAccountToken"); automount.is_boolean()) {
+    podspec["automountServiceAccountToken"] = automount;
+  } else if (automount.is_string()) {
+    podspec["automountServiceAccountToken"] = automount.get<std::string>() == "true";
   }
   if (zone) {
     json selector = zone->node_selector;

@@ -79,6 +79,7 @@ TEST(Jobs, PodSettingsAndLoadZoneAreMerged) {
   spec["runner"] = {{"image", "reg/herd:1"},
                     {"nodeSelector", {{"disk", "ssd"}}},
                     {"env", {{{"name", "A"}, {"value", "1"}}}},
+                    {"automountServiceAccountToken", "false"},
                     {"metadata", {{"labels", {{"team", "perf"}}}}}};
   json plz = {{"spec",
                {{"nodeSelector", {{"herd.dev/load-zone", "eu"}, {"disk", "hdd"}}},
@@ -94,6 +95,7 @@ TEST(Jobs, PodSettingsAndLoadZoneAreMerged) {
   EXPECT_EQ(container(job)["resources"]["limits"]["memory"], "1Gi");
   EXPECT_EQ(container(job)["env"][1]["name"], "A");
   EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["team"], "perf");
+  EXPECT_EQ(pod["automountServiceAccountToken"], false);  // k6-operator's string becomes a boolean
   EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["herd.dev/component"], "runner");
 }
 

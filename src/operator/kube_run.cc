@@ -39,7 +39,7 @@ constexpr const char* kUsage =
     "  --no-summary        do not print the merged summary\n"
     "  -q, --quiet         no progress lines\n"
     "Exit code: the test's, as herd run (0 passed, 99 thresholds failed, 97 runner lost,\n"
-    "107 script error, 105 interrupted); 1 for a cluster or usage problem.\n";
+    "107 script error, 105 interrupted); 1 for a cluster problem, 2 for a usage error.\n";
 
 std::atomic<int> g_interrupted{0};
 
@@ -321,8 +321,10 @@ int run(const std::vector<std::string>& args) {
     }
   }
   int code = exit_code_of(status);
-  std::fprintf(stderr, "herd kube: TestRun %s/%s %s: %s (exit code %d)\n", ns.c_str(), name.c_str(),
-               status.value("stage", std::string()).c_str(), status.value("message", std::string()).c_str(), code);
+  std::string message = status.value("message", std::string());
+  if (message.find("exit code") == std::string::npos) message += " (exit code " + std::to_string(code) + ")";
+  std::fprintf(stderr, "herd kube: TestRun %s/%s %s: %s\n", ns.c_str(), name.c_str(),
+               status.value("stage", std::string()).c_str(), message.c_str());
   cleanup();
   return code;
 }

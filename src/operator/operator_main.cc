@@ -180,8 +180,8 @@ int operator_main(const std::vector<std::string>& args) {
       char host[256] = {};
       gethostname(host, sizeof host - 1);
       lc.identity = env_or("POD_NAME", env_or("HOSTNAME", host)) + "_" + std::to_string(std::random_device{}());
-      lc.on_started_leading = [&] {
-        std::fprintf(stderr, "herd operator: became the leader (%s)\n", lc.identity.c_str());
+      lc.on_started_leading = [&, identity = lc.identity] {
+        std::fprintf(stderr, "herd operator: became the leader (%s)\n", identity.c_str());
         leading = true;
         controller.start();
       };
