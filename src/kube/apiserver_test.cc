@@ -55,7 +55,8 @@ class ApiServer : public ::testing::Test {
     const char* path = std::getenv("HERD_TEST_KUBECONFIG");
     if (!path || !*path) {
       GTEST_SKIP() << "HERD_TEST_KUBECONFIG is not set: no kube-apiserver to test against "
-                      "(start one with tests/kube/up.sh and export HERD_TEST_KUBECONFIG=$(bash tests/kube/up.sh --print-kubeconfig))";
+                      "(start one with tests/kube/up.sh and export HERD_TEST_KUBECONFIG=$(bash tests/kube/up.sh "
+                      "--print-kubeconfig))";
     }
     config_ = load_kubeconfig(path);
     client_ = std::make_unique<Client>(config_);
@@ -103,7 +104,8 @@ TEST_F(ApiServer, ConfigMapCrudAndErrors) {
   ASSERT_EQ(listed["items"].size(), 1u);
 
   EXPECT_EQ(client_->patch(cm_path("a"), json{{"data", {{"m", "merge"}}}})["data"]["m"], "merge");
-  EXPECT_EQ(client_->patch(cm_path("a"), json{{"data", {{"s", "strategic"}}}}, PatchType::Strategic)["data"]["s"], "strategic");
+  EXPECT_EQ(client_->patch(cm_path("a"), json{{"data", {{"s", "strategic"}}}}, PatchType::Strategic)["data"]["s"],
+            "strategic");
   json ops = json::array({{{"op", "replace"}, {"path", "/data/v"}, {"value", "2"}}});
   EXPECT_EQ(client_->patch(cm_path("a"), ops, PatchType::Json)["data"]["v"], "2");
   json applied = client_->patch(cm_path("b"), configmap("b", "applied"), PatchType::Apply, "herd-test", true);
@@ -188,14 +190,15 @@ TEST_F(ApiServer, WatchSeesAddedModifiedDeleted) {
   std::stop_source stop;
   std::string last;
   std::thread watcher([&] {
-    last = client_->watch(cm_path(), {.resource_version = rv, .label_selector = "app=herd-test", .timeout_seconds = 60},
-                          [&](std::string_view type, const json& o) {
-                            if (type == "BOOKMARK") return;
-                            std::lock_guard lock(mu);
-                            seen.push_back(std::string(type) + " " + o["metadata"]["name"].get<std::string>());
-                            cv.notify_all();
-                          },
-                          stop.get_token());
+    last = client_->watch(
+        cm_path(), {.resource_version = rv, .label_selector = "app=herd-test", .timeout_seconds = 60},
+        [&](std::string_view type, const json& o) {
+          if (type == "BOOKMARK") return;
+          std::lock_guard lock(mu);
+          seen.push_back(std::string(type) + " " + o["metadata"]["name"].get<std::string>());
+          cv.notify_all();
+        },
+        stop.get_token());
   });
   client_->create(cm_path(), configmap("w", "1"));
   client_->patch(cm_path("w"), json{{"data", {{"v", "2"}}}});
@@ -273,7 +276,9 @@ TEST_F(ApiServer, InformerSyncsAndFollowsChanges) {
   };
   Informer informer(*client_, {.path = cm_path(), .label_selector = "app=herd-test", .page_size = 1},
                     {[&](const Object& o) { push("add " + object_key(*o)); },
-                     [&](const Object&, const Object& o) { push("update " + object_key(*o) + " " + (*o)["data"]["v"].get<std::string>()); },
+                     [&](const Object&, const Object& o) {
+                       push("update " + object_key(*o) + " " + (*o)["data"]["v"].get<std::string>());
+                     },
                      [&](const Object& o) { push("delete " + object_key(*o)); }});
   informer.start();
   ASSERT_TRUE(informer.wait_for_sync(10s));
@@ -293,8 +298,12 @@ TEST_F(ApiServer, InformerSyncsAndFollowsChanges) {
 TEST_F(ApiServer, LeaderElectionWithTwoCandidates) {
   std::atomic<int> started{0}, stopped{0};
   auto config = [&](const std::string& id) {
-    LeaderElectionConfig c{.lease_namespace = ns_, .lease_name = "herd-operator", .identity = id,
-                           .lease_duration = 3s, .renew_deadline = 2s, .retry_period = 200ms};
+    LeaderElectionConfig c{.lease_namespace = ns_,
+                           .lease_name = "herd-operator",
+                           .identity = id,
+                           .lease_duration = 3s,
+                           .renew_deadline = 2s,
+                           .retry_period = 200ms};
     c.on_started_leading = [&] { ++started; };
     c.on_stopped_leading = [&] { ++stopped; };
     return c;
@@ -325,7 +334,8 @@ TEST_F(ApiServer, LeaderElectionWithTwoCandidates) {
 
 TEST_F(ApiServer, ServiceAccountWithoutRbacIsForbidden) {
   client_->create(path_for("", "v1", "serviceaccounts", ns_), json{{"metadata", {{"name", "nobody"}}}});
-  json request = {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "TokenRequest"}, {"spec", {{"expirationSeconds", 600}}}};
+  json request = {
+      {"apiVersion", "authentication.k8s.io/v1"}, {"kind", "TokenRequest"}, {"spec", {{"expirationSeconds", 600}}}};
   json answer = client_->create(path_for("", "v1", "serviceaccounts", ns_, "nobody", "token"), request);
   std::string token = answer["status"]["token"];
   ASSERT_FALSE(token.empty());

@@ -19,31 +19,51 @@ std::once_flag g_curl_once;
 
 std::string reason_for_code(long code) {
   switch (code) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 406: return "NotAcceptable";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "RequestEntityTooLarge";
-    case 415: return "UnsupportedMediaType";
-    case 422: return "Invalid";
-    case 429: return "TooManyRequests";
-    case 500: return "InternalError";
-    case 503: return "ServiceUnavailable";
-    case 504: return "Timeout";
-    default: return "Unknown";
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 406:
+      return "NotAcceptable";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "RequestEntityTooLarge";
+    case 415:
+      return "UnsupportedMediaType";
+    case 422:
+      return "Invalid";
+    case 429:
+      return "TooManyRequests";
+    case 500:
+      return "InternalError";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "Timeout";
+    default:
+      return "Unknown";
   }
 }
 
 std::string_view patch_content_type(PatchType type) {
   switch (type) {
-    case PatchType::Merge: return "application/merge-patch+json";
-    case PatchType::Strategic: return "application/strategic-merge-patch+json";
-    case PatchType::Json: return "application/json-patch+json";
-    case PatchType::Apply: return "application/apply-patch+yaml";
+    case PatchType::Merge:
+      return "application/merge-patch+json";
+    case PatchType::Strategic:
+      return "application/strategic-merge-patch+json";
+    case PatchType::Json:
+      return "application/json-patch+json";
+    case PatchType::Apply:
+      return "application/apply-patch+yaml";
   }
   return kJsonContentType;
 }
@@ -251,7 +271,8 @@ struct Client::Impl {
       curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    auto set_pem = [h](CURLoption blob_option, CURLoption file_option, const std::string& pem, const std::string& file) {
+    auto set_pem = [h](CURLoption blob_option, CURLoption file_option, const std::string& pem,
+                       const std::string& file) {
       if (!pem.empty()) {
         curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
         curl_easy_setopt(h, blob_option, &blob);
@@ -293,7 +314,9 @@ Client::Client(ClusterConfig config, ClientOptions options)
 
 Client::~Client() = default;
 
-const ClusterConfig& Client::config() const { return impl_->config; }
+const ClusterConfig& Client::config() const {
+  return impl_->config;
+}
 
 Response Client::request(std::string_view method, std::string_view path, const json* body,
                          std::string_view content_type, std::chrono::milliseconds timeout) const {
@@ -323,7 +346,9 @@ json checked(const Response& r, std::string_view method, std::string_view path) 
 
 }  // namespace
 
-json Client::get(std::string_view path) const { return checked(request("GET", path), "GET", path); }
+json Client::get(std::string_view path) const {
+  return checked(request("GET", path), "GET", path);
+}
 
 json Client::list(std::string_view path, const ListOptions& o) const {
   std::string p(path);
@@ -374,10 +399,17 @@ json Client::patch(std::string_view path, const json& patch, PatchType type, std
 json Client::remove(std::string_view path, Propagation propagation, std::optional<int> grace_seconds) const {
   json options = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}};
   switch (propagation) {
-    case Propagation::Default: break;
-    case Propagation::Foreground: options["propagationPolicy"] = "Foreground"; break;
-    case Propagation::Background: options["propagationPolicy"] = "Background"; break;
-    case Propagation::Orphan: options["propagationPolicy"] = "Orphan"; break;
+    case Propagation::Default:
+      break;
+    case Propagation::Foreground:
+      options["propagationPolicy"] = "Foreground";
+      break;
+    case Propagation::Background:
+      options["propagationPolicy"] = "Background";
+      break;
+    case Propagation::Orphan:
+      options["propagationPolicy"] = "Orphan";
+      break;
   }
   if (grace_seconds) options["gracePeriodSeconds"] = *grace_seconds;
   return checked(request("DELETE", path, &options), "DELETE", path);
@@ -436,8 +468,8 @@ std::string Client::watch(std::string_view path, const WatchOptions& o, const Wa
 
 // ---------------------------------------------------------------------------
 
-std::string path_for(std::string_view group, std::string_view version, std::string_view resource,
-                     std::string_view ns, std::string_view name, std::string_view subresource) {
+std::string path_for(std::string_view group, std::string_view version, std::string_view resource, std::string_view ns,
+                     std::string_view name, std::string_view subresource) {
   std::string p = group.empty() ? "/api/" : "/apis/" + std::string(group) + "/";
   p += version;
   if (!ns.empty()) (p += "/namespaces/") += ns;

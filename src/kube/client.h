@@ -88,17 +88,17 @@ struct WatchOptions {
   std::string resource_version;  ///< events after this version; empty = synthetic ADDED for what exists, then changes
   std::string label_selector;
   std::string field_selector;
-  int timeout_seconds = 300;     ///< the server ends the watch after this; the client gives up 30 s later
+  int timeout_seconds = 300;  ///< the server ends the watch after this; the client gives up 30 s later
 };
 
 /// Called for ADDED, MODIFIED, DELETED and BOOKMARK events, on the watching thread.
 using WatchHandler = std::function<void(std::string_view type, const nlohmann::json& object)>;
 
 struct ClientOptions {
-  std::chrono::milliseconds timeout{30'000};          ///< whole request (watches use their own)
+  std::chrono::milliseconds timeout{30'000};  ///< whole request (watches use their own)
   std::chrono::milliseconds connect_timeout{10'000};
   std::string user_agent = "herd";
-  std::size_t max_idle_handles = 8;                   ///< pooled libcurl handles (each keeps its connection)
+  std::size_t max_idle_handles = 8;  ///< pooled libcurl handles (each keeps its connection)
 };
 
 class Client {
@@ -123,7 +123,8 @@ class Client {
   /// Every page concatenated: the last page's List with all items.
   nlohmann::json list_all(std::string_view path, ListOptions options = {}) const;
   nlohmann::json create(std::string_view path, const nlohmann::json& object) const;  ///< POST to the collection
-  nlohmann::json replace(std::string_view path, const nlohmann::json& object) const;  ///< PUT (metadata.resourceVersion = optimistic lock)
+  nlohmann::json replace(std::string_view path,
+                         const nlohmann::json& object) const;  ///< PUT (metadata.resourceVersion = optimistic lock)
   nlohmann::json update_status(std::string_view path, const nlohmann::json& object) const;  ///< PUT path + "/status"
   /// PATCH. Apply needs `field_manager`; `force` takes over conflicting fields (apply only).
   nlohmann::json patch(std::string_view path, const nlohmann::json& patch, PatchType type = PatchType::Merge,

@@ -2,11 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-#include <unistd.h>
 
 #include "kube/test_server.h"
 
@@ -27,14 +27,16 @@ ClusterConfig config_for(const TestServer& server) {
 }
 
 std::string status_body(int code, const std::string& reason, const std::string& message) {
-  return json{{"kind", "Status"}, {"apiVersion", "v1"}, {"code", code}, {"reason", reason}, {"message", message}}.dump();
+  return json{{"kind", "Status"}, {"apiVersion", "v1"}, {"code", code}, {"reason", reason}, {"message", message}}
+      .dump();
 }
 
 TEST(Paths, CoreAndNamedGroups) {
   EXPECT_EQ(path_for("", "v1", "configmaps", "ns"), "/api/v1/namespaces/ns/configmaps");
   EXPECT_EQ(path_for("", "v1", "namespaces", "", "ns"), "/api/v1/namespaces/ns");
   EXPECT_EQ(path_for("", "v1", "pods", "ns", "p", "log"), "/api/v1/namespaces/ns/pods/p/log");
-  EXPECT_EQ(path_for("apps", "v1", "deployments", "ns", "web", "scale"), "/apis/apps/v1/namespaces/ns/deployments/web/scale");
+  EXPECT_EQ(path_for("apps", "v1", "deployments", "ns", "web", "scale"),
+            "/apis/apps/v1/namespaces/ns/deployments/web/scale");
   EXPECT_EQ(path_for("herd.dev", "v1alpha1", "testruns"), "/apis/herd.dev/v1alpha1/testruns");
   EXPECT_EQ(path_for("rbac.authorization.k8s.io", "v1", "clusterroles", "", "admin"),
             "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin");
@@ -152,8 +154,10 @@ TEST(Client, PatchAndDeleteOptions) {
 
   client.remove(p, Propagation::Foreground, 0);
   EXPECT_EQ(seen.method, "DELETE");
-  EXPECT_EQ(json::parse(seen.body),
-            (json{{"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"propagationPolicy", "Foreground"}, {"gracePeriodSeconds", 0}}));
+  EXPECT_EQ(json::parse(seen.body), (json{{"apiVersion", "v1"},
+                                          {"kind", "DeleteOptions"},
+                                          {"propagationPolicy", "Foreground"},
+                                          {"gracePeriodSeconds", 0}}));
   client.remove(p);
   EXPECT_EQ(json::parse(seen.body), (json{{"apiVersion", "v1"}, {"kind", "DeleteOptions"}}));
 }
@@ -244,7 +248,8 @@ TEST(Client, ManyThreadsAtOnce) {
 // --- watch -----------------------------------------------------------------
 
 std::string event(const std::string& type, const std::string& name, const std::string& rv) {
-  return json{{"type", type}, {"object", {{"kind", "ConfigMap"}, {"metadata", {{"name", name}, {"resourceVersion", rv}}}}}}
+  return json{{"type", type},
+              {"object", {{"kind", "ConfigMap"}, {"metadata", {{"name", name}, {"resourceVersion", rv}}}}}}
              .dump() +
          "\n";
 }
@@ -259,9 +264,11 @@ TEST(Watch, StreamsEventsSplitAcrossChunks) {
     }
     HttpReply reply;
     reply.stream = [&server](const testing::ChunkWriter& send) {
-      std::string all = event("ADDED", "a", "11") + event("MODIFIED", "a", "12") +
-                        json{{"type", "BOOKMARK"}, {"object", {{"kind", "ConfigMap"}, {"metadata", {{"resourceVersion", "15"}}}}}}.dump() +
-                        "\n" + event("DELETED", "a", "16");
+      std::string all =
+          event("ADDED", "a", "11") + event("MODIFIED", "a", "12") +
+          json{{"type", "BOOKMARK"}, {"object", {{"kind", "ConfigMap"}, {"metadata", {{"resourceVersion", "15"}}}}}}
+              .dump() +
+          "\n" + event("DELETED", "a", "16");
       // Uneven chunks that cut events (and one "\r\n" pair) in the middle, with pauses so they arrive apart.
       for (std::size_t i = 0, step = 7; i < all.size(); i += step, step = step * 3 % 41 + 1) {
         if (!send(std::string_view(all).substr(i, step)) || !server.pause(2)) return;
@@ -290,8 +297,13 @@ TEST(Watch, ErrorEventWithGoneThrows) {
     reply.stream = [](const testing::ChunkWriter& send) {
       send(event("ADDED", "a", "5"));
       send(json{{"type", "ERROR"},
-                {"object", {{"kind", "Status"}, {"code", 410}, {"reason", "Expired"}, {"message", "too old resource version: 1 (5)"}}}}
-               .dump() + "\n");
+                {"object",
+                 {{"kind", "Status"},
+                  {"code", 410},
+                  {"reason", "Expired"},
+                  {"message", "too old resource version: 1 (5)"}}}}
+               .dump() +
+           "\n");
     };
     return reply;
   });
@@ -339,7 +351,8 @@ TEST(Watch, StopEndsAnIdleWatchPromptly) {
     stop.request_stop();
   });
   auto t0 = std::chrono::steady_clock::now();
-  std::string rv = client.watch("/api/v1/configmaps", {}, [&](std::string_view, const json&) { added = true; }, stop.get_token());
+  std::string rv = client.watch(
+      "/api/v1/configmaps", {}, [&](std::string_view, const json&) { added = true; }, stop.get_token());
   auto took = std::chrono::steady_clock::now() - t0;
   stopper.join();
   EXPECT_EQ(rv, "7");
@@ -362,7 +375,9 @@ TEST(Watch, AlreadyStoppedReturnsAtOnce) {
   Client client(config_for(server));
   std::stop_source stop;
   stop.request_stop();
-  EXPECT_EQ(client.watch("/x", {.resource_version = "9"}, [](std::string_view, const json&) {}, stop.get_token()), "9");
+  EXPECT_EQ(client.watch(
+                "/x", {.resource_version = "9"}, [](std::string_view, const json&) {}, stop.get_token()),
+            "9");
   EXPECT_EQ(server.requests(), 0);
 }
 

@@ -77,7 +77,8 @@ class KubeconfigReader {
       c.token_file = file(user["tokenFile"], uf + ".tokenFile");
       bool has_cert = !c.client_cert_file.empty() || !c.client_cert_pem.empty();
       bool has_key = !c.client_key_file.empty() || !c.client_key_pem.empty();
-      if (has_cert != has_key) fail(uf, has_cert ? "client-certificate without client-key" : "client-key without client-certificate");
+      if (has_cert != has_key)
+        fail(uf, has_cert ? "client-certificate without client-key" : "client-key without client-certificate");
       bool has_any = has_cert || !c.token.empty() || !c.token_file.empty();
       for (const char* plugin : {"exec", "auth-provider"}) {
         if (user[plugin] && !has_any) fail(uf + "." + plugin, "credential plugins are not supported");

@@ -31,17 +31,17 @@ class ConfigError : public Error {
 /// certificate and the client key, inline PEM data wins over a file path; inline
 /// data is handed to libcurl from memory (never written to a temporary file).
 struct ClusterConfig {
-  std::string server;           ///< base URL, e.g. "https://127.0.0.1:6443" (no trailing slash)
-  std::string ca_file;          ///< PEM bundle path; empty with empty ca_pem = the system trust store
-  std::string ca_pem;           ///< PEM bundle data
+  std::string server;   ///< base URL, e.g. "https://127.0.0.1:6443" (no trailing slash)
+  std::string ca_file;  ///< PEM bundle path; empty with empty ca_pem = the system trust store
+  std::string ca_pem;   ///< PEM bundle data
   std::string client_cert_file;
   std::string client_cert_pem;
   std::string client_key_file;
   std::string client_key_pem;
-  std::string token;            ///< bearer token
-  std::string token_file;       ///< bearer token file, wins over `token`; re-read whenever it changes
-                                ///< (bound service account tokens are rotated in place)
-  bool insecure = false;        ///< skip TLS server verification
+  std::string token;                   ///< bearer token
+  std::string token_file;              ///< bearer token file, wins over `token`; re-read whenever it changes
+                                       ///< (bound service account tokens are rotated in place)
+  bool insecure = false;               ///< skip TLS server verification
   std::string namespace_ = "default";  ///< the context's (or pod's) namespace; never empty
 };
 

@@ -119,12 +119,13 @@ TEST(Kubeconfig, ErrorsNameTheFieldPath) {
   std::string path = dir.write("config", bad);
   EXPECT_EQ(error_of(path), "kubeconfig " + path + ": users[0].user.client-key-data: not base64");
   EXPECT_EQ(error_of(path, "nope"), "kubeconfig " + path + ": contexts: no entry named \"nope\"");
-  EXPECT_EQ(error_of(path, "bot"), "kubeconfig " + path + ": clusters[1].cluster.certificate-authority: no such file: " +
-                                       dir.path() + "/certs/ca.crt");
+  EXPECT_EQ(error_of(path, "bot"), "kubeconfig " + path +
+                                       ": clusters[1].cluster.certificate-authority: no such file: " + dir.path() +
+                                       "/certs/ca.crt");
   EXPECT_EQ(error_of(dir.path() + "/missing"), "kubeconfig " + dir.path() + "/missing: cannot read the file");
   EXPECT_NE(error_of(dir.write("notyaml", "a: [b")).find("not YAML: line"), std::string::npos);
-  EXPECT_EQ(error_of(dir.write("nocur", "clusters: []\n")), "kubeconfig " + dir.path() +
-                                                                "/nocur: current-context: not set (and no context was given)");
+  EXPECT_EQ(error_of(dir.write("nocur", "clusters: []\n")),
+            "kubeconfig " + dir.path() + "/nocur: current-context: not set (and no context was given)");
 }
 
 TEST(Kubeconfig, RefusesCredentialPluginsAlone) {

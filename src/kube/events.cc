@@ -24,17 +24,21 @@ constexpr std::size_t kMaxSeen = 4096;
 }  // namespace
 
 EventRecorder::EventRecorder(const Client& client, std::string component, std::string instance)
-    : client_(client), component_(std::move(component)), instance_(instance.empty() ? host_name() : std::move(instance)) {}
+    : client_(client),
+      component_(std::move(component)),
+      instance_(instance.empty() ? host_name() : std::move(instance)) {}
 
 bool EventRecorder::record(const json& object, std::string_view type, std::string_view reason,
                            std::string_view message) {
-  auto meta = [&](const char* key) { return object.value(json::json_pointer(std::string("/metadata/") + key), std::string()); };
+  auto meta = [&](const char* key) {
+    return object.value(json::json_pointer(std::string("/metadata/") + key), std::string());
+  };
   const std::string name = meta("name"), uid = meta("uid"), object_ns = meta("namespace");
   const std::string kind = object.value("kind", ""), api_version = object.value("apiVersion", "");
   const std::string ns = object_ns.empty() ? "default" : object_ns;
   std::string text(message.substr(0, kMaxMessage));
-  const std::string key = uid + '\n' + kind + '\n' + ns + '\n' + name + '\n' + std::string(type) + '\n' +
-                          std::string(reason) + '\n' + text;
+  const std::string key =
+      uid + '\n' + kind + '\n' + ns + '\n' + name + '\n' + std::string(type) + '\n' + std::string(reason) + '\n' + text;
   const auto now_point = std::chrono::system_clock::now();
   // firstTimestamp/lastTimestamp are metav1.Time: whole seconds.
   const std::string now = micro_time(std::chrono::floor<std::chrono::seconds>(now_point)).substr(0, 19) + "Z";

@@ -30,8 +30,7 @@ class EventRecorder {
   /// `message` (truncated to 1 KiB) about `object` (any object with apiVersion,
   /// kind and metadata; cluster-scoped objects get their events in "default").
   /// Best effort: returns false when the API call failed.
-  bool record(const nlohmann::json& object, std::string_view type, std::string_view reason,
-              std::string_view message);
+  bool record(const nlohmann::json& object, std::string_view type, std::string_view reason, std::string_view message);
 
  private:
   struct Seen {

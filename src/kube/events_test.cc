@@ -18,7 +18,6 @@ struct Fixture {
   Client client{ClusterConfig{.server = server.url()}};
 };
 
-
 TEST(EventRecorder, AggregatesRepeatsIntoACount) {
   Fixture f;
   EventRecorder rec(f.client, "herd-operator", "node-1");
@@ -38,9 +37,12 @@ TEST(EventRecorder, AggregatesRepeatsIntoACount) {
   for (const auto& e : list["items"]) (e["reason"] == "Started" ? started : failed) = e;
   EXPECT_EQ(started["count"], 3);
   EXPECT_EQ(started["type"], "Normal");
-  EXPECT_EQ(started["involvedObject"],
-            (json{{"apiVersion", "herd.dev/v1alpha1"}, {"kind", "TestRun"}, {"name", "smoke"}, {"namespace", "load"},
-                  {"uid", "u-1"}, {"resourceVersion", "7"}}));
+  EXPECT_EQ(started["involvedObject"], (json{{"apiVersion", "herd.dev/v1alpha1"},
+                                             {"kind", "TestRun"},
+                                             {"name", "smoke"},
+                                             {"namespace", "load"},
+                                             {"uid", "u-1"},
+                                             {"resourceVersion", "7"}}));
   EXPECT_EQ(started["source"], (json{{"component", "herd-operator"}, {"host", "node-1"}}));
   EXPECT_EQ(started["metadata"]["name"].get<std::string>().rfind("smoke.", 0), 0u);
   EXPECT_EQ(started["firstTimestamp"].get<std::string>().size(), 20u);  // 2006-01-02T15:04:05Z

@@ -67,7 +67,9 @@ std::size_t Store::size() const {
 Informer::Informer(const Client& client, InformerOptions options, InformerHandlers handlers)
     : client_(client), options_(std::move(options)), handlers_(std::move(handlers)) {}
 
-Informer::~Informer() { stop(); }
+Informer::~Informer() {
+  stop();
+}
 
 void Informer::start() {
   if (thread_.joinable()) return;
@@ -119,7 +121,8 @@ void Informer::run(std::stop_token stop) {
             stop);
         set_resource_version(rv);
         gone_before = false;
-        if (events == 0 && !stop.stop_requested() && std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
+        if (events == 0 && !stop.stop_requested() &&
+            std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
           throw Error("watch " + options_.path + " ended at once");
         }
       }

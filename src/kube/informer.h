@@ -46,9 +46,9 @@ struct InformerOptions {
   std::string path;  ///< collection path, e.g. path_for("", "v1", "configmaps", ns); ns "" = all namespaces
   std::string label_selector;
   std::string field_selector;
-  int page_size = 500;                        ///< list limit per page
-  int watch_timeout_seconds = 300;            ///< each watch lasts about this long, then a new one starts
-  std::chrono::milliseconds resync{0};        ///< every period, on_update(obj, obj) for each cached object; 0 = never
+  int page_size = 500;                         ///< list limit per page
+  int watch_timeout_seconds = 300;             ///< each watch lasts about this long, then a new one starts
+  std::chrono::milliseconds resync{0};         ///< every period, on_update(obj, obj) for each cached object; 0 = never
   std::chrono::milliseconds backoff_min{200};  ///< after a failure; doubles up to backoff_max, reset by a good list
   std::chrono::milliseconds backoff_max{30'000};
 };
@@ -79,7 +79,7 @@ class Informer {
   bool wait_for_sync(std::chrono::milliseconds timeout) const;
 
   const Store& store() const { return store_; }
-  std::string resource_version() const;  ///< the last resourceVersion seen
+  std::string resource_version() const;     ///< the last resourceVersion seen
   int relists() const { return relists_; }  ///< completed lists (the first included)
 
  private:

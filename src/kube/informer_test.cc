@@ -70,7 +70,9 @@ class FakeCollection {
         while (!server.stopping()) {
           if (expire_) {
             expire_ = false;
-            send(json{{"type", "ERROR"}, {"object", {{"kind", "Status"}, {"code", 410}, {"reason", "Expired"}}}}.dump() + "\n");
+            send(
+                json{{"type", "ERROR"}, {"object", {{"kind", "Status"}, {"code", 410}, {"reason", "Expired"}}}}.dump() +
+                "\n");
             return;
           }
           for (; next < log_.size(); ++next) {
@@ -121,7 +123,9 @@ class Recorder {
     auto data = [](const Object& o) { return o->value(json::json_pointer("/data/v"), std::string()); };
     return {
         [this, data](const Object& o) { push("add " + object_key(*o) + " " + data(o)); },
-        [this, data](const Object& a, const Object& b) { push("update " + object_key(*b) + " " + data(a) + "->" + data(b)); },
+        [this, data](const Object& a, const Object& b) {
+          push("update " + object_key(*b) + " " + data(a) + "->" + data(b));
+        },
         [this](const Object& o) { push("delete " + object_key(*o)); },
     };
   }

@@ -57,7 +57,9 @@ LeaderElector::LeaderElector(const Client& client, LeaderElectionConfig config)
   }
 }
 
-LeaderElector::~LeaderElector() { stop(); }
+LeaderElector::~LeaderElector() {
+  stop();
+}
 
 void LeaderElector::start() {
   if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
@@ -148,7 +150,8 @@ void LeaderElector::run(std::stop_token stop) {
     if (held) {
       last_renew = steady_clock::now();
       if (!leading_.exchange(true) && config_.on_started_leading) config_.on_started_leading();
-    } else if (leading_ && (leader() != config_.identity || steady_clock::now() - last_renew > config_.renew_deadline)) {
+    } else if (leading_ &&
+               (leader() != config_.identity || steady_clock::now() - last_renew > config_.renew_deadline)) {
       leading_ = false;
       if (config_.on_stopped_leading) config_.on_stopped_leading();
     }

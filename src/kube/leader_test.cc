@@ -25,8 +25,12 @@ struct Fixture {
   Client client{ClusterConfig{.server = server.url()}};
 
   LeaderElectionConfig config(const std::string& identity) {
-    return {.lease_namespace = "ns", .lease_name = "herd", .identity = identity,
-            .lease_duration = 1000ms, .renew_deadline = 600ms, .retry_period = 50ms};
+    return {.lease_namespace = "ns",
+            .lease_name = "herd",
+            .identity = identity,
+            .lease_duration = 1000ms,
+            .renew_deadline = 600ms,
+            .retry_period = 50ms};
   }
 };
 
@@ -62,7 +66,7 @@ TEST(LeaderElector, TakesAFreeLeaseAndWaitsForAnExpiredOne) {
   EXPECT_EQ(f.objects.get(kLease)["spec"]["acquireTime"], acquired);
 
   EXPECT_FALSE(b.try_acquire_or_renew());  // sees the renewal: the clock restarts
-  std::this_thread::sleep_for(1100ms);    // a stops renewing
+  std::this_thread::sleep_for(1100ms);     // a stops renewing
   ASSERT_TRUE(b.try_acquire_or_renew());
   lease = f.objects.get(kLease);
   EXPECT_EQ(lease["spec"]["holderIdentity"], "b");
@@ -84,7 +88,8 @@ TEST(LeaderElector, OnlyOneLeadsAndTheOtherTakesOverAfterRelease) {
   a.start();
   b.start();
   auto deadline = std::chrono::steady_clock::now() + 3s;
-  while (!a.is_leader() && !b.is_leader() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  while (!a.is_leader() && !b.is_leader() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
   std::this_thread::sleep_for(300ms);  // several rounds: still exactly one
   ASSERT_NE(a.is_leader(), b.is_leader());
   LeaderElector& leader = a.is_leader() ? a : b;

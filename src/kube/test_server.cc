@@ -39,11 +39,16 @@ bool send_all(int fd, std::string_view data) {
 
 const char* status_text(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 404: return "Not Found";
-    case 409: return "Conflict";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 404:
+      return "Not Found";
+    case 409:
+      return "Conflict";
+    default:
+      return "Status";
   }
 }
 
@@ -193,7 +198,9 @@ HttpReply FakeObjects::handle(const HttpRequest& req) {
       }
     }
     if (items.empty()) return status(404, "NotFound", req.path + " not found");
-    return HttpReply{200, json{{"kind", "List"}, {"items", items}, {"metadata", {{"resourceVersion", std::to_string(version_)}}}}.dump()};
+    return HttpReply{
+        200,
+        json{{"kind", "List"}, {"items", items}, {"metadata", {{"resourceVersion", std::to_string(version_)}}}}.dump()};
   }
   if (req.method == "POST") {
     std::string path = req.path + "/" + body["metadata"].value("name", "");

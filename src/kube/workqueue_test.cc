@@ -16,7 +16,8 @@ TEST(ExponentialBackoff, DoublesPerKeyUpToTheCap) {
   ExponentialBackoff b;
   std::vector<long> delays;
   for (int i = 0; i < 16; ++i) delays.push_back(b.next("a").count());
-  EXPECT_EQ(delays, (std::vector<long>{5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 20480, 40960, 60000, 60000}));
+  EXPECT_EQ(delays,
+            (std::vector<long>{5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 20480, 40960, 60000, 60000}));
   for (int i = 0; i < 1000; ++i) b.next("a");  // no overflow however long it fails
   EXPECT_EQ(b.next("a").count(), 60000);
   EXPECT_EQ(b.next("b").count(), 5);  // keys are independent

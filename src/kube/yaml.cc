@@ -7,6 +7,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <unordered_map>
 
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
@@ -20,17 +21,29 @@ using nlohmann::json;
 
 constexpr int kMaxDepth = 512;
 
-bool is_null(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
-
-std::optional<bool> as_bool(const std::string& s) {
-  static const char* const yes[] = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
-  static const char* const no[] = {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
-  for (const char* t : yes) if (s == t) return true;
-  for (const char* f : no) if (s == f) return false;
-  return std::nullopt;
+bool is_null(const std::string& s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
 }
 
-// Go's strconv.ParseInt(s, 0, 64) after removing '_' (what sigs.k8s.io/yaml does).
+std::optional<bool> as_bool(const std::string& s) {
+  static const std::unordered_map<std::string, bool> kWords = {
+      {"y", true},      {"Y", true},    {"yes", true},  {"Yes", true}, {"YES", true},    {"true", true},
+      {"True", true},   {"TRUE", true}, {"on", true},   {"On", true},  {"ON", true},     {"n", false},
+      {"N", false},     {"no", false},  {"No", false},  {"NO", false}, {"false", false}, {"False", false},
+      {"FALSE", false}, {"off", false}, {"Off", false}, {"OFF", false}};
+  auto it = kWords.find(s);
+  return it == kWords.end() ? std::nullopt : std::optional<bool>(it->second);
+}
+
+int digit_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return 99;
+}
+
+// Go's strconv.ParseInt(s, 0, 64) after removing '_' (what sigs.k8s.io/yaml does),
+// falling back to uint64 like go-yaml.
 std::optional<json> as_int(std::string s) {
   std::erase(s, '_');
   std::string_view v = s;
@@ -40,14 +53,17 @@ std::optional<json> as_int(std::string s) {
     v.remove_prefix(1);
   }
   int base = 10;
-  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) base = 16, v.remove_prefix(2);
-  else if (v.size() > 2 && v[0] == '0' && (v[1] == 'o' || v[1] == 'O')) base = 8, v.remove_prefix(2);
-  else if (v.size() > 2 && v[0] == '0' && (v[1] == 'b' || v[1] == 'B')) base = 2, v.remove_prefix(2);
-  else if (v.size() > 1 && v[0] == '0') base = 8, v.remove_prefix(1);
+  if (v.size() > 2 && v[0] == '0' && std::string_view("xXoObB").find(v[1]) != std::string_view::npos) {
+    base = v[1] == 'x' || v[1] == 'X' ? 16 : v[1] == 'o' || v[1] == 'O' ? 8 : 2;
+    v.remove_prefix(2);
+  } else if (v.size() > 1 && v[0] == '0') {
+    base = 8;  // YAML 1.1 octal: 0755
+    v.remove_prefix(1);
+  }
   if (v.empty()) return std::nullopt;
   unsigned long long magnitude = 0;
   for (char c : v) {
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 99;
+    int d = digit_value(c);
     if (d >= base) return std::nullopt;
     if (magnitude > (std::numeric_limits<unsigned long long>::max() - d) / base) return std::nullopt;
     magnitude = magnitude * base + d;
@@ -83,8 +99,10 @@ class Converter {
     if (depth > kMaxDepth) fail(n, "nested too deeply");
     switch (n.Type()) {
       case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null: return nullptr;
-      case YAML::NodeType::Scalar: return scalar(n);
+      case YAML::NodeType::Null:
+        return nullptr;
+      case YAML::NodeType::Scalar:
+        return scalar(n);
       case YAML::NodeType::Sequence: {
         json a = json::array();
         for (const auto& item : n) a.push_back(convert(item, depth + 1));
@@ -134,7 +152,8 @@ class Converter {
 
   [[noreturn]] static void fail(const YAML::Node& n, const std::string& problem) {
     YAML::Mark m = n.Mark();
-    throw Error("yaml: line " + std::to_string(m.line + 1) + ", column " + std::to_string(m.column + 1) + ": " + problem);
+    throw Error("yaml: line " + std::to_string(m.line + 1) + ", column " + std::to_string(m.column + 1) + ": " +
+                problem);
   }
 
   long nodes_ = 0;

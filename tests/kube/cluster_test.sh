@@ -88,8 +88,8 @@ case_scheduling() { # nodeSelector and taints are honoured by the real scheduler
   ((${#nodes[@]} >= 3)) || fail "need 3 nodes, have ${#nodes[@]}"
   local chosen=${nodes[1]}
   label="herd.dev/test-$NS"  # global: the EXIT trap removes it from every node
-  trap 'kubectl label node --all "$label-" >/dev/null 2>&1; kubectl taint node --all "$label-" >/dev/null 2>&1;
-        kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  trap 'quietly kubectl label node --all "$label-"; quietly kubectl taint node --all "$label-"
+        quietly kubectl delete namespace "$NS" --wait=false' EXIT
   kubectl label node "$chosen" "$label=yes" >/dev/null
   local pod='{"apiVersion":"v1","kind":"Pod","metadata":{"name":"NAME"},"spec":{"restartPolicy":"Never",
     "nodeSelector":{"LABEL":"yes"},"containers":[{"name":"m","image":"busybox","command":["sleep","30"]}]}}'
@@ -161,7 +161,7 @@ case_rbac() { # a ServiceAccount with a narrow Role is refused what the Role doe
 case_crd_validation() { # the API server rejects an object that breaks its CRD's schema
   new_ns crd
   group="t$RANDOM$RANDOM.herd.dev"  # global: the EXIT trap deletes the CRD
-  trap 'kubectl delete crd "widgets.$group" --wait=false >/dev/null 2>&1; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  trap 'quietly kubectl delete crd "widgets.$group" --wait=false; quietly kubectl delete namespace "$NS" --wait=false' EXIT
   kubectl apply -f - >/dev/null <<Y
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition

@@ -27,7 +27,7 @@ start_target() {
 new_case() {
   new_ns "$1"
   start_target
-  trap 'kill $TARGET_PID 2>/dev/null; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  trap 'quietly kill $TARGET_PID; quietly kubectl delete namespace "$NS" --wait=false' EXIT
 }
 
 # script NAME BODY: a ConfigMap NAME holding test.js.
@@ -257,8 +257,8 @@ case_load_zone() { # a PrivateLoadZone counts its nodes and places runners on th
   ensure_bundle_operator
   new_case zone
   zone_label="herd.dev/load-zone"  # global: the EXIT trap removes it
-  trap 'kill $TARGET_PID 2>/dev/null; kubectl label node --all "$zone_label-" >/dev/null 2>&1;
-        kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  trap 'quietly kill $TARGET_PID; quietly kubectl label node --all "$zone_label-"
+        quietly kubectl delete namespace "$NS" --wait=false' EXIT
   local node; node=$(kubectl get nodes -o jsonpath='{.items[2].metadata.name}')
   kubectl label node "$node" "$zone_label=$NS" --overwrite >/dev/null
   kubectl -n "$NS" apply -f - >/dev/null <<Y
@@ -287,8 +287,8 @@ Y
 case_helm() { # the Helm chart installs a working operator
   new_case helm
   kubectl delete -f "$KUBE_REPO/bundle.yaml" --ignore-not-found --wait=true >/dev/null 2>&1 || true
-  trap 'kill $TARGET_PID 2>/dev/null; helm uninstall herd -n herd-helm >/dev/null 2>&1;
-        kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  trap 'quietly kill $TARGET_PID; quietly helm uninstall herd -n herd-helm
+        quietly kubectl delete namespace "$NS" --wait=false' EXIT
   helm install herd "$KUBE_REPO/charts/herd-operator" -n herd-helm --create-namespace --wait --timeout 120s >/dev/null ||
     fail "helm install failed"
   kubectl wait --for=condition=Established crd/testruns.herd.dev --timeout=60s >/dev/null

@@ -11,12 +11,14 @@ kube_bin
 export PATH="$KUBE_BIN:$PATH"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# For EXIT traps: set -e also applies there, so a clean-up step must never fail.
+quietly() { "$@" >/dev/null 2>&1 || true; }
 pass() { echo "ok: $*"; }
 # A fresh namespace for one test case, deleted when the case ends.
 new_ns() {
   NS="t-$1-$RANDOM$RANDOM"
   kubectl create namespace "$NS" >/dev/null
-  trap 'kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  trap 'quietly kubectl delete namespace "$NS" --wait=false' EXIT
   # Pods need the namespace's default ServiceAccount (made by the controller-manager).
   retry 60 kubectl -n "$NS" get serviceaccount default
 }
