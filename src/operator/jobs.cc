@@ -1,6 +1,7 @@
 #include "operator/jobs.h"
 
 #include "coord/coordinator.h"
+#include "coord/testrun.h"
 
 namespace herd::op {
 namespace {
@@ -156,36 +157,11 @@ ScriptMount script_mount(const json& spec) {
 std::vector<std::string> user_arguments(const json& spec) {
   std::vector<std::string> out;
   if (const json& a = field(spec, "arguments"); a.is_string()) {
-    std::string text = a.get<std::string>(), cur;
-    bool in_word = false;
-    char quote = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      char c = text[i];
-      if (quote) {
-        if (c == quote) {
-          quote = 0;
-        } else if (c == '\\' && quote == '"' && i + 1 < text.size()) {
-          cur += text[++i];
-        } else {
-          cur += c;
-        }
-      } else if (c == '\'' || c == '"') {
-        quote = c;
-        in_word = true;
-      } else if (c == '\\' && i + 1 < text.size()) {
-        cur += text[++i];
-        in_word = true;
-      } else if (c == ' ' || c == '\t' || c == '\n') {
-        if (in_word) out.push_back(cur);
-        cur.clear();
-        in_word = false;
-      } else {
-        cur += c;
-        in_word = true;
-      }
+    try {
+      out = coord::split_arguments(a.get<std::string>());  // the local TestRun backend splits the same way
+    } catch (const std::exception& e) {
+      throw SpecError(e.what());
     }
-    if (quote) throw SpecError(std::string("spec.arguments: unterminated ") + quote + " quote");
-    if (in_word) out.push_back(cur);
   }
   if (const json& a = field(spec, "args"); a.is_array()) {
     for (const auto& v : a) out.push_back(v.is_string() ? v.get<std::string>() : v.dump());
