@@ -217,6 +217,7 @@ struct Client::Impl {
       }
     }
     ~Handle() {
+      curl_easy_setopt(h_, CURLOPT_ERRORBUFFER, nullptr);  // it pointed into the caller's frame
       std::lock_guard lock(impl_.pool_mu);
       if (impl_.idle.size() < impl_.options.max_idle_handles) {
         impl_.idle.push_back(h_);

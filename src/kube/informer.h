@@ -11,7 +11,9 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -72,7 +74,7 @@ class Informer {
   Informer& operator=(const Informer&) = delete;
 
   void start();  ///< starts the list+watch thread (once)
-  void stop();   ///< ends the watch promptly and joins; handlers are not called afterwards
+  void stop();   ///< ends the watch promptly and joins; handlers are not called afterwards (never call from one)
 
   bool has_synced() const { return synced_; }  ///< true after the first complete list
   /// Waits until has_synced() or the timeout; returns has_synced().

@@ -45,7 +45,7 @@ class LeaderElector {
   LeaderElector& operator=(const LeaderElector&) = delete;
 
   void start();  ///< starts competing on a background thread (once)
-  void stop();   ///< stops; a leader releases the Lease and gets on_stopped_leading
+  void stop();   ///< stops; a leader releases the Lease and gets on_stopped_leading (never call from a callback)
 
   bool is_leader() const { return leading_; }
   std::string leader() const;  ///< the holder last observed; "" = none

@@ -6,11 +6,14 @@
 #include <limits>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 
 #include <yaml-cpp/depthguard.h>
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/parser.h>
 
 #include "kube/config.h"
 
@@ -19,7 +22,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kMaxDepth = 512;
+constexpr std::size_t kMaxDepth = 512;
 
 bool is_null(const std::string& s) {
   return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
@@ -89,42 +92,96 @@ std::optional<json> as_float(std::string s) {
   return json(d);
 }
 
-class Converter {
+// Builds JSON straight from yaml-cpp's parser events (no YAML::Node tree).
+class JsonBuilder : public YAML::EventHandler {
  public:
-  /// Aliases are expanded: bounds "billion laughs" by the text's size (as go-yaml does, by ratio).
-  explicit Converter(std::size_t text_size) : max_nodes_(10'000 + 100 * static_cast<long>(text_size)) {}
+  /// Aliases are expanded: the node budget bounds "billion laughs" by the text's
+  /// size (go-yaml limits the alias expansion ratio the same way).
+  explicit JsonBuilder(std::size_t text_size) : max_nodes_(10'000 + 100 * static_cast<long>(text_size)) {}
 
-  json convert(const YAML::Node& n, int depth) {
-    if (++nodes_ > max_nodes_) fail(n, "document too large once aliases are expanded");
-    if (depth > kMaxDepth) fail(n, "nested too deeply");
-    switch (n.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        return nullptr;
-      case YAML::NodeType::Scalar:
-        return scalar(n);
-      case YAML::NodeType::Sequence: {
-        json a = json::array();
-        for (const auto& item : n) a.push_back(convert(item, depth + 1));
-        return a;
-      }
-      case YAML::NodeType::Map: {
-        json o = json::object();
-        for (const auto& kv : n) {
-          if (!kv.first.IsScalar()) fail(kv.first, "mapping keys must be scalars");
-          if (kv.first.Scalar() == "<<" && kv.first.Tag() == "?") fail(kv.first, "merge keys (<<) are not supported");
-          o[kv.first.Scalar()] = convert(kv.second, depth + 1);
-        }
-        return o;
-      }
-    }
-    return nullptr;
+  /// The document just parsed (null when empty); resets for the next one.
+  json take() {
+    json out = std::move(root_);
+    root_ = nullptr;
+    stack_.clear();
+    return out;
   }
 
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t anchor) override { add(m, nullptr, anchor, 1, "null"); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) fail(m, "unknown alias");
+    const auto& [value, nodes] = it->second;
+    add(m, value, YAML::NullAnchor, nodes,
+        value.is_string() ? value.get<std::string>() : value.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  void OnScalar(const YAML::Mark& m, const std::string& tag, YAML::anchor_t anchor, const std::string& text) override {
+    if (tag == "?" && text == "<<" && expecting_key()) fail(m, "merge keys (<<) are not supported");
+    add(m, scalar(m, tag, text), anchor, 1, text);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(m, json::array(), anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(m, json::object(), anchor);
+  }
+  void OnMapEnd() override { close(); }
+
  private:
-  json scalar(const YAML::Node& n) {
-    const std::string& s = n.Scalar();
-    const std::string& tag = n.Tag();
+  struct Frame {
+    json value;
+    YAML::anchor_t anchor;
+    long nodes_before;
+    std::optional<std::string> key;  ///< maps: the key waiting for its value
+  };
+
+  bool expecting_key() const { return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().key; }
+
+  void charge(const YAML::Mark& m, long nodes) {
+    if ((nodes_ += nodes) > max_nodes_) fail(m, "document too large once aliases are expanded");
+  }
+
+  void open(const YAML::Mark& m, json container, YAML::anchor_t anchor) {
+    if (expecting_key()) fail(m, "mapping keys must be scalars");
+    if (stack_.size() >= kMaxDepth) fail(m, "nested too deeply");
+    charge(m, 1);
+    stack_.push_back(Frame{std::move(container), anchor, nodes_ - 1, std::nullopt});
+  }
+
+  void close() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    if (f.anchor != YAML::NullAnchor) anchors_[f.anchor] = {f.value, nodes_ - f.nodes_before};
+    place(std::move(f.value), "");
+  }
+
+  void add(const YAML::Mark& m, json value, YAML::anchor_t anchor, long nodes, const std::string& key_text) {
+    charge(m, nodes);
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = {value, nodes};
+    place(std::move(value), key_text);
+  }
+
+  void place(json value, const std::string& key_text) {
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return;
+    }
+    Frame& top = stack_.back();
+    if (top.value.is_array()) {
+      top.value.push_back(std::move(value));
+    } else if (!top.key) {
+      top.key = key_text;
+    } else {
+      top.value[*top.key] = std::move(value);
+      top.key.reset();
+    }
+  }
+
+  json scalar(const YAML::Mark& m, const std::string& tag, const std::string& s) const {
     static const std::string kCore = "tag:yaml.org,2002:";
     if (tag == "?") {  // plain: resolve
       if (is_null(s)) return nullptr;
@@ -136,47 +193,77 @@ class Converter {
     if (tag == kCore + "null") return nullptr;
     if (tag == kCore + "bool") {
       if (auto b = as_bool(s)) return *b;
-      fail(n, "not a boolean: " + s);
+      fail(m, "not a boolean: " + s);
     }
     if (tag == kCore + "int") {
       if (auto i = as_int(s)) return *i;
-      fail(n, "not an integer: " + s);
+      fail(m, "not an integer: " + s);
     }
     if (tag == kCore + "float") {
       if (auto i = as_int(s)) return i->get<double>();
       if (auto f = as_float(s)) return *f;
-      fail(n, "not a number: " + s);
+      fail(m, "not a number: " + s);
     }
     return s;  // quoted ("!"), block, !!str, !!binary and local tags: the text
   }
 
-  [[noreturn]] static void fail(const YAML::Node& n, const std::string& problem) {
-    YAML::Mark m = n.Mark();
+  [[noreturn]] static void fail(const YAML::Mark& m, const std::string& problem) {
     throw Error("yaml: line " + std::to_string(m.line + 1) + ", column " + std::to_string(m.column + 1) + ": " +
                 problem);
   }
 
-  long nodes_ = 0;
   const long max_nodes_;
+  long nodes_ = 0;
+  json root_;
+  std::vector<Frame> stack_;
+  std::unordered_map<YAML::anchor_t, std::pair<json, long>> anchors_;  ///< value and its node count
 };
 
 }  // namespace
 
+// YAML's c-printable over valid UTF-8 (yaml-cpp checks neither): tab, newlines,
+// printable ASCII, NEL, and Unicode outside the C1 controls, surrogates and U+FFFE/F.
+void check_characters(std::string_view text) {
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < text.size();) {
+    auto b = static_cast<unsigned char>(text[i]);
+    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    char32_t cp = len == 1 ? b : len == 2 ? b & 0x1f : len == 3 ? b & 0x0f : b & 0x07;
+    for (std::size_t k = 1; len && k < len; ++k) {
+      auto c = i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0;
+      if ((c >> 6) != 2) len = 0;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (len == 0 || cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      throw Error("yaml: line " + std::to_string(line) + ": invalid UTF-8");
+    }
+    bool printable = cp == '\t' || cp == '\n' || cp == '\r' || (cp >= 0x20 && cp <= 0x7e) || cp == 0x85 ||
+                     (cp >= 0xa0 && cp <= 0xfffd) || cp >= 0x10000;
+    if (!printable) throw Error("yaml: line " + std::to_string(line) + ": control characters are not allowed");
+    line += cp == '\n';
+    i += len;
+  }
+}
+
 std::vector<json> parse_yaml_documents(std::string_view text) {
-  std::vector<YAML::Node> docs;
+  check_characters(text);
+  std::istringstream in{std::string(text)};
+  std::vector<json> out;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    YAML::Parser parser(in);
+    JsonBuilder builder(text.size());
+    // yaml-cpp 0.7 can report documents forever without consuming input (e.g. ", a\n"):
+    // no stream holds more documents than bytes.
+    for (std::size_t documents = 0; parser.HandleNextDocument(builder);) {
+      if (++documents > text.size() + 1) throw Error("yaml: malformed document stream");
+      if (json doc = builder.take(); !doc.is_null()) out.push_back(std::move(doc));
+    }
   } catch (const YAML::DeepRecursion& e) {  // yaml-cpp reports it as "bad file"
     throw Error("yaml: line " + std::to_string(e.mark.line + 1) + ": nested too deeply");
   } catch (const YAML::Exception& e) {
     throw Error("yaml: line " + std::to_string(e.mark.line + 1) + ", column " + std::to_string(e.mark.column + 1) +
                 ": " + e.msg);
-  }
-  std::vector<json> out;
-  Converter converter(text.size());
-  for (const auto& doc : docs) {
-    if (doc.IsNull()) continue;
-    out.push_back(converter.convert(doc, 0));
   }
   return out;
 }

@@ -124,10 +124,30 @@ TEST(Yaml, ErrorsCarryLineAndColumn) {
   EXPECT_THROW(parse_yaml("base: &b {x: 1}\nc:\n  <<: *b\n"), Error);
   EXPECT_THROW(parse_yaml("? [a, b]\n: c\n"), Error);
   try {
-    parse_yaml(std::string(100'000, '['));
+    std::string deep;
+    for (int i = 0; i < 3000; ++i) deep += "- ";
+    parse_yaml(deep);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("nested too deeply"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Yaml, SurvivesInputsThatLoopYamlCpp) {
+  EXPECT_THROW(parse_yaml_documents(", a\n"), Error);  // yaml-cpp 0.7's LoadAll never returns on this
+  EXPECT_THROW(parse_yaml(std::string(100'000, '[')), Error);
+}
+
+TEST(Yaml, RejectsInvalidUtf8AndControlCharacters) {
+  EXPECT_EQ(parse_yaml("name: \"h\xc3\xa9llo \xf0\x9f\x90\x91\"\n")["name"], "h\xc3\xa9llo \xf0\x9f\x90\x91");
+  EXPECT_EQ(parse_yaml("\xef\xbb\xbf" "a: 1\n")["a"], 1);  // a BOM
+  for (const char* bad : {"a: \xff\n", "a: \xc3\n", "a: \xc0\xaf\n", "a: \xed\xa0\x80\n", "a: 1\nb: \x01\n"}) {
+    try {
+      parse_yaml(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("yaml: line ", 0), 0u) << e.what();
+    }
   }
 }
 
