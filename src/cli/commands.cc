@@ -49,6 +49,8 @@ int usage(FILE* out) {
                "  archive SCRIPT.js    bundle the script, its imports and open()ed files: herd archive s.js -O test.tar\n"
                "  coordinator          drive runners started elsewhere: herd coordinator --runners h:p,h:p --script s.js\n"
                "  target               run the loopback HTTP target server (herd target --listen 127.0.0.1:8080)\n"
+               "  kube run SCRIPT.js   run a test on Kubernetes through the operator (a TestRun), print its summary\n"
+               "  operator             the Kubernetes operator for TestRun and PrivateLoadZone (docs/operator.md)\n"
                "  version              print the version\n"
                "  help                 this text\n\n"
                "Run 'herd run --help' for the run flags. Exit codes: docs/exit-codes.md\n",
