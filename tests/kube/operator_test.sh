@@ -151,6 +151,29 @@ case_kube_run() { # herd kube run passes, prints one summary, leaves nothing beh
   pass "herd kube run: exit 0, one summary, nothing left"
 }
 
+case_kube_run_interrupt() { # Ctrl-C: herd kube run deletes what it made and exits 105
+  ensure_bundle_operator
+  new_case krint
+  local dir; dir=$(mktemp -d)
+  cat > "$dir/long.js" <<'JS'
+import http from "k6/http";
+import { sleep } from "k6";
+export const options = { vus: 2, duration: "120s" };
+export default function () { http.get(`${__ENV.BASE_URL}/`); sleep(0.1); }
+JS
+  "$HERD" kube run "$dir/long.js" --namespace "$NS" --name long --parallelism 2 -q -- -e "BASE_URL=$TARGET" \
+    >"$dir/out" 2>&1 &
+  local pid=$!
+  wait_stage long started 120 >/dev/null
+  kill -INT "$pid"
+  local rc=0; wait "$pid" || rc=$?
+  [[ $rc == 105 ]] || fail "herd kube run exited $rc after SIGINT, want 105: $(cat "$dir/out")"
+  rm -rf "$dir"
+  retry 60 bash -c "[[ -z \$(kubectl -n $NS get testruns,jobs,pods,configmaps -l app=herd -o name) ]]"
+  [[ -z $(kubectl -n "$NS" get testrun long -o name 2>/dev/null) ]] || fail "the TestRun is still there"
+  pass "Ctrl-C: exit 105, the TestRun and its pods were deleted"
+}
+
 case_syntax_error() { # error at the initializer with file:line in the status
   ensure_bundle_operator
   new_case syn
