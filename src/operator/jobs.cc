@@ -25,6 +25,20 @@ void append(json& list, const json& extra) {
   for (const auto& e : extra) list.push_back(e);
 }
 
+/// grafana/k6 or loadimpact/k6 (any registry, tag or digest): k6's own image, which
+/// cannot run herd's commands.
+bool is_k6_image(const std::string& image) {
+  std::string repo = image.substr(0, image.find_first_of("@"));
+  if (auto colon = repo.rfind(':'); colon != std::string::npos && repo.find('/', colon) == std::string::npos) {
+    repo.resize(colon);
+  }
+  for (const char* k6 : {"grafana/k6", "loadimpact/k6"}) {
+    std::string name = k6;
+    if (repo == name || (repo.size() > name.size() && repo.ends_with("/" + name))) return true;
+  }
+  return false;
+}
+
 /// The pod settings of a component; the initializer falls back to the runner's.
 const json& settings_of(const json& spec, std::string_view component) {
   const json& own = field(spec, component);
@@ -51,6 +65,7 @@ json make_job(const json& testrun, const std::string& job_name, std::string_view
   for (auto& [k, v] : labels.items()) pod_labels[k] = v;  // ours win: the operator selects on them
 
   std::string image = field(pod, "image").is_string() ? pod["image"].get<std::string>() : "";
+  if (is_k6_image(image)) image.clear();  // a k6-operator manifest names k6's image: run herd's
   if (image.empty() && zone) image = zone->image;
   if (image.empty()) image = s.image;
 

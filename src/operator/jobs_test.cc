@@ -99,6 +99,17 @@ TEST(Jobs, PodSettingsAndLoadZoneAreMerged) {
   EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["herd.dev/component"], "runner");
 }
 
+TEST(Jobs, K6ImagesBecomeHerds) {
+  for (const char* k6 : {"grafana/k6:latest", "docker.io/grafana/k6:0.49.0", "loadimpact/k6", "grafana/k6@sha256:ab"}) {
+    json spec = base_spec();
+    spec["runner"] = {{"image", k6}};
+    EXPECT_EQ(container(runner_job(testrun(spec), 1, JobSettings{"herd:1", "10m"}))["image"], "herd:1") << k6;
+  }
+  json spec = base_spec();
+  spec["runner"] = {{"image", "grafana/k6-extended:1"}};
+  EXPECT_EQ(container(runner_job(testrun(spec), 1, JobSettings{}))["image"], "grafana/k6-extended:1");
+}
+
 TEST(Jobs, InitializerAndCoordinator) {
   json init = initializer_job(testrun(base_spec()), JobSettings{"img:1", "10m"});
   auto args = container(init)["args"].get<std::vector<std::string>>();
