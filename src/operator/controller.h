@@ -23,19 +23,14 @@
 #include "kube/informer.h"
 #include "kube/workqueue.h"
 #include "operator/jobs.h"
+#include "operator/reconciler.h"
 
 namespace herd::op {
 
 struct ControllerOptions {
   std::vector<std::string> namespaces;  ///< empty = every namespace
-  JobSettings jobs;
   int workers = 2;
-  std::chrono::milliseconds poll{2'000};  ///< how often a running TestRun is looked at again
-  /// GET a coordinator URL: returns {HTTP status, body}; status 0 = no answer.
-  /// Default: libcurl with a 3 s timeout. Tests may replace it.
-  std::function<std::pair<long, std::string>(const std::string& method, const std::string& url,
-                                             const std::string& body)>
-      http;
+  ReconcilerOptions reconcile;
 };
 
 /// Counters for /metrics.
@@ -67,8 +62,7 @@ class Controller {
   std::map<std::string, int> stages() const;
 
  private:
-  struct Children;
-  Children children_of(const nlohmann::json& testrun) const;
+  TestRunChildren children_of(const nlohmann::json& testrun) const;
   void worker();
   void enqueue_owner(const kube::Object& child);
 

@@ -80,7 +80,7 @@ int operator_main(const std::vector<std::string>& args) {
   std::string lease_ns = env_or("POD_NAMESPACE", "herd-system");
   bool leader_elect = false;
   ControllerOptions opts;
-  opts.jobs.image = env_or("HERD_RUNNER_IMAGE", env_or("HERD_IMAGE", opts.jobs.image));
+  opts.reconcile.jobs.image = env_or("HERD_RUNNER_IMAGE", env_or("HERD_IMAGE", opts.reconcile.jobs.image));
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i], value;
     if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
@@ -109,7 +109,7 @@ int operator_main(const std::vector<std::string>& args) {
     } else if (a == "--health-address" || a == "--health-probe-bind-address") {
       health_address = value;
     } else if (a == "--image") {
-      opts.jobs.image = value;
+      opts.reconcile.jobs.image = value;
     } else if (a == "--workers") {
       opts.workers = std::atoi(value.c_str());
     } else {

@@ -1,0 +1,453 @@
+#include "operator/reconciler.h"
+
+#include "util/duration.h"
+
+namespace herd::op {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+constexpr const char* kStopBody = R"({"data":{"type":"status","id":"default","attributes":{"stopped":true}}})";
+
+std::chrono::milliseconds duration_field(const json& spec, const char* key, std::chrono::milliseconds fallback) {
+  auto t = spec.value("timeouts", json::object());
+  if (!t.contains(key) || !t[key].is_string()) return fallback;
+  try {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(util::parse_duration(t[key].get<std::string>()));
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+
+/// When the condition `type` became True, if it is True.
+std::optional<Clock::time_point> condition_since(const json& status, const std::string& type) {
+  for (const auto& c : status.value("conditions", json::array())) {
+    if (c.value("type", std::string()) == type && c.value("status", std::string()) == "True") {
+      return parse_time(c.value("lastTransitionTime", std::string()));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Clock::time_point> created_at(const json& object) {
+  return parse_time(object.value("metadata", json::object()).value("creationTimestamp", std::string()));
+}
+
+/// Headline metrics from a k6-shaped GET /v1/metrics answer (live progress).
+json live_metrics(const json& metrics) {
+  json m = json::object();
+  for (const auto& item : metrics.value("data", json::array())) {
+    std::string id = item.value("id", std::string());
+    const json& sample = item.value("attributes", json::object()).value("sample", json::object());
+    auto num = [&](const char* k) { return sample.contains(k) && sample[k].is_number() ? sample[k].get<double>() : 0.0; };
+    if (id == "iterations") m["iterations"] = static_cast<std::int64_t>(num("count"));
+    if (id == "http_reqs") m["requests"] = static_cast<std::int64_t>(num("count"));
+    if (id == "http_req_failed") m["failureRate"] = num("rate");
+    if (id == "checks") m["checksRate"] = num("rate");
+    if (id == "vus_max") m["vusMax"] = static_cast<std::int64_t>(num("value"));
+    if (id == "http_req_duration") {
+      m["avgMs"] = num("avg");
+      m["p95Ms"] = num("p(95)");
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+std::string testruns_path(const std::string& ns, const std::string& name) {
+  return kube::path_for(kGroup, kVersion, "testruns", ns, name);
+}
+
+std::string label_of(const json& obj, std::string_view key) {
+  const json& labels = obj.value("metadata", json::object()).value("labels", json::object());
+  auto it = labels.find(std::string(key));
+  return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+bool owned_by(const json& obj, const std::string& uid) {
+  for (const auto& ref : obj.value("metadata", json::object()).value("ownerReferences", json::array())) {
+    if (ref.value("uid", std::string()) == uid) return true;
+  }
+  return false;
+}
+
+TestRunReconciler::TestRunReconciler(const kube::Client& client, kube::EventRecorder& events,
+                                     const ReconcilerOptions& options, std::atomic<std::uint64_t>& stage_changes,
+                                     json testrun, TestRunChildren children)
+    : client_(client),
+      events_(events),
+      options_(options),
+      stage_changes_(stage_changes),
+      tr_(std::move(testrun)),
+      spec_(tr_["spec"]),
+      kids_(std::move(children)),
+      ns_(tr_["metadata"].value("namespace", std::string("default"))),
+      name_(tr_["metadata"]["name"].get<std::string>()),
+      uid_(tr_["metadata"]["uid"].get<std::string>()),
+      original_(tr_.value("status", json::object())),
+      status_(original_),
+      stage_(status_.value("stage", std::string())),
+      now_(options.now()),
+      generation_(tr_["metadata"].value("generation", std::int64_t{1})),
+      parallelism_(spec_.value("parallelism", 1)),
+      ready_timeout_(duration_field(spec_, "ready", 5min)),
+      run_timeout_(duration_field(spec_, "run", 0ms)) {
+  if (!status_.contains("testRunId")) {
+    std::string id = spec_.value("testRunId", std::string());
+    status_["testRunId"] = id.empty() ? uid_ : id;
+  }
+  status_["observedGeneration"] = generation_;
+}
+
+std::chrono::milliseconds TestRunReconciler::run() {
+  if (stage_ == "finished" || stage_ == "error") return ended();
+  if (auto done = check_children()) return *done;
+  if (stage_.empty() || stage_ == "initialization") {
+    ms r = initialization();
+    if (stage_ != "initialized") return r;
+  }
+  if (stage_ == "initialized") return initialized();
+
+  // created / started / stopped: the runners exist.
+  int ready = 0, finished = 0;
+  json pod_names = json::array();
+  std::vector<std::string> addresses;
+  std::string not_ready;
+  for (int i = 1; i <= parallelism_; ++i) {
+    auto it = kids_.runners.find(i);
+    const json* pod = it == kids_.runners.end() || it->second.empty() ? nullptr : &it->second.back();
+    if (pod) pod_names.push_back((*pod)["metadata"]["name"]);
+    if (pod && pod_running(*pod)) {
+      ++ready;
+      addresses.push_back((*pod)["status"]["podIP"].get<std::string>() + ":" + std::to_string(kControlPort));
+    } else if (pod && pod_succeeded(*pod)) {
+      ++finished;
+    } else if (not_ready.empty()) {
+      not_ready = pod ? pod_pending_reason(*pod) : "runner " + std::to_string(i) + " has no pod yet";
+    }
+  }
+  status_["runners"] = {{"total", parallelism_}, {"ready", ready}, {"finished", finished}, {"pods", pod_names}};
+  if (stage_ == "created") {
+    ms r = created(addresses, not_ready, ready);
+    if (stage_ != "started") return r;
+  }
+  return started();
+}
+
+std::optional<std::chrono::milliseconds> TestRunReconciler::check_children() {
+  // Failures of any child end the run at once, except a lost runner during the
+  // test: the coordinator notices it and reports the partial result first.
+  if (!kids_.initializer.is_null()) {
+    if (auto f = pod_failure(kids_.initializer)) {
+      json msg = termination_message(kids_.initializer);
+      std::string text = msg.is_object() && msg.contains("error") ? msg["error"].get<std::string>() : *f;
+      status_["exitCode"] = msg.is_object() ? msg.value("exitCode", 107) : 107;
+      return fail("InitializerFailed", "the script is invalid: " + text);
+    }
+  }
+  if (!kids_.coordinator.is_null()) {
+    if (auto f = pod_failure(kids_.coordinator)) {
+      json result = termination_message(kids_.coordinator);
+      if (result.is_object() && result.contains("exitCode")) return finish(result);
+      return fail("CoordinatorFailed", *f);
+    }
+  }
+  for (const auto& [i, pods] : kids_.runners) {
+    for (const auto& p : pods) {
+      auto f = pod_failure(p);
+      if (!f) continue;
+      if (stage_ != "started" || kids_.coordinator.is_null()) return fail("RunnerFailed", *f);
+      // Give the coordinator a moment to report the partial result.
+      auto since = condition_since(status_, "RunnerLost");
+      if (!since) {
+        set_condition(status_, "RunnerLost", true, "RunnerFailed", *f, now_, generation_);
+      } else if (now_ - *since > 30s) {
+        return fail("RunnerFailed", *f);
+      }
+      again_ = 1s;
+    }
+  }
+  if (run_timeout_.count() > 0 && status_.contains("startTime")) {
+    if (auto start = parse_time(status_["startTime"]); start && now_ - *start > run_timeout_ + 60s) {
+      return fail("RunTimeout", "the run did not end within spec.timeouts.run (" +
+                                    spec_["timeouts"]["run"].get<std::string>() + ") and a stop");
+    }
+  }
+  return std::nullopt;
+}
+
+std::chrono::milliseconds TestRunReconciler::initialization() {
+  try {
+    script_mount(spec_);
+    user_arguments(spec_);
+  } catch (const SpecError& e) {
+    return fail("InvalidSpec", e.what());
+  }
+  if (stage_.empty()) {
+    set_stage("initialization", "Initializing", "inspecting the script");
+    set_condition(status_, "Initialized", false, "Initializing", "the initializer is running", now_, generation_);
+  }
+  if (!create_job(initializer_job(tr_, options_.jobs))) {
+    status_["message"] = "waiting for the Jobs of an earlier TestRun named " + name_ + " to be deleted";
+    write_status();
+    return 1s;
+  }
+  const json& pod = kids_.initializer;
+  if (pod.is_null() || !pod_succeeded(pod)) {
+    auto created = pod.is_null() ? std::nullopt : created_at(pod);
+    if (created && !pod_running(pod) && now_ - *created > ready_timeout_) {
+      return fail("InitializerTimeout", pod_pending_reason(pod) + " (spec.timeouts.ready " +
+                                            util::format_duration(ready_timeout_) + ")");
+    }
+    write_status();
+    return options_.poll;
+  }
+  std::string raw;
+  json req = termination_message(pod, &raw);
+  if (!req.is_object()) return fail("InitializerFailed", "the initializer reported no result: " + raw);
+  if (req.contains("error")) {
+    status_["exitCode"] = req.value("exitCode", 107);
+    return fail("InitializerFailed", "the script is invalid: " + req["error"].get<std::string>());
+  }
+  std::int64_t max_vus = req.value("maxVUs", std::int64_t{0});
+  if (max_vus > 0 && parallelism_ > max_vus) {
+    return fail("InvalidParallelism", "spec.parallelism " + std::to_string(parallelism_) +
+                                          " is larger than the script's maximum VUs (" + std::to_string(max_vus) +
+                                          "): some runners would have nothing to do");
+  }
+  set_stage("initialized", "Initialized",
+            "the script is valid: max " + std::to_string(max_vus) + " VUs, " + req.value("totalDuration", "?"));
+  set_condition(status_, "Initialized", true, "ScriptValid", status_["message"], now_, generation_);
+  return 0ms;
+}
+
+std::chrono::milliseconds TestRunReconciler::initialized() {
+  std::optional<LoadZone> zone;
+  if (spec_.contains("privateLoadZone") && spec_["privateLoadZone"].is_string()) {
+    std::string zname = spec_["privateLoadZone"];
+    try {
+      zone = load_zone(client_.get(kube::path_for(kGroup, kVersion, "privateloadzones", ns_, zname)));
+    } catch (const kube::ApiError& e) {
+      if (!e.is_not_found()) throw;
+      return fail("LoadZoneNotFound", "spec.privateLoadZone: PrivateLoadZone " + ns_ + "/" + zname + " does not exist");
+    }
+    if (zone->max_parallelism > 0 && parallelism_ > zone->max_parallelism) {
+      return fail("LoadZoneTooSmall", "spec.parallelism " + std::to_string(parallelism_) +
+                                          " is larger than the maxParallelism " +
+                                          std::to_string(zone->max_parallelism) + " of PrivateLoadZone " + zname);
+    }
+  }
+  for (int i = 1; i <= parallelism_; ++i) {
+    if (!create_job(runner_job(tr_, i, options_.jobs, zone ? &*zone : nullptr))) return 1s;
+  }
+  set_stage("created", "RunnersCreated", std::to_string(parallelism_) + " runners created");
+  status_["runners"] = {{"total", parallelism_}, {"ready", 0}, {"finished", 0}};
+  write_status();
+  return options_.poll;
+}
+
+std::chrono::milliseconds TestRunReconciler::created(const std::vector<std::string>& addresses,
+                                                     const std::string& not_ready, int ready) {
+  if (ready < parallelism_) {
+    std::optional<Clock::time_point> since;
+    for (const auto& j : kids_.jobs) {
+      if (label_of(j, kLabelComponent) != "runner") continue;
+      auto t = created_at(j);
+      if (t && (!since || *t < *since)) since = t;
+    }
+    if (since && now_ - *since > ready_timeout_) {
+      return fail("RunnersNotReady", "runners not ready after spec.timeouts.ready (" +
+                                         util::format_duration(ready_timeout_) + "): " + not_ready);
+    }
+    write_status();
+    return options_.poll;
+  }
+  // spec.paused: herd always starts runners paused and releases them together.
+  if (!create_job(coordinator_job(tr_, addresses, options_.jobs))) return 1s;
+  const json& pod = kids_.coordinator;
+  if (pod.is_null() || !pod_running(pod)) {
+    auto created = pod.is_null() ? std::nullopt : created_at(pod);
+    if (created && now_ - *created > ready_timeout_) return fail("CoordinatorNotReady", pod_pending_reason(pod));
+    write_status();
+    return options_.poll;
+  }
+  set_stage("started", "Started", std::to_string(parallelism_) + " runners and the coordinator are running");
+  status_["startTime"] = format_time(now_);
+  set_condition(status_, "Started", true, "CoordinatorRunning", "the coordinator releases the runners together", now_,
+                generation_);
+  return 0ms;
+}
+
+std::chrono::milliseconds TestRunReconciler::started() {
+  const json& pod = kids_.coordinator;
+  if (pod.is_null()) return fail("CoordinatorLost", "the coordinator pod disappeared");
+  if (!pod_running(pod)) {
+    json result = termination_message(pod);
+    if (result.is_object() && result.contains("exitCode")) return finish(result);
+    if (pod_succeeded(pod)) return fail("CoordinatorFailed", "the coordinator ended without a result");
+    write_status();
+    return options_.poll;
+  }
+  auto [code, body] = options_.http("GET", coordinator_url("/v1/summary"), "");
+  if (code == 200) {
+    json summary = json::parse(body, nullptr, false);
+    if (summary.is_object()) {
+      set_stage("stopped", "Stopped", "the runners have ended");
+      store_summary(summary);
+      ms r = finish(summary);
+      options_.http("PATCH", coordinator_url("/v1/status"), kStopBody);  // ends its linger
+      return r;
+    }
+  }
+  auto [mcode, mbody] = options_.http("GET", coordinator_url("/v1/metrics"), "");
+  if (mcode == 200) {
+    json live = json::parse(mbody, nullptr, false);
+    if (!live.is_discarded()) status_["metrics"] = live_metrics(live);
+  }
+  if (run_timeout_.count() > 0 && status_.contains("startTime")) {
+    auto start = parse_time(status_["startTime"]);
+    if (start && now_ - *start > run_timeout_ && !condition_since(status_, "StopRequested")) {
+      options_.http("PATCH", coordinator_url("/v1/status"), kStopBody);
+      set_condition(status_, "StopRequested", true, "RunTimeout", "spec.timeouts.run reached: stopping the test",
+                    now_, generation_);
+      status_["message"] = "spec.timeouts.run reached: stopping the test";
+    }
+  }
+  write_status();
+  return again_.count() ? again_ : options_.poll;
+}
+
+std::chrono::milliseconds TestRunReconciler::ended() {
+  // Level-triggered clean-up: whatever is left of a finished run is deleted again.
+  if (stage_ == "error" || cleanup_wanted()) delete_children();
+  write_status();
+  return 0ms;
+}
+
+std::chrono::milliseconds TestRunReconciler::fail(const std::string& reason, const std::string& message) {
+  set_stage("error", reason, message);
+  if (!status_.contains("result") || status_["result"] == "passed") status_["result"] = "error";
+  status_["completionTime"] = format_time(now_);
+  set_condition(status_, "Finished", false, reason, message, now_, generation_);
+  write_status();
+  delete_children();  // nothing is left running
+  return 0ms;
+}
+
+std::chrono::milliseconds TestRunReconciler::finish(const json& result) {
+  int code = result.value("exitCode", -1);
+  status_["exitCode"] = code;
+  status_["result"] = result.value("result", result_for_exit_code(code));
+  if (result.contains("thresholds")) status_["thresholds"] = result["thresholds"];
+  if (result.contains("metrics")) status_["metrics"] = status_metrics(result["metrics"]);
+  std::string outcome = status_["result"];
+  if (outcome == "error") {
+    std::string msg = result.value("message", std::string("the test ended with exit code " + std::to_string(code)));
+    for (const auto& [i, pods] : kids_.runners) {  // name the runner pod that failed, if one did
+      for (const auto& p : pods) {
+        if (auto f = pod_failure(p)) msg += "; " + *f;
+      }
+    }
+    return fail("TestFailed", msg);
+  }
+  set_stage("finished", "Finished", "the test " + outcome + " (exit code " + std::to_string(code) + ")");
+  status_["completionTime"] = format_time(now_);
+  set_condition(status_, "Finished", true, outcome == "passed" ? "Passed" : "Failed", "result " + outcome, now_,
+                generation_);
+  write_status();
+  if (cleanup_wanted()) delete_children();
+  return 0ms;
+}
+
+void TestRunReconciler::store_summary(const json& summary) {
+  const std::string cm_name = summary_configmap_name(tr_);
+  json result = {{"result", summary.value("result", "")},
+                 {"exitCode", summary.value("exitCode", -1)},
+                 {"partial", summary.value("partial", false)},
+                 {"message", summary.value("message", "")}};
+  json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata",
+              {{"name", cm_name},
+               {"namespace", ns_},
+               {"labels", {{"app", "herd"}, {std::string(kLabelTestRun), name_}}},
+               {"ownerReferences", json::array({owner_reference(tr_)})}}},
+             {"data",
+              {{"summary.txt", summary.value("text", std::string())},
+               {"summary.json", summary.value("data", json::object()).dump(2)},
+               {"result.json", result.dump()}}}};
+  try {
+    client_.create(kube::path_for("", "v1", "configmaps", ns_), cm);
+  } catch (const kube::ApiError& e) {
+    if (!e.is_already_exists()) throw;
+    client_.replace(kube::path_for("", "v1", "configmaps", ns_, cm_name), cm);
+  }
+  status_["summaryConfigMap"] = cm_name;
+}
+
+void TestRunReconciler::set_stage(const std::string& stage, const std::string& reason, const std::string& message) {
+  if (status_.value("stage", std::string()) == stage) return;
+  stage_ = stage;
+  status_["stage"] = stage;
+  status_["message"] = message;
+  ++stage_changes_;
+  events_.record(tr_, stage == "error" ? kube::kEventWarning : kube::kEventNormal, reason, message);
+}
+
+void TestRunReconciler::write_status() {
+  if (status_ == original_) return;
+  json obj = tr_;
+  obj["status"] = status_;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      client_.update_status(testruns_path(ns_, name_), obj);
+      original_ = status_;
+      return;
+    } catch (const kube::ApiError& e) {
+      if (!e.is_conflict() || attempt >= 5) throw;
+      obj = client_.get(testruns_path(ns_, name_));  // someone else wrote: put our status on their version
+      obj["status"] = status_;
+    }
+  }
+}
+
+bool TestRunReconciler::create_job(const json& job) {
+  std::string job_name = job["metadata"]["name"];
+  if (kids_.job_names.count(job_name)) return true;
+  try {
+    client_.create(kube::path_for("batch", "v1", "jobs", ns_), job);
+    return true;
+  } catch (const kube::ApiError& e) {
+    if (!e.is_already_exists()) throw;
+    json existing = client_.get(kube::path_for("batch", "v1", "jobs", ns_, job_name));
+    // Ours: made by an earlier pass (the cache is behind). Not ours: left by an
+    // earlier TestRun of the same name and being garbage-collected: wait.
+    return owned_by(existing, uid_);
+  }
+}
+
+void TestRunReconciler::delete_children() {
+  for (const auto& j : kids_.jobs) {
+    try {
+      client_.remove(kube::path_for("batch", "v1", "jobs", ns_, j["metadata"]["name"].get<std::string>()),
+                     kube::Propagation::Background);
+    } catch (const kube::ApiError& e) {
+      if (!e.is_not_found()) throw;
+    }
+  }
+  kids_.jobs.clear();  // a second call in the same pass has nothing left to do
+}
+
+bool TestRunReconciler::cleanup_wanted() const {
+  std::string cleanup = spec_.value("cleanup", std::string());
+  return cleanup == "post" || (cleanup == "onSuccess" && status_.value("result", std::string()) == "passed");
+}
+
+std::string TestRunReconciler::coordinator_url(const std::string& path) const {
+  return "http://" + kids_.coordinator["status"].value("podIP", std::string()) + ":" + std::to_string(kControlPort) +
+         path;
+}
+
+}  // namespace herd::op

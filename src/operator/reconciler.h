@@ -1,0 +1,105 @@
+#pragma once
+// One level-triggered pass over one TestRun (docs/operator.md, "Lifecycle"):
+// reads the TestRun and its children as they are now, creates what is missing,
+// deletes what must go, and writes the status difference. Idempotent: running
+// it twice on the same world changes nothing the second time.
+//
+//   ""/initialization -> initialized -> created -> started -> (stopped) -> finished
+//                  \____________\___________\__________\______________-> error
+//
+// The stage in status is the only memory between passes, so a restarted
+// operator continues where the last one stopped.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kube/client.h"
+#include "kube/events.h"
+#include "operator/jobs.h"
+#include "operator/status.h"
+
+namespace herd::op {
+
+/// An HTTP call to a coordinator: {status, body}; status 0 = no answer.
+using HttpCall = std::function<std::pair<long, std::string>(const std::string& method, const std::string& url,
+                                                            const std::string& body)>;
+
+struct ReconcilerOptions {
+  JobSettings jobs;
+  std::chrono::milliseconds poll{2'000};  ///< how often a running TestRun is looked at again
+  HttpCall http;                          ///< default (set by the Controller): libcurl, 3 s timeout
+  std::function<Clock::time_point()> now = [] { return Clock::now(); };
+};
+
+/// What a TestRun has made, from the informer caches (Jobs it owns, their Pods).
+struct TestRunChildren {
+  std::vector<nlohmann::json> jobs;
+  std::set<std::string> job_names;
+  nlohmann::json initializer;                           ///< its pod, or null
+  std::map<int, std::vector<nlohmann::json>> runners;   ///< runner index (1-based) -> its pods
+  nlohmann::json coordinator;                           ///< its pod, or null
+};
+
+/// REST path of the TestRun collection of `ns`, or of one TestRun.
+std::string testruns_path(const std::string& ns, const std::string& name = "");
+/// metadata.labels[key], "" when absent.
+std::string label_of(const nlohmann::json& object, std::string_view key);
+/// Whether metadata.ownerReferences names `uid`.
+bool owned_by(const nlohmann::json& object, const std::string& uid);
+
+class TestRunReconciler {
+ public:
+  /// `testrun` as just read from the API server (not from a cache).
+  TestRunReconciler(const kube::Client& client, kube::EventRecorder& events, const ReconcilerOptions& options,
+                    std::atomic<std::uint64_t>& stage_changes, nlohmann::json testrun, TestRunChildren children);
+
+  /// Returns when to look again (0 = only on events). Throws on API failures.
+  std::chrono::milliseconds run();
+
+ private:
+  using ms = std::chrono::milliseconds;
+
+  std::optional<ms> check_children();  ///< a failed child or a run timeout ends the run
+  ms initialization();
+  ms initialized();
+  ms created(const std::vector<std::string>& addresses, const std::string& not_ready, int ready);
+  ms started();
+  ms ended();
+
+  ms fail(const std::string& reason, const std::string& message);
+  ms finish(const nlohmann::json& result);  ///< from /v1/summary or the coordinator's result file
+  void store_summary(const nlohmann::json& summary);
+  void set_stage(const std::string& stage, const std::string& reason, const std::string& message);
+  void write_status();
+  bool create_job(const nlohmann::json& job);  ///< false: an older Job of that name is still being deleted
+  void delete_children();
+  bool cleanup_wanted() const;
+  std::string coordinator_url(const std::string& path) const;
+
+  const kube::Client& client_;
+  kube::EventRecorder& events_;
+  const ReconcilerOptions& options_;
+  std::atomic<std::uint64_t>& stage_changes_;
+  nlohmann::json tr_;
+  const nlohmann::json& spec_;
+  TestRunChildren kids_;
+  std::string ns_, name_, uid_;
+  nlohmann::json original_, status_;
+  std::string stage_;
+  Clock::time_point now_;
+  std::int64_t generation_;
+  int parallelism_;
+  ms ready_timeout_, run_timeout_;
+  ms again_{0};
+};
+
+}  // namespace herd::op
