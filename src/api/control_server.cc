@@ -26,22 +26,33 @@
 
 namespace herd::api {
 
-using nlohmann::json;
 using loop::Clock;
+using nlohmann::json;
 
 std::string_view to_string(ExecutionStatus s) {
   switch (s) {
-    case ExecutionStatus::kCreated: return "Created";
-    case ExecutionStatus::kInitVUs: return "InitVUs";
-    case ExecutionStatus::kInitExecutors: return "InitExecutors";
-    case ExecutionStatus::kInitDone: return "InitDone";
-    case ExecutionStatus::kPausedBeforeRun: return "PausedBeforeRun";
-    case ExecutionStatus::kStarted: return "Started";
-    case ExecutionStatus::kSetup: return "Setup";
-    case ExecutionStatus::kRunning: return "Running";
-    case ExecutionStatus::kTeardown: return "Teardown";
-    case ExecutionStatus::kEnded: return "Ended";
-    case ExecutionStatus::kInterrupted: return "Interrupted";
+    case ExecutionStatus::kCreated:
+      return "Created";
+    case ExecutionStatus::kInitVUs:
+      return "InitVUs";
+    case ExecutionStatus::kInitExecutors:
+      return "InitExecutors";
+    case ExecutionStatus::kInitDone:
+      return "InitDone";
+    case ExecutionStatus::kPausedBeforeRun:
+      return "PausedBeforeRun";
+    case ExecutionStatus::kStarted:
+      return "Started";
+    case ExecutionStatus::kSetup:
+      return "Setup";
+    case ExecutionStatus::kRunning:
+      return "Running";
+    case ExecutionStatus::kTeardown:
+      return "Teardown";
+    case ExecutionStatus::kEnded:
+      return "Ended";
+    case ExecutionStatus::kInterrupted:
+      return "Interrupted";
   }
   return "Unknown";
 }
@@ -78,9 +89,13 @@ namespace {
 
 // ------------------------------------------------------------------ helpers
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -102,18 +117,30 @@ std::string_view trim_ows(std::string_view v) {
 
 std::string_view reason(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
   }
   return "Unknown";
 }
@@ -132,7 +159,9 @@ Response error_response(int status, std::string_view title, std::string_view det
   r.body = dump(json{{"errors", json::array({e})}});
   return r;
 }
-Response error_response(int status, std::string_view detail) { return error_response(status, reason(status), detail); }
+Response error_response(int status, std::string_view detail) {
+  return error_response(status, reason(status), detail);
+}
 
 Response json_response(const json& j) {
   Response r;
@@ -146,16 +175,21 @@ std::size_t json_depth(std::string_view s, std::size_t limit) {
   bool in_str = false, esc = false;
   for (char c : s) {
     if (in_str) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') in_str = false;
+      if (esc)
+        esc = false;
+      else if (c == '\\')
+        esc = true;
+      else if (c == '"')
+        in_str = false;
       continue;
     }
-    if (c == '"') in_str = true;
+    if (c == '"')
+      in_str = true;
     else if (c == '[' || c == '{') {
       if (++depth > max_depth) max_depth = depth;
       if (max_depth > limit) return max_depth;
-    } else if ((c == ']' || c == '}') && depth > 0) --depth;
+    } else if ((c == ']' || c == '}') && depth > 0)
+      --depth;
   }
   return max_depth;
 }
@@ -253,11 +287,13 @@ std::optional<HttpError> parse_head(std::string_view head, Request& req) {
     if (!std::all_of(name.begin(), name.end(), is_tchar)) return HttpError{400, "malformed header name"};
     std::string_view value = trim_ows(l.substr(colon + 1));
     if (iequals(name, "content-length")) {
-      if (value.empty() || value.size() > 18 || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      if (value.empty() || value.size() > 18 ||
+          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return HttpError{400, "invalid Content-Length"};
       std::uint64_t n = 0;
       for (char c : value) n = n * 10 + static_cast<std::uint64_t>(c - '0');
-      if (req.has_content_length && n != req.content_length) return HttpError{400, "conflicting Content-Length headers"};
+      if (req.has_content_length && n != req.content_length)
+        return HttpError{400, "conflicting Content-Length headers"};
       req.has_content_length = true;
       req.content_length = n;
     } else if (iequals(name, "transfer-encoding")) {
@@ -521,8 +557,10 @@ struct ControlServer::State {
       o += "\r\n";
     }
     o += "Cache-Control: no-store\r\n";
-    if (!keep_alive) o += "Connection: close\r\n";
-    else if (c->req.minor == 0) o += "Connection: keep-alive\r\n";
+    if (!keep_alive)
+      o += "Connection: close\r\n";
+    else if (c->req.minor == 0)
+      o += "Connection: keep-alive\r\n";
     o += "\r\n";
     if (!head_only) o += r.body;
     if (!keep_alive) c->close_after = true;
@@ -940,7 +978,9 @@ ControlServer::ControlServer(const std::string& address, ControlHandler& handler
   });
 }
 
-ControlServer::~ControlServer() { stop(); }
+ControlServer::~ControlServer() {
+  stop();
+}
 
 void ControlServer::stop() {
   if (!st_) return;

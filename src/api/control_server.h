@@ -128,10 +128,10 @@ class ControlHandler {
 };
 
 struct ControlServerOptions {
-  std::size_t max_header_bytes = 64 * 1024;      ///< request line + headers; more -> 431
+  std::size_t max_header_bytes = 64 * 1024;       ///< request line + headers; more -> 431
   std::size_t max_body_bytes = 16 * 1024 * 1024;  ///< Content-Length above -> 413
-  std::size_t max_json_depth = 128;              ///< deeper request bodies -> 400
-  std::size_t max_connections = 256;             ///< more are accepted and closed at once
+  std::size_t max_json_depth = 128;               ///< deeper request bodies -> 400
+  std::size_t max_connections = 256;              ///< more are accepted and closed at once
   /// A connection with no complete request for this long is closed.
   std::chrono::milliseconds idle_timeout{60'000};
 };

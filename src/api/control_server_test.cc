@@ -282,7 +282,9 @@ class ControlServerTest : public ::testing::Test {
   std::string base;
 };
 
-metrics::TagSet tags(std::vector<std::pair<std::string, std::string>> kv) { return metrics::TagSet(std::move(kv)); }
+metrics::TagSet tags(std::vector<std::pair<std::string, std::string>> kv) {
+  return metrics::TagSet(std::move(kv));
+}
 
 metrics::Snapshot make_snapshot() {
   metrics::Snapshot s;
@@ -359,8 +361,9 @@ TEST_F(ControlServerTest, PatchResumeRunningTestIs400WithHandlerMessage) {
 
 TEST_F(ControlServerTest, PatchVusAndVusMax) {
   // A client echoing the whole status back (read-only fields included) is fine.
-  auto r = http(nullptr, "PATCH", base + "/v1/status",
-                R"({"data":{"type":"status","id":"default","attributes":{"vus":20,"vus-max":30,"running":true,"tainted":false,"status":7}}})");
+  auto r = http(
+      nullptr, "PATCH", base + "/v1/status",
+      R"({"data":{"type":"status","id":"default","attributes":{"vus":20,"vus-max":30,"running":true,"tainted":false,"status":7}}})");
   ASSERT_EQ(r.code, 200) << r.body;
   EXPECT_EQ(r.j()["data"]["attributes"]["vus"], 20);
   EXPECT_EQ(r.j()["data"]["attributes"]["vus-max"], 30);
@@ -387,11 +390,16 @@ TEST_F(ControlServerTest, PatchStop) {
 
 TEST_F(ControlServerTest, PatchTypeErrorsAre400AndNeverReachHandler) {
   const char* bodies[] = {
-      R"({"data":{"attributes":{"vus":"ten"}}})",     R"({"data":{"attributes":{"vus":-1}}})",
-      R"({"data":{"attributes":{"vus":1.5}}})",       R"({"data":{"attributes":{"vus-max":18446744073709551615}}})",
-      R"({"data":{"attributes":{"paused":"yes"}}})",  R"({"data":{"attributes":{"stopped":1}}})",
-      R"({"data":{"attributes":[]}})",                R"({"data":{"type":"metrics","attributes":{}}})",
-      R"({"paused":true})",                           R"([1,2])",
+      R"({"data":{"attributes":{"vus":"ten"}}})",
+      R"({"data":{"attributes":{"vus":-1}}})",
+      R"({"data":{"attributes":{"vus":1.5}}})",
+      R"({"data":{"attributes":{"vus-max":18446744073709551615}}})",
+      R"({"data":{"attributes":{"paused":"yes"}}})",
+      R"({"data":{"attributes":{"stopped":1}}})",
+      R"({"data":{"attributes":[]}})",
+      R"({"data":{"type":"metrics","attributes":{}}})",
+      R"({"paused":true})",
+      R"([1,2])",
       R"("data")",
   };
   for (const char* b : bodies) {
@@ -594,7 +602,8 @@ TEST_F(ControlServerTest, Teardown) {
 // ------------------------------------------------------------------ routing errors
 
 TEST_F(ControlServerTest, UnknownPathIs404) {
-  for (std::string p : {"/", "/v1", "/v1/", "/v2/status", "/v1/statuses", "/v1/status/x", "/v1/setup/x", "/v1/metrics/"}) {
+  for (std::string p :
+       {"/", "/v1", "/v1/", "/v2/status", "/v1/statuses", "/v1/status/x", "/v1/setup/x", "/v1/metrics/"}) {
     SCOPED_TRACE(p);
     expect_error(http(nullptr, "GET", base + p), 404);
   }
@@ -605,10 +614,14 @@ TEST_F(ControlServerTest, WrongMethodIs405WithAllow) {
     const char* method;
     const char* path;
     const char* allow;
-  } cases[] = {{"POST", "/v1/status", "GET, HEAD, PATCH"}, {"DELETE", "/v1/metrics", "GET, HEAD"},
-               {"PUT", "/v1/metrics/vus", "GET, HEAD"},   {"PATCH", "/v1/setup", "GET, HEAD, POST, PUT"},
-               {"GET", "/v1/teardown", "POST"},          {"POST", "/v1/snapshot", "GET, HEAD"},
-               {"POST", "/v1/groups", "GET, HEAD"},      {"PUT", "/v1/summary", "GET, HEAD"}};
+  } cases[] = {{"POST", "/v1/status", "GET, HEAD, PATCH"},
+               {"DELETE", "/v1/metrics", "GET, HEAD"},
+               {"PUT", "/v1/metrics/vus", "GET, HEAD"},
+               {"PATCH", "/v1/setup", "GET, HEAD, POST, PUT"},
+               {"GET", "/v1/teardown", "POST"},
+               {"POST", "/v1/snapshot", "GET, HEAD"},
+               {"POST", "/v1/groups", "GET, HEAD"},
+               {"PUT", "/v1/summary", "GET, HEAD"}};
   for (const auto& c : cases) {
     SCOPED_TRACE(std::string(c.method) + " " + c.path);
     auto r = http(nullptr, c.method, base + c.path, std::string("{}"));
@@ -649,8 +662,8 @@ TEST_F(ControlServerTest, EndlessHeaderWithoutTerminatorIs431) {
 }
 
 TEST_F(ControlServerTest, BodyTooLargeIs413) {
-  std::string req = "PUT /v1/setup HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(16 * 1024 * 1024 + 1) +
-                    "\r\n\r\n{}";
+  std::string req =
+      "PUT /v1/setup HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(16 * 1024 * 1024 + 1) + "\r\n\r\n{}";
   std::string resp = raw_roundtrip(srv->port(), req);
   EXPECT_EQ(status_of(resp), 413) << resp;
   EXPECT_EQ(h.set_setup_calls, 0);
@@ -683,8 +696,8 @@ TEST_F(ControlServerTest, MalformedRequestsAre400) {
     EXPECT_EQ(b["errors"][0]["status"], "400");
   }
   EXPECT_EQ(status_of(raw_roundtrip(srv->port(), "GET /v1/status HTTP/2.0\r\n\r\n")), 505);
-  EXPECT_EQ(status_of(raw_roundtrip(srv->port(),
-                                    "PUT /v1/setup HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")),
+  EXPECT_EQ(status_of(raw_roundtrip(
+                srv->port(), "PUT /v1/setup HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")),
             501);
   EXPECT_EQ(h.set_setup_calls, 0);
 }
@@ -697,9 +710,11 @@ TEST_F(ControlServerTest, BareLfAndLeadingBlankLinesAreAccepted) {
 
 TEST_F(ControlServerTest, PipelinedRequestsOnOneConnection) {
   std::string body = R"({"k":1})";
-  std::string req = "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"
-                    "PUT /v1/setup HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body +
-                    "GET /v1/setup HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string req =
+      "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"
+      "PUT /v1/setup HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body +
+      "GET /v1/setup HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   bool eof = false;
   std::string resp = raw_roundtrip(srv->port(), req, &eof);
   EXPECT_TRUE(eof);
@@ -895,8 +910,8 @@ TEST(ControlServerBind, Ipv6Loopback) {
 
 TEST(ControlServerBind, MalformedAddressesAreRejected) {
   FakeHandler h;
-  for (std::string a : {"", "127.0.0.1", ":6565", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:http", "::1:80",
-                        "[::1", "[::1]", "[::1]80", "[]:80", "[127.0.0.1]:0", "127.0.0.1:-1"}) {
+  for (std::string a : {"", "127.0.0.1", ":6565", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:http", "::1:80", "[::1",
+                        "[::1]", "[::1]80", "[]:80", "[127.0.0.1]:0", "127.0.0.1:-1"}) {
     SCOPED_TRACE(a);
     EXPECT_THROW(ControlServer(a, h), std::invalid_argument);
   }

@@ -8,10 +8,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,33 +28,37 @@
 #include "target/server.h"
 #include "util/duration.h"
 
-
 namespace herd::cli {
 
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-std::map<std::string, std::string> process_env() { return exec::process_environment(); }
+std::map<std::string, std::string> process_env() {
+  return exec::process_environment();
+}
 
-void print_error(const std::string& msg) { std::fprintf(stderr, "herd: error: %s\n", msg.c_str()); }
+void print_error(const std::string& msg) {
+  std::fprintf(stderr, "herd: error: %s\n", msg.c_str());
+}
 
 int usage(FILE* out) {
-  std::fprintf(out,
-               "herd %s: distributed, k6-compatible load testing\n\n"
-               "Usage: herd <command> [flags]\n\n"
-               "Commands:\n"
-               "  run SCRIPT.js        run a k6-style test script\n"
-               "  inspect SCRIPT.js    print the resolved options as JSON (--execution-requirements adds plan figures)\n"
-               "  archive SCRIPT.js    bundle the script, its imports and open()ed files: herd archive s.js -O test.tar\n"
-               "  coordinator          drive runners started elsewhere: herd coordinator --runners h:p,h:p --script s.js\n"
-               "  target               run the loopback HTTP target server (herd target --listen 127.0.0.1:8080)\n"
-               "  kube run SCRIPT.js   run a test on Kubernetes through the operator (a TestRun), print its summary\n"
-               "  operator             the Kubernetes operator for TestRun and PrivateLoadZone (docs/operator.md)\n"
-               "  version              print the version\n"
-               "  help                 this text\n\n"
-               "Run 'herd run --help' for the run flags. Exit codes: docs/exit-codes.md\n",
-               kVersion);
+  std::fprintf(
+      out,
+      "herd %s: distributed, k6-compatible load testing\n\n"
+      "Usage: herd <command> [flags]\n\n"
+      "Commands:\n"
+      "  run SCRIPT.js        run a k6-style test script\n"
+      "  inspect SCRIPT.js    print the resolved options as JSON (--execution-requirements adds plan figures)\n"
+      "  archive SCRIPT.js    bundle the script, its imports and open()ed files: herd archive s.js -O test.tar\n"
+      "  coordinator          drive runners started elsewhere: herd coordinator --runners h:p,h:p --script s.js\n"
+      "  target               run the loopback HTTP target server (herd target --listen 127.0.0.1:8080)\n"
+      "  kube run SCRIPT.js   run a test on Kubernetes through the operator (a TestRun), print its summary\n"
+      "  operator             the Kubernetes operator for TestRun and PrivateLoadZone (docs/operator.md)\n"
+      "  version              print the version\n"
+      "  help                 this text\n\n"
+      "Run 'herd run --help' for the run flags. Exit codes: docs/exit-codes.md\n",
+      kVersion);
   return 0;
 }
 
@@ -179,8 +183,9 @@ int cmd_run(const std::vector<std::string>& args) {
   cfg.verbose = flags.verbose;
   cfg.console_output = flags.console_output;
   if (!flags.result_file.empty())
-    std::fprintf(stderr, "herd: warning: --result-file is written by inspect, coordinator and run --parallelism; "
-                         "ignored here\n");
+    std::fprintf(stderr,
+                 "herd: warning: --result-file is written by inspect, coordinator and run --parallelism; "
+                 "ignored here\n");
   // Signals are handled by the engine's controller through a signalfd: block
   // them here, before any thread starts, so every thread inherits the mask.
   sigset_t mask;

@@ -19,7 +19,7 @@ struct Flag {
   const char* name;  // long name without dashes
   char shorthand;    // 0 = none
   Kind kind;
-  const char* arg;   // value placeholder for usage
+  const char* arg;  // value placeholder for usage
   const char* help;
   // Applies the value; throws std::invalid_argument-ish (via FlagError reasons) on a bad value.
   std::function<void(RunFlags&, const std::string&)> apply;
@@ -157,17 +157,14 @@ const std::vector<Flag>& flags() {
        [](RF& f, S v) { f.overrides.summary_time_unit = v; }},
       {"paused", 'p', Kind::kBool, "", "start the test in a paused state",
        [](RF& f, S v) { f.overrides.paused = to_bool(v); }},
-      {"address", 'a', Kind::kValue, "host:port", "address for the REST API server",
-       [](RF& f, S v) { f.address = v; }},
+      {"address", 'a', Kind::kValue, "host:port", "address for the REST API server", [](RF& f, S v) { f.address = v; }},
       {"no-setup", 0, Kind::kBool, "", "don't run setup()", [](RF& f, S v) { f.no_setup = to_bool(v); }},
       {"linger", 'l', Kind::kBool, "", "keep the API server alive past the test end (until stopped through it)",
        [](RF& f, S v) { f.linger = to_bool(v); }},
-      {"no-teardown", 0, Kind::kBool, "", "don't run teardown()",
-       [](RF& f, S v) { f.no_teardown = to_bool(v); }},
+      {"no-teardown", 0, Kind::kBool, "", "don't run teardown()", [](RF& f, S v) { f.no_teardown = to_bool(v); }},
       {"execution-segment", 0, Kind::kValue, "segment", "limit execution to a segment, e.g. 1/4:1/2",
        [](RF& f, S v) { f.overrides.execution_segment = v; }},
-      {"execution-segment-sequence", 0, Kind::kValue, "sequence",
-       "the execution segment sequence, e.g. 0,1/4,1/2,1",
+      {"execution-segment-sequence", 0, Kind::kValue, "sequence", "the execution segment sequence, e.g. 0,1/4,1/2,1",
        [](RF& f, S v) { f.overrides.execution_segment_sequence = v; }},
       {"insecure-skip-tls-verify", 0, Kind::kBool, "", "skip verification of TLS certificates",
        [](RF& f, S v) { f.overrides.insecure_skip_tls_verify = to_bool(v); }},
@@ -204,8 +201,7 @@ const std::vector<Flag>& flags() {
        [](RF& f, S v) { f.log_output = v; }},
       {"console-output", 0, Kind::kValue, "file", "redirect console logging to the provided output file",
        [](RF& f, S v) { f.console_output = v; }},
-      {"verbose", 'v', Kind::kBool, "", "enable verbose logging",
-       [](RF& f, S v) { f.verbose = to_bool(v); }},
+      {"verbose", 'v', Kind::kBool, "", "enable verbose logging", [](RF& f, S v) { f.verbose = to_bool(v); }},
       {"help", 'h', Kind::kBool, "", "help for run", [](RF& f, S v) { f.help = to_bool(v); }},
   };
   return table;
@@ -300,8 +296,10 @@ std::string find_result_file(const std::vector<std::string>& args) {
   std::string found;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--") break;
-    if (args[i] == "--result-file" && i + 1 < args.size()) found = args[++i];
-    else if (args[i].rfind("--result-file=", 0) == 0) found = args[i].substr(14);
+    if (args[i] == "--result-file" && i + 1 < args.size())
+      found = args[++i];
+    else if (args[i].rfind("--result-file=", 0) == 0)
+      found = args[i].substr(14);
   }
   return found;
 }
@@ -317,7 +315,8 @@ std::string run_usage() {
   std::vector<std::pair<std::string, std::string>> rows;
   std::size_t width = 0;
   for (const Flag& f : flags()) {
-    std::string left = f.shorthand ? std::string("  -") + f.shorthand + ", --" + f.name : std::string("      --") + f.name;
+    std::string left =
+        f.shorthand ? std::string("  -") + f.shorthand + ", --" + f.name : std::string("      --") + f.name;
     if (f.kind == Kind::kValue) {
       left += ' ';
       left += f.arg;
@@ -331,13 +330,12 @@ std::string run_usage() {
     s += help;
     s += '\n';
   }
-  s +=
-      "\n"
-      "Examples:\n"
-      "  herd run script.js\n"
-      "  herd run -u 10 -d 30s script.js\n"
-      "  herd run -s 30s:10 -s 1m:20 -s 10s:0 script.js\n"
-      "  herd run -e HOST=example.com --tag env=staging -o json=out.json script.js\n";
+  s += "\n"
+       "Examples:\n"
+       "  herd run script.js\n"
+       "  herd run -u 10 -d 30s script.js\n"
+       "  herd run -s 30s:10 -s 1m:20 -s 10s:0 script.js\n"
+       "  herd run -e HOST=example.com --tag env=staging -o json=out.json script.js\n";
   return s;
 }
 

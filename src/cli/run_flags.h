@@ -14,15 +14,15 @@ struct RunFlags {
   std::string address;           ///< --address HOST:PORT (control API)
   bool no_setup = false;
   bool no_teardown = false;
-  bool linger = false;  ///< --linger: keep the control API up after the test (for a coordinator)
+  bool linger = false;                  ///< --linger: keep the control API up after the test (for a coordinator)
   bool execution_requirements = false;  ///< inspect --execution-requirements
   /// --result-file PATH: the outcome as one line of JSON, at most 4096 bytes (a
   /// Kubernetes termination message). inspect: its JSON or {"error","exitCode"};
   /// coordinator and run --parallelism: the compact result (docs/coordinator.md).
   std::string result_file;
-  std::string archive_out;              ///< archive -O FILE
-  std::string log_output;               ///< --log-output (stderr by default)
-  std::string console_output;           ///< --console-output FILE
+  std::string archive_out;     ///< archive -O FILE
+  std::string log_output;      ///< --log-output (stderr by default)
+  std::string console_output;  ///< --console-output FILE
   bool verbose = false;
   int parallelism = 0;  ///< herd: local distributed runners (issue 4)
   bool help = false;

@@ -17,7 +17,7 @@ std::string flag_error(const Args& args) {
   return "<no error>";
 }
 
-#define EXPECT_CONTAINS(haystack, needle)                           \
+#define EXPECT_CONTAINS(haystack, needle)                          \
   EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
       << "expected \"" << (needle) << "\" in: " << (haystack)
 
@@ -45,8 +45,9 @@ TEST(RunFlags, LongFormsWithSpaceAndEquals) {
 }
 
 TEST(RunFlags, ShortForms) {
-  RunFlags f = parse_run_flags({"-u", "5", "-d", "30s", "-i", "7", "-q", "-p", "-w", "-v", "-a", "localhost:7000",
-                                "-O", "out.tar", "-o", "json=a.json", "-e", "A=1", "-s", "10s:3", "x.js"});
+  RunFlags f = parse_run_flags(
+      {"-u", "5",       "-d", "30s",         "-i", "7",   "-q", "-p",    "-w",  "-v", "-a", "localhost:7000",
+       "-O", "out.tar", "-o", "json=a.json", "-e", "A=1", "-s", "10s:3", "x.js"});
   EXPECT_EQ(f.overrides.vus, 5);
   EXPECT_EQ(f.overrides.duration, 30s);
   EXPECT_EQ(f.overrides.iterations, 7);
@@ -76,8 +77,8 @@ TEST(RunFlags, ShortAttachedValuesAndCombinedBools) {
 }
 
 TEST(RunFlags, RepeatableFlags) {
-  RunFlags f = parse_run_flags({"-s", "10s:5", "--stage", "20s:10,5s:0", "-e", "A=1", "--env=B=x=y", "--tag",
-                                "t1=v1", "--tag=t2=v2", "-o", "json=a.json", "--out", "csv=b.csv"});
+  RunFlags f = parse_run_flags({"-s", "10s:5", "--stage", "20s:10,5s:0", "-e", "A=1", "--env=B=x=y", "--tag", "t1=v1",
+                                "--tag=t2=v2", "-o", "json=a.json", "--out", "csv=b.csv"});
   ASSERT_TRUE(f.overrides.stages);
   ASSERT_EQ(f.overrides.stages->size(), 3u);
   EXPECT_EQ((*f.overrides.stages)[0].duration, 10s);
@@ -90,16 +91,48 @@ TEST(RunFlags, RepeatableFlags) {
 }
 
 TEST(RunFlags, AllLongFlags) {
-  RunFlags f = parse_run_flags({"--summary-export", "sum.json", "--no-summary", "--summary-mode", "full",
-                                "--no-thresholds", "--summary-trend-stats", "avg,p(99),max",
-                                "--summary-time-unit", "ms", "--paused", "--address", "0.0.0.0:1",
-                                "--no-setup", "--no-teardown", "--execution-segment", "0:1/2",
-                                "--execution-segment-sequence", "0,1/2,1", "--insecure-skip-tls-verify",
-                                "--include-system-env-vars=false", "--user-agent", "UA/1", "--throw",
-                                "--max-redirects", "3", "--discard-response-bodies", "--workers", "4",
-                                "--parallelism", "2", "--archive-out", "a.tar", "--execution-requirements",
-                                "--console-output", "c.log", "--log-output", "stdout", "--verbose", "--help",
-                                "--quiet", "-"});
+  RunFlags f = parse_run_flags({"--summary-export",
+                                "sum.json",
+                                "--no-summary",
+                                "--summary-mode",
+                                "full",
+                                "--no-thresholds",
+                                "--summary-trend-stats",
+                                "avg,p(99),max",
+                                "--summary-time-unit",
+                                "ms",
+                                "--paused",
+                                "--address",
+                                "0.0.0.0:1",
+                                "--no-setup",
+                                "--no-teardown",
+                                "--execution-segment",
+                                "0:1/2",
+                                "--execution-segment-sequence",
+                                "0,1/2,1",
+                                "--insecure-skip-tls-verify",
+                                "--include-system-env-vars=false",
+                                "--user-agent",
+                                "UA/1",
+                                "--throw",
+                                "--max-redirects",
+                                "3",
+                                "--discard-response-bodies",
+                                "--workers",
+                                "4",
+                                "--parallelism",
+                                "2",
+                                "--archive-out",
+                                "a.tar",
+                                "--execution-requirements",
+                                "--console-output",
+                                "c.log",
+                                "--log-output",
+                                "stdout",
+                                "--verbose",
+                                "--help",
+                                "--quiet",
+                                "-"});
   const auto& o = f.overrides;
   EXPECT_EQ(o.summary_export, "sum.json");
   EXPECT_EQ(o.no_summary, true);
@@ -158,7 +191,8 @@ TEST(RunFlags, MalformedValues) {
   EXPECT_CONTAINS(flag_error({"-i", ""}), "invalid argument \"\" for \"-i, --iterations\" flag");
   EXPECT_CONTAINS(flag_error({"-s", "30s"}), "invalid argument \"30s\" for \"-s, --stage\" flag");
   EXPECT_CONTAINS(flag_error({"--stage", "30s:x"}), "invalid target");
-  EXPECT_CONTAINS(flag_error({"--tag", "novalue"}), "invalid argument \"novalue\" for \"--tag\" flag: expected KEY=VALUE");
+  EXPECT_CONTAINS(flag_error({"--tag", "novalue"}),
+                  "invalid argument \"novalue\" for \"--tag\" flag: expected KEY=VALUE");
   EXPECT_CONTAINS(flag_error({"-e", "=x"}), "for \"-e, --env\" flag");
   EXPECT_CONTAINS(flag_error({"-e", "1BAD=x"}), "invalid environment variable name");
   EXPECT_CONTAINS(flag_error({"--max-redirects", "lots"}), "invalid argument \"lots\" for \"--max-redirects\" flag");
@@ -185,14 +219,40 @@ TEST(RunFlags, NegativeNumbersAreParsedAsValues) {
 
 TEST(RunUsage, ListsEveryFlag) {
   std::string u = run_usage();
-  for (const char* flag : {"-u, --vus", "-d, --duration", "-i, --iterations", "-s, --stage", "-e, --env", "--tag",
-                           "--summary-export", "-o, --out", "--no-summary", "--summary-mode", "-q, --quiet",
-                           "--no-thresholds", "--summary-trend-stats", "--summary-time-unit", "-p, --paused",
-                           "-a, --address", "--no-setup", "--no-teardown", "--execution-segment",
-                           "--execution-segment-sequence", "--insecure-skip-tls-verify",
-                           "--include-system-env-vars", "--user-agent", "-w, --throw", "--max-redirects",
-                           "--discard-response-bodies", "--workers", "--parallelism", "-O, --archive-out",
-                           "--execution-requirements", "--result-file", "--console-output", "--log-output", "-v, --verbose",
+  for (const char* flag : {"-u, --vus",
+                           "-d, --duration",
+                           "-i, --iterations",
+                           "-s, --stage",
+                           "-e, --env",
+                           "--tag",
+                           "--summary-export",
+                           "-o, --out",
+                           "--no-summary",
+                           "--summary-mode",
+                           "-q, --quiet",
+                           "--no-thresholds",
+                           "--summary-trend-stats",
+                           "--summary-time-unit",
+                           "-p, --paused",
+                           "-a, --address",
+                           "--no-setup",
+                           "--no-teardown",
+                           "--execution-segment",
+                           "--execution-segment-sequence",
+                           "--insecure-skip-tls-verify",
+                           "--include-system-env-vars",
+                           "--user-agent",
+                           "-w, --throw",
+                           "--max-redirects",
+                           "--discard-response-bodies",
+                           "--workers",
+                           "--parallelism",
+                           "-O, --archive-out",
+                           "--execution-requirements",
+                           "--result-file",
+                           "--console-output",
+                           "--log-output",
+                           "-v, --verbose",
                            "-h, --help"}) {
     EXPECT_CONTAINS(u, flag);
   }

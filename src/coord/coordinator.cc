@@ -287,10 +287,10 @@ ProgressRates progress_rates(const metrics::Snapshot& prev, const metrics::Snaps
 std::string format_progress(const ProgressInput& in, const ProgressRates& r) {
   char buf[256];
   int secs = static_cast<int>(in.elapsed_s);
-  std::snprintf(buf, sizeof buf, "running (%02dm%02ds) %zu/%zu runners, %lld VUs, %.1f it/s, %.1f req/s, errors %.2f%%, p95 %s",
-                secs / 60, secs % 60, in.runners, in.total_runners, static_cast<long long>(in.vus), r.iterations_per_s,
-                r.requests_per_s, r.error_rate * 100,
-                r.has_requests ? metrics::format_duration_ms(r.p95_ms).c_str() : "-");
+  std::snprintf(
+      buf, sizeof buf, "running (%02dm%02ds) %zu/%zu runners, %lld VUs, %.1f it/s, %.1f req/s, errors %.2f%%, p95 %s",
+      secs / 60, secs % 60, in.runners, in.total_runners, static_cast<long long>(in.vus), r.iterations_per_s,
+      r.requests_per_s, r.error_rate * 100, r.has_requests ? metrics::format_duration_ms(r.p95_ms).c_str() : "-");
   return buf;
 }
 
@@ -459,7 +459,8 @@ struct Coordinator::Impl {
       r.vus = a.value("vus", static_cast<std::int64_t>(0));
       r.vus_max = a.value("vus-max", static_cast<std::int64_t>(0));
       if (a.contains("exit-code") && a["exit-code"].is_number_integer()) r.exit_code = a["exit-code"].get<int>();
-      if (a.contains("abort-reason") && a["abort-reason"].is_string()) r.abort_reason = a["abort-reason"].get<std::string>();
+      if (a.contains("abort-reason") && a["abort-reason"].is_string())
+        r.abort_reason = a["abort-reason"].get<std::string>();
       return true;
     } catch (const std::exception& e) {
       r.last_error = std::string("bad status response: ") + e.what();
@@ -655,8 +656,10 @@ struct Coordinator::Impl {
           error(r.name + " exited before the test started" +
                 (code ? " (exit code " + std::to_string(*code) + ")" : std::string()) +
                 (extra.empty() ? "" : "\n" + extra));
-          if (code && *code != 0) outcome.runner_failure = *code;
-          else outcome.runner_lost = true;
+          if (code && *code != 0)
+            outcome.runner_failure = *code;
+          else
+            outcome.runner_lost = true;
           rep.lost.push_back(r.name);
           r.lost = true;
           return false;
@@ -843,8 +846,8 @@ struct Coordinator::Impl {
           rep.abort_reason = r->abort_reason;
           if (!stopping) stop_all(r->name + " aborted the test: " + r->abort_reason);
         }
-        if (r->exit_code && *r->exit_code != 0 && *r->exit_code != 103 && *r->exit_code != 99 &&
-            *r->exit_code != 105 && *r->exit_code != 108 && !outcome.runner_failure) {
+        if (r->exit_code && *r->exit_code != 0 && *r->exit_code != 103 && *r->exit_code != 99 && *r->exit_code != 105 &&
+            *r->exit_code != 108 && !outcome.runner_failure) {
           outcome.runner_failure = *r->exit_code;
           error(r->name + " ended with exit code " + std::to_string(*r->exit_code));
         }
@@ -878,8 +881,8 @@ struct Coordinator::Impl {
       if (stopping && Clock::now() - stop_time > opts.stop_timeout) {
         for (std::size_t i = 0; i < runners.size(); ++i)
           if (!runners[i]->lost && !(runners[i]->status == kEnded && runners[i]->exit_code))
-            mark_lost(i, "it did not end within " + std::to_string(opts.stop_timeout.count() / 1000) +
-                             " s of being stopped");
+            mark_lost(
+                i, "it did not end within " + std::to_string(opts.stop_timeout.count() / 1000) + " s of being stopped");
         return;
       }
     }
@@ -908,8 +911,8 @@ struct Coordinator::Impl {
     if (ran) {
       poll_all(true);
       for (std::size_t i : lv)
-        if (!runners[i]->poll_ok) warn(runners[i]->name + ": final snapshot failed (" + runners[i]->last_error +
-                                       "); using its last one");
+        if (!runners[i]->poll_ok)
+          warn(runners[i]->name + ": final snapshot failed (" + runners[i]->last_error + "); using its last one");
     }
     rep.merged = merged();
     rep.partial = outcome.runner_lost;
@@ -968,8 +971,7 @@ struct Coordinator::Impl {
                    "reported (exit code %d)\n",
                    rep.lost.size(), runners.size(), names.c_str(), kExitRunnerLost);
     }
-    if (outcome.thresholds_failed && !outcome.stop_code)
-      error("thresholds on metrics have been crossed");
+    if (outcome.thresholds_failed && !outcome.stop_code) error("thresholds on metrics have been crossed");
     release_all();
   }
 
@@ -999,7 +1001,8 @@ struct Coordinator::Impl {
   }
 };
 
-Coordinator::Coordinator(std::vector<RunnerEndpoint> runners, CoordinatorOptions opts) : impl_(std::make_unique<Impl>()) {
+Coordinator::Coordinator(std::vector<RunnerEndpoint> runners, CoordinatorOptions opts)
+    : impl_(std::make_unique<Impl>()) {
   impl_->opts = std::move(opts);
   for (std::size_t i = 0; i < runners.size(); ++i) {
     auto r = std::make_unique<Impl::Runner>();
@@ -1019,7 +1022,9 @@ void Coordinator::request_stop(int exit_code, const std::string& reason) {
   if (impl_->stop_request.compare_exchange_strong(expected, exit_code)) impl_->stop_reason = reason;
 }
 
-const CoordinatorReport& Coordinator::report() const { return impl_->rep; }
+const CoordinatorReport& Coordinator::report() const {
+  return impl_->rep;
+}
 
 int Coordinator::run() {
   Impl& m = *impl_;

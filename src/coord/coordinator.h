@@ -94,12 +94,12 @@ struct CoordinatorOptions {
   bool progress = false;       ///< show the live progress line (stderr is a TTY and not quiet)
   bool no_setup = false;
   bool no_teardown = false;
-  bool keep_going = false;  ///< a lost runner does not stop the others
-  std::chrono::milliseconds ready_timeout{60'000};     ///< every runner PausedBeforeRun
-  std::chrono::milliseconds lost_after{5'000};         ///< no answer for this long = lost
-  std::chrono::milliseconds poll_interval{1'000};      ///< snapshots/thresholds
-  std::chrono::milliseconds request_timeout{3'000};    ///< one status/snapshot request
-  std::chrono::milliseconds setup_timeout{65'000};     ///< POST /v1/setup, POST /v1/teardown
+  bool keep_going = false;                           ///< a lost runner does not stop the others
+  std::chrono::milliseconds ready_timeout{60'000};   ///< every runner PausedBeforeRun
+  std::chrono::milliseconds lost_after{5'000};       ///< no answer for this long = lost
+  std::chrono::milliseconds poll_interval{1'000};    ///< snapshots/thresholds
+  std::chrono::milliseconds request_timeout{3'000};  ///< one status/snapshot request
+  std::chrono::milliseconds setup_timeout{65'000};   ///< POST /v1/setup, POST /v1/teardown
   std::chrono::milliseconds teardown_timeout{65'000};
   std::chrono::milliseconds stop_timeout{45'000};  ///< after a stop, until every runner has ended
   /// Calls the script's handleSummary(data) (exec::Engine::handle_summary);
@@ -186,8 +186,8 @@ metrics::Snapshot merge_snapshots(const std::vector<const metrics::Snapshot*>& p
 /// The live progress line.
 struct ProgressInput {
   double elapsed_s = 0;
-  std::int64_t vus = 0;      ///< sum of the runners' active VUs
-  std::size_t runners = 0;   ///< answering runners
+  std::int64_t vus = 0;     ///< sum of the runners' active VUs
+  std::size_t runners = 0;  ///< answering runners
   std::size_t total_runners = 0;
 };
 struct ProgressRates {
@@ -209,7 +209,7 @@ struct Outcome {
   bool runner_lost = false;
   std::optional<int> runner_failure;  ///< e.g. 107 from a runner's setup/init
   bool script_aborted = false;
-  std::optional<int> stop_code;       ///< 99 abortOnFail, 105 signal
+  std::optional<int> stop_code;  ///< 99 abortOnFail, 105 signal
   bool thresholds_failed = false;
 };
 int decide_exit_code(const Outcome& o);

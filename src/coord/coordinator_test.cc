@@ -32,11 +32,32 @@ TEST(Segments, SequenceAndSegments) {
 }
 
 TEST(Passthrough, DropsCoordinatorFlagsAndScript) {
-  std::vector<std::string> in{"-u",        "10",           "--summary-export", "x.json", "-qv",          "--out=json=a",
-                              "-o",        "json=b",       "script.js",        "--parallelism", "4",     "-e",
-                              "A=1",       "--no-setup",   "--tag",            "a=b",    "--address",    "1.2.3.4:5",
-                              "-d=5s",     "--linger",     "--no-summary",     "--execution-segment=1/2", "-qu3",
-                              "--no-thresholds", "-i", "7"};
+  std::vector<std::string> in{"-u",
+                              "10",
+                              "--summary-export",
+                              "x.json",
+                              "-qv",
+                              "--out=json=a",
+                              "-o",
+                              "json=b",
+                              "script.js",
+                              "--parallelism",
+                              "4",
+                              "-e",
+                              "A=1",
+                              "--no-setup",
+                              "--tag",
+                              "a=b",
+                              "--address",
+                              "1.2.3.4:5",
+                              "-d=5s",
+                              "--linger",
+                              "--no-summary",
+                              "--execution-segment=1/2",
+                              "-qu3",
+                              "--no-thresholds",
+                              "-i",
+                              "7"};
   std::vector<std::string> want{"-u", "10", "-v", "-e", "A=1", "--tag", "a=b", "-d=5s", "-u3", "-i", "7"};
   EXPECT_EQ(runner_passthrough_args(in), want);
 }
@@ -289,7 +310,8 @@ TEST(CoordinatorFake, MergesSetupOnceTeardownOnceAndReleases) {
 TEST(CoordinatorFake, MergedThresholdAbortStopsAll) {
   FakeRunner a(5, 5s), b(5, 5s);
   auto o = fast_options();
-  o.thresholds = metrics::parse_thresholds(nlohmann::json::parse(R"({"iterations":[{"threshold":"count<15","abortOnFail":true}]})"));
+  o.thresholds = metrics::parse_thresholds(
+      nlohmann::json::parse(R"({"iterations":[{"threshold":"count<15","abortOnFail":true}]})"));
   Coordinator c({{a.address()}, {b.address()}}, o);
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(c.run(), 99);

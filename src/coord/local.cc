@@ -31,7 +31,6 @@
 #include "k6/modules.h"
 #include "util/duration.h"
 
-
 namespace herd::coord {
 
 namespace {
@@ -39,11 +38,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-void print_error(const std::string& msg) { std::fprintf(stderr, "herd: error: %s\n", msg.c_str()); }
+void print_error(const std::string& msg) {
+  std::fprintf(stderr, "herd: error: %s\n", msg.c_str());
+}
 
 using exec::load_script;
 
-std::map<std::string, std::string> process_env() { return exec::process_environment(); }
+std::map<std::string, std::string> process_env() {
+  return exec::process_environment();
+}
 
 /// The coordinator's options: the script's options (thresholds, summary) merged
 /// with K6_* variables and the user's flags, as a single `herd run` would see them.
@@ -245,7 +248,8 @@ class ResultReporting {
                    "herd: test ended (exit code %d); the control API lingers until stopped (PATCH /v1/status "
                    "{\"stopped\":true}, SIGINT/SIGTERM, or %s)\n",
                    code, util::format_duration(linger_timeout_).c_str());
-      if (signals) signals->set([st = state_] { st->end_linger(); }, nullptr, "herd: signal received; the linger ends\n");
+      if (signals)
+        signals->set([st = state_] { st->end_linger(); }, nullptr, "herd: signal received; the linger ends\n");
       if (!state_->wait_linger(linger_timeout_))
         std::fprintf(stderr, "herd: nobody ended the linger within %s; exiting\n",
                      util::format_duration(linger_timeout_).c_str());
@@ -535,8 +539,8 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   } catch (const std::exception& e) {
     return fail_before_start(run_args, exec::kExitInvalidConfig, e.what());
   }
-  LocalRunners kids;         // destroyed last: kills and reaps every runner on any return
-  SignalForwarder signals;   // before any thread starts (its callbacks may use kids)
+  LocalRunners kids;        // destroyed last: kills and reaps every runner on any return
+  SignalForwarder signals;  // before any thread starts (its callbacks may use kids)
   ResultReporting reporting(flags.result_file, flags.linger, kDefaultLingerTimeout);
   if (std::string err = reporting.serve(flags.address); !err.empty())
     return reporting.fail(exec::kExitGenericError, err, nullptr);
@@ -588,8 +592,7 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   Coordinator coord(eps, std::move(opts));
   reporting.state()->on_stop(
       [&coord] { coord.request_stop(exec::kExitSignal, "stopped through the control API (PATCH /v1/status)"); });
-  signals.set([&coord] { coord.request_stop(exec::kExitSignal, "stopped by a signal"); },
-              [&kids] { kids.kill_now(); });
+  signals.set([&coord] { coord.request_stop(exec::kExitSignal, "stopped by a signal"); }, [&kids] { kids.kill_now(); });
   coord.run();
   reporting.state()->on_stop(nullptr);
   signals.set(nullptr, [&kids] { kids.kill_now(); });

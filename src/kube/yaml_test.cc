@@ -140,7 +140,9 @@ TEST(Yaml, SurvivesInputsThatLoopYamlCpp) {
 
 TEST(Yaml, RejectsInvalidUtf8AndControlCharacters) {
   EXPECT_EQ(parse_yaml("name: \"h\xc3\xa9llo \xf0\x9f\x90\x91\"\n")["name"], "h\xc3\xa9llo \xf0\x9f\x90\x91");
-  EXPECT_EQ(parse_yaml("\xef\xbb\xbf" "a: 1\n")["a"], 1);  // a BOM
+  EXPECT_EQ(parse_yaml("\xef\xbb\xbf"
+                       "a: 1\n")["a"],
+            1);  // a BOM
   for (const char* bad : {"a: \xff\n", "a: \xc3\n", "a: \xc0\xaf\n", "a: \xed\xa0\x80\n", "a: 1\nb: \x01\n"}) {
     try {
       parse_yaml(bad);

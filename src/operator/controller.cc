@@ -29,10 +29,11 @@ std::pair<long, std::string> curl_http(const std::string& method, const std::str
     headers = curl_slist_append(headers, "Content-Type: application/json");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   }
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* u) {
-    static_cast<std::string*>(u)->append(p, s * n);
-    return s * n;
-  });
+  curl_easy_setopt(
+      h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* u) {
+        static_cast<std::string*>(u)->append(p, s * n);
+        return s * n;
+      });
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
   long code = 0;
   if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -48,16 +49,18 @@ Controller::Controller(const kube::Client& client, ControllerOptions options)
   if (!options_.reconcile.http) options_.reconcile.http = curl_http;
 }
 
-Controller::~Controller() { stop(); }
+Controller::~Controller() {
+  stop();
+}
 
 void Controller::start() {
   if (started_.exchange(true)) return;
   std::vector<std::string> namespaces = options_.namespaces;
   if (namespaces.empty()) namespaces.push_back("");
-  auto on_testrun = kube::InformerHandlers{
-      [this](const kube::Object& o) { queue_.add(kube::object_key(*o)); },
-      [this](const kube::Object&, const kube::Object& o) { queue_.add(kube::object_key(*o)); },
-      [this](const kube::Object& o) { queue_.add(kube::object_key(*o)); }};
+  auto on_testrun =
+      kube::InformerHandlers{[this](const kube::Object& o) { queue_.add(kube::object_key(*o)); },
+                             [this](const kube::Object&, const kube::Object& o) { queue_.add(kube::object_key(*o)); },
+                             [this](const kube::Object& o) { queue_.add(kube::object_key(*o)); }};
   auto on_child = kube::InformerHandlers{[this](const kube::Object& o) { enqueue_owner(o); },
                                          [this](const kube::Object&, const kube::Object& o) { enqueue_owner(o); },
                                          [this](const kube::Object& o) { enqueue_owner(o); }};

@@ -13,7 +13,9 @@ const json& field(const json& obj, std::string_view key) {
   return it == obj.end() ? kNull : *it;
 }
 
-std::string name_of(const json& testrun) { return testrun.at("metadata").at("name").get<std::string>(); }
+std::string name_of(const json& testrun) {
+  return testrun.at("metadata").at("name").get<std::string>();
+}
 std::string namespace_of(const json& testrun) {
   return field(testrun["metadata"], "namespace").is_string() ? testrun["metadata"]["namespace"].get<std::string>()
                                                              : "default";
@@ -47,7 +49,8 @@ const json& settings_of(const json& spec, std::string_view component) {
 }
 
 json labels_for(const json& testrun, std::string_view component) {
-  return json{{"app", "herd"}, {std::string(kLabelTestRun), name_of(testrun)},
+  return json{{"app", "herd"},
+              {std::string(kLabelTestRun), name_of(testrun)},
               {std::string(kLabelComponent), std::string(component)}};
 }
 
@@ -93,9 +96,9 @@ json make_job(const json& testrun, const std::string& job_name, std::string_view
   json volumes = script.volumes;
   append(volumes, field(pod, "volumes"));
   json podspec = {{"restartPolicy", "Never"}, {"containers", json::array({container})}, {"volumes", volumes}};
-  for (const char* k : {"initContainers", "nodeSelector", "tolerations", "affinity", "topologySpreadConstraints",
-                        "serviceAccountName", "securityContext", "priorityClassName", "schedulerName",
-                        "imagePullSecrets"}) {
+  for (const char* k :
+       {"initContainers", "nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "serviceAccountName",
+        "securityContext", "priorityClassName", "schedulerName", "imagePullSecrets"}) {
     if (!field(pod, k).is_null()) podspec[k] = pod[k];
   }
   // k6-operator spells it as a string ("false"); a PodSpec wants a boolean.
@@ -119,7 +122,8 @@ json make_job(const json& testrun, const std::string& job_name, std::string_view
   }
 
   json pod_meta = {{"labels", pod_labels}};
-  if (field(field(pod, "metadata"), "annotations").is_object()) pod_meta["annotations"] = pod["metadata"]["annotations"];
+  if (field(field(pod, "metadata"), "annotations").is_object())
+    pod_meta["annotations"] = pod["metadata"]["annotations"];
 
   return json{{"apiVersion", "batch/v1"},
               {"kind", "Job"},
@@ -206,10 +210,18 @@ LoadZone load_zone(const json& plz) {
   return z;
 }
 
-std::string initializer_name(const json& testrun) { return name_of(testrun) + "-initializer"; }
-std::string runner_name(const json& testrun, int index) { return name_of(testrun) + "-" + std::to_string(index); }
-std::string coordinator_name(const json& testrun) { return name_of(testrun) + "-coordinator"; }
-std::string summary_configmap_name(const json& testrun) { return name_of(testrun) + "-summary"; }
+std::string initializer_name(const json& testrun) {
+  return name_of(testrun) + "-initializer";
+}
+std::string runner_name(const json& testrun, int index) {
+  return name_of(testrun) + "-" + std::to_string(index);
+}
+std::string coordinator_name(const json& testrun) {
+  return name_of(testrun) + "-coordinator";
+}
+std::string summary_configmap_name(const json& testrun) {
+  return name_of(testrun) + "-summary";
+}
 
 json owner_reference(const json& testrun) {
   return json{{"apiVersion", std::string(kGroup) + "/" + std::string(kVersion)},
@@ -244,10 +256,10 @@ json runner_job(const json& testrun, int index, const JobSettings& s, const Load
   json job = make_job(testrun, runner_name(testrun, index), "runner", args, s,
                       json{{std::string(kLabelRunnerIndex), std::to_string(index)}}, zone);
   if (field(spec, "separate").is_boolean() && spec["separate"].get<bool>()) {
-    json term = {{"labelSelector",
-                  {{"matchLabels",
-                    {{std::string(kLabelTestRun), name_of(testrun)}, {std::string(kLabelComponent), "runner"}}}}},
-                 {"topologyKey", "kubernetes.io/hostname"}};
+    json term = {
+        {"labelSelector",
+         {{"matchLabels", {{std::string(kLabelTestRun), name_of(testrun)}, {std::string(kLabelComponent), "runner"}}}}},
+        {"topologyKey", "kubernetes.io/hostname"}};
     json& podspec = job["spec"]["template"]["spec"];
     if (!podspec.contains("affinity")) podspec["affinity"] = json::object();
     json& required = podspec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"];

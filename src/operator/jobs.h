@@ -29,7 +29,7 @@ inline constexpr int kControlPort = 6565;
 /// Operator-wide settings that shape the children.
 struct JobSettings {
   std::string image = "ghcr.io/herd-dev/herd:latest";  ///< when the TestRun names none
-  std::string linger_timeout = "10m";                 ///< how long a finished coordinator waits to be read
+  std::string linger_timeout = "10m";                  ///< how long a finished coordinator waits to be read
 };
 
 /// A bad spec: what() names the field path, e.g. "spec.arguments: unterminated quote".

@@ -12,9 +12,13 @@ json testrun(json spec) {
               {"spec", spec}};
 }
 
-json base_spec() { return json{{"parallelism", 4}, {"script", {{"configMap", {{"name", "s"}, {"file", "t.js"}}}}}}; }
+json base_spec() {
+  return json{{"parallelism", 4}, {"script", {{"configMap", {{"name", "s"}, {"file", "t.js"}}}}}};
+}
 
-const json& container(const json& job) { return job["spec"]["template"]["spec"]["containers"][0]; }
+const json& container(const json& job) {
+  return job["spec"]["template"]["spec"]["containers"][0];
+}
 
 TEST(Jobs, ArgumentsSplitLikeAShell) {
   json spec = {{"arguments", R"(--vus 10 --tag "env=staging area" -e 'A=b c' x\ y)"}, {"args", {"--quiet"}}};
@@ -68,8 +72,8 @@ TEST(Jobs, SeparatePutsRunnersOnDifferentNodes) {
   json spec = base_spec();
   spec["separate"] = true;
   json job = runner_job(testrun(spec), 1, JobSettings{});
-  const json& term =
-      job["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
+  const json& term = job["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+                        ["requiredDuringSchedulingIgnoredDuringExecution"][0];
   EXPECT_EQ(term["topologyKey"], "kubernetes.io/hostname");
   EXPECT_EQ(term["labelSelector"]["matchLabels"]["herd.dev/testrun"], "load");
 }

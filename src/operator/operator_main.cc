@@ -23,7 +23,8 @@ constexpr const char* kUsage =
     "  --leader-election-namespace NS   default: $POD_NAMESPACE or herd-system\n"
     "  --metrics-address HOST:PORT  Prometheus /metrics (default :8080; \"0\" = off)\n"
     "  --health-address HOST:PORT   /healthz and /readyz (default :8081; \"0\" = off)\n"
-    "  --image IMAGE                herd image for children (default: $HERD_RUNNER_IMAGE or ghcr.io/herd-dev/herd:latest)\n"
+    "  --image IMAGE                herd image for children (default: $HERD_RUNNER_IMAGE or "
+    "ghcr.io/herd-dev/herd:latest)\n"
     "  --workers N                  concurrent reconciles (default 2)\n";
 
 std::atomic<int> g_signal{0};
@@ -150,19 +151,24 @@ int operator_main(const std::vector<std::string>& args) {
         std::string out =
             "# HELP herd_operator_reconciles_total Reconciles of TestRuns.\n"
             "# TYPE herd_operator_reconciles_total counter\n"
-            "herd_operator_reconciles_total " + std::to_string(st.reconciles.load()) + "\n" +
+            "herd_operator_reconciles_total " +
+            std::to_string(st.reconciles.load()) + "\n" +
             "# HELP herd_operator_reconcile_errors_total Reconciles that failed and were retried.\n"
             "# TYPE herd_operator_reconcile_errors_total counter\n"
-            "herd_operator_reconcile_errors_total " + std::to_string(st.reconcile_errors.load()) + "\n" +
+            "herd_operator_reconcile_errors_total " +
+            std::to_string(st.reconcile_errors.load()) + "\n" +
             "# HELP herd_operator_stage_changes_total TestRun stage transitions.\n"
             "# TYPE herd_operator_stage_changes_total counter\n"
-            "herd_operator_stage_changes_total " + std::to_string(st.stage_changes.load()) + "\n" +
+            "herd_operator_stage_changes_total " +
+            std::to_string(st.stage_changes.load()) + "\n" +
             "# HELP herd_operator_leader 1 when this replica is the leader.\n"
             "# TYPE herd_operator_leader gauge\n"
-            "herd_operator_leader " + (leading ? "1" : "0") + "\n" +
+            "herd_operator_leader " +
+            (leading ? "1" : "0") + "\n" +
             "# HELP herd_operator_workqueue_depth Keys waiting in the work queue.\n"
             "# TYPE herd_operator_workqueue_depth gauge\n"
-            "herd_operator_workqueue_depth " + std::to_string(controller.queue_depth()) + "\n" +
+            "herd_operator_workqueue_depth " +
+            std::to_string(controller.queue_depth()) + "\n" +
             "# HELP herd_operator_testruns TestRuns by stage.\n"
             "# TYPE herd_operator_testruns gauge\n";
         for (const auto& [stage, n] : controller.stages()) {

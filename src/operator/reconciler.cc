@@ -40,7 +40,9 @@ json live_metrics(const json& metrics) {
   for (const auto& item : metrics.value("data", json::array())) {
     std::string id = item.value("id", std::string());
     const json& sample = item.value("attributes", json::object()).value("sample", json::object());
-    auto num = [&](const char* k) { return sample.contains(k) && sample[k].is_number() ? sample[k].get<double>() : 0.0; };
+    auto num = [&](const char* k) {
+      return sample.contains(k) && sample[k].is_number() ? sample[k].get<double>() : 0.0;
+    };
     if (id == "iterations") m["iterations"] = static_cast<std::int64_t>(num("count"));
     if (id == "http_reqs") m["requests"] = static_cast<std::int64_t>(num("count"));
     if (id == "http_req_failed") m["failureRate"] = num("rate");
@@ -198,8 +200,8 @@ std::chrono::milliseconds TestRunReconciler::initialization() {
   if (pod.is_null() || !pod_succeeded(pod)) {
     auto created = pod.is_null() ? std::nullopt : created_at(pod);
     if (created && !pod_running(pod) && now_ - *created > ready_timeout_) {
-      return fail("InitializerTimeout", pod_pending_reason(pod) + " (spec.timeouts.ready " +
-                                            util::format_duration(ready_timeout_) + ")");
+      return fail("InitializerTimeout",
+                  pod_pending_reason(pod) + " (spec.timeouts.ready " + util::format_duration(ready_timeout_) + ")");
     }
     write_status();
     return options_.poll;
@@ -310,8 +312,8 @@ std::chrono::milliseconds TestRunReconciler::started() {
     auto start = parse_time(status_["startTime"]);
     if (start && now_ - *start > run_timeout_ && !condition_since(status_, "StopRequested")) {
       options_.http("PATCH", coordinator_url("/v1/status"), kStopBody);
-      set_condition(status_, "StopRequested", true, "RunTimeout", "spec.timeouts.run reached: stopping the test",
-                    now_, generation_);
+      set_condition(status_, "StopRequested", true, "RunTimeout", "spec.timeouts.run reached: stopping the test", now_,
+                    generation_);
       status_["message"] = "spec.timeouts.run reached: stopping the test";
     }
   }

@@ -44,9 +44,9 @@ struct ReconcilerOptions {
 struct TestRunChildren {
   std::vector<nlohmann::json> jobs;
   std::set<std::string> job_names;
-  nlohmann::json initializer;                           ///< its pod, or null
-  std::map<int, std::vector<nlohmann::json>> runners;   ///< runner index (1-based) -> its pods
-  nlohmann::json coordinator;                           ///< its pod, or null
+  nlohmann::json initializer;                          ///< its pod, or null
+  std::map<int, std::vector<nlohmann::json>> runners;  ///< runner index (1-based) -> its pods
+  nlohmann::json coordinator;                          ///< its pod, or null
 };
 
 /// REST path of the TestRun collection of `ns`, or of one TestRun.

@@ -30,7 +30,9 @@ json pod(const std::string& component, int index, const std::string& phase, json
   if (!ip.empty()) p["status"]["podIP"] = ip;
   return p;
 }
-json running() { return {{"running", json::object()}}; }
+json running() {
+  return {{"running", json::object()}};
+}
 json terminated(int code, const std::string& message) {
   return {{"terminated", {{"exitCode", code}, {"message", message}}}};
 }
@@ -132,13 +134,14 @@ TEST_F(Reconciler, DrivesEveryStageToFinished) {
   EXPECT_EQ(status()["stage"], "started");
   EXPECT_EQ(status()["metrics"]["iterations"], 7);  // live progress
 
-  answers_["GET /v1/summary"] = {200, json{{"exitCode", 0},
-                                           {"result", "passed"},
-                                           {"text", "  █ TOTAL RESULTS\n"},
-                                           {"data", {{"metrics", json::object()}}},
-                                           {"thresholds", {{{"metric", "checks"}, {"expression", "rate>0.9"}, {"ok", true}}}},
-                                           {"metrics", {{"iterations", 40}, {"p95Ms", 1.5}, {"durationMs", 2000}}}}
-                                          .dump()};
+  answers_["GET /v1/summary"] = {
+      200, json{{"exitCode", 0},
+                {"result", "passed"},
+                {"text", "  █ TOTAL RESULTS\n"},
+                {"data", {{"metrics", json::object()}}},
+                {"thresholds", {{{"metric", "checks"}, {"expression", "rate>0.9"}, {"ok", true}}}},
+                {"metrics", {{"iterations", 40}, {"p95Ms", 1.5}, {"durationMs", 2000}}}}
+               .dump()};
   EXPECT_EQ(pass({init, r1, r2, coord}), 0s);
   json st = status();
   EXPECT_EQ(st["stage"], "finished");
@@ -150,7 +153,7 @@ TEST_F(Reconciler, DrivesEveryStageToFinished) {
   EXPECT_EQ(store_.get("/api/v1/namespaces/perf/configmaps/load-summary")["data"]["summary.txt"],
             "  █ TOTAL RESULTS\n");
   EXPECT_EQ(calls_.back(), "PATCH http://127.0.1.3:6565/v1/status");  // ends the coordinator's linger
-  EXPECT_EQ(jobs(), 0u);  // cleanup: post
+  EXPECT_EQ(jobs(), 0u);                                              // cleanup: post
   EXPECT_GE(changes_.load(), 5u);
 }
 
@@ -189,7 +192,8 @@ TEST_F(Reconciler, ALostRunnerWaitsForTheCoordinatorThenFails) {
   pass({init, r1, dead, coord});
   json st = status();
   EXPECT_EQ(st["stage"], "error");
-  EXPECT_NE(st["message"].get<std::string>().find("load-runner-2: container herd was OOMKilled"), std::string::npos) << st["message"];
+  EXPECT_NE(st["message"].get<std::string>().find("load-runner-2: container herd was OOMKilled"), std::string::npos)
+      << st["message"];
 }
 
 TEST_F(Reconciler, AScriptErrorStopsAtTheInitializer) {

@@ -40,8 +40,9 @@ std::optional<std::string> pod_failure(const json& pod) {
         int code = t.value("exitCode", 0);
         if (code != 0) {
           std::string reason = t.value("reason", std::string("Error"));
-          std::string text = pod_id(pod) + ": container " + name + (reason == "OOMKilled" ? " was OOMKilled" : " failed: " + reason) +
-                             " (exit code " + std::to_string(code) + ")";
+          std::string text = pod_id(pod) + ": container " + name +
+                             (reason == "OOMKilled" ? " was OOMKilled" : " failed: " + reason) + " (exit code " +
+                             std::to_string(code) + ")";
           std::string msg = t.value("message", std::string());
           if (!msg.empty() && reason != "OOMKilled") text += ": " + msg.substr(0, 2000);
           return text;
@@ -58,7 +59,8 @@ std::optional<std::string> pod_failure(const json& pod) {
   }
   if (status.value("phase", std::string()) == "Failed") {
     std::string reason = status.value("reason", std::string("Failed"));
-    return pod_id(pod) + ": " + reason + (status.contains("message") ? ": " + status.value("message", std::string()) : "");
+    return pod_id(pod) + ": " + reason +
+           (status.contains("message") ? ": " + status.value("message", std::string()) : "");
   }
   return std::nullopt;
 }
@@ -74,7 +76,8 @@ std::string pod_pending_reason(const json& pod) {
   const json& cs = main_status(pod);
   if (cs.contains("state") && cs["state"].contains("waiting")) {
     const json& w = cs["state"]["waiting"];
-    return pod_id(pod) + " is waiting: " + w.value("reason", std::string("?")) + ": " + w.value("message", std::string());
+    return pod_id(pod) + " is waiting: " + w.value("reason", std::string("?")) + ": " +
+           w.value("message", std::string());
   }
   return pod_id(pod) + " is " + status.value("phase", std::string("Pending"));
 }
@@ -101,11 +104,15 @@ json termination_message(const json& pod, std::string* raw) {
 
 std::string result_for_exit_code(int code) {
   switch (code) {
-    case 0: return "passed";
-    case 99: return "failed";
+    case 0:
+      return "passed";
+    case 99:
+      return "failed";
     case 105:
-    case 108: return "aborted";
-    default: return "error";
+    case 108:
+      return "aborted";
+    default:
+      return "error";
   }
 }
 
@@ -130,12 +137,8 @@ std::string format_time(Clock::time_point t) {
 void set_condition(json& status, const std::string& type, bool value, const std::string& reason,
                    const std::string& message, Clock::time_point now, std::int64_t generation) {
   if (!status.contains("conditions") || !status["conditions"].is_array()) status["conditions"] = json::array();
-  json cond = {{"type", type},
-               {"status", value ? "True" : "False"},
-               {"reason", reason},
-               {"message", message},
-               {"lastTransitionTime", format_time(now)},
-               {"observedGeneration", generation}};
+  json cond = {{"type", type},       {"status", value ? "True" : "False"},     {"reason", reason},
+               {"message", message}, {"lastTransitionTime", format_time(now)}, {"observedGeneration", generation}};
   for (auto& c : status["conditions"]) {
     if (c.value("type", std::string()) != type) continue;
     if (c.value("status", std::string()) == cond["status"]) cond["lastTransitionTime"] = c["lastTransitionTime"];
@@ -154,7 +157,8 @@ json status_metrics(const json& m) {
   for (const char* k : {"failureRate", "checksRate", "avgMs", "p95Ms", "p99Ms"}) {
     if (m.contains(k) && m[k].is_number()) out[k] = m[k].get<double>();
   }
-  if (m.contains("durationMs") && m["durationMs"].is_number()) out["durationSeconds"] = m["durationMs"].get<double>() / 1000;
+  if (m.contains("durationMs") && m["durationMs"].is_number())
+    out["durationSeconds"] = m["durationMs"].get<double>() / 1000;
   return out;
 }
 

@@ -10,8 +10,7 @@ json pod_with(json container_state, std::string phase = "Running", int restarts 
               {"status",
                {{"phase", phase},
                 {"podIP", "127.0.1.5"},
-                {"containerStatuses",
-                 {{{"name", "herd"}, {"restartCount", restarts}, {"state", container_state}}}}}}};
+                {"containerStatuses", {{{"name", "herd"}, {"restartCount", restarts}, {"state", container_state}}}}}}};
 }
 
 TEST(Status, PodFailures) {
