@@ -11,6 +11,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/versions.sh"
 cache="${HERD_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/herd/kube}"
 bin="$cache/k8s-$KUBE_VERSION-helm-$HELM_VERSION/bin"
+if ! command -v go >/dev/null; then
+  echo "kube/build: error: the Go toolchain (go) is needed to build the test cluster's binaries" >&2
+  exit 1
+fi
 mkdir -p "$bin"
 export GOFLAGS="${GOFLAGS:-} -trimpath -mod=mod"
 export CGO_ENABLED=0
