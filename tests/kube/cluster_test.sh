@@ -219,4 +219,15 @@ Y
   pass "over-limit container reported OOMKilled (137)"
 }
 
+case_up_again() { # up.sh on a healthy cluster changes nothing
+  [[ $HERD_TEST_KUBECONFIG == "$KUBE_STATE/kubeconfig" ]] || { echo "SKIP: the cluster was not started from $KUBE_STATE"; exit 77; }
+  local before after out
+  before=$(cat "$KUBE_STATE"/pids/*.pid | sort)
+  out=$(bash "$KUBE_REPO/tests/kube/up.sh" 2>&1) || fail "up.sh failed: $out"
+  [[ $out == *"already up"* ]] || fail "up.sh did not see the running cluster: $out"
+  after=$(cat "$KUBE_STATE"/pids/*.pid | sort)
+  [[ $before == "$after" ]] || fail "up.sh restarted processes"
+  pass "up.sh on a running cluster: no change"
+}
+
 "case_$1"
