@@ -41,11 +41,14 @@ bool is_k6_image(const std::string& image) {
   return false;
 }
 
-/// The pod settings of a component; the initializer falls back to the runner's.
+/// The pod settings of a component. The initializer falls back to the runner's;
+/// the coordinator to k6-operator's starter (the pod it replaces).
 const json& settings_of(const json& spec, std::string_view component) {
   const json& own = field(spec, component);
-  if (own.is_object() || component != "initializer") return own;
-  return field(spec, "runner");
+  if (own.is_object()) return own;
+  if (component == "initializer") return field(spec, "runner");
+  if (component == "coordinator") return field(spec, "starter");
+  return own;
 }
 
 json labels_for(const json& testrun, std::string_view component) {

@@ -127,6 +127,10 @@ TEST(Jobs, InitializerAndCoordinator) {
   EXPECT_EQ(args[2], "127.0.1.1:6565,127.0.1.2:6565");
   EXPECT_EQ(args.back(), "/test/t.js");
   EXPECT_EQ(coord["metadata"]["name"], "load-coordinator");
+  json spec = base_spec();
+  spec["starter"] = {{"nodeSelector", {{"pool", "control"}}}};  // k6-operator's starter settings
+  coord = coordinator_job(testrun(spec), {"127.0.1.1:6565"}, JobSettings{});
+  EXPECT_EQ(coord["spec"]["template"]["spec"]["nodeSelector"]["pool"], "control");
 }
 
 }  // namespace

@@ -196,6 +196,30 @@ TEST_F(Reconciler, ALostRunnerWaitsForTheCoordinatorThenFails) {
       << st["message"];
 }
 
+TEST_F(Reconciler, TheRunTimeoutStopsTheTestThenGivesUp) {
+  json tr = testrun();
+  tr["spec"]["timeouts"]["run"] = "30s";
+  client_.replace(testruns_path("perf", "load"), tr);
+  json init = pod("initializer", 1, "Succeeded", terminated(0, R"({"maxVUs":4})"));
+  json r1 = pod("runner", 1, "Running", running(), "127.0.1.1");
+  json r2 = pod("runner", 2, "Running", running(), "127.0.1.2");
+  json coord = pod("coordinator", 1, "Running", running(), "127.0.1.3");
+  pass();
+  pass({init});
+  pass({init, r1, r2});
+  pass({init, r1, r2, coord});
+  ASSERT_EQ(status()["stage"], "started");
+  now_ += 31s;
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(calls_.back(), "PATCH http://127.0.1.3:6565/v1/status");  // a graceful stop first
+  EXPECT_EQ(status()["stage"], "started");
+  now_ += 61s;  // the stop did not end it either
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status()["stage"], "error");
+  EXPECT_EQ(status()["conditions"].back()["reason"], "RunTimeout");
+  EXPECT_EQ(jobs(), 0u);
+}
+
 TEST_F(Reconciler, AScriptErrorStopsAtTheInitializer) {
   pass();
   json init = pod("initializer", 1, "Failed",

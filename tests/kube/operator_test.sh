@@ -314,14 +314,20 @@ case_helm() { # the Helm chart installs a working operator
   kubectl delete -f "$KUBE_REPO/bundle.yaml" --ignore-not-found --wait=true >/dev/null 2>&1 || true
   trap 'quietly kill $TARGET_PID; quietly helm uninstall herd -n herd-helm
         quietly kubectl delete namespace "$NS" --wait=false' EXIT
-  helm install herd "$KUBE_REPO/charts/herd-operator" -n herd-helm --create-namespace --wait --timeout 120s >/dev/null ||
-    fail "helm install failed"
+  # Namespaced: a Role in the watched namespace only, WATCH_NAMESPACE set to it.
+  helm install herd "$KUBE_REPO/charts/herd-operator" -n herd-helm --create-namespace --wait --timeout 120s \
+    --set rbac.namespaced=true --set "watchNamespaces={$NS}" >/dev/null || fail "helm install failed"
+  local sa; sa=$(kubectl -n herd-helm get deploy -o jsonpath='{.items[0].spec.template.spec.serviceAccountName}')
+  [[ $(kubectl auth can-i list testruns.herd.dev -n "$NS" --as="system:serviceaccount:herd-helm:$sa") == yes ]] ||
+    fail "the operator may not list TestRuns in its watched namespace"
+  [[ $(kubectl auth can-i list testruns.herd.dev -n default --as="system:serviceaccount:herd-helm:$sa" || true) == no ]] ||
+    fail "namespaced RBAC grants TestRuns outside the watched namespace"
   kubectl wait --for=condition=Established crd/testruns.herd.dev --timeout=60s >/dev/null
   script s "$ITER_SCRIPT"
   testrun h 2 s
   [[ $(wait_stage h finished error 180) == finished ]] || fail "stage error: $(jp h '{.status.message}' testrun)"
   [[ $(jp h '{.status.result}' testrun) == passed ]] || fail "result"
-  pass "operator installed by Helm ran a TestRun to finished/passed"
+  pass "operator installed by Helm (namespaced RBAC, WATCH_NAMESPACE) ran a TestRun to finished/passed"
 }
 
 "case_$1"
