@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "kube/test_server.h"
 
 namespace herd::op {
@@ -86,6 +88,20 @@ class Reconciler : public ::testing::Test {
   }
 
   std::size_t jobs() const { return store_.count_under(kJobs); }
+
+  /// Passes through every stage to "started" with 2 running runners; returns the pods
+  /// {initializer, runner 1, runner 2, coordinator}.
+  std::array<json, 4> until_started() {
+    json init = pod("initializer", 1, "Succeeded", terminated(0, R"({"maxVUs":4})"));
+    json r1 = pod("runner", 1, "Running", running(), "127.0.1.1");
+    json r2 = pod("runner", 2, "Running", running(), "127.0.1.2");
+    json coord = pod("coordinator", 1, "Running", running(), "127.0.1.3");
+    pass();
+    pass({init});
+    pass({init, r1, r2});
+    pass({init, r1, r2, coord});
+    return {init, r1, r2, coord};
+  }
 
   FakeObjects store_;
   TestServer server_{[this](const HttpRequest& r) {
@@ -176,14 +192,7 @@ TEST_F(Reconciler, RunnersThatNeverRunEndInErrorAfterTheReadyTimeout) {
 }
 
 TEST_F(Reconciler, ALostRunnerWaitsForTheCoordinatorThenFails) {
-  json init = pod("initializer", 1, "Succeeded", terminated(0, R"({"maxVUs":4})"));
-  json r1 = pod("runner", 1, "Running", running(), "127.0.1.1");
-  json r2 = pod("runner", 2, "Running", running(), "127.0.1.2");
-  json coord = pod("coordinator", 1, "Running", running(), "127.0.1.3");
-  pass();
-  pass({init});
-  pass({init, r1, r2});
-  pass({init, r1, r2, coord});
+  auto [init, r1, r2, coord] = until_started();
   ASSERT_EQ(status()["stage"], "started");
   json dead = pod("runner", 2, "Failed", json{{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}});
   EXPECT_EQ(pass({init, r1, dead, coord}), 1s);  // the coordinator gets to report the partial result
@@ -200,14 +209,7 @@ TEST_F(Reconciler, TheRunTimeoutStopsTheTestThenGivesUp) {
   json tr = testrun();
   tr["spec"]["timeouts"]["run"] = "30s";
   client_.replace(testruns_path("perf", "load"), tr);
-  json init = pod("initializer", 1, "Succeeded", terminated(0, R"({"maxVUs":4})"));
-  json r1 = pod("runner", 1, "Running", running(), "127.0.1.1");
-  json r2 = pod("runner", 2, "Running", running(), "127.0.1.2");
-  json coord = pod("coordinator", 1, "Running", running(), "127.0.1.3");
-  pass();
-  pass({init});
-  pass({init, r1, r2});
-  pass({init, r1, r2, coord});
+  auto [init, r1, r2, coord] = until_started();
   ASSERT_EQ(status()["stage"], "started");
   now_ += 31s;
   pass({init, r1, r2, coord});
