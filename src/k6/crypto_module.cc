@@ -8,65 +8,11 @@
 
 #include "k6/modules.h"
 #include "k6/natives_util.h"
+#include "util/base64.h"
 
 namespace herd::k6 {
 
 namespace {
-
-// ---- base64 ------------------------------------------------------------------
-
-const char kStd[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const char kUrl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string b64encode(const std::string& in, bool url, bool pad) {
-  const char* alpha = url ? kUrl : kStd;
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += alpha[(v >> 18) & 63];
-    out += alpha[(v >> 12) & 63];
-    out += alpha[(v >> 6) & 63];
-    out += alpha[v & 63];
-  }
-  size_t rest = in.size() - i;
-  if (rest) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += alpha[(v >> 18) & 63];
-    out += alpha[(v >> 12) & 63];
-    if (rest == 2) out += alpha[(v >> 6) & 63];
-    if (pad) out.append(rest == 1 ? "==" : "=");
-  }
-  return out;
-}
-
-/// Decodes std or url alphabets, padded or not. False on invalid input.
-bool b64decode(const std::string& in, bool url, std::string* out) {
-  int table[256];
-  std::fill(std::begin(table), std::end(table), -1);
-  const char* alpha = url ? kUrl : kStd;
-  for (int i = 0; i < 64; i++) table[static_cast<unsigned char>(alpha[i])] = i;
-  std::string s = in;
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  if (s.size() % 4 == 1) return false;
-  out->clear();
-  unsigned buf = 0;
-  int bits = 0;
-  for (unsigned char c : s) {
-    int v = table[c];
-    if (v < 0) return false;
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((buf >> bits) & 0xFF));
-    }
-  }
-  return true;
-}
 
 /// Bytes of a string (UTF-8) or ArrayBuffer/typed array argument.
 bool arg_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
@@ -85,7 +31,7 @@ JSValue n_b64encode(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) 
   if (argc < 1 || !arg_bytes(ctx, argv[0], &in)) return JS_ThrowTypeError(ctx, "b64encode(input, [encoding])");
   bool url, pad;
   encoding_kind(ctx, argc, argv, 1, &url, &pad);
-  return new_string(ctx, b64encode(in, url, pad));
+  return new_string(ctx, util::base64_encode(in, url, pad));
 }
 
 JSValue n_b64decode(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
@@ -93,7 +39,8 @@ JSValue n_b64decode(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) 
   bool url, pad;
   encoding_kind(ctx, argc, argv, 1, &url, &pad);
   std::string out;
-  if (!b64decode(js::to_string(ctx, argv[0]), url, &out)) return JS_ThrowTypeError(ctx, "b64decode: invalid base64 input");
+  if (!util::base64_decode(js::to_string(ctx, argv[0]), url, &out))
+    return JS_ThrowTypeError(ctx, "b64decode: invalid base64 input");
   std::string format = argc > 2 && !JS_IsUndefined(argv[2]) ? js::to_string(ctx, argv[2]) : "";
   if (format == "s") return new_string(ctx, out);
   js::ensure_typed_arrays(ctx);
@@ -125,9 +72,9 @@ JSValue encode_digest(JSContext* ctx, const std::string& digest, const std::stri
     }
     return new_string(ctx, out);
   }
-  if (enc == "base64") return new_string(ctx, b64encode(digest, false, true));
-  if (enc == "base64url") return new_string(ctx, b64encode(digest, true, true));
-  if (enc == "base64rawurl") return new_string(ctx, b64encode(digest, true, false));
+  if (enc == "base64") return new_string(ctx, util::base64_encode(digest, false, true));
+  if (enc == "base64url") return new_string(ctx, util::base64_encode(digest, true, true));
+  if (enc == "base64rawurl") return new_string(ctx, util::base64_encode(digest, true, false));
   if (enc == "binary") {
     js::ensure_typed_arrays(ctx);
     return JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(digest.data()), digest.size());
@@ -145,14 +92,15 @@ bool digest(const EVP_MD* md, const std::string& data, std::string* out) {
 }
 
 // md5(input, outputEncoding), sha256(...), ...: magic indexes kHashNames.
-const char* const kHashNames[] = {"md4", "md5", "sha1", "sha256", "sha384", "sha512", "sha512_224", "sha512_256",
-                                  "ripemd160"};
+const char* const kHashNames[] = {"md4",    "md5",        "sha1",       "sha256",   "sha384",
+                                  "sha512", "sha512_224", "sha512_256", "ripemd160"};
 
 JSValue n_hash(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int magic) {
   const EVP_MD* md = md_by_name(kHashNames[magic]);
   if (!md) return JS_ThrowTypeError(ctx, "hash %s is not available", kHashNames[magic]);
   std::string in, out;
-  if (argc < 1 || !arg_bytes(ctx, argv[0], &in)) return JS_ThrowTypeError(ctx, "%s(input, outputEncoding)", kHashNames[magic]);
+  if (argc < 1 || !arg_bytes(ctx, argv[0], &in))
+    return JS_ThrowTypeError(ctx, "%s(input, outputEncoding)", kHashNames[magic]);
   if (!digest(md, in, &out)) return JS_ThrowInternalError(ctx, "digest failed");
   return encode_digest(ctx, out, argc > 1 ? js::to_string(ctx, argv[1]) : "hex");
 }
@@ -170,7 +118,8 @@ JSValue n_hmac(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   if (!HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
             data.size(), buf, &len))
     return JS_ThrowInternalError(ctx, "hmac failed");
-  return encode_digest(ctx, std::string(reinterpret_cast<char*>(buf), len), argc > 3 ? js::to_string(ctx, argv[3]) : "hex");
+  return encode_digest(ctx, std::string(reinterpret_cast<char*>(buf), len),
+                       argc > 3 ? js::to_string(ctx, argv[3]) : "hex");
 }
 
 JSValue n_random_bytes(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
@@ -217,7 +166,8 @@ JSValue n_hasher_digest(JSContext* ctx, JSValueConst this_val, int argc, JSValue
   if (is_hmac) {
     unsigned char buf[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    HMAC(md, k.data(), static_cast<int>(k.size()), reinterpret_cast<const unsigned char*>(d.data()), d.size(), buf, &len);
+    HMAC(md, k.data(), static_cast<int>(k.size()), reinterpret_cast<const unsigned char*>(d.data()), d.size(), buf,
+         &len);
     out.assign(reinterpret_cast<char*>(buf), len);
   } else if (!digest(md, d, &out)) {
     return JS_ThrowInternalError(ctx, "digest failed");
@@ -226,7 +176,8 @@ JSValue n_hasher_digest(JSContext* ctx, JSValueConst this_val, int argc, JSValue
 }
 
 JSValue make_hasher(JSContext* ctx, int argc, JSValueConst* argv, bool hmac) {
-  if (argc < 1 || (hmac && argc < 2)) return JS_ThrowTypeError(ctx, hmac ? "createHMAC(algorithm, secret)" : "createHash(algorithm)");
+  if (argc < 1 || (hmac && argc < 2))
+    return JS_ThrowTypeError(ctx, hmac ? "createHMAC(algorithm, secret)" : "createHash(algorithm)");
   std::string alg = js::to_string(ctx, argv[0]);
   if (!md_by_name(alg)) return JS_ThrowTypeError(ctx, "unknown hash algorithm \"%s\"", alg.c_str());
   JSValue o = JS_NewObject(ctx);
@@ -237,8 +188,12 @@ JSValue make_hasher(JSContext* ctx, int argc, JSValueConst* argv, bool hmac) {
   return o;
 }
 
-JSValue n_create_hash(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) { return make_hasher(ctx, argc, argv, false); }
-JSValue n_create_hmac(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) { return make_hasher(ctx, argc, argv, true); }
+JSValue n_create_hash(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  return make_hasher(ctx, argc, argv, false);
+}
+JSValue n_create_hmac(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  return make_hasher(ctx, argc, argv, true);
+}
 
 // ---- modules ----------------------------------------------------------------------
 
@@ -248,7 +203,9 @@ struct Fn {
   int length;
 };
 const Fn kEncoding[] = {{"b64encode", n_b64encode, 2}, {"b64decode", n_b64decode, 3}};
-const Fn kCrypto[] = {{"hmac", n_hmac, 4}, {"randomBytes", n_random_bytes, 1}, {"createHash", n_create_hash, 1},
+const Fn kCrypto[] = {{"hmac", n_hmac, 4},
+                      {"randomBytes", n_random_bytes, 1},
+                      {"createHash", n_create_hash, 1},
                       {"createHMAC", n_create_hmac, 2}};
 
 int encoding_init(JSContext* ctx, JSModuleDef* m) {

@@ -8,6 +8,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "util/base64.h"
+
 namespace herd::kube {
 namespace {
 
@@ -150,34 +152,16 @@ class KubeconfigReader {
 }  // namespace
 
 std::string base64_decode(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned bits = 0;
-  int nbits = 0, padding = 0, symbols = 0;
+  // Kubernetes' *-data fields: whitespace ignored, padding optional but only at the end.
+  std::string compact;
   for (char c : text) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    int v = value(c);
-    if (v < 0 || padding > 0) throw std::invalid_argument("not base64");
-    ++symbols;
-    bits = (bits << 6) | static_cast<unsigned>(v);
-    nbits += 6;
-    if (nbits >= 8) {
-      nbits -= 8;
-      out.push_back(static_cast<char>((bits >> nbits) & 0xff));
-    }
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') compact += c;
   }
-  if (symbols % 4 == 1 || padding > 2 || (padding > 0 && (symbols + padding) % 4 != 0)) {
+  std::size_t symbols = compact.find_last_not_of('=') + 1;  // 0 when all '=' (npos + 1)
+  std::size_t padding = compact.size() - symbols;
+  std::string out;
+  if (compact.find('=') < symbols || padding > 2 || (padding > 0 && compact.size() % 4 != 0) ||
+      !util::base64_decode(compact, false, &out)) {
     throw std::invalid_argument("not base64");
   }
   return out;

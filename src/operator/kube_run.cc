@@ -18,6 +18,7 @@
 #include "kube/config.h"
 #include "kube/yaml.h"
 #include "operator/jobs.h"
+#include "util/base64.h"
 #include "util/duration.h"
 
 namespace herd::op {
@@ -49,24 +50,6 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string base64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = (unsigned char)in[i] << 16;
-    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
-  }
-  return out;
 }
 
 /// A DNS-1123 name from a file name plus a random suffix.
@@ -199,7 +182,7 @@ int run(const std::vector<std::string>& args) {
         throw std::runtime_error("the archive is " + std::to_string(data.size() / 1024) +
                                  " KiB; a ConfigMap holds at most 1 MiB: use a volumeClaim TestRun manifest");
       }
-      script_cm["binaryData"] = {{file, base64(data)}};
+      script_cm["binaryData"] = {{file, util::base64_encode(data)}};
     } else {
       script_cm["data"] = {{file, text}};
     }

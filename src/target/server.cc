@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loop/event_loop.h"
+#include "util/base64.h"
 
 namespace herd::target {
 
@@ -123,64 +124,66 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q)
   return out;
 }
 
-std::string base64(std::string_view in) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    out += tbl[v >> 18 & 63];
-    out += tbl[v >> 12 & 63];
-    out += tbl[v >> 6 & 63];
-    out += tbl[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = (unsigned char)in[i] << 16;
-    out += tbl[v >> 18 & 63];
-    out += tbl[v >> 12 & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-    out += tbl[v >> 18 & 63];
-    out += tbl[v >> 12 & 63];
-    out += tbl[v >> 6 & 63];
-    out += '=';
-  }
-  return out;
-}
-
 const char* reason_phrase(int code) {
   switch (code) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 418: return "I'm a teapot";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 418:
+      return "I'm a teapot";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
   }
 }
 
@@ -246,8 +249,8 @@ class Worker;
 
 struct Conn {
   int fd = -1;
-  std::string in;         // unparsed input (only when a request spans reads or is held)
-  std::string out;        // pending output
+  std::string in;   // unparsed input (only when a request spans reads or is held)
+  std::string out;  // pending output
   std::size_t out_off = 0;
   bool want_write = false;
   bool close_after_write = false;
@@ -490,8 +493,10 @@ class Worker {
           break;
         case 10:
           if (iequals(name, "connection")) {
-            if (icontains_token(value, "close")) r.keep_alive = false;
-            else if (icontains_token(value, "keep-alive")) r.keep_alive = true;
+            if (icontains_token(value, "close"))
+              r.keep_alive = false;
+            else if (icontains_token(value, "keep-alive"))
+              r.keep_alive = true;
           }
           break;
         case 6:
@@ -611,8 +616,7 @@ class Worker {
     served_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  void respond_json(Conn* c, const Request& r, int code, const nlohmann::json& j,
-                    std::string_view extra_headers = {}) {
+  void respond_json(Conn* c, const Request& r, int code, const nlohmann::json& j, std::string_view extra_headers = {}) {
     std::string body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     respond(c, r, code, "application/json", body, extra_headers);
   }
@@ -691,8 +695,9 @@ class Worker {
       c->delay_pending = true;
       bool head = r.head, keep_alive = r.keep_alive;
       int minor = r.minor;
-      c->delay_timer = loop_.add_timer(Clock::now() + std::chrono::milliseconds(ms),
-                                       [this, c, head, keep_alive, minor] { on_delay_done(c, head, keep_alive, minor); });
+      c->delay_timer =
+          loop_.add_timer(Clock::now() + std::chrono::milliseconds(ms),
+                          [this, c, head, keep_alive, minor] { on_delay_done(c, head, keep_alive, minor); });
       return;
     }
     if (first == "bytes" && segs.size() == 2) {
@@ -757,7 +762,7 @@ class Worker {
       return;
     }
     if (first == "basic-auth" && segs.size() == 3) {
-      std::string expected = "Basic " + base64(std::string(segs[1]) + ":" + std::string(segs[2]));
+      std::string expected = "Basic " + util::base64_encode(std::string(segs[1]) + ":" + std::string(segs[2]));
       std::string_view got = r.header("authorization");
       if (got == expected) {
         nlohmann::json j;
@@ -972,7 +977,9 @@ void Server::stop() {
   d.threads.clear();
 }
 
-std::uint16_t Server::port() const { return impl_->port; }
+std::uint16_t Server::port() const {
+  return impl_->port;
+}
 
 std::string Server::base_url() const {
   const auto& d = *impl_;
