@@ -383,6 +383,13 @@ constexpr int kEnded = 9;
 
 }  // namespace
 
+ControlResponse control_request(const std::string& method, const std::string& url, const std::string* body,
+                                std::chrono::milliseconds timeout) {
+  thread_local Http http;
+  Http::Resp r = http.call(method, url, body, timeout);
+  return ControlResponse{r.status, std::move(r.body), std::move(r.error)};
+}
+
 // ---------------------------------------------------------------------------
 
 struct Coordinator::Impl {

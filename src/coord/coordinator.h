@@ -176,6 +176,18 @@ std::vector<std::string> local_runner_args(int i, int n, const std::string& scri
 /// "control API listening on http://127.0.0.1:40123" -> "127.0.0.1:40123".
 std::optional<std::string> parse_listening_line(const std::string& line);
 
+/// One answer of a control API; status 0 = no answer (`error` says why).
+struct ControlResponse {
+  long status = 0;
+  std::string body;
+  std::string error;
+};
+/// One JSON request to a control API (a runner's or a coordinator's), e.g.
+/// control_request("GET", "http://127.0.0.1:6565/v1/summary"). Uses a per-thread
+/// keep-alive libcurl handle; never throws.
+ControlResponse control_request(const std::string& method, const std::string& url, const std::string* body = nullptr,
+                                std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+
 /// "a:1,b:2" -> {"a:1","b:2"}; throws std::invalid_argument for empty entries or a missing port.
 std::vector<std::string> parse_runner_list(const std::string& text);
 

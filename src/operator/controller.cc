@@ -1,10 +1,9 @@
 #include "operator/controller.h"
 
-#include <curl/curl.h>
-
 #include <cstdio>
 #include <set>
 
+#include "coord/coordinator.h"
 #include "operator/status.h"
 
 namespace herd::op {
@@ -13,40 +12,17 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-std::pair<long, std::string> curl_http(const std::string& method, const std::string& url, const std::string& body) {
-  CURL* h = curl_easy_init();
-  if (!h) return {0, "curl_easy_init failed"};
-  std::string out;
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-  curl_slist* headers = nullptr;
-  if (!body.empty()) {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  }
-  curl_easy_setopt(
-      h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* u) {
-        static_cast<std::string*>(u)->append(p, s * n);
-        return s * n;
-      });
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
-  long code = 0;
-  if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(h);
-  return {code, out};
+std::pair<long, std::string> coordinator_http(const std::string& method, const std::string& url,
+                                              const std::string& body) {
+  auto r = coord::control_request(method, url, body.empty() ? nullptr : &body);
+  return {r.status, std::move(r.body)};
 }
 
 }  // namespace
 
 Controller::Controller(const kube::Client& client, ControllerOptions options)
     : client_(client), options_(std::move(options)), events_(client, "herd-operator") {
-  if (!options_.reconcile.http) options_.reconcile.http = curl_http;
+  if (!options_.reconcile.http) options_.reconcile.http = coordinator_http;
 }
 
 Controller::~Controller() {
