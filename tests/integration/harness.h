@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,7 +42,9 @@ namespace herd::it {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-inline std::string herd_binary() { return HERD_BINARY; }
+inline std::string herd_binary() {
+  return HERD_BINARY;
+}
 
 /// A fresh directory under $TMPDIR, removed with its contents on destruction.
 class TempDir {
@@ -84,8 +87,8 @@ class TempDir {
 };
 
 struct ProcResult {
-  int exit_code = -1;    ///< -1 if killed by a signal
-  int term_signal = 0;   ///< the signal that ended it, if any
+  int exit_code = -1;   ///< -1 if killed by a signal
+  int term_signal = 0;  ///< the signal that ended it, if any
   bool timed_out = false;
   std::string out, err;
   double seconds = 0;
@@ -102,10 +105,10 @@ inline std::ostream& operator<<(std::ostream& os, const ProcResult& r) {
 }
 
 struct RunSpec {
-  std::vector<std::string> args;             ///< after the binary name
-  std::map<std::string, std::string> env;    ///< added to (and overriding) the inherited environment
-  std::string cwd;                           ///< "" = current directory
-  std::chrono::milliseconds timeout = 60s;   ///< then SIGKILL
+  std::vector<std::string> args;            ///< after the binary name
+  std::map<std::string, std::string> env;   ///< added to (and overriding) the inherited environment
+  std::string cwd;                          ///< "" = current directory
+  std::chrono::milliseconds timeout = 60s;  ///< then SIGKILL
   /// Send `signal_number` once this text appears in stdout or stderr (after `signal_delay`).
   std::string signal_when;
   int signal_number = SIGINT;
@@ -121,6 +124,38 @@ struct RunSpec {
 
 /// Runs a process, collecting its output, with a hard timeout. The child gets the
 /// parent environment minus every K6_* variable, plus `spec.env`.
+/// Waits up to `timeout_ms` for output on the pipes still open (fds[i] with open_fd[i]),
+/// hands what it reads to `sink(i, data, n)` and marks pipes that reached EOF closed.
+inline void read_pipes(const int fds[2], bool open_fd[2], int timeout_ms,
+                       const std::function<void(int, const char*, size_t)>& sink) {
+  pollfd p[2];
+  int n = 0;
+  int idx[2];
+  for (int i = 0; i < 2; i++)
+    if (open_fd[i]) {
+      p[n] = {fds[i], POLLIN, 0};
+      idx[n++] = i;
+    }
+  poll(p, static_cast<nfds_t>(n), timeout_ms);
+  for (int j = 0; j < n; j++) {
+    if (!(p[j].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    char buf[65536];
+    ssize_t got = read(p[j].fd, buf, sizeof buf);
+    if (got > 0) {
+      sink(idx[j], buf, static_cast<size_t>(got));
+    } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+      open_fd[idx[j]] = false;
+    }
+  }
+}
+
+/// Sanitizer builds: any report in a child's stderr fails the test, whatever it asserts.
+inline void expect_no_sanitizer_report(const std::string& err) {
+  for (const char* needle : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "ThreadSanitizer"})
+    if (err.find(needle) != std::string::npos)
+      ADD_FAILURE() << "sanitizer report from herd (" << needle << ")\n" << err;
+}
+
 inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
   // Everything the child needs is prepared before fork(): the parent is multithreaded.
   std::vector<std::string> argv_s{binary};
@@ -191,25 +226,7 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
       step++;
       signal_at.reset();
     }
-    pollfd p[2];
-    int n = 0;
-    int idx[2];
-    for (int i = 0; i < 2; i++)
-      if (open_fd[i]) {
-        p[n] = {fds[i], POLLIN, 0};
-        idx[n++] = i;
-      }
-    poll(p, static_cast<nfds_t>(n), 50);
-    for (int j = 0; j < n; j++) {
-      if (!(p[j].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[65536];
-      ssize_t got = read(p[j].fd, buf, sizeof buf);
-      if (got > 0) {
-        bufs[idx[j]]->append(buf, static_cast<size_t>(got));
-      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-        open_fd[idx[j]] = false;
-      }
-    }
+    read_pipes(fds, open_fd, 50, [&](int i, const char* data, size_t n) { bufs[i]->append(data, n); });
   }
   close(out_p[0]);
   close(err_p[0]);
@@ -228,9 +245,7 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) r.term_signal = WTERMSIG(status);
-  // Sanitizer builds: any report from the child fails the test, whatever it asserts.
-  for (const char* needle : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "ThreadSanitizer"})
-    if (r.err.find(needle) != std::string::npos) ADD_FAILURE() << "sanitizer report from herd (" << needle << ")\n" << r;
+  expect_no_sanitizer_report(r.err);
   return r;
 }
 
@@ -332,8 +347,10 @@ inline std::vector<std::string> log_messages(const std::string& err, const std::
   std::istringstream in(err);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("time=\"", 0) == 0 || records.empty()) records.push_back(line);
-    else records.back() += "\n" + line;
+    if (line.rfind("time=\"", 0) == 0 || records.empty())
+      records.push_back(line);
+    else
+      records.back() += "\n" + line;
   }
   std::vector<std::string> out;
   static const std::regex re(R"re(level=(\w+) msg="([\s\S]*)" source=)re");
@@ -443,13 +460,15 @@ class HerdTest : public ::testing::Test {
 };
 
 /// Asserts that a run's checks all passed, with `expected_passes` passes in all (-1: any > 0).
-#define EXPECT_ALL_CHECKS_PASS(exp, res, expected_passes)                                                  \
-  do {                                                                                                     \
-    auto _failed = failed_checks(exp);                                                                     \
-    EXPECT_TRUE(_failed.empty()) << ::testing::PrintToString(_failed) << "\n" << (res);                    \
-    long _passes = total_check_passes(exp);                                                                \
-    if ((expected_passes) >= 0) EXPECT_EQ(_passes, (expected_passes)) << (res);                            \
-    else EXPECT_GT(_passes, 0) << (res);                                                                   \
+#define EXPECT_ALL_CHECKS_PASS(exp, res, expected_passes)                               \
+  do {                                                                                  \
+    auto _failed = failed_checks(exp);                                                  \
+    EXPECT_TRUE(_failed.empty()) << ::testing::PrintToString(_failed) << "\n" << (res); \
+    long _passes = total_check_passes(exp);                                             \
+    if ((expected_passes) >= 0)                                                         \
+      EXPECT_EQ(_passes, (expected_passes)) << (res);                                   \
+    else                                                                                \
+      EXPECT_GT(_passes, 0) << (res);                                                   \
   } while (0)
 
 }  // namespace herd::it
