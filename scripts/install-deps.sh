@@ -8,11 +8,11 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-stamp=/var/lib/herd-deps.v4
+stamp=/var/lib/herd-deps.v5
 if [ -f "$stamp" ] && [ "${HERD_FORCE_DEPS:-0}" != 1 ]; then
   # Fast path: verify a few key files are still present.
   if [ -f /usr/lib/x86_64-linux-gnu/quickjs/libquickjs.a ] && command -v wrk >/dev/null &&
-     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ] && [ -x /usr/bin/etcd ] && [ -f /usr/include/httplib.h ]; then
+     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ] && [ -x /usr/bin/etcd ] && [ -f /usr/include/httplib.h ] && [ -f /usr/include/llhttp.h ]; then
     exit 0
   fi
 fi
@@ -39,7 +39,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libarchive-dev \
   libboost-context-dev libcpp-httplib-dev libgtest-dev libgmock-dev googletest libbenchmark-dev \
   wrk apache2-utils hey python3 procps util-linux bc openssl >/dev/null
-$SUDO apt-get install -y -qq --no-install-recommends -t trixie libquickjs >/dev/null
+# llhttp (the built-in HTTP/1.1 client's response parser) is packaged from Debian 13 on.
+$SUDO apt-get install -y -qq --no-install-recommends -t trixie libquickjs libllhttp-dev >/dev/null
 # etcd for the test cluster (tests/kube): bookworm's 3.4 is too old for Kubernetes 1.36.
 # policy-rc.d keeps the package from starting a system etcd; the tests start their own.
 own_policy=0

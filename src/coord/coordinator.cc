@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -378,6 +379,50 @@ std::string error_detail(const Http::Resp& r) {
   }
 }
 
+/// Runs `task`; an exception becomes "internal error: ..." in `*error`.
+void run_guarded(const std::function<void()>& task, std::string* error) noexcept {
+  try {
+    task();
+  } catch (const std::exception& e) {
+    *error = std::string("internal error: ") + e.what();
+  } catch (...) {
+    *error = "internal error";
+  }
+}
+
+/// One thread per task, always joined: join() or, at the latest (an exception
+/// on the way), the destructor joins every thread started, so none is ever
+/// destroyed joinable. Tasks never throw out of their thread (run_guarded).
+class TaskGroup {
+ public:
+  explicit TaskGroup(std::size_t tasks) { threads_.reserve(tasks); }
+  ~TaskGroup() { join(); }
+  TaskGroup(const TaskGroup&) = delete;
+  TaskGroup& operator=(const TaskGroup&) = delete;
+
+  /// Starts `task` on a thread of its own, its exception (if any) going to
+  /// `*error`. Returns false, the task not run, if no thread can be started.
+  bool start(std::string* error, const std::function<void()>& task) {
+    try {
+      threads_.emplace_back([task, error] { run_guarded(task, error); });
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  /// start(), or runs the task on the calling thread when no thread can be started.
+  void run(std::string* error, const std::function<void()>& task) {
+    if (!start(error, task)) run_guarded(task, error);
+  }
+  void join() noexcept {
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+
+ private:
+  std::vector<std::jthread> threads_;
+};
+
 constexpr int kPausedBeforeRun = 4;
 constexpr int kEnded = 9;
 
@@ -477,12 +522,12 @@ struct Coordinator::Impl {
 
   /// One status (and optionally snapshot) request per runner, all runners in parallel.
   void poll_all(bool with_snapshot) {
-    std::vector<std::thread> ts;
+    TaskGroup group(runners.size());
     for (auto& rp : runners) {
       if (rp->lost) continue;
       Runner* r = rp.get();
       r->poll_ok = false;
-      ts.emplace_back([this, r, with_snapshot] {
+      group.run(&r->last_error, [this, r, with_snapshot] {
         auto st = r->http.call("GET", r->base + "/v1/status", nullptr, opts.request_timeout);
         if (st.status != 200) {
           r->last_error = error_detail(st);
@@ -507,7 +552,7 @@ struct Coordinator::Impl {
         r->last_ok = Clock::now();
       });
     }
-    for (auto& t : ts) t.join();
+    group.join();
     publish_status();
   }
 
@@ -592,11 +637,11 @@ struct Coordinator::Impl {
       stop_time = Clock::now();
       if (!why.empty()) info("stopping every runner: " + why);
     }
-    std::vector<std::thread> ts;
+    TaskGroup group(runners.size());
     for (auto& rp : runners) {
       Runner* r = rp.get();
       if (r->lost || r->stop_sent || (r->status == kEnded && r->exit_code)) continue;
-      ts.emplace_back([this, r] {
+      group.run(&r->last_error, [this, r] {
         // Never PATCH stopped to a runner that already ended: that would end its linger.
         auto st = r->http.call("GET", r->base + "/v1/status", nullptr, opts.request_timeout);
         if (st.status == 200) parse_status(*r, st.body);
@@ -606,16 +651,16 @@ struct Coordinator::Impl {
         if (resp.status == 200) r->stop_sent = true;
       });
     }
-    for (auto& t : ts) t.join();
+    group.join();
   }
 
   /// Ends every live runner's linger (they have all ended).
   void release_all() {
-    std::vector<std::thread> ts;
+    TaskGroup group(runners.size());
     for (auto& rp : runners) {
       Runner* r = rp.get();
       if (r->lost) continue;
-      ts.emplace_back([this, r] {
+      group.run(&r->last_error, [this, r] {
         std::string body = R"({"data":{"type":"status","id":"default","attributes":{"stopped":true}}})";
         // Once if it has ended (ends the linger); a runner still running gets
         // stopped first, then released when it has ended.
@@ -629,7 +674,7 @@ struct Coordinator::Impl {
         }
       });
     }
-    for (auto& t : ts) t.join();
+    group.join();
   }
 
   bool wait_ready() {
@@ -742,23 +787,34 @@ struct Coordinator::Impl {
     std::vector<Http::Resp> res(n);
     std::atomic<bool> go{false};
     std::atomic<std::size_t> armed{0};
-    std::vector<std::thread> ts;
     std::string body = R"({"data":{"type":"status","id":"default","attributes":{"paused":false}}})";
-    for (std::size_t i = 0; i < n; ++i) {
-      ts.emplace_back([&, i] {
-        Runner& r = *runners[i];
-        // Warm the connection so that the PATCH itself needs no connect.
-        r.http.call("GET", r.base + "/v1/status", nullptr, opts.request_timeout);
-        armed++;
-        while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-        res[i] = r.http.call("PATCH", r.base + "/v1/status", &body, opts.request_timeout);
-        done[i] = Clock::now();
-      });
-    }
-    auto arm_deadline = Clock::now() + opts.request_timeout + 1s;
-    while (armed.load() < n && Clock::now() < arm_deadline) std::this_thread::sleep_for(1ms);
-    go.store(true, std::memory_order_release);
-    for (auto& t : ts) t.join();
+    {
+      TaskGroup group(n);
+      // Released on every path (also an exception), else the tasks spin forever and the join hangs.
+      struct Release {
+        std::atomic<bool>& go;
+        ~Release() { go.store(true, std::memory_order_release); }
+      } release{go};
+      for (std::size_t i = 0; i < n; ++i) {
+        std::string* error = &runners[i]->last_error;
+        auto task = [&, i] {
+          Runner& r = *runners[i];
+          // Warm the connection so that the PATCH itself needs no connect.
+          r.http.call("GET", r.base + "/v1/status", nullptr, opts.request_timeout);
+          armed++;
+          while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+          res[i] = r.http.call("PATCH", r.base + "/v1/status", &body, opts.request_timeout);
+          done[i] = Clock::now();
+        };
+        if (!group.start(error, task)) {
+          // No thread for this one: start the others now (a larger skew) and resume it here.
+          go.store(true, std::memory_order_release);
+          run_guarded(task, error);
+        }
+      }
+      auto arm_deadline = Clock::now() + opts.request_timeout + 1s;
+      while (armed.load() < n && Clock::now() < arm_deadline) std::this_thread::sleep_for(1ms);
+    }  // release, then join
     bool ok = true;
     for (std::size_t i = 0; i < n; ++i)
       if (res[i].status != 200) {

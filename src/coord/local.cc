@@ -132,27 +132,16 @@ class SignalForwarder {
     sigaddset(&mask, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &mask, &old_);
     signal(SIGPIPE, SIG_IGN);
-    thread_ = std::thread([this, mask] {
-      timespec ts{0, 50'000'000};
-      int seen = 0;
-      while (!done_.load()) {
-        int sig = sigtimedwait(&mask, nullptr, &ts);
-        if (sig != SIGINT && sig != SIGTERM) continue;
-        std::lock_guard<std::mutex> g(mu_);
-        if (++seen >= 2) {
-          std::fputs("\nAborting immediately (second signal)\n", stderr);
-          if (on_hard_) on_hard_();
-          std::_Exit(exec::kExitSignal);
-        }
-        std::fputs(notice_.c_str(), stderr);
-        signalled_ = true;
-        if (on_stop_) on_stop_();
-      }
-    });
+    try {
+      thread_ = std::jthread([this, mask] { watch(mask); });
+    } catch (...) {
+      pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+      throw;
+    }
   }
   ~SignalForwarder() {
     done_ = true;
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
     pthread_sigmask(SIG_SETMASK, &old_, nullptr);
   }
   /// `notice` is printed when the first signal arrives ("" keeps the current one).
@@ -166,13 +155,38 @@ class SignalForwarder {
   bool signalled() const { return signalled_.load(); }
 
  private:
+  /// The watcher thread's body; a callback's exception is dropped, never let out of the thread.
+  void watch(sigset_t mask) noexcept {
+    timespec ts{0, 50'000'000};
+    int seen = 0;
+    while (!done_.load()) {
+      int sig = sigtimedwait(&mask, nullptr, &ts);
+      if (sig != SIGINT && sig != SIGTERM) continue;
+      std::lock_guard<std::mutex> g(mu_);
+      if (++seen >= 2) {
+        std::fputs("\nAborting immediately (second signal)\n", stderr);
+        try {
+          if (on_hard_) on_hard_();
+        } catch (...) {
+        }
+        std::_Exit(exec::kExitSignal);
+      }
+      std::fputs(notice_.c_str(), stderr);
+      signalled_ = true;
+      try {
+        if (on_stop_) on_stop_();
+      } catch (...) {
+      }
+    }
+  }
+
   sigset_t old_;
   std::mutex mu_;
   std::function<void()> on_stop_, on_hard_;
   std::string notice_ = "\nStopping the test (signal received); press Ctrl+C again to abort immediately\n";
   std::atomic<bool> done_{false};
   std::atomic<bool> signalled_{false};
-  std::thread thread_;
+  std::jthread thread_;  ///< last: started after, and joined before, what it uses
 };
 
 /// How long `--linger` keeps a coordinator's API up after the end, unless
@@ -283,6 +297,7 @@ class LocalRunners {
     argv.push_back(nullptr);
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    children_.reserve(children_.size() + 1);  // the push_back below cannot throw: no untracked child
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -315,8 +330,14 @@ class LocalRunners {
     c->pid = pid;
     c->fd = p[0];
     Child* cp = c.get();
-    c->reader = std::thread([this, cp] { read_loop(cp); });
-    children_.push_back(std::move(c));
+    children_.push_back(std::move(c));  // tracked first: kill_all() reaps it on any path
+    try {
+      cp->reader = std::jthread([this, cp] { read_loop(cp); });
+    } catch (...) {
+      close(cp->fd);
+      cp->fd = -1;
+      throw;
+    }
   }
 
   std::size_t size() const { return children_.size(); }
@@ -438,7 +459,7 @@ class LocalRunners {
     std::size_t index = 0;
     pid_t pid = -1;
     int fd = -1;
-    std::thread reader;
+    std::jthread reader;  ///< joined by kill_all() (the destructor at the latest)
     std::string address;
     std::deque<std::string> tail;
     bool reaped = false;
@@ -477,21 +498,31 @@ class LocalRunners {
     std::fwrite(out.data(), 1, out.size(), stderr);
   }
 
-  void read_loop(Child* c) {
+  /// A reader thread's body: drains the pipe to EOF whatever happens (a line
+  /// that cannot be handled is dropped), so nothing escapes the thread.
+  void read_loop(Child* c) noexcept {
     std::string buf;
     char chunk[4096];
     for (;;) {
       ssize_t n = read(c->fd, chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      buf.append(chunk, static_cast<size_t>(n));
-      std::size_t p;
-      while ((p = buf.find('\n')) != std::string::npos) {
-        handle_line(c, buf.substr(0, p));
-        buf.erase(0, p + 1);
+      try {
+        buf.append(chunk, static_cast<size_t>(n));
+        std::size_t p;
+        while ((p = buf.find('\n')) != std::string::npos) {
+          std::string line = buf.substr(0, p);
+          buf.erase(0, p + 1);
+          handle_line(c, line);
+        }
+      } catch (...) {
+        buf.clear();
       }
     }
-    if (!buf.empty()) handle_line(c, buf);
+    try {
+      if (!buf.empty()) handle_line(c, buf);
+    } catch (...) {
+    }
     close(c->fd);
   }
 
@@ -529,7 +560,7 @@ void join_json_outputs(const std::string& file, int parallelism) {
 }
 
 int run_local(int parallelism, const std::string& herd_binary, const std::string& script,
-              const std::vector<std::string>& run_args) {
+              const std::vector<std::string>& run_args) try {
   if (parallelism < 1) return fail_before_start(run_args, exec::kExitInvalidConfig, "--parallelism must be at least 1");
   if (script.empty() || script == "-")
     return fail_before_start(run_args, exec::kExitUsage, "--parallelism needs a script file (not stdin)");
@@ -599,9 +630,12 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   kids.finish(10s);
   for (const auto& f : json_outs) join_json_outputs(f, parallelism);
   return reporting.finish(coord.report().result, &signals);
+} catch (const std::exception& e) {
+  // Reached after the unwinding: every runner was killed and reaped, every thread joined.
+  return fail_before_start(run_args, exec::kExitGenericError, std::string("internal error: ") + e.what());
 }
 
-int coordinator_main(const std::vector<std::string>& args) {
+int coordinator_main(const std::vector<std::string>& args) try {
   std::vector<std::string> rest;
   std::string runners_text, script;
   bool keep_going = false;
@@ -701,6 +735,8 @@ int coordinator_main(const std::vector<std::string>& args) {
   reporting.state()->on_stop(nullptr);
   signals.set(nullptr, nullptr);
   return reporting.finish(coord.report().result, &signals);
+} catch (const std::exception& e) {
+  return fail_before_start(args, exec::kExitGenericError, std::string("internal error: ") + e.what());
 }
 
 }  // namespace herd::coord

@@ -4,11 +4,14 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
 #include <unordered_set>
+
+#include "http/h1.h"
 
 namespace herd::http {
 
@@ -155,6 +158,10 @@ struct Transfer {
 
 struct Client::Impl {
   loop::EventLoop& loop;
+  std::unique_ptr<detail::H1Client> h1;  // null: everything through libcurl
+  std::string last_url;  // the last URL offered to h1, and what fast_url() said of it
+  bool last_url_fast = false;
+  detail::FastUrl last_fast;
   CURLM* multi = nullptr;
   std::vector<CURL*> pool;
   std::unordered_set<Transfer*> transfers;
@@ -501,9 +508,28 @@ struct Client::Impl {
   }
 };
 
-Client::Client(loop::EventLoop& loop) : impl_(std::make_unique<Impl>(loop)) {
+namespace {
+
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v;
+}
+
+// The built-in client speaks to the address in the URL; with a proxy
+// configured, libcurl must do it.
+bool builtin_allowed(const ClientOptions& options) {
+  if (!options.builtin_http1) return false;
+  const char* which = std::getenv("HERD_HTTP_CLIENT");
+  if (which && std::string_view(which) == "curl") return false;
+  return !env_set("http_proxy") && !env_set("all_proxy") && !env_set("ALL_PROXY");
+}
+
+}  // namespace
+
+Client::Client(loop::EventLoop& loop, ClientOptions options) : impl_(std::make_unique<Impl>(loop)) {
   global_init();
   auto& d = *impl_;
+  if (builtin_allowed(options)) d.h1 = std::make_unique<detail::H1Client>(loop);
   d.multi = curl_multi_init();
   if (!d.multi) throw std::runtime_error("curl_multi_init failed");
   curl_multi_setopt(d.multi, CURLMOPT_SOCKETFUNCTION, &Impl::socket_cb);
@@ -516,6 +542,7 @@ Client::Client(loop::EventLoop& loop) : impl_(std::make_unique<Impl>(loop)) {
 
 Client::~Client() {
   auto& d = *impl_;
+  d.h1.reset();
   *d.alive = false;
   d.closing = true;
   if (d.timer_armed) {
@@ -540,11 +567,23 @@ Client::~Client() {
 
 void Client::start(Request req, Callback done) {
   auto& d = *impl_;
+  auto started = Clock::now();
+  if (d.h1) {
+    // A load test sends the same URL over and over: parse it once.
+    if (req.url != d.last_url) {
+      d.last_url_fast = detail::fast_url(req.url, &d.last_fast);
+      d.last_url = req.url;
+    }
+    if (d.last_url_fast && detail::fast_request(req)) {
+      d.h1->start(std::move(req), d.last_fast, started, std::move(done));
+      return;
+    }
+  }
   auto t = std::make_unique<Transfer>();
   t->errbuf[0] = '\0';
   t->req = std::move(req);
   t->done = std::move(done);
-  t->started = Clock::now();
+  t->started = started;
   const std::string& url = t->req.url;
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     auto scheme_end = url.find("://");
@@ -573,6 +612,10 @@ void Client::start(Request req, Callback done) {
   d.transfers.insert(t.release());
 }
 
-std::size_t Client::in_flight() const { return impl_->transfers.size(); }
+std::size_t Client::in_flight() const {
+  return impl_->transfers.size() + (impl_->h1 ? impl_->h1->in_flight() : 0);
+}
+
+std::size_t Client::builtin_connections() const { return impl_->h1 ? impl_->h1->open_connections() : 0; }
 
 }  // namespace herd::http

@@ -1,6 +1,8 @@
 #pragma once
-// An asynchronous HTTP/1.1 client for one worker thread: libcurl's multi
-// interface driven by curl_multi_socket_action from the worker's EventLoop.
+// An asynchronous HTTP client for one worker thread. Plain http:// to an IP
+// literal goes through herd's own HTTP/1.1 client (h1.h: a few syscalls per
+// request); everything else through libcurl's multi interface driven by
+// curl_multi_socket_action from the worker's EventLoop.
 // One exchange per call (no redirect following: the k6 layer follows
 // redirects so that each hop is a sample, as k6 does). Keep-alive connections
 // are pooled in the multi handle and reused. Easy handles are pooled and
@@ -30,6 +32,10 @@ struct Request {
   std::string basic_password;
   bool keep_body = true;  ///< false: the body is read and counted but not stored
   bool insecure_skip_tls_verify = false;
+  /// Keep-alive connections are pooled per group: the k6 layer passes the VU,
+  /// so each VU keeps its own connections (the built-in HTTP/1.1 client; libcurl
+  /// pools per worker).
+  std::uint64_t conn_group = 0;
 };
 
 /// k6's request timings, milliseconds.
@@ -63,9 +69,16 @@ struct Response {
 /// refused -> 1212, timeout -> 1050, DNS failure -> 1101).
 std::pair<int, std::string> k6_error_from_curl(int curl_code, const std::string& detail);
 
+struct ClientOptions {
+  /// Plain http:// to an IP literal goes through herd's own HTTP/1.1 client
+  /// (src/http/h1.h); false sends everything through libcurl. The environment
+  /// variable HERD_HTTP_CLIENT=curl turns it off too (for comparisons).
+  bool builtin_http1 = true;
+};
+
 class Client {
  public:
-  explicit Client(loop::EventLoop& loop);
+  explicit Client(loop::EventLoop& loop, ClientOptions options = {});
   ~Client();  ///< aborts in-flight requests without calling their callbacks
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -76,6 +89,8 @@ class Client {
   /// network errors.
   void start(Request req, Callback done);
   std::size_t in_flight() const;
+  /// Connections held by the built-in HTTP/1.1 client (idle or busy).
+  std::size_t builtin_connections() const;
 
  private:
   struct Impl;

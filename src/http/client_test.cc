@@ -50,13 +50,15 @@ std::uint16_t closed_port() {
   return ntohs(a.sin_port);
 }
 
-class ClientTest : public ::testing::Test {
+// Every case runs twice: with herd's built-in HTTP/1.1 client (plain http:// to
+// an IP literal) and with libcurl for everything.
+class ClientTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     server_ = std::make_unique<herd::target::Server>(herd::target::ServerOptions{});
     server_->start();
     base_ = server_->base_url();
-    client_ = std::make_unique<Client>(loop_);
+    client_ = std::make_unique<Client>(loop_, herd::http::ClientOptions{GetParam()});
   }
   void TearDown() override {
     client_.reset();
@@ -101,7 +103,10 @@ class ClientTest : public ::testing::Test {
 
 }  // namespace
 
-TEST_F(ClientTest, SimpleGet) {
+INSTANTIATE_TEST_SUITE_P(Clients, ClientTest, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Builtin" : "Curl"; });
+
+TEST_P(ClientTest, SimpleGet) {
   auto r = get("/");
   EXPECT_EQ(r.error, "");
   EXPECT_EQ(r.error_code, 0);
@@ -125,9 +130,10 @@ TEST_F(ClientTest, SimpleGet) {
   EXPECT_NEAR(t.duration, t.sending + t.waiting + t.receiving, 1e-9);
   EXPECT_LT(t.duration, 5000);
   EXPECT_EQ(client_->in_flight(), 0u);
+  EXPECT_EQ(client_->builtin_connections(), GetParam() ? 1u : 0u);  // the path under test was taken
 }
 
-TEST_F(ClientTest, HeadersInOrderAndRequestHeadersSent) {
+TEST_P(ClientTest, HeadersInOrderAndRequestHeadersSent) {
   Request req;
   req.url = base_ + "/headers";
   req.headers = {{"X-First", "1"}, {"X-Second", "two"}, {"User-Agent", "herd-test"}};
@@ -145,7 +151,7 @@ TEST_F(ClientTest, HeadersInOrderAndRequestHeadersSent) {
   EXPECT_EQ(r.headers[2].first, "Content-Length");
 }
 
-TEST_F(ClientTest, MethodsAndBodies) {
+TEST_P(ClientTest, MethodsAndBodies) {
   for (std::string m : {"POST", "PUT", "PATCH", "DELETE", "OPTIONS", "GET"}) {
     Request req;
     req.method = m;
@@ -168,7 +174,7 @@ TEST_F(ClientTest, MethodsAndBodies) {
   EXPECT_EQ(j["headers"]["Content-Length"], "0");
 }
 
-TEST_F(ClientTest, HeadHasNoBody) {
+TEST_P(ClientTest, HeadHasNoBody) {
   Request req;
   req.method = "HEAD";
   req.url = base_ + "/bytes/1000";
@@ -178,7 +184,7 @@ TEST_F(ClientTest, HeadHasNoBody) {
   EXPECT_TRUE(r.body.empty());
 }
 
-TEST_F(ClientTest, LargeBodiesBothWays) {
+TEST_P(ClientTest, LargeBodiesBothWays) {
   Request req;
   req.method = "POST";
   req.url = base_ + "/echo";
@@ -205,7 +211,7 @@ TEST_F(ClientTest, LargeBodiesBothWays) {
   EXPECT_GE(d.bytes_received, 500000u);
 }
 
-TEST_F(ClientTest, KeepAliveReusesConnection) {
+TEST_P(ClientTest, KeepAliveReusesConnection) {
   auto first = get("/");
   auto second = get("/json");
   auto third = get("/");
@@ -216,7 +222,7 @@ TEST_F(ClientTest, KeepAliveReusesConnection) {
   EXPECT_EQ(first.remote_port, second.remote_port);
 }
 
-TEST_F(ClientTest, BasicAuth) {
+TEST_P(ClientTest, BasicAuth) {
   Request req;
   req.url = base_ + "/basic-auth/alice/s3cret";
   req.basic_user = "alice";
@@ -230,7 +236,7 @@ TEST_F(ClientTest, BasicAuth) {
   EXPECT_EQ(bad.error, "");
 }
 
-TEST_F(ClientTest, ServerErrorStatusIsAResponse) {
+TEST_P(ClientTest, ServerErrorStatusIsAResponse) {
   auto r = get("/status/500");
   EXPECT_EQ(r.status, 500);
   EXPECT_EQ(r.error, "");
@@ -242,7 +248,7 @@ TEST_F(ClientTest, ServerErrorStatusIsAResponse) {
   EXPECT_EQ(redirect.error_code, 0);
 }
 
-TEST_F(ClientTest, Timeout) {
+TEST_P(ClientTest, Timeout) {
   Request req;
   req.url = base_ + "/delay/3000";
   req.timeout = 200ms;
@@ -257,7 +263,7 @@ TEST_F(ClientTest, Timeout) {
   EXPECT_LT(took, 2000ms);
 }
 
-TEST_F(ClientTest, ConnectionRefused) {
+TEST_P(ClientTest, ConnectionRefused) {
   auto port = closed_port();
   Request req;
   req.url = "http://127.0.0.1:" + std::to_string(port) + "/";
@@ -267,7 +273,7 @@ TEST_F(ClientTest, ConnectionRefused) {
   EXPECT_EQ(r.error, "dial tcp 127.0.0.1:" + std::to_string(port) + ": connect: connection refused");
 }
 
-TEST_F(ClientTest, ServerClosesWithoutAnswer) {
+TEST_P(ClientTest, ServerClosesWithoutAnswer) {
   auto r = get("/close");
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.error_code, 1000);
@@ -275,7 +281,7 @@ TEST_F(ClientTest, ServerClosesWithoutAnswer) {
   EXPECT_EQ(get("/").status, 200);
 }
 
-TEST_F(ClientTest, InvalidUrls) {
+TEST_P(ClientTest, InvalidUrls) {
   Request a;
   a.url = "ftp://127.0.0.1/x";
   auto ra = send(std::move(a));
@@ -290,7 +296,7 @@ TEST_F(ClientTest, InvalidUrls) {
   EXPECT_EQ(send(std::move(c)).error_code, 1020);
 }
 
-TEST_F(ClientTest, ErrorCodeMapping) {
+TEST_P(ClientTest, ErrorCodeMapping) {
   using herd::http::k6_error_from_curl;
   EXPECT_EQ(k6_error_from_curl(0, "").first, 0);
   EXPECT_EQ(k6_error_from_curl(28, "Operation timed out after 200 milliseconds").first, 1050);
@@ -318,7 +324,7 @@ TEST_F(ClientTest, ErrorCodeMapping) {
   EXPECT_EQ(k6_error_from_curl(8, "weird").first, 1000);
 }
 
-TEST_F(ClientTest, ManyConcurrentRequests) {
+TEST_P(ClientTest, ManyConcurrentRequests) {
   const int kN = 200;
   int done = 0, ok = 0;
   for (int i = 0; i < kN; ++i) {
@@ -347,7 +353,7 @@ TEST_F(ClientTest, ManyConcurrentRequests) {
   EXPECT_LT(fresh, kN / 2);
 }
 
-TEST_F(ClientTest, DelayedResponsesInterleave) {
+TEST_P(ClientTest, DelayedResponsesInterleave) {
   std::vector<int> order;
   for (int ms : {300, 100, 200, 0}) {
     Request req;
@@ -363,7 +369,7 @@ TEST_F(ClientTest, DelayedResponsesInterleave) {
   EXPECT_EQ(order, (std::vector<int>{0, 100, 200, 300}));
 }
 
-TEST_F(ClientTest, CallbackMayStartNextRequest) {
+TEST_P(ClientTest, CallbackMayStartNextRequest) {
   int chain = 0;
   std::function<void(Response&&)> next = [&](Response&& r) {
     EXPECT_EQ(r.status, 200);
@@ -380,7 +386,7 @@ TEST_F(ClientTest, CallbackMayStartNextRequest) {
   EXPECT_EQ(chain, 20);
 }
 
-TEST_F(ClientTest, DestroyWithRequestsInFlightSkipsCallbacks) {
+TEST_P(ClientTest, DestroyWithRequestsInFlightSkipsCallbacks) {
   int calls = 0;
   for (int i = 0; i < 5; ++i) {
     Request req;
@@ -397,7 +403,7 @@ TEST_F(ClientTest, DestroyWithRequestsInFlightSkipsCallbacks) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST_F(ClientTest, CallbackMayDestroyClient) {
+TEST_P(ClientTest, CallbackMayDestroyClient) {
   int calls = 0;
   for (int i = 0; i < 3; ++i) {
     Request req;

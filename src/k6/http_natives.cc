@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -318,6 +319,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
     req.timeout = spec.timeout;
     req.keep_body = spec.response_type != "none";
     req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
+    req.conn_group = static_cast<std::uint64_t>(vu->id_in_test);  // each VU its own connections, as in k6
     if (current_method == spec.method && spec.has_body) req.body = spec.body;
     std::string jar = vu->jar.header_for(current_url, vu->now_us() / 1000000);
     std::string cookie;
@@ -345,16 +347,13 @@ struct Flight : std::enable_shared_from_this<Flight> {
   void emit(const http::Response& r) {
     bool ok = spec.has_expected && expected(r.status);
     // Fast path: same request shape and outcome as the VU's previous sample.
-    std::string key;
-    key.reserve(current_url.size() + 64);
-    key.append(current_method).append(1, '\x1f').append(current_url).append(1, '\x1f');
-    key.append(std::to_string(r.status)).append(1, '\x1f').append(r.proto).append(1, '\x1f');
-    key.append(std::to_string(r.error_code)).append(spec.has_expected ? (ok ? "T" : "F") : "-");
-    key.append(std::to_string(vu->base_tags.hash()));
-    for (auto& [tk, tv] : spec.tags) key.append(1, '\x1f').append(tk).append(1, '=').append(tv);
+    char exp = spec.has_expected ? (ok ? 'T' : 'F') : '-';
+    auto& last = vu->last_http;
     metrics::TagSet tags;
-    if (key == vu->last_http_tags_key) {
-      tags = vu->last_http_tags;
+    if (last.valid && last.status == r.status && last.error_code == r.error_code && last.expected == exp &&
+        last.base_hash == vu->base_tags.hash() && last.url == current_url && last.method == current_method &&
+        last.proto == r.proto && last.tags == spec.tags) {
+      tags = last.set;
     } else {
       std::map<std::string, std::string> extra = spec.tags;
       extra.emplace("method", current_method);
@@ -365,8 +364,16 @@ struct Flight : std::enable_shared_from_this<Flight> {
       if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
       if (spec.has_expected) extra["expected_response"] = ok ? "true" : "false";
       tags = tags_with(*vu, extra);
-      vu->last_http_tags_key = std::move(key);
-      vu->last_http_tags = tags;
+      last.valid = true;
+      last.status = r.status;
+      last.error_code = r.error_code;
+      last.expected = exp;
+      last.base_hash = vu->base_tags.hash();
+      last.url = current_url;
+      last.method = current_method;
+      last.proto = r.proto;
+      last.tags = spec.tags;
+      last.set = tags;
     }
     std::int64_t now = vu->now_us();
     metrics::Sink::Batch b(*vu->sink);
@@ -388,12 +395,13 @@ struct Flight : std::enable_shared_from_this<Flight> {
     if (abandoned) return;
     emit(r);
     std::int64_t now_s = vu->now_us() / 1000000;
-    UrlParts origin = split_url(current_url);
     set_cookies.clear();
+    std::optional<UrlParts> origin;
     for (auto& [k, v] : r.headers) {
       if (!iequals(k, "set-cookie")) continue;
+      if (!origin) origin = split_url(current_url);
       Cookie c;
-      if (parse_set_cookie(v, origin, now_s, &c)) {
+      if (parse_set_cookie(v, *origin, now_s, &c)) {
         vu->jar.store(c, now_s);
         set_cookies.push_back(c);
       }

@@ -120,9 +120,18 @@ struct VuState {
   std::map<std::string, std::optional<std::string>> env_overlay;
 
   /// Cache of the last HTTP sample tag set: loops that hit the same URL with the
-  /// same outcome reuse one TagSet (and so one series lookup path).
-  std::string last_http_tags_key;
-  metrics::TagSet last_http_tags;
+  /// same outcome reuse one TagSet (and so one series lookup path). Compared
+  /// field by field, so a hit allocates nothing.
+  struct LastHttpTags {
+    bool valid = false;
+    std::string method, url, proto;
+    int status = 0;
+    int error_code = 0;
+    char expected = '-';  ///< 'T', 'F', or '-' without expected statuses
+    std::size_t base_hash = 0;
+    std::map<std::string, std::string> tags;  ///< the request's own tags
+    metrics::TagSet set;
+  } last_http;
 
   /// Atoms for Response properties, created once per VU (see k6/http_natives.cc).
   std::vector<JSAtom> atoms;

@@ -19,17 +19,19 @@ class ControlTest : public HerdTest {
     spec.env.emplace("BASE_URL", base_url());
     spec.cwd = dir_.path();
     spec.timeout = 60s;
-    runner_ = std::thread([this, spec] { result_ = run_process(herd_binary(), spec); });
+    finish();  // a previous run, if any, is over before the next one starts
+    runner_.emplace([spec] { return run_process(herd_binary(), spec); });
   }
   ProcResult finish() {
-    if (runner_.joinable()) runner_.join();
+    if (runner_) result_ = runner_->wait();
+    runner_.reset();
     return result_;
   }
   void TearDown() override {
-    if (runner_.joinable()) {
+    if (runner_) {
       std::string b;
       http_call(api_port_, "PATCH", "/v1/status", R"({"data":{"attributes":{"stopped":true}}})", &b);
-      runner_.join();
+      runner_.reset();
     }
     HerdTest::TearDown();
   }
@@ -47,7 +49,7 @@ class ControlTest : public HerdTest {
                      body);
   }
   std::uint16_t api_port_ = 0;
-  std::thread runner_;
+  std::optional<BackgroundRun> runner_;  ///< always joined (BackgroundRun)
   ProcResult result_;
 };
 

@@ -41,9 +41,17 @@ class LiveProcess {
     for (auto& s : env_s) envp.push_back(s.data());
     envp.push_back(nullptr);
     int out_p[2], err_p[2];
-    if (pipe2(out_p, O_CLOEXEC) != 0 || pipe2(err_p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    if (pipe2(out_p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    if (pipe2(err_p, O_CLOEXEC) != 0) {
+      close(out_p[0]);
+      close(out_p[1]);
+      throw std::runtime_error("pipe failed");
+    }
     pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ < 0) {
+      for (int fd : {out_p[0], out_p[1], err_p[0], err_p[1]}) close(fd);
+      throw std::runtime_error("fork failed");
+    }
     if (pid_ == 0) {
       int devnull = open("/dev/null", O_RDONLY);
       if (devnull >= 0) dup2(devnull, 0);
@@ -59,7 +67,15 @@ class LiveProcess {
     }
     close(out_p[1]);
     close(err_p[1]);
-    reader_ = std::thread([this, o = out_p[0], e = err_p[0]] { read_loop(o, e); });
+    try {
+      reader_ = std::jthread([this, o = out_p[0], e = err_p[0]] { read_loop(o, e); });
+    } catch (...) {  // no reader thread: leave no process nor pipe behind
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      close(out_p[0]);
+      close(err_p[0]);
+      throw;
+    }
   }
   ~LiveProcess() {
     if (!exit_code_) {
@@ -114,13 +130,17 @@ class LiveProcess {
   bool running() { return !wait_exit(0ms).has_value(); }
 
  private:
-  void read_loop(int out_fd, int err_fd) {
+  /// Never throws (it is a thread's body): what cannot be kept is dropped.
+  void read_loop(int out_fd, int err_fd) noexcept {
     int fds[2] = {out_fd, err_fd};
     bool open_fd[2] = {true, true};
     while (open_fd[0] || open_fd[1]) {
       read_pipes(fds, open_fd, 100, [this](int i, const char* data, size_t n) {
-        std::lock_guard<std::mutex> g(mu_);
-        (i == 0 ? out_ : err_).append(data, n);
+        try {
+          std::lock_guard<std::mutex> g(mu_);
+          (i == 0 ? out_ : err_).append(data, n);
+        } catch (...) {
+        }
       });
     }
     close(out_fd);
@@ -129,9 +149,9 @@ class LiveProcess {
 
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
-  std::thread reader_;
   mutable std::mutex mu_;
   std::string out_, err_;
+  std::jthread reader_;  ///< last: joined (by the destructor at the latest) before what it writes goes
 };
 
 std::ostream& operator<<(std::ostream& os, const LiveProcess& p) {

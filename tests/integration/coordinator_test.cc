@@ -2,7 +2,10 @@
 // processes, each with its execution segment, and coordinates them through
 // their control API; results are merged into one summary.
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <thread>
@@ -11,6 +14,28 @@
 
 namespace herd::it {
 namespace {
+
+/// The command line of `pid` with NULs as spaces; "" for a zombie, a kernel thread
+/// or a process that is gone. Never throws: a process may exit and be reaped
+/// between open() and read(), and read() then fails with ESRCH (through
+/// std::ifstream, libstdc++ turns that into an ios_base::failure).
+inline std::string proc_cmdline(const char* pid) {
+  std::string path = std::string("/proc/") + pid + "/cmdline";
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string cmd;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    cmd.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  for (char& c : cmd)
+    if (c == '\0') c = ' ';
+  return cmd;
+}
 
 /// Live processes (not zombies) whose command line contains every needle.
 inline std::vector<pid_t> procs_with(const std::vector<std::string>& needles) {
@@ -21,11 +46,8 @@ inline std::vector<pid_t> procs_with(const std::vector<std::string>& needles) {
     char* end = nullptr;
     long pid = std::strtol(e->d_name, &end, 10);
     if (!end || *end || pid <= 0 || pid == getpid()) continue;
-    std::ifstream f("/proc/" + std::string(e->d_name) + "/cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (cmd.empty()) continue;  // zombie or kernel thread
-    for (char& c : cmd)
-      if (c == '\0') c = ' ';
+    std::string cmd = proc_cmdline(e->d_name);
+    if (cmd.empty()) continue;  // zombie, kernel thread or gone
     bool all = true;
     for (auto& n : needles) all = all && cmd.find(n) != std::string::npos;
     if (all) out.push_back(static_cast<pid_t>(pid));
@@ -40,6 +62,10 @@ class CoordinatorTest : public HerdTest {
   ProcResult run_par(const std::string& script, int n, std::vector<std::string> args = {},
                      std::chrono::milliseconds timeout = 90s) {
     script_ = dir_.write("script.js", script);
+    return run_written(n, std::move(args), timeout);
+  }
+  /// As run_par, with script_ already written; only reads the fixture (safe on another thread).
+  ProcResult run_written(int n, std::vector<std::string> args, std::chrono::milliseconds timeout) {
     RunSpec spec;
     spec.args = {"run"};
     if (n > 0) {
@@ -220,9 +246,8 @@ import { sleep } from 'k6';
 export const options = { scenarios: { s: { executor: 'constant-vus', vus: 4, duration: '20s' } } };
 export default function () { http.post(`${__ENV.BASE_URL}/counter/work/inc`); sleep(0.05); }
 )JS";
-  script_ = dir_.file("script.js");
-  ProcResult r;
-  std::thread t([&] { r = run_par(script, 4, {"--summary-export", "e.json"}, 60s); });
+  script_ = dir_.write("script.js", script);  // here: the polling below reads script_
+  BackgroundRun run([this] { return run_written(4, {"--summary-export", "e.json"}, 60s); });
   // Wait for traffic, then SIGKILL runner 2 (segment 1/4:1/2).
   pid_t victim = -1;
   std::size_t seen = 0;
@@ -233,7 +258,7 @@ export default function () { http.post(`${__ENV.BASE_URL}/counter/work/inc`); sl
     if (v.size() == 1 && counter("work") > 40) victim = v[0];
   }
   if (victim > 0) kill(victim, SIGKILL);
-  t.join();
+  const ProcResult& r = run.wait();
   ASSERT_GT(victim, 0) << "runner 2 not found (" << seen << " runners seen)\n" << r;
   long before = counter("work");
   EXPECT_EQ(r.exit_code, 97) << r;

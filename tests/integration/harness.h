@@ -179,10 +179,18 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
   const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
 
   int out_p[2], err_p[2];
-  if (pipe2(out_p, O_CLOEXEC) != 0 || pipe2(err_p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  if (pipe2(out_p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  if (pipe2(err_p, O_CLOEXEC) != 0) {
+    close(out_p[0]);
+    close(out_p[1]);
+    throw std::runtime_error("pipe failed");
+  }
   auto start = std::chrono::steady_clock::now();
   pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid < 0) {
+    for (int fd : {out_p[0], out_p[1], err_p[0], err_p[1]}) close(fd);
+    throw std::runtime_error("fork failed");
+  }
   if (pid == 0) {
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
@@ -200,47 +208,57 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
   close(out_p[1]);
   close(err_p[1]);
   ProcResult r;
-  int fds[2] = {out_p[0], err_p[0]};
-  bool open_fd[2] = {true, true};
-  std::string* bufs[2] = {&r.out, &r.err};
-  auto deadline = start + spec.timeout;
-  std::vector<RunSpec::SignalStep> steps;
-  if (!spec.signal_when.empty()) steps.push_back({spec.signal_when, spec.signal_number, spec.signal_delay});
-  steps.insert(steps.end(), spec.more_signals.begin(), spec.more_signals.end());
-  size_t step = 0;
-  std::optional<std::chrono::steady_clock::time_point> signal_at;
-  while (open_fd[0] || open_fd[1]) {
-    auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) {
-      r.timed_out = true;
-      kill(pid, SIGKILL);
-      break;
-    }
-    if (step < steps.size() && !signal_at &&
-        (r.out.find(steps[step].when) != std::string::npos || r.err.find(steps[step].when) != std::string::npos))
-      signal_at = now + steps[step].delay;
-    if (signal_at && now >= *signal_at) {
-      kill(pid, steps[step].signal_number);
-      r.signal_sent = true;
-      r.signals_sent++;
-      step++;
-      signal_at.reset();
-    }
-    read_pipes(fds, open_fd, 50, [&](int i, const char* data, size_t n) { bufs[i]->append(data, n); });
-  }
-  close(out_p[0]);
-  close(err_p[0]);
   int status = 0;
-  for (;;) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid || w < 0) break;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      r.timed_out = true;
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      break;
+  try {
+    int fds[2] = {out_p[0], err_p[0]};
+    bool open_fd[2] = {true, true};
+    std::string* bufs[2] = {&r.out, &r.err};
+    auto deadline = start + spec.timeout;
+    std::vector<RunSpec::SignalStep> steps;
+    if (!spec.signal_when.empty()) steps.push_back({spec.signal_when, spec.signal_number, spec.signal_delay});
+    steps.insert(steps.end(), spec.more_signals.begin(), spec.more_signals.end());
+    size_t step = 0;
+    // time_point::max(): no signal due (std::optional here trips GCC 12's -Wmaybe-uninitialized at -O3)
+    auto signal_at = std::chrono::steady_clock::time_point::max();
+    while (open_fd[0] || open_fd[1]) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        r.timed_out = true;
+        kill(pid, SIGKILL);
+        break;
+      }
+      if (step < steps.size() && signal_at == std::chrono::steady_clock::time_point::max() &&
+          (r.out.find(steps[step].when) != std::string::npos || r.err.find(steps[step].when) != std::string::npos))
+        signal_at = now + steps[step].delay;
+      if (signal_at != std::chrono::steady_clock::time_point::max() && now >= signal_at) {
+        kill(pid, steps[step].signal_number);
+        r.signal_sent = true;
+        r.signals_sent++;
+        step++;
+        signal_at = std::chrono::steady_clock::time_point::max();
+      }
+      read_pipes(fds, open_fd, 50, [&](int i, const char* data, size_t n) { bufs[i]->append(data, n); });
     }
-    std::this_thread::sleep_for(5ms);
+    close(out_p[0]);
+    close(err_p[0]);
+    for (;;) {
+      pid_t w = waitpid(pid, &status, WNOHANG);
+      if (w == pid || w < 0) break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        r.timed_out = true;
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  } catch (...) {
+    // Never leave the child running nor its pipes open behind an exception.
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    close(out_p[0]);
+    close(err_p[0]);
+    throw;
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
@@ -248,6 +266,42 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
   expect_no_sanitizer_report(r.err);
   return r;
 }
+
+/// A run on its own thread that is always joined: by wait() or, at the latest, by
+/// the destructor. So an early return (ASSERT_*) or an exception in the test
+/// cannot destroy a joinable thread (std::terminate), and an exception from the
+/// run itself (fork failure, ...) becomes a test failure and an empty ProcResult
+/// instead of escaping the thread. wait() and the destructor block until the run ends.
+class BackgroundRun {
+ public:
+  explicit BackgroundRun(std::function<ProcResult()> run)
+      : thread_([this, run = std::move(run)]() noexcept {
+          try {
+            result_ = run();
+          } catch (const std::exception& e) {
+            error_ = e.what();
+          } catch (...) {
+            error_ = "unknown exception";
+          }
+        }) {}
+  ~BackgroundRun() { wait(); }
+  BackgroundRun(const BackgroundRun&) = delete;
+  BackgroundRun& operator=(const BackgroundRun&) = delete;
+
+  /// Joins the run (once) and returns its result.
+  const ProcResult& wait() {
+    if (thread_.joinable()) {
+      thread_.join();
+      if (!error_.empty()) ADD_FAILURE() << "the background run threw: " << error_;
+    }
+    return result_;
+  }
+
+ private:
+  ProcResult result_;
+  std::string error_;
+  std::jthread thread_;  ///< last: starts after, and is joined before, what it writes
+};
 
 /// A minimal blocking HTTP/1.0-style GET against the loopback target; returns the body.
 /// One HTTP/1.1 exchange with 127.0.0.1:port ("Connection: close"); returns

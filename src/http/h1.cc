@@ -1,0 +1,731 @@
+#include "http/h1.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <llhttp.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <unordered_map>
+#include <vector>
+
+#include "util/base64.h"
+
+namespace herd::http::detail {
+
+using loop::Clock;
+
+namespace {
+
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+bool has_dot_segment(std::string_view path) {
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '/') continue;
+    std::string_view rest = path.substr(i + 1);
+    if (rest == "." || rest == ".." || rest.rfind("./", 0) == 0 || rest.rfind("../", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool fast_url(std::string_view url, FastUrl* out) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.substr(0, kScheme.size()) != kScheme) return false;
+  for (char c : url)
+    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '\\') return false;
+  std::string_view rest = url.substr(kScheme.size());
+  std::size_t auth_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, auth_end);
+  std::string_view tail = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
+
+  std::string_view host, port_text;
+  bool v6 = false;
+  if (authority.front() == '[') {
+    std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return false;
+      port_text = after.substr(1);
+      if (port_text.empty()) return false;
+    }
+    v6 = true;
+  } else {
+    std::size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      if (port_text.empty()) return false;
+    }
+  }
+  int port = 80;
+  if (!port_text.empty()) {
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc{} || p != port_text.data() + port_text.size() || port < 1 || port > 65535) return false;
+  }
+  std::string host_str(host);
+  FastUrl u;
+  if (v6) {
+    if (host_str.find('%') != std::string::npos) return false;  // zone ids: libcurl
+    auto* a = reinterpret_cast<sockaddr_in6*>(&u.addr);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<std::uint16_t>(port));
+    if (inet_pton(AF_INET6, host_str.c_str(), &a->sin6_addr) != 1) return false;
+    u.addr_len = sizeof(sockaddr_in6);
+    char buf[INET6_ADDRSTRLEN];
+    u.ip = inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&u.addr);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<std::uint16_t>(port));
+    if (inet_pton(AF_INET, host_str.c_str(), &a->sin_addr) != 1) return false;
+    u.addr_len = sizeof(sockaddr_in);
+    char buf[INET_ADDRSTRLEN];
+    u.ip = inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+  }
+  u.port = port;
+  u.host_header = v6 ? "[" + host_str + "]" : host_str;
+  if (port != 80) u.host_header += ":" + std::to_string(port);
+
+  std::string_view target = tail.substr(0, tail.find('#'));
+  std::string_view path = target.substr(0, target.find('?'));
+  if (has_dot_segment(path)) return false;
+  if (target.empty() || target.front() == '?') u.target = "/";
+  u.target.append(target);
+  *out = std::move(u);
+  return true;
+}
+
+bool fast_request(const Request& req) {
+  if (req.method.empty()) return false;
+  for (char c : req.method)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      return false;
+  for (const auto& [k, v] : req.headers) {
+    if (k.empty()) return false;
+    for (char c : k)
+      if (c == '\r' || c == '\n' || c == ':' || c == ' ' || c == '\0') return false;
+    for (char c : v)
+      if (c == '\r' || c == '\n' || c == '\0') return false;
+    if (iequals(k, "transfer-encoding") || iequals(k, "expect") || iequals(k, "upgrade")) return false;
+  }
+  return true;
+}
+
+namespace {
+
+struct Conn;
+
+struct Exchange {
+  Request req;
+  FastUrl url;
+  Client::Callback done;
+  Response resp;
+  Clock::time_point started{}, deadline = Clock::time_point::max();
+  Clock::time_point connect_start{}, write_start{}, write_done{}, first_byte{};
+  double connecting_ms = 0;
+  std::string head;         // serialized request line and headers
+  std::size_t written = 0;  // bytes of head + body written
+  Conn* conn = nullptr;
+  bool retried = false;
+  bool is_head = false;
+  bool got_bytes = false;  // any response byte on the current connection
+  bool complete = false;
+  bool keep_alive = false;
+  bool failing = false;      // an error callback is queued (later())
+  std::string field, value;  // header being parsed
+  Exchange* prev = nullptr;  // in-flight list
+  Exchange* next = nullptr;
+
+  std::size_t total() const { return head.size() + req.body.size(); }
+};
+
+struct Conn {
+  int fd = -1;
+  std::string key;
+  Exchange* ex = nullptr;
+  bool connecting = false;
+  bool want_out = false;
+  llhttp_t parser;
+};
+
+int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
+  static_cast<Exchange*>(p->data)->field.append(at, len);
+  return 0;
+}
+
+int on_header_value(llhttp_t* p, const char* at, std::size_t len) {
+  static_cast<Exchange*>(p->data)->value.append(at, len);
+  return 0;
+}
+
+int on_header_value_complete(llhttp_t* p) {
+  auto* ex = static_cast<Exchange*>(p->data);
+  std::string& v = ex->value;
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+  ex->resp.headers.emplace_back(std::move(ex->field), std::move(v));
+  ex->field.clear();
+  ex->value.clear();
+  return 0;
+}
+
+int on_headers_complete(llhttp_t* p) {
+  auto* ex = static_cast<Exchange*>(p->data);
+  if (p->status_code >= 100 && p->status_code < 200) return 0;  // interim: the body-less final answer follows
+  return ex->is_head ? 1 : 0;                                   // 1: this response has no body
+}
+
+int on_body(llhttp_t* p, const char* at, std::size_t len) {
+  auto* ex = static_cast<Exchange*>(p->data);
+  if (ex->req.keep_body) ex->resp.body.append(at, len);
+  return 0;
+}
+
+int on_message_complete(llhttp_t* p) {
+  auto* ex = static_cast<Exchange*>(p->data);
+  if (p->status_code >= 100 && p->status_code < 200 && p->status_code != 101) {
+    // "100 Continue" and friends: keep only the final header block, as libcurl does
+    ex->resp.headers.clear();
+    return 0;
+  }
+  ex->complete = true;
+  ex->keep_alive = llhttp_should_keep_alive(p) != 0 && p->status_code != 101;
+  ex->resp.status = p->status_code;
+  ex->resp.proto = p->http_major == 1 && p->http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  return HPE_PAUSED;  // stop at the end of this message
+}
+
+const llhttp_settings_t& parser_settings() {
+  static const llhttp_settings_t settings = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_header_field = on_header_field;
+    s.on_header_value = on_header_value;
+    s.on_header_value_complete = on_header_value_complete;
+    s.on_headers_complete = on_headers_complete;
+    s.on_body = on_body;
+    s.on_message_complete = on_message_complete;
+    return s;
+  }();
+  return settings;
+}
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  if (a == Clock::time_point{} || b == Clock::time_point{} || b < a) return 0;
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+std::string dial_prefix(const FastUrl& u) {
+  std::string host = u.addr.ss_family == AF_INET6 ? "[" + u.ip + "]" : u.ip;
+  return "dial tcp " + host + ":" + std::to_string(u.port) + ": ";
+}
+
+constexpr std::size_t kMaxIdlePerKey = 256;  // idle connections kept per (group, address)
+constexpr std::size_t kReadBuffer = 64 * 1024;
+
+}  // namespace
+
+struct H1Client::Impl {
+  loop::EventLoop& loop;
+  std::vector<std::unique_ptr<Conn>> conns;  // by fd
+  std::size_t open = 0;
+  std::unordered_map<std::string, std::vector<Conn*>> idle;
+  Exchange* head = nullptr;  // in-flight list
+  std::size_t flying = 0;
+  std::unique_ptr<char[]> rbuf = std::make_unique<char[]>(kReadBuffer);
+  loop::TimerId timer = 0;
+  Clock::time_point timer_at = Clock::time_point::max();
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  explicit Impl(loop::EventLoop& l) : loop(l) {}
+
+  ~Impl() {
+    *alive = false;
+    if (timer_at != Clock::time_point::max()) loop.cancel_timer(timer);
+    for (Exchange* e = head; e;) {
+      Exchange* n = e->next;
+      delete e;
+      e = n;
+    }
+    for (auto& c : conns)
+      if (c) {
+        loop.unwatch(c->fd);
+        ::close(c->fd);
+      }
+  }
+
+  // ------------------------------------------------------------ bookkeeping
+
+  void link(Exchange* e) {
+    e->next = head;
+    if (head) head->prev = e;
+    head = e;
+    ++flying;
+  }
+
+  void unlink(Exchange* e) {
+    if (e->prev) e->prev->next = e->next;
+    if (e->next) e->next->prev = e->prev;
+    if (head == e) head = e->next;
+    e->prev = e->next = nullptr;
+    --flying;
+  }
+
+  // group, port, address: 14 bytes for IPv4 (no allocation: short string)
+  static std::string pool_key(const Exchange& e) {
+    std::string k;
+    k.append(reinterpret_cast<const char*>(&e.req.conn_group), sizeof e.req.conn_group);
+    if (e.url.addr.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&e.url.addr);
+      k.append(reinterpret_cast<const char*>(&a->sin_port), sizeof a->sin_port);
+      k.append(reinterpret_cast<const char*>(&a->sin_addr), sizeof a->sin_addr);
+    } else {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&e.url.addr);
+      k.append(reinterpret_cast<const char*>(&a->sin6_port), sizeof a->sin6_port);
+      k.append(reinterpret_cast<const char*>(&a->sin6_addr), sizeof a->sin6_addr);
+    }
+    return k;
+  }
+
+  void close_conn(Conn* c) {
+    if (c->ex) c->ex->conn = nullptr;
+    if (!c->ex) {  // maybe idle: drop it from its pool
+      auto it = idle.find(c->key);
+      if (it != idle.end()) {
+        auto& v = it->second;
+        v.erase(std::remove(v.begin(), v.end(), c), v.end());
+      }
+    }
+    int fd = c->fd;
+    loop.unwatch(fd);
+    ::close(fd);
+    conns[fd].reset();
+    --open;
+  }
+
+  void arm_timeout(Clock::time_point when) {
+    if (when >= timer_at) return;
+    if (timer_at != Clock::time_point::max()) loop.cancel_timer(timer);
+    timer_at = when;
+    timer = loop.add_timer(when, [this] { on_timer(); });
+  }
+
+  void on_timer() {
+    timer_at = Clock::time_point::max();
+    auto guard = alive;
+    auto now = Clock::now();
+    Clock::time_point next = Clock::time_point::max();
+    std::vector<Exchange*> expired;
+    for (Exchange* e = head; e; e = e->next) {
+      if (e->failing) continue;
+      if (e->deadline <= now)
+        expired.push_back(e);
+      else
+        next = std::min(next, e->deadline);
+    }
+    if (next != Clock::time_point::max()) arm_timeout(next);
+    for (Exchange* e : expired) {
+      if (!*guard) return;
+      if (e->conn) close_conn(e->conn);
+      fail(e, 1050, "request timeout");
+    }
+  }
+
+  // --------------------------------------------------------------- requests
+
+  void start(std::unique_ptr<Exchange> owned) {
+    Exchange* e = owned.release();
+    link(e);
+    if (e->deadline != Clock::time_point::max()) arm_timeout(e->deadline);
+    e->is_head = e->req.method == "HEAD";
+    serialize(e);
+    auto it = idle.find(pool_key(*e));
+    if (it != idle.end() && !it->second.empty()) {
+      Conn* c = it->second.back();  // the most recently used one
+      it->second.pop_back();        // (empty lists stay: a VU comes back to the same key)
+      attach(e, c);
+      send(e);
+      return;
+    }
+    connect(e);
+  }
+
+  void serialize(Exchange* e) {
+    const Request& r = e->req;
+    bool user_host = false, user_accept = false, user_length = false, user_auth = false;
+    for (const auto& [k, v] : r.headers) {
+      if (iequals(k, "host"))
+        user_host = true;
+      else if (iequals(k, "accept"))
+        user_accept = true;
+      else if (iequals(k, "content-length"))
+        user_length = true;
+      else if (iequals(k, "authorization"))
+        user_auth = true;
+    }
+    std::string& h = e->head;
+    h.clear();
+    h.reserve(64 + e->url.target.size() + r.headers.size() * 32);
+    h.append(r.method).append(1, ' ').append(e->url.target).append(" HTTP/1.1\r\n");
+    if (!user_host) h.append("Host: ").append(e->url.host_header).append("\r\n");
+    if (!r.basic_user.empty() && !user_auth)
+      h.append("Authorization: Basic ")
+          .append(util::base64_encode(r.basic_user + ":" + r.basic_password))
+          .append("\r\n");
+    for (const auto& [k, v] : r.headers) {
+      h.append(k).append(v.empty() ? ":" : ": ").append(v).append("\r\n");
+    }
+    if (!user_accept) h.append("Accept: */*\r\n");
+    bool send_body =
+        r.method != "HEAD" && (!r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH");
+    if (send_body && !user_length) h.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+    h.append("\r\n");
+    if (!send_body) e->req.body.clear();
+  }
+
+  void attach(Exchange* e, Conn* c) {
+    c->ex = e;
+    e->conn = c;
+    e->got_bytes = false;
+    e->complete = false;
+    e->written = 0;
+    e->resp.headers.clear();
+    e->resp.body.clear();
+    e->resp.bytes_received = 0;
+    e->field.clear();
+    e->value.clear();
+    llhttp_init(&c->parser, HTTP_RESPONSE, &parser_settings());
+    c->parser.data = e;
+  }
+
+  void connect(Exchange* e) {
+    e->connect_start = Clock::now();
+    const FastUrl& u = e->url;
+    int fd = ::socket(u.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      fail_later(e, 1200, dial_prefix(u) + "socket: " + std::strerror(errno));
+      return;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&u.addr), u.addr_len);
+    if (rc < 0 && errno != EINPROGRESS) {
+      int err = errno;
+      ::close(fd);
+      fail_connect_later(e, err);
+      return;
+    }
+    if (static_cast<std::size_t>(fd) >= conns.size()) conns.resize(fd + 1);
+    conns[fd] = std::make_unique<Conn>();
+    Conn* c = conns[fd].get();
+    ++open;
+    c->fd = fd;
+    c->key = pool_key(*e);
+    attach(e, c);
+    if (rc == 0) {
+      loop.watch(fd, EPOLLIN | EPOLLRDHUP, [this, c](std::uint32_t ev) { on_event(c, ev); });
+      connected(e);
+      return;
+    }
+    c->connecting = true;
+    loop.watch(fd, EPOLLOUT, [this, c](std::uint32_t ev) { on_event(c, ev); });
+  }
+
+  void connected(Exchange* e) {
+    e->connecting_ms += ms_between(e->connect_start, Clock::now());
+    send(e);
+  }
+
+  void fail_connect(Exchange* e, int err) {
+    std::string p = dial_prefix(e->url);
+    switch (err) {
+      case ECONNREFUSED:
+        fail(e, 1212, p + "connect: connection refused");
+        break;
+      case ETIMEDOUT:
+        fail(e, 1211, p + "i/o timeout");
+        break;
+      case ENETUNREACH:
+      case EHOSTUNREACH:
+        fail(e, 1210, p + "connect: network is unreachable");
+        break;
+      default:
+        fail(e, 1210, p + "connect: " + std::strerror(err));
+        break;
+    }
+  }
+
+  void fail_connect_later(Exchange* e, int err) {
+    later(e, [this, e, err] { fail_connect(e, err); });
+  }
+
+  void fail_later(Exchange* e, int code, std::string msg) {
+    later(e, [this, e, code, msg = std::move(msg)] { fail(e, code, msg); });
+  }
+
+  // Callbacks never run inside start(): the caller may not be ready for them yet.
+  template <typename Fn>
+  void later(Exchange* e, Fn fn) {
+    e->failing = true;
+    loop.add_timer(Clock::now(), [guard = std::weak_ptr<bool>(alive), fn = std::move(fn)] {
+      auto g = guard.lock();
+      if (g && *g) fn();  // (else the destructor freed the exchange)
+    });
+  }
+
+  // Writes what is left of the request. False when the connection is gone
+  // (closed; the exchange failed or was retried on a new connection).
+  bool send(Exchange* e) {
+    Conn* c = e->conn;
+    if (e->written == 0) e->write_start = Clock::now();
+    iovec iov[2];
+    int n = 0;
+    std::size_t hs = e->head.size();
+    if (e->written < hs) iov[n++] = {e->head.data() + e->written, hs - e->written};
+    std::size_t body_off = e->written > hs ? e->written - hs : 0;
+    if (body_off < e->req.body.size()) iov[n++] = {e->req.body.data() + body_off, e->req.body.size() - body_off};
+    ssize_t w = n ? ::writev(c->fd, iov, n) : 0;
+    if (w < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EINTR) {
+        want_output(c, true);
+        return true;
+      }
+      if ((err == EPIPE || err == ECONNRESET) && can_retry(e)) {
+        retry(e);
+        return false;
+      }
+      close_conn(c);
+      if (err == EPIPE)
+        fail_later(e, 1201, "write: broken pipe");
+      else if (err == ECONNRESET)
+        fail_later(e, 1220, "write: connection reset by peer");
+      else
+        fail_later(e, 1200, std::string("write: ") + std::strerror(err));
+      return false;
+    }
+    e->written += static_cast<std::size_t>(w);
+    if (e->written < e->total()) {
+      want_output(c, true);
+      return true;
+    }
+    e->write_done = Clock::now();
+    if (c->want_out) want_output(c, false);
+    return true;
+  }
+
+  void want_output(Conn* c, bool on) {
+    if (c->want_out == on) return;
+    c->want_out = on;
+    loop.modify(c->fd, EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u));
+  }
+
+  bool can_retry(const Exchange* e) const {
+    // A kept-alive connection the server closed just before our request: send it
+    // again once on a new connection (libcurl and Go do the same).
+    return !e->retried && !e->got_bytes && e->connect_start == Clock::time_point{};
+  }
+
+  void retry(Exchange* e) {
+    Conn* c = e->conn;
+    e->retried = true;
+    close_conn(c);
+    connect(e);
+  }
+
+  // ----------------------------------------------------------------- events
+
+  void on_event(Conn* c, std::uint32_t ev) {
+    if (c->connecting) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+      if (err == 0 && !(ev & (EPOLLERR | EPOLLHUP))) {
+        c->connecting = false;
+        loop.modify(c->fd, EPOLLIN | EPOLLRDHUP);
+        connected(c->ex);
+        return;
+      }
+      if (err == 0) err = ECONNREFUSED;
+      Exchange* e = c->ex;
+      close_conn(c);
+      fail_connect(e, err);
+      return;
+    }
+    if ((ev & EPOLLOUT) && c->ex && c->want_out) {
+      if (!send(c->ex)) return;
+    }
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(c);
+  }
+
+  void on_readable(Conn* c) {
+    ssize_t n = ::read(c->fd, rbuf.get(), kReadBuffer);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    Exchange* e = c->ex;
+    if (!e) {  // idle: the server closed it (or sent something unasked): drop it
+      close_conn(c);
+      return;
+    }
+    if (n < 0) {
+      int err = errno;
+      if (can_retry(e) && err == ECONNRESET) {
+        retry(e);
+        return;
+      }
+      close_conn(c);
+      if (err == ECONNRESET)
+        fail(e, 1220, "read: connection reset by peer");
+      else
+        fail(e, 1200, std::string("read: ") + std::strerror(err));
+      return;
+    }
+    if (n == 0) {
+      on_eof(c, e);
+      return;
+    }
+    if (!e->got_bytes) {
+      e->got_bytes = true;
+      e->first_byte = Clock::now();
+      if (e->write_done == Clock::time_point{}) e->write_done = e->first_byte;
+    }
+    e->resp.bytes_received += static_cast<std::uint64_t>(n);
+    llhttp_errno_t rc = llhttp_execute(&c->parser, rbuf.get(), static_cast<std::size_t>(n));
+    if (rc == HPE_OK) return;  // more to come
+    if (rc == HPE_PAUSED && e->complete) {
+      const char* end = llhttp_get_error_pos(&c->parser);
+      bool leftover = end && end < rbuf.get() + n;
+      complete(c, e, e->keep_alive && !leftover && e->written == e->total());
+      return;
+    }
+    std::string reason = llhttp_get_error_reason(&c->parser) ? llhttp_get_error_reason(&c->parser) : "";
+    close_conn(c);
+    fail(e, 1000, "malformed HTTP response: " + reason);
+  }
+
+  void on_eof(Conn* c, Exchange* e) {
+    if (!e->got_bytes) {
+      if (can_retry(e)) {
+        retry(e);
+        return;
+      }
+      close_conn(c);
+      fail(e, 1000, "EOF");
+      return;
+    }
+    llhttp_errno_t rc = llhttp_finish(&c->parser);
+    if ((rc == HPE_OK || rc == HPE_PAUSED) && e->complete) {
+      complete(c, e, false);  // a body that ends with the connection
+      return;
+    }
+    close_conn(c);
+    fail(e, 1000, "unexpected EOF");
+  }
+
+  // ---------------------------------------------------------------- results
+
+  void complete(Conn* c, Exchange* e, bool reuse) {
+    auto now = Clock::now();
+    c->ex = nullptr;
+    e->conn = nullptr;
+    if (reuse) {
+      auto& v = idle[c->key];
+      if (v.size() < kMaxIdlePerKey) {
+        v.push_back(c);
+      } else {
+        close_conn(c);
+      }
+    } else {
+      close_conn(c);
+    }
+    deliver_ok(e, now);
+  }
+
+  void deliver_ok(Exchange* e, Clock::time_point now) {
+    Response& r = e->resp;
+    if (r.status >= 400) r.error_code = 1000 + r.status;
+    Timings& t = r.timings;
+    Clock::time_point ready = e->connect_start != Clock::time_point{} ? e->connect_start : e->write_start;
+    t.blocked = ms_between(e->started, ready);
+    t.connecting = e->connecting_ms;
+    t.sending = ms_between(e->write_start, e->write_done);
+    t.waiting = ms_between(e->write_done, e->first_byte);
+    t.receiving = ms_between(e->first_byte, now);
+    t.duration = t.sending + t.waiting + t.receiving;
+    finish(e);
+  }
+
+  void fail(Exchange* e, int code, std::string msg) {
+    Response& r = e->resp;
+    r.status = 0;
+    r.proto.clear();
+    r.headers.clear();
+    r.body.clear();
+    r.error_code = code;
+    r.error = std::move(msg);
+    Timings& t = r.timings;
+    Clock::time_point ready = e->connect_start != Clock::time_point{} ? e->connect_start : e->write_start;
+    t.blocked = ms_between(e->started, ready != Clock::time_point{} ? ready : Clock::now());
+    t.connecting = e->connecting_ms;
+    t.sending = t.waiting = t.receiving = t.duration = 0;
+    finish(e);
+  }
+
+  void finish(Exchange* e) {
+    if (e->conn) {
+      e->conn->ex = nullptr;
+      e->conn = nullptr;
+    }
+    unlink(e);
+    std::unique_ptr<Exchange> owned(e);
+    Response& r = e->resp;
+    r.url = std::move(e->req.url);
+    r.remote_ip = e->url.ip;
+    r.remote_port = e->url.port;
+    r.bytes_sent = e->written;
+    Client::Callback cb = std::move(e->done);
+    cb(std::move(r));
+  }
+};
+
+H1Client::H1Client(loop::EventLoop& loop) : impl_(std::make_unique<Impl>(loop)) {}
+
+H1Client::~H1Client() = default;
+
+void H1Client::start(Request req, FastUrl url, Clock::time_point started, Client::Callback done) {
+  auto e = std::make_unique<Exchange>();
+  e->req = std::move(req);
+  e->url = std::move(url);
+  e->done = std::move(done);
+  e->started = started;
+  if (e->req.timeout.count() > 0) e->deadline = started + e->req.timeout;
+  impl_->start(std::move(e));
+}
+
+std::size_t H1Client::in_flight() const {
+  return impl_->flying;
+}
+
+std::size_t H1Client::open_connections() const {
+  return impl_->open;
+}
+
+}  // namespace herd::http::detail

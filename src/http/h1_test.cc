@@ -1,0 +1,413 @@
+// The built-in HTTP/1.1 client against a scripted TCP server on loopback:
+// the wire cases the target server never produces (chunked bodies, bodies that
+// end with the connection, interim responses, idle connections closed by the
+// peer, malformed and truncated answers), plus URL and request eligibility.
+
+#include "http/h1.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "http/client.h"
+#include "loop/event_loop.h"
+
+using herd::http::Client;
+using herd::http::Request;
+using herd::http::Response;
+using herd::http::detail::fast_request;
+using herd::http::detail::fast_url;
+using herd::http::detail::FastUrl;
+using herd::loop::Clock;
+using herd::loop::EventLoop;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// What the scripted server does with one request.
+struct Reply {
+  std::string bytes;         ///< written as is
+  bool close_after = false;  ///< close the connection after writing
+};
+
+/// A blocking TCP server on 127.0.0.1 that reads whole requests (head plus
+/// Content-Length body) and answers each with `script(connection, request
+/// number on that connection, raw request)`.
+class ScriptedServer {
+ public:
+  using Script = std::function<Reply(int conn, int index, const std::string& request)>;
+
+  explicit ScriptedServer(Script script) : script_(std::move(script)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 64);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+
+  ~ScriptedServer() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    acceptor_.join();
+    for (auto& t : conns_) t.join();
+    ::close(fd_);
+  }
+
+  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+  int connections() const { return accepted_.load(); }
+  std::vector<std::string> requests() {
+    std::lock_guard lk(mu_);
+    return requests_;
+  }
+
+ private:
+  void accept_loop() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      int id = accepted_++;
+      conns_.emplace_back([this, c, id] { serve(c, id); });
+    }
+  }
+
+  void serve(int c, int id) {
+    std::string buf;
+    char tmp[65536];
+    for (int index = 0; !stop_; ++index) {
+      std::size_t end;
+      std::size_t need = std::string::npos;
+      for (;;) {
+        end = buf.find("\r\n\r\n");
+        if (end != std::string::npos) {
+          std::size_t cl = 0;
+          auto p = buf.find("Content-Length: ");
+          if (p != std::string::npos && p < end) cl = std::stoul(buf.substr(p + 16));
+          need = end + 4 + cl;
+          if (buf.size() >= need) break;
+        }
+        pollfd p{c, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) {
+          if (stop_) break;
+          continue;
+        }
+        ssize_t n = ::read(c, tmp, sizeof tmp);
+        if (n <= 0) {
+          ::close(c);
+          return;
+        }
+        buf.append(tmp, static_cast<std::size_t>(n));
+      }
+      if (stop_ || need == std::string::npos) break;
+      std::string request = buf.substr(0, need);
+      buf.erase(0, need);
+      {
+        std::lock_guard lk(mu_);
+        requests_.push_back(request);
+      }
+      Reply r = script_(id, index, request);
+      std::size_t off = 0;
+      while (off < r.bytes.size()) {
+        ssize_t n = ::send(c, r.bytes.data() + off, r.bytes.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        off += static_cast<std::size_t>(n);
+      }
+      if (r.close_after) break;
+    }
+    ::close(c);
+  }
+
+  Script script_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> conns_;  // touched by the acceptor thread only until the destructor joins it
+  std::mutex mu_;
+  std::vector<std::string> requests_;
+};
+
+std::string ok(std::string_view body, std::string_view extra = "") {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + std::string(extra) + "\r\n" +
+         std::string(body);
+}
+
+class H1Test : public ::testing::Test {
+ protected:
+  Response send(Request req) {
+    std::optional<Response> out;
+    int calls = 0;
+    client_.start(std::move(req), [&](Response&& r) {
+      ++calls;
+      out = std::move(r);
+    });
+    auto end = Clock::now() + 10s;
+    while (!out && Clock::now() < end) loop_.run_once(20ms);
+    loop_.run_once(0us);
+    EXPECT_EQ(calls, 1);
+    return out.value_or(Response{});
+  }
+  Response get(const std::string& url, std::uint64_t group = 0) {
+    Request r;
+    r.url = url;
+    r.conn_group = group;
+    return send(std::move(r));
+  }
+  // Lets the client see what the peer did to idle connections.
+  void settle() {
+    for (int i = 0; i < 5; ++i) loop_.run_once(10ms);
+  }
+
+  EventLoop loop_;
+  Client client_{loop_};
+};
+
+}  // namespace
+
+TEST(FastUrl, AcceptsIpLiteralsAndBuildsTheRequestTarget) {
+  FastUrl u;
+  ASSERT_TRUE(fast_url("http://127.0.0.1:8080/a/b?x=1&y=2#frag", &u));
+  EXPECT_EQ(u.ip, "127.0.0.1");
+  EXPECT_EQ(u.port, 8080);
+  EXPECT_EQ(u.host_header, "127.0.0.1:8080");
+  EXPECT_EQ(u.target, "/a/b?x=1&y=2");
+  ASSERT_TRUE(fast_url("http://127.0.0.1", &u));
+  EXPECT_EQ(u.port, 80);
+  EXPECT_EQ(u.host_header, "127.0.0.1");
+  EXPECT_EQ(u.target, "/");
+  ASSERT_TRUE(fast_url("http://127.0.0.1:80?q=1", &u));
+  EXPECT_EQ(u.host_header, "127.0.0.1");
+  EXPECT_EQ(u.target, "/?q=1");
+  ASSERT_TRUE(fast_url("http://[::1]:9000/x", &u));
+  EXPECT_EQ(u.ip, "::1");
+  EXPECT_EQ(u.host_header, "[::1]:9000");
+  EXPECT_EQ(u.addr.ss_family, AF_INET6);
+  ASSERT_TRUE(fast_url("http://127.0.0.1/%20encoded/..x", &u));
+  EXPECT_EQ(u.target, "/%20encoded/..x");
+}
+
+TEST(FastUrl, LeavesEverythingElseToLibcurl) {
+  FastUrl u;
+  for (const char* url :
+       {"https://127.0.0.1/", "http://localhost:8080/", "http://example.test/", "http://user:pw@127.0.0.1/",
+        "http://127.0.0.1/a/../b", "http://127.0.0.1/./x", "http://127.0.0.1/a/..", "http://127.0.0.1/a b",
+        "http://127.0.0.1:/", "http://127.0.0.1:0/", "http://127.0.0.1:65536/", "http://127.0.0.1:8x/", "http://127.1/",
+        "http://[::1/", "http://[fe80::1%25eth0]/", "http://127.0.0.1/\\x", "HTTP://127.0.0.1/", "http://",
+        "http://127.0.0.1/caf\xc3\xa9"})
+    EXPECT_FALSE(fast_url(url, &u)) << url;
+}
+
+TEST(FastUrl, RequestsWithUnusualHeadersGoToLibcurl) {
+  Request r;
+  r.url = "http://127.0.0.1/";
+  r.headers = {{"X-A", "1"}, {"X-Empty", ""}};
+  EXPECT_TRUE(fast_request(r));
+  for (auto h : std::vector<std::pair<std::string, std::string>>{{"Transfer-Encoding", "chunked"},
+                                                                 {"expect", "100-continue"},
+                                                                 {"Upgrade", "h2c"},
+                                                                 {"X-Bad", "a\r\nInjected: 1"},
+                                                                 {"Bad Name", "1"},
+                                                                 {"", "1"}}) {
+    Request b = r;
+    b.headers.push_back(h);
+    EXPECT_FALSE(fast_request(b)) << h.first;
+  }
+  Request m = r;
+  m.method = "GET /x";
+  EXPECT_FALSE(fast_request(m));
+}
+
+TEST_F(H1Test, SerializesTheRequestAsLibcurlWould) {
+  ScriptedServer srv([](int, int, const std::string&) { return Reply{ok("fine")}; });
+  Request r;
+  r.method = "POST";
+  r.url = srv.base() + "/p/q?x=1#ignored";
+  r.headers = {{"X-Empty", ""}, {"User-Agent", "herd-test"}};
+  r.basic_user = "alice";
+  r.basic_password = "s3cret";
+  auto resp = send(std::move(r));
+  ASSERT_EQ(resp.status, 200) << resp.error;
+  EXPECT_EQ(client_.builtin_connections(), 1u);
+  auto reqs = srv.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  const std::string& q = reqs[0];
+  EXPECT_EQ(q.rfind("POST /p/q?x=1 HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(srv.port()) + "\r\n", 0), 0u) << q;
+  EXPECT_NE(q.find("\r\nAuthorization: Basic YWxpY2U6czNjcmV0\r\n"), std::string::npos) << q;
+  EXPECT_NE(q.find("\r\nX-Empty:\r\n"), std::string::npos) << q;
+  EXPECT_NE(q.find("\r\nUser-Agent: herd-test\r\n"), std::string::npos) << q;
+  EXPECT_NE(q.find("\r\nAccept: */*\r\n"), std::string::npos) << q;
+  EXPECT_NE(q.find("\r\nContent-Length: 0\r\n"), std::string::npos) << q;  // POST without a body
+  EXPECT_EQ(resp.bytes_sent, q.size());
+  EXPECT_EQ(resp.remote_ip, "127.0.0.1");
+  EXPECT_EQ(resp.remote_port, srv.port());
+}
+
+TEST_F(H1Test, ChunkedBodyIsDecodedAndTheConnectionKept) {
+  ScriptedServer srv([](int, int, const std::string&) {
+    return Reply{
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-T: a  \r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"};
+  });
+  auto a = get(srv.base() + "/");
+  ASSERT_EQ(a.status, 200) << a.error;
+  EXPECT_EQ(a.body, "hello world");
+  ASSERT_EQ(a.headers.size(), 2u);
+  EXPECT_EQ(a.headers[1].first, "X-T");
+  EXPECT_EQ(a.headers[1].second, "a");  // trailing blanks trimmed
+  auto b = get(srv.base() + "/");
+  EXPECT_EQ(b.body, "hello world");
+  EXPECT_EQ(srv.connections(), 1);
+  EXPECT_EQ(b.timings.connecting, 0);
+}
+
+TEST_F(H1Test, BodyEndingWithTheConnection) {
+  ScriptedServer srv([](int, int, const std::string&) {
+    return Reply{"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", true};
+  });
+  auto a = get(srv.base() + "/");
+  ASSERT_EQ(a.status, 200) << a.error;
+  EXPECT_EQ(a.proto, "HTTP/1.0");
+  EXPECT_EQ(a.body, "until the end");
+  auto b = get(srv.base() + "/");
+  EXPECT_EQ(b.body, "until the end");
+  EXPECT_EQ(srv.connections(), 2);  // not reused
+  EXPECT_EQ(client_.builtin_connections(), 0u);
+}
+
+TEST_F(H1Test, InterimResponsesAreSkipped) {
+  ScriptedServer srv([](int, int, const std::string&) {
+    return Reply{"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"};
+  });
+  auto a = get(srv.base() + "/");
+  EXPECT_EQ(a.status, 201) << a.error;
+  EXPECT_EQ(a.body, "ok");
+  ASSERT_EQ(a.headers.size(), 1u);
+  EXPECT_EQ(a.headers[0].first, "Content-Length");
+}
+
+TEST_F(H1Test, IdleConnectionClosedByThePeerIsReplaced) {
+  // The server closes after each answer without saying so: the client sees the
+  // close while the connection is idle and opens a new one for the next request.
+  ScriptedServer srv([](int, int, const std::string&) { return Reply{ok("x"), true}; });
+  auto a = get(srv.base() + "/");
+  settle();
+  EXPECT_EQ(client_.builtin_connections(), 0u);
+  auto b = get(srv.base() + "/");
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(b.status, 200) << b.error;
+  EXPECT_EQ(b.error_code, 0);
+  EXPECT_EQ(srv.connections(), 2);
+}
+
+TEST_F(H1Test, RequestOnAConnectionClosedMeanwhileIsRetriedOnce) {
+  // The second request reaches a connection the server closes instead of
+  // answering (a keep-alive race): sent again on a new connection, it succeeds.
+  ScriptedServer srv([](int conn, int index, const std::string&) {
+    if (conn == 0 && index == 1) return Reply{"", true};
+    return Reply{ok("y")};
+  });
+  auto a = get(srv.base() + "/");
+  auto b = get(srv.base() + "/");
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(b.status, 200) << b.error;
+  EXPECT_EQ(b.body, "y");
+  EXPECT_EQ(srv.connections(), 2);
+  EXPECT_EQ(srv.requests().size(), 3u);
+  EXPECT_GT(b.timings.connecting, 0);
+}
+
+TEST_F(H1Test, FreshConnectionClosedWithoutAnswerIsAnError) {
+  ScriptedServer srv([](int, int, const std::string&) { return Reply{"", true}; });
+  auto a = get(srv.base() + "/");
+  EXPECT_EQ(a.status, 0);
+  EXPECT_EQ(a.error_code, 1000);
+  EXPECT_EQ(a.error, "EOF");
+  EXPECT_EQ(srv.requests().size(), 1u);  // not retried: nothing says the request was not processed
+}
+
+TEST_F(H1Test, MalformedAndTruncatedResponses) {
+  ScriptedServer srv([](int, int index, const std::string&) {
+    if (index == 0) return Reply{"HTTP/1.1 abc Nope\r\n\r\n", true};
+    return Reply{};
+  });
+  auto bad = get(srv.base() + "/");
+  EXPECT_EQ(bad.status, 0);
+  EXPECT_EQ(bad.error_code, 1000);
+  EXPECT_EQ(bad.error.rfind("malformed HTTP response: ", 0), 0u) << bad.error;
+
+  ScriptedServer cut([](int, int, const std::string&) {
+    return Reply{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345", true};
+  });
+  auto short_body = get(cut.base() + "/");
+  EXPECT_EQ(short_body.status, 0);
+  EXPECT_EQ(short_body.error_code, 1000);
+  EXPECT_EQ(short_body.error, "unexpected EOF");
+  EXPECT_TRUE(short_body.body.empty());
+}
+
+TEST_F(H1Test, ExtraBytesAfterTheResponseRetireTheConnection) {
+  ScriptedServer srv([](int, int, const std::string&) { return Reply{ok("one") + "garbage"}; });
+  auto a = get(srv.base() + "/");
+  EXPECT_EQ(a.body, "one");
+  auto b = get(srv.base() + "/");
+  EXPECT_EQ(b.body, "one");
+  EXPECT_EQ(srv.connections(), 2);
+}
+
+TEST_F(H1Test, HeadAndNoContentKeepTheConnection) {
+  ScriptedServer srv([](int, int index, const std::string&) {
+    if (index == 0) return Reply{"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"};
+    return Reply{"HTTP/1.1 204 No Content\r\n\r\n"};
+  });
+  Request head;
+  head.method = "HEAD";
+  head.url = srv.base() + "/";
+  auto a = send(std::move(head));
+  EXPECT_EQ(a.status, 200) << a.error;
+  EXPECT_TRUE(a.body.empty());
+  auto b = get(srv.base() + "/");
+  EXPECT_EQ(b.status, 204) << b.error;
+  EXPECT_EQ(srv.connections(), 1);
+}
+
+TEST_F(H1Test, EachGroupKeepsItsOwnConnections) {
+  ScriptedServer srv([](int, int, const std::string&) { return Reply{ok("g")}; });
+  EXPECT_EQ(get(srv.base() + "/", 1).status, 200);
+  EXPECT_EQ(get(srv.base() + "/", 2).status, 200);
+  EXPECT_EQ(get(srv.base() + "/", 1).status, 200);
+  EXPECT_EQ(get(srv.base() + "/", 2).status, 200);
+  EXPECT_EQ(srv.connections(), 2);
+  EXPECT_EQ(client_.builtin_connections(), 2u);
+}
+
+TEST_F(H1Test, ErrorStatusKeepsBodyAndCode) {
+  ScriptedServer srv([](int, int, const std::string&) {
+    return Reply{"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"};
+  });
+  auto a = get(srv.base() + "/");
+  EXPECT_EQ(a.status, 503);
+  EXPECT_EQ(a.error_code, 1503);
+  EXPECT_EQ(a.error, "");
+  EXPECT_EQ(a.body, "busy");
+}
