@@ -152,6 +152,7 @@ struct Exchange {
   bool complete = false;
   bool keep_alive = false;
   bool failing = false;      // an error callback is queued (later())
+  bool queued = false;       // waiting in H1Client::Impl::pending for the next flush
   std::string field, value;  // header being parsed
   Exchange* prev = nullptr;  // in-flight list
   Exchange* next = nullptr;
@@ -255,6 +256,12 @@ struct H1Client::Impl {
   loop::TimerId timer = 0;
   Clock::time_point timer_at = Clock::time_point::max();
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  // Requests on kept-alive connections wait here until the loop has handled
+  // every event of its current iteration, then go out in one burst: the target
+  // is woken once for the burst, not once per request.
+  std::vector<Exchange*> pending;
+  bool flush_scheduled = false;
 
   explicit Impl(loop::EventLoop& l) : loop(l) {}
 
@@ -363,10 +370,39 @@ struct H1Client::Impl {
       Conn* c = it->second.back();  // the most recently used one
       it->second.pop_back();        // (empty lists stay: a VU comes back to the same key)
       attach(e, c);
-      send(e);
+      queue_send(e);
       return;
     }
     connect(e);
+  }
+
+  void queue_send(Exchange* e) {
+    e->queued = true;
+    pending.push_back(e);
+    if (flush_scheduled) return;
+    flush_scheduled = true;
+    loop.defer([this, guard = std::weak_ptr<bool>(alive)] {
+      auto g = guard.lock();
+      if (g && *g) flush();
+    });
+  }
+
+  void flush() {
+    flush_scheduled = false;
+    std::vector<Exchange*> batch;
+    batch.swap(pending);
+    // One clock reading per write: a request's write ends where the next one's starts.
+    Clock::time_point now = Clock::now();
+    for (Exchange* e : batch) {
+      e->queued = false;
+      if (!e->conn) continue;
+      if (send(e, now) && e->write_done != Clock::time_point{})
+        now = e->write_done;
+      else
+        now = Clock::now();
+    }
+    batch.clear();
+    if (pending.empty() && pending.capacity() < batch.capacity()) pending.swap(batch);  // keep the buffer
   }
 
   void serialize(Exchange* e) {
@@ -494,9 +530,9 @@ struct H1Client::Impl {
 
   // Writes what is left of the request. False when the connection is gone
   // (closed; the exchange failed or was retried on a new connection).
-  bool send(Exchange* e) {
+  bool send(Exchange* e, Clock::time_point now = {}) {
     Conn* c = e->conn;
-    if (e->written == 0) e->write_start = Clock::now();
+    if (e->written == 0) e->write_start = now != Clock::time_point{} ? now : Clock::now();
     iovec iov[2];
     int n = 0;
     std::size_t hs = e->head.size();
@@ -602,7 +638,8 @@ struct H1Client::Impl {
       on_eof(c, e);
       return;
     }
-    if (!e->got_bytes) {
+    bool first_read = !e->got_bytes;
+    if (first_read) {
       e->got_bytes = true;
       e->first_byte = Clock::now();
       if (e->write_done == Clock::time_point{}) e->write_done = e->first_byte;
@@ -613,7 +650,8 @@ struct H1Client::Impl {
     if (rc == HPE_PAUSED && e->complete) {
       const char* end = llhttp_get_error_pos(&c->parser);
       bool leftover = end && end < rbuf.get() + n;
-      complete(c, e, e->keep_alive && !leftover && e->written == e->total());
+      // A response read whole at once: receiving took no measurable time after its first byte.
+      complete(c, e, e->keep_alive && !leftover && e->written == e->total(), first_read ? e->first_byte : Clock::now());
       return;
     }
     std::string reason = llhttp_get_error_reason(&c->parser) ? llhttp_get_error_reason(&c->parser) : "";
@@ -633,7 +671,7 @@ struct H1Client::Impl {
     }
     llhttp_errno_t rc = llhttp_finish(&c->parser);
     if ((rc == HPE_OK || rc == HPE_PAUSED) && e->complete) {
-      complete(c, e, false);  // a body that ends with the connection
+      complete(c, e, false, Clock::now());  // a body that ends with the connection
       return;
     }
     close_conn(c);
@@ -642,8 +680,7 @@ struct H1Client::Impl {
 
   // ---------------------------------------------------------------- results
 
-  void complete(Conn* c, Exchange* e, bool reuse) {
-    auto now = Clock::now();
+  void complete(Conn* c, Exchange* e, bool reuse, Clock::time_point now) {
     c->ex = nullptr;
     e->conn = nullptr;
     if (reuse) {
@@ -690,6 +727,7 @@ struct H1Client::Impl {
   }
 
   void finish(Exchange* e) {
+    if (e->queued) pending.erase(std::remove(pending.begin(), pending.end(), e), pending.end());
     if (e->conn) {
       e->conn->ex = nullptr;
       e->conn = nullptr;

@@ -42,6 +42,7 @@ class CookieJar {
   /// "a=1; b=2" for `url`, or "".
   std::string header_for(const std::string& url, std::int64_t now_unix) const;
   void clear() { cookies_.clear(); }
+  bool empty() const { return cookies_.empty(); }
   void clear_url(const std::string& url);
   void remove(const std::string& url, const std::string& name);
 

@@ -321,7 +321,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
     req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
     req.conn_group = static_cast<std::uint64_t>(vu->id_in_test);  // each VU its own connections, as in k6
     if (current_method == spec.method && spec.has_body) req.body = spec.body;
-    std::string jar = vu->jar.header_for(current_url, vu->now_us() / 1000000);
+    std::string jar = vu->jar.empty() ? std::string() : vu->jar.header_for(current_url, vu->now_us() / 1000000);
     std::string cookie;
     if (!spec.cookies.empty()) {
       // Request cookies replace jar cookies of the same name.
@@ -363,7 +363,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
       extra["proto"] = r.proto;
       if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
       if (spec.has_expected) extra["expected_response"] = ok ? "true" : "false";
-      tags = tags_with(*vu, extra);
+      tags = metrics::intern(tags_with(*vu, extra));  // one storage for all VUs: series lookups by pointer
       last.valid = true;
       last.status = r.status;
       last.error_code = r.error_code;
@@ -394,12 +394,15 @@ struct Flight : std::enable_shared_from_this<Flight> {
   void on_hop(http::Response&& r) {
     if (abandoned) return;
     emit(r);
-    std::int64_t now_s = vu->now_us() / 1000000;
+    std::int64_t now_s = 0;
     set_cookies.clear();
     std::optional<UrlParts> origin;
     for (auto& [k, v] : r.headers) {
       if (!iequals(k, "set-cookie")) continue;
-      if (!origin) origin = split_url(current_url);
+      if (!origin) {
+        origin = split_url(current_url);
+        now_s = vu->now_us() / 1000000;
+      }
       Cookie c;
       if (parse_set_cookie(v, *origin, now_s, &c)) {
         vu->jar.store(c, now_s);
@@ -524,9 +527,12 @@ JSValue build_request(JSContext* ctx, VuState* vu, const Flight& f) {
 }
 
 /// Lazily built Response fields, in the order of kLazyFields.
-enum LazyField { kLHeaders, kLTimings, kLCookies, kLRequest, kLRemoteIp, kLRemotePort, kLStatusText, kLTlsVersion };
+enum LazyField {
+  kLHeaders, kLTimings, kLCookies, kLRequest, kLRemoteIp, kLRemotePort, kLStatusText, kLProto, kLUrl, kLError,
+  kLTlsVersion
+};
 const Atom kLazyAtoms[] = {kAHeaders, kATimings, kACookies, kARequest, kARemoteIp, kARemotePort, kAStatusText,
-                           kATlsVersion};
+                           kAProto, kAUrl, kAError, kATlsVersion};
 
 JSClassID response_class_id = 0;
 
@@ -549,6 +555,9 @@ JSValue build_lazy(JSContext* ctx, VuState* vu, Flight& f, int field) {
     case kLRemoteIp: return new_string(ctx, r.remote_ip);
     case kLRemotePort: return JS_NewInt32(ctx, r.remote_port);
     case kLStatusText: return new_string(ctx, r.status ? std::to_string(r.status) : "");
+    case kLProto: return new_string(ctx, r.proto);
+    case kLUrl: return new_string(ctx, r.url);
+    case kLError: return new_string(ctx, r.error);
     default: return new_string(ctx, "");
   }
 }
@@ -576,10 +585,8 @@ JSValue make_response(JSContext* ctx, VuState* vu, std::shared_ptr<Flight> fp) {
   bool lazy = JS_IsObject(vu->response_proto) && response_class_id != 0 &&
               JS_IsRegisteredClass(JS_GetRuntime(ctx), response_class_id);
   JSValue o = lazy ? JS_NewObjectProtoClass(ctx, vu->response_proto, response_class_id) : JS_NewObject(ctx);
+  // status, error_code and body are set now; the rest are built when read (Response.prototype getters)
   put(ctx, vu, o, kAStatus, JS_NewInt32(ctx, r.status));
-  put(ctx, vu, o, kAProto, new_string(ctx, r.proto));
-  put(ctx, vu, o, kAUrl, new_string(ctx, r.url));
-  put(ctx, vu, o, kAError, new_string(ctx, r.error));
   put(ctx, vu, o, kAErrorCode, JS_NewInt32(ctx, r.error_code));
   if (f.spec.response_type == "none") {
     put(ctx, vu, o, kABody, JS_NULL);

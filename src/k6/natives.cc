@@ -57,7 +57,7 @@ void VuState::rebuild_tags() {
   for (auto& kv : scenario_tags) t.push_back(kv);
   for (auto& kv : vu_tags) t.push_back(kv);
   t.emplace_back("group", group_path);
-  base_tags = metrics::TagSet(std::move(t));
+  base_tags = metrics::intern(metrics::TagSet(std::move(t)));
 }
 
 bool VuState::suspend() {

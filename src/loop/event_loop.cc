@@ -74,6 +74,17 @@ struct EventLoop::Impl {
   std::vector<std::function<void()>> running_posted;
   std::atomic<bool> wake_pending{false};
 
+  std::vector<std::function<void()>> deferred;
+  std::vector<std::function<void()>> running_deferred;
+
+  void run_deferred() {
+    while (!deferred.empty()) {
+      running_deferred.swap(deferred);
+      for (auto& fn : running_deferred) fn();
+      running_deferred.clear();
+    }
+  }
+
   std::vector<TimerEntry> heap;
   std::unordered_map<TimerId, std::function<void()>> timers;
   TimerId next_timer = 1;
@@ -222,6 +233,7 @@ void EventLoop::run() {
 
 void EventLoop::run_once(std::chrono::microseconds max_wait) {
   auto& d = *impl_;
+  d.run_deferred();
   if (max_wait > std::chrono::hours(24)) max_wait = std::chrono::hours(24);
   if (max_wait.count() < 0) max_wait = std::chrono::microseconds(0);
   d.prune_top();
@@ -283,6 +295,7 @@ void EventLoop::run_once(std::chrono::microseconds max_wait) {
   }
   d.run_timers();
   d.run_posted();
+  d.run_deferred();
 }
 
 void EventLoop::stop() {
@@ -302,6 +315,8 @@ void EventLoop::post(std::function<void()> fn) {
   }
   if (need_wake) d.wake();
 }
+
+void EventLoop::defer(std::function<void()> fn) { impl_->deferred.push_back(std::move(fn)); }
 
 TimerId EventLoop::add_timer(Clock::time_point when, std::function<void()> fn) {
   auto& d = *impl_;

@@ -35,6 +35,13 @@ class EventLoop {
   /// Thread-safe: runs `fn` on the loop thread soon.
   void post(std::function<void()> fn);
 
+  /// Runs `fn` on the loop thread when the current iteration's I/O, timers and
+  /// posted work are done (or at the start of the next run_once(), which then
+  /// does not wait). Lets a component batch work that many event handlers
+  /// produce in one iteration, e.g. one burst of writes instead of a write per
+  /// handler. Loop thread only.
+  void defer(std::function<void()> fn);
+
   /// Calls `fn` once at or after `when`. Returns an id for cancel_timer().
   TimerId add_timer(Clock::time_point when, std::function<void()> fn);
   /// No-op if the timer already fired or was cancelled.

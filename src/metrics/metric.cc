@@ -1,5 +1,9 @@
 #include "metrics/metric.h"
 
+#include <unordered_set>
+
+#include <mutex>
+
 #include <algorithm>
 #include <functional>
 
@@ -91,6 +95,13 @@ bool TagSet::contains_all(const TagSet& filter) const {
 }
 
 bool TagSet::empty() const { return items_->empty(); }
+
+TagSet intern(const TagSet& tags) {
+  static std::mutex mu;
+  static auto* table = new std::unordered_set<TagSet, TagSetHash>();  // never destroyed: used until exit
+  std::lock_guard lk(mu);
+  return *table->insert(tags).first;
+}
 
 bool TagSet::operator==(const TagSet& o) const {
   if (items_ == o.items_) return true;

@@ -58,6 +58,12 @@ struct TagSetHash {
   std::size_t operator()(const TagSet& t) const { return t.hash(); }
 };
 
+/// The process-wide shared instance equal to `tags`. Equal tag sets that share
+/// storage compare by pointer, so series lookups of interned sets skip the
+/// element-wise comparison: intern the sets a hot path reuses (a VU's base
+/// tags, its cached HTTP sample tags). Thread-safe; interned sets live until exit.
+TagSet intern(const TagSet& tags);
+
 /// Aggregate state of one (metric, tag set) series. Which fields are used
 /// depends on the metric type. Merge rules: counters add; rates add passes and
 /// totals; trends merge histograms; gauges keep the latest value (by
