@@ -9,6 +9,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "http/h1.h"
@@ -164,6 +165,9 @@ struct Client::Impl {
   detail::FastUrl last_fast;
   CURLM* multi = nullptr;
   std::vector<CURL*> pool;
+  // One connection cache per group (the VU), as the built-in client pools per
+  // group: curl share handles holding CURL_LOCK_DATA_CONNECT.
+  std::unordered_map<std::uint64_t, CURLSH*> shares;
   std::unordered_set<Transfer*> transfers;
   std::vector<std::uint8_t> watched;  // by fd
   loop::TimerId timer = 0;
@@ -294,10 +298,20 @@ struct Client::Impl {
     return curl_easy_init();
   }
 
+  CURLSH* share_for(std::uint64_t group) {
+    auto it = shares.find(group);
+    if (it != shares.end()) return it->second;
+    CURLSH* sh = curl_share_init();
+    if (sh) curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    shares.emplace(group, sh);
+    return sh;
+  }
+
   void configure(Transfer* t) {
     CURL* e = t->easy;
     const Request& r = t->req;
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    if (r.conn_group != 0) curl_easy_setopt(e, CURLOPT_SHARE, share_for(r.conn_group));
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -561,6 +575,8 @@ Client::~Client() {
   for (CURL* e : d.pool) curl_easy_cleanup(e);
   d.pool.clear();
   curl_multi_cleanup(d.multi);
+  for (auto& [group, sh] : d.shares)
+    if (sh) curl_share_cleanup(sh);  // after every easy handle that used it
   for (std::size_t fd = 0; fd < d.watched.size(); ++fd)
     if (d.watched[fd]) d.loop.unwatch(static_cast<int>(fd));
 }

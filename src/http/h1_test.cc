@@ -411,3 +411,48 @@ TEST_F(H1Test, ErrorStatusKeepsBodyAndCode) {
   EXPECT_EQ(a.error, "");
   EXPECT_EQ(a.body, "busy");
 }
+
+TEST(H1Queue, ClientDestroyedWithRequestsWaitingForTheFlush) {
+  ScriptedServer srv([](int, int, const std::string&) { return Reply{ok("q")}; });
+  EventLoop loop;
+  auto client = std::make_unique<Client>(loop);
+  int calls = 0;
+  Request first;
+  first.url = srv.base() + "/";
+  client->start(std::move(first), [&](Response&& r) {
+    ++calls;
+    EXPECT_EQ(r.status, 200);
+  });
+  auto end = Clock::now() + 10s;
+  while (calls == 0 && Clock::now() < end) loop.run_once(20ms);
+  ASSERT_EQ(calls, 1);
+  for (int i = 0; i < 3; ++i) {  // on the kept-alive connection: queued until the loop's next flush
+    Request r;
+    r.url = srv.base() + "/";
+    client->start(std::move(r), [&](Response&&) { ++calls; });
+  }
+  EXPECT_EQ(client->in_flight(), 3u);
+  client.reset();  // before any flush
+  for (int i = 0; i < 3; ++i) loop.run_once(10ms);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(srv.requests().size(), 1u);
+}
+
+TEST(CurlPools, EachGroupKeepsItsOwnConnectionsThroughLibcurlToo) {
+  ScriptedServer srv([](int, int, const std::string&) { return Reply{ok("c")}; });
+  EventLoop loop;
+  Client client(loop, herd::http::ClientOptions{false});
+  auto get = [&](std::uint64_t group) {
+    std::optional<Response> out;
+    Request r;
+    r.url = srv.base() + "/";
+    r.conn_group = group;
+    client.start(std::move(r), [&](Response&& resp) { out = std::move(resp); });
+    auto end = Clock::now() + 10s;
+    while (!out && Clock::now() < end) loop.run_once(20ms);
+    return out.value_or(Response{});
+  };
+  for (std::uint64_t g : {1, 2, 1, 2, 1}) EXPECT_EQ(get(g).status, 200);
+  EXPECT_EQ(srv.connections(), 2);
+  EXPECT_EQ(client.builtin_connections(), 0u);  // all through libcurl
+}

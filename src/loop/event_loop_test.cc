@@ -307,3 +307,54 @@ TEST(EventLoop, TimerfdFallbackKeepsPrecisionAndOrder) {
   ASSERT_TRUE(run_until(loop, [&] { return posted; }));
   t.join();
 }
+
+TEST(EventLoop, DeferredWorkRunsOnceAllReadyHandlersHaveRun) {
+  EventLoop loop;
+  int a[2], b[2];
+  ASSERT_EQ(pipe2(a, O_NONBLOCK | O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(b, O_NONBLOCK | O_CLOEXEC), 0);
+  std::vector<std::string> log;
+  bool scheduled = false;
+  auto handler = [&](const char* name) {
+    return [&, name](std::uint32_t) {
+      char c;
+      while (::read(std::string(name) == "a" ? a[0] : b[0], &c, 1) == 1) {
+      }
+      log.push_back(name);
+      if (!scheduled) {  // the first handler schedules one flush for the whole iteration
+        scheduled = true;
+        loop.defer([&] {
+          log.push_back("flush");
+          scheduled = false;
+          loop.defer([&] { log.push_back("nested"); });  // deferred from deferred work: same iteration
+        });
+      }
+    };
+  };
+  loop.watch(a[0], EPOLLIN, handler("a"));
+  loop.watch(b[0], EPOLLIN, handler("b"));
+  ASSERT_EQ(::write(a[1], "x", 1), 1);
+  ASSERT_EQ(::write(b[1], "x", 1), 1);
+  loop.run_once(100ms);
+  ASSERT_EQ(log.size(), 4u);
+  std::vector<std::string> handlers(log.begin(), log.begin() + 2);
+  std::sort(handlers.begin(), handlers.end());
+  EXPECT_EQ(handlers, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(log[2], "flush");
+  EXPECT_EQ(log[3], "nested");
+  loop.unwatch(a[0]);
+  loop.unwatch(b[0]);
+  for (int fd : {a[0], a[1], b[0], b[1]}) ::close(fd);
+}
+
+TEST(EventLoop, DeferredOutsideTheLoopRunsBeforeTheNextWait) {
+  EventLoop loop;
+  Clock::time_point ran_at{};
+  loop.defer([&] { ran_at = Clock::now(); });
+  auto t0 = Clock::now();
+  loop.run_once(1s);  // nothing else to do: the deferred work must not sit out the wait
+  auto took = Clock::now() - t0;
+  ASSERT_NE(ran_at, Clock::time_point{});
+  EXPECT_LT(ran_at - t0, 300ms);
+  EXPECT_GE(took, 900ms);  // and then the loop waited as asked
+}
