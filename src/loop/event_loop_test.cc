@@ -67,7 +67,7 @@ TEST(EventLoop, TimersFireInDeadlineOrder) {
   loop.add_timer(now + 10ms, [&] { order.push_back(1); });
   loop.add_timer(now + 20ms, [&] { order.push_back(2); });
   loop.add_timer(now + 20ms, [&] { order.push_back(22); });  // same deadline: FIFO
-  loop.add_timer(now - 5ms, [&] { order.push_back(0); });   // already due
+  loop.add_timer(now - 5ms, [&] { order.push_back(0); });    // already due
   ASSERT_TRUE(run_until(loop, [&] { return order.size() == 5; }));
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 22, 3}));
 }
@@ -84,8 +84,8 @@ TEST(EventLoop, CancelTimer) {
   TimerId ta = loop.add_timer(now + 5ms, [&] { ++a; });
   loop.add_timer(now + 15ms, [&] { ++b; });
   loop.cancel_timer(ta);
-  loop.cancel_timer(ta);       // twice: no-op
-  loop.cancel_timer(123456);   // unknown: no-op
+  loop.cancel_timer(ta);      // twice: no-op
+  loop.cancel_timer(123456);  // unknown: no-op
   ASSERT_TRUE(run_until(loop, [&] { return b == 1; }));
   loop.run_once(10ms);
   EXPECT_EQ(a, 0);
@@ -208,8 +208,8 @@ TEST(EventLoop, CallbackMayUnwatchItselfAndCloseOtherFds) {
   std::string big(100, 'x');
   loop.watch(a[0], EPOLLIN, [&, big](std::uint32_t) {
     ++a_calls;
-    loop.unwatch(a[0]);  // destroys the registered callback while it runs
-    loop.unwatch(b[0]);  // b's event in this same batch must not be delivered
+    loop.unwatch(a[0]);           // destroys the registered callback while it runs
+    loop.unwatch(b[0]);           // b's event in this same batch must not be delivered
     EXPECT_EQ(big.size(), 100u);  // captures still valid
   });
   loop.watch(b[0], EPOLLIN, [&](std::uint32_t) {
