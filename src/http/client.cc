@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "util/ascii.h"
 #include "http/h1.h"
 
 namespace herd::http {
@@ -25,22 +26,8 @@ void global_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-bool icontains(std::string_view hay, std::string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    bool ok = true;
-    for (std::size_t j = 0; j < needle.size() && ok; ++j) {
-      char a = hay[i + j], b = needle[j];
-      if (a >= 'A' && a <= 'Z') a = static_cast<char>(a + 32);
-      if (b >= 'A' && b <= 'Z') b = static_cast<char>(b + 32);
-      ok = a == b;
-    }
-    if (ok) return true;
-  }
-  return false;
-}
-
-bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && icontains(a, b); }
+using util::icontains;
+using util::iequals;
 
 // "Failed to connect to 127.0.0.1 port 1 after 0 ms: ..." -> "127.0.0.1:1"
 std::string dial_target(const std::string& detail) {

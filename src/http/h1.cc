@@ -15,24 +15,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "util/ascii.h"
 #include "util/base64.h"
 
 namespace herd::http::detail {
 
 using loop::Clock;
 
+using util::iequals;
+
 namespace {
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
 
 bool has_dot_segment(std::string_view path) {
   for (std::size_t i = 0; i < path.size(); ++i) {
@@ -84,7 +76,18 @@ bool fast_url(std::string_view url, FastUrl* out) {
   }
   std::string host_str(host);
   FastUrl u;
-  if (v6) {
+  if (!v6 && iequals(host_str, "localhost")) {
+    // RFC 6761: localhost is loopback without asking DNS (libcurl does the same).
+    // IPv4 first; a refused connection tries [::1] (H1Client::Impl::fail_connect).
+    host_str = "localhost";
+    u.localhost = true;
+    auto* a = reinterpret_cast<sockaddr_in*>(&u.addr);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<std::uint16_t>(port));
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    u.addr_len = sizeof(sockaddr_in);
+    u.ip = "127.0.0.1";
+  } else if (v6) {
     if (host_str.find('%') != std::string::npos) return false;  // zone ids: libcurl
     auto* a = reinterpret_cast<sockaddr_in6*>(&u.addr);
     a->sin6_family = AF_INET6;
@@ -152,7 +155,8 @@ struct Exchange {
   bool complete = false;
   bool keep_alive = false;
   bool failing = false;      // an error callback is queued (later())
-  bool queued = false;       // waiting in H1Client::Impl::pending for the next flush
+  bool queued = false;
+  std::string key;  // pool key, from the URL as given (a localhost fallback keeps it)       // waiting in H1Client::Impl::pending for the next flush
   std::string field, value;  // header being parsed
   Exchange* prev = nullptr;  // in-flight list
   Exchange* next = nullptr;
@@ -365,7 +369,8 @@ struct H1Client::Impl {
     if (e->deadline != Clock::time_point::max()) arm_timeout(e->deadline);
     e->is_head = e->req.method == "HEAD";
     serialize(e);
-    auto it = idle.find(pool_key(*e));
+    e->key = pool_key(*e);
+    auto it = idle.find(e->key);
     if (it != idle.end() && !it->second.empty()) {
       Conn* c = it->second.back();  // the most recently used one
       it->second.pop_back();        // (empty lists stay: a VU comes back to the same key)
@@ -475,7 +480,7 @@ struct H1Client::Impl {
     Conn* c = conns[fd].get();
     ++open;
     c->fd = fd;
-    c->key = pool_key(*e);
+    c->key = e->key;
     attach(e, c);
     if (rc == 0) {
       loop.watch(fd, EPOLLIN | EPOLLRDHUP, [this, c](std::uint32_t ev) { on_event(c, ev); });
@@ -492,6 +497,18 @@ struct H1Client::Impl {
   }
 
   void fail_connect(Exchange* e, int err) {
+    if (err == ECONNREFUSED && e->url.localhost && e->url.addr.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&e->url.addr);
+      *a = sockaddr_in6{};
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(static_cast<std::uint16_t>(e->url.port));
+      a->sin6_addr = in6addr_loopback;
+      e->url.addr_len = sizeof(sockaddr_in6);
+      e->url.ip = "::1";
+      e->failing = false;  // (when the refusal came from connect() itself, through later())
+      connect(e);          // the refused attempt counts as blocked time
+      return;
+    }
     std::string p = dial_prefix(e->url);
     switch (err) {
       case ECONNREFUSED:

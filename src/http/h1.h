@@ -31,9 +31,10 @@ struct FastUrl {
   int port = 80;
   std::string host_header;  ///< as libcurl sends it: the port only when not 80
   std::string target;       ///< origin-form request target: path and query, "/" at least
+  bool localhost = false;   ///< host "localhost": 127.0.0.1, then [::1] if that refuses
 };
 
-/// Parses `url` when it is http://<IPv4 or [IPv6] literal>[:port][/path][?query][#fragment]
+/// Parses `url` when it is http://<IPv4 or [IPv6] literal, or localhost>[:port][/path][?query][#fragment]
 /// with nothing that libcurl would rewrite (user info, dot segments, spaces,
 /// control or non-ASCII bytes, backslashes). False means: let libcurl do it.
 bool fast_url(std::string_view url, FastUrl* out);

@@ -49,20 +49,34 @@ class ScriptedServer {
  public:
   using Script = std::function<Reply(int conn, int index, const std::string& request)>;
 
-  explicit ScriptedServer(Script script) : script_(std::move(script)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /// On 127.0.0.1, or on [::1] only with `v6`.
+  explicit ScriptedServer(Script script, bool v6 = false) : script_(std::move(script)) {
+    fd_ = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 64);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    if (v6) {
+      ::setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+      sockaddr_in6 a{};
+      a.sin6_family = AF_INET6;
+      a.sin6_addr = in6addr_loopback;
+      ok_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      socklen_t len = sizeof a;
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+      port_ = ntohs(a.sin6_port);
+    } else {
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ok_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      socklen_t len = sizeof a;
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+      port_ = ntohs(a.sin_port);
+    }
+    ok_ = ok_ && ::listen(fd_, 64) == 0;
     acceptor_ = std::thread([this] { accept_loop(); });
   }
+
+  bool listening() const { return ok_; }
 
   ~ScriptedServer() {
     stop_ = true;
@@ -141,6 +155,7 @@ class ScriptedServer {
   Script script_;
   int fd_ = -1;
   int port_ = 0;
+  bool ok_ = false;
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
   std::thread acceptor_;
@@ -204,6 +219,10 @@ TEST(FastUrl, AcceptsIpLiteralsAndBuildsTheRequestTarget) {
   EXPECT_EQ(u.ip, "::1");
   EXPECT_EQ(u.host_header, "[::1]:9000");
   EXPECT_EQ(u.addr.ss_family, AF_INET6);
+  ASSERT_TRUE(fast_url("http://LocalHost:8080/l", &u));
+  EXPECT_TRUE(u.localhost);
+  EXPECT_EQ(u.ip, "127.0.0.1");
+  EXPECT_EQ(u.host_header, "localhost:8080");
   ASSERT_TRUE(fast_url("http://127.0.0.1/%20encoded/..x", &u));
   EXPECT_EQ(u.target, "/%20encoded/..x");
 }
@@ -211,7 +230,7 @@ TEST(FastUrl, AcceptsIpLiteralsAndBuildsTheRequestTarget) {
 TEST(FastUrl, LeavesEverythingElseToLibcurl) {
   FastUrl u;
   for (const char* url :
-       {"https://127.0.0.1/", "http://localhost:8080/", "http://example.test/", "http://user:pw@127.0.0.1/",
+       {"https://127.0.0.1/", "http://localhost.localdomain:8080/", "http://example.test/", "http://user:pw@127.0.0.1/",
         "http://127.0.0.1/a/../b", "http://127.0.0.1/./x", "http://127.0.0.1/a/..", "http://127.0.0.1/a b",
         "http://127.0.0.1:/", "http://127.0.0.1:0/", "http://127.0.0.1:65536/", "http://127.0.0.1:8x/", "http://127.1/",
         "http://[::1/", "http://[fe80::1%25eth0]/", "http://127.0.0.1/\\x", "HTTP://127.0.0.1/", "http://",
@@ -455,4 +474,25 @@ TEST(CurlPools, EachGroupKeepsItsOwnConnectionsThroughLibcurlToo) {
   for (std::uint64_t g : {1, 2, 1, 2, 1}) EXPECT_EQ(get(g).status, 200);
   EXPECT_EQ(srv.connections(), 2);
   EXPECT_EQ(client.builtin_connections(), 0u);  // all through libcurl
+}
+
+TEST_F(H1Test, LocalhostIsLoopbackWithoutDnsAndFallsBackToIpv6) {
+  ScriptedServer v4([](int, int, const std::string&) { return Reply{ok("four")}; });
+  auto a = get("http://localhost:" + std::to_string(v4.port()) + "/");
+  EXPECT_EQ(a.body, "four") << a.error;
+  EXPECT_EQ(a.remote_ip, "127.0.0.1");
+  EXPECT_EQ(client_.builtin_connections(), 1u);
+  ASSERT_EQ(v4.requests().size(), 1u);
+  EXPECT_NE(v4.requests()[0].find("\r\nHost: localhost:" + std::to_string(v4.port()) + "\r\n"), std::string::npos);
+
+  ScriptedServer v6([](int, int, const std::string&) { return Reply{ok("six")}; }, true);
+  if (!v6.listening()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  std::string url = "http://localhost:" + std::to_string(v6.port()) + "/";
+  auto b = get(url);  // 127.0.0.1 refuses (nothing listens there on this port), [::1] answers
+  EXPECT_EQ(b.body, "six") << b.error;
+  EXPECT_EQ(b.remote_ip, "::1");
+  auto c = get(url);  // the [::1] connection is found again under the URL's pool key
+  EXPECT_EQ(c.body, "six");
+  EXPECT_EQ(v6.connections(), 1);
+  EXPECT_EQ(c.timings.connecting, 0);
 }

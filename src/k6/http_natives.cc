@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "k6/natives_util.h"
+#include "util/ascii.h"
 #include "util/duration.h"
 
 namespace herd::k6 {
@@ -49,13 +50,7 @@ std::string canonical_header(const std::string& k) {
   return out;
 }
 
-bool iequals(const std::string& a, const char* b) {
-  size_t n = std::strlen(b);
-  if (a.size() != n) return false;
-  for (size_t i = 0; i < n; i++)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
+using util::iequals;
 
 bool has_header(const http::Headers& h, const char* name) {
   for (auto& kv : h)

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/ascii.h"
 #include "loop/event_loop.h"
 #include "util/base64.h"
 
@@ -44,16 +45,7 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 
 // ---------------------------------------------------------------- helpers
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
+using util::iequals;
 
 bool icontains_token(std::string_view value, std::string_view token) {
   // comma-separated list, case-insensitive

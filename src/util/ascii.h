@@ -1,0 +1,28 @@
+#pragma once
+// ASCII case-insensitive comparisons for protocol text (HTTP header names,
+// tokens, error messages). One copy for the HTTP client, the target server,
+// the control API and the k6 layer.
+
+#include <string_view>
+
+namespace herd::util {
+
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+/// True when `a` and `b` are equal ignoring ASCII case.
+constexpr bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+/// True when `needle` occurs in `hay` ignoring ASCII case.
+constexpr bool icontains(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i)
+    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+  return false;
+}
+
+}  // namespace herd::util
