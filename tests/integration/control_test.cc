@@ -44,6 +44,16 @@ class ControlTest : public HerdTest {
     }
     return json();
   }
+  // The API answers while the VUs are still being initialised (vus-max counts
+  // initialised VUs): waits up to 10 s for vus-max to reach `n`.
+  json status_with_vus_max(int n) {
+    json st = status();
+    for (int i = 0; i < 200 && st.is_object() && st.value("vus-max", -1) < n; i++) {
+      std::this_thread::sleep_for(50ms);
+      st = status();
+    }
+    return st;
+  }
   int patch(const std::string& attrs, std::string* body) {
     return http_call(api_port_, "PATCH", "/v1/status", R"({"data":{"type":"status","id":"default","attributes":)" + attrs + "}}",
                      body);
@@ -61,7 +71,7 @@ export const options = { scenarios: { ext: { executor: 'externally-controlled', 
 export default function () { http.post(`${__ENV.BASE_URL}/counter/ext-${__VU}/inc`); sleep(0.05); }
 )JS",
         {});
-  json st = status();
+  json st = status_with_vus_max(4);
   ASSERT_TRUE(st.is_object()) << "the API never answered";
   EXPECT_EQ(st["paused"], true);
   EXPECT_EQ(st["vus-max"], 4);
