@@ -16,7 +16,7 @@ RUN cmake --preset release \
  && build/bin/herd help >/dev/null
 
 # --- runtime: the shared libraries herd links and nothing else -----------------------------
-# QuickJS is linked statically (cmake/QuickJS.cmake); nlohmann-json is header-only.
+# QuickJS and llhttp are linked statically (cmake/QuickJS.cmake, src/http); nlohmann-json is header-only.
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
