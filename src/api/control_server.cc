@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "util/ascii.h"
+#include "util/http_status.h"
 #include "loop/event_loop.h"
 #include "metrics/summary.h"
 
@@ -112,33 +113,8 @@ std::string_view trim_ows(std::string_view v) {
 }
 
 std::string_view reason(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "Content Too Large";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 505:
-      return "HTTP Version Not Supported";
-  }
-  return "Unknown";
+  std::string_view r = util::http_reason_phrase(status);
+  return r.empty() ? "Unknown" : r;
 }
 
 struct Response {

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "util/ascii.h"
+#include "util/http_status.h"
 #include "http/h1.h"
 
 namespace herd::http {
@@ -140,6 +141,7 @@ struct Transfer {
   Clock::time_point first_byte_at{};  // first response header line
   Clock::time_point prereq_at{};      // connection ready, request about to be sent (CURLOPT_PREREQFUNCTION)
   bool in_headers = false;
+  std::string status_line;  // the last "HTTP/1.1 200 OK"
 };
 
 }  // namespace
@@ -247,6 +249,7 @@ struct Client::Impl {
     if (line.size() >= 5 && line.substr(0, 5) == "HTTP/") {
       // a new header block (e.g. after "100 Continue"): keep only the last one
       t->resp.headers.clear();
+      t->status_line = line;
       t->in_headers = true;
       if (t->first_byte_at == Clock::time_point{}) t->first_byte_at = Clock::now();
       return len;
@@ -383,9 +386,18 @@ struct Client::Impl {
         default: resp.proto = "HTTP/1.1"; break;
       }
       if (resp.status >= 400) resp.error_code = 1000 + resp.status;  // as k6 does (error stays "")
+      // "HTTP/1.1 200 OK" -> the phrase after the code ("" for HTTP/2's "HTTP/2 200")
+      std::string_view sl = t->status_line;
+      std::string_view phrase;
+      if (auto sp = sl.find(' '); sp != std::string_view::npos) {
+        std::string_view rest = sl.substr(sp + 1);
+        if (auto sp2 = rest.find(' '); sp2 != std::string_view::npos) phrase = rest.substr(sp2 + 1);
+      }
+      resp.status_text = util::http_status_text(resp.status, phrase);
     } else {
       resp.status = 0;
       resp.proto.clear();
+      resp.status_text.clear();
       resp.headers.clear();
       resp.body.clear();
       std::string detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(code);

@@ -52,6 +52,7 @@ struct Timings {
 struct Response {
   int status = 0;            ///< 0 when no response was received
   std::string proto;         ///< "HTTP/1.1", "HTTP/2.0"; "" on error
+  std::string status_text;   ///< "200 OK" (k6's status_text); "" on error
   Headers headers;           ///< as received, in order (names as sent by the server)
   std::string body;
   std::string url;           ///< the URL requested

@@ -112,6 +112,7 @@ TEST_P(ClientTest, SimpleGet) {
   EXPECT_EQ(r.error_code, 0);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.proto, "HTTP/1.1");
+  EXPECT_EQ(r.status_text, "200 OK");
   EXPECT_EQ(r.body, "ok");
   EXPECT_EQ(r.url, base_ + "/");
   EXPECT_EQ(header(r, "Content-Length"), "2");
@@ -239,6 +240,7 @@ TEST_P(ClientTest, BasicAuth) {
 TEST_P(ClientTest, ServerErrorStatusIsAResponse) {
   auto r = get("/status/500");
   EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.status_text, "500 Internal Server Error");
   EXPECT_EQ(r.error, "");
   EXPECT_EQ(r.error_code, 1500);
   EXPECT_EQ(r.proto, "HTTP/1.1");

@@ -17,6 +17,7 @@
 
 #include "util/ascii.h"
 #include "util/base64.h"
+#include "util/http_status.h"
 
 namespace herd::http::detail {
 
@@ -154,10 +155,12 @@ struct Exchange {
   bool got_bytes = false;  // any response byte on the current connection
   bool complete = false;
   bool keep_alive = false;
-  bool failing = false;      // an error callback is queued (later())
+  bool failing = false;  // an error callback is queued (later())
   bool queued = false;
-  std::string key;  // pool key, from the URL as given (a localhost fallback keeps it)       // waiting in H1Client::Impl::pending for the next flush
+  std::string key;           // pool key, from the URL as given (a localhost fallback keeps it)       // waiting in
+                             // H1Client::Impl::pending for the next flush
   std::string field, value;  // header being parsed
+  std::string reason;        // the status line's phrase
   Exchange* prev = nullptr;  // in-flight list
   Exchange* next = nullptr;
 
@@ -172,6 +175,11 @@ struct Conn {
   bool want_out = false;
   llhttp_t parser;
 };
+
+int on_status(llhttp_t* p, const char* at, std::size_t len) {
+  static_cast<Exchange*>(p->data)->reason.append(at, len);
+  return 0;
+}
 
 int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
   static_cast<Exchange*>(p->data)->field.append(at, len);
@@ -210,12 +218,14 @@ int on_message_complete(llhttp_t* p) {
   if (p->status_code >= 100 && p->status_code < 200 && p->status_code != 101) {
     // "100 Continue" and friends: keep only the final header block, as libcurl does
     ex->resp.headers.clear();
+    ex->reason.clear();
     return 0;
   }
   ex->complete = true;
   ex->keep_alive = llhttp_should_keep_alive(p) != 0 && p->status_code != 101;
   ex->resp.status = p->status_code;
   ex->resp.proto = p->http_major == 1 && p->http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  ex->resp.status_text = util::http_status_text(p->status_code, ex->reason);
   return HPE_PAUSED;  // stop at the end of this message
 }
 
@@ -223,6 +233,7 @@ const llhttp_settings_t& parser_settings() {
   static const llhttp_settings_t settings = [] {
     llhttp_settings_t s;
     llhttp_settings_init(&s);
+    s.on_status = on_status;
     s.on_header_field = on_header_field;
     s.on_header_value = on_header_value;
     s.on_header_value_complete = on_header_value_complete;
@@ -454,6 +465,7 @@ struct H1Client::Impl {
     e->resp.bytes_received = 0;
     e->field.clear();
     e->value.clear();
+    e->reason.clear();
     llhttp_init(&c->parser, HTTP_RESPONSE, &parser_settings());
     c->parser.data = e;
   }
@@ -731,6 +743,7 @@ struct H1Client::Impl {
     Response& r = e->resp;
     r.status = 0;
     r.proto.clear();
+    r.status_text.clear();
     r.headers.clear();
     r.body.clear();
     r.error_code = code;

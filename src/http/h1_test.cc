@@ -426,6 +426,7 @@ TEST_F(H1Test, ErrorStatusKeepsBodyAndCode) {
   });
   auto a = get(srv.base() + "/");
   EXPECT_EQ(a.status, 503);
+  EXPECT_EQ(a.status_text, "503 Service Unavailable");
   EXPECT_EQ(a.error_code, 1503);
   EXPECT_EQ(a.error, "");
   EXPECT_EQ(a.body, "busy");
@@ -495,4 +496,15 @@ TEST_F(H1Test, LocalhostIsLoopbackWithoutDnsAndFallsBackToIpv6) {
   EXPECT_EQ(c.body, "six");
   EXPECT_EQ(v6.connections(), 1);
   EXPECT_EQ(c.timings.connecting, 0);
+}
+
+TEST_F(H1Test, StatusTextIsThePhraseTheServerSent) {
+  ScriptedServer srv([](int, int index, const std::string&) {
+    if (index == 0) return Reply{"HTTP/1.1 299 Fine Thanks\r\nContent-Length: 0\r\n\r\n"};
+    return Reply{"HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n"};  // no phrase: the registered one
+  });
+  EXPECT_EQ(get(srv.base() + "/").status_text, "299 Fine Thanks");
+  auto b = get(srv.base() + "/");
+  EXPECT_EQ(b.status, 404) << b.error;
+  EXPECT_EQ(b.status_text, "404 Not Found");
 }

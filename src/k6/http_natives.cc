@@ -549,7 +549,7 @@ JSValue build_lazy(JSContext* ctx, VuState* vu, Flight& f, int field) {
     case kLRequest: return build_request(ctx, vu, f);
     case kLRemoteIp: return new_string(ctx, r.remote_ip);
     case kLRemotePort: return JS_NewInt32(ctx, r.remote_port);
-    case kLStatusText: return new_string(ctx, r.status ? std::to_string(r.status) : "");
+    case kLStatusText: return new_string(ctx, r.status_text);
     case kLProto: return new_string(ctx, r.proto);
     case kLUrl: return new_string(ctx, r.url);
     case kLError: return new_string(ctx, r.error);

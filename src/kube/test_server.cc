@@ -1,4 +1,5 @@
 #include "kube/test_server.h"
+#include "util/http_status.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -37,19 +38,9 @@ bool send_all(int fd, std::string_view data) {
   return true;
 }
 
-const char* status_text(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 404:
-      return "Not Found";
-    case 409:
-      return "Conflict";
-    default:
-      return "Status";
-  }
+std::string status_text(int status) {
+  std::string_view r = util::http_reason_phrase(status);
+  return std::string(r.empty() ? "Status" : r);
 }
 
 }  // namespace

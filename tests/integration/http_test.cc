@@ -346,6 +346,7 @@ export default function () {
         r.headers['content-type'] === undefined,
     'url': (r) => r.url === `${B}/json`,
     'proto': (r) => r.proto === 'HTTP/1.1',
+    'status_text': (r) => r.status_text === '200 OK',
     'remote ip and port': (r) => r.remote_ip === '127.0.0.1' && r.remote_port === PORT,
     'no error': (r) => r.error === '' && r.error_code === 0,
     'json()': (r) => r.json().version === 1,
@@ -363,7 +364,7 @@ export default function () {
 )JS",
                         &r);
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_ALL_CHECKS_PASS(exp, r, 14);
+  EXPECT_ALL_CHECKS_PASS(exp, r, 15);
 }
 
 TEST_F(HttpTest, ErrorCodesForRefusedConnectionAndHttpErrors) {
