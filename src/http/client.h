@@ -1,11 +1,12 @@
 #pragma once
 // An asynchronous HTTP client for one worker thread. Plain http:// to an IP
-// literal goes through herd's own HTTP/1.1 client (h1.h: a few syscalls per
-// request); everything else through libcurl's multi interface driven by
-// curl_multi_socket_action from the worker's EventLoop.
+// literal or localhost goes through herd's own HTTP/1.1 client (h1.h: a few
+// syscalls per request); everything else through libcurl's multi interface
+// driven by curl_multi_socket_action from the worker's EventLoop
+// (docs/http-client.md).
 // One exchange per call (no redirect following: the k6 layer follows
 // redirects so that each hop is a sample, as k6 does). Keep-alive connections
-// are pooled in the multi handle and reused. Easy handles are pooled and
+// are pooled per Request::conn_group and reused. Easy handles are pooled and
 // reused too, so idle virtual users hold none.
 
 #include <chrono>
@@ -33,8 +34,8 @@ struct Request {
   bool keep_body = true;  ///< false: the body is read and counted but not stored
   bool insecure_skip_tls_verify = false;
   /// Keep-alive connections are pooled per group: the k6 layer passes the VU,
-  /// so each VU keeps its own connections (the built-in HTTP/1.1 client; libcurl
-  /// pools per worker).
+  /// so each VU keeps its own connections (the built-in client keys its pools by
+  /// it; libcurl gets a share handle per group). 0: one pool for the worker.
   std::uint64_t conn_group = 0;
 };
 
@@ -71,7 +72,7 @@ struct Response {
 std::pair<int, std::string> k6_error_from_curl(int curl_code, const std::string& detail);
 
 struct ClientOptions {
-  /// Plain http:// to an IP literal goes through herd's own HTTP/1.1 client
+  /// Plain http:// to an IP literal or localhost goes through herd's own HTTP/1.1 client
   /// (src/http/h1.h); false sends everything through libcurl. The environment
   /// variable HERD_HTTP_CLIENT=curl turns it off too (for comparisons).
   bool builtin_http1 = true;

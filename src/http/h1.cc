@@ -75,25 +75,18 @@ bool fast_url(std::string_view url, FastUrl* out) {
     auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (ec != std::errc{} || p != port_text.data() + port_text.size() || port < 1 || port > 65535) return false;
   }
-  std::string host_str(host);
+  // RFC 6761: localhost is loopback without asking DNS (libcurl does the same).
+  // IPv4 first; a refused connection tries [::1] (H1Client::Impl::fail_connect).
   FastUrl u;
-  if (!v6 && iequals(host_str, "localhost")) {
-    // RFC 6761: localhost is loopback without asking DNS (libcurl does the same).
-    // IPv4 first; a refused connection tries [::1] (H1Client::Impl::fail_connect).
-    host_str = "localhost";
-    u.localhost = true;
-    auto* a = reinterpret_cast<sockaddr_in*>(&u.addr);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(static_cast<std::uint16_t>(port));
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    u.addr_len = sizeof(sockaddr_in);
-    u.ip = "127.0.0.1";
-  } else if (v6) {
+  u.localhost = !v6 && iequals(host, "localhost");
+  std::string host_str = u.localhost ? "localhost" : std::string(host);
+  const std::string literal = u.localhost ? "127.0.0.1" : host_str;
+  if (v6) {
     if (host_str.find('%') != std::string::npos) return false;  // zone ids: libcurl
     auto* a = reinterpret_cast<sockaddr_in6*>(&u.addr);
     a->sin6_family = AF_INET6;
     a->sin6_port = htons(static_cast<std::uint16_t>(port));
-    if (inet_pton(AF_INET6, host_str.c_str(), &a->sin6_addr) != 1) return false;
+    if (inet_pton(AF_INET6, literal.c_str(), &a->sin6_addr) != 1) return false;
     u.addr_len = sizeof(sockaddr_in6);
     char buf[INET6_ADDRSTRLEN];
     u.ip = inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
@@ -101,7 +94,7 @@ bool fast_url(std::string_view url, FastUrl* out) {
     auto* a = reinterpret_cast<sockaddr_in*>(&u.addr);
     a->sin_family = AF_INET;
     a->sin_port = htons(static_cast<std::uint16_t>(port));
-    if (inet_pton(AF_INET, host_str.c_str(), &a->sin_addr) != 1) return false;
+    if (inet_pton(AF_INET, literal.c_str(), &a->sin_addr) != 1) return false;
     u.addr_len = sizeof(sockaddr_in);
     char buf[INET_ADDRSTRLEN];
     u.ip = inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
@@ -155,10 +148,9 @@ struct Exchange {
   bool got_bytes = false;  // any response byte on the current connection
   bool complete = false;
   bool keep_alive = false;
-  bool failing = false;  // an error callback is queued (later())
-  bool queued = false;
-  std::string key;           // pool key, from the URL as given (a localhost fallback keeps it)       // waiting in
-                             // H1Client::Impl::pending for the next flush
+  bool failing = false;      // an error callback is queued (later())
+  bool queued = false;       // waiting in H1Client::Impl::pending for the next flush
+  std::string key;           // pool key, from the URL as given (a localhost fallback keeps it)
   std::string field, value;  // header being parsed
   std::string reason;        // the status line's phrase
   Exchange* prev = nullptr;  // in-flight list

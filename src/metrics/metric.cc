@@ -1,11 +1,9 @@
 #include "metrics/metric.h"
 
-#include <unordered_set>
-
-#include <mutex>
-
 #include <algorithm>
 #include <functional>
+#include <mutex>
+#include <unordered_set>
 
 namespace herd::metrics {
 
