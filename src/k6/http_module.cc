@@ -145,10 +145,6 @@ JSValue n_response_json(JSContext* ctx, JSValueConst this_val, int argc, JSValue
   return walk(ctx, cached, sel);
 }
 
-JSValue n_response_html(JSContext* ctx, JSValueConst, int, JSValueConst*) {
-  return JS_ThrowTypeError(ctx, "Response.html() is not supported by herd yet");
-}
-
 JSValue n_response_ctor(JSContext* ctx, JSValueConst, int, JSValueConst*) {
   return JS_ThrowTypeError(ctx, "Response objects are created by http requests");
 }
@@ -222,7 +218,9 @@ int http_module_init(JSContext* ctx, JSModuleDef* m) {
   // Response: a constructor whose prototype every response object inherits.
   JSValue proto = JS_NewObject(ctx);
   JS_SetPropertyStr(ctx, proto, "json", JS_NewCFunction(ctx, n_response_json, "json", 1));
-  JS_SetPropertyStr(ctx, proto, "html", JS_NewCFunction(ctx, n_response_html, "html", 1));
+  JS_SetPropertyStr(ctx, proto, "html", JS_NewCFunction(ctx, response_html, "html", 1));
+  JS_SetPropertyStr(ctx, proto, "submitForm", JS_NewCFunction(ctx, response_submit_form, "submitForm", 1));
+  JS_SetPropertyStr(ctx, proto, "clickLink", JS_NewCFunction(ctx, response_click_link, "clickLink", 1));
   install_response_class(ctx, proto);
   JSValue ctor = JS_NewCFunction2(ctx, n_response_ctor, "Response", 0, JS_CFUNC_constructor, 0);
   JS_SetConstructor(ctx, ctor, proto);

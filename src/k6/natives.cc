@@ -872,7 +872,8 @@ std::map<std::string, js::NativeModuleFactory> native_modules() {
   return {{"k6", k6_module},
           {"k6/http", http_native_module},
           {"k6/encoding", encoding_native_module},
-          {"k6/crypto", crypto_native_module}};
+          {"k6/crypto", crypto_native_module},
+          {"k6/html", html_native_module}};
 }
 
 void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {

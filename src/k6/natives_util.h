@@ -24,7 +24,9 @@ bool binary_bytes(JSContext* ctx, JSValueConst v, std::string* out);
 /// Builds a TagSet from the VU's base tags plus `extra` (extra wins).
 metrics::TagSet tags_with(const VuState& vu, const std::map<std::string, std::string>& extra);
 
-inline JSValue new_string(JSContext* ctx, const std::string& s) { return JS_NewStringLen(ctx, s.data(), s.size()); }
+inline JSValue new_string(JSContext* ctx, const std::string& s) {
+  return JS_NewStringLen(ctx, s.data(), s.size());
+}
 
 /// Runs `fn`, turning C++ exceptions into JS exceptions.
 template <typename F>
@@ -48,6 +50,14 @@ void install_response_class(JSContext* ctx, JSValue proto);
 /// The native "k6/encoding" and "k6/crypto" modules (k6/crypto_module.cc).
 JSModuleDef* encoding_native_module(JSContext* ctx, const char* name);
 JSModuleDef* crypto_native_module(JSContext* ctx, const char* name);
+
+/// The native "k6/html" module (k6/html_module.cc).
+JSModuleDef* html_native_module(JSContext* ctx, const char* name);
+
+/// Response.prototype.html(selector), submitForm(opts) and clickLink(opts) (k6/html_forms.cc).
+JSValue response_html(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
+JSValue response_submit_form(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
+JSValue response_click_link(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
 
 /// The native "k6/http" module (k6/http_module.cc).
 JSModuleDef* http_native_module(JSContext* ctx, const char* name);
