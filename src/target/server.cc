@@ -29,6 +29,7 @@
 #include "util/ascii.h"
 #include "util/http_status.h"
 #include "loop/event_loop.h"
+#include "target/html_pages.h"
 #include "util/base64.h"
 
 namespace herd::target {
@@ -730,6 +731,10 @@ class Worker {
       j["name"] = name;
       j["value"] = value;
       respond_json(c, r, 200, j);
+      return;
+    }
+    if (auto page = html_route({r.method, r.path, r.query, r.body, request_cookies(r)})) {
+      respond(c, r, page->status, page->content_type, page->body, page->extra_headers);
       return;
     }
     if (first == "close" && segs.size() == 1) {

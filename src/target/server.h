@@ -17,6 +17,7 @@
 //   GET  /headers               request headers as JSON
 //   ANY  /counter/{name}/inc    increments a named counter; /counter/{name} reads it
 //   GET  /close                 closes the connection without answering
+//   /login /account /links      HTML pages for form and link flows (target/html_pages.h)
 
 #include <atomic>
 #include <cstdint>

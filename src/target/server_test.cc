@@ -308,6 +308,32 @@ TEST_F(ServerTest, BasicAuth) {
   EXPECT_EQ(fetch(base_ + "/basic-auth/user/pass").status, 401);
 }
 
+TEST_F(ServerTest, HtmlLoginFlowChecksTheCsrfToken) {
+  auto form = fetch(base_ + "/login");
+  ASSERT_EQ(form.status, 200);
+  EXPECT_EQ(form.header("Content-Type"), "text/html; charset=utf-8");
+  std::string cookie = form.header("Set-Cookie");
+  ASSERT_EQ(cookie.rfind("csrf=", 0), 0u) << cookie;
+  std::string token = cookie.substr(5, cookie.find(';') - 5);
+  EXPECT_NE(form.body.find("name=\"csrf\" value=\"" + token + "\""), std::string::npos) << form.body;
+  std::vector<std::string> with_cookie = {"Cookie: csrf=" + token};
+  auto bad_token = fetch(base_ + "/login", "POST", "csrf=nope&username=herd&password=s3cret", with_cookie);
+  EXPECT_EQ(bad_token.status, 403);
+  auto bad_pass = fetch(base_ + "/login", "POST", "csrf=" + token + "&username=herd&password=x", with_cookie);
+  EXPECT_EQ(bad_pass.status, 401);
+  auto ok = fetch(base_ + "/login", "POST", "csrf=" + token + "&username=herd&password=s3cret", with_cookie);
+  EXPECT_EQ(ok.status, 303);
+  EXPECT_EQ(ok.header("Location"), "/account");
+  EXPECT_EQ(fetch(base_ + "/account").status, 401);
+  auto account = fetch(base_ + "/account", "GET", "", {"Cookie: session=herd"});
+  EXPECT_EQ(account.status, 200);
+  EXPECT_NE(account.body.find("Welcome, herd"), std::string::npos);
+  auto link = fetch(base_ + "/links/7");
+  EXPECT_EQ(link.status, 200);
+  EXPECT_NE(link.body.find("<h1>link 7</h1>"), std::string::npos);
+  EXPECT_EQ(fetch(base_ + "/links/x").status, 404);
+}
+
 TEST_F(ServerTest, Headers) {
   auto r = fetch(base_ + "/headers", "GET", "", {"X-One: 1", "X-Two: two"});
   auto j = nlohmann::json::parse(r.body);
