@@ -287,6 +287,7 @@ class Parser {
   }
 
   bool parse_pseudo(SimpleSelector* s, int depth) {
+    std::size_t start = pos_ - 1;  // the ':'
     std::string name;
     if (!parse_ident(&name)) return false;
     name = lowered(name);
@@ -359,6 +360,7 @@ class Parser {
       pos_++;
       return true;
     }
+    pos_ = start;
     fail("unsupported pseudo-class :" + name);
     return false;
   }

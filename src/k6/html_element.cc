@@ -215,13 +215,19 @@ JSValue el_query(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* 
   if (argc < 1) return JS_ThrowTypeError(ctx, "missing argument");
   html::SelectorList sel;
   if (magic == kByClass || magic == kByTag) {
-    std::string text;
-    for (char c : js::to_string(ctx, argv[0])) {
-      if (magic == kByClass && (c == ' ' || c == '\t' || c == '\n')) continue;
-      text += c;
+    // class names become ".a.b"; a tag name is used as a type selector
+    std::string text, word;
+    std::string in = js::to_string(ctx, argv[0]) + " ";
+    for (char c : in) {
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+        if (!word.empty()) text += magic == kByClass ? "." + word : text.empty() ? word : "!";  // "!": no tag has spaces
+        word.clear();
+      } else {
+        word += c;
+      }
     }
     std::string err;
-    auto parsed = html::parse_selector(magic == kByClass ? "." + text : text, &err);
+    auto parsed = html::parse_selector(text, &err);
     if (!parsed) return JS_NewArray(ctx);  // a name no element can have
     sel = std::move(*parsed);
   } else if (!compile_selector(ctx, argv[0], &sel)) {
