@@ -220,7 +220,8 @@ JSValue el_query(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* 
     std::string in = js::to_string(ctx, argv[0]) + " ";
     for (char c : in) {
       if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
-        if (!word.empty()) text += magic == kByClass ? "." + word : text.empty() ? word : "!";  // "!": no tag has spaces
+        if (!word.empty())
+          text += magic == kByClass ? "." + word : text.empty() ? word : "!";  // "!": no tag has spaces
         word.clear();
       } else {
         word += c;

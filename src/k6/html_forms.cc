@@ -188,6 +188,10 @@ std::shared_ptr<const SelectionData> find_in_body(JSContext* ctx, JSValueConst r
   if (JS_IsException(doc)) return nullptr;
   auto d = htmljs::selection_of(doc);
   JS_FreeValue(ctx, doc);
+  if (!d) {
+    JS_ThrowTypeError(ctx, "the response's parsed HTML was replaced by a non-Selection value");
+    return nullptr;
+  }
   std::string err;
   auto sel = html::parse_selector(selector, &err);
   if (!sel) {

@@ -26,11 +26,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "util/ascii.h"
-#include "util/http_status.h"
 #include "loop/event_loop.h"
 #include "target/html_pages.h"
+#include "util/ascii.h"
 #include "util/base64.h"
+#include "util/http_status.h"
 
 namespace herd::target {
 

@@ -102,8 +102,9 @@ export default function () {
                         &r);
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_ALL_CHECKS_PASS(exp, r, 27);
-  EXPECT_NE(r.err.find("BAD SyntaxError: invalid selector \\\"li:bogus\\\" at offset 2: unsupported pseudo-class :bogus"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("BAD SyntaxError: invalid selector \\\"li:bogus\\\" at offset 2: unsupported pseudo-class :bogus"),
+      std::string::npos)
       << r;
 }
 
@@ -183,7 +184,8 @@ export default function () {
   EXPECT_ALL_CHECKS_PASS(exp, r, 6);
   EXPECT_EQ(r.err.find("NOERR"), std::string::npos) << r;
   EXPECT_NE(r.err.find("ERR none clickLink: the element \\\"#none\\\" selected has no href"), std::string::npos) << r;
-  EXPECT_NE(r.err.find("ERR missing clickLink: no element found for selector \\\"#missing\\\""), std::string::npos) << r;
+  EXPECT_NE(r.err.find("ERR missing clickLink: no element found for selector \\\"#missing\\\""), std::string::npos)
+      << r;
   EXPECT_NE(r.err.find("ERR typo clickLink: unknown option \\\"selectr\\\""), std::string::npos) << r;
   EXPECT_NE(r.err.find("ERR bad invalid selector"), std::string::npos) << r;
 }
@@ -241,7 +243,8 @@ export default function () {
   EXPECT_ALL_CHECKS_PASS(exp, r, 8);
   EXPECT_EQ(r.err.find("NOERR"), std::string::npos) << r;
   EXPECT_NE(r.err.find("ERR noform submitForm: no form found for selector \\\"#nope\\\""), std::string::npos) << r;
-  EXPECT_NE(r.err.find("ERR notform submitForm: \\\"input\\\" selected a <input>, not a <form>"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("ERR notform submitForm: \\\"input\\\" selected a <input>, not a <form>"), std::string::npos)
+      << r;
   EXPECT_NE(r.err.find("ERR typo submitForm: unknown option \\\"field\\\""), std::string::npos) << r;
 }
 
