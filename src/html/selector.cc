@@ -513,34 +513,51 @@ bool simple_matches(const SimpleSelector& s, Node n) {
 
 bool compound_matches(const Compound& c, Node n) {
   if (!is_element(n)) return false;
-  if (!c.tag.empty() && tag_name(n) != c.tag) return false;
+  if (!c.tag.empty()) {
+    GumboTag t = n->v.element.tag;
+    if (t != GUMBO_TAG_UNKNOWN ? c.tag != gumbo_normalized_tagname(t) : tag_name(n) != c.tag) return false;
+  }
   for (const auto& s : c.conditions)
     if (!simple_matches(s, n)) return false;
   return true;
 }
 
+// Failed (part, node) pairs of one top-level match: backtracking over
+// descendant/sibling combinators then costs parts x nodes, not exponential time.
+struct Memo {
+  std::vector<std::unordered_set<Node>> failed;  ///< by part index; empty until a failure is recorded
+  bool known_failure(std::size_t i, Node n) const { return i < failed.size() && failed[i].count(n); }
+  void record(std::size_t i, std::size_t parts, Node n) {
+    if (failed.empty()) failed.resize(parts);
+    failed[i].insert(n);
+  }
+};
+
 // Does parts[0..i] match with parts[i] at `n`?
-bool complex_matches(const ComplexSelector& sel, std::size_t i, Node n) {
+bool complex_matches(const ComplexSelector& sel, std::size_t i, Node n, Memo* memo) {
+  if (memo->known_failure(i, n)) return false;
   if (!compound_matches(sel.parts[i], n)) return false;
   if (i == 0) return true;
+  bool ok = false;
   switch (sel.combinators[i - 1]) {
     case '>': {
       Node p = parent_of(n);
-      return is_element(p) && complex_matches(sel, i - 1, p);
+      ok = is_element(p) && complex_matches(sel, i - 1, p, memo);
+      break;
     }
     case '+': {
       Node p = prev_element(n);
-      return p && complex_matches(sel, i - 1, p);
+      ok = p && complex_matches(sel, i - 1, p, memo);
+      break;
     }
     case '~':
-      for (Node p = prev_element(n); p; p = prev_element(p))
-        if (complex_matches(sel, i - 1, p)) return true;
-      return false;
+      for (Node p = prev_element(n); p && !ok; p = prev_element(p)) ok = complex_matches(sel, i - 1, p, memo);
+      break;
     default:
-      for (Node p = parent_of(n); is_element(p); p = parent_of(p))
-        if (complex_matches(sel, i - 1, p)) return true;
-      return false;
+      for (Node p = parent_of(n); is_element(p) && !ok; p = parent_of(p)) ok = complex_matches(sel, i - 1, p, memo);
   }
+  if (!ok) memo->record(i, sel.parts.size(), n);
+  return ok;
 }
 
 }  // namespace
@@ -550,17 +567,32 @@ std::optional<SelectorList> parse_selector(std::string_view text, std::string* e
 }
 
 bool matches(const SelectorList& sel, Node n) {
-  for (const auto& c : sel.selectors)
-    if (complex_matches(c, c.parts.size() - 1, n)) return true;
+  for (const auto& c : sel.selectors) {
+    Memo memo;
+    if (complex_matches(c, c.parts.size() - 1, n, &memo)) return true;
+  }
   return false;
 }
 
+namespace {
+
+bool matches_memo(const SelectorList& sel, Node n, std::vector<Memo>* memos) {
+  for (std::size_t i = 0; i < sel.selectors.size(); i++) {
+    const auto& c = sel.selectors[i];
+    if (complex_matches(c, c.parts.size() - 1, n, &(*memos)[i])) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<Node> select_descendants(const SelectorList& sel, const std::vector<Node>& roots) {
+  std::vector<Memo> memos(sel.selectors.size());  // shared by every candidate: results depend on (part, node) only
   std::vector<Node> out;
   std::unordered_set<Node> seen;
   for (Node root : roots) {
     for (Node n = next_in_subtree(root, root); n; n = next_in_subtree(n, root))
-      if (is_element(n) && matches(sel, n) && seen.insert(n).second) out.push_back(n);
+      if (is_element(n) && matches_memo(sel, n, &memos) && seen.insert(n).second) out.push_back(n);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 namespace herd::html {
@@ -92,6 +93,22 @@ TEST(Selector, BadInputIsAnErrorNotACrash) {
   std::string err;
   EXPECT_FALSE(parse_selector(deep + "a" + std::string(20, ')'), &err));
   EXPECT_NE(err.find("nested"), std::string::npos);
+}
+
+TEST(Selector, BacktrackingStaysPolynomial) {
+  std::string page;
+  for (int i = 0; i < 400; i++) page += "<div>";
+  auto doc = Document::parse(page);
+  std::string text = "section";  // never matches: every descendant chain must be ruled out
+  for (int i = 0; i < 12; i++) text += " div";
+  std::string err;
+  auto sel = parse_selector(text, &err);
+  ASSERT_TRUE(sel) << err;
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(select_descendants(*sel, {doc->root()}).empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  auto found = parse_selector("div div div", &err);
+  EXPECT_EQ(select_descendants(*found, {doc->root()}).size(), 398u);
 }
 
 }  // namespace
