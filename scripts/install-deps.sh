@@ -8,11 +8,11 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-stamp=/var/lib/herd-deps.v5
+stamp=/var/lib/herd-deps.v6
 if [ -f "$stamp" ] && [ "${HERD_FORCE_DEPS:-0}" != 1 ]; then
   # Fast path: verify a few key files are still present.
   if [ -f /usr/lib/x86_64-linux-gnu/quickjs/libquickjs.a ] && command -v wrk >/dev/null &&
-     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ] && [ -x /usr/bin/etcd ] && [ -f /usr/include/httplib.h ] && [ -f /usr/include/llhttp.h ]; then
+     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ] && [ -x /usr/bin/etcd ] && [ -f /usr/include/httplib.h ] && [ -f /usr/include/llhttp.h ] && [ -f /usr/include/gumbo.h ] && [ -f /usr/include/brotli/decode.h ] && [ -f /usr/include/zstd.h ] && [ -f /usr/include/zlib.h ]; then
     exit 0
   fi
 fi
@@ -38,6 +38,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   clang clang-format clang-tidy libclang-rt-14-dev \
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libarchive-dev \
   libboost-context-dev libcpp-httplib-dev libgtest-dev libgmock-dev googletest libbenchmark-dev \
+  libgumbo-dev zlib1g-dev libbrotli-dev libzstd-dev \
   wrk apache2-utils hey python3 procps util-linux bc openssl >/dev/null
 # llhttp (the built-in HTTP/1.1 client's response parser) is packaged from Debian 13 on.
 $SUDO apt-get install -y -qq --no-install-recommends -t trixie libquickjs libllhttp-dev >/dev/null
