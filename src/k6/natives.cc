@@ -11,6 +11,7 @@
 #include "js/runtime.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
+#include "k6/webapi.h"
 
 namespace herd::k6 {
 
@@ -872,7 +873,10 @@ std::map<std::string, js::NativeModuleFactory> native_modules() {
   return {{"k6", k6_module},
           {"k6/http", http_native_module},
           {"k6/encoding", encoding_native_module},
-          {"k6/crypto", crypto_native_module}};
+          {"k6/crypto", crypto_native_module},
+          {"k6/timers", timers_native_module},
+          {"k6/experimental/fs", fs_native_module},
+          {"herd:csv", csv_native_module}};
 }
 
 void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {
