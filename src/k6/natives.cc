@@ -939,6 +939,7 @@ void install_globals(JSContext* ctx, VuState* vu) {
   JS_SetPropertyStr(ctx, g, "setInterval", JS_NewCFunctionMagic(ctx, n_set_timer, "setInterval", 2, JS_CFUNC_generic_magic, 1));
   JS_SetPropertyStr(ctx, g, "clearTimeout", JS_NewCFunction(ctx, n_clear_timer, "clearTimeout", 1));
   JS_SetPropertyStr(ctx, g, "clearInterval", JS_NewCFunction(ctx, n_clear_timer, "clearInterval", 1));
+  install_webcrypto_global(ctx, g);
   JS_FreeValue(ctx, g);
 }
 
