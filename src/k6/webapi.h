@@ -13,6 +13,9 @@ namespace herd::k6 {
 /// built on first use, so VUs that never touch it pay one function object.
 void install_webcrypto_global(JSContext* ctx, JSValueConst global);
 
+/// "k6/experimental/webcrypto": the global `crypto` as the export `crypto`.
+JSModuleDef* webcrypto_native_module(JSContext* ctx, const char* name);
+
 /// The native "k6/timers" module: the global timer functions as exports.
 JSModuleDef* timers_native_module(JSContext* ctx, const char* name);
 

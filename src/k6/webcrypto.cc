@@ -518,7 +518,27 @@ JSValue crypto_setter(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv
   return JS_UNDEFINED;
 }
 
+int webcrypto_module_init(JSContext* ctx, JSModuleDef* m) {
+  JSValue g = JS_GetGlobalObject(ctx);
+  JSValue crypto = JS_GetPropertyStr(ctx, g, "crypto");
+  JS_FreeValue(ctx, g);
+  if (JS_IsException(crypto)) return -1;
+  JSValue def = JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, def, "crypto", JS_DupValue(ctx, crypto));
+  JS_SetModuleExport(ctx, m, "crypto", crypto);
+  JS_SetModuleExport(ctx, m, "default", def);
+  return 0;
+}
+
 }  // namespace
+
+JSModuleDef* webcrypto_native_module(JSContext* ctx, const char* name) {
+  JSModuleDef* m = JS_NewCModule(ctx, name, webcrypto_module_init);
+  if (!m) return nullptr;
+  JS_AddModuleExport(ctx, m, "crypto");
+  JS_AddModuleExport(ctx, m, "default");
+  return m;
+}
 
 void install_webcrypto_global(JSContext* ctx, JSValueConst global) {
   JSAtom a = JS_NewAtom(ctx, "crypto");
