@@ -36,10 +36,32 @@ JSValue new_array_buffer(JSContext* ctx, std::string_view bytes) {
   return JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
-bool buffer_source(JSContext* ctx, JSValueConst v, const char* what, std::string* out) {
+bool buffer_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
   if (binary_bytes(ctx, v, out)) return true;
-  JS_ThrowTypeError(ctx, "%s must be an ArrayBuffer, a typed array or a DataView", what);
-  return false;
+  if (!JS_IsObject(v)) return false;
+  // A DataView: its window on the underlying buffer.
+  JSValue ctor = JS_GetPropertyStr(ctx, v, "constructor");
+  JSValue name = get_prop(ctx, ctor, "name");
+  bool is_view = JS_IsString(name) && js::to_string(ctx, name) == "DataView";
+  JS_FreeValue(ctx, name);
+  JS_FreeValue(ctx, ctor);
+  if (!is_view) {
+    if (JS_HasException(ctx)) JS_FreeValue(ctx, JS_GetException(ctx));
+    return false;
+  }
+  JSValue buf = JS_GetPropertyStr(ctx, v, "buffer");
+  JSValue offv = JS_GetPropertyStr(ctx, v, "byteOffset"), lenv = JS_GetPropertyStr(ctx, v, "byteLength");
+  int64_t off = 0, len = 0;
+  size_t size = 0;
+  uint8_t* p = JS_GetArrayBuffer(ctx, &size, buf);
+  bool ok = p && JS_ToInt64(ctx, &off, offv) == 0 && JS_ToInt64(ctx, &len, lenv) == 0 && off >= 0 && len >= 0 &&
+            static_cast<size_t>(off + len) <= size;
+  if (ok) out->assign(reinterpret_cast<char*>(p) + off, static_cast<size_t>(len));
+  JS_FreeValue(ctx, buf);
+  JS_FreeValue(ctx, offv);
+  JS_FreeValue(ctx, lenv);
+  if (JS_HasException(ctx)) JS_FreeValue(ctx, JS_GetException(ctx));
+  return ok;
 }
 
 JSValue get_prop(JSContext* ctx, JSValueConst obj, const char* name) {

@@ -23,8 +23,8 @@ JSValue throw_dom_error(JSContext* ctx, const char* name, const std::string& mes
 JSValue new_array_buffer(JSContext* ctx, std::string_view bytes);
 
 /// The bytes of a BufferSource (ArrayBuffer, typed array or DataView). False,
-/// with a TypeError naming `what` thrown, for anything else.
-bool buffer_source(JSContext* ctx, JSValueConst v, const char* what, std::string* out);
+/// with no exception pending, for anything else.
+bool buffer_bytes(JSContext* ctx, JSValueConst v, std::string* out);
 
 /// Reads own property `name` of `obj` (undefined if `obj` is not an object). Caller frees.
 JSValue get_prop(JSContext* ctx, JSValueConst obj, const char* name);

@@ -214,7 +214,7 @@ JSValueConst arg(int argc, JSValueConst* argv, int i) {
 
 std::string data_arg(JSContext* ctx, int argc, JSValueConst* argv, int i, const char* op) {
   std::string out;
-  if (!binary_bytes(ctx, arg(argc, argv, i), &out))
+  if (!buffer_bytes(ctx, arg(argc, argv, i), &out))
     fail("TypeError", std::string(op) + ": data must be an ArrayBuffer, a typed array or a DataView");
   return out;
 }
@@ -302,7 +302,7 @@ JSValue n_import_key(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
       fail("TypeError", "importKey: unknown format \"" + format + "\" (raw, jwk, spki, pkcs8)");
     JSValueConst key_data = arg(argc, argv, 1);
     std::string bytes;
-    if (format == "jwk" ? !JS_IsObject(key_data) : !binary_bytes(ctx, key_data, &bytes))
+    if (format == "jwk" ? !JS_IsObject(key_data) : !buffer_bytes(ctx, key_data, &bytes))
       fail("TypeError", format == "jwk" ? "importKey: a jwk key must be an object"
                                         : "importKey: keyData must be an ArrayBuffer or a typed array");
     JSValueConst params = arg(argc, argv, 2);

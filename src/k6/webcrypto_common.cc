@@ -63,7 +63,7 @@ std::optional<std::string> opt_bytes(JSContext* ctx, JSValueConst obj, const cha
   JSValue v = member(ctx, obj, name);
   if (JS_IsUndefined(v)) return std::nullopt;
   std::string out;
-  bool ok = binary_bytes(ctx, v, &out);
+  bool ok = buffer_bytes(ctx, v, &out);
   JS_FreeValue(ctx, v);
   if (!ok) fail("TypeError", std::string("\"") + name + "\" must be an ArrayBuffer or a typed array");
   return out;

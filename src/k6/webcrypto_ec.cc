@@ -118,7 +118,7 @@ std::unique_ptr<KeyData> ec_import(JSContext* ctx, const std::string& format, JS
   size_t fb = field_bytes(curve);
   if (format == "raw") {
     std::string point;
-    binary_bytes(ctx, key_data, &point);
+    buffer_bytes(ctx, key_data, &point);
     if (point.size() != 1 + 2 * fb || point[0] != 4)
       fail("DataError", "importKey: a raw " + curve + " public key is an uncompressed point of " +
                             std::to_string(1 + 2 * fb) + " bytes");
@@ -139,7 +139,7 @@ std::unique_ptr<KeyData> ec_import(JSContext* ctx, const std::string& format, JS
                     d ? KeyType::kPrivate : KeyType::kPublic);
   }
   std::string der;
-  binary_bytes(ctx, key_data, &der);
+  buffer_bytes(ctx, key_data, &der);
   PkeyPtr k = format == "spki" ? pkey_from_spki(der) : pkey_from_pkcs8(der);
   if (EVP_PKEY_get_base_id(k.get()) != EVP_PKEY_EC) fail("DataError", "importKey: the key is not an EC key");
   if (curve_of(k.get()) != curve) fail("DataError", "importKey: the key's curve does not match namedCurve " + curve);

@@ -164,7 +164,7 @@ std::unique_ptr<KeyData> rsa_import(JSContext* ctx, const std::string& format, J
     return make_key(alg, hash, rsa_from_jwk(ctx, key_data, priv), priv ? KeyType::kPrivate : KeyType::kPublic);
   }
   std::string der;
-  binary_bytes(ctx, key_data, &der);
+  buffer_bytes(ctx, key_data, &der);
   PkeyPtr k = format == "spki" ? pkey_from_spki(der) : pkey_from_pkcs8(der);
   if (EVP_PKEY_get_base_id(k.get()) != EVP_PKEY_RSA) fail("DataError", "importKey: the key is not an RSA key");
   return make_key(alg, hash, std::move(k), format == "spki" ? KeyType::kPublic : KeyType::kPrivate);

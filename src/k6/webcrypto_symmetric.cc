@@ -172,7 +172,7 @@ std::unique_ptr<KeyData> secret_import(JSContext* ctx, const std::string& format
   k->algorithm = alg;
   if (alg == "HMAC") k->hash = req_hash(ctx, params, "importKey");
   if (format == "raw") {
-    binary_bytes(ctx, key_data, &k->secret);
+    buffer_bytes(ctx, key_data, &k->secret);
   } else if (format == "jwk") {
     if (jwk_member(ctx, key_data, "kty") != "oct") fail("DataError", "importKey: a secret JWK has \"kty\": \"oct\"");
     k->secret = from_b64url(jwk_member(ctx, key_data, "k"), "k");
