@@ -109,7 +109,7 @@ std::string caller_module(JSContext* ctx, VuState* vu) {
   JSAtom caller = JS_GetScriptOrModuleName(ctx, 1);
   if (caller != JS_ATOM_NULL) {
     const char* c = JS_AtomToCString(ctx, caller);
-    if (c && *c && std::strncmp(c, "herd:", 5) != 0 && std::strncmp(c, "k6", 2) != 0) base = c;
+    if (c && *c && std::strncmp(c, "herd:", 5) != 0 && std::strncmp(c, "k6/", 3) != 0) base = c;
     JS_FreeCString(ctx, c);
     JS_FreeAtom(ctx, caller);
   }
