@@ -119,7 +119,8 @@ std::string caller_module(JSContext* ctx, VuState* vu) {
 JSValue open_impl(JSContext* ctx, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
   if (!vu->in_init)
-    return JS_ThrowTypeError(ctx, "open() from k6/experimental/fs can only be called in the init context");
+    return throw_dom_error(ctx, "ForbiddenError",
+                           "open() from k6/experimental/fs can only be called in the init context");
   if (argc < 1 || !JS_IsString(argv[0])) return JS_ThrowTypeError(ctx, "open(path): path must be a string");
   std::string path = js::to_string(ctx, argv[0]);
   if (path.empty()) return JS_ThrowTypeError(ctx, "open(path): path must not be empty");
@@ -127,12 +128,12 @@ JSValue open_impl(JSContext* ctx, int argc, JSValueConst* argv) {
   std::string resolved = vu->run->bundle->resolve(base, path);
   std::error_code ec;
   if (std::filesystem::is_directory(resolved, ec))
-    return JS_ThrowTypeError(ctx, "open(\"%s\"): %s is a directory", path.c_str(), resolved.c_str());
+    return throw_dom_error(ctx, "InvalidResourceError", "open(\"" + path + "\"): " + resolved + " is a directory");
   auto file = std::make_unique<FsFile>();
   try {
     file->data = vu->run->bundle->read_file(base, path);
   } catch (const std::exception& e) {
-    return JS_ThrowTypeError(ctx, "%s", e.what());
+    return throw_dom_error(ctx, "NotFoundError", e.what());
   }
   file->path = std::filesystem::absolute(resolved, ec).lexically_normal().string();
   if (ec) file->path = resolved;

@@ -85,9 +85,9 @@ TEST_F(WebApiTest, FsErrorsAreClear) {
 import { open } from 'k6/experimental/fs';
 const file = await open('a.txt');
 let missing = '';
-try { await open('nope.txt'); } catch (e) { missing = e.message; }
+try { await open('nope.txt'); } catch (e) { missing = e.name + ' ' + e.message; }
 let dir = '';
-try { await open('.'); } catch (e) { dir = e.message; }
+try { await open('.'); } catch (e) { dir = e.name + ' ' + e.message; }
 export const options = { iterations: 1 };
 export default async function () {
   console.log('E1 ' + missing);
@@ -95,17 +95,18 @@ export default async function () {
   try { await file.seek(0, 7); } catch (e) { console.log('E3 ' + e.message); }
   try { await file.read([1, 2]); } catch (e) { console.log('E4 ' + e.message); }
   try { await file.seek(-1, 0); } catch (e) { console.log('E5 ' + e.message); }
-  try { await open('a.txt'); } catch (e) { console.log('E6 ' + e.message); }
+  try { await open('a.txt'); } catch (e) { console.log('E6 ' + e.name + ' ' + e.message); }
 }
 )JS");
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_NE(r.err.find("E1 open(\\\"nope.txt\\\"): cannot read"), std::string::npos) << r;
-  EXPECT_NE(r.err.find("E2 open(\\\".\\\"): "), std::string::npos) << r;
+  EXPECT_NE(r.err.find("E1 NotFoundError open(\\\"nope.txt\\\"): cannot read"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("E2 InvalidResourceError open(\\\".\\\"): "), std::string::npos) << r;
   EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r;
   EXPECT_NE(r.err.find("E3 File.seek(offset, whence): whence must be"), std::string::npos) << r;
   EXPECT_NE(r.err.find("E4 File.read(buffer): buffer must be a Uint8Array"), std::string::npos) << r;
   EXPECT_NE(r.err.find("E5 File.seek: the resulting offset -1 is negative"), std::string::npos) << r;
-  EXPECT_NE(r.err.find("E6 open() from k6/experimental/fs can only be called in the init context"), std::string::npos)
+  EXPECT_NE(r.err.find("E6 ForbiddenError open() from k6/experimental/fs can only be called in the init context"),
+            std::string::npos)
       << r;
 }
 
