@@ -110,6 +110,33 @@ export default async function () {
       << r;
 }
 
+TEST_F(WebApiTest, FsAndCsvFilesTravelInTheArchive) {
+  dir_.write("data/rows.csv", "id,name\n1,ann\n2,\"b, ob\"\n");
+  dir_.write("script.js", R"JS(
+import { check } from 'k6';
+import { open } from 'k6/experimental/fs';
+import csv from 'k6/experimental/csv';
+const file = await open('data/rows.csv');
+const rows = await csv.parse(file, { asObjects: true });
+export const options = { iterations: 1 };
+export default async function () {
+  const info = await file.stat();
+  check(null, { 'rows from the archive': () => rows.length === 2 && rows[1].name === 'b, ob' && info.size === 24 });
+}
+)JS");
+  RunSpec arch;
+  arch.args = {"archive", "script.js", "-O", "test.tar"};
+  ProcResult a = run_spec(arch);
+  ASSERT_EQ(a.exit_code, 0) << a;
+  std::filesystem::rename(dir_.path() + "/data", dir_.path() + "/data.gone");
+  RunSpec run;
+  run.args = {"run", "--summary-export", "export.json", "test.tar"};
+  ProcResult r = run_spec(run);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  json exp = json::parse(dir_.read("export.json"));
+  EXPECT_ALL_CHECKS_PASS(exp, r, 1);
+}
+
 TEST_F(WebApiTest, CsvParseAndParserFollowTheOptions) {
   // Quoted delimiters, doubled quotes, a line break inside a field, CRLF, a blank line.
   dir_.write(
