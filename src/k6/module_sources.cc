@@ -100,7 +100,9 @@ export default { SharedArray };
 
 std::map<std::string, std::string> builtin_module_sources() {
   std::map<std::string, std::string> m = {
-      {"k6/metrics", kMetrics}, {"k6/execution", kExecution}, {"k6/data", kData},
+      {"k6/metrics", kMetrics},
+      {"k6/execution", kExecution},
+      {"k6/data", kData},
   };
   m.merge(webapi_module_sources());
   return m;
