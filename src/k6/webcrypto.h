@@ -3,7 +3,11 @@
 // algorithm families: key data, errors, and readers for algorithm parameters.
 // Public entry point: install_webcrypto_global (k6/webapi.h).
 
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
 #include <quickjs.h>
 
 #include <memory>
@@ -21,14 +25,27 @@ struct CryptoError {
 };
 [[noreturn]] void fail(const char* name, const std::string& message);
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+/// unique_ptr for an OpenSSL object released by `Free`.
+template <typename T, void (*Free)(T*)>
+struct OsslDeleter {
+  void operator()(T* p) const { Free(p); }
 };
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
+template <typename T, void (*Free)(T*)>
+using OsslPtr = std::unique_ptr<T, OsslDeleter<T, Free>>;
+using PkeyPtr = OsslPtr<EVP_PKEY, EVP_PKEY_free>;
+using PkeyCtxPtr = OsslPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+using MdCtxPtr = OsslPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
+using CipherCtxPtr = OsslPtr<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
+using BnPtr = OsslPtr<BIGNUM, BN_free>;
+using ParamBldPtr = OsslPtr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
+using ParamPtr = OsslPtr<OSSL_PARAM, OSSL_PARAM_free>;
+using EcdsaSigPtr = OsslPtr<ECDSA_SIG, ECDSA_SIG_free>;
+using Pkcs8Ptr = OsslPtr<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>;
+/// Bytes OpenSSL allocated (the output of i2d_* functions).
+struct OpensslBytesFree {
+  void operator()(unsigned char* p) const { OPENSSL_free(p); }
 };
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
+using OpensslBytes = std::unique_ptr<unsigned char, OpensslBytesFree>;
 
 /// Key usages as a bit set.
 enum Usage : unsigned {

@@ -175,24 +175,20 @@ void set_jwk_common(JSContext* ctx, JSValueConst jwk, const KeyData& key) {
 }
 
 std::string spki_of(EVP_PKEY* pkey) {
-  unsigned char* buf = nullptr;
-  int len = i2d_PUBKEY(pkey, &buf);
+  unsigned char* raw = nullptr;
+  int len = i2d_PUBKEY(pkey, &raw);
+  OpensslBytes buf(raw);
   if (len <= 0) fail("OperationError", "cannot encode the public key as SPKI");
-  std::string out(reinterpret_cast<char*>(buf), static_cast<size_t>(len));
-  OPENSSL_free(buf);
-  return out;
+  return std::string(reinterpret_cast<char*>(buf.get()), static_cast<size_t>(len));
 }
 
 std::string pkcs8_of(EVP_PKEY* pkey) {
-  PKCS8_PRIV_KEY_INFO* info = EVP_PKEY2PKCS8(pkey);
-  if (!info) fail("OperationError", "cannot encode the private key as PKCS #8");
-  unsigned char* buf = nullptr;
-  int len = i2d_PKCS8_PRIV_KEY_INFO(info, &buf);
-  PKCS8_PRIV_KEY_INFO_free(info);
+  Pkcs8Ptr info(EVP_PKEY2PKCS8(pkey));
+  unsigned char* raw = nullptr;
+  int len = info ? i2d_PKCS8_PRIV_KEY_INFO(info.get(), &raw) : 0;
+  OpensslBytes buf(raw);
   if (len <= 0) fail("OperationError", "cannot encode the private key as PKCS #8");
-  std::string out(reinterpret_cast<char*>(buf), static_cast<size_t>(len));
-  OPENSSL_free(buf);
-  return out;
+  return std::string(reinterpret_cast<char*>(buf.get()), static_cast<size_t>(len));
 }
 
 PkeyPtr pkey_from_spki(const std::string& der) {
@@ -205,10 +201,8 @@ PkeyPtr pkey_from_spki(const std::string& der) {
 
 PkeyPtr pkey_from_pkcs8(const std::string& der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  PKCS8_PRIV_KEY_INFO* info = d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size()));
-  if (!info) fail("DataError", "the key data is not a valid PKCS #8 (DER) private key");
-  PkeyPtr k(EVP_PKCS82PKEY(info));
-  PKCS8_PRIV_KEY_INFO_free(info);
+  Pkcs8Ptr info(d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size())));
+  PkeyPtr k(info ? EVP_PKCS82PKEY(info.get()) : nullptr);
   if (!k) fail("DataError", "the key data is not a valid PKCS #8 (DER) private key");
   return k;
 }

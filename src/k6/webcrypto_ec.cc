@@ -16,11 +16,6 @@ namespace herd::k6::webcrypto {
 
 namespace {
 
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
-
 /// Field size in bytes of a WebCrypto curve; 0 if unsupported.
 size_t field_bytes(const std::string& curve) {
   return curve == "P-256" ? 32 : curve == "P-384" ? 48 : curve == "P-521" ? 66 : 0;
@@ -61,20 +56,18 @@ std::string bn_bytes(const BIGNUM* bn, size_t width) {
 
 /// An EC key from its curve, uncompressed public point and optional private scalar.
 PkeyPtr ec_from_parts(const std::string& curve, const std::string& point, const std::string* priv) {
-  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  ParamBldPtr bld(OSSL_PARAM_BLD_new());
   BnPtr d(priv
               ? BN_bin2bn(reinterpret_cast<const unsigned char*>(priv->data()), static_cast<int>(priv->size()), nullptr)
               : nullptr);
-  OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve.c_str(), 0);
-  OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
-  if (d) OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d.get());
-  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
-  OSSL_PARAM_BLD_free(bld);
+  bool built = bld && OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.c_str(), 0) == 1 &&
+               OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) == 1 &&
+               (!d || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()) == 1);
+  ParamPtr params(built ? OSSL_PARAM_BLD_to_param(bld.get()) : nullptr);
   PkeyCtxPtr pc(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* raw = nullptr;
   bool ok = params && pc && EVP_PKEY_fromdata_init(pc.get()) == 1 &&
-            EVP_PKEY_fromdata(pc.get(), &raw, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) == 1;
-  OSSL_PARAM_free(params);
+            EVP_PKEY_fromdata(pc.get(), &raw, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params.get()) == 1;
   PkeyPtr k(raw);
   if (!ok) fail("DataError", "the EC key data is not a valid " + curve + " key");
   PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, k.get(), nullptr));
@@ -95,7 +88,7 @@ std::unique_ptr<KeyData> make_key(const std::string& alg, const std::string& cur
 bool has_private(EVP_PKEY* pkey) {
   BIGNUM* d = nullptr;
   bool has = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1;
-  BN_free(d);
+  BnPtr owned(d);
   return has;
 }
 
@@ -173,9 +166,12 @@ JSValue ec_export(JSContext* ctx, const std::string& format, const KeyData& key)
   set_str(ctx, jwk, "y", b64url(point.substr(1 + fb, fb)));
   if (priv) {
     BIGNUM* d = nullptr;
-    if (EVP_PKEY_get_bn_param(key.pkey.get(), OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1)
-      fail("OperationError", "exportKey: no private scalar");
+    bool has = EVP_PKEY_get_bn_param(key.pkey.get(), OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1;
     BnPtr dp(d);
+    if (!has) {
+      JS_FreeValue(ctx, jwk);
+      fail("OperationError", "exportKey: no private scalar");
+    }
     set_str(ctx, jwk, "d", b64url(bn_bytes(d, fb)));
   }
   set_jwk_common(ctx, jwk, key);
@@ -184,26 +180,23 @@ JSValue ec_export(JSContext* ctx, const std::string& format, const KeyData& key)
 
 std::string ecdsa_sign(JSContext* ctx, JSValueConst params, const KeyData& key, const std::string& data) {
   const EVP_MD* md = md_for(req_hash(ctx, params, "sign"));
-  EVP_MD_CTX* mc = EVP_MD_CTX_new();
+  MdCtxPtr mc(EVP_MD_CTX_new());
+  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
   size_t len = 0;
   std::string der;
-  bool ok = mc && EVP_DigestSignInit(mc, nullptr, md, nullptr, key.pkey.get()) == 1 &&
-            EVP_DigestSign(mc, nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+  bool ok = mc && EVP_DigestSignInit(mc.get(), nullptr, md, nullptr, key.pkey.get()) == 1 &&
+            EVP_DigestSign(mc.get(), nullptr, &len, in, data.size()) == 1;
   if (ok) {
     der.resize(len);
-    ok = EVP_DigestSign(mc, reinterpret_cast<unsigned char*>(der.data()), &len,
-                        reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+    ok = EVP_DigestSign(mc.get(), reinterpret_cast<unsigned char*>(der.data()), &len, in, data.size()) == 1;
     der.resize(len);
   }
-  EVP_MD_CTX_free(mc);
   if (!ok) fail("OperationError", "ECDSA signing failed");
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
   if (!sig) fail("OperationError", "ECDSA signing produced no signature");
   size_t fb = field_bytes(key.curve);
-  std::string out = bn_bytes(ECDSA_SIG_get0_r(sig), fb) + bn_bytes(ECDSA_SIG_get0_s(sig), fb);
-  ECDSA_SIG_free(sig);
-  return out;
+  return bn_bytes(ECDSA_SIG_get0_r(sig.get()), fb) + bn_bytes(ECDSA_SIG_get0_s(sig.get()), fb);
 }
 
 bool ecdsa_verify(JSContext* ctx, JSValueConst params, const KeyData& key, const std::string& sig,
@@ -211,21 +204,20 @@ bool ecdsa_verify(JSContext* ctx, JSValueConst params, const KeyData& key, const
   const EVP_MD* md = md_for(req_hash(ctx, params, "verify"));
   size_t fb = field_bytes(key.curve);
   if (sig.size() != 2 * fb) return false;
-  ECDSA_SIG* s = ECDSA_SIG_new();
-  BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()), static_cast<int>(fb), nullptr);
-  BIGNUM* sv = BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()) + fb, static_cast<int>(fb), nullptr);
-  ECDSA_SIG_set0(s, r, sv);
-  unsigned char* der = nullptr;
-  int der_len = i2d_ECDSA_SIG(s, &der);
-  ECDSA_SIG_free(s);
+  const auto* raw = reinterpret_cast<const unsigned char*>(sig.data());
+  BnPtr r(BN_bin2bn(raw, static_cast<int>(fb), nullptr)), s(BN_bin2bn(raw + fb, static_cast<int>(fb), nullptr));
+  EcdsaSigPtr es(ECDSA_SIG_new());
+  if (!r || !s || !es || ECDSA_SIG_set0(es.get(), r.get(), s.get()) != 1) return false;
+  static_cast<void>(r.release());  // owned by es now
+  static_cast<void>(s.release());
+  unsigned char* der_raw = nullptr;
+  int der_len = i2d_ECDSA_SIG(es.get(), &der_raw);
+  OpensslBytes der(der_raw);
   if (der_len <= 0) return false;
-  EVP_MD_CTX* mc = EVP_MD_CTX_new();
-  bool ok = mc && EVP_DigestVerifyInit(mc, nullptr, md, nullptr, key.pkey.get()) == 1 &&
-            EVP_DigestVerify(mc, der, static_cast<size_t>(der_len), reinterpret_cast<const unsigned char*>(data.data()),
-                             data.size()) == 1;
-  EVP_MD_CTX_free(mc);
-  OPENSSL_free(der);
-  return ok;
+  MdCtxPtr mc(EVP_MD_CTX_new());
+  return mc && EVP_DigestVerifyInit(mc.get(), nullptr, md, nullptr, key.pkey.get()) == 1 &&
+         EVP_DigestVerify(mc.get(), der.get(), static_cast<size_t>(der_len),
+                          reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
 }
 
 std::string ecdh_derive(const KeyData& key, const KeyData& peer, std::optional<std::int64_t> length_bits) {

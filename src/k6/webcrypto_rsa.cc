@@ -15,11 +15,6 @@ namespace herd::k6::webcrypto {
 
 namespace {
 
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
-
 BnPtr bn_from(const std::string& bytes) {
   return BnPtr(
       BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()), nullptr));
@@ -68,31 +63,26 @@ PkeyPtr rsa_from_jwk(JSContext* ctx, JSValueConst jwk, bool priv) {
                              {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},    {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
                              {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2}, {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1}};
   std::vector<BnPtr> bns;
-  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  ParamBldPtr bld(OSSL_PARAM_BLD_new());
+  if (!bld) fail("OperationError", "importKey: out of memory");
   auto push = [&](const Part& p) {
     bns.push_back(bn_from(from_b64url(jwk_member(ctx, jwk, p.jwk), p.jwk)));
-    OSSL_PARAM_BLD_push_BN(bld, p.param, bns.back().get());
+    if (!bns.back() || OSSL_PARAM_BLD_push_BN(bld.get(), p.param, bns.back().get()) != 1)
+      fail("DataError", std::string("importKey: bad JWK member \"") + p.jwk + "\"");
   };
-  try {
-    for (const auto& p : pub_parts) push(p);
-    if (priv) {
-      push(priv_parts[0]);
-      if (opt_string(ctx, jwk, "oth"))
-        fail("NotSupportedError", "importKey: multi-prime RSA keys (\"oth\") are not supported");
-      if (opt_string(ctx, jwk, "p"))
-        for (size_t i = 1; i < 6; i++) push(priv_parts[i]);
-    }
-  } catch (...) {
-    OSSL_PARAM_BLD_free(bld);
-    throw;
+  for (const auto& p : pub_parts) push(p);
+  if (priv) {
+    push(priv_parts[0]);
+    if (opt_string(ctx, jwk, "oth"))
+      fail("NotSupportedError", "importKey: multi-prime RSA keys (\"oth\") are not supported");
+    if (opt_string(ctx, jwk, "p"))
+      for (size_t i = 1; i < 6; i++) push(priv_parts[i]);
   }
-  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
-  OSSL_PARAM_BLD_free(bld);
+  ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
   PkeyCtxPtr pc(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
   EVP_PKEY* raw = nullptr;
   bool ok = params && pc && EVP_PKEY_fromdata_init(pc.get()) == 1 &&
-            EVP_PKEY_fromdata(pc.get(), &raw, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) == 1;
-  OSSL_PARAM_free(params);
+            EVP_PKEY_fromdata(pc.get(), &raw, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params.get()) == 1;
   PkeyPtr k(raw);
   if (!ok) fail("DataError", "importKey: the JWK is not a valid RSA key");
   return k;
@@ -114,11 +104,10 @@ void set_padding(JSContext* ctx, JSValueConst params, const KeyData& key, EVP_PK
         EVP_PKEY_CTX_set_rsa_mgf1_md(pc, md) != 1)
       fail("OperationError", "RSA-OAEP: bad parameters");
     if (auto label = opt_bytes(ctx, params, "label"); label && !label->empty()) {
-      auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(label->data(), label->size()));
-      if (!copy || EVP_PKEY_CTX_set0_rsa_oaep_label(pc, copy, static_cast<int>(label->size())) != 1) {
-        OPENSSL_free(copy);
+      OpensslBytes copy(static_cast<unsigned char*>(OPENSSL_memdup(label->data(), label->size())));
+      if (!copy || EVP_PKEY_CTX_set0_rsa_oaep_label(pc, copy.get(), static_cast<int>(label->size())) != 1)
         fail("OperationError", "RSA-OAEP: bad label");
-      }
+      static_cast<void>(copy.release());  // owned by pc now
     }
   } else if (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) != 1) {
     fail("OperationError", "RSASSA-PKCS1-v1_5: bad parameters");
@@ -201,44 +190,33 @@ JSValue rsa_export(JSContext* ctx, const std::string& format, const KeyData& key
 }
 
 std::string rsa_sign(JSContext* ctx, JSValueConst params, const KeyData& key, const std::string& data) {
-  EVP_MD_CTX* mc = EVP_MD_CTX_new();
-  EVP_PKEY_CTX* pc = nullptr;
+  MdCtxPtr mc(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pc = nullptr;  // owned by mc
+  if (!mc || EVP_DigestSignInit(mc.get(), &pc, md_for(key.hash), nullptr, key.pkey.get()) != 1)
+    fail("OperationError", key.algorithm + ": cannot set up signing");
+  set_padding(ctx, params, key, pc);
+  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
   size_t len = 0;
   std::string sig;
-  bool ok = mc && EVP_DigestSignInit(mc, &pc, md_for(key.hash), nullptr, key.pkey.get()) == 1;
-  try {
-    if (ok) set_padding(ctx, params, key, pc);
-  } catch (...) {
-    EVP_MD_CTX_free(mc);
-    throw;
-  }
-  ok = ok && EVP_DigestSign(mc, nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+  bool ok = EVP_DigestSign(mc.get(), nullptr, &len, in, data.size()) == 1;
   if (ok) {
     sig.resize(len);
-    ok = EVP_DigestSign(mc, reinterpret_cast<unsigned char*>(sig.data()), &len,
-                        reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+    ok = EVP_DigestSign(mc.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in, data.size()) == 1;
     sig.resize(len);
   }
-  EVP_MD_CTX_free(mc);
   if (!ok) fail("OperationError", key.algorithm + " signing failed");
   return sig;
 }
 
 bool rsa_verify(JSContext* ctx, JSValueConst params, const KeyData& key, const std::string& sig,
                 const std::string& data) {
-  EVP_MD_CTX* mc = EVP_MD_CTX_new();
-  EVP_PKEY_CTX* pc = nullptr;
-  bool ok = mc && EVP_DigestVerifyInit(mc, &pc, md_for(key.hash), nullptr, key.pkey.get()) == 1;
-  try {
-    if (ok) set_padding(ctx, params, key, pc);
-  } catch (...) {
-    EVP_MD_CTX_free(mc);
-    throw;
-  }
-  ok = ok && EVP_DigestVerify(mc, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                              reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
-  EVP_MD_CTX_free(mc);
-  return ok;
+  MdCtxPtr mc(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pc = nullptr;  // owned by mc
+  if (!mc || EVP_DigestVerifyInit(mc.get(), &pc, md_for(key.hash), nullptr, key.pkey.get()) != 1)
+    fail("OperationError", key.algorithm + ": cannot set up verification");
+  set_padding(ctx, params, key, pc);
+  return EVP_DigestVerify(mc.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                          reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
 }
 
 std::string rsa_oaep(JSContext* ctx, JSValueConst params, const KeyData& key, const std::string& data, bool encrypt) {

@@ -14,11 +14,6 @@ namespace herd::k6::webcrypto {
 
 namespace {
 
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
-
 int hmac_block_bits(const std::string& hash) {
   return hash == "SHA-384" || hash == "SHA-512" ? 1024 : 512;
 }
