@@ -217,15 +217,20 @@ TEST_F(WebCryptoTest, EcdsaAndEcdhInteroperateWithOpenssl) {
      "c.spki");
   sh("openssl dgst -sha256 -sign a.pem -out a.sig msg.txt");
   sh("openssl dgst -sha384 -sign c.pem -out c.sig msg.txt");
+  sh("openssl ecparam -name secp521r1 -genkey -noout -out e.pem && openssl pkey -in e.pem -pubout -outform DER -out "
+     "e.spki");
+  sh("openssl dgst -sha512 -sign e.pem -out e.sig msg.txt");
   std::map<std::string, std::string> env;
   env["SIG_A"] = hex(der_to_raw(dir_.read("a.sig"), 32));
   env["SIG_C"] = hex(der_to_raw(dir_.read("c.sig"), 48));
+  env["SIG_E"] = hex(der_to_raw(dir_.read("e.sig"), 66));
   env["ECDH"] = hex(sh("openssl pkeyutl -derive -inkey a.pem -peerkey b.pub.pem"));
   ProcResult r;
   json exp = run_export(std::string(kHelpers) + R"JS(
 import { check } from 'k6';
 const msg = open('msg.txt', 'b');
-const aPriv = open('a.p8', 'b'), aPub = open('a.spki', 'b'), bPub = open('b.spki', 'b'), cPub = open('c.spki', 'b');
+const aPriv = open('a.p8', 'b'), aPub = open('a.spki', 'b'), bPub = open('b.spki', 'b'), cPub = open('c.spki', 'b'),
+  ePub = open('e.spki', 'b');
 export const options = { iterations: 1 };
 export default async function () {
   const P256 = { name: 'ECDSA', namedCurve: 'P-256' };
@@ -235,6 +240,8 @@ export default async function () {
   const ok = await subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, pub, unhex(__ENV.SIG_A), msg);
   const wrong = await subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, pub, unhex(__ENV.SIG_A), bytes('tampered'));
   const ok384 = await subtle.verify({ name: 'ECDSA', hash: 'SHA-384' }, cKey, unhex(__ENV.SIG_C), msg);
+  const eKey = await subtle.importKey('spki', ePub, { name: 'ECDSA', namedCurve: 'P-521' }, false, ['verify']);
+  const ok521 = await subtle.verify({ name: 'ECDSA', hash: 'SHA-512' }, eKey, unhex(__ENV.SIG_E), msg);
   const sig = await subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, priv, msg);
   console.log('SIG ' + hex(sig));
   const jwkPub = await subtle.exportKey('jwk', pub);
@@ -252,7 +259,7 @@ export default async function () {
   const part = await subtle.deriveBits({ name: 'ECDH', public: peer }, dh, 12);
   check(null, {
     'verifies an openssl P-256 signature': () => ok === true && wrong === false,
-    'verifies an openssl P-384 signature': () => ok384 === true,
+    'verifies openssl P-384 and P-521 signatures': () => ok384 === true && ok521 === true,
     'signature is r||s': () => new Uint8Array(sig).length === 64,
     'jwk': () => jwkPub.kty === 'EC' && jwkPub.crv === 'P-256' && jwkPub.x.length === 43 && jwkPub.d === undefined &&
       jwkPriv.d.length === 43 && jwkPriv.x === jwkPub.x,
@@ -350,6 +357,7 @@ TEST_F(WebCryptoTest, RandomValuesUuidAndErrors) {
   json exp = run_export(std::string(kHelpers) + R"JS(
 import { check } from 'k6';
 import { crypto as modCrypto } from 'k6/experimental/webcrypto';
+const initDigest = await crypto.subtle.digest('SHA-1', new Uint8Array(0));
 export const options = { iterations: 1 };
 async function errName(p) { try { await p(); return 'none'; } catch (e) { return e.name + ': ' + e.message; } }
 export default async function () {
@@ -375,6 +383,7 @@ export default async function () {
     'getRandomValues fills in place': () => same === a && a.some((x) => x !== 0),
     'randomUUID is a v4 UUID': () => [...uuids].every((u) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u)) && uuids.size === 50,
     'k6/experimental/webcrypto exports the global': () => modCrypto === crypto,
+    'usable in the init context': () => hex(initDigest) === 'da39a3ee5e6b4b0d3255bfef95601890afd80709',
     'NotSupportedError': () => errs.md5.startsWith('NotSupportedError: digest: unsupported algorithm "MD5"'),
     'InvalidAccessError': () => errs.noExport.startsWith('InvalidAccessError: exportKey: the key is not extractable') &&
       errs.wrongAlg.startsWith('InvalidAccessError: encrypt: the key is a AES-CBC key') &&
@@ -388,7 +397,7 @@ export default async function () {
 )JS",
                         &r);
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_ALL_CHECKS_PASS(exp, r, 9);
+  EXPECT_ALL_CHECKS_PASS(exp, r, 10);
 }
 
 }  // namespace
