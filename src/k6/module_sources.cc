@@ -2,6 +2,7 @@
 // (js::Bundle) and loaded by the VUs that import it. The native halves are
 // methods of the hidden global `__herd` (k6/natives.cc).
 #include "k6/modules.h"
+#include "k6/webapi.h"
 
 namespace herd::k6 {
 
@@ -98,9 +99,13 @@ export default { SharedArray };
 }  // namespace
 
 std::map<std::string, std::string> builtin_module_sources() {
-  return {
-      {"k6/metrics", kMetrics}, {"k6/execution", kExecution}, {"k6/data", kData},
+  std::map<std::string, std::string> m = {
+      {"k6/metrics", kMetrics},
+      {"k6/execution", kExecution},
+      {"k6/data", kData},
   };
+  m.merge(webapi_module_sources());
+  return m;
 }
 
 }  // namespace herd::k6

@@ -11,6 +11,7 @@
 #include "js/runtime.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
+#include "k6/webapi.h"
 
 namespace herd::k6 {
 
@@ -873,7 +874,11 @@ std::map<std::string, js::NativeModuleFactory> native_modules() {
           {"k6/http", http_native_module},
           {"k6/encoding", encoding_native_module},
           {"k6/crypto", crypto_native_module},
-          {"k6/html", html_native_module}};
+          {"k6/html", html_native_module},
+          {"k6/timers", timers_native_module},
+          {"k6/experimental/fs", fs_native_module},
+          {"k6/experimental/webcrypto", webcrypto_native_module},
+          {"herd:csv", csv_native_module}};
 }
 
 void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {
@@ -936,6 +941,7 @@ void install_globals(JSContext* ctx, VuState* vu) {
   JS_SetPropertyStr(ctx, g, "setInterval", JS_NewCFunctionMagic(ctx, n_set_timer, "setInterval", 2, JS_CFUNC_generic_magic, 1));
   JS_SetPropertyStr(ctx, g, "clearTimeout", JS_NewCFunction(ctx, n_clear_timer, "clearTimeout", 1));
   JS_SetPropertyStr(ctx, g, "clearInterval", JS_NewCFunction(ctx, n_clear_timer, "clearInterval", 1));
+  install_webcrypto_global(ctx, g);
   JS_FreeValue(ctx, g);
 }
 
