@@ -109,6 +109,7 @@ TEST_F(InteropTest, EsModulesImportCommonJsInEveryShape) {
   else root.Umd = factory();
 })(this, function () { return { kind: 'umd', thisIsExports: this === undefined }; });
 )JS");
+  dir_.write("lib/nested.js", "const plain = require('./plain.js');\nexports.viaRequire = plain.twice(4);\n");
   dir_.write("lib/again.js", "import { twice } from './plain.js';\nexport const again = twice(5);\n");
   ProcResult r;
   json exp = run_export(R"JS(
@@ -119,6 +120,7 @@ import greet, { lang } from './lib/fn.js';
 import triple3, { triple } from './lib/webpack.js';
 import umd from './lib/umd.js';
 import { again } from './lib/again.js';
+import { viaRequire } from './lib/nested.js';
 const required = require('./lib/plain.js');
 export const options = { iterations: 1 };
 export default function () {
@@ -130,12 +132,13 @@ export default function () {
     'webpack getters and own default': () => triple(2) === 6 && triple3(3) === 9,
     'umd': () => umd.kind === 'umd',
     'one evaluation for import, import and require': () => globalThis.plainRuns === 1 && again === 10,
+    'require inside a CommonJS file resolves against that file': () => viaRequire === 8,
   });
 }
 )JS",
                         &r);
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_ALL_CHECKS_PASS(exp, r, 7);
+  EXPECT_ALL_CHECKS_PASS(exp, r, 8);
 }
 
 TEST_F(InteropTest, CommonJsErrorsNameFileLineColumn) {
@@ -256,6 +259,18 @@ export default function () { http.post(`${__ENV.BASE_URL}/counter/${name}/inc`);
   ProcResult r = run_stdin("piped.js", "-q");
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(counter("stdin-run"), 2);
+
+  // inspect and archive read standard input too; an archive can be piped to run.
+  RunSpec sh;
+  sh.args = {"-c",
+             "\"$HERD\" inspect - < piped.js && \"$HERD\" archive -O piped.tar - < piped.js && "
+             "\"$HERD\" run -q - < piped.tar"};
+  sh.env = {{"HERD", herd_binary()}, {"BASE_URL", base_url()}};
+  sh.cwd = dir_.path();
+  ProcResult chain = run_process("/bin/sh", sh);
+  ASSERT_EQ(chain.exit_code, 0) << chain;
+  EXPECT_NE(chain.out.find("\"iterations\": 2"), std::string::npos) << chain;
+  EXPECT_EQ(counter("stdin-run"), 4);
 
   dir_.write("bad.js", "export default function () {\n  let a = ;\n}\n");
   ProcResult bad = run_stdin("bad.js");
