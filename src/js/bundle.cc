@@ -121,13 +121,15 @@ bool mentions_module_syntax(const std::string& src) {
   return false;
 }
 
-std::vector<std::uint8_t> write_bytecode(JSContext* ctx, JSValueConst fn) {
+/// The bytecode of compiled `fn` (freed here) into `out`; false with the exception pending in ctx.
+bool write_bytecode(JSContext* ctx, JSValue fn, std::vector<std::uint8_t>* out) {
   size_t size = 0;
   uint8_t* buf = JS_WriteObject(ctx, &size, fn, JS_WRITE_OBJ_BYTECODE);
-  if (!buf) throw ScriptError(take_exception(ctx));
-  std::vector<std::uint8_t> out(buf, buf + size);
+  JS_FreeValue(ctx, fn);
+  if (!buf) return false;
+  out->assign(buf, buf + size);
   js_free(ctx, buf);
-  return out;
+  return true;
 }
 
 }  // namespace
@@ -203,12 +205,12 @@ std::string Bundle::source_of(const std::string& name) {
   return src;
 }
 
-const Bundle::Compiled& Bundle::compiled(JSContext* ctx, const std::string& name) {
+const Bundle::Compiled* Bundle::compiled(JSContext* ctx, const std::string& name) {
   {
     std::lock_guard<std::mutex> g(mu_);
     auto it = compiled_.find(name);
     // Entries are never changed or erased, so they stay put while the map grows.
-    if (it != compiled_.end()) return it->second;
+    if (it != compiled_.end()) return &it->second;
   }
   std::string src = source_of(name);
   Compiled c{Kind::kEsModule, {}};
@@ -221,43 +223,40 @@ const Bundle::Compiled& Bundle::compiled(JSContext* ctx, const std::string& name
         JS_Eval(ctx, wrapped.c_str(), wrapped.size(), name.c_str(), JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
     if (!JS_IsException(fn)) {
       c.kind = Kind::kCommonJs;
-      c.bytecode = write_bytecode(ctx, fn);
-      JS_FreeValue(ctx, fn);
+      if (!write_bytecode(ctx, fn, &c.bytecode)) return nullptr;
+    } else if (!mentions_module_syntax(src)) {
+      return nullptr;  // the CommonJS compiler's error (file:line:column) is pending
     } else {
-      std::string cjs_error = take_exception(ctx);
-      if (!mentions_module_syntax(src)) throw ScriptError(cjs_error);
+      JS_FreeValue(ctx, JS_GetException(ctx));
     }
   }
   if (c.kind == Kind::kEsModule) {
     JSValue fn = JS_Eval(ctx, src.c_str(), src.size(), name.c_str(), JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
-    // Re-thrown as ScriptError carrying file:line:column.
-    if (JS_IsException(fn)) throw ScriptError(take_exception(ctx));
-    c.bytecode = write_bytecode(ctx, fn);
-    JS_FreeValue(ctx, fn);
+    if (JS_IsException(fn) || !write_bytecode(ctx, fn, &c.bytecode)) return nullptr;
   }
   std::lock_guard<std::mutex> g(mu_);
-  return compiled_.emplace(name, std::move(c)).first->second;  // another thread's equal copy may have won
+  return &compiled_.emplace(name, std::move(c)).first->second;  // another thread's equal copy may have won
 }
 
 JSModuleDef* Bundle::load_module(JSContext* ctx, const std::string& name) {
   auto native = natives_.find(name);
   if (native != natives_.end()) return native->second(ctx, name.c_str());
-  const Compiled& c = compiled(ctx, name);
-  if (c.kind == Kind::kCommonJs) {
-    JSValue exports = commonjs_exports(ctx, name, c.bytecode);
+  const Compiled* c = compiled(ctx, name);
+  if (!c) return nullptr;
+  if (c->kind == Kind::kCommonJs) {
+    JSValue exports = commonjs_exports(ctx, name, c->bytecode);
     if (JS_IsException(exports)) return nullptr;
     JSModuleDef* m = commonjs_module(ctx, name, exports);
     JS_FreeValue(ctx, exports);
     return m;
   }
   // ROM_DATA: the runtime points into the shared bytecode instead of copying it.
-  JSValue v = JS_ReadObject(ctx, c.bytecode.data(), c.bytecode.size(), JS_READ_OBJ_BYTECODE | JS_READ_OBJ_ROM_DATA);
+  JSValue v = JS_ReadObject(ctx, c->bytecode.data(), c->bytecode.size(), JS_READ_OBJ_BYTECODE | JS_READ_OBJ_ROM_DATA);
   if (JS_IsException(v)) return nullptr;
   auto* m = static_cast<JSModuleDef*>(JS_VALUE_GET_PTR(v));
   JS_FreeValue(ctx, v);
   return m;
 }
-
 namespace {
 
 /// Settles `promise` by running pending jobs; returns its value (or throws its reason in ctx). Consumes `promise`.
@@ -285,8 +284,9 @@ JSValue Bundle::require(JSContext* ctx, const std::string& base, const std::stri
   std::string name = resolve(base, spec);
   if (!natives_.count(name)) {
     try {
-      const Compiled& c = compiled(ctx, name);
-      if (c.kind == Kind::kCommonJs) return commonjs_exports(ctx, name, c.bytecode);
+      const Compiled* c = compiled(ctx, name);
+      if (!c) return JS_EXCEPTION;
+      if (c->kind == Kind::kCommonJs) return commonjs_exports(ctx, name, c->bytecode);
     } catch (const std::exception& e) {
       return JS_ThrowReferenceError(ctx, "require(\"%s\"): %s", spec.c_str(), e.what());
     }

@@ -90,8 +90,10 @@ class Bundle {
   friend JSModuleDef* bundle_load_module(JSContext*, const char*, void*);
   JSModuleDef* load_module(JSContext* ctx, const std::string& name);
   std::string source_of(const std::string& name);
-  /// The compiled form of file or built-in `name`, compiling it in `ctx` on first use. Throws ScriptError.
-  const Compiled& compiled(JSContext* ctx, const std::string& name);
+  /// The compiled form of file or built-in `name`, compiling it in `ctx` on first
+  /// use. nullptr with the compiler's error (a SyntaxError naming file:line:column)
+  /// pending in `ctx`; throws ScriptError when the source cannot be had.
+  const Compiled* compiled(JSContext* ctx, const std::string& name);
   bool is_builtin(const std::string& name) const { return builtins_.count(name) || natives_.count(name); }
 
   std::string main_name_;
