@@ -198,6 +198,9 @@ export function handleSummary(data) { return { 'summary.txt': textSummary(data, 
   ASSERT_TRUE(dir_.exists("summary.txt")) << r;
   std::string summary = dir_.read("summary.txt");
   EXPECT_NE(summary.find("summary by fixture k6-summary"), std::string::npos) << summary;
+  // The run's summaryTrendStats reach the library through data.options.
+  EXPECT_NE(summary.find(" http_req_duration...............: avg="), std::string::npos) << summary;
+  EXPECT_NE(summary.find(" p(95)="), std::string::npos) << summary;
   EXPECT_NE(summary.find("[ok] k6-testing names the caller 2/2"), std::string::npos) << summary;
   EXPECT_NE(summary.find("[ok] k6-utils 2/2"), std::string::npos) << summary;
   EXPECT_NE(summary.find("[ok] papaparse default 2/2"), std::string::npos) << summary;
