@@ -170,5 +170,13 @@ TEST_F(CommonJsTest, ScriptInAK6FolderIsAFile) {
   EXPECT_TRUE(files.count("k6/foundations/lib.js")) << "loaded_files keys are plain paths";
 }
 
+TEST_F(CommonJsTest, InMemoryFilesUnderAK6FolderAsFromAnArchive) {
+  // Nothing on disk: names given to add_file match the names imports resolve to.
+  Bundle b("k6/t.js", {});
+  b.add_file("k6/t.js", "import { v } from './lib.js';\nexport const out = v;\n");
+  b.add_file("./k6/lib.js", "exports.v = 'from memory';\n");
+  EXPECT_EQ(eval_export(b, "out"), "from memory");
+}
+
 }  // namespace
 }  // namespace herd::js
