@@ -160,7 +160,7 @@ int cmd_run(const std::vector<std::string>& args) {
     // Local distributed mode: N runner processes of this binary and one coordinator.
     return coord::run_local(flags.parallelism, bin, flags.script, args);
   }
-  if (access(flags.script.c_str(), R_OK) != 0) {
+  if (flags.script != exec::kStdinScript && access(flags.script.c_str(), R_OK) != 0) {
     print_error("cannot read script \"" + flags.script + "\": " + std::strerror(errno));
     return exec::kExitScriptException;
   }
@@ -252,12 +252,14 @@ int cmd_archive(const std::vector<std::string>& args) {
   }
   std::string out = flags.archive_out.empty() ? "archive.tar" : flags.archive_out;
   // Absolute names: relative imports then resolve inside the archive wherever it runs.
+  // A script on standard input ("-") is stored as "-" in the working directory.
   std::string main = std::filesystem::absolute(flags.script).lexically_normal().generic_string();
   exec::EngineConfig cfg;
   cfg.bundle = make_bundle(main);
   cfg.cli = flags.overrides;
   cfg.environ = process_env();
   try {
+    if (flags.script == exec::kStdinScript) cfg.bundle->add_file(main, exec::read_stdin_script());
     auto bundle = cfg.bundle;
     exec::Engine engine(std::move(cfg));
     exec::Options o = engine.inspect();

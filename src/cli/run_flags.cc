@@ -335,7 +335,8 @@ std::string run_usage() {
        "  herd run script.js\n"
        "  herd run -u 10 -d 30s script.js\n"
        "  herd run -s 30s:10 -s 1m:20 -s 10s:0 script.js\n"
-       "  herd run -e HOST=example.com --tag env=staging -o json=out.json script.js\n";
+       "  herd run -e HOST=example.com --tag env=staging -o json=out.json script.js\n"
+       "  cat script.js | herd run -          (the script, or an archive, on standard input)\n";
   return s;
 }
 

@@ -1,5 +1,8 @@
 #include "exec/script_source.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "archive/archive.h"
@@ -15,9 +18,34 @@ std::shared_ptr<js::Bundle> make_bundle(const std::string& main) {
   return b;
 }
 
+std::string read_stdin_script() {
+  std::string src;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      throw js::ScriptError(std::string("cannot read the script from standard input: ") + std::strerror(errno));
+    if (n == 0) break;
+    src.append(buf, static_cast<size_t>(n));
+  }
+  return src;
+}
+
 std::shared_ptr<js::Bundle> load_script(const std::string& path, CliOverrides* cli) {
-  if (!archive::looks_like_archive(path)) return make_bundle(path);
-  archive::Archive a = archive::read_archive(path);
+  archive::Archive a;
+  if (path == kStdinScript) {
+    std::string src = read_stdin_script();
+    if (!archive::looks_like_archive_bytes(src)) {
+      auto b = make_bundle(kStdinScript);
+      b->add_file(kStdinScript, std::move(src));
+      return b;
+    }
+    a = archive::read_archive_memory(src);
+  } else {
+    if (!archive::looks_like_archive(path)) return make_bundle(path);
+    a = archive::read_archive(path);
+  }
   auto b = make_bundle(a.main);
   for (auto& [p, contents] : a.files) b->add_file(p, contents);
   for (auto& [k, v] : a.env) cli->env.emplace(k, v);

@@ -14,9 +14,17 @@ namespace herd::exec {
 /// A bundle for the script at `main` with every built-in k6 module.
 std::shared_ptr<js::Bundle> make_bundle(const std::string& main);
 
-/// A bundle for `path`: a script, or an archive (recognised by content), whose
-/// files then come from the archive and whose env joins `cli->env` (values
-/// already there win). Throws archive::ArchiveError for a damaged archive.
+/// The script path that means "read the script from standard input".
+inline constexpr const char* kStdinScript = "-";
+
+/// All of standard input (the script of `herd run -`). Throws js::ScriptError.
+std::string read_stdin_script();
+
+/// A bundle for `path`: a script, "-" (a script or archive on standard input;
+/// a script is named "-" in errors and its relative imports resolve against
+/// the working directory), or an archive (recognised by content), whose files then come
+/// from the archive and whose env joins `cli->env` (values already there
+/// win). Throws archive::ArchiveError for a damaged archive.
 std::shared_ptr<js::Bundle> load_script(const std::string& path, CliOverrides* cli);
 
 /// The process environment as a map.

@@ -2,12 +2,14 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "js/commonjs.h"
 #include "js/runtime.h"
 
 namespace herd::js {
@@ -44,7 +46,9 @@ JSModuleDef* bundle_load_module(JSContext* ctx, const char* name, void* opaque) 
   }
 }
 
-bool is_remote(const std::string& s) { return s.rfind("https://", 0) == 0 || s.rfind("http://", 0) == 0; }
+bool is_remote(const std::string& s) {
+  return s.rfind("https://", 0) == 0 || s.rfind("http://", 0) == 0;
+}
 
 /// Fetches a remote module once (blocking; the init context runs before any
 /// load). Throws ScriptError with the URL and the reason.
@@ -61,10 +65,11 @@ std::string fetch_remote(const std::string& url) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
   // A private CA for remote modules (as OpenSSL's own convention): SSL_CERT_FILE.
   if (const char* ca = std::getenv("SSL_CERT_FILE"); ca && *ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t sz, size_t n, void* ud) {
-    static_cast<std::string*>(ud)->append(p, sz * n);
-    return sz * n;
-  });
+  curl_easy_setopt(
+      c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t sz, size_t n, void* ud) {
+        static_cast<std::string*>(ud)->append(p, sz * n);
+        return sz * n;
+      });
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
   CURLcode rc = curl_easy_perform(c);
   long status = 0;
@@ -82,12 +87,59 @@ std::string normalize_path(const std::string& p) {
   return s;
 }
 
+bool is_builtin_specifier(const std::string& spec) {
+  return spec == "k6" || spec.rfind("k6/", 0) == 0 || spec.rfind("herd:", 0) == 0;
+}
+
+std::string file_module_name(const std::string& path) {
+  std::string n = normalize_path(path);
+  return is_builtin_specifier(n) ? "./" + n : n;
+}
+
+namespace {
+
+bool is_typescript(const std::string& name) {
+  for (const char* ext : {".ts", ".mts", ".cts", ".tsx"}) {
+    size_t n = std::strlen(ext);
+    if (name.size() > n && name.compare(name.size() - n, n, ext) == 0) return true;
+  }
+  return false;
+}
+
+/// True when `src` mentions import or export as a word: a file that compiles
+/// neither way then gets the ES module compiler's error.
+bool mentions_module_syntax(const std::string& src) {
+  for (const char* word : {"import", "export"}) {
+    size_t n = std::strlen(word);
+    for (size_t at = src.find(word); at != std::string::npos; at = src.find(word, at + 1)) {
+      auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; };
+      bool before = at > 0 && (ident(src[at - 1]) || src[at - 1] == '.');
+      bool after = at + n < src.size() && ident(src[at + n]);
+      if (!before && !after) return true;
+    }
+  }
+  return false;
+}
+
+/// The bytecode of compiled `fn` (freed here) into `out`; false with the exception pending in ctx.
+bool write_bytecode(JSContext* ctx, JSValue fn, std::vector<std::uint8_t>* out) {
+  size_t size = 0;
+  uint8_t* buf = JS_WriteObject(ctx, &size, fn, JS_WRITE_OBJ_BYTECODE);
+  JS_FreeValue(ctx, fn);
+  if (!buf) return false;
+  out->assign(buf, buf + size);
+  js_free(ctx, buf);
+  return true;
+}
+
+}  // namespace
+
 Bundle::Bundle(std::string main_path, std::map<std::string, std::string> builtins)
-    : main_name_(normalize_path(main_path)), builtins_(std::move(builtins)) {}
+    : main_name_(file_module_name(main_path)), builtins_(std::move(builtins)) {}
 
 void Bundle::add_file(const std::string& path, std::string contents) {
   std::lock_guard<std::mutex> g(mu_);
-  files_[normalize_path(path)] = std::move(contents);
+  files_[file_module_name(path)] = std::move(contents);
 }
 
 void Bundle::install(JSRuntime* rt) {
@@ -98,7 +150,11 @@ void Bundle::install(JSRuntime* rt) {
 }
 
 std::string Bundle::resolve(const std::string& base, const std::string& spec) const {
-  if (builtins_.count(spec) || natives_.count(spec) || spec.rfind("k6", 0) == 0 || spec.rfind("herd:", 0) == 0) return spec;
+  if (is_builtin(spec) || is_builtin_specifier(spec)) return spec;
+  return resolve_file(base, spec);
+}
+
+std::string Bundle::resolve_file(const std::string& base, const std::string& spec) const {
   if (is_remote(spec)) return spec;
   if (is_remote(base) && (spec.rfind("./", 0) == 0 || spec.rfind("../", 0) == 0 || spec.rfind("/", 0) == 0)) {
     // Relative import inside a remote module: resolve against its URL.
@@ -115,17 +171,21 @@ std::string Bundle::resolve(const std::string& base, const std::string& spec) co
     curl_url_cleanup(u);
     return out;
   }
-  if (spec.rfind("file://", 0) == 0) return normalize_path(spec.substr(7));
-  if (!spec.empty() && spec[0] == '/') return normalize_path(spec);
+  if (spec.rfind("file://", 0) == 0) return file_module_name(spec.substr(7));
+  if (!spec.empty() && spec[0] == '/') return file_module_name(spec);
   std::filesystem::path dir = std::filesystem::path(base).parent_path();
-  return normalize_path((dir / spec).generic_string());
+  return file_module_name((dir / spec).generic_string());
 }
 
 std::string Bundle::source_of(const std::string& name) {
   auto bi = builtins_.find(name);
   if (bi != builtins_.end()) return bi->second;
-  if (name.rfind("k6", 0) == 0 || name.rfind("herd:", 0) == 0)
-    throw ScriptError("unknown module \"" + name + "\"");
+  if (is_builtin_specifier(name)) throw ScriptError("unknown module \"" + name + "\"");
+  if (is_typescript(name))
+    throw ScriptError(name +
+                      ": TypeScript is not supported yet: compile it to JavaScript first "
+                      "(e.g. esbuild " +
+                      name + " --outdir=dist, or tsc) and run or import the .js file");
   {
     std::lock_guard<std::mutex> g(mu_);
     auto it = files_.find(name);
@@ -145,40 +205,102 @@ std::string Bundle::source_of(const std::string& name) {
   return src;
 }
 
+const Bundle::Compiled* Bundle::compiled(JSContext* ctx, const std::string& name) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = compiled_.find(name);
+    // Entries are never changed or erased, so they stay put while the map grows.
+    if (it != compiled_.end()) return &it->second;
+  }
+  std::string src = source_of(name);
+  Compiled c{Kind::kEsModule, {}};
+  // A file that compiles as the body of a function has no ES module syntax
+  // (import/export declarations, top-level await): it is CommonJS, as in k6.
+  // Built-ins are always ES modules.
+  if (!builtins_.count(name)) {
+    std::string wrapped = commonjs_wrapper(src);
+    JSValue fn =
+        JS_Eval(ctx, wrapped.c_str(), wrapped.size(), name.c_str(), JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
+    if (!JS_IsException(fn)) {
+      c.kind = Kind::kCommonJs;
+      if (!write_bytecode(ctx, fn, &c.bytecode)) return nullptr;
+    } else if (!mentions_module_syntax(src)) {
+      return nullptr;  // the CommonJS compiler's error (file:line:column) is pending
+    } else {
+      JS_FreeValue(ctx, JS_GetException(ctx));
+    }
+  }
+  if (c.kind == Kind::kEsModule) {
+    JSValue fn = JS_Eval(ctx, src.c_str(), src.size(), name.c_str(), JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+    if (JS_IsException(fn) || !write_bytecode(ctx, fn, &c.bytecode)) return nullptr;
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  return &compiled_.emplace(name, std::move(c)).first->second;  // another thread's equal copy may have won
+}
+
 JSModuleDef* Bundle::load_module(JSContext* ctx, const std::string& name) {
   auto native = natives_.find(name);
   if (native != natives_.end()) return native->second(ctx, name.c_str());
-  const std::vector<std::uint8_t>* bc = nullptr;
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    auto it = bytecode_.find(name);
-    // Entries are never changed or erased, so the bytes stay put while the map grows.
-    if (it != bytecode_.end()) bc = &it->second;
-  }
-  if (bc) {
-    // ROM_DATA: the runtime points into the shared bytecode instead of copying it.
-    JSValue v = JS_ReadObject(ctx, bc->data(), bc->size(), JS_READ_OBJ_BYTECODE | JS_READ_OBJ_ROM_DATA);
-    if (JS_IsException(v)) return nullptr;
-    auto* m = static_cast<JSModuleDef*>(JS_VALUE_GET_PTR(v));
-    JS_FreeValue(ctx, v);
+  const Compiled* c = compiled(ctx, name);
+  if (!c) return nullptr;
+  if (c->kind == Kind::kCommonJs) {
+    JSValue exports = commonjs_exports(ctx, name, c->bytecode);
+    if (JS_IsException(exports)) return nullptr;
+    JSModuleDef* m = commonjs_module(ctx, name, exports);
+    JS_FreeValue(ctx, exports);
     return m;
   }
-  std::string src = source_of(name);
-  JSValue fn = JS_Eval(ctx, src.c_str(), src.size(), name.c_str(), JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
-  if (JS_IsException(fn)) {
-    // Re-throw as ScriptError carrying file:line:column.
-    throw ScriptError(take_exception(ctx));
-  }
-  size_t size = 0;
-  uint8_t* buf = JS_WriteObject(ctx, &size, fn, JS_WRITE_OBJ_BYTECODE);
-  if (buf) {
-    std::lock_guard<std::mutex> g(mu_);
-    bytecode_.emplace(name, std::vector<std::uint8_t>(buf, buf + size));
-    js_free(ctx, buf);
-  }
-  auto* m = static_cast<JSModuleDef*>(JS_VALUE_GET_PTR(fn));
-  JS_FreeValue(ctx, fn);
+  // ROM_DATA: the runtime points into the shared bytecode instead of copying it.
+  JSValue v = JS_ReadObject(ctx, c->bytecode.data(), c->bytecode.size(), JS_READ_OBJ_BYTECODE | JS_READ_OBJ_ROM_DATA);
+  if (JS_IsException(v)) return nullptr;
+  auto* m = static_cast<JSModuleDef*>(JS_VALUE_GET_PTR(v));
+  JS_FreeValue(ctx, v);
   return m;
+}
+namespace {
+
+/// Settles `promise` by running pending jobs; returns its value (or throws its reason in ctx). Consumes `promise`.
+JSValue await_promise(JSContext* ctx, JSValue promise) {
+  if (JS_IsException(promise)) return promise;
+  for (;;) {
+    JSContext* jc = nullptr;
+    if (JS_ExecutePendingJob(JS_GetRuntime(ctx), &jc) <= 0) break;
+  }
+  if (!JS_IsObject(promise) || static_cast<int>(JS_PromiseState(ctx, promise)) < 0) return promise;
+  if (JS_PromiseState(ctx, promise) == JS_PROMISE_PENDING) {
+    JS_FreeValue(ctx, promise);
+    return JS_ThrowTypeError(ctx, "require(): the module awaits something that never settles during init");
+  }
+  JSValue v = JS_PromiseResult(ctx, promise);
+  bool rejected = JS_PromiseState(ctx, promise) == JS_PROMISE_REJECTED;
+  JS_FreeValue(ctx, promise);
+  if (rejected) return JS_Throw(ctx, v);
+  return v;
+}
+
+}  // namespace
+
+JSValue Bundle::require(JSContext* ctx, const std::string& base, const std::string& spec) {
+  std::string name = resolve(base, spec);
+  if (!natives_.count(name)) {
+    try {
+      const Compiled* c = compiled(ctx, name);
+      if (!c) return JS_EXCEPTION;
+      if (c->kind == Kind::kCommonJs) return commonjs_exports(ctx, name, c->bytecode);
+    } catch (const std::exception& e) {
+      return JS_ThrowReferenceError(ctx, "require(\"%s\"): %s", spec.c_str(), e.what());
+    }
+  }
+  JSValue ns = await_promise(ctx, JS_LoadModule(ctx, base.c_str(), spec.c_str()));
+  if (JS_IsException(ns) || !is_builtin(name)) return ns;
+  // A built-in: its default export object, the one `import http from 'k6/http'` gives.
+  JSValue def = JS_GetPropertyStr(ctx, ns, "default");
+  if (JS_IsObject(def)) {
+    JS_FreeValue(ctx, ns);
+    return def;
+  }
+  JS_FreeValue(ctx, def);
+  return ns;
 }
 
 JSValue Bundle::evaluate_main(JSContext* ctx) {
@@ -223,7 +345,7 @@ JSValue Bundle::evaluate_main(JSContext* ctx) {
 }
 
 std::shared_ptr<const std::string> Bundle::read_file(const std::string& base_module, const std::string& path) {
-  std::string resolved = resolve(base_module, path);
+  std::string resolved = resolve_file(base_module, path);
   {
     std::lock_guard<std::mutex> g(mu_);
     auto it = opened_.find(resolved);
@@ -247,7 +369,9 @@ std::shared_ptr<const std::string> Bundle::read_file(const std::string& base_mod
 
 std::map<std::string, std::string> Bundle::loaded_files() const {
   std::lock_guard<std::mutex> g(mu_);
-  return files_;
+  std::map<std::string, std::string> out;
+  for (const auto& [name, contents] : files_) out.emplace(is_remote(name) ? name : normalize_path(name), contents);
+  return out;
 }
 
 }  // namespace herd::js

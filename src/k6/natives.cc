@@ -575,7 +575,7 @@ JSValue n_shared_get(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
   return JS_ParseJSON(ctx, s.c_str(), s.size(), "<SharedArray>");
 }
 
-// ---- require(): built-in modules and local CommonJS files ---------------------
+// ---- require(): js::Bundle::require ------------------------------------------
 
 JSValue n_require(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
@@ -589,84 +589,7 @@ JSValue n_require(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
     JS_FreeCString(ctx, c);
     JS_FreeAtom(ctx, caller);
   }
-  if (spec.rfind("k6", 0) == 0) {
-    // A built-in ES module: load it and hand back its namespace.
-    JSValue p = JS_LoadModule(ctx, base.c_str(), spec.c_str());
-    if (JS_IsException(p)) return p;
-    std::string err;
-    for (;;) {
-      JSContext* jc = nullptr;
-      int r = JS_ExecutePendingJob(JS_GetRuntime(ctx), &jc);
-      if (r <= 0) break;
-    }
-    if (JS_IsObject(p) && static_cast<int>(JS_PromiseState(ctx, p)) >= 0) {
-      JSValue v = JS_PromiseResult(ctx, p);
-      bool rejected = JS_PromiseState(ctx, p) == JS_PROMISE_REJECTED;
-      JS_FreeValue(ctx, p);
-      if (rejected) return JS_Throw(ctx, v);
-      return v;
-    }
-    return p;
-  }
-  std::string path = vu->run->bundle->resolve(base, spec);
-  JSValue g = JS_GetGlobalObject(ctx);
-  JSValue cache = JS_GetPropertyStr(ctx, g, "__herd_cjs");
-  if (!JS_IsObject(cache)) {
-    JS_FreeValue(ctx, cache);
-    cache = JS_NewObject(ctx);
-    JS_DefinePropertyValueStr(ctx, g, "__herd_cjs", JS_DupValue(ctx, cache), JS_PROP_CONFIGURABLE);
-  }
-  JSValue cached = JS_GetPropertyStr(ctx, cache, path.c_str());
-  if (!JS_IsUndefined(cached)) {
-    JSValue ex = JS_GetPropertyStr(ctx, cached, "exports");
-    JS_FreeValue(ctx, cached);
-    JS_FreeValue(ctx, cache);
-    JS_FreeValue(ctx, g);
-    return ex;
-  }
-  JS_FreeValue(ctx, cached);
-  std::shared_ptr<const std::string> src;
-  try {
-    src = vu->run->bundle->read_file(base, spec);
-  } catch (const std::exception& e) {
-    JS_FreeValue(ctx, cache);
-    JS_FreeValue(ctx, g);
-    return JS_ThrowReferenceError(ctx, "require(\"%s\"): %s", spec.c_str(), e.what());
-  }
-  // The wrapper opens on the file's first line, so line numbers stay right.
-  std::string code = "(function (module, exports, require) {" + *src + "\n})";
-  JSValue fn = JS_Eval(ctx, code.c_str(), code.size(), path.c_str(), JS_EVAL_TYPE_GLOBAL);
-  if (JS_IsException(fn)) {
-    JS_FreeValue(ctx, cache);
-    JS_FreeValue(ctx, g);
-    return fn;
-  }
-  JSValue module = JS_NewObject(ctx);
-  JSValue exports = JS_NewObject(ctx);
-  JS_SetPropertyStr(ctx, module, "exports", JS_DupValue(ctx, exports));
-  JS_SetPropertyStr(ctx, cache, path.c_str(), JS_DupValue(ctx, module));  // before running: cycles see partial exports
-  JSValue req = JS_GetPropertyStr(ctx, g, "require");
-  JSValue args[3] = {module, exports, req};
-  JSValue r = JS_Call(ctx, fn, JS_UNDEFINED, 3, args);
-  JS_FreeValue(ctx, fn);
-  JS_FreeValue(ctx, req);
-  JS_FreeValue(ctx, exports);
-  if (JS_IsException(r)) {
-    // As in Node: a module that threw is not cached, so the next require() runs it again.
-    JSAtom a = JS_NewAtom(ctx, path.c_str());
-    JS_DeleteProperty(ctx, cache, a, 0);
-    JS_FreeAtom(ctx, a);
-  }
-  JS_FreeValue(ctx, cache);
-  JS_FreeValue(ctx, g);
-  if (JS_IsException(r)) {
-    JS_FreeValue(ctx, module);
-    return r;
-  }
-  JS_FreeValue(ctx, r);
-  JSValue ex = JS_GetPropertyStr(ctx, module, "exports");
-  JS_FreeValue(ctx, module);
-  return ex;
+  return vu->run->bundle->require(ctx, base, spec);
 }
 
 // ---- setTimeout / setInterval -------------------------------------------------
@@ -937,6 +860,8 @@ void install_globals(JSContext* ctx, VuState* vu) {
   JS_SetPropertyStr(ctx, g, "console", console);
   JS_SetPropertyStr(ctx, g, "open", JS_NewCFunction(ctx, n_open, "open", 2));
   JS_SetPropertyStr(ctx, g, "require", JS_NewCFunction(ctx, n_require, "require", 1));
+  // `global` as in k6 (Node-style bundles read it when `self` and `window` are absent).
+  JS_SetPropertyStr(ctx, g, "global", JS_DupValue(ctx, g));
   JS_SetPropertyStr(ctx, g, "setTimeout", JS_NewCFunctionMagic(ctx, n_set_timer, "setTimeout", 2, JS_CFUNC_generic_magic, 0));
   JS_SetPropertyStr(ctx, g, "setInterval", JS_NewCFunctionMagic(ctx, n_set_timer, "setInterval", 2, JS_CFUNC_generic_magic, 1));
   JS_SetPropertyStr(ctx, g, "clearTimeout", JS_NewCFunction(ctx, n_clear_timer, "clearTimeout", 1));
