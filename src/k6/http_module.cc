@@ -2,6 +2,8 @@
 // in http_natives.cc. Per VU it costs a few function objects, nothing compiled.
 #include <cstring>
 
+#include "k6/http_cookie_jar.h"
+#include "k6/http_params.h"
 #include "k6/json_path.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
@@ -144,20 +146,6 @@ JSValue n_response_ctor(JSContext* ctx, JSValueConst, int, JSValueConst*) {
   return JS_ThrowTypeError(ctx, "Response objects are created by http requests");
 }
 
-JSValue n_cookie_jar(JSContext* ctx, JSValueConst, int, JSValueConst*) {
-  JSValue g = JS_GetGlobalObject(ctx);
-  JSValue h = JS_GetPropertyStr(ctx, g, "__herd");
-  JS_FreeValue(ctx, g);
-  JSValue jar = JS_NewObject(ctx);
-  static const struct {
-    const char* js;
-    const char* native;
-  } kMap[] = {{"cookiesForURL", "jarCookiesForURL"}, {"set", "jarSet"}, {"clear", "jarClear"}, {"delete", "jarDelete"}};
-  for (const auto& m : kMap) JS_SetPropertyStr(ctx, jar, m.js, JS_GetPropertyStr(ctx, h, m.native));
-  JS_FreeValue(ctx, h);
-  return jar;
-}
-
 JSValue n_set_callback(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   JSValue g = JS_GetGlobalObject(ctx);
   JSValue h = JS_GetPropertyStr(ctx, g, "__herd");
@@ -191,8 +179,8 @@ const Export kExports[] = {
     {"file", n_file, nullptr, 3, 0},
     {"expectedStatuses", n_expected_statuses, nullptr, 0, 0},
     {"setResponseCallback", n_set_callback, nullptr, 1, 0},
-    {"cookieJar", n_cookie_jar, nullptr, 0, 0},
-    {"CookieJar", n_cookie_jar, nullptr, 0, 0},
+    {"cookieJar", http_cookie_jar, nullptr, 0, 0},
+    {"url", http_url_template, nullptr, 1, 0},
 };
 const char* const kConstants[][2] = {{"TLS_1_0", "tls1.0"}, {"TLS_1_1", "tls1.1"}, {"TLS_1_2", "tls1.2"},
                                      {"TLS_1_3", "tls1.3"}};
@@ -210,6 +198,7 @@ int http_module_init(JSContext* ctx, JSModuleDef* m) {
     set(e.name, fn);
   }
   for (const auto& c : kConstants) set(c[0], JS_NewString(ctx, c[1]));
+  set("CookieJar", install_cookie_jar_class(ctx));
   // Response: a constructor whose prototype every response object inherits.
   JSValue proto = JS_NewObject(ctx);
   JS_SetPropertyStr(ctx, proto, "json", JS_NewCFunction(ctx, n_response_json, "json", 1));
@@ -232,6 +221,7 @@ JSModuleDef* http_native_module(JSContext* ctx, const char* name) {
   for (const auto& e : kExports) JS_AddModuleExport(ctx, m, e.name);
   for (const auto& c : kConstants) JS_AddModuleExport(ctx, m, c[0]);
   JS_AddModuleExport(ctx, m, "Response");
+  JS_AddModuleExport(ctx, m, "CookieJar");
   JS_AddModuleExport(ctx, m, "default");
   return m;
 }

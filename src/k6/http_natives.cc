@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "k6/http_params.h"
 #include "k6/natives_util.h"
 #include "util/ascii.h"
 #include "util/duration.h"
@@ -37,6 +38,7 @@ struct RequestSpec {
   std::string response_type = "text";  ///< text | binary | none
   bool has_expected = true;            ///< false: responseCallback null -> no http_req_failed
   std::vector<StatusRange> expected{{200, 399}};
+  HttpParamExtras extras;  ///< compression, auth, jar (k6/http_params.h)
 };
 
 std::string canonical_header(const std::string& k) {
@@ -179,7 +181,8 @@ bool parse_expected(JSContext* ctx, JSValueConst cb, RequestSpec* spec) {
 bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSValueConst url, JSValueConst body,
                    JSValueConst params, RequestSpec* spec) {
   spec->method = method;
-  spec->url = js::to_string(ctx, url);
+  std::string url_name;  // the name tag of an http.url`...` URL
+  if (!http_url_parts(ctx, url, &spec->url, &url_name)) spec->url = js::to_string(ctx, url);
   spec->timeout = vu->run->http.timeout;
   spec->redirects = vu->run->http.max_redirects;
   if (vu->run->http.discard_response_bodies) spec->response_type = "none";
@@ -188,6 +191,7 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     return false;
   }
   if (!JS_IsUndefined(vu->response_callback) && !parse_expected(ctx, vu->response_callback, spec)) return false;
+  if (!parse_param_extras(ctx, params, &spec->extras)) return false;
   if (JS_IsObject(params)) {
     JSValue h = JS_GetPropertyStr(ctx, params, "headers");
     std::map<std::string, std::string> hm;
@@ -272,6 +276,12 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
       spec->has_body = true;
     }
   }
+  if (!url_name.empty()) spec->tags.emplace("name", url_name);  // a user "name" tag wins
+  if (spec->has_body && !spec->extras.compression.empty()) {
+    std::string warning;
+    if (!compress_request_body(ctx, spec->extras.compression, &spec->body, &spec->headers, &warning)) return false;
+    if (!warning.empty()) vu->run->logger->log(Logger::Level::kWarn, warning, "http");
+  }
   if (!has_header(spec->headers, "User-Agent") && !vu->run->http.user_agent.empty())
     spec->headers.emplace_back("User-Agent", vu->run->http.user_agent);
   return true;
@@ -315,12 +325,14 @@ struct Flight : std::enable_shared_from_this<Flight> {
     req.keep_body = spec.response_type != "none";
     req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
     req.conn_group = static_cast<std::uint64_t>(vu->id_in_test);  // each VU its own connections, as in k6
+    req.digest_auth = spec.extras.digest_auth;
     if (current_method == spec.method && spec.has_body) req.body = spec.body;
-    std::string jar = vu->jar.empty() ? std::string() : vu->jar.header_for(current_url, vu->now_us() / 1000000);
+    CookieJar& vu_jar = spec.extras.jar ? *spec.extras.jar : vu->jar;  // params.jar, else the VU's
+    std::string jar = vu_jar.empty() ? std::string() : vu_jar.header_for(current_url, vu->now_us() / 1000000);
     std::string cookie;
     if (!spec.cookies.empty()) {
       // Request cookies replace jar cookies of the same name.
-      std::vector<Cookie> jc = vu->jar.for_url(current_url, vu->now_us() / 1000000);
+      std::vector<Cookie> jc = vu_jar.for_url(current_url, vu->now_us() / 1000000);
       for (auto& c : jc)
         if (!spec.cookies.count(c.name)) cookie += (cookie.empty() ? "" : "; ") + c.name + "=" + c.value;
       for (auto& [k, v] : spec.cookies) cookie += (cookie.empty() ? "" : "; ") + k + "=" + v;
@@ -400,7 +412,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
       }
       Cookie c;
       if (parse_set_cookie(v, *origin, now_s, &c)) {
-        vu->jar.store(c, now_s);
+        (spec.extras.jar ? *spec.extras.jar : vu->jar).store(c, now_s);
         set_cookies.push_back(c);
       }
     }
@@ -625,8 +637,9 @@ bool wait_all(VuState* vu, const std::vector<std::shared_ptr<Flight>>& flights) 
 
 // After a completed flight: log or throw on network errors (options.throw).
 bool report_error(JSContext* ctx, VuState* vu, const Flight& f) {
-  // HTTP error statuses carry error_code 1000+status but are not request failures.
-  if (f.final.error_code == 0 || f.final.status != 0) return true;
+  // HTTP error statuses carry error_code 1000+status but are not request failures;
+  // a body that failed to decompress (1701) is one, though a status came.
+  if (f.final.error_code == 0 || (f.final.status != 0 && f.final.error.empty())) return true;
   if (vu->run->http.throw_errors) {
     JS_ThrowInternalError(ctx, "%s", f.final.error.c_str());
     return false;
@@ -712,12 +725,13 @@ JSValue http_async_request(JSContext* ctx, JSValueConst, int argc, JSValueConst*
       vu->async_ops.erase(it);
       JSValue arg;
       JSValue fn;
-      if (f_raw->final.error_code != 0 && f_raw->final.status == 0 && vu->run->http.throw_errors) {
+      bool failed = f_raw->final.error_code != 0 && (f_raw->final.status == 0 || !f_raw->final.error.empty());
+      if (failed && vu->run->http.throw_errors) {
         arg = JS_NewError(c);
         JS_SetPropertyStr(c, arg, "message", new_string(c, f_raw->final.error));
         fn = reject;
       } else {
-        if (f_raw->final.error_code != 0 && f_raw->final.status == 0)
+        if (failed)
           vu->run->logger->log(Logger::Level::kWarn,
                                "Request Failed error=\"" + f_raw->final.error + "\" url=" + f_raw->current_url, "http");
         arg = make_response(c, vu, keep);
