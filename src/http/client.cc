@@ -335,9 +335,8 @@ struct Client::Impl {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (r.digest_auth) curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_DIGEST));
     if (!r.basic_user.empty()) {
-      curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(r.digest_auth ? CURLAUTH_DIGEST : CURLAUTH_BASIC));
+      curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
       curl_easy_setopt(e, CURLOPT_USERNAME, r.basic_user.c_str());
       curl_easy_setopt(e, CURLOPT_PASSWORD, r.basic_password.c_str());
     }

@@ -36,8 +36,6 @@ struct Request {
   /// A body with a Content-Encoding herd knows (gzip, deflate, br, zstd; see
   /// content_coding.h) is decoded; past this many decoded bytes it fails (1701).
   std::size_t max_decoded_body = kDefaultMaxDecodedBody;
-  /// Params.auth "digest": HTTP Digest with the URL's user info (libcurl does it).
-  bool digest_auth = false;
   bool insecure_skip_tls_verify = false;
   /// Keep-alive connections are pooled per group: the k6 layer passes the VU,
   /// so each VU keeps its own connections (the built-in client keys its pools by

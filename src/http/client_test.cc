@@ -469,26 +469,3 @@ TEST_P(ClientTest, DecompressionBombIsBounded) {
   auto n = send(std::move(none));
   EXPECT_EQ(n.error_code, 0) << n.error;
 }
-
-TEST_P(ClientTest, DigestAuth) {
-  std::string hostport = base_.substr(std::string("http://").size());
-  Request req;
-  req.url = "http://ada:s3cret@" + hostport + "/digest-auth/auth/ada/s3cret";
-  req.digest_auth = true;
-  auto r = send(std::move(req));
-  ASSERT_EQ(r.status, 200) << r.body;
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  ASSERT_FALSE(j.is_discarded()) << r.body;
-  EXPECT_EQ(j["authenticated"], true);
-  EXPECT_EQ(j["user"], "ada");
-  Request wrong;
-  wrong.url = "http://ada:nope@" + hostport + "/digest-auth/auth/ada/s3cret";
-  wrong.digest_auth = true;
-  auto w = send(std::move(wrong));
-  EXPECT_EQ(w.status, 401);
-  EXPECT_NE(header(w, "WWW-Authenticate").find("Digest"), std::string::npos);
-  // without digest the same credentials go as Basic, which the route refuses
-  Request basic;
-  basic.url = "http://ada:s3cret@" + hostport + "/digest-auth/auth/ada/s3cret";
-  EXPECT_EQ(send(std::move(basic)).status, 401);
-}

@@ -125,7 +125,7 @@ bool fast_request(const Request& req) {
       if (c == '\r' || c == '\n' || c == '\0') return false;
     if (iequals(k, "transfer-encoding") || iequals(k, "expect") || iequals(k, "upgrade")) return false;
   }
-  return !req.digest_auth;  // digest's challenge and answer: libcurl
+  return true;
 }
 
 namespace {

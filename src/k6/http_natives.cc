@@ -277,6 +277,8 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     }
   }
   if (!url_name.empty()) spec->tags.emplace("name", url_name);  // a user "name" tag wins
+  if (spec->extras.digest_auth && split_user_info(spec->url, &spec->extras.digest_creds))
+    spec->url = spec->extras.digest_creds.bare_url;  // as k6: the first request goes without credentials
   if (spec->has_body && !spec->extras.compression.empty()) {
     std::string warning;
     if (!compress_request_body(ctx, spec->extras.compression, &spec->body, &spec->headers, &warning)) return false;
@@ -315,6 +317,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
   bool abandoned = false;
   std::function<void()> on_done;  ///< async requests: called instead of waking the VU
   std::string sent_cookie_header;
+  std::string digest_header;  ///< Authorization answering a digest challenge (k6/digest_auth.h)
 
   void start_hop() {
     http::Request req;
@@ -325,7 +328,6 @@ struct Flight : std::enable_shared_from_this<Flight> {
     req.keep_body = spec.response_type != "none";
     req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
     req.conn_group = static_cast<std::uint64_t>(vu->id_in_test);  // each VU its own connections, as in k6
-    req.digest_auth = spec.extras.digest_auth;
     if (current_method == spec.method && spec.has_body) req.body = spec.body;
     CookieJar& vu_jar = spec.extras.jar ? *spec.extras.jar : vu->jar;  // params.jar, else the VU's
     std::string jar = vu_jar.empty() ? std::string() : vu_jar.header_for(current_url, vu->now_us() / 1000000);
@@ -340,6 +342,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
       cookie = jar;
     }
     if (!cookie.empty()) req.headers.emplace_back("Cookie", cookie);
+    if (!digest_header.empty()) req.headers.emplace_back("Authorization", digest_header);
     sent_cookie_header = cookie;
     auto self = shared_from_this();
     vu->http->start(std::move(req), [self](http::Response&& r) { self->on_hop(std::move(r)); });
@@ -414,6 +417,18 @@ struct Flight : std::enable_shared_from_this<Flight> {
       if (parse_set_cookie(v, *origin, now_s, &c)) {
         (spec.extras.jar ? *spec.extras.jar : vu->jar).store(c, now_s);
         set_cookies.push_back(c);
+      }
+    }
+    if (r.status == 401 && spec.extras.digest_auth && digest_header.empty()) {
+      // k6's digest: the 401 is a sample; the request is sent again with the answer
+      std::string cnonce = new_cnonce();
+      for (auto& [k, v] : r.headers)
+        if (iequals(k, "www-authenticate") && digest_header.empty())
+          digest_header = digest_authorization(v, current_method, request_target(current_url),
+                                               spec.extras.digest_creds, cnonce);
+      if (!digest_header.empty()) {
+        start_hop();
+        return;
       }
     }
     bool is_redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;

@@ -14,6 +14,7 @@
 #include "http/client.h"
 #include "http/content_coding.h"
 #include "k6/cookie_jar.h"
+#include "k6/digest_auth.h"
 
 namespace herd::k6 {
 
@@ -22,6 +23,7 @@ struct HttpParamExtras {
   std::vector<http::Coding> compression;  ///< in the order applied; empty = body sent as is
   bool digest_auth = false;               ///< params.auth === "digest"
   std::shared_ptr<CookieJar> jar;         ///< params.jar; null = the VU's jar
+  UserInfo digest_creds;                  ///< digest: the URL's user info (taken out of the URL)
 };
 
 /// Reads params.compression, params.auth and params.jar. False, with a JS
