@@ -188,9 +188,12 @@ class ZstdStage : public ContentDecoder::Stage {
 std::unique_ptr<ContentDecoder::Stage> make_stage(Coding c) {
   switch (c) {
     case Coding::kGzip:
-    case Coding::kDeflate: return std::make_unique<ZlibStage>(c);
-    case Coding::kBr: return std::make_unique<BrotliStage>();
-    case Coding::kZstd: return std::make_unique<ZstdStage>();
+    case Coding::kDeflate:
+      return std::make_unique<ZlibStage>(c);
+    case Coding::kBr:
+      return std::make_unique<BrotliStage>();
+    case Coding::kZstd:
+      return std::make_unique<ZstdStage>();
   }
   return nullptr;
 }
@@ -205,20 +208,29 @@ std::string_view trim(std::string_view s) {
 
 bool parse_coding(std::string_view name, Coding* out) {
   name = trim(name);
-  if (util::iequals(name, "gzip") || util::iequals(name, "x-gzip")) *out = Coding::kGzip;
-  else if (util::iequals(name, "deflate")) *out = Coding::kDeflate;
-  else if (util::iequals(name, "br")) *out = Coding::kBr;
-  else if (util::iequals(name, "zstd")) *out = Coding::kZstd;
-  else return false;
+  if (util::iequals(name, "gzip") || util::iequals(name, "x-gzip"))
+    *out = Coding::kGzip;
+  else if (util::iequals(name, "deflate"))
+    *out = Coding::kDeflate;
+  else if (util::iequals(name, "br"))
+    *out = Coding::kBr;
+  else if (util::iequals(name, "zstd"))
+    *out = Coding::kZstd;
+  else
+    return false;
   return true;
 }
 
 const char* coding_name(Coding c) {
   switch (c) {
-    case Coding::kGzip: return "gzip";
-    case Coding::kDeflate: return "deflate";
-    case Coding::kBr: return "br";
-    case Coding::kZstd: return "zstd";
+    case Coding::kGzip:
+      return "gzip";
+    case Coding::kDeflate:
+      return "deflate";
+    case Coding::kBr:
+      return "br";
+    case Coding::kZstd:
+      return "zstd";
   }
   return "";
 }

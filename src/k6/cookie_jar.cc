@@ -186,12 +186,14 @@ void CookieJar::remove(const std::string& url, const std::string& name) {
                  cookies_.end());
 }
 
-std::string cookie_default_path(const std::string& url_path) { return default_path(url_path); }
+std::string cookie_default_path(const std::string& url_path) {
+  return default_path(url_path);
+}
 
 bool cookie_domain_allowed(const std::string& host, const std::string& domain) {
-  return host == domain || (host.size() > domain.size() &&
-                            host.compare(host.size() - domain.size(), domain.size(), domain) == 0 &&
-                            host[host.size() - domain.size() - 1] == '.');
+  return host == domain ||
+         (host.size() > domain.size() && host.compare(host.size() - domain.size(), domain.size(), domain) == 0 &&
+          host[host.size() - domain.size() - 1] == '.');
 }
 
 }  // namespace herd::k6

@@ -129,7 +129,8 @@ std::string digest_authorization(std::string_view www_authenticate, std::string_
   bool qop_auth = false;
   for (std::string_view rest = qops; !rest.empty();) {
     std::string_view tok = trim(rest.substr(0, rest.find(',')));
-    rest.remove_prefix(std::min(rest.size(), rest.find(',') == std::string_view::npos ? rest.size() : rest.find(',') + 1));
+    rest.remove_prefix(
+        std::min(rest.size(), rest.find(',') == std::string_view::npos ? rest.size() : rest.find(',') + 1));
     if (iequals(tok, "auth")) qop_auth = true;
   }
   if (!qops.empty() && !qop_auth) return "";  // only auth-int offered
@@ -137,8 +138,9 @@ std::string digest_authorization(std::string_view www_authenticate, std::string_
   std::string ha1 = hex_digest(md, creds.user + ":" + realm + ":" + creds.password);
   if (sess) ha1 = hex_digest(md, ha1 + ":" + nonce + ":" + std::string(cnonce));
   std::string ha2 = hex_digest(md, std::string(method) + ":" + std::string(uri));
-  std::string response = qop_auth ? hex_digest(md, ha1 + ":" + nonce + ":" + nc + ":" + std::string(cnonce) + ":auth:" + ha2)
-                                  : hex_digest(md, ha1 + ":" + nonce + ":" + ha2);
+  std::string response = qop_auth
+                             ? hex_digest(md, ha1 + ":" + nonce + ":" + nc + ":" + std::string(cnonce) + ":auth:" + ha2)
+                             : hex_digest(md, ha1 + ":" + nonce + ":" + ha2);
   std::string out = "Digest username=" + quoted(creds.user) + ", realm=" + quoted(realm) + ", nonce=" + quoted(nonce) +
                     ", uri=" + quoted(uri);
   if (qop_auth) out += ", cnonce=" + quoted(cnonce) + ", nc=" + nc + ", qop=auth";

@@ -19,7 +19,9 @@ struct JarData {
   std::shared_ptr<CookieJar> jar;
 };
 
-void jar_finalizer(JSRuntime*, JSValue val) { delete static_cast<JarData*>(JS_GetOpaque(val, jar_class_id)); }
+void jar_finalizer(JSRuntime*, JSValue val) {
+  delete static_cast<JarData*>(JS_GetOpaque(val, jar_class_id));
+}
 
 CookieJar* this_jar(JSContext* ctx, JSValueConst this_val) {
   auto* d = static_cast<JarData*>(JS_GetOpaque(this_val, jar_class_id));
@@ -27,7 +29,9 @@ CookieJar* this_jar(JSContext* ctx, JSValueConst this_val) {
   return d ? d->jar.get() : nullptr;
 }
 
-std::int64_t now_s(JSContext* ctx) { return vu_of(ctx)->now_us() / 1000000; }
+std::int64_t now_s(JSContext* ctx) {
+  return vu_of(ctx)->now_us() / 1000000;
+}
 
 // Values of an options object: false when `key` is absent or undefined.
 bool opt(JSContext* ctx, JSValueConst opts, const char* key, JSValue* out) {
@@ -107,8 +111,10 @@ JSValue n_set(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* arg
       std::tm tm{};
       const char* end = strptime(e.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
       if (!end || *end != '\0')
-        return JS_ThrowTypeError(ctx, "CookieJar.set: unable to parse \"expires\" date \"%s\" (RFC 1123: "
-                                      "\"Mon, 02 Jan 2006 15:04:05 GMT\")", e.c_str());
+        return JS_ThrowTypeError(ctx,
+                                 "CookieJar.set: unable to parse \"expires\" date \"%s\" (RFC 1123: "
+                                 "\"Mon, 02 Jan 2006 15:04:05 GMT\")",
+                                 e.c_str());
       std::int64_t t = static_cast<std::int64_t>(timegm(&tm));
       c.expires_unix = t <= 0 ? 1 : t;
     }

@@ -424,8 +424,8 @@ struct Flight : std::enable_shared_from_this<Flight> {
       std::string cnonce = new_cnonce();
       for (auto& [k, v] : r.headers)
         if (iequals(k, "www-authenticate") && digest_header.empty())
-          digest_header = digest_authorization(v, current_method, request_target(current_url),
-                                               spec.extras.digest_creds, cnonce);
+          digest_header =
+              digest_authorization(v, current_method, request_target(current_url), spec.extras.digest_creds, cnonce);
       if (!digest_header.empty()) {
         start_hop();
         return;

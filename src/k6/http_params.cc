@@ -90,8 +90,10 @@ bool compress_request_body(JSContext* ctx, const std::vector<http::Coding>& codi
   for (auto& [k, v] : *headers) {
     if (!util::iequals(k, "content-encoding")) continue;
     if (v != names)
-      *warning = "There's a mismatch between the desired `compression` and the manually set `Content-Encoding` "
-                 "header in the request: \"" + v + "\" != \"" + names + "\"";
+      *warning =
+          "There's a mismatch between the desired `compression` and the manually set `Content-Encoding` "
+          "header in the request: \"" +
+          v + "\" != \"" + names + "\"";
     return true;
   }
   headers->emplace_back("Content-Encoding", names);

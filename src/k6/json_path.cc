@@ -30,9 +30,12 @@ size_t close_paren(std::string_view s, size_t open, std::string_view path) {
       if (c == '"') in_str = false;
       continue;
     }
-    if (c == '"') in_str = true;
-    else if (c == '(' && ++depth > kMaxDepth) fail(path, "queries nested too deeply");
-    else if (c == ')' && --depth == 0) return i + 1;
+    if (c == '"')
+      in_str = true;
+    else if (c == '(' && ++depth > kMaxDepth)
+      fail(path, "queries nested too deeply");
+    else if (c == ')' && --depth == 0)
+      return i + 1;
   }
   fail(path, "unbalanced parentheses in a query");
 }
@@ -108,7 +111,9 @@ std::optional<Json> select_depth(const Json& doc, std::string_view path, int dep
   return eval(doc, steps, 0, depth);
 }
 
-int cmp_num(double a, double b) { return a < b ? -1 : (a > b ? 1 : 0); }
+int cmp_num(double a, double b) {
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
 
 bool compare(int c, const std::string& op) {
   if (op == "==") return c == 0;
@@ -313,7 +318,8 @@ std::vector<JsonPathStep> parse_json_path(std::string_view path) {
       st.kind = Kind::kModifier;
       st.key = std::string(path.substr(i + 1, j - i - 1));
       if (st.key != "this" && st.key != "reverse" && st.key != "keys" && st.key != "values")
-        fail(path, "the modifier @" + st.key + " is not supported by herd (supported: @this, @reverse, @keys, @values)");
+        fail(path,
+             "the modifier @" + st.key + " is not supported by herd (supported: @this, @reverse, @keys, @values)");
       i = j;
     } else {
       std::string key, pattern;

@@ -43,13 +43,13 @@ struct JsonPathStep {
     kModifier,  ///< `@name`
   };
   Kind kind = Kind::kKey;
-  bool piped = false;  ///< reached through `|` rather than `.`
-  std::string key;     ///< kKey: unescaped key; kModifier: name without '@'
-  bool glob = false;   ///< kKey: has an unescaped `*` or `?`
-  std::string pattern; ///< kKey with glob: the key with escapes kept, for glob matching
+  bool piped = false;   ///< reached through `|` rather than `.`
+  std::string key;      ///< kKey: unescaped key; kModifier: name without '@'
+  bool glob = false;    ///< kKey: has an unescaped `*` or `?`
+  std::string pattern;  ///< kKey with glob: the key with escapes kept, for glob matching
   // kQuery / kQueryAll:
-  std::string query_path;  ///< left side ("" = the element itself)
-  std::string op;          ///< "" (exists), "==", "!=", "<", "<=", ">", ">=", "%", "!%"
+  std::string query_path;        ///< left side ("" = the element itself)
+  std::string op;                ///< "" (exists), "==", "!=", "<", "<=", ">", ">=", "%", "!%"
   nlohmann::ordered_json value;  ///< right side literal
 };
 

@@ -103,8 +103,8 @@ TEST(JsonPath, Glob) {
 }
 
 TEST(JsonPath, BadPathsAreErrors) {
-  for (const char* p : {"", "a.", "a|", "items.#(n>", "items.#(n>2", "items.#(", "items.#x", "{a,b}", "[a]",
-                        "@pretty", "a\\", "items.#(n>abc)", "items.#(n==\"x)", "!true"}) {
+  for (const char* p : {"", "a.", "a|", "items.#(n>", "items.#(n>2", "items.#(", "items.#x", "{a,b}", "[a]", "@pretty",
+                        "a\\", "items.#(n>abc)", "items.#(n==\"x)", "!true"}) {
     EXPECT_THROW(select_json_path(doc(), p), JsonPathError) << p;
   }
   try {

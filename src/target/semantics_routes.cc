@@ -35,7 +35,8 @@ std::string query_param(std::string_view q, std::string_view name) {
     std::string out;
     for (std::size_t i = 0; i < v.size(); i++) {
       int x = 0;
-      if (v[i] == '%' && i + 2 < v.size() && std::from_chars(v.data() + i + 1, v.data() + i + 3, x, 16).ptr == v.data() + i + 3) {
+      if (v[i] == '%' && i + 2 < v.size() &&
+          std::from_chars(v.data() + i + 1, v.data() + i + 3, x, 16).ptr == v.data() + i + 3) {
         out += static_cast<char>(x);
         i += 2;
       } else {
@@ -135,8 +136,8 @@ void digest_auth(const RouteRequest& r, std::string_view user, std::string_view 
     std::string ha1 = md5_hex(std::string(user) + ":" + kRealm + ":" + std::string(pass));
     std::string ha2 = md5_hex(std::string(r.method) + ":" + uri);
     std::string expect = md5_hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + ha2);
-    ok = digest_param(p, "username") == user && digest_param(p, "realm") == kRealm && qop == "auth" &&
-         !nonce.empty() && uri == r.target && digest_param(p, "response") == expect;
+    ok = digest_param(p, "username") == user && digest_param(p, "realm") == kRealm && qop == "auth" && !nonce.empty() &&
+         uri == r.target && digest_param(p, "response") == expect;
   }
   nlohmann::json j;
   j["authenticated"] = ok;

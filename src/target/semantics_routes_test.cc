@@ -63,8 +63,8 @@ TEST(SemanticsRoutes, EncodedRoute) {
   EXPECT_EQ(body.substr(0, 3), "abc");
   rep = serve(get("/encoded", "coding=gzip%2Cbr&bytes=10&fill=zero"));
   EXPECT_EQ(decoded(rep, "gzip, br"), std::string(10, '\0'));
-  for (const char* q : {"coding=lzw&bytes=1", "bytes=1", "coding=gzip", "coding=gzip&bytes=x",
-                        "coding=gzip&bytes=99999999999"})
+  for (const char* q :
+       {"coding=lzw&bytes=1", "bytes=1", "coding=gzip", "coding=gzip&bytes=x", "coding=gzip&bytes=99999999999"})
     EXPECT_EQ(serve(get("/encoded", q)).status, 400) << q;
   rep = serve(get("/encoded", "coding=gzip&bytes=5000&truncate=1"));
   auto d = http::ContentDecoder::create("gzip");
@@ -86,7 +86,7 @@ TEST(SemanticsRoutes, DecodeRoute) {
   EXPECT_EQ(j["body"], "hello world");
   EXPECT_EQ(j["content_encoding"], "br, gzip");
   r.headers = {{"Content-Encoding", "br"}};  // the outer coding is gzip: not what it says
-    r.headers = {};
+  r.headers = {};
   r.body = "plain";
   EXPECT_EQ(nlohmann::json::parse(serve(r).body)["body"], "plain");
 }

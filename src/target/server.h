@@ -17,6 +17,8 @@
 //   GET  /headers               request headers as JSON
 //   ANY  /counter/{name}/inc    increments a named counter; /counter/{name} reads it
 //   GET  /close                 closes the connection without answering
+//   GET  /gzip /deflate /br /zstd, /encoded, ANY /decode, GET /digest-auth/auth/{u}/{p}:
+//                               content codings and digest auth (target/semantics_routes.h)
 
 #include <atomic>
 #include <cstdint>
