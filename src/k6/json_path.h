@@ -15,7 +15,9 @@
 //   @this @reverse @keys @values  modifiers
 // Anything else GJSON knows (multipaths `{a,b}`/`[a,b]`, other modifiers, JSON
 // literals `!true`) is refused with a JsonPathError naming it.
-// A path that selects nothing gives std::nullopt (k6: undefined).
+// A path that selects nothing gives std::nullopt (k6: undefined). GJSON itself
+// never fails; herd refuses malformed paths too, with the reason, rather than
+// answering undefined for a typo.
 
 #include <nlohmann/json.hpp>
 

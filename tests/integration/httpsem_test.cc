@@ -280,14 +280,21 @@ export default function () {
     'all matches': (r) => JSON.stringify(r.json('items.#(id>=1)#.name')) === '["first","second"]',
     'pipe': (r) => r.json('items.#.name|1') === 'second',
   });
+  check(http.get(`${B}/`), {
+    'as k6: a body that is not JSON gives undefined': (r) => r.json('a') === undefined,
+  });
+  check(res, { 'as k6: an empty selector gives undefined': (r) => r.json('') === undefined });
   let msg = '';
   try { res.json('items.#(id>'); } catch (e) { msg = String(e); }
   check(msg, { 'bad selector is an error': (m) => m.includes('SyntaxError') && m.includes('items.#(id>') });
+  let unsupported = '';
+  try { res.json('numbers|@pretty'); } catch (e) { unsupported = String(e); }
+  check(unsupported, { 'unsupported modifier named': (m) => m.includes('@pretty is not supported by herd') });
 }
 )JS",
                         &r);
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_ALL_CHECKS_PASS(exp, r, 13);
+  EXPECT_ALL_CHECKS_PASS(exp, r, 16);
 }
 
 }  // namespace
