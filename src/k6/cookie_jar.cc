@@ -191,9 +191,11 @@ std::string cookie_default_path(const std::string& url_path) {
 }
 
 bool cookie_domain_allowed(const std::string& host, const std::string& domain) {
-  return host == domain ||
-         (host.size() > domain.size() && host.compare(host.size() - domain.size(), domain.size(), domain) == 0 &&
-          host[host.size() - domain.size() - 1] == '.');
+  if (host == domain) return true;
+  bool ip = host.find(':') != std::string::npos || host.find_first_not_of("0123456789.") == std::string::npos;
+  if (ip) return false;  // an address has no parent domains
+  return host.size() > domain.size() && host.compare(host.size() - domain.size(), domain.size(), domain) == 0 &&
+         host[host.size() - domain.size() - 1] == '.';
 }
 
 }  // namespace herd::k6

@@ -1,5 +1,6 @@
 #include "k6/http_cookie_jar.h"
 
+#include <cctype>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -108,15 +109,20 @@ JSValue n_set(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* arg
     if (opt(ctx, argv[3], "expires", &v)) {
       std::string e = js::to_string(ctx, v);
       JS_FreeValue(ctx, v);
-      std::tm tm{};
-      const char* end = strptime(e.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-      if (!end || *end != '\0')
-        return JS_ThrowTypeError(ctx,
-                                 "CookieJar.set: unable to parse \"expires\" date \"%s\" (RFC 1123: "
-                                 "\"Mon, 02 Jan 2006 15:04:05 GMT\")",
-                                 e.c_str());
-      std::int64_t t = static_cast<std::int64_t>(timegm(&tm));
-      c.expires_unix = t <= 0 ? 1 : t;
+      if (!e.empty()) {
+        // RFC 1123 as Go parses it: a zone abbreviation it does not know counts as UTC
+        std::tm tm{};
+        const char* end = strptime(e.c_str(), "%a, %d %b %Y %H:%M:%S ", &tm);
+        bool zone = end && *end != '\0';
+        for (const char* p = end; zone && *p; p++) zone = std::isalpha(static_cast<unsigned char>(*p)) != 0;
+        if (!zone)
+          return JS_ThrowTypeError(ctx,
+                                   "CookieJar.set: unable to parse \"expires\" date string \"%s\" (RFC 1123, e.g. "
+                                   "\"Mon, 02 Jan 2006 15:04:05 GMT\")",
+                                   e.c_str());
+        std::int64_t t = static_cast<std::int64_t>(timegm(&tm));
+        c.expires_unix = t <= 0 ? 1 : t;
+      }
     }
     if (opt(ctx, argv[3], "max_age", &v)) {
       int64_t ma = 0;

@@ -181,11 +181,14 @@ export default function () {
       'path option': (j) => j.cookiesForURL(`${B}/only/x`).q !== undefined && j.cookiesForURL(`${B}/`).q === undefined,
     });
     own.set(B, 'd', '1', { domain: 'example.com' });
+    own.set(B, 'ip', '1', { domain: '0.0.1' });  // an address has no parent domain
+    own.set(B, 'fut', '1', { expires: 'Fri, 01 Jan 2100 00:00:00 UTC' });
     own.set(B, 'gone', '1');
     own.set(B, 'gone', '1', { max_age: -1 });
     own.set(B, 'later', '1', { expires: 'Mon, 02 Jan 2006 15:04:05 GMT' });
     check(own.cookiesForURL(`${B}/`), {
-      'foreign domain dropped': (c) => c.d === undefined,
+      'foreign domain dropped': (c) => c.d === undefined && c.ip === undefined,
+      'future expires kept': (c) => c.fut[0] === '1',
       'max_age < 0 deletes': (c) => c.gone === undefined,
       'past expires deletes': (c) => c.later === undefined,
     });
@@ -214,7 +217,7 @@ export default function () {
 )JS",
                         &r);
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_ALL_CHECKS_PASS(exp, r, 20);
+  EXPECT_ALL_CHECKS_PASS(exp, r, 21);
 }
 
 TEST_F(HttpSemantics, HttpUrlGroupsRequestsUnderOneName) {
