@@ -367,8 +367,9 @@ struct Flight : std::enable_shared_from_this<Flight> {
     } else {
       std::map<std::string, std::string> extra = spec.tags;
       extra.emplace("method", current_method);
-      extra.emplace("url", current_url);
-      extra.emplace("name", current_url);  // emplace: a user "name" tag wins
+      std::string tag_url = mask_credentials(current_url);  // as k6: no password in metrics
+      extra.emplace("url", tag_url);
+      extra.emplace("name", tag_url);  // emplace: a user "name" tag wins
       extra["status"] = std::to_string(r.status);
       extra["proto"] = r.proto;
       if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
@@ -660,7 +661,7 @@ bool report_error(JSContext* ctx, VuState* vu, const Flight& f) {
     return false;
   }
   vu->run->logger->log(Logger::Level::kWarn,
-                       "Request Failed error=\"" + f.final.error + "\" url=" + f.current_url, "http");
+                       "Request Failed error=\"" + f.final.error + "\" url=" + mask_credentials(f.current_url), "http");
   return true;
 }
 
@@ -748,7 +749,7 @@ JSValue http_async_request(JSContext* ctx, JSValueConst, int argc, JSValueConst*
       } else {
         if (failed)
           vu->run->logger->log(Logger::Level::kWarn,
-                               "Request Failed error=\"" + f_raw->final.error + "\" url=" + f_raw->current_url, "http");
+                               "Request Failed error=\"" + f_raw->final.error + "\" url=" + mask_credentials(f_raw->current_url), "http");
         arg = make_response(c, vu, keep);
         fn = resolve;
       }

@@ -100,6 +100,17 @@ bool compress_request_body(JSContext* ctx, const std::vector<http::Coding>& codi
   return true;
 }
 
+std::string mask_credentials(const std::string& url) {
+  std::size_t start = url.find("://");
+  if (start == std::string::npos) return url;
+  start += 3;
+  std::size_t end = url.find_first_of("/?#", start);
+  std::size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  if (at == std::string::npos || at < start) return url;
+  bool has_password = url.find(':', start) < at;
+  return url.substr(0, start) + (has_password ? "****:****" : "****") + url.substr(at);
+}
+
 bool http_url_parts(JSContext* ctx, JSValueConst v, std::string* url, std::string* name) {
   if (!JS_IsObject(v)) return false;
   JSValue m = JS_GetPropertyStr(ctx, v, kUrlMarker);

@@ -36,6 +36,10 @@ bool parse_param_extras(JSContext* ctx, JSValueConst params, HttpParamExtras* ou
 bool compress_request_body(JSContext* ctx, const std::vector<http::Coding>& codings, std::string* body,
                            http::Headers* headers, std::string* warning);
 
+/// The URL as k6 puts it in the url and name tags: user info masked
+/// ("http://****:****@host/", "http://****@host/"); other URLs unchanged.
+std::string mask_credentials(const std::string& url);
+
 /// When `v` is an object made by http.url: its URL and its name tag. False otherwise.
 bool http_url_parts(JSContext* ctx, JSValueConst v, std::string* url, std::string* name);
 

@@ -145,9 +145,12 @@ export default function () {
   });
 }
 )JS",
-                        &r, {}, transport_env());
+                        &r, {"--out", "json=out.json"}, transport_env());
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_ALL_CHECKS_PASS(exp, r, 7);
+  std::string points = dir_.read("out.json");
+  EXPECT_EQ(points.find(":pw@"), std::string::npos) << "no password in the url and name tags";
+  EXPECT_NE(points.find("http://****:****@" + base_url().substr(7) + "/basic-auth/ada/pw"), std::string::npos);
   // as k6: each digest request is two exchanges, the 401 challenge being a sample too
   // (2 + 2 for the digest requests, 1 + 1 for the others)
   EXPECT_EQ(metric_value(exp, "http_reqs", "count"), 6) << exp["metrics"].dump();
