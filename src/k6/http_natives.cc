@@ -748,8 +748,10 @@ JSValue http_async_request(JSContext* ctx, JSValueConst, int argc, JSValueConst*
         fn = reject;
       } else {
         if (failed)
-          vu->run->logger->log(Logger::Level::kWarn,
-                               "Request Failed error=\"" + f_raw->final.error + "\" url=" + mask_credentials(f_raw->current_url), "http");
+          vu->run->logger->log(
+              Logger::Level::kWarn,
+              "Request Failed error=\"" + f_raw->final.error + "\" url=" + mask_credentials(f_raw->current_url),
+              "http");
         arg = make_response(c, vu, keep);
         fn = resolve;
       }
