@@ -782,7 +782,8 @@ JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   for (uint32_t i = 0; i < n && ok; i++) {
     JSValue item = JS_GetProperty(ctx, reqs, props[i].atom);
     RequestSpec spec;
-    if (JS_IsString(item)) {
+    std::string u_url, u_name;
+    if (JS_IsString(item) || http_url_parts(ctx, item, &u_url, &u_name)) {
       ok = parse_request(ctx, vu, "GET", item, JS_UNDEFINED, JS_UNDEFINED, &spec);
     } else if (JS_IsArray(ctx, item) > 0) {
       JSValue m = JS_GetPropertyUint32(ctx, item, 0), u = JS_GetPropertyUint32(ctx, item, 1),

@@ -235,7 +235,7 @@ export default function () {
   const res = http.get(http.url`${B}/echo?id=${id}&x=1`);
   check(res, { 'real url requested': (r) => r.json('args.id') === String(id) && r.url.endsWith(`id=${id}&x=1`) });
   http.get(http.url`${B}/status/${200 + __ITER}`, { tags: { name: 'mine' } });
-  http.batch([['GET', http.url`${B}/json?v=${id}`]]);
+  http.batch([['GET', http.url`${B}/json?v=${id}`], http.url`${B}/status/${201}`]);
   let msg = '';
   try { http.url('not a template'); } catch (e) { msg = String(e); }
   check(msg, { 'plain call refused': (m) => m.includes('template tag') });
@@ -257,6 +257,7 @@ export default function () {
   EXPECT_EQ(names["${}/echo?id=${}&x=1"], 3) << ::testing::PrintToString(names);
   EXPECT_EQ(names["mine"], 3) << "a user name tag wins";
   EXPECT_EQ(names["${}/json?v=${}"], 3) << "batch requests too";
+  EXPECT_EQ(names["${}/status/${}"], 3) << "a bare http.url in a batch";
   EXPECT_EQ(urls.count(base_url() + "/echo?id=11&x=1"), 1u) << "the url tag stays the real URL";
 }
 
