@@ -197,6 +197,7 @@ JSValue install_cookie_jar_class(JSContext* ctx) {
 
 JSValue http_cookie_jar(JSContext* ctx, JSValueConst, int, JSValueConst*) {
   VuState* vu = vu_of(ctx);
+  if (vu->in_init) return JS_ThrowTypeError(ctx, "Making cookie jars in the init context is not supported");
   return new_jar_object(ctx, std::shared_ptr<CookieJar>(std::shared_ptr<CookieJar>(), &vu->jar));
 }
 

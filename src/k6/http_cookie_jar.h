@@ -17,7 +17,8 @@ namespace herd::k6 {
 /// returns the `http.CookieJar` constructor (owned by the caller).
 JSValue install_cookie_jar_class(JSContext* ctx);
 
-/// `http.cookieJar()`: a CookieJar object for the VU's own jar.
+/// `http.cookieJar()`: a CookieJar object for the VU's own jar (an error in the
+/// init context, as in k6; `new http.CookieJar()` works there).
 JSValue http_cookie_jar(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
 
 /// The jar behind a CookieJar object; nullptr (no exception) for any other value.

@@ -149,9 +149,6 @@ JSValue http_url_template(JSContext* ctx, JSValueConst, int argc, JSValueConst* 
       }
     }
   }
-  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-    return JS_ThrowTypeError(ctx, "http.url: invalid URL \"%s\": only http:// and https:// URLs are supported",
-                             url.c_str());
   JSValue o = JS_NewObject(ctx);
   JS_DefinePropertyValueStr(ctx, o, kUrlMarker, JS_TRUE, 0);
   JS_SetPropertyStr(ctx, o, "url", new_string(ctx, url));
