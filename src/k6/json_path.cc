@@ -91,6 +91,7 @@ void parse_query(std::string_view body, JsonPathStep* st, std::string_view path)
       while (!right.empty() && right.front() == ' ') right.remove_prefix(1);
       while (!right.empty() && right.back() == ' ') right.remove_suffix(1);
       st->query_path = std::string(left);
+      if (!left.empty()) parse_json_path(left);  // refuse a bad left side now, not per element
       st->op = o == "=" ? "==" : std::string(o);
       st->value = parse_literal(right, path);
       return;
@@ -100,6 +101,7 @@ void parse_query(std::string_view body, JsonPathStep* st, std::string_view path)
   while (!left.empty() && left.front() == ' ') left.remove_prefix(1);
   while (!left.empty() && left.back() == ' ') left.remove_suffix(1);
   if (left.empty()) fail(path, "empty query");
+  parse_json_path(left);
   st->query_path = std::string(left);
 }
 

@@ -104,7 +104,7 @@ TEST(JsonPath, Glob) {
 
 TEST(JsonPath, BadPathsAreErrors) {
   for (const char* p : {"", "a.", "a|", "items.#(n>", "items.#(n>2", "items.#(", "items.#x", "{a,b}", "[a]", "@pretty",
-                        "a\\", "items.#(n>abc)", "items.#(n==\"x)", "!true"}) {
+                        "a\\", "items.#(n>abc)", "items.#(n==\"x)", "!true", "empty.#(@pretty==1)", "empty.#(a.)"}) {
     EXPECT_THROW(select_json_path(doc(), p), JsonPathError) << p;
   }
   try {
