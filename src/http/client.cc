@@ -142,6 +142,7 @@ struct Transfer {
   Clock::time_point prereq_at{};      // connection ready, request about to be sent (CURLOPT_PREREQFUNCTION)
   bool in_headers = false;
   std::string status_line;  // the last "HTTP/1.1 200 OK"
+  std::unique_ptr<ContentDecoder> decoder;  // the last header block has a Content-Encoding to undo
 };
 
 }  // namespace
@@ -237,7 +238,11 @@ struct Client::Impl {
 
   static std::size_t write_cb(char* p, std::size_t size, std::size_t n, void* ud) {
     auto* t = static_cast<Transfer*>(ud);
-    if (t->req.keep_body) t->resp.body.append(p, size * n);
+    if (!t->req.keep_body) return size * n;
+    if (t->decoder)
+      t->decoder->feed(p, size * n, &t->resp.body);  // an error is reported in finish()
+    else
+      t->resp.body.append(p, size * n);
     return size * n;
   }
 
@@ -256,6 +261,10 @@ struct Client::Impl {
     }
     if (line.empty()) {
       t->in_headers = false;
+      t->decoder.reset();
+      if (t->req.keep_body && t->req.method != "HEAD")
+        for (const auto& [k, v] : t->resp.headers)
+          if (iequals(k, "content-encoding")) t->decoder = ContentDecoder::create(v, t->req.max_decoded_body);
       return len;
     }
     if ((line.front() == ' ' || line.front() == '\t') && !t->resp.headers.empty()) {
@@ -394,6 +403,11 @@ struct Client::Impl {
         if (auto sp2 = rest.find(' '); sp2 != std::string_view::npos) phrase = rest.substr(sp2 + 1);
       }
       resp.status_text = util::http_status_text(resp.status, phrase);
+      if (t->decoder && !t->decoder->finish()) {
+        resp.error_code = kDecompressionErrorCode;
+        resp.error = t->decoder->error();
+        resp.body.clear();
+      }
     } else {
       resp.status = 0;
       resp.proto.clear();

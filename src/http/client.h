@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/content_coding.h"
 #include "loop/event_loop.h"
 
 namespace herd::http {
@@ -31,7 +32,10 @@ struct Request {
   std::chrono::milliseconds timeout{60000};
   std::string basic_user;  ///< basic auth when non-empty
   std::string basic_password;
-  bool keep_body = true;  ///< false: the body is read and counted but not stored
+  bool keep_body = true;  ///< false: the body is read and counted but not stored (nor decoded)
+  /// A body with a Content-Encoding herd knows (gzip, deflate, br, zstd; see
+  /// content_coding.h) is decoded; past this many decoded bytes it fails (1701).
+  std::size_t max_decoded_body = kDefaultMaxDecodedBody;
   bool insecure_skip_tls_verify = false;
   /// Keep-alive connections are pooled per group: the k6 layer passes the VU,
   /// so each VU keeps its own connections (the built-in client keys its pools by
@@ -55,13 +59,14 @@ struct Response {
   std::string proto;         ///< "HTTP/1.1", "HTTP/2.0"; "" on error
   std::string status_text;   ///< "200 OK" (k6's status_text); "" on error
   Headers headers;           ///< as received, in order (names as sent by the server)
-  std::string body;
+  std::string body;          ///< decoded when the server sent a known Content-Encoding
   std::string url;           ///< the URL requested
   std::string remote_ip;
   int remote_port = 0;
   std::string error;         ///< "" on success; k6-style message otherwise
   int error_code = 0;        ///< k6's error codes (1000-1999); 0 on success; as in k6, a
-                             ///< response with status >= 400 gets 1000 + status (error stays "")
+                             ///< response with status >= 400 gets 1000 + status (error stays "");
+                             ///< a body that fails to decode keeps its status and gets 1701
   Timings timings;
   std::uint64_t bytes_sent = 0;      ///< request bytes on the wire (headers + body)
   std::uint64_t bytes_received = 0;  ///< response bytes on the wire (headers + body)

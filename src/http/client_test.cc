@@ -419,3 +419,53 @@ TEST_P(ClientTest, CallbackMayDestroyClient) {
   for (int i = 0; i < 5; ++i) loop_.run_once(5ms);
   EXPECT_EQ(calls, 1);
 }
+
+TEST_P(ClientTest, DecodesCompressedBodies) {
+  for (std::string coding : {"gzip", "deflate", "br", "zstd"}) {
+    auto r = get("/" + coding);
+    ASSERT_EQ(r.status, 200) << coding;
+    EXPECT_EQ(r.error_code, 0) << coding << ": " << r.error;
+    EXPECT_EQ(header(r, "Content-Encoding"), coding);  // the header stays as received, as in k6
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << coding << ": " << r.body.substr(0, 40);
+    EXPECT_EQ(j["content_encoding"], coding);
+    EXPECT_EQ(j["items"][1]["name"], "second");
+    EXPECT_LT(r.bytes_received, 400u);  // counted on the wire, not decoded
+  }
+  // several codings, a body large enough to arrive in many reads
+  auto r = get("/encoded?coding=gzip,br&bytes=300000");
+  ASSERT_EQ(r.error_code, 0) << r.error;
+  ASSERT_EQ(r.body.size(), 300000u);
+  EXPECT_EQ(r.body.substr(0, 4), "abcd");
+  EXPECT_EQ(r.body[299999], static_cast<char>('a' + 299999 % 26));
+}
+
+TEST_P(ClientTest, BadCompressedBodiesFailOnlyThatRequest) {
+  for (std::string q : {"coding=gzip&bytes=50000&corrupt=1", "coding=br&bytes=50000&truncate=1",
+                        "coding=zstd&bytes=50000&corrupt=1", "coding=deflate&bytes=50000&truncate=1"}) {
+    auto r = get("/encoded?" + q);
+    EXPECT_EQ(r.status, 200) << q;
+    EXPECT_EQ(r.error_code, 1701) << q;
+    EXPECT_EQ(r.error.rfind("error decompressing response body (", 0), 0u) << q << ": " << r.error;
+    EXPECT_TRUE(r.body.empty()) << q;
+    auto ok = get("/");  // the client (and a kept-alive connection) carry on
+    EXPECT_EQ(ok.status, 200);
+    EXPECT_EQ(ok.body, "ok");
+  }
+}
+
+TEST_P(ClientTest, DecompressionBombIsBounded) {
+  Request req;
+  req.url = base_ + "/encoded?coding=zstd&bytes=8000000&fill=zero";
+  req.max_decoded_body = 1 << 20;
+  auto r = send(std::move(req));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.error_code, 1701);
+  EXPECT_NE(r.error.find("larger than the limit"), std::string::npos) << r.error;
+  // a body not kept is not decoded either
+  Request none;
+  none.url = base_ + "/encoded?coding=gzip&bytes=50000&corrupt=1";
+  none.keep_body = false;
+  auto n = send(std::move(none));
+  EXPECT_EQ(n.error_code, 0) << n.error;
+}

@@ -153,6 +153,7 @@ struct Exchange {
   std::string key;           // pool key, from the URL as given (a localhost fallback keeps it)
   std::string field, value;  // header being parsed
   std::string reason;        // the status line's phrase
+  std::unique_ptr<ContentDecoder> decoder;  // set when the response has a Content-Encoding to undo
   Exchange* prev = nullptr;  // in-flight list
   Exchange* next = nullptr;
 
@@ -196,12 +197,20 @@ int on_header_value_complete(llhttp_t* p) {
 int on_headers_complete(llhttp_t* p) {
   auto* ex = static_cast<Exchange*>(p->data);
   if (p->status_code >= 100 && p->status_code < 200) return 0;  // interim: the body-less final answer follows
-  return ex->is_head ? 1 : 0;                                   // 1: this response has no body
+  if (ex->is_head) return 1;                                    // 1: this response has no body
+  if (ex->req.keep_body)
+    for (const auto& [k, v] : ex->resp.headers)
+      if (iequals(k, "content-encoding")) ex->decoder = ContentDecoder::create(v, ex->req.max_decoded_body);
+  return 0;
 }
 
 int on_body(llhttp_t* p, const char* at, std::size_t len) {
   auto* ex = static_cast<Exchange*>(p->data);
-  if (ex->req.keep_body) ex->resp.body.append(at, len);
+  if (!ex->req.keep_body) return 0;
+  if (ex->decoder)
+    ex->decoder->feed(at, len, &ex->resp.body);  // an error is reported when the message is complete
+  else
+    ex->resp.body.append(at, len);
   return 0;
 }
 
@@ -454,6 +463,7 @@ struct H1Client::Impl {
     e->written = 0;
     e->resp.headers.clear();
     e->resp.body.clear();
+    e->decoder.reset();
     e->resp.bytes_received = 0;
     e->field.clear();
     e->value.clear();
@@ -720,6 +730,11 @@ struct H1Client::Impl {
   void deliver_ok(Exchange* e, Clock::time_point now) {
     Response& r = e->resp;
     if (r.status >= 400) r.error_code = 1000 + r.status;
+    if (e->decoder && !e->decoder->finish()) {
+      r.error_code = kDecompressionErrorCode;
+      r.error = e->decoder->error();
+      r.body.clear();
+    }
     Timings& t = r.timings;
     Clock::time_point ready = e->connect_start != Clock::time_point{} ? e->connect_start : e->write_start;
     t.blocked = ms_between(e->started, ready);

@@ -172,15 +172,30 @@ std::string CookieJar::header_for(const std::string& url, std::int64_t now_unix)
 
 void CookieJar::clear_url(const std::string& url) {
   UrlParts u = split_url(url);
-  cookies_.erase(std::remove_if(cookies_.begin(), cookies_.end(), [&](const Cookie& c) { return domain_match(u.host, c); }),
+  cookies_.erase(std::remove_if(cookies_.begin(), cookies_.end(),
+                                [&](const Cookie& c) { return domain_match(u.host, c) && path_match(u.path, c.path); }),
                  cookies_.end());
 }
 
 void CookieJar::remove(const std::string& url, const std::string& name) {
   UrlParts u = split_url(url);
   cookies_.erase(std::remove_if(cookies_.begin(), cookies_.end(),
-                                [&](const Cookie& c) { return c.name == name && domain_match(u.host, c); }),
+                                [&](const Cookie& c) {
+                                  return c.name == name && domain_match(u.host, c) && path_match(u.path, c.path);
+                                }),
                  cookies_.end());
+}
+
+std::string cookie_default_path(const std::string& url_path) {
+  return default_path(url_path);
+}
+
+bool cookie_domain_allowed(const std::string& host, const std::string& domain) {
+  if (host == domain) return true;
+  bool ip = host.find(':') != std::string::npos || host.find_first_not_of("0123456789.") == std::string::npos;
+  if (ip) return false;  // an address has no parent domains
+  return host.size() > domain.size() && host.compare(host.size() - domain.size(), domain.size(), domain) == 0 &&
+         host[host.size() - domain.size() - 1] == '.';
 }
 
 }  // namespace herd::k6

@@ -32,6 +32,11 @@ UrlParts split_url(const std::string& url);
 /// Parses one Set-Cookie header value. Returns false if it has no name=value.
 bool parse_set_cookie(const std::string& header, const UrlParts& origin, std::int64_t now_unix, Cookie* out);
 
+/// RFC 6265's default-path of a request path: "/a/b" -> "/a", "/x" -> "/".
+std::string cookie_default_path(const std::string& url_path);
+/// True when a cookie for `domain` may be set from `host` (equal, or a parent domain).
+bool cookie_domain_allowed(const std::string& host, const std::string& domain);
+
 class CookieJar {
  public:
   /// Stores cookies from a response's Set-Cookie headers (replaces same name/domain/path;
@@ -43,7 +48,9 @@ class CookieJar {
   std::string header_for(const std::string& url, std::int64_t now_unix) const;
   void clear() { cookies_.clear(); }
   bool empty() const { return cookies_.empty(); }
+  /// Deletes every cookie that matches `url` by domain and path (k6's jar.clear(url)).
   void clear_url(const std::string& url);
+  /// Deletes the cookies named `name` that match `url` by domain and path (k6's jar.delete).
   void remove(const std::string& url, const std::string& name);
 
  private:

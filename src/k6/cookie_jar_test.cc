@@ -73,5 +73,38 @@ TEST(CookieJar, DomainCookiesMatchSubdomains) {
   EXPECT_EQ(jar.header_for("http://badexample.com/", kNow), "");
 }
 
+TEST(CookieJar, ClearAndRemoveMatchDomainAndPath) {
+  CookieJar jar;
+  auto put = [&](const char* header, const char* url) {
+    Cookie c;
+    ASSERT_TRUE(parse_set_cookie(header, split_url(url), kNow, &c)) << header;
+    jar.store(c, kNow);
+  };
+  put("a=1; Path=/", "http://h/");
+  put("b=1; Path=/deep", "http://h/");
+  put("c=1; Path=/", "http://other/");
+  put("a=2; Path=/deep", "http://h/");
+  jar.remove("http://h/deep/x", "a");  // both a's match /deep/x
+  EXPECT_EQ(jar.header_for("http://h/deep/x", kNow), "b=1");
+  put("a=1; Path=/", "http://h/");
+  jar.clear_url("http://h/");  // /deep is not sent to / and stays
+  EXPECT_EQ(jar.header_for("http://h/", kNow), "");
+  EXPECT_EQ(jar.header_for("http://h/deep", kNow), "b=1");
+  EXPECT_EQ(jar.header_for("http://other/", kNow), "c=1");
+}
+
+TEST(CookieJar, DefaultPathAndDomainRules) {
+  EXPECT_EQ(cookie_default_path("/a/b"), "/a");
+  EXPECT_EQ(cookie_default_path("/a"), "/");
+  EXPECT_EQ(cookie_default_path(""), "/");
+  EXPECT_TRUE(cookie_domain_allowed("www.example.com", "example.com"));
+  EXPECT_TRUE(cookie_domain_allowed("example.com", "example.com"));
+  EXPECT_FALSE(cookie_domain_allowed("badexample.com", "example.com"));
+  EXPECT_FALSE(cookie_domain_allowed("example.com", "www.example.com"));
+  EXPECT_TRUE(cookie_domain_allowed("127.0.0.1", "127.0.0.1"));
+  EXPECT_FALSE(cookie_domain_allowed("127.0.0.1", "0.0.1"));
+  EXPECT_FALSE(cookie_domain_allowed("::1", "1"));
+}
+
 }  // namespace
 }  // namespace herd::k6

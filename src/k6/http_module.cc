@@ -2,6 +2,9 @@
 // in http_natives.cc. Per VU it costs a few function objects, nothing compiled.
 #include <cstring>
 
+#include "k6/http_cookie_jar.h"
+#include "k6/http_params.h"
+#include "k6/json_path.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
 
@@ -81,86 +84,62 @@ JSValue n_expected_statuses(JSContext* ctx, JSValueConst, int argc, JSValueConst
   return o;
 }
 
-// Response.prototype.json(selector): parses the body once (cached on the
-// response) and walks a GJSON-style dotted path ("a.b.0.c", "items.#").
-JSValue walk(JSContext* ctx, JSValue v, const std::string& path) {
-  size_t pos = 0;
-  while (pos <= path.size() && !path.empty()) {
-    size_t dot = path.find('.', pos);
-    std::string part = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
-    pos = dot == std::string::npos ? path.size() + 1 : dot + 1;
-    if (!JS_IsObject(v)) {
-      JS_FreeValue(ctx, v);
-      return JS_UNDEFINED;
-    }
-    if (part == "#" && JS_IsArray(ctx, v) > 0) {
-      JSValue len = JS_GetPropertyStr(ctx, v, "length");
-      if (pos > path.size()) {
-        JS_FreeValue(ctx, v);
-        return len;
-      }
-      int64_t n = 0;
-      JS_ToInt64(ctx, &n, len);
-      JS_FreeValue(ctx, len);
-      std::string rest = path.substr(pos);
-      JSValue out = JS_NewArray(ctx);
-      for (int64_t i = 0; i < n; i++)
-        JS_SetPropertyUint32(ctx, out, static_cast<uint32_t>(i),
-                             walk(ctx, JS_GetPropertyUint32(ctx, v, static_cast<uint32_t>(i)), rest));
-      JS_FreeValue(ctx, v);
-      return out;
-    }
-    JSValue next = JS_GetPropertyStr(ctx, v, part.c_str());
-    JS_FreeValue(ctx, v);
-    v = next;
+// The response body as text (a string or an ArrayBuffer's bytes); false with
+// an exception pending when there is none (responseType "none").
+bool response_body_text(JSContext* ctx, JSValueConst res, std::string* text) {
+  JSValue body = JS_GetPropertyStr(ctx, res, "body");
+  if (JS_IsNull(body) || JS_IsUndefined(body)) {
+    JS_FreeValue(ctx, body);
+    JS_ThrowTypeError(ctx, "cannot parse JSON: the response has no body (responseType \"none\"?)");
+    return false;
   }
-  return v;
+  size_t size = 0;
+  uint8_t* p = JS_IsString(body) ? nullptr : JS_GetArrayBuffer(ctx, &size, body);
+  if (p) {
+    text->assign(reinterpret_cast<char*>(p), size);
+  } else {
+    if (!JS_IsString(body)) JS_FreeValue(ctx, JS_GetException(ctx));
+    *text = js::to_string(ctx, body);
+  }
+  JS_FreeValue(ctx, body);
+  return true;
 }
 
+// Response.prototype.json(selector): without a selector, parses the body once
+// (cached on the response); with one, evaluates the GJSON-style path
+// (k6/json_path.h). As in k6, a selector that selects nothing, an empty one and
+// a body that is not JSON give undefined; a selector herd cannot evaluate throws.
 JSValue n_response_json(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
+  if (argc > 0 && !JS_IsUndefined(argv[0]) && !JS_IsNull(argv[0])) {
+    std::string sel = js::to_string(ctx, argv[0]);
+    std::string text;
+    if (!response_body_text(ctx, this_val, &text)) return JS_EXCEPTION;
+    if (sel.empty()) return JS_UNDEFINED;
+    nlohmann::ordered_json doc = nlohmann::ordered_json::parse(text, nullptr, false);
+    if (doc.is_discarded()) return JS_UNDEFINED;
+    std::optional<nlohmann::ordered_json> r;
+    try {
+      r = select_json_path(doc, sel);
+    } catch (const JsonPathError& e) {
+      return JS_ThrowSyntaxError(ctx, "%s", e.what());
+    }
+    if (!r) return JS_UNDEFINED;
+    std::string out = r->dump();
+    return JS_ParseJSON(ctx, out.c_str(), out.size(), "<json selector>");
+  }
   JSValue cached = JS_GetPropertyStr(ctx, this_val, "__json");
   if (JS_IsUndefined(cached)) {
-    JSValue body = JS_GetPropertyStr(ctx, this_val, "body");
-    if (JS_IsNull(body) || JS_IsUndefined(body)) {
-      JS_FreeValue(ctx, body);
-      return JS_ThrowTypeError(ctx, "cannot parse JSON: the response has no body (responseType \"none\"?)");
-    }
     std::string text;
-    size_t size = 0;
-    uint8_t* p = JS_IsString(body) ? nullptr : JS_GetArrayBuffer(ctx, &size, body);
-    if (p) {
-      text.assign(reinterpret_cast<char*>(p), size);
-    } else {
-      if (!JS_IsString(body)) JS_FreeValue(ctx, JS_GetException(ctx));
-      text = js::to_string(ctx, body);
-    }
-    JS_FreeValue(ctx, body);
+    if (!response_body_text(ctx, this_val, &text)) return JS_EXCEPTION;
     cached = JS_ParseJSON(ctx, text.c_str(), text.size(), "<response body>");
     if (JS_IsException(cached)) return cached;
     JS_DefinePropertyValueStr(ctx, this_val, "__json", JS_DupValue(ctx, cached), JS_PROP_CONFIGURABLE);
   }
-  if (argc == 0 || JS_IsUndefined(argv[0]) || JS_IsNull(argv[0])) return cached;
-  std::string sel = js::to_string(ctx, argv[0]);
-  if (sel.empty()) return cached;
-  return walk(ctx, cached, sel);
+  return cached;
 }
 
 JSValue n_response_ctor(JSContext* ctx, JSValueConst, int, JSValueConst*) {
   return JS_ThrowTypeError(ctx, "Response objects are created by http requests");
-}
-
-JSValue n_cookie_jar(JSContext* ctx, JSValueConst, int, JSValueConst*) {
-  JSValue g = JS_GetGlobalObject(ctx);
-  JSValue h = JS_GetPropertyStr(ctx, g, "__herd");
-  JS_FreeValue(ctx, g);
-  JSValue jar = JS_NewObject(ctx);
-  static const struct {
-    const char* js;
-    const char* native;
-  } kMap[] = {{"cookiesForURL", "jarCookiesForURL"}, {"set", "jarSet"}, {"clear", "jarClear"}, {"delete", "jarDelete"}};
-  for (const auto& m : kMap) JS_SetPropertyStr(ctx, jar, m.js, JS_GetPropertyStr(ctx, h, m.native));
-  JS_FreeValue(ctx, h);
-  return jar;
 }
 
 JSValue n_set_callback(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
@@ -196,8 +175,8 @@ const Export kExports[] = {
     {"file", n_file, nullptr, 3, 0},
     {"expectedStatuses", n_expected_statuses, nullptr, 0, 0},
     {"setResponseCallback", n_set_callback, nullptr, 1, 0},
-    {"cookieJar", n_cookie_jar, nullptr, 0, 0},
-    {"CookieJar", n_cookie_jar, nullptr, 0, 0},
+    {"cookieJar", http_cookie_jar, nullptr, 0, 0},
+    {"url", http_url_template, nullptr, 1, 0},
 };
 const char* const kConstants[][2] = {{"TLS_1_0", "tls1.0"}, {"TLS_1_1", "tls1.1"}, {"TLS_1_2", "tls1.2"},
                                      {"TLS_1_3", "tls1.3"}};
@@ -215,6 +194,7 @@ int http_module_init(JSContext* ctx, JSModuleDef* m) {
     set(e.name, fn);
   }
   for (const auto& c : kConstants) set(c[0], JS_NewString(ctx, c[1]));
+  set("CookieJar", install_cookie_jar_class(ctx));
   // Response: a constructor whose prototype every response object inherits.
   JSValue proto = JS_NewObject(ctx);
   JS_SetPropertyStr(ctx, proto, "json", JS_NewCFunction(ctx, n_response_json, "json", 1));
@@ -239,6 +219,7 @@ JSModuleDef* http_native_module(JSContext* ctx, const char* name) {
   for (const auto& e : kExports) JS_AddModuleExport(ctx, m, e.name);
   for (const auto& c : kConstants) JS_AddModuleExport(ctx, m, c[0]);
   JS_AddModuleExport(ctx, m, "Response");
+  JS_AddModuleExport(ctx, m, "CookieJar");
   JS_AddModuleExport(ctx, m, "default");
   return m;
 }

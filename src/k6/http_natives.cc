@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "k6/http_params.h"
 #include "k6/natives_util.h"
 #include "util/ascii.h"
 #include "util/duration.h"
@@ -37,6 +38,7 @@ struct RequestSpec {
   std::string response_type = "text";  ///< text | binary | none
   bool has_expected = true;            ///< false: responseCallback null -> no http_req_failed
   std::vector<StatusRange> expected{{200, 399}};
+  HttpParamExtras extras;  ///< compression, auth, jar (k6/http_params.h)
 };
 
 std::string canonical_header(const std::string& k) {
@@ -179,7 +181,8 @@ bool parse_expected(JSContext* ctx, JSValueConst cb, RequestSpec* spec) {
 bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSValueConst url, JSValueConst body,
                    JSValueConst params, RequestSpec* spec) {
   spec->method = method;
-  spec->url = js::to_string(ctx, url);
+  std::string url_name;  // the name tag of an http.url`...` URL
+  if (!http_url_parts(ctx, url, &spec->url, &url_name)) spec->url = js::to_string(ctx, url);
   spec->timeout = vu->run->http.timeout;
   spec->redirects = vu->run->http.max_redirects;
   if (vu->run->http.discard_response_bodies) spec->response_type = "none";
@@ -188,6 +191,7 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     return false;
   }
   if (!JS_IsUndefined(vu->response_callback) && !parse_expected(ctx, vu->response_callback, spec)) return false;
+  if (!parse_param_extras(ctx, params, &spec->extras)) return false;
   if (JS_IsObject(params)) {
     JSValue h = JS_GetPropertyStr(ctx, params, "headers");
     std::map<std::string, std::string> hm;
@@ -272,6 +276,14 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
       spec->has_body = true;
     }
   }
+  if (!url_name.empty()) spec->tags.emplace("name", url_name);  // a user "name" tag wins
+  if (spec->extras.digest_auth && split_user_info(spec->url, &spec->extras.digest_creds))
+    spec->url = spec->extras.digest_creds.bare_url;  // as k6: the first request goes without credentials
+  if (spec->has_body && !spec->extras.compression.empty()) {
+    std::string warning;
+    if (!compress_request_body(ctx, spec->extras.compression, &spec->body, &spec->headers, &warning)) return false;
+    if (!warning.empty()) vu->run->logger->log(Logger::Level::kWarn, warning, "http");
+  }
   if (!has_header(spec->headers, "User-Agent") && !vu->run->http.user_agent.empty())
     spec->headers.emplace_back("User-Agent", vu->run->http.user_agent);
   return true;
@@ -305,6 +317,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
   bool abandoned = false;
   std::function<void()> on_done;  ///< async requests: called instead of waking the VU
   std::string sent_cookie_header;
+  std::string digest_header;  ///< Authorization answering a digest challenge (k6/digest_auth.h)
 
   void start_hop() {
     http::Request req;
@@ -316,11 +329,12 @@ struct Flight : std::enable_shared_from_this<Flight> {
     req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
     req.conn_group = static_cast<std::uint64_t>(vu->id_in_test);  // each VU its own connections, as in k6
     if (current_method == spec.method && spec.has_body) req.body = spec.body;
-    std::string jar = vu->jar.empty() ? std::string() : vu->jar.header_for(current_url, vu->now_us() / 1000000);
+    CookieJar& vu_jar = spec.extras.jar ? *spec.extras.jar : vu->jar;  // params.jar, else the VU's
+    std::string jar = vu_jar.empty() ? std::string() : vu_jar.header_for(current_url, vu->now_us() / 1000000);
     std::string cookie;
     if (!spec.cookies.empty()) {
       // Request cookies replace jar cookies of the same name.
-      std::vector<Cookie> jc = vu->jar.for_url(current_url, vu->now_us() / 1000000);
+      std::vector<Cookie> jc = vu_jar.for_url(current_url, vu->now_us() / 1000000);
       for (auto& c : jc)
         if (!spec.cookies.count(c.name)) cookie += (cookie.empty() ? "" : "; ") + c.name + "=" + c.value;
       for (auto& [k, v] : spec.cookies) cookie += (cookie.empty() ? "" : "; ") + k + "=" + v;
@@ -328,6 +342,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
       cookie = jar;
     }
     if (!cookie.empty()) req.headers.emplace_back("Cookie", cookie);
+    if (!digest_header.empty()) req.headers.emplace_back("Authorization", digest_header);
     sent_cookie_header = cookie;
     auto self = shared_from_this();
     vu->http->start(std::move(req), [self](http::Response&& r) { self->on_hop(std::move(r)); });
@@ -352,8 +367,9 @@ struct Flight : std::enable_shared_from_this<Flight> {
     } else {
       std::map<std::string, std::string> extra = spec.tags;
       extra.emplace("method", current_method);
-      extra.emplace("url", current_url);
-      extra.emplace("name", current_url);  // emplace: a user "name" tag wins
+      std::string tag_url = mask_credentials(current_url);  // as k6: no password in metrics
+      extra.emplace("url", tag_url);
+      extra.emplace("name", tag_url);  // emplace: a user "name" tag wins
       extra["status"] = std::to_string(r.status);
       extra["proto"] = r.proto;
       if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
@@ -400,8 +416,20 @@ struct Flight : std::enable_shared_from_this<Flight> {
       }
       Cookie c;
       if (parse_set_cookie(v, *origin, now_s, &c)) {
-        vu->jar.store(c, now_s);
+        (spec.extras.jar ? *spec.extras.jar : vu->jar).store(c, now_s);
         set_cookies.push_back(c);
+      }
+    }
+    if (r.status == 401 && spec.extras.digest_auth && digest_header.empty()) {
+      // k6's digest: the 401 is a sample; the request is sent again with the answer
+      std::string cnonce = new_cnonce();
+      for (auto& [k, v] : r.headers)
+        if (iequals(k, "www-authenticate") && digest_header.empty())
+          digest_header =
+              digest_authorization(v, current_method, request_target(current_url), spec.extras.digest_creds, cnonce);
+      if (!digest_header.empty()) {
+        start_hop();
+        return;
       }
     }
     bool is_redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
@@ -625,14 +653,15 @@ bool wait_all(VuState* vu, const std::vector<std::shared_ptr<Flight>>& flights) 
 
 // After a completed flight: log or throw on network errors (options.throw).
 bool report_error(JSContext* ctx, VuState* vu, const Flight& f) {
-  // HTTP error statuses carry error_code 1000+status but are not request failures.
-  if (f.final.error_code == 0 || f.final.status != 0) return true;
+  // HTTP error statuses carry error_code 1000+status but are not request failures;
+  // a body that failed to decompress (1701) is one, though a status came.
+  if (f.final.error_code == 0 || (f.final.status != 0 && f.final.error.empty())) return true;
   if (vu->run->http.throw_errors) {
     JS_ThrowInternalError(ctx, "%s", f.final.error.c_str());
     return false;
   }
   vu->run->logger->log(Logger::Level::kWarn,
-                       "Request Failed error=\"" + f.final.error + "\" url=" + f.current_url, "http");
+                       "Request Failed error=\"" + f.final.error + "\" url=" + mask_credentials(f.current_url), "http");
   return true;
 }
 
@@ -712,14 +741,17 @@ JSValue http_async_request(JSContext* ctx, JSValueConst, int argc, JSValueConst*
       vu->async_ops.erase(it);
       JSValue arg;
       JSValue fn;
-      if (f_raw->final.error_code != 0 && f_raw->final.status == 0 && vu->run->http.throw_errors) {
+      bool failed = f_raw->final.error_code != 0 && (f_raw->final.status == 0 || !f_raw->final.error.empty());
+      if (failed && vu->run->http.throw_errors) {
         arg = JS_NewError(c);
         JS_SetPropertyStr(c, arg, "message", new_string(c, f_raw->final.error));
         fn = reject;
       } else {
-        if (f_raw->final.error_code != 0 && f_raw->final.status == 0)
-          vu->run->logger->log(Logger::Level::kWarn,
-                               "Request Failed error=\"" + f_raw->final.error + "\" url=" + f_raw->current_url, "http");
+        if (failed)
+          vu->run->logger->log(
+              Logger::Level::kWarn,
+              "Request Failed error=\"" + f_raw->final.error + "\" url=" + mask_credentials(f_raw->current_url),
+              "http");
         arg = make_response(c, vu, keep);
         fn = resolve;
       }
@@ -750,7 +782,8 @@ JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   for (uint32_t i = 0; i < n && ok; i++) {
     JSValue item = JS_GetProperty(ctx, reqs, props[i].atom);
     RequestSpec spec;
-    if (JS_IsString(item)) {
+    std::string u_url, u_name;
+    if (JS_IsString(item) || http_url_parts(ctx, item, &u_url, &u_name)) {
       ok = parse_request(ctx, vu, "GET", item, JS_UNDEFINED, JS_UNDEFINED, &spec);
     } else if (JS_IsArray(ctx, item) > 0) {
       JSValue m = JS_GetPropertyUint32(ctx, item, 0), u = JS_GetPropertyUint32(ctx, item, 1),

@@ -342,60 +342,6 @@ JSValue n_set_response_callback(JSContext* ctx, JSValueConst, int argc, JSValueC
   return JS_UNDEFINED;
 }
 
-JSValue n_jar_cookies_for_url(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
-  VuState* vu = vu_of(ctx);
-  std::string url = argc > 0 ? js::to_string(ctx, argv[0]) : "";
-  JSValue o = JS_NewObject(ctx);
-  std::map<std::string, std::vector<std::string>> by_name;
-  for (auto& c : vu->jar.for_url(url, vu->now_us() / 1000000)) by_name[c.name].push_back(c.value);
-  for (auto& [name, values] : by_name) {
-    JSValue arr = JS_NewArray(ctx);
-    for (uint32_t i = 0; i < values.size(); i++) JS_SetPropertyUint32(ctx, arr, i, new_string(ctx, values[i]));
-    JS_SetPropertyStr(ctx, o, name.c_str(), arr);
-  }
-  return o;
-}
-
-JSValue n_jar_set(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
-  VuState* vu = vu_of(ctx);
-  if (argc < 3) return JS_ThrowTypeError(ctx, "jar.set(url, name, value, [options])");
-  std::string url = js::to_string(ctx, argv[0]);
-  UrlParts u = split_url(url);
-  Cookie c;
-  c.name = js::to_string(ctx, argv[1]);
-  c.value = js::to_string(ctx, argv[2]);
-  c.domain = u.host;
-  c.path = "/";
-  if (argc > 3 && JS_IsObject(argv[3])) {
-    std::map<std::string, std::string> o;
-    read_string_map(ctx, argv[3], &o);
-    if (o.count("domain")) {
-      c.domain = o["domain"];
-      if (!c.domain.empty() && c.domain[0] == '.') c.domain.erase(0, 1);
-      c.host_only = false;
-    }
-    if (o.count("path")) c.path = o["path"];
-    if (o.count("secure")) c.secure = o["secure"] == "true";
-    if (o.count("http_only")) c.http_only = o["http_only"] == "true";
-    if (o.count("max_age")) c.expires_unix = vu->now_us() / 1000000 + std::atoll(o["max_age"].c_str());
-  }
-  vu->jar.store(c, vu->now_us() / 1000000);
-  return JS_UNDEFINED;
-}
-
-JSValue n_jar_clear(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
-  VuState* vu = vu_of(ctx);
-  vu->jar.clear_url(argc > 0 ? js::to_string(ctx, argv[0]) : "");
-  return JS_UNDEFINED;
-}
-
-JSValue n_jar_delete(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
-  VuState* vu = vu_of(ctx);
-  if (argc < 2) return JS_UNDEFINED;
-  vu->jar.remove(js::to_string(ctx, argv[0]), js::to_string(ctx, argv[1]));
-  return JS_UNDEFINED;
-}
-
 JSValue n_define_metric(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
   if (!vu->in_init) return JS_ThrowTypeError(ctx, "metrics must be declared in the init context (top level of the script)");
@@ -828,10 +774,6 @@ void install_globals(JSContext* ctx, VuState* vu) {
   set_fn(ctx, h, "setResponseCallback", n_set_response_callback, 1);
   set_fn(ctx, h, "request", http_request, 4);
   set_fn(ctx, h, "batch", http_batch, 1);
-  set_fn(ctx, h, "jarCookiesForURL", n_jar_cookies_for_url, 1);
-  set_fn(ctx, h, "jarSet", n_jar_set, 4);
-  set_fn(ctx, h, "jarClear", n_jar_clear, 1);
-  set_fn(ctx, h, "jarDelete", n_jar_delete, 2);
   set_fn(ctx, h, "defineMetric", n_define_metric, 3);
   set_fn(ctx, h, "addMetric", n_add_metric, 3);
   set_fn(ctx, h, "execInfo", n_exec_info, 1);

@@ -1,4 +1,5 @@
 #include "target/server.h"
+#include "target/semantics_routes.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -739,6 +740,11 @@ class Worker {
     }
     if (first == "close" && segs.size() == 1) {
       close_conn(c);
+      return;
+    }
+    RouteReply reply;
+    if (serve_semantics_route({r.method, r.target, r.path, r.query, r.headers, r.body}, &reply)) {
+      respond(c, r, reply.status, reply.content_type, reply.body, reply.extra_headers);
       return;
     }
     not_found(c, r);

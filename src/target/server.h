@@ -18,6 +18,8 @@
 //   ANY  /counter/{name}/inc    increments a named counter; /counter/{name} reads it
 //   GET  /close                 closes the connection without answering
 //   /login /account /links      HTML pages for form and link flows (target/html_pages.h)
+//   GET  /gzip /deflate /br /zstd, /encoded, ANY /decode, GET /digest-auth/auth/{u}/{p}:
+//                               content codings and digest auth (target/semantics_routes.h)
 
 #include <atomic>
 #include <cstdint>
