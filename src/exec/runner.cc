@@ -290,7 +290,8 @@ struct ArrivalShard {
 };
 
 struct ScenarioRun {
-  ScenarioConfig cfg;
+  ScenarioConfig cfg;         ///< as segmented for this instance
+  ScenarioConfig global_cfg;  ///< unsplit (ramping-vus follows the global ramp)
   std::unique_ptr<ClosedModelExecutor> policy;  ///< closed-model executors (not arrival-rate)
   std::vector<std::unique_ptr<ArrivalShard>> shards;  ///< by worker index (arrival-rate only)
   Clock::time_point start;
@@ -818,7 +819,7 @@ struct Engine::Impl {
   void start_scenario(ScenarioRun* sc) {
     sc->start = Clock::now();
     if (!sc->arrival()) {
-      sc->policy = std::make_unique<ClosedModelExecutor>(sc->cfg, sc->start);
+      sc->policy = std::make_unique<ClosedModelExecutor>(sc->cfg, sc->start, sc->global_cfg, segment);
       sc->end = sc->policy->end();
     } else {
       sc->end = sc->start + scenario_duration(sc->cfg);
@@ -916,6 +917,8 @@ struct Engine::Impl {
   std::shared_ptr<metrics::JsonOutput> json_out;
   /// This instance's execution segment (unsegmented: everything).
   ExecutionTuple segment;
+  /// options.scenarios before segment_scenario (same order).
+  std::vector<ScenarioConfig> global_scenarios;
   /// herd's open-model metrics (docs/metrics.md), defined on first arrival-rate scenario.
   metrics::MetricId start_lag_metric = 0;
   metrics::MetricId corrected_metric = 0;
@@ -1105,6 +1108,7 @@ struct Engine::Impl {
     try {
       options = resolve_options(script_opts, cfg.environ, cfg.cli);
       segment = make_execution_tuple(options.execution_segment, options.execution_segment_sequence);
+      global_scenarios = options.scenarios;
       for (auto& sc : options.scenarios) sc = segment_scenario(sc, segment);
       start_lag_metric = registry.define("iteration_start_lag", metrics::MetricType::kTrend, metrics::ValueType::kTime);
       corrected_metric =
@@ -1201,9 +1205,10 @@ struct Engine::Impl {
     run.stats.start = test_start;
     set_status(api::ExecutionStatus::kRunning);
     if (!setup_failed && stop_code.load() < 0) {
-      for (auto& s : options.scenarios) {
+      for (std::size_t i = 0; i < options.scenarios.size(); i++) {
         auto sc = std::make_unique<ScenarioRun>();
-        sc->cfg = s;
+        sc->cfg = options.scenarios[i];
+        sc->global_cfg = global_scenarios[i];
         scenarios.push_back(std::move(sc));
       }
       for (auto& sc : scenarios) {
