@@ -755,7 +755,8 @@ struct Coordinator::Impl {
         outcome.script_aborted = true;
         rep.abort_reason = first.abort_reason;
       } else {
-        outcome.runner_failure = resp.status == 0 ? 1 : 107;
+        // 504: setup() outlived setupTimeout on the runner (k6's exit code 100).
+        outcome.runner_failure = resp.status == 504 ? exec::kExitSetupTimeout : resp.status == 0 ? 1 : 107;
       }
       return false;
     }
@@ -967,7 +968,9 @@ struct Coordinator::Impl {
       auto resp = r.http.call("POST", r.base + "/v1/teardown", nullptr, opts.teardown_timeout);
       if (resp.status != 200) {
         error("teardown() failed on " + r.name + ": " + error_detail(resp));
-        if (!outcome.runner_failure && resp.status != 0) outcome.runner_failure = 107;
+        // 504: teardown() outlived teardownTimeout on the runner (k6's exit code 101).
+        if (!outcome.runner_failure && resp.status != 0)
+          outcome.runner_failure = resp.status == 504 ? exec::kExitTeardownTimeout : 107;
       }
     }
     // Final snapshots (the lost runners' last ones are kept).

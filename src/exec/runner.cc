@@ -46,6 +46,21 @@ std::int64_t unix_us() {
 struct Worker;
 struct ScenarioRun;
 
+/// setup() or teardown() outlived setupTimeout/teardownTimeout (k6's message).
+class LifecycleTimeout : public std::runtime_error {
+ public:
+  LifecycleTimeout(const std::string& name, microseconds limit)
+      : std::runtime_error(name + "() execution timed out after " + seconds_text(limit) + " (" + name +
+                           "Timeout)") {}
+
+ private:
+  static std::string seconds_text(microseconds d) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%g seconds", std::chrono::duration<double>(d).count());
+    return buf;
+  }
+};
+
 /// One virtual user: a fiber running its own QuickJS runtime. Confined to its worker's thread.
 struct Vu {
   k6::VuState st;
@@ -435,10 +450,12 @@ struct Engine::Impl {
 
     nlohmann::json run_setup() override {
       if (!impl.vu0) throw std::runtime_error("the script is not initialised yet");
-      std::string data = impl.on_vu0<std::string>([](Vu& v) {
-        v.st.interrupted = false;
-        return v.call_json("setup", nullptr);
-      });
+      std::string data;
+      try {
+        data = impl.call_lifecycle("setup", nullptr, impl.options.setup_timeout);
+      } catch (const LifecycleTimeout& e) {
+        throw api::HandlerError(504, e.what());  // the coordinator ends the test with exit code 100
+      }
       std::lock_guard<std::mutex> g(impl.setup_mu);
       impl.setup_json = data;
       impl.setup_provided = true;
@@ -458,10 +475,11 @@ struct Engine::Impl {
         std::lock_guard<std::mutex> g(impl.setup_mu);
         data = impl.setup_json;
       }
-      impl.on_vu0<std::string>([&data](Vu& v) {
-        v.st.interrupted = false;  // a stopped test's teardown still makes its requests
-        return v.call_json("teardown", &data);
-      });
+      try {
+        impl.call_lifecycle("teardown", &data, impl.options.teardown_timeout);
+      } catch (const LifecycleTimeout& e) {
+        throw api::HandlerError(504, e.what());  // the coordinator ends the test with exit code 101
+      }
     }
   };
   std::unique_ptr<ApiHandler> api_handler;
@@ -530,6 +548,35 @@ struct Engine::Impl {
       });
     });
     return f.get();
+  }
+
+  /// Calls the script's setup() or teardown() (`name`) on VU 0, interrupted
+  /// after `limit` (k6's setupTimeout/teardownTimeout): LifecycleTimeout then.
+  /// A stopped test's teardown still makes its requests. Script errors throw
+  /// js::ScriptError. A busy JS loop that never yields cannot be interrupted.
+  std::string call_lifecycle(const std::string& name, const std::string* arg, microseconds limit) {
+    return on_vu0<std::string>([&name, arg, limit](Vu& v) {
+      v.st.interrupted = false;
+      bool timed_out = false;
+      loop::TimerId timer = v.worker->loop.add_timer(Clock::now() + limit, [&v, &timed_out] {
+        timed_out = true;
+        v.st.interrupted = true;
+        v.st.wake();
+      });
+      std::string out;
+      try {
+        out = v.call_json(name, arg);
+      } catch (const js::ScriptError&) {
+        if (!timed_out) {
+          v.worker->loop.cancel_timer(timer);
+          throw;
+        }
+      }
+      if (!timed_out) v.worker->loop.cancel_timer(timer);
+      v.st.interrupted = false;
+      if (timed_out) throw LifecycleTimeout(name, limit);
+      return out;
+    });
   }
 
   // ---- phase 1: init VU 0, options ----------------------------------------
@@ -1187,9 +1234,13 @@ struct Engine::Impl {
     set_status(api::ExecutionStatus::kSetup);
     if (!cfg.no_setup && !provided && stop_code.load() < 0) {
       try {
-        std::string data = on_vu0<std::string>([](Vu& v) { return v.call_json("setup", nullptr); });
+        std::string data = call_lifecycle("setup", nullptr, options.setup_timeout);
         std::lock_guard<std::mutex> g(setup_mu);
         setup_json = data;
+      } catch (const LifecycleTimeout& e) {
+        setup_failed = true;
+        res.exit_code = kExitSetupTimeout;
+        res.error = e.what();
       } catch (const std::exception& e) {
         setup_failed = true;
         if (run.aborted.load()) {
@@ -1243,10 +1294,10 @@ struct Engine::Impl {
     set_status(api::ExecutionStatus::kTeardown);
     if (!cfg.no_teardown && !setup_failed) {
       try {
-        on_vu0<std::string>([this](Vu& v) {
-          v.st.interrupted = false;
-          return v.call_json("teardown", &setup_json);
-        });
+        call_lifecycle("teardown", &setup_json, options.teardown_timeout);
+      } catch (const LifecycleTimeout& e) {
+        logger.log(k6::Logger::Level::kError, e.what(), "engine");
+        if (res.exit_code == kExitOk) res.exit_code = kExitTeardownTimeout;
       } catch (const std::exception& e) {
         logger.log(k6::Logger::Level::kError, std::string("teardown() failed: ") + e.what(), "engine");
         if (res.exit_code == kExitOk) res.exit_code = kExitScriptException;

@@ -73,5 +73,54 @@ export default function () {}
   EXPECT_LE(std::abs(i4 - i1), 0.02 * i1) << "one process: " << i1 << ", four runners: " << i4 << "\n" << four;
 }
 
+// setupTimeout (k6: exit code 100): a setup() that waits on a slow request, a
+// sleep or a timer is interrupted, and no iteration runs. One process and two.
+TEST_F(DistributedTest, SetupTimeoutEndsTheTestWithExitCode100) {
+  const std::string script = R"JS(
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { setupTimeout: '700ms', iterations: 2, vus: 1 };
+export async function setup() {
+  if (__ENV.HOW === 'http') http.get(`${__ENV.BASE_URL}/delay/5000`);
+  if (__ENV.HOW === 'sleep') sleep(5);
+  if (__ENV.HOW === 'timer') await new Promise((resolve) => setTimeout(resolve, 5000));
+  return { late: true };
+}
+export default function () { http.get(`${__ENV.BASE_URL}/counter/ran-${__ENV.HOW}/inc`); }
+)JS";
+  for (const std::string how : {"http", "sleep", "timer"}) {
+    for (int n : {0, 2}) {
+      SCOPED_TRACE(how + (n ? " over 2 runners" : " in one process"));
+      auto t0 = std::chrono::steady_clock::now();
+      ProcResult r = run_n(script, n, {"-e", "HOW=" + how});
+      auto took = std::chrono::steady_clock::now() - t0;
+      EXPECT_EQ(r.exit_code, 100) << r;
+      EXPECT_NE(r.err.find("setup() execution timed out after 0.7 seconds"), std::string::npos) << r;
+      EXPECT_LT(took, 4500ms) << "the timeout did not interrupt setup()";
+      EXPECT_LE(counter("ran-" + how), 0) << "an iteration ran after a failed setup()";
+    }
+  }
+}
+
+// teardownTimeout (k6: exit code 101): the summary is still written.
+TEST_F(DistributedTest, TeardownTimeoutEndsTheTestWithExitCode101) {
+  const std::string script = R"JS(
+import { sleep } from 'k6';
+export const options = { teardownTimeout: '500ms', iterations: 4, vus: 2 };
+export default function () {}
+export function teardown() { sleep(5); }
+)JS";
+  for (int n : {0, 2}) {
+    SCOPED_TRACE(n ? "over 2 runners" : "in one process");
+    auto t0 = std::chrono::steady_clock::now();
+    ProcResult r = run_n(script, n, {"--summary-export", "out.json"});
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(r.exit_code, 101) << r;
+    EXPECT_NE(r.err.find("teardown() execution timed out after 0.5 seconds"), std::string::npos) << r;
+    EXPECT_LT(took, 4500ms) << "the timeout did not interrupt teardown()";
+    EXPECT_EQ(metric_value(read_export("out.json"), "iterations", "count"), 4) << r;
+  }
+}
+
 }  // namespace
 }  // namespace herd::it
