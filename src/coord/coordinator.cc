@@ -301,6 +301,7 @@ int decide_exit_code(const Outcome& o) {
   if (o.script_aborted) return 108;
   if (o.stop_code) return *o.stop_code;
   if (o.thresholds_failed) return 99;
+  if (o.marked_failed) return 110;
   return 0;
 }
 
@@ -742,6 +743,9 @@ struct Coordinator::Impl {
     }
   }
 
+  /// What setup() returned (null: nothing), for handleSummary's data.setup_data.
+  json setup_data;
+
   /// setup() once on runner 1, its data to the others. False on failure.
   bool run_setup() {
     set_phase(api::ExecutionStatus::kSetup);
@@ -769,6 +773,7 @@ struct Coordinator::Impl {
       return false;
     }
     if (opts.control) opts.control->set_setup_data(data);
+    setup_data = data;
     std::string body = data.dump();
     for (std::size_t i = 1; i < runners.size(); ++i) {
       Runner& r = *runners[i];
@@ -910,8 +915,9 @@ struct Coordinator::Impl {
           rep.abort_reason = r->abort_reason;
           if (!stopping) stop_all(r->name + " aborted the test: " + r->abort_reason);
         }
+        if (r->exit_code && *r->exit_code == exec::kExitMarkedAsFailed) outcome.marked_failed = true;
         if (r->exit_code && *r->exit_code != 0 && *r->exit_code != 103 && *r->exit_code != 99 && *r->exit_code != 105 &&
-            *r->exit_code != 108 && !outcome.runner_failure) {
+            *r->exit_code != 108 && *r->exit_code != exec::kExitMarkedAsFailed && !outcome.runner_failure) {
           outcome.runner_failure = *r->exit_code;
           error(r->name + " ended with exit code " + std::to_string(*r->exit_code));
         }
@@ -1013,7 +1019,9 @@ struct Coordinator::Impl {
       bool custom = false;
       if (opts.handle_summary) {
         try {
-          auto out = opts.handle_summary(rep.summary_data);
+          json data = rep.summary_data;
+          if (!setup_data.is_null()) data["setup_data"] = setup_data;  // as k6 gives handleSummary
+          auto out = opts.handle_summary(data);
           if (out) {
             custom = true;
             exec::Engine::write_summary_outputs(*out);

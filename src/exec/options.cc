@@ -692,6 +692,9 @@ void apply_script(Options& o, Shortcuts& sc, const json& opts) {
     } else if (k == "teardownTimeout") {
       o.teardown_timeout = json_duration(v, p);
       check_non_negative(o.teardown_timeout, p);
+    } else if (k == "minIterationDuration") {
+      o.min_iteration_duration = json_duration(v, p);
+      check_non_negative(o.min_iteration_duration, p);
     } else if (k == "userAgent") {
       o.user_agent = json_string(v, p);
     } else if (k == "insecureSkipTLSVerify") {
@@ -801,6 +804,10 @@ void apply_env(Options& o, Shortcuts& sc, const std::map<std::string, std::strin
   if (const std::string* v = get("K6_TEARDOWN_TIMEOUT")) {
     o.teardown_timeout = parse_duration_text(*v, "K6_TEARDOWN_TIMEOUT");
     check_non_negative(o.teardown_timeout, "K6_TEARDOWN_TIMEOUT");
+  }
+  if (const std::string* v = get("K6_MIN_ITERATION_DURATION")) {
+    o.min_iteration_duration = parse_duration_text(*v, "K6_MIN_ITERATION_DURATION");
+    check_non_negative(o.min_iteration_duration, "K6_MIN_ITERATION_DURATION");
   }
   if (const std::string* v = get("K6_SYSTEM_TAGS")) {
     o.system_tags = split_commas(*v);
@@ -1012,6 +1019,7 @@ nlohmann::json Options::to_json() const {
   j["tags"] = tags;
   j["setupTimeout"] = format_duration(setup_timeout);
   j["teardownTimeout"] = format_duration(teardown_timeout);
+  if (min_iteration_duration.count() > 0) j["minIterationDuration"] = format_duration(min_iteration_duration);
   j["userAgent"] = user_agent;
   j["insecureSkipTLSVerify"] = insecure_skip_tls_verify;
   j["discardResponseBodies"] = discard_response_bodies;

@@ -842,7 +842,20 @@ struct Engine::Impl {
     st.iteration_in_scenario++;
     run.stats.iterations_completed++;
     (void)sc;
+    pad_iteration(v, t0 + options.min_iteration_duration);
     return true;
+  }
+
+  /// minIterationDuration: the VU sleeps until `until`, or until it is interrupted.
+  void pad_iteration(Vu& v, Clock::time_point until) {
+    if (until <= Clock::now()) return;
+    bool fired = false;
+    loop::TimerId id = v.worker->loop.add_timer(until, [&fired, &v] {
+      fired = true;
+      v.st.wake();
+    });
+    while (!fired && !v.st.interrupted) v.st.suspend();
+    if (!fired) v.worker->loop.cancel_timer(id);
   }
 
   /// VUs in use by a running scenario (controller thread only), by pool index.
@@ -1326,6 +1339,7 @@ struct Engine::Impl {
       if (run.aborted.load()) res.exit_code = kExitScriptAborted;
       else if (sc >= 0) res.exit_code = sc;
       else if (thresholds_failed) res.exit_code = kExitThresholdsFailed;
+      else if (run.marked_failed.load()) res.exit_code = kExitMarkedAsFailed;
     }
     res.aborted = run.aborted.load() || sc >= 0;
     {
@@ -1368,7 +1382,13 @@ struct Engine::Impl {
     bool custom = false;
     if (vu0 && vu0->init_ok && !options.no_summary) {
       try {
-        if (auto result = handle_summary(res.summary_data)) {
+        nlohmann::json data = res.summary_data;
+        {
+          // k6 hands handleSummary what setup() returned as data.setup_data.
+          std::lock_guard<std::mutex> g(setup_mu);
+          if (!setup_json.empty()) data["setup_data"] = nlohmann::json::parse(setup_json);
+        }
+        if (auto result = handle_summary(data)) {
           custom = true;
           Engine::write_summary_outputs(*result);
         }

@@ -122,5 +122,77 @@ export function teardown() { sleep(5); }
   }
 }
 
+// exec.test.fail() (k6: exit code 110): the test goes on to its end.
+TEST_F(DistributedTest, TestFailMarksTheRunFailedAndLetsItFinish) {
+  const std::string script = R"JS(
+import http from 'k6/http';
+import exec from 'k6/execution';
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 2, iterations: 6 } } };
+export default function () {
+  const n = http.post(`${__ENV.BASE_URL}/counter/${__ENV.NAME}/inc`).json('value');
+  if (n === 2) exec.test.fail(`iteration ${n} found a problem`);
+}
+)JS";
+  for (int n : {0, 2}) {
+    const std::string name = n ? "fail-par" : "fail-one";
+    ProcResult r = run_n(script, n, {"-e", "NAME=" + name});
+    EXPECT_EQ(r.exit_code, 110) << r;
+    EXPECT_EQ(counter(name), 6) << "every iteration runs after test.fail()\n" << r;
+    EXPECT_NE(r.err.find("test marked as failed: iteration 2 found a problem"), std::string::npos) << r;
+  }
+  // Failed thresholds take precedence (99) over a test marked failed.
+  const std::string both = R"JS(
+import exec from 'k6/execution';
+export const options = { iterations: 1, thresholds: { iterations: ['count>5'] } };
+export default function () { exec.test.fail(); }
+)JS";
+  ProcResult r = run_n(both, 0);
+  EXPECT_EQ(r.exit_code, 99) << r;
+}
+
+// handleSummary(data) gets what setup() returned as data.setup_data.
+TEST_F(DistributedTest, HandleSummaryDataHasTheSetupData) {
+  const std::string script = R"JS(
+export const options = { vus: 2, iterations: 2 };
+export function setup() { if (__ENV.SETUP === '1') return { token: 'tk-42', ids: [3, 1] }; }
+export default function () {}
+export function handleSummary(data) {
+  return { 'setup.json': JSON.stringify({ has: 'setup_data' in data, value: data.setup_data }) };
+}
+)JS";
+  for (int n : {0, 2}) {
+    SCOPED_TRACE(n ? "over 2 runners" : "in one process");
+    ProcResult r = run_n(script, n, {"-e", "SETUP=1"});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    json got = read_export("setup.json");
+    EXPECT_EQ(got, json::parse(R"({"has":true,"value":{"token":"tk-42","ids":[3,1]}})")) << r;
+    r = run_n(script, n, {"-e", "SETUP=0"});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_EQ(read_export("setup.json"), json::parse(R"({"has":false})")) << "setup() returned nothing\n" << r;
+  }
+}
+
+// minIterationDuration pads short iterations with a sleep that
+// iteration_duration does not count; setup() is not padded.
+TEST_F(DistributedTest, MinIterationDurationPadsShortIterations) {
+  const std::string script = R"JS(
+export const options = { vus: 1, iterations: 4, minIterationDuration: '250ms' };
+export function setup() {}
+export default function () {}
+)JS";
+  for (int n : {0, 1}) {
+    SCOPED_TRACE(n ? "through a runner" : "in one process");
+    ProcResult r = run_n(script, n, {"--summary-export", "out.json"});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    json e = read_export("out.json");
+    EXPECT_EQ(metric_value(e, "iterations", "count"), 4) << r;
+    EXPECT_LT(metric_value(e, "iteration_duration", "max"), 100) << r;
+    // Four padded iterations: the test lasts at least 1 s (iterations/s <= 4).
+    double rate = metric_value(e, "iterations", "rate");
+    EXPECT_GT(rate, 0) << r;
+    EXPECT_LE(rate, 4.2) << r;
+  }
+}
+
 }  // namespace
 }  // namespace herd::it
