@@ -50,8 +50,7 @@ struct ScenarioRun;
 class LifecycleTimeout : public std::runtime_error {
  public:
   LifecycleTimeout(const std::string& name, microseconds limit)
-      : std::runtime_error(name + "() execution timed out after " + seconds_text(limit) + " (" + name +
-                           "Timeout)") {}
+      : std::runtime_error(name + "() execution timed out after " + seconds_text(limit) + " (" + name + "Timeout)") {}
 
  private:
   static std::string seconds_text(microseconds d) {
@@ -305,8 +304,8 @@ struct ArrivalShard {
 };
 
 struct ScenarioRun {
-  ScenarioConfig cfg;         ///< as segmented for this instance
-  ScenarioConfig global_cfg;  ///< unsplit (ramping-vus follows the global ramp)
+  ScenarioConfig cfg;                           ///< as segmented for this instance
+  ScenarioConfig global_cfg;                    ///< unsplit (ramping-vus follows the global ramp)
   std::unique_ptr<ClosedModelExecutor> policy;  ///< closed-model executors (not arrival-rate)
   std::vector<std::unique_ptr<ArrivalShard>> shards;  ///< by worker index (arrival-rate only)
   Clock::time_point start;
@@ -1339,7 +1338,8 @@ struct Engine::Impl {
       if (run.aborted.load()) res.exit_code = kExitScriptAborted;
       else if (sc >= 0) res.exit_code = sc;
       else if (thresholds_failed) res.exit_code = kExitThresholdsFailed;
-      else if (run.marked_failed.load()) res.exit_code = kExitMarkedAsFailed;
+      else if (run.marked_failed.load())
+        res.exit_code = kExitMarkedAsFailed;
     }
     res.aborted = run.aborted.load() || sc >= 0;
     {

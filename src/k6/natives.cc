@@ -522,7 +522,8 @@ JSValue n_mark_failed(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv
   std::string reason = argc > 0 ? js::to_string(ctx, argv[0]) : "";
   vu->run->marked_failed = true;
   if (vu->run->logger)
-    vu->run->logger->log(Logger::Level::kError, "test marked as failed" + (reason.empty() ? "" : ": " + reason), "engine");
+    vu->run->logger->log(Logger::Level::kError, "test marked as failed" + (reason.empty() ? "" : ": " + reason),
+                         "engine");
   return JS_UNDEFINED;
 }
 
