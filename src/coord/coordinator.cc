@@ -87,6 +87,7 @@ const FlagInfo kFlags[] = {
     {"throw", 'w', false, false},
     {"max-redirects", 0, true, false},
     {"discard-response-bodies", 0, false, false},
+    {"min-iteration-duration", 0, true, false},
     {"workers", 0, true, false},
     {"parallelism", 0, true, true},
     {"archive-out", 'O', true, true},

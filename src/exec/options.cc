@@ -864,6 +864,10 @@ void apply_cli(Options& o, Shortcuts& sc, const CliOverrides& c) {
   if (c.insecure_skip_tls_verify) o.insecure_skip_tls_verify = *c.insecure_skip_tls_verify;
   if (c.include_system_env_vars) o.include_system_env_vars = *c.include_system_env_vars;
   if (c.user_agent) o.user_agent = *c.user_agent;
+  if (c.min_iteration_duration) {
+    o.min_iteration_duration = *c.min_iteration_duration;
+    check_non_negative(o.min_iteration_duration, "--min-iteration-duration");
+  }
   if (c.throw_errors) o.throw_errors = *c.throw_errors;
   if (c.max_redirects) {
     o.max_redirects = *c.max_redirects;

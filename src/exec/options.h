@@ -135,6 +135,7 @@ struct CliOverrides {
   std::optional<bool> throw_errors;
   std::optional<std::int64_t> max_redirects;
   std::optional<bool> discard_response_bodies;
+  std::optional<microseconds> min_iteration_duration;
 };
 
 /// Parses "30s:10,1m:20" (the -s/--stage flag; repeatable, concatenated) into stages.

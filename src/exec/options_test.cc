@@ -758,6 +758,11 @@ TEST(Options, MinIterationDurationFromScriptAndEnvironment) {
   EXPECT_CONTAINS(script_error({{"minIterationDuration", "-1s"}}),
                   "options.minIterationDuration: must not be negative");
   EXPECT_CONTAINS(script_error({}, {{"K6_MIN_ITERATION_DURATION", "soon"}}), "K6_MIN_ITERATION_DURATION");
+  CliOverrides cli;
+  cli.min_iteration_duration = 2s;  // --min-iteration-duration wins over the environment and the script
+  EXPECT_EQ(
+      resolve({{"minIterationDuration", "1s"}}, {{"K6_MIN_ITERATION_DURATION", "250ms"}}, cli).min_iteration_duration,
+      2s);
 }
 
 }  // namespace

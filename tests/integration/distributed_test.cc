@@ -176,13 +176,14 @@ export function handleSummary(data) {
 // iteration_duration does not count; setup() is not padded.
 TEST_F(DistributedTest, MinIterationDurationPadsShortIterations) {
   const std::string script = R"JS(
-export const options = { vus: 1, iterations: 4, minIterationDuration: '250ms' };
+export const options = { vus: 1, iterations: 4, minIterationDuration: '10ms' };
 export function setup() {}
 export default function () {}
 )JS";
   for (int n : {0, 1}) {
     SCOPED_TRACE(n ? "through a runner" : "in one process");
-    ProcResult r = run_n(script, n, {"--summary-export", "out.json"});
+    // The flag overrides the script's 10 ms (and reaches the runners).
+    ProcResult r = run_n(script, n, {"--min-iteration-duration", "250ms", "--summary-export", "out.json"});
     ASSERT_EQ(r.exit_code, 0) << r;
     json e = read_export("out.json");
     EXPECT_EQ(metric_value(e, "iterations", "count"), 4) << r;
