@@ -209,5 +209,43 @@ TEST(ClosedModelExecutor, RampingVusQuartersKeepTheRampsVuSeconds) {
   EXPECT_GT(unsplit, 0);
 }
 
+// ramping-arrival-rate keeps the global schedule: each segment starts the
+// global iterations it owns (tuple.global_iteration of its local counter, as
+// the engine does), so together they start every global iteration once, at
+// the unsplit instant.
+TEST(ArrivalSchedule, SegmentsStartTheUnsplitScheduleBetweenThem) {
+  std::mt19937_64 rng(611);
+  for (int round = 0; round < 60; round++) {
+    ScenarioConfig global = scenario("ramping-arrival-rate");
+    global.start_rate = static_cast<std::int64_t>(rng() % 50);
+    global.time_unit = seconds(1);
+    for (std::size_t i = 0, n = 1 + rng() % 4; i < n; i++)
+      global.stages.push_back(
+          {milliseconds(static_cast<std::int64_t>(rng() % 3000)), static_cast<std::int64_t>(rng() % 200)});
+    std::vector<microseconds> unsplit;
+    for (std::int64_t i = 0;; i++) {
+      auto at = arrival_offset(global, i);
+      if (!at) break;
+      unsplit.push_back(*at);
+    }
+    ExecutionSegmentSequence seq = random_sequence(rng);
+    SCOPED_TRACE("round " + std::to_string(round) + ", sequence " + seq.to_string());
+    std::vector<int> started(unsplit.size(), 0);
+    for (const ExecutionSegment& seg : seq.segments()) {
+      ExecutionTuple tuple(seg, seq);
+      ScenarioConfig mine = segment_scenario(global, tuple);
+      for (std::int64_t local = 0;; local++) {
+        std::int64_t g = tuple.global_iteration(local);
+        auto at = arrival_offset(mine, g);
+        if (!at) break;
+        ASSERT_LT(static_cast<std::size_t>(g), unsplit.size());
+        EXPECT_EQ(*at, unsplit[static_cast<std::size_t>(g)]);
+        started[static_cast<std::size_t>(g)]++;
+      }
+    }
+    for (std::size_t g = 0; g < started.size(); g++) ASSERT_EQ(started[g], 1) << "global iteration " << g;
+  }
+}
+
 }  // namespace
 }  // namespace herd::exec
