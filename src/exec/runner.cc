@@ -565,9 +565,9 @@ struct Engine::Impl {
       std::string out;
       try {
         out = v.call_json(name, arg);
-      } catch (const js::ScriptError&) {
+      } catch (...) {
         if (!timed_out) {
-          v.worker->loop.cancel_timer(timer);
+          v.worker->loop.cancel_timer(timer);  // it refers to this frame
           throw;
         }
       }
