@@ -334,6 +334,7 @@ struct Http {
     long status = 0;  ///< 0 = transport failure
     std::string body;
     std::string error;
+    bool timed_out = false;  ///< no answer within the call's timeout
   };
 
   Resp call(const std::string& method, const std::string& url, const std::string* body,
@@ -364,6 +365,7 @@ struct Http {
     if (hdrs) curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
       r.error = curl_easy_strerror(rc);
+      r.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
       return r;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
@@ -760,8 +762,12 @@ struct Coordinator::Impl {
         outcome.script_aborted = true;
         rep.abort_reason = first.abort_reason;
       } else {
-        // 504: setup() outlived setupTimeout on the runner (k6's exit code 100).
-        outcome.runner_failure = resp.status == 504 ? exec::kExitSetupTimeout : resp.status == 0 ? 1 : 107;
+        // 504: setup() outlived setupTimeout on the runner (k6's exit code 100);
+        // no answer at all within setupTimeout + a margin: a setup() that
+        // never yields (a busy loop cannot be interrupted yet), the same code.
+        const bool timeout = resp.status == 504 || resp.timed_out;
+        if (resp.timed_out) error("setup() did not return within setupTimeout on " + first.name);
+        outcome.runner_failure = timeout ? exec::kExitSetupTimeout : resp.status == 0 ? 1 : 107;
       }
       return false;
     }
@@ -976,8 +982,9 @@ struct Coordinator::Impl {
       if (resp.status != 200) {
         error("teardown() failed on " + r.name + ": " + error_detail(resp));
         // 504: teardown() outlived teardownTimeout on the runner (k6's exit code 101).
-        if (!outcome.runner_failure && resp.status != 0)
-          outcome.runner_failure = resp.status == 504 ? exec::kExitTeardownTimeout : 107;
+        if (resp.timed_out) error("teardown() did not return within teardownTimeout on " + r.name);
+        if (!outcome.runner_failure && (resp.status != 0 || resp.timed_out))
+          outcome.runner_failure = resp.status == 504 || resp.timed_out ? exec::kExitTeardownTimeout : 107;
       }
     }
     // Final snapshots (the lost runners' last ones are kept).

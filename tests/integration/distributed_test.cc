@@ -102,6 +102,20 @@ export default function () { http.get(`${__ENV.BASE_URL}/counter/ran-${__ENV.HOW
   }
 }
 
+// A setup() that never yields cannot be interrupted yet, but under
+// --parallelism the coordinator stops waiting after setupTimeout + 5 s and
+// still ends with 100.
+TEST_F(DistributedTest, BusySetupOverRunnersEndsWithExitCode100) {
+  const std::string script = R"JS(
+export const options = { setupTimeout: '300ms', iterations: 1 };
+export function setup() { const end = Date.now() + 6500; while (Date.now() < end) {} }
+export default function () {}
+)JS";
+  ProcResult r = run_n(script, 2);
+  EXPECT_EQ(r.exit_code, 100) << r;
+  EXPECT_NE(r.err.find("setup() did not return within setupTimeout"), std::string::npos) << r;
+}
+
 // teardownTimeout (k6: exit code 101): the summary is still written.
 TEST_F(DistributedTest, TeardownTimeoutEndsTheTestWithExitCode101) {
   const std::string script = R"JS(
