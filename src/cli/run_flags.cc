@@ -176,6 +176,14 @@ const std::vector<Flag>& flags() {
        [](RF& f, S v) { f.overrides.throw_errors = to_bool(v); }},
       {"max-redirects", 0, Kind::kValue, "int", "follow at most n redirects (default 10)",
        [](RF& f, S v) { f.overrides.max_redirects = to_int(v); }},
+      {"min-iteration-duration", 0, Kind::kValue, "duration", "pad shorter iterations with a sleep, e.g. 1s",
+       [](RF& f, S v) {
+         try {
+           f.overrides.min_iteration_duration = util::parse_duration(v);
+         } catch (const util::DurationError& e) {
+           throw BadValue{e.what()};
+         }
+       }},
       {"discard-response-bodies", 0, Kind::kBool, "", "read but don't process or save HTTP response bodies",
        [](RF& f, S v) { f.overrides.discard_response_bodies = to_bool(v); }},
       {"workers", 0, Kind::kValue, "int", "worker threads (default 0 = one per core)",

@@ -118,6 +118,8 @@ TEST(RunFlags, AllLongFlags) {
                                 "--max-redirects",
                                 "3",
                                 "--discard-response-bodies",
+                                "--min-iteration-duration",
+                                "1500ms",
                                 "--workers",
                                 "4",
                                 "--parallelism",
@@ -152,6 +154,7 @@ TEST(RunFlags, AllLongFlags) {
   EXPECT_EQ(o.throw_errors, true);
   EXPECT_EQ(o.max_redirects, 3);
   EXPECT_EQ(o.discard_response_bodies, true);
+  EXPECT_EQ(o.min_iteration_duration, std::chrono::milliseconds(1500));
   EXPECT_EQ(o.workers, 4);
   EXPECT_EQ(f.parallelism, 2);
   EXPECT_EQ(f.archive_out, "a.tar");
@@ -245,6 +248,7 @@ TEST(RunUsage, ListsEveryFlag) {
                            "-w, --throw",
                            "--max-redirects",
                            "--discard-response-bodies",
+                           "--min-iteration-duration",
                            "--workers",
                            "--parallelism",
                            "-O, --archive-out",

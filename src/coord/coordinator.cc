@@ -87,6 +87,7 @@ const FlagInfo kFlags[] = {
     {"throw", 'w', false, false},
     {"max-redirects", 0, true, false},
     {"discard-response-bodies", 0, false, false},
+    {"min-iteration-duration", 0, true, false},
     {"workers", 0, true, false},
     {"parallelism", 0, true, true},
     {"archive-out", 'O', true, true},
@@ -301,6 +302,7 @@ int decide_exit_code(const Outcome& o) {
   if (o.script_aborted) return 108;
   if (o.stop_code) return *o.stop_code;
   if (o.thresholds_failed) return 99;
+  if (o.marked_failed) return 110;
   return 0;
 }
 
@@ -332,6 +334,7 @@ struct Http {
     long status = 0;  ///< 0 = transport failure
     std::string body;
     std::string error;
+    bool timed_out = false;  ///< no answer within the call's timeout
   };
 
   Resp call(const std::string& method, const std::string& url, const std::string* body,
@@ -362,6 +365,7 @@ struct Http {
     if (hdrs) curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
       r.error = curl_easy_strerror(rc);
+      r.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
       return r;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
@@ -742,6 +746,9 @@ struct Coordinator::Impl {
     }
   }
 
+  /// What setup() returned (null: nothing), for handleSummary's data.setup_data.
+  json setup_data;
+
   /// setup() once on runner 1, its data to the others. False on failure.
   bool run_setup() {
     set_phase(api::ExecutionStatus::kSetup);
@@ -755,7 +762,12 @@ struct Coordinator::Impl {
         outcome.script_aborted = true;
         rep.abort_reason = first.abort_reason;
       } else {
-        outcome.runner_failure = resp.status == 0 ? 1 : 107;
+        // 504: setup() outlived setupTimeout on the runner (k6's exit code 100);
+        // no answer at all within setupTimeout + a margin: a setup() that
+        // never yields (a busy loop cannot be interrupted yet), the same code.
+        const bool timeout = resp.status == 504 || resp.timed_out;
+        if (resp.timed_out) error("setup() did not return within setupTimeout on " + first.name);
+        outcome.runner_failure = timeout ? exec::kExitSetupTimeout : resp.status == 0 ? 1 : 107;
       }
       return false;
     }
@@ -768,6 +780,7 @@ struct Coordinator::Impl {
       return false;
     }
     if (opts.control) opts.control->set_setup_data(data);
+    setup_data = data;
     std::string body = data.dump();
     for (std::size_t i = 1; i < runners.size(); ++i) {
       Runner& r = *runners[i];
@@ -909,8 +922,9 @@ struct Coordinator::Impl {
           rep.abort_reason = r->abort_reason;
           if (!stopping) stop_all(r->name + " aborted the test: " + r->abort_reason);
         }
+        if (r->exit_code && *r->exit_code == exec::kExitMarkedAsFailed) outcome.marked_failed = true;
         if (r->exit_code && *r->exit_code != 0 && *r->exit_code != 103 && *r->exit_code != 99 && *r->exit_code != 105 &&
-            *r->exit_code != 108 && !outcome.runner_failure) {
+            *r->exit_code != 108 && *r->exit_code != exec::kExitMarkedAsFailed && !outcome.runner_failure) {
           outcome.runner_failure = *r->exit_code;
           error(r->name + " ended with exit code " + std::to_string(*r->exit_code));
         }
@@ -967,7 +981,10 @@ struct Coordinator::Impl {
       auto resp = r.http.call("POST", r.base + "/v1/teardown", nullptr, opts.teardown_timeout);
       if (resp.status != 200) {
         error("teardown() failed on " + r.name + ": " + error_detail(resp));
-        if (!outcome.runner_failure && resp.status != 0) outcome.runner_failure = 107;
+        // 504: teardown() outlived teardownTimeout on the runner (k6's exit code 101).
+        if (resp.timed_out) error("teardown() did not return within teardownTimeout on " + r.name);
+        if (!outcome.runner_failure && (resp.status != 0 || resp.timed_out))
+          outcome.runner_failure = resp.status == 504 || resp.timed_out ? exec::kExitTeardownTimeout : 107;
       }
     }
     // Final snapshots (the lost runners' last ones are kept).
@@ -1010,7 +1027,9 @@ struct Coordinator::Impl {
       bool custom = false;
       if (opts.handle_summary) {
         try {
-          auto out = opts.handle_summary(rep.summary_data);
+          json data = rep.summary_data;
+          if (!setup_data.is_null()) data["setup_data"] = setup_data;  // as k6 gives handleSummary
+          auto out = opts.handle_summary(data);
           if (out) {
             custom = true;
             exec::Engine::write_summary_outputs(*out);

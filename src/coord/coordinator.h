@@ -223,6 +223,7 @@ struct Outcome {
   bool script_aborted = false;
   std::optional<int> stop_code;  ///< 99 abortOnFail, 105 signal
   bool thresholds_failed = false;
+  bool marked_failed = false;  ///< a runner ended with 110 (exec.test.fail())
 };
 int decide_exit_code(const Outcome& o);
 

@@ -174,6 +174,9 @@ TEST(Progress, RatesAndLine) {
 TEST(ExitCode, Precedence) {
   EXPECT_EQ(decide_exit_code({}), 0);
   EXPECT_EQ(decide_exit_code({.thresholds_failed = true}), 99);
+  EXPECT_EQ(decide_exit_code({.marked_failed = true}), 110);
+  EXPECT_EQ(decide_exit_code({.thresholds_failed = true, .marked_failed = true}), 99);
+  EXPECT_EQ(decide_exit_code({.runner_failure = 100, .marked_failed = true}), 100);
   EXPECT_EQ(decide_exit_code({.stop_code = 105, .thresholds_failed = true}), 105);
   EXPECT_EQ(decide_exit_code({.script_aborted = true, .stop_code = 99}), 108);
   EXPECT_EQ(decide_exit_code({.runner_failure = 107, .script_aborted = true}), 107);

@@ -30,6 +30,7 @@ std::string result_name(int exit_code) {
     case 0:
       return "passed";
     case 99:
+    case 110:  // exec.test.fail()
       return "failed";
     case 103:
     case 105:

@@ -20,6 +20,8 @@ using metrics::ValueType;
 TEST(ResultName, MapsExitCodes) {
   EXPECT_EQ(result_name(0), "passed");
   EXPECT_EQ(result_name(99), "failed");
+  EXPECT_EQ(result_name(110), "failed");  // exec.test.fail()
+  EXPECT_EQ(result_name(100), "error");   // setupTimeout
   EXPECT_EQ(result_name(108), "aborted");
   EXPECT_EQ(result_name(105), "aborted");
   EXPECT_EQ(result_name(103), "aborted");

@@ -1,5 +1,7 @@
 #include "exec/executor.h"
 
+#include <algorithm>
+
 #include "exec/plan.h"
 
 namespace herd::exec {
@@ -19,8 +21,10 @@ std::optional<microseconds> first_offset(const ScenarioConfig& s, microseconds f
       if (pred(ramping_vus_at(s, hi))) {
         while (hi - lo > microseconds(1)) {
           microseconds mid = lo + (hi - lo) / 2;
-          if (pred(ramping_vus_at(s, mid))) hi = mid;
-          else lo = mid;
+          if (pred(ramping_vus_at(s, mid)))
+            hi = mid;
+          else
+            lo = mid;
         }
         return hi;
       }
@@ -40,7 +44,16 @@ std::optional<microseconds> ramping_next_deactivation(const ScenarioConfig& s, s
   return first_offset(s, from, [k](std::int64_t v) { return v <= k; });
 }
 
-ClosedModelExecutor::ClosedModelExecutor(const ScenarioConfig& cfg, SteadyTime start) : cfg_(cfg), start_(start) {
+std::int64_t segment_ramping_vus_at(const ScenarioConfig& global, const ExecutionTuple& tuple, microseconds t) {
+  return tuple.scale(std::max<std::int64_t>(0, ramping_vus_at(global, t)));
+}
+
+ClosedModelExecutor::ClosedModelExecutor(const ScenarioConfig& cfg, SteadyTime start)
+    : ClosedModelExecutor(cfg, start, cfg, ExecutionTuple()) {}
+
+ClosedModelExecutor::ClosedModelExecutor(const ScenarioConfig& cfg, SteadyTime start, const ScenarioConfig& global,
+                                         const ExecutionTuple& tuple)
+    : cfg_(cfg), ramp_(global), tuple_(tuple), start_(start) {
   microseconds dur = scenario_duration(cfg_);
   if (cfg_.executor == "externally-controlled") {
     active_ = cfg_.vus;
@@ -71,13 +84,14 @@ NextStep ClosedModelExecutor::next(std::int64_t k, std::int64_t vu_iterations, S
     }
   } else if (ex == "ramping-vus") {
     auto off = std::chrono::duration_cast<microseconds>(now - start_);
-    if (ramping_vus_at(cfg_, off) <= k) {
-      auto next = ramping_next_activation(cfg_, k, off);
+    const std::int64_t slot = tuple_.global_iteration(k);  // this VU's place in the global ramp
+    if (slot < 0 || ramping_vus_at(ramp_, off) <= slot) {
+      auto next = slot < 0 ? std::nullopt : ramping_next_activation(ramp_, slot, off);
       s.kind = NextStep::kWait;
       s.wake_at = next ? std::min(start_ + *next, end_) : end_;
       return s;
     }
-    if (auto d = ramping_next_deactivation(cfg_, k, off)) {
+    if (auto d = ramping_next_deactivation(ramp_, slot, off)) {
       SteadyTime deadline = start_ + *d + cfg_.graceful_ramp_down;
       if (deadline < hard_stop_) s.interrupt_at = deadline;
     }

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "exec/options.h"
+#include "exec/segment.h"
 
 namespace herd::exec {
 
@@ -32,6 +33,11 @@ struct NextStep {
   std::optional<SteadyTime> interrupt_at;
 };
 
+/// ramping-vus, this instance's active VUs at offset `t` when the run is split
+/// by `tuple`: tuple.scale(ramping_vus_at(global, t)). Summed over the
+/// segments of a sequence it equals ramping_vus_at(global, t).
+std::int64_t segment_ramping_vus_at(const ScenarioConfig& global, const ExecutionTuple& tuple, microseconds t);
+
 /// ramping-vus: the first offset t >= from (from the scenario start) at which
 /// VU `k` (0-based) is needed (ramping_vus_at(s, t) > k), or nullopt.
 std::optional<microseconds> ramping_next_activation(const ScenarioConfig& s, std::int64_t k, microseconds from);
@@ -44,7 +50,17 @@ std::optional<microseconds> ramping_next_deactivation(const ScenarioConfig& s, s
 class ClosedModelExecutor {
  public:
   /// `cfg` as segmented for this instance; `start` is the scenario's start.
+  /// Unsegmented runs (or executors other than ramping-vus) need nothing else.
   ClosedModelExecutor(const ScenarioConfig& cfg, SteadyTime start);
+  /// A run split into execution segments: `cfg` as segment_scenario made it
+  /// for `tuple`, `global` the unsplit scenario. ramping-vus then follows the
+  /// GLOBAL ramp: this instance's VU k is the tuple's k-th owned global VU
+  /// slot (tuple.global_iteration(k)) and runs while the global target exceeds
+  /// that slot, so at every instant the instances' active VUs add up to
+  /// ramping_vus_at(global, t) exactly (k6's striping of the ramp). Scaling
+  /// each stage target instead would round every instance down on the ramps.
+  ClosedModelExecutor(const ScenarioConfig& cfg, SteadyTime start, const ScenarioConfig& global,
+                      const ExecutionTuple& tuple);
 
   /// The next step of VU `vu_index` (0-based within the scenario) that has
   /// completed `vu_iterations` iterations of this scenario, at time `now`.
@@ -64,6 +80,8 @@ class ClosedModelExecutor {
 
  private:
   ScenarioConfig cfg_;
+  ScenarioConfig ramp_;   ///< ramping-vus: the global (unsplit) stages
+  ExecutionTuple tuple_;  ///< maps this instance's VU k to its global VU slot
   SteadyTime start_, end_, hard_stop_;
   std::atomic<std::int64_t> shared_next_{0};
   std::atomic<std::int64_t> counter_{0};

@@ -692,6 +692,9 @@ void apply_script(Options& o, Shortcuts& sc, const json& opts) {
     } else if (k == "teardownTimeout") {
       o.teardown_timeout = json_duration(v, p);
       check_non_negative(o.teardown_timeout, p);
+    } else if (k == "minIterationDuration") {
+      o.min_iteration_duration = json_duration(v, p);
+      check_non_negative(o.min_iteration_duration, p);
     } else if (k == "userAgent") {
       o.user_agent = json_string(v, p);
     } else if (k == "insecureSkipTLSVerify") {
@@ -802,6 +805,10 @@ void apply_env(Options& o, Shortcuts& sc, const std::map<std::string, std::strin
     o.teardown_timeout = parse_duration_text(*v, "K6_TEARDOWN_TIMEOUT");
     check_non_negative(o.teardown_timeout, "K6_TEARDOWN_TIMEOUT");
   }
+  if (const std::string* v = get("K6_MIN_ITERATION_DURATION")) {
+    o.min_iteration_duration = parse_duration_text(*v, "K6_MIN_ITERATION_DURATION");
+    check_non_negative(o.min_iteration_duration, "K6_MIN_ITERATION_DURATION");
+  }
   if (const std::string* v = get("K6_SYSTEM_TAGS")) {
     o.system_tags = split_commas(*v);
     validate_system_tags(o.system_tags, "K6_SYSTEM_TAGS");
@@ -857,6 +864,10 @@ void apply_cli(Options& o, Shortcuts& sc, const CliOverrides& c) {
   if (c.insecure_skip_tls_verify) o.insecure_skip_tls_verify = *c.insecure_skip_tls_verify;
   if (c.include_system_env_vars) o.include_system_env_vars = *c.include_system_env_vars;
   if (c.user_agent) o.user_agent = *c.user_agent;
+  if (c.min_iteration_duration) {
+    o.min_iteration_duration = *c.min_iteration_duration;
+    check_non_negative(o.min_iteration_duration, "--min-iteration-duration");
+  }
   if (c.throw_errors) o.throw_errors = *c.throw_errors;
   if (c.max_redirects) {
     o.max_redirects = *c.max_redirects;
@@ -1012,6 +1023,7 @@ nlohmann::json Options::to_json() const {
   j["tags"] = tags;
   j["setupTimeout"] = format_duration(setup_timeout);
   j["teardownTimeout"] = format_duration(teardown_timeout);
+  if (min_iteration_duration.count() > 0) j["minIterationDuration"] = format_duration(min_iteration_duration);
   j["userAgent"] = user_agent;
   j["insecureSkipTLSVerify"] = insecure_skip_tls_verify;
   j["discardResponseBodies"] = discard_response_bodies;

@@ -84,6 +84,9 @@ struct Options {
   bool include_system_env_vars = true;
   microseconds setup_timeout{60'000'000};
   microseconds teardown_timeout{60'000'000};
+  /// minIterationDuration: a shorter iteration is padded with a sleep (not
+  /// counted in iteration_duration; setup/teardown are not padded). 0 = none.
+  microseconds min_iteration_duration{0};
   std::string user_agent = "herd/0.1 (k6-compatible)";
   bool insecure_skip_tls_verify = false;
   bool discard_response_bodies = false;
@@ -132,6 +135,7 @@ struct CliOverrides {
   std::optional<bool> throw_errors;
   std::optional<std::int64_t> max_redirects;
   std::optional<bool> discard_response_bodies;
+  std::optional<microseconds> min_iteration_duration;
 };
 
 /// Parses "30s:10,1m:20" (the -s/--stage flag; repeatable, concatenated) into stages.

@@ -748,5 +748,22 @@ TEST(ToJson, Shortcuts) {
   EXPECT_EQ(j["scenarios"]["default"]["vus"], 3);
 }
 
+TEST(Options, MinIterationDurationFromScriptAndEnvironment) {
+  EXPECT_EQ(resolve(json::object()).min_iteration_duration, 0s);
+  Options o = resolve({{"minIterationDuration", "1.5s"}});
+  EXPECT_EQ(o.min_iteration_duration, 1500ms);
+  EXPECT_EQ(o.to_json()["minIterationDuration"], "1.5s");
+  EXPECT_EQ(resolve({{"minIterationDuration", "1s"}}, {{"K6_MIN_ITERATION_DURATION", "250ms"}}).min_iteration_duration,
+            250ms);
+  EXPECT_CONTAINS(script_error({{"minIterationDuration", "-1s"}}),
+                  "options.minIterationDuration: must not be negative");
+  EXPECT_CONTAINS(script_error({}, {{"K6_MIN_ITERATION_DURATION", "soon"}}), "K6_MIN_ITERATION_DURATION");
+  CliOverrides cli;
+  cli.min_iteration_duration = 2s;  // --min-iteration-duration wins over the environment and the script
+  EXPECT_EQ(
+      resolve({{"minIterationDuration", "1s"}}, {{"K6_MIN_ITERATION_DURATION", "250ms"}}, cli).min_iteration_duration,
+      2s);
+}
+
 }  // namespace
 }  // namespace herd::exec

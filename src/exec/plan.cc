@@ -25,12 +25,6 @@ microseconds stages_total(const std::vector<Stage>& stages) {
   return total;
 }
 
-__int128 floor_div(__int128 a, __int128 b) {
-  __int128 q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
 bool unbounded(const ScenarioConfig& s) {
   return s.executor == "externally-controlled" && s.duration.count() == 0;
 }
@@ -75,7 +69,10 @@ std::int64_t ramping_vus_at(const ScenarioConfig& s, microseconds t) {
     if (t < end && st.duration.count() > 0) {
       __int128 diff = static_cast<__int128>(st.target) - from;
       __int128 elapsed = (t - stage_start).count();
-      return static_cast<std::int64_t>(from + floor_div(diff * elapsed, st.duration.count()));
+      // Rounded toward the stage's start value, as k6 does: a ramp up adds VU
+      // number n once the line reaches n, a ramp down drops one only once
+      // the line has fallen a whole VU below it.
+      return static_cast<std::int64_t>(from + diff * elapsed / st.duration.count());
     }
     from = st.target;
     stage_start = end;

@@ -23,7 +23,9 @@ microseconds scenario_duration(const ScenarioConfig& s);
 microseconds scenario_duration_with_grace(const ScenarioConfig& s);
 
 /// The target VU count of a ramping-vus scenario at offset `t` from its start
-/// (linear interpolation within stages, as k6 does; integer, rounded down).
+/// (linear interpolation within stages, rounded toward the stage's start value
+/// as k6 does: a ramp up counts VU n from the instant the line reaches n, a
+/// ramp down drops it once the line reaches n - 1).
 std::int64_t ramping_vus_at(const ScenarioConfig& s, microseconds t);
 
 /// The arrival rate (iterations per time unit) of a ramping-arrival-rate
@@ -38,8 +40,8 @@ double ramping_rate_at(const ScenarioConfig& s, microseconds t);
 std::optional<microseconds> arrival_offset(const ScenarioConfig& s, std::int64_t i);
 
 struct ExecutionRequirements {
-  std::int64_t max_vus = 0;          ///< peak VUs needed at once across scenarios
-  microseconds total_duration{0};    ///< end of the last scenario including gracefulStop
+  std::int64_t max_vus = 0;        ///< peak VUs needed at once across scenarios
+  microseconds total_duration{0};  ///< end of the last scenario including gracefulStop
   /// True if some scenario never ends by itself (externally-controlled with
   /// duration 0); total_duration then only covers the bounded scenarios.
   bool unbounded = false;

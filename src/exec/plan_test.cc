@@ -89,7 +89,7 @@ TEST(ScenarioDuration, PerExecutor) {
   EXPECT_EQ(scenario_duration_with_grace(ec), 5min);  // no gracefulStop
 }
 
-TEST(RampingVUsAt, LinearInterpolationRoundedDown) {
+TEST(RampingVUsAt, LinearInterpolationRoundedTowardTheStageStart) {
   ScenarioConfig s = ramping(0, {{10s, 10}, {10s, 10}, {20s, 0}});
   EXPECT_EQ(ramping_vus_at(s, 0s), 0);
   EXPECT_EQ(ramping_vus_at(s, 999ms), 0);
@@ -98,9 +98,11 @@ TEST(RampingVUsAt, LinearInterpolationRoundedDown) {
   EXPECT_EQ(ramping_vus_at(s, 10s), 10);
   EXPECT_EQ(ramping_vus_at(s, 15s), 10);
   EXPECT_EQ(ramping_vus_at(s, 20s), 10);
-  EXPECT_EQ(ramping_vus_at(s, 21s), 9);    // 10 - 0.5 = 9.5 -> 9
+  EXPECT_EQ(ramping_vus_at(s, 21s), 10);  // 10 - 0.5 = 9.5 -> 10 (k6 drops a VU a whole step later)
+  EXPECT_EQ(ramping_vus_at(s, 22s), 9);
   EXPECT_EQ(ramping_vus_at(s, 30s), 5);
-  EXPECT_EQ(ramping_vus_at(s, 39999ms), 0);  // 0.0005 -> 0
+  EXPECT_EQ(ramping_vus_at(s, 39999ms), 1);  // 0.0005 -> 1
+  EXPECT_EQ(ramping_vus_at(s, 38s), 1);
   EXPECT_EQ(ramping_vus_at(s, 40s), 0);
   EXPECT_EQ(ramping_vus_at(s, 1h), 0);
 }
@@ -113,9 +115,9 @@ TEST(RampingVUsAt, StartVUsAndZeroLengthStages) {
   EXPECT_EQ(ramping_vus_at(s, 5s), 25);
   EXPECT_EQ(ramping_vus_at(s, 10s), 30);
   ScenarioConfig up = ramping(3, {{4s, 5}});
-  EXPECT_EQ(ramping_vus_at(up, 1s), 3);   // 3.5 -> 3
+  EXPECT_EQ(ramping_vus_at(up, 1s), 3);  // 3.5 -> 3
   EXPECT_EQ(ramping_vus_at(up, 2s), 4);
-  EXPECT_EQ(ramping_vus_at(up, 3s), 4);   // 4.5 -> 4
+  EXPECT_EQ(ramping_vus_at(up, 3s), 4);  // 4.5 -> 4
 }
 
 TEST(RampingRateAt, Interpolates) {
@@ -161,15 +163,15 @@ TEST(ExecutionRequirements, PeakOverTime) {
                                    constant_vus(3, 20s, 25s, 0s), constant_vus(100, 10s, 50s, 0s)});
   EXPECT_EQ(r.max_vus, 100);
   EXPECT_EQ(r.total_duration, 60s);
-  r = execution_requirements({constant_vus(4, 20s, 0s, 0s), constant_vus(6, 20s, 10s, 0s),
-                              constant_vus(3, 20s, 25s, 0s)});
+  r = execution_requirements(
+      {constant_vus(4, 20s, 0s, 0s), constant_vus(6, 20s, 10s, 0s), constant_vus(3, 20s, 25s, 0s)});
   EXPECT_EQ(r.max_vus, 10);
   EXPECT_EQ(r.total_duration, 45s);
 }
 
 TEST(ExecutionRequirements, MixedExecutors) {
   ScenarioConfig rv = ramping(0, {{30s, 20}, {30s, 0}});  // [0, 90s)
-  ScenarioConfig car = make("constant-arrival-rate");      // [60s, 150s)
+  ScenarioConfig car = make("constant-arrival-rate");     // [60s, 150s)
   car.start_time = 60s;
   car.duration = 1min;
   car.pre_allocated_vus = 5;

@@ -46,6 +46,20 @@ std::int64_t unix_us() {
 struct Worker;
 struct ScenarioRun;
 
+/// setup() or teardown() outlived setupTimeout/teardownTimeout (k6's message).
+class LifecycleTimeout : public std::runtime_error {
+ public:
+  LifecycleTimeout(const std::string& name, microseconds limit)
+      : std::runtime_error(name + "() execution timed out after " + seconds_text(limit) + " (" + name + "Timeout)") {}
+
+ private:
+  static std::string seconds_text(microseconds d) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%g seconds", std::chrono::duration<double>(d).count());
+    return buf;
+  }
+};
+
 /// One virtual user: a fiber running its own QuickJS runtime. Confined to its worker's thread.
 struct Vu {
   k6::VuState st;
@@ -290,7 +304,8 @@ struct ArrivalShard {
 };
 
 struct ScenarioRun {
-  ScenarioConfig cfg;
+  ScenarioConfig cfg;                           ///< as segmented for this instance
+  ScenarioConfig global_cfg;                    ///< unsplit (ramping-vus follows the global ramp)
   std::unique_ptr<ClosedModelExecutor> policy;  ///< closed-model executors (not arrival-rate)
   std::vector<std::unique_ptr<ArrivalShard>> shards;  ///< by worker index (arrival-rate only)
   Clock::time_point start;
@@ -434,10 +449,12 @@ struct Engine::Impl {
 
     nlohmann::json run_setup() override {
       if (!impl.vu0) throw std::runtime_error("the script is not initialised yet");
-      std::string data = impl.on_vu0<std::string>([](Vu& v) {
-        v.st.interrupted = false;
-        return v.call_json("setup", nullptr);
-      });
+      std::string data;
+      try {
+        data = impl.call_lifecycle("setup", nullptr, impl.options.setup_timeout);
+      } catch (const LifecycleTimeout& e) {
+        throw api::HandlerError(504, e.what());  // the coordinator ends the test with exit code 100
+      }
       std::lock_guard<std::mutex> g(impl.setup_mu);
       impl.setup_json = data;
       impl.setup_provided = true;
@@ -457,10 +474,11 @@ struct Engine::Impl {
         std::lock_guard<std::mutex> g(impl.setup_mu);
         data = impl.setup_json;
       }
-      impl.on_vu0<std::string>([&data](Vu& v) {
-        v.st.interrupted = false;  // a stopped test's teardown still makes its requests
-        return v.call_json("teardown", &data);
-      });
+      try {
+        impl.call_lifecycle("teardown", &data, impl.options.teardown_timeout);
+      } catch (const LifecycleTimeout& e) {
+        throw api::HandlerError(504, e.what());  // the coordinator ends the test with exit code 101
+      }
     }
   };
   std::unique_ptr<ApiHandler> api_handler;
@@ -529,6 +547,35 @@ struct Engine::Impl {
       });
     });
     return f.get();
+  }
+
+  /// Calls the script's setup() or teardown() (`name`) on VU 0, interrupted
+  /// after `limit` (k6's setupTimeout/teardownTimeout): LifecycleTimeout then.
+  /// A stopped test's teardown still makes its requests. Script errors throw
+  /// js::ScriptError. A busy JS loop that never yields cannot be interrupted.
+  std::string call_lifecycle(const std::string& name, const std::string* arg, microseconds limit) {
+    return on_vu0<std::string>([&name, arg, limit](Vu& v) {
+      v.st.interrupted = false;
+      bool timed_out = false;
+      loop::TimerId timer = v.worker->loop.add_timer(Clock::now() + limit, [&v, &timed_out] {
+        timed_out = true;
+        v.st.interrupted = true;
+        v.st.wake();
+      });
+      std::string out;
+      try {
+        out = v.call_json(name, arg);
+      } catch (...) {
+        if (!timed_out) {
+          v.worker->loop.cancel_timer(timer);  // it refers to this frame
+          throw;
+        }
+      }
+      if (!timed_out) v.worker->loop.cancel_timer(timer);
+      v.st.interrupted = false;
+      if (timed_out) throw LifecycleTimeout(name, limit);
+      return out;
+    });
   }
 
   // ---- phase 1: init VU 0, options ----------------------------------------
@@ -794,7 +841,20 @@ struct Engine::Impl {
     st.iteration_in_scenario++;
     run.stats.iterations_completed++;
     (void)sc;
+    pad_iteration(v, t0 + options.min_iteration_duration);
     return true;
+  }
+
+  /// minIterationDuration: the VU sleeps until `until`, or until it is interrupted.
+  void pad_iteration(Vu& v, Clock::time_point until) {
+    if (until <= Clock::now()) return;
+    bool fired = false;
+    loop::TimerId id = v.worker->loop.add_timer(until, [&fired, &v] {
+      fired = true;
+      v.st.wake();
+    });
+    while (!fired && !v.st.interrupted) v.st.suspend();
+    if (!fired) v.worker->loop.cancel_timer(id);
   }
 
   /// VUs in use by a running scenario (controller thread only), by pool index.
@@ -818,7 +878,7 @@ struct Engine::Impl {
   void start_scenario(ScenarioRun* sc) {
     sc->start = Clock::now();
     if (!sc->arrival()) {
-      sc->policy = std::make_unique<ClosedModelExecutor>(sc->cfg, sc->start);
+      sc->policy = std::make_unique<ClosedModelExecutor>(sc->cfg, sc->start, sc->global_cfg, segment);
       sc->end = sc->policy->end();
     } else {
       sc->end = sc->start + scenario_duration(sc->cfg);
@@ -916,6 +976,8 @@ struct Engine::Impl {
   std::shared_ptr<metrics::JsonOutput> json_out;
   /// This instance's execution segment (unsegmented: everything).
   ExecutionTuple segment;
+  /// options.scenarios before segment_scenario (same order).
+  std::vector<ScenarioConfig> global_scenarios;
   /// herd's open-model metrics (docs/metrics.md), defined on first arrival-rate scenario.
   metrics::MetricId start_lag_metric = 0;
   metrics::MetricId corrected_metric = 0;
@@ -1105,6 +1167,7 @@ struct Engine::Impl {
     try {
       options = resolve_options(script_opts, cfg.environ, cfg.cli);
       segment = make_execution_tuple(options.execution_segment, options.execution_segment_sequence);
+      global_scenarios = options.scenarios;
       for (auto& sc : options.scenarios) sc = segment_scenario(sc, segment);
       start_lag_metric = registry.define("iteration_start_lag", metrics::MetricType::kTrend, metrics::ValueType::kTime);
       corrected_metric =
@@ -1183,9 +1246,13 @@ struct Engine::Impl {
     set_status(api::ExecutionStatus::kSetup);
     if (!cfg.no_setup && !provided && stop_code.load() < 0) {
       try {
-        std::string data = on_vu0<std::string>([](Vu& v) { return v.call_json("setup", nullptr); });
+        std::string data = call_lifecycle("setup", nullptr, options.setup_timeout);
         std::lock_guard<std::mutex> g(setup_mu);
         setup_json = data;
+      } catch (const LifecycleTimeout& e) {
+        setup_failed = true;
+        res.exit_code = kExitSetupTimeout;
+        res.error = e.what();
       } catch (const std::exception& e) {
         setup_failed = true;
         if (run.aborted.load()) {
@@ -1201,9 +1268,10 @@ struct Engine::Impl {
     run.stats.start = test_start;
     set_status(api::ExecutionStatus::kRunning);
     if (!setup_failed && stop_code.load() < 0) {
-      for (auto& s : options.scenarios) {
+      for (std::size_t i = 0; i < options.scenarios.size(); i++) {
         auto sc = std::make_unique<ScenarioRun>();
-        sc->cfg = s;
+        sc->cfg = options.scenarios[i];
+        sc->global_cfg = global_scenarios[i];
         scenarios.push_back(std::move(sc));
       }
       for (auto& sc : scenarios) {
@@ -1238,10 +1306,10 @@ struct Engine::Impl {
     set_status(api::ExecutionStatus::kTeardown);
     if (!cfg.no_teardown && !setup_failed) {
       try {
-        on_vu0<std::string>([this](Vu& v) {
-          v.st.interrupted = false;
-          return v.call_json("teardown", &setup_json);
-        });
+        call_lifecycle("teardown", &setup_json, options.teardown_timeout);
+      } catch (const LifecycleTimeout& e) {
+        logger.log(k6::Logger::Level::kError, e.what(), "engine");
+        if (res.exit_code == kExitOk) res.exit_code = kExitTeardownTimeout;
       } catch (const std::exception& e) {
         logger.log(k6::Logger::Level::kError, std::string("teardown() failed: ") + e.what(), "engine");
         if (res.exit_code == kExitOk) res.exit_code = kExitScriptException;
@@ -1270,6 +1338,8 @@ struct Engine::Impl {
       if (run.aborted.load()) res.exit_code = kExitScriptAborted;
       else if (sc >= 0) res.exit_code = sc;
       else if (thresholds_failed) res.exit_code = kExitThresholdsFailed;
+      else if (run.marked_failed.load())
+        res.exit_code = kExitMarkedAsFailed;
     }
     res.aborted = run.aborted.load() || sc >= 0;
     {
@@ -1312,7 +1382,13 @@ struct Engine::Impl {
     bool custom = false;
     if (vu0 && vu0->init_ok && !options.no_summary) {
       try {
-        if (auto result = handle_summary(res.summary_data)) {
+        nlohmann::json data = res.summary_data;
+        {
+          // k6 hands handleSummary what setup() returned as data.setup_data.
+          std::lock_guard<std::mutex> g(setup_mu);
+          if (!setup_json.empty()) data["setup_data"] = nlohmann::json::parse(setup_json);
+        }
+        if (auto result = handle_summary(data)) {
           custom = true;
           Engine::write_summary_outputs(*result);
         }

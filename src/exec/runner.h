@@ -39,6 +39,7 @@ enum ExitCode : int {
   kExitSignal = 105,
   kExitScriptException = 107,
   kExitScriptAborted = 108,
+  kExitMarkedAsFailed = 110,  ///< exec.test.fail() was called; the test ran to its end
 };
 
 /// Everything the engine needs besides the script's own options.

@@ -350,30 +350,25 @@ std::vector<std::vector<std::int64_t>> striping_slots(const ExecutionSegmentSequ
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return slots_per_cycle[a] > slots_per_cycle[b]; });
 
-  // Earliest deadline first over unit jobs: segment j's job k (1-based) is
-  // released at slot floor((k-1)*L/n_j) and due before slot ceil(k*L/n_j).
-  // Ties go to the better rank. Each segment has one job outstanding at a time
-  // (its later jobs have later deadlines, so EDF would not run them earlier).
+  // k6's rule: index i goes to the best-ranked segment whose next slot is
+  // released, segment j's c-th slot (0-based) being released at the first i
+  // with i * n_j >= c * L. Some segment always has one: the releases up to i
+  // add up to more than i. Ready segments wait in a heap by rank, the others
+  // in a heap by release index.
   std::vector<std::vector<std::int64_t>> out(k);
   std::vector<std::int64_t> done(k, 0);
-  auto release = [&](std::size_t j) { return done[j] * lcd / slots_per_cycle[j]; };
-  auto deadline = [&](std::size_t j) {
-    return ((done[j] + 1) * lcd + slots_per_cycle[j] - 1) / slots_per_cycle[j];
-  };
-  using Job = std::pair<std::int64_t, std::size_t>;  // (slot, rank)
-  std::priority_queue<Job, std::vector<Job>, std::greater<>> waiting;  // by release
-  std::priority_queue<Job, std::vector<Job>, std::greater<>> ready;    // by deadline
-  for (std::size_t r = 0; r < k; ++r) ready.push({deadline(order[r]), r});  // all first jobs released at 0
+  auto release = [&](std::size_t j) { return (done[j] * lcd + slots_per_cycle[j] - 1) / slots_per_cycle[j]; };
+  using Waiting = std::pair<std::int64_t, std::size_t>;  // (release index, rank)
+  std::priority_queue<Waiting, std::vector<Waiting>, std::greater<>> waiting;
+  std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready;  // ranks
+  for (std::size_t r = 0; r < k; ++r) ready.push(r);  // every first slot is released at 0
   for (std::int64_t i = 0; i < lcd; ++i) {
     while (!waiting.empty() && waiting.top().first <= i) {
-      const std::size_t r = waiting.top().second;
+      ready.push(waiting.top().second);
       waiting.pop();
-      ready.push({deadline(order[r]), r});
     }
-    if (ready.empty() || ready.top().first <= i) {
-      throw std::logic_error("striping_slots: infeasible schedule (cannot happen)");
-    }
-    const std::size_t r = ready.top().second;
+    if (ready.empty()) throw std::logic_error("striping_slots: no segment can take an index (cannot happen)");
+    const std::size_t r = ready.top();
     ready.pop();
     const std::size_t j = order[r];
     out[j].push_back(i);

@@ -16,27 +16,23 @@
 // Let L be the least common denominator (LCD) of the lengths of the segments
 // of the (filled) sequence, and n_j = length_j * L: segment j owns n_j of
 // every L consecutive "global indexes". Which residues mod L segment j owns
-// is decided once, by this striping rule (k6's "striped offsets" idea; the
-// slot choice rule is our own, see below):
+// is decided once, by k6's striping rule (so that a herd instance and a k6
+// instance given the same segment own the same VUs and iterations):
 //   * rank segments by n_j, biggest first, ties by position in the sequence;
-//   * segment j's k-th slot (k = 1..n_j) is a unit job released at slot
-//     floor((k-1)*L/n_j) and due before slot ceil(k*L/n_j);
-//   * for i = 0..L-1, slot i goes to the released job with the earliest
-//     deadline (earliest-deadline-first), ties to the better-ranked segment.
-// These are the "Pfair" windows of weight n_j/L; the weights sum to 1, and EDF
-// is optimal for unit jobs on one machine, so every job meets its deadline
-// (checked; a miss would throw std::logic_error) and segment j gets exactly n_j
-// slots per cycle. k6 (as we read its design) gives each slot to the biggest segment with a
-// released slot; both agree on equal segments and on the examples below, but
-// that rule can let a small segment lag by several units, whereas here every
-// prefix share is strictly within 1 of v * length (see below).
+//   * segment j's c-th slot (c = 0..n_j-1) is released at the first index i
+//     with i * n_j >= c * L;
+//   * for i = 0..L-1, slot i goes to the best-ranked segment with a released
+//     slot. One always exists (the releases up to i add up to more than i),
+//     so segment j gets exactly n_j slots per cycle (checked; a failure would
+//     throw std::logic_error).
 //
 // scale(v) = how many of the global indexes 0..v-1 this segment owns
 //          = (v / L) * n_j + |{owned residues < v mod L}|.
 // Ownership partitions the integers, so the shares of all segments add up to
-// v exactly for every v, |scale(v) - v * length| < 1 for every v (job k is
-// never run before floor((k-1)L/n) nor after ceil(kL/n) - 1), and scale is
-// monotone (scale(maxVUs) >= scale(preAllocatedVUs) stays true). Examples:
+// v exactly for every v; scale is monotone (scale(maxVUs) >=
+// scale(preAllocatedVUs) stays true) and never runs ahead of the exact share
+// (scale(v) < v * length + 1); a small segment may lag it by more than 1.
+// Examples:
 // 1 VU over "0,1/4,1/2,3/4,1" -> [1,0,0,0]; 10 VUs over "0,1/3,2/3,1" ->
 // [4,3,3]; over "0,1/4,1/2,1" the residues are {1}, {3}, {0,2}, so 1 VU goes
 // to the biggest segment 1/2:1.
@@ -214,9 +210,11 @@ std::vector<std::vector<std::int64_t>> striping_slots(const ExecutionSegmentSequ
 ///   shared-iterations      vus, iterations
 ///   per-vu-iterations      vus (iterations per VU unchanged)
 ///   constant-vus           vus
-///   ramping-vus            start_vus, every stage target (k6 scales the stage
-///                          ends; for the exact share at time t use
-///                          tuple.scale(ramping_vus_at(original, t)))
+///   ramping-vus            start_vus, every stage target (this instance's
+///                          peak VUs). The engine follows the GLOBAL ramp:
+///                          its share at time t is
+///                          tuple.scale(ramping_vus_at(original, t)), see
+///                          ClosedModelExecutor (executor.h)
 ///   constant-/ramping-arrival-rate  pre_allocated_vus, max_vus (0 stays 0 =
 ///                          "same as preAllocatedVUs"); rate, start_rate, stage
 ///                          targets and time_unit stay GLOBAL: the engine keeps

@@ -330,25 +330,31 @@ TEST(ExecutionTuple, BiggestSegmentFirst) {
   ExecutionTuple q2 = make_execution_tuple("1/4:1/2", s);
   EXPECT_EQ(q2.striped_offsets().start, 3);
   EXPECT_EQ(q2.striped_offsets().offsets, std::vector<std::int64_t>{4});
-  // Two instances, 1/3 and 2/3: the big one runs 0, 1, 3, 4, 6, 7, ... (its
-  // second slot is due before 3 and tied with the small one's: rank decides).
+  // Two instances, 1/3 and 2/3 (k6's rule): the big one takes 0; its second
+  // slot is released at 3/2, so 1 goes to the small one and 2 to the big one.
   ExecutionTuple big = make_execution_tuple("1/3:1", "0,1/3,1");
-  EXPECT_EQ(big.slots(), (std::vector<std::int64_t>{0, 1}));
-  EXPECT_EQ(big.striped_offsets().offsets, (std::vector<std::int64_t>{1, 2}));
-  EXPECT_EQ(make_execution_tuple("0:1/3", "0,1/3,1").slots(), std::vector<std::int64_t>{2});
+  EXPECT_EQ(big.slots(), (std::vector<std::int64_t>{0, 2}));
+  EXPECT_EQ(big.striped_offsets().offsets, (std::vector<std::int64_t>{2, 1}));
+  EXPECT_EQ(make_execution_tuple("0:1/3", "0,1/3,1").slots(), std::vector<std::int64_t>{1});
   std::vector<std::int64_t> run;
   for (std::int64_t n = big.next_global_iteration(-1); n < 9; n = big.next_global_iteration(n)) run.push_back(n);
-  EXPECT_EQ(run, (std::vector<std::int64_t>{0, 1, 3, 4, 6, 7}));
+  EXPECT_EQ(run, (std::vector<std::int64_t>{0, 2, 3, 5, 6, 8}));
 }
 
-TEST(ExecutionTuple, StripingIsEven) {
-  // Ten equal-ish decimal segments: every segment's slots are spread over the cycle.
+TEST(ExecutionTuple, UnequalSegmentsGetK6sSlots) {
+  // Seven segments (3/10, 2/10 and five of 1/10): the placement k6 computes
+  // (its striped offsets 0+{4,3,3}, 1+{4,6}, 2, 3, ..., 8, 9).
   ExecutionSegmentSequence seq = parse_execution_segment_sequence("0,0.3,0.5,0.6,0.7,0.8,0.9,1");
-  auto slots = striping_slots(seq);
-  EXPECT_EQ(slots[0], (std::vector<std::int64_t>{0, 3, 6}));  // 3/10: windows [0,4), [3,7), [6,10)
-  EXPECT_EQ(slots[1].size(), 2u);
-  EXPECT_GE(slots[1][1] - slots[1][0], 4);  // 2/10: about every 5
-  for (std::size_t j = 2; j < slots.size(); ++j) EXPECT_EQ(slots[j].size(), 1u);
+  EXPECT_EQ(striping_slots(seq), (std::vector<std::vector<std::int64_t>>{{0, 4, 7}, {1, 5}, {2}, {3}, {6}, {8}, {9}}));
+  ExecutionTuple first(seq.segment(0), seq);
+  EXPECT_EQ(first.striped_offsets().start, 0);
+  EXPECT_EQ(first.striped_offsets().offsets, (std::vector<std::int64_t>{4, 3, 3}));
+  // Swapping the first two lengths moves the bigger segment's slots with it.
+  EXPECT_EQ(striping_slots(parse_execution_segment_sequence("0,0.2,0.5,0.6,0.7,0.8,0.9,1"))[0],
+            (std::vector<std::int64_t>{1, 5}));
+  // k6's documented three-way split 1/2, 1/4, 1/4: 0,2,4,... / 1,5,9,... / 3,7,11,...
+  EXPECT_EQ(striping_slots(parse_execution_segment_sequence("0,1/2,3/4,1")),
+            (std::vector<std::vector<std::int64_t>>{{0, 2}, {1}, {3}}));
 }
 
 TEST(ExecutionTuple, NextAndGlobalIteration) {
@@ -581,15 +587,18 @@ TEST(SegmentProperty, SharesAddUpAndIterationsPartition) {
     }
     iterations_checked += n;
 
-    // Evenness: strictly within 1 of the exact share v * n / L, for every v
+    // No segment runs ahead: a share never reaches the exact v * n / L + 1
+    // (a slot is never taken before its release), and shares never shrink
     // (periodic in L, so one cycle suffices; long cycles are sampled).
     for (const ExecutionTuple& t : tuples) {
       const std::int64_t per_cycle = static_cast<std::int64_t>(t.slots().size());
       const std::int64_t step = lcd > 2000 ? lcd / 2000 + 1 : 1;
+      std::int64_t prev = 0;
       for (std::int64_t v = 0; v <= lcd; v += step) {
         const std::int64_t diff = t.scale(v) * lcd - v * per_cycle;  // (share - exact) * L
         ASSERT_LT(diff, lcd) << "v " << v << " segment " << t.segment().to_string();
-        ASSERT_GT(diff, -lcd) << "v " << v << " segment " << t.segment().to_string();
+        ASSERT_GE(t.scale(v), prev) << "v " << v << " segment " << t.segment().to_string();
+        prev = t.scale(v);
       }
     }
   }

@@ -62,6 +62,7 @@ const instance = {
 };
 const test = {
   abort(reason) { H.abort(reason === undefined ? '' : String(reason)); },
+  fail(reason) { H.markFailed(reason === undefined ? '' : String(reason)); },
   get options() { return JSON.parse(H.execInfo(30)); },
 };
 export { vu, scenario, instance, test };

@@ -463,6 +463,17 @@ JSValue n_abort(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   return JS_Throw(ctx, err);
 }
 
+// exec.test.fail(reason): the test is marked failed (exit code 110) and goes on.
+JSValue n_mark_failed(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  std::string reason = argc > 0 ? js::to_string(ctx, argv[0]) : "";
+  vu->run->marked_failed = true;
+  if (vu->run->logger)
+    vu->run->logger->log(Logger::Level::kError, "test marked as failed" + (reason.empty() ? "" : ": " + reason),
+                         "engine");
+  return JS_UNDEFINED;
+}
+
 JSValue n_shared_array(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
   if (argc < 2) return JS_ThrowTypeError(ctx, "SharedArray(name, fn)");
@@ -782,6 +793,7 @@ void install_globals(JSContext* ctx, VuState* vu) {
   set_fn(ctx, h, "deleteVuTag", n_delete_vu_tag, 1);
   set_fn(ctx, h, "vuTagKeys", n_vu_tag_keys, 0);
   set_fn(ctx, h, "abort", n_abort, 1);
+  set_fn(ctx, h, "markFailed", n_mark_failed, 1);
   set_fn(ctx, h, "sharedArray", n_shared_array, 2);
   set_fn(ctx, h, "sharedGet", n_shared_get, 2);
   JS_DefinePropertyValueStr(ctx, g, "__herd", h, JS_PROP_CONFIGURABLE);  // not enumerable

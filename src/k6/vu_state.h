@@ -83,6 +83,8 @@ struct RunShared {
   /// Called (from any thread) by test.abort(); the engine stops the run.
   std::function<void(const std::string& reason)> on_abort;
   std::atomic<bool> aborted{false};
+  /// Set by test.fail(): the test goes on and ends with exit code 110.
+  std::atomic<bool> marked_failed{false};
 };
 
 /// Per-VU state, confined to the VU's worker thread.
