@@ -8,6 +8,7 @@
 #include <set>
 #include <string_view>
 
+#include "exec/net_options.h"
 #include "util/duration.h"
 
 namespace herd::exec {
@@ -726,8 +727,10 @@ void apply_script(Options& o, Shortcuts& sc, const json& opts) {
       o.execution_segment_sequence = json_string(v, p);
     } else if (k == "paused") {
       o.paused = json_bool(v, p);
+    } else if (apply_net_option(o.net, k, v, p)) {
+      // hosts, dns, blacklistIPs, blockHostnames, localIPs, tls*, ... (exec/net_options.cc)
     }
-    // Other k6 options (hosts, dns, tlsAuth, ext, cloud, ...) are accepted and ignored.
+    // Other k6 options (ext, cloud, ...) are accepted and ignored.
   }
 }
 
@@ -810,6 +813,7 @@ void apply_env(Options& o, Shortcuts& sc, const std::map<std::string, std::strin
   if (const std::string* v = get("K6_EXECUTION_SEGMENT_SEQUENCE")) o.execution_segment_sequence = *v;
   boolean("K6_PAUSED", o.paused);
   boolean("K6_INCLUDE_SYSTEM_ENV_VARS", o.include_system_env_vars);
+  apply_net_env(o.net, environ);
 }
 
 // ---- CLI tier ------------------------------------------------------------------------

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/netopts.h"
+
 namespace herd::exec {
 
 using std::chrono::microseconds;
@@ -93,6 +95,9 @@ struct Options {
   std::int64_t batch = 20;
   std::int64_t batch_per_host = 6;
   bool throw_errors = false;  ///< options.throw
+  /// hosts, dns, blacklistIPs, blockHostnames, localIPs, tlsVersion, tlsCipherSuites,
+  /// tlsAuth, noVUConnectionReuse (exec/net_options.h). noConnectionReuse stays above.
+  http::NetConfig net;
   std::vector<std::string> system_tags;  ///< default k6 system tags
   std::int64_t workers = 0;  ///< herd: worker threads, 0 = one per core
   bool paused = false;

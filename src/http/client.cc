@@ -1,7 +1,9 @@
 #include "http/client.h"
 
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,6 +17,7 @@
 #include "util/ascii.h"
 #include "util/http_status.h"
 #include "http/h1.h"
+#include "http/tls_names.h"
 
 namespace herd::http {
 
@@ -142,6 +145,19 @@ struct Transfer {
   Clock::time_point prereq_at{};      // connection ready, request about to be sent (CURLOPT_PREREQFUNCTION)
   bool in_headers = false;
   std::string status_line;  // the last "HTTP/1.1 200 OK"
+  curl_slist* connect_to = nullptr;  // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
+  std::string blocked;               // set by the open-socket callback: a blacklistIPs refusal
+  long fallback_resolve = -1;        // dns.policy prefer*: the family to try when the first finds none
+  struct Share* share = nullptr;     // the group's connection cache, or null
+  std::shared_ptr<const NetConfig> net;  // the client's network options, or null
+};
+
+// One connection cache per group (the VU). A retired share (close_idle) takes
+// no new transfers and is freed, with its connections, when its last one ends.
+struct Share {
+  CURLSH* handle = nullptr;
+  int users = 0;
+  bool retired = false;
 };
 
 }  // namespace
@@ -156,7 +172,9 @@ struct Client::Impl {
   std::vector<CURL*> pool;
   // One connection cache per group (the VU), as the built-in client pools per
   // group: curl share handles holding CURL_LOCK_DATA_CONNECT.
-  std::unordered_map<std::uint64_t, CURLSH*> shares;
+  std::unordered_map<std::uint64_t, Share*> shares;
+  std::unordered_set<Share*> retired;
+  std::shared_ptr<const NetConfig> net;
   std::unordered_set<Transfer*> transfers;
   std::vector<std::uint8_t> watched;  // by fd
   loop::TimerId timer = 0;
@@ -251,6 +269,16 @@ struct Client::Impl {
       t->resp.headers.clear();
       t->status_line = line;
       t->in_headers = true;
+      if (t->resp.tls_version.empty()) {
+        curl_tlssessioninfo* info = nullptr;
+        if (curl_easy_getinfo(t->easy, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info &&
+            info->backend == CURLSSLBACKEND_OPENSSL && info->internals) {
+          TlsSessionNames names = tls_session_names(info->internals);
+          t->resp.tls_version = std::move(names.version);
+          t->resp.tls_cipher_suite = std::move(names.cipher_suite);
+          t->resp.ocsp = stapled_ocsp(info->internals);
+        }
+      }
       if (t->first_byte_at == Clock::time_point{}) t->first_byte_at = Clock::now();
       return len;
     }
@@ -288,20 +316,68 @@ struct Client::Impl {
     return curl_easy_init();
   }
 
-  CURLSH* share_for(std::uint64_t group) {
+  Share* share_for(std::uint64_t group) {
     auto it = shares.find(group);
     if (it != shares.end()) return it->second;
-    CURLSH* sh = curl_share_init();
-    if (sh) curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    auto* sh = new Share;
+    sh->handle = curl_share_init();
+    if (sh->handle) curl_share_setopt(sh->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     shares.emplace(group, sh);
     return sh;
+  }
+
+  static void free_share(Share* sh) {
+    if (sh->handle) curl_share_cleanup(sh->handle);  // closes its connections
+    delete sh;
+  }
+
+  void close_idle(std::uint64_t group) {
+    auto it = shares.find(group);
+    if (it == shares.end()) return;
+    Share* sh = it->second;
+    shares.erase(it);
+    if (sh->users == 0) {
+      free_share(sh);
+    } else {
+      sh->retired = true;
+      retired.insert(sh);
+    }
+  }
+
+  static CURLcode ssl_ctx_cb(CURL*, void* ssl_ctx, void*) {
+    request_ocsp_stapling(ssl_ctx);
+    return CURLE_OK;
+  }
+
+  // blacklistIPs for names libcurl resolves: refuse the socket for a blocked address.
+  static curl_socket_t open_socket_cb(void* ud, curlsocktype, curl_sockaddr* a) {
+    auto* t = static_cast<Transfer*>(ud);
+    std::optional<IpAddr> ip;
+    char buf[INET6_ADDRSTRLEN] = {0};
+    if (a->family == AF_INET) {
+      ip = IpAddr::parse(inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&a->addr)->sin_addr, buf, sizeof buf));
+    } else if (a->family == AF_INET6) {
+      ip = IpAddr::parse(inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&a->addr)->sin6_addr, buf, sizeof buf));
+    }
+    if (ip && t->net) {
+      if (const IpNet* n = t->net->blacklisted(*ip)) {
+        t->blocked = blacklisted_ip_message(*ip, *n);
+        return CURL_SOCKET_BAD;
+      }
+    }
+    return ::socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
   }
 
   void configure(Transfer* t) {
     CURL* e = t->easy;
     const Request& r = t->req;
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-    if (r.conn_group != 0) curl_easy_setopt(e, CURLOPT_SHARE, share_for(r.conn_group));
+    if (r.conn_group != 0) {
+      t->share = share_for(r.conn_group);
+      t->share->users++;
+      curl_easy_setopt(e, CURLOPT_SHARE, t->share->handle);
+    }
+    configure_net(t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -366,6 +442,61 @@ struct Client::Impl {
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
   }
 
+  // k6's network options on one libcurl transfer.
+  void configure_net(Transfer* t) {
+    CURL* e = t->easy;
+    const Request& r = t->req;
+    if (!r.local_ip.empty()) curl_easy_setopt(e, CURLOPT_INTERFACE, ("host!" + r.local_ip).c_str());
+    if (r.fresh_connection) {
+      curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
+    if (t->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
+    t->net = net;
+    const NetConfig* n = net.get();
+    if (!n) return;
+    if (!n->blacklist.empty()) {
+      curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::open_socket_cb);
+      curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+    }
+    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, n->dns.ttl_seconds);
+    std::optional<UrlHost> u = split_url_host(r.url);
+    if (u && !IpAddr::parse(u->host)) {
+      using P = DnsConfig::Policy;
+      long first = CURL_IPRESOLVE_WHATEVER;
+      switch (n->dns.policy) {
+        case P::kPreferIPv4: first = CURL_IPRESOLVE_V4, t->fallback_resolve = CURL_IPRESOLVE_V6; break;
+        case P::kPreferIPv6: first = CURL_IPRESOLVE_V6, t->fallback_resolve = CURL_IPRESOLVE_V4; break;
+        case P::kOnlyIPv4: first = CURL_IPRESOLVE_V4; break;
+        case P::kOnlyIPv6: first = CURL_IPRESOLVE_V6; break;
+        case P::kAny: break;
+      }
+      curl_easy_setopt(e, CURLOPT_IPRESOLVE, first);
+    }
+    if (!u || !u->https) return;
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, &Impl::ssl_ctx_cb);
+    const TlsConfig& tls = n->tls;
+    static const long kMin[] = {CURL_SSLVERSION_TLSv1_0, CURL_SSLVERSION_TLSv1_1, CURL_SSLVERSION_TLSv1_2,
+                                CURL_SSLVERSION_TLSv1_3};
+    static const long kMax[] = {CURL_SSLVERSION_MAX_TLSv1_0, CURL_SSLVERSION_MAX_TLSv1_1,
+                                CURL_SSLVERSION_MAX_TLSv1_2, CURL_SSLVERSION_MAX_TLSv1_3};
+    long version = CURL_SSLVERSION_DEFAULT;
+    if (tls.min_version == 3) version = CURL_SSLVERSION_SSLv3;
+    if (tls.min_version >= 10) version = kMin[tls.min_version - 10];
+    if (tls.max_version >= 10) version |= kMax[tls.max_version - 10];
+    if (version != CURL_SSLVERSION_DEFAULT) curl_easy_setopt(e, CURLOPT_SSLVERSION, version);
+    if (!tls.cipher_list.empty()) curl_easy_setopt(e, CURLOPT_SSL_CIPHER_LIST, tls.cipher_list.c_str());
+    if (const ClientCert* c = tls.cert_for(u->host)) {
+      curl_blob cert{const_cast<char*>(c->cert_pem.data()), c->cert_pem.size(), CURL_BLOB_COPY};
+      curl_blob key{const_cast<char*>(c->key_pem.data()), c->key_pem.size(), CURL_BLOB_COPY};
+      curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+      curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
+      curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+      curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
+      if (!c->password.empty()) curl_easy_setopt(e, CURLOPT_KEYPASSWD, c->password.c_str());
+    }
+  }
+
   void finish(Transfer* t, CURLcode code) {
     CURL* e = t->easy;
     Response& resp = t->resp;
@@ -410,6 +541,10 @@ struct Client::Impl {
       auto [ec, msg] = k6_error_from_curl(code, detail);
       resp.error_code = ec;
       resp.error = msg;
+      if (!t->blocked.empty()) {
+        resp.error_code = kBlacklistedIpErrorCode;
+        resp.error = t->blocked;
+      }
     }
     char* ip = nullptr;
     if (curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) resp.remote_ip = ip;
@@ -478,6 +613,17 @@ struct Client::Impl {
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, nullptr);
     curl_slist_free_all(t->headers);
     t->headers = nullptr;
+    curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, nullptr);
+    curl_slist_free_all(t->connect_to);
+    t->connect_to = nullptr;
+    if (t->share) {
+      curl_easy_setopt(t->easy, CURLOPT_SHARE, nullptr);
+      if (--t->share->users == 0 && t->share->retired) {
+        retired.erase(t->share);
+        free_share(t->share);
+      }
+      t->share = nullptr;
+    }
     if (pool.size() < 256 && !closing)
       pool.push_back(t->easy);
     else
@@ -495,6 +641,7 @@ struct Client::Impl {
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
       CURLcode code = msg->data.result;
       if (!t) continue;
+      if (code == CURLE_COULDNT_RESOLVE_HOST && t->fallback_resolve >= 0 && retry_family(t)) continue;
       finish(t, code);
       std::unique_ptr<Transfer> owned(t);
       release(t);
@@ -502,6 +649,20 @@ struct Client::Impl {
       cb(std::move(t->resp));
       if (!*guard) return;  // the callback destroyed the Client
     }
+  }
+
+  // dns.policy preferIPv4/preferIPv6: no address of the preferred family, so
+  // the same request once more with the other one.
+  bool retry_family(Transfer* t) {
+    long family = t->fallback_resolve;
+    t->fallback_resolve = -1;
+    curl_multi_remove_handle(multi, t->easy);
+    curl_easy_setopt(t->easy, CURLOPT_IPRESOLVE, family);
+    t->resp = Response{};
+    t->status_line.clear();
+    t->errbuf[0] = '\0';
+    t->sent_at = t->first_byte_at = t->prereq_at = Clock::time_point{};
+    return curl_multi_add_handle(multi, t->easy) == CURLM_OK;
   }
 
   void fail_async(std::unique_ptr<Transfer> t, int code, std::string msg) {
@@ -523,6 +684,54 @@ struct Client::Impl {
 
 namespace {
 
+/// Where a request goes under `hosts`, `blockHostnames` and `blacklistIPs`.
+struct NetRoute {
+  int error_code = 0;  ///< 1110 or 1111: refused before any traffic
+  std::string error;
+  bool mapped = false;      ///< a `hosts` override applies
+  std::string connect_to;   ///< for libcurl: "host:port:ip:port"
+  std::string builtin_url;  ///< for the built-in client: the URL with the address in place of the name
+  std::string host_header;  ///< the Host header the original URL gives
+};
+
+NetRoute route_request(const NetConfig& net, const std::string& url) {
+  NetRoute route;
+  std::optional<UrlHost> u = split_url_host(url);
+  if (!u) return route;  // libcurl reports the bad URL
+  std::optional<IpAddr> ip = IpAddr::parse(u->host);
+  int port = u->port;
+  if (!ip) {
+    if (const std::string* p = net.blocked_hostnames.match(u->host)) {
+      route.error_code = kBlockedHostnameErrorCode;
+      route.error = blocked_hostname_message(u->host, *p);
+      return route;
+    }
+    if (const HostMap::Target* to = net.hosts.find(u->host, u->port)) {
+      ip = to->ip;
+      if (to->port != 0) port = to->port;
+      route.mapped = true;
+    }
+  }
+  if (ip) {
+    if (const IpNet* n = net.blacklisted(*ip)) {
+      route.error_code = kBlacklistedIpErrorCode;
+      route.error = blacklisted_ip_message(*ip, *n);
+      return route;
+    }
+  }
+  if (!route.mapped) return route;
+  std::string addr = ip->v6 ? "[" + ip->str() + "]" : ip->str();
+  std::string host = u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host;
+  route.connect_to = host + ":" + std::to_string(u->port) + ":" + addr + ":" + std::to_string(port);
+  bool userinfo = u->authority_begin != (u->https ? 8u : 7u);
+  if (!u->https && !userinfo) {
+    route.builtin_url = "http://" + addr + ":" + std::to_string(port) + url.substr(u->authority_end);
+    route.host_header = host;  // as libcurl sends it: the port only when not 80
+    if (u->port != 80) route.host_header += ":" + std::to_string(u->port);
+  }
+  return route;
+}
+
 bool env_set(const char* name) {
   const char* v = std::getenv(name);
   return v && *v;
@@ -543,6 +752,7 @@ Client::Client(loop::EventLoop& loop, ClientOptions options) : impl_(std::make_u
   global_init();
   auto& d = *impl_;
   if (builtin_allowed(options)) d.h1 = std::make_unique<detail::H1Client>(loop);
+  d.net = std::move(options.net);
   d.multi = curl_multi_init();
   if (!d.multi) throw std::runtime_error("curl_multi_init failed");
   curl_multi_setopt(d.multi, CURLMOPT_SOCKETFUNCTION, &Impl::socket_cb);
@@ -568,14 +778,15 @@ Client::~Client() {
       curl_easy_cleanup(t->easy);
     }
     curl_slist_free_all(t->headers);
+    curl_slist_free_all(t->connect_to);
     delete t;
   }
   d.transfers.clear();
   for (CURL* e : d.pool) curl_easy_cleanup(e);
   d.pool.clear();
   curl_multi_cleanup(d.multi);
-  for (auto& [group, sh] : d.shares)
-    if (sh) curl_share_cleanup(sh);  // after every easy handle that used it
+  for (auto& [group, sh] : d.shares) Impl::free_share(sh);  // after every easy handle that used it
+  for (Share* sh : d.retired) Impl::free_share(sh);
   for (std::size_t fd = 0; fd < d.watched.size(); ++fd)
     if (d.watched[fd]) d.loop.unwatch(static_cast<int>(fd));
 }
@@ -583,7 +794,32 @@ Client::~Client() {
 void Client::start(Request req, Callback done) {
   auto& d = *impl_;
   auto started = Clock::now();
-  if (d.h1) {
+  curl_slist* connect_to = nullptr;
+  if (const NetConfig* net = d.net.get()) {
+    if (net->no_connection_reuse) req.fresh_connection = true;
+    if (net->checks_hosts()) {
+      NetRoute route = route_request(*net, req.url);
+      if (route.error_code != 0) {
+        auto t = std::make_unique<Transfer>();
+        t->req = std::move(req);
+        t->done = std::move(done);
+        t->started = started;
+        d.fail_async(std::move(t), route.error_code, std::move(route.error));
+        return;
+      }
+      if (route.mapped) {
+        detail::FastUrl fast;
+        if (d.h1 && route.builtin_url.size() && detail::fast_url(route.builtin_url, &fast) &&
+            detail::fast_request(req)) {
+          fast.host_header = route.host_header;
+          d.h1->start(std::move(req), std::move(fast), started, std::move(done));
+          return;
+        }
+        connect_to = curl_slist_append(nullptr, route.connect_to.c_str());
+      }
+    }
+  }
+  if (d.h1 && !connect_to) {
     // A load test sends the same URL over and over: parse it once.
     if (req.url != d.last_url) {
       d.last_url_fast = detail::fast_url(req.url, &d.last_fast);
@@ -595,6 +831,7 @@ void Client::start(Request req, Callback done) {
     }
   }
   auto t = std::make_unique<Transfer>();
+  t->connect_to = connect_to;
   t->errbuf[0] = '\0';
   t->req = std::move(req);
   t->done = std::move(done);
@@ -632,5 +869,12 @@ std::size_t Client::in_flight() const {
 }
 
 std::size_t Client::builtin_connections() const { return impl_->h1 ? impl_->h1->open_connections() : 0; }
+
+void Client::set_net(std::shared_ptr<const NetConfig> net) { impl_->net = std::move(net); }
+
+void Client::close_idle(std::uint64_t conn_group) {
+  if (impl_->h1) impl_->h1->close_idle(conn_group);
+  impl_->close_idle(conn_group);
+}
 
 }  // namespace herd::http
