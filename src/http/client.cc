@@ -712,10 +712,13 @@ NetRoute route_request(const NetConfig& net, const std::string& url) {
       route.mapped = true;
     }
   }
-  if (ip) {
-    if (const IpNet* n = net.blacklisted(*ip)) {
+  // localhost is loopback without DNS (RFC 6761): 127.0.0.1 first, as both transports connect.
+  std::optional<IpAddr> checked = ip;
+  if (!checked && u->host == "localhost") checked = IpAddr::parse("127.0.0.1");
+  if (checked) {
+    if (const IpNet* n = net.blacklisted(*checked)) {
       route.error_code = kBlacklistedIpErrorCode;
-      route.error = blacklisted_ip_message(*ip, *n);
+      route.error = blacklisted_ip_message(*checked, *n);
       return route;
     }
   }
@@ -825,7 +828,11 @@ void Client::start(Request req, Callback done) {
       d.last_url_fast = detail::fast_url(req.url, &d.last_fast);
       d.last_url = req.url;
     }
-    if (d.last_url_fast && detail::fast_request(req)) {
+    // dns.policy onlyIPv6/preferIPv6: localhost is [::1] first, which libcurl does.
+    bool v6_first = d.net && d.last_fast.localhost &&
+                    (d.net->dns.policy == DnsConfig::Policy::kOnlyIPv6 ||
+                     d.net->dns.policy == DnsConfig::Policy::kPreferIPv6);
+    if (d.last_url_fast && !v6_first && detail::fast_request(req)) {
       d.h1->start(std::move(req), d.last_fast, started, std::move(done));
       return;
     }

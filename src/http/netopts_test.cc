@@ -64,7 +64,7 @@ TEST(NetOpts, HostMapPrefersExactNamesAndPortKeys) {
   EXPECT_EQ(m.add("api.svc.test:8443", "127.0.0.5:9443"), "");
   EXPECT_EQ(m.add("v6.test", "[::1]:8080"), "");
   EXPECT_NE(m.add("bad.test", "not-an-ip"), "");
-  EXPECT_NE(m.add("bad.test", "::1:80"), "");  // IPv6 with a port needs brackets
+  EXPECT_NE(m.add("bad.test", "127.0.0.1:80:80"), "");
   EXPECT_NE(m.add("bad.test:0", "127.0.0.1"), "");
   ASSERT_NE(m.find("web.svc.test", 80), nullptr);
   EXPECT_EQ(m.find("web.svc.test", 80)->ip.str(), "127.0.0.3");
