@@ -175,6 +175,8 @@ struct Client::Impl {
   std::unordered_map<std::uint64_t, Share*> shares;
   std::unordered_set<Share*> retired;
   std::shared_ptr<const NetConfig> net;
+  // Trusted CAs as Go (and so k6) takes them on Linux: SSL_CERT_FILE, SSL_CERT_DIR.
+  std::string ca_file, ca_dir;
   std::unordered_set<Transfer*> transfers;
   std::vector<std::uint8_t> watched;  // by fd
   loop::TimerId timer = 0;
@@ -398,6 +400,8 @@ struct Client::Impl {
     curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
     long timeout = static_cast<long>(r.timeout.count());
     if (timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    if (!ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file.c_str());
+    if (!ca_dir.empty()) curl_easy_setopt(e, CURLOPT_CAPATH, ca_dir.c_str());
     if (r.insecure_skip_tls_verify) {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -756,6 +760,8 @@ Client::Client(loop::EventLoop& loop, ClientOptions options) : impl_(std::make_u
   auto& d = *impl_;
   if (builtin_allowed(options)) d.h1 = std::make_unique<detail::H1Client>(loop);
   d.net = std::move(options.net);
+  if (const char* f = std::getenv("SSL_CERT_FILE")) d.ca_file = f;
+  if (const char* dir = std::getenv("SSL_CERT_DIR")) d.ca_dir = dir;
   d.multi = curl_multi_init();
   if (!d.multi) throw std::runtime_error("curl_multi_init failed");
   curl_multi_setopt(d.multi, CURLMOPT_SOCKETFUNCTION, &Impl::socket_cb);
