@@ -11,7 +11,9 @@ namespace {
 
 using json = nlohmann::json;
 
-[[noreturn]] void fail(const std::string& path, const std::string& msg) { throw OptionsError(path + ": " + msg); }
+[[noreturn]] void fail(const std::string& path, const std::string& msg) {
+  throw OptionsError(path + ": " + msg);
+}
 
 std::string str(const json& v, const std::string& path) {
   if (!v.is_string()) fail(path, "must be a string");
@@ -94,12 +96,18 @@ void set_dns_field(http::DnsConfig& dns, const std::string& key, const json& v, 
     if (s != "first") fail(path, "must be one of first, random, roundRobin (got \"" + s + "\")");
   } else if (key == "policy") {
     std::string s = str(v, path);
-    if (s == "preferIPv4") dns.policy = P::kPreferIPv4;
-    else if (s == "preferIPv6") dns.policy = P::kPreferIPv6;
-    else if (s == "onlyIPv4") dns.policy = P::kOnlyIPv4;
-    else if (s == "onlyIPv6") dns.policy = P::kOnlyIPv6;
-    else if (s == "any") dns.policy = P::kAny;
-    else fail(path, "must be one of preferIPv4, preferIPv6, onlyIPv4, onlyIPv6, any (got \"" + s + "\")");
+    if (s == "preferIPv4")
+      dns.policy = P::kPreferIPv4;
+    else if (s == "preferIPv6")
+      dns.policy = P::kPreferIPv6;
+    else if (s == "onlyIPv4")
+      dns.policy = P::kOnlyIPv4;
+    else if (s == "onlyIPv6")
+      dns.policy = P::kOnlyIPv6;
+    else if (s == "any")
+      dns.policy = P::kAny;
+    else
+      fail(path, "must be one of preferIPv4, preferIPv6, onlyIPv4, onlyIPv6, any (got \"" + s + "\")");
   } else {
     fail(path, "unknown field (expected ttl, select or policy)");
   }
@@ -183,9 +191,12 @@ bool apply_net_option(http::NetConfig& net, const std::string& k, const json& v,
       net.tls.min_version = net.tls.max_version = tls_version(v, p);
     } else if (v.is_object()) {
       for (auto it = v.begin(); it != v.end(); ++it) {
-        if (it.key() == "min") net.tls.min_version = tls_version(it.value(), p + ".min");
-        else if (it.key() == "max") net.tls.max_version = tls_version(it.value(), p + ".max");
-        else fail(p + "." + it.key(), "unknown field (expected min and max)");
+        if (it.key() == "min")
+          net.tls.min_version = tls_version(it.value(), p + ".min");
+        else if (it.key() == "max")
+          net.tls.max_version = tls_version(it.value(), p + ".max");
+        else
+          fail(p + "." + it.key(), "unknown field (expected min and max)");
       }
       if (net.tls.min_version && net.tls.max_version && net.tls.min_version > net.tls.max_version)
         fail(p, "min must not be above max");

@@ -16,8 +16,7 @@ namespace herd::exec {
 /// Applies the script option `key` (value `v`, not null) to `net` when it is a
 /// network option. Returns false when `key` is not one. Throws OptionsError
 /// naming `path` (e.g. "options.hosts.example.com: invalid address ...").
-bool apply_net_option(http::NetConfig& net, const std::string& key, const nlohmann::json& v,
-                      const std::string& path);
+bool apply_net_option(http::NetConfig& net, const std::string& key, const nlohmann::json& v, const std::string& path);
 
 /// K6_DNS ("ttl=1m,select=first,policy=onlyIPv4"), K6_BLACKLIST_IPS and
 /// K6_BLOCK_HOSTNAMES (comma-separated), K6_LOCAL_IPS,

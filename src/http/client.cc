@@ -1,7 +1,7 @@
 #include "http/client.h"
 
-#include <curl/curl.h>
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -14,10 +14,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "util/ascii.h"
-#include "util/http_status.h"
 #include "http/h1.h"
 #include "http/tls_names.h"
+#include "util/ascii.h"
+#include "util/http_status.h"
 
 namespace herd::http {
 
@@ -145,10 +145,10 @@ struct Transfer {
   Clock::time_point prereq_at{};      // connection ready, request about to be sent (CURLOPT_PREREQFUNCTION)
   bool in_headers = false;
   std::string status_line;  // the last "HTTP/1.1 200 OK"
-  curl_slist* connect_to = nullptr;  // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
-  std::string blocked;               // set by the open-socket callback: a blacklistIPs refusal
-  long fallback_resolve = -1;        // dns.policy prefer*: the family to try when the first finds none
-  struct Share* share = nullptr;     // the group's connection cache, or null
+  curl_slist* connect_to = nullptr;      // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
+  std::string blocked;                   // set by the open-socket callback: a blacklistIPs refusal
+  long fallback_resolve = -1;            // dns.policy prefer*: the family to try when the first finds none
+  struct Share* share = nullptr;         // the group's connection cache, or null
   std::shared_ptr<const NetConfig> net;  // the client's network options, or null
 };
 
@@ -467,14 +467,12 @@ struct Client::Impl {
     std::optional<UrlHost> u = split_url_host(r.url);
     if (u && !IpAddr::parse(u->host)) {
       using P = DnsConfig::Policy;
+      const P policy = n->dns.policy;
       long first = CURL_IPRESOLVE_WHATEVER;
-      switch (n->dns.policy) {
-        case P::kPreferIPv4: first = CURL_IPRESOLVE_V4, t->fallback_resolve = CURL_IPRESOLVE_V6; break;
-        case P::kPreferIPv6: first = CURL_IPRESOLVE_V6, t->fallback_resolve = CURL_IPRESOLVE_V4; break;
-        case P::kOnlyIPv4: first = CURL_IPRESOLVE_V4; break;
-        case P::kOnlyIPv6: first = CURL_IPRESOLVE_V6; break;
-        case P::kAny: break;
-      }
+      if (policy == P::kPreferIPv4 || policy == P::kOnlyIPv4) first = CURL_IPRESOLVE_V4;
+      if (policy == P::kPreferIPv6 || policy == P::kOnlyIPv6) first = CURL_IPRESOLVE_V6;
+      if (policy == P::kPreferIPv4) t->fallback_resolve = CURL_IPRESOLVE_V6;
+      if (policy == P::kPreferIPv6) t->fallback_resolve = CURL_IPRESOLVE_V4;
       curl_easy_setopt(e, CURLOPT_IPRESOLVE, first);
     }
     if (!u || !u->https) return;
@@ -482,8 +480,8 @@ struct Client::Impl {
     const TlsConfig& tls = n->tls;
     static const long kMin[] = {CURL_SSLVERSION_TLSv1_0, CURL_SSLVERSION_TLSv1_1, CURL_SSLVERSION_TLSv1_2,
                                 CURL_SSLVERSION_TLSv1_3};
-    static const long kMax[] = {CURL_SSLVERSION_MAX_TLSv1_0, CURL_SSLVERSION_MAX_TLSv1_1,
-                                CURL_SSLVERSION_MAX_TLSv1_2, CURL_SSLVERSION_MAX_TLSv1_3};
+    static const long kMax[] = {CURL_SSLVERSION_MAX_TLSv1_0, CURL_SSLVERSION_MAX_TLSv1_1, CURL_SSLVERSION_MAX_TLSv1_2,
+                                CURL_SSLVERSION_MAX_TLSv1_3};
     long version = CURL_SSLVERSION_DEFAULT;
     if (tls.min_version == 3) version = CURL_SSLVERSION_SSLv3;
     if (tls.min_version >= 10) version = kMin[tls.min_version - 10];
@@ -835,9 +833,9 @@ void Client::start(Request req, Callback done) {
       d.last_url = req.url;
     }
     // dns.policy onlyIPv6/preferIPv6: localhost is [::1] first, which libcurl does.
-    bool v6_first = d.net && d.last_fast.localhost &&
-                    (d.net->dns.policy == DnsConfig::Policy::kOnlyIPv6 ||
-                     d.net->dns.policy == DnsConfig::Policy::kPreferIPv6);
+    bool v6_first =
+        d.net && d.last_fast.localhost &&
+        (d.net->dns.policy == DnsConfig::Policy::kOnlyIPv6 || d.net->dns.policy == DnsConfig::Policy::kPreferIPv6);
     if (d.last_url_fast && !v6_first && detail::fast_request(req)) {
       d.h1->start(std::move(req), d.last_fast, started, std::move(done));
       return;
@@ -883,7 +881,9 @@ std::size_t Client::in_flight() const {
 
 std::size_t Client::builtin_connections() const { return impl_->h1 ? impl_->h1->open_connections() : 0; }
 
-void Client::set_net(std::shared_ptr<const NetConfig> net) { impl_->net = std::move(net); }
+void Client::set_net(std::shared_ptr<const NetConfig> net) {
+  impl_->net = std::move(net);
+}
 
 void Client::close_idle(std::uint64_t conn_group) {
   if (impl_->h1) impl_->h1->close_idle(conn_group);

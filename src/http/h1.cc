@@ -818,6 +818,8 @@ std::size_t H1Client::open_connections() const {
   return impl_->open;
 }
 
-void H1Client::close_idle(std::uint64_t conn_group) { impl_->close_idle(conn_group); }
+void H1Client::close_idle(std::uint64_t conn_group) {
+  impl_->close_idle(conn_group);
+}
 
 }  // namespace herd::http::detail

@@ -164,8 +164,8 @@ std::string HostMap::add(std::string_view key, std::string_view value) {
   }
   e.name = lower(name);
   if (!parse_ip_port(value, &e.target.ip, &e.target.port)) {
-    return "invalid address \"" + std::string(value) +
-           "\" for \"" + std::string(key) + "\" (expected an IP address, IP:port or [IPv6]:port)";
+    return "invalid address \"" + std::string(value) + "\" for \"" + std::string(key) +
+           "\" (expected an IP address, IP:port or [IPv6]:port)";
   }
   entries_.push_back(std::move(e));
   return "";
@@ -193,7 +193,8 @@ std::string IpPool::parse(std::string_view text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
-    std::string_view item = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    std::string_view item =
+        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     const std::string bad = "invalid address, range or CIDR \"" + std::string(item) + "\"";

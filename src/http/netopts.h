@@ -112,8 +112,8 @@ struct ClientCert {
 
 /// TLS settings (libcurl only: the built-in client speaks plain HTTP).
 struct TlsConfig {
-  int min_version = 0;  ///< 0 = library default; else 10 (TLS 1.0), 11, 12, 13
-  int max_version = 0;  ///< 0 = no maximum
+  int min_version = 0;      ///< 0 = library default; else 10 (TLS 1.0), 11, 12, 13
+  int max_version = 0;      ///< 0 = no maximum
   std::string cipher_list;  ///< OpenSSL names for TLS <= 1.2, ':'-separated; "" = default
   std::vector<ClientCert> client_certs;
 
@@ -142,8 +142,8 @@ struct NetConfig {
 /// The parts of an absolute http(s) URL that the network options look at.
 struct UrlHost {
   bool https = false;
-  std::string host;  ///< lower-case; IPv6 without brackets
-  int port = 0;      ///< explicit or the scheme's default
+  std::string host;                                    ///< lower-case; IPv6 without brackets
+  int port = 0;                                        ///< explicit or the scheme's default
   std::size_t authority_begin = 0, authority_end = 0;  ///< offsets of host[:port] in the URL
 };
 /// nullopt when `url` is not an http:// or https:// URL with a host.

@@ -187,8 +187,8 @@ TEST_P(NetClientTest, BlockedHostnamesFailWithoutTraffic) {
 TEST_P(NetClientTest, BlacklistedRangesFailForAddressesMappedNamesAndLocalhost) {
   net_.blacklist.push_back(*herd::http::IpNet::parse("127.0.0.0/8"));
   ASSERT_EQ(net_.hosts.add("api.herd.test", "127.0.0.1:" + port()), "");
-  for (const std::string& url : {base() + "/", std::string("http://api.herd.test/"),
-                                "http://localhost:" + port() + "/"}) {
+  for (const std::string& url :
+       {base() + "/", std::string("http://api.herd.test/"), "http://localhost:" + port() + "/"}) {
     Response r = get(url);
     EXPECT_EQ(r.status, 0) << url;
     EXPECT_EQ(r.error_code, 1110) << url;

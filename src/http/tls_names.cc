@@ -63,12 +63,23 @@ TlsSessionNames tls_session_names(const void* p) {
   const SSL* ssl = static_cast<const SSL*>(p);
   if (!ssl) return out;
   switch (SSL_version(ssl)) {
-    case SSL3_VERSION: out.version = "ssl3.0"; break;
-    case TLS1_VERSION: out.version = "tls1.0"; break;
-    case TLS1_1_VERSION: out.version = "tls1.1"; break;
-    case TLS1_2_VERSION: out.version = "tls1.2"; break;
-    case TLS1_3_VERSION: out.version = "tls1.3"; break;
-    default: break;
+    case SSL3_VERSION:
+      out.version = "ssl3.0";
+      break;
+    case TLS1_VERSION:
+      out.version = "tls1.0";
+      break;
+    case TLS1_1_VERSION:
+      out.version = "tls1.1";
+      break;
+    case TLS1_2_VERSION:
+      out.version = "tls1.2";
+      break;
+    case TLS1_3_VERSION:
+      out.version = "tls1.3";
+      break;
+    default:
+      break;
   }
   if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) {
     const char* iana = SSL_CIPHER_standard_name(c);
@@ -88,17 +99,28 @@ std::int64_t unix_seconds(const ASN1_GENERALIZEDTIME* t) {
 
 const char* reason_name(int reason) {
   switch (reason) {
-    case OCSP_REVOKED_STATUS_UNSPECIFIED: return "unspecified";
-    case OCSP_REVOKED_STATUS_KEYCOMPROMISE: return "key_compromise";
-    case OCSP_REVOKED_STATUS_CACOMPROMISE: return "ca_compromise";
-    case OCSP_REVOKED_STATUS_AFFILIATIONCHANGED: return "affiliation_changed";
-    case OCSP_REVOKED_STATUS_SUPERSEDED: return "superseded";
-    case OCSP_REVOKED_STATUS_CESSATIONOFOPERATION: return "cessation_of_operation";
-    case OCSP_REVOKED_STATUS_CERTIFICATEHOLD: return "certificate_hold";
-    case OCSP_REVOKED_STATUS_REMOVEFROMCRL: return "remove_from_crl";
-    case 9: return "privilege_withdrawn";
-    case 10: return "aa_compromise";
-    default: return "unspecified";
+    case OCSP_REVOKED_STATUS_UNSPECIFIED:
+      return "unspecified";
+    case OCSP_REVOKED_STATUS_KEYCOMPROMISE:
+      return "key_compromise";
+    case OCSP_REVOKED_STATUS_CACOMPROMISE:
+      return "ca_compromise";
+    case OCSP_REVOKED_STATUS_AFFILIATIONCHANGED:
+      return "affiliation_changed";
+    case OCSP_REVOKED_STATUS_SUPERSEDED:
+      return "superseded";
+    case OCSP_REVOKED_STATUS_CESSATIONOFOPERATION:
+      return "cessation_of_operation";
+    case OCSP_REVOKED_STATUS_CERTIFICATEHOLD:
+      return "certificate_hold";
+    case OCSP_REVOKED_STATUS_REMOVEFROMCRL:
+      return "remove_from_crl";
+    case 9:
+      return "privilege_withdrawn";
+    case 10:
+      return "aa_compromise";
+    default:
+      return "unspecified";
   }
 }
 

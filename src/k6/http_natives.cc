@@ -349,7 +349,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
     metrics::TagSet tags;
     if (last.valid && last.status == r.status && last.error_code == r.error_code && last.expected == exp &&
         last.base_hash == vu->base_tags.hash() && last.url == current_url && last.method == current_method &&
-        last.proto == r.proto && last.tags == spec.tags) {
+        last.proto == r.proto && last.tls_version == r.tls_version && last.tags == spec.tags) {
       tags = last.set;
     } else {
       std::map<std::string, std::string> extra = spec.tags;
@@ -358,6 +358,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
       extra.emplace("name", current_url);  // emplace: a user "name" tag wins
       extra["status"] = std::to_string(r.status);
       extra["proto"] = r.proto;
+      if (!r.tls_version.empty()) extra["tls_version"] = r.tls_version;  // a k6 default system tag
       if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
       if (spec.has_expected) extra["expected_response"] = ok ? "true" : "false";
       tags = metrics::intern(tags_with(*vu, extra));  // one storage for all VUs: series lookups by pointer
@@ -369,6 +370,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
       last.url = current_url;
       last.method = current_method;
       last.proto = r.proto;
+      last.tls_version = r.tls_version;
       last.tags = spec.tags;
       last.set = tags;
     }

@@ -126,7 +126,7 @@ struct VuState {
   /// field by field, so a hit allocates nothing.
   struct LastHttpTags {
     bool valid = false;
-    std::string method, url, proto;
+    std::string method, url, proto, tls_version;
     int status = 0;
     int error_code = 0;
     char expected = '-';  ///< 'T', 'F', or '-' without expected statuses

@@ -210,8 +210,8 @@ TEST_F(NetTest, UnsupportedNetworkOptionsAreRefusedByName) {
       {"tlsAuth: [{ domains: ['a.test'], cert: 'x', key: 'y' }]", "options.tlsAuth[0].cert: must be a PEM"},
   };
   for (const Case& c : cases) {
-    ProcResult r = run_script("export const options = { iterations: 1, " + c.options +
-                              " };\nexport default function () {}\n");
+    ProcResult r =
+        run_script("export const options = { iterations: 1, " + c.options + " };\nexport default function () {}\n");
     EXPECT_EQ(r.exit_code, 104) << c.options << "\n" << r;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.options << "\n" << r;
   }

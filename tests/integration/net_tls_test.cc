@@ -41,8 +41,9 @@ class TlsPeer {
       int devnull = open("/dev/null", O_WRONLY);
       dup2(devnull, 1);
       dup2(devnull, 2);
-      std::vector<std::string> args = {"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port),
-                                       "-cert",   "server.pem", "-key", "server.key", "-WWW", "-quiet"};
+      std::vector<std::string> args = {"openssl", "s_server",   "-accept", "127.0.0.1:" + std::to_string(port),
+                                       "-cert",   "server.pem", "-key",    "server.key",
+                                       "-WWW",    "-quiet"};
       args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
@@ -83,18 +84,20 @@ class NetTlsTest : public HerdTest {
   }
 
   /// Runs `script` (TLSPORT replaced) against a peer started with `server_args`; every check must pass.
-  void expect_checks(const std::vector<std::string>& server_args, std::string script, long passes,
+  /// Returns the summary export.
+  json expect_checks(const std::vector<std::string>& server_args, std::string script, long passes,
                      bool trust_ca = true) {
     TlsPeer peer(dir_.path(), tls_port_, server_args);
-    ASSERT_TRUE(peer.ok()) << "openssl s_server did not start";
+    EXPECT_TRUE(peer.ok()) << "openssl s_server did not start";
     for (std::size_t at; (at = script.find("TLSPORT")) != std::string::npos;)
       script.replace(at, 7, std::to_string(tls_port_));
     std::map<std::string, std::string> env;
     if (trust_ca) env["SSL_CERT_FILE"] = dir_.path() + "/ca.pem";
     ProcResult r;
     json exp = run_export(script, &r, {}, env);
-    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_EQ(r.exit_code, 0) << r;
     EXPECT_ALL_CHECKS_PASS(exp, r, passes);
+    return exp;
   }
 
   std::uint16_t tls_port_ = 0;
@@ -108,7 +111,8 @@ std::string script(const std::string& options, const std::string& body) {
 }
 
 TEST_F(NetTlsTest, ResponseReportsVersionCipherSuiteAndNoStapledOcsp) {
-  expect_checks({}, script("", R"JS(
+  // Samples carry the tls_version tag (a k6 default system tag): the threshold's submetric counts them.
+  json exp = expect_checks({}, script("thresholds: { 'http_reqs{tls_version:tls1.3}': ['count>=1'] }", R"JS(
   check(http.get('https://tls.herd.test/hello.txt'), {
     'ok': (r) => r.status === 200 && r.body.trim() === 'hello',
     'tls1.3': (r) => r.tls_version === http.TLS_1_3 && r.tls_version === 'tls1.3',
@@ -116,7 +120,8 @@ TEST_F(NetTlsTest, ResponseReportsVersionCipherSuiteAndNoStapledOcsp) {
     'no staple': (r) => r.ocsp.status === 'unknown' && r.ocsp.produced_at === 0,
   });
   check(http.get(`${__ENV.BASE_URL}/`), { 'plain http has no tls': (r) => r.tls_version === '' && r.tls_cipher_suite === '' });)JS"),
-                5);
+                           5);
+  EXPECT_EQ(exp["metrics"]["http_reqs{tls_version:tls1.3}"].value("count", -1.0), 1.0) << exp.dump();
 }
 
 TEST_F(NetTlsTest, TlsVersionAndCipherSuitesChooseTheHandshake) {
@@ -126,11 +131,12 @@ TEST_F(NetTlsTest, TlsVersionAndCipherSuitesChooseTheHandshake) {
     'suite': (r) => r.tls_cipher_suite === 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
   });)JS"),
                 2);
-  expect_checks({}, script("tlsVersion: { max: 'tls1.2' }, tlsCipherSuites: ['TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384']", R"JS(
+  expect_checks(
+      {}, script("tlsVersion: { max: 'tls1.2' }, tlsCipherSuites: ['TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384']", R"JS(
   check(http.get('https://tls.herd.test/hello.txt'), {
     'suite': (r) => r.tls_version === 'tls1.2' && r.tls_cipher_suite === 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
   });)JS"),
-                1);
+      1);
   // A server limited to TLS 1.2 refuses a client that needs 1.3.
   expect_checks({"-tls1_2"}, script("tlsVersion: { min: 'tls1.3' }", R"JS(
   check(http.get('https://tls.herd.test/hello.txt'), {
@@ -165,7 +171,8 @@ TEST_F(NetTlsTest, TlsAuthSendsTheClientCertificateToItsDomains) {
     return a;
   };
   expect_checks(verify, script(with_domain("tls.herd.test"), body("accepted", "r.status === 200")), 1);
-  expect_checks(verify, script(with_domain("other.herd.test"), body("refused", "r.status === 0 && r.error_code > 0")), 1);
+  expect_checks(verify, script(with_domain("other.herd.test"), body("refused", "r.status === 0 && r.error_code > 0")),
+                1);
   expect_checks(verify, script("", body("refused", "r.status === 0 && r.error_code > 0")), 1);
 }
 
