@@ -14,8 +14,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "http/curl_net.h"
 #include "http/h1.h"
-#include "http/tls_names.h"
 #include "util/ascii.h"
 #include "util/http_status.h"
 
@@ -145,11 +145,9 @@ struct Transfer {
   Clock::time_point prereq_at{};      // connection ready, request about to be sent (CURLOPT_PREREQFUNCTION)
   bool in_headers = false;
   std::string status_line;  // the last "HTTP/1.1 200 OK"
-  curl_slist* connect_to = nullptr;      // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
-  std::string blocked;                   // set by the open-socket callback: a blacklistIPs refusal
-  long fallback_resolve = -1;            // dns.policy prefer*: the family to try when the first finds none
-  struct Share* share = nullptr;         // the group's connection cache, or null
-  std::shared_ptr<const NetConfig> net;  // the client's network options, or null
+  curl_slist* connect_to = nullptr;  // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
+  struct Share* share = nullptr;     // the group's connection cache, or null
+  CurlNetState net;                  // the network options and what they did to this transfer
 };
 
 // One connection cache per group (the VU). A retired share (close_idle) takes
@@ -271,16 +269,7 @@ struct Client::Impl {
       t->resp.headers.clear();
       t->status_line = line;
       t->in_headers = true;
-      if (t->resp.tls_version.empty()) {
-        curl_tlssessioninfo* info = nullptr;
-        if (curl_easy_getinfo(t->easy, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info &&
-            info->backend == CURLSSLBACKEND_OPENSSL && info->internals) {
-          TlsSessionNames names = tls_session_names(info->internals);
-          t->resp.tls_version = std::move(names.version);
-          t->resp.tls_cipher_suite = std::move(names.cipher_suite);
-          t->resp.ocsp = stapled_ocsp(info->internals);
-        }
-      }
+      if (t->resp.tls_version.empty()) read_tls_info(t->easy, &t->resp);
       if (t->first_byte_at == Clock::time_point{}) t->first_byte_at = Clock::now();
       return len;
     }
@@ -346,30 +335,6 @@ struct Client::Impl {
     }
   }
 
-  static CURLcode ssl_ctx_cb(CURL*, void* ssl_ctx, void*) {
-    request_ocsp_stapling(ssl_ctx);
-    return CURLE_OK;
-  }
-
-  // blacklistIPs for names libcurl resolves: refuse the socket for a blocked address.
-  static curl_socket_t open_socket_cb(void* ud, curlsocktype, curl_sockaddr* a) {
-    auto* t = static_cast<Transfer*>(ud);
-    std::optional<IpAddr> ip;
-    char buf[INET6_ADDRSTRLEN] = {0};
-    if (a->family == AF_INET) {
-      ip = IpAddr::parse(inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&a->addr)->sin_addr, buf, sizeof buf));
-    } else if (a->family == AF_INET6) {
-      ip = IpAddr::parse(inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&a->addr)->sin6_addr, buf, sizeof buf));
-    }
-    if (ip && t->net) {
-      if (const IpNet* n = t->net->blacklisted(*ip)) {
-        t->blocked = blacklisted_ip_message(*ip, *n);
-        return CURL_SOCKET_BAD;
-      }
-    }
-    return ::socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-  }
-
   void configure(Transfer* t) {
     CURL* e = t->easy;
     const Request& r = t->req;
@@ -379,7 +344,14 @@ struct Client::Impl {
       t->share->users++;
       curl_easy_setopt(e, CURLOPT_SHARE, t->share->handle);
     }
-    configure_net(t);
+    if (!r.local_ip.empty()) curl_easy_setopt(e, CURLOPT_INTERFACE, ("host!" + r.local_ip).c_str());
+    if (r.fresh_connection) {
+      curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
+    if (t->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
+    t->net.net = net;
+    apply_net_options(e, r.url, &t->net);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -446,59 +418,6 @@ struct Client::Impl {
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
   }
 
-  // k6's network options on one libcurl transfer.
-  void configure_net(Transfer* t) {
-    CURL* e = t->easy;
-    const Request& r = t->req;
-    if (!r.local_ip.empty()) curl_easy_setopt(e, CURLOPT_INTERFACE, ("host!" + r.local_ip).c_str());
-    if (r.fresh_connection) {
-      curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-      curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-    }
-    if (t->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
-    t->net = net;
-    const NetConfig* n = net.get();
-    if (!n) return;
-    if (!n->blacklist.empty()) {
-      curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::open_socket_cb);
-      curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
-    }
-    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, n->dns.ttl_seconds);
-    std::optional<UrlHost> u = split_url_host(r.url);
-    if (u && !IpAddr::parse(u->host)) {
-      using P = DnsConfig::Policy;
-      const P policy = n->dns.policy;
-      long first = CURL_IPRESOLVE_WHATEVER;
-      if (policy == P::kPreferIPv4 || policy == P::kOnlyIPv4) first = CURL_IPRESOLVE_V4;
-      if (policy == P::kPreferIPv6 || policy == P::kOnlyIPv6) first = CURL_IPRESOLVE_V6;
-      if (policy == P::kPreferIPv4) t->fallback_resolve = CURL_IPRESOLVE_V6;
-      if (policy == P::kPreferIPv6) t->fallback_resolve = CURL_IPRESOLVE_V4;
-      curl_easy_setopt(e, CURLOPT_IPRESOLVE, first);
-    }
-    if (!u || !u->https) return;
-    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, &Impl::ssl_ctx_cb);
-    const TlsConfig& tls = n->tls;
-    static const long kMin[] = {CURL_SSLVERSION_TLSv1_0, CURL_SSLVERSION_TLSv1_1, CURL_SSLVERSION_TLSv1_2,
-                                CURL_SSLVERSION_TLSv1_3};
-    static const long kMax[] = {CURL_SSLVERSION_MAX_TLSv1_0, CURL_SSLVERSION_MAX_TLSv1_1, CURL_SSLVERSION_MAX_TLSv1_2,
-                                CURL_SSLVERSION_MAX_TLSv1_3};
-    long version = CURL_SSLVERSION_DEFAULT;
-    if (tls.min_version == 3) version = CURL_SSLVERSION_SSLv3;
-    if (tls.min_version >= 10) version = kMin[tls.min_version - 10];
-    if (tls.max_version >= 10) version |= kMax[tls.max_version - 10];
-    if (version != CURL_SSLVERSION_DEFAULT) curl_easy_setopt(e, CURLOPT_SSLVERSION, version);
-    if (!tls.cipher_list.empty()) curl_easy_setopt(e, CURLOPT_SSL_CIPHER_LIST, tls.cipher_list.c_str());
-    if (const ClientCert* c = tls.cert_for(u->host)) {
-      curl_blob cert{const_cast<char*>(c->cert_pem.data()), c->cert_pem.size(), CURL_BLOB_COPY};
-      curl_blob key{const_cast<char*>(c->key_pem.data()), c->key_pem.size(), CURL_BLOB_COPY};
-      curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-      curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
-      curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
-      curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
-      if (!c->password.empty()) curl_easy_setopt(e, CURLOPT_KEYPASSWD, c->password.c_str());
-    }
-  }
-
   void finish(Transfer* t, CURLcode code) {
     CURL* e = t->easy;
     Response& resp = t->resp;
@@ -543,9 +462,9 @@ struct Client::Impl {
       auto [ec, msg] = k6_error_from_curl(code, detail);
       resp.error_code = ec;
       resp.error = msg;
-      if (!t->blocked.empty()) {
+      if (!t->net.blocked.empty()) {
         resp.error_code = kBlacklistedIpErrorCode;
-        resp.error = t->blocked;
+        resp.error = t->net.blocked;
       }
     }
     char* ip = nullptr;
@@ -643,7 +562,7 @@ struct Client::Impl {
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
       CURLcode code = msg->data.result;
       if (!t) continue;
-      if (code == CURLE_COULDNT_RESOLVE_HOST && t->fallback_resolve >= 0 && retry_family(t)) continue;
+      if (code == CURLE_COULDNT_RESOLVE_HOST && t->net.fallback_resolve >= 0 && retry_family(t)) continue;
       finish(t, code);
       std::unique_ptr<Transfer> owned(t);
       release(t);
@@ -656,8 +575,8 @@ struct Client::Impl {
   // dns.policy preferIPv4/preferIPv6: no address of the preferred family, so
   // the same request once more with the other one.
   bool retry_family(Transfer* t) {
-    long family = t->fallback_resolve;
-    t->fallback_resolve = -1;
+    long family = t->net.fallback_resolve;
+    t->net.fallback_resolve = -1;
     curl_multi_remove_handle(multi, t->easy);
     curl_easy_setopt(t->easy, CURLOPT_IPRESOLVE, family);
     t->resp = Response{};
@@ -685,57 +604,6 @@ struct Client::Impl {
 };
 
 namespace {
-
-/// Where a request goes under `hosts`, `blockHostnames` and `blacklistIPs`.
-struct NetRoute {
-  int error_code = 0;  ///< 1110 or 1111: refused before any traffic
-  std::string error;
-  bool mapped = false;      ///< a `hosts` override applies
-  std::string connect_to;   ///< for libcurl: "host:port:ip:port"
-  std::string builtin_url;  ///< for the built-in client: the URL with the address in place of the name
-  std::string host_header;  ///< the Host header the original URL gives
-};
-
-NetRoute route_request(const NetConfig& net, const std::string& url) {
-  NetRoute route;
-  std::optional<UrlHost> u = split_url_host(url);
-  if (!u) return route;  // libcurl reports the bad URL
-  std::optional<IpAddr> ip = IpAddr::parse(u->host);
-  int port = u->port;
-  if (!ip) {
-    if (const std::string* p = net.blocked_hostnames.match(u->host)) {
-      route.error_code = kBlockedHostnameErrorCode;
-      route.error = blocked_hostname_message(u->host, *p);
-      return route;
-    }
-    if (const HostMap::Target* to = net.hosts.find(u->host, u->port)) {
-      ip = to->ip;
-      if (to->port != 0) port = to->port;
-      route.mapped = true;
-    }
-  }
-  // localhost is loopback without DNS (RFC 6761): 127.0.0.1 first, as both transports connect.
-  std::optional<IpAddr> checked = ip;
-  if (!checked && u->host == "localhost") checked = IpAddr::parse("127.0.0.1");
-  if (checked) {
-    if (const IpNet* n = net.blacklisted(*checked)) {
-      route.error_code = kBlacklistedIpErrorCode;
-      route.error = blacklisted_ip_message(*checked, *n);
-      return route;
-    }
-  }
-  if (!route.mapped) return route;
-  std::string addr = ip->v6 ? "[" + ip->str() + "]" : ip->str();
-  std::string host = u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host;
-  route.connect_to = host + ":" + std::to_string(u->port) + ":" + addr + ":" + std::to_string(port);
-  bool userinfo = u->authority_begin != (u->https ? 8u : 7u);
-  if (!u->https && !userinfo) {
-    route.builtin_url = "http://" + addr + ":" + std::to_string(port) + url.substr(u->authority_end);
-    route.host_header = host;  // as libcurl sends it: the port only when not 80
-    if (u->port != 80) route.host_header += ":" + std::to_string(u->port);
-  }
-  return route;
-}
 
 bool env_set(const char* name) {
   const char* v = std::getenv(name);

@@ -290,6 +290,47 @@ std::optional<UrlHost> split_url_host(std::string_view url) {
   return u;
 }
 
+NetRoute route_request(const NetConfig& net, std::string_view url) {
+  NetRoute route;
+  std::optional<UrlHost> u = split_url_host(url);
+  if (!u) return route;  // libcurl reports the bad URL
+  std::optional<IpAddr> ip = IpAddr::parse(u->host);
+  int port = u->port;
+  if (!ip) {
+    if (const std::string* p = net.blocked_hostnames.match(u->host)) {
+      route.error_code = kBlockedHostnameErrorCode;
+      route.error = blocked_hostname_message(u->host, *p);
+      return route;
+    }
+    if (const HostMap::Target* to = net.hosts.find(u->host, u->port)) {
+      ip = to->ip;
+      if (to->port != 0) port = to->port;
+      route.mapped = true;
+    }
+  }
+  // localhost is loopback without DNS (RFC 6761): 127.0.0.1 first, as both transports connect.
+  std::optional<IpAddr> checked = ip;
+  if (!checked && u->host == "localhost") checked = IpAddr::parse("127.0.0.1");
+  if (checked) {
+    if (const IpNet* n = net.blacklisted(*checked)) {
+      route.error_code = kBlacklistedIpErrorCode;
+      route.error = blacklisted_ip_message(*checked, *n);
+      return route;
+    }
+  }
+  if (!route.mapped) return route;
+  std::string addr = ip->v6 ? "[" + ip->str() + "]" : ip->str();
+  std::string host = u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host;
+  route.connect_to = host + ":" + std::to_string(u->port) + ":" + addr + ":" + std::to_string(port);
+  bool userinfo = u->authority_begin != (u->https ? 8u : 7u);
+  if (!u->https && !userinfo) {
+    route.builtin_url = "http://" + addr + ":" + std::to_string(port) + std::string(url.substr(u->authority_end));
+    route.host_header = host;  // as libcurl sends it: the port only when not 80
+    if (u->port != 80) route.host_header += ":" + std::to_string(u->port);
+  }
+  return route;
+}
+
 std::string blacklisted_ip_message(const IpAddr& ip, const IpNet& net) {
   return "IP (" + ip.str() + ") is in a blacklisted range (" + net.text + ")";
 }

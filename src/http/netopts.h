@@ -149,6 +149,20 @@ struct UrlHost {
 /// nullopt when `url` is not an http:// or https:// URL with a host.
 std::optional<UrlHost> split_url_host(std::string_view url);
 
+/// Where a request goes under `hosts`, `blockHostnames` and `blacklistIPs`.
+struct NetRoute {
+  int error_code = 0;       ///< kBlockedHostnameErrorCode or kBlacklistedIpErrorCode: refused before any traffic
+  std::string error;        ///< k6's message when refused
+  bool mapped = false;      ///< a `hosts` override applies
+  std::string connect_to;   ///< for libcurl's CURLOPT_CONNECT_TO: "host:port:ip:port"
+  std::string builtin_url;  ///< for the built-in client: the URL with the address in place of the name; "" for
+                            ///< https or URLs with user info
+  std::string host_header;  ///< with builtin_url: the Host header the original URL gives (as libcurl sends it)
+};
+/// Applies the options to `url`. A URL that is not http(s) is left alone (the transport reports it).
+/// `localhost` is checked against blacklistIPs as 127.0.0.1, where both transports connect first.
+NetRoute route_request(const NetConfig& net, std::string_view url);
+
 /// k6's messages for blocked requests (error codes 1110 and 1111).
 constexpr int kBlacklistedIpErrorCode = 1110;
 constexpr int kBlockedHostnameErrorCode = 1111;

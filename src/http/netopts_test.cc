@@ -135,3 +135,29 @@ TEST(TlsNames, VersionsAndCipherSuites) {
   EXPECT_EQ(tls_session_names(nullptr).version, "");
   EXPECT_EQ(stapled_ocsp(nullptr).status, "unknown");
 }
+
+TEST(NetOpts, RouteRequestMapsBlocksAndRefuses) {
+  NetConfig net;
+  ASSERT_EQ(net.hosts.add("api.herd.test", "127.0.0.1:8080"), "");
+  ASSERT_EQ(net.hosts.add("v6.herd.test", "::1"), "");
+  ASSERT_EQ(net.blocked_hostnames.add("*.ads.herd.test"), "");
+  net.blacklist.push_back(*IpNet::parse("10.0.0.0/8"));
+  NetRoute r = route_request(net, "http://API.herd.test/p?q=1");
+  EXPECT_EQ(r.error_code, 0);
+  EXPECT_TRUE(r.mapped);
+  EXPECT_EQ(r.connect_to, "api.herd.test:80:127.0.0.1:8080");
+  EXPECT_EQ(r.builtin_url, "http://127.0.0.1:8080/p?q=1");
+  EXPECT_EQ(r.host_header, "api.herd.test");
+  NetRoute v6 = route_request(net, "https://v6.herd.test:8443/");
+  EXPECT_EQ(v6.connect_to, "v6.herd.test:8443:[::1]:8443");
+  EXPECT_EQ(v6.builtin_url, "");  // https: libcurl only
+  EXPECT_EQ(route_request(net, "http://user@api.herd.test/").builtin_url, "");
+  NetRoute blocked = route_request(net, "http://x.ads.herd.test/");
+  EXPECT_EQ(blocked.error_code, kBlockedHostnameErrorCode);
+  NetRoute range = route_request(net, "http://10.1.2.3/");
+  EXPECT_EQ(range.error_code, kBlacklistedIpErrorCode);
+  EXPECT_EQ(range.error, "IP (10.1.2.3) is in a blacklisted range (10.0.0.0/8)");
+  NetRoute other = route_request(net, "http://other.herd.test/");
+  EXPECT_EQ(other.error_code, 0);
+  EXPECT_FALSE(other.mapped);
+}
