@@ -17,6 +17,7 @@ printf 'subjectAltName=DNS:tls.herd.test,IP:127.0.0.1\n' > san.ext
 q openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 -extfile san.ext
 q openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=herd-net-test-client
 q openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 1
+q openssl pkey -in client.key -aes256 -passout pass:herd-secret -out client-enc.key
 serial=$(openssl x509 -serial -noout -in server.pem | cut -d= -f2)
 expiry=$(date -u -d '+1 day' +%y%m%d%H%M%SZ)
 revoked=$(date -u -d '-1 hour' +%y%m%d%H%M%SZ)
@@ -174,6 +175,18 @@ TEST_F(NetTlsTest, TlsAuthSendsTheClientCertificateToItsDomains) {
   expect_checks(verify, script(with_domain("other.herd.test"), body("refused", "r.status === 0 && r.error_code > 0")),
                 1);
   expect_checks(verify, script("", body("refused", "r.status === 0 && r.error_code > 0")), 1);
+  // An encrypted key with its password.
+  const std::string enc =
+      "tlsAuth: [{ domains: ['tls.herd.test'], cert: open('./client.pem'), "
+      "key: open('./client-enc.key'), password: 'PASS' }]";
+  auto with_password = [&](const std::string& p) {
+    std::string a = enc;
+    a.replace(a.find("PASS"), 4, p);
+    return a;
+  };
+  expect_checks(verify, script(with_password("herd-secret"), body("decrypted", "r.status === 200")), 1);
+  expect_checks(verify, script(with_password("wrong"), body("wrong password", "r.status === 0 && r.error_code > 0")),
+                1);
 }
 
 TEST_F(NetTlsTest, StapledOcspResponses) {
