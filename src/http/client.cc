@@ -132,6 +132,11 @@ std::pair<int, std::string> k6_error_from_curl(int curl_code, const std::string&
 
 namespace {
 
+struct SlistFree {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
+
 struct Transfer {
   CURL* easy = nullptr;
   Request req;
@@ -145,17 +150,24 @@ struct Transfer {
   Clock::time_point prereq_at{};      // connection ready, request about to be sent (CURLOPT_PREREQFUNCTION)
   bool in_headers = false;
   std::string status_line;  // the last "HTTP/1.1 200 OK"
-  curl_slist* connect_to = nullptr;  // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
-  struct Share* share = nullptr;     // the group's connection cache, or null
-  CurlNetState net;                  // the network options and what they did to this transfer
+  SlistPtr connect_to;      // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
+  struct Share* share = nullptr;  // the group's connection cache, or null
+  CurlNetState net;               // the network options and what they did to this transfer
 };
 
 // One connection cache per group (the VU). A retired share (close_idle) takes
-// no new transfers and is freed, with its connections, when its last one ends.
+// no new transfers and is freed, closing its connections, when its last one ends.
 struct Share {
-  CURLSH* handle = nullptr;
+  CURLSH* handle = curl_share_init();
   int users = 0;
-  bool retired = false;
+  Share() {
+    if (handle) curl_share_setopt(handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  }
+  ~Share() {
+    if (handle) curl_share_cleanup(handle);
+  }
+  Share(const Share&) = delete;
+  Share& operator=(const Share&) = delete;
 };
 
 }  // namespace
@@ -170,8 +182,8 @@ struct Client::Impl {
   std::vector<CURL*> pool;
   // One connection cache per group (the VU), as the built-in client pools per
   // group: curl share handles holding CURL_LOCK_DATA_CONNECT.
-  std::unordered_map<std::uint64_t, Share*> shares;
-  std::unordered_set<Share*> retired;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Share>> shares;
+  std::unordered_map<Share*, std::unique_ptr<Share>> retired;  // closed by close_idle, still in use
   std::shared_ptr<const NetConfig> net;
   // Trusted CAs as Go (and so k6) takes them on Linux: SSL_CERT_FILE, SSL_CERT_DIR.
   std::string ca_file, ca_dir;
@@ -308,31 +320,17 @@ struct Client::Impl {
   }
 
   Share* share_for(std::uint64_t group) {
-    auto it = shares.find(group);
-    if (it != shares.end()) return it->second;
-    auto* sh = new Share;
-    sh->handle = curl_share_init();
-    if (sh->handle) curl_share_setopt(sh->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    shares.emplace(group, sh);
-    return sh;
-  }
-
-  static void free_share(Share* sh) {
-    if (sh->handle) curl_share_cleanup(sh->handle);  // closes its connections
-    delete sh;
+    auto& sh = shares[group];
+    if (!sh) sh = std::make_unique<Share>();
+    return sh.get();
   }
 
   void close_idle(std::uint64_t group) {
     auto it = shares.find(group);
     if (it == shares.end()) return;
-    Share* sh = it->second;
+    std::unique_ptr<Share> sh = std::move(it->second);
     shares.erase(it);
-    if (sh->users == 0) {
-      free_share(sh);
-    } else {
-      sh->retired = true;
-      retired.insert(sh);
-    }
+    if (sh->users > 0) retired.emplace(sh.get(), std::move(sh));  // else freed here, closing its connections
   }
 
   void configure(Transfer* t) {
@@ -349,7 +347,7 @@ struct Client::Impl {
       curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
       curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     }
-    if (t->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
+    if (t->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to.get());
     t->net.net = net;
     apply_net_options(e, r.url, &t->net);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
@@ -535,14 +533,10 @@ struct Client::Impl {
     curl_slist_free_all(t->headers);
     t->headers = nullptr;
     curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, nullptr);
-    curl_slist_free_all(t->connect_to);
-    t->connect_to = nullptr;
+    t->connect_to.reset();
     if (t->share) {
       curl_easy_setopt(t->easy, CURLOPT_SHARE, nullptr);
-      if (--t->share->users == 0 && t->share->retired) {
-        retired.erase(t->share);
-        free_share(t->share);
-      }
+      if (--t->share->users == 0) retired.erase(t->share);  // a retired one is freed now
       t->share = nullptr;
     }
     if (pool.size() < 256 && !closing)
@@ -653,15 +647,14 @@ Client::~Client() {
       curl_easy_cleanup(t->easy);
     }
     curl_slist_free_all(t->headers);
-    curl_slist_free_all(t->connect_to);
     delete t;
   }
   d.transfers.clear();
   for (CURL* e : d.pool) curl_easy_cleanup(e);
   d.pool.clear();
   curl_multi_cleanup(d.multi);
-  for (auto& [group, sh] : d.shares) Impl::free_share(sh);  // after every easy handle that used it
-  for (Share* sh : d.retired) Impl::free_share(sh);
+  d.shares.clear();  // after every easy handle that used them
+  d.retired.clear();
   for (std::size_t fd = 0; fd < d.watched.size(); ++fd)
     if (d.watched[fd]) d.loop.unwatch(static_cast<int>(fd));
 }
@@ -669,7 +662,7 @@ Client::~Client() {
 void Client::start(Request req, Callback done) {
   auto& d = *impl_;
   auto started = Clock::now();
-  curl_slist* connect_to = nullptr;
+  SlistPtr connect_to;
   if (const NetConfig* net = d.net.get()) {
     if (net->no_connection_reuse) req.fresh_connection = true;
     if (net->checks_hosts()) {
@@ -690,7 +683,7 @@ void Client::start(Request req, Callback done) {
           d.h1->start(std::move(req), std::move(fast), started, std::move(done));
           return;
         }
-        connect_to = curl_slist_append(nullptr, route.connect_to.c_str());
+        connect_to.reset(curl_slist_append(nullptr, route.connect_to.c_str()));
       }
     }
   }
@@ -710,7 +703,7 @@ void Client::start(Request req, Callback done) {
     }
   }
   auto t = std::make_unique<Transfer>();
-  t->connect_to = connect_to;
+  t->connect_to = std::move(connect_to);
   t->errbuf[0] = '\0';
   t->req = std::move(req);
   t->done = std::move(done);
