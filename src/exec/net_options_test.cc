@@ -52,6 +52,14 @@ TEST(NetOptions, ScriptOptionsFillTheNetConfig) {
   EXPECT_EQ(n.tls.cert_for("b.test"), nullptr);
 }
 
+TEST(NetOptions, ToJsonShowsThemAsGiven) {
+  Options o = resolve(R"({"hosts": {"a.test": "127.0.0.1"}, "blacklistIPs": ["10.0.0.0/8"]})");
+  json j = o.to_json();
+  EXPECT_EQ(j["hosts"]["a.test"], "127.0.0.1");
+  EXPECT_EQ(j["blacklistIPs"][0], "10.0.0.0/8");
+  EXPECT_FALSE(j.contains("dns"));
+}
+
 TEST(NetOptions, DefaultsAreK6s) {
   Options o = resolve("{}");
   EXPECT_EQ(o.net.dns.ttl_seconds, 300);

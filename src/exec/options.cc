@@ -728,7 +728,7 @@ void apply_script(Options& o, Shortcuts& sc, const json& opts) {
     } else if (k == "paused") {
       o.paused = json_bool(v, p);
     } else if (apply_net_option(o.net, k, v, p)) {
-      // hosts, dns, blacklistIPs, blockHostnames, localIPs, tls*, ... (exec/net_options.cc)
+      o.net_json[k] = v;  // hosts, dns, blacklistIPs, blockHostnames, localIPs, tls*, ... (exec/net_options.cc)
     }
     // Other k6 options (ext, cloud, ...) are accepted and ignored.
   }
@@ -1031,6 +1031,7 @@ nlohmann::json Options::to_json() const {
   if (workers != 0) j["workers"] = workers;
   if (!execution_segment.empty()) j["executionSegment"] = execution_segment;
   if (!execution_segment_sequence.empty()) j["executionSegmentSequence"] = execution_segment_sequence;
+  for (const auto& [k, v] : net_json.items()) j[k] = v;
   return j;
 }
 

@@ -98,6 +98,7 @@ struct Options {
   /// hosts, dns, blacklistIPs, blockHostnames, localIPs, tlsVersion, tlsCipherSuites,
   /// tlsAuth, noVUConnectionReuse (exec/net_options.h). noConnectionReuse stays above.
   http::NetConfig net;
+  nlohmann::json net_json = nlohmann::json::object();  ///< the script's network options as given (to_json)
   std::vector<std::string> system_tags;  ///< default k6 system tags
   std::int64_t workers = 0;  ///< herd: worker threads, 0 = one per core
   bool paused = false;
