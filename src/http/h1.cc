@@ -165,6 +165,7 @@ struct Conn {
   Exchange* ex = nullptr;
   bool connecting = false;
   bool want_out = false;
+  bool retired = false;  // close_idle() while busy: closed after its exchange
   llhttp_t parser;
 };
 
@@ -522,6 +523,8 @@ struct H1Client::Impl {
   }
 
   void close_idle(std::uint64_t group) {
+    for (auto& c : conns)
+      if (c && c->ex && c->ex->req.conn_group == group) c->retired = true;
     for (auto& [key, list] : idle) {
       if (key.size() < sizeof group || std::memcmp(key.data(), &group, sizeof group) != 0) continue;
       std::vector<Conn*> victims;
@@ -734,7 +737,7 @@ struct H1Client::Impl {
   void complete(Conn* c, Exchange* e, bool reuse, Clock::time_point now) {
     c->ex = nullptr;
     e->conn = nullptr;
-    if (reuse && !e->req.fresh_connection) {
+    if (reuse && !e->req.fresh_connection && !c->retired) {
       auto& v = idle[c->key];
       if (v.size() < kMaxIdlePerKey) {
         v.push_back(c);

@@ -233,6 +233,23 @@ TEST_P(NetClientTest, CloseIdleDropsOnlyThatGroupsConnections) {
   EXPECT_EQ(kept.body, "peer=127.0.0.1 host=127.0.0.1:" + port() + " conn=2");
 }
 
+TEST_P(NetClientTest, CloseIdleWithARequestInFlightLetsItFinishThenDropsTheConnection) {
+  make_client();
+  Request req;
+  req.url = base() + "/";
+  req.conn_group = 1;
+  std::optional<Response> first;
+  client_->start(std::move(req), [&](Response&& r) { first = std::move(r); });
+  client_->close_idle(1);  // the request is in flight on the group's connection cache
+  auto end = Clock::now() + 10s;
+  while (!first && Clock::now() < end) loop_.run_once(20ms);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, 200);
+  Response next = get(base() + "/", 1);
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(server_.connections(), 2);
+}
+
 TEST_P(NetClientTest, DnsPolicyOnlyIPv6SendsLocalhostToIPv6) {
   net_.dns.policy = herd::http::DnsConfig::Policy::kOnlyIPv6;
   Response r = get("http://localhost:" + port() + "/");  // the server is on 127.0.0.1 only
