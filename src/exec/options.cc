@@ -8,6 +8,7 @@
 #include <set>
 #include <string_view>
 
+#include "exec/net_options.h"
 #include "util/duration.h"
 
 namespace herd::exec {
@@ -729,8 +730,10 @@ void apply_script(Options& o, Shortcuts& sc, const json& opts) {
       o.execution_segment_sequence = json_string(v, p);
     } else if (k == "paused") {
       o.paused = json_bool(v, p);
+    } else if (apply_net_option(o.net, k, v, p)) {
+      o.net_json[k] = v;  // hosts, dns, blacklistIPs, blockHostnames, localIPs, tls*, ... (exec/net_options.cc)
     }
-    // Other k6 options (hosts, dns, tlsAuth, ext, cloud, ...) are accepted and ignored.
+    // Other k6 options (ext, cloud, ...) are accepted and ignored.
   }
 }
 
@@ -817,6 +820,7 @@ void apply_env(Options& o, Shortcuts& sc, const std::map<std::string, std::strin
   if (const std::string* v = get("K6_EXECUTION_SEGMENT_SEQUENCE")) o.execution_segment_sequence = *v;
   boolean("K6_PAUSED", o.paused);
   boolean("K6_INCLUDE_SYSTEM_ENV_VARS", o.include_system_env_vars);
+  apply_net_env(o.net, environ);
 }
 
 // ---- CLI tier ------------------------------------------------------------------------
@@ -1039,6 +1043,7 @@ nlohmann::json Options::to_json() const {
   if (workers != 0) j["workers"] = workers;
   if (!execution_segment.empty()) j["executionSegment"] = execution_segment;
   if (!execution_segment_sequence.empty()) j["executionSegmentSequence"] = execution_segment_sequence;
+  for (const auto& [k, v] : net_json.items()) j[k] = v;
   return j;
 }
 

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/netopts.h"
+
 namespace herd::exec {
 
 using std::chrono::microseconds;
@@ -96,6 +98,10 @@ struct Options {
   std::int64_t batch = 20;
   std::int64_t batch_per_host = 6;
   bool throw_errors = false;  ///< options.throw
+  /// hosts, dns, blacklistIPs, blockHostnames, localIPs, tlsVersion, tlsCipherSuites,
+  /// tlsAuth, noVUConnectionReuse (exec/net_options.h). noConnectionReuse stays above.
+  http::NetConfig net;
+  nlohmann::json net_json = nlohmann::json::object();  ///< the script's network options as given (to_json)
   std::vector<std::string> system_tags;  ///< default k6 system tags
   std::int64_t workers = 0;  ///< herd: worker threads, 0 = one per core
   bool paused = false;

@@ -223,6 +223,7 @@ struct Worker {
   int index = 0;
   loop::EventLoop loop;
   std::unique_ptr<http::Client> http;
+  std::shared_ptr<const http::NetConfig> net;  ///< for the client, set before start()
   std::unique_ptr<metrics::Sink> sink;
   std::vector<std::unique_ptr<Vu>> vus;
   std::thread thread;
@@ -233,7 +234,7 @@ struct Worker {
     std::promise<void> ready;
     auto f = ready.get_future();
     thread = std::thread([this, &ready] {
-      http = std::make_unique<http::Client>(loop);
+      http = std::make_unique<http::Client>(loop, http::ClientOptions{.net = net});
       ready.set_value();
       loop.run();
     });
@@ -623,6 +624,10 @@ struct Engine::Impl {
     run.http.batch = options.batch;
     run.http.batch_per_host = options.batch_per_host;
     run.http.throw_errors = options.throw_errors;
+    auto net = std::make_shared<http::NetConfig>(options.net);
+    net->no_connection_reuse = options.no_connection_reuse;
+    run.http.net = net;
+    for (auto& w : workers) w->loop.post([w = w.get(), net] { w->http->set_net(net); });
     run.global_tags = options.tags;
     run.options_json = options.to_json().dump();
     run.env.clear();
@@ -638,6 +643,7 @@ struct Engine::Impl {
     nworkers = static_cast<int>(std::min<std::int64_t>(nworkers, std::max<std::int64_t>(1, count)));
     while (static_cast<int>(workers.size()) < nworkers) {
       auto w = std::make_unique<Worker>(static_cast<int>(workers.size()), registry);
+      w->net = run.http.net;
       w->sink->set_observer(json_out);
       w->start();
       std::lock_guard<std::mutex> g(workers_mu);
@@ -798,6 +804,9 @@ struct Engine::Impl {
       st.rebuild_tags();
     }
     if (!run.http.no_cookies_reset) st.jar.clear();
+    if (run.http.net && run.http.net->no_vu_connection_reuse) {
+      st.http->close_idle(static_cast<std::uint64_t>(st.id_in_test));
+    }
     k6::set_iteration_globals(v.ctx(), st.id_in_instance, st.iteration);
     auto t0 = Clock::now();
     JSValue data = v.setup_data;

@@ -1,7 +1,9 @@
 #include "http/client.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,9 +14,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "http/curl_net.h"
+#include "http/h1.h"
 #include "util/ascii.h"
 #include "util/http_status.h"
-#include "http/h1.h"
 
 namespace herd::http {
 
@@ -129,6 +132,11 @@ std::pair<int, std::string> k6_error_from_curl(int curl_code, const std::string&
 
 namespace {
 
+struct SlistFree {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
+
 struct Transfer {
   CURL* easy = nullptr;
   Request req;
@@ -143,6 +151,24 @@ struct Transfer {
   bool in_headers = false;
   std::string status_line;  // the last "HTTP/1.1 200 OK"
   std::unique_ptr<ContentDecoder> decoder;  // the last header block has a Content-Encoding to undo
+  SlistPtr connect_to;      // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
+  struct Share* share = nullptr;  // the group's connection cache, or null
+  CurlNetState net;               // the network options and what they did to this transfer
+};
+
+// One connection cache per group (the VU). A retired share (close_idle) takes
+// no new transfers and is freed, closing its connections, when its last one ends.
+struct Share {
+  CURLSH* handle = curl_share_init();
+  int users = 0;
+  Share() {
+    if (handle) curl_share_setopt(handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  }
+  ~Share() {
+    if (handle) curl_share_cleanup(handle);
+  }
+  Share(const Share&) = delete;
+  Share& operator=(const Share&) = delete;
 };
 
 }  // namespace
@@ -157,7 +183,11 @@ struct Client::Impl {
   std::vector<CURL*> pool;
   // One connection cache per group (the VU), as the built-in client pools per
   // group: curl share handles holding CURL_LOCK_DATA_CONNECT.
-  std::unordered_map<std::uint64_t, CURLSH*> shares;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Share>> shares;
+  std::unordered_map<Share*, std::unique_ptr<Share>> retired;  // closed by close_idle, still in use
+  std::shared_ptr<const NetConfig> net;
+  // Trusted CAs as Go (and so k6) takes them on Linux: SSL_CERT_FILE, SSL_CERT_DIR.
+  std::string ca_file, ca_dir;
   std::unordered_set<Transfer*> transfers;
   std::vector<std::uint8_t> watched;  // by fd
   loop::TimerId timer = 0;
@@ -256,6 +286,7 @@ struct Client::Impl {
       t->resp.headers.clear();
       t->status_line = line;
       t->in_headers = true;
+      if (t->resp.tls_version.empty()) read_tls_info(t->easy, &t->resp);
       if (t->first_byte_at == Clock::time_point{}) t->first_byte_at = Clock::now();
       return len;
     }
@@ -297,20 +328,37 @@ struct Client::Impl {
     return curl_easy_init();
   }
 
-  CURLSH* share_for(std::uint64_t group) {
+  Share* share_for(std::uint64_t group) {
+    auto& sh = shares[group];
+    if (!sh) sh = std::make_unique<Share>();
+    return sh.get();
+  }
+
+  void close_idle(std::uint64_t group) {
     auto it = shares.find(group);
-    if (it != shares.end()) return it->second;
-    CURLSH* sh = curl_share_init();
-    if (sh) curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    shares.emplace(group, sh);
-    return sh;
+    if (it == shares.end()) return;
+    std::unique_ptr<Share> sh = std::move(it->second);
+    shares.erase(it);
+    if (sh->users > 0) retired.emplace(sh.get(), std::move(sh));  // else freed here, closing its connections
   }
 
   void configure(Transfer* t) {
     CURL* e = t->easy;
     const Request& r = t->req;
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-    if (r.conn_group != 0) curl_easy_setopt(e, CURLOPT_SHARE, share_for(r.conn_group));
+    if (r.conn_group != 0) {
+      t->share = share_for(r.conn_group);
+      t->share->users++;
+      curl_easy_setopt(e, CURLOPT_SHARE, t->share->handle);
+    }
+    if (!r.local_ip.empty()) curl_easy_setopt(e, CURLOPT_INTERFACE, ("host!" + r.local_ip).c_str());
+    if (r.fresh_connection) {
+      curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
+    if (t->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to.get());
+    t->net.net = net;
+    apply_net_options(e, r.url, &t->net);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -331,6 +379,8 @@ struct Client::Impl {
     curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
     long timeout = static_cast<long>(r.timeout.count());
     if (timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    if (!ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file.c_str());
+    if (!ca_dir.empty()) curl_easy_setopt(e, CURLOPT_CAPATH, ca_dir.c_str());
     if (r.insecure_skip_tls_verify) {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -424,6 +474,10 @@ struct Client::Impl {
       auto [ec, msg] = k6_error_from_curl(code, detail);
       resp.error_code = ec;
       resp.error = msg;
+      if (!t->net.blocked.empty()) {
+        resp.error_code = kBlacklistedIpErrorCode;
+        resp.error = t->net.blocked;
+      }
     }
     char* ip = nullptr;
     if (curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) resp.remote_ip = ip;
@@ -492,6 +546,13 @@ struct Client::Impl {
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, nullptr);
     curl_slist_free_all(t->headers);
     t->headers = nullptr;
+    curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, nullptr);
+    t->connect_to.reset();
+    if (t->share) {
+      curl_easy_setopt(t->easy, CURLOPT_SHARE, nullptr);
+      if (--t->share->users == 0) retired.erase(t->share);  // a retired one is freed now
+      t->share = nullptr;
+    }
     if (pool.size() < 256 && !closing)
       pool.push_back(t->easy);
     else
@@ -509,6 +570,7 @@ struct Client::Impl {
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
       CURLcode code = msg->data.result;
       if (!t) continue;
+      if (code == CURLE_COULDNT_RESOLVE_HOST && t->net.fallback_resolve >= 0 && retry_family(t)) continue;
       finish(t, code);
       std::unique_ptr<Transfer> owned(t);
       release(t);
@@ -516,6 +578,20 @@ struct Client::Impl {
       cb(std::move(t->resp));
       if (!*guard) return;  // the callback destroyed the Client
     }
+  }
+
+  // dns.policy preferIPv4/preferIPv6: no address of the preferred family, so
+  // the same request once more with the other one.
+  bool retry_family(Transfer* t) {
+    long family = t->net.fallback_resolve;
+    t->net.fallback_resolve = -1;
+    curl_multi_remove_handle(multi, t->easy);
+    curl_easy_setopt(t->easy, CURLOPT_IPRESOLVE, family);
+    t->resp = Response{};
+    t->status_line.clear();
+    t->errbuf[0] = '\0';
+    t->sent_at = t->first_byte_at = t->prereq_at = Clock::time_point{};
+    return curl_multi_add_handle(multi, t->easy) == CURLM_OK;
   }
 
   void fail_async(std::unique_ptr<Transfer> t, int code, std::string msg) {
@@ -557,6 +633,9 @@ Client::Client(loop::EventLoop& loop, ClientOptions options) : impl_(std::make_u
   global_init();
   auto& d = *impl_;
   if (builtin_allowed(options)) d.h1 = std::make_unique<detail::H1Client>(loop);
+  d.net = std::move(options.net);
+  if (const char* f = std::getenv("SSL_CERT_FILE")) d.ca_file = f;
+  if (const char* dir = std::getenv("SSL_CERT_DIR")) d.ca_dir = dir;
   d.multi = curl_multi_init();
   if (!d.multi) throw std::runtime_error("curl_multi_init failed");
   curl_multi_setopt(d.multi, CURLMOPT_SOCKETFUNCTION, &Impl::socket_cb);
@@ -588,8 +667,8 @@ Client::~Client() {
   for (CURL* e : d.pool) curl_easy_cleanup(e);
   d.pool.clear();
   curl_multi_cleanup(d.multi);
-  for (auto& [group, sh] : d.shares)
-    if (sh) curl_share_cleanup(sh);  // after every easy handle that used it
+  d.shares.clear();  // after every easy handle that used them
+  d.retired.clear();
   for (std::size_t fd = 0; fd < d.watched.size(); ++fd)
     if (d.watched[fd]) d.loop.unwatch(static_cast<int>(fd));
 }
@@ -597,18 +676,48 @@ Client::~Client() {
 void Client::start(Request req, Callback done) {
   auto& d = *impl_;
   auto started = Clock::now();
-  if (d.h1) {
+  SlistPtr connect_to;
+  if (const NetConfig* net = d.net.get()) {
+    if (net->no_connection_reuse) req.fresh_connection = true;
+    if (net->checks_hosts()) {
+      NetRoute route = route_request(*net, req.url);
+      if (route.error_code != 0) {
+        auto t = std::make_unique<Transfer>();
+        t->req = std::move(req);
+        t->done = std::move(done);
+        t->started = started;
+        d.fail_async(std::move(t), route.error_code, std::move(route.error));
+        return;
+      }
+      if (route.mapped) {
+        detail::FastUrl fast;
+        if (d.h1 && route.builtin_url.size() && detail::fast_url(route.builtin_url, &fast) &&
+            detail::fast_request(req)) {
+          fast.host_header = route.host_header;
+          d.h1->start(std::move(req), std::move(fast), started, std::move(done));
+          return;
+        }
+        connect_to.reset(curl_slist_append(nullptr, route.connect_to.c_str()));
+      }
+    }
+  }
+  if (d.h1 && !connect_to) {
     // A load test sends the same URL over and over: parse it once.
     if (req.url != d.last_url) {
       d.last_url_fast = detail::fast_url(req.url, &d.last_fast);
       d.last_url = req.url;
     }
-    if (d.last_url_fast && detail::fast_request(req)) {
+    // dns.policy onlyIPv6/preferIPv6: localhost is [::1] first, which libcurl does.
+    bool v6_first =
+        d.net && d.last_fast.localhost &&
+        (d.net->dns.policy == DnsConfig::Policy::kOnlyIPv6 || d.net->dns.policy == DnsConfig::Policy::kPreferIPv6);
+    if (d.last_url_fast && !v6_first && detail::fast_request(req)) {
       d.h1->start(std::move(req), d.last_fast, started, std::move(done));
       return;
     }
   }
   auto t = std::make_unique<Transfer>();
+  t->connect_to = std::move(connect_to);
   t->errbuf[0] = '\0';
   t->req = std::move(req);
   t->done = std::move(done);
@@ -646,5 +755,14 @@ std::size_t Client::in_flight() const {
 }
 
 std::size_t Client::builtin_connections() const { return impl_->h1 ? impl_->h1->open_connections() : 0; }
+
+void Client::set_net(std::shared_ptr<const NetConfig> net) {
+  impl_->net = std::move(net);
+}
+
+void Client::close_idle(std::uint64_t conn_group) {
+  if (impl_->h1) impl_->h1->close_idle(conn_group);
+  impl_->close_idle(conn_group);
+}
 
 }  // namespace herd::http

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "http/content_coding.h"
+#include "http/netopts.h"
+#include "http/tls_names.h"
 #include "loop/event_loop.h"
 
 namespace herd::http {
@@ -41,6 +43,10 @@ struct Request {
   /// so each VU keeps its own connections (the built-in client keys its pools by
   /// it; libcurl gets a share handle per group). 0: one pool for the worker.
   std::uint64_t conn_group = 0;
+  /// Source address to connect from (k6's localIPs); "" = the system's choice.
+  std::string local_ip;
+  /// A new connection that is closed after the exchange (k6's noConnectionReuse).
+  bool fresh_connection = false;
 };
 
 /// k6's request timings, milliseconds.
@@ -63,6 +69,9 @@ struct Response {
   std::string url;           ///< the URL requested
   std::string remote_ip;
   int remote_port = 0;
+  std::string tls_version;       ///< "tls1.3" (k6's http.TLS_1_3); "" without TLS
+  std::string tls_cipher_suite;  ///< IANA name, e.g. "TLS_AES_128_GCM_SHA256"; "" without TLS
+  OcspInfo ocsp;
   std::string error;         ///< "" on success; k6-style message otherwise
   int error_code = 0;        ///< k6's error codes (1000-1999); 0 on success; as in k6, a
                              ///< response with status >= 400 gets 1000 + status (error stays "");
@@ -81,6 +90,9 @@ struct ClientOptions {
   /// (src/http/h1.h); false sends everything through libcurl. The environment
   /// variable HERD_HTTP_CLIENT=curl turns it off too (for comparisons).
   bool builtin_http1 = true;
+  /// k6's network options (hosts, blockHostnames, blacklistIPs, dns, TLS,
+  /// noConnectionReuse), applied to every request; null = none.
+  std::shared_ptr<const NetConfig> net;
 };
 
 class Client {
@@ -98,6 +110,13 @@ class Client {
   std::size_t in_flight() const;
   /// Connections held by the built-in HTTP/1.1 client (idle or busy).
   std::size_t builtin_connections() const;
+  /// Closes the idle keep-alive connections of `conn_group` in both transports
+  /// (k6's noVUConnectionReuse, between a VU's iterations). Busy ones finish
+  /// their exchange and are then not reused.
+  void close_idle(std::uint64_t conn_group);
+  /// Replaces ClientOptions::net for requests started from now on (the engine
+  /// learns the options after its first worker exists). Loop thread only.
+  void set_net(std::shared_ptr<const NetConfig> net);
 
  private:
   struct Impl;

@@ -166,6 +166,7 @@ struct Conn {
   Exchange* ex = nullptr;
   bool connecting = false;
   bool want_out = false;
+  bool retired = false;  // close_idle() while busy: closed after its exchange
   llhttp_t parser;
 };
 
@@ -382,7 +383,7 @@ struct H1Client::Impl {
     e->is_head = e->req.method == "HEAD";
     serialize(e);
     e->key = pool_key(*e);
-    auto it = idle.find(e->key);
+    auto it = e->req.fresh_connection ? idle.end() : idle.find(e->key);
     if (it != idle.end() && !it->second.empty()) {
       Conn* c = it->second.back();  // the most recently used one
       it->second.pop_back();        // (empty lists stay: a VU comes back to the same key)
@@ -482,6 +483,7 @@ struct H1Client::Impl {
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!e->req.local_ip.empty() && !bind_local(fd, e)) return;
     int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&u.addr), u.addr_len);
     if (rc < 0 && errno != EINPROGRESS) {
       int err = errno;
@@ -508,6 +510,37 @@ struct H1Client::Impl {
   void connected(Exchange* e) {
     e->connecting_ms += ms_between(e->connect_start, Clock::now());
     send(e);
+  }
+
+  // localIPs: the source address, any port.
+  bool bind_local(int fd, Exchange* e) {
+    sockaddr_storage a{};
+    socklen_t len = 0;
+    if (e->url.addr.ss_family == AF_INET6) {
+      auto* a6 = reinterpret_cast<sockaddr_in6*>(&a);
+      a6->sin6_family = AF_INET6;
+      if (inet_pton(AF_INET6, e->req.local_ip.c_str(), &a6->sin6_addr) == 1) len = sizeof *a6;
+    } else {
+      auto* a4 = reinterpret_cast<sockaddr_in*>(&a);
+      a4->sin_family = AF_INET;
+      if (inet_pton(AF_INET, e->req.local_ip.c_str(), &a4->sin_addr) == 1) len = sizeof *a4;
+    }
+    if (len != 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0) return true;
+    std::string why = len == 0 ? "address family mismatch" : std::strerror(errno);
+    ::close(fd);
+    fail_later(e, 1200, dial_prefix(e->url) + "bind " + e->req.local_ip + ": " + why);
+    return false;
+  }
+
+  void close_idle(std::uint64_t group) {
+    for (auto& c : conns)
+      if (c && c->ex && c->ex->req.conn_group == group) c->retired = true;
+    for (auto& [key, list] : idle) {
+      if (key.size() < sizeof group || std::memcmp(key.data(), &group, sizeof group) != 0) continue;
+      std::vector<Conn*> victims;
+      victims.swap(list);
+      for (Conn* c : victims) close_conn(c);
+    }
   }
 
   void fail_connect(Exchange* e, int err) {
@@ -714,7 +747,7 @@ struct H1Client::Impl {
   void complete(Conn* c, Exchange* e, bool reuse, Clock::time_point now) {
     c->ex = nullptr;
     e->conn = nullptr;
-    if (reuse) {
+    if (reuse && !e->req.fresh_connection && !c->retired) {
       auto& v = idle[c->key];
       if (v.size() < kMaxIdlePerKey) {
         v.push_back(c);
@@ -801,6 +834,10 @@ std::size_t H1Client::in_flight() const {
 
 std::size_t H1Client::open_connections() const {
   return impl_->open;
+}
+
+void H1Client::close_idle(std::uint64_t conn_group) {
+  impl_->close_idle(conn_group);
 }
 
 }  // namespace herd::http::detail

@@ -56,6 +56,8 @@ class H1Client {
   void start(Request req, FastUrl url, loop::Clock::time_point started, Client::Callback done);
   std::size_t in_flight() const;
   std::size_t open_connections() const;
+  /// Closes the idle connections of `conn_group`.
+  void close_idle(std::uint64_t conn_group);
 
  private:
   struct Impl;

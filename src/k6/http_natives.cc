@@ -328,6 +328,8 @@ struct Flight : std::enable_shared_from_this<Flight> {
     req.keep_body = spec.response_type != "none";
     req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
     req.conn_group = static_cast<std::uint64_t>(vu->id_in_test);  // each VU its own connections, as in k6
+    if (const http::NetConfig* net = vu->run->http.net.get(); net && !net->local_ips.empty())
+      req.local_ip = net->local_ips.get(static_cast<std::uint64_t>(std::max<std::int64_t>(0, vu->id_in_test - 1)));
     if (current_method == spec.method && spec.has_body) req.body = spec.body;
     CookieJar& vu_jar = spec.extras.jar ? *spec.extras.jar : vu->jar;  // params.jar, else the VU's
     std::string jar = vu_jar.empty() ? std::string() : vu_jar.header_for(current_url, vu->now_us() / 1000000);
@@ -362,7 +364,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
     metrics::TagSet tags;
     if (last.valid && last.status == r.status && last.error_code == r.error_code && last.expected == exp &&
         last.base_hash == vu->base_tags.hash() && last.url == current_url && last.method == current_method &&
-        last.proto == r.proto && last.tags == spec.tags) {
+        last.proto == r.proto && last.tls_version == r.tls_version && last.tags == spec.tags) {
       tags = last.set;
     } else {
       std::map<std::string, std::string> extra = spec.tags;
@@ -372,6 +374,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
       extra.emplace("name", tag_url);  // emplace: a user "name" tag wins
       extra["status"] = std::to_string(r.status);
       extra["proto"] = r.proto;
+      if (!r.tls_version.empty()) extra["tls_version"] = r.tls_version;  // a k6 default system tag
       if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
       if (spec.has_expected) extra["expected_response"] = ok ? "true" : "false";
       tags = metrics::intern(tags_with(*vu, extra));  // one storage for all VUs: series lookups by pointer
@@ -383,6 +386,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
       last.url = current_url;
       last.method = current_method;
       last.proto = r.proto;
+      last.tls_version = r.tls_version;
       last.tags = spec.tags;
       last.set = tags;
     }
@@ -464,12 +468,12 @@ struct Flight : std::enable_shared_from_this<Flight> {
 enum Atom : std::size_t {
   kAStatus, kAStatusText, kAProto, kAUrl, kARemoteIp, kARemotePort, kAError, kAErrorCode, kATlsVersion, kABody,
   kAHeaders, kABlocked, kAConnecting, kATlsHandshaking, kASending, kAWaiting, kAReceiving, kADuration, kATimings,
-  kACookies, kARequest, kAMethod, kACount
+  kACookies, kARequest, kAMethod, kATlsCipherSuite, kAOcsp, kACount
 };
 const char* const kAtomNames[kACount] = {"status", "status_text", "proto", "url", "remote_ip", "remote_port", "error",
                                          "error_code", "tls_version", "body", "headers", "blocked", "connecting",
                                          "tls_handshaking", "sending", "waiting", "receiving", "duration", "timings",
-                                         "cookies", "request", "method"};
+                                         "cookies", "request", "method", "tls_cipher_suite", "ocsp"};
 
 void put(JSContext* ctx, VuState* vu, JSValue obj, Atom a, JSValue v) {
   JS_DefinePropertyValue(ctx, obj, vu->atoms[a], v, JS_PROP_C_W_E);
@@ -491,6 +495,19 @@ JSValue build_headers(JSContext* ctx, const http::Headers& headers) {
   }
   for (auto& [k, v] : hv) JS_SetPropertyStr(ctx, h, k.c_str(), new_string(ctx, v));
   return h;
+}
+
+// k6's res.ocsp: the stapled OCSP response's fields (unix seconds).
+JSValue build_ocsp(JSContext* ctx, const http::Response& r) {
+  const http::OcspInfo& o = r.ocsp;
+  JSValue v = JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, v, "produced_at", JS_NewInt64(ctx, o.produced_at));
+  JS_SetPropertyStr(ctx, v, "this_update", JS_NewInt64(ctx, o.this_update));
+  JS_SetPropertyStr(ctx, v, "next_update", JS_NewInt64(ctx, o.next_update));
+  JS_SetPropertyStr(ctx, v, "revoked_at", JS_NewInt64(ctx, o.revoked_at));
+  JS_SetPropertyStr(ctx, v, "revocation_reason", new_string(ctx, o.revocation_reason));
+  JS_SetPropertyStr(ctx, v, "status", new_string(ctx, o.status));
+  return v;
 }
 
 JSValue build_timings(JSContext* ctx, VuState* vu, const http::Timings& t) {
@@ -552,10 +569,10 @@ JSValue build_request(JSContext* ctx, VuState* vu, const Flight& f) {
 /// Lazily built Response fields, in the order of kLazyFields.
 enum LazyField {
   kLHeaders, kLTimings, kLCookies, kLRequest, kLRemoteIp, kLRemotePort, kLStatusText, kLProto, kLUrl, kLError,
-  kLTlsVersion
+  kLTlsVersion, kLTlsCipherSuite, kLOcsp
 };
 const Atom kLazyAtoms[] = {kAHeaders, kATimings, kACookies, kARequest, kARemoteIp, kARemotePort, kAStatusText,
-                           kAProto, kAUrl, kAError, kATlsVersion};
+                           kAProto, kAUrl, kAError, kATlsVersion, kATlsCipherSuite, kAOcsp};
 
 JSClassID response_class_id = 0;
 
@@ -581,6 +598,9 @@ JSValue build_lazy(JSContext* ctx, VuState* vu, Flight& f, int field) {
     case kLProto: return new_string(ctx, r.proto);
     case kLUrl: return new_string(ctx, r.url);
     case kLError: return new_string(ctx, r.error);
+    case kLTlsVersion: return new_string(ctx, r.tls_version);
+    case kLTlsCipherSuite: return new_string(ctx, r.tls_cipher_suite);
+    case kLOcsp: return build_ocsp(ctx, r);
     default: return new_string(ctx, "");
   }
 }
@@ -622,7 +642,7 @@ JSValue make_response(JSContext* ctx, VuState* vu, std::shared_ptr<Flight> fp) {
   if (lazy) {
     JS_SetOpaque(o, new ResponseData{std::move(fp)});
   } else {
-    for (int field = kLHeaders; field <= kLTlsVersion; field++)
+    for (int field = kLHeaders; field <= kLOcsp; field++)
       put(ctx, vu, o, kLazyAtoms[field], build_lazy(ctx, vu, f, field));
   }
   return o;
@@ -677,7 +697,7 @@ void install_response_class(JSContext* ctx, JSValue proto) {
     def.finalizer = response_finalizer;
     JS_NewClass(rt, response_class_id, &def);
   }
-  for (int field = kLHeaders; field <= kLTlsVersion; field++) {
+  for (int field = kLHeaders; field <= kLOcsp; field++) {
     JSCFunctionType fn;
     fn.getter_magic = response_lazy_get;
     const char* name = kAtomNames[kLazyAtoms[field]];
@@ -824,17 +844,35 @@ JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
     free_keys();
     return JS_EXCEPTION;
   }
-  // At most options.batch requests in flight at once.
+  // At most options.batch requests in flight at once, and options.batchPerHost per host
+  // name; a request whose host is busy lets later ones for other hosts go first.
   size_t limit = vu->run->http.batch > 0 ? static_cast<size_t>(vu->run->http.batch) : flights.size();
-  size_t started = 0;
-  for (;;) {  // start up to the limit, wait for a completion, until all are done
-    size_t in_flight = 0;
-    for (size_t i = 0; i < started; i++) in_flight += flights[i]->done ? 0 : 1;
-    while (started < flights.size() && in_flight < limit) {
-      flights[started++]->start_hop();
-      in_flight++;
+  size_t per_host = vu->run->http.batch_per_host > 0 ? static_cast<size_t>(vu->run->http.batch_per_host) : limit;
+  std::vector<std::string> hosts;
+  for (auto& f : flights) {
+    auto u = http::split_url_host(f->spec.url);
+    hosts.push_back(u ? u->host : f->spec.url);
+  }
+  std::vector<bool> started(flights.size(), false);
+  for (;;) {  // start what the limits allow, wait for a completion, until all are done
+    size_t in_flight = 0, waiting = 0;
+    std::map<std::string, size_t> busy;
+    for (size_t i = 0; i < flights.size(); i++) {
+      if (!started[i]) waiting++;
+      if (started[i] && !flights[i]->done) {
+        in_flight++;
+        busy[hosts[i]]++;
+      }
     }
-    if (in_flight == 0 && started == flights.size()) break;
+    for (size_t i = 0; i < flights.size() && in_flight < limit; i++) {
+      if (started[i] || busy[hosts[i]] >= per_host) continue;
+      started[i] = true;
+      waiting--;
+      in_flight++;
+      busy[hosts[i]]++;
+      flights[i]->start_hop();
+    }
+    if (in_flight == 0 && waiting == 0) break;
     if (!vu->suspend()) {
       for (auto& f : flights) f->abandoned = true;
       free_keys();

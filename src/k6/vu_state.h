@@ -35,6 +35,8 @@ struct HttpDefaults {
   std::int64_t batch_per_host = 6;
   bool throw_errors = false;
   std::chrono::milliseconds timeout{60000};
+  /// Network options (hosts, dns, TLS, localIPs, ...); the workers' clients hold it too.
+  std::shared_ptr<const http::NetConfig> net;
 };
 
 /// Counters k6/execution exposes about this instance. Thread-safe.
@@ -126,7 +128,7 @@ struct VuState {
   /// field by field, so a hit allocates nothing.
   struct LastHttpTags {
     bool valid = false;
-    std::string method, url, proto;
+    std::string method, url, proto, tls_version;
     int status = 0;
     int error_code = 0;
     char expected = '-';  ///< 'T', 'F', or '-' without expected statuses

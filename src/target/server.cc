@@ -614,6 +614,21 @@ class Worker {
       respond_json(c, r, 200, j);
       return;
     }
+    if (first == "peer" && segs.size() == 1) {  // the client's address: source IPs, connection counts
+      sockaddr_storage a{};
+      socklen_t len = sizeof a;
+      char ip[INET6_ADDRSTRLEN] = "";
+      int port = 0;
+      if (::getpeername(c->fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+        bool v6 = a.ss_family == AF_INET6;
+        auto* a4 = reinterpret_cast<sockaddr_in*>(&a);
+        auto* a6 = reinterpret_cast<sockaddr_in6*>(&a);
+        inet_ntop(a.ss_family, v6 ? static_cast<void*>(&a6->sin6_addr) : &a4->sin_addr, ip, sizeof ip);
+        port = ntohs(v6 ? a6->sin6_port : a4->sin_port);
+      }
+      respond_json(c, r, 200, {{"ip", ip}, {"port", port}});
+      return;
+    }
     if (first == "status" && segs.size() == 2) {
       int code = 0;
       if (!parse_int(segs[1], code) || code < 200 || code > 599) {
