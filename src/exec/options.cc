@@ -233,6 +233,10 @@ void validate_system_tags(const std::vector<std::string>& tags, const std::strin
     bool known = std::any_of(std::begin(kSystemTags), std::end(kSystemTags),
                              [&](const char* t) { return tags[i] == t; });
     if (!known) fail(path + "[" + std::to_string(i) + "]", "unknown system tag " + quote(tags[i]));
+    if (tags[i] == "vu" || tags[i] == "iter" || tags[i] == "ip" || tags[i] == "ocsp_status") {
+      fail(path + "[" + std::to_string(i) + "]",
+           "the system tag " + quote(tags[i]) + " is not supported by herd (it never adds it to samples)");
+    }
   }
 }
 
@@ -912,6 +916,8 @@ json scenario_json(const ScenarioConfig& s) {
 }
 
 }  // namespace
+
+std::vector<std::string> all_system_tags() { return {std::begin(kSystemTags), std::end(kSystemTags)}; }
 
 std::vector<Stage> parse_stages_flag(const std::string& text) {
   std::vector<Stage> out;

@@ -134,6 +134,9 @@ struct CliOverrides {
   std::optional<bool> discard_response_bodies;
 };
 
+/// Every system tag name k6 defines (options.systemTags accepts these).
+std::vector<std::string> all_system_tags();
+
 /// Parses "30s:10,1m:20" (the -s/--stage flag; repeatable, concatenated) into stages.
 std::vector<Stage> parse_stages_flag(const std::string& text);
 

@@ -26,6 +26,8 @@
 #include "k6/modules.h"
 #include "loop/event_loop.h"
 #include "loop/fiber.h"
+#include "metrics/outputs.h"
+#include "metrics/tag_filter.h"
 #include "util/duration.h"
 
 namespace herd::exec {
@@ -591,7 +593,7 @@ struct Engine::Impl {
     nworkers = static_cast<int>(std::min<std::int64_t>(nworkers, std::max<std::int64_t>(1, count)));
     while (static_cast<int>(workers.size()) < nworkers) {
       auto w = std::make_unique<Worker>(static_cast<int>(workers.size()), registry);
-      w->sink->set_observer(json_out);
+      connect_sink(*w->sink);
       w->start();
       std::lock_guard<std::mutex> g(workers_mu);
       workers.push_back(std::move(w));
@@ -913,7 +915,8 @@ struct Engine::Impl {
   }
 
   std::string setup_json;
-  std::shared_ptr<metrics::JsonOutput> json_out;
+  std::shared_ptr<metrics::OutputSet> outputs;  ///< --out (null until open_outputs)
+  std::vector<std::string> dropped_tags;        ///< system tags options.systemTags leaves out
   /// This instance's execution segment (unsegmented: everything).
   ExecutionTuple segment;
   /// herd's open-model metrics (docs/metrics.md), defined on first arrival-rate scenario.
@@ -951,28 +954,21 @@ struct Engine::Impl {
     }
   }
 
-  /// Opens --out outputs. Throws OptionsError for unknown kinds or unwritable files.
+  /// Opens --out outputs and works out the system tags to drop. Throws
+  /// OptionsError for unknown kinds or unwritable files.
   void open_outputs() {
-    for (const auto& o : options.outputs) {
-      std::string kind = o, dest;
-      size_t eq = o.find('=');
-      if (eq != std::string::npos) {
-        kind = o.substr(0, eq);
-        dest = o.substr(eq + 1);
-      }
-      if (kind == "json") {
-        if (dest.empty()) throw OptionsError("--out json needs a file: --out json=results.json");
-        try {
-          json_out = std::make_shared<metrics::JsonOutput>(dest);
-        } catch (const std::exception& e) {
-          throw OptionsError(std::string("--out ") + o + ": " + e.what());
-        }
-        json_out->set_thresholds(thresholds);
-      } else {
-        throw OptionsError("--out " + o + ": unknown output type \"" + kind + "\" (supported: json)");
-      }
+    try {
+      outputs = metrics::open_outputs(options.outputs, cfg.environ, options.system_tags, thresholds);
+    } catch (const metrics::OutputError& e) {
+      throw OptionsError(e.what());
     }
-    for (auto& w : workers) w->sink->set_observer(json_out);
+    dropped_tags = metrics::dropped_system_tags(all_system_tags(), options.system_tags);
+    for (auto& w : workers) connect_sink(*w->sink);
+  }
+
+  void connect_sink(metrics::Sink& sink) {
+    if (outputs && !outputs->empty()) sink.set_observer(outputs);
+    sink.set_dropped_tags(dropped_tags);
   }
 
   // ---- metrics ---------------------------------------------------------------
@@ -1262,7 +1258,9 @@ struct Engine::Impl {
     bool thresholds_failed = false;
     for (auto& t : res.thresholds) thresholds_failed = thresholds_failed || !t.ok;
     write_outputs(res, so);
-    if (json_out) json_out->flush();
+    if (outputs) {
+      for (const auto& err : outputs->flush()) logger.log(k6::Logger::Level::kError, err, "output");
+    }
     set_status(api::ExecutionStatus::kEnded);
 
     int sc = stop_code.load();
