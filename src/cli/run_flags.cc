@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 
+#include "exec/config_file.h"
 #include "util/duration.h"
 
 namespace herd::cli {
@@ -196,6 +197,15 @@ const std::vector<Flag>& flags() {
        [](RF& f, S v) {
          if (v.empty()) throw BadValue{"empty path"};
          f.result_file = v;
+       }},
+      {"config", 'c', Kind::kValue, "file", "JSON config file of options (the script's options override it)",
+       [](RF& f, S v) {
+         try {
+           f.overrides.config_options = exec::load_config_file(v);
+         } catch (const exec::OptionsError& e) {
+           throw BadValue{e.what()};
+         }
+         f.overrides.config_file = v;
        }},
       {"log-output", 0, Kind::kValue, "dest", "where logs go: stderr, stdout, none, file=PATH",
        [](RF& f, S v) { f.log_output = v; }},

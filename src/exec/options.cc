@@ -8,6 +8,7 @@
 #include <set>
 #include <string_view>
 
+#include "exec/option_support.h"
 #include "util/duration.h"
 
 namespace herd::exec {
@@ -657,13 +658,14 @@ std::vector<ScenarioConfig> derive_scenarios(const Shortcuts& sc, std::vector<st
 
 // ---- script tier -------------------------------------------------------------
 
-void apply_script(Options& o, Shortcuts& sc, const json& opts) {
+// `where` names the source in messages: "options" (the script) or "FILE: options" (--config).
+void apply_script(Options& o, Shortcuts& sc, const json& opts, const std::string& where = "options") {
   if (opts.is_null()) return;
-  if (!opts.is_object()) fail("options", "must be an object");
+  if (!opts.is_object()) fail(where, "must be an object");
   for (auto it = opts.begin(); it != opts.end(); ++it) {
     const std::string& k = it.key();
     const json& v = it.value();
-    const std::string p = "options." + k;
+    const std::string p = where + "." + k;
     if (v.is_null()) continue;
     if (k == "vus") {
       sc.vus = json_int(v, p);
@@ -730,8 +732,9 @@ void apply_script(Options& o, Shortcuts& sc, const json& opts) {
       o.execution_segment_sequence = json_string(v, p);
     } else if (k == "paused") {
       o.paused = json_bool(v, p);
+    } else {
+      unhandled_option(k, p, o.warnings);
     }
-    // Other k6 options (hosts, dns, tlsAuth, ext, cloud, ...) are accepted and ignored.
   }
 }
 
@@ -947,10 +950,21 @@ Options resolve_options(const json& script_options, const std::map<std::string, 
                         const CliOverrides& cli) {
   Options o;
   Shortcuts merged;
-  Shortcuts script, env, flags;
+  Shortcuts config, script, env, flags;
+  json file_options = cli.config_options;  // outlives `config`, which points into it
+  if (!file_options.is_null()) {
+    // k6's config file: the options object, plus the outputs ("out").
+    const std::string where = cli.config_file + ": options";
+    if (file_options.is_object() && file_options.contains("out")) {
+      o.outputs = json_string_array(file_options["out"], where + ".out");
+      file_options.erase("out");
+    }
+    apply_script(o, config, file_options, where);
+  }
   apply_script(o, script, script_options);
   apply_env(o, env, environ);
   apply_cli(o, flags, cli);
+  apply_tier(merged, config);
   apply_tier(merged, script);
   apply_tier(merged, env);
   apply_tier(merged, flags);

@@ -108,6 +108,10 @@ struct Options {
 
 /// Overrides from the command line (only what the user set).
 struct CliOverrides {
+  /// -c/--config FILE (or K6_CONFIG): k6's JSON config file, already parsed
+  /// (load_config_file). Its options rank below the script's. Null = none.
+  std::string config_file;
+  nlohmann::json config_options;
   std::optional<std::int64_t> vus;
   std::optional<microseconds> duration;
   std::optional<std::int64_t> iterations;
