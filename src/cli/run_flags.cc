@@ -209,6 +209,14 @@ const std::vector<Flag>& flags() {
        }},
       {"log-output", 0, Kind::kValue, "dest", "where logs go: stderr, stdout, none, file=PATH",
        [](RF& f, S v) { f.log_output = v; }},
+      {"log-format", 0, Kind::kValue, "format", "log line format: text (default), json or raw",
+       [](RF& f, S v) {
+         if (v != "text" && v != "json" && v != "raw") throw BadValue{"expected text, json or raw"};
+         f.log_format = v;
+       }},
+      {"no-color", 0, Kind::kBool, "", "disable colored output", [](RF& f, S v) { f.no_color = to_bool(v); }},
+      {"system-tags", 0, Kind::kValue, "tags", "comma-separated system tags samples carry, e.g. status,method,url",
+       [](RF& f, S v) { f.overrides.system_tags = split_commas(v); }},
       {"console-output", 0, Kind::kValue, "file", "redirect console logging to the provided output file",
        [](RF& f, S v) { f.console_output = v; }},
       {"verbose", 'v', Kind::kBool, "", "enable verbose logging", [](RF& f, S v) { f.verbose = to_bool(v); }},

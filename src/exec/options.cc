@@ -225,8 +225,8 @@ void validate_time_unit(const std::string& unit, const std::string& path) {
 }
 
 void validate_summary_mode(const std::string& mode, const std::string& path) {
-  if (mode == "compact" || mode == "full" || mode == "legacy") return;
-  fail(path, "must be one of compact, full, legacy (got " + quote(mode) + ")");
+  if (mode == "compact" || mode == "full" || mode == "legacy" || mode == "disabled") return;
+  fail(path, "must be one of compact, full, legacy, disabled (got " + quote(mode) + ")");
 }
 
 void validate_system_tags(const std::vector<std::string>& tags, const std::string& path) {
@@ -870,6 +870,10 @@ void apply_cli(Options& o, Shortcuts& sc, const CliOverrides& c) {
     check_non_negative(o.max_redirects, "--max-redirects");
   }
   if (c.discard_response_bodies) o.discard_response_bodies = *c.discard_response_bodies;
+  if (c.system_tags) {
+    o.system_tags = *c.system_tags;
+    validate_system_tags(o.system_tags, "--system-tags");
+  }
 }
 
 json stages_json(const std::vector<Stage>& stages) {
@@ -970,6 +974,7 @@ Options resolve_options(const json& script_options, const std::map<std::string, 
   apply_tier(merged, flags);
 
   validate_summary_mode(o.summary_mode, cli.summary_mode ? "--summary-mode" : "K6_SUMMARY_MODE");
+  if (o.summary_mode == "disabled") o.no_summary = true;
 
   // Execution segments (validated after merging so the message names the winning source).
   {
@@ -997,7 +1002,7 @@ Options resolve_options(const json& script_options, const std::map<std::string, 
     }
   }
 
-  if (o.system_tags.empty() && !(script_options.is_object() && script_options.contains("systemTags") &&
+  if (o.system_tags.empty() && !cli.system_tags && !(script_options.is_object() && script_options.contains("systemTags") &&
                                  !script_options["systemTags"].is_null()) &&
       (environ.find("K6_SYSTEM_TAGS") == environ.end() || environ.at("K6_SYSTEM_TAGS").empty())) {
     o.system_tags.assign(std::begin(kDefaultSystemTags), std::end(kDefaultSystemTags));

@@ -73,7 +73,7 @@ struct Options {
   nlohmann::json thresholds = nlohmann::json::object();  ///< options.thresholds as given
   bool no_thresholds = false;
   bool no_summary = false;
-  std::string summary_mode = "compact";  ///< compact | full | legacy
+  std::string summary_mode = "compact";  ///< compact | full | legacy | disabled (= no_summary)
   std::vector<std::string> summary_trend_stats{"avg", "min", "med", "max", "p(90)", "p(95)"};
   std::string summary_time_unit;
   std::string summary_export;  ///< --summary-export FILE; "" = none
@@ -136,6 +136,7 @@ struct CliOverrides {
   std::optional<bool> throw_errors;
   std::optional<std::int64_t> max_redirects;
   std::optional<bool> discard_response_bodies;
+  std::optional<std::vector<std::string>> system_tags;  ///< --system-tags
 };
 
 /// Every system tag name k6 defines (options.systemTags accepts these).

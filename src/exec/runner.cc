@@ -480,8 +480,17 @@ struct Engine::Impl {
     for (auto& [k, v] : cfg.cli.env) run.env[k] = v;
     run.registry = &registry;
     run.logger = &logger;
-    if (!cfg.console_output.empty()) logger.set_console_file(cfg.console_output);
+    if (!cfg.console_output.empty()) log_setup_error = logger.set_console_file(cfg.console_output);
+    if (log_setup_error.empty()) log_setup_error = logger.set_output(cfg.log_output);
+    k6::Logger::Format format;
+    if (!k6::parse_log_format(cfg.log_format, &format)) {
+      log_setup_error = "--log-format " + cfg.log_format + ": expected text, json or raw";
+    } else {
+      logger.set_format(format);
+    }
   }
+
+  std::string log_setup_error;  ///< a --log-output/--log-format/--console-output problem (exit 104)
 
   ~Impl() { shutdown_workers(); }
 
@@ -1086,6 +1095,11 @@ struct Engine::Impl {
   RunResult run_all() {
     RunResult res;
     test_start = Clock::now();
+    if (!log_setup_error.empty()) {
+      res.exit_code = kExitInvalidConfig;
+      res.error = log_setup_error;
+      return res;
+    }
     nlohmann::json script_opts;
     try {
       script_opts = init_vu0();
@@ -1100,6 +1114,7 @@ struct Engine::Impl {
     }
     try {
       options = resolve_options(script_opts, cfg.environ, cfg.cli);
+      for (const auto& w : options.warnings) logger.log(k6::Logger::Level::kWarn, w, "options");
       segment = make_execution_tuple(options.execution_segment, options.execution_segment_sequence);
       for (auto& sc : options.scenarios) sc = segment_scenario(sc, segment);
       start_lag_metric = registry.define("iteration_start_lag", metrics::MetricType::kTrend, metrics::ValueType::kTime);
@@ -1251,6 +1266,7 @@ struct Engine::Impl {
     so.trend_stats = options.summary_trend_stats;
     so.time_unit = options.summary_time_unit;
     so.mode = options.summary_mode;
+    so.no_color = cfg.no_color || !cfg.is_stdout_tty;
     so.is_stdout_tty = cfg.is_stdout_tty;
     so.is_stderr_tty = cfg.is_stderr_tty;
     res.summary_data = metrics::build_summary_data(res.snapshot, options.no_thresholds ? decltype(thresholds){} : thresholds,

@@ -16,40 +16,6 @@ namespace herd::k6 {
 
 // ---- Logger / VuState ------------------------------------------------------
 
-void Logger::log(Level level, const std::string& msg, const std::string& source) {
-  if (level == Level::kDebug && !verbose_) return;
-  static const char* kNames[] = {"debug", "info", "warning", "error"};
-  std::lock_guard<std::mutex> g(mu_);
-  std::FILE* f = console_file_ && source == "console" ? console_file_ : stderr;
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  // logfmt: quote the message, escaping quotes, backslashes and newlines.
-  std::string esc;
-  esc.reserve(msg.size() + 8);
-  for (char c : msg) {
-    if (c == '"' || c == '\\') {
-      esc += '\\';
-      esc += c;
-    } else if (c == '\n') {
-      esc += "\\n";
-    } else {
-      esc += c;
-    }
-  }
-  std::fprintf(f, "time=\"%s\" level=%s msg=\"%s\" source=%s\n", ts, kNames[static_cast<int>(level)], esc.c_str(),
-               source.c_str());
-  std::fflush(f);
-}
-
-void Logger::set_console_file(const std::string& path) {
-  std::lock_guard<std::mutex> g(mu_);
-  console_file_ = std::fopen(path.c_str(), "a");
-}
-
 void VuState::rebuild_tags() {
   std::vector<std::pair<std::string, std::string>> t;
   t.reserve(run->global_tags.size() + scenario_tags.size() + vu_tags.size() + 1);
