@@ -159,6 +159,10 @@ const std::vector<Flag>& flags() {
       {"paused", 'p', Kind::kBool, "", "start the test in a paused state",
        [](RF& f, S v) { f.overrides.paused = to_bool(v); }},
       {"address", 'a', Kind::kValue, "host:port", "address for the REST API server", [](RF& f, S v) { f.address = v; }},
+      {"no-cookies-reset", 0, Kind::kBool, "", "keep the cookie jar of a VU across its iterations",
+       [](RF& f, S v) { f.overrides.no_cookies_reset = to_bool(v); }},
+      {"no-usage-report", 0, Kind::kBool, "", "accepted for k6 compatibility: herd never sends usage reports",
+       [](RF&, S v) { (void)to_bool(v); }},
       {"no-setup", 0, Kind::kBool, "", "don't run setup()", [](RF& f, S v) { f.no_setup = to_bool(v); }},
       {"linger", 'l', Kind::kBool, "", "keep the API server alive past the test end (until stopped through it)",
        [](RF& f, S v) { f.linger = to_bool(v); }},
@@ -225,6 +229,36 @@ const std::vector<Flag>& flags() {
   return table;
 }
 
+// k6 flags herd does not implement: refused with the reason instead of "unknown flag".
+// A flag that gains a row in flags() is found there first; delete its row here then.
+struct RefusedFlag {
+  const char* name;
+  const char* reason;
+};
+const RefusedFlag kRefusedFlags[] = {
+    {"http-debug", "HTTP debug logging is not implemented"},
+    {"rps", "a global request-rate cap is not implemented; use an arrival-rate executor"},
+    {"compatibility-mode", "herd runs ES modules and CommonJS through QuickJS; there is no mode to choose"},
+    {"secret-source", "secret sources are not implemented"},
+    {"traces-output", "tracing output is not implemented"},
+    {"profiling-enabled", "the profiling endpoints are not implemented"},
+    {"exit-on-running", "not implemented"},
+    {"local-execution", "cloud runs are not supported"},
+    {"type", "herd detects archives (.tar) and scripts by their contents"},
+    {"max", "deprecated in k6; use a scenario's maxVUs"},
+    {"batch", "not implemented as a flag yet; use options.batch"},
+    {"batch-per-host", "not implemented as a flag yet; use options.batchPerHost"},
+    {"blacklist-ip", "not implemented yet"},
+    {"block-hostnames", "not implemented yet"},
+    {"dns", "not implemented yet"},
+    {"local-ips", "not implemented yet"},
+    {"no-connection-reuse", "not implemented yet"},
+    {"no-vu-connection-reuse", "not implemented yet"},
+    {"min-iteration-duration", "not implemented yet"},
+    {"setup-timeout", "not implemented as a flag yet; use options.setupTimeout"},
+    {"teardown-timeout", "not implemented as a flag yet; use options.teardownTimeout"},
+};
+
 const Flag* find_long(std::string_view name) {
   for (const Flag& f : flags()) {
     if (name == f.name) return &f;
@@ -263,7 +297,12 @@ RunFlags parse_run_flags(const std::vector<std::string>& args) {
       auto eq = body.find('=');
       std::string name = body.substr(0, eq);
       const Flag* f = find_long(name);
-      if (!f) throw FlagError("unknown flag: --" + name);
+      if (!f) {
+        for (const RefusedFlag& r : kRefusedFlags) {
+          if (name == r.name) throw FlagError("flag --" + name + " is not supported by herd (" + r.reason + ")");
+        }
+        throw FlagError("unknown flag: --" + name);
+      }
       if (eq != std::string::npos) {
         apply(out, *f, body.substr(eq + 1));
       } else if (f->kind == Kind::kBool) {

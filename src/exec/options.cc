@@ -870,6 +870,7 @@ void apply_cli(Options& o, Shortcuts& sc, const CliOverrides& c) {
     check_non_negative(o.max_redirects, "--max-redirects");
   }
   if (c.discard_response_bodies) o.discard_response_bodies = *c.discard_response_bodies;
+  if (c.no_cookies_reset) o.no_cookies_reset = *c.no_cookies_reset;
   if (c.system_tags) {
     o.system_tags = *c.system_tags;
     validate_system_tags(o.system_tags, "--system-tags");

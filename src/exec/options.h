@@ -137,6 +137,7 @@ struct CliOverrides {
   std::optional<std::int64_t> max_redirects;
   std::optional<bool> discard_response_bodies;
   std::optional<std::vector<std::string>> system_tags;  ///< --system-tags
+  std::optional<bool> no_cookies_reset;                 ///< --no-cookies-reset
 };
 
 /// Every system tag name k6 defines (options.systemTags accepts these).

@@ -11,6 +11,7 @@
 #include "js/runtime.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
+#include "k6/seeded_random.h"
 
 namespace herd::k6 {
 
@@ -284,9 +285,9 @@ JSValue n_group_exit(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
 }
 
 JSValue n_random_seed(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
-  // QuickJS's Math.random has no seeding API; record the request so it is not silently ignored.
-  double seed = arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 0);
-  std::srand(static_cast<unsigned>(seed));
+  std::int64_t seed = 0;
+  if (argc < 1 || JS_ToInt64(ctx, &seed, argv[0]) < 0) return JS_ThrowTypeError(ctx, "randomSeed() needs an integer seed");
+  if (!install_seeded_random(ctx, seed)) return JS_EXCEPTION;
   return JS_UNDEFINED;
 }
 
