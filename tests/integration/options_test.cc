@@ -261,5 +261,90 @@ TEST_F(OptionsTest, HelpListsOnlyFlagsThatParse) {
     EXPECT_EQ(flags.count(ours), 1u) << ours;
 }
 
+// The raw log lines of a run (--log-format raw), parsed as JSON where they are JSON.
+std::vector<json> raw_json_logs(const ProcResult& r) {
+  return json_lines(r.err);
+}
+
+TEST_F(OptionsTest, HttpFlagsTakeEffect) {
+  std::string script =
+      "import http from 'k6/http';\n"
+      "export default function () {\n"
+      "  if (__ENV.PART === 'discard') {\n"
+      "    console.log(JSON.stringify({ body: http.get(__ENV.BASE_URL + '/bytes/10').body }));\n"
+      "    return;\n"
+      "  }\n"
+      "  const ua = http.get(__ENV.BASE_URL + '/headers').json().headers['User-Agent'];\n"
+      "  const status = http.get(__ENV.BASE_URL + '/redirect/3').status;\n"
+      "  console.log(JSON.stringify({ ua, status }));\n"
+      "}\n";
+  auto r = run_script(script,
+                      {"-q", "--no-summary", "--log-format", "raw", "--user-agent", "ua-flag", "--max-redirects", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto logs = raw_json_logs(r);
+  ASSERT_EQ(logs.size(), 1u) << r;
+  EXPECT_EQ(logs[0]["ua"], "ua-flag");
+  EXPECT_EQ(logs[0]["status"], 302);  // stopped after one redirect
+  r = run_script(script, {"-q", "--no-summary", "--log-format", "raw", "--discard-response-bodies"},
+                 {{"PART", "discard"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  logs = raw_json_logs(r);
+  ASSERT_EQ(logs.size(), 1u) << r;
+  EXPECT_TRUE(logs[0]["body"].is_null()) << r;
+}
+
+TEST_F(OptionsTest, ThrowFlagTurnsRequestErrorsIntoExceptions) {
+  std::string script =
+      "import http from 'k6/http';\n"
+      "export default function () {\n"
+      "  try { http.get('http://127.0.0.1:" +
+      std::to_string(closed_port()) +
+      "/'); console.log('returned'); } catch (e) { console.log('threw'); }\n"
+      "}\n";
+  auto r = run_script(script, {"-q", "--no-summary", "--log-format", "raw", "-w"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.err.find("threw"), std::string::npos) << r;
+  r = run_script(script, {"-q", "--no-summary", "--log-format", "raw"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.err.find("returned"), std::string::npos) << r;
+}
+
+TEST_F(OptionsTest, NoTeardownAndConsoleOutput) {
+  std::string script =
+      "export default function () { console.log('iteration'); }\n"
+      "export function teardown() { console.log('teardown ran'); }\n";
+  auto r = run_script(script, {"-q", "--no-summary", "--console-output", "console.log"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::string logged = dir_.read("console.log");
+  EXPECT_NE(logged.find("iteration"), std::string::npos) << logged;
+  EXPECT_NE(logged.find("teardown ran"), std::string::npos) << logged;
+  EXPECT_EQ(r.err.find("iteration"), std::string::npos) << r;
+  r = run_script(script, {"-q", "--no-summary", "--no-teardown", "--console-output", "console2.log"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  logged = dir_.read("console2.log");
+  EXPECT_NE(logged.find("iteration"), std::string::npos) << logged;
+  EXPECT_EQ(logged.find("teardown ran"), std::string::npos) << logged;
+}
+
+TEST_F(OptionsTest, NoCookiesResetKeepsTheJarAcrossIterations) {
+  std::string script =
+      "import http from 'k6/http';\n"
+      "export const options = { iterations: 2 };\n"
+      "export default function () {\n"
+      "  if (__ITER === 0) { http.get(__ENV.BASE_URL + '/cookies/set?kept=1'); return; }\n"
+      "  console.log(JSON.stringify(http.get(__ENV.BASE_URL + '/cookies').json().cookies));\n"
+      "}\n";
+  auto r = run_script(script, {"-q", "--no-summary", "--log-format", "raw", "--no-cookies-reset"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto logs = raw_json_logs(r);
+  ASSERT_EQ(logs.size(), 1u) << r;
+  EXPECT_EQ(logs[0], (json{{"kept", "1"}}));
+  r = run_script(script, {"-q", "--no-summary", "--log-format", "raw"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  logs = raw_json_logs(r);
+  ASSERT_EQ(logs.size(), 1u) << r;
+  EXPECT_EQ(logs[0], json::object());
+}
+
 }  // namespace
 }  // namespace herd::it
