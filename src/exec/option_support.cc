@@ -61,6 +61,20 @@ void unhandled_option(const std::string& key, const std::string& path, std::vect
   warnings.push_back(path + ": unknown option, ignored");
 }
 
+void refuse_unsupported_env(const std::map<std::string, std::string>& environ) {
+  static const Refusal kRefusedEnv[] = {
+      {"K6_RPS", "a global request-rate cap is not implemented; use an arrival-rate executor to pace iterations"},
+      {"K6_HTTP_DEBUG", "HTTP debug logging is not implemented"},
+      {"K6_CONFIG", "pass the config file with -c/--config"},
+  };
+  for (const Refusal& r : kRefusedEnv) {
+    auto it = environ.find(r.name);
+    if (it != environ.end() && !it->second.empty()) {
+      throw OptionsError(std::string(r.name) + ": not supported by herd (" + r.reason + ")");
+    }
+  }
+}
+
 const std::vector<std::string>& k6_option_names() {
   static const std::vector<std::string> names = {
       "batch",

@@ -741,6 +741,7 @@ void apply_script(Options& o, Shortcuts& sc, const json& opts, const std::string
 // ---- environment tier --------------------------------------------------------------
 
 void apply_env(Options& o, Shortcuts& sc, const std::map<std::string, std::string>& environ) {
+  refuse_unsupported_env(environ);
   auto get = [&](const char* name) -> const std::string* {
     auto it = environ.find(name);
     if (it == environ.end() || it->second.empty()) return nullptr;  // empty = unset

@@ -657,6 +657,13 @@ TEST(PlainOptions, UnimplementedK6OptionsAreRefusedByName) {
   EXPECT_CONTAINS(script_error({{"systemTags", {"bogus"}}}), "options.systemTags[0]: unknown system tag \"bogus\"");
 }
 
+TEST(Environment, VariablesOfRefusedOptionsAreRefused) {
+  EXPECT_CONTAINS(script_error(nullptr, {{"K6_RPS", "5"}}), "K6_RPS: not supported by herd");
+  EXPECT_CONTAINS(script_error(nullptr, {{"K6_HTTP_DEBUG", "full"}}), "K6_HTTP_DEBUG: not supported by herd");
+  EXPECT_CONTAINS(script_error(nullptr, {{"K6_CONFIG", "k6.json"}}), "pass the config file with -c/--config");
+  EXPECT_EQ(script_error(nullptr, {{"K6_RPS", ""}}), "<no error>");
+}
+
 TEST(PlainOptions, CloudOnlyAndUnknownOptionsWarn) {
   Options o = resolve({{"cloud", {{"projectID", 1}}}, {"noUsageReport", true}, {"vuz", 3}});
   ASSERT_EQ(o.warnings.size(), 2u);

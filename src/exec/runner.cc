@@ -1266,7 +1266,7 @@ struct Engine::Impl {
     so.trend_stats = options.summary_trend_stats;
     so.time_unit = options.summary_time_unit;
     so.mode = options.summary_mode;
-    so.no_color = cfg.no_color || !cfg.is_stdout_tty;
+    so.no_color = cfg.no_color;  // as given (handleSummary's data.options.noColor); colours also need a terminal
     so.is_stdout_tty = cfg.is_stdout_tty;
     so.is_stderr_tty = cfg.is_stderr_tty;
     res.summary_data = metrics::build_summary_data(res.snapshot, options.no_thresholds ? decltype(thresholds){} : thresholds,
@@ -1336,7 +1336,9 @@ struct Engine::Impl {
       }
     }
     if (!custom && !options.no_summary) {
-      std::string text = metrics::render_text_summary(res.summary_data, so);
+      metrics::SummaryOptions text_opts = so;
+      text_opts.no_color = so.no_color || !cfg.is_stdout_tty;
+      std::string text = metrics::render_text_summary(res.summary_data, text_opts);
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::fflush(stdout);
     }

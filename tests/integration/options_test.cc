@@ -203,6 +203,9 @@ TEST_F(OptionsTest, LogOutputAndFormat) {
   r = run_script(script, {"-q", "--no-summary", "--log-output", "stdout"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(log_messages(r.out), (std::vector<std::string>{"hello \\\"there\\\"", "bad"})) << r;
+  r = run_script(script, {"-q", "--no-summary"}, {{"K6_LOG_OUTPUT", "stdout"}, {"K6_LOG_FORMAT", "raw"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "hello \"there\"\nbad\n") << r;
   r = run_script(script, {"-q", "--no-summary", "--log-output", "none"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(log_messages(r.err).empty()) << r;
@@ -223,6 +226,12 @@ TEST_F(OptionsTest, NoColorAndDisabledSummary) {
   auto r = run_script(script, {"-q", "--no-color"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.out, "noColor=true\n");
+  r = run_script(script, {"-q"}, {{"NO_COLOR", "1"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "noColor=true\n");
+  r = run_script(script, {"-q"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "noColor=false\n");
   r = run_script("export default function () {}\n", {"-q", "--summary-mode", "disabled"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.out, "");
