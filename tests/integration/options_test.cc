@@ -103,6 +103,15 @@ TEST_F(OptionsTest, OtherOutputsAreRefusedByName) {
   EXPECT_EQ(served(), 0u);
 }
 
+TEST_F(OptionsTest, DistributedRunsRefuseOutputsTheyCannotJoin) {
+  for (const char* out : {"csv=out.csv", "json=-", "json=out.json.gz"}) {
+    auto r = run_script(two_requests(), {"-q", "--parallelism", "2", "--out", out});
+    EXPECT_EQ(r.exit_code, 104) << out << " " << r;
+    EXPECT_NE(r.err.find(std::string("--out ") + out + ": distributed runs"), std::string::npos) << r;
+  }
+  EXPECT_EQ(served(), 0u);
+}
+
 TEST_F(OptionsTest, SystemTagsLimitWhatSamplesCarry) {
   std::string script =
       "import http from 'k6/http';\n"
@@ -322,7 +331,7 @@ TEST_F(OptionsTest, NoTeardownAndConsoleOutput) {
   std::string script =
       "export default function () { console.log('iteration'); }\n"
       "export function teardown() { console.log('teardown ran'); }\n";
-  auto r = run_script(script, {"-q", "--no-summary", "--console-output", "console.log"});
+  auto r = run_script(script, {"-q", "--no-summary", "--no-usage-report", "--console-output", "console.log"});
   ASSERT_EQ(r.exit_code, 0) << r;
   std::string logged = dir_.read("console.log");
   EXPECT_NE(logged.find("iteration"), std::string::npos) << logged;
