@@ -145,7 +145,7 @@ const std::vector<Flag>& flags() {
        [](RF& f, S v) { f.overrides.outputs.push_back(v); }},
       {"no-summary", 0, Kind::kBool, "", "don't show the summary at the end of the test",
        [](RF& f, S v) { f.overrides.no_summary = to_bool(v); }},
-      {"summary-mode", 0, Kind::kValue, "mode", "end-of-test summary mode: compact, full or legacy",
+      {"summary-mode", 0, Kind::kValue, "mode", "end-of-test summary mode: compact, full, legacy or disabled",
        [](RF& f, S v) { f.overrides.summary_mode = v; }},
       {"quiet", 'q', Kind::kBool, "", "disable the progress updates",
        [](RF& f, S v) { f.overrides.quiet = to_bool(v); }},

@@ -30,7 +30,7 @@ struct RunFlags {
   bool help = false;
 };
 
-/// Thrown for an unknown flag, a missing value or a malformed value; the
+/// Thrown for an unknown flag (k6 flags herd lacks name the reason), a missing value or a malformed value; the
 /// message names the flag (exit 104 for bad values, 2 for unknown flags as in k6's usage errors).
 class FlagError : public std::runtime_error {
  public:
@@ -47,7 +47,8 @@ class FlagError : public std::runtime_error {
 /// --include-system-env-vars, --user-agent, --throw/-w, --max-redirects,
 /// --discard-response-bodies, --workers, --parallelism, -O/--archive-out,
 /// --execution-requirements, --result-file, --console-output, -c/--config,
-/// --log-output, --log-format, --no-color, --system-tags, -v/--verbose,
+/// --log-output, --log-format, --no-color, --system-tags, --no-cookies-reset,
+/// --no-usage-report, -v/--verbose,
 /// -h/--help. Both "--flag value" and "--flag=value" forms.
 RunFlags parse_run_flags(const std::vector<std::string>& args);
 

@@ -926,7 +926,9 @@ json scenario_json(const ScenarioConfig& s) {
 
 }  // namespace
 
-std::vector<std::string> all_system_tags() { return {std::begin(kSystemTags), std::end(kSystemTags)}; }
+std::vector<std::string> all_system_tags() {
+  return {std::begin(kSystemTags), std::end(kSystemTags)};
+}
 
 std::vector<Stage> parse_stages_flag(const std::string& text) {
   std::vector<Stage> out;
@@ -1004,8 +1006,9 @@ Options resolve_options(const json& script_options, const std::map<std::string, 
     }
   }
 
-  if (o.system_tags.empty() && !cli.system_tags && !(script_options.is_object() && script_options.contains("systemTags") &&
-                                 !script_options["systemTags"].is_null()) &&
+  if (o.system_tags.empty() && !cli.system_tags &&
+      !(script_options.is_object() && script_options.contains("systemTags") &&
+        !script_options["systemTags"].is_null()) &&
       (environ.find("K6_SYSTEM_TAGS") == environ.end() || environ.at("K6_SYSTEM_TAGS").empty())) {
     o.system_tags.assign(std::begin(kDefaultSystemTags), std::end(kDefaultSystemTags));
   }

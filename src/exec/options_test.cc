@@ -674,12 +674,9 @@ TEST(PlainOptions, CloudOnlyAndUnknownOptionsWarn) {
 TEST(ConfigFile, RanksBelowScriptEnvAndFlags) {
   CliOverrides cli;
   cli.config_file = "k6.json";
-  cli.config_options = {{"vus", 3},
-                        {"duration", "20s"},
-                        {"userAgent", "from-config"},
-                        {"tags", {{"a", "config"}}},
-                        {"maxRedirects", 2},
-                        {"out", {"json=c.json"}}};
+  cli.config_options = {
+      {"vus", 3},          {"duration", "20s"},     {"userAgent", "from-config"}, {"tags", {{"a", "config"}}},
+      {"maxRedirects", 2}, {"out", {"json=c.json"}}};
   // Config alone.
   Options o = resolve(nullptr, {}, cli);
   EXPECT_EQ(o.scenarios[0].executor, "constant-vus");

@@ -286,7 +286,8 @@ JSValue n_group_exit(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
 
 JSValue n_random_seed(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   std::int64_t seed = 0;
-  if (argc < 1 || JS_ToInt64(ctx, &seed, argv[0]) < 0) return JS_ThrowTypeError(ctx, "randomSeed() needs an integer seed");
+  if (argc < 1 || JS_ToInt64(ctx, &seed, argv[0]) < 0)
+    return JS_ThrowTypeError(ctx, "randomSeed() needs an integer seed");
   if (!install_seeded_random(ctx, seed)) return JS_EXCEPTION;
   return JS_UNDEFINED;
 }
