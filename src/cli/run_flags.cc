@@ -159,6 +159,18 @@ const std::vector<Flag>& flags() {
       {"paused", 'p', Kind::kBool, "", "start the test in a paused state",
        [](RF& f, S v) { f.overrides.paused = to_bool(v); }},
       {"address", 'a', Kind::kValue, "host:port", "address for the REST API server", [](RF& f, S v) { f.address = v; }},
+      {"http-debug", 0, Kind::kBool, "", "log HTTP requests and responses; --http-debug=full adds the bodies",
+       [](RF& f, S v) {
+         if (v == "true" || v == "headers") {
+           f.overrides.http_debug = "headers";
+         } else if (v == "full") {
+           f.overrides.http_debug = "full";
+         } else if (v == "false") {
+           f.overrides.http_debug = "";
+         } else {
+           throw BadValue{"expected --http-debug or --http-debug=full"};
+         }
+       }},
       {"no-cookies-reset", 0, Kind::kBool, "", "keep the cookie jar of a VU across its iterations",
        [](RF& f, S v) { f.overrides.no_cookies_reset = to_bool(v); }},
       {"no-usage-report", 0, Kind::kBool, "", "accepted for k6 compatibility: herd never sends usage reports",
@@ -236,7 +248,6 @@ struct RefusedFlag {
   const char* reason;
 };
 const RefusedFlag kRefusedFlags[] = {
-    {"http-debug", "HTTP debug logging is not implemented"},
     {"rps", "a global request-rate cap is not implemented; use an arrival-rate executor"},
     {"compatibility-mode", "herd runs ES modules and CommonJS through QuickJS; there is no mode to choose"},
     {"secret-source", "secret sources are not implemented"},

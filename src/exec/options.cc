@@ -241,6 +241,12 @@ void validate_system_tags(const std::vector<std::string>& tags, const std::strin
   }
 }
 
+// k6: "full" logs bodies too, "headers" (the flag's value without "=") only the heads; "" is off.
+void validate_http_debug(const std::string& mode, const std::string& path) {
+  if (mode.empty() || mode == "headers" || mode == "full") return;
+  fail(path, "must be \"full\" or \"headers\" (got " + quote(mode) + ")");
+}
+
 void check_non_negative(std::int64_t v, const std::string& path) {
   if (v < 0) fail(path, "must not be negative (got " + std::to_string(v) + ")");
 }
@@ -732,6 +738,9 @@ void apply_script(Options& o, Shortcuts& sc, const json& opts, const std::string
       o.execution_segment_sequence = json_string(v, p);
     } else if (k == "paused") {
       o.paused = json_bool(v, p);
+    } else if (k == "httpDebug") {
+      o.http_debug = json_string(v, p);
+      validate_http_debug(o.http_debug, p);
     } else {
       unhandled_option(k, p, o.warnings);
     }
@@ -817,6 +826,10 @@ void apply_env(Options& o, Shortcuts& sc, const std::map<std::string, std::strin
   if (const std::string* v = get("K6_EXECUTION_SEGMENT")) o.execution_segment = *v;
   if (const std::string* v = get("K6_EXECUTION_SEGMENT_SEQUENCE")) o.execution_segment_sequence = *v;
   boolean("K6_PAUSED", o.paused);
+  if (const std::string* v = get("K6_HTTP_DEBUG")) {
+    o.http_debug = *v;
+    validate_http_debug(o.http_debug, "K6_HTTP_DEBUG");
+  }
   boolean("K6_INCLUDE_SYSTEM_ENV_VARS", o.include_system_env_vars);
 }
 
@@ -872,6 +885,7 @@ void apply_cli(Options& o, Shortcuts& sc, const CliOverrides& c) {
   }
   if (c.discard_response_bodies) o.discard_response_bodies = *c.discard_response_bodies;
   if (c.no_cookies_reset) o.no_cookies_reset = *c.no_cookies_reset;
+  if (c.http_debug) o.http_debug = *c.http_debug;
   if (c.system_tags) {
     o.system_tags = *c.system_tags;
     validate_system_tags(o.system_tags, "--system-tags");
@@ -1051,6 +1065,7 @@ nlohmann::json Options::to_json() const {
   j["batch"] = batch;
   j["batchPerHost"] = batch_per_host;
   j["throw"] = throw_errors;
+  if (!http_debug.empty()) j["httpDebug"] = http_debug;
   j["systemTags"] = system_tags;
   j["paused"] = paused;
   j["includeSystemEnvVars"] = include_system_env_vars;

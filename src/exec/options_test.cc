@@ -649,7 +649,10 @@ TEST(PlainOptions, UnimplementedK6OptionsAreRefusedByName) {
   EXPECT_EQ(script_error({{"rps", 100}}),
             "options.rps: not supported by herd (a global request-rate cap is not implemented; use an arrival-rate "
             "executor to pace iterations)");
-  EXPECT_CONTAINS(script_error({{"httpDebug", "full"}}), "options.httpDebug: not supported by herd");
+  EXPECT_CONTAINS(script_error({{"handleSummaryTimeout", "1m"}}),
+                  "options.handleSummaryTimeout: not supported by herd");
+  EXPECT_EQ(resolve({{"httpDebug", "full"}}).http_debug, "full");
+  EXPECT_CONTAINS(script_error({{"httpDebug", "yes"}}), "options.httpDebug: must be \"full\" or \"headers\"");
   EXPECT_CONTAINS(script_error({{"hosts", {{"a.test", "127.0.0.1"}}}}), "options.hosts: not supported by herd");
   EXPECT_CONTAINS(script_error({{"vusMax", 10}}), "options.vusMax: not supported by herd");
   EXPECT_CONTAINS(script_error({{"systemTags", {"url", "vu"}}}),
@@ -659,7 +662,7 @@ TEST(PlainOptions, UnimplementedK6OptionsAreRefusedByName) {
 
 TEST(Environment, VariablesOfRefusedOptionsAreRefused) {
   EXPECT_CONTAINS(script_error(nullptr, {{"K6_RPS", "5"}}), "K6_RPS: not supported by herd");
-  EXPECT_CONTAINS(script_error(nullptr, {{"K6_HTTP_DEBUG", "full"}}), "K6_HTTP_DEBUG: not supported by herd");
+  EXPECT_EQ(resolve(nullptr, {{"K6_HTTP_DEBUG", "full"}}).http_debug, "full");
   EXPECT_CONTAINS(script_error(nullptr, {{"K6_CONFIG", "k6.json"}}), "pass the config file with -c/--config");
   EXPECT_EQ(script_error(nullptr, {{"K6_RPS", ""}}), "<no error>");
 }

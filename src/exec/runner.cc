@@ -587,6 +587,7 @@ struct Engine::Impl {
     run.http.batch = options.batch;
     run.http.batch_per_host = options.batch_per_host;
     run.http.throw_errors = options.throw_errors;
+    run.http.debug = options.http_debug;
     run.global_tags = options.tags;
     run.options_json = options.to_json().dump();
     run.env.clear();

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "k6/http_debug.h"
 #include "k6/natives_util.h"
 #include "util/ascii.h"
 #include "util/duration.h"
@@ -329,6 +330,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
     }
     if (!cookie.empty()) req.headers.emplace_back("Cookie", cookie);
     sent_cookie_header = cookie;
+    debug_request(*vu, req);
     auto self = shared_from_this();
     vu->http->start(std::move(req), [self](http::Response&& r) { self->on_hop(std::move(r)); });
   }
@@ -388,6 +390,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
 
   void on_hop(http::Response&& r) {
     if (abandoned) return;
+    debug_response(*vu, r);
     emit(r);
     std::int64_t now_s = 0;
     set_cookies.clear();

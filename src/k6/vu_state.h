@@ -35,6 +35,7 @@ struct HttpDefaults {
   std::int64_t batch = 20;
   std::int64_t batch_per_host = 6;
   bool throw_errors = false;
+  std::string debug;  ///< httpDebug: "" (off), "headers" or "full" (k6/http_debug.h)
   std::chrono::milliseconds timeout{60000};
 };
 

@@ -1,5 +1,5 @@
 // Issue #11, options part: --out json (gzip, stdout) and csv, systemTags,
-// -c/--config, randomSeed, --log-output/--log-format, --no-color,
+// -c/--config, randomSeed, --http-debug, --log-output/--log-format, --no-color,
 // --summary-mode=disabled, and k6 options/outputs herd refuses by name.
 #include <zlib.h>
 
@@ -110,6 +110,34 @@ TEST_F(OptionsTest, DistributedRunsRefuseOutputsTheyCannotJoin) {
     EXPECT_NE(r.err.find(std::string("--out ") + out + ": distributed runs"), std::string::npos) << r;
   }
   EXPECT_EQ(served(), 0u);
+}
+
+TEST_F(OptionsTest, HttpDebugLogsRequestsAndResponses) {
+  std::string script =
+      "import http from 'k6/http';\n"
+      "export default function () { http.post(__ENV.BASE_URL + '/echo?x=1', 'payload-123', "
+      "{ headers: { 'X-Probe': 'p1' } }); }\n";
+  auto r =
+      run_script(script, {"-q", "--no-summary", "--log-format", "raw", "--log-output", "file=h.log", "--http-debug"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::string log = dir_.read("h.log");
+  std::string host = base_url().substr(std::string("http://").size());
+  EXPECT_NE(log.find("Request:\nPOST /echo?x=1 HTTP/1.1\r\nHost: " + host + "\r\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("X-Probe: p1\r\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("Content-Length: 11\r\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("Response:\nHTTP/1.1 200 OK\r\n"), std::string::npos) << log;
+  EXPECT_EQ(log.find("payload-123"), std::string::npos) << "bodies only with full: " << log;
+  r = run_script(script,
+                 {"-q", "--no-summary", "--log-format", "raw", "--log-output", "file=full.log", "--http-debug=full"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  log = dir_.read("full.log");
+  EXPECT_EQ(count_occurrences(log, "payload-123"), 2) << "request body and the echoed body: " << log;
+  r = run_script(script, {"-q", "--no-summary", "--log-format", "raw"}, {{"K6_HTTP_DEBUG", "full"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(count_occurrences(r.err, "payload-123"), 2) << r;
+  r = run_script(script, {"-q", "--no-summary", "--log-format", "raw"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.err.find("Request:"), std::string::npos) << r;
 }
 
 TEST_F(OptionsTest, SystemTagsLimitWhatSamplesCarry) {
@@ -253,9 +281,9 @@ TEST_F(OptionsTest, UnimplementedOptionsAreRefusedByName) {
   auto r = run_script("export const options = { rps: 10 };\nexport default function () {}\n", {"-q"});
   EXPECT_EQ(r.exit_code, 104) << r;
   EXPECT_NE(r.err.find("options.rps: not supported by herd"), std::string::npos) << r;
-  r = run_script("export default function () {}\n", {"-q", "--http-debug"});
+  r = run_script("export default function () {}\n", {"-q", "--rps", "5"});
   EXPECT_EQ(r.exit_code, 104) << r;
-  EXPECT_NE(r.err.find("--http-debug"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("flag --rps is not supported by herd"), std::string::npos) << r;
   r = run_script("export const options = { cloud: { name: 'x' } };\nexport default function () {}\n", {"-q"});
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(log_messages(r.err, "warning"),
@@ -273,9 +301,9 @@ TEST_F(OptionsTest, HelpListsOnlyFlagsThatParse) {
   std::set<std::string> flags;
   for (std::sregex_iterator it(r.out.begin(), r.out.end(), flag_re), end; it != end; ++it) flags.insert((*it)[1]);
   EXPECT_GT(flags.size(), 30u);
-  for (const char* k6_only : {"http-debug", "rps", "local-ips", "dns", "compatibility-mode", "secret-source"})
+  for (const char* k6_only : {"rps", "local-ips", "dns", "compatibility-mode", "secret-source"})
     EXPECT_EQ(flags.count(k6_only), 0u) << k6_only;
-  for (const char* ours : {"config", "log-output", "log-format", "no-color", "system-tags", "out"})
+  for (const char* ours : {"config", "http-debug", "log-output", "log-format", "no-color", "system-tags", "out"})
     EXPECT_EQ(flags.count(ours), 1u) << ours;
 }
 
