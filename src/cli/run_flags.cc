@@ -171,6 +171,8 @@ const std::vector<Flag>& flags() {
            throw BadValue{"expected --http-debug or --http-debug=full"};
          }
        }},
+      {"rps", 0, Kind::kValue, "int", "cap on requests started per second by this instance (0 = none)",
+       [](RF& f, S v) { f.overrides.rps = to_int(v); }},
       {"no-cookies-reset", 0, Kind::kBool, "", "keep the cookie jar of a VU across its iterations",
        [](RF& f, S v) { f.overrides.no_cookies_reset = to_bool(v); }},
       {"no-usage-report", 0, Kind::kBool, "", "accepted for k6 compatibility: herd never sends usage reports",
@@ -248,7 +250,6 @@ struct RefusedFlag {
   const char* reason;
 };
 const RefusedFlag kRefusedFlags[] = {
-    {"rps", "a global request-rate cap is not implemented; use an arrival-rate executor"},
     {"compatibility-mode", "herd runs ES modules and CommonJS through QuickJS; there is no mode to choose"},
     {"secret-source", "secret sources are not implemented"},
     {"traces-output", "tracing output is not implemented"},

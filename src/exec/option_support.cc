@@ -17,7 +17,6 @@ struct Refusal {
 // k6 options herd does not implement yet. When the parser gains a branch for
 // one, it never reaches this table again: delete its row then.
 const Refusal kRefused[] = {
-    {"rps", "a global request-rate cap is not implemented; use an arrival-rate executor to pace iterations"},
     {"handleSummaryTimeout", "handleSummary() runs without a time limit"},
     {"tlsAIAFetch", "fetching missing intermediate certificates is not implemented"},
     {"vusMax", "deprecated in k6; use a scenario's maxVUs"},
@@ -62,7 +61,6 @@ void unhandled_option(const std::string& key, const std::string& path, std::vect
 
 void refuse_unsupported_env(const std::map<std::string, std::string>& environ) {
   static const Refusal kRefusedEnv[] = {
-      {"K6_RPS", "a global request-rate cap is not implemented; use an arrival-rate executor to pace iterations"},
       {"K6_CONFIG", "pass the config file with -c/--config"},
   };
   for (const Refusal& r : kRefusedEnv) {

@@ -18,7 +18,7 @@ namespace herd::exec {
 void unhandled_option(const std::string& key, const std::string& path, std::vector<std::string>& warnings);
 
 /// Throws OptionsError naming the first K6_* variable in `environ` whose
-/// option herd refuses (K6_RPS, K6_CONFIG); unset or empty ones pass.
+/// option herd refuses (K6_CONFIG); unset or empty ones pass.
 void refuse_unsupported_env(const std::map<std::string, std::string>& environ);
 
 /// Every top-level option name k6 documents (for the compatibility audit).

@@ -738,6 +738,9 @@ void apply_script(Options& o, Shortcuts& sc, const json& opts, const std::string
       o.execution_segment_sequence = json_string(v, p);
     } else if (k == "paused") {
       o.paused = json_bool(v, p);
+    } else if (k == "rps") {
+      o.rps = json_int(v, p);
+      check_non_negative(o.rps, p);
     } else if (k == "httpDebug") {
       o.http_debug = json_string(v, p);
       validate_http_debug(o.http_debug, p);
@@ -826,6 +829,10 @@ void apply_env(Options& o, Shortcuts& sc, const std::map<std::string, std::strin
   if (const std::string* v = get("K6_EXECUTION_SEGMENT")) o.execution_segment = *v;
   if (const std::string* v = get("K6_EXECUTION_SEGMENT_SEQUENCE")) o.execution_segment_sequence = *v;
   boolean("K6_PAUSED", o.paused);
+  if (const std::string* v = get("K6_RPS")) {
+    o.rps = parse_int_text(*v, "K6_RPS");
+    check_non_negative(o.rps, "K6_RPS");
+  }
   if (const std::string* v = get("K6_HTTP_DEBUG")) {
     o.http_debug = *v;
     validate_http_debug(o.http_debug, "K6_HTTP_DEBUG");
@@ -886,6 +893,10 @@ void apply_cli(Options& o, Shortcuts& sc, const CliOverrides& c) {
   if (c.discard_response_bodies) o.discard_response_bodies = *c.discard_response_bodies;
   if (c.no_cookies_reset) o.no_cookies_reset = *c.no_cookies_reset;
   if (c.http_debug) o.http_debug = *c.http_debug;
+  if (c.rps) {
+    o.rps = *c.rps;
+    check_non_negative(o.rps, "--rps");
+  }
   if (c.system_tags) {
     o.system_tags = *c.system_tags;
     validate_system_tags(o.system_tags, "--system-tags");
@@ -1066,6 +1077,7 @@ nlohmann::json Options::to_json() const {
   j["batchPerHost"] = batch_per_host;
   j["throw"] = throw_errors;
   if (!http_debug.empty()) j["httpDebug"] = http_debug;
+  if (rps > 0) j["rps"] = rps;
   j["systemTags"] = system_tags;
   j["paused"] = paused;
   j["includeSystemEnvVars"] = include_system_env_vars;

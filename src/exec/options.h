@@ -94,6 +94,7 @@ struct Options {
   std::int64_t batch_per_host = 6;
   bool throw_errors = false;  ///< options.throw
   std::string http_debug;     ///< options.httpDebug / --http-debug: "" (off), "headers" or "full"
+  std::int64_t rps = 0;       ///< options.rps: requests started per second by this instance; 0 = no cap
   std::vector<std::string> system_tags;  ///< default k6 system tags
   std::int64_t workers = 0;  ///< herd: worker threads, 0 = one per core
   bool paused = false;
@@ -140,6 +141,7 @@ struct CliOverrides {
   std::optional<std::vector<std::string>> system_tags;  ///< --system-tags
   std::optional<bool> no_cookies_reset;                 ///< --no-cookies-reset
   std::optional<std::string> http_debug;                ///< --http-debug[=full]: "headers" or "full"
+  std::optional<std::int64_t> rps;                      ///< --rps
 };
 
 /// Every system tag name k6 defines (options.systemTags accepts these).

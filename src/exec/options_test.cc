@@ -646,25 +646,26 @@ TEST(PlainOptions, ParsedFromScript) {
 }
 
 TEST(PlainOptions, UnimplementedK6OptionsAreRefusedByName) {
-  EXPECT_EQ(script_error({{"rps", 100}}),
-            "options.rps: not supported by herd (a global request-rate cap is not implemented; use an arrival-rate "
-            "executor to pace iterations)");
+  EXPECT_EQ(script_error({{"vusMax", 100}}),
+            "options.vusMax: not supported by herd (deprecated in k6; use a scenario's maxVUs)");
+  EXPECT_EQ(resolve({{"rps", 50}}).rps, 50);
+  EXPECT_CONTAINS(script_error({{"rps", -1}}), "options.rps: must not be negative");
   EXPECT_CONTAINS(script_error({{"handleSummaryTimeout", "1m"}}),
                   "options.handleSummaryTimeout: not supported by herd");
   EXPECT_EQ(resolve({{"httpDebug", "full"}}).http_debug, "full");
   EXPECT_CONTAINS(script_error({{"httpDebug", "yes"}}), "options.httpDebug: must be \"full\" or \"headers\"");
   EXPECT_CONTAINS(script_error({{"hosts", {{"a.test", "127.0.0.1"}}}}), "options.hosts: not supported by herd");
-  EXPECT_CONTAINS(script_error({{"vusMax", 10}}), "options.vusMax: not supported by herd");
   EXPECT_CONTAINS(script_error({{"systemTags", {"url", "vu"}}}),
                   "options.systemTags[1]: the system tag \"vu\" is not supported by herd");
   EXPECT_CONTAINS(script_error({{"systemTags", {"bogus"}}}), "options.systemTags[0]: unknown system tag \"bogus\"");
 }
 
 TEST(Environment, VariablesOfRefusedOptionsAreRefused) {
-  EXPECT_CONTAINS(script_error(nullptr, {{"K6_RPS", "5"}}), "K6_RPS: not supported by herd");
+  EXPECT_EQ(resolve(nullptr, {{"K6_RPS", "5"}}).rps, 5);
+  EXPECT_CONTAINS(script_error(nullptr, {{"K6_RPS", "many"}}), "K6_RPS: invalid integer");
   EXPECT_EQ(resolve(nullptr, {{"K6_HTTP_DEBUG", "full"}}).http_debug, "full");
   EXPECT_CONTAINS(script_error(nullptr, {{"K6_CONFIG", "k6.json"}}), "pass the config file with -c/--config");
-  EXPECT_EQ(script_error(nullptr, {{"K6_RPS", ""}}), "<no error>");
+  EXPECT_EQ(script_error(nullptr, {{"K6_CONFIG", ""}}), "<no error>");
 }
 
 TEST(PlainOptions, CloudOnlyAndUnknownOptionsWarn) {
@@ -706,8 +707,8 @@ TEST(ConfigFile, ErrorsNameTheFile) {
   cli.config_file = "conf.json";
   cli.config_options = {{"vus", "many"}};
   EXPECT_EQ(script_error(nullptr, {}, cli), "conf.json: options.vus: must be an integer");
-  cli.config_options = {{"rps", 5}};
-  EXPECT_CONTAINS(script_error(nullptr, {}, cli), "conf.json: options.rps: not supported by herd");
+  cli.config_options = {{"tlsAIAFetch", true}};
+  EXPECT_CONTAINS(script_error(nullptr, {}, cli), "conf.json: options.tlsAIAFetch: not supported by herd");
 }
 
 TEST(PlainOptions, ValidationErrors) {

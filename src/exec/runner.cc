@@ -588,6 +588,7 @@ struct Engine::Impl {
     run.http.batch_per_host = options.batch_per_host;
     run.http.throw_errors = options.throw_errors;
     run.http.debug = options.http_debug;
+    if (options.rps > 0) run.http.rps = std::make_shared<k6::RequestRateLimit>(options.rps);
     run.global_tags = options.tags;
     run.options_json = options.to_json().dump();
     run.env.clear();

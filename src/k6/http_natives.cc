@@ -306,8 +306,22 @@ struct Flight : std::enable_shared_from_this<Flight> {
   bool abandoned = false;
   std::function<void()> on_done;  ///< async requests: called instead of waking the VU
   std::string sent_cookie_header;
+  bool paced = false;  ///< options.rps slot taken
 
   void start_hop() {
+    if (!paced && vu->run->http.rps) {  // options.rps: the first hop waits for its slot
+      paced = true;
+      auto now = loop::Clock::now();
+      std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+      std::int64_t wait_ns = vu->run->http.rps->reserve(now_ns) - now_ns;
+      if (wait_ns > 0) {
+        auto self = shared_from_this();
+        vu->loop->add_timer(now + std::chrono::nanoseconds(wait_ns), [self] {
+          if (!self->abandoned) self->start_hop();
+        });
+        return;
+      }
+    }
     http::Request req;
     req.method = current_method;
     req.url = current_url;

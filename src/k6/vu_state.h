@@ -18,6 +18,7 @@
 #include "js/bundle.h"
 #include "k6/cookie_jar.h"
 #include "k6/logger.h"
+#include "k6/rate_limit.h"
 #include "loop/event_loop.h"
 #include "loop/fiber.h"
 #include "metrics/registry.h"
@@ -35,7 +36,8 @@ struct HttpDefaults {
   std::int64_t batch = 20;
   std::int64_t batch_per_host = 6;
   bool throw_errors = false;
-  std::string debug;  ///< httpDebug: "" (off), "headers" or "full" (k6/http_debug.h)
+  std::string debug;                      ///< httpDebug: "" (off), "headers" or "full" (k6/http_debug.h)
+  std::shared_ptr<RequestRateLimit> rps;  ///< options.rps; null = no cap
   std::chrono::milliseconds timeout{60000};
 };
 

@@ -140,6 +140,40 @@ TEST_F(OptionsTest, HttpDebugLogsRequestsAndResponses) {
   EXPECT_EQ(r.err.find("Request:"), std::string::npos) << r;
 }
 
+TEST_F(OptionsTest, RpsCapsTheRequestRateOfAllVus) {
+  std::string script =
+      "import http from 'k6/http';\n"
+      "export const options = { vus: 5, iterations: 30 };\n"
+      "export default function () { http.get(__ENV.BASE_URL + '/'); }\n";
+  // 30 requests at 20/s: the last may start 29/20 = 1.45 s after the first.
+  auto capped = run_script(script, {"-q", "--no-summary", "--rps", "20", "--out", "json=capped.json"});
+  ASSERT_EQ(capped.exit_code, 0) << capped;
+  EXPECT_EQ(served(), 30u);
+  auto pts = points_of(json_lines(dir_.read("capped.json")), "http_reqs");
+  ASSERT_EQ(pts.size(), 30u);
+  auto parse_time = [](const json& p) {
+    std::string t = p["data"]["time"];  // ...THH:MM:SS.ffffff...
+    auto colon = t.find(':');
+    return std::stod(t.substr(colon + 1, 2)) * 60 + std::stod(t.substr(colon + 4, 9));
+  };
+  double first = 1e18, last = -1e18;
+  for (const auto& p : pts) {
+    first = std::min(first, parse_time(p));
+    last = std::max(last, parse_time(p));
+  }
+  double span = last - first;
+  if (span < 0) span += 3600;  // crossed an hour
+  EXPECT_GE(span, 1.35) << "30 requests at 20/s cannot all end within " << span << " s";
+  EXPECT_LT(span, 10.0);
+  // Through options and K6_RPS as well; without it the same requests take far less time.
+  auto uncapped = run_script(script, {"-q", "--no-summary"});
+  ASSERT_EQ(uncapped.exit_code, 0) << uncapped;
+  EXPECT_LT(uncapped.seconds, capped.seconds);
+  auto env_capped = run_script(script, {"-q", "--no-summary"}, {{"K6_RPS", "20"}});
+  ASSERT_EQ(env_capped.exit_code, 0) << env_capped;
+  EXPECT_GE(env_capped.seconds, 1.35) << env_capped;
+}
+
 TEST_F(OptionsTest, SystemTagsLimitWhatSamplesCarry) {
   std::string script =
       "import http from 'k6/http';\n"
@@ -278,12 +312,13 @@ TEST_F(OptionsTest, NoColorAndDisabledSummary) {
 }
 
 TEST_F(OptionsTest, UnimplementedOptionsAreRefusedByName) {
-  auto r = run_script("export const options = { rps: 10 };\nexport default function () {}\n", {"-q"});
+  auto r = run_script("export const options = { hosts: { 'a.test': '127.0.0.1' } };\nexport default function () {}\n",
+                      {"-q"});
   EXPECT_EQ(r.exit_code, 104) << r;
-  EXPECT_NE(r.err.find("options.rps: not supported by herd"), std::string::npos) << r;
-  r = run_script("export default function () {}\n", {"-q", "--rps", "5"});
+  EXPECT_NE(r.err.find("options.hosts: not supported by herd"), std::string::npos) << r;
+  r = run_script("export default function () {}\n", {"-q", "--compatibility-mode", "base"});
   EXPECT_EQ(r.exit_code, 104) << r;
-  EXPECT_NE(r.err.find("flag --rps is not supported by herd"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("flag --compatibility-mode is not supported by herd"), std::string::npos) << r;
   r = run_script("export const options = { cloud: { name: 'x' } };\nexport default function () {}\n", {"-q"});
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(log_messages(r.err, "warning"),
@@ -301,9 +336,9 @@ TEST_F(OptionsTest, HelpListsOnlyFlagsThatParse) {
   std::set<std::string> flags;
   for (std::sregex_iterator it(r.out.begin(), r.out.end(), flag_re), end; it != end; ++it) flags.insert((*it)[1]);
   EXPECT_GT(flags.size(), 30u);
-  for (const char* k6_only : {"rps", "local-ips", "dns", "compatibility-mode", "secret-source"})
+  for (const char* k6_only : {"local-ips", "dns", "compatibility-mode", "secret-source"})
     EXPECT_EQ(flags.count(k6_only), 0u) << k6_only;
-  for (const char* ours : {"config", "http-debug", "log-output", "log-format", "no-color", "system-tags", "out"})
+  for (const char* ours : {"config", "http-debug", "rps", "log-output", "log-format", "no-color", "system-tags", "out"})
     EXPECT_EQ(flags.count(ours), 1u) << ours;
 }
 
