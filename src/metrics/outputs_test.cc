@@ -184,6 +184,19 @@ TEST(CsvOutputTest, GzipAndSaveInterval) {
   std::remove(path.c_str());
 }
 
+TEST(CsvOutputTest, BareCsvWritesK6CsvFilename) {
+  std::string path = ::testing::TempDir() + "/herd_csv_filename_test.csv";
+  Registry reg;
+  {
+    auto set = open_outputs({"csv"}, {{"K6_CSV_FILENAME", path}}, {}, {});
+    Sink sink(reg);
+    sink.set_observer(set);
+    sink.add(kHttpReqs, TagSet(), 1, 1700000000000000);
+  }
+  EXPECT_EQ(lines_of(read_file(path)).size(), 2u);
+  std::remove(path.c_str());
+}
+
 TEST(OpenOutputsTest, RefusesWhatHerdDoesNotHave) {
   auto message = [](const std::vector<std::string>& specs, const std::map<std::string, std::string>& env = {}) {
     try {
