@@ -141,7 +141,7 @@ const std::vector<Flag>& flags() {
        }},
       {"summary-export", 0, Kind::kValue, "file", "output the end-of-test summary report to a JSON file",
        [](RF& f, S v) { f.overrides.summary_export = v; }},
-      {"out", 'o', Kind::kValue, "uri", "output metrics to an external data store, e.g. json=out.json; repeatable",
+      {"out", 'o', Kind::kValue, "uri", "stream samples: json=FILE (FILE.gz gzipped), json=- (stdout) or csv=FILE; repeatable",
        [](RF& f, S v) { f.overrides.outputs.push_back(v); }},
       {"no-summary", 0, Kind::kBool, "", "don't show the summary at the end of the test",
        [](RF& f, S v) { f.overrides.no_summary = to_bool(v); }},
