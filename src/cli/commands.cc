@@ -182,6 +182,9 @@ int cmd_run(const std::vector<std::string>& args) {
   cfg.is_stderr_tty = isatty(2);
   cfg.verbose = flags.verbose;
   cfg.console_output = flags.console_output;
+  cfg.log_output = flags.log_output.empty() ? cfg.environ["K6_LOG_OUTPUT"] : flags.log_output;
+  cfg.log_format = flags.log_format.empty() ? cfg.environ["K6_LOG_FORMAT"] : flags.log_format;
+  cfg.no_color = flags.no_color || !cfg.environ["NO_COLOR"].empty() || !cfg.environ["K6_NO_COLOR"].empty();
   if (!flags.result_file.empty())
     std::fprintf(stderr,
                  "herd: warning: --result-file is written by inspect, coordinator and run --parallelism; "

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 
+#include "exec/config_file.h"
 #include "util/duration.h"
 
 namespace herd::cli {
@@ -140,11 +141,12 @@ const std::vector<Flag>& flags() {
        }},
       {"summary-export", 0, Kind::kValue, "file", "output the end-of-test summary report to a JSON file",
        [](RF& f, S v) { f.overrides.summary_export = v; }},
-      {"out", 'o', Kind::kValue, "uri", "output metrics to an external data store, e.g. json=out.json; repeatable",
+      {"out", 'o', Kind::kValue, "uri",
+       "stream samples: json=FILE (FILE.gz gzipped), json=- (stdout) or csv=FILE; repeatable",
        [](RF& f, S v) { f.overrides.outputs.push_back(v); }},
       {"no-summary", 0, Kind::kBool, "", "don't show the summary at the end of the test",
        [](RF& f, S v) { f.overrides.no_summary = to_bool(v); }},
-      {"summary-mode", 0, Kind::kValue, "mode", "end-of-test summary mode: compact, full or legacy",
+      {"summary-mode", 0, Kind::kValue, "mode", "end-of-test summary mode: compact, full, legacy or disabled",
        [](RF& f, S v) { f.overrides.summary_mode = v; }},
       {"quiet", 'q', Kind::kBool, "", "disable the progress updates",
        [](RF& f, S v) { f.overrides.quiet = to_bool(v); }},
@@ -158,6 +160,24 @@ const std::vector<Flag>& flags() {
       {"paused", 'p', Kind::kBool, "", "start the test in a paused state",
        [](RF& f, S v) { f.overrides.paused = to_bool(v); }},
       {"address", 'a', Kind::kValue, "host:port", "address for the REST API server", [](RF& f, S v) { f.address = v; }},
+      {"http-debug", 0, Kind::kBool, "", "log HTTP requests and responses; --http-debug=full adds the bodies",
+       [](RF& f, S v) {
+         if (v == "true" || v == "headers") {
+           f.overrides.http_debug = "headers";
+         } else if (v == "full") {
+           f.overrides.http_debug = "full";
+         } else if (v == "false") {
+           f.overrides.http_debug = "";
+         } else {
+           throw BadValue{"expected --http-debug or --http-debug=full"};
+         }
+       }},
+      {"rps", 0, Kind::kValue, "int", "cap on requests started per second by this instance (0 = none)",
+       [](RF& f, S v) { f.overrides.rps = to_int(v); }},
+      {"no-cookies-reset", 0, Kind::kBool, "", "keep the cookie jar of a VU across its iterations",
+       [](RF& f, S v) { f.overrides.no_cookies_reset = to_bool(v); }},
+      {"no-usage-report", 0, Kind::kBool, "", "accepted for k6 compatibility: herd never sends usage reports",
+       [](RF&, S v) { (void)to_bool(v); }},
       {"no-setup", 0, Kind::kBool, "", "don't run setup()", [](RF& f, S v) { f.no_setup = to_bool(v); }},
       {"linger", 'l', Kind::kBool, "", "keep the API server alive past the test end (until stopped through it)",
        [](RF& f, S v) { f.linger = to_bool(v); }},
@@ -205,8 +225,25 @@ const std::vector<Flag>& flags() {
          if (v.empty()) throw BadValue{"empty path"};
          f.result_file = v;
        }},
+      {"config", 'c', Kind::kValue, "file", "JSON config file of options (the script's options override it)",
+       [](RF& f, S v) {
+         try {
+           f.overrides.config_options = exec::load_config_file(v);
+         } catch (const exec::OptionsError& e) {
+           throw BadValue{e.what()};
+         }
+         f.overrides.config_file = v;
+       }},
       {"log-output", 0, Kind::kValue, "dest", "where logs go: stderr, stdout, none, file=PATH",
        [](RF& f, S v) { f.log_output = v; }},
+      {"log-format", 0, Kind::kValue, "format", "log line format: text (default), json or raw",
+       [](RF& f, S v) {
+         if (v != "text" && v != "json" && v != "raw") throw BadValue{"expected text, json or raw"};
+         f.log_format = v;
+       }},
+      {"no-color", 0, Kind::kBool, "", "disable colored output", [](RF& f, S v) { f.no_color = to_bool(v); }},
+      {"system-tags", 0, Kind::kValue, "tags", "comma-separated system tags samples carry, e.g. status,method,url",
+       [](RF& f, S v) { f.overrides.system_tags = split_commas(v); }},
       {"console-output", 0, Kind::kValue, "file", "redirect console logging to the provided output file",
        [](RF& f, S v) { f.console_output = v; }},
       {"verbose", 'v', Kind::kBool, "", "enable verbose logging", [](RF& f, S v) { f.verbose = to_bool(v); }},
@@ -214,6 +251,33 @@ const std::vector<Flag>& flags() {
   };
   return table;
 }
+
+// k6 flags herd does not implement: refused with the reason instead of "unknown flag".
+// A flag that gains a row in flags() is found there first; delete its row here then.
+struct RefusedFlag {
+  const char* name;
+  const char* reason;
+};
+const RefusedFlag kRefusedFlags[] = {
+    {"compatibility-mode", "herd runs ES modules and CommonJS through QuickJS; there is no mode to choose"},
+    {"secret-source", "secret sources are not implemented"},
+    {"traces-output", "tracing output is not implemented"},
+    {"profiling-enabled", "the profiling endpoints are not implemented"},
+    {"exit-on-running", "not implemented"},
+    {"local-execution", "cloud runs are not supported"},
+    {"type", "herd detects archives (.tar) and scripts by their contents"},
+    {"max", "deprecated in k6; use a scenario's maxVUs"},
+    {"batch", "not implemented as a flag yet; use options.batch"},
+    {"batch-per-host", "not implemented as a flag yet; use options.batchPerHost"},
+    {"blacklist-ip", "not implemented yet"},
+    {"block-hostnames", "not implemented yet"},
+    {"dns", "not implemented yet"},
+    {"local-ips", "not implemented yet"},
+    {"no-connection-reuse", "not implemented yet"},
+    {"no-vu-connection-reuse", "not implemented yet"},
+    {"setup-timeout", "not implemented as a flag yet; use options.setupTimeout"},
+    {"teardown-timeout", "not implemented as a flag yet; use options.teardownTimeout"},
+};
 
 const Flag* find_long(std::string_view name) {
   for (const Flag& f : flags()) {
@@ -253,7 +317,12 @@ RunFlags parse_run_flags(const std::vector<std::string>& args) {
       auto eq = body.find('=');
       std::string name = body.substr(0, eq);
       const Flag* f = find_long(name);
-      if (!f) throw FlagError("unknown flag: --" + name);
+      if (!f) {
+        for (const RefusedFlag& r : kRefusedFlags) {
+          if (name == r.name) throw FlagError("flag --" + name + " is not supported by herd (" + r.reason + ")");
+        }
+        throw FlagError("unknown flag: --" + name);
+      }
       if (eq != std::string::npos) {
         apply(out, *f, body.substr(eq + 1));
       } else if (f->kind == Kind::kBool) {

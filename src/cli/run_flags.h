@@ -22,13 +22,15 @@ struct RunFlags {
   std::string result_file;
   std::string archive_out;     ///< archive -O FILE
   std::string log_output;      ///< --log-output (stderr by default)
+  std::string log_format;      ///< --log-format: text (default), json or raw
+  bool no_color = false;       ///< --no-color
   std::string console_output;  ///< --console-output FILE
   bool verbose = false;
   int parallelism = 0;  ///< herd: local distributed runners (issue 4)
   bool help = false;
 };
 
-/// Thrown for an unknown flag, a missing value or a malformed value; the
+/// Thrown for an unknown flag (k6 flags herd lacks name the reason), a missing value or a malformed value; the
 /// message names the flag (exit 104 for bad values, 2 for unknown flags as in k6's usage errors).
 class FlagError : public std::runtime_error {
  public:
@@ -44,7 +46,9 @@ class FlagError : public std::runtime_error {
 /// --execution-segment-sequence, --insecure-skip-tls-verify,
 /// --include-system-env-vars, --user-agent, --throw/-w, --max-redirects,
 /// --discard-response-bodies, --workers, --parallelism, -O/--archive-out,
-/// --execution-requirements, --result-file, --console-output, -v/--verbose,
+/// --execution-requirements, --result-file, --console-output, -c/--config,
+/// --log-output, --log-format, --no-color, --system-tags, --no-cookies-reset,
+/// --no-usage-report, -v/--verbose,
 /// -h/--help. Both "--flag value" and "--flag=value" forms.
 RunFlags parse_run_flags(const std::vector<std::string>& args);
 

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 namespace herd::cli {
 namespace {
 
@@ -261,6 +264,21 @@ TEST(RunUsage, ListsEveryFlag) {
     EXPECT_CONTAINS(u, flag);
   }
   EXPECT_CONTAINS(u, "Usage:\n  herd run");
+}
+
+TEST(RunFlags, ConfigFileIsReadAndParsed) {
+  std::string path = ::testing::TempDir() + "/herd_run_flags_config.json";
+  { std::ofstream(path) << R"({"vus": 4, "duration": "10s"})"; }
+  RunFlags f = parse_run_flags({"-c", path, "script.js"});
+  EXPECT_EQ(f.overrides.config_file, path);
+  EXPECT_EQ(f.overrides.config_options["vus"], 4);
+  f = parse_run_flags({"--config=" + path, "script.js"});
+  EXPECT_EQ(f.overrides.config_options["duration"], "10s");
+  { std::ofstream(path) << "{not json"; }
+  EXPECT_CONTAINS(flag_error({"--config", path, "s.js"}),
+                  "for \"-c, --config\" flag: config file \"" + path + "\": invalid JSON");
+  std::remove(path.c_str());
+  EXPECT_CONTAINS(flag_error({"-c", path, "s.js"}), "cannot read: No such file or directory");
 }
 
 }  // namespace

@@ -68,6 +68,13 @@ TEST(Passthrough, ShortClusterValueInNextArg) {
   EXPECT_EQ(runner_passthrough_args({"--", "s.js"}), (std::vector<std::string>{}));
 }
 
+TEST(Passthrough, ValueFlagsOfIssue11KeepTheirValues) {
+  EXPECT_EQ(runner_passthrough_args({"-c", "k6.json", "--rps", "5", "--log-format", "json", "--system-tags", "url",
+                                     "--http-debug=full", "--no-color", "s.js"}),
+            (std::vector<std::string>{"-c", "k6.json", "--rps", "5", "--log-format", "json", "--system-tags", "url",
+                                      "--http-debug=full", "--no-color"}));
+}
+
 TEST(LocalArgs, RunnerCommandLine) {
   auto a = local_runner_args(1, 4, "t.js", {"-u", "3"});
   std::string joined;

@@ -107,9 +107,13 @@ int prepare(const std::string& script, const cli::RunFlags& flags, Prepared* out
   c.no_teardown = flags.no_teardown;
   c.setup_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.setup_timeout) + 5s;
   c.teardown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.teardown_timeout) + 5s;
-  for (const auto& out_spec : o.outputs)
-    if (out_spec.rfind("json=", 0) != 0)
-      std::fprintf(stderr, "herd: warning: --out %s is not supported in distributed mode; ignored\n", out_spec.c_str());
+  for (const auto& out_spec : o.outputs) {
+    bool plain_json_file = out_spec.rfind("json=", 0) == 0 && out_spec != "json=-" &&
+                           !(out_spec.size() > 3 && out_spec.compare(out_spec.size() - 3, 3, ".gz") == 0);
+    if (!plain_json_file)
+      return fail(exec::kExitInvalidConfig,
+                  "--out " + out_spec + ": distributed runs (--parallelism, coordinator) only join json=FILE outputs");
+  }
   if (out->summary_cfg.bundle) {
     auto scfg = out->summary_cfg;
     c.handle_summary = [scfg](const nlohmann::json& data) -> std::optional<nlohmann::json> {

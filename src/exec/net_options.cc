@@ -218,10 +218,6 @@ bool apply_net_option(http::NetConfig& net, const std::string& k, const json& v,
     net.tls.cipher_list = list;
   } else if (k == "tlsAuth") {
     set_tls_auth(net.tls, v, p);
-  } else if (k == "rps") {
-    fail(p, "is not supported by herd (use an arrival-rate executor to limit the request rate)");
-  } else if (k == "httpDebug") {
-    fail(p, "is not supported by herd");
   } else {
     return false;
   }

@@ -90,7 +90,6 @@ TEST(NetOptions, RefusalsNameTheOption) {
   EXPECT_NE(error_of(R"({"dns": {"select": "random"}})").find("options.dns.select: \"random\" is not supported"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"dns": {"colour": "blue"}})").find("options.dns.colour: unknown field"), std::string::npos);
-  EXPECT_NE(error_of(R"({"rps": 10})").find("options.rps: is not supported"), std::string::npos);
   EXPECT_NE(error_of(R"({"tlsVersion": "ssl3.0"})").find("options.tlsVersion: ssl3.0 is not supported"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"tlsVersion": {"min": "tls1.3", "max": "tls1.2"}})").find("min must not be above max"),

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "exec/net_options.h"
+#include "exec/option_support.h"
 #include "util/duration.h"
 
 namespace herd::exec {
@@ -225,8 +226,8 @@ void validate_time_unit(const std::string& unit, const std::string& path) {
 }
 
 void validate_summary_mode(const std::string& mode, const std::string& path) {
-  if (mode == "compact" || mode == "full" || mode == "legacy") return;
-  fail(path, "must be one of compact, full, legacy (got " + quote(mode) + ")");
+  if (mode == "compact" || mode == "full" || mode == "legacy" || mode == "disabled") return;
+  fail(path, "must be one of compact, full, legacy, disabled (got " + quote(mode) + ")");
 }
 
 void validate_system_tags(const std::vector<std::string>& tags, const std::string& path) {
@@ -234,7 +235,17 @@ void validate_system_tags(const std::vector<std::string>& tags, const std::strin
     bool known = std::any_of(std::begin(kSystemTags), std::end(kSystemTags),
                              [&](const char* t) { return tags[i] == t; });
     if (!known) fail(path + "[" + std::to_string(i) + "]", "unknown system tag " + quote(tags[i]));
+    if (tags[i] == "vu" || tags[i] == "iter" || tags[i] == "ip" || tags[i] == "ocsp_status") {
+      fail(path + "[" + std::to_string(i) + "]",
+           "the system tag " + quote(tags[i]) + " is not supported by herd (it never adds it to samples)");
+    }
   }
+}
+
+// k6: "full" logs bodies too, "headers" (the flag's value without "=") only the heads; "" is off.
+void validate_http_debug(const std::string& mode, const std::string& path) {
+  if (mode.empty() || mode == "headers" || mode == "full") return;
+  fail(path, "must be \"full\" or \"headers\" (got " + quote(mode) + ")");
 }
 
 void check_non_negative(std::int64_t v, const std::string& path) {
@@ -654,13 +665,14 @@ std::vector<ScenarioConfig> derive_scenarios(const Shortcuts& sc, std::vector<st
 
 // ---- script tier -------------------------------------------------------------
 
-void apply_script(Options& o, Shortcuts& sc, const json& opts) {
+// `where` names the source in messages: "options" (the script) or "FILE: options" (--config).
+void apply_script(Options& o, Shortcuts& sc, const json& opts, const std::string& where = "options") {
   if (opts.is_null()) return;
-  if (!opts.is_object()) fail("options", "must be an object");
+  if (!opts.is_object()) fail(where, "must be an object");
   for (auto it = opts.begin(); it != opts.end(); ++it) {
     const std::string& k = it.key();
     const json& v = it.value();
-    const std::string p = "options." + k;
+    const std::string p = where + "." + k;
     if (v.is_null()) continue;
     if (k == "vus") {
       sc.vus = json_int(v, p);
@@ -730,16 +742,24 @@ void apply_script(Options& o, Shortcuts& sc, const json& opts) {
       o.execution_segment_sequence = json_string(v, p);
     } else if (k == "paused") {
       o.paused = json_bool(v, p);
+    } else if (k == "rps") {
+      o.rps = json_int(v, p);
+      check_non_negative(o.rps, p);
+    } else if (k == "httpDebug") {
+      o.http_debug = json_string(v, p);
+      validate_http_debug(o.http_debug, p);
     } else if (apply_net_option(o.net, k, v, p)) {
       o.net_json[k] = v;  // hosts, dns, blacklistIPs, blockHostnames, localIPs, tls*, ... (exec/net_options.cc)
+    } else {
+      unhandled_option(k, p, o.warnings);
     }
-    // Other k6 options (ext, cloud, ...) are accepted and ignored.
   }
 }
 
 // ---- environment tier --------------------------------------------------------------
 
 void apply_env(Options& o, Shortcuts& sc, const std::map<std::string, std::string>& environ) {
+  refuse_unsupported_env(environ);
   auto get = [&](const char* name) -> const std::string* {
     auto it = environ.find(name);
     if (it == environ.end() || it->second.empty()) return nullptr;  // empty = unset
@@ -819,6 +839,14 @@ void apply_env(Options& o, Shortcuts& sc, const std::map<std::string, std::strin
   if (const std::string* v = get("K6_EXECUTION_SEGMENT")) o.execution_segment = *v;
   if (const std::string* v = get("K6_EXECUTION_SEGMENT_SEQUENCE")) o.execution_segment_sequence = *v;
   boolean("K6_PAUSED", o.paused);
+  if (const std::string* v = get("K6_RPS")) {
+    o.rps = parse_int_text(*v, "K6_RPS");
+    check_non_negative(o.rps, "K6_RPS");
+  }
+  if (const std::string* v = get("K6_HTTP_DEBUG")) {
+    o.http_debug = *v;
+    validate_http_debug(o.http_debug, "K6_HTTP_DEBUG");
+  }
   boolean("K6_INCLUDE_SYSTEM_ENV_VARS", o.include_system_env_vars);
   apply_net_env(o.net, environ);
 }
@@ -878,6 +906,16 @@ void apply_cli(Options& o, Shortcuts& sc, const CliOverrides& c) {
     check_non_negative(o.max_redirects, "--max-redirects");
   }
   if (c.discard_response_bodies) o.discard_response_bodies = *c.discard_response_bodies;
+  if (c.no_cookies_reset) o.no_cookies_reset = *c.no_cookies_reset;
+  if (c.http_debug) o.http_debug = *c.http_debug;
+  if (c.rps) {
+    o.rps = *c.rps;
+    check_non_negative(o.rps, "--rps");
+  }
+  if (c.system_tags) {
+    o.system_tags = *c.system_tags;
+    validate_system_tags(o.system_tags, "--system-tags");
+  }
 }
 
 json stages_json(const std::vector<Stage>& stages) {
@@ -928,6 +966,10 @@ json scenario_json(const ScenarioConfig& s) {
 
 }  // namespace
 
+std::vector<std::string> all_system_tags() {
+  return {std::begin(kSystemTags), std::end(kSystemTags)};
+}
+
 std::vector<Stage> parse_stages_flag(const std::string& text) {
   std::vector<Stage> out;
   for (const std::string& item : split_commas(text)) {
@@ -956,15 +998,27 @@ Options resolve_options(const json& script_options, const std::map<std::string, 
                         const CliOverrides& cli) {
   Options o;
   Shortcuts merged;
-  Shortcuts script, env, flags;
+  Shortcuts config, script, env, flags;
+  json file_options = cli.config_options;  // outlives `config`, which points into it
+  if (!file_options.is_null()) {
+    // k6's config file: the options object, plus the outputs ("out").
+    const std::string where = cli.config_file + ": options";
+    if (file_options.is_object() && file_options.contains("out")) {
+      o.outputs = json_string_array(file_options["out"], where + ".out");
+      file_options.erase("out");
+    }
+    apply_script(o, config, file_options, where);
+  }
   apply_script(o, script, script_options);
   apply_env(o, env, environ);
   apply_cli(o, flags, cli);
+  apply_tier(merged, config);
   apply_tier(merged, script);
   apply_tier(merged, env);
   apply_tier(merged, flags);
 
   validate_summary_mode(o.summary_mode, cli.summary_mode ? "--summary-mode" : "K6_SUMMARY_MODE");
+  if (o.summary_mode == "disabled") o.no_summary = true;
 
   // Execution segments (validated after merging so the message names the winning source).
   {
@@ -992,8 +1046,9 @@ Options resolve_options(const json& script_options, const std::map<std::string, 
     }
   }
 
-  if (o.system_tags.empty() && !(script_options.is_object() && script_options.contains("systemTags") &&
-                                 !script_options["systemTags"].is_null()) &&
+  if (o.system_tags.empty() && !cli.system_tags &&
+      !(script_options.is_object() && script_options.contains("systemTags") &&
+        !script_options["systemTags"].is_null()) &&
       (environ.find("K6_SYSTEM_TAGS") == environ.end() || environ.at("K6_SYSTEM_TAGS").empty())) {
     o.system_tags.assign(std::begin(kDefaultSystemTags), std::end(kDefaultSystemTags));
   }
@@ -1037,6 +1092,8 @@ nlohmann::json Options::to_json() const {
   j["batch"] = batch;
   j["batchPerHost"] = batch_per_host;
   j["throw"] = throw_errors;
+  if (!http_debug.empty()) j["httpDebug"] = http_debug;
+  if (rps > 0) j["rps"] = rps;
   j["systemTags"] = system_tags;
   j["paused"] = paused;
   j["includeSystemEnvVars"] = include_system_env_vars;

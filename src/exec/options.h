@@ -75,7 +75,7 @@ struct Options {
   nlohmann::json thresholds = nlohmann::json::object();  ///< options.thresholds as given
   bool no_thresholds = false;
   bool no_summary = false;
-  std::string summary_mode = "compact";  ///< compact | full | legacy
+  std::string summary_mode = "compact";  ///< compact | full | legacy | disabled (= no_summary)
   std::vector<std::string> summary_trend_stats{"avg", "min", "med", "max", "p(90)", "p(95)"};
   std::string summary_time_unit;
   std::string summary_export;  ///< --summary-export FILE; "" = none
@@ -102,6 +102,8 @@ struct Options {
   /// tlsAuth, noVUConnectionReuse (exec/net_options.h). noConnectionReuse stays above.
   http::NetConfig net;
   nlohmann::json net_json = nlohmann::json::object();  ///< the script's network options as given (to_json)
+  std::string http_debug;     ///< options.httpDebug / --http-debug: "" (off), "headers" or "full"
+  std::int64_t rps = 0;       ///< options.rps: requests started per second by this instance; 0 = no cap
   std::vector<std::string> system_tags;  ///< default k6 system tags
   std::int64_t workers = 0;  ///< herd: worker threads, 0 = one per core
   bool paused = false;
@@ -117,6 +119,10 @@ struct Options {
 
 /// Overrides from the command line (only what the user set).
 struct CliOverrides {
+  /// -c/--config FILE (or K6_CONFIG): k6's JSON config file, already parsed
+  /// (load_config_file). Its options rank below the script's. Null = none.
+  std::string config_file;
+  nlohmann::json config_options;
   std::optional<std::int64_t> vus;
   std::optional<microseconds> duration;
   std::optional<std::int64_t> iterations;
@@ -142,7 +148,14 @@ struct CliOverrides {
   std::optional<std::int64_t> max_redirects;
   std::optional<bool> discard_response_bodies;
   std::optional<microseconds> min_iteration_duration;
+  std::optional<std::vector<std::string>> system_tags;  ///< --system-tags
+  std::optional<bool> no_cookies_reset;                 ///< --no-cookies-reset
+  std::optional<std::string> http_debug;                ///< --http-debug[=full]: "headers" or "full"
+  std::optional<std::int64_t> rps;                      ///< --rps
 };
+
+/// Every system tag name k6 defines (options.systemTags accepts these).
+std::vector<std::string> all_system_tags();
 
 /// Parses "30s:10,1m:20" (the -s/--stage flag; repeatable, concatenated) into stages.
 std::vector<Stage> parse_stages_flag(const std::string& text);

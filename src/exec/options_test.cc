@@ -324,7 +324,7 @@ TEST(Environment, AllVariables) {
              {"K6_BATCH_PER_HOST", "2"},
              {"K6_NO_CONNECTION_REUSE", "true"},
              {"K6_NO_COOKIES_RESET", "true"},
-             {"K6_SYSTEM_TAGS", "status,vu"},
+             {"K6_SYSTEM_TAGS", "status,method"},
              {"K6_PAUSED", "true"},
              {"K6_INCLUDE_SYSTEM_ENV_VARS", "false"},
              {"UNRELATED", "x"}};
@@ -349,7 +349,7 @@ TEST(Environment, AllVariables) {
   EXPECT_EQ(o.batch_per_host, 2);
   EXPECT_TRUE(o.no_connection_reuse);
   EXPECT_TRUE(o.no_cookies_reset);
-  EXPECT_EQ(o.system_tags, (std::vector<std::string>{"status", "vu"}));
+  EXPECT_EQ(o.system_tags, (std::vector<std::string>{"status", "method"}));
   EXPECT_TRUE(o.paused);
   EXPECT_FALSE(o.include_system_env_vars);
 }
@@ -621,8 +621,7 @@ TEST(PlainOptions, ParsedFromScript) {
                  {"noThresholds", true},
                  {"noSummary", true},
                  {"executionSegment", "0:1/2"},
-                 {"executionSegmentSequence", "0,1/2,1"},
-                 {"hosts", {{"a.test", "1.2.3.4"}}}};
+                 {"executionSegmentSequence", "0,1/2,1"}};
   Options o = resolve(script);
   EXPECT_EQ(o.tags.at("env"), "staging");
   EXPECT_EQ(o.summary_trend_stats, (std::vector<std::string>{"avg", "p(99)", "p(99.99)"}));
@@ -644,6 +643,72 @@ TEST(PlainOptions, ParsedFromScript) {
   EXPECT_TRUE(o.no_summary);
   EXPECT_EQ(o.execution_segment, "0:1/2");
   EXPECT_EQ(o.execution_segment_sequence, "0,1/2,1");
+}
+
+TEST(PlainOptions, UnimplementedK6OptionsAreRefusedByName) {
+  EXPECT_EQ(script_error({{"vusMax", 100}}),
+            "options.vusMax: not supported by herd (deprecated in k6; use a scenario's maxVUs)");
+  EXPECT_EQ(resolve({{"rps", 50}}).rps, 50);
+  EXPECT_CONTAINS(script_error({{"rps", -1}}), "options.rps: must not be negative");
+  EXPECT_CONTAINS(script_error({{"handleSummaryTimeout", "1m"}}),
+                  "options.handleSummaryTimeout: not supported by herd");
+  EXPECT_EQ(resolve({{"httpDebug", "full"}}).http_debug, "full");
+  EXPECT_CONTAINS(script_error({{"httpDebug", "yes"}}), "options.httpDebug: must be \"full\" or \"headers\"");
+  EXPECT_CONTAINS(script_error({{"hosts", {{"a.test", "127.0.0.1"}}}}), "options.hosts: not supported by herd");
+  EXPECT_CONTAINS(script_error({{"systemTags", {"url", "vu"}}}),
+                  "options.systemTags[1]: the system tag \"vu\" is not supported by herd");
+  EXPECT_CONTAINS(script_error({{"systemTags", {"bogus"}}}), "options.systemTags[0]: unknown system tag \"bogus\"");
+}
+
+TEST(Environment, VariablesOfRefusedOptionsAreRefused) {
+  EXPECT_EQ(resolve(nullptr, {{"K6_RPS", "5"}}).rps, 5);
+  EXPECT_CONTAINS(script_error(nullptr, {{"K6_RPS", "many"}}), "K6_RPS: invalid integer");
+  EXPECT_EQ(resolve(nullptr, {{"K6_HTTP_DEBUG", "full"}}).http_debug, "full");
+  EXPECT_CONTAINS(script_error(nullptr, {{"K6_CONFIG", "k6.json"}}), "pass the config file with -c/--config");
+  EXPECT_EQ(script_error(nullptr, {{"K6_CONFIG", ""}}), "<no error>");
+}
+
+TEST(PlainOptions, CloudOnlyAndUnknownOptionsWarn) {
+  Options o = resolve({{"cloud", {{"projectID", 1}}}, {"noUsageReport", true}, {"vuz", 3}});
+  ASSERT_EQ(o.warnings.size(), 2u);
+  EXPECT_CONTAINS(o.warnings[0], "options.cloud is only used by Grafana Cloud runs");
+  EXPECT_EQ(o.warnings[1], "options.vuz: unknown option, ignored");
+}
+
+TEST(ConfigFile, RanksBelowScriptEnvAndFlags) {
+  CliOverrides cli;
+  cli.config_file = "k6.json";
+  cli.config_options = {
+      {"vus", 3},          {"duration", "20s"},     {"userAgent", "from-config"}, {"tags", {{"a", "config"}}},
+      {"maxRedirects", 2}, {"out", {"json=c.json"}}};
+  // Config alone.
+  Options o = resolve(nullptr, {}, cli);
+  EXPECT_EQ(o.scenarios[0].executor, "constant-vus");
+  EXPECT_EQ(o.scenarios[0].vus, 3);
+  EXPECT_EQ(o.user_agent, "from-config");
+  EXPECT_EQ(o.outputs, (std::vector<std::string>{"json=c.json"}));
+  // The script wins over the config file, and its iterations replace the config's duration (k6's rule).
+  o = resolve({{"userAgent", "from-script"}, {"iterations", 6}}, {}, cli);
+  EXPECT_EQ(o.user_agent, "from-script");
+  EXPECT_EQ(o.scenarios[0].executor, "shared-iterations");
+  EXPECT_EQ(o.scenarios[0].vus, 3);  // vus is independent of the execution shortcuts
+  EXPECT_EQ(o.max_redirects, 2);
+  // The environment wins over both; the CLI over everything.
+  o = resolve({{"userAgent", "from-script"}}, {{"K6_USER_AGENT", "from-env"}, {"K6_MAX_REDIRECTS", "4"}}, cli);
+  EXPECT_EQ(o.user_agent, "from-env");
+  EXPECT_EQ(o.max_redirects, 4);
+  cli.user_agent = "from-flag";
+  o = resolve({{"userAgent", "from-script"}}, {{"K6_USER_AGENT", "from-env"}}, cli);
+  EXPECT_EQ(o.user_agent, "from-flag");
+}
+
+TEST(ConfigFile, ErrorsNameTheFile) {
+  CliOverrides cli;
+  cli.config_file = "conf.json";
+  cli.config_options = {{"vus", "many"}};
+  EXPECT_EQ(script_error(nullptr, {}, cli), "conf.json: options.vus: must be an integer");
+  cli.config_options = {{"tlsAIAFetch", true}};
+  EXPECT_CONTAINS(script_error(nullptr, {}, cli), "conf.json: options.tlsAIAFetch: not supported by herd");
 }
 
 TEST(PlainOptions, ValidationErrors) {

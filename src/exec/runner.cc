@@ -26,6 +26,8 @@
 #include "k6/modules.h"
 #include "loop/event_loop.h"
 #include "loop/fiber.h"
+#include "metrics/outputs.h"
+#include "metrics/tag_filter.h"
 #include "util/duration.h"
 
 namespace herd::exec {
@@ -497,8 +499,17 @@ struct Engine::Impl {
     for (auto& [k, v] : cfg.cli.env) run.env[k] = v;
     run.registry = &registry;
     run.logger = &logger;
-    if (!cfg.console_output.empty()) logger.set_console_file(cfg.console_output);
+    if (!cfg.console_output.empty()) log_setup_error = logger.set_console_file(cfg.console_output);
+    if (log_setup_error.empty()) log_setup_error = logger.set_output(cfg.log_output);
+    k6::Logger::Format format;
+    if (!k6::parse_log_format(cfg.log_format, &format)) {
+      log_setup_error = "--log-format " + cfg.log_format + ": expected text, json or raw";
+    } else {
+      logger.set_format(format);
+    }
   }
+
+  std::string log_setup_error;  ///< a --log-output/--log-format/--console-output problem (exit 104)
 
   ~Impl() { shutdown_workers(); }
 
@@ -628,6 +639,8 @@ struct Engine::Impl {
     net->no_connection_reuse = options.no_connection_reuse;
     run.http.net = net;
     for (auto& w : workers) w->loop.post([w = w.get(), net] { w->http->set_net(net); });
+    run.http.debug = options.http_debug;
+    if (options.rps > 0) run.http.rps = std::make_shared<k6::RequestRateLimit>(options.rps);
     run.global_tags = options.tags;
     run.options_json = options.to_json().dump();
     run.env.clear();
@@ -644,7 +657,7 @@ struct Engine::Impl {
     while (static_cast<int>(workers.size()) < nworkers) {
       auto w = std::make_unique<Worker>(static_cast<int>(workers.size()), registry);
       w->net = run.http.net;
-      w->sink->set_observer(json_out);
+      connect_sink(*w->sink);
       w->start();
       std::lock_guard<std::mutex> g(workers_mu);
       workers.push_back(std::move(w));
@@ -982,7 +995,8 @@ struct Engine::Impl {
   }
 
   std::string setup_json;
-  std::shared_ptr<metrics::JsonOutput> json_out;
+  std::shared_ptr<metrics::OutputSet> outputs;  ///< --out (null until open_outputs)
+  std::vector<std::string> dropped_tags;        ///< system tags options.systemTags leaves out
   /// This instance's execution segment (unsegmented: everything).
   ExecutionTuple segment;
   /// options.scenarios before segment_scenario (same order).
@@ -1022,28 +1036,21 @@ struct Engine::Impl {
     }
   }
 
-  /// Opens --out outputs. Throws OptionsError for unknown kinds or unwritable files.
+  /// Opens --out outputs and works out the system tags to drop. Throws
+  /// OptionsError for unknown kinds or unwritable files.
   void open_outputs() {
-    for (const auto& o : options.outputs) {
-      std::string kind = o, dest;
-      size_t eq = o.find('=');
-      if (eq != std::string::npos) {
-        kind = o.substr(0, eq);
-        dest = o.substr(eq + 1);
-      }
-      if (kind == "json") {
-        if (dest.empty()) throw OptionsError("--out json needs a file: --out json=results.json");
-        try {
-          json_out = std::make_shared<metrics::JsonOutput>(dest);
-        } catch (const std::exception& e) {
-          throw OptionsError(std::string("--out ") + o + ": " + e.what());
-        }
-        json_out->set_thresholds(thresholds);
-      } else {
-        throw OptionsError("--out " + o + ": unknown output type \"" + kind + "\" (supported: json)");
-      }
+    try {
+      outputs = metrics::open_outputs(options.outputs, cfg.environ, options.system_tags, thresholds);
+    } catch (const metrics::OutputError& e) {
+      throw OptionsError(e.what());
     }
-    for (auto& w : workers) w->sink->set_observer(json_out);
+    dropped_tags = metrics::dropped_system_tags(all_system_tags(), options.system_tags);
+    for (auto& w : workers) connect_sink(*w->sink);
+  }
+
+  void connect_sink(metrics::Sink& sink) {
+    if (outputs && !outputs->empty()) sink.set_observer(outputs);
+    sink.set_dropped_tags(dropped_tags);
   }
 
   // ---- metrics ---------------------------------------------------------------
@@ -1161,6 +1168,11 @@ struct Engine::Impl {
   RunResult run_all() {
     RunResult res;
     test_start = Clock::now();
+    if (!log_setup_error.empty()) {
+      res.exit_code = kExitInvalidConfig;
+      res.error = log_setup_error;
+      return res;
+    }
     nlohmann::json script_opts;
     try {
       script_opts = init_vu0();
@@ -1175,6 +1187,7 @@ struct Engine::Impl {
     }
     try {
       options = resolve_options(script_opts, cfg.environ, cfg.cli);
+      for (const auto& w : options.warnings) logger.log(k6::Logger::Level::kWarn, w, "options");
       segment = make_execution_tuple(options.execution_segment, options.execution_segment_sequence);
       global_scenarios = options.scenarios;
       for (auto& sc : options.scenarios) sc = segment_scenario(sc, segment);
@@ -1332,6 +1345,7 @@ struct Engine::Impl {
     so.trend_stats = options.summary_trend_stats;
     so.time_unit = options.summary_time_unit;
     so.mode = options.summary_mode;
+    so.no_color = cfg.no_color;  // as given (handleSummary's data.options.noColor); colours also need a terminal
     so.is_stdout_tty = cfg.is_stdout_tty;
     so.is_stderr_tty = cfg.is_stderr_tty;
     res.summary_data = metrics::build_summary_data(res.snapshot, options.no_thresholds ? decltype(thresholds){} : thresholds,
@@ -1339,7 +1353,9 @@ struct Engine::Impl {
     bool thresholds_failed = false;
     for (auto& t : res.thresholds) thresholds_failed = thresholds_failed || !t.ok;
     write_outputs(res, so);
-    if (json_out) json_out->flush();
+    if (outputs) {
+      for (const auto& err : outputs->flush()) logger.log(k6::Logger::Level::kError, err, "output");
+    }
     set_status(api::ExecutionStatus::kEnded);
 
     int sc = stop_code.load();
@@ -1407,7 +1423,9 @@ struct Engine::Impl {
       }
     }
     if (!custom && !options.no_summary) {
-      std::string text = metrics::render_text_summary(res.summary_data, so);
+      metrics::SummaryOptions text_opts = so;
+      text_opts.no_color = so.no_color || !cfg.is_stdout_tty;
+      std::string text = metrics::render_text_summary(res.summary_data, text_opts);
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::fflush(stdout);
     }

@@ -53,6 +53,9 @@ struct EngineConfig {
   bool is_stderr_tty = false;
   bool verbose = false;
   std::string console_output;
+  std::string log_output;  ///< --log-output: stderr (""), stdout, none, file=PATH
+  std::string log_format;  ///< --log-format: text (""), json, raw
+  bool no_color = false;   ///< --no-color (or NO_COLOR / K6_NO_COLOR set)
   /// --address HOST:PORT: serve the control API (docs/control-api.md) there. "" = none.
   std::string address;
   /// --linger: after the test (summary written), keep serving the API until

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "k6/http_debug.h"
 #include "k6/http_params.h"
 #include "k6/natives_util.h"
 #include "util/ascii.h"
@@ -318,8 +319,22 @@ struct Flight : std::enable_shared_from_this<Flight> {
   std::function<void()> on_done;  ///< async requests: called instead of waking the VU
   std::string sent_cookie_header;
   std::string digest_header;  ///< Authorization answering a digest challenge (k6/digest_auth.h)
+  bool paced = false;  ///< options.rps slot taken
 
   void start_hop() {
+    if (!paced && vu->run->http.rps) {  // options.rps: the first hop waits for its slot
+      paced = true;
+      auto now = loop::Clock::now();
+      std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+      std::int64_t wait_ns = vu->run->http.rps->reserve(now_ns) - now_ns;
+      if (wait_ns > 0) {
+        auto self = shared_from_this();
+        vu->loop->add_timer(now + std::chrono::nanoseconds(wait_ns), [self] {
+          if (!self->abandoned) self->start_hop();
+        });
+        return;
+      }
+    }
     http::Request req;
     req.method = current_method;
     req.url = current_url;
@@ -346,6 +361,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
     if (!cookie.empty()) req.headers.emplace_back("Cookie", cookie);
     if (!digest_header.empty()) req.headers.emplace_back("Authorization", digest_header);
     sent_cookie_header = cookie;
+    debug_request(*vu, req);
     auto self = shared_from_this();
     vu->http->start(std::move(req), [self](http::Response&& r) { self->on_hop(std::move(r)); });
   }
@@ -408,6 +424,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
 
   void on_hop(http::Response&& r) {
     if (abandoned) return;
+    debug_response(*vu, r);
     emit(r);
     std::int64_t now_s = 0;
     set_cookies.clear();

@@ -12,44 +12,11 @@
 #include "k6/modules.h"
 #include "k6/natives_util.h"
 #include "k6/webapi.h"
+#include "k6/seeded_random.h"
 
 namespace herd::k6 {
 
 // ---- Logger / VuState ------------------------------------------------------
-
-void Logger::log(Level level, const std::string& msg, const std::string& source) {
-  if (level == Level::kDebug && !verbose_) return;
-  static const char* kNames[] = {"debug", "info", "warning", "error"};
-  std::lock_guard<std::mutex> g(mu_);
-  std::FILE* f = console_file_ && source == "console" ? console_file_ : stderr;
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  // logfmt: quote the message, escaping quotes, backslashes and newlines.
-  std::string esc;
-  esc.reserve(msg.size() + 8);
-  for (char c : msg) {
-    if (c == '"' || c == '\\') {
-      esc += '\\';
-      esc += c;
-    } else if (c == '\n') {
-      esc += "\\n";
-    } else {
-      esc += c;
-    }
-  }
-  std::fprintf(f, "time=\"%s\" level=%s msg=\"%s\" source=%s\n", ts, kNames[static_cast<int>(level)], esc.c_str(),
-               source.c_str());
-  std::fflush(f);
-}
-
-void Logger::set_console_file(const std::string& path) {
-  std::lock_guard<std::mutex> g(mu_);
-  console_file_ = std::fopen(path.c_str(), "a");
-}
 
 void VuState::rebuild_tags() {
   std::vector<std::pair<std::string, std::string>> t;
@@ -319,9 +286,10 @@ JSValue n_group_exit(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
 }
 
 JSValue n_random_seed(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
-  // QuickJS's Math.random has no seeding API; record the request so it is not silently ignored.
-  double seed = arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 0);
-  std::srand(static_cast<unsigned>(seed));
+  std::int64_t seed = 0;
+  if (argc < 1 || JS_ToInt64(ctx, &seed, argv[0]) < 0)
+    return JS_ThrowTypeError(ctx, "randomSeed() needs an integer seed");
+  if (!install_seeded_random(ctx, seed)) return JS_EXCEPTION;
   return JS_UNDEFINED;
 }
 

@@ -17,6 +17,8 @@
 #include "http/client.h"
 #include "js/bundle.h"
 #include "k6/cookie_jar.h"
+#include "k6/logger.h"
+#include "k6/rate_limit.h"
 #include "loop/event_loop.h"
 #include "loop/fiber.h"
 #include "metrics/registry.h"
@@ -34,6 +36,8 @@ struct HttpDefaults {
   std::int64_t batch = 20;
   std::int64_t batch_per_host = 6;
   bool throw_errors = false;
+  std::string debug;                      ///< httpDebug: "" (off), "headers" or "full" (k6/http_debug.h)
+  std::shared_ptr<RequestRateLimit> rps;  ///< options.rps; null = no cap
   std::chrono::milliseconds timeout{60000};
   /// Network options (hosts, dns, TLS, localIPs, ...); the workers' clients hold it too.
   std::shared_ptr<const http::NetConfig> net;
@@ -46,22 +50,6 @@ struct InstanceStats {
   std::atomic<std::int64_t> vus_active{0};
   std::atomic<std::int64_t> vus_initialized{0};
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-};
-
-/// Log sink for console.* and engine messages. Thread-safe.
-class Logger {
- public:
-  enum class Level { kDebug, kInfo, kWarn, kError };
-  explicit Logger(bool verbose = false) : verbose_(verbose) {}
-  void log(Level level, const std::string& msg, const std::string& source = "console");
-  /// Redirect console output to a file (--console-output).
-  void set_console_file(const std::string& path);
-  bool verbose() const { return verbose_; }
-
- private:
-  std::mutex mu_;
-  bool verbose_;
-  std::FILE* console_file_ = nullptr;
 };
 
 /// SharedArray storage: each element kept as JSON text, shared by all VUs.

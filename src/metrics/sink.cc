@@ -12,12 +12,13 @@ namespace herd::metrics {
 namespace {
 
 std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-[[noreturn]] void bad(const std::string& why) { throw std::invalid_argument("invalid snapshot: " + why); }
+[[noreturn]] void bad(const std::string& why) {
+  throw std::invalid_argument("invalid snapshot: " + why);
+}
 
 std::optional<MetricType> parse_type(const std::string& s) {
   if (s == "counter") return MetricType::kCounter;
@@ -67,7 +68,8 @@ double get_finite(const nlohmann::json& j, const char* key) {
 
 std::uint64_t get_uint(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_number_unsigned()) bad(std::string("state \"") + key + "\" must be a non-negative integer");
+  if (it == j.end() || !it->is_number_unsigned())
+    bad(std::string("state \"") + key + "\" must be a non-negative integer");
   return it->get<std::uint64_t>();
 }
 
@@ -158,14 +160,16 @@ nlohmann::json Snapshot::to_json() const {
   j["time_us"] = time_us;
   nlohmann::json ms = nlohmann::json::array();
   for (const auto& d : metrics)
-    ms.push_back({{"name", d.name}, {"type", std::string(to_string(d.type))}, {"contains", std::string(to_string(d.contains))}});
+    ms.push_back(
+        {{"name", d.name}, {"type", std::string(to_string(d.type))}, {"contains", std::string(to_string(d.contains))}});
   j["metrics"] = std::move(ms);
   nlohmann::json ss = nlohmann::json::array();
   for (const auto& [key, st] : series) {
     if (key.metric >= metrics.size()) continue;
     nlohmann::json tags = nlohmann::json::object();
     for (const auto& [k, v] : key.tags.items()) tags[k] = v;
-    ss.push_back({{"m", key.metric}, {"tags", std::move(tags)}, {"state", state_to_json(metrics[key.metric].type, st)}});
+    ss.push_back(
+        {{"m", key.metric}, {"tags", std::move(tags)}, {"state", state_to_json(metrics[key.metric].type, st)}});
   }
   j["series"] = std::move(ss);
   return j;
@@ -236,18 +240,35 @@ void Sink::add_locked(MetricId m, const TagSet& tags, double value, std::int64_t
   it->second.add(t, value, time_us);
 }
 
+void Sink::set_dropped_tags(const std::vector<std::string>& keys) {
+  std::lock_guard lk(mu_);
+  filter_ = keys.empty() ? nullptr : std::make_unique<TagFilter>(keys);
+}
+
 void Sink::add(MetricId m, const TagSet& tags, double value, std::int64_t time_us) {
+  TagSet filtered;
+  const TagSet* t = &tags;
   {
     std::lock_guard lk(mu_);
-    add_locked(m, tags, value, time_us);
+    if (filter_) {
+      filtered = filter_->apply(tags);
+      t = &filtered;
+    }
+    add_locked(m, *t, value, time_us);
   }
-  if (observer_) observer_->observe(reg_, Sample{m, &tags, value, time_us});
+  if (observer_) observer_->observe(reg_, Sample{m, t, value, time_us});
 }
 
 Sink::Batch::Batch(Sink& s) : s_(s), lock_(s.mu_) {}
 Sink::Batch::~Batch() = default;
 
 void Sink::Batch::add(MetricId m, const TagSet& tags, double value, std::int64_t time_us) {
+  if (s_.filter_) {
+    TagSet filtered = s_.filter_->apply(tags);
+    s_.add_locked(m, filtered, value, time_us);
+    if (s_.observer_) s_.observer_->observe(s_.reg_, Sample{m, &filtered, value, time_us});
+    return;
+  }
   s_.add_locked(m, tags, value, time_us);
   if (s_.observer_) s_.observer_->observe(s_.reg_, Sample{m, &tags, value, time_us});
 }

@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
-#include <string_view>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -16,6 +16,7 @@
 
 #include "metrics/metric.h"
 #include "metrics/registry.h"
+#include "metrics/tag_filter.h"
 
 namespace herd::metrics {
 
@@ -23,9 +24,7 @@ struct SeriesKey {
   MetricId metric;
   TagSet tags;
   bool operator==(const SeriesKey& o) const { return metric == o.metric && tags == o.tags; }
-  bool operator<(const SeriesKey& o) const {
-    return metric != o.metric ? metric < o.metric : tags < o.tags;
-  }
+  bool operator<(const SeriesKey& o) const { return metric != o.metric ? metric < o.metric : tags < o.tags; }
 };
 /// A non-owning key for allocation-free (heterogeneous) look-ups.
 struct SeriesKeyRef {
@@ -40,9 +39,7 @@ struct SeriesKeyHash {
 struct SeriesKeyEq {
   using is_transparent = void;
   bool operator()(const SeriesKey& a, const SeriesKey& b) const { return a == b; }
-  bool operator()(const SeriesKeyRef& a, const SeriesKey& b) const {
-    return a.metric == b.metric && *a.tags == b.tags;
-  }
+  bool operator()(const SeriesKeyRef& a, const SeriesKey& b) const { return a.metric == b.metric && *a.tags == b.tags; }
   bool operator()(const SeriesKey& a, const SeriesKeyRef& b) const { return (*this)(b, a); }
 };
 
@@ -87,6 +84,9 @@ class Sink {
  public:
   explicit Sink(const Registry& reg) : reg_(reg) {}
   void set_observer(std::shared_ptr<SampleObserver> obs) { observer_ = std::move(obs); }
+  /// options.systemTags: samples lose these tag keys before they are stored
+  /// or observed. Empty = keep every tag. Call before samples arrive.
+  void set_dropped_tags(const std::vector<std::string>& keys);
 
   void add(MetricId m, const TagSet& tags, double value, std::int64_t time_us);
 
@@ -96,6 +96,7 @@ class Sink {
     explicit Batch(Sink& s);
     ~Batch();
     void add(MetricId m, const TagSet& tags, double value, std::int64_t time_us);
+
    private:
     Sink& s_;
     std::unique_lock<std::mutex> lock_;
@@ -111,6 +112,7 @@ class Sink {
   std::unordered_map<SeriesKey, SeriesState, SeriesKeyHash, SeriesKeyEq> series_;
   std::vector<MetricType> types_;  ///< cached metric types by id (guarded by mu_)
   std::shared_ptr<SampleObserver> observer_;
+  std::unique_ptr<TagFilter> filter_;  ///< guarded by mu_; null = no filtering
 };
 
 }  // namespace herd::metrics

@@ -53,26 +53,4 @@ std::string render_text_summary(const nlohmann::json& data, const SummaryOptions
 /// "thresholds":{"expr": bool}}}}.
 nlohmann::json summary_export(const nlohmann::json& data);
 
-/// --out json=FILE: one JSON object per line, k6's shape
-/// ({"type":"Metric","data":{...},"metric":name} once per metric, then
-/// {"type":"Point","data":{"time":RFC3339,"value":v,"tags":{...}},"metric":name}).
-/// Thread-safe; buffered; flush() at the end.
-class JsonOutput : public SampleObserver {
- public:
-  explicit JsonOutput(const std::string& path);  // throws std::runtime_error if it cannot open
-  ~JsonOutput() override;
-  void observe(const Registry& reg, const Sample& s) override;
-  void flush();
-  /// Optional: lists these thresholds (and their sub-metrics) in the Metric lines.
-  void set_thresholds(const std::vector<MetricThresholds>& ths);
-
- private:
-  std::mutex mu_;
-  std::FILE* f_ = nullptr;
-  std::vector<bool> announced_;
-  std::vector<std::string> names_;  ///< JSON-escaped metric names by id
-  std::vector<MetricThresholds> thresholds_;
-  std::string buf_;
-};
-
 }  // namespace herd::metrics

@@ -293,52 +293,5 @@ TEST(SummaryExport, LegacyShape) {
   EXPECT_EQ(e["metrics"]["vus"]["max"], 5);
 }
 
-TEST(JsonOutputTest, WritesMetricThenPoints) {
-  std::string path = ::testing::TempDir() + "/herd_json_output_test.json";
-  Registry reg;
-  {
-    auto out = std::make_shared<JsonOutput>(path);
-    out->set_thresholds(parse_thresholds(nlohmann::json::parse(
-        R"({"http_req_duration": ["p(95)<200"], "http_req_duration{name:a}": ["max<1"]})")));
-    Sink sink(reg);
-    sink.set_observer(out);
-    TagSet tags(Tags{{"name", "a\"q"}, {"status", "200"}});
-    sink.add(kHttpReqDuration, tags, 12.5, 1700000000123456);
-    sink.add(kHttpReqDuration, tags, 7, 1700000001000000);
-    sink.add(kHttpReqs, tags, 1, 1700000001000000);
-    out->flush();
-  }
-  std::ifstream in(path);
-  std::vector<nlohmann::json> lines;
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
-  ASSERT_EQ(lines.size(), 5u);
-  EXPECT_EQ(lines[0]["type"], "Metric");
-  EXPECT_EQ(lines[0]["metric"], "http_req_duration");
-  EXPECT_EQ(lines[0]["data"]["name"], "http_req_duration");
-  EXPECT_EQ(lines[0]["data"]["type"], "trend");
-  EXPECT_EQ(lines[0]["data"]["contains"], "time");
-  EXPECT_EQ(lines[0]["data"]["thresholds"], nlohmann::json::array({"p(95)<200"}));
-  ASSERT_TRUE(lines[0]["data"]["submetrics"].is_array());
-  EXPECT_EQ(lines[0]["data"]["submetrics"][0]["name"], "http_req_duration{name:a}");
-  EXPECT_EQ(lines[0]["data"]["submetrics"][0]["tags"]["name"], "a");
-  EXPECT_EQ(lines[1]["type"], "Point");
-  EXPECT_EQ(lines[1]["metric"], "http_req_duration");
-  EXPECT_EQ(lines[1]["data"]["value"], 12.5);
-  EXPECT_EQ(lines[1]["data"]["tags"]["name"], "a\"q");
-  EXPECT_EQ(lines[1]["data"]["tags"]["status"], "200");
-  std::regex rfc3339(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$)");
-  std::string ts = lines[1]["data"]["time"];
-  EXPECT_TRUE(std::regex_match(ts, rfc3339)) << ts;
-  EXPECT_NE(ts.find(".123456"), std::string::npos) << ts;
-  EXPECT_EQ(lines[2]["type"], "Point");
-  EXPECT_EQ(lines[3]["type"], "Metric");
-  EXPECT_EQ(lines[3]["metric"], "http_reqs");
-  EXPECT_TRUE(lines[3]["data"]["submetrics"].is_null());
-  EXPECT_EQ(lines[4]["data"]["value"], 1);
-  std::remove(path.c_str());
-  EXPECT_THROW(JsonOutput("/nonexistent-dir/x/y.json"), std::runtime_error);
-}
-
 }  // namespace
 }  // namespace herd::metrics

@@ -199,8 +199,6 @@ TEST_F(NetTest, UnsupportedNetworkOptionsAreRefusedByName) {
       {"dns: { select: 'random' }", "options.dns.select: \"random\" is not supported"},
       {"dns: { select: 'roundRobin' }", "options.dns.select: \"roundRobin\" is not supported"},
       {"dns: { policy: 'sometimes' }", "options.dns.policy: must be one of"},
-      {"rps: 100", "options.rps: is not supported"},
-      {"httpDebug: 'full'", "options.httpDebug: is not supported"},
       {"hosts: { 'a.test': 'not-an-ip' }", "options.hosts.a.test: invalid address \"not-an-ip\""},
       {"blacklistIPs: ['10.0.0.0/99']", "options.blacklistIPs: invalid CIDR \"10.0.0.0/99\""},
       {"blockHostnames: ['a*b']", "options.blockHostnames: invalid host name pattern \"a*b\""},
