@@ -21,18 +21,6 @@ const Refusal kRefused[] = {
     {"tlsAIAFetch", "fetching missing intermediate certificates is not implemented"},
     {"vusMax", "deprecated in k6; use a scenario's maxVUs"},
     {"linger", "use the --linger flag"},
-    // Network options (issue #11, "net" part).
-    {"hosts", "host name overrides are not implemented yet"},
-    {"dns", "DNS resolution settings are not implemented yet"},
-    {"tlsAuth", "TLS client certificates are not implemented yet"},
-    {"tlsVersion", "TLS version limits are not implemented yet"},
-    {"tlsCipherSuites", "TLS cipher suite selection is not implemented yet"},
-    {"blockHostnames", "host name blocking is not implemented yet"},
-    {"blacklistIPs", "IP blocking is not implemented yet"},
-    {"localIPs", "source IP selection is not implemented yet"},
-    {"noVUConnectionReuse", "not implemented yet"},
-    // Execution options (issue #11, "exec" part).
-    {"minIterationDuration", "not implemented yet"},
 };
 
 // Options k6 only uses for Grafana Cloud runs; a local k6 run ignores them too.

@@ -654,7 +654,7 @@ TEST(PlainOptions, UnimplementedK6OptionsAreRefusedByName) {
                   "options.handleSummaryTimeout: not supported by herd");
   EXPECT_EQ(resolve({{"httpDebug", "full"}}).http_debug, "full");
   EXPECT_CONTAINS(script_error({{"httpDebug", "yes"}}), "options.httpDebug: must be \"full\" or \"headers\"");
-  EXPECT_CONTAINS(script_error({{"hosts", {{"a.test", "127.0.0.1"}}}}), "options.hosts: not supported by herd");
+  EXPECT_CONTAINS(script_error({{"tlsAIAFetch", true}}), "options.tlsAIAFetch: not supported by herd");
   EXPECT_CONTAINS(script_error({{"systemTags", {"url", "vu"}}}),
                   "options.systemTags[1]: the system tag \"vu\" is not supported by herd");
   EXPECT_CONTAINS(script_error({{"systemTags", {"bogus"}}}), "options.systemTags[0]: unknown system tag \"bogus\"");

@@ -312,10 +312,9 @@ TEST_F(OptionsTest, NoColorAndDisabledSummary) {
 }
 
 TEST_F(OptionsTest, UnimplementedOptionsAreRefusedByName) {
-  auto r = run_script("export const options = { hosts: { 'a.test': '127.0.0.1' } };\nexport default function () {}\n",
-                      {"-q"});
+  auto r = run_script("export const options = { tlsAIAFetch: true };\nexport default function () {}\n", {"-q"});
   EXPECT_EQ(r.exit_code, 104) << r;
-  EXPECT_NE(r.err.find("options.hosts: not supported by herd"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("options.tlsAIAFetch: not supported by herd"), std::string::npos) << r;
   r = run_script("export default function () {}\n", {"-q", "--compatibility-mode", "base"});
   EXPECT_EQ(r.exit_code, 104) << r;
   EXPECT_NE(r.err.find("flag --compatibility-mode is not supported by herd"), std::string::npos) << r;
