@@ -67,7 +67,7 @@ class CompatTable : public ::testing::Test {
     root_ = HERD_SOURCE_DIR;
     doc_ = read(root_ / "docs/k6-compatibility.md");
     rows_ = table_rows(doc_);
-    std::regex test_re(R"(TEST(?:_F)?\((\w+),\s*(\w+)\))");
+    std::regex test_re(R"(TEST(?:_F|_P)?\((\w+),\s*(\w+)\))");  // TEST_P: named as written
     for (const char* dir : {"src", "tests"}) {
       for (const auto& e : fs::recursive_directory_iterator(root_ / dir)) {
         if (!e.is_regular_file() || e.path().extension() != ".cc") continue;

@@ -26,16 +26,15 @@ const char* const kExecutors[] = {
 };
 
 const char* const kSystemTags[] = {
-    "proto",  "subproto", "status", "method",      "url",               "name",
-    "group",  "check",    "error",  "error_code",  "tls_version",       "scenario",
-    "service", "expected_response", "vu", "iter", "ip", "ocsp_status",
+    "proto", "subproto", "status",     "method",      "url",      "name",    "group",
+    "check", "error",    "error_code", "tls_version", "scenario", "service", "expected_response",
+    "vu",    "iter",     "ip",         "ocsp_status",
 };
 
 // k6's default system tags (all but vu, iter, ip, ocsp_status).
 const char* const kDefaultSystemTags[] = {
-    "proto", "subproto", "status",      "method",   "url",     "name",
-    "group", "check",    "error",       "error_code", "tls_version", "scenario",
-    "service", "expected_response",
+    "proto", "subproto", "status",     "method",      "url",      "name",    "group",
+    "check", "error",    "error_code", "tls_version", "scenario", "service", "expected_response",
 };
 
 [[noreturn]] void fail(const std::string& path, const std::string& msg) {
@@ -215,8 +214,7 @@ void validate_trend_stats(const std::vector<std::string>& stats, const std::stri
         if (v >= 0 && v <= 100) continue;
       }
     }
-    fail(p, "invalid trend stat " + quote(s) +
-                " (expected avg, min, med, max, count or p(N) with 0 <= N <= 100)");
+    fail(p, "invalid trend stat " + quote(s) + " (expected avg, min, med, max, count or p(N) with 0 <= N <= 100)");
   }
 }
 
@@ -232,8 +230,8 @@ void validate_summary_mode(const std::string& mode, const std::string& path) {
 
 void validate_system_tags(const std::vector<std::string>& tags, const std::string& path) {
   for (std::size_t i = 0; i < tags.size(); ++i) {
-    bool known = std::any_of(std::begin(kSystemTags), std::end(kSystemTags),
-                             [&](const char* t) { return tags[i] == t; });
+    bool known =
+        std::any_of(std::begin(kSystemTags), std::end(kSystemTags), [&](const char* t) { return tags[i] == t; });
     if (!known) fail(path + "[" + std::to_string(i) + "]", "unknown system tag " + quote(tags[i]));
     if (tags[i] == "vu" || tags[i] == "iter" || tags[i] == "ip" || tags[i] == "ocsp_status") {
       fail(path + "[" + std::to_string(i) + "]",
@@ -262,14 +260,17 @@ struct Frac {
   __int128 den = 1;
 };
 
-bool operator<(const Frac& a, const Frac& b) { return a.num * b.den < b.num * a.den; }
-bool operator==(const Frac& a, const Frac& b) { return a.num * b.den == b.num * a.den; }
+bool operator<(const Frac& a, const Frac& b) {
+  return a.num * b.den < b.num * a.den;
+}
+bool operator==(const Frac& a, const Frac& b) {
+  return a.num * b.den == b.num * a.den;
+}
 
 // "1/4", "0.25", "25%", "0", "1".
 bool parse_frac(const std::string& s, Frac& out) {
   auto digits = [](std::string_view d) {
-    return !d.empty() && d.size() <= 12 &&
-           std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !d.empty() && d.size() <= 12 && std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
   auto to_i = [](std::string_view d) {
     __int128 v = 0;
@@ -303,7 +304,9 @@ bool parse_frac(const std::string& s, Frac& out) {
   return true;
 }
 
-bool in_unit(const Frac& f) { return !(f < Frac{0, 1}) && !(Frac{1, 1} < f); }
+bool in_unit(const Frac& f) {
+  return !(f < Frac{0, 1}) && !(Frac{1, 1} < f);
+}
 
 std::pair<Frac, Frac> parse_segment(const std::string& text, const std::string& path) {
   Frac from{0, 1}, to{1, 1};
@@ -343,8 +346,7 @@ std::vector<Frac> parse_segment_sequence(const std::string& text, const std::str
 
 bool valid_scenario_name(const std::string& name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-           c == '-';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
   });
 }
 
@@ -380,8 +382,8 @@ void validate_scenario(ScenarioConfig& s, const Presence& has, const std::string
   const std::string& ex = s.executor;
   auto field = [&](const char* f) { return path + "." + f; };
   if (!valid_scenario_name(s.name)) {
-    fail(path, "invalid scenario name " + quote(s.name) +
-                   " (only letters, digits, underscores and dashes are allowed)");
+    fail(path,
+         "invalid scenario name " + quote(s.name) + " (only letters, digits, underscores and dashes are allowed)");
   }
   if (s.exec.empty()) fail(field("exec"), "must not be empty");
   check_non_negative(s.start_time, field("startTime"));
@@ -419,8 +421,7 @@ void validate_scenario(ScenarioConfig& s, const Presence& has, const std::string
     positive(s.vus, "vus");
     positive(s.iterations, "iterations");
     if (ex == "shared-iterations" && s.iterations < s.vus) {
-      fail(field("iterations"), "must be >= vus (" + std::to_string(s.vus) + "), got " +
-                                    std::to_string(s.iterations));
+      fail(field("iterations"), "must be >= vus (" + std::to_string(s.vus) + "), got " + std::to_string(s.iterations));
     }
     min_duration(s.max_duration, "maxDuration");
   } else if (ex == "constant-vus") {
@@ -431,8 +432,8 @@ void validate_scenario(ScenarioConfig& s, const Presence& has, const std::string
     check_non_negative(s.start_vus, field("startVUs"));
     stages_required();
     check_non_negative(s.graceful_ramp_down, field("gracefulRampDown"));
-    bool any = s.start_vus > 0 ||
-               std::any_of(s.stages.begin(), s.stages.end(), [](const Stage& st) { return st.target > 0; });
+    bool any =
+        s.start_vus > 0 || std::any_of(s.stages.begin(), s.stages.end(), [](const Stage& st) { return st.target > 0; });
     if (!any) fail(field("stages"), "either startVUs or one of the stage targets must be greater than 0");
   } else if (ex == "constant-arrival-rate") {
     if (!has.rate) fail(field("rate"), "is required for executor " + quote(ex));
@@ -463,13 +464,12 @@ ScenarioConfig parse_scenario(const std::string& name, const json& v, const std:
   auto exit = v.find("executor");
   if (exit == v.end() || exit->is_null()) fail(path + ".executor", "is required");
   s.executor = json_string(*exit, path + ".executor");
-  bool known = std::any_of(std::begin(kExecutors), std::end(kExecutors),
-                           [&](const char* e) { return s.executor == e; });
+  bool known =
+      std::any_of(std::begin(kExecutors), std::end(kExecutors), [&](const char* e) { return s.executor == e; });
   if (!known) {
-    fail(path + ".executor",
-         "unknown executor " + quote(s.executor) +
-             " (expected shared-iterations, per-vu-iterations, constant-vus, ramping-vus, "
-             "constant-arrival-rate, ramping-arrival-rate or externally-controlled)");
+    fail(path + ".executor", "unknown executor " + quote(s.executor) +
+                                 " (expected shared-iterations, per-vu-iterations, constant-vus, ramping-vus, "
+                                 "constant-arrival-rate, ramping-arrival-rate or externally-controlled)");
   }
   if (s.executor == "externally-controlled") s.duration = microseconds(0);
   const auto allowed = allowed_fields(s.executor);
@@ -602,8 +602,8 @@ std::vector<ScenarioConfig> derive_scenarios(const Shortcuts& sc, std::vector<st
     if (sc.duration) {
       d.max_duration = *sc.duration;
       if (d.max_duration < kMinDuration) {
-        fail(sc.duration_src, "must be at least " + format_duration(kMinDuration) + " (got " +
-                                  format_duration(d.max_duration) + ")");
+        fail(sc.duration_src,
+             "must be at least " + format_duration(kMinDuration) + " (got " + format_duration(d.max_duration) + ")");
       }
     }
     return {d};
@@ -616,8 +616,8 @@ std::vector<ScenarioConfig> derive_scenarios(const Shortcuts& sc, std::vector<st
                                 "); for an unbounded run use the externally-controlled executor");
     }
     if (*sc.duration < kMinDuration) {
-      fail(sc.duration_src, "must be at least " + format_duration(kMinDuration) + " (got " +
-                                format_duration(*sc.duration) + ")");
+      fail(sc.duration_src,
+           "must be at least " + format_duration(kMinDuration) + " (got " + format_duration(*sc.duration) + ")");
     }
     need_positive_vus();
     d.executor = "constant-vus";
@@ -631,8 +631,8 @@ std::vector<ScenarioConfig> derive_scenarios(const Shortcuts& sc, std::vector<st
     d.executor = "ramping-vus";
     d.start_vus = sc.vus.value_or(1);
     d.stages = *sc.stages;
-    bool any = d.start_vus > 0 ||
-               std::any_of(d.stages.begin(), d.stages.end(), [](const Stage& st) { return st.target > 0; });
+    bool any =
+        d.start_vus > 0 || std::any_of(d.stages.begin(), d.stages.end(), [](const Stage& st) { return st.target > 0; });
     if (!any) fail(sc.stages_src, "either vus or one of the stage targets must be greater than 0");
     return {d};
   }
@@ -1026,10 +1026,10 @@ Options resolve_options(const json& script_options, const std::map<std::string, 
       auto it = environ.find(name);
       return it != environ.end() && !it->second.empty();
     };
-    std::string seg_path = cli.execution_segment         ? "--execution-segment"
+    std::string seg_path = cli.execution_segment             ? "--execution-segment"
                            : env_set("K6_EXECUTION_SEGMENT") ? "K6_EXECUTION_SEGMENT"
                                                              : "options.executionSegment";
-    std::string seq_path = cli.execution_segment_sequence               ? "--execution-segment-sequence"
+    std::string seq_path = cli.execution_segment_sequence             ? "--execution-segment-sequence"
                            : env_set("K6_EXECUTION_SEGMENT_SEQUENCE") ? "K6_EXECUTION_SEGMENT_SEQUENCE"
                                                                       : "options.executionSegmentSequence";
     std::optional<std::pair<Frac, Frac>> seg;
@@ -1037,7 +1037,9 @@ Options resolve_options(const json& script_options, const std::map<std::string, 
     if (!o.execution_segment_sequence.empty()) {
       auto seq = parse_segment_sequence(o.execution_segment_sequence, seq_path);
       if (seg) {
-        auto has = [&](const Frac& f) { return std::any_of(seq.begin(), seq.end(), [&](const Frac& x) { return x == f; }); };
+        auto has = [&](const Frac& f) {
+          return std::any_of(seq.begin(), seq.end(), [&](const Frac& x) { return x == f; });
+        };
         if (!has(seg->first) || !has(seg->second)) {
           fail(seg_path, "segment " + quote(o.execution_segment) + " is not part of the execution segment sequence " +
                              quote(o.execution_segment_sequence));

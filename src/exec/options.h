@@ -37,9 +37,9 @@ struct Stage {
 /// left at their defaults. Defaults are k6's.
 struct ScenarioConfig {
   std::string name;
-  std::string executor;  ///< "shared-iterations", "per-vu-iterations", "constant-vus",
-                         ///< "ramping-vus", "constant-arrival-rate", "ramping-arrival-rate",
-                         ///< "externally-controlled"
+  std::string executor;          ///< "shared-iterations", "per-vu-iterations", "constant-vus",
+                                 ///< "ramping-vus", "constant-arrival-rate", "ramping-arrival-rate",
+                                 ///< "externally-controlled"
   std::string exec = "default";  ///< exported function to run
   microseconds start_time{0};
   microseconds graceful_stop{30'000'000};
@@ -78,7 +78,7 @@ struct Options {
   std::string summary_mode = "compact";  ///< compact | full | legacy | disabled (= no_summary)
   std::vector<std::string> summary_trend_stats{"avg", "min", "med", "max", "p(90)", "p(95)"};
   std::string summary_time_unit;
-  std::string summary_export;  ///< --summary-export FILE; "" = none
+  std::string summary_export;        ///< --summary-export FILE; "" = none
   std::vector<std::string> outputs;  ///< --out values, e.g. "json=out.json"
   bool quiet = false;
   std::map<std::string, std::string> tags;  ///< options.tags / --tag: added to every sample
@@ -102,10 +102,10 @@ struct Options {
   /// tlsAuth, noVUConnectionReuse (exec/net_options.h). noConnectionReuse stays above.
   http::NetConfig net;
   nlohmann::json net_json = nlohmann::json::object();  ///< the script's network options as given (to_json)
-  std::string http_debug;     ///< options.httpDebug / --http-debug: "" (off), "headers" or "full"
-  std::int64_t rps = 0;       ///< options.rps: requests started per second by this instance; 0 = no cap
+  std::string http_debug;                ///< options.httpDebug / --http-debug: "" (off), "headers" or "full"
+  std::int64_t rps = 0;                  ///< options.rps: requests started per second by this instance; 0 = no cap
   std::vector<std::string> system_tags;  ///< default k6 system tags
-  std::int64_t workers = 0;  ///< herd: worker threads, 0 = one per core
+  std::int64_t workers = 0;              ///< herd: worker threads, 0 = one per core
   bool paused = false;
   std::string execution_segment;           ///< as given, e.g. "1/4:1/2"
   std::string execution_segment_sequence;  ///< as given
@@ -167,8 +167,7 @@ std::vector<Stage> parse_stages_flag(const std::string& text);
 /// Then derives scenarios from shortcuts (k6's rules: CLI shortcuts replace the
 /// script's scenarios; shortcuts together with scenarios at the same level is an
 /// error) and validates everything. Throws OptionsError naming the field.
-Options resolve_options(const nlohmann::json& script_options,
-                        const std::map<std::string, std::string>& environ,
+Options resolve_options(const nlohmann::json& script_options, const std::map<std::string, std::string>& environ,
                         const CliOverrides& cli);
 
 }  // namespace herd::exec

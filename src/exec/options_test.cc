@@ -29,8 +29,8 @@ std::string script_error(const json& script, const Env& env = {}, const CliOverr
   return error_of([&] { resolve(script, env, cli); });
 }
 
-#define EXPECT_CONTAINS(haystack, needle)                                       \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos)             \
+#define EXPECT_CONTAINS(haystack, needle)                          \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
       << "expected \"" << (needle) << "\" in: " << (haystack)
 
 // ---- defaults -----------------------------------------------------------------
@@ -376,8 +376,7 @@ TEST(Environment, MalformedValuesNameTheVariable) {
   EXPECT_CONTAINS(script_error(nullptr, {{"K6_SUMMARY_TREND_STATS", "avg,p(101)"}}),
                   "K6_SUMMARY_TREND_STATS[1]: invalid trend stat \"p(101)\"");
   EXPECT_CONTAINS(script_error(nullptr, {{"K6_MAX_REDIRECTS", "-1"}}), "K6_MAX_REDIRECTS: must not be negative");
-  EXPECT_CONTAINS(script_error(nullptr, {{"K6_DURATION", "5s"}, {"K6_VUS", "0"}}),
-                  "K6_VUS: must be greater than 0");
+  EXPECT_CONTAINS(script_error(nullptr, {{"K6_DURATION", "5s"}, {"K6_VUS", "0"}}), "K6_VUS: must be greater than 0");
   EXPECT_CONTAINS(script_error(nullptr, {{"K6_ITERATIONS", "99999999999999999999"}}), "K6_ITERATIONS");
 }
 
@@ -440,8 +439,7 @@ TEST(Scenarios, EveryExecutorWithDefaults) {
       {"pvi", {{"executor", "per-vu-iterations"}, {"vus", 2}, {"iterations", 3}, {"maxDuration", "1m"}}},
       {"cv", {{"executor", "constant-vus"}, {"vus", 4}, {"duration", "30s"}}},
       {"rv", {{"executor", "ramping-vus"}, {"stages", {{{"duration", "10s"}, {"target", 10}}}}}},
-      {"car",
-       {{"executor", "constant-arrival-rate"}, {"rate", 50}, {"duration", "1m"}, {"preAllocatedVUs", 5}}},
+      {"car", {{"executor", "constant-arrival-rate"}, {"rate", 50}, {"duration", "1m"}, {"preAllocatedVUs", 5}}},
       {"rar",
        {{"executor", "ramping-arrival-rate"},
         {"stages", {{{"duration", "1m"}, {"target", 100}}}},
@@ -547,19 +545,27 @@ TEST(Scenarios, ValidationErrorsNameTheFieldPath) {
                   "options.scenarios.s.stages: is required for executor \"ramping-vus\"");
   EXPECT_CONTAINS(scenario_error({{"executor", "ramping-vus"}, {"stages", json::array()}}),
                   "options.scenarios.s.stages: must contain at least one stage");
-  EXPECT_CONTAINS(scenario_error({{"executor", "ramping-vus"}, {"startVUs", -1}, {"stages", {{{"duration", "1s"}, {"target", 1}}}}}),
-                  "options.scenarios.s.startVUs: must not be negative");
-  EXPECT_CONTAINS(scenario_error({{"executor", "ramping-vus"}, {"startVUs", 0}, {"stages", {{{"duration", "1s"}, {"target", 0}}}}}),
-                  "options.scenarios.s.stages: either startVUs or one of the stage targets");
-  EXPECT_CONTAINS(scenario_error({{"executor", "ramping-vus"}, {"stages", {{{"duration", "1s"}, {"target", 1}}, {{"duration", "1s"}, {"target", -3}}}}}),
-                  "options.scenarios.s.stages[1].target: must not be negative");
-  EXPECT_CONTAINS(scenario_error({{"executor", "ramping-vus"}, {"gracefulRampDown", "-1s"}, {"stages", {{{"duration", "1s"}, {"target", 1}}}}}),
+  EXPECT_CONTAINS(
+      scenario_error(
+          {{"executor", "ramping-vus"}, {"startVUs", -1}, {"stages", {{{"duration", "1s"}, {"target", 1}}}}}),
+      "options.scenarios.s.startVUs: must not be negative");
+  EXPECT_CONTAINS(
+      scenario_error({{"executor", "ramping-vus"}, {"startVUs", 0}, {"stages", {{{"duration", "1s"}, {"target", 0}}}}}),
+      "options.scenarios.s.stages: either startVUs or one of the stage targets");
+  EXPECT_CONTAINS(
+      scenario_error({{"executor", "ramping-vus"},
+                      {"stages", {{{"duration", "1s"}, {"target", 1}}, {{"duration", "1s"}, {"target", -3}}}}}),
+      "options.scenarios.s.stages[1].target: must not be negative");
+  EXPECT_CONTAINS(scenario_error({{"executor", "ramping-vus"},
+                                  {"gracefulRampDown", "-1s"},
+                                  {"stages", {{{"duration", "1s"}, {"target", 1}}}}}),
                   "options.scenarios.s.gracefulRampDown: must not be negative");
   json car = {{"executor", "constant-arrival-rate"}, {"duration", "10s"}, {"rate", 10}, {"preAllocatedVUs", 10}};
   EXPECT_EQ(scenario_error(car), "<no error>");
   json no_rate = car;
   no_rate.erase("rate");
-  EXPECT_CONTAINS(scenario_error(no_rate), "options.scenarios.s.rate: is required for executor \"constant-arrival-rate\"");
+  EXPECT_CONTAINS(scenario_error(no_rate),
+                  "options.scenarios.s.rate: is required for executor \"constant-arrival-rate\"");
   json zero_rate = car;
   zero_rate["rate"] = 0;
   EXPECT_CONTAINS(scenario_error(zero_rate), "options.scenarios.s.rate: must be greater than 0");
@@ -571,13 +577,15 @@ TEST(Scenarios, ValidationErrorsNameTheFieldPath) {
   EXPECT_CONTAINS(scenario_error(neg_pre), "options.scenarios.s.preAllocatedVUs: must not be negative");
   json small_max = car;
   small_max["maxVUs"] = 5;
-  EXPECT_CONTAINS(scenario_error(small_max, "spike"), "options.scenarios.spike.maxVUs: must be >= preAllocatedVUs (10)");
+  EXPECT_CONTAINS(scenario_error(small_max, "spike"),
+                  "options.scenarios.spike.maxVUs: must be >= preAllocatedVUs (10)");
   json bad_unit = car;
   bad_unit["timeUnit"] = "0s";
   EXPECT_CONTAINS(scenario_error(bad_unit), "options.scenarios.s.timeUnit: must be greater than 0");
   json no_dur = car;
   no_dur.erase("duration");
-  EXPECT_CONTAINS(scenario_error(no_dur), "options.scenarios.s.duration: is required for executor \"constant-arrival-rate\"");
+  EXPECT_CONTAINS(scenario_error(no_dur),
+                  "options.scenarios.s.duration: is required for executor \"constant-arrival-rate\"");
   json rar = {{"executor", "ramping-arrival-rate"}, {"preAllocatedVUs", 1}};
   EXPECT_CONTAINS(scenario_error(rar), "options.scenarios.s.stages: is required for executor \"ramping-arrival-rate\"");
   rar["stages"] = {{{"duration", "1s"}, {"target", 1}}};
@@ -727,7 +735,8 @@ TEST(PlainOptions, ValidationErrors) {
   EXPECT_CONTAINS(script_error({{"batchPerHost", "a"}}), "options.batchPerHost: must be an integer");
   EXPECT_CONTAINS(script_error({{"systemTags", {"status", "colour"}}}),
                   "options.systemTags[1]: unknown system tag \"colour\"");
-  EXPECT_CONTAINS(script_error({{"executionSegment", "1/2:1/4"}}), "options.executionSegment: invalid execution segment");
+  EXPECT_CONTAINS(script_error({{"executionSegment", "1/2:1/4"}}),
+                  "options.executionSegment: invalid execution segment");
   EXPECT_CONTAINS(script_error({{"executionSegment", "abc"}}), "options.executionSegment: invalid execution segment");
   EXPECT_CONTAINS(script_error({{"executionSegmentSequence", "0,1/2,1/4,1"}}),
                   "options.executionSegmentSequence: invalid execution segment sequence");

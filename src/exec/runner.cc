@@ -8,13 +8,13 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
-#include <stdexcept>
 #include <cstdio>
 #include <deque>
 #include <fstream>
 #include <future>
 #include <latch>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "api/control_server.h"
@@ -76,10 +76,10 @@ struct Vu {
   bool shutting_down = false;
   bool init_ok = false;
   bool rampdown_interrupt = false;  ///< the current interruption comes from ramping-vus' gracefulRampDown
-  bool parked = false;  ///< waiting for its executor's next step (ramping-vus, externally-controlled)
+  bool parked = false;              ///< waiting for its executor's next step (ramping-vus, externally-controlled)
   // Arrival-rate executors: the start signal from this worker's ArrivalShard.
   bool arrival_start = false;
-  std::int64_t arrival_i = 0;           ///< global iteration number to run
+  std::int64_t arrival_i = 0;          ///< global iteration number to run
   Clock::time_point arrival_intended;  ///< when it was due
 
   JSContext* ctx() const { return rt->ctx(); }
@@ -277,8 +277,10 @@ struct Worker {
     }
     bool all = true;
     for (auto& v : vus) all = all && v->fiber->finished();
-    if (all) vus.clear();
-    else for (auto& v : vus) (void)v.release();  // leak rather than destroy a running fiber
+    if (all)
+      vus.clear();
+    else
+      for (auto& v : vus) (void)v.release();  // leak rather than destroy a running fiber
     http.reset();
     loop.stop();
   }
@@ -307,9 +309,9 @@ struct ArrivalShard {
 };
 
 struct ScenarioRun {
-  ScenarioConfig cfg;                           ///< as segmented for this instance
-  ScenarioConfig global_cfg;                    ///< unsplit (ramping-vus follows the global ramp)
-  std::unique_ptr<ClosedModelExecutor> policy;  ///< closed-model executors (not arrival-rate)
+  ScenarioConfig cfg;                                 ///< as segmented for this instance
+  ScenarioConfig global_cfg;                          ///< unsplit (ramping-vus follows the global ramp)
+  std::unique_ptr<ClosedModelExecutor> policy;        ///< closed-model executors (not arrival-rate)
   std::vector<std::unique_ptr<ArrivalShard>> shards;  ///< by worker index (arrival-rate only)
   Clock::time_point start;
   Clock::time_point end;        ///< no new iterations after this
@@ -319,9 +321,7 @@ struct ScenarioRun {
   std::vector<Vu*> vus;
   bool started = false;
 
-  bool arrival() const {
-    return cfg.executor == "constant-arrival-rate" || cfg.executor == "ramping-arrival-rate";
-  }
+  bool arrival() const { return cfg.executor == "constant-arrival-rate" || cfg.executor == "ramping-arrival-rate"; }
 
   double progress() const {
     auto total = end - start;
@@ -405,7 +405,8 @@ struct Engine::Impl {
         std::lock_guard<std::mutex> g(impl.pause_mu);
         if (*p.paused && !impl.paused) return std::string("pausing a running test is not supported");
       }
-      if (p.stopped && !*p.stopped && impl.stop_code.load() >= 0) return std::string("a stopped test cannot be restarted");
+      if (p.stopped && !*p.stopped && impl.stop_code.load() >= 0)
+        return std::string("a stopped test cannot be restarted");
       if (p.stopped && *p.stopped && impl.final_exit_code.load() >= 0) {
         // A lingering runner: this ends the linger.
         std::lock_guard<std::mutex> g(impl.pause_mu);
@@ -416,9 +417,10 @@ struct Engine::Impl {
       // Apply.
       if (p.vus && ext && ext->policy) {
         ext->policy->set_active_vus(*p.vus);
-        for (Vu* v : ext->vus) v->worker->loop.post([v] {
-          if (v->parked) v->st.wake();
-        });
+        for (Vu* v : ext->vus)
+          v->worker->loop.post([v] {
+            if (v->parked) v->st.wake();
+          });
       }
       if (p.paused && !*p.paused) {
         std::lock_guard<std::mutex> g(impl.pause_mu);
@@ -651,8 +653,8 @@ struct Engine::Impl {
   // ---- phase 2: VUs ----------------------------------------------------------
 
   void init_vus(std::int64_t count) {
-    int nworkers = static_cast<int>(options.workers > 0 ? options.workers
-                                                        : std::max(1u, std::thread::hardware_concurrency()));
+    int nworkers =
+        static_cast<int>(options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency()));
     nworkers = static_cast<int>(std::min<std::int64_t>(nworkers, std::max<std::int64_t>(1, count)));
     while (static_cast<int>(workers.size()) < nworkers) {
       auto w = std::make_unique<Worker>(static_cast<int>(workers.size()), registry);
@@ -716,8 +718,9 @@ struct Engine::Impl {
     JSValue fn = v.export_fn(sc->cfg.exec);
     if (JS_IsUndefined(fn)) {
       if (k == 0)
-        logger.log(k6::Logger::Level::kError, "scenario \"" + sc->cfg.name + "\": the script exports no function \"" +
-                                                  sc->cfg.exec + "\"", "engine");
+        logger.log(k6::Logger::Level::kError,
+                   "scenario \"" + sc->cfg.name + "\": the script exports no function \"" + sc->cfg.exec + "\"",
+                   "engine");
       return;
     }
     // Scenario env overrides __ENV for this VU while it runs the scenario.
@@ -774,8 +777,8 @@ struct Engine::Impl {
         if (!fired) v.worker->loop.cancel_timer(id);
         continue;
       }
-      st.iteration_in_test = sc->cfg.executor == "shared-iterations" ? segment.global_iteration(step.iteration)
-                                                                      : step.iteration;
+      st.iteration_in_test =
+          sc->cfg.executor == "shared-iterations" ? segment.global_iteration(step.iteration) : step.iteration;
       if (step.interrupt_at) {
         // gracefulRampDown: the ramp drops this VU during the iteration.
         std::int64_t iter = st.iteration;
@@ -855,8 +858,8 @@ struct Engine::Impl {
         // Open-model measurements, free of coordinated omission: how late the
         // iteration started, and its duration counted from when it was due.
         b.add(start_lag_metric, st.base_tags, std::chrono::duration<double, std::milli>(t0 - *intended).count(), now);
-        b.add(corrected_metric, st.base_tags, std::chrono::duration<double, std::milli>(Clock::now() - *intended).count(),
-              now);
+        b.add(corrected_metric, st.base_tags,
+              std::chrono::duration<double, std::milli>(Clock::now() - *intended).count(), now);
       }
     }
     st.iteration++;
@@ -893,7 +896,8 @@ struct Engine::Impl {
     if (static_cast<std::int64_t>(out.size()) < n)
       logger.log(k6::Logger::Level::kWarn,
                  "only " + std::to_string(out.size()) + " of " + std::to_string(n) +
-                     " VUs were free when a scenario started (its windows overlap more than planned)", "engine");
+                     " VUs were free when a scenario started (its windows overlap more than planned)",
+                 "engine");
     return out;
   }
 
@@ -1085,8 +1089,10 @@ struct Engine::Impl {
     for (auto& r : res) {
       if (!r.ok && r.abort_on_fail) {
         logger.log(k6::Logger::Level::kError,
-                   "thresholds on metrics '" + r.selector + "' were crossed; at least one has abortOnFail enabled, "
-                   "stopping test prematurely", "engine");
+                   "thresholds on metrics '" + r.selector +
+                       "' were crossed; at least one has abortOnFail enabled, "
+                       "stopping test prematurely",
+                   "engine");
         {
           std::lock_guard<std::mutex> g(abort_mu);
           abort_reason = "threshold " + r.selector + ": " + r.source + " crossed";
@@ -1102,7 +1108,8 @@ struct Engine::Impl {
     auto e = elapsed();
     std::int64_t secs = e.count() / 1000;
     char line[256];
-    std::snprintf(line, sizeof line, "\rrunning (%02lldm%02lld.%01llds), %lld/%lld VUs, %lld complete and %lld interrupted iterations   ",
+    std::snprintf(line, sizeof line,
+                  "\rrunning (%02lldm%02lld.%01llds), %lld/%lld VUs, %lld complete and %lld interrupted iterations   ",
                   static_cast<long long>(secs / 60), static_cast<long long>(secs % 60),
                   static_cast<long long>((e.count() % 1000) / 100), static_cast<long long>(run.stats.vus_active.load()),
                   static_cast<long long>(pool.size()), static_cast<long long>(run.stats.iterations_completed.load()),
@@ -1114,7 +1121,8 @@ struct Engine::Impl {
   }
 
   void tick() {
-    workers[0]->sink->add(metrics::kVus, metrics::TagSet(), static_cast<double>(run.stats.vus_active.load()), unix_us());
+    workers[0]->sink->add(metrics::kVus, metrics::TagSet(), static_cast<double>(run.stats.vus_active.load()),
+                          unix_us());
     show_progress(false);
   }
 
@@ -1340,7 +1348,8 @@ struct Engine::Impl {
 
     // Results.
     res.snapshot = collect();
-    if (!options.no_thresholds) res.thresholds = metrics::evaluate_thresholds(thresholds, res.snapshot, res.duration, true);
+    if (!options.no_thresholds)
+      res.thresholds = metrics::evaluate_thresholds(thresholds, res.snapshot, res.duration, true);
     metrics::SummaryOptions so;
     so.trend_stats = options.summary_trend_stats;
     so.time_unit = options.summary_time_unit;
@@ -1348,8 +1357,8 @@ struct Engine::Impl {
     so.no_color = cfg.no_color;  // as given (handleSummary's data.options.noColor); colours also need a terminal
     so.is_stdout_tty = cfg.is_stdout_tty;
     so.is_stderr_tty = cfg.is_stderr_tty;
-    res.summary_data = metrics::build_summary_data(res.snapshot, options.no_thresholds ? decltype(thresholds){} : thresholds,
-                                                   res.thresholds, res.duration, so);
+    res.summary_data = metrics::build_summary_data(
+        res.snapshot, options.no_thresholds ? decltype(thresholds){} : thresholds, res.thresholds, res.duration, so);
     bool thresholds_failed = false;
     for (auto& t : res.thresholds) thresholds_failed = thresholds_failed || !t.ok;
     write_outputs(res, so);
@@ -1360,9 +1369,12 @@ struct Engine::Impl {
 
     int sc = stop_code.load();
     if (res.exit_code == kExitOk) {
-      if (run.aborted.load()) res.exit_code = kExitScriptAborted;
-      else if (sc >= 0) res.exit_code = sc;
-      else if (thresholds_failed) res.exit_code = kExitThresholdsFailed;
+      if (run.aborted.load())
+        res.exit_code = kExitScriptAborted;
+      else if (sc >= 0)
+        res.exit_code = sc;
+      else if (thresholds_failed)
+        res.exit_code = kExitThresholdsFailed;
       else if (run.marked_failed.load())
         res.exit_code = kExitMarkedAsFailed;
     }
@@ -1401,7 +1413,8 @@ struct Engine::Impl {
   void write_outputs(RunResult& res, const metrics::SummaryOptions& so) {
     if (!options.summary_export.empty()) {
       std::ofstream f(options.summary_export);
-      if (!f) logger.log(k6::Logger::Level::kError, "cannot write --summary-export file " + options.summary_export, "engine");
+      if (!f)
+        logger.log(k6::Logger::Level::kError, "cannot write --summary-export file " + options.summary_export, "engine");
       f << metrics::summary_export(res.summary_data).dump(4) << "\n";
     }
     bool custom = false;
@@ -1445,7 +1458,9 @@ Engine::Engine(EngineConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg)))
 
 Engine::~Engine() = default;
 
-void Engine::stop(int exit_code) { impl_->stop(exit_code); }
+void Engine::stop(int exit_code) {
+  impl_->stop(exit_code);
+}
 
 RunResult Engine::run() {
   RunResult r;

@@ -15,7 +15,9 @@ namespace {
 using i128 = __int128;
 constexpr std::int64_t kI64Max = std::numeric_limits<std::int64_t>::max();
 
-i128 abs128(i128 v) { return v < 0 ? -v : v; }
+i128 abs128(i128 v) {
+  return v < 0 ? -v : v;
+}
 
 i128 gcd128(i128 a, i128 b) {
   a = abs128(a);
@@ -28,7 +30,9 @@ i128 gcd128(i128 a, i128 b) {
   return a;
 }
 
-bool fits(i128 v) { return v >= -static_cast<i128>(kI64Max) && v <= static_cast<i128>(kI64Max); }
+bool fits(i128 v) {
+  return v >= -static_cast<i128>(kI64Max) && v <= static_cast<i128>(kI64Max);
+}
 
 std::string i128_to_string(i128 v) {
   if (v == 0) return "0";
@@ -124,16 +128,17 @@ Rational::Rational(std::int64_t num, std::int64_t den) {
 
 Rational operator+(const Rational& a, const Rational& b) {
   return Rational::raw(normalize(static_cast<i128>(a.num_) * b.den_ + static_cast<i128>(b.num_) * a.den_,
-                       static_cast<i128>(a.den_) * b.den_, "addition"));
+                                 static_cast<i128>(a.den_) * b.den_, "addition"));
 }
 
 Rational operator-(const Rational& a, const Rational& b) {
   return Rational::raw(normalize(static_cast<i128>(a.num_) * b.den_ - static_cast<i128>(b.num_) * a.den_,
-                       static_cast<i128>(a.den_) * b.den_, "subtraction"));
+                                 static_cast<i128>(a.den_) * b.den_, "subtraction"));
 }
 
 Rational operator*(const Rational& a, const Rational& b) {
-  return Rational::raw(normalize(static_cast<i128>(a.num_) * b.num_, static_cast<i128>(a.den_) * b.den_, "multiplication"));
+  return Rational::raw(
+      normalize(static_cast<i128>(a.num_) * b.num_, static_cast<i128>(a.den_) * b.den_, "multiplication"));
 }
 
 Rational operator/(const Rational& a, const Rational& b) {
@@ -240,7 +245,9 @@ Rational parse_rational(std::string_view text) {
 
 // ---- ExecutionSegment / ExecutionSegmentSequence ----------------------------------------------
 
-std::string ExecutionSegment::to_string() const { return start.to_string() + ":" + end.to_string(); }
+std::string ExecutionSegment::to_string() const {
+  return start.to_string() + ":" + end.to_string();
+}
 
 ExecutionSegment parse_execution_segment(std::string_view text, std::string_view flag) {
   std::string_view t = trim(text);
@@ -426,7 +433,9 @@ std::int64_t ExecutionTuple::scale(std::int64_t value) const {
   return (value / lcd_) * per_cycle + (std::lower_bound(slots_.begin(), slots_.end(), rest) - slots_.begin());
 }
 
-Rational ExecutionTuple::scale_rate(std::int64_t rate) const { return Rational(rate) * segment_.length(); }
+Rational ExecutionTuple::scale_rate(std::int64_t rate) const {
+  return Rational(rate) * segment_.length();
+}
 
 StripedOffsets ExecutionTuple::striped_offsets() const {
   StripedOffsets s;
@@ -455,8 +464,7 @@ std::int64_t ExecutionTuple::next_global_iteration(std::int64_t after) const {
 std::int64_t ExecutionTuple::global_iteration(std::int64_t local) const {
   if (local < 0) return -1;
   const std::int64_t per_cycle = static_cast<std::int64_t>(slots_.size());
-  const i128 result =
-      static_cast<i128>(local / per_cycle) * lcd_ + slots_[static_cast<std::size_t>(local % per_cycle)];
+  const i128 result = static_cast<i128>(local / per_cycle) * lcd_ + slots_[static_cast<std::size_t>(local % per_cycle)];
   return result > kI64Max ? -1 : static_cast<std::int64_t>(result);
 }
 

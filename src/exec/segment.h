@@ -117,8 +117,7 @@ struct ExecutionSegment {
 
 /// Parses --execution-segment. Errors (OptionsError) read
 /// `<flag> "<text>": <reason>`, e.g. `--execution-segment "1/2:1/4": start must be below end`.
-ExecutionSegment parse_execution_segment(std::string_view text,
-                                         std::string_view flag = "--execution-segment");
+ExecutionSegment parse_execution_segment(std::string_view text, std::string_view flag = "--execution-segment");
 
 /// Cut points, strictly increasing, within [0, 1]. Empty = none given.
 /// Need not start at 0 or end at 1 (see filled()).
@@ -143,8 +142,8 @@ struct ExecutionSegmentSequence {
 
 /// Parses --execution-segment-sequence ("" = empty). Needs >= 2 points,
 /// strictly increasing, each within [0, 1]. Errors name `flag`.
-ExecutionSegmentSequence parse_execution_segment_sequence(
-    std::string_view text, std::string_view flag = "--execution-segment-sequence");
+ExecutionSegmentSequence parse_execution_segment_sequence(std::string_view text,
+                                                          std::string_view flag = "--execution-segment-sequence");
 
 /// Cyclic description of the global indexes a segment owns: start,
 /// start + offsets[0], start + offsets[0] + offsets[1], ... (offsets repeat;
@@ -168,7 +167,7 @@ class ExecutionTuple {
 
   const ExecutionSegment& segment() const { return segment_; }
   const ExecutionSegmentSequence& sequence() const { return sequence_; }  ///< filled
-  std::size_t index() const { return index_; }  ///< of segment() in sequence()
+  std::size_t index() const { return index_; }                            ///< of segment() in sequence()
   std::int64_t lcd() const { return lcd_; }
   /// The owned residues mod lcd(), ascending.
   const std::vector<std::int64_t>& slots() const { return slots_; }

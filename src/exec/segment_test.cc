@@ -33,9 +33,9 @@ std::string seq_error(const std::string& text) {
   return error_of([&] { parse_execution_segment_sequence(text); });
 }
 
-#define EXPECT_CONTAINS(haystack, needle)                                                      \
-  do {                                                                                         \
-    const std::string h_ = (haystack);                                                         \
+#define EXPECT_CONTAINS(haystack, needle)                                                             \
+  do {                                                                                                \
+    const std::string h_ = (haystack);                                                                \
     EXPECT_NE(h_.find(needle), std::string::npos) << "\"" << h_ << "\" lacks \"" << (needle) << "\""; \
   } while (0)
 
@@ -117,8 +117,8 @@ TEST(Rational, ParsesEveryForm) {
 }
 
 TEST(Rational, ParseErrors) {
-  for (const char* bad : {"", " ", "abc", "1/", "/2", "1/0", "1.2.3", "1e", "1e+", "%", "%%", "1/2/3", "0x1", "1 /2",
-                          "1/2.5", ".", "-", "+-1", "e5", "1,5", "∞", "nan", "inf", "1%%"}) {
+  for (const char* bad : {"",    " ",    "abc",   "1/", "/2", "1/0", "1.2.3", "1e",  "1e+", "%",   "%%",  "1/2/3",
+                          "0x1", "1 /2", "1/2.5", ".",  "-",  "+-1", "e5",    "1,5", "∞",   "nan", "inf", "1%%"}) {
     SCOPED_TRACE(bad);
     EXPECT_CONTAINS(error_of([&] { parse_rational(bad); }), "invalid number");
   }
@@ -156,8 +156,7 @@ TEST(ExecutionSegment, Errors) {
   EXPECT_EQ(seg_error("-1/4:1/2"), "--execution-segment \"-1/4:1/2\": start must be at least 0 (got -1/4)");
   EXPECT_EQ(seg_error("0:3/2"), "--execution-segment \"0:3/2\": end must be at most 1 (got 3/2)");
   EXPECT_EQ(seg_error("150%"), "--execution-segment \"150%\": end must be at most 1 (got 3/2)");
-  EXPECT_EQ(seg_error("abc"),
-            "--execution-segment \"abc\": invalid number \"abc\" (expected e.g. 1/4, 0.25 or 25%)");
+  EXPECT_EQ(seg_error("abc"), "--execution-segment \"abc\": invalid number \"abc\" (expected e.g. 1/4, 0.25 or 25%)");
   EXPECT_CONTAINS(seg_error("1/4:"), "--execution-segment \"1/4:\": invalid number \"\"");
   EXPECT_CONTAINS(seg_error(":1/2"), "--execution-segment \":1/2\": invalid number \"\"");
   EXPECT_CONTAINS(seg_error("1/4:1/2:3/4"), "invalid number \"1/2:3/4\"");
@@ -275,14 +274,14 @@ TEST(ExecutionTuple, TooFineGrained) {
   EXPECT_CONTAINS(error_of([] { make_execution_tuple("0:1/1000003", ""); }),
                   "--execution-segment \"0:1/1000003\": too fine-grained: the least common denominator of the "
                   "segment lengths is 1000003 (at most 1000000 supported)");
-  EXPECT_CONTAINS(error_of([] { make_execution_tuple("0:1/1009", "0,1/1009,1/1000,1"); }),
-                  "--execution-segment-sequence \"0,1/1009,1/1000,1\": too fine-grained: the least common denominator of "
-                  "the segment lengths is 1009000");
+  EXPECT_CONTAINS(
+      error_of([] { make_execution_tuple("0:1/1009", "0,1/1009,1/1000,1"); }),
+      "--execution-segment-sequence \"0,1/1009,1/1000,1\": too fine-grained: the least common denominator of "
+      "the segment lengths is 1009000");
   // The LCD itself overflows int64.
-  EXPECT_CONTAINS(error_of([] {
-                    make_execution_tuple("0:1/1000000007", "0,1/1000000007,2/1000000009,3/1000000021,1");
-                  }),
-                  "too fine-grained: the least common denominator of the segment lengths overflows 64 bits");
+  EXPECT_CONTAINS(
+      error_of([] { make_execution_tuple("0:1/1000000007", "0,1/1000000007,2/1000000009,3/1000000021,1"); }),
+      "too fine-grained: the least common denominator of the segment lengths overflows 64 bits");
   ExecutionSegmentSequence huge = parse_execution_segment_sequence("0,1/1000000007,1");
   EXPECT_THROW(striping_slots(huge), OptionsError);
   EXPECT_THROW(striping_slots(parse_execution_segment_sequence("1/2,1")), std::invalid_argument);
@@ -369,7 +368,7 @@ TEST(ExecutionTuple, NextAndGlobalIteration) {
   EXPECT_FALSE(t.owns_global_iteration(-1));
   const std::int64_t max = std::numeric_limits<std::int64_t>::max();
   EXPECT_EQ(t.next_global_iteration(max), -1);
-  EXPECT_EQ(t.next_global_iteration(max - 1), max);  // max = 3 mod 4
+  EXPECT_EQ(t.next_global_iteration(max - 1), max);                  // max = 3 mod 4
   ExecutionTuple t0 = make_execution_tuple("0:1/4", "0,1/4,1/2,1");  // owns 1 mod 4
   EXPECT_EQ(t0.slots(), std::vector<std::int64_t>{1});
   EXPECT_EQ(t0.next_global_iteration(max - 3), max - 2);
@@ -465,9 +464,8 @@ TEST(SegmentProperty, SharesAddUpAndIterationsPartition) {
   SCOPED_TRACE("seed " + std::to_string(seed) + " (rerun with HERD_SEGMENT_SEED=" + std::to_string(seed) + ")");
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<std::int64_t> value(0, 10'000);
-  const char* executors[] = {"shared-iterations",     "per-vu-iterations",    "constant-vus",
-                             "ramping-vus",           "constant-arrival-rate", "ramping-arrival-rate",
-                             "externally-controlled"};
+  const char* executors[] = {"shared-iterations",     "per-vu-iterations",    "constant-vus",         "ramping-vus",
+                             "constant-arrival-rate", "ramping-arrival-rate", "externally-controlled"};
   std::int64_t iterations_checked = 0;
   for (int trial = 0; trial < 300; ++trial) {
     SCOPED_TRACE("trial " + std::to_string(trial));

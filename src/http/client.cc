@@ -149,11 +149,11 @@ struct Transfer {
   Clock::time_point first_byte_at{};  // first response header line
   Clock::time_point prereq_at{};      // connection ready, request about to be sent (CURLOPT_PREREQFUNCTION)
   bool in_headers = false;
-  std::string status_line;  // the last "HTTP/1.1 200 OK"
+  std::string status_line;                  // the last "HTTP/1.1 200 OK"
   std::unique_ptr<ContentDecoder> decoder;  // the last header block has a Content-Encoding to undo
-  SlistPtr connect_to;      // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
-  struct Share* share = nullptr;  // the group's connection cache, or null
-  CurlNetState net;               // the network options and what they did to this transfer
+  SlistPtr connect_to;                      // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
+  struct Share* share = nullptr;            // the group's connection cache, or null
+  CurlNetState net;                         // the network options and what they did to this transfer
 };
 
 // One connection cache per group (the VU). A retired share (close_idle) takes
@@ -176,7 +176,7 @@ struct Share {
 struct Client::Impl {
   loop::EventLoop& loop;
   std::unique_ptr<detail::H1Client> h1;  // null: everything through libcurl
-  std::string last_url;  // the last URL offered to h1, and what fast_url() said of it
+  std::string last_url;                  // the last URL offered to h1, and what fast_url() said of it
   bool last_url_fast = false;
   detail::FastUrl last_fast;
   CURLM* multi = nullptr;
@@ -436,13 +436,23 @@ struct Client::Impl {
       long ver = 0;
       curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &ver);
       switch (ver) {
-        case CURL_HTTP_VERSION_1_0: resp.proto = "HTTP/1.0"; break;
-        case CURL_HTTP_VERSION_1_1: resp.proto = "HTTP/1.1"; break;
-        case CURL_HTTP_VERSION_2_0: resp.proto = "HTTP/2.0"; break;
+        case CURL_HTTP_VERSION_1_0:
+          resp.proto = "HTTP/1.0";
+          break;
+        case CURL_HTTP_VERSION_1_1:
+          resp.proto = "HTTP/1.1";
+          break;
+        case CURL_HTTP_VERSION_2_0:
+          resp.proto = "HTTP/2.0";
+          break;
 #ifdef CURL_HTTP_VERSION_3
-        case CURL_HTTP_VERSION_3: resp.proto = "HTTP/3.0"; break;
+        case CURL_HTTP_VERSION_3:
+          resp.proto = "HTTP/3.0";
+          break;
 #endif
-        default: resp.proto = "HTTP/1.1"; break;
+        default:
+          resp.proto = "HTTP/1.1";
+          break;
       }
       if (resp.status >= 400) resp.error_code = 1000 + resp.status;  // as k6 does (error stays "")
       // "HTTP/1.1 200 OK" -> the phrase after the code ("" for HTTP/2's "HTTP/2 200")
@@ -525,10 +535,11 @@ struct Client::Impl {
       // first header line. (curl 7.x has no "request sent" timestamp, and its STARTTRANSFER
       // marks the start of an upload rather than the first response byte.)
       auto curl_start = now - std::chrono::microseconds(std::max<curl_off_t>(0, tt));
-      auto pre_at = t->prereq_at != Clock::time_point{} ? t->prereq_at
-                                                         : curl_start + std::chrono::microseconds(std::max<curl_off_t>(0, pt));
-      auto first_at = t->first_byte_at != Clock::time_point{} ? t->first_byte_at
-                                                                 : curl_start + std::chrono::microseconds(st);
+      auto pre_at = t->prereq_at != Clock::time_point{}
+                        ? t->prereq_at
+                        : curl_start + std::chrono::microseconds(std::max<curl_off_t>(0, pt));
+      auto first_at =
+          t->first_byte_at != Clock::time_point{} ? t->first_byte_at : curl_start + std::chrono::microseconds(st);
       first_at = std::clamp(first_at, pre_at, now);
       auto sent_at = t->sent_at != Clock::time_point{} ? std::clamp(t->sent_at, pre_at, first_at) : pre_at;
       auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
@@ -754,7 +765,9 @@ std::size_t Client::in_flight() const {
   return impl_->transfers.size() + (impl_->h1 ? impl_->h1->in_flight() : 0);
 }
 
-std::size_t Client::builtin_connections() const { return impl_->h1 ? impl_->h1->open_connections() : 0; }
+std::size_t Client::builtin_connections() const {
+  return impl_->h1 ? impl_->h1->open_connections() : 0;
+}
 
 void Client::set_net(std::shared_ptr<const NetConfig> net) {
   impl_->net = std::move(net);

@@ -61,21 +61,21 @@ struct Timings {
 };
 
 struct Response {
-  int status = 0;            ///< 0 when no response was received
-  std::string proto;         ///< "HTTP/1.1", "HTTP/2.0"; "" on error
-  std::string status_text;   ///< "200 OK" (k6's status_text); "" on error
-  Headers headers;           ///< as received, in order (names as sent by the server)
-  std::string body;          ///< decoded when the server sent a known Content-Encoding
-  std::string url;           ///< the URL requested
+  int status = 0;           ///< 0 when no response was received
+  std::string proto;        ///< "HTTP/1.1", "HTTP/2.0"; "" on error
+  std::string status_text;  ///< "200 OK" (k6's status_text); "" on error
+  Headers headers;          ///< as received, in order (names as sent by the server)
+  std::string body;         ///< decoded when the server sent a known Content-Encoding
+  std::string url;          ///< the URL requested
   std::string remote_ip;
   int remote_port = 0;
   std::string tls_version;       ///< "tls1.3" (k6's http.TLS_1_3); "" without TLS
   std::string tls_cipher_suite;  ///< IANA name, e.g. "TLS_AES_128_GCM_SHA256"; "" without TLS
   OcspInfo ocsp;
-  std::string error;         ///< "" on success; k6-style message otherwise
-  int error_code = 0;        ///< k6's error codes (1000-1999); 0 on success; as in k6, a
-                             ///< response with status >= 400 gets 1000 + status (error stays "");
-                             ///< a body that fails to decode keeps its status and gets 1701
+  std::string error;   ///< "" on success; k6-style message otherwise
+  int error_code = 0;  ///< k6's error codes (1000-1999); 0 on success; as in k6, a
+                       ///< response with status >= 400 gets 1000 + status (error stays "");
+                       ///< a body that fails to decode keeps its status and gets 1701
   Timings timings;
   std::uint64_t bytes_sent = 0;      ///< request bytes on the wire (headers + body)
   std::uint64_t bytes_received = 0;  ///< response bytes on the wire (headers + body)

@@ -5,9 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <strings.h>
 #include <atomic>
 #include <functional>
-#include <strings.h>
 #include <map>
 #include <memory>
 #include <optional>
@@ -373,7 +373,7 @@ TEST_P(ClientTest, DelayedResponsesInterleave) {
 
 TEST_P(ClientTest, CallbackMayStartNextRequest) {
   int chain = 0;
-  std::function<void(Response&&)> next = [&](Response&& r) {
+  std::function<void(Response &&)> next = [&](Response&& r) {
     EXPECT_EQ(r.status, 200);
     if (++chain < 20) {
       Request req;

@@ -148,13 +148,13 @@ struct Exchange {
   bool got_bytes = false;  // any response byte on the current connection
   bool complete = false;
   bool keep_alive = false;
-  bool failing = false;      // an error callback is queued (later())
-  bool queued = false;       // waiting in H1Client::Impl::pending for the next flush
-  std::string key;           // pool key, from the URL as given (a localhost fallback keeps it)
-  std::string field, value;  // header being parsed
-  std::string reason;        // the status line's phrase
+  bool failing = false;                     // an error callback is queued (later())
+  bool queued = false;                      // waiting in H1Client::Impl::pending for the next flush
+  std::string key;                          // pool key, from the URL as given (a localhost fallback keeps it)
+  std::string field, value;                 // header being parsed
+  std::string reason;                       // the status line's phrase
   std::unique_ptr<ContentDecoder> decoder;  // set when the response has a Content-Encoding to undo
-  Exchange* prev = nullptr;  // in-flight list
+  Exchange* prev = nullptr;                 // in-flight list
   Exchange* next = nullptr;
 
   std::size_t total() const { return head.size() + req.body.size(); }

@@ -134,7 +134,7 @@ bool parse_set_cookie(const std::string& header, const UrlParts& origin, std::in
                 origin.host.compare(origin.host.size() - c.domain.size(), c.domain.size(), c.domain) == 0))) {
     return false;  // a server may not set cookies for another domain
   }
-  if (c.path.empty() || c.path == "/" ) c.path = c.path.empty() ? default_path(origin.path) : c.path;
+  if (c.path.empty() || c.path == "/") c.path = c.path.empty() ? default_path(origin.path) : c.path;
   *out = c;
   return true;
 }
@@ -156,7 +156,8 @@ std::vector<Cookie> CookieJar::for_url(const std::string& url, std::int64_t now_
     if (!path_match(u.path, c.path)) continue;
     out.push_back(c);
   }
-  std::stable_sort(out.begin(), out.end(), [](const Cookie& a, const Cookie& b) { return a.path.size() > b.path.size(); });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Cookie& a, const Cookie& b) { return a.path.size() > b.path.size(); });
   return out;
 }
 

@@ -18,7 +18,8 @@ TEST(SplitUrl, HostPathScheme) {
 
 TEST(ParseSetCookie, Attributes) {
   Cookie c;
-  ASSERT_TRUE(parse_set_cookie("sid=abc; Path=/app; HttpOnly; Secure; Max-Age=60", split_url("http://h/app/x"), kNow, &c));
+  ASSERT_TRUE(
+      parse_set_cookie("sid=abc; Path=/app; HttpOnly; Secure; Max-Age=60", split_url("http://h/app/x"), kNow, &c));
   EXPECT_EQ(c.name, "sid");
   EXPECT_EQ(c.value, "abc");
   EXPECT_EQ(c.path, "/app");

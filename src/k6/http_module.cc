@@ -45,9 +45,9 @@ JSValue n_file(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   JS_SetPropertyStr(ctx, o, "data", argc > 0 ? JS_DupValue(ctx, argv[0]) : JS_UNDEFINED);
   JS_SetPropertyStr(ctx, o, "filename",
                     argc > 1 && !JS_IsUndefined(argv[1]) ? JS_ToString(ctx, argv[1]) : JS_NewString(ctx, "file"));
-  JS_SetPropertyStr(ctx, o, "content_type",
-                    argc > 2 && !JS_IsUndefined(argv[2]) ? JS_ToString(ctx, argv[2])
-                                                         : JS_NewString(ctx, "application/octet-stream"));
+  JS_SetPropertyStr(
+      ctx, o, "content_type",
+      argc > 2 && !JS_IsUndefined(argv[2]) ? JS_ToString(ctx, argv[2]) : JS_NewString(ctx, "application/octet-stream"));
   JS_DefinePropertyValueStr(ctx, o, "__herdFile", JS_TRUE, 0);
   return o;
 }
@@ -178,8 +178,8 @@ const Export kExports[] = {
     {"cookieJar", http_cookie_jar, nullptr, 0, 0},
     {"url", http_url_template, nullptr, 1, 0},
 };
-const char* const kConstants[][2] = {{"TLS_1_0", "tls1.0"}, {"TLS_1_1", "tls1.1"}, {"TLS_1_2", "tls1.2"},
-                                     {"TLS_1_3", "tls1.3"}};
+const char* const kConstants[][2] = {
+    {"TLS_1_0", "tls1.0"}, {"TLS_1_1", "tls1.1"}, {"TLS_1_2", "tls1.2"}, {"TLS_1_3", "tls1.3"}};
 
 int http_module_init(JSContext* ctx, JSModuleDef* m) {
   VuState* vu = vu_of(ctx);

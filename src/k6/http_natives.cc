@@ -3,8 +3,8 @@
 #include <curl/curl.h>
 
 #include <cctype>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -77,7 +77,6 @@ std::string url_encode(const std::string& s) {
   }
   return out;
 }
-
 
 // Encodes an object body: multipart when any value is an http.file(), else urlencoded.
 bool encode_object_body(JSContext* ctx, JSValueConst obj, RequestSpec* spec) {
@@ -228,7 +227,8 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     JSValue to = JS_GetPropertyStr(ctx, params, "timeout");
     if (JS_IsString(to)) {
       try {
-        spec->timeout = std::chrono::duration_cast<std::chrono::milliseconds>(util::parse_duration(js::to_string(ctx, to)));
+        spec->timeout =
+            std::chrono::duration_cast<std::chrono::milliseconds>(util::parse_duration(js::to_string(ctx, to)));
       } catch (const std::exception& e) {
         JS_FreeValue(ctx, to);
         JS_ThrowTypeError(ctx, "params.timeout: %s", e.what());
@@ -319,7 +319,7 @@ struct Flight : std::enable_shared_from_this<Flight> {
   std::function<void()> on_done;  ///< async requests: called instead of waking the VU
   std::string sent_cookie_header;
   std::string digest_header;  ///< Authorization answering a digest challenge (k6/digest_auth.h)
-  bool paced = false;  ///< options.rps slot taken
+  bool paced = false;         ///< options.rps slot taken
 
   void start_hop() {
     if (!paced && vu->run->http.rps) {  // options.rps: the first hop waits for its slot
@@ -477,20 +477,45 @@ struct Flight : std::enable_shared_from_this<Flight> {
     final = std::move(r);
     final.url = current_url;
     done = true;
-    if (on_done) on_done();
-    else vu->wake();
+    if (on_done)
+      on_done();
+    else
+      vu->wake();
   }
 };
 
 enum Atom : std::size_t {
-  kAStatus, kAStatusText, kAProto, kAUrl, kARemoteIp, kARemotePort, kAError, kAErrorCode, kATlsVersion, kABody,
-  kAHeaders, kABlocked, kAConnecting, kATlsHandshaking, kASending, kAWaiting, kAReceiving, kADuration, kATimings,
-  kACookies, kARequest, kAMethod, kATlsCipherSuite, kAOcsp, kACount
+  kAStatus,
+  kAStatusText,
+  kAProto,
+  kAUrl,
+  kARemoteIp,
+  kARemotePort,
+  kAError,
+  kAErrorCode,
+  kATlsVersion,
+  kABody,
+  kAHeaders,
+  kABlocked,
+  kAConnecting,
+  kATlsHandshaking,
+  kASending,
+  kAWaiting,
+  kAReceiving,
+  kADuration,
+  kATimings,
+  kACookies,
+  kARequest,
+  kAMethod,
+  kATlsCipherSuite,
+  kAOcsp,
+  kACount
 };
-const char* const kAtomNames[kACount] = {"status", "status_text", "proto", "url", "remote_ip", "remote_port", "error",
-                                         "error_code", "tls_version", "body", "headers", "blocked", "connecting",
-                                         "tls_handshaking", "sending", "waiting", "receiving", "duration", "timings",
-                                         "cookies", "request", "method", "tls_cipher_suite", "ocsp"};
+const char* const kAtomNames[kACount] = {
+    "status",     "status_text",     "proto",       "url",     "remote_ip",        "remote_port",
+    "error",      "error_code",      "tls_version", "body",    "headers",          "blocked",
+    "connecting", "tls_handshaking", "sending",     "waiting", "receiving",        "duration",
+    "timings",    "cookies",         "request",     "method",  "tls_cipher_suite", "ocsp"};
 
 void put(JSContext* ctx, VuState* vu, JSValue obj, Atom a, JSValue v) {
   JS_DefinePropertyValue(ctx, obj, vu->atoms[a], v, JS_PROP_C_W_E);
@@ -585,11 +610,22 @@ JSValue build_request(JSContext* ctx, VuState* vu, const Flight& f) {
 
 /// Lazily built Response fields, in the order of kLazyFields.
 enum LazyField {
-  kLHeaders, kLTimings, kLCookies, kLRequest, kLRemoteIp, kLRemotePort, kLStatusText, kLProto, kLUrl, kLError,
-  kLTlsVersion, kLTlsCipherSuite, kLOcsp
+  kLHeaders,
+  kLTimings,
+  kLCookies,
+  kLRequest,
+  kLRemoteIp,
+  kLRemotePort,
+  kLStatusText,
+  kLProto,
+  kLUrl,
+  kLError,
+  kLTlsVersion,
+  kLTlsCipherSuite,
+  kLOcsp
 };
-const Atom kLazyAtoms[] = {kAHeaders, kATimings, kACookies, kARequest, kARemoteIp, kARemotePort, kAStatusText,
-                           kAProto, kAUrl, kAError, kATlsVersion, kATlsCipherSuite, kAOcsp};
+const Atom kLazyAtoms[] = {kAHeaders, kATimings, kACookies, kARequest,    kARemoteIp,       kARemotePort, kAStatusText,
+                           kAProto,   kAUrl,     kAError,   kATlsVersion, kATlsCipherSuite, kAOcsp};
 
 JSClassID response_class_id = 0;
 
@@ -605,20 +641,34 @@ void response_finalizer(JSRuntime*, JSValue val) {
 JSValue build_lazy(JSContext* ctx, VuState* vu, Flight& f, int field) {
   http::Response& r = f.final;
   switch (field) {
-    case kLHeaders: return build_headers(ctx, r.headers);
-    case kLTimings: return build_timings(ctx, vu, r.timings);
-    case kLCookies: return build_cookies(ctx, f);
-    case kLRequest: return build_request(ctx, vu, f);
-    case kLRemoteIp: return new_string(ctx, r.remote_ip);
-    case kLRemotePort: return JS_NewInt32(ctx, r.remote_port);
-    case kLStatusText: return new_string(ctx, r.status_text);
-    case kLProto: return new_string(ctx, r.proto);
-    case kLUrl: return new_string(ctx, r.url);
-    case kLError: return new_string(ctx, r.error);
-    case kLTlsVersion: return new_string(ctx, r.tls_version);
-    case kLTlsCipherSuite: return new_string(ctx, r.tls_cipher_suite);
-    case kLOcsp: return build_ocsp(ctx, r);
-    default: return new_string(ctx, "");
+    case kLHeaders:
+      return build_headers(ctx, r.headers);
+    case kLTimings:
+      return build_timings(ctx, vu, r.timings);
+    case kLCookies:
+      return build_cookies(ctx, f);
+    case kLRequest:
+      return build_request(ctx, vu, f);
+    case kLRemoteIp:
+      return new_string(ctx, r.remote_ip);
+    case kLRemotePort:
+      return JS_NewInt32(ctx, r.remote_port);
+    case kLStatusText:
+      return new_string(ctx, r.status_text);
+    case kLProto:
+      return new_string(ctx, r.proto);
+    case kLUrl:
+      return new_string(ctx, r.url);
+    case kLError:
+      return new_string(ctx, r.error);
+    case kLTlsVersion:
+      return new_string(ctx, r.tls_version);
+    case kLTlsCipherSuite:
+      return new_string(ctx, r.tls_cipher_suite);
+    case kLOcsp:
+      return build_ocsp(ctx, r);
+    default:
+      return new_string(ctx, "");
   }
 }
 

@@ -1,18 +1,18 @@
 // Native functions behind the k6 modules, installed as the hidden `__herd` object.
+#include <unistd.h>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <mutex>
 #include <random>
-#include <unistd.h>
 
 #include "js/runtime.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
-#include "k6/webapi.h"
 #include "k6/seeded_random.h"
+#include "k6/webapi.h"
 
 namespace herd::k6 {
 
@@ -239,8 +239,8 @@ JSValue n_check(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
           return JS_Throw(ctx, exc);
         }
         const char* name = JS_AtomToCString(ctx, props[i].atom);
-        vu->run->logger->log(Logger::Level::kWarn,
-                             std::string("check \"") + (name ? name : "") + "\" threw: " + js::format_exception(ctx, exc));
+        vu->run->logger->log(Logger::Level::kWarn, std::string("check \"") + (name ? name : "") +
+                                                       "\" threw: " + js::format_exception(ctx, exc));
         JS_FreeCString(ctx, name);
         JS_FreeValue(ctx, exc);
       } else {
@@ -268,9 +268,9 @@ JSValue n_group_enter(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv
   if (name.find("::") != std::string::npos) return JS_ThrowTypeError(ctx, "group and check names may not contain '::'");
   vu->group_path += "::" + name;
   vu->rebuild_tags();
-  return JS_NewFloat64(ctx, static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                    loop::Clock::now().time_since_epoch())
-                                                    .count()));
+  return JS_NewFloat64(
+      ctx, static_cast<double>(
+               std::chrono::duration_cast<std::chrono::microseconds>(loop::Clock::now().time_since_epoch()).count()));
 }
 
 JSValue n_group_exit(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
@@ -278,7 +278,8 @@ JSValue n_group_exit(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
   double start_us = arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 0);
   double now_us = static_cast<double>(
       std::chrono::duration_cast<std::chrono::microseconds>(loop::Clock::now().time_since_epoch()).count());
-  if (!vu->interrupted) vu->sink->add(metrics::kGroupDuration, vu->base_tags, (now_us - start_us) / 1000.0, vu->now_us());
+  if (!vu->interrupted)
+    vu->sink->add(metrics::kGroupDuration, vu->base_tags, (now_us - start_us) / 1000.0, vu->now_us());
   size_t pos = vu->group_path.rfind("::");
   if (pos != std::string::npos) vu->group_path.resize(pos);
   vu->rebuild_tags();
@@ -312,7 +313,8 @@ JSValue n_set_response_callback(JSContext* ctx, JSValueConst, int argc, JSValueC
 
 JSValue n_define_metric(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
-  if (!vu->in_init) return JS_ThrowTypeError(ctx, "metrics must be declared in the init context (top level of the script)");
+  if (!vu->in_init)
+    return JS_ThrowTypeError(ctx, "metrics must be declared in the init context (top level of the script)");
   std::string name = argc > 0 ? js::to_string(ctx, argv[0]) : "";
   int type = static_cast<int>(arg_number(ctx, argc > 1 ? argv[1] : JS_UNDEFINED, 0));
   bool is_time = argc > 2 && JS_ToBool(ctx, argv[2]) > 0;
@@ -355,28 +357,45 @@ JSValue n_exec_info(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) 
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
   };
   switch (what) {
-    case 0: return JS_NewInt64(ctx, vu->id_in_instance);
-    case 1: return JS_NewInt64(ctx, vu->id_in_test);
-    case 2: return JS_NewInt64(ctx, vu->iteration);
-    case 3: return JS_NewInt64(ctx, vu->iteration_in_scenario);
-    case 10: return new_string(ctx, vu->scenario);
-    case 11: return new_string(ctx, vu->executor);
+    case 0:
+      return JS_NewInt64(ctx, vu->id_in_instance);
+    case 1:
+      return JS_NewInt64(ctx, vu->id_in_test);
+    case 2:
+      return JS_NewInt64(ctx, vu->iteration);
+    case 3:
+      return JS_NewInt64(ctx, vu->iteration_in_scenario);
+    case 10:
+      return new_string(ctx, vu->scenario);
+    case 11:
+      return new_string(ctx, vu->executor);
     case 12: {
       auto sys_now = std::chrono::system_clock::now();
       auto start = sys_now - (std::chrono::steady_clock::now() - vu->scenario_start);
-      return JS_NewFloat64(ctx, static_cast<double>(
-                                    std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count()));
+      return JS_NewFloat64(
+          ctx,
+          static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count()));
     }
-    case 13: return JS_NewFloat64(ctx, vu->scenario_progress ? vu->scenario_progress() : 0);
-    case 14: return JS_NewInt64(ctx, vu->iteration_in_scenario);
-    case 15: return JS_NewInt64(ctx, vu->iteration_in_test);
-    case 20: return JS_NewInt64(ctx, st.iterations_completed.load());
-    case 21: return JS_NewInt64(ctx, st.iterations_interrupted.load());
-    case 22: return JS_NewInt64(ctx, st.vus_active.load());
-    case 23: return JS_NewInt64(ctx, st.vus_initialized.load());
-    case 24: return JS_NewFloat64(ctx, ms_since(st.start));
-    case 30: return new_string(ctx, vu->run->options_json);
-    default: return JS_UNDEFINED;
+    case 13:
+      return JS_NewFloat64(ctx, vu->scenario_progress ? vu->scenario_progress() : 0);
+    case 14:
+      return JS_NewInt64(ctx, vu->iteration_in_scenario);
+    case 15:
+      return JS_NewInt64(ctx, vu->iteration_in_test);
+    case 20:
+      return JS_NewInt64(ctx, st.iterations_completed.load());
+    case 21:
+      return JS_NewInt64(ctx, st.iterations_interrupted.load());
+    case 22:
+      return JS_NewInt64(ctx, st.vus_active.load());
+    case 23:
+      return JS_NewInt64(ctx, st.vus_initialized.load());
+    case 24:
+      return JS_NewFloat64(ctx, ms_since(st.start));
+    case 30:
+      return new_string(ctx, vu->run->options_json);
+    default:
+      return JS_UNDEFINED;
   }
 }
 
@@ -536,8 +555,10 @@ void fire_timer(JSContext* ctx, VuState* vu, std::int64_t id) {
   }
   JSValue r = JS_Call(ctx, vals[0], JS_UNDEFINED, static_cast<int>(vals.size() - 1), vals.data() + 1);
   if (JS_IsException(r)) {
-    if (vu->interrupted) JS_FreeValue(ctx, JS_GetException(ctx));
-    else vu->run->logger->log(Logger::Level::kError, js::take_exception(ctx), "console");
+    if (vu->interrupted)
+      JS_FreeValue(ctx, JS_GetException(ctx));
+    else
+      vu->run->logger->log(Logger::Level::kError, js::take_exception(ctx), "console");
   }
   JS_FreeValue(ctx, r);
   for (JSValue v : vals) JS_FreeValue(ctx, v);
@@ -546,15 +567,15 @@ void fire_timer(JSContext* ctx, VuState* vu, std::int64_t id) {
 void arm_timer(VuState* vu, std::int64_t id, std::int64_t delay_us) {
   auto when = loop::Clock::now() + std::chrono::microseconds(std::max<std::int64_t>(0, delay_us));
   JSContext* ctx = vu->js_ctx;
-  vu->async_ops[id].timer = vu->loop->add_timer(when, [vu, id, ctx] {
-    vu->post_ready([vu, id, ctx] { fire_timer(ctx, vu, id); });
-  });
+  vu->async_ops[id].timer =
+      vu->loop->add_timer(when, [vu, id, ctx] { vu->post_ready([vu, id, ctx] { fire_timer(ctx, vu, id); }); });
 }
 
 JSValue n_set_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int interval) {
   VuState* vu = vu_of(ctx);
   if (argc < 1 || !JS_IsFunction(ctx, argv[0]))
-    return JS_ThrowTypeError(ctx, "%s(callback, delay, ...args) needs a function", interval ? "setInterval" : "setTimeout");
+    return JS_ThrowTypeError(ctx, "%s(callback, delay, ...args) needs a function",
+                             interval ? "setInterval" : "setTimeout");
   double ms = 0;
   if (argc > 1) JS_ToFloat64(ctx, &ms, argv[1]);
   if (!(ms > 0)) ms = 0;
@@ -641,10 +662,17 @@ int env_define_own_property(JSContext* ctx, JSValueConst, JSAtom prop, JSValueCo
   return 1;
 }
 
-JSClassExoticMethods env_exotic = {
-    env_get_own_property, env_get_own_property_names, env_delete_property, env_define_own_property,
-    nullptr,              nullptr,                    nullptr,             nullptr,
-    nullptr,              nullptr,                    nullptr};
+JSClassExoticMethods env_exotic = {env_get_own_property,
+                                   env_get_own_property_names,
+                                   env_delete_property,
+                                   env_define_own_property,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr};
 
 JSValue new_env_object(JSContext* ctx) {
   static std::once_flag once;
@@ -693,8 +721,11 @@ struct ModuleFn {
   JSCFunction* fn;
   int length;
 };
-const ModuleFn kK6Fns[] = {{"sleep", n_sleep, 1},     {"check", n_check, 3},           {"group", n_group, 2},
-                           {"fail", n_fail, 1},       {"randomSeed", n_random_seed, 1}};
+const ModuleFn kK6Fns[] = {{"sleep", n_sleep, 1},
+                           {"check", n_check, 3},
+                           {"group", n_group, 2},
+                           {"fail", n_fail, 1},
+                           {"randomSeed", n_random_seed, 1}};
 
 int k6_module_init(JSContext* ctx, JSModuleDef* m) {
   JSValue def = JS_NewObject(ctx);
@@ -778,14 +809,17 @@ void install_globals(JSContext* ctx, VuState* vu) {
     int level;
   } kConsole[] = {{"log", 1}, {"info", 1}, {"warn", 2}, {"error", 3}, {"debug", 0}, {"trace", 0}};
   for (const auto& c : kConsole)
-    JS_SetPropertyStr(ctx, console, c.name, JS_NewCFunctionMagic(ctx, n_console, c.name, 0, JS_CFUNC_generic_magic, c.level));
+    JS_SetPropertyStr(ctx, console, c.name,
+                      JS_NewCFunctionMagic(ctx, n_console, c.name, 0, JS_CFUNC_generic_magic, c.level));
   JS_SetPropertyStr(ctx, g, "console", console);
   JS_SetPropertyStr(ctx, g, "open", JS_NewCFunction(ctx, n_open, "open", 2));
   JS_SetPropertyStr(ctx, g, "require", JS_NewCFunction(ctx, n_require, "require", 1));
   // `global` as in k6 (Node-style bundles read it when `self` and `window` are absent).
   JS_SetPropertyStr(ctx, g, "global", JS_DupValue(ctx, g));
-  JS_SetPropertyStr(ctx, g, "setTimeout", JS_NewCFunctionMagic(ctx, n_set_timer, "setTimeout", 2, JS_CFUNC_generic_magic, 0));
-  JS_SetPropertyStr(ctx, g, "setInterval", JS_NewCFunctionMagic(ctx, n_set_timer, "setInterval", 2, JS_CFUNC_generic_magic, 1));
+  JS_SetPropertyStr(ctx, g, "setTimeout",
+                    JS_NewCFunctionMagic(ctx, n_set_timer, "setTimeout", 2, JS_CFUNC_generic_magic, 0));
+  JS_SetPropertyStr(ctx, g, "setInterval",
+                    JS_NewCFunctionMagic(ctx, n_set_timer, "setInterval", 2, JS_CFUNC_generic_magic, 1));
   JS_SetPropertyStr(ctx, g, "clearTimeout", JS_NewCFunction(ctx, n_clear_timer, "clearTimeout", 1));
   JS_SetPropertyStr(ctx, g, "clearInterval", JS_NewCFunction(ctx, n_clear_timer, "clearInterval", 1));
   install_webcrypto_global(ctx, g);

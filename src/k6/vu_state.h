@@ -88,7 +88,7 @@ struct VuState {
 
   std::int64_t id_in_instance = 0;  ///< __VU (0 for setup/teardown)
   std::int64_t id_in_test = 0;
-  bool in_init = true;  ///< init context: open() allowed, metrics may be defined
+  bool in_init = true;         ///< init context: open() allowed, metrics may be defined
   std::int64_t iteration = 0;  ///< __ITER: iterations of this VU in the current scenario
 
   // Scenario currently running on this VU.
@@ -99,10 +99,10 @@ struct VuState {
   std::chrono::steady_clock::time_point scenario_start;
   std::function<double()> scenario_progress;  ///< 0..1
 
-  std::string group_path;  ///< "" or "::a::b"
+  std::string group_path;                            ///< "" or "::a::b"
   std::map<std::string, std::string> scenario_tags;  ///< scenario name + scenario tags
   std::map<std::string, std::string> vu_tags;        ///< exec.vu.tags / metrics.tags
-  metrics::TagSet base_tags;  ///< global + scenario + vu + group tags; rebuilt on change
+  metrics::TagSet base_tags;                         ///< global + scenario + vu + group tags; rebuilt on change
   void rebuild_tags();
 
   CookieJar jar;
@@ -127,7 +127,7 @@ struct VuState {
 
   /// Atoms for Response properties, created once per VU (see k6/http_natives.cc).
   std::vector<JSAtom> atoms;
-  JSValue response_proto = JS_UNDEFINED;   ///< http Response.prototype (owned by the context)
+  JSValue response_proto = JS_UNDEFINED;     ///< http Response.prototype (owned by the context)
   JSValue response_callback = JS_UNDEFINED;  ///< http.setResponseCallback value (owned)
 
   // ---- the VU's own event loop (timers, async requests, promises) ----------
@@ -136,11 +136,11 @@ struct VuState {
   /// Pending asynchronous operations by id (timers, async requests). The
   /// iteration does not end while any is pending (k6's event-loop rule).
   struct AsyncOp {
-    loop::TimerId timer = 0;         ///< timers: the loop timer
+    loop::TimerId timer = 0;  ///< timers: the loop timer
     bool is_timer = false;
-    std::int64_t interval_us = 0;    ///< setInterval period; 0 for setTimeout and requests
-    std::vector<JSValue> values;     ///< JS values owned by the op (callback and args, or resolve/reject)
-    std::function<void()> cancel;    ///< abandons a request in flight
+    std::int64_t interval_us = 0;  ///< setInterval period; 0 for setTimeout and requests
+    std::vector<JSValue> values;   ///< JS values owned by the op (callback and args, or resolve/reject)
+    std::function<void()> cancel;  ///< abandons a request in flight
   };
   std::map<std::int64_t, AsyncOp> async_ops;
   std::int64_t next_async_id = 1;
@@ -163,6 +163,8 @@ struct VuState {
 };
 
 /// The VuState of a context.
-inline VuState* vu_of(JSContext* ctx) { return static_cast<VuState*>(JS_GetContextOpaque(ctx)); }
+inline VuState* vu_of(JSContext* ctx) {
+  return static_cast<VuState*>(JS_GetContextOpaque(ctx));
+}
 
 }  // namespace herd::k6

@@ -32,7 +32,9 @@ std::string fixed_trim(double v, int prec) {
   return s;
 }
 
-std::string fmt_number(double v) { return fixed_trim(v, 6); }
+std::string fmt_number(double v) {
+  return fixed_trim(v, 6);
+}
 
 // k6's duration humanisation; input in milliseconds.
 std::string fmt_duration_impl(double ms, const std::string& unit) {
@@ -125,12 +127,18 @@ std::optional<double> parse_percentile_stat(const std::string& stat) {
 }
 
 void put_trend_stat(json& values, const std::string& stat, const Histogram& h) {
-  if (stat == "avg") values["avg"] = h.mean();
-  else if (stat == "min") values["min"] = h.min();
-  else if (stat == "max") values["max"] = h.max();
-  else if (stat == "med") values["med"] = h.percentile(50);
-  else if (stat == "count") values["count"] = h.count();
-  else if (auto p = parse_percentile_stat(stat)) values[stat] = h.percentile(*p);
+  if (stat == "avg")
+    values["avg"] = h.mean();
+  else if (stat == "min")
+    values["min"] = h.min();
+  else if (stat == "max")
+    values["max"] = h.max();
+  else if (stat == "med")
+    values["med"] = h.percentile(50);
+  else if (stat == "count")
+    values["count"] = h.count();
+  else if (auto p = parse_percentile_stat(stat))
+    values[stat] = h.percentile(*p);
 }
 
 json metric_values(const MetricDef& d, const SeriesState& s, const std::vector<std::string>& stats, double secs) {
@@ -159,10 +167,14 @@ json metric_values(const MetricDef& d, const SeriesState& s, const std::vector<s
 
 bool state_has_samples(MetricType t, const SeriesState& s, bool any_series) {
   switch (t) {
-    case MetricType::kCounter: return any_series;
-    case MetricType::kGauge: return s.last_time_us != -1;
-    case MetricType::kRate: return s.total > 0;
-    case MetricType::kTrend: return s.trend.count() > 0;
+    case MetricType::kCounter:
+      return any_series;
+    case MetricType::kGauge:
+      return s.last_time_us != -1;
+    case MetricType::kRate:
+      return s.total > 0;
+    case MetricType::kTrend:
+      return s.trend.count() > 0;
   }
   return false;
 }
@@ -198,7 +210,8 @@ json group_json(const GroupNode& g) {
   j["checks"] = json::array();
   for (const auto& c : g.checks) {
     std::string path = g.path + "::" + c.name;
-    j["checks"].push_back({{"name", c.name}, {"path", path}, {"id", stable_id(path)}, {"passes", c.passes}, {"fails", c.fails}});
+    j["checks"].push_back(
+        {{"name", c.name}, {"path", path}, {"id", stable_id(path)}, {"passes", c.passes}, {"fails", c.fails}});
   }
   return j;
 }
@@ -369,7 +382,8 @@ void render_checks(std::string& out, const json& group, const std::string& inden
       } else {
         out += indent + c.red("✗ " + name) + "\n";
         long long pct = passes + fails > 0 ? static_cast<long long>(std::floor(100.0 * passes / (passes + fails))) : 0;
-        out += indent + c.faint(" ↳  " + std::to_string(pct) + "% — ✓ " + fmt_number(passes) + " / ✗ " + fmt_number(fails)) +
+        out += indent +
+               c.faint(" ↳  " + std::to_string(pct) + "% — ✓ " + fmt_number(passes) + " / ✗ " + fmt_number(fails)) +
                "\n";
       }
     }
@@ -392,8 +406,8 @@ void collect_check_totals(const json& group, double& passes, double& fails) {
 }
 
 std::string category_of(const std::string& name) {
-  static const std::set<std::string> kExec = {"vus", "vus_max", "iterations", "iteration_duration", "dropped_iterations",
-                                              "group_duration"};
+  static const std::set<std::string> kExec = {
+      "vus", "vus_max", "iterations", "iteration_duration", "dropped_iterations", "group_duration"};
   if (name.rfind("http_", 0) == 0) return "HTTP";
   if (kExec.count(name)) return "EXECUTION";
   if (name == "data_sent" || name == "data_received") return "NETWORK";
@@ -405,7 +419,7 @@ std::string category_of(const std::string& name) {
 
 bool hidden_in_compact(const std::string& name) {
   static const std::set<std::string> kHidden = {"http_req_blocked", "http_req_connecting", "http_req_tls_handshaking",
-                                                "http_req_sending",  "http_req_waiting",    "http_req_receiving"};
+                                                "http_req_sending", "http_req_waiting",    "http_req_receiving"};
   return kHidden.count(name) > 0;
 }
 
@@ -488,9 +502,12 @@ std::string render_compact(const json& data, const SummaryOptions& opts, const C
           if (m.contains("values") && m["values"].contains(key) && m["values"][key].is_number()) {
             double v = m["values"][key].get<double>();
             std::string shown;
-            if (type == "rate") shown = fmt_percent(v);
-            else if (type == "counter" && key == "rate") shown = fmt_value(v, contains, opts.time_unit) + "/s";
-            else shown = fmt_value(v, contains, opts.time_unit);
+            if (type == "rate")
+              shown = fmt_percent(v);
+            else if (type == "counter" && key == "rate")
+              shown = fmt_value(v, contains, opts.time_unit) + "/s";
+            else
+              shown = fmt_value(v, contains, opts.time_unit);
             observed = " " + key + "=" + shown;
           }
         } catch (const ThresholdError&) {
@@ -514,9 +531,24 @@ std::string render_compact(const json& data, const SummaryOptions& opts, const C
   if (cp + cf > 0) {
     double secs = num_or(data.contains("state") ? data["state"] : kEmpty, "testRunDurationMs") / 1000.0;
     double total = cp + cf;
-    check_rows.push_back(Row{"    ", "", "checks_total", false, {fmt_number(total), fmt_number(secs > 0 ? total / secs : 0) + "/s"}, "checks"});
-    check_rows.push_back(Row{"    ", "", "checks_succeeded", false, {fmt_percent(cp / total), fmt_number(cp) + " out of " + fmt_number(total)}, "checks"});
-    check_rows.push_back(Row{"    ", "", "checks_failed", false, {fmt_percent(cf / total), fmt_number(cf) + " out of " + fmt_number(total)}, "checks"});
+    check_rows.push_back(Row{"    ",
+                             "",
+                             "checks_total",
+                             false,
+                             {fmt_number(total), fmt_number(secs > 0 ? total / secs : 0) + "/s"},
+                             "checks"});
+    check_rows.push_back(Row{"    ",
+                             "",
+                             "checks_succeeded",
+                             false,
+                             {fmt_percent(cp / total), fmt_number(cp) + " out of " + fmt_number(total)},
+                             "checks"});
+    check_rows.push_back(Row{"    ",
+                             "",
+                             "checks_failed",
+                             false,
+                             {fmt_percent(cf / total), fmt_number(cf) + " out of " + fmt_number(total)},
+                             "checks"});
   }
 
   std::vector<std::string> order = {"CUSTOM", "BROWSER", "GRPC", "HTTP", "EXECUTION", "NETWORK", "WEBSOCKETS"};
@@ -581,8 +613,12 @@ json legacy_group(const json& g) {
 
 // ================================================================ public API
 
-std::string format_duration_ms(double ms, const std::string& unit) { return fmt_duration_impl(ms, unit); }
-std::string format_bytes(double bytes) { return fmt_bytes_impl(bytes); }
+std::string format_duration_ms(double ms, const std::string& unit) {
+  return fmt_duration_impl(ms, unit);
+}
+std::string format_bytes(double bytes) {
+  return fmt_bytes_impl(bytes);
+}
 
 nlohmann::json build_summary_data(const Snapshot& snap, const std::vector<MetricThresholds>& ths,
                                   const std::vector<ThresholdResult>& results, std::chrono::milliseconds test_duration,
@@ -591,7 +627,8 @@ nlohmann::json build_summary_data(const Snapshot& snap, const std::vector<Metric
   double secs = static_cast<double>(test_duration.count()) / 1000.0;
 
   data["root_group"] = build_root_group(snap);
-  data["options"] = {{"summaryTrendStats", opts.trend_stats}, {"summaryTimeUnit", opts.time_unit}, {"noColor", opts.no_color}};
+  data["options"] = {
+      {"summaryTrendStats", opts.trend_stats}, {"summaryTimeUnit", opts.time_unit}, {"noColor", opts.no_color}};
   data["state"] = {{"isStdOutTTY", opts.is_stdout_tty},
                    {"isStdErrTTY", opts.is_stderr_tty},
                    {"testRunDurationMs", static_cast<double>(test_duration.count())}};
@@ -648,7 +685,8 @@ nlohmann::json build_summary_data(const Snapshot& snap, const std::vector<Metric
     TagSet f(std::vector<std::pair<std::string, std::string>>{{"expected_response", "true"}});
     std::string name = "http_req_duration{expected_response:true}";
     bool any = false;
-    for (auto it = snap.series.lower_bound(SeriesKey{*id, TagSet()}); it != snap.series.end() && it->first.metric == *id; ++it)
+    for (auto it = snap.series.lower_bound(SeriesKey{*id, TagSet()});
+         it != snap.series.end() && it->first.metric == *id; ++it)
       any = any || it->first.tags.contains_all(f);
     if (any && !metrics.contains(name)) emit(name, snap.metrics[*id], snap.aggregate(*id, f));
   }
@@ -665,7 +703,7 @@ std::string render_text_summary(const nlohmann::json& data, const SummaryOptions
 nlohmann::json summary_export(const nlohmann::json& data) {
   json out = json::object();
   out["root_group"] = data.contains("root_group") && data["root_group"].is_object() ? legacy_group(data["root_group"])
-                                                                                   : legacy_group(json::object());
+                                                                                    : legacy_group(json::object());
   json metrics = json::object();
   if (data.contains("metrics") && data["metrics"].is_object()) {
     for (const auto& [name, m] : data["metrics"].items()) {

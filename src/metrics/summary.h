@@ -40,8 +40,7 @@ std::string format_bytes(double bytes);
 /// and checks (name, path, id, passes, fails), reconstructed from the
 /// `checks` series' `group` and `check` tags. `partial` adds state.partial=true.
 nlohmann::json build_summary_data(const Snapshot& snap, const std::vector<MetricThresholds>& ths,
-                                  const std::vector<ThresholdResult>& results,
-                                  std::chrono::milliseconds test_duration,
+                                  const std::vector<ThresholdResult>& results, std::chrono::milliseconds test_duration,
                                   const SummaryOptions& opts, bool partial = false);
 
 /// k6's end-of-test text summary from summary data: thresholds with ✓/✗,

@@ -203,7 +203,8 @@ TEST(TextSummary, Compact) {
   EXPECT_LT(http, exec);
   EXPECT_LT(exec, net);
   std::string dur = metric_line(t, "http_req_duration");
-  EXPECT_TRUE(std::regex_search(dur, std::regex(R"(^    http_req_duration\.+: avg=\S+ +min=1ms +med=\S+ +max=1s +p\(90\)=\S+ +p\(95\)=\S+$)")))
+  EXPECT_TRUE(std::regex_search(
+      dur, std::regex(R"(^    http_req_duration\.+: avg=\S+ +min=1ms +med=\S+ +max=1s +p\(90\)=\S+ +p\(95\)=\S+$)")))
       << dur;
   EXPECT_NE(t.find("{ expected_response:true }"), std::string::npos);
   EXPECT_NE(t.find("{ name:login }"), std::string::npos);
@@ -251,7 +252,8 @@ TEST(TextSummary, Legacy) {
   EXPECT_TRUE(std::regex_search(t, std::regex(R"(\n     checks\.+: 80\.00% +✓ 4 +✗ 1\n)"))) << t;
   EXPECT_TRUE(std::regex_search(t, std::regex(R"(\n   ✗ http_req_duration\.+: avg=)"))) << t;
   EXPECT_TRUE(std::regex_search(t, std::regex(R"(\n   ✗ http_req_failed\.+: 100\.00% +✓ 100 +✗ 0\n)"))) << t;
-  EXPECT_TRUE(std::regex_search(t, std::regex(R"(\n     http_req_duration_dummy|\n       \{ expected_response:true \}\.+: avg=)")))
+  EXPECT_TRUE(std::regex_search(
+      t, std::regex(R"(\n     http_req_duration_dummy|\n       \{ expected_response:true \}\.+: avg=)")))
       << t;
   EXPECT_TRUE(std::regex_search(t, std::regex(R"(\n     █ api\n)"))) << t;
   EXPECT_NE(t.find("✓ status is 200"), std::string::npos);

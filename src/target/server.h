@@ -37,8 +37,8 @@ struct ServerOptions {
 class Server {
  public:
   explicit Server(ServerOptions opts);  ///< binds; throws std::runtime_error on failure
-  ~Server();                             ///< stops and joins
-  void start();                          ///< starts the worker threads; returns at once
+  ~Server();                            ///< stops and joins
+  void start();                         ///< starts the worker threads; returns at once
   void stop();
   std::uint16_t port() const;
   std::string base_url() const;  ///< e.g. "http://127.0.0.1:41234"

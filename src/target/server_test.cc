@@ -227,8 +227,7 @@ TEST_F(ServerTest, DelayWaitsWithoutBlockingOtherConnections) {
   t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> ts;
   std::vector<long> statuses(5);
-  for (int i = 0; i < 5; ++i)
-    ts.emplace_back([&, i] { statuses[i] = fetch(base_ + "/delay/300").status; });
+  for (int i = 0; i < 5; ++i) ts.emplace_back([&, i] { statuses[i] = fetch(base_ + "/delay/300").status; });
   // Meanwhile a fast request is answered at once.
   auto t1 = std::chrono::steady_clock::now();
   EXPECT_EQ(fetch(base_ + "/").status, 200);
