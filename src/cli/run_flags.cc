@@ -87,6 +87,13 @@ bool valid_env_name(const std::string& k) {
   return true;
 }
 
+// A repeatable list flag: each use adds its comma-separated items to the list.
+void append_list(std::string& list, const std::string& v) {
+  if (v.empty()) return;
+  if (!list.empty()) list += ',';
+  list += v;
+}
+
 std::vector<std::string> split_commas(const std::string& v) {
   std::vector<std::string> out;
   if (v.empty()) return out;
@@ -174,6 +181,23 @@ const std::vector<Flag>& flags() {
        }},
       {"rps", 0, Kind::kValue, "int", "cap on requests started per second by this instance (0 = none)",
        [](RF& f, S v) { f.overrides.rps = to_int(v); }},
+      {"batch", 0, Kind::kValue, "int", "max parallel requests in one http.batch() call (default 20)",
+       [](RF& f, S v) { f.overrides.batch = to_int(v); }},
+      {"batch-per-host", 0, Kind::kValue, "int", "max parallel requests to one host in http.batch() (default 6)",
+       [](RF& f, S v) { f.overrides.batch_per_host = to_int(v); }},
+      {"dns", 0, Kind::kValue, "spec", "DNS settings, e.g. ttl=1m,select=first,policy=preferIPv4",
+       [](RF& f, S v) { f.overrides.net_flags["K6_DNS"] = v; }},
+      {"local-ips", 0, Kind::kValue, "list", "source IPs, ranges or CIDRs for the VUs' connections",
+       [](RF& f, S v) { f.overrides.net_flags["K6_LOCAL_IPS"] = v; }},
+      {"blacklist-ip", 0, Kind::kValue, "CIDRs", "refuse requests to these IP ranges (repeatable, comma-separated)",
+       [](RF& f, S v) { append_list(f.overrides.net_flags["K6_BLACKLIST_IPS"], v); }},
+      {"block-hostnames", 0, Kind::kValue, "patterns",
+       "refuse requests to these host names, e.g. *.example.com (repeatable, comma-separated)",
+       [](RF& f, S v) { append_list(f.overrides.net_flags["K6_BLOCK_HOSTNAMES"], v); }},
+      {"no-connection-reuse", 0, Kind::kBool, "", "open a new connection for every request",
+       [](RF& f, S v) { f.overrides.no_connection_reuse = to_bool(v); }},
+      {"no-vu-connection-reuse", 0, Kind::kBool, "", "don't keep a VU's connections from one iteration to the next",
+       [](RF& f, S v) { f.overrides.net_flags["K6_NO_VU_CONNECTION_REUSE"] = to_bool(v) ? "true" : "false"; }},
       {"no-cookies-reset", 0, Kind::kBool, "", "keep the cookie jar of a VU across its iterations",
        [](RF& f, S v) { f.overrides.no_cookies_reset = to_bool(v); }},
       {"no-usage-report", 0, Kind::kBool, "", "accepted for k6 compatibility: herd never sends usage reports",
@@ -267,14 +291,6 @@ const RefusedFlag kRefusedFlags[] = {
     {"local-execution", "cloud runs are not supported"},
     {"type", "herd detects archives (.tar) and scripts by their contents"},
     {"max", "deprecated in k6; use a scenario's maxVUs"},
-    {"batch", "not implemented as a flag yet; use options.batch"},
-    {"batch-per-host", "not implemented as a flag yet; use options.batchPerHost"},
-    {"blacklist-ip", "not implemented yet"},
-    {"block-hostnames", "not implemented yet"},
-    {"dns", "not implemented yet"},
-    {"local-ips", "not implemented yet"},
-    {"no-connection-reuse", "not implemented yet"},
-    {"no-vu-connection-reuse", "not implemented yet"},
     {"setup-timeout", "not implemented as a flag yet; use options.setupTimeout"},
     {"teardown-timeout", "not implemented as a flag yet; use options.teardownTimeout"},
 };

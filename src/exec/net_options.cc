@@ -224,31 +224,36 @@ bool apply_net_option(http::NetConfig& net, const std::string& k, const json& v,
   return true;
 }
 
-void apply_net_env(http::NetConfig& net, const std::map<std::string, std::string>& environ) {
+void apply_net_env(http::NetConfig& net, const std::map<std::string, std::string>& environ,
+                   const std::map<std::string, std::string>& labels) {
   auto get = [&](const char* name) -> const std::string* {
     auto it = environ.find(name);
     return it == environ.end() || it->second.empty() ? nullptr : &it->second;
   };
+  auto label = [&](const char* name) -> std::string {
+    auto it = labels.find(name);
+    return it == labels.end() ? std::string(name) : it->second;
+  };
   if (const std::string* v = get("K6_DNS")) {
     net.dns = http::DnsConfig{};
-    apply_net_option(net, "dns", json(*v), "K6_DNS");
+    apply_net_option(net, "dns", json(*v), label("K6_DNS"));
   }
   if (const std::string* v = get("K6_BLACKLIST_IPS")) {
     net.blacklist.clear();
-    add_blacklist(net, split_commas(*v), "K6_BLACKLIST_IPS");
+    add_blacklist(net, split_commas(*v), label("K6_BLACKLIST_IPS"));
   }
   if (const std::string* v = get("K6_BLOCK_HOSTNAMES")) {
     net.blocked_hostnames = http::HostPatterns{};
-    add_blocked(net, split_commas(*v), "K6_BLOCK_HOSTNAMES");
+    add_blocked(net, split_commas(*v), label("K6_BLOCK_HOSTNAMES"));
   }
-  if (const std::string* v = get("K6_LOCAL_IPS")) set_local_ips(net, *v, "K6_LOCAL_IPS");
+  if (const std::string* v = get("K6_LOCAL_IPS")) set_local_ips(net, *v, label("K6_LOCAL_IPS"));
   if (const std::string* v = get("K6_NO_VU_CONNECTION_REUSE")) {
     if (*v == "1" || *v == "true" || *v == "TRUE" || *v == "True" || *v == "t" || *v == "T") {
       net.no_vu_connection_reuse = true;
     } else if (*v == "0" || *v == "false" || *v == "FALSE" || *v == "False" || *v == "f" || *v == "F") {
       net.no_vu_connection_reuse = false;
     } else {
-      fail("K6_NO_VU_CONNECTION_REUSE", "invalid boolean \"" + *v + "\"");
+      fail(label("K6_NO_VU_CONNECTION_REUSE"), "invalid boolean \"" + *v + "\"");
     }
   }
 }

@@ -20,7 +20,10 @@ bool apply_net_option(http::NetConfig& net, const std::string& key, const nlohma
 
 /// K6_DNS ("ttl=1m,select=first,policy=onlyIPv4"), K6_BLACKLIST_IPS and
 /// K6_BLOCK_HOSTNAMES (comma-separated), K6_LOCAL_IPS,
-/// K6_NO_VU_CONNECTION_REUSE. Throws OptionsError naming the variable.
-void apply_net_env(http::NetConfig& net, const std::map<std::string, std::string>& environ);
+/// K6_NO_VU_CONNECTION_REUSE. Throws OptionsError naming the variable, or its
+/// entry in `labels` (the CLI tier passes its flags' values under these names,
+/// labelled "--dns", "--blacklist-ip", ...).
+void apply_net_env(http::NetConfig& net, const std::map<std::string, std::string>& environ,
+                   const std::map<std::string, std::string>& labels = {});
 
 }  // namespace herd::exec

@@ -50,6 +50,8 @@ void unhandled_option(const std::string& key, const std::string& path, std::vect
 void refuse_unsupported_env(const std::map<std::string, std::string>& environ) {
   static const Refusal kRefusedEnv[] = {
       {"K6_CONFIG", "pass the config file with -c/--config"},
+      {"K6_HOSTS", "set options.hosts in the script or a -c/--config file"},
+      {"K6_TLS_VERSION", "set options.tlsVersion in the script or a -c/--config file"},
   };
   for (const Refusal& r : kRefusedEnv) {
     auto it = environ.find(r.name);

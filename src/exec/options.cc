@@ -916,6 +916,23 @@ void apply_cli(Options& o, Shortcuts& sc, const CliOverrides& c) {
     o.system_tags = *c.system_tags;
     validate_system_tags(o.system_tags, "--system-tags");
   }
+  if (c.batch) {
+    o.batch = *c.batch;
+    check_non_negative(o.batch, "--batch");
+  }
+  if (c.batch_per_host) {
+    o.batch_per_host = *c.batch_per_host;
+    check_non_negative(o.batch_per_host, "--batch-per-host");
+  }
+  if (c.no_connection_reuse) o.no_connection_reuse = *c.no_connection_reuse;
+  static const std::map<std::string, std::string> kNetFlagLabels = {
+      {"K6_DNS", "--dns"},
+      {"K6_LOCAL_IPS", "--local-ips"},
+      {"K6_BLACKLIST_IPS", "--blacklist-ip"},
+      {"K6_BLOCK_HOSTNAMES", "--block-hostnames"},
+      {"K6_NO_VU_CONNECTION_REUSE", "--no-vu-connection-reuse"},
+  };
+  apply_net_env(o.net, c.net_flags, kNetFlagLabels);
 }
 
 json stages_json(const std::vector<Stage>& stages) {

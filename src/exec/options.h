@@ -152,6 +152,12 @@ struct CliOverrides {
   std::optional<bool> no_cookies_reset;                 ///< --no-cookies-reset
   std::optional<std::string> http_debug;                ///< --http-debug[=full]: "headers" or "full"
   std::optional<std::int64_t> rps;                      ///< --rps
+  std::optional<std::int64_t> batch;                    ///< --batch
+  std::optional<std::int64_t> batch_per_host;           ///< --batch-per-host
+  std::optional<bool> no_connection_reuse;              ///< --no-connection-reuse
+  /// --dns, --local-ips, --blacklist-ip, --block-hostnames, --no-vu-connection-reuse,
+  /// stored under their K6_* variable names (the same syntax; apply_net_env).
+  std::map<std::string, std::string> net_flags;
 };
 
 /// Every system tag name k6 defines (options.systemTags accepts these).

@@ -674,6 +674,8 @@ TEST(Environment, VariablesOfRefusedOptionsAreRefused) {
   EXPECT_EQ(resolve(nullptr, {{"K6_HTTP_DEBUG", "full"}}).http_debug, "full");
   EXPECT_CONTAINS(script_error(nullptr, {{"K6_CONFIG", "k6.json"}}), "pass the config file with -c/--config");
   EXPECT_EQ(script_error(nullptr, {{"K6_CONFIG", ""}}), "<no error>");
+  EXPECT_CONTAINS(script_error(nullptr, {{"K6_HOSTS", "{}"}}), "K6_HOSTS: not supported by herd (set options.hosts");
+  EXPECT_CONTAINS(script_error(nullptr, {{"K6_TLS_VERSION", "tls1.2"}}), "K6_TLS_VERSION: not supported by herd");
 }
 
 TEST(PlainOptions, CloudOnlyAndUnknownOptionsWarn) {

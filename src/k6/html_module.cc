@@ -574,6 +574,15 @@ int html_module_init(JSContext* ctx, JSModuleDef* m) {
   JSValue def = JS_NewObject(ctx);
   JS_SetPropertyStr(ctx, def, "parseHTML", JS_DupValue(ctx, fn));
   JS_SetModuleExport(ctx, m, "parseHTML", fn);
+  // NodeType: what Element.nodeType() returns, by name (read-only, as a TS enum reads).
+  JSValue types = JS_NewObject(ctx);
+  static const std::pair<const char*, int> kNodeTypes[] = {
+      {"ElementNode", 1}, {"TextNode", 3}, {"CommentNode", 8}, {"DocumentNode", 9}, {"DoctypeNode", 10}};
+  for (const auto& [name, value] : kNodeTypes)
+    JS_DefinePropertyValueStr(ctx, types, name, JS_NewInt32(ctx, value), JS_PROP_ENUMERABLE);
+  JS_PreventExtensions(ctx, types);
+  JS_SetPropertyStr(ctx, def, "NodeType", JS_DupValue(ctx, types));
+  JS_SetModuleExport(ctx, m, "NodeType", types);
   JS_SetModuleExport(ctx, m, "default", def);
   return 0;
 }
@@ -671,6 +680,7 @@ JSModuleDef* html_native_module(JSContext* ctx, const char* name) {
   JSModuleDef* m = JS_NewCModule(ctx, name, htmljs::html_module_init);
   if (!m) return nullptr;
   JS_AddModuleExport(ctx, m, "parseHTML");
+  JS_AddModuleExport(ctx, m, "NodeType");
   JS_AddModuleExport(ctx, m, "default");
   return m;
 }

@@ -112,7 +112,7 @@ TEST_F(HtmlTest, ElementAccessors) {
   ProcResult r;
   json exp = run_export(std::string(R"JS(
 import { check } from 'k6';
-import { parseHTML } from 'k6/html';
+import { parseHTML, NodeType } from 'k6/html';
 export const options = { iterations: 1 };
 )JS") + kPage + R"JS(
 export default function () {
@@ -121,7 +121,7 @@ export default function () {
   const a = doc.find('a').get(0);
   const ul = doc.find('ul').get(0);
   check(main, {
-    'nodeName nodeType': () => main.nodeName() === 'div' && main.nodeType() === 1 && main.nodeValue() === null,
+    'nodeName nodeType': () => main.nodeName() === 'div' && main.nodeType() === NodeType.ElementNode && main.nodeType() === 1 && main.nodeValue() === null,
     'id className classList': () => main.id() === 'main' && main.className() === 'box wide' && main.classList().join() === 'box,wide',
     'text nodes': () => ul.firstChild().nodeType() === 3 && ul.firstChild().nodeName() === '#text' && ul.firstChild().nodeValue() === '\n    ',
     'innerHTML textContent': () => a.innerHTML() === 'banana' && a.textContent() === 'banana' &&
@@ -134,7 +134,7 @@ export default function () {
       ul.firstElementChild().nextElementSibling().getAttribute('data-id') === '2' &&
       ul.lastElementChild().previousElementSibling().getAttribute('data-id') === '2' &&
       a.parentElement().nodeName() === 'li' && a.parentNode().nodeName() === 'li' && ul.hasChildNodes(),
-    'document': () => main.ownerDocument().nodeName() === '#document' && main.ownerDocument().nodeType() === 9,
+    'document': () => main.ownerDocument().nodeName() === '#document' && main.ownerDocument().nodeType() === NodeType.DocumentNode,
     'lang and queries': () => doc.find('p').get(0).lang() === 'en-GB' && main.querySelector('li.last').textContent() === 'cherry ripe' &&
       main.querySelectorAll('li').length === 3 && main.getElementsByTagName('li').length === 3 &&
       main.getElementsByClassName('item last').length === 1 && main.querySelector('table') === undefined,

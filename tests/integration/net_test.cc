@@ -62,6 +62,44 @@ export default function () {
                         5);
 }
 
+// k6's flags for the network options: the same effect as the options, and a bad
+// value names the flag.
+TEST_F(NetTest, NetworkFlagsActLikeTheirOptions) {
+  const std::string script = with_port(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1, hosts: { 'a.blocked.herd.test': '127.0.0.1:PORT' } };
+export default function () {
+  check(http.get('http://a.blocked.herd.test/'), {
+    'blocked by --block-hostnames': (r) => r.error_code === 1111,
+  });
+  check(http.get('http://127.0.0.3:PORT/'), {
+    'refused by --blacklist-ip': (r) => r.error_code === 1110 && r.error.includes('(127.0.0.3/32)'),
+  });
+  check(http.get('http://127.0.0.1:PORT/'), { 'others pass': (r) => r.status === 200 });
+}
+)JS");
+  ProcResult r;
+  json exp = run_export(script, &r,
+                        {"--block-hostnames", "*.blocked.herd.test", "--blacklist-ip", "127.0.0.2/32", "--blacklist-ip",
+                         "127.0.0.3/32", "--no-vu-connection-reuse", "--batch", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 3);
+  ProcResult inspect = run_spec({.args = {"inspect", "--batch", "3", "--batch-per-host", "2", "--no-connection-reuse",
+                                          "--dns", "ttl=1m,select=first,policy=onlyIPv4", "script.js"}});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect;
+  json opts = json::parse(inspect.out);
+  EXPECT_EQ(opts.value("batch", 0), 3) << inspect.out;
+  EXPECT_EQ(opts.value("batchPerHost", 0), 2) << inspect.out;
+  EXPECT_EQ(opts.value("noConnectionReuse", false), true) << inspect.out;
+  ProcResult bad = run_script("export default function () {}\n", {"--local-ips", "127.0.0.9-127.0.0.1"});
+  EXPECT_EQ(bad.exit_code, 104) << bad;
+  EXPECT_NE(bad.err.find("--local-ips: invalid address, range or CIDR"), std::string::npos) << bad;
+  bad = run_script("export default function () {}\n", {"--dns", "select=roundRobin"});
+  EXPECT_EQ(bad.exit_code, 104) << bad;
+  EXPECT_NE(bad.err.find("--dns.select: \"roundRobin\" is not supported"), std::string::npos) << bad;
+}
+
 TEST_F(NetTest, ThrowTurnsABlockedRequestIntoAnException) {
   ProcResult r = run_script(R"JS(
 import http from 'k6/http';

@@ -193,13 +193,13 @@ TEST_F(NetTlsTest, StapledOcspResponses) {
   expect_checks({"-status_file", "good.ocsp"}, script("", R"JS(
   const now = Date.now() / 1000;
   check(http.get('https://tls.herd.test/hello.txt'), {
-    'good': (r) => r.status === 200 && r.ocsp.status === 'good' && r.ocsp.revocation_reason === '',
+    'good': (r) => r.status === 200 && r.ocsp.status === http.OCSP_STATUS_GOOD && r.ocsp.revocation_reason === '',
     'times': (r) => Math.abs(r.ocsp.produced_at - now) < 300 && r.ocsp.next_update > r.ocsp.this_update,
   });)JS"),
                 2);
   expect_checks({"-status_file", "revoked.ocsp"}, script("", R"JS(
   check(http.get('https://tls.herd.test/hello.txt'), {
-    'revoked': (r) => r.ocsp.status === 'revoked' && r.ocsp.revocation_reason === 'key_compromise' && r.ocsp.revoked_at > 0,
+    'revoked': (r) => r.ocsp.status === http.OCSP_STATUS_REVOKED && r.ocsp.revocation_reason === http.OCSP_REASON_KEY_COMPROMISE && r.ocsp.revoked_at > 0,
   });)JS"),
                 1);
 }
