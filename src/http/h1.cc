@@ -10,14 +10,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <unordered_map>
 #include <vector>
 
+#include "http/h1_exchange.h"
 #include "util/ascii.h"
 #include "util/base64.h"
-#include "util/http_status.h"
 
 namespace herd::http::detail {
 
@@ -26,226 +25,6 @@ using loop::Clock;
 using util::iequals;
 
 namespace {
-
-bool has_dot_segment(std::string_view path) {
-  for (std::size_t i = 0; i < path.size(); ++i) {
-    if (path[i] != '/') continue;
-    std::string_view rest = path.substr(i + 1);
-    if (rest == "." || rest == ".." || rest.rfind("./", 0) == 0 || rest.rfind("../", 0) == 0) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-bool fast_url(std::string_view url, FastUrl* out) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.substr(0, kScheme.size()) != kScheme) return false;
-  for (char c : url)
-    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '\\') return false;
-  std::string_view rest = url.substr(kScheme.size());
-  std::size_t auth_end = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, auth_end);
-  std::string_view tail = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
-
-  std::string_view host, port_text;
-  bool v6 = false;
-  if (authority.front() == '[') {
-    std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return false;
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return false;
-      port_text = after.substr(1);
-      if (port_text.empty()) return false;
-    }
-    v6 = true;
-  } else {
-    std::size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-      if (port_text.empty()) return false;
-    }
-  }
-  int port = 80;
-  if (!port_text.empty()) {
-    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc{} || p != port_text.data() + port_text.size() || port < 1 || port > 65535) return false;
-  }
-  // RFC 6761: localhost is loopback without asking DNS (libcurl does the same).
-  // IPv4 first; a refused connection tries [::1] (H1Client::Impl::fail_connect).
-  FastUrl u;
-  u.localhost = !v6 && iequals(host, "localhost");
-  std::string host_str = u.localhost ? "localhost" : std::string(host);
-  const std::string literal = u.localhost ? "127.0.0.1" : host_str;
-  if (v6) {
-    if (host_str.find('%') != std::string::npos) return false;  // zone ids: libcurl
-    auto* a = reinterpret_cast<sockaddr_in6*>(&u.addr);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(static_cast<std::uint16_t>(port));
-    if (inet_pton(AF_INET6, literal.c_str(), &a->sin6_addr) != 1) return false;
-    u.addr_len = sizeof(sockaddr_in6);
-    char buf[INET6_ADDRSTRLEN];
-    u.ip = inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&u.addr);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(static_cast<std::uint16_t>(port));
-    if (inet_pton(AF_INET, literal.c_str(), &a->sin_addr) != 1) return false;
-    u.addr_len = sizeof(sockaddr_in);
-    char buf[INET_ADDRSTRLEN];
-    u.ip = inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-  }
-  u.port = port;
-  u.host_header = v6 ? "[" + host_str + "]" : host_str;
-  if (port != 80) u.host_header += ":" + std::to_string(port);
-
-  std::string_view target = tail.substr(0, tail.find('#'));
-  std::string_view path = target.substr(0, target.find('?'));
-  if (has_dot_segment(path)) return false;
-  if (target.empty() || target.front() == '?') u.target = "/";
-  u.target.append(target);
-  *out = std::move(u);
-  return true;
-}
-
-bool fast_request(const Request& req) {
-  if (req.method.empty()) return false;
-  for (char c : req.method)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-      return false;
-  for (const auto& [k, v] : req.headers) {
-    if (k.empty()) return false;
-    for (char c : k)
-      if (c == '\r' || c == '\n' || c == ':' || c == ' ' || c == '\0') return false;
-    for (char c : v)
-      if (c == '\r' || c == '\n' || c == '\0') return false;
-    if (iequals(k, "transfer-encoding") || iequals(k, "expect") || iequals(k, "upgrade")) return false;
-  }
-  return true;
-}
-
-namespace {
-
-struct Conn;
-
-struct Exchange {
-  Request req;
-  FastUrl url;
-  Client::Callback done;
-  Response resp;
-  Clock::time_point started{}, deadline = Clock::time_point::max();
-  Clock::time_point connect_start{}, write_start{}, write_done{}, first_byte{};
-  double connecting_ms = 0;
-  std::string head;         // serialized request line and headers
-  std::size_t written = 0;  // bytes of head + body written
-  Conn* conn = nullptr;
-  bool retried = false;
-  bool is_head = false;
-  bool got_bytes = false;  // any response byte on the current connection
-  bool complete = false;
-  bool keep_alive = false;
-  bool failing = false;                     // an error callback is queued (later())
-  bool queued = false;                      // waiting in H1Client::Impl::pending for the next flush
-  std::string key;                          // pool key, from the URL as given (a localhost fallback keeps it)
-  std::string field, value;                 // header being parsed
-  std::string reason;                       // the status line's phrase
-  std::unique_ptr<ContentDecoder> decoder;  // set when the response has a Content-Encoding to undo
-  Exchange* prev = nullptr;                 // in-flight list
-  Exchange* next = nullptr;
-
-  std::size_t total() const { return head.size() + req.body.size(); }
-};
-
-struct Conn {
-  int fd = -1;
-  std::string key;
-  Exchange* ex = nullptr;
-  bool connecting = false;
-  bool want_out = false;
-  bool retired = false;  // close_idle() while busy: closed after its exchange
-  llhttp_t parser;
-};
-
-int on_status(llhttp_t* p, const char* at, std::size_t len) {
-  static_cast<Exchange*>(p->data)->reason.append(at, len);
-  return 0;
-}
-
-int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
-  static_cast<Exchange*>(p->data)->field.append(at, len);
-  return 0;
-}
-
-int on_header_value(llhttp_t* p, const char* at, std::size_t len) {
-  static_cast<Exchange*>(p->data)->value.append(at, len);
-  return 0;
-}
-
-int on_header_value_complete(llhttp_t* p) {
-  auto* ex = static_cast<Exchange*>(p->data);
-  std::string& v = ex->value;
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
-  ex->resp.headers.emplace_back(std::move(ex->field), std::move(v));
-  ex->field.clear();
-  ex->value.clear();
-  return 0;
-}
-
-int on_headers_complete(llhttp_t* p) {
-  auto* ex = static_cast<Exchange*>(p->data);
-  if (p->status_code >= 100 && p->status_code < 200) return 0;  // interim: the body-less final answer follows
-  if (ex->is_head) return 1;                                    // 1: this response has no body
-  if (ex->req.keep_body)
-    for (const auto& [k, v] : ex->resp.headers)
-      if (iequals(k, "content-encoding")) ex->decoder = ContentDecoder::create(v, ex->req.max_decoded_body);
-  return 0;
-}
-
-int on_body(llhttp_t* p, const char* at, std::size_t len) {
-  auto* ex = static_cast<Exchange*>(p->data);
-  if (!ex->req.keep_body) return 0;
-  if (ex->decoder)
-    ex->decoder->feed(at, len, &ex->resp.body);  // an error is reported when the message is complete
-  else
-    ex->resp.body.append(at, len);
-  return 0;
-}
-
-int on_message_complete(llhttp_t* p) {
-  auto* ex = static_cast<Exchange*>(p->data);
-  if (p->status_code >= 100 && p->status_code < 200 && p->status_code != 101) {
-    // "100 Continue" and friends: keep only the final header block, as libcurl does
-    ex->resp.headers.clear();
-    ex->reason.clear();
-    return 0;
-  }
-  ex->complete = true;
-  ex->keep_alive = llhttp_should_keep_alive(p) != 0 && p->status_code != 101;
-  ex->resp.status = p->status_code;
-  ex->resp.proto = p->http_major == 1 && p->http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
-  ex->resp.status_text = util::http_status_text(p->status_code, ex->reason);
-  return HPE_PAUSED;  // stop at the end of this message
-}
-
-const llhttp_settings_t& parser_settings() {
-  static const llhttp_settings_t settings = [] {
-    llhttp_settings_t s;
-    llhttp_settings_init(&s);
-    s.on_status = on_status;
-    s.on_header_field = on_header_field;
-    s.on_header_value = on_header_value;
-    s.on_header_value_complete = on_header_value_complete;
-    s.on_headers_complete = on_headers_complete;
-    s.on_body = on_body;
-    s.on_message_complete = on_message_complete;
-    return s;
-  }();
-  return settings;
-}
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   if (a == Clock::time_point{} || b == Clock::time_point{} || b < a) return 0;
@@ -469,7 +248,7 @@ struct H1Client::Impl {
     e->field.clear();
     e->value.clear();
     e->reason.clear();
-    llhttp_init(&c->parser, HTTP_RESPONSE, &parser_settings());
+    llhttp_init(&c->parser, HTTP_RESPONSE, &kParserSettings);
     c->parser.data = e;
   }
 

@@ -5,44 +5,25 @@
 // the response parsed by llhttp, no per-request epoll changes and no liveness
 // poll() (an idle connection stays registered for input, so a peer's close is
 // seen as it happens). Everything else (https, HTTP/2, host names, proxies,
-// unusual headers) goes through libcurl; Client decides (see fast_url()).
+// unusual headers) goes through libcurl; Client decides (see fast_url() in
+// http/h1_url.h).
 //
 // Connections are pooled per (group, address): the k6 layer passes the VU as
 // the group, so each VU keeps its own keep-alive connections, as in k6.
-
-#include <netinet/in.h>
-#include <sys/socket.h>
+//
+// Files: h1_url (which requests it takes), h1_exchange (an exchange's state
+// and the llhttp callbacks that parse its response), h1.cc (the connection
+// pool and the exchange state machine).
 
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "http/client.h"
+#include "http/h1_url.h"
 #include "loop/event_loop.h"
 
 namespace herd::http::detail {
-
-/// An http:// URL that the built-in client can send as is.
-struct FastUrl {
-  sockaddr_storage addr{};
-  socklen_t addr_len = 0;
-  std::string ip;  ///< "127.0.0.1", "::1"
-  int port = 80;
-  std::string host_header;  ///< as libcurl sends it: the port only when not 80
-  std::string target;       ///< origin-form request target: path and query, "/" at least
-  bool localhost = false;   ///< host "localhost": 127.0.0.1, then [::1] if that refuses
-};
-
-/// Parses `url` when it is http://<IPv4 or [IPv6] literal, or localhost>[:port][/path][?query][#fragment]
-/// with nothing that libcurl would rewrite (user info, dot segments, spaces,
-/// control or non-ASCII bytes, backslashes). False means: let libcurl do it.
-bool fast_url(std::string_view url, FastUrl* out);
-
-/// True when the request's headers, method and options need nothing beyond
-/// the built-in client (no Transfer-Encoding, Expect, Connection: upgrade, no
-/// CR/LF in names or values).
-bool fast_request(const Request& req);
 
 class H1Client {
  public:

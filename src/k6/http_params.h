@@ -1,5 +1,5 @@
 #pragma once
-// Request params of k6/http beyond the basics parsed in http_natives.cc:
+// Request params of k6/http beyond the basics parsed in http_request_spec.cc:
 // `compression` (the request body encoded with gzip, deflate, br and/or zstd),
 // `auth` ("basic", "digest"; "ntlm" is refused), `jar` (a CookieJar for this
 // request), and URLs made by the `http.url` tagged template (their `name` tag

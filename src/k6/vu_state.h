@@ -125,7 +125,7 @@ struct VuState {
     metrics::TagSet set;
   } last_http;
 
-  /// Atoms for Response properties, created once per VU (see k6/http_natives.cc).
+  /// Atoms for Response properties, created once per VU (see k6/http_response.cc).
   std::vector<JSAtom> atoms;
   JSValue response_proto = JS_UNDEFINED;     ///< http Response.prototype (owned by the context)
   JSValue response_callback = JS_UNDEFINED;  ///< http.setResponseCallback value (owned)

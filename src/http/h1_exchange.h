@@ -1,0 +1,71 @@
+#pragma once
+// Internal to the built-in HTTP/1.1 client (http/h1.cc): the state of one
+// request/response exchange, the connection it runs on, and the llhttp
+// callbacks that fill the exchange's Response as its bytes arrive
+// (http/h1_exchange.cc).
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "http/client.h"
+#include "http/content_coding.h"
+#include "http/h1_url.h"
+#include "loop/event_loop.h"
+
+namespace herd::http::detail {
+
+using loop::Clock;
+
+struct Conn;
+
+/// One request and its response: owned by H1Client::Impl from start() until
+/// its callback runs; on a connection (`conn`) while it is being sent or read.
+struct Exchange {
+  Request req;
+  FastUrl url;
+  Client::Callback done;
+  Response resp;
+  Clock::time_point started{}, deadline = Clock::time_point::max();
+  Clock::time_point connect_start{}, write_start{}, write_done{}, first_byte{};
+  double connecting_ms = 0;
+  std::string head;         // serialized request line and headers
+  std::size_t written = 0;  // bytes of head + body written
+  Conn* conn = nullptr;
+  bool retried = false;
+  bool is_head = false;
+  bool got_bytes = false;  // any response byte on the current connection
+  bool complete = false;
+  bool keep_alive = false;
+  bool failing = false;                     // an error callback is queued (later())
+  bool queued = false;                      // waiting in H1Client::Impl::pending for the next flush
+  std::string key;                          // pool key, from the URL as given (a localhost fallback keeps it)
+  std::string field, value;                 // header being parsed
+  std::string reason;                       // the status line's phrase
+  std::unique_ptr<ContentDecoder> decoder;  // set when the response has a Content-Encoding to undo
+  Exchange* prev = nullptr;                 // in-flight list
+  Exchange* next = nullptr;
+
+  std::size_t total() const { return head.size() + req.body.size(); }
+};
+
+/// A TCP connection: connecting, busy with `ex`, or idle in its pool (`ex` null).
+struct Conn {
+  int fd = -1;
+  std::string key;
+  Exchange* ex = nullptr;
+  bool connecting = false;
+  bool want_out = false;
+  bool retired = false;  // close_idle() while busy: closed after its exchange
+  llhttp_t parser;
+};
+
+/// llhttp settings for a response parser whose `data` is the Exchange it
+/// fills: status phrase, header list, body (decoded per Content-Encoding when
+/// kept), and at the end of the message status, proto and keep-alive; the
+/// parser pauses there (HPE_PAUSED).
+extern const llhttp_settings_t kParserSettings;
+
+}  // namespace herd::http::detail

@@ -1,0 +1,117 @@
+#include "http/h1_url.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstdint>
+
+#include "util/ascii.h"
+
+namespace herd::http::detail {
+
+using util::iequals;
+
+namespace {
+
+bool has_dot_segment(std::string_view path) {
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '/') continue;
+    std::string_view rest = path.substr(i + 1);
+    if (rest == "." || rest == ".." || rest.rfind("./", 0) == 0 || rest.rfind("../", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool fast_url(std::string_view url, FastUrl* out) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.substr(0, kScheme.size()) != kScheme) return false;
+  for (char c : url)
+    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '\\') return false;
+  std::string_view rest = url.substr(kScheme.size());
+  std::size_t auth_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, auth_end);
+  std::string_view tail = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
+
+  std::string_view host, port_text;
+  bool v6 = false;
+  if (authority.front() == '[') {
+    std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return false;
+      port_text = after.substr(1);
+      if (port_text.empty()) return false;
+    }
+    v6 = true;
+  } else {
+    std::size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      if (port_text.empty()) return false;
+    }
+  }
+  int port = 80;
+  if (!port_text.empty()) {
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc{} || p != port_text.data() + port_text.size() || port < 1 || port > 65535) return false;
+  }
+  // RFC 6761: localhost is loopback without asking DNS (libcurl does the same).
+  // IPv4 first; a refused connection tries [::1] (H1Client::Impl::fail_connect).
+  FastUrl u;
+  u.localhost = !v6 && iequals(host, "localhost");
+  std::string host_str = u.localhost ? "localhost" : std::string(host);
+  const std::string literal = u.localhost ? "127.0.0.1" : host_str;
+  if (v6) {
+    if (host_str.find('%') != std::string::npos) return false;  // zone ids: libcurl
+    auto* a = reinterpret_cast<sockaddr_in6*>(&u.addr);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<std::uint16_t>(port));
+    if (inet_pton(AF_INET6, literal.c_str(), &a->sin6_addr) != 1) return false;
+    u.addr_len = sizeof(sockaddr_in6);
+    char buf[INET6_ADDRSTRLEN];
+    u.ip = inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&u.addr);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<std::uint16_t>(port));
+    if (inet_pton(AF_INET, literal.c_str(), &a->sin_addr) != 1) return false;
+    u.addr_len = sizeof(sockaddr_in);
+    char buf[INET_ADDRSTRLEN];
+    u.ip = inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+  }
+  u.port = port;
+  u.host_header = v6 ? "[" + host_str + "]" : host_str;
+  if (port != 80) u.host_header += ":" + std::to_string(port);
+
+  std::string_view target = tail.substr(0, tail.find('#'));
+  std::string_view path = target.substr(0, target.find('?'));
+  if (has_dot_segment(path)) return false;
+  if (target.empty() || target.front() == '?') u.target = "/";
+  u.target.append(target);
+  *out = std::move(u);
+  return true;
+}
+
+bool fast_request(const Request& req) {
+  if (req.method.empty()) return false;
+  for (char c : req.method)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      return false;
+  for (const auto& [k, v] : req.headers) {
+    if (k.empty()) return false;
+    for (char c : k)
+      if (c == '\r' || c == '\n' || c == ':' || c == ' ' || c == '\0') return false;
+    for (char c : v)
+      if (c == '\r' || c == '\n' || c == '\0') return false;
+    if (iequals(k, "transfer-encoding") || iequals(k, "expect") || iequals(k, "upgrade")) return false;
+  }
+  return true;
+}
+
+}  // namespace herd::http::detail

@@ -1,0 +1,284 @@
+// k6/http's Response object: status, error_code and body set when it is made,
+// the other fields (headers, timings, cookies, request, ...) built from the
+// flight when first read, by getters on Response.prototype.
+#include <cctype>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "k6/http_flight.h"
+#include "k6/natives_util.h"
+
+namespace herd::k6 {
+
+namespace {
+
+std::string canonical_header(const std::string& k) {
+  std::string out = k;
+  bool up = true;
+  for (auto& c : out) {
+    c = up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+           : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    up = c == '-';
+  }
+  return out;
+}
+
+enum Atom : std::size_t {
+  kAStatus,
+  kAStatusText,
+  kAProto,
+  kAUrl,
+  kARemoteIp,
+  kARemotePort,
+  kAError,
+  kAErrorCode,
+  kATlsVersion,
+  kABody,
+  kAHeaders,
+  kABlocked,
+  kAConnecting,
+  kATlsHandshaking,
+  kASending,
+  kAWaiting,
+  kAReceiving,
+  kADuration,
+  kATimings,
+  kACookies,
+  kARequest,
+  kAMethod,
+  kATlsCipherSuite,
+  kAOcsp,
+  kACount
+};
+const char* const kAtomNames[kACount] = {
+    "status",     "status_text",     "proto",       "url",     "remote_ip",        "remote_port",
+    "error",      "error_code",      "tls_version", "body",    "headers",          "blocked",
+    "connecting", "tls_handshaking", "sending",     "waiting", "receiving",        "duration",
+    "timings",    "cookies",         "request",     "method",  "tls_cipher_suite", "ocsp"};
+
+void put(JSContext* ctx, VuState* vu, JSValue obj, Atom a, JSValue v) {
+  JS_DefinePropertyValue(ctx, obj, vu->atoms[a], v, JS_PROP_C_W_E);
+}
+
+JSValue build_headers(JSContext* ctx, const http::Headers& headers) {
+  JSValue h = JS_NewObject(ctx);
+  std::vector<std::pair<std::string, std::string>> hv;
+  hv.reserve(headers.size());
+  for (auto& [k, v] : headers) {
+    std::string ck = canonical_header(k);
+    bool merged = false;
+    for (auto& e : hv)
+      if (e.first == ck) {
+        e.second += ", " + v;
+        merged = true;
+      }
+    if (!merged) hv.emplace_back(std::move(ck), v);
+  }
+  for (auto& [k, v] : hv) JS_SetPropertyStr(ctx, h, k.c_str(), new_string(ctx, v));
+  return h;
+}
+
+// k6's res.ocsp: the stapled OCSP response's fields (unix seconds).
+JSValue build_ocsp(JSContext* ctx, const http::Response& r) {
+  const http::OcspInfo& o = r.ocsp;
+  JSValue v = JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, v, "produced_at", JS_NewInt64(ctx, o.produced_at));
+  JS_SetPropertyStr(ctx, v, "this_update", JS_NewInt64(ctx, o.this_update));
+  JS_SetPropertyStr(ctx, v, "next_update", JS_NewInt64(ctx, o.next_update));
+  JS_SetPropertyStr(ctx, v, "revoked_at", JS_NewInt64(ctx, o.revoked_at));
+  JS_SetPropertyStr(ctx, v, "revocation_reason", new_string(ctx, o.revocation_reason));
+  JS_SetPropertyStr(ctx, v, "status", new_string(ctx, o.status));
+  return v;
+}
+
+JSValue build_timings(JSContext* ctx, VuState* vu, const http::Timings& t) {
+  JSValue tm = JS_NewObject(ctx);
+  put(ctx, vu, tm, kABlocked, JS_NewFloat64(ctx, t.blocked));
+  put(ctx, vu, tm, kAConnecting, JS_NewFloat64(ctx, t.connecting));
+  put(ctx, vu, tm, kATlsHandshaking, JS_NewFloat64(ctx, t.tls_handshaking));
+  put(ctx, vu, tm, kASending, JS_NewFloat64(ctx, t.sending));
+  put(ctx, vu, tm, kAWaiting, JS_NewFloat64(ctx, t.waiting));
+  put(ctx, vu, tm, kAReceiving, JS_NewFloat64(ctx, t.receiving));
+  put(ctx, vu, tm, kADuration, JS_NewFloat64(ctx, t.duration));
+  return tm;
+}
+
+JSValue build_cookies(JSContext* ctx, const Flight& f) {
+  JSValue cookies = JS_NewObject(ctx);
+  std::map<std::string, std::vector<const Cookie*>> by_name;
+  for (auto& c : f.set_cookies) by_name[c.name].push_back(&c);
+  for (auto& [name, list] : by_name) {
+    JSValue arr = JS_NewArray(ctx);
+    for (uint32_t i = 0; i < list.size(); i++) {
+      const Cookie& c = *list[i];
+      JSValue co = JS_NewObject(ctx);
+      JS_SetPropertyStr(ctx, co, "name", new_string(ctx, c.name));
+      JS_SetPropertyStr(ctx, co, "value", new_string(ctx, c.value));
+      JS_SetPropertyStr(ctx, co, "domain", new_string(ctx, c.domain));
+      JS_SetPropertyStr(ctx, co, "path", new_string(ctx, c.path));
+      JS_SetPropertyStr(ctx, co, "http_only", JS_NewBool(ctx, c.http_only));
+      JS_SetPropertyStr(ctx, co, "secure", JS_NewBool(ctx, c.secure));
+      JS_SetPropertyStr(ctx, co, "max_age", JS_NewInt64(ctx, c.max_age));
+      JS_SetPropertyStr(ctx, co, "expires", JS_NewInt64(ctx, c.expires_unix * 1000));
+      JS_SetPropertyUint32(ctx, arr, i, co);
+    }
+    JS_SetPropertyStr(ctx, cookies, name.c_str(), arr);
+  }
+  return cookies;
+}
+
+JSValue build_request(JSContext* ctx, VuState* vu, const Flight& f) {
+  JSValue rq = JS_NewObject(ctx);
+  put(ctx, vu, rq, kAMethod, new_string(ctx, f.current_method));
+  put(ctx, vu, rq, kAUrl, new_string(ctx, f.current_url));
+  put(ctx, vu, rq, kABody, new_string(ctx, f.spec.has_body ? f.spec.body : ""));
+  JSValue rh = JS_NewObject(ctx);
+  for (auto& [k, v] : f.spec.headers) {
+    JSValue arr = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, arr, 0, new_string(ctx, v));
+    JS_SetPropertyStr(ctx, rh, canonical_header(k).c_str(), arr);
+  }
+  if (!f.sent_cookie_header.empty()) {
+    JSValue arr = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, arr, 0, new_string(ctx, f.sent_cookie_header));
+    JS_SetPropertyStr(ctx, rh, "Cookie", arr);
+  }
+  put(ctx, vu, rq, kAHeaders, rh);
+  return rq;
+}
+
+/// Lazily built Response fields; kLazyAtoms names each one's property.
+enum LazyField {
+  kLHeaders,
+  kLTimings,
+  kLCookies,
+  kLRequest,
+  kLRemoteIp,
+  kLRemotePort,
+  kLStatusText,
+  kLProto,
+  kLUrl,
+  kLError,
+  kLTlsVersion,
+  kLTlsCipherSuite,
+  kLOcsp
+};
+const Atom kLazyAtoms[] = {kAHeaders, kATimings, kACookies, kARequest,    kARemoteIp,       kARemotePort, kAStatusText,
+                           kAProto,   kAUrl,     kAError,   kATlsVersion, kATlsCipherSuite, kAOcsp};
+
+JSClassID response_class_id = 0;
+
+/// What a Response object holds on the C++ side: the exchange it describes.
+struct ResponseData {
+  std::shared_ptr<Flight> flight;
+};
+
+void response_finalizer(JSRuntime*, JSValue val) {
+  delete static_cast<ResponseData*>(JS_GetOpaque(val, response_class_id));
+}
+
+JSValue build_lazy(JSContext* ctx, VuState* vu, Flight& f, int field) {
+  http::Response& r = f.final;
+  switch (field) {
+    case kLHeaders:
+      return build_headers(ctx, r.headers);
+    case kLTimings:
+      return build_timings(ctx, vu, r.timings);
+    case kLCookies:
+      return build_cookies(ctx, f);
+    case kLRequest:
+      return build_request(ctx, vu, f);
+    case kLRemoteIp:
+      return new_string(ctx, r.remote_ip);
+    case kLRemotePort:
+      return JS_NewInt32(ctx, r.remote_port);
+    case kLStatusText:
+      return new_string(ctx, r.status_text);
+    case kLProto:
+      return new_string(ctx, r.proto);
+    case kLUrl:
+      return new_string(ctx, r.url);
+    case kLError:
+      return new_string(ctx, r.error);
+    case kLTlsVersion:
+      return new_string(ctx, r.tls_version);
+    case kLTlsCipherSuite:
+      return new_string(ctx, r.tls_cipher_suite);
+    case kLOcsp:
+      return build_ocsp(ctx, r);
+    default:
+      return new_string(ctx, "");
+  }
+}
+
+void ensure_atoms(JSContext* ctx, VuState* vu) {
+  if (vu->atoms.empty())
+    for (std::size_t i = 0; i < kACount; i++) vu->atoms.push_back(JS_NewAtom(ctx, kAtomNames[i]));
+}
+
+/// Getter on Response.prototype: builds the field once and caches it on the instance.
+JSValue response_lazy_get(JSContext* ctx, JSValueConst this_val, int magic) {
+  auto* d = static_cast<ResponseData*>(JS_GetOpaque(this_val, response_class_id));
+  if (!d) return JS_UNDEFINED;
+  VuState* vu = vu_of(ctx);
+  ensure_atoms(ctx, vu);
+  JSValue v = build_lazy(ctx, vu, *d->flight, magic);
+  JS_DefinePropertyValue(ctx, this_val, vu->atoms[kLazyAtoms[magic]], JS_DupValue(ctx, v), JS_PROP_C_W_E);
+  return v;
+}
+
+}  // namespace
+
+JSValue make_response(JSContext* ctx, VuState* vu, std::shared_ptr<Flight> fp) {
+  ensure_atoms(ctx, vu);
+  Flight& f = *fp;
+  http::Response& r = f.final;
+  bool lazy = JS_IsObject(vu->response_proto) && response_class_id != 0 &&
+              JS_IsRegisteredClass(JS_GetRuntime(ctx), response_class_id);
+  JSValue o = lazy ? JS_NewObjectProtoClass(ctx, vu->response_proto, response_class_id) : JS_NewObject(ctx);
+  // status, error_code and body are set now; the rest are built when read (Response.prototype getters)
+  put(ctx, vu, o, kAStatus, JS_NewInt32(ctx, r.status));
+  put(ctx, vu, o, kAErrorCode, JS_NewInt32(ctx, r.error_code));
+  if (f.spec.response_type == "none") {
+    put(ctx, vu, o, kABody, JS_NULL);
+  } else if (f.spec.response_type == "binary") {
+    js::ensure_typed_arrays(ctx);
+    put(ctx, vu, o, kABody, JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
+  } else {
+    put(ctx, vu, o, kABody, new_string(ctx, r.body));
+  }
+  if (lazy) {
+    JS_SetOpaque(o, new ResponseData{std::move(fp)});
+  } else {
+    for (int field = kLHeaders; field <= kLOcsp; field++)
+      put(ctx, vu, o, kLazyAtoms[field], build_lazy(ctx, vu, f, field));
+  }
+  return o;
+}
+
+void install_response_class(JSContext* ctx, JSValue proto) {
+  static std::once_flag once;
+  std::call_once(once, [] { JS_NewClassID(&response_class_id); });
+  JSRuntime* rt = JS_GetRuntime(ctx);
+  if (!JS_IsRegisteredClass(rt, response_class_id)) {
+    JSClassDef def{};
+    def.class_name = "Response";
+    def.finalizer = response_finalizer;
+    JS_NewClass(rt, response_class_id, &def);
+  }
+  for (int field = kLHeaders; field <= kLOcsp; field++) {
+    JSCFunctionType fn;
+    fn.getter_magic = response_lazy_get;
+    const char* name = kAtomNames[kLazyAtoms[field]];
+    JSValue getter = JS_NewCFunction2(ctx, fn.generic, name, 0, JS_CFUNC_getter_magic, field);
+    JSAtom a = JS_NewAtom(ctx, name);
+    JS_DefineProperty(ctx, proto, a, JS_UNDEFINED, getter, JS_UNDEFINED,
+                      JS_PROP_CONFIGURABLE | JS_PROP_HAS_GET | JS_PROP_HAS_CONFIGURABLE);
+    JS_FreeAtom(ctx, a);
+    JS_FreeValue(ctx, getter);
+  }
+}
+
+}  // namespace herd::k6
