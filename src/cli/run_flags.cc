@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "exec/config_file.h"
+#include "k6/secrets.h"
 #include "util/duration.h"
 
 namespace herd::cli {
@@ -270,6 +271,19 @@ const std::vector<Flag>& flags() {
        [](RF& f, S v) { f.overrides.system_tags = split_commas(v); }},
       {"console-output", 0, Kind::kValue, "file", "redirect console logging to the provided output file",
        [](RF& f, S v) { f.console_output = v; }},
+      {"secret-source", 0, Kind::kValue, "source",
+       "a k6/secrets source, repeatable: file=PATH, file=name=NAME,filename=PATH[,default], "
+       "mock=KEY=VALUE[,name=NAME][,default]",
+       [](RF& f, S v) {
+         std::vector<std::string> all = f.overrides.secret_sources;
+         all.push_back(v);
+         try {
+           k6::SecretSources::from_flags(all);
+         } catch (const k6::SecretError& e) {
+           throw BadValue{e.what()};
+         }
+         f.overrides.secret_sources = std::move(all);
+       }},
       {"verbose", 'v', Kind::kBool, "", "enable verbose logging", [](RF& f, S v) { f.verbose = to_bool(v); }},
       {"help", 'h', Kind::kBool, "", "help for run", [](RF& f, S v) { f.help = to_bool(v); }},
   };
@@ -284,7 +298,6 @@ struct RefusedFlag {
 };
 const RefusedFlag kRefusedFlags[] = {
     {"compatibility-mode", "herd runs ES modules and CommonJS through QuickJS; there is no mode to choose"},
-    {"secret-source", "secret sources are not implemented"},
     {"traces-output", "tracing output is not implemented"},
     {"profiling-enabled", "the profiling endpoints are not implemented"},
     {"exit-on-running", "not implemented"},

@@ -99,6 +99,7 @@ const FlagInfo kFlags[] = {
     {"no-color", 0, false, false},
     {"system-tags", 0, true, false},
     {"rps", 0, true, false},
+    {"secret-source", 0, true, false},
     {"batch", 0, true, false},
     {"batch-per-host", 0, true, false},
     {"dns", 0, true, false},

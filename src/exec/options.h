@@ -158,6 +158,8 @@ struct CliOverrides {
   /// --dns, --local-ips, --blacklist-ip, --block-hostnames, --no-vu-connection-reuse,
   /// stored under their K6_* variable names (the same syntax; apply_net_env).
   std::map<std::string, std::string> net_flags;
+  /// --secret-source values in order (k6/secrets.h parses them).
+  std::vector<std::string> secret_sources;
 };
 
 /// Every system tag name k6 defines (options.systemTags accepts these).

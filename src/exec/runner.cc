@@ -509,6 +509,11 @@ struct Engine::Impl {
     } else {
       logger.set_format(format);
     }
+    try {
+      run.secrets = std::make_shared<const k6::SecretSources>(k6::SecretSources::from_flags(cfg.cli.secret_sources));
+    } catch (const k6::SecretError& e) {
+      if (log_setup_error.empty()) log_setup_error = e.what();
+    }
   }
 
   std::string log_setup_error;  ///< a --log-output/--log-format/--console-output problem (exit 104)

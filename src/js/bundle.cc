@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -150,7 +151,11 @@ void Bundle::install(JSRuntime* rt) {
 }
 
 std::string Bundle::resolve(const std::string& base, const std::string& spec) const {
-  if (is_builtin(spec) || is_builtin_specifier(spec)) return spec;
+  if (is_builtin(spec)) return spec;
+  if (is_builtin_specifier(spec)) {
+    note_import_site(base, spec);
+    return spec;
+  }
   return resolve_file(base, spec);
 }
 
@@ -177,10 +182,56 @@ std::string Bundle::resolve_file(const std::string& base, const std::string& spe
   return file_module_name((dir / spec).generic_string());
 }
 
+void Bundle::note_import_site(const std::string& base, const std::string& spec) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = files_.find(base);
+  std::string site = base;
+  if (it != files_.end()) {
+    const std::string& src = it->second;
+    for (char q : {'\'', '"', '`'}) {
+      std::size_t at = src.find(q + spec + q);
+      if (at == std::string::npos) continue;
+      std::size_t line_start = src.rfind('\n', at);
+      line_start = line_start == std::string::npos ? 0 : line_start + 1;
+      std::size_t line = 1 + static_cast<std::size_t>(std::count(src.begin(), src.begin() + at, '\n'));
+      site += ":" + std::to_string(line) + ":" + std::to_string(at - line_start + 1);
+      break;
+    }
+  }
+  import_sites_[spec] = site;
+}
+
+std::string unsupported_module_message(const std::string& name) {
+  static const std::map<std::string, std::string> kPlanned = {
+      {"k6/ws", "WebSockets"}, {"k6/websockets", "WebSockets"},  {"k6/experimental/websockets", "WebSockets"},
+      {"k6/net/grpc", "gRPC"}, {"k6/experimental/grpc", "gRPC"},
+  };
+  static const std::map<std::string, std::string> kNotYet = {
+      {"k6/browser", ""},
+      {"k6/experimental/browser", ""},
+      {"k6/experimental/redis", ""},
+      {"k6/experimental/tracing", ""},
+      {"k6/experimental/timers", " (use k6/timers)"},
+  };
+  if (auto it = kPlanned.find(name); it != kPlanned.end())
+    return "module \"" + name + "\" is not supported by herd yet (" + it->second + " support is planned)";
+  if (auto it = kNotYet.find(name); it != kNotYet.end())
+    return "module \"" + name + "\" is not supported by herd yet" + it->second;
+  return "unknown module \"" + name + "\": herd has no such built-in module";
+}
+
 std::string Bundle::source_of(const std::string& name) {
   auto bi = builtins_.find(name);
   if (bi != builtins_.end()) return bi->second;
-  if (is_builtin_specifier(name)) throw ScriptError("unknown module \"" + name + "\"");
+  if (is_builtin_specifier(name)) {
+    std::string site;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      auto it = import_sites_.find(name);
+      if (it != import_sites_.end()) site = it->second + ": ";
+    }
+    throw ScriptError(site + unsupported_module_message(name));
+  }
   if (is_typescript(name))
     throw ScriptError(name +
                       ": TypeScript is not supported yet: compile it to JavaScript first "

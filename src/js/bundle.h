@@ -90,6 +90,9 @@ class Bundle {
   friend JSModuleDef* bundle_load_module(JSContext*, const char*, void*);
   JSModuleDef* load_module(JSContext* ctx, const std::string& name);
   std::string source_of(const std::string& name);
+  /// Remembers where `base` imports the unknown built-in `spec` ("file:line:column",
+  /// found by searching base's source for the quoted specifier) for source_of's error.
+  void note_import_site(const std::string& base, const std::string& spec) const;
   /// The compiled form of file or built-in `name`, compiling it in `ctx` on first
   /// use. nullptr with the compiler's error (a SyntaxError naming file:line:column)
   /// pending in `ctx`; throws ScriptError when the source cannot be had.
@@ -103,7 +106,13 @@ class Bundle {
   std::map<std::string, Compiled> compiled_;
   std::map<std::string, std::string> files_;  ///< local files read or provided, by path
   std::map<std::string, std::shared_ptr<const std::string>> opened_;
+  mutable std::map<std::string, std::string> import_sites_;  ///< unknown built-in -> where it was last imported
 };
+
+/// Why built-in specifier `name` (not one herd has) cannot be loaded: k6
+/// modules herd lacks say so and whether support is planned (WebSockets,
+/// gRPC); other names are "unknown module".
+std::string unsupported_module_message(const std::string& name);
 
 /// Lexically normalises a path ("a/./b/../c.js" -> "a/c.js").
 std::string normalize_path(const std::string& p);

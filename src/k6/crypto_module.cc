@@ -1,9 +1,10 @@
 // "k6/encoding" and "k6/crypto", native, over OpenSSL.
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/provider.h>
 #include <openssl/rand.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "k6/modules.h"
@@ -49,8 +50,60 @@ JSValue n_b64decode(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) 
 
 // ---- hashes --------------------------------------------------------------------
 
+/// MD4 (and RIPEMD-160 in OpenSSL before 3.0.7) live in OpenSSL 3's legacy
+/// provider. A library context of our own loads it with the default provider,
+/// so the process's default context, which TLS uses, stays as it is.
+class LegacyDigests {
+ public:
+  static const LegacyDigests& instance() {
+    static const LegacyDigests digests;
+    return digests;
+  }
+  OSSL_LIB_CTX* libctx() const { return ctx_.get(); }
+  const EVP_MD* md4() const { return md4_.get(); }
+  const EVP_MD* ripemd160() const { return ripemd160_.get(); }
+
+ private:
+  struct CtxFree {
+    void operator()(OSSL_LIB_CTX* c) const { OSSL_LIB_CTX_free(c); }
+  };
+  struct ProviderUnload {
+    void operator()(OSSL_PROVIDER* p) const { OSSL_PROVIDER_unload(p); }
+  };
+  struct MdFree {
+    void operator()(EVP_MD* m) const { EVP_MD_free(m); }
+  };
+  LegacyDigests()
+      : ctx_(OSSL_LIB_CTX_new()),
+        legacy_(ctx_ ? OSSL_PROVIDER_load(ctx_.get(), "legacy") : nullptr),
+        default_(ctx_ ? OSSL_PROVIDER_load(ctx_.get(), "default") : nullptr),
+        md4_(ctx_ ? EVP_MD_fetch(ctx_.get(), "MD4", nullptr) : nullptr),
+        ripemd160_(ctx_ ? EVP_MD_fetch(ctx_.get(), "RIPEMD160", nullptr) : nullptr) {}
+  // Members are destroyed in reverse: digests, then providers, then the context.
+  std::unique_ptr<OSSL_LIB_CTX, CtxFree> ctx_;
+  std::unique_ptr<OSSL_PROVIDER, ProviderUnload> legacy_, default_;
+  std::unique_ptr<EVP_MD, MdFree> md4_, ripemd160_;
+};
+
+/// OpenSSL's library context for `md`: the legacy one for its digests, else the default (nullptr).
+OSSL_LIB_CTX* libctx_of(const EVP_MD* md) {
+  const LegacyDigests& l = LegacyDigests::instance();
+  return md && (md == l.md4() || md == l.ripemd160()) ? l.libctx() : nullptr;
+}
+
+/// HMAC of `data` under `key` with digest `md` into `out`; false on failure.
+bool hmac_bytes(const EVP_MD* md, const std::string& key, const std::string& data, std::string* out) {
+  unsigned char buf[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  if (!EVP_Q_mac(libctx_of(md), "HMAC", nullptr, EVP_MD_get0_name(md), nullptr, key.data(), key.size(),
+                 reinterpret_cast<const unsigned char*>(data.data()), data.size(), buf, sizeof buf, &len))
+    return false;
+  out->assign(reinterpret_cast<char*>(buf), len);
+  return true;
+}
+
 const EVP_MD* md_by_name(const std::string& name) {
-  if (name == "md4") return EVP_get_digestbyname("md4");
+  if (name == "md4") return LegacyDigests::instance().md4();
   if (name == "md5") return EVP_md5();
   if (name == "sha1") return EVP_sha1();
   if (name == "sha256") return EVP_sha256();
@@ -58,7 +111,7 @@ const EVP_MD* md_by_name(const std::string& name) {
   if (name == "sha512") return EVP_sha512();
   if (name == "sha512_224") return EVP_sha512_224();
   if (name == "sha512_256") return EVP_sha512_256();
-  if (name == "ripemd160") return EVP_get_digestbyname("ripemd160");
+  if (name == "ripemd160") return LegacyDigests::instance().ripemd160();
   return nullptr;
 }
 
@@ -97,7 +150,9 @@ const char* const kHashNames[] = {"md4",    "md5",        "sha1",       "sha256"
 
 JSValue n_hash(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int magic) {
   const EVP_MD* md = md_by_name(kHashNames[magic]);
-  if (!md) return JS_ThrowTypeError(ctx, "hash %s is not available", kHashNames[magic]);
+  if (!md)
+    return JS_ThrowTypeError(ctx, "hash %s is not available (OpenSSL's legacy provider could not be loaded)",
+                             kHashNames[magic]);
   std::string in, out;
   if (argc < 1 || !arg_bytes(ctx, argv[0], &in))
     return JS_ThrowTypeError(ctx, "%s(input, outputEncoding)", kHashNames[magic]);
@@ -113,13 +168,9 @@ JSValue n_hmac(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   std::string key, data;
   arg_bytes(ctx, argv[1], &key);
   arg_bytes(ctx, argv[2], &data);
-  unsigned char buf[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-            data.size(), buf, &len))
-    return JS_ThrowInternalError(ctx, "hmac failed");
-  return encode_digest(ctx, std::string(reinterpret_cast<char*>(buf), len),
-                       argc > 3 ? js::to_string(ctx, argv[3]) : "hex");
+  std::string out;
+  if (!hmac_bytes(md, key, data, &out)) return JS_ThrowInternalError(ctx, "hmac with %s failed", alg.c_str());
+  return encode_digest(ctx, out, argc > 3 ? js::to_string(ctx, argv[3]) : "hex");
 }
 
 JSValue n_random_bytes(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
@@ -164,11 +215,7 @@ JSValue n_hasher_digest(JSContext* ctx, JSValueConst this_val, int argc, JSValue
   if (!md) return JS_ThrowTypeError(ctx, "unknown hash algorithm \"%s\"", a.c_str());
   std::string out;
   if (is_hmac) {
-    unsigned char buf[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(md, k.data(), static_cast<int>(k.size()), reinterpret_cast<const unsigned char*>(d.data()), d.size(), buf,
-         &len);
-    out.assign(reinterpret_cast<char*>(buf), len);
+    if (!hmac_bytes(md, k, d, &out)) return JS_ThrowInternalError(ctx, "hmac with %s failed", a.c_str());
   } else if (!digest(md, d, &out)) {
     return JS_ThrowInternalError(ctx, "digest failed");
   }

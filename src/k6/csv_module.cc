@@ -296,7 +296,7 @@ JSModuleDef* csv_native_module(JSContext* ctx, const char* name) {
 }
 
 std::map<std::string, std::string> webapi_module_sources() {
-  return {{"k6/experimental/csv", kCsvModule}};
+  return {{"k6/experimental/csv", kCsvModule}, {"k6/experimental/streams", streams_module_source()}};
 }
 
 }  // namespace herd::k6

@@ -1,5 +1,6 @@
 #include "k6/logger.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -93,16 +94,33 @@ std::string Logger::set_console_file(const std::string& path) {
   return "";
 }
 
+void Logger::add_secret(const std::string& value) {
+  if (value.empty()) return;
+  std::lock_guard<std::mutex> g(mu_);
+  if (std::find(secrets_.begin(), secrets_.end(), value) != secrets_.end()) return;
+  secrets_.push_back(value);
+  // Longest first: a secret that contains another is replaced whole.
+  std::stable_sort(secrets_.begin(), secrets_.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+}
+
 void Logger::log(Level level, const std::string& msg, const std::string& source) {
   if (level == Level::kDebug && !verbose_) return;
   static const char* kNames[] = {"debug", "info", "warning", "error"};
   std::lock_guard<std::mutex> g(mu_);
   std::FILE* f = console_file_ && source == "console" ? console_file_.get() : out_;
   if (!f) return;
+  std::string redacted;
+  if (!secrets_.empty()) {
+    redacted = msg;
+    for (const std::string& s : secrets_)
+      for (auto at = redacted.find(s); at != std::string::npos; at = redacted.find(s, at + 21))
+        redacted.replace(at, s.size(), "***SECRET_REDACTED***");
+  }
+  const std::string& text = secrets_.empty() ? msg : redacted;
   std::string line;
-  line.reserve(msg.size() + 96);
+  line.reserve(text.size() + 96);
   if (format_ == Format::kRaw) {
-    line = msg;
+    line = text;
   } else {
     std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
     std::tm tm{};
@@ -112,13 +130,13 @@ void Logger::log(Level level, const std::string& msg, const std::string& source)
     const char* lvl = kNames[static_cast<int>(level)];
     if (format_ == Format::kJson) {
       line = std::string("{\"level\":\"") + lvl + "\",\"msg\":\"";
-      append_escaped(line, msg);
+      append_escaped(line, text);
       line += "\",\"source\":\"";
       append_escaped(line, source);
       line += std::string("\",\"time\":\"") + ts + "\"}";
     } else {
       line = std::string("time=\"") + ts + "\" level=" + lvl + " msg=\"";
-      append_escaped(line, msg);
+      append_escaped(line, text);
       line += "\" source=" + source;
     }
   }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace herd::k6 {
 
@@ -29,6 +30,9 @@ class Logger {
   /// (appended to). Returns "" or an error naming the value.
   std::string set_output(const std::string& spec);
   void set_format(Format f);
+  /// From now on every occurrence of `value` in a message is written as
+  /// ***SECRET_REDACTED*** (k6/secrets values). Empty values are ignored.
+  void add_secret(const std::string& value);
   bool verbose() const { return verbose_; }
 
  private:
@@ -41,6 +45,7 @@ class Logger {
   std::FILE* out_ = stderr;  ///< null = --log-output=none
   std::unique_ptr<std::FILE, FileCloser> out_file_;
   std::unique_ptr<std::FILE, FileCloser> console_file_;
+  std::vector<std::string> secrets_;  ///< values to redact, longest first
 };
 
 /// Checks a --log-output value without opening anything: "" when herd supports

@@ -64,5 +64,23 @@ TEST(LoggerTest, OutputsAndFormatsRefusedByName) {
   EXPECT_FALSE(parse_log_format("logfmt", &f));
 }
 
+TEST(LoggerTest, SecretsAreRedactedOnceAdded) {
+  std::string path = ::testing::TempDir() + "/herd_logger_secrets_test.log";
+  std::remove(path.c_str());
+  {
+    Logger log;
+    ASSERT_EQ(log.set_output("file=" + path), "");
+    log.set_format(Logger::Format::kRaw);
+    log.log(Logger::Level::kInfo, "before: pass");
+    log.add_secret("pass");
+    log.add_secret("password");
+    log.add_secret("");
+    log.log(Logger::Level::kInfo, "after: pass, password, passpass");
+  }
+  EXPECT_EQ(read_file(path),
+            "before: pass\n"
+            "after: ***SECRET_REDACTED***, ***SECRET_REDACTED***, ***SECRET_REDACTED******SECRET_REDACTED***\n");
+}
+
 }  // namespace
 }  // namespace herd::k6

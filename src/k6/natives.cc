@@ -757,6 +757,7 @@ std::map<std::string, js::NativeModuleFactory> native_modules() {
           {"k6/timers", timers_native_module},
           {"k6/experimental/fs", fs_native_module},
           {"k6/experimental/webcrypto", webcrypto_native_module},
+          {"k6/secrets", secrets_native_module},
           {"herd:csv", csv_native_module}};
 }
 

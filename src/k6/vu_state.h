@@ -19,6 +19,7 @@
 #include "k6/cookie_jar.h"
 #include "k6/logger.h"
 #include "k6/rate_limit.h"
+#include "k6/secrets.h"
 #include "loop/event_loop.h"
 #include "loop/fiber.h"
 #include "metrics/registry.h"
@@ -68,6 +69,7 @@ struct RunShared {
   std::map<std::string, std::string> global_tags;  ///< options.tags
   std::string options_json = "{}";                 ///< for exec.test.options
   Logger* logger = nullptr;
+  std::shared_ptr<const SecretSources> secrets;  ///< --secret-source sources (k6/secrets); never null in a run
   InstanceStats stats;
   SharedArrayStore shared_arrays;
   /// Called (from any thread) by test.abort(); the engine stops the run.

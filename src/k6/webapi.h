@@ -1,6 +1,6 @@
 #pragma once
 // The web-platform-style k6 APIs: the global `crypto` (WebCrypto), "k6/timers",
-// "k6/experimental/fs" and "k6/experimental/csv".
+// "k6/experimental/fs", "k6/experimental/csv" and "k6/experimental/streams".
 
 #include <quickjs.h>
 
@@ -25,7 +25,14 @@ JSModuleDef* fs_native_module(JSContext* ctx, const char* name);
 /// The native half of "k6/experimental/csv" ("herd:csv": parseShared, Parser).
 JSModuleDef* csv_native_module(JSContext* ctx, const char* name);
 
-/// JS sources of the web-API modules written in JS ("k6/experimental/csv").
+/// The native "k6/secrets" module (get, source) over RunShared::secrets.
+JSModuleDef* secrets_native_module(JSContext* ctx, const char* name);
+
+/// The JS source of "k6/experimental/streams" (k6/streams_module.cc).
+std::string streams_module_source();
+
+/// JS sources of the web-API modules written in JS ("k6/experimental/csv",
+/// "k6/experimental/streams").
 std::map<std::string, std::string> webapi_module_sources();
 
 }  // namespace herd::k6

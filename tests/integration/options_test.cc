@@ -335,10 +335,10 @@ TEST_F(OptionsTest, HelpListsOnlyFlagsThatParse) {
   std::set<std::string> flags;
   for (std::sregex_iterator it(r.out.begin(), r.out.end(), flag_re), end; it != end; ++it) flags.insert((*it)[1]);
   EXPECT_GT(flags.size(), 30u);
-  for (const char* k6_only : {"compatibility-mode", "secret-source", "traces-output"})
+  for (const char* k6_only : {"compatibility-mode", "profiling-enabled", "traces-output"})
     EXPECT_EQ(flags.count(k6_only), 0u) << k6_only;
   for (const char* ours : {"config", "http-debug", "rps", "log-output", "log-format", "no-color", "system-tags", "out",
-                           "dns", "local-ips", "blacklist-ip", "block-hostnames", "batch"})
+                           "dns", "local-ips", "blacklist-ip", "block-hostnames", "batch", "secret-source"})
     EXPECT_EQ(flags.count(ours), 1u) << ours;
 }
 
