@@ -12,6 +12,7 @@
 
 #include "js/commonjs.h"
 #include "js/runtime.h"
+#include "util/url.h"
 
 namespace herd::js {
 
@@ -163,18 +164,7 @@ std::string Bundle::resolve_file(const std::string& base, const std::string& spe
   if (is_remote(spec)) return spec;
   if (is_remote(base) && (spec.rfind("./", 0) == 0 || spec.rfind("../", 0) == 0 || spec.rfind("/", 0) == 0)) {
     // Relative import inside a remote module: resolve against its URL.
-    CURLU* u = curl_url();
-    std::string out = spec;
-    if (curl_url_set(u, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
-        curl_url_set(u, CURLUPART_URL, spec.c_str(), 0) == CURLUE_OK) {
-      char* r = nullptr;
-      if (curl_url_get(u, CURLUPART_URL, &r, 0) == CURLUE_OK) {
-        out = r;
-        curl_free(r);
-      }
-    }
-    curl_url_cleanup(u);
-    return out;
+    return util::resolve_url(base, spec);
   }
   if (spec.rfind("file://", 0) == 0) return file_module_name(spec.substr(7));
   if (!spec.empty() && spec[0] == '/') return file_module_name(spec);

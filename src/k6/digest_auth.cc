@@ -8,6 +8,7 @@
 #include <random>
 
 #include "util/ascii.h"
+#include "util/url.h"
 
 namespace herd::k6 {
 
@@ -71,36 +72,24 @@ std::string quoted(std::string_view v) {
   return out + "\"";
 }
 
-struct CurlUrl {
-  CURLU* h = curl_url();
-  ~CurlUrl() { curl_url_cleanup(h); }
-  std::string get(CURLUPart part, unsigned flags = 0) const {
-    char* s = nullptr;
-    if (curl_url_get(h, part, &s, flags) != CURLUE_OK || !s) return "";
-    std::string out = s;
-    curl_free(s);
-    return out;
-  }
-};
-
 }  // namespace
 
 bool split_user_info(const std::string& url, UserInfo* out) {
-  CurlUrl u;
-  if (!u.h || curl_url_set(u.h, CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return false;
-  out->user = u.get(CURLUPART_USER, CURLU_URLDECODE);
-  out->password = u.get(CURLUPART_PASSWORD, CURLU_URLDECODE);
+  util::Url u;
+  if (!u.set(url)) return false;
+  out->user = u.part(CURLUPART_USER, CURLU_URLDECODE);
+  out->password = u.part(CURLUPART_PASSWORD, CURLU_URLDECODE);
   if (out->user.empty() && out->password.empty()) return false;
-  curl_url_set(u.h, CURLUPART_USER, nullptr, 0);
-  curl_url_set(u.h, CURLUPART_PASSWORD, nullptr, 0);
-  out->bare_url = u.get(CURLUPART_URL);
+  curl_url_set(u.get(), CURLUPART_USER, nullptr, 0);
+  curl_url_set(u.get(), CURLUPART_PASSWORD, nullptr, 0);
+  out->bare_url = u.part(CURLUPART_URL);
   return !out->bare_url.empty();
 }
 
 std::string request_target(const std::string& url) {
-  CurlUrl u;
-  if (!u.h || curl_url_set(u.h, CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return "/";
-  std::string path = u.get(CURLUPART_PATH), query = u.get(CURLUPART_QUERY);
+  util::Url u;
+  if (!u.set(url)) return "/";
+  std::string path = u.part(CURLUPART_PATH), query = u.part(CURLUPART_QUERY);
   if (path.empty()) path = "/";
   return query.empty() ? path : path + "?" + query;
 }

@@ -7,6 +7,7 @@
 #include "k6/html_binding.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
+#include "util/url.h"
 
 namespace herd::k6 {
 
@@ -203,21 +204,6 @@ std::shared_ptr<const SelectionData> find_in_body(JSContext* ctx, JSValueConst r
   return std::make_shared<SelectionData>(SelectionData{d->doc, {found[0]}, nullptr});
 }
 
-std::string resolve_url(const std::string& base, const std::string& ref) {
-  CURLU* u = curl_url();
-  std::string out = ref;
-  if (curl_url_set(u, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
-      curl_url_set(u, CURLUPART_URL, ref.c_str(), 0) == CURLUE_OK) {
-    char* s = nullptr;
-    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) {
-      out = s;
-      curl_free(s);
-    }
-  }
-  curl_url_cleanup(u);
-  return out;
-}
-
 /// String option `name` of the options object, or `def`.
 std::string option(JSContext* ctx, JSValueConst opts, const char* name, const char* def) {
   if (!JS_IsObject(opts)) return def;
@@ -347,7 +333,7 @@ JSValue response_submit_form(JSContext* ctx, JSValueConst this_val, int argc, JS
   std::string base = js::to_string(ctx, url_v);
   JS_FreeValue(ctx, url_v);
   const char* action = html::attribute(f, "action");
-  std::string url = action && *action ? resolve_url(base, action) : base;
+  std::string url = action && *action ? util::resolve_url(base, action) : base;
   std::string method = html::attribute(f, "method") ? html::attribute(f, "method") : "GET";
   for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   std::string encoded = htmljs::url_encode_pairs(merged);
@@ -373,7 +359,7 @@ JSValue response_click_link(JSContext* ctx, JSValueConst this_val, int argc, JSV
   JSValue url_v = JS_GetPropertyStr(ctx, this_val, "url");
   std::string base = js::to_string(ctx, url_v);
   JS_FreeValue(ctx, url_v);
-  return issue(ctx, "GET", resolve_url(base, href), JS_NULL, opts);
+  return issue(ctx, "GET", util::resolve_url(base, href), JS_NULL, opts);
 }
 
 }  // namespace herd::k6

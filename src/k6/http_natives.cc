@@ -17,27 +17,13 @@
 #include "k6/http_params.h"
 #include "k6/natives_util.h"
 #include "util/ascii.h"
+#include "util/url.h"
 
 namespace herd::k6 {
 
 using util::iequals;
 
 namespace {
-
-std::string resolve_location(const std::string& base, const std::string& loc) {
-  CURLU* u = curl_url();
-  std::string out = loc;
-  if (curl_url_set(u, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
-      curl_url_set(u, CURLUPART_URL, loc.c_str(), 0) == CURLUE_OK) {
-    char* s = nullptr;
-    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) {
-      out = s;
-      curl_free(s);
-    }
-  }
-  curl_url_cleanup(u);
-  return out;
-}
 
 std::shared_ptr<Flight> new_flight(VuState* vu, RequestSpec&& spec) {
   auto f = std::make_shared<Flight>();
@@ -218,7 +204,7 @@ void Flight::on_hop(http::Response&& r) {
   if (is_redirect && !location.empty()) {
     if (redirects_left > 0) {
       redirects_left--;
-      current_url = resolve_location(current_url, location);
+      current_url = util::resolve_url(current_url, location);
       if (r.status == 303 || ((r.status == 301 || r.status == 302) && current_method == "POST"))
         if (current_method != "HEAD") current_method = "GET";
       start_hop();
