@@ -8,6 +8,7 @@
 #include <random>
 
 #include "util/ascii.h"
+#include "util/auth_params.h"
 #include "util/url.h"
 
 namespace herd::k6 {
@@ -20,34 +21,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-// The auth-params of a challenge: `realm="x", qop="auth,auth-int", nonce=...`; "" when absent.
-std::string param(std::string_view h, std::string_view key) {
-  std::size_t i = 0;
-  while (i < h.size()) {
-    while (i < h.size() && (h[i] == ' ' || h[i] == ',' || h[i] == '\t')) i++;
-    std::size_t eq = h.find('=', i);
-    if (eq == std::string_view::npos) return "";
-    std::string_view k = trim(h.substr(i, eq - i));
-    std::size_t j = eq + 1;
-    while (j < h.size() && h[j] == ' ') j++;
-    std::string v;
-    if (j < h.size() && h[j] == '"') {
-      for (j++; j < h.size() && h[j] != '"'; j++) {
-        if (h[j] == '\\' && j + 1 < h.size()) j++;
-        v += h[j];
-      }
-      i = j + 1;
-    } else {
-      std::size_t end = h.find(',', j);
-      if (end == std::string_view::npos) end = h.size();
-      v = std::string(trim(h.substr(j, end - j)));
-      i = end;
-    }
-    if (iequals(k, key)) return v;
-  }
-  return "";
 }
 
 std::string hex_digest(const EVP_MD* md, std::string_view s) {
@@ -107,8 +80,9 @@ std::string digest_authorization(std::string_view www_authenticate, std::string_
   std::string_view h = trim(www_authenticate);
   if (h.size() < 7 || !iequals(h.substr(0, 6), "digest") || (h[6] != ' ' && h[6] != '\t')) return "";
   h.remove_prefix(7);
-  std::string realm = param(h, "realm"), nonce = param(h, "nonce"), opaque = param(h, "opaque"),
-              algorithm = param(h, "algorithm"), qops = param(h, "qop");
+  std::string realm = util::auth_param(h, "realm"), nonce = util::auth_param(h, "nonce"),
+              opaque = util::auth_param(h, "opaque"), algorithm = util::auth_param(h, "algorithm"),
+              qops = util::auth_param(h, "qop");
   if (nonce.empty()) return "";
   std::string alg = algorithm.empty() ? "MD5" : algorithm;
   bool sess = alg.size() > 5 && iequals(std::string_view(alg).substr(alg.size() - 5), "-sess");

@@ -9,6 +9,7 @@
 
 #include "http/content_coding.h"
 #include "util/ascii.h"
+#include "util/auth_params.h"
 
 namespace herd::target {
 
@@ -17,12 +18,6 @@ namespace {
 constexpr std::size_t kMaxEncodedBytes = std::size_t{64} << 20;
 
 using util::iequals;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // The value of `name` in a query string ("" when absent), with %XX decoded.
 std::string query_param(std::string_view q, std::string_view name) {
@@ -97,47 +92,20 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
-// `Digest a="x", b=y` -> the value of `key` (quotes removed); "" when absent.
-std::string digest_param(std::string_view h, std::string_view key) {
-  std::size_t i = 0;
-  while (i < h.size()) {
-    while (i < h.size() && (h[i] == ' ' || h[i] == ',')) i++;
-    std::size_t eq = h.find('=', i);
-    if (eq == std::string_view::npos) return "";
-    std::string_view k = trim(h.substr(i, eq - i));
-    std::size_t v0 = eq + 1;
-    std::string v;
-    if (v0 < h.size() && h[v0] == '"') {
-      std::size_t j = v0 + 1;
-      for (; j < h.size() && h[j] != '"'; j++) {
-        if (h[j] == '\\' && j + 1 < h.size()) j++;
-        v += h[j];
-      }
-      i = j + 1;
-    } else {
-      std::size_t j = h.find(',', v0);
-      if (j == std::string_view::npos) j = h.size();
-      v = std::string(trim(h.substr(v0, j - v0)));
-      i = j;
-    }
-    if (iequals(k, key)) return v;
-  }
-  return "";
-}
-
 void digest_auth(const RouteRequest& r, std::string_view user, std::string_view pass, RouteReply* out) {
   static const std::string kRealm = "herd";
   std::string_view auth = r.header("authorization");
   bool ok = false;
   if (auth.size() > 7 && iequals(auth.substr(0, 7), "digest ")) {
     std::string_view p = auth.substr(7);
-    std::string nonce = digest_param(p, "nonce"), uri = digest_param(p, "uri"), qop = digest_param(p, "qop"),
-                nc = digest_param(p, "nc"), cnonce = digest_param(p, "cnonce");
+    std::string nonce = util::auth_param(p, "nonce"), uri = util::auth_param(p, "uri"),
+                qop = util::auth_param(p, "qop"), nc = util::auth_param(p, "nc"),
+                cnonce = util::auth_param(p, "cnonce");
     std::string ha1 = md5_hex(std::string(user) + ":" + kRealm + ":" + std::string(pass));
     std::string ha2 = md5_hex(std::string(r.method) + ":" + uri);
     std::string expect = md5_hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + ha2);
-    ok = digest_param(p, "username") == user && digest_param(p, "realm") == kRealm && qop == "auth" && !nonce.empty() &&
-         uri == r.target && digest_param(p, "response") == expect;
+    ok = util::auth_param(p, "username") == user && util::auth_param(p, "realm") == kRealm && qop == "auth" &&
+         !nonce.empty() && uri == r.target && util::auth_param(p, "response") == expect;
   }
   nlohmann::json j;
   j["authenticated"] = ok;
