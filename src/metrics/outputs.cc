@@ -94,9 +94,29 @@ void append_time(std::string& out, std::int64_t time_us) {
 
 }  // namespace
 
+// ---------------------------------------------------------------- BufferedOutput
+
+void BufferedOutput::write_locked(bool flush_stream) {
+  if (error_.empty()) {
+    try {
+      out_.write(buf_);
+      if (flush_stream) out_.flush();
+    } catch (const std::exception& e) {
+      error_ = e.what();
+    }
+  }
+  buf_.clear();
+}
+
+std::string BufferedOutput::flush() {
+  std::lock_guard lk(mu_);
+  write_locked(true);
+  return error_;
+}
+
 // ---------------------------------------------------------------- JsonOutput
 
-JsonOutput::JsonOutput(const std::string& dest) : out_(dest) {
+JsonOutput::JsonOutput(const std::string& dest) : BufferedOutput(dest) {
   buf_.reserve(1 << 16);
 }
 
@@ -107,24 +127,6 @@ JsonOutput::~JsonOutput() {
 void JsonOutput::set_thresholds(const std::vector<MetricThresholds>& ths) {
   std::lock_guard lk(mu_);
   thresholds_ = ths;
-}
-
-void JsonOutput::write_locked() {
-  if (error_.empty()) {
-    try {
-      out_.write(buf_);
-    } catch (const std::exception& e) {
-      error_ = e.what();
-    }
-  }
-  buf_.clear();
-}
-
-std::string JsonOutput::flush() {
-  std::lock_guard lk(mu_);
-  write_locked();
-  if (error_.empty()) out_.flush();
-  return error_;
 }
 
 void JsonOutput::observe(const Registry& reg, const Sample& s) {
@@ -289,7 +291,7 @@ CsvConfig csv_config(const std::map<std::string, std::string>& environ, const st
   return c;
 }
 
-CsvOutput::CsvOutput(const std::string& dest, CsvConfig cfg) : out_(dest), cfg_(std::move(cfg)) {
+CsvOutput::CsvOutput(const std::string& dest, CsvConfig cfg) : BufferedOutput(dest), cfg_(std::move(cfg)) {
   buf_ = "metric_name,timestamp,metric_value";
   for (const auto& col : cfg_.columns) {
     buf_ += ',';
@@ -300,24 +302,6 @@ CsvOutput::CsvOutput(const std::string& dest, CsvConfig cfg) : out_(dest), cfg_(
 
 CsvOutput::~CsvOutput() {
   flush();
-}
-
-void CsvOutput::write_locked() {
-  if (error_.empty()) {
-    try {
-      out_.write(buf_);
-    } catch (const std::exception& e) {
-      error_ = e.what();
-    }
-  }
-  buf_.clear();
-}
-
-std::string CsvOutput::flush() {
-  std::lock_guard lk(mu_);
-  write_locked();
-  if (error_.empty()) out_.flush();
-  return error_;
 }
 
 void CsvOutput::observe(const Registry& reg, const Sample& s) {
@@ -369,8 +353,7 @@ void CsvOutput::observe(const Registry& reg, const Sample& s) {
   buf_ += ",\n";  // metadata: herd attaches none
   if (last_write_us_ == 0) last_write_us_ = s.time_us;
   if (buf_.size() >= (1 << 16) || s.time_us - last_write_us_ >= cfg_.save_interval_us) {
-    write_locked();
-    if (error_.empty()) out_.flush();
+    write_locked(true);
     last_write_us_ = s.time_us;
   }
 }

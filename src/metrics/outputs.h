@@ -26,29 +26,42 @@ class Output : public SampleObserver {
   virtual std::string flush() = 0;
 };
 
+/// An output writing text to an OutputStream through a buffer held under a
+/// mutex: subclasses append to `buf_` under `mu_` and call write_locked().
+class BufferedOutput : public Output {
+ public:
+  std::string flush() override;
+
+ protected:
+  explicit BufferedOutput(const std::string& dest) : out_(dest) {}
+  /// Writes `buf_` (unless a write already failed), then the stream's own
+  /// buffer too if `flush_stream`, and clears `buf_`. Needs `mu_`.
+  void write_locked(bool flush_stream = false);
+  std::mutex mu_;
+  std::string buf_;
+
+ private:
+  OutputStream out_;
+  std::string error_;  ///< first write error; nothing is written after it
+};
+
 /// --out json=DEST: one JSON object per line, k6's shape
 /// ({"type":"Metric","data":{...},"metric":name} once per metric, then
 /// {"type":"Point","data":{"time":RFC3339,"value":v,"tags":{...}},"metric":name}).
 /// Thread-safe; buffered (64 KiB); flush() at the end.
-class JsonOutput : public Output {
+class JsonOutput : public BufferedOutput {
  public:
   /// `dest` as OutputStream takes it. Throws std::runtime_error if it cannot open.
   explicit JsonOutput(const std::string& dest);
   ~JsonOutput() override;
   void observe(const Registry& reg, const Sample& s) override;
-  std::string flush() override;
   /// Optional: lists these thresholds (and their sub-metrics) in the Metric lines.
   void set_thresholds(const std::vector<MetricThresholds>& ths);
 
  private:
-  void write_locked();
-  std::mutex mu_;
-  OutputStream out_;
-  std::string error_;  ///< first write error; nothing is written after it
   std::vector<bool> announced_;
   std::vector<std::string> names_;  ///< JSON-escaped metric names by id
   std::vector<MetricThresholds> thresholds_;
-  std::string buf_;
 };
 
 /// How the CSV output prints a sample's time (K6_CSV_TIME_FORMAT).
@@ -70,20 +83,14 @@ CsvConfig csv_config(const std::map<std::string, std::string>& environ, const st
 
 /// --out csv=DEST: k6's CSV rows: metric_name,timestamp,metric_value, one
 /// column per configured tag, extra_tags, metadata. Thread-safe.
-class CsvOutput : public Output {
+class CsvOutput : public BufferedOutput {
  public:
   CsvOutput(const std::string& dest, CsvConfig cfg);  // throws std::runtime_error if it cannot open
   ~CsvOutput() override;
   void observe(const Registry& reg, const Sample& s) override;
-  std::string flush() override;
 
  private:
-  void write_locked();
-  std::mutex mu_;
-  OutputStream out_;
   CsvConfig cfg_;
-  std::string error_;
-  std::string buf_;
   std::int64_t last_write_us_ = 0;  ///< sample time of the last write to the stream
 };
 
