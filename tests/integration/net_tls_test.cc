@@ -3,6 +3,7 @@
 // made-up name (reached through `hosts`), a client certificate and stapled
 // OCSP responses, all made by the test with the openssl CLI.
 #include "harness.h"
+#include "tls_file_server.h"
 
 namespace herd::it {
 namespace {
@@ -32,50 +33,6 @@ echo hello > hello.txt
   return std::system(("cd '" + dir + "' && sh pki.sh").c_str()) == 0;
 }
 
-/// `openssl s_server -WWW` on 127.0.0.1 with the test's server certificate and `extra` arguments.
-class TlsPeer {
- public:
-  TlsPeer(const std::string& dir, std::uint16_t port, std::vector<std::string> extra) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      if (chdir(dir.c_str()) != 0) _exit(127);
-      int devnull = open("/dev/null", O_WRONLY);
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-      std::vector<std::string> args = {"openssl", "s_server",   "-accept", "127.0.0.1:" + std::to_string(port),
-                                       "-cert",   "server.pem", "-key",    "server.key",
-                                       "-WWW",    "-quiet"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp("openssl", argv.data());
-      _exit(127);
-    }
-    for (int i = 0; i < 100 && !ok_; i++) {
-      int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(port);
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ok_ = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-      close(fd);
-      if (!ok_) usleep(50'000);
-    }
-  }
-  ~TlsPeer() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool ok() const { return ok_; }
-
- private:
-  bool ok_ = false;
-  pid_t pid_ = -1;
-};
-
 class NetTlsTest : public HerdTest {
  protected:
   void SetUp() override {
@@ -88,7 +45,7 @@ class NetTlsTest : public HerdTest {
   /// Returns the summary export.
   json expect_checks(const std::vector<std::string>& server_args, std::string script, long passes,
                      bool trust_ca = true) {
-    TlsPeer peer(dir_.path(), tls_port_, server_args);
+    OpensslServer peer(dir_.path(), tls_port_, "server.pem", "server.key", server_args);
     EXPECT_TRUE(peer.ok()) << "openssl s_server did not start";
     for (std::size_t at; (at = script.find("TLSPORT")) != std::string::npos;)
       script.replace(at, 7, std::to_string(tls_port_));
