@@ -987,6 +987,10 @@ std::vector<std::string> all_system_tags() {
   return {std::begin(kSystemTags), std::end(kSystemTags)};
 }
 
+std::vector<std::string> emitted_system_tags() {
+  return {std::begin(kDefaultSystemTags), std::end(kDefaultSystemTags)};
+}
+
 std::vector<Stage> parse_stages_flag(const std::string& text) {
   std::vector<Stage> out;
   for (const std::string& item : split_commas(text)) {

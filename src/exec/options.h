@@ -165,6 +165,11 @@ struct CliOverrides {
 /// Every system tag name k6 defines (options.systemTags accepts these).
 std::vector<std::string> all_system_tags();
 
+/// The system tags herd's samples can carry (k6's defaults: all but vu, iter,
+/// ip and ocsp_status, which herd never adds). Dropping tags outside this list
+/// changes nothing, so it is what options.systemTags is compared against.
+std::vector<std::string> emitted_system_tags();
+
 /// Parses "30s:10,1m:20" (the -s/--stage flag; repeatable, concatenated) into stages.
 std::vector<Stage> parse_stages_flag(const std::string& text);
 

@@ -871,7 +871,7 @@ struct Engine::Impl {
     st.iteration_in_scenario++;
     run.stats.iterations_completed++;
     (void)sc;
-    pad_iteration(v, t0 + options.min_iteration_duration);
+    if (options.min_iteration_duration.count() > 0) pad_iteration(v, t0 + options.min_iteration_duration);
     return true;
   }
 
@@ -1053,7 +1053,9 @@ struct Engine::Impl {
     } catch (const metrics::OutputError& e) {
       throw OptionsError(e.what());
     }
-    dropped_tags = metrics::dropped_system_tags(all_system_tags(), options.system_tags);
+    // Only tags herd emits: with k6's default systemTags nothing is dropped and
+    // samples skip the filter (a hash look-up per sample).
+    dropped_tags = metrics::dropped_system_tags(emitted_system_tags(), options.system_tags);
     for (auto& w : workers) connect_sink(*w->sink);
   }
 
