@@ -71,7 +71,9 @@ struct Response {
   int remote_port = 0;
   std::string tls_version;       ///< "tls1.3" (k6's http.TLS_1_3); "" without TLS
   std::string tls_cipher_suite;  ///< IANA name, e.g. "TLS_AES_128_GCM_SHA256"; "" without TLS
-  OcspInfo ocsp;
+  /// The stapled OCSP response (TLS only); null without TLS. Behind a pointer so a
+  /// plain-http Response stays small (it lives in every in-flight request).
+  std::shared_ptr<const OcspInfo> ocsp;
   std::string error;   ///< "" on success; k6-style message otherwise
   int error_code = 0;  ///< k6's error codes (1000-1999); 0 on success; as in k6, a
                        ///< response with status >= 400 gets 1000 + status (error stays "");

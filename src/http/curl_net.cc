@@ -90,7 +90,7 @@ void read_tls_info(CURL* easy, Response* resp) {
   TlsSessionNames names = tls_session_names(info->internals);
   resp->tls_version = std::move(names.version);
   resp->tls_cipher_suite = std::move(names.cipher_suite);
-  resp->ocsp = stapled_ocsp(info->internals);
+  resp->ocsp = std::make_shared<const OcspInfo>(stapled_ocsp(info->internals));
 }
 
 }  // namespace herd::http

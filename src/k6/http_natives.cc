@@ -187,10 +187,11 @@ void Flight::on_hop(http::Response&& r) {
   if (r.status == 401 && spec.extras.digest_auth && digest_header.empty()) {
     // k6's digest: the 401 is a sample; the request is sent again with the answer
     std::string cnonce = new_cnonce();
+    static const UserInfo kNoCredentials;
+    const UserInfo& creds = spec.extras.digest_creds ? *spec.extras.digest_creds : kNoCredentials;
     for (auto& [k, v] : r.headers)
       if (iequals(k, "www-authenticate") && digest_header.empty())
-        digest_header =
-            digest_authorization(v, current_method, request_target(current_url), spec.extras.digest_creds, cnonce);
+        digest_header = digest_authorization(v, current_method, request_target(current_url), creds, cnonce);
     if (!digest_header.empty()) {
       start_hop();
       return;

@@ -23,7 +23,9 @@ struct HttpParamExtras {
   std::vector<http::Coding> compression;  ///< in the order applied; empty = body sent as is
   bool digest_auth = false;               ///< params.auth === "digest"
   std::shared_ptr<CookieJar> jar;         ///< params.jar; null = the VU's jar
-  UserInfo digest_creds;                  ///< digest: the URL's user info (taken out of the URL)
+  /// digest: the URL's user info (taken out of the URL); null otherwise (a
+  /// pointer keeps every request's RequestSpec small).
+  std::shared_ptr<const UserInfo> digest_creds;
 };
 
 /// Reads params.compression, params.auth and params.jar. False, with a JS

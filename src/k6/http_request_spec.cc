@@ -240,8 +240,10 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     }
   }
   if (!url_name.empty()) spec->tags.emplace("name", url_name);  // a user "name" tag wins
-  if (spec->extras.digest_auth && split_user_info(spec->url, &spec->extras.digest_creds))
-    spec->url = spec->extras.digest_creds.bare_url;  // as k6: the first request goes without credentials
+  if (UserInfo creds; spec->extras.digest_auth && split_user_info(spec->url, &creds)) {
+    spec->url = creds.bare_url;  // as k6: the first request goes without credentials
+    spec->extras.digest_creds = std::make_shared<const UserInfo>(std::move(creds));
+  }
   if (spec->has_body && !spec->extras.compression.empty()) {
     std::string warning;
     if (!compress_request_body(ctx, spec->extras.compression, &spec->body, &spec->headers, &warning)) return false;

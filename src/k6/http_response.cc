@@ -82,7 +82,8 @@ JSValue build_headers(JSContext* ctx, const http::Headers& headers) {
 
 // k6's res.ocsp: the stapled OCSP response's fields (unix seconds).
 JSValue build_ocsp(JSContext* ctx, const http::Response& r) {
-  const http::OcspInfo& o = r.ocsp;
+  static const http::OcspInfo kNone;  // no TLS: status ""
+  const http::OcspInfo& o = r.ocsp ? *r.ocsp : kNone;
   JSValue v = JS_NewObject(ctx);
   JS_SetPropertyStr(ctx, v, "produced_at", JS_NewInt64(ctx, o.produced_at));
   JS_SetPropertyStr(ctx, v, "this_update", JS_NewInt64(ctx, o.this_update));
