@@ -1,8 +1,9 @@
 #pragma once
 // k6's network options (hosts, dns, blacklistIPs, blockHostnames, localIPs,
 // tlsVersion, tlsCipherSuites, tlsAuth, noVUConnectionReuse) parsed into the
-// HTTP client's NetConfig; the ones herd cannot honour (rps, httpDebug, the
-// dns select modes libcurl has no equivalent for) are refused by name.
+// HTTP client's NetConfig; values herd cannot honour (the dns select modes
+// libcurl has no equivalent for, ssl3.0, ...) are refused by name. rps and
+// httpDebug are plain options (exec/options.cc).
 
 #include <map>
 #include <string>
