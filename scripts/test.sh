@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 
+echo "== formatting (clang-format, every tracked C++ file)"
+bash scripts/lint.sh --all
+
 jobs=$(nproc)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

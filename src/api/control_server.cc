@@ -21,10 +21,10 @@
 #include <utility>
 #include <vector>
 
-#include "util/ascii.h"
-#include "util/http_status.h"
 #include "loop/event_loop.h"
 #include "metrics/summary.h"
+#include "util/ascii.h"
+#include "util/http_status.h"
 
 namespace herd::api {
 

@@ -134,7 +134,8 @@ Prepared prepare(const Archive& in) {
   try {
     p.metadata = meta.dump(2) + "\n";
   } catch (const json::exception& e) {
-    throw ArchiveError(std::string("cannot encode metadata.json (paths, options and env must be valid UTF-8): ") + e.what());
+    throw ArchiveError(std::string("cannot encode metadata.json (paths, options and env must be valid UTF-8): ") +
+                       e.what());
   }
   total += p.metadata.size();
   if (total > kMaxTotalBytes)
@@ -201,10 +202,13 @@ class TarWriter {
     put_octal(h + 108, 8, 0);     // uid
     put_octal(h + 116, 8, 0);     // gid
     put_octal(h + 124, 12, size);
-    put_octal(h + 136, 12, 0);    // mtime: reproducible output for the same inputs
+    put_octal(h + 136, 12, 0);  // mtime: reproducible output for the same inputs
     std::memset(h + 148, ' ', 8);
     h[156] = type;
-    std::memcpy(h + 257, "ustar\0" "00", 8);
+    std::memcpy(h + 257,
+                "ustar\0"
+                "00",
+                8);
     unsigned sum = 0;
     for (unsigned char c : h) sum += c;
     put_octal(h + 148, 7, sum);  // six digits, NUL, then the space left from above
@@ -250,13 +254,20 @@ ReadPtr new_reader() {
 
 const char* type_name(unsigned type) {
   switch (type) {
-    case AE_IFLNK: return "symbolic link";
-    case AE_IFCHR: return "character device";
-    case AE_IFBLK: return "block device";
-    case AE_IFIFO: return "FIFO";
-    case AE_IFSOCK: return "socket";
-    case AE_IFDIR: return "directory";
-    default: return "special file";
+    case AE_IFLNK:
+      return "symbolic link";
+    case AE_IFCHR:
+      return "character device";
+    case AE_IFBLK:
+      return "block device";
+    case AE_IFIFO:
+      return "FIFO";
+    case AE_IFSOCK:
+      return "socket";
+    case AE_IFDIR:
+      return "directory";
+    default:
+      return "special file";
   }
 }
 
@@ -301,8 +312,8 @@ json parse_metadata(const std::string& text) {
 const json& field(const json& meta, const char* key, json::value_t type, const char* type_desc) {
   auto it = meta.find(key);
   if (it == meta.end()) throw ArchiveError(std::string("metadata.json: missing field \"") + key + "\"");
-  bool ok = it->type() == type ||
-            (type == json::value_t::number_unsigned && it->type() == json::value_t::number_integer);
+  bool ok =
+      it->type() == type || (type == json::value_t::number_unsigned && it->type() == json::value_t::number_integer);
   if (!ok) throw ArchiveError(std::string("metadata.json: field \"") + key + "\" must be " + type_desc);
   return *it;
 }
@@ -360,8 +371,7 @@ Archive read_all(struct archive* a) {
       if (!is_allowed_directory(name) && unexpected.empty()) unexpected = raw;
       continue;  // a directory's data (if any) is skipped by the next header read
     }
-    if (archive_entry_sparse_count(e) > 0)
-      throw ArchiveError("entry " + quote(raw) + ": sparse files are not allowed");
+    if (archive_entry_sparse_count(e) > 0) throw ArchiveError("entry " + quote(raw) + ": sparse files are not allowed");
     if (archive_entry_size_is_set(e)) {
       la_int64_t size = archive_entry_size(e);
       if (size < 0 || static_cast<std::uint64_t>(size) > kMaxTotalBytes - total)
@@ -376,7 +386,8 @@ Archive read_all(struct archive* a) {
       if (n < 0) throw ArchiveError("entry " + quote(raw) + ": corrupt or truncated data: " + lib_error(a));
       total += static_cast<std::uint64_t>(n);
       if (total > kMaxTotalBytes)
-        throw ArchiveError("entry " + quote(raw) + ": archive contents exceed " + std::to_string(kMaxTotalBytes) + " bytes");
+        throw ArchiveError("entry " + quote(raw) + ": archive contents exceed " + std::to_string(kMaxTotalBytes) +
+                           " bytes");
       data.append(buf.data(), static_cast<std::size_t>(n));
     }
 
@@ -395,10 +406,12 @@ Archive read_all(struct archive* a) {
   if (!metadata) throw ArchiveError("missing metadata.json (not a herd archive)");
   json meta = parse_metadata(*metadata);
   if (!meta.contains("herd_version") && meta.contains("k6version"))
-    throw ArchiveError("this is a k6 archive (it has \"k6version\", not \"herd_version\"): herd cannot run k6 archives; "
-                       "run `herd archive` on the script instead");
+    throw ArchiveError(
+        "this is a k6 archive (it has \"k6version\", not \"herd_version\"): herd cannot run k6 archives; "
+        "run `herd archive` on the script instead");
   if (!unexpected.empty())
-    throw ArchiveError("entry " + quote(unexpected) + ": unexpected entry (only metadata.json and files/rel/..., "
+    throw ArchiveError("entry " + quote(unexpected) +
+                       ": unexpected entry (only metadata.json and files/rel/..., "
                        "files/abs/... belong in a herd archive)");
 
   Archive out;
@@ -453,7 +466,8 @@ Archive read_all(struct archive* a) {
       throw ArchiveError("entry " + quote(entry_name_for(path)) + " is not listed in metadata.json \"files\"");
   }
   if (!files.count(out.main))
-    throw ArchiveError("main script " + quote(out.main) + " (metadata.json \"filename\") is not among the archive's files");
+    throw ArchiveError("main script " + quote(out.main) +
+                       " (metadata.json \"filename\") is not among the archive's files");
   out.files = std::move(files);
   return out;
 }

@@ -28,15 +28,15 @@ inline constexpr int kFormatVersion = 1;
 /// Limits enforced by the reader (and by the writer, so it never produces an
 /// archive that cannot be read back).
 inline constexpr std::uint64_t kMaxTotalBytes = 512ull * 1024 * 1024;  ///< sum of all entry sizes
-inline constexpr std::size_t kMaxEntries = 100'000;                     ///< tar entries, directories included
-inline constexpr std::size_t kMaxPathBytes = 4096;                      ///< one file path
+inline constexpr std::size_t kMaxEntries = 100'000;                    ///< tar entries, directories included
+inline constexpr std::size_t kMaxPathBytes = 4096;                     ///< one file path
 
 struct Archive {
-  std::string main;                            ///< normalised path of the entry script (a key of `files`)
-  nlohmann::json options;                      ///< the script's resolved options (a JSON object; null is written as {})
-  std::map<std::string, std::string> env;      ///< environment variables given to the script (__ENV)
-  std::map<std::string, std::string> files;    ///< normalised path -> contents (binary-safe), main included
-  std::string herd_version;                    ///< version of herd that wrote the archive
+  std::string main;                          ///< normalised path of the entry script (a key of `files`)
+  nlohmann::json options;                    ///< the script's resolved options (a JSON object; null is written as {})
+  std::map<std::string, std::string> env;    ///< environment variables given to the script (__ENV)
+  std::map<std::string, std::string> files;  ///< normalised path -> contents (binary-safe), main included
+  std::string herd_version;                  ///< version of herd that wrote the archive
 };
 
 /// Writes `a` as a POSIX (pax) tar to `out_path`, atomically: a temporary file

@@ -69,8 +69,7 @@ std::string read_file(const std::string& path) {
 
 /// One raw ustar header (name <= 100 bytes), so tests can build archives that
 /// no well-behaved writer would produce.
-std::string ustar_header(const std::string& name, std::uint64_t size, char type = '0',
-                         const std::string& link = "") {
+std::string ustar_header(const std::string& name, std::uint64_t size, char type = '0', const std::string& link = "") {
   std::string h(512, '\0');
   auto put = [&h](std::size_t off, const std::string& s) { h.replace(off, s.size(), s); };
   auto octal = [](std::uint64_t v, int width) {
@@ -87,7 +86,9 @@ std::string ustar_header(const std::string& name, std::uint64_t size, char type 
   put(148, "        ");
   h[156] = type;
   put(157, link.substr(0, 100));
-  put(257, std::string("ustar\0" "00", 8));
+  put(257, std::string("ustar\0"
+                       "00",
+                       8));
   unsigned sum = 0;
   for (unsigned char c : h) sum += c;
   char ck[8];
@@ -103,13 +104,16 @@ std::string ustar_entry(const std::string& name, const std::string& data, char t
   return out;
 }
 
-std::string ustar_end() { return std::string(1024, '\0'); }
+std::string ustar_end() {
+  return std::string(1024, '\0');
+}
 
 json metadata_for(const std::string& filename, const std::vector<std::string>& paths) {
   json files = json::array();
   for (const auto& p : paths) files.push_back({{"path", p}});
-  return {{"type", "js"},       {"format", 1},        {"filename", filename},
-          {"options", json::object()}, {"env", json::object()}, {"herd_version", "0.1.0"},
+  return {{"type", "js"},          {"format", 1},
+          {"filename", filename},  {"options", json::object()},
+          {"env", json::object()}, {"herd_version", "0.1.0"},
           {"files", files}};
 }
 
@@ -121,7 +125,8 @@ std::string raw_archive(const json& meta, const std::vector<std::pair<std::strin
 }
 
 std::string valid_raw() {
-  return raw_archive(metadata_for("script.js", {"script.js"}), {{"files/rel/script.js", "export default function() {}"}});
+  return raw_archive(metadata_for("script.js", {"script.js"}),
+                     {{"files/rel/script.js", "export default function() {}"}});
 }
 
 /// Asserts that reading `bytes` fails with a message containing every fragment.
@@ -183,9 +188,13 @@ std::string first_entry_data(const std::string& tar) {
   return data;
 }
 
-int run(const std::string& cmd) { return std::system(cmd.c_str()); }
+int run(const std::string& cmd) {
+  return std::system(cmd.c_str());
+}
 
-bool have_tar() { return run("tar --version >/dev/null 2>&1") == 0; }
+bool have_tar() {
+  return run("tar --version >/dev/null 2>&1") == 0;
+}
 
 // ------------------------------------------------------------ round trip
 
@@ -413,8 +422,8 @@ TEST(ArchiveRead, NotATar) {
 }
 
 TEST(ArchiveRead, BadJson) {
-  std::string tar = ustar_entry("metadata.json", "{\"type\": \"js\", ") +
-                    ustar_entry("files/rel/s.js", "x") + ustar_end();
+  std::string tar =
+      ustar_entry("metadata.json", "{\"type\": \"js\", ") + ustar_entry("files/rel/s.js", "x") + ustar_end();
   expect_invalid(tar, {"metadata.json is not valid JSON"});
   expect_invalid(ustar_entry("metadata.json", "[1,2]") + ustar_end(), {"must hold a JSON object"});
   std::string deep = std::string(1000, '[') + std::string(1000, ']');
@@ -454,15 +463,15 @@ TEST(ArchiveRead, MetadataFieldErrors) {
 }
 
 TEST(ArchiveRead, Traversal) {
-  expect_invalid(raw_archive(metadata_for("script.js", {"script.js"}),
-                             {{"files/rel/script.js", "x"}, {"../x", "evil"}}),
-                 {"entry \"../x\"", "path traversal"});
+  expect_invalid(
+      raw_archive(metadata_for("script.js", {"script.js"}), {{"files/rel/script.js", "x"}, {"../x", "evil"}}),
+      {"entry \"../x\"", "path traversal"});
   expect_invalid(raw_archive(metadata_for("script.js", {"script.js"}),
                              {{"files/rel/script.js", "x"}, {"files/rel/../../x", "evil"}}),
                  {"entry \"files/rel/../../x\"", "path traversal"});
-  expect_invalid(raw_archive(metadata_for("script.js", {"script.js"}),
-                             {{"files/rel/script.js", "x"}, {"/etc/passwd", "evil"}}),
-                 {"entry \"/etc/passwd\"", "absolute"});
+  expect_invalid(
+      raw_archive(metadata_for("script.js", {"script.js"}), {{"files/rel/script.js", "x"}, {"/etc/passwd", "evil"}}),
+      {"entry \"/etc/passwd\"", "absolute"});
   expect_invalid(raw_archive(metadata_for("../x", {"../x"}), {{"files/rel/script.js", "x"}}),
                  {"filename \"../x\"", "path traversal"});
   expect_invalid(raw_archive(metadata_for("script.js", {"script.js", "a/../../x"}), {{"files/rel/script.js", "x"}}),
@@ -494,14 +503,14 @@ TEST(ArchiveRead, FilesAndListMustAgree) {
   expect_invalid(raw_archive(metadata_for("script.js", {"script.js"}),
                              {{"files/rel/script.js", "x"}, {"files/rel/script.js", "y"}}),
                  {"appears more than once"});
-  expect_invalid(raw_archive(metadata_for("script.js", {"script.js"}),
-                             {{"files/rel/script.js", "x"}, {"README.md", "hi"}}),
-                 {"entry \"README.md\": unexpected entry"});
+  expect_invalid(
+      raw_archive(metadata_for("script.js", {"script.js"}), {{"files/rel/script.js", "x"}, {"README.md", "hi"}}),
+      {"entry \"README.md\": unexpected entry"});
 }
 
 TEST(ArchiveRead, K6ArchiveIsRecognised) {
-  json meta = {{"type", "js"}, {"filename", "file:///home/me/script.js"}, {"k6version", "0.50.0"},
-               {"options", json::object()}};
+  json meta = {
+      {"type", "js"}, {"filename", "file:///home/me/script.js"}, {"k6version", "0.50.0"}, {"options", json::object()}};
   expect_invalid(raw_archive(meta, {{"data", "export default function() {}"}}), {"k6 archive"});
 }
 
@@ -644,7 +653,8 @@ std::vector<std::tuple<std::string, std::string, bool>> fuzz_seeds() {
            ustar_header("./files/", 0, '5') + ustar_header("./files/rel/", 0, '5') +
            ustar_entry("./files/rel/s.js", "x") + ustar_end(),
        true},
-      {"symlink.tar", meta + ustar_entry("files/rel/s.js", "x") + ustar_entry("files/rel/l", "", '2', "/etc/passwd") + ustar_end(),
+      {"symlink.tar",
+       meta + ustar_entry("files/rel/s.js", "x") + ustar_entry("files/rel/l", "", '2', "/etc/passwd") + ustar_end(),
        false},
       {"traversal.tar", meta + ustar_entry("files/rel/s.js", "x") + ustar_entry("files/rel/../../x", "x") + ustar_end(),
        false},

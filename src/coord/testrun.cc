@@ -81,8 +81,7 @@ LocalTestRun parse_testrun(const std::string& yaml_text, const std::string& mani
   if (api != "herd.dev/v1alpha1" && api != "k6.io/v1alpha1")
     throw ManifestError("apiVersion: must be herd.dev/v1alpha1 (or k6.io/v1alpha1), got \"" + api + "\"");
   std::string kind = doc["kind"] ? scalar(doc["kind"], "kind") : "";
-  if (kind != "TestRun" && kind != "K6")
-    throw ManifestError("kind: must be TestRun, got \"" + kind + "\"");
+  if (kind != "TestRun" && kind != "K6") throw ManifestError("kind: must be TestRun, got \"" + kind + "\"");
   LocalTestRun tr;
   if (doc["metadata"] && doc["metadata"]["name"]) tr.name = scalar(doc["metadata"]["name"], "metadata.name");
   YAML::Node spec = doc["spec"];
@@ -94,8 +93,8 @@ LocalTestRun parse_testrun(const std::string& yaml_text, const std::string& mani
     } catch (const YAML::Exception&) {
       throw ManifestError("spec.parallelism: must be an integer >= 1");
     }
-    if (tr.parallelism < 1) throw ManifestError("spec.parallelism: must be an integer >= 1, got " +
-                                                std::to_string(tr.parallelism));
+    if (tr.parallelism < 1)
+      throw ManifestError("spec.parallelism: must be an integer >= 1, got " + std::to_string(tr.parallelism));
   }
 
   YAML::Node script = spec["script"];
@@ -149,8 +148,8 @@ LocalTestRun parse_testrun(const std::string& yaml_text, const std::string& mani
       }
     }
   }
-  for (const char* key : {"separate", "starter", "initializer", "cleanup", "coordinator", "timeouts", "token",
-                          "testRunId"}) {
+  for (const char* key :
+       {"separate", "starter", "initializer", "cleanup", "coordinator", "timeouts", "token", "testRunId"}) {
     if (spec[key]) tr.cluster_only.push_back(std::string("spec.") + key);
   }
   return tr;

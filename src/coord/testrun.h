@@ -18,13 +18,13 @@ class ManifestError : public std::runtime_error {
 };
 
 struct LocalTestRun {
-  std::string name;                  ///< metadata.name
-  int parallelism = 1;               ///< spec.parallelism
-  std::string script;                ///< a local path: spec.script.localFile, or the file of configMap/volumeClaim
-                                     ///< resolved against the manifest's folder
-  std::vector<std::string> args;     ///< spec.arguments (split like a shell) then spec.args
+  std::string name;               ///< metadata.name
+  int parallelism = 1;            ///< spec.parallelism
+  std::string script;             ///< a local path: spec.script.localFile, or the file of configMap/volumeClaim
+                                  ///< resolved against the manifest's folder
+  std::vector<std::string> args;  ///< spec.arguments (split like a shell) then spec.args
   std::vector<std::pair<std::string, std::string>> env;  ///< spec.runner.env (name/value pairs)
-  bool quiet = false;                ///< spec.quiet
+  bool quiet = false;                                    ///< spec.quiet
   /// Fields that were set but only a cluster can honour, as field paths.
   std::vector<std::string> cluster_only;
 };

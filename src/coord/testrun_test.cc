@@ -35,7 +35,8 @@ spec:
     ASSERT_EQ(tr.env.size(), 1u);
     EXPECT_EQ(tr.env[0].first, "BASE_URL");
     EXPECT_EQ(tr.env[0].second, "http://127.0.0.1:8080");
-    EXPECT_EQ(tr.cluster_only, (std::vector<std::string>{"spec.runner.image", "spec.runner.nodeSelector", "spec.separate"}));
+    EXPECT_EQ(tr.cluster_only,
+              (std::vector<std::string>{"spec.runner.image", "spec.runner.nodeSelector", "spec.separate"}));
   }
 }
 
@@ -81,19 +82,20 @@ TEST(TestRunManifest, ErrorsNameTheFieldPath) {
   EXPECT_NE(err("apiVersion: herd.dev/v1alpha1\nkind: TestRun\nspec:\n  script: {configMap: {name: x}}\n")
                 .find("spec.script.configMap.file"),
             std::string::npos);
-  EXPECT_NE(err("apiVersion: herd.dev/v1alpha1\nkind: TestRun\nspec:\n  script: {localFile: a.js}\n  runner:\n    env:\n"
-                "      - value: x\n")
-                .find("spec.runner.env[0].name"),
-            std::string::npos);
+  EXPECT_NE(
+      err("apiVersion: herd.dev/v1alpha1\nkind: TestRun\nspec:\n  script: {localFile: a.js}\n  runner:\n    env:\n"
+          "      - value: x\n")
+          .find("spec.runner.env[0].name"),
+      std::string::npos);
   EXPECT_NE(err("{ not: [valid").find("YAML"), std::string::npos);
-  EXPECT_NE(err("apiVersion: herd.dev/v1alpha1\nkind: TestRun\nspec:\n  script: {localFile: a.js}\n  arguments: \"-e 'A=b\"\n")
+  EXPECT_NE(err("apiVersion: herd.dev/v1alpha1\nkind: TestRun\nspec:\n  script: {localFile: a.js}\n  arguments: \"-e "
+                "'A=b\"\n")
                 .find("unterminated"),
             std::string::npos);
 }
 
 TEST(SplitArguments, ShellQuoting) {
-  EXPECT_EQ(split_arguments(R"(  a 'b c'  "d \"e\"" f\ g )"),
-            (std::vector<std::string>{"a", "b c", "d \"e\"", "f g"}));
+  EXPECT_EQ(split_arguments(R"(  a 'b c'  "d \"e\"" f\ g )"), (std::vector<std::string>{"a", "b c", "d \"e\"", "f g"}));
   EXPECT_TRUE(split_arguments("   ").empty());
   EXPECT_EQ(split_arguments("''"), (std::vector<std::string>{""}));
 }

@@ -4,8 +4,8 @@
 
 #include <memory>
 #include <regex>
-#include <vector>
 #include <stdexcept>
+#include <vector>
 
 namespace herd::js {
 
@@ -19,8 +19,8 @@ struct LazyGroup {
 const LazyGroup kLazy[] = {
     {JS_AddIntrinsicTypedArrays,
      {"ArrayBuffer", "SharedArrayBuffer", "Uint8ClampedArray", "Int8Array", "Uint8Array", "Int16Array", "Uint16Array",
-      "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array", "Float32Array", "Float64Array",
-      "DataView", "Atomics"}},
+      "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array", "Float32Array", "Float64Array", "DataView",
+      "Atomics"}},
     {JS_AddIntrinsicMapSet, {"Map", "Set", "WeakMap", "WeakSet"}},
     {JS_AddIntrinsicDate, {"Date"}},
 };
@@ -66,7 +66,9 @@ JSValue lazy_set(JSContext* ctx, JSValueConst, JSValueConst val, int magic) {
 
 }  // namespace
 
-void ensure_typed_arrays(JSContext* ctx) { install_group(ctx, 0); }
+void ensure_typed_arrays(JSContext* ctx) {
+  install_group(ctx, 0);
+}
 
 struct Runtime::LazyStateHolder {
   LazyState s;

@@ -15,7 +15,7 @@ namespace {
 
 constexpr std::size_t kSlab = 64 * 1024;
 constexpr std::size_t kMaxSmall = 256;
-constexpr std::size_t kClasses = kMaxSmall / 8;  // class c holds blocks of (c + 1) * 8 bytes
+constexpr std::size_t kClasses = kMaxSmall / 8;         // class c holds blocks of (c + 1) * 8 bytes
 constexpr std::size_t kRegion = std::size_t{64} << 30;  // address space reserved once (64 GiB, untouched)
 constexpr std::size_t kOverhead = 0;                    // bytes of bookkeeping per block
 
@@ -95,8 +95,10 @@ void js_slab_free(JSMallocState* s, void* p) {
   if (!p) return;
   s->malloc_count--;
   s->malloc_size -= usable(p) + kOverhead;
-  if (in_region(p)) small_free(p);
-  else std::free(p);
+  if (in_region(p))
+    small_free(p);
+  else
+    std::free(p);
 }
 
 void* js_slab_realloc(JSMallocState* s, void* p, std::size_t size) {
@@ -123,7 +125,9 @@ void* js_slab_realloc(JSMallocState* s, void* p, std::size_t size) {
   return q;
 }
 
-std::size_t js_slab_usable_size(const void* p) { return usable(p); }
+std::size_t js_slab_usable_size(const void* p) {
+  return usable(p);
+}
 
 const JSMallocFunctions kFunctions = {js_slab_malloc, js_slab_free, js_slab_realloc, js_slab_usable_size};
 

@@ -27,7 +27,9 @@ void install_globals(JSContext* ctx, VuState* vu);
 void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter);
 
 /// A JS string from a std::string.
-inline JSValue new_string_for(JSContext* ctx, const std::string& s) { return JS_NewStringLen(ctx, s.data(), s.size()); }
+inline JSValue new_string_for(JSContext* ctx, const std::string& s) {
+  return JS_NewStringLen(ctx, s.data(), s.size());
+}
 
 /// Frees values the VuState holds in `ctx` (response proto, callback). Call before freeing the context.
 void release_vu_values(JSContext* ctx, VuState* vu);

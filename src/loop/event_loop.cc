@@ -242,8 +242,7 @@ void EventLoop::run_once(std::chrono::microseconds max_wait) {
   auto now = Clock::now();
   Clock::time_point deadline = now + max_wait;
   if (!d.heap.empty() && d.heap.front().when < deadline) deadline = d.heap.front().when;
-  bool immediate = d.wake_pending.load(std::memory_order_acquire) ||
-                   d.stop_requested.load(std::memory_order_acquire);
+  bool immediate = d.wake_pending.load(std::memory_order_acquire) || d.stop_requested.load(std::memory_order_acquire);
   if (deadline < now) deadline = now;
 
   epoll_event evs[kMaxEvents];
@@ -303,7 +302,9 @@ void EventLoop::stop() {
   impl_->wake();
 }
 
-bool EventLoop::stopped() const { return impl_->stop_requested.load(std::memory_order_acquire); }
+bool EventLoop::stopped() const {
+  return impl_->stop_requested.load(std::memory_order_acquire);
+}
 
 void EventLoop::post(std::function<void()> fn) {
   auto& d = *impl_;
@@ -316,7 +317,9 @@ void EventLoop::post(std::function<void()> fn) {
   if (need_wake) d.wake();
 }
 
-void EventLoop::defer(std::function<void()> fn) { impl_->deferred.push_back(std::move(fn)); }
+void EventLoop::defer(std::function<void()> fn) {
+  impl_->deferred.push_back(std::move(fn));
+}
 
 TimerId EventLoop::add_timer(Clock::time_point when, std::function<void()> fn) {
   auto& d = *impl_;
@@ -327,7 +330,9 @@ TimerId EventLoop::add_timer(Clock::time_point when, std::function<void()> fn) {
   return id;
 }
 
-void EventLoop::cancel_timer(TimerId id) { impl_->timers.erase(id); }
+void EventLoop::cancel_timer(TimerId id) {
+  impl_->timers.erase(id);
+}
 
 void EventLoop::watch(int fd, std::uint32_t events, std::function<void(std::uint32_t)> fn) {
   auto& d = *impl_;
@@ -359,9 +364,7 @@ void EventLoop::watch(int fd, std::uint32_t events, std::function<void(std::uint
 
 void EventLoop::modify(int fd, std::uint32_t events) {
   auto& d = *impl_;
-  if (fd < 0 || static_cast<std::size_t>(fd) >= d.watches.size() || !d.watches[fd] ||
-      !d.watches[fd]->active)
-    return;
+  if (fd < 0 || static_cast<std::size_t>(fd) >= d.watches.size() || !d.watches[fd] || !d.watches[fd]->active) return;
   Watch& w = *d.watches[fd];
   if (w.events == events) return;
   epoll_event ev{};
@@ -373,9 +376,7 @@ void EventLoop::modify(int fd, std::uint32_t events) {
 
 void EventLoop::unwatch(int fd) {
   auto& d = *impl_;
-  if (fd < 0 || static_cast<std::size_t>(fd) >= d.watches.size() || !d.watches[fd] ||
-      !d.watches[fd]->active)
-    return;
+  if (fd < 0 || static_cast<std::size_t>(fd) >= d.watches.size() || !d.watches[fd] || !d.watches[fd]->active) return;
   Watch& w = *d.watches[fd];
   epoll_ctl(d.epfd, EPOLL_CTL_DEL, fd, nullptr);  // EBADF if already closed: fine
   w.active = false;

@@ -73,11 +73,11 @@ inline void finish_switch(void* fake_stack_save, const void** bottom_old, std::s
 
 struct Fiber::Impl {
   std::function<void()> body;
-  std::size_t size = 0;        // usable stack bytes
-  char* map_base = nullptr;    // guard page + stack
+  std::size_t size = 0;      // usable stack bytes
+  char* map_base = nullptr;  // guard page + stack
   std::size_t map_len = 0;
-  ctx::fiber self;             // the fiber while it is suspended (valid between switches)
-  ctx::fiber caller;           // whoever resumed it, while the fiber runs
+  ctx::fiber self;    // the fiber while it is suspended (valid between switches)
+  ctx::fiber caller;  // whoever resumed it, while the fiber runs
   bool started = false;
   bool finished = false;
   bool unwinding = false;
@@ -98,8 +98,8 @@ Fiber::Fiber(std::function<void()> body, std::size_t stack_size) : impl_(std::ma
   stack_size = (stack_size + ps - 1) / ps * ps;
   d.size = stack_size;
   d.map_len = stack_size + ps;
-  void* p = ::mmap(nullptr, d.map_len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  void* p = ::mmap(nullptr, d.map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                   -1, 0);
   if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap fiber stack");
   d.map_base = static_cast<char*>(p);
   if (::mprotect(d.map_base, ps, PROT_NONE) != 0) {
@@ -169,7 +169,9 @@ void Fiber::resume() {
   }
 }
 
-bool Fiber::finished() const { return impl_->finished; }
+bool Fiber::finished() const {
+  return impl_->finished;
+}
 
 void Fiber::suspend() {
   Fiber* f = tl_current;
@@ -181,10 +183,16 @@ void Fiber::suspend() {
   if (d->unwinding) throw ForcedUnwind{};
 }
 
-Fiber* Fiber::current() { return tl_current; }
+Fiber* Fiber::current() {
+  return tl_current;
+}
 
-void* Fiber::stack_base() const { return impl_->stack_low(); }
+void* Fiber::stack_base() const {
+  return impl_->stack_low();
+}
 
-std::size_t Fiber::stack_size() const { return impl_->size; }
+std::size_t Fiber::stack_size() const {
+  return impl_->size;
+}
 
 }  // namespace herd::loop

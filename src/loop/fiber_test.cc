@@ -56,12 +56,14 @@ TEST(Fiber, CurrentIsSetInsideOnly) {
 
 TEST(Fiber, StackBoundsContainLocals) {
   std::uintptr_t local_addr = 0;
-  Fiber f([&] {
-    int x = 42;
-    local_addr = reinterpret_cast<std::uintptr_t>(&x);
-    Fiber::suspend();
-    EXPECT_EQ(x, 42);
-  }, 128 * 1024);
+  Fiber f(
+      [&] {
+        int x = 42;
+        local_addr = reinterpret_cast<std::uintptr_t>(&x);
+        Fiber::suspend();
+        EXPECT_EQ(x, 42);
+      },
+      128 * 1024);
   f.resume();
   auto base = reinterpret_cast<std::uintptr_t>(f.stack_base());
   EXPECT_GE(f.stack_size(), 128u * 1024u);
@@ -83,13 +85,15 @@ TEST(Fiber, TenThousandRoundRobin) {
   std::vector<int> order;
   order.reserve(kFibers * kSteps);
   for (int i = 0; i < kFibers; ++i) {
-    fibers.push_back(std::make_unique<Fiber>([&, i] {
-      for (int s = 0; s < kSteps; ++s) {
-        ++progress[i];
-        if (i < 3) order.push_back(i * 100 + s);
-        Fiber::suspend();
-      }
-    }, 64 * 1024));
+    fibers.push_back(std::make_unique<Fiber>(
+        [&, i] {
+          for (int s = 0; s < kSteps; ++s) {
+            ++progress[i];
+            if (i < 3) order.push_back(i * 100 + s);
+            Fiber::suspend();
+          }
+        },
+        64 * 1024));
   }
   for (int round = 0; round <= kSteps; ++round) {
     for (int i = 0; i < kFibers; ++i) {
@@ -129,8 +133,8 @@ TEST(Fiber, NestedFibers) {
   log.push_back("main");
   outer.resume();
   EXPECT_TRUE(outer.finished());
-  EXPECT_EQ(log, (std::vector<std::string>{"outer-start", "inner-start", "outer-mid", "main",
-                                           "inner-end", "outer-end"}));
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"outer-start", "inner-start", "outer-mid", "main", "inner-end", "outer-end"}));
 }
 
 TEST(Fiber, ExceptionsPropagateToResume) {
@@ -167,7 +171,9 @@ TEST(Fiber, ExceptionsCaughtInsideStayInside) {
 
 TEST(Fiber, NeverStartedFiberIsDestroyedCleanly) {
   bool ran = false;
-  { Fiber f([&] { ran = true; }); }
+  {
+    Fiber f([&] { ran = true; });
+  }
   EXPECT_FALSE(ran);
 }
 

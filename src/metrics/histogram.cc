@@ -40,8 +40,7 @@ double bucket_mid(std::int32_t idx) {
 }
 
 // Adds `count` at index `idx` into a dense window, growing it as needed.
-void window_add(std::vector<std::uint64_t>& w, std::int32_t& base, std::int32_t idx,
-                std::uint64_t count) {
+void window_add(std::vector<std::uint64_t>& w, std::int32_t& base, std::int32_t idx, std::uint64_t count) {
   if (w.empty()) {
     w.assign(1, count);
     base = idx;
@@ -56,8 +55,8 @@ void window_add(std::vector<std::uint64_t>& w, std::int32_t& base, std::int32_t 
   w[static_cast<std::size_t>(idx - base)] += count;
 }
 
-void window_merge(std::vector<std::uint64_t>& w, std::int32_t& base,
-                  const std::vector<std::uint64_t>& o, std::int32_t obase) {
+void window_merge(std::vector<std::uint64_t>& w, std::int32_t& base, const std::vector<std::uint64_t>& o,
+                  std::int32_t obase) {
   if (o.empty()) return;
   if (w.empty()) {
     w = o;
@@ -65,8 +64,8 @@ void window_merge(std::vector<std::uint64_t>& w, std::int32_t& base,
     return;
   }
   std::int32_t lo = std::min(base, obase);
-  std::int64_t hi = std::max<std::int64_t>(base + static_cast<std::int64_t>(w.size()),
-                                           obase + static_cast<std::int64_t>(o.size()));
+  std::int64_t hi =
+      std::max<std::int64_t>(base + static_cast<std::int64_t>(w.size()), obase + static_cast<std::int64_t>(o.size()));
   if (lo < base) {
     w.insert(w.begin(), static_cast<std::size_t>(base - lo), 0);
     base = lo;
@@ -108,8 +107,8 @@ nlohmann::json window_to_json(const std::vector<std::uint64_t>& w, std::int32_t 
     }
     nlohmann::json counts = nlohmann::json::array();
     for (std::size_t k = start; k <= end; ++k) counts.push_back(w[k]);
-    runs.push_back(nlohmann::json::array({static_cast<std::int64_t>(base) + static_cast<std::int64_t>(start),
-                                          std::move(counts)}));
+    runs.push_back(
+        nlohmann::json::array({static_cast<std::int64_t>(base) + static_cast<std::int64_t>(start), std::move(counts)}));
     i = end + 1;
   }
   return runs;
@@ -126,8 +125,8 @@ std::uint64_t checked_add(std::uint64_t a, std::uint64_t b) {
 }
 
 // Parses runs into a window; returns the total count.
-std::uint64_t window_from_json(const nlohmann::json& runs, const char* field,
-                               std::vector<std::uint64_t>& w, std::int32_t& base) {
+std::uint64_t window_from_json(const nlohmann::json& runs, const char* field, std::vector<std::uint64_t>& w,
+                               std::int32_t& base) {
   if (!runs.is_array()) bad(std::string("\"") + field + "\" must be an array");
   std::uint64_t total = 0;
   std::int64_t next_free = kMinIndex;  // runs must be ascending and disjoint
@@ -139,11 +138,10 @@ std::uint64_t window_from_json(const nlohmann::json& runs, const char* field,
     const auto& idx = run[0];
     const auto& counts = run[1];
     if (!idx.is_number_integer()) bad("run index must be an integer");
-    std::int64_t start = idx.is_number_unsigned()
-                             ? (idx.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxIndex)
-                                    ? kMaxIndex + 1
-                                    : static_cast<std::int64_t>(idx.get<std::uint64_t>()))
-                             : idx.get<std::int64_t>();
+    std::int64_t start = idx.is_number_unsigned() ? (idx.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxIndex)
+                                                         ? kMaxIndex + 1
+                                                         : static_cast<std::int64_t>(idx.get<std::uint64_t>()))
+                                                  : idx.get<std::int64_t>();
     if (!counts.is_array() || counts.empty()) bad("run counts must be a non-empty array");
     if (start < kMinIndex || start > kMaxIndex) bad("run index out of range");
     if (static_cast<std::int64_t>(counts.size()) > kMaxIndex - start + 1) bad("run extends past the index range");
@@ -210,7 +208,9 @@ void Histogram::merge(const Histogram& other) {
   max_ = std::max(max_, other.max_);
 }
 
-void Histogram::clear() { *this = Histogram(); }
+void Histogram::clear() {
+  *this = Histogram();
+}
 
 double Histogram::percentile(double p) const {
   if (count_ == 0) return 0;
@@ -261,7 +261,8 @@ nlohmann::json Histogram::to_json() const {
 Histogram Histogram::from_json(const nlohmann::json& j) {
   if (!j.is_object()) bad("expected an object");
   auto v = j.find("v");
-  if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != 1) bad("unsupported or missing version \"v\"");
+  if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != 1)
+    bad("unsupported or missing version \"v\"");
   auto cnt = j.find("count");
   if (cnt == j.end() || !cnt->is_number_unsigned()) bad("\"count\" must be a non-negative integer");
   auto zero = j.find("zero");

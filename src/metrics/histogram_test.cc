@@ -38,7 +38,8 @@ void expect_close_percentiles(const std::vector<double>& samples, const char* la
     double r = p / 100.0 * static_cast<double>(sorted.size() - 1);
     double scale = std::max(std::abs(sorted[static_cast<std::size_t>(std::floor(r))]),
                             std::abs(sorted[static_cast<std::size_t>(std::ceil(r))]));
-    EXPECT_LE(std::abs(got - exact), 0.01 * scale + 1e-300) << label << " p(" << p << ") exact=" << exact << " got=" << got;
+    EXPECT_LE(std::abs(got - exact), 0.01 * scale + 1e-300)
+        << label << " p(" << p << ") exact=" << exact << " got=" << got;
     EXPECT_GE(got, h.min());
     EXPECT_LE(got, h.max());
   }
@@ -257,8 +258,8 @@ TEST(Histogram, FromJsonRejectsMalformed) {
   mut([](auto& j) { j["count"] = "2"; });
   mut([](auto& j) { j["sum"] = "x"; });
   mut([](auto& j) { j.erase("sum"); });
-  mut([](auto& j) { j["min"] = 5; });  // min > max
-  mut([](auto& j) { j["min"] = 1.0; }); // not in lowest bucket
+  mut([](auto& j) { j["min"] = 5; });    // min > max
+  mut([](auto& j) { j["min"] = 1.0; });  // not in lowest bucket
   mut([](auto& j) { j["max"] = 100.0; });
   mut([](auto& j) { j["zero"] = -3; });
   mut([](auto& j) { j["pos"] = 5; });
@@ -268,8 +269,8 @@ TEST(Histogram, FromJsonRejectsMalformed) {
   mut([](auto& j) { j["pos"] = nlohmann::json::parse("[[99999999999,[1,1]]]"); });
   mut([](auto& j) { j["pos"] = nlohmann::json::parse("[[-99999999999,[1,1]]]"); });
   mut([](auto& j) { j["pos"] = nlohmann::json::parse("[[0,[1,-1]]]"); });
-  mut([](auto& j) { j["pos"] = nlohmann::json::parse("[[10,[1]],[5,[1]]]"); });  // descending
-  mut([](auto& j) { j["pos"] = nlohmann::json::parse("[[10,[1,1]],[11,[1]]]"); });  // overlap
+  mut([](auto& j) { j["pos"] = nlohmann::json::parse("[[10,[1]],[5,[1]]]"); });                    // descending
+  mut([](auto& j) { j["pos"] = nlohmann::json::parse("[[10,[1,1]],[11,[1]]]"); });                 // overlap
   mut([](auto& j) { j["pos"] = nlohmann::json::parse("[[0,[18446744073709551615]],[5,[1]]]"); });  // overflow
   mut([](auto& j) { j["pos"] = nlohmann::json::parse("[[0,[1.5]]]"); });
   mut([](auto& j) { j.erase("neg"); });

@@ -9,19 +9,26 @@ namespace herd::metrics {
 
 std::string_view to_string(MetricType t) {
   switch (t) {
-    case MetricType::kCounter: return "counter";
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kRate: return "rate";
-    case MetricType::kTrend: return "trend";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kRate:
+      return "rate";
+    case MetricType::kTrend:
+      return "trend";
   }
   return "unknown";
 }
 
 std::string_view to_string(ValueType t) {
   switch (t) {
-    case ValueType::kDefault: return "default";
-    case ValueType::kTime: return "time";
-    case ValueType::kData: return "data";
+    case ValueType::kDefault:
+      return "default";
+    case ValueType::kTime:
+      return "time";
+    case ValueType::kData:
+      return "data";
   }
   return "unknown";
 }
@@ -51,8 +58,7 @@ TagSet::TagSet() : items_(empty_items()), hash_(hash_items(*items_)) {}
 
 TagSet::TagSet(Items tags) {
   // Stable sort keeps insertion order among equal keys so "last wins" holds.
-  std::stable_sort(tags.begin(), tags.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(tags.begin(), tags.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   Items out;
   out.reserve(tags.size());
   for (auto& kv : tags) {
@@ -66,7 +72,9 @@ TagSet::TagSet(Items tags) {
   items_ = out.empty() ? empty_items() : std::make_shared<const Items>(std::move(out));
 }
 
-const Items& TagSet::items() const { return *items_; }
+const Items& TagSet::items() const {
+  return *items_;
+}
 
 const std::string* TagSet::get(std::string_view key) const {
   auto it = std::lower_bound(items_->begin(), items_->end(), key,
@@ -92,7 +100,9 @@ bool TagSet::contains_all(const TagSet& filter) const {
   return true;
 }
 
-bool TagSet::empty() const { return items_->empty(); }
+bool TagSet::empty() const {
+  return items_->empty();
+}
 
 TagSet intern(const TagSet& tags) {
   static std::mutex mu;

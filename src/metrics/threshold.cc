@@ -11,7 +11,9 @@ namespace herd::metrics {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -59,8 +61,7 @@ std::string parse_expr_impl(const std::string& text, ThresholdExpr& out) {
   if (s.empty()) return "empty expression";
   // Find the operator: the first of < > = !.
   std::size_t op_pos = s.find_first_of("<>=!");
-  if (op_pos == std::string_view::npos)
-    return "no comparison operator (expected one of <, <=, >, >=, ==, ===, !=)";
+  if (op_pos == std::string_view::npos) return "no comparison operator (expected one of <, <=, >, >=, ==, ===, !=)";
   std::string_view lhs = trim(s.substr(0, op_pos));
   std::string_view rest = s.substr(op_pos);
   static constexpr std::pair<std::string_view, ThresholdExpr::Op> kOps[] = {
@@ -87,13 +88,20 @@ std::string parse_expr_impl(const std::string& text, ThresholdExpr& out) {
 
   if (lhs.empty()) return "missing aggregation method (e.g. avg, p(95), rate, count)";
   out.percentile = 0;
-  if (lhs == "count") out.agg = ThresholdExpr::Agg::kCount;
-  else if (lhs == "rate") out.agg = ThresholdExpr::Agg::kRate;
-  else if (lhs == "value") out.agg = ThresholdExpr::Agg::kValue;
-  else if (lhs == "avg") out.agg = ThresholdExpr::Agg::kAvg;
-  else if (lhs == "min") out.agg = ThresholdExpr::Agg::kMin;
-  else if (lhs == "max") out.agg = ThresholdExpr::Agg::kMax;
-  else if (lhs == "med") out.agg = ThresholdExpr::Agg::kMed;
+  if (lhs == "count")
+    out.agg = ThresholdExpr::Agg::kCount;
+  else if (lhs == "rate")
+    out.agg = ThresholdExpr::Agg::kRate;
+  else if (lhs == "value")
+    out.agg = ThresholdExpr::Agg::kValue;
+  else if (lhs == "avg")
+    out.agg = ThresholdExpr::Agg::kAvg;
+  else if (lhs == "min")
+    out.agg = ThresholdExpr::Agg::kMin;
+  else if (lhs == "max")
+    out.agg = ThresholdExpr::Agg::kMax;
+  else if (lhs == "med")
+    out.agg = ThresholdExpr::Agg::kMed;
   else if (lhs.size() >= 2 && lhs[0] == 'p' && trim(lhs.substr(1)).substr(0, 1) == "(") {
     std::string_view inner = trim(lhs.substr(1));
     if (inner.back() != ')') return "malformed percentile " + quote(lhs) + " (expected p(N))";
@@ -137,13 +145,20 @@ std::optional<std::chrono::milliseconds> parse_duration_ms(std::string_view s) {
     std::string_view unit = s.substr(0, u);
     s.remove_prefix(u);
     double mult;
-    if (unit == "h") mult = 3600e9;
-    else if (unit == "m") mult = 60e9;
-    else if (unit == "s") mult = 1e9;
-    else if (unit == "ms") mult = 1e6;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e3;
-    else if (unit == "ns") mult = 1;
-    else return std::nullopt;
+    if (unit == "h")
+      mult = 3600e9;
+    else if (unit == "m")
+      mult = 60e9;
+    else if (unit == "s")
+      mult = 1e9;
+    else if (unit == "ms")
+      mult = 1e6;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs")
+      mult = 1e3;
+    else if (unit == "ns")
+      mult = 1;
+    else
+      return std::nullopt;
     total_ns += *num * mult;
     any = true;
   }
@@ -153,13 +168,20 @@ std::optional<std::chrono::milliseconds> parse_duration_ms(std::string_view s) {
 
 std::string agg_name(const ThresholdExpr& e) {
   switch (e.agg) {
-    case ThresholdExpr::Agg::kCount: return "count";
-    case ThresholdExpr::Agg::kRate: return "rate";
-    case ThresholdExpr::Agg::kValue: return "value";
-    case ThresholdExpr::Agg::kAvg: return "avg";
-    case ThresholdExpr::Agg::kMin: return "min";
-    case ThresholdExpr::Agg::kMax: return "max";
-    case ThresholdExpr::Agg::kMed: return "med";
+    case ThresholdExpr::Agg::kCount:
+      return "count";
+    case ThresholdExpr::Agg::kRate:
+      return "rate";
+    case ThresholdExpr::Agg::kValue:
+      return "value";
+    case ThresholdExpr::Agg::kAvg:
+      return "avg";
+    case ThresholdExpr::Agg::kMin:
+      return "min";
+    case ThresholdExpr::Agg::kMax:
+      return "max";
+    case ThresholdExpr::Agg::kMed:
+      return "med";
     case ThresholdExpr::Agg::kPercentile: {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.6f", e.percentile);
@@ -175,9 +197,12 @@ std::string agg_name(const ThresholdExpr& e) {
 bool agg_applies(MetricType t, ThresholdExpr::Agg a) {
   using A = ThresholdExpr::Agg;
   switch (t) {
-    case MetricType::kCounter: return a == A::kCount || a == A::kRate;
-    case MetricType::kGauge: return a == A::kValue;
-    case MetricType::kRate: return a == A::kRate;
+    case MetricType::kCounter:
+      return a == A::kCount || a == A::kRate;
+    case MetricType::kGauge:
+      return a == A::kValue;
+    case MetricType::kRate:
+      return a == A::kRate;
     case MetricType::kTrend:
       return a == A::kAvg || a == A::kMin || a == A::kMax || a == A::kMed || a == A::kPercentile;
   }
@@ -186,39 +211,55 @@ bool agg_applies(MetricType t, ThresholdExpr::Agg a) {
 
 const char* supported_aggs(MetricType t) {
   switch (t) {
-    case MetricType::kCounter: return "count, rate";
-    case MetricType::kGauge: return "value";
-    case MetricType::kRate: return "rate";
-    case MetricType::kTrend: return "avg, min, max, med, p(N)";
+    case MetricType::kCounter:
+      return "count, rate";
+    case MetricType::kGauge:
+      return "value";
+    case MetricType::kRate:
+      return "rate";
+    case MetricType::kTrend:
+      return "avg, min, max, med, p(N)";
   }
   return "";
 }
 
 bool compare(double a, ThresholdExpr::Op op, double b) {
   switch (op) {
-    case ThresholdExpr::Op::kLt: return a < b;
-    case ThresholdExpr::Op::kLe: return a <= b;
-    case ThresholdExpr::Op::kGt: return a > b;
-    case ThresholdExpr::Op::kGe: return a >= b;
-    case ThresholdExpr::Op::kEq: return a == b;
-    case ThresholdExpr::Op::kNe: return a != b;
+    case ThresholdExpr::Op::kLt:
+      return a < b;
+    case ThresholdExpr::Op::kLe:
+      return a <= b;
+    case ThresholdExpr::Op::kGt:
+      return a > b;
+    case ThresholdExpr::Op::kGe:
+      return a >= b;
+    case ThresholdExpr::Op::kEq:
+      return a == b;
+    case ThresholdExpr::Op::kNe:
+      return a != b;
   }
   return false;
 }
 
 bool has_samples(MetricType t, const SeriesState& s, bool any_series) {
   switch (t) {
-    case MetricType::kCounter: return any_series;
-    case MetricType::kGauge: return s.last_time_us != -1;
-    case MetricType::kRate: return s.total > 0;
-    case MetricType::kTrend: return s.trend.count() > 0;
+    case MetricType::kCounter:
+      return any_series;
+    case MetricType::kGauge:
+      return s.last_time_us != -1;
+    case MetricType::kRate:
+      return s.total > 0;
+    case MetricType::kTrend:
+      return s.trend.count() > 0;
   }
   return false;
 }
 
 }  // namespace
 
-std::string threshold_agg_key(const ThresholdExpr& e) { return agg_name(e); }
+std::string threshold_agg_key(const ThresholdExpr& e) {
+  return agg_name(e);
+}
 
 std::optional<std::chrono::milliseconds> parse_threshold_duration(std::string_view text) {
   return parse_duration_ms(text);
@@ -257,12 +298,15 @@ MetricSelector parse_metric_selector(const std::string& text) {
   std::size_t start = 0;
   while (start <= body.size()) {
     std::size_t comma = body.find(',', start);
-    std::string_view part = body.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    std::string_view part =
+        body.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     std::size_t colon = part.find(':');
-    if (colon == std::string_view::npos) throw fail("tag filter " + quote(trim(part)) + " is not of the form key:value");
+    if (colon == std::string_view::npos)
+      throw fail("tag filter " + quote(trim(part)) + " is not of the form key:value");
     std::string_view k = trim(part.substr(0, colon));
     std::string_view v = trim(part.substr(colon + 1));
-    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
+    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front())
+      v = v.substr(1, v.size() - 2);
     if (k.empty()) throw fail("empty tag name in " + quote(trim(part)));
     for (const auto& [ek, ev] : tags)
       if (ek == k && ev != v) throw fail("tag " + quote(k) + " given twice with different values");
@@ -277,7 +321,8 @@ MetricSelector parse_metric_selector(const std::string& text) {
 std::vector<MetricThresholds> parse_thresholds(const nlohmann::json& thresholds) {
   std::vector<MetricThresholds> out;
   if (thresholds.is_null()) return out;
-  if (!thresholds.is_object()) throw ThresholdError("invalid thresholds: expected an object of metric name -> [thresholds]");
+  if (!thresholds.is_object())
+    throw ThresholdError("invalid thresholds: expected an object of metric name -> [thresholds]");
   for (auto it = thresholds.begin(); it != thresholds.end(); ++it) {
     const std::string& key = it.key();
     MetricThresholds mt;
@@ -297,12 +342,14 @@ std::vector<MetricThresholds> parse_thresholds(const nlohmann::json& thresholds)
         src = t->get<std::string>();
         if (auto a = item.find("abortOnFail"); a != item.end() && !a->is_null()) {
           if (!a->is_boolean())
-            throw ThresholdError("invalid threshold " + quote(src) + " on metric " + quote(key) + ": abortOnFail must be a boolean");
+            throw ThresholdError("invalid threshold " + quote(src) + " on metric " + quote(key) +
+                                 ": abortOnFail must be a boolean");
           th.abort_on_fail = a->get<bool>();
         }
         if (auto d = item.find("delayAbortEval"); d != item.end() && !d->is_null()) {
           std::optional<std::chrono::milliseconds> ms;
-          if (d->is_string()) ms = parse_duration_ms(d->get<std::string>());
+          if (d->is_string())
+            ms = parse_duration_ms(d->get<std::string>());
           else if (d->is_number() && d->get<double>() >= 0 && d->get<double>() < 1e15)
             ms = std::chrono::milliseconds(static_cast<std::int64_t>(d->get<double>()));
           if (!ms)
@@ -315,7 +362,8 @@ std::vector<MetricThresholds> parse_thresholds(const nlohmann::json& thresholds)
                              item.dump());
       }
       std::string why = parse_expr_impl(src, th.expr);
-      if (!why.empty()) throw ThresholdError("invalid threshold " + quote(src) + " on metric " + quote(key) + ": " + why);
+      if (!why.empty())
+        throw ThresholdError("invalid threshold " + quote(src) + " on metric " + quote(key) + ": " + why);
       th.expr.source = src;
       mt.thresholds.push_back(std::move(th));
     };
@@ -343,12 +391,18 @@ std::optional<double> aggregate_value(MetricType t, const SeriesState& s, const 
       return s.total ? static_cast<double>(s.passes) / static_cast<double>(s.total) : 0.0;
     case MetricType::kTrend:
       switch (e.agg) {
-        case A::kAvg: return s.trend.mean();
-        case A::kMin: return s.trend.min();
-        case A::kMax: return s.trend.max();
-        case A::kMed: return s.trend.percentile(50);
-        case A::kPercentile: return s.trend.percentile(e.percentile);
-        default: return std::nullopt;
+        case A::kAvg:
+          return s.trend.mean();
+        case A::kMin:
+          return s.trend.min();
+        case A::kMax:
+          return s.trend.max();
+        case A::kMed:
+          return s.trend.percentile(50);
+        case A::kPercentile:
+          return s.trend.percentile(e.percentile);
+        default:
+          return std::nullopt;
       }
   }
   return std::nullopt;
@@ -365,8 +419,8 @@ std::vector<ThresholdResult> evaluate_thresholds(const std::vector<MetricThresho
     MetricType type = MetricType::kCounter;
     if (id) {
       type = snap.metrics[*id].type;
-      for (auto it = snap.series.lower_bound(SeriesKey{*id, TagSet()}); it != snap.series.end() && it->first.metric == *id;
-           ++it) {
+      for (auto it = snap.series.lower_bound(SeriesKey{*id, TagSet()});
+           it != snap.series.end() && it->first.metric == *id; ++it) {
         if (it->first.tags.contains_all(mt.selector.filter)) {
           any = true;
           break;

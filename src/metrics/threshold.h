@@ -89,8 +89,7 @@ struct ThresholdResult {
 /// Thresholds on metrics with no samples are ok (k6 behaviour), except that
 /// an unknown metric name throws ThresholdError (checked once at start by
 /// validate_thresholds).
-std::vector<ThresholdResult> evaluate_thresholds(const std::vector<MetricThresholds>& ths,
-                                                 const Snapshot& snap,
+std::vector<ThresholdResult> evaluate_thresholds(const std::vector<MetricThresholds>& ths, const Snapshot& snap,
                                                  std::chrono::milliseconds elapsed, bool final);
 
 /// Checks that every selector names a metric in `reg` and that every

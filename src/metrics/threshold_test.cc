@@ -49,9 +49,9 @@ TEST(ThresholdExpr, ParsesValid) {
 }
 
 TEST(ThresholdExpr, RejectsMalformedQuotingInput) {
-  const char* bad[] = {"",          "   ",        "p(95)<<200", "p(95)",     "<200",       "p(95)<",
-                       "p(95)=200", "p(95)=>200", "p(101)<5",   "p(-1)<5",   "p()<5",      "p(x)<5",
-                       "p(95<200",  "p95<200",    "avg<abc",    "avg<1ms",   "avg<inf",    "avg<nan",
+  const char* bad[] = {"",          "   ",        "p(95)<<200", "p(95)",     "<200",           "p(95)<",
+                       "p(95)=200", "p(95)=>200", "p(101)<5",   "p(-1)<5",   "p()<5",          "p(x)<5",
+                       "p(95<200",  "p95<200",    "avg<abc",    "avg<1ms",   "avg<inf",        "avg<nan",
                        "mean<5",    "AVG<5",      "avg<5 6",    "avg<>5",    "rate > 0.9 < 1", "count==0x10",
                        "avg<1e",    "avg<-",      "p(95)!200",  "avg < 5 % "};
   for (const char* b : bad) {
@@ -94,9 +94,9 @@ TEST(MetricSelector, Parses) {
 }
 
 TEST(MetricSelector, RejectsMalformed) {
-  const char* bad[] = {"",          "1abc",        "a-b",           "name{",        "name{}",   "name{ }",
-                       "name}",     "name{tag}",   "name{:v}",      "name{a:1}x",   "{a:1}",    "name{a:{b}}",
-                       "name{a:1,}", "name{a:1,a:2}", "na me{a:1}"};
+  const char* bad[] = {"",        "1abc",        "a-b",        "name{",         "name{}",
+                       "name{ }", "name}",       "name{tag}",  "name{:v}",      "name{a:1}x",
+                       "{a:1}",   "name{a:{b}}", "name{a:1,}", "name{a:1,a:2}", "na me{a:1}"};
   for (const char* b : bad) {
     try {
       parse_metric_selector(b);
@@ -159,7 +159,8 @@ TEST(ParseThresholds, ErrorsNameKeyAndExpression) {
     parse_thresholds(nlohmann::json::parse(R"({"http_req_duration": ["p(95)<<200"]})"));
     ADD_FAILURE();
   } catch (const ThresholdError& e) {
-    EXPECT_NE(std::string(e.what()).find(R"(invalid threshold "p(95)<<200" on metric "http_req_duration")"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find(R"(invalid threshold "p(95)<<200" on metric "http_req_duration")"),
+              std::string::npos)
         << e.what();
   }
   const char* bad[] = {
@@ -302,9 +303,9 @@ TEST(ValidateThresholds, UnknownMetricAndWrongAggregation) {
   } catch (const ThresholdError& e) {
     EXPECT_NE(std::string(e.what()).find("\"nope\""), std::string::npos) << e.what();
   }
-  const char* wrong[] = {R"({"http_reqs": ["avg<1"]})", R"({"http_reqs": ["value<1"]})", R"({"my_gauge": ["rate<1"]})",
-                         R"({"checks": ["count<1"]})", R"({"http_req_duration": ["rate<1"]})",
-                         R"({"http_req_duration": ["count<1"]})"};
+  const char* wrong[] = {R"({"http_reqs": ["avg<1"]})",          R"({"http_reqs": ["value<1"]})",
+                         R"({"my_gauge": ["rate<1"]})",          R"({"checks": ["count<1"]})",
+                         R"({"http_req_duration": ["rate<1"]})", R"({"http_req_duration": ["count<1"]})"};
   for (const char* w : wrong) {
     try {
       validate_thresholds(parse_thresholds(nlohmann::json::parse(w)), reg);

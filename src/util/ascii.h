@@ -7,7 +7,9 @@
 
 namespace herd::util {
 
-constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+constexpr char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
 
 /// True when `a` and `b` are equal ignoring ASCII case.
 constexpr bool iequals(std::string_view a, std::string_view b) {

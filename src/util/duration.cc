@@ -16,7 +16,9 @@ using i128 = __int128;
   throw DurationError(msg);
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Nanoseconds per unit, or 0 for an unknown unit.
 std::int64_t unit_ns(std::string_view u) {
@@ -145,8 +147,7 @@ std::string format_duration(std::chrono::microseconds d) {
   std::int64_t c = d.count();
   if (c == 0) return "0s";
   bool neg = c < 0;
-  std::uint64_t u = neg ? static_cast<std::uint64_t>(0) - static_cast<std::uint64_t>(c)
-                        : static_cast<std::uint64_t>(c);
+  std::uint64_t u = neg ? static_cast<std::uint64_t>(0) - static_cast<std::uint64_t>(c) : static_cast<std::uint64_t>(c);
   std::string out = neg ? "-" : "";
   if (u < 1'000) {
     out += std::to_string(u);

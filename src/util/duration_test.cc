@@ -52,8 +52,8 @@ TEST(ParseDuration, DaysExtension) {
 }
 
 TEST(ParseDuration, Errors) {
-  for (const char* bad : {"", "-", "+", "s", "1x", "1 s", "1s ", " 1s", ".s", "1s.", "abc",
-                          "1h-2m", "1e3s", "99999999999999999999999999h", "1.5.5s", "ms5"}) {
+  for (const char* bad : {"", "-", "+", "s", "1x", "1 s", "1s ", " 1s", ".s", "1s.", "abc", "1h-2m", "1e3s",
+                          "99999999999999999999999999h", "1.5.5s", "ms5"}) {
     EXPECT_THROW(parse_duration(bad), DurationError) << '"' << bad << '"';
   }
 }
@@ -70,8 +70,7 @@ TEST(ParseDuration, ErrorQuotesInput) {
 
 TEST(ParseDuration, Overflow) {
   EXPECT_THROW(parse_duration("9223372036854775808us"), DurationError);
-  EXPECT_EQ(parse_duration("9223372036854775807us"),
-            microseconds(std::numeric_limits<std::int64_t>::max()));
+  EXPECT_EQ(parse_duration("9223372036854775807us"), microseconds(std::numeric_limits<std::int64_t>::max()));
 }
 
 TEST(FormatDuration, GoStyle) {
@@ -98,9 +97,10 @@ TEST(FormatDuration, ExtremesDoNotCrash) {
 }
 
 TEST(FormatDuration, RoundTrips) {
-  const std::int64_t samples[] = {1, 999, 1000, 1001, 999'999, 1'000'000, 59'999'999,
-                                  60'000'000, 3'600'000'000, 3'600'000'001, 123'456'789'012,
-                                  std::numeric_limits<std::int64_t>::max(), -1, -1'500'000};
+  const std::int64_t samples[] = {
+      1,          999,        1000,          1001,          999'999,         1'000'000,
+      59'999'999, 60'000'000, 3'600'000'000, 3'600'000'001, 123'456'789'012, std::numeric_limits<std::int64_t>::max(),
+      -1,         -1'500'000};
   for (auto s : samples) {
     microseconds d(s);
     EXPECT_EQ(parse_duration(format_duration(d)), d) << s << " -> " << format_duration(d);

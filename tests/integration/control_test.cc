@@ -55,8 +55,8 @@ class ControlTest : public HerdTest {
     return st;
   }
   int patch(const std::string& attrs, std::string* body) {
-    return http_call(api_port_, "PATCH", "/v1/status", R"({"data":{"type":"status","id":"default","attributes":)" + attrs + "}}",
-                     body);
+    return http_call(api_port_, "PATCH", "/v1/status",
+                     R"({"data":{"type":"status","id":"default","attributes":)" + attrs + "}}", body);
   }
   std::uint16_t api_port_ = 0;
   std::optional<BackgroundRun> runner_;  ///< always joined (BackgroundRun)
@@ -118,8 +118,7 @@ export function teardown(data) { http.post(`${__ENV.BASE_URL}/counter/teardown-$
   ASSERT_EQ(http_call(api_port_, "POST", "/v1/setup", "", &body), 200) << body;
   EXPECT_EQ(json::parse(body)["data"]["attributes"]["data"]["token"], "abc") << body;
   // Another runner would receive the data with PUT (the raw JSON value, as k6); replace it and check it is used.
-  ASSERT_EQ(http_call(api_port_, "PUT", "/v1/setup", R"({"token":"xyz"})", &body), 200)
-      << body;
+  ASSERT_EQ(http_call(api_port_, "PUT", "/v1/setup", R"({"token":"xyz"})", &body), 200) << body;
   ASSERT_EQ(patch(R"({"paused":false})", &body), 200) << body;
   ProcResult r = finish();
   EXPECT_EQ(r.exit_code, 0) << r;

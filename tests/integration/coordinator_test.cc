@@ -183,8 +183,9 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }
   ProcResult r = run_par(script, 4, {"--summary-export", "e.json"});
   EXPECT_EQ(r.exit_code, 99) << r;
   json e = read_export("e.json");
-  EXPECT_EQ(e["metrics"]["http_reqs"]["thresholds"]["count<300"], true) << "failed threshold (legacy export: true = failed)\n"
-                                                                        << e.dump(1).substr(0, 2000);
+  EXPECT_EQ(e["metrics"]["http_reqs"]["thresholds"]["count<300"], true)
+      << "failed threshold (legacy export: true = failed)\n"
+      << e.dump(1).substr(0, 2000);
   EXPECT_EQ(e["metrics"]["iterations"]["thresholds"]["count<1000"], false);
   EXPECT_NE(r.err.find("thresholds on metrics have been crossed"), std::string::npos) << r;
   expect_no_runner_left();

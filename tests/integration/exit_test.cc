@@ -42,8 +42,17 @@ export default function () {
   EXPECT_EQ(r.exit_code, 99) << r;
   std::map<std::string, std::map<std::string, bool>> expect_crossed = {
       {"th_trend",
-       {{"avg==5.5", false}, {"avg<5", true}, {"min==1", false}, {"min>1", true}, {"max==10", false}, {"max<10", true},
-        {"med>5", false}, {"med<5", true}, {"p(90)>8", false}, {"p(90)<8", true}, {"p(99.9)<=10", false},
+       {{"avg==5.5", false},
+        {"avg<5", true},
+        {"min==1", false},
+        {"min>1", true},
+        {"max==10", false},
+        {"max<10", true},
+        {"med>5", false},
+        {"med<5", true},
+        {"p(90)>8", false},
+        {"p(90)<8", true},
+        {"p(99.9)<=10", false},
         {"p(0)==1", false}}},
       {"th_counter", {{"count==20", false}, {"count<20", true}, {"rate>0", false}, {"rate<0", true}}},
       {"th_gauge", {{"value==10", false}, {"value!=10", true}}},
@@ -126,7 +135,8 @@ TEST_F(ExitTest, MalformedThresholdsExit104WithAClearMessage) {
   for (auto& c : cases) {
     ProcResult r = run_script(std::string(R"JS(
 import http from 'k6/http';
-export const options = { iterations: 1, thresholds: )JS") + c.thresholds + R"JS( };
+export const options = { iterations: 1, thresholds: )JS") +
+                              c.thresholds + R"JS( };
 export default function () { http.get(`${__ENV.BASE_URL}/`); }
 )JS");
     EXPECT_EQ(r.exit_code, 104) << c.thresholds << "\n" << r;
@@ -336,9 +346,26 @@ TEST_F(ExitTest, DemoScriptPrintsAK6LikeSummary) {
   EXPECT_GE(r.seconds, 1.9) << r;
   EXPECT_LT(r.seconds, 15) << r;
   const std::string& s = r.out;
-  for (const char* needle : {"http_reqs", "http_req_duration", "avg=", "min=", "med=", "max=", "p(90)=", "p(95)=",
-                             "iterations", "vus", "vus_max", "checks", "http_req_failed", "data_received", "data_sent",
-                             "iteration_duration", "THRESHOLDS", "'p(95)<200'", "'rate<0.01'", "status is 200"})
+  for (const char* needle : {"http_reqs",
+                             "http_req_duration",
+                             "avg=",
+                             "min=",
+                             "med=",
+                             "max=",
+                             "p(90)=",
+                             "p(95)=",
+                             "iterations",
+                             "vus",
+                             "vus_max",
+                             "checks",
+                             "http_req_failed",
+                             "data_received",
+                             "data_sent",
+                             "iteration_duration",
+                             "THRESHOLDS",
+                             "'p(95)<200'",
+                             "'rate<0.01'",
+                             "status is 200"})
     EXPECT_NE(s.find(needle), std::string::npos) << needle << "\n" << r;
   // 10 VUs x 2 iterations (sleep 1s over 2s): 20 requests.
   std::smatch m;

@@ -74,7 +74,8 @@ export function handleSummary(data) { return { 'summary.json': JSON.stringify(da
   ASSERT_EQ(r.exit_code, 0) << r;
   json d = json::parse(dir_.read("summary.json"), nullptr, false);
   ASSERT_FALSE(d.is_discarded()) << r;
-  ASSERT_TRUE(d.contains("metrics") && d.contains("root_group") && d.contains("state") && d.contains("options")) << d.dump();
+  ASSERT_TRUE(d.contains("metrics") && d.contains("root_group") && d.contains("state") && d.contains("options"))
+      << d.dump();
   const json& dur = d["metrics"]["http_req_duration"];
   EXPECT_EQ(dur["type"], "trend");
   EXPECT_EQ(dur["contains"], "time");
@@ -243,7 +244,8 @@ export default function () {
   const json& m = exp["metrics"];
   // Counter: count + rate. Trend: the trend stats. Rate: value/passes/fails. Gauge: value/min/max.
   EXPECT_TRUE(m["http_reqs"].contains("count") && m["http_reqs"].contains("rate")) << m["http_reqs"].dump();
-  for (const char* k : {"avg", "min", "med", "max", "p(90)", "p(95)"}) EXPECT_TRUE(m["http_req_duration"].contains(k)) << k;
+  for (const char* k : {"avg", "min", "med", "max", "p(90)", "p(95)"})
+    EXPECT_TRUE(m["http_req_duration"].contains(k)) << k;
   EXPECT_FALSE(m["http_req_duration"].contains("values"));
   EXPECT_TRUE(m["checks"].contains("value") && m["checks"].contains("passes") && m["checks"].contains("fails"));
   EXPECT_TRUE(m["vus_max"].contains("value") && m["vus_max"].contains("min") && m["vus_max"].contains("max"));
@@ -280,7 +282,8 @@ export default function () {
   ASSERT_EQ(compact.exit_code, 0) << compact;
   EXPECT_NE(compact.out.find("TOTAL RESULTS"), std::string::npos) << compact;
   EXPECT_NE(compact.out.find("http_req_duration"), std::string::npos) << compact;
-  EXPECT_EQ(compact.out.find("http_req_waiting"), std::string::npos) << "compact hides the timing breakdown\n" << compact;
+  EXPECT_EQ(compact.out.find("http_req_waiting"), std::string::npos) << "compact hides the timing breakdown\n"
+                                                                     << compact;
 
   ProcResult full = run_script(script, {"--summary-mode", "full"});
   ASSERT_EQ(full.exit_code, 0) << full;

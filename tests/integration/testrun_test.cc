@@ -48,8 +48,9 @@ spec:
 }
 
 TEST_F(TestRunTest, BadManifestNamesTheField) {
-  dir_.write("bad.yaml", "apiVersion: herd.dev/v1alpha1\nkind: TestRun\nspec:\n  parallelism: -2\n  script:\n"
-                         "    localFile: test.js\n");
+  dir_.write("bad.yaml",
+             "apiVersion: herd.dev/v1alpha1\nkind: TestRun\nspec:\n  parallelism: -2\n  script:\n"
+             "    localFile: test.js\n");
   RunSpec spec;
   spec.args = {"run", "bad.yaml"};
   ProcResult r = run_spec(spec);
