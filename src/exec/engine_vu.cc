@@ -1,0 +1,294 @@
+#include "exec/engine_impl.h"
+
+#include <latch>
+
+namespace herd::exec {
+
+namespace {
+
+constexpr std::size_t kFiberStack = 256 * 1024;
+constexpr std::size_t kJsStackLimit = 200 * 1024;
+
+}  // namespace
+
+void Vu::body(const std::function<void(const std::string&)>& on_init) {
+  try {
+    rt = std::make_unique<js::Runtime>(kJsStackLimit, 0, /*lazy_intrinsics=*/true);
+    st.run->bundle->install(rt->rt());
+    k6::install_globals(ctx(), &st);
+    ns = st.run->bundle->evaluate_main(ctx());
+    st.in_init = false;
+    init_ok = true;
+    if (st.id_in_instance == 1 && std::getenv("HERD_DEBUG_MEMORY")) {
+      // Diagnostics for bench/memory.sh: the JS heap of one VU after its init context.
+      JSMemoryUsage mu;
+      JS_ComputeMemoryUsage(rt->rt(), &mu);
+      std::fprintf(stderr, "VU 1 JS heap after init: %lld bytes in %lld allocations, %lld objects\n",
+                   static_cast<long long>(mu.malloc_size), static_cast<long long>(mu.malloc_count),
+                   static_cast<long long>(mu.obj_count));
+    }
+    on_init("");
+  } catch (const std::exception& e) {
+    on_init(e.what());
+  }
+  for (;;) {
+    while (tasks.empty() && !shutting_down) {
+      idle = true;
+      st.suspend();
+      idle = false;
+      st.interrupted = false;
+    }
+    if (tasks.empty()) break;
+    auto t = std::move(tasks.front());
+    tasks.pop_front();
+    t();
+  }
+  if (rt) {
+    JS_FreeValue(ctx(), setup_data);
+    JS_FreeValue(ctx(), ns);
+    k6::release_vu_values(ctx(), &st);
+    rt.reset();
+  }
+}
+
+std::string Vu::drive(JSValue r) {
+  bool is_promise = JS_IsObject(r) && static_cast<int>(JS_PromiseState(ctx(), r)) >= 0;
+  std::string err;
+  for (;;) {
+    if (!rt->run_jobs(&err)) return err;
+    while (!st.ready.empty() && !st.interrupted) {
+      auto fn = std::move(st.ready.front());
+      st.ready.pop_front();
+      fn();
+      if (!rt->run_jobs(&err)) return err;
+    }
+    if (st.interrupted) return "";
+    bool pending = is_promise && JS_PromiseState(ctx(), r) == JS_PROMISE_PENDING;
+    if (!pending && st.async_ops.empty() && st.ready.empty()) break;
+    if (pending && st.async_ops.empty() && st.ready.empty())
+      return "the promise returned by the function never settles: nothing it waits for is pending";
+    if (!st.suspend()) return "";
+  }
+  if (is_promise && JS_PromiseState(ctx(), r) == JS_PROMISE_REJECTED) {
+    JSValue reason = JS_PromiseResult(ctx(), r);
+    err = js::format_exception(ctx(), reason);
+    JS_FreeValue(ctx(), reason);
+  }
+  return err;
+}
+
+JSValue Vu::export_fn(const std::string& name) {
+  if (!init_ok) return JS_UNDEFINED;
+  JSValue f = JS_GetPropertyStr(ctx(), ns, name.c_str());
+  if (!JS_IsFunction(ctx(), f)) {
+    JS_FreeValue(ctx(), f);
+    return JS_UNDEFINED;
+  }
+  return f;
+}
+
+std::string Vu::call_json(const std::string& name, const std::string* arg_json) {
+  JSValue f = export_fn(name);
+  if (JS_IsUndefined(f)) return "";
+  JSValue arg = JS_UNDEFINED;
+  if (arg_json && !arg_json->empty()) arg = JS_ParseJSON(ctx(), arg_json->c_str(), arg_json->size(), "<data>");
+  JSValue r = JS_Call(ctx(), f, JS_UNDEFINED, arg_json ? 1 : 0, &arg);
+  JS_FreeValue(ctx(), f);
+  JS_FreeValue(ctx(), arg);
+  if (JS_IsException(r)) throw js::ScriptError(js::take_exception(ctx()));
+  std::string err = drive(r);
+  st.clear_async(ctx());
+  if (!err.empty()) {
+    JS_FreeValue(ctx(), r);
+    throw js::ScriptError(err);
+  }
+  if (JS_IsObject(r) && static_cast<int>(JS_PromiseState(ctx(), r)) >= 0) {
+    JSValue settled = JS_PromiseResult(ctx(), r);
+    JS_FreeValue(ctx(), r);
+    r = settled;
+  }
+  std::string out;
+  if (!JS_IsUndefined(r)) {
+    JSValue s = JS_JSONStringify(ctx(), r, JS_UNDEFINED, JS_UNDEFINED);
+    if (JS_IsException(s)) {
+      JS_FreeValue(ctx(), r);
+      throw js::ScriptError(js::take_exception(ctx()));
+    }
+    if (!JS_IsUndefined(s)) out = js::to_string(ctx(), s);
+    JS_FreeValue(ctx(), s);
+  }
+  JS_FreeValue(ctx(), r);
+  return out;
+}
+
+void Vu::set_setup_data(const std::string& json) {
+  if (json == setup_json && !JS_IsUndefined(setup_data)) return;
+  JS_FreeValue(ctx(), setup_data);
+  setup_json = json;
+  setup_data = json.empty() ? JS_UNDEFINED : JS_ParseJSON(ctx(), json.c_str(), json.size(), "<setup data>");
+  if (JS_IsException(setup_data)) {
+    JS_FreeValue(ctx(), JS_GetException(ctx()));
+    setup_data = JS_UNDEFINED;
+  }
+}
+
+void Worker::start() {
+  std::promise<void> ready;
+  auto f = ready.get_future();
+  thread = std::thread([this, &ready] {
+    http = std::make_unique<http::Client>(loop, http::ClientOptions{.net = net});
+    ready.set_value();
+    loop.run();
+  });
+  f.wait();
+}
+
+void Worker::create_vu(k6::RunShared* run, std::int64_t id, std::function<void(Vu*, const std::string&)> done) {
+  auto vu = std::make_unique<Vu>();
+  Vu* v = vu.get();
+  v->worker = this;
+  v->st.run = run;
+  v->st.loop = &loop;
+  v->st.http = http.get();
+  v->st.sink = sink.get();
+  v->st.id_in_instance = id;
+  v->st.id_in_test = id;
+  v->fiber = std::make_unique<loop::Fiber>([v, done] { v->body([v, done](const std::string& err) { done(v, err); }); },
+                                           kFiberStack);
+  v->st.fiber = v->fiber.get();
+  vus.push_back(std::move(vu));
+  v->fiber->resume();
+}
+
+void Worker::shutdown_here() {
+  for (auto& v : vus) {
+    v->shutting_down = true;
+    v->st.interrupted = true;
+    if (!v->fiber->finished()) v->st.wake();
+  }
+  // Fibers parked in a wait that ignores wake (none expected) would keep running; drive the loop briefly.
+  for (int i = 0; i < 100; i++) {
+    bool all = true;
+    for (auto& v : vus) all = all && v->fiber->finished();
+    if (all) break;
+    loop.run_once(10ms);
+  }
+  bool all = true;
+  for (auto& v : vus) all = all && v->fiber->finished();
+  if (all)
+    vus.clear();
+  else
+    for (auto& v : vus) (void)v.release();  // leak rather than destroy a running fiber
+  http.reset();
+  loop.stop();
+}
+
+void Engine::Impl::shutdown_workers() {
+  for (auto& w : workers) {
+    Worker* wp = w.get();
+    wp->loop.post([wp] { wp->shutdown_here(); });
+  }
+  for (auto& w : workers) w->join();
+  std::lock_guard<std::mutex> g(workers_mu);
+  workers.clear();
+}
+
+nlohmann::json Engine::Impl::init_vu0() {
+  auto w = std::make_unique<Worker>(0, registry);
+  w->start();
+  workers.push_back(std::move(w));
+  std::promise<std::string> p;
+  auto f = p.get_future();
+  Worker* w0 = workers[0].get();
+  w0->loop.post([this, w0, &p] {
+    w0->create_vu(&run, 0, [this, &p](Vu* v, const std::string& err) {
+      vu0 = v;
+      p.set_value(err);
+    });
+  });
+  std::string err = f.get();
+  if (!err.empty()) throw js::ScriptError(err);
+  std::string opts = on_vu0<std::string>([](Vu& v) -> std::string {
+    JSValue o = JS_GetPropertyStr(v.ctx(), v.ns, "options");
+    std::string s;
+    if (!JS_IsUndefined(o)) {
+      JSValue js = JS_JSONStringify(v.ctx(), o, JS_UNDEFINED, JS_UNDEFINED);
+      if (JS_IsException(js)) {
+        JS_FreeValue(v.ctx(), o);
+        throw js::ScriptError("exported options cannot be serialised: " + js::take_exception(v.ctx()));
+      }
+      s = js::to_string(v.ctx(), js);
+      JS_FreeValue(v.ctx(), js);
+    }
+    JS_FreeValue(v.ctx(), o);
+    return s;
+  });
+  if (opts.empty()) return nlohmann::json::object();
+  return nlohmann::json::parse(opts);
+}
+
+void Engine::Impl::apply_options() {
+  run.http.user_agent = options.user_agent;
+  run.http.max_redirects = options.max_redirects;
+  run.http.discard_response_bodies = options.discard_response_bodies;
+  run.http.insecure_skip_tls_verify = options.insecure_skip_tls_verify;
+  run.http.no_cookies_reset = options.no_cookies_reset;
+  run.http.batch = options.batch;
+  run.http.batch_per_host = options.batch_per_host;
+  run.http.throw_errors = options.throw_errors;
+  auto net = std::make_shared<http::NetConfig>(options.net);
+  net->no_connection_reuse = options.no_connection_reuse;
+  run.http.net = net;
+  for (auto& w : workers) w->loop.post([w = w.get(), net] { w->http->set_net(net); });
+  run.http.debug = options.http_debug;
+  if (options.rps > 0) run.http.rps = std::make_shared<k6::RequestRateLimit>(options.rps);
+  run.global_tags = options.tags;
+  run.options_json = options.to_json().dump();
+  run.env.clear();
+  if (options.include_system_env_vars) run.env = cfg.environ;
+  for (auto& [k, v] : options.env) run.env[k] = v;
+}
+
+void Engine::Impl::init_vus(std::int64_t count) {
+  int nworkers =
+      static_cast<int>(options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency()));
+  nworkers = static_cast<int>(std::min<std::int64_t>(nworkers, std::max<std::int64_t>(1, count)));
+  while (static_cast<int>(workers.size()) < nworkers) {
+    auto w = std::make_unique<Worker>(static_cast<int>(workers.size()), registry);
+    w->net = run.http.net;
+    connect_sink(*w->sink);
+    w->start();
+    std::lock_guard<std::mutex> g(workers_mu);
+    workers.push_back(std::move(w));
+  }
+  pool.assign(static_cast<size_t>(count), nullptr);
+  std::latch done(count);
+  std::mutex err_mu;
+  std::string first_err;
+  for (int wi = 0; wi < nworkers; wi++) {
+    Worker* w = workers[static_cast<size_t>(wi)].get();
+    std::vector<std::int64_t> ids;
+    for (std::int64_t id = wi + 1; id <= count; id += nworkers) ids.push_back(id);
+    w->loop.post([this, w, ids, &done, &err_mu, &first_err] {
+      for (auto id : ids) {
+        w->create_vu(&run, id, [this, id, &done, &err_mu, &first_err](Vu* v, const std::string& err) {
+          pool[static_cast<size_t>(id - 1)] = v;
+          // exec.vu.idInTest: unique across instances, from the segment's striping of VU numbers.
+          v->st.id_in_test = segment.global_iteration(id - 1) + 1;
+          if (!err.empty()) {
+            std::lock_guard<std::mutex> g(err_mu);
+            if (first_err.empty()) first_err = err;
+          } else {
+            run.stats.vus_initialized++;
+          }
+          done.count_down();
+        });
+      }
+    });
+  }
+  done.wait();
+  if (!first_err.empty()) throw js::ScriptError(first_err);
+  workers[0]->sink->add(metrics::kVusMax, metrics::TagSet(), static_cast<double>(count), unix_us());
+}
+
+}  // namespace herd::exec
