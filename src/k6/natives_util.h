@@ -38,6 +38,14 @@ JSValue guarded(JSContext* ctx, F&& fn) {
   }
 }
 
+/// The global setTimeout/setInterval (`magic` 1: interval) and clearTimeout/clearInterval
+/// natives (k6/timers_module.cc).
+JSValue n_set_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int interval);
+JSValue n_clear_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv);
+
+/// A new `__ENV` object: reads RunShared::env, writes and deletes go to the VU's overlay (k6/env_object.cc).
+JSValue new_env_object(JSContext* ctx);
+
 /// http.request / http.batch natives (k6/http_natives.cc).
 JSValue http_request(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);
 JSValue http_batch(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv);

@@ -2,6 +2,12 @@
 // setInterval and clearInterval (installed by install_globals).
 #include "k6/webapi.h"
 
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "k6/natives_util.h"
+
 namespace herd::k6 {
 
 namespace {
@@ -36,6 +42,76 @@ JSModuleDef* timers_native_module(JSContext* ctx, const char* name) {
   for (const char* n : kTimerNames) JS_AddModuleExport(ctx, m, n);
   JS_AddModuleExport(ctx, m, "default");
   return m;
+}
+
+// ---- setTimeout / setInterval (the globals, installed by install_globals) ----------
+
+namespace {
+
+void arm_timer(VuState* vu, std::int64_t id, std::int64_t delay_us);
+
+void fire_timer(JSContext* ctx, VuState* vu, std::int64_t id) {
+  auto it = vu->async_ops.find(id);
+  if (it == vu->async_ops.end()) return;  // cleared meanwhile
+  // Copy what the call needs: the callback may clear this very timer.
+  std::vector<JSValue> vals;
+  for (JSValue v : it->second.values) vals.push_back(JS_DupValue(ctx, v));
+  std::int64_t interval = it->second.interval_us;
+  if (interval > 0) {
+    arm_timer(vu, id, interval);
+  } else {
+    for (JSValue v : it->second.values) JS_FreeValue(ctx, v);
+    vu->async_ops.erase(it);
+  }
+  JSValue r = JS_Call(ctx, vals[0], JS_UNDEFINED, static_cast<int>(vals.size() - 1), vals.data() + 1);
+  if (JS_IsException(r)) {
+    if (vu->interrupted)
+      JS_FreeValue(ctx, JS_GetException(ctx));
+    else
+      vu->run->logger->log(Logger::Level::kError, js::take_exception(ctx), "console");
+  }
+  JS_FreeValue(ctx, r);
+  for (JSValue v : vals) JS_FreeValue(ctx, v);
+}
+
+void arm_timer(VuState* vu, std::int64_t id, std::int64_t delay_us) {
+  auto when = loop::Clock::now() + std::chrono::microseconds(std::max<std::int64_t>(0, delay_us));
+  JSContext* ctx = vu->js_ctx;
+  vu->async_ops[id].timer =
+      vu->loop->add_timer(when, [vu, id, ctx] { vu->post_ready([vu, id, ctx] { fire_timer(ctx, vu, id); }); });
+}
+
+}  // namespace
+
+JSValue n_set_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int interval) {
+  VuState* vu = vu_of(ctx);
+  if (argc < 1 || !JS_IsFunction(ctx, argv[0]))
+    return JS_ThrowTypeError(ctx, "%s(callback, delay, ...args) needs a function",
+                             interval ? "setInterval" : "setTimeout");
+  double ms = 0;
+  if (argc > 1) JS_ToFloat64(ctx, &ms, argv[1]);
+  if (!(ms > 0)) ms = 0;
+  std::int64_t id = vu->next_async_id++;
+  VuState::AsyncOp op;
+  op.is_timer = true;
+  op.interval_us = interval ? std::max<std::int64_t>(1000, static_cast<std::int64_t>(ms * 1000)) : 0;
+  for (int i = 0; i < argc; i++)
+    if (i != 1) op.values.push_back(JS_DupValue(ctx, argv[i]));
+  vu->async_ops.emplace(id, std::move(op));
+  arm_timer(vu, id, static_cast<std::int64_t>(ms * 1000));
+  return JS_NewInt64(ctx, id);
+}
+
+JSValue n_clear_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  std::int64_t id = 0;
+  if (argc < 1 || JS_ToInt64(ctx, &id, argv[0]) < 0) return JS_UNDEFINED;
+  auto it = vu->async_ops.find(id);
+  if (it == vu->async_ops.end() || !it->second.is_timer) return JS_UNDEFINED;
+  vu->loop->cancel_timer(it->second.timer);
+  for (JSValue v : it->second.values) JS_FreeValue(ctx, v);
+  vu->async_ops.erase(it);
+  return JS_UNDEFINED;
 }
 
 }  // namespace herd::k6
