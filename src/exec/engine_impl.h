@@ -153,7 +153,6 @@ struct ScenarioRun {
   Clock::time_point start;
   Clock::time_point end;        ///< no new iterations after this
   Clock::time_point hard_stop;  ///< iterations still running are interrupted
-  std::atomic<std::int64_t> iter_in_test{0};
   std::atomic<bool> stopping{false};
   std::vector<Vu*> vus;
   bool started = false;
@@ -233,26 +232,6 @@ struct Engine::Impl {
   ~Impl() { shutdown_workers(); }
 
   void shutdown_workers();
-
-  template <typename F>
-  auto on_worker(Worker& w, F fn) -> decltype(fn()) {
-    using R = decltype(fn());
-    auto p = std::make_shared<std::promise<R>>();
-    auto f = p->get_future();
-    w.loop.post([p, fn]() mutable {
-      try {
-        if constexpr (std::is_void_v<R>) {
-          fn();
-          p->set_value();
-        } else {
-          p->set_value(fn());
-        }
-      } catch (...) {
-        p->set_exception(std::current_exception());
-      }
-    });
-    return f.get();
-  }
 
   /// Runs `fn` inside VU 0's fiber and waits for it.
   template <typename R>

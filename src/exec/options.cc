@@ -293,10 +293,6 @@ void apply_cli(Options& o, Shortcuts& sc, const CliOverrides& c) {
 
 }  // namespace
 
-std::vector<std::string> all_system_tags() {
-  return {std::begin(kSystemTags), std::end(kSystemTags)};
-}
-
 std::vector<std::string> emitted_system_tags() {
   return {std::begin(kDefaultSystemTags), std::end(kDefaultSystemTags)};
 }

@@ -162,9 +162,6 @@ struct CliOverrides {
   std::vector<std::string> secret_sources;
 };
 
-/// Every system tag name k6 defines (options.systemTags accepts these).
-std::vector<std::string> all_system_tags();
-
 /// The system tags herd's samples can carry (k6's defaults: all but vu, iter,
 /// ip and ocsp_status, which herd never adds). Dropping tags outside this list
 /// changes nothing, so it is what options.systemTags is compared against.
