@@ -120,12 +120,9 @@ void Flight::emit(const http::Response& r) {
   // Fast path: same request shape and outcome as the VU's previous sample.
   char exp = spec.has_expected ? (ok ? 'T' : 'F') : '-';
   auto& last = vu->last_http;
-  metrics::TagSet tags;
-  if (last.valid && last.status == r.status && last.error_code == r.error_code && last.expected == exp &&
-      last.base_hash == vu->base_tags.hash() && last.url == current_url && last.method == current_method &&
-      last.proto == r.proto && last.tls_version == r.tls_version && last.tags == spec.tags) {
-    tags = last.set;
-  } else {
+  if (!(last.valid && last.status == r.status && last.error_code == r.error_code && last.expected == exp &&
+        last.base_hash == vu->base_tags.hash() && last.url == current_url && last.method == current_method &&
+        last.proto == r.proto && last.tls_version == r.tls_version && last.tags == spec.tags)) {
     std::map<std::string, std::string> extra = spec.tags;
     extra.emplace("method", current_method);
     std::string tag_url = mask_credentials(current_url);  // as k6: no password in metrics
@@ -136,7 +133,8 @@ void Flight::emit(const http::Response& r) {
     if (!r.tls_version.empty()) extra["tls_version"] = r.tls_version;  // a k6 default system tag
     if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
     if (spec.has_expected) extra["expected_response"] = ok ? "true" : "false";
-    tags = metrics::intern(tags_with(*vu, extra));  // one storage for all VUs: series lookups by pointer
+    last.set = metrics::intern(tags_with(*vu, extra));  // one storage for all VUs: series lookups by pointer
+    last.series_sink = nullptr;                         // the cached series belong to the old set
     last.valid = true;
     last.status = r.status;
     last.error_code = r.error_code;
@@ -147,22 +145,43 @@ void Flight::emit(const http::Response& r) {
     last.proto = r.proto;
     last.tls_version = r.tls_version;
     last.tags = spec.tags;
-    last.set = tags;
   }
+  const metrics::TagSet& tags = last.set;
   std::int64_t now = vu->now_us();
-  metrics::Sink::Batch b(*vu->sink);
-  b.add(metrics::kHttpReqs, tags, 1, now);
   const auto& t = r.timings;
-  b.add(metrics::kHttpReqDuration, tags, t.duration, now);
-  b.add(metrics::kHttpReqBlocked, tags, t.blocked, now);
-  b.add(metrics::kHttpReqConnecting, tags, t.connecting, now);
-  b.add(metrics::kHttpReqTlsHandshaking, tags, t.tls_handshaking, now);
-  b.add(metrics::kHttpReqSending, tags, t.sending, now);
-  b.add(metrics::kHttpReqWaiting, tags, t.waiting, now);
-  b.add(metrics::kHttpReqReceiving, tags, t.receiving, now);
-  if (spec.has_expected) b.add(metrics::kHttpReqFailed, tags, ok ? 0 : 1, now);
-  b.add(metrics::kDataSent, vu->base_tags, static_cast<double>(r.bytes_sent), now);
-  b.add(metrics::kDataReceived, vu->base_tags, static_cast<double>(r.bytes_received), now);
+  static constexpr metrics::MetricId kIds[] = {
+      metrics::kHttpReqs,          metrics::kHttpReqDuration,       metrics::kHttpReqBlocked,
+      metrics::kHttpReqConnecting, metrics::kHttpReqTlsHandshaking, metrics::kHttpReqSending,
+      metrics::kHttpReqWaiting,    metrics::kHttpReqReceiving,      metrics::kHttpReqFailed,
+      metrics::kDataSent,          metrics::kDataReceived};
+  const double values[] = {1,
+                           t.duration,
+                           t.blocked,
+                           t.connecting,
+                           t.tls_handshaking,
+                           t.sending,
+                           t.waiting,
+                           t.receiving,
+                           ok ? 0.0 : 1.0,
+                           static_cast<double>(r.bytes_sent),
+                           static_cast<double>(r.bytes_received)};
+  metrics::Sink::Batch b(*vu->sink);
+  if (!b.direct()) {  // a tag filter or outputs see every sample
+    for (int i = 0; i < 11; ++i) {
+      if (i == 8 && !spec.has_expected) continue;
+      b.add(kIds[i], i < 9 ? tags : vu->base_tags, values[i], now);
+    }
+    return;
+  }
+  if (last.series_sink != vu->sink || !(last.series_base == vu->base_tags)) {
+    for (int i = 0; i < 9; ++i) last.series[i] = i == 8 && !spec.has_expected ? nullptr : b.series(kIds[i], tags);
+    last.series[9] = b.series(metrics::kDataSent, vu->base_tags);
+    last.series[10] = b.series(metrics::kDataReceived, vu->base_tags);
+    last.series_base = vu->base_tags;
+    last.series_sink = vu->sink;
+  }
+  for (int i = 0; i < 11; ++i)
+    if (last.series[i]) b.add_direct(last.series[i], kIds[i], values[i], now);
 }
 
 void Flight::on_hop(http::Response&& r) {

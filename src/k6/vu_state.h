@@ -125,6 +125,12 @@ struct VuState {
     std::size_t base_hash = 0;
     std::map<std::string, std::string> tags;  ///< the request's own tags
     metrics::TagSet set;
+    /// The series of `set` (http_reqs ... http_req_failed) and of
+    /// `series_base` (data_sent, data_received) in `series_sink`, found once
+    /// and reused while the tags stay the same (Sink::Batch::add_direct).
+    const metrics::Sink* series_sink = nullptr;
+    metrics::TagSet series_base;
+    metrics::SeriesState* series[11] = {};
   } last_http;
 
   /// Atoms for Response properties, created once per VU (see k6/http_response.cc).

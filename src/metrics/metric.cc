@@ -111,9 +111,8 @@ TagSet intern(const TagSet& tags) {
   return *table->insert(tags).first;
 }
 
-bool TagSet::operator==(const TagSet& o) const {
-  if (items_ == o.items_) return true;
-  return hash_ == o.hash_ && *items_ == *o.items_;
+bool TagSet::same_items(const TagSet& o) const {
+  return *items_ == *o.items_;
 }
 
 bool TagSet::operator<(const TagSet& o) const {

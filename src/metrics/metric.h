@@ -46,10 +46,12 @@ class TagSet {
   bool contains_all(const TagSet& filter) const;
   std::size_t hash() const { return hash_; }
   bool empty() const;
-  bool operator==(const TagSet& o) const;
+  /// Shared storage (interned sets) compares by pointer, without a call.
+  bool operator==(const TagSet& o) const { return items_ == o.items_ || (hash_ == o.hash_ && same_items(o)); }
   bool operator<(const TagSet& o) const;
 
  private:
+  bool same_items(const TagSet& o) const;
   std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> items_;
   std::size_t hash_ = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -227,17 +228,21 @@ Snapshot Snapshot::from_json(const nlohmann::json& j) {
 
 // ---------------------------------------------------------------- Sink
 
-void Sink::add_locked(MetricId m, const TagSet& tags, double value, std::int64_t time_us) {
+SeriesState& Sink::series_locked(MetricId m, const TagSet& tags) {
   if (m >= types_.size()) {
     std::size_t n = reg_.size();
     if (m >= n) throw MetricError("unknown metric id " + std::to_string(m));
     types_.reserve(n);
     for (std::size_t i = types_.size(); i < n; ++i) types_.push_back(reg_.def(static_cast<MetricId>(i)).type);
   }
-  MetricType t = types_[m];
   auto it = series_.find(SeriesKeyRef{m, &tags});
   if (it == series_.end()) it = series_.emplace(SeriesKey{m, tags}, SeriesState{}).first;
-  it->second.add(t, value, time_us);
+  return it->second;
+}
+
+void Sink::add_locked(MetricId m, const TagSet& tags, double value, std::int64_t time_us) {
+  SeriesState& st = series_locked(m, tags);
+  st.add(types_[m], value, time_us);
 }
 
 void Sink::set_dropped_tags(const std::vector<std::string>& keys) {
@@ -246,13 +251,13 @@ void Sink::set_dropped_tags(const std::vector<std::string>& keys) {
 }
 
 void Sink::add(MetricId m, const TagSet& tags, double value, std::int64_t time_us) {
-  TagSet filtered;
+  std::optional<TagSet> filtered;  // built only when a filter exists
   const TagSet* t = &tags;
   {
     std::lock_guard lk(mu_);
     if (filter_) {
       filtered = filter_->apply(tags);
-      t = &filtered;
+      t = &*filtered;
     }
     add_locked(m, *t, value, time_us);
   }
@@ -260,6 +265,10 @@ void Sink::add(MetricId m, const TagSet& tags, double value, std::int64_t time_u
 }
 
 Sink::Batch::Batch(Sink& s) : s_(s), lock_(s.mu_) {}
+
+SeriesState* Sink::Batch::series(MetricId m, const TagSet& tags) {
+  return &s_.series_locked(m, tags);
+}
 Sink::Batch::~Batch() = default;
 
 void Sink::Batch::add(MetricId m, const TagSet& tags, double value, std::int64_t time_us) {

@@ -97,6 +97,18 @@ class Sink {
     ~Batch();
     void add(MetricId m, const TagSet& tags, double value, std::int64_t time_us);
 
+    /// True when samples may go straight to a series found with series(): no
+    /// tag filter and no observer (outputs) to see each sample.
+    bool direct() const { return !s_.filter_ && !s_.observer_; }
+    /// The series of (m, tags), created if new. Series are never erased, so the
+    /// pointer stays valid for the Sink's lifetime: hot paths cache it and add
+    /// with add_direct() while direct() holds.
+    SeriesState* series(MetricId m, const TagSet& tags);
+    /// Adds one sample to a series from series() (same metric `m`).
+    void add_direct(SeriesState* st, MetricId m, double value, std::int64_t time_us) {
+      st->add(s_.types_[m], value, time_us);
+    }
+
    private:
     Sink& s_;
     std::unique_lock<std::mutex> lock_;
@@ -107,6 +119,7 @@ class Sink {
 
  private:
   void add_locked(MetricId m, const TagSet& tags, double value, std::int64_t time_us);
+  SeriesState& series_locked(MetricId m, const TagSet& tags);
   const Registry& reg_;
   mutable std::mutex mu_;
   std::unordered_map<SeriesKey, SeriesState, SeriesKeyHash, SeriesKeyEq> series_;

@@ -99,6 +99,39 @@ TEST(Sink, BatchAndObserver) {
   EXPECT_DOUBLE_EQ(s.aggregate(kDataSent).sum, 100);
 }
 
+TEST(Sink, CachedSeriesTakeDirectAddsUntilAnObserverOrFilterExists) {
+  Registry reg;
+  Sink sink(reg);
+  TagSet t(Tags{{"k", "v"}});
+  SeriesState* reqs = nullptr;
+  {
+    Sink::Batch b(sink);
+    ASSERT_TRUE(b.direct());
+    reqs = b.series(kHttpReqs, t);
+    EXPECT_EQ(b.series(kHttpReqs, TagSet(Tags{{"k", "v"}})), reqs);  // equal tags, one series
+    EXPECT_NE(b.series(kHttpReqDuration, t), reqs);
+    b.add_direct(reqs, kHttpReqs, 1, 1);
+    b.add_direct(b.series(kHttpReqDuration, t), kHttpReqDuration, 250, 1);
+  }
+  sink.add(kHttpReqs, t, 1, 2);  // the ordinary path lands in the same series
+  for (int i = 0; i < 100; ++i) sink.add(kIterations, TagSet(Tags{{"i", std::to_string(i)}}), 1, 3);  // rehash
+  {
+    Sink::Batch b(sink);
+    EXPECT_EQ(b.series(kHttpReqs, t), reqs);  // stable across rehashes
+    b.add_direct(reqs, kHttpReqs, 1, 4);
+  }
+  Snapshot s = sink.snapshot();
+  EXPECT_DOUBLE_EQ(s.aggregate(kHttpReqs, t).sum, 3);
+  EXPECT_EQ(s.aggregate(kHttpReqDuration, t).trend.count(), 1u);
+  EXPECT_EQ(s.aggregate(kHttpReqDuration, t).trend.max(), 250);
+
+  sink.set_observer(std::make_shared<CountingObserver>());
+  EXPECT_FALSE(Sink::Batch(sink).direct());
+  Sink filtered(reg);
+  filtered.set_dropped_tags({"k"});
+  EXPECT_FALSE(Sink::Batch(filtered).direct());
+}
+
 TEST(Sink, ConcurrentAdds) {
   Registry reg;
   Sink sink(reg);
