@@ -9,6 +9,7 @@
 #include <random>
 
 #include "js/runtime.h"
+#include "k6/lazy_global.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
 #include "k6/seeded_random.h"
@@ -511,11 +512,11 @@ void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {
   JS_FreeValue(ctx, g);
 }
 
-void install_globals(JSContext* ctx, VuState* vu) {
-  JS_SetContextOpaque(ctx, vu);
-  vu->js_ctx = ctx;
-  JS_SetInterruptHandler(JS_GetRuntime(ctx), interrupt_handler, vu);
-  JSValue g = JS_GetGlobalObject(ctx);
+namespace {
+
+// The hidden natives object the JavaScript halves of k6/metrics, k6/execution
+// and k6/data use; built on first use (lazy_global.h).
+JSValue build_natives(JSContext* ctx) {
   JSValue h = JS_NewObject(ctx);
   set_fn(ctx, h, "log", n_log, 2);
   set_fn(ctx, h, "open", n_open, 2);
@@ -539,14 +540,11 @@ void install_globals(JSContext* ctx, VuState* vu) {
   set_fn(ctx, h, "markFailed", n_mark_failed, 1);
   set_fn(ctx, h, "sharedArray", n_shared_array, 2);
   set_fn(ctx, h, "sharedGet", n_shared_get, 2);
-  JS_DefinePropertyValueStr(ctx, g, "__herd", h, JS_PROP_CONFIGURABLE);  // not enumerable
-  JS_SetPropertyStr(ctx, g, "__ENV", new_env_object(ctx));
-  JS_FreeValue(ctx, g);
-  set_iteration_globals(ctx, vu->id_in_instance, 0);
-  vu->rebuild_tags();
+  return h;
+}
 
-  // console.* and open() are native: nothing per VU but the function objects.
-  g = JS_GetGlobalObject(ctx);
+// console.* are native: nothing per VU but the function objects, built on first use.
+JSValue build_console(JSContext* ctx) {
   JSValue console = JS_NewObject(ctx);
   static const struct {
     const char* name;
@@ -555,7 +553,24 @@ void install_globals(JSContext* ctx, VuState* vu) {
   for (const auto& c : kConsole)
     JS_SetPropertyStr(ctx, console, c.name,
                       JS_NewCFunctionMagic(ctx, n_console, c.name, 0, JS_CFUNC_generic_magic, c.level));
-  JS_SetPropertyStr(ctx, g, "console", console);
+  return console;
+}
+
+}  // namespace
+
+void install_globals(JSContext* ctx, VuState* vu) {
+  JS_SetContextOpaque(ctx, vu);
+  vu->js_ctx = ctx;
+  JS_SetInterruptHandler(JS_GetRuntime(ctx), interrupt_handler, vu);
+  JSValue g = JS_GetGlobalObject(ctx);
+  define_lazy_global(ctx, g, "__herd", build_natives, JS_PROP_CONFIGURABLE);  // not enumerable, read-only
+  JS_SetPropertyStr(ctx, g, "__ENV", new_env_object(ctx));
+  JS_FreeValue(ctx, g);
+  set_iteration_globals(ctx, vu->id_in_instance, 0);
+  vu->rebuild_tags();
+
+  g = JS_GetGlobalObject(ctx);
+  define_lazy_global(ctx, g, "console", build_console, JS_PROP_C_W_E);
   JS_SetPropertyStr(ctx, g, "open", JS_NewCFunction(ctx, n_open, "open", 2));
   JS_SetPropertyStr(ctx, g, "require", JS_NewCFunction(ctx, n_require, "require", 1));
   // `global` as in k6 (Node-style bundles read it when `self` and `window` are absent).

@@ -48,6 +48,48 @@ export default function () {
   EXPECT_ALL_CHECKS_PASS(exp, r, 15);
 }
 
+// console and the natives behind k6/metrics, k6/execution and k6/data are
+// built on first use (k6/lazy_global.h): they must look and act like the
+// plain globals they replace, in every VU and after reassignment.
+TEST_F(ModulesTest, LazyGlobalsActLikePlainOnes) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import { check } from 'k6';
+import { Counter } from 'k6/metrics';
+import exec from 'k6/execution';
+const hits = new Counter('hits');
+export const options = { vus: 2, iterations: 4 };
+export default function () {
+  hits.add(1);
+  const keys = Object.keys(globalThis);
+  check(null, {
+    'console listed': () => keys.includes('console'),
+    'natives hidden': () => !keys.includes('__herd'),
+    'console works': () => typeof console.log === 'function' && console.log('x') === undefined,
+    'exec works': () => exec.vu.idInTest >= 1,
+  });
+  const saved = console;
+  const mine = { log() { return 'mine'; } };
+  globalThis.console = mine;
+  check(null, { 'console replaced': () => console === mine && console.log() === 'mine' });
+  globalThis.console = saved;
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(exp["metrics"]["hits"]["count"], 4) << exp.dump();
+  EXPECT_ALL_CHECKS_PASS(exp, r, 20);
+}
+
+TEST_F(ModulesTest, ConsoleAssignedBeforeFirstReadKeepsTheNewValue) {
+  ProcResult r = run_script(R"JS(
+globalThis.console = { log(m) { throw new Error('replaced console saw ' + m); } };
+export const options = { iterations: 1 };
+export default function () { console.log('hi'); }
+)JS");
+  EXPECT_NE(r.err.find("replaced console saw hi"), std::string::npos) << r;
+}
+
 TEST_F(ModulesTest, BadInputsThrowClearErrors) {
   ProcResult r = run_script(R"JS(
 import encoding from 'k6/encoding';
