@@ -20,7 +20,9 @@
 #include "api/control_server.h"
 #include "exec/executor.h"
 #include "exec/plan.h"
+#include "exec/run_limits.h"
 #include "exec/segment.h"
+#include "exec/stop_control.h"
 #include "http/client.h"
 #include "js/runtime.h"
 #include "k6/modules.h"
@@ -29,6 +31,7 @@
 #include "metrics/outputs.h"
 #include "metrics/tag_filter.h"
 #include "util/duration.h"
+#include "util/signals.h"
 
 namespace herd::exec {
 
@@ -77,6 +80,7 @@ struct Vu {
   bool init_ok = false;
   bool rampdown_interrupt = false;  ///< the current interruption comes from ramping-vus' gracefulRampDown
   bool parked = false;              ///< waiting for its executor's next step (ramping-vus, externally-controlled)
+  ScenarioRun* owner = nullptr;     ///< the scenario it runs (controller thread only): hard stops reach only it
   // Arrival-rate executors: the start signal from this worker's ArrivalShard.
   bool arrival_start = false;
   std::int64_t arrival_i = 0;          ///< global iteration number to run
@@ -92,6 +96,7 @@ struct Vu {
 
   void body(const std::function<void(const std::string&)>& on_init) {
     try {
+      if (st.run->abort_init.load()) throw std::runtime_error(kInitInterrupted);
       rt = std::make_unique<js::Runtime>(kJsStackLimit, 0, /*lazy_intrinsics=*/true);
       st.run->bundle->install(rt->rt());
       k6::install_globals(ctx(), &st);
@@ -120,6 +125,7 @@ struct Vu {
       if (tasks.empty()) break;
       auto t = std::move(tasks.front());
       tasks.pop_front();
+      st.stop_requested.store(false, std::memory_order_relaxed);  // a stop meant for the previous task
       t();
     }
     if (rt) {
@@ -229,6 +235,7 @@ struct Worker {
   std::unique_ptr<metrics::Sink> sink;
   std::vector<std::unique_ptr<Vu>> vus;
   std::thread thread;
+  std::function<void(std::exception_ptr)> on_fault;  ///< a task threw on this thread (set before start)
 
   Worker(int i, const metrics::Registry& reg) : index(i), sink(std::make_unique<metrics::Sink>(reg)) {}
 
@@ -237,6 +244,7 @@ struct Worker {
     auto f = ready.get_future();
     thread = std::thread([this, &ready] {
       http = std::make_unique<http::Client>(loop, http::ClientOptions{.net = net});
+      loop.set_error_handler(on_fault);
       ready.set_value();
       loop.run();
     });
@@ -571,27 +579,11 @@ struct Engine::Impl {
   /// Calls the script's setup() or teardown() (`name`) on VU 0, interrupted
   /// after `limit` (k6's setupTimeout/teardownTimeout): LifecycleTimeout then.
   /// A stopped test's teardown still makes its requests. Script errors throw
-  /// js::ScriptError. A busy JS loop that never yields cannot be interrupted.
+  /// js::ScriptError. Busy JS is interrupted too (stop_control.h).
   std::string call_lifecycle(const std::string& name, const std::string* arg, microseconds limit) {
     return on_vu0<std::string>([&name, arg, limit](Vu& v) {
-      v.st.interrupted = false;
       bool timed_out = false;
-      loop::TimerId timer = v.worker->loop.add_timer(Clock::now() + limit, [&v, &timed_out] {
-        timed_out = true;
-        v.st.interrupted = true;
-        v.st.wake();
-      });
-      std::string out;
-      try {
-        out = v.call_json(name, arg);
-      } catch (...) {
-        if (!timed_out) {
-          v.worker->loop.cancel_timer(timer);  // it refers to this frame
-          throw;
-        }
-      }
-      if (!timed_out) v.worker->loop.cancel_timer(timer);
-      v.st.interrupted = false;
+      std::string out = run_with_limit(v.st, limit, &timed_out, [&] { return v.call_json(name, arg); });
       if (timed_out) throw LifecycleTimeout(name, limit);
       return out;
     });
@@ -601,6 +593,7 @@ struct Engine::Impl {
 
   nlohmann::json init_vu0() {
     auto w = std::make_unique<Worker>(0, registry);
+    w->on_fault = [this](std::exception_ptr e) { worker_fault(e); };
     w->start();
     workers.push_back(std::move(w));
     std::promise<std::string> p;
@@ -665,6 +658,7 @@ struct Engine::Impl {
       auto w = std::make_unique<Worker>(static_cast<int>(workers.size()), registry);
       w->net = run.http.net;
       connect_sink(*w->sink);
+      w->on_fault = [this](std::exception_ptr e) { worker_fault(e); };
       w->start();
       std::lock_guard<std::mutex> g(workers_mu);
       workers.push_back(std::move(w));
@@ -944,6 +938,7 @@ struct Engine::Impl {
       std::size_t idx = taken[kk];
       Vu* v = pool[idx];
       sc->vus.push_back(v);
+      v->owner = sc;
       pending_vu_tasks++;
       v->worker->loop.post([this, v, sc, k, idx, setup = setup_json] {
         v->post_task([this, v, sc, k, idx, setup] {
@@ -951,6 +946,7 @@ struct Engine::Impl {
           vu_run_scenario(*v, sc, k);
           ctl.post([this, sc, idx] {
             vu_busy[idx] = false;
+            pool[idx]->owner = nullptr;
             on_vu_scenario_done(sc);
           });
         });
@@ -979,6 +975,7 @@ struct Engine::Impl {
       });
     }
     for (Vu* v : sc->vus) {
+      if (hard && v->owner == sc) request_vu_stop(v->st);  // reaches busy JS, whose loop runs no task
       v->worker->loop.post([v, hard] {
         if (hard) v->st.interrupted = !v->idle;
         // Wake VUs parked by ramping-vus (and, on a hard stop, any wait).
@@ -1147,41 +1144,45 @@ struct Engine::Impl {
 
   /// Takes SIGINT/SIGTERM while it lives: the first stops the test gracefully
   /// (exit 105), the second exits at once.
+  /// During VU initialisation the first signal also interrupts every init context.
   struct SignalWatcher {
-    explicit SignalWatcher(Impl& impl) : impl_(impl) {
-      thread_ = std::thread([this] {
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        timespec ts{0, 50'000'000};
-        int seen = 0;
-        while (!done_.load()) {
-          int sig = sigtimedwait(&mask, nullptr, &ts);
-          if (sig != SIGINT && sig != SIGTERM) continue;
-          if (++seen >= 2) {
-            std::fputs("\nAborting immediately (second signal)\n", stderr);
-            std::_Exit(kExitSignal);
-          }
-          std::fputs("\nStopping the test (signal received); press Ctrl+C again to abort immediately\n", stderr);
-          impl_.signalled = true;
-          impl_.stop(kExitSignal);
-          std::lock_guard<std::mutex> g(impl_.pause_mu);
-          impl_.pause_cv.notify_all();
-        }
-      });
-    }
-    ~SignalWatcher() {
-      done_ = true;
-      thread_.join();
-    }
-    Impl& impl_;
-    std::atomic<bool> done_{false};
-    std::thread thread_;
+    explicit SignalWatcher(Impl& impl)
+        : watcher_([&impl](int count, int) {
+            if (count >= 2) {
+              std::fputs("\nAborting immediately (second signal)\n", stderr);
+              std::_Exit(kExitSignal);
+            }
+            std::fputs("\nStopping the test (signal received); press Ctrl+C again to abort immediately\n", stderr);
+            impl.run.abort_init = true;  // only init contexts look at it
+            impl.signalled = true;
+            impl.stop(kExitSignal);
+            std::lock_guard<std::mutex> g(impl.pause_mu);
+            impl.pause_cv.notify_all();
+          }) {}
+    util::SignalWatcher watcher_;
   };
+
+  /// A task threw on a worker thread (worker loop's error handler): the run
+  /// stops with exit code 1 and the message; teardown and summary still run.
+  void worker_fault(std::exception_ptr e) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      what = ex.what();
+    } catch (...) {
+    }
+    logger.log(k6::Logger::Level::kError, "internal error on a worker thread: " + what + "; stopping the test",
+               "engine");
+    stop(kExitGenericError);
+    ctl.post([this] { ctl.stop(); });  // the VU whose task failed never reports its end
+  }
 
   RunResult run_all() {
     RunResult res;
+    // Signals: a watcher thread takes SIGINT/SIGTERM (blocked in every thread
+    // by the CLI) for the whole run, init, setup and teardown included.
+    SignalWatcher signals(*this);
     test_start = Clock::now();
     if (!log_setup_error.empty()) {
       res.exit_code = kExitInvalidConfig;
@@ -1192,12 +1193,12 @@ struct Engine::Impl {
     try {
       script_opts = init_vu0();
     } catch (const js::ScriptError& e) {
-      res.exit_code = kExitScriptException;
-      res.error = e.what();
+      res.exit_code = run.abort_init.load() ? kExitSignal : kExitScriptException;
+      res.error = run.abort_init.load() ? kInitInterrupted : e.what();
       return res;
     } catch (const std::exception& e) {
-      res.exit_code = kExitScriptException;
-      res.error = e.what();
+      res.exit_code = run.abort_init.load() ? kExitSignal : kExitScriptException;
+      res.error = run.abort_init.load() ? kInitInterrupted : e.what();
       return res;
     }
     try {
@@ -1206,6 +1207,8 @@ struct Engine::Impl {
       segment = make_execution_tuple(options.execution_segment, options.execution_segment_sequence);
       global_scenarios = options.scenarios;
       for (auto& sc : options.scenarios) sc = segment_scenario(sc, segment);
+      check_vu_counts(options, available_memory_bytes());  // before anything is allocated for them
+      check_durations(options);
       start_lag_metric = registry.define("iteration_start_lag", metrics::MetricType::kTrend, metrics::ValueType::kTime);
       corrected_metric =
           registry.define("iteration_duration_corrected", metrics::MetricType::kTrend, metrics::ValueType::kTime);
@@ -1257,14 +1260,10 @@ struct Engine::Impl {
     try {
       init_vus(total_vus);
     } catch (const std::exception& e) {
-      res.exit_code = kExitScriptException;
-      res.error = e.what();
+      res.exit_code = run.abort_init.load() ? kExitSignal : kExitScriptException;
+      res.error = run.abort_init.load() ? kInitInterrupted : e.what();
       return res;
     }
-
-    // Signals: a watcher thread takes SIGINT/SIGTERM (blocked in every thread
-    // by the CLI) for the rest of the run, setup and teardown included.
-    SignalWatcher signals(*this);
 
     set_status(api::ExecutionStatus::kInitDone);
     if (options.paused) {
@@ -1406,12 +1405,16 @@ struct Engine::Impl {
   /// Calls the script's handleSummary(data) in VU 0; nullopt when it exports none.
   std::optional<nlohmann::json> handle_summary(const nlohmann::json& data) {
     std::string in = data.dump();
-    std::optional<std::string> out = on_vu0<std::optional<std::string>>([&in](Vu& v) -> std::optional<std::string> {
+    auto limit = options.teardown_timeout;
+    std::optional<std::string> out = on_vu0<std::optional<std::string>>([&](Vu& v) -> std::optional<std::string> {
       v.st.interrupted = false;
       JSValue f = v.export_fn("handleSummary");
       if (JS_IsUndefined(f)) return std::nullopt;
       JS_FreeValue(v.ctx(), f);
-      return v.call_json("handleSummary", &in);
+      bool timed_out = false;  // a busy handleSummary is stopped after teardownTimeout
+      std::string r = run_with_limit(v.st, limit, &timed_out, [&] { return v.call_json("handleSummary", &in); });
+      if (timed_out) throw std::runtime_error(handle_summary_timeout_message(limit));
+      return r;
     });
     if (!out) return std::nullopt;
     return out->empty() ? nlohmann::json::object() : nlohmann::json::parse(*out);
