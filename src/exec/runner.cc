@@ -1135,6 +1135,7 @@ struct Engine::Impl {
   void stop(int code) {
     int expected = -1;
     if (!stop_code.compare_exchange_strong(expected, code)) return;
+    if (exec_status.load() == static_cast<int>(api::ExecutionStatus::kSetup) && vu0) request_vu_stop(vu0->st);
     {
       std::lock_guard<std::mutex> g(pause_mu);
       pause_cv.notify_all();  // a test paused before its start stops too
@@ -1293,6 +1294,9 @@ struct Engine::Impl {
         setup_failed = true;
         if (run.aborted.load()) {
           res.exit_code = kExitScriptAborted;
+        } else if (stop_code.load() >= 0) {
+          res.exit_code = stop_code.load();  // a signal or the control API stopped setup()
+          res.error = "setup() was interrupted: the test was stopped";
         } else {
           res.exit_code = kExitScriptException;
           res.error = std::string("setup() failed: ") + e.what();

@@ -111,6 +111,25 @@ export default function () {}
   EXPECT_NE(r.err.find("setup() execution timed out after 1 seconds"), std::string::npos) << r;
 }
 
+TEST_F(StopTest, SigintStopsABusySetupWith105) {
+  dir_.write("script.js", R"JS(
+export const options = { iterations: 1 };
+export function setup() { console.log('SETUP'); for (;;) {} }
+export default function () {}
+)JS");
+  RunSpec spec;
+  spec.args = {"run", "script.js"};
+  spec.signal_when = "SETUP";
+  spec.signal_delay = 300ms;
+  spec.timeout = 30s;
+  ProcResult r = run_spec(spec);
+  ASSERT_TRUE(r.signal_sent) << r;
+  EXPECT_FALSE(r.timed_out) << "SIGINT waited for setupTimeout (60 s)\n" << r;
+  EXPECT_EQ(r.exit_code, 105) << r;
+  EXPECT_LT(r.seconds, 8) << r;
+  EXPECT_NE(r.err.find("setup() was interrupted: the test was stopped"), std::string::npos) << r;
+}
+
 TEST_F(StopTest, BusyTeardownTimesOutWithExit101AndSummary) {
   ProcResult r = run_script(R"JS(
 export const options = { iterations: 1, teardownTimeout: '1s' };
