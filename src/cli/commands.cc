@@ -27,6 +27,7 @@
 #include "k6/modules.h"
 #include "target/server.h"
 #include "util/duration.h"
+#include "util/signals.h"
 
 namespace herd::cli {
 
@@ -189,14 +190,9 @@ int cmd_run(const std::vector<std::string>& args) {
     std::fprintf(stderr,
                  "herd: warning: --result-file is written by inspect, coordinator and run --parallelism; "
                  "ignored here\n");
-  // Signals are handled by the engine's controller through a signalfd: block
-  // them here, before any thread starts, so every thread inherits the mask.
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Signals are taken by the engine's util::SignalWatcher: block them here,
+  // before any thread starts, so every thread inherits the mask.
+  util::block_stop_signals();
   exec::Engine engine(std::move(cfg));
   exec::RunResult r = engine.run();
   if (!r.error.empty()) print_error(r.error);

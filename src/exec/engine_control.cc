@@ -204,6 +204,7 @@ void Engine::Impl::tick() {
 void Engine::Impl::stop(int code) {
   int expected = -1;
   if (!stop_code.compare_exchange_strong(expected, code)) return;
+  if (exec_status.load() == static_cast<int>(api::ExecutionStatus::kSetup) && vu0) request_vu_stop(vu0->st);
   {
     std::lock_guard<std::mutex> g(pause_mu);
     pause_cv.notify_all();  // a test paused before its start stops too
@@ -211,28 +212,31 @@ void Engine::Impl::stop(int code) {
   ctl.post([this] { interrupt_all(); });
 }
 
-Engine::Impl::SignalWatcher::SignalWatcher(Impl& impl) : impl_(impl) {
-  thread_ = std::thread([this] {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    timespec ts{0, 50'000'000};
-    int seen = 0;
-    while (!done_.load()) {
-      int sig = sigtimedwait(&mask, nullptr, &ts);
-      if (sig != SIGINT && sig != SIGTERM) continue;
-      if (++seen >= 2) {
-        std::fputs("\nAborting immediately (second signal)\n", stderr);
-        std::_Exit(kExitSignal);
-      }
-      std::fputs("\nStopping the test (signal received); press Ctrl+C again to abort immediately\n", stderr);
-      impl_.signalled = true;
-      impl_.stop(kExitSignal);
-      std::lock_guard<std::mutex> g(impl_.pause_mu);
-      impl_.pause_cv.notify_all();
-    }
-  });
+Engine::Impl::SignalWatcher::SignalWatcher(Impl& impl)
+    : watcher_([&impl](int count, int) {
+        if (count >= 2) {
+          std::fputs("\nAborting immediately (second signal)\n", stderr);
+          std::_Exit(kExitSignal);
+        }
+        std::fputs("\nStopping the test (signal received); press Ctrl+C again to abort immediately\n", stderr);
+        impl.run.abort_init = true;  // only init contexts look at it
+        impl.signalled = true;
+        impl.stop(kExitSignal);
+        std::lock_guard<std::mutex> g(impl.pause_mu);
+        impl.pause_cv.notify_all();
+      }) {}
+
+void Engine::Impl::worker_fault(std::exception_ptr e) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+  }
+  logger.log(k6::Logger::Level::kError, "internal error on a worker thread: " + what + "; stopping the test", "engine");
+  stop(kExitGenericError);
+  ctl.post([this] { ctl.stop(); });  // the VU whose task failed never reports its end
 }
 
 }  // namespace herd::exec

@@ -17,8 +17,10 @@
 #include "api/control_server.h"
 #include "exec/executor.h"
 #include "exec/plan.h"
+#include "exec/run_limits.h"
 #include "exec/runner.h"
 #include "exec/segment.h"
+#include "exec/stop_control.h"
 #include "http/client.h"
 #include "js/runtime.h"
 #include "k6/modules.h"
@@ -27,6 +29,7 @@
 #include "metrics/outputs.h"
 #include "metrics/tag_filter.h"
 #include "util/duration.h"
+#include "util/signals.h"
 
 namespace herd::exec {
 
@@ -70,6 +73,7 @@ struct Vu {
   bool init_ok = false;
   bool rampdown_interrupt = false;  ///< the current interruption comes from ramping-vus' gracefulRampDown
   bool parked = false;              ///< waiting for its executor's next step (ramping-vus, externally-controlled)
+  ScenarioRun* owner = nullptr;     ///< the scenario it runs (controller thread only): hard stops reach only it
   // Arrival-rate executors: the start signal from this worker's ArrivalShard.
   bool arrival_start = false;
   std::int64_t arrival_i = 0;          ///< global iteration number to run
@@ -111,6 +115,7 @@ struct Worker {
   std::unique_ptr<metrics::Sink> sink;
   std::vector<std::unique_ptr<Vu>> vus;
   std::thread thread;
+  std::function<void(std::exception_ptr)> on_fault;  ///< a task threw on this thread (set before start)
 
   Worker(int i, const metrics::Registry& reg) : index(i), sink(std::make_unique<metrics::Sink>(reg)) {}
 
@@ -254,7 +259,7 @@ struct Engine::Impl {
   /// Calls the script's setup() or teardown() (`name`) on VU 0, interrupted
   /// after `limit` (k6's setupTimeout/teardownTimeout): LifecycleTimeout then.
   /// A stopped test's teardown still makes its requests. Script errors throw
-  /// js::ScriptError. A busy JS loop that never yields cannot be interrupted.
+  /// js::ScriptError. Busy JS is interrupted too (stop_control.h).
   std::string call_lifecycle(const std::string& name, const std::string* arg, microseconds limit);
 
   // ---- phase 1: init VU 0, options ----------------------------------------
@@ -334,16 +339,15 @@ struct Engine::Impl {
 
   /// Takes SIGINT/SIGTERM while it lives: the first stops the test gracefully
   /// (exit 105), the second exits at once.
+  /// During VU initialisation the first signal also interrupts every init context.
   struct SignalWatcher {
     explicit SignalWatcher(Impl& impl);
-    ~SignalWatcher() {
-      done_ = true;
-      thread_.join();
-    }
-    Impl& impl_;
-    std::atomic<bool> done_{false};
-    std::thread thread_;
+    util::SignalWatcher watcher_;
   };
+
+  /// A task threw on a worker thread (worker loop's error handler): the run
+  /// stops with exit code 1 and the message; teardown and summary still run.
+  void worker_fault(std::exception_ptr e);
 
   RunResult run_all();
 

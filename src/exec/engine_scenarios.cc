@@ -60,6 +60,7 @@ void Engine::Impl::start_scenario(ScenarioRun* sc) {
     std::size_t idx = taken[kk];
     Vu* v = pool[idx];
     sc->vus.push_back(v);
+    v->owner = sc;
     pending_vu_tasks++;
     v->worker->loop.post([this, v, sc, k, idx, setup = setup_json] {
       v->post_task([this, v, sc, k, idx, setup] {
@@ -67,6 +68,7 @@ void Engine::Impl::start_scenario(ScenarioRun* sc) {
         vu_run_scenario(*v, sc, k);
         ctl.post([this, sc, idx] {
           vu_busy[idx] = false;
+          pool[idx]->owner = nullptr;
           on_vu_scenario_done(sc);
         });
       });
@@ -95,6 +97,7 @@ void Engine::Impl::end_scenario(ScenarioRun* sc, bool hard) {
     });
   }
   for (Vu* v : sc->vus) {
+    if (hard && v->owner == sc) request_vu_stop(v->st);  // reaches busy JS, whose loop runs no task
     v->worker->loop.post([v, hard] {
       if (hard) v->st.interrupted = !v->idle;
       // Wake VUs parked by ramping-vus (and, on a hard stop, any wait).

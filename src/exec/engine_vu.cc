@@ -13,6 +13,7 @@ constexpr std::size_t kJsStackLimit = 200 * 1024;
 
 void Vu::body(const std::function<void(const std::string&)>& on_init) {
   try {
+    if (st.run->abort_init.load()) throw std::runtime_error(kInitInterrupted);
     rt = std::make_unique<js::Runtime>(kJsStackLimit, 0, /*lazy_intrinsics=*/true);
     st.run->bundle->install(rt->rt());
     k6::install_globals(ctx(), &st);
@@ -41,6 +42,7 @@ void Vu::body(const std::function<void(const std::string&)>& on_init) {
     if (tasks.empty()) break;
     auto t = std::move(tasks.front());
     tasks.pop_front();
+    st.stop_requested.store(false, std::memory_order_relaxed);  // a stop meant for the previous task
     t();
   }
   if (rt) {
@@ -137,6 +139,7 @@ void Worker::start() {
   auto f = ready.get_future();
   thread = std::thread([this, &ready] {
     http = std::make_unique<http::Client>(loop, http::ClientOptions{.net = net});
+    loop.set_error_handler(on_fault);
     ready.set_value();
     loop.run();
   });
@@ -195,6 +198,7 @@ void Engine::Impl::shutdown_workers() {
 
 nlohmann::json Engine::Impl::init_vu0() {
   auto w = std::make_unique<Worker>(0, registry);
+  w->on_fault = [this](std::exception_ptr e) { worker_fault(e); };
   w->start();
   workers.push_back(std::move(w));
   std::promise<std::string> p;
@@ -257,6 +261,7 @@ void Engine::Impl::init_vus(std::int64_t count) {
     auto w = std::make_unique<Worker>(static_cast<int>(workers.size()), registry);
     w->net = run.http.net;
     connect_sink(*w->sink);
+    w->on_fault = [this](std::exception_ptr e) { worker_fault(e); };
     w->start();
     std::lock_guard<std::mutex> g(workers_mu);
     workers.push_back(std::move(w));

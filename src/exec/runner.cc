@@ -29,24 +29,8 @@ Engine::Impl::Impl(EngineConfig c) : cfg(std::move(c)), logger(cfg.verbose) {
 
 std::string Engine::Impl::call_lifecycle(const std::string& name, const std::string* arg, microseconds limit) {
   return on_vu0<std::string>([&name, arg, limit](Vu& v) {
-    v.st.interrupted = false;
     bool timed_out = false;
-    loop::TimerId timer = v.worker->loop.add_timer(Clock::now() + limit, [&v, &timed_out] {
-      timed_out = true;
-      v.st.interrupted = true;
-      v.st.wake();
-    });
-    std::string out;
-    try {
-      out = v.call_json(name, arg);
-    } catch (...) {
-      if (!timed_out) {
-        v.worker->loop.cancel_timer(timer);  // it refers to this frame
-        throw;
-      }
-    }
-    if (!timed_out) v.worker->loop.cancel_timer(timer);
-    v.st.interrupted = false;
+    std::string out = run_with_limit(v.st, limit, &timed_out, [&] { return v.call_json(name, arg); });
     if (timed_out) throw LifecycleTimeout(name, limit);
     return out;
   });
@@ -54,6 +38,9 @@ std::string Engine::Impl::call_lifecycle(const std::string& name, const std::str
 
 RunResult Engine::Impl::run_all() {
   RunResult res;
+  // Signals: a watcher thread takes SIGINT/SIGTERM (blocked in every thread
+  // by the CLI) for the whole run, init, setup and teardown included.
+  SignalWatcher signals(*this);
   test_start = Clock::now();
   if (!log_setup_error.empty()) {
     res.exit_code = kExitInvalidConfig;
@@ -64,12 +51,12 @@ RunResult Engine::Impl::run_all() {
   try {
     script_opts = init_vu0();
   } catch (const js::ScriptError& e) {
-    res.exit_code = kExitScriptException;
-    res.error = e.what();
+    res.exit_code = run.abort_init.load() ? kExitSignal : kExitScriptException;
+    res.error = run.abort_init.load() ? kInitInterrupted : e.what();
     return res;
   } catch (const std::exception& e) {
-    res.exit_code = kExitScriptException;
-    res.error = e.what();
+    res.exit_code = run.abort_init.load() ? kExitSignal : kExitScriptException;
+    res.error = run.abort_init.load() ? kInitInterrupted : e.what();
     return res;
   }
   try {
@@ -78,6 +65,8 @@ RunResult Engine::Impl::run_all() {
     segment = make_execution_tuple(options.execution_segment, options.execution_segment_sequence);
     global_scenarios = options.scenarios;
     for (auto& sc : options.scenarios) sc = segment_scenario(sc, segment);
+    check_vu_counts(options, available_memory_bytes());  // before anything is allocated for them
+    check_durations(options);
     start_lag_metric = registry.define("iteration_start_lag", metrics::MetricType::kTrend, metrics::ValueType::kTime);
     corrected_metric =
         registry.define("iteration_duration_corrected", metrics::MetricType::kTrend, metrics::ValueType::kTime);
@@ -129,14 +118,10 @@ RunResult Engine::Impl::run_all() {
   try {
     init_vus(total_vus);
   } catch (const std::exception& e) {
-    res.exit_code = kExitScriptException;
-    res.error = e.what();
+    res.exit_code = run.abort_init.load() ? kExitSignal : kExitScriptException;
+    res.error = run.abort_init.load() ? kInitInterrupted : e.what();
     return res;
   }
-
-  // Signals: a watcher thread takes SIGINT/SIGTERM (blocked in every thread
-  // by the CLI) for the rest of the run, setup and teardown included.
-  SignalWatcher signals(*this);
 
   set_status(api::ExecutionStatus::kInitDone);
   if (options.paused) {
@@ -166,6 +151,9 @@ RunResult Engine::Impl::run_all() {
       setup_failed = true;
       if (run.aborted.load()) {
         res.exit_code = kExitScriptAborted;
+      } else if (stop_code.load() >= 0) {
+        res.exit_code = stop_code.load();  // a signal or the control API stopped setup()
+        res.error = "setup() was interrupted: the test was stopped";
       } else {
         res.exit_code = kExitScriptException;
         res.error = std::string("setup() failed: ") + e.what();
@@ -277,12 +265,16 @@ RunResult Engine::Impl::run_all() {
 
 std::optional<nlohmann::json> Engine::Impl::handle_summary(const nlohmann::json& data) {
   std::string in = data.dump();
-  std::optional<std::string> out = on_vu0<std::optional<std::string>>([&in](Vu& v) -> std::optional<std::string> {
+  auto limit = options.teardown_timeout;
+  std::optional<std::string> out = on_vu0<std::optional<std::string>>([&](Vu& v) -> std::optional<std::string> {
     v.st.interrupted = false;
     JSValue f = v.export_fn("handleSummary");
     if (JS_IsUndefined(f)) return std::nullopt;
     JS_FreeValue(v.ctx(), f);
-    return v.call_json("handleSummary", &in);
+    bool timed_out = false;  // a busy handleSummary is stopped after teardownTimeout
+    std::string r = run_with_limit(v.st, limit, &timed_out, [&] { return v.call_json("handleSummary", &in); });
+    if (timed_out) throw std::runtime_error(handle_summary_timeout_message(limit));
+    return r;
   });
   if (!out) return std::nullopt;
   return out->empty() ? nlohmann::json::object() : nlohmann::json::parse(*out);

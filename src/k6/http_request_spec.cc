@@ -1,7 +1,9 @@
 #include "k6/http_request_spec.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -199,8 +201,11 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     } else if (JS_IsNumber(to)) {
       double ms = 0;
       JS_ToFloat64(ctx, &ms, to);
-      spec->timeout = std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+      spec->timeout = std::chrono::milliseconds(
+          static_cast<std::int64_t>(std::isnan(ms) ? 0.0 : std::clamp(ms, -util::kMaxWaitMs, util::kMaxWaitMs)));
     }
+    spec->timeout = std::min<std::chrono::milliseconds>(
+        spec->timeout, std::chrono::duration_cast<std::chrono::milliseconds>(util::kMaxWait));
     JS_FreeValue(ctx, to);
     JSValue r = JS_GetPropertyStr(ctx, params, "redirects");
     if (JS_IsNumber(r)) JS_ToInt64(ctx, &spec->redirects, r);

@@ -14,6 +14,7 @@
 #include "k6/natives_util.h"
 #include "k6/seeded_random.h"
 #include "k6/webapi.h"
+#include "util/duration.h"
 
 namespace herd::k6 {
 
@@ -89,10 +90,10 @@ JSValue n_sleep(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   if (!(s > 0)) return JS_UNDEFINED;
   if (vu->interrupted) return throw_interrupted(ctx);
   if (!vu->fiber) {  // not on a fiber (should not happen): block
-    usleep(static_cast<useconds_t>(s * 1e6));
+    usleep(static_cast<useconds_t>(std::min(s, 1.0) * 1e6));
     return JS_UNDEFINED;
   }
-  auto when = loop::Clock::now() + std::chrono::microseconds(static_cast<std::int64_t>(s * 1e6));
+  auto when = loop::Clock::now() + util::clamp_wait_seconds(s);  // sleep(Infinity): until the test ends
   bool fired = false;
   loop::TimerId id = vu->loop->add_timer(when, [vu, &fired] {
     fired = true;
@@ -433,7 +434,7 @@ JSValue n_require(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
 
 int interrupt_handler(JSRuntime*, void* opaque) {
   auto* vu = static_cast<VuState*>(opaque);
-  return vu->interrupted ? 1 : 0;
+  return vu->absorb_stop() ? 1 : 0;
 }
 
 void set_fn(JSContext* ctx, JSValue obj, const char* name, JSCFunction* fn, int len) {

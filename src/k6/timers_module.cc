@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "k6/natives_util.h"
+#include "util/duration.h"
 
 namespace herd::k6 {
 
@@ -91,6 +92,7 @@ JSValue n_set_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, 
   double ms = 0;
   if (argc > 1) JS_ToFloat64(ctx, &ms, argv[1]);
   if (!(ms > 0)) ms = 0;
+  ms = std::min(ms, util::kMaxWaitMs);  // setTimeout(f, 1e300): never fires before the test ends
   std::int64_t id = vu->next_async_id++;
   VuState::AsyncOp op;
   op.is_timer = true;

@@ -23,7 +23,7 @@ bool VuState::suspend() {
   suspended = true;
   loop::Fiber::suspend();
   suspended = false;
-  return !interrupted;
+  return !absorb_stop();
 }
 
 void VuState::wake() {

@@ -77,6 +77,9 @@ struct RunShared {
   std::atomic<bool> aborted{false};
   /// Set by test.fail(): the test goes on and ends with exit code 110.
   std::atomic<bool> marked_failed{false};
+  /// Set from any thread (the signal watcher) to stop every VU's init context,
+  /// busy JavaScript included (checked by the QuickJS interrupt handler).
+  std::atomic<bool> abort_init{false};
 };
 
 /// Per-VU state, confined to the VU's worker thread.
@@ -158,8 +161,23 @@ struct VuState {
   void clear_async(JSContext* ctx);
 
   /// Set to interrupt the VU (hard stop): waits return early and JS is
-  /// interrupted at the next check.
+  /// interrupted at the next check. VU thread only; see stop_requested.
   bool interrupted = false;
+
+  /// A hard stop asked from any thread (a deadline, the signal watcher, the
+  /// control API): the VU's thread turns it into `interrupted` at its next
+  /// check, busy JavaScript included (the QuickJS interrupt handler polls it).
+  /// Cleared by the engine before the VU's next task.
+  std::atomic<bool> stop_requested{false};
+
+  /// On the VU's thread: takes a pending stop request (or an init abort) into
+  /// `interrupted`; returns `interrupted`.
+  bool absorb_stop() {
+    if (!interrupted && (stop_requested.load(std::memory_order_acquire) ||
+                         (in_init && run && run->abort_init.load(std::memory_order_acquire))))
+      interrupted = true;
+    return interrupted;
+  }
 
   /// Suspends the VU's fiber until `wake` is called (from the loop thread).
   /// Returns false if the VU was interrupted instead.

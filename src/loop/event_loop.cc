@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
+#include <exception>
 #include <system_error>
+#include <utility>
 
 namespace herd::loop {
 
@@ -77,10 +79,27 @@ struct EventLoop::Impl {
   std::vector<std::function<void()>> deferred;
   std::vector<std::function<void()>> running_deferred;
 
+  /// An exception a callback threw: the loop finishes its iteration (its
+  /// queues stay consistent), then hands it to on_error or rethrows it.
+  std::function<void(std::exception_ptr)> on_error;
+  std::exception_ptr pending_error;
+
+  template <class F>
+  void guarded(F&& fn) {
+    try {
+      fn();
+    } catch (...) {
+      if (on_error)
+        on_error(std::current_exception());
+      else if (!pending_error)
+        pending_error = std::current_exception();
+    }
+  }
+
   void run_deferred() {
     while (!deferred.empty()) {
       running_deferred.swap(deferred);
-      for (auto& fn : running_deferred) fn();
+      for (auto& fn : running_deferred) guarded(fn);
       running_deferred.clear();
     }
   }
@@ -152,7 +171,7 @@ struct EventLoop::Impl {
       heap.pop_back();
       auto fn = std::move(it->second);
       timers.erase(it);
-      fn();
+      guarded(fn);
     }
   }
 
@@ -163,7 +182,7 @@ struct EventLoop::Impl {
       running_posted.swap(posted);
       wake_pending.store(false, std::memory_order_release);
     }
-    for (auto& fn : running_posted) fn();
+    for (auto& fn : running_posted) guarded(fn);
     running_posted.clear();
   }
 
@@ -176,7 +195,7 @@ struct EventLoop::Impl {
     // Move the callback out while it runs so that it may unwatch/rewatch its own fd.
     auto fn = std::move(w->fn);
     w->fn = nullptr;
-    fn(events);
+    guarded([&fn, events] { fn(events); });
     // `watches` may have grown, but the Watch objects are stable (unique_ptr).
     if (w->active && w->gen == gen && !w->fn) w->fn = std::move(fn);
   }
@@ -295,6 +314,11 @@ void EventLoop::run_once(std::chrono::microseconds max_wait) {
   d.run_timers();
   d.run_posted();
   d.run_deferred();
+  if (d.pending_error) std::rethrow_exception(std::exchange(d.pending_error, nullptr));
+}
+
+void EventLoop::set_error_handler(std::function<void(std::exception_ptr)> fn) {
+  impl_->on_error = std::move(fn);
 }
 
 void EventLoop::stop() {

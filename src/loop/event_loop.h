@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,13 @@ class EventLoop {
 
   /// Thread-safe: runs `fn` on the loop thread soon.
   void post(std::function<void()> fn);
+
+  /// What happens when a callback (posted task, timer, watch, deferred work)
+  /// throws: the loop always finishes the iteration with its queues intact
+  /// (the other callbacks still run), then calls `fn` with the exception on the
+  /// loop thread, or, without a handler, run_once()/run() rethrow it. Set it
+  /// before run() or on the loop thread.
+  void set_error_handler(std::function<void(std::exception_ptr)> fn);
 
   /// Runs `fn` on the loop thread when the current iteration's I/O, timers and
   /// posted work are done (or at the start of the next run_once(), which then

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -358,3 +359,43 @@ TEST(EventLoop, DeferredOutsideTheLoopRunsBeforeTheNextWait) {
   EXPECT_LT(ran_at - t0, 300ms);
   EXPECT_GE(took, 900ms);  // and then the loop waited as asked
 }
+
+namespace {
+
+// A throwing posted task or timer must neither end the process nor lose or
+// repeat the other queued work: with a handler it is reported and the loop goes on.
+TEST(EventLoop, ThrowingCallbacksGoToTheErrorHandlerAndTheLoopGoesOn) {
+  EventLoop loop;
+  std::vector<std::string> errors;
+  loop.set_error_handler([&errors](std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      errors.push_back(ex.what());
+    }
+  });
+  int ran = 0;
+  loop.post([&ran] { ran++; });
+  loop.post([] { throw std::runtime_error("posted boom"); });
+  loop.post([&ran] { ran++; });
+  loop.add_timer(Clock::now(), [] { throw std::logic_error("timer boom"); });
+  bool timer_after = false;
+  loop.add_timer(Clock::now() + 1ms, [&timer_after] { timer_after = true; });
+  ASSERT_TRUE(run_until(loop, [&] { return timer_after && ran >= 2 && errors.size() >= 2; }));
+  loop.run_once(1ms);
+  EXPECT_EQ(ran, 2) << "each posted task runs exactly once";
+  EXPECT_EQ(errors, (std::vector<std::string>{"timer boom", "posted boom"}));
+}
+
+TEST(EventLoop, WithoutAHandlerRunOnceRethrowsAfterTheIteration) {
+  EventLoop loop;
+  int ran = 0;
+  loop.post([] { throw std::runtime_error("boom"); });
+  loop.post([&ran] { ran++; });
+  EXPECT_THROW(loop.run_once(1ms), std::runtime_error);
+  EXPECT_EQ(ran, 1) << "the rest of the queue ran before the rethrow";
+  loop.run_once(1ms);  // nothing left to throw, nothing repeated
+  EXPECT_EQ(ran, 1);
+}
+
+}  // namespace

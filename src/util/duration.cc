@@ -174,4 +174,10 @@ std::string format_duration(std::chrono::microseconds d) {
   return out;
 }
 
+std::chrono::microseconds clamp_wait_seconds(double seconds) {
+  if (!(seconds > 0)) return std::chrono::microseconds(0);
+  if (seconds * 1e6 >= static_cast<double>(kMaxWait.count())) return kMaxWait;
+  return std::chrono::microseconds(static_cast<std::int64_t>(seconds * 1e6));
+}
+
 }  // namespace herd::util
