@@ -145,8 +145,8 @@ class Client {
   /// closed. Requests started by those callbacks are not cancelled; requests
   /// whose error callback is already queued complete with that error on the
   /// next loop iteration. Returns how many were cancelled. Loop thread only
-  /// (from another thread, post() it to the loop), and never from inside one
-  /// of this Client's response callbacks.
+  /// (from another thread, post() it to the loop); it may be called from a
+  /// response callback (or a VU fiber resumed inside one).
   std::size_t cancel(std::uint64_t conn_group);
   /// Replaces ClientOptions::net for requests started from now on (the engine
   /// learns the options after its first worker exists). Loop thread only.

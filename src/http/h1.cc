@@ -52,6 +52,7 @@ struct H1Client::Impl {
   loop::TimerId timer = 0;
   Clock::time_point timer_at = Clock::time_point::max();
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  std::uint64_t cancel_epoch = 0;  // cancel() calls: on_timer's list of expired exchanges is stale after one
 
   // Requests on kept-alive connections wait here until the loop has handled
   // every event of its current iteration, then go out in one burst: the target
@@ -140,17 +141,32 @@ struct H1Client::Impl {
     std::vector<Exchange*> expired;
     for (Exchange* e = head; e; e = e->next) {
       if (e->failing) continue;
-      if (e->deadline <= now)
+      if (e->deadline <= now) {
         expired.push_back(e);
-      else
+        e->expired_mark = true;
+      } else {
         next = std::min(next, e->deadline);
+      }
     }
     if (next != Clock::time_point::max()) arm_timeout(next);
+    std::uint64_t epoch = cancel_epoch;
     for (Exchange* e : expired) {
       if (!*guard) return;
-      if (e->conn) close_conn(e->conn);
-      fail(e, 1050, "request timeout");
+      if (epoch != cancel_epoch) break;  // a callback ran cancel(): `expired` may hold freed exchanges
+      expire(e);
     }
+    while (*guard && epoch != cancel_epoch) {  // then the marked ones left, from the list
+      Exchange* e = head;
+      while (e && !e->expired_mark) e = e->next;
+      if (!e) break;
+      expire(e);
+    }
+  }
+
+  void expire(Exchange* e) {
+    e->expired_mark = false;
+    if (e->conn) close_conn(e->conn);
+    fail(e, 1050, "request timeout");
   }
 
   // --------------------------------------------------------------- requests
@@ -446,6 +462,7 @@ struct H1Client::Impl {
   // a callback may start or end other exchanges.
   std::size_t cancel(std::uint64_t group) {
     auto guard = alive;
+    ++cancel_epoch;
     for (Exchange* e = head; e; e = e->next)
       if (e->req.conn_group == group && !e->failing) e->cancel_mark = true;
     std::size_t n = 0;

@@ -47,6 +47,7 @@ struct Exchange {
   bool queued = false;                      // waiting in H1Client::Impl::pending for the next flush
   bool headers_done = false;                // the final header block is parsed
   bool cancel_mark = false;                 // H1Client::cancel() fails it
+  bool expired_mark = false;                // the timeout sweep fails it
   Overflow overflow = Overflow::kNone;      // set by a parser callback that refused the response
   std::size_t header_bytes = 0;             // header bytes parsed (kMaxResponseHeaderBytes)
   std::size_t body_bytes = 0;               // body bytes kept (req.max_body)

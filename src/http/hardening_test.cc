@@ -231,6 +231,32 @@ TEST_P(Hardening, CancelCompletesTheGroupsRequestsAndClosesTheirSockets) {
   }
 }
 
+TEST_P(Hardening, CancelFromTheCallbackOfATimedOutRequest) {
+  RawServer srv([](int fd, int, Stop stop) {
+    std::string buf, req;
+    if (read_request(fd, buf, &req, stop)) peer_closes(fd, 30000, stop);  // never answers
+  });
+  std::vector<Response> done;
+  for (int i = 0; i < 3; ++i) {
+    Request r;
+    r.url = srv.base() + "/" + std::to_string(i);
+    r.conn_group = 5;
+    r.timeout = 300ms;
+    client_.start(std::move(r), [&](Response&& resp) {
+      done.push_back(std::move(resp));
+      if (done.size() == 1) client_.cancel(5);  // the other two time out in the same sweep
+    });
+  }
+  auto end = Clock::now() + 10s;
+  while (done.size() < 3 && Clock::now() < end) loop_.run_once(10ms);
+  for (int i = 0; i < 10; ++i) loop_.run_once(5ms);
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_EQ(done[0].error_code, 1050);
+  EXPECT_EQ(done[1].error, herd::http::kCanceledMessage);
+  EXPECT_EQ(done[2].error, herd::http::kCanceledMessage);
+  EXPECT_EQ(client_.in_flight(), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, Hardening, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "builtin" : "curl"; });
 
