@@ -50,6 +50,8 @@ struct Transfer {
   Clock::time_point prereq_at{};      // connection ready, request about to be sent (CURLOPT_PREREQFUNCTION)
   bool in_headers = false;
   bool cancel_mark = false;  // Client::cancel() fails it
+  bool body_read = false;    // read_cb handed out the body (non-replayable requests)
+  std::size_t upload_off = 0;
   int overflow = 0;  // a limit the response ran into: 1 headers, 2 body (our callbacks); 3, 4 libcurl's (client.h)
   std::size_t header_bytes = 0;
   std::size_t body_bytes = 0;               // kept body bytes, before decoding
@@ -168,6 +170,22 @@ struct Client::Impl {
   static int prereq_cb(void* ud, char*, char*, int, int) {
     static_cast<Transfer*>(ud)->prereq_at = Clock::now();
     return CURL_PREREQFUNC_OK;
+  }
+
+  static std::size_t read_cb(char* p, std::size_t size, std::size_t n, void* ud) {
+    auto* t = static_cast<Transfer*>(ud);
+    t->body_read = true;
+    std::size_t len = std::min(size * n, t->req.body.size() - t->upload_off);
+    std::memcpy(p, t->req.body.data() + t->upload_off, len);
+    t->upload_off += len;
+    return len;
+  }
+
+  static int seek_cb(void* ud, curl_off_t offset, int origin) {
+    auto* t = static_cast<Transfer*>(ud);
+    if (t->body_read || offset != 0 || origin != SEEK_SET) return CURL_SEEKFUNC_CANTSEEK;
+    t->upload_off = 0;
+    return CURL_SEEKFUNC_OK;
   }
 
   static std::size_t write_cb(char* p, std::size_t size, std::size_t n, void* ud) {
@@ -326,9 +344,20 @@ struct Client::Impl {
     } else {
       bool send_body = !r.body.empty() || m == "POST" || m == "PUT" || m == "PATCH";
       if (send_body) {
-        // POSTFIELDS does not copy: the Transfer keeps req.body alive.
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+        if (replayable(r)) {
+          // POSTFIELDS does not copy: the Transfer keeps req.body alive.
+          curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+        } else {
+          // Read through callbacks whose seek refuses a rewind once the body was
+          // handed out: libcurl then fails instead of resending it after a reused
+          // connection died (its own retry knows no method).
+          curl_easy_setopt(e, CURLOPT_POST, 1L);
+          curl_easy_setopt(e, CURLOPT_READFUNCTION, &Impl::read_cb);
+          curl_easy_setopt(e, CURLOPT_READDATA, t);
+          curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &Impl::seek_cb);
+          curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
+        }
         // curl would add "application/x-www-form-urlencoded"; k6 sends none for raw bodies
         if (!has_content_type) t->headers = curl_slist_append(t->headers, "Content-Type:");
         if (m != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m.c_str());
@@ -430,7 +459,8 @@ struct Client::Impl {
     curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &down);
     // REQUEST_SIZE already includes a body that curl sent together with the headers.
     std::uint64_t sent = static_cast<std::uint64_t>(std::max(0L, req_size));
-    if (static_cast<std::uint64_t>(std::max<curl_off_t>(0, up)) > 0 && sent < t->req.body.size())
+    // A body read through read_cb (not replayable) is never part of it.
+    if (static_cast<std::uint64_t>(std::max<curl_off_t>(0, up)) > 0 && (t->body_read || sent < t->req.body.size()))
       sent += static_cast<std::uint64_t>(up);
     resp.bytes_sent = sent;
     resp.bytes_received = static_cast<std::uint64_t>(std::max(0L, header_size)) +
@@ -724,6 +754,14 @@ std::size_t Client::builtin_connections() const {
 
 void Client::set_net(std::shared_ptr<const NetConfig> net) {
   impl_->net = std::move(net);
+}
+
+bool replayable(const Request& r) {
+  const std::string& m = r.method;
+  if (m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE") return true;
+  for (const auto& [k, v] : r.headers)
+    if (iequals(k, "idempotency-key") || iequals(k, "x-idempotency-key")) return true;
+  return false;
 }
 
 std::size_t Client::cancel(std::uint64_t conn_group) {

@@ -106,6 +106,12 @@ struct Response {
   std::uint64_t bytes_received = 0;  ///< response bytes on the wire (headers + body)
 };
 
+/// Go's Request.isReplayable (a body in memory is always rewindable): GET, HEAD,
+/// OPTIONS, TRACE, or any method with an Idempotency-Key or X-Idempotency-Key
+/// header. Only these are resent after a reused connection died once any of
+/// the request was written (both transports).
+bool replayable(const Request& r);
+
 /// Maps a libcurl result to k6's error code and message (e.g. connection
 /// refused -> 1212, timeout -> 1050, DNS failure -> 1101).
 std::pair<int, std::string> k6_error_from_curl(int curl_code, const std::string& detail);

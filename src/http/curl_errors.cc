@@ -80,6 +80,7 @@ std::pair<int, std::string> k6_error_from_curl(int curl_code, const std::string&
       if (icontains(detail, "reset")) return {1220, "read: connection reset by peer"};
       return {1200, "read: " + what};
     case CURLE_GOT_NOTHING:
+    case CURLE_SEND_FAIL_REWIND:  // a non-replayable request not resent on a new connection (client.cc)
       return {1000, "EOF"};
     case CURLE_PARTIAL_FILE:
       return {1000, "unexpected EOF"};

@@ -443,18 +443,7 @@ struct H1Client::Impl {
     // again once on a new connection, as Go does: when nothing of it was written,
     // or when it is replayable (see replayable()).
     if (e->retried || e->got_bytes || e->connect_start != Clock::time_point{}) return false;
-    return e->written == 0 || replayable(e->req);
-  }
-
-  // Go's Request.isReplayable (the body is in memory, so always rewindable): GET,
-  // HEAD, OPTIONS, TRACE, or any method with an Idempotency-Key or
-  // X-Idempotency-Key header. A POST that reached the server is never resent.
-  static bool replayable(const Request& r) {
-    const std::string& m = r.method;
-    if (m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE") return true;
-    for (const auto& [k, v] : r.headers)
-      if (iequals(k, "idempotency-key") || iequals(k, "x-idempotency-key")) return true;
-    return false;
+    return e->written == 0 || replayable(e->req);  // (client.h)
   }
 
   // Fails every exchange of `group` in flight but those whose error is already

@@ -145,8 +145,6 @@ struct ClosingAfterSecondRequest {
 };
 
 TEST_P(Hardening, PostThatReachedTheServerIsNotResent) {
-  if (!GetParam())
-    GTEST_SKIP() << "libcurl resends on a reused connection that answered nothing (no option to stop it)";
   ClosingAfterSecondRequest s;
   EXPECT_EQ(get(s.srv.base() + "/warm").status, 200);
   Request post;
@@ -158,11 +156,28 @@ TEST_P(Hardening, PostThatReachedTheServerIsNotResent) {
   EXPECT_EQ(r.error_code, 1000);
   EXPECT_EQ(r.error, "EOF");
   EXPECT_EQ(s.posts.load(), 1);
-  EXPECT_EQ(s.srv.connections(), 1);
+  // libcurl may open its new connection before it asks to rewind the body (and gives up)
+  EXPECT_LE(s.srv.connections(), GetParam() ? 1 : 2);
+}
+
+TEST_P(Hardening, BytesSentCountTheBodyOfANonReplayableRequest) {
+  std::atomic<std::size_t> seen{0};
+  RawServer srv([&](int fd, int, Stop stop) {
+    std::string buf, req;
+    if (!read_request(fd, buf, &req, stop)) return;
+    seen = req.size();
+    write_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stop);
+  });
+  Request post;
+  post.method = "POST";
+  post.url = srv.base() + "/small";
+  post.body = "tiny";  // shorter than the head: the old rule would have dropped it
+  Response r = send(std::move(post));
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.bytes_sent, seen.load());
 }
 
 TEST_P(Hardening, ReplayableRequestsAreStillRetriedOnce) {
-  if (!GetParam()) GTEST_SKIP() << "the built-in client's rule";
   for (const char* how : {"GET", "POST+Idempotency-Key"}) {
     ClosingAfterSecondRequest s;
     EXPECT_EQ(get(s.srv.base() + "/warm").status, 200);
