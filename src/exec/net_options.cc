@@ -152,6 +152,29 @@ void set_tls_auth(http::TlsConfig& tls, const json& v, const std::string& path) 
   }
 }
 
+// herd's maxResponseBodyBytes: a whole number of bytes above 0, as a JSON
+// number or a string of digits (the environment gives strings).
+std::size_t byte_count(const json& v, const std::string& p) {
+  constexpr const char* kWant = "must be a whole number of bytes above 0 (e.g. 268435456)";
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > 0) return static_cast<std::size_t>(v.get<std::uint64_t>());
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (d >= 1 && d <= 9.0e18 && d == static_cast<double>(static_cast<std::uint64_t>(d)))
+      return static_cast<std::size_t>(d);
+  }
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    std::uint64_t n = 0;
+    bool ok = !s.empty() && s.size() <= 18;
+    for (char c : s) {
+      if (c < '0' || c > '9') ok = false;
+      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (ok && n > 0) return static_cast<std::size_t>(n);
+  }
+  fail(p, kWant);
+}
+
 }  // namespace
 
 bool apply_net_option(http::NetConfig& net, const std::string& k, const json& v, const std::string& p) {
@@ -218,6 +241,8 @@ bool apply_net_option(http::NetConfig& net, const std::string& k, const json& v,
     net.tls.cipher_list = list;
   } else if (k == "tlsAuth") {
     set_tls_auth(net.tls, v, p);
+  } else if (k == "maxResponseBodyBytes") {
+    net.max_response_body = byte_count(v, p);
   } else {
     return false;
   }
@@ -247,6 +272,8 @@ void apply_net_env(http::NetConfig& net, const std::map<std::string, std::string
     add_blocked(net, split_commas(*v), label("K6_BLOCK_HOSTNAMES"));
   }
   if (const std::string* v = get("K6_LOCAL_IPS")) set_local_ips(net, *v, label("K6_LOCAL_IPS"));
+  if (const std::string* v = get("HERD_MAX_RESPONSE_BODY_BYTES"))
+    apply_net_option(net, "maxResponseBodyBytes", json(*v), label("HERD_MAX_RESPONSE_BODY_BYTES"));
   if (const std::string* v = get("K6_NO_VU_CONNECTION_REUSE")) {
     if (*v == "1" || *v == "true" || *v == "TRUE" || *v == "True" || *v == "t" || *v == "T") {
       net.no_vu_connection_reuse = true;

@@ -30,107 +30,7 @@ void global_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-using util::icontains;
 using util::iequals;
-
-// "Failed to connect to 127.0.0.1 port 1 after 0 ms: ..." -> "127.0.0.1:1"
-std::string dial_target(const std::string& detail) {
-  static const std::string kPrefix = "connect to ";
-  auto p = detail.find(kPrefix);
-  if (p == std::string::npos) return "";
-  p += kPrefix.size();
-  auto sp = detail.find(' ', p);
-  if (sp == std::string::npos) return "";
-  std::string host = detail.substr(p, sp - p);
-  auto port_kw = detail.find("port ", sp);
-  if (port_kw == std::string::npos) return host;
-  port_kw += 5;
-  auto end = port_kw;
-  while (end < detail.size() && detail[end] >= '0' && detail[end] <= '9') ++end;
-  std::string port = detail.substr(port_kw, end - port_kw);
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return host + ":" + port;
-}
-
-std::string after_colon(const std::string& detail, const std::string& key) {
-  auto p = detail.find(key);
-  if (p == std::string::npos) return "";
-  std::string rest = detail.substr(p + key.size());
-  while (!rest.empty() && rest.front() == ' ') rest.erase(0, 1);
-  auto sp = rest.find_first_of(" \r\n");
-  if (sp != std::string::npos) rest.resize(sp);
-  return rest;
-}
-
-}  // namespace
-
-std::pair<int, std::string> k6_error_from_curl(int curl_code, const std::string& detail) {
-  const std::string what = detail.empty() ? curl_easy_strerror(static_cast<CURLcode>(curl_code)) : detail;
-  switch (curl_code) {
-    case CURLE_OK:
-      return {0, ""};
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return {1020, "unsupported protocol scheme: " + what};
-    case CURLE_URL_MALFORMAT:
-      return {1020, "invalid URL: " + what};
-    case CURLE_OPERATION_TIMEDOUT:
-      return {1050, "request timeout"};
-    case CURLE_COULDNT_RESOLVE_PROXY:
-      return {1100, "dial tcp: lookup proxy: " + what};
-    case CURLE_COULDNT_RESOLVE_HOST: {
-      std::string host = after_colon(detail, "resolve host:");
-      if (host.empty()) host = "host";
-      return {1101, "lookup " + host + ": no such host"};
-    }
-    case CURLE_COULDNT_CONNECT: {
-      std::string target = dial_target(detail);
-      std::string prefix = target.empty() ? "dial tcp: " : "dial tcp " + target + ": ";
-      if (icontains(detail, "refused")) return {1212, prefix + "connect: connection refused"};
-      if (icontains(detail, "timed out") || icontains(detail, "timeout")) return {1211, prefix + "i/o timeout"};
-      if (icontains(detail, "unreachable") || icontains(detail, "no route"))
-        return {1210, prefix + "connect: network is unreachable"};
-      return {1210, prefix + what};
-    }
-    case CURLE_SEND_ERROR:
-      if (icontains(detail, "reset")) return {1220, "write: connection reset by peer"};
-      if (icontains(detail, "broken pipe")) return {1201, "write: broken pipe"};
-      return {1200, "write: " + what};
-    case CURLE_RECV_ERROR:
-      if (icontains(detail, "reset")) return {1220, "read: connection reset by peer"};
-      return {1200, "read: " + what};
-    case CURLE_GOT_NOTHING:
-      return {1000, "EOF"};
-    case CURLE_PARTIAL_FILE:
-      return {1000, "unexpected EOF"};
-    case CURLE_WEIRD_SERVER_REPLY:
-      return {1000, "malformed HTTP response: " + what};
-    case CURLE_SSL_CONNECT_ERROR:
-      if (icontains(detail, "wrong version number") || icontains(detail, "record"))
-        return {1301, "tls: first record does not look like a TLS handshake"};
-      return {1300, "tls: " + what};
-    case CURLE_PEER_FAILED_VERIFICATION:
-#if defined(CURLE_SSL_CACERT) && CURLE_SSL_CACERT != CURLE_PEER_FAILED_VERIFICATION
-    case CURLE_SSL_CACERT:
-#endif
-      if (icontains(detail, "subject name") || icontains(detail, "hostname") || icontains(detail, "host name"))
-        return {1311, "x509: certificate is not valid for this host: " + what};
-      return {1310, "x509: certificate signed by unknown authority"};
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_USE_SSL_FAILED:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-      return {1300, "tls: " + what};
-    case CURLE_HTTP2_STREAM:
-      return {1630, "http2: stream error: " + what};
-    case CURLE_HTTP2:
-      return {1650, "http2: connection error: " + what};
-    default:
-      return {1000, what};
-  }
-}
-
-namespace {
 
 struct SlistFree {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
@@ -149,6 +49,12 @@ struct Transfer {
   Clock::time_point first_byte_at{};  // first response header line
   Clock::time_point prereq_at{};      // connection ready, request about to be sent (CURLOPT_PREREQFUNCTION)
   bool in_headers = false;
+  bool cancel_mark = false;  // Client::cancel() fails it
+  bool body_read = false;    // read_cb handed out the body (non-replayable requests)
+  std::size_t upload_off = 0;
+  int overflow = 0;  // a limit the response ran into: 1 headers, 2 body (our callbacks); 3, 4 libcurl's (client.h)
+  std::size_t header_bytes = 0;
+  std::size_t body_bytes = 0;               // kept body bytes, before decoding
   std::string status_line;                  // the last "HTTP/1.1 200 OK"
   std::unique_ptr<ContentDecoder> decoder;  // the last header block has a Content-Encoding to undo
   SlistPtr connect_to;                      // a `hosts` override (CURLOPT_CONNECT_TO keeps the pointer)
@@ -266,9 +172,30 @@ struct Client::Impl {
     return CURL_PREREQFUNC_OK;
   }
 
+  static std::size_t read_cb(char* p, std::size_t size, std::size_t n, void* ud) {
+    auto* t = static_cast<Transfer*>(ud);
+    t->body_read = true;
+    std::size_t len = std::min(size * n, t->req.body.size() - t->upload_off);
+    std::memcpy(p, t->req.body.data() + t->upload_off, len);
+    t->upload_off += len;
+    return len;
+  }
+
+  static int seek_cb(void* ud, curl_off_t offset, int origin) {
+    auto* t = static_cast<Transfer*>(ud);
+    if (t->body_read || offset != 0 || origin != SEEK_SET) return CURL_SEEKFUNC_CANTSEEK;
+    t->upload_off = 0;
+    return CURL_SEEKFUNC_OK;
+  }
+
   static std::size_t write_cb(char* p, std::size_t size, std::size_t n, void* ud) {
     auto* t = static_cast<Transfer*>(ud);
-    if (!t->req.keep_body) return size * n;
+    if (!t->req.keep_body) return size * n;  // dropped as it arrives
+    t->body_bytes += size * n;
+    if (t->body_bytes > t->req.max_body) {
+      t->overflow = 2;
+      return 0;  // curl fails the transfer (CURLE_WRITE_ERROR)
+    }
     if (t->decoder)
       t->decoder->feed(p, size * n, &t->resp.body);  // an error is reported in finish()
     else
@@ -279,6 +206,11 @@ struct Client::Impl {
   static std::size_t header_cb(char* p, std::size_t size, std::size_t n, void* ud) {
     auto* t = static_cast<Transfer*>(ud);
     std::size_t len = size * n;
+    t->header_bytes += len;
+    if (t->header_bytes > kMaxResponseHeaderBytes) {
+      t->overflow = 1;
+      return 0;
+    }
     std::string_view line(p, len);
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
     if (line.size() >= 5 && line.substr(0, 5) == "HTTP/") {
@@ -412,9 +344,20 @@ struct Client::Impl {
     } else {
       bool send_body = !r.body.empty() || m == "POST" || m == "PUT" || m == "PATCH";
       if (send_body) {
-        // POSTFIELDS does not copy: the Transfer keeps req.body alive.
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+        if (replayable(r)) {
+          // POSTFIELDS does not copy: the Transfer keeps req.body alive.
+          curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+        } else {
+          // Read through callbacks whose seek refuses a rewind once the body was
+          // handed out: libcurl then fails instead of resending it after a reused
+          // connection died (its own retry knows no method).
+          curl_easy_setopt(e, CURLOPT_POST, 1L);
+          curl_easy_setopt(e, CURLOPT_READFUNCTION, &Impl::read_cb);
+          curl_easy_setopt(e, CURLOPT_READDATA, t);
+          curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &Impl::seek_cb);
+          curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
+        }
         // curl would add "application/x-www-form-urlencoded"; k6 sends none for raw bodies
         if (!has_content_type) t->headers = curl_slist_append(t->headers, "Content-Type:");
         if (m != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m.c_str());
@@ -484,6 +427,19 @@ struct Client::Impl {
       auto [ec, msg] = k6_error_from_curl(code, detail);
       resp.error_code = ec;
       resp.error = msg;
+      if (t->overflow == 0 && t->in_headers) {  // libcurl's own header limits (client.h)
+        if (code == CURLE_OUT_OF_MEMORY)
+          t->overflow = 3;
+        else if (detail.find("Too large response headers") != std::string::npos)
+          t->overflow = 4;
+      }
+      if (t->overflow != 0) {
+        resp.error_code = kLimitErrorCode;
+        resp.error = t->overflow == 2   ? body_limit_message(t->req.max_body)
+                     : t->overflow == 3 ? header_limit_message(kCurlMaxHeaderLine)
+                     : t->overflow == 4 ? header_limit_message(kCurlMaxHeaderBytes)
+                                        : header_limit_message();
+      }
       if (!t->net.blocked.empty()) {
         resp.error_code = kBlacklistedIpErrorCode;
         resp.error = t->net.blocked;
@@ -503,7 +459,8 @@ struct Client::Impl {
     curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &down);
     // REQUEST_SIZE already includes a body that curl sent together with the headers.
     std::uint64_t sent = static_cast<std::uint64_t>(std::max(0L, req_size));
-    if (static_cast<std::uint64_t>(std::max<curl_off_t>(0, up)) > 0 && sent < t->req.body.size())
+    // A body read through read_cb (not replayable) is never part of it.
+    if (static_cast<std::uint64_t>(std::max<curl_off_t>(0, up)) > 0 && (t->body_read || sent < t->req.body.size()))
       sent += static_cast<std::uint64_t>(up);
     resp.bytes_sent = sent;
     resp.bytes_received = static_cast<std::uint64_t>(std::max(0L, header_size)) +
@@ -599,10 +556,36 @@ struct Client::Impl {
     curl_multi_remove_handle(multi, t->easy);
     curl_easy_setopt(t->easy, CURLOPT_IPRESOLVE, family);
     t->resp = Response{};
+    t->overflow = 0;
+    t->header_bytes = t->body_bytes = 0;
     t->status_line.clear();
     t->errbuf[0] = '\0';
     t->sent_at = t->first_byte_at = t->prereq_at = Clock::time_point{};
     return curl_multi_add_handle(multi, t->easy) == CURLM_OK;
+  }
+
+  // As H1Client's: mark, then fail one at a time (a callback may start or end others).
+  // Removing an unfinished easy handle makes libcurl close its connection.
+  std::size_t cancel(std::uint64_t group) {
+    auto guard = alive;
+    for (Transfer* t : transfers)
+      if (t->easy && t->req.conn_group == group) t->cancel_mark = true;
+    std::size_t n = 0;
+    for (;;) {
+      auto it = std::find_if(transfers.begin(), transfers.end(), [](Transfer* t) { return t->cancel_mark; });
+      if (it == transfers.end()) break;
+      Transfer* t = *it;
+      finish(t, CURLE_ABORTED_BY_CALLBACK);
+      t->resp.error_code = kCanceledErrorCode;
+      t->resp.error = kCanceledMessage;
+      std::unique_ptr<Transfer> owned(t);
+      release(t);
+      Client::Callback cb = std::move(t->done);
+      cb(std::move(t->resp));
+      ++n;
+      if (!*guard) break;
+    }
+    return n;
   }
 
   void fail_async(std::unique_ptr<Transfer> t, int code, std::string msg) {
@@ -771,6 +754,21 @@ std::size_t Client::builtin_connections() const {
 
 void Client::set_net(std::shared_ptr<const NetConfig> net) {
   impl_->net = std::move(net);
+}
+
+bool replayable(const Request& r) {
+  const std::string& m = r.method;
+  if (m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE") return true;
+  for (const auto& [k, v] : r.headers)
+    if (iequals(k, "idempotency-key") || iequals(k, "x-idempotency-key")) return true;
+  return false;
+}
+
+std::size_t Client::cancel(std::uint64_t conn_group) {
+  auto guard = impl_->alive;
+  std::size_t n = impl_->h1 ? impl_->h1->cancel(conn_group) : 0;
+  if (!*guard) return n;  // a callback destroyed the Client
+  return n + impl_->cancel(conn_group);
 }
 
 void Client::close_idle(std::uint64_t conn_group) {

@@ -10,6 +10,7 @@
 // reused too, so idle virtual users hold none.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,6 +27,24 @@ namespace herd::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+/// Response header bytes (status line, header lines and any interim 1xx
+/// responses, as received) past which a request fails with error_code 1000 and
+/// header_limit_message(): Go's http.Transport default MaxResponseHeaderBytes.
+inline constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{1} << 20;
+/// The error_code of a request that hit a size limit or was cancelled: k6's
+/// generic 1000 (k6 has no specific code for these).
+inline constexpr int kLimitErrorCode = 1000;
+inline constexpr int kCanceledErrorCode = 1000;
+inline constexpr const char* kCanceledMessage = "request canceled";
+/// libcurl 7.88's own compile-time limits, stricter than kMaxResponseHeaderBytes
+/// and not adjustable: a response through libcurl (https, HTTP/2, host names,
+/// proxies) fails at 300 KiB of headers or a 100 KiB header line, with
+/// error_code 1000 and header_limit_message(that limit).
+inline constexpr std::size_t kCurlMaxHeaderBytes = 300 * 1024;
+inline constexpr std::size_t kCurlMaxHeaderLine = 100 * 1024;
+std::string header_limit_message(std::size_t limit = kMaxResponseHeaderBytes);
+std::string body_limit_message(std::size_t limit);
+
 struct Request {
   std::string method = "GET";
   std::string url;  ///< absolute http:// or https:// URL
@@ -35,6 +54,10 @@ struct Request {
   std::string basic_user;  ///< basic auth when non-empty
   std::string basic_password;
   bool keep_body = true;  ///< false: the body is read and counted but not stored (nor decoded)
+  /// With keep_body: body bytes (as received, before decoding) past which the
+  /// request fails (error_code 1000, body_limit_message). Without: no limit, the
+  /// bytes are dropped as they arrive.
+  std::size_t max_body = kDefaultMaxResponseBody;
   /// A body with a Content-Encoding herd knows (gzip, deflate, br, zstd; see
   /// content_coding.h) is decoded; past this many decoded bytes it fails (1701).
   std::size_t max_decoded_body = kDefaultMaxDecodedBody;
@@ -83,6 +106,12 @@ struct Response {
   std::uint64_t bytes_received = 0;  ///< response bytes on the wire (headers + body)
 };
 
+/// Go's Request.isReplayable (a body in memory is always rewindable): GET, HEAD,
+/// OPTIONS, TRACE, or any method with an Idempotency-Key or X-Idempotency-Key
+/// header. Only these are resent after a reused connection died once any of
+/// the request was written (both transports).
+bool replayable(const Request& r);
+
 /// Maps a libcurl result to k6's error code and message (e.g. connection
 /// refused -> 1212, timeout -> 1050, DNS failure -> 1101).
 std::pair<int, std::string> k6_error_from_curl(int curl_code, const std::string& detail);
@@ -116,6 +145,15 @@ class Client {
   /// (k6's noVUConnectionReuse, between a VU's iterations). Busy ones finish
   /// their exchange and are then not reused.
   void close_idle(std::uint64_t conn_group);
+  /// Cancels every request of `conn_group` in flight in both transports: each
+  /// callback runs before this returns, with status 0, error_code
+  /// kCanceledErrorCode and error kCanceledMessage, and its connection is
+  /// closed. Requests started by those callbacks are not cancelled; requests
+  /// whose error callback is already queued complete with that error on the
+  /// next loop iteration. Returns how many were cancelled. Loop thread only
+  /// (from another thread, post() it to the loop); it may be called from a
+  /// response callback (or a VU fiber resumed inside one).
+  std::size_t cancel(std::uint64_t conn_group);
   /// Replaces ClientOptions::net for requests started from now on (the engine
   /// learns the options after its first worker exists). Loop thread only.
   void set_net(std::shared_ptr<const NetConfig> net);

@@ -52,6 +52,7 @@ struct H1Client::Impl {
   loop::TimerId timer = 0;
   Clock::time_point timer_at = Clock::time_point::max();
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  std::uint64_t cancel_epoch = 0;  // cancel() calls: on_timer's list of expired exchanges is stale after one
 
   // Requests on kept-alive connections wait here until the loop has handled
   // every event of its current iteration, then go out in one burst: the target
@@ -140,17 +141,32 @@ struct H1Client::Impl {
     std::vector<Exchange*> expired;
     for (Exchange* e = head; e; e = e->next) {
       if (e->failing) continue;
-      if (e->deadline <= now)
+      if (e->deadline <= now) {
         expired.push_back(e);
-      else
+        e->expired_mark = true;
+      } else {
         next = std::min(next, e->deadline);
+      }
     }
     if (next != Clock::time_point::max()) arm_timeout(next);
+    std::uint64_t epoch = cancel_epoch;
     for (Exchange* e : expired) {
       if (!*guard) return;
-      if (e->conn) close_conn(e->conn);
-      fail(e, 1050, "request timeout");
+      if (epoch != cancel_epoch) break;  // a callback ran cancel(): `expired` may hold freed exchanges
+      expire(e);
     }
+    while (*guard && epoch != cancel_epoch) {  // then the marked ones left, from the list
+      Exchange* e = head;
+      while (e && !e->expired_mark) e = e->next;
+      if (!e) break;
+      expire(e);
+    }
+  }
+
+  void expire(Exchange* e) {
+    e->expired_mark = false;
+    if (e->conn) close_conn(e->conn);
+    fail(e, 1050, "request timeout");
   }
 
   // --------------------------------------------------------------- requests
@@ -245,6 +261,10 @@ struct H1Client::Impl {
     e->resp.body.clear();
     e->decoder.reset();
     e->resp.bytes_received = 0;
+    e->headers_done = false;
+    e->overflow = Overflow::kNone;
+    e->header_bytes = 0;
+    e->body_bytes = 0;
     e->field.clear();
     e->value.clear();
     e->reason.clear();
@@ -420,8 +440,31 @@ struct H1Client::Impl {
 
   bool can_retry(const Exchange* e) const {
     // A kept-alive connection the server closed just before our request: send it
-    // again once on a new connection (libcurl and Go do the same).
-    return !e->retried && !e->got_bytes && e->connect_start == Clock::time_point{};
+    // again once on a new connection, as Go does: when nothing of it was written,
+    // or when it is replayable (see replayable()).
+    if (e->retried || e->got_bytes || e->connect_start != Clock::time_point{}) return false;
+    return e->written == 0 || replayable(e->req);  // (client.h)
+  }
+
+  // Fails every exchange of `group` in flight but those whose error is already
+  // queued (later()). Marks first, then fails one at a time from the list head:
+  // a callback may start or end other exchanges.
+  std::size_t cancel(std::uint64_t group) {
+    auto guard = alive;
+    ++cancel_epoch;
+    for (Exchange* e = head; e; e = e->next)
+      if (e->req.conn_group == group && !e->failing) e->cancel_mark = true;
+    std::size_t n = 0;
+    for (;;) {
+      Exchange* e = head;
+      while (e && !e->cancel_mark) e = e->next;
+      if (!e) break;
+      if (e->conn) close_conn(e->conn);
+      fail(e, kCanceledErrorCode, kCanceledMessage);
+      ++n;
+      if (!*guard) break;
+    }
+    return n;
   }
 
   void retry(Exchange* e) {
@@ -489,7 +532,17 @@ struct H1Client::Impl {
     }
     e->resp.bytes_received += static_cast<std::uint64_t>(n);
     llhttp_errno_t rc = llhttp_execute(&c->parser, rbuf.get(), static_cast<std::size_t>(n));
-    if (rc == HPE_OK) return;  // more to come
+    if (rc == HPE_OK) {
+      // Every byte so far belongs to the header blocks: the same limit, counted on the wire.
+      if (!e->headers_done && e->resp.bytes_received > kMaxResponseHeaderBytes) e->overflow = Overflow::kHeaders;
+      if (e->overflow == Overflow::kNone) return;  // more to come
+    }
+    if (e->overflow != Overflow::kNone) {
+      close_conn(c);
+      fail(e, kLimitErrorCode,
+           e->overflow == Overflow::kHeaders ? header_limit_message() : body_limit_message(e->req.max_body));
+      return;
+    }
     if (rc == HPE_PAUSED && e->complete) {
       const char* end = llhttp_get_error_pos(&c->parser);
       bool leftover = end && end < rbuf.get() + n;
@@ -617,6 +670,10 @@ std::size_t H1Client::open_connections() const {
 
 void H1Client::close_idle(std::uint64_t conn_group) {
   impl_->close_idle(conn_group);
+}
+
+std::size_t H1Client::cancel(std::uint64_t conn_group) {
+  return impl_->cancel(conn_group);
 }
 
 }  // namespace herd::http::detail

@@ -39,6 +39,8 @@ class H1Client {
   std::size_t open_connections() const;
   /// Closes the idle connections of `conn_group`.
   void close_idle(std::uint64_t conn_group);
+  /// As Client::cancel for this transport's requests.
+  std::size_t cancel(std::uint64_t conn_group);
 
  private:
   struct Impl;

@@ -9,23 +9,38 @@ using util::iequals;
 
 namespace {
 
+// Counts header bytes; true (and the exchange marked) past kMaxResponseHeaderBytes.
+bool header_overflow(Exchange* ex, std::size_t len) {
+  ex->header_bytes += len;
+  if (ex->header_bytes <= kMaxResponseHeaderBytes) return false;
+  ex->overflow = Overflow::kHeaders;
+  return true;
+}
+
 int on_status(llhttp_t* p, const char* at, std::size_t len) {
-  static_cast<Exchange*>(p->data)->reason.append(at, len);
+  auto* ex = static_cast<Exchange*>(p->data);
+  if (header_overflow(ex, len)) return -1;
+  ex->reason.append(at, len);
   return 0;
 }
 
 int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
-  static_cast<Exchange*>(p->data)->field.append(at, len);
+  auto* ex = static_cast<Exchange*>(p->data);
+  if (header_overflow(ex, len)) return -1;
+  ex->field.append(at, len);
   return 0;
 }
 
 int on_header_value(llhttp_t* p, const char* at, std::size_t len) {
-  static_cast<Exchange*>(p->data)->value.append(at, len);
+  auto* ex = static_cast<Exchange*>(p->data);
+  if (header_overflow(ex, len)) return -1;
+  ex->value.append(at, len);
   return 0;
 }
 
 int on_header_value_complete(llhttp_t* p) {
   auto* ex = static_cast<Exchange*>(p->data);
+  if (header_overflow(ex, 4)) return -1;  // ": " and CRLF
   std::string& v = ex->value;
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
   ex->resp.headers.emplace_back(std::move(ex->field), std::move(v));
@@ -37,7 +52,8 @@ int on_header_value_complete(llhttp_t* p) {
 int on_headers_complete(llhttp_t* p) {
   auto* ex = static_cast<Exchange*>(p->data);
   if (p->status_code >= 100 && p->status_code < 200) return 0;  // interim: the body-less final answer follows
-  if (ex->is_head) return 1;                                    // 1: this response has no body
+  ex->headers_done = true;
+  if (ex->is_head) return 1;  // 1: this response has no body
   if (ex->req.keep_body)
     for (const auto& [k, v] : ex->resp.headers)
       if (iequals(k, "content-encoding")) ex->decoder = ContentDecoder::create(v, ex->req.max_decoded_body);
@@ -46,7 +62,12 @@ int on_headers_complete(llhttp_t* p) {
 
 int on_body(llhttp_t* p, const char* at, std::size_t len) {
   auto* ex = static_cast<Exchange*>(p->data);
-  if (!ex->req.keep_body) return 0;
+  if (!ex->req.keep_body) return 0;  // dropped as it arrives
+  ex->body_bytes += len;
+  if (ex->body_bytes > ex->req.max_body) {
+    ex->overflow = Overflow::kBody;
+    return -1;
+  }
   if (ex->decoder)
     ex->decoder->feed(at, len, &ex->resp.body);  // an error is reported when the message is complete
   else

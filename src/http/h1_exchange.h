@@ -7,6 +7,7 @@
 #include <llhttp.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,9 @@ namespace herd::http::detail {
 using loop::Clock;
 
 struct Conn;
+
+/// A size limit a response ran into (the parser callbacks stop it).
+enum class Overflow : std::uint8_t { kNone, kHeaders, kBody };
 
 /// One request and its response: owned by H1Client::Impl from start() until
 /// its callback runs; on a connection (`conn`) while it is being sent or read.
@@ -41,6 +45,12 @@ struct Exchange {
   bool keep_alive = false;
   bool failing = false;                     // an error callback is queued (later())
   bool queued = false;                      // waiting in H1Client::Impl::pending for the next flush
+  bool headers_done = false;                // the final header block is parsed
+  bool cancel_mark = false;                 // H1Client::cancel() fails it
+  bool expired_mark = false;                // the timeout sweep fails it
+  Overflow overflow = Overflow::kNone;      // set by a parser callback that refused the response
+  std::size_t header_bytes = 0;             // header bytes parsed (kMaxResponseHeaderBytes)
+  std::size_t body_bytes = 0;               // body bytes kept (req.max_body)
   std::string key;                          // pool key, from the URL as given (a localhost fallback keeps it)
   std::string field, value;                 // header being parsed
   std::string reason;                       // the status line's phrase

@@ -6,6 +6,7 @@
 // Pure data and matching: no sockets, no libcurl (the option parser links it).
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -121,6 +122,9 @@ struct TlsConfig {
   const ClientCert* cert_for(std::string_view host) const;
 };
 
+/// herd's default for NetConfig::max_response_body (and Request::max_body): 256 MiB.
+inline constexpr std::size_t kDefaultMaxResponseBody = std::size_t{256} << 20;
+
 /// The network options of a run. Immutable once the run starts; shared by
 /// every worker's Client.
 struct NetConfig {
@@ -132,6 +136,9 @@ struct NetConfig {
   bool no_connection_reuse = false;     ///< every request on a new connection
   bool no_vu_connection_reuse = false;  ///< k6 layer: close a VU's connections between iterations
   IpPool local_ips;                     ///< k6 layer: the source address of each VU
+  /// herd's maxResponseBodyBytes: the most body bytes a response may bring when its
+  /// body is kept (raw and decoded); past it the request fails. Bytes, > 0.
+  std::size_t max_response_body = kDefaultMaxResponseBody;
 
   /// True when requests need their host looked at (hosts, blocked names or ranges).
   bool checks_hosts() const { return !hosts.empty() || !blocked_hostnames.empty() || !blacklist.empty(); }

@@ -86,8 +86,11 @@ void Flight::start_hop() {
   req.keep_body = spec.response_type != "none";
   req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
   req.conn_group = static_cast<std::uint64_t>(vu->id_in_test);  // each VU its own connections, as in k6
-  if (const http::NetConfig* net = vu->run->http.net.get(); net && !net->local_ips.empty())
-    req.local_ip = net->local_ips.get(static_cast<std::uint64_t>(std::max<std::int64_t>(0, vu->id_in_test - 1)));
+  if (const http::NetConfig* net = vu->run->http.net.get()) {
+    if (!net->local_ips.empty())
+      req.local_ip = net->local_ips.get(static_cast<std::uint64_t>(std::max<std::int64_t>(0, vu->id_in_test - 1)));
+    req.max_body = req.max_decoded_body = net->max_response_body;  // maxResponseBodyBytes
+  }
   if (current_method == spec.method && spec.has_body) req.body = spec.body;
   CookieJar& vu_jar = spec.extras.jar ? *spec.extras.jar : vu->jar;  // params.jar, else the VU's
   std::string jar = vu_jar.empty() ? std::string() : vu_jar.header_for(current_url, vu->now_us() / 1000000);

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "k6/http_flight.h"
@@ -62,19 +63,22 @@ void put(JSContext* ctx, VuState* vu, JSValue obj, Atom a, JSValue v) {
   JS_DefinePropertyValue(ctx, obj, vu->atoms[a], v, JS_PROP_C_W_E);
 }
 
+// Repeated names are joined with ", " in first-seen order; linear in the header count.
 JSValue build_headers(JSContext* ctx, const http::Headers& headers) {
   JSValue h = JS_NewObject(ctx);
   std::vector<std::pair<std::string, std::string>> hv;
   hv.reserve(headers.size());
+  std::unordered_map<std::string, std::size_t> index;  // canonical name -> position in hv
+  index.reserve(headers.size());
   for (auto& [k, v] : headers) {
     std::string ck = canonical_header(k);
-    bool merged = false;
-    for (auto& e : hv)
-      if (e.first == ck) {
-        e.second += ", " + v;
-        merged = true;
-      }
-    if (!merged) hv.emplace_back(std::move(ck), v);
+    auto [it, fresh] = index.try_emplace(ck, hv.size());
+    if (fresh) {
+      hv.emplace_back(std::move(ck), v);
+    } else {
+      std::string& joined = hv[it->second].second;
+      joined.append(", ").append(v);
+    }
   }
   for (auto& [k, v] : hv) JS_SetPropertyStr(ctx, h, k.c_str(), new_string(ctx, v));
   return h;
