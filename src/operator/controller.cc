@@ -168,6 +168,15 @@ void Controller::worker() {
       auto again = reconcile(*key);
       queue_.forget(*key);
       if (again.count() > 0) queue_.add_after(*key, again);
+    } catch (const kube::ApiError& e) {
+      ++stats_.reconcile_errors;
+      if (e.is_conflict()) {
+        ++stats_.conflicts;  // the TestRun changed under us: recompute from the fresh object after a backoff
+        std::fprintf(stderr, "herd operator: reconcile %s: conflict, the object changed (requeued)\n", key->c_str());
+      } else {
+        std::fprintf(stderr, "herd operator: reconcile %s: %s (retrying)\n", key->c_str(), e.what());
+      }
+      queue_.add_rate_limited(*key);
     } catch (const std::exception& e) {
       ++stats_.reconcile_errors;
       std::fprintf(stderr, "herd operator: reconcile %s: %s (retrying)\n", key->c_str(), e.what());

@@ -36,6 +36,7 @@ struct ControllerOptions {
 /// Counters for /metrics.
 struct ControllerStats {
   std::atomic<std::uint64_t> reconciles{0}, reconcile_errors{0}, stage_changes{0};
+  std::atomic<std::uint64_t> conflicts{0};  ///< reconciles that met a 409 Conflict (part of reconcile_errors)
 };
 
 class Controller {

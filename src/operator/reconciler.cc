@@ -182,8 +182,7 @@ std::optional<std::chrono::milliseconds> TestRunReconciler::check_children() {
 
 std::chrono::milliseconds TestRunReconciler::initialization() {
   try {
-    script_mount(spec_);
-    user_arguments(spec_);
+    validate_spec(spec_);
   } catch (const SpecError& e) {
     return fail("InvalidSpec", e.what());
   }
@@ -402,17 +401,11 @@ void TestRunReconciler::write_status() {
   if (status_ == original_) return;
   json obj = tr_;
   obj["status"] = status_;
-  for (int attempt = 0;; ++attempt) {
-    try {
-      client_.update_status(testruns_path(ns_, name_), obj);
-      original_ = status_;
-      return;
-    } catch (const kube::ApiError& e) {
-      if (!e.is_conflict() || attempt >= 5) throw;
-      obj = client_.get(testruns_path(ns_, name_));  // someone else wrote: put our status on their version
-      obj["status"] = status_;
-    }
-  }
+  // A 409 Conflict (someone wrote a newer version since we read it) propagates:
+  // this status was computed from the old one, so the caller requeues with
+  // backoff and the next pass recomputes it from the fresh object.
+  client_.update_status(testruns_path(ns_, name_), obj);
+  original_ = status_;
 }
 
 bool TestRunReconciler::create_job(const json& job) {

@@ -62,7 +62,9 @@ class TestRunReconciler {
   TestRunReconciler(const kube::Client& client, kube::EventRecorder& events, const ReconcilerOptions& options,
                     std::atomic<std::uint64_t>& stage_changes, nlohmann::json testrun, TestRunChildren children);
 
-  /// Returns when to look again (0 = only on events). Throws on API failures.
+  /// Returns when to look again (0 = only on events). Throws on API failures,
+  /// kube::ApiError with is_conflict() when the TestRun changed since it was read
+  /// (nothing stale is written: reconcile again from the fresh object).
   std::chrono::milliseconds run();
 
  private:

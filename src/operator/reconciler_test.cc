@@ -234,5 +234,58 @@ TEST_F(Reconciler, AScriptErrorStopsAtTheInitializer) {
   EXPECT_TRUE(store_.get(std::string(kJobs) + "/load-1").is_null());
 }
 
+TEST_F(Reconciler, InvalidTimeoutsEndInInvalidSpecNamingTheField) {
+  json tr = testrun();
+  tr["spec"]["timeouts"]["ready"] = "abc";
+  client_.replace(testruns_path("perf", "load"), tr);
+  EXPECT_EQ(pass(), 0s);
+  json st = status();
+  EXPECT_EQ(st["stage"], "error");
+  EXPECT_EQ(st["conditions"].back()["reason"], "InvalidSpec");
+  EXPECT_EQ(st["message"], "spec.timeouts.ready: \"abc\" is not a duration (e.g. 90s, 5m, 1h30m)");
+  EXPECT_EQ(jobs(), 0u);  // nothing was made from the bad spec
+}
+
+TEST_F(Reconciler, ABadAutomountTokenStringEndsInInvalidSpec) {
+  json tr = testrun();
+  tr["spec"]["runner"] = {{"automountServiceAccountToken", "yes"}};
+  client_.replace(testruns_path("perf", "load"), tr);
+  pass();
+  json st = status();
+  EXPECT_EQ(st["stage"], "error");
+  EXPECT_EQ(st["conditions"].back()["reason"], "InvalidSpec");
+  EXPECT_NE(st["message"].get<std::string>().find("spec.runner.automountServiceAccountToken: \"yes\""),
+            std::string::npos)
+      << st["message"];
+  EXPECT_EQ(jobs(), 0u);
+}
+
+TEST_F(Reconciler, AConflictWritesNothingStaleAndTheNextPassUsesTheFreshObject) {
+  auto [init, r1, r2, coord] = until_started();
+  json stale = testrun();
+  ASSERT_EQ(stale["status"]["stage"], "started");
+  // Another writer (e.g. a previous leader finishing the run) stores a newer version.
+  json fresh = stale;
+  fresh["status"]["stage"] = "finished";
+  fresh["status"]["result"] = "passed";
+  fresh["status"]["message"] = "written by someone else";
+  client_.update_status(testruns_path("perf", "load"), fresh);
+  answers_["GET /v1/metrics"] = {200, R"({"data":[{"id":"iterations","attributes":{"sample":{"count":9}}}]})"};
+  try {
+    TestRunReconciler(client_, events_, opts_, changes_, stale, children({init, r1, r2, coord})).run();
+    ADD_FAILURE() << "a conflict must propagate so that the key is requeued";
+  } catch (const kube::ApiError& e) {
+    EXPECT_TRUE(e.is_conflict()) << e.what();
+  }
+  json st = status();
+  EXPECT_EQ(st["stage"], "finished");  // the newer status was not overwritten with the stale one
+  EXPECT_EQ(st["message"], "written by someone else");
+  EXPECT_FALSE(st.contains("metrics"));
+  // The requeued pass reads the fresh object and goes on from its stage.
+  EXPECT_EQ(pass({init, r1, r2, coord}), 0s);
+  EXPECT_EQ(status()["stage"], "finished");
+  EXPECT_EQ(jobs(), 0u);  // cleanup: post, decided from the fresh status
+}
+
 }  // namespace
 }  // namespace herd::op
