@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <set>
 
-#include "coord/coordinator.h"
 #include "operator/status.h"
 
 namespace herd::op {
@@ -11,12 +10,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
-
-std::pair<long, std::string> coordinator_http(const std::string& method, const std::string& url,
-                                              const std::string& body) {
-  auto r = coord::control_request(method, url, body.empty() ? nullptr : &body);
-  return {r.status, std::move(r.body)};
-}
 
 /// "jobs" from ".../namespaces/perf/jobs"; `ns` gets "perf" ("" for every namespace).
 std::string resource_of(const std::string& path, std::string* ns = nullptr) {
@@ -46,7 +39,11 @@ std::string prometheus_escape(const std::string& value) {
 
 Controller::Controller(const kube::Client& client, ControllerOptions options)
     : client_(client), options_(std::move(options)), events_(client, "herd-operator") {
-  if (!options_.reconcile.http) options_.reconcile.http = coordinator_http;
+  if (!options_.reconcile.http) {
+    poller_ = std::make_unique<CoordinatorPoller>([this](const std::string& key) { queue_.add(key); });
+    options_.reconcile.http = [this](const std::string& key, const std::string& method, const std::string& url,
+                                     const std::string& body) { return poller_->call(key, method, url, body); };
+  }
 }
 
 Controller::~Controller() {
@@ -111,6 +108,7 @@ void Controller::stop() {
     for (auto& i : *group) i->stop();
   }
   if (nodes_) nodes_->stop();
+  poller_.reset();  // after the workers: nobody calls it any more
 }
 
 void Controller::enqueue_zones() {

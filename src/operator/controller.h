@@ -22,6 +22,7 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/workqueue.h"
+#include "operator/coordinator_poller.h"
 #include "operator/jobs.h"
 #include "operator/reconciler.h"
 
@@ -90,6 +91,9 @@ class Controller {
   std::chrono::milliseconds reconcile_zone(const std::string& ns, const std::string& name);
   void enqueue_zones();
 
+  /// Asynchronous coordinator calls; an answer requeues its TestRun. Declared
+  /// after queue_ (it calls queue_.add) and stopped after the workers.
+  std::unique_ptr<CoordinatorPoller> poller_;
   std::vector<std::unique_ptr<kube::Informer>> testruns_, jobs_, pods_, zones_;
   std::unique_ptr<kube::Informer> nodes_;  ///< for PrivateLoadZone status; not needed to reconcile TestRuns
   std::vector<std::thread> workers_;

@@ -3,8 +3,7 @@
 #include <cctype>
 #include <optional>
 
-#include "coord/coordinator.h"
-#include "coord/testrun.h"
+#include "launch/runner_args.h"
 #include "util/duration.h"
 
 namespace herd::op {
@@ -200,9 +199,9 @@ std::vector<std::string> user_arguments(const json& spec) {
   std::vector<std::string> out;
   if (const json& a = field(spec, "arguments"); a.is_string()) {
     try {
-      out = coord::split_arguments(a.get<std::string>());  // the local TestRun backend splits the same way
-    } catch (const std::exception& e) {
-      throw SpecError(e.what());
+      out = launch::split_arguments(a.get<std::string>());  // the local TestRun backend splits the same way
+    } catch (const std::invalid_argument& e) {
+      throw SpecError(std::string("spec.arguments: ") + e.what());
     }
   }
   if (const json& a = field(spec, "args"); a.is_array()) {
@@ -293,8 +292,8 @@ json initializer_job(const json& testrun, const JobSettings& s) {
 json runner_job(const json& testrun, int index, const JobSettings& s, const LoadZone* zone) {
   const json& spec = testrun.at("spec");
   int n = spec.at("parallelism").get<int>();
-  std::vector<std::string> args = coord::local_runner_args(index - 1, n, script_mount(spec).path,
-                                                           coord::runner_passthrough_args(user_arguments(spec)));
+  std::vector<std::string> args = launch::local_runner_args(index - 1, n, script_mount(spec).path,
+                                                            launch::runner_passthrough_args(user_arguments(spec)));
   for (auto& a : args) {
     if (a == "127.0.0.1:0") a = "$(POD_IP):" + std::to_string(kControlPort);
   }
@@ -333,7 +332,7 @@ json coordinator_job(const json& testrun, const std::vector<std::string>& runner
                                 "--ready-timeout",
                                 ready,
                                 "-q"};
-  for (auto& a : coord::runner_passthrough_args(user_arguments(spec))) args.push_back(a);
+  for (auto& a : launch::runner_passthrough_args(user_arguments(spec))) args.push_back(a);
   args.push_back("--script");
   args.push_back(script_mount(spec).path);
   return make_job(testrun, coordinator_name(testrun), "coordinator", args, s);

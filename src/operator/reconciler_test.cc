@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <condition_variable>
+
+#include "operator/coordinator_poller.h"
 
 #include "kube/test_server.h"
 
@@ -44,7 +47,9 @@ class Reconciler : public ::testing::Test {
   void SetUp() override {
     opts_.poll = 2s;
     opts_.now = [this] { return now_; };
-    opts_.http = [this](const std::string& method, const std::string& url, const std::string&) {
+    opts_.http = [this](const std::string& testrun, const std::string& method, const std::string& url,
+                        const std::string&) -> std::optional<std::pair<long, std::string>> {
+      EXPECT_EQ(testrun, "perf/load");
       std::string key = method + " " + url.substr(url.find("/v1/"));
       calls_.push_back(method + " " + url);
       auto it = answers_.find(key);
@@ -285,6 +290,45 @@ TEST_F(Reconciler, AConflictWritesNothingStaleAndTheNextPassUsesTheFreshObject) 
   EXPECT_EQ(pass({init, r1, r2, coord}), 0s);
   EXPECT_EQ(status()["stage"], "finished");
   EXPECT_EQ(jobs(), 0u);  // cleanup: post, decided from the fresh status
+}
+
+TEST_F(Reconciler, ASlowCoordinatorNeverBlocksAPass) {
+  auto [init, r1, r2, coord] = until_started();
+  // A real coordinator control API on loopback that takes 1.5 s per answer.
+  TestServer coordinator([](const HttpRequest& r) {
+    HttpReply reply{404, ""};
+    if (r.path == "/v1/metrics") reply = {200, R"({"data":[{"id":"iterations","attributes":{"sample":{"count":3}}}]})"};
+    reply.delay_ms = 1500;
+    return reply;
+  });
+  std::mutex mu;
+  std::condition_variable cv;
+  int requeued = 0;
+  CoordinatorPoller poller([&](const std::string& key) {
+    EXPECT_EQ(key, "perf/load");
+    std::lock_guard lock(mu);
+    ++requeued;
+    cv.notify_all();
+  });
+  opts_.http = [&](const std::string& key, const std::string& method, const std::string& url, const std::string& body) {
+    return poller.call(key, method, url, body);
+  };
+  opts_.control_port = std::stoi(coordinator.url().substr(coordinator.url().rfind(':') + 1));
+  coord["status"]["podIP"] = "127.0.0.1";
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(pass({init, r1, r2, coord}), 2s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms);  // not 1.5 s
+  EXPECT_EQ(status()["stage"], "started");
+  EXPECT_FALSE(status().contains("metrics"));
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return requeued >= 2; }));  // summary and metrics answered
+  }
+  started = std::chrono::steady_clock::now();
+  pass({init, r1, r2, coord});  // the pass the answers triggered reads them
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms);
+  EXPECT_EQ(status()["metrics"]["iterations"], 3);
+  EXPECT_EQ(status()["stage"], "started");  // /v1/summary was 404: still running
 }
 
 }  // namespace
