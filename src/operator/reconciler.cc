@@ -105,6 +105,11 @@ TestRunReconciler::TestRunReconciler(const kube::Client& client, kube::EventReco
 
 std::chrono::milliseconds TestRunReconciler::run() {
   if (stage_ == "finished" || stage_ == "error") return ended();
+  try {  // at every stage: a spec edited into something invalid is not run on defaults
+    validate_spec(spec_);
+  } catch (const SpecError& e) {
+    return fail("InvalidSpec", e.what());
+  }
   if (auto done = check_children()) return *done;
   if (stage_.empty() || stage_ == "initialization") {
     ms r = initialization();
@@ -181,11 +186,6 @@ std::optional<std::chrono::milliseconds> TestRunReconciler::check_children() {
 }
 
 std::chrono::milliseconds TestRunReconciler::initialization() {
-  try {
-    validate_spec(spec_);
-  } catch (const SpecError& e) {
-    return fail("InvalidSpec", e.what());
-  }
   if (stage_.empty()) {
     set_stage("initialization", "Initializing", "inspecting the script");
     set_condition(status_, "Initialized", false, "Initializing", "the initializer is running", now_, generation_);

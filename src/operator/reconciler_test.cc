@@ -251,6 +251,17 @@ TEST_F(Reconciler, InvalidTimeoutsEndInInvalidSpecNamingTheField) {
   EXPECT_EQ(jobs(), 0u);  // nothing was made from the bad spec
 }
 
+TEST_F(Reconciler, ATimeoutEditedIntoSomethingInvalidDuringTheRunEndsIt) {
+  auto [init, r1, r2, coord] = until_started();
+  json tr = testrun();
+  tr["spec"]["timeouts"]["run"] = "soon";
+  client_.replace(testruns_path("perf", "load"), tr);
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status()["stage"], "error");
+  EXPECT_EQ(status()["conditions"].back()["reason"], "InvalidSpec");
+  EXPECT_EQ(jobs(), 0u);
+}
+
 TEST_F(Reconciler, ABadAutomountTokenStringEndsInInvalidSpec) {
   json tr = testrun();
   tr["spec"]["runner"] = {{"automountServiceAccountToken", "yes"}};
