@@ -99,26 +99,10 @@ struct WatchStream {
   CURL* handle;
   const WatchHandler& on_event;
   std::stop_token stop;
-  std::string context;
-  std::string resource_version;
-  LineSplitter lines;
+  WatchDecoder decoder;
   long status = 0;
   std::string error_body;  ///< body of a non-2xx answer (a Status)
   std::exception_ptr error;
-
-  void dispatch(std::string_view line) {
-    json event = json::parse(line, nullptr, false);
-    if (!event.is_object() || !event.contains("type") || !event["type"].is_string() || !event.contains("object")) {
-      throw Error(context + ": malformed watch event: " + std::string(line.substr(0, 200)));
-    }
-    const std::string type = event["type"].get<std::string>();
-    const json& object = event["object"];
-    if (type == "ERROR") throw ApiError::from_status(object, context);
-    if (auto it = object.find("metadata"); it != object.end() && it->is_object()) {
-      if (auto rv = it->find("resourceVersion"); rv != it->end() && rv->is_string()) resource_version = *rv;
-    }
-    on_event(type, object);
-  }
 
   static size_t write(char* p, size_t size, size_t n, void* ud) {
     auto& w = *static_cast<WatchStream*>(ud);
@@ -130,7 +114,7 @@ struct WatchStream {
       return n;
     }
     try {
-      w.lines.feed({p, n}, [&](std::string_view line) { w.dispatch(line); });
+      w.decoder.feed({p, n}, w.on_event);
     } catch (...) {
       w.error = std::current_exception();
       return 0;
@@ -142,6 +126,31 @@ struct WatchStream {
 }  // namespace
 
 // ---------------------------------------------------------------------------
+
+void WatchDecoder::feed(std::string_view chunk, const WatchHandler& on_event) {
+  lines_.feed(chunk, [&](std::string_view line) { dispatch(line, on_event); });
+}
+
+void WatchDecoder::finish(const WatchHandler& on_event) {
+  if (lines_.pending().empty()) return;
+  std::string last(lines_.pending());
+  lines_.clear();
+  dispatch(last, on_event);
+}
+
+void WatchDecoder::dispatch(std::string_view line, const WatchHandler& on_event) {
+  json event = json::parse(line, nullptr, false);
+  if (!event.is_object() || !event.contains("type") || !event["type"].is_string() || !event.contains("object")) {
+    throw Error(context_ + ": malformed watch event: " + std::string(line.substr(0, 200)));
+  }
+  const std::string type = event["type"].get<std::string>();
+  const json& object = event["object"];
+  if (type == "ERROR") throw ApiError::from_status(object, context_);
+  if (auto it = object.find("metadata"); it != object.end() && it->is_object()) {
+    if (auto rv = it->find("resourceVersion"); rv != it->end() && rv->is_string()) resource_version_ = *rv;
+  }
+  on_event(type, object);
+}
 
 nlohmann::json Response::json() const {
   auto j = nlohmann::json::parse(body, nullptr, false);
@@ -430,7 +439,7 @@ std::string Client::watch(std::string_view path, const WatchOptions& o, const Wa
   HeaderList headers;
   char errbuf[CURL_ERROR_SIZE] = {};
   impl_->setup(h.get(), "GET", p, nullptr, kJsonContentType, headers, errbuf, (o.timeout_seconds + 30L) * 1000L);
-  WatchStream w{h.get(), on_event, stop, context_of("GET", p), o.resource_version, LineSplitter()};
+  WatchStream w{h.get(), on_event, stop, WatchDecoder(context_of("GET", p))};
   curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, &WatchStream::write);
   curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &w);
 
@@ -449,7 +458,7 @@ std::string Client::watch(std::string_view path, const WatchOptions& o, const Wa
     std::stop_callback wake(stop, [m = multi.m] { curl_multi_wakeup(m); });
     for (int running = 1; running && !stop.stop_requested();) {
       if (CURLMcode mc = curl_multi_perform(multi.m, &running); mc != CURLM_OK) {
-        throw TransportError(w.context + ": " + curl_multi_strerror(mc));
+        throw TransportError(context_of("GET", p) + ": " + curl_multi_strerror(mc));
       }
       if (running) curl_multi_poll(multi.m, nullptr, 0, 1000, nullptr);
     }
@@ -458,13 +467,16 @@ std::string Client::watch(std::string_view path, const WatchOptions& o, const Wa
       if (msg->msg == CURLMSG_DONE) result = msg->data.result;
     }
   }
+  auto last_version = [&] {
+    return w.decoder.resource_version().empty() ? o.resource_version : w.decoder.resource_version();
+  };
   if (w.error) std::rethrow_exception(w.error);
-  if (stop.stop_requested()) return w.resource_version;
+  if (stop.stop_requested()) return last_version();
   if (result != CURLE_OK) impl_->transport_failure("GET", p, result, errbuf);
   if (w.status == 0) curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &w.status);
-  if (w.status < 200 || w.status >= 300) throw ApiError::from_response({w.status, w.error_body}, w.context);
-  if (!w.lines.pending().empty()) w.dispatch(std::string(w.lines.pending()));
-  return w.resource_version;
+  if (w.status < 200 || w.status >= 300) throw ApiError::from_response({w.status, w.error_body}, context_of("GET", p));
+  w.decoder.finish(on_event);
+  return last_version();
 }
 
 // ---------------------------------------------------------------------------

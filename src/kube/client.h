@@ -188,10 +188,38 @@ class LineSplitter {
 
   /// Bytes of an unfinished line.
   std::string_view pending() const { return pending_; }
+  /// Forgets the unfinished line.
+  void clear() { pending_.clear(); }
 
  private:
   std::size_t max_line_;
   std::string pending_;
+};
+
+/// Decodes the body of a watch (newline-delimited JSON events, split across
+/// chunks anywhere) into events. Not thread-safe.
+class WatchDecoder {
+ public:
+  /// `context` prefixes error messages (e.g. "GET /api/v1/pods?watch=1").
+  explicit WatchDecoder(std::string context = "", std::size_t max_line = std::size_t{64} << 20)
+      : context_(std::move(context)), lines_(max_line) {}
+
+  /// Calls `on_event(type, object)` for every complete event in the stream so
+  /// far. Throws Error for a line that is not {"type": string, "object": ...},
+  /// ApiError for an ERROR event (its Status), std::length_error for an
+  /// overlong line, and rethrows what `on_event` throws.
+  void feed(std::string_view chunk, const WatchHandler& on_event);
+  /// The stream ended: decodes a last event that had no trailing newline.
+  void finish(const WatchHandler& on_event);
+  /// The last metadata.resourceVersion seen in an event ("" = none yet).
+  const std::string& resource_version() const { return resource_version_; }
+
+ private:
+  void dispatch(std::string_view line, const WatchHandler& on_event);
+
+  std::string context_;
+  std::string resource_version_;
+  LineSplitter lines_;
 };
 
 }  // namespace herd::kube

@@ -62,6 +62,39 @@ TEST(LineSplitter, ReassemblesLinesAcrossChunks) {
   }
 }
 
+TEST(WatchDecoder, DecodesEventsAtAnySplitAndTheLastOneWithoutANewline) {
+  const std::string body =
+      "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"5\"}}}\r\n\n"
+      "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"7\"}}}";
+  for (std::size_t cut = 0; cut <= body.size(); ++cut) {
+    WatchDecoder d("GET /api/v1/pods?watch=1");
+    std::vector<std::string> seen;
+    auto on_event = [&](std::string_view type, const nlohmann::json& o) {
+      seen.push_back(std::string(type) + " " + o["metadata"].value("name", ""));
+    };
+    d.feed(std::string_view(body).substr(0, cut), on_event);
+    d.feed(std::string_view(body).substr(cut), on_event);
+    EXPECT_EQ(seen, std::vector<std::string>{"ADDED a"}) << cut;
+    d.finish(on_event);
+    d.finish(on_event);  // once only
+    EXPECT_EQ(seen, (std::vector<std::string>{"ADDED a", "BOOKMARK "})) << cut;
+    EXPECT_EQ(d.resource_version(), "7");
+  }
+  WatchDecoder d("ctx");
+  auto ignore = [](std::string_view, const nlohmann::json&) {};
+  EXPECT_THROW(d.feed("[1,2]\n", ignore), Error);
+  EXPECT_THROW(d.feed("{\"type\":1,\"object\":{}}\n", ignore), Error);
+  try {
+    d.feed(R"({"type":"ERROR","object":{"kind":"Status","code":403,"reason":"Forbidden"}})"
+           "\n",
+           ignore);
+    ADD_FAILURE();
+  } catch (const ApiError& e) {
+    EXPECT_TRUE(e.is_forbidden());
+    EXPECT_EQ(std::string(e.what()).rfind("ctx: 403 Forbidden", 0), 0u) << e.what();
+  }
+}
+
 TEST(LineSplitter, LimitsLineLength) {
   LineSplitter s(8);
   auto ignore = [](std::string_view) {};

@@ -100,13 +100,28 @@ void Informer::set_resource_version(const std::string& rv) {
   resource_version_ = rv;
 }
 
+std::optional<InformerError> Informer::last_error() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+void Informer::report(InformerError error) {
+  {
+    std::lock_guard lock(mu_);
+    last_error_ = error;
+  }
+  call_handler(handlers_.on_error, error);
+}
+
 void Informer::run(std::stop_token stop) {
   auto backoff = options_.backoff_min;
   bool gone_before = false;
   while (!stop.stop_requested()) {
+    const char* verb = "list";
     try {
       relist(stop);
       backoff = options_.backoff_min;
+      verb = "watch";
       while (!stop.stop_requested()) {
         auto started = std::chrono::steady_clock::now();
         int events = 0;
@@ -131,9 +146,13 @@ void Informer::run(std::stop_token stop) {
         gone_before = true;
         continue;
       }
+      if (stop.stop_requested()) break;
+      report({verb, e.code(), e.what()});
       if (!sleep_for(stop, backoff)) break;
       backoff = std::min(backoff * 2, options_.backoff_max);
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      if (stop.stop_requested()) break;
+      report({verb, 0, e.what()});
       if (!sleep_for(stop, backoff)) break;
       backoff = std::min(backoff * 2, options_.backoff_max);
     }
@@ -185,6 +204,7 @@ void Informer::relist(std::stop_token stop) {
   {
     std::lock_guard lock(mu_);
     synced_ = true;
+    last_error_.reset();
   }
   sync_cv_.notify_all();
 }

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <stop_token>
 #include <string>
@@ -55,6 +56,13 @@ struct InformerOptions {
   std::chrono::milliseconds backoff_max{30'000};
 };
 
+/// A failed list or watch (the informer retries it with backoff).
+struct InformerError {
+  std::string verb;  ///< "list" or "watch"
+  long code = 0;     ///< the HTTP status (403 for a missing RBAC verb); 0 = no HTTP answer
+  std::string message;
+};
+
 /// Handlers run on the informer's threads, one at a time and in event order,
 /// after the store has been updated. They must be quick (push a key to a
 /// WorkQueue) and should not throw (exceptions are swallowed). After a relist,
@@ -63,6 +71,9 @@ struct InformerHandlers {
   std::function<void(const Object&)> on_add;
   std::function<void(const Object& old_object, const Object& new_object)> on_update;
   std::function<void(const Object&)> on_delete;  ///< the last state seen
+  /// Every failed list or watch, before the backoff (a 410 Gone that is
+  /// answered by a relist is not an error).
+  std::function<void(const InformerError&)> on_error;
 };
 
 class Informer {
@@ -83,6 +94,9 @@ class Informer {
   const Store& store() const { return store_; }
   std::string resource_version() const;     ///< the last resourceVersion seen
   int relists() const { return relists_; }  ///< completed lists (the first included)
+  /// The latest failure, until a list succeeds; nullopt when none since.
+  std::optional<InformerError> last_error() const;
+  const InformerOptions& options() const { return options_; }
 
  private:
   void run(std::stop_token stop);
@@ -90,6 +104,7 @@ class Informer {
   void apply_event(std::string_view type, const nlohmann::json& object);
   void resync_loop(std::stop_token stop);
   void set_resource_version(const std::string& rv);
+  void report(InformerError error);
 
   const Client& client_;
   const InformerOptions options_;
@@ -99,7 +114,8 @@ class Informer {
   mutable std::mutex mu_;
   mutable std::condition_variable sync_cv_;
   std::string resource_version_;
-  std::string kind_, api_version_;  ///< filled into listed items, which lack them
+  std::optional<InformerError> last_error_;  ///< guarded by mu_
+  std::string kind_, api_version_;           ///< filled into listed items, which lack them
   std::atomic<bool> synced_{false};
   std::atomic<int> relists_{0};
   std::jthread thread_, resync_thread_;

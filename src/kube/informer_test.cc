@@ -235,6 +235,39 @@ TEST(Informer, RetriesAFailedListWithBackoff) {
   EXPECT_EQ(rec.take(1), (std::vector<std::string>{"add ns/a 1"}));
 }
 
+TEST(Informer, ReportsEveryFailedListWithItsStatusThenClearsTheErrorOnSync) {
+  Fixture f;
+  f.collection.put("a", "1");
+  f.collection.fail_lists(2);
+  std::mutex mu;
+  std::vector<InformerError> errors;
+  InformerHandlers handlers;
+  handlers.on_error = [&](const InformerError& e) {
+    std::lock_guard lock(mu);
+    errors.push_back(e);
+  };
+  Informer informer(f.client, {.path = "/api/v1/namespaces/ns/configmaps", .backoff_min = 20ms}, handlers);
+  informer.start();
+  ASSERT_TRUE(informer.wait_for_sync(5s));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].verb, "list");
+  EXPECT_EQ(errors[0].code, 500);
+  EXPECT_NE(errors[0].message.find("etcd down"), std::string::npos) << errors[0].message;
+  EXPECT_FALSE(informer.last_error().has_value());  // a good list clears it
+}
+
+TEST(Informer, AFailingListStaysVisibleAsTheLastError) {
+  Fixture f;
+  f.collection.fail_lists(1000);
+  Informer informer(f.client, {.path = "/api/v1/namespaces/ns/configmaps", .backoff_min = 20ms});
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.last_error().has_value(); }));
+  EXPECT_FALSE(informer.has_synced());
+  EXPECT_EQ(informer.last_error()->code, 500);
+  EXPECT_EQ(informer.last_error()->verb, "list");
+}
+
 TEST(Informer, PeriodicResyncReplaysCachedObjects) {
   Fixture f;
   f.collection.put("a", "1");

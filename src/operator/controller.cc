@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <set>
 
-#include "coord/coordinator.h"
 #include "operator/status.h"
 
 namespace herd::op {
@@ -12,17 +11,39 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-std::pair<long, std::string> coordinator_http(const std::string& method, const std::string& url,
-                                              const std::string& body) {
-  auto r = coord::control_request(method, url, body.empty() ? nullptr : &body);
-  return {r.status, std::move(r.body)};
+/// "jobs" from ".../namespaces/perf/jobs"; `ns` gets "perf" ("" for every namespace).
+std::string resource_of(const std::string& path, std::string* ns = nullptr) {
+  std::string resource = path.substr(path.rfind('/') + 1);
+  if (ns) {
+    auto p = path.find("/namespaces/");
+    *ns = p == std::string::npos ? "" : path.substr(p + 12, path.find('/', p + 12) - (p + 12));
+  }
+  return resource;
+}
+
+std::string describe(const std::string& path) {
+  std::string ns, resource = resource_of(path, &ns);
+  return ns.empty() ? resource : resource + " in namespace " + ns;
+}
+
+std::string prometheus_escape(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  }
+  return out;
 }
 
 }  // namespace
 
 Controller::Controller(const kube::Client& client, ControllerOptions options)
     : client_(client), options_(std::move(options)), events_(client, "herd-operator") {
-  if (!options_.reconcile.http) options_.reconcile.http = coordinator_http;
+  if (!options_.reconcile.http) {
+    poller_ = std::make_unique<CoordinatorPoller>([this](const std::string& key) { queue_.add(key); });
+    options_.reconcile.http = [this](const std::string& key, const std::string& method, const std::string& url,
+                                     const std::string& body) { return poller_->call(key, method, url, body); };
+  }
 }
 
 Controller::~Controller() {
@@ -37,30 +58,41 @@ void Controller::start() {
       kube::InformerHandlers{[this](const kube::Object& o) { queue_.add(kube::object_key(*o)); },
                              [this](const kube::Object&, const kube::Object& o) { queue_.add(kube::object_key(*o)); },
                              [this](const kube::Object& o) { queue_.add(kube::object_key(*o)); }};
+  // Each informer reports its failed lists and watches (a missing RBAC verb is a 403 here).
+  auto with_errors = [this](kube::InformerHandlers h, const std::string& path) {
+    h.on_error = [this, path](const kube::InformerError& e) { note_informer_error(path, e); };
+    return h;
+  };
   auto on_child = kube::InformerHandlers{[this](const kube::Object& o) { enqueue_owner(o); },
                                          [this](const kube::Object&, const kube::Object& o) { enqueue_owner(o); },
                                          [this](const kube::Object& o) { enqueue_owner(o); }};
   for (const auto& ns : namespaces) {
     kube::InformerOptions tr{testruns_path(ns)};
     tr.resync = 30s;
-    testruns_.push_back(std::make_unique<kube::Informer>(client_, tr, on_testrun));
+    testruns_.push_back(std::make_unique<kube::Informer>(client_, tr, with_errors(on_testrun, tr.path)));
     kube::InformerOptions jobs{kube::path_for("batch", "v1", "jobs", ns)};
     jobs.label_selector = std::string(kLabelTestRun);
-    jobs_.push_back(std::make_unique<kube::Informer>(client_, jobs, on_child));
+    jobs_.push_back(std::make_unique<kube::Informer>(client_, jobs, with_errors(on_child, jobs.path)));
     kube::InformerOptions pods{kube::path_for("", "v1", "pods", ns)};
     pods.label_selector = std::string(kLabelTestRun);
-    pods_.push_back(std::make_unique<kube::Informer>(client_, pods, on_child));
+    pods_.push_back(std::make_unique<kube::Informer>(client_, pods, with_errors(on_child, pods.path)));
     auto on_zone = [this](const kube::Object& o) { queue_.add("zone:" + kube::object_key(*o)); };
+    const std::string zones = kube::path_for(kGroup, kVersion, "privateloadzones", ns);
     zones_.push_back(std::make_unique<kube::Informer>(
-        client_, kube::InformerOptions{kube::path_for(kGroup, kVersion, "privateloadzones", ns)},
-        kube::InformerHandlers{on_zone, [on_zone](const kube::Object&, const kube::Object& o) { on_zone(o); },
-                               nullptr}));
+        client_, kube::InformerOptions{zones},
+        with_errors(
+            kube::InformerHandlers{on_zone, [on_zone](const kube::Object&, const kube::Object& o) { on_zone(o); },
+                                   nullptr},
+            zones)));
   }
   // Nodes only feed PrivateLoadZone status: a missing permission must not stop TestRuns.
   auto on_node = [this](const kube::Object&) { enqueue_zones(); };
+  const std::string nodes = kube::path_for("", "v1", "nodes");
   nodes_ = std::make_unique<kube::Informer>(
-      client_, kube::InformerOptions{kube::path_for("", "v1", "nodes")},
-      kube::InformerHandlers{on_node, [on_node](const kube::Object&, const kube::Object& o) { on_node(o); }, on_node});
+      client_, kube::InformerOptions{nodes},
+      with_errors(kube::InformerHandlers{on_node, [on_node](const kube::Object&, const kube::Object& o) { on_node(o); },
+                                         on_node},
+                  nodes));
   for (auto* group : {&testruns_, &jobs_, &pods_, &zones_}) {
     for (auto& i : *group) i->start();
   }
@@ -76,6 +108,7 @@ void Controller::stop() {
     for (auto& i : *group) i->stop();
   }
   if (nodes_) nodes_->stop();
+  poller_.reset();  // after the workers: nobody calls it any more
 }
 
 void Controller::enqueue_zones() {
@@ -133,6 +166,81 @@ std::chrono::milliseconds Controller::reconcile_zone(const std::string& ns, cons
   return 0ms;
 }
 
+void Controller::note_informer_error(const std::string& path, const kube::InformerError& e) {
+  const std::string resource = resource_of(path);
+  {
+    std::lock_guard lock(errors_mu_);
+    ++informer_errors_[{resource, e.code}];
+  }
+  std::string hint;
+  if (e.code == 403) hint = " (the operator's RBAC role needs list and watch on " + resource + ")";
+  std::fprintf(stderr, "herd operator: %s %s failed, HTTP %s, retrying: %s%s\n", e.verb.c_str(), describe(path).c_str(),
+               e.code ? std::to_string(e.code).c_str() : "none (no answer)", e.message.c_str(), hint.c_str());
+}
+
+std::map<std::pair<std::string, long>, std::uint64_t> Controller::informer_errors() const {
+  std::lock_guard lock(errors_mu_);
+  return informer_errors_;
+}
+
+Readiness Controller::readiness() const {
+  if (!started_) return {false, "the controller has not started"};
+  std::string reason;
+  for (auto* group : {&testruns_, &jobs_, &pods_}) {
+    for (auto& i : *group) {
+      if (i->has_synced()) continue;
+      if (!reason.empty()) reason += "\n";
+      reason += describe(i->options().path) + ": not synced";
+      if (auto e = i->last_error()) {
+        reason +=
+            ": " + e->verb + " failed with HTTP " + (e->code ? std::to_string(e->code) : "none") + ": " + e->message;
+      } else {
+        reason += " yet";
+      }
+    }
+  }
+  return {reason.empty(), reason};
+}
+
+std::string Controller::metrics_text(bool leading) const {
+  auto counter = [](const char* name, const char* help, std::uint64_t value) {
+    return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
+           std::to_string(value) + "\n";
+  };
+  std::string out = counter("herd_operator_reconciles_total", "Reconciles of TestRuns.", stats_.reconciles.load());
+  out += counter("herd_operator_reconcile_errors_total", "Reconciles that failed and were retried.",
+                 stats_.reconcile_errors.load());
+  out += counter("herd_operator_reconcile_conflicts_total",
+                 "Reconciles that met a 409 Conflict and were requeued to recompute from the fresh object.",
+                 stats_.conflicts.load());
+  out += counter("herd_operator_stage_changes_total", "TestRun stage transitions.", stats_.stage_changes.load());
+  out +=
+      "# HELP herd_operator_informer_errors_total Failed lists and watches by resource and HTTP status (0 = no "
+      "answer).\n"
+      "# TYPE herd_operator_informer_errors_total counter\n";
+  for (const auto& [key, n] : informer_errors()) {
+    out += "herd_operator_informer_errors_total{resource=\"" + prometheus_escape(key.first) + "\",code=\"" +
+           std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
+  }
+  out += std::string(
+             "# HELP herd_operator_leader 1 when this replica is the leader.\n"
+             "# TYPE herd_operator_leader gauge\n"
+             "herd_operator_leader ") +
+         (leading ? "1" : "0") +
+         "\n"
+         "# HELP herd_operator_workqueue_depth Keys waiting in the work queue.\n"
+         "# TYPE herd_operator_workqueue_depth gauge\n"
+         "herd_operator_workqueue_depth " +
+         std::to_string(queue_depth()) +
+         "\n"
+         "# HELP herd_operator_testruns TestRuns by stage.\n"
+         "# TYPE herd_operator_testruns gauge\n";
+  for (const auto& [stage, n] : stages()) {
+    out += "herd_operator_testruns{stage=\"" + prometheus_escape(stage) + "\"} " + std::to_string(n) + "\n";
+  }
+  return out;
+}
+
 bool Controller::synced() const {
   for (auto* group : {&testruns_, &jobs_, &pods_}) {
     for (auto& i : *group) {
@@ -168,6 +276,15 @@ void Controller::worker() {
       auto again = reconcile(*key);
       queue_.forget(*key);
       if (again.count() > 0) queue_.add_after(*key, again);
+    } catch (const kube::ApiError& e) {
+      ++stats_.reconcile_errors;
+      if (e.is_conflict()) {
+        ++stats_.conflicts;  // the TestRun changed under us: recompute from the fresh object after a backoff
+        std::fprintf(stderr, "herd operator: reconcile %s: conflict, the object changed (requeued)\n", key->c_str());
+      } else {
+        std::fprintf(stderr, "herd operator: reconcile %s: %s (retrying)\n", key->c_str(), e.what());
+      }
+      queue_.add_rate_limited(*key);
     } catch (const std::exception& e) {
       ++stats_.reconcile_errors;
       std::fprintf(stderr, "herd operator: reconcile %s: %s (retrying)\n", key->c_str(), e.what());

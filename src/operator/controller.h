@@ -22,6 +22,7 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/workqueue.h"
+#include "operator/coordinator_poller.h"
 #include "operator/jobs.h"
 #include "operator/reconciler.h"
 
@@ -36,6 +37,13 @@ struct ControllerOptions {
 /// Counters for /metrics.
 struct ControllerStats {
   std::atomic<std::uint64_t> reconciles{0}, reconcile_errors{0}, stage_changes{0};
+  std::atomic<std::uint64_t> conflicts{0};  ///< reconciles that met a 409 Conflict (part of reconcile_errors)
+};
+
+/// Whether the controller can work (/readyz); `reason` says why not.
+struct Readiness {
+  bool ready = false;
+  std::string reason;  ///< e.g. "jobs in namespace perf: not synced: list failed with HTTP 403: ..."; "" when ready
 };
 
 class Controller {
@@ -56,6 +64,14 @@ class Controller {
   /// Throws on API failures (the caller requeues with backoff).
   std::chrono::milliseconds reconcile(const std::string& key);
 
+  /// Ready once every informer that TestRuns need has listed; while one has
+  /// not, the reason names its resource and its last list/watch error.
+  Readiness readiness() const;
+  /// The Prometheus text of /metrics (`leading`: this replica is the leader).
+  std::string metrics_text(bool leading) const;
+  /// Failed lists and watches so far, by {resource, HTTP status (0 = no answer)}.
+  std::map<std::pair<std::string, long>, std::uint64_t> informer_errors() const;
+
   const ControllerStats& stats() const { return stats_; }
   std::size_t queue_depth() const { return queue_.size(); }
   /// TestRuns per stage, from the cache (for /metrics).
@@ -65,6 +81,8 @@ class Controller {
   TestRunChildren children_of(const nlohmann::json& testrun) const;
   void worker();
   void enqueue_owner(const kube::Object& child);
+  /// Logs a failed list/watch and counts it (informer threads).
+  void note_informer_error(const std::string& path, const kube::InformerError& error);
 
   const kube::Client& client_;
   ControllerOptions options_;
@@ -73,10 +91,15 @@ class Controller {
   std::chrono::milliseconds reconcile_zone(const std::string& ns, const std::string& name);
   void enqueue_zones();
 
+  /// Asynchronous coordinator calls; an answer requeues its TestRun. Declared
+  /// after queue_ (it calls queue_.add) and stopped after the workers.
+  std::unique_ptr<CoordinatorPoller> poller_;
   std::vector<std::unique_ptr<kube::Informer>> testruns_, jobs_, pods_, zones_;
   std::unique_ptr<kube::Informer> nodes_;  ///< for PrivateLoadZone status; not needed to reconcile TestRuns
   std::vector<std::thread> workers_;
   ControllerStats stats_;
+  mutable std::mutex errors_mu_;
+  std::map<std::pair<std::string, long>, std::uint64_t> informer_errors_;  ///< guarded by errors_mu_
   std::atomic<bool> started_{false}, stopped_{false};
 };
 

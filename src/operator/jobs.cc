@@ -1,7 +1,10 @@
 #include "operator/jobs.h"
 
-#include "coord/coordinator.h"
-#include "coord/testrun.h"
+#include <cctype>
+#include <optional>
+
+#include "launch/runner_args.h"
+#include "util/duration.h"
 
 namespace herd::op {
 namespace {
@@ -49,6 +52,26 @@ const json& settings_of(const json& spec, std::string_view component) {
   if (component == "initializer") return field(spec, "runner");
   if (component == "coordinator") return field(spec, "starter");
   return own;
+}
+
+/// The component's automountServiceAccountToken as a boolean: k6-operator
+/// spells it as a string ("true"/"false", any case). Throws SpecError naming
+/// the field for anything else.
+std::optional<bool> automount_token(const json& spec, std::string_view component) {
+  const json& own = field(spec, component);
+  std::string_view owner = component;
+  if (!own.is_object()) owner = component == "initializer" ? "runner" : component == "coordinator" ? "starter" : "";
+  const json& value = field(settings_of(spec, component), "automountServiceAccountToken");
+  if (value.is_null()) return std::nullopt;
+  if (value.is_boolean()) return value.get<bool>();
+  const std::string path = "spec." + std::string(owner) + ".automountServiceAccountToken";
+  if (!value.is_string()) throw SpecError(path + ": " + value.dump() + " is not true or false");
+  std::string text = value.get<std::string>();
+  std::string lower;
+  for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "true") return true;
+  if (lower == "false") return false;
+  throw SpecError(path + ": \"" + text + "\" is not true or false");
 }
 
 json labels_for(const json& testrun, std::string_view component) {
@@ -105,11 +128,7 @@ json make_job(const json& testrun, const std::string& job_name, std::string_view
     if (!field(pod, k).is_null()) podspec[k] = pod[k];
   }
   // k6-operator spells it as a string ("false"); a PodSpec wants a boolean.
-  if (const json& automount = field(pod, "automountServiceAccountToken"); automount.is_boolean()) {
-    podspec["automountServiceAccountToken"] = automount;
-  } else if (automount.is_string()) {
-    podspec["automountServiceAccountToken"] = automount.get<std::string>() == "true";
-  }
+  if (auto automount = automount_token(spec, component)) podspec["automountServiceAccountToken"] = *automount;
   if (zone) {
     json selector = zone->node_selector;
     if (podspec.contains("nodeSelector")) {
@@ -180,15 +199,37 @@ std::vector<std::string> user_arguments(const json& spec) {
   std::vector<std::string> out;
   if (const json& a = field(spec, "arguments"); a.is_string()) {
     try {
-      out = coord::split_arguments(a.get<std::string>());  // the local TestRun backend splits the same way
-    } catch (const std::exception& e) {
-      throw SpecError(e.what());
+      out = launch::split_arguments(a.get<std::string>());  // the local TestRun backend splits the same way
+    } catch (const std::invalid_argument& e) {
+      throw SpecError(std::string("spec.arguments: ") + e.what());
     }
   }
   if (const json& a = field(spec, "args"); a.is_array()) {
     for (const auto& v : a) out.push_back(v.is_string() ? v.get<std::string>() : v.dump());
   }
   return out;
+}
+
+void validate_spec(const json& spec) {
+  script_mount(spec);
+  user_arguments(spec);
+  if (const json& t = field(spec, "timeouts"); !t.is_null()) {
+    if (!t.is_object()) throw SpecError("spec.timeouts: must be an object (ready, run), got " + t.dump());
+    for (const auto& [key, value] : t.items()) {
+      const std::string path = "spec.timeouts." + key;
+      const std::string shown = value.is_string() ? "\"" + value.get<std::string>() + "\"" : value.dump();
+      std::chrono::microseconds d{};
+      try {
+        if (!value.is_string()) throw util::DurationError(shown);
+        d = util::parse_duration(value.get<std::string>());
+      } catch (const util::DurationError&) {
+        throw SpecError(path + ": " + shown + " is not a duration (e.g. 90s, 5m, 1h30m)");
+      }
+      if (key != "ready" && key != "run") throw SpecError(path + ": unknown timeout (known: ready, run)");
+      if (d.count() <= 0) throw SpecError(path + ": " + shown + " must be longer than 0s");
+    }
+  }
+  for (const char* component : {"runner", "initializer", "coordinator"}) automount_token(spec, component);
 }
 
 LoadZone load_zone(const json& plz) {
@@ -251,8 +292,8 @@ json initializer_job(const json& testrun, const JobSettings& s) {
 json runner_job(const json& testrun, int index, const JobSettings& s, const LoadZone* zone) {
   const json& spec = testrun.at("spec");
   int n = spec.at("parallelism").get<int>();
-  std::vector<std::string> args = coord::local_runner_args(index - 1, n, script_mount(spec).path,
-                                                           coord::runner_passthrough_args(user_arguments(spec)));
+  std::vector<std::string> args = launch::local_runner_args(index - 1, n, script_mount(spec).path,
+                                                            launch::runner_passthrough_args(user_arguments(spec)));
   for (auto& a : args) {
     if (a == "127.0.0.1:0") a = "$(POD_IP):" + std::to_string(kControlPort);
   }
@@ -291,7 +332,7 @@ json coordinator_job(const json& testrun, const std::vector<std::string>& runner
                                 "--ready-timeout",
                                 ready,
                                 "-q"};
-  for (auto& a : coord::runner_passthrough_args(user_arguments(spec))) args.push_back(a);
+  for (auto& a : launch::runner_passthrough_args(user_arguments(spec))) args.push_back(a);
   args.push_back("--script");
   args.push_back(script_mount(spec).path);
   return make_job(testrun, coordinator_name(testrun), "coordinator", args, s);

@@ -49,6 +49,11 @@ ScriptMount script_mount(const json& spec);
 /// spec.arguments split like a shell would (quotes and backslashes), then spec.args.
 std::vector<std::string> user_arguments(const json& spec);
 
+/// Checks every field the Jobs are made from before any is created: the script
+/// source, spec.arguments, spec.timeouts (durations, known keys) and each
+/// component's automountServiceAccountToken. Throws SpecError naming the field path.
+void validate_spec(const json& spec);
+
 /// Resolved settings of a PrivateLoadZone (spec.privateLoadZone), merged into runner pods.
 struct LoadZone {
   json node_selector = json::object();

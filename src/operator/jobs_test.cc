@@ -133,5 +133,56 @@ TEST(Jobs, InitializerAndCoordinator) {
   EXPECT_EQ(coord["spec"]["template"]["spec"]["nodeSelector"]["pool"], "control");
 }
 
+TEST(Jobs, AutomountTokenStringsBecomeBooleansAndOthersAreRejected) {
+  for (auto [text, want] : {std::pair{"true", true}, {"TRUE", true}, {"False", false}, {"false", false}}) {
+    json spec = base_spec();
+    spec["runner"] = {{"automountServiceAccountToken", text}};
+    EXPECT_EQ(runner_job(testrun(spec), 1, JobSettings{})["spec"]["template"]["spec"]["automountServiceAccountToken"],
+              want)
+        << text;
+  }
+  json spec = base_spec();
+  spec["starter"] = {{"automountServiceAccountToken", true}};  // a boolean passes as it is
+  EXPECT_EQ(coordinator_job(testrun(spec), {"127.0.1.1:6565"},
+                            JobSettings{})["spec"]["template"]["spec"]["automountServiceAccountToken"],
+            true);
+  for (auto [component, bad] : {std::pair{"runner", json("yes")}, {"starter", json("")}, {"initializer", json(1)}}) {
+    json s = base_spec();
+    s[component] = {{"automountServiceAccountToken", bad}};
+    try {
+      validate_spec(s);
+      ADD_FAILURE() << component << " " << bad;
+    } catch (const SpecError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(std::string("spec.") + component + ".automountServiceAccountToken: ", 0),
+                0u)
+          << e.what();
+    }
+  }
+  spec = base_spec();
+  spec["runner"] = {{"automountServiceAccountToken", "no"}};
+  EXPECT_THROW(runner_job(testrun(spec), 1, JobSettings{}), SpecError);  // never passed on for the API server
+}
+
+TEST(Jobs, TimeoutsMustBeDurations) {
+  auto error_of = [](json timeouts) -> std::string {
+    json spec = base_spec();
+    spec["timeouts"] = timeouts;
+    try {
+      validate_spec(spec);
+    } catch (const SpecError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error_of({{"ready", "2m"}, {"run", "1h30m"}}), "");
+  EXPECT_EQ(error_of({{"ready", "abc"}}), R"(spec.timeouts.ready: "abc" is not a duration (e.g. 90s, 5m, 1h30m))");
+  EXPECT_EQ(error_of({{"run", 30}}), "spec.timeouts.run: 30 is not a duration (e.g. 90s, 5m, 1h30m)");
+  EXPECT_EQ(error_of({{"run", "-5s"}}), R"(spec.timeouts.run: "-5s" must be longer than 0s)");
+  EXPECT_EQ(error_of({{"initializer", "abc"}}),
+            R"(spec.timeouts.initializer: "abc" is not a duration (e.g. 90s, 5m, 1h30m))");
+  EXPECT_EQ(error_of({{"initializer", "5m"}}), "spec.timeouts.initializer: unknown timeout (known: ready, run)");
+  EXPECT_EQ(error_of("5m"), R"(spec.timeouts: must be an object (ready, run), got "5m")");
+}
+
 }  // namespace
 }  // namespace herd::op

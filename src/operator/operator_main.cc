@@ -140,41 +140,14 @@ int operator_main(const std::vector<std::string>& args) {
       s.Get("/healthz", [](const httplib::Request&, httplib::Response& r) { r.set_content("ok\n", "text/plain"); });
       s.Get("/readyz", [&](const httplib::Request&, httplib::Response& r) {
         // A standby replica is ready (it can take over); a leader once its caches are synced.
-        bool ok = !leading || controller.synced();
-        r.status = ok ? 200 : 503;
-        r.set_content(ok ? "ok\n" : "informers not synced\n", "text/plain");
+        Readiness ready = leading ? controller.readiness() : Readiness{true, ""};
+        r.status = ready.ready ? 200 : 503;
+        r.set_content(ready.ready ? "ok\n" : "not ready: " + ready.reason + "\n", "text/plain");
       });
     });
     HttpEndpoint metrics(metrics_address, [&](httplib::Server& s) {
       s.Get("/metrics", [&](const httplib::Request&, httplib::Response& r) {
-        const auto& st = controller.stats();
-        std::string out =
-            "# HELP herd_operator_reconciles_total Reconciles of TestRuns.\n"
-            "# TYPE herd_operator_reconciles_total counter\n"
-            "herd_operator_reconciles_total " +
-            std::to_string(st.reconciles.load()) + "\n" +
-            "# HELP herd_operator_reconcile_errors_total Reconciles that failed and were retried.\n"
-            "# TYPE herd_operator_reconcile_errors_total counter\n"
-            "herd_operator_reconcile_errors_total " +
-            std::to_string(st.reconcile_errors.load()) + "\n" +
-            "# HELP herd_operator_stage_changes_total TestRun stage transitions.\n"
-            "# TYPE herd_operator_stage_changes_total counter\n"
-            "herd_operator_stage_changes_total " +
-            std::to_string(st.stage_changes.load()) + "\n" +
-            "# HELP herd_operator_leader 1 when this replica is the leader.\n"
-            "# TYPE herd_operator_leader gauge\n"
-            "herd_operator_leader " +
-            (leading ? "1" : "0") + "\n" +
-            "# HELP herd_operator_workqueue_depth Keys waiting in the work queue.\n"
-            "# TYPE herd_operator_workqueue_depth gauge\n"
-            "herd_operator_workqueue_depth " +
-            std::to_string(controller.queue_depth()) + "\n" +
-            "# HELP herd_operator_testruns TestRuns by stage.\n"
-            "# TYPE herd_operator_testruns gauge\n";
-        for (const auto& [stage, n] : controller.stages()) {
-          out += "herd_operator_testruns{stage=\"" + stage + "\"} " + std::to_string(n) + "\n";
-        }
-        r.set_content(out, "text/plain; version=0.0.4");
+        r.set_content(controller.metrics_text(leading), "text/plain; version=0.0.4");
       });
     });
 

@@ -105,6 +105,11 @@ TestRunReconciler::TestRunReconciler(const kube::Client& client, kube::EventReco
 
 std::chrono::milliseconds TestRunReconciler::run() {
   if (stage_ == "finished" || stage_ == "error") return ended();
+  try {  // at every stage: a spec edited into something invalid is not run on defaults
+    validate_spec(spec_);
+  } catch (const SpecError& e) {
+    return fail("InvalidSpec", e.what());
+  }
   if (auto done = check_children()) return *done;
   if (stage_.empty() || stage_ == "initialization") {
     ms r = initialization();
@@ -181,12 +186,6 @@ std::optional<std::chrono::milliseconds> TestRunReconciler::check_children() {
 }
 
 std::chrono::milliseconds TestRunReconciler::initialization() {
-  try {
-    script_mount(spec_);
-    user_arguments(spec_);
-  } catch (const SpecError& e) {
-    return fail("InvalidSpec", e.what());
-  }
   if (stage_.empty()) {
     set_stage("initialization", "Initializing", "inspecting the script");
     set_condition(status_, "Initialized", false, "Initializing", "the initializer is running", now_, generation_);
@@ -292,26 +291,25 @@ std::chrono::milliseconds TestRunReconciler::started() {
     write_status();
     return options_.poll;
   }
-  auto [code, body] = options_.http("GET", coordinator_url("/v1/summary"), "");
-  if (code == 200) {
-    json summary = json::parse(body, nullptr, false);
+  // Answers still under way are read by the pass their arrival triggers.
+  if (auto summary_answer = coordinator_http("GET", "/v1/summary"); summary_answer && summary_answer->first == 200) {
+    json summary = json::parse(summary_answer->second, nullptr, false);
     if (summary.is_object()) {
       set_stage("stopped", "Stopped", "the runners have ended");
       store_summary(summary);
       ms r = finish(summary);
-      options_.http("PATCH", coordinator_url("/v1/status"), kStopBody);  // ends its linger
+      coordinator_http("PATCH", "/v1/status", kStopBody);  // ends its linger; nobody waits for the answer
       return r;
     }
   }
-  auto [mcode, mbody] = options_.http("GET", coordinator_url("/v1/metrics"), "");
-  if (mcode == 200) {
-    json live = json::parse(mbody, nullptr, false);
+  if (auto metrics = coordinator_http("GET", "/v1/metrics"); metrics && metrics->first == 200) {
+    json live = json::parse(metrics->second, nullptr, false);
     if (!live.is_discarded()) status_["metrics"] = live_metrics(live);
   }
   if (run_timeout_.count() > 0 && status_.contains("startTime")) {
     auto start = parse_time(status_["startTime"]);
     if (start && now_ - *start > run_timeout_ && !condition_since(status_, "StopRequested")) {
-      options_.http("PATCH", coordinator_url("/v1/status"), kStopBody);
+      coordinator_http("PATCH", "/v1/status", kStopBody);
       set_condition(status_, "StopRequested", true, "RunTimeout", "spec.timeouts.run reached: stopping the test", now_,
                     generation_);
       status_["message"] = "spec.timeouts.run reached: stopping the test";
@@ -402,17 +400,11 @@ void TestRunReconciler::write_status() {
   if (status_ == original_) return;
   json obj = tr_;
   obj["status"] = status_;
-  for (int attempt = 0;; ++attempt) {
-    try {
-      client_.update_status(testruns_path(ns_, name_), obj);
-      original_ = status_;
-      return;
-    } catch (const kube::ApiError& e) {
-      if (!e.is_conflict() || attempt >= 5) throw;
-      obj = client_.get(testruns_path(ns_, name_));  // someone else wrote: put our status on their version
-      obj["status"] = status_;
-    }
-  }
+  // A 409 Conflict (someone wrote a newer version since we read it) propagates:
+  // this status was computed from the old one, so the caller requeues with
+  // backoff and the next pass recomputes it from the fresh object.
+  client_.update_status(testruns_path(ns_, name_), obj);
+  original_ = status_;
 }
 
 bool TestRunReconciler::create_job(const json& job) {
@@ -448,8 +440,15 @@ bool TestRunReconciler::cleanup_wanted() const {
 }
 
 std::string TestRunReconciler::coordinator_url(const std::string& path) const {
-  return "http://" + kids_.coordinator["status"].value("podIP", std::string()) + ":" + std::to_string(kControlPort) +
-         path;
+  return "http://" + kids_.coordinator["status"].value("podIP", std::string()) + ":" +
+         std::to_string(options_.control_port) + path;
+}
+
+std::optional<std::pair<long, std::string>> TestRunReconciler::coordinator_http(const std::string& method,
+                                                                                const std::string& path,
+                                                                                const std::string& body) {
+  if (!options_.http) return std::nullopt;
+  return options_.http(ns_ + "/" + name_, method, coordinator_url(path), body);
 }
 
 }  // namespace herd::op

@@ -29,14 +29,18 @@
 
 namespace herd::op {
 
-/// An HTTP call to a coordinator: {status, body}; status 0 = no answer.
-using HttpCall = std::function<std::pair<long, std::string>(const std::string& method, const std::string& url,
-                                                            const std::string& body)>;
+/// A non-blocking HTTP call to a coordinator for the TestRun `key`
+/// ("namespace/name"): {status, body} (status 0 = no answer) when the answer is
+/// there, nullopt while it is under way (the TestRun is reconciled again when
+/// it arrives). See CoordinatorPoller.
+using HttpCall = std::function<std::optional<std::pair<long, std::string>>(
+    const std::string& key, const std::string& method, const std::string& url, const std::string& body)>;
 
 struct ReconcilerOptions {
   JobSettings jobs;
   std::chrono::milliseconds poll{2'000};  ///< how often a running TestRun is looked at again
-  HttpCall http;                          ///< default (set by the Controller): libcurl, 3 s timeout
+  HttpCall http;                          ///< default (set by the Controller): its CoordinatorPoller, 3 s timeout
+  int control_port = kControlPort;        ///< the coordinator's control API port (tests change it)
   std::function<Clock::time_point()> now = [] { return Clock::now(); };
 };
 
@@ -62,7 +66,9 @@ class TestRunReconciler {
   TestRunReconciler(const kube::Client& client, kube::EventRecorder& events, const ReconcilerOptions& options,
                     std::atomic<std::uint64_t>& stage_changes, nlohmann::json testrun, TestRunChildren children);
 
-  /// Returns when to look again (0 = only on events). Throws on API failures.
+  /// Returns when to look again (0 = only on events). Throws on API failures,
+  /// kube::ApiError with is_conflict() when the TestRun changed since it was read
+  /// (nothing stale is written: reconcile again from the fresh object).
   std::chrono::milliseconds run();
 
  private:
@@ -84,6 +90,8 @@ class TestRunReconciler {
   void delete_children();
   bool cleanup_wanted() const;
   std::string coordinator_url(const std::string& path) const;
+  std::optional<std::pair<long, std::string>> coordinator_http(const std::string& method, const std::string& path,
+                                                               const std::string& body = "");
 
   const kube::Client& client_;
   kube::EventRecorder& events_;

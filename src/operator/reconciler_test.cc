@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <condition_variable>
+
+#include "operator/coordinator_poller.h"
 
 #include "kube/test_server.h"
 
@@ -44,7 +47,9 @@ class Reconciler : public ::testing::Test {
   void SetUp() override {
     opts_.poll = 2s;
     opts_.now = [this] { return now_; };
-    opts_.http = [this](const std::string& method, const std::string& url, const std::string&) {
+    opts_.http = [this](const std::string& testrun, const std::string& method, const std::string& url,
+                        const std::string&) -> std::optional<std::pair<long, std::string>> {
+      EXPECT_EQ(testrun, "perf/load");
       std::string key = method + " " + url.substr(url.find("/v1/"));
       calls_.push_back(method + " " + url);
       auto it = answers_.find(key);
@@ -232,6 +237,109 @@ TEST_F(Reconciler, AScriptErrorStopsAtTheInitializer) {
   EXPECT_EQ(st["exitCode"], 107);
   EXPECT_NE(st["message"].get<std::string>().find("t.js:3:7"), std::string::npos);
   EXPECT_TRUE(store_.get(std::string(kJobs) + "/load-1").is_null());
+}
+
+TEST_F(Reconciler, InvalidTimeoutsEndInInvalidSpecNamingTheField) {
+  json tr = testrun();
+  tr["spec"]["timeouts"]["ready"] = "abc";
+  client_.replace(testruns_path("perf", "load"), tr);
+  EXPECT_EQ(pass(), 0s);
+  json st = status();
+  EXPECT_EQ(st["stage"], "error");
+  EXPECT_EQ(st["conditions"].back()["reason"], "InvalidSpec");
+  EXPECT_EQ(st["message"], "spec.timeouts.ready: \"abc\" is not a duration (e.g. 90s, 5m, 1h30m)");
+  EXPECT_EQ(jobs(), 0u);  // nothing was made from the bad spec
+}
+
+TEST_F(Reconciler, ATimeoutEditedIntoSomethingInvalidDuringTheRunEndsIt) {
+  auto [init, r1, r2, coord] = until_started();
+  json tr = testrun();
+  tr["spec"]["timeouts"]["run"] = "soon";
+  client_.replace(testruns_path("perf", "load"), tr);
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status()["stage"], "error");
+  EXPECT_EQ(status()["conditions"].back()["reason"], "InvalidSpec");
+  EXPECT_EQ(jobs(), 0u);
+}
+
+TEST_F(Reconciler, ABadAutomountTokenStringEndsInInvalidSpec) {
+  json tr = testrun();
+  tr["spec"]["runner"] = {{"automountServiceAccountToken", "yes"}};
+  client_.replace(testruns_path("perf", "load"), tr);
+  pass();
+  json st = status();
+  EXPECT_EQ(st["stage"], "error");
+  EXPECT_EQ(st["conditions"].back()["reason"], "InvalidSpec");
+  EXPECT_NE(st["message"].get<std::string>().find("spec.runner.automountServiceAccountToken: \"yes\""),
+            std::string::npos)
+      << st["message"];
+  EXPECT_EQ(jobs(), 0u);
+}
+
+TEST_F(Reconciler, AConflictWritesNothingStaleAndTheNextPassUsesTheFreshObject) {
+  auto [init, r1, r2, coord] = until_started();
+  json stale = testrun();
+  ASSERT_EQ(stale["status"]["stage"], "started");
+  // Another writer (e.g. a previous leader finishing the run) stores a newer version.
+  json fresh = stale;
+  fresh["status"]["stage"] = "finished";
+  fresh["status"]["result"] = "passed";
+  fresh["status"]["message"] = "written by someone else";
+  client_.update_status(testruns_path("perf", "load"), fresh);
+  answers_["GET /v1/metrics"] = {200, R"({"data":[{"id":"iterations","attributes":{"sample":{"count":9}}}]})"};
+  try {
+    TestRunReconciler(client_, events_, opts_, changes_, stale, children({init, r1, r2, coord})).run();
+    ADD_FAILURE() << "a conflict must propagate so that the key is requeued";
+  } catch (const kube::ApiError& e) {
+    EXPECT_TRUE(e.is_conflict()) << e.what();
+  }
+  json st = status();
+  EXPECT_EQ(st["stage"], "finished");  // the newer status was not overwritten with the stale one
+  EXPECT_EQ(st["message"], "written by someone else");
+  EXPECT_FALSE(st.contains("metrics"));
+  // The requeued pass reads the fresh object and goes on from its stage.
+  EXPECT_EQ(pass({init, r1, r2, coord}), 0s);
+  EXPECT_EQ(status()["stage"], "finished");
+  EXPECT_EQ(jobs(), 0u);  // cleanup: post, decided from the fresh status
+}
+
+TEST_F(Reconciler, ASlowCoordinatorNeverBlocksAPass) {
+  auto [init, r1, r2, coord] = until_started();
+  // A real coordinator control API on loopback that takes 1.5 s per answer.
+  TestServer coordinator([](const HttpRequest& r) {
+    HttpReply reply{404, ""};
+    if (r.path == "/v1/metrics") reply = {200, R"({"data":[{"id":"iterations","attributes":{"sample":{"count":3}}}]})"};
+    reply.delay_ms = 1500;
+    return reply;
+  });
+  std::mutex mu;
+  std::condition_variable cv;
+  int requeued = 0;
+  CoordinatorPoller poller([&](const std::string& key) {
+    EXPECT_EQ(key, "perf/load");
+    std::lock_guard lock(mu);
+    ++requeued;
+    cv.notify_all();
+  });
+  opts_.http = [&](const std::string& key, const std::string& method, const std::string& url, const std::string& body) {
+    return poller.call(key, method, url, body);
+  };
+  opts_.control_port = std::stoi(coordinator.url().substr(coordinator.url().rfind(':') + 1));
+  coord["status"]["podIP"] = "127.0.0.1";
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(pass({init, r1, r2, coord}), 2s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms);  // not 1.5 s
+  EXPECT_EQ(status()["stage"], "started");
+  EXPECT_FALSE(status().contains("metrics"));
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return requeued >= 2; }));  // summary and metrics answered
+  }
+  started = std::chrono::steady_clock::now();
+  pass({init, r1, r2, coord});  // the pass the answers triggered reads them
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms);
+  EXPECT_EQ(status()["metrics"]["iterations"], 3);
+  EXPECT_EQ(status()["stage"], "started");  // /v1/summary was 404: still running
 }
 
 }  // namespace

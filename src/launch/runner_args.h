@@ -1,0 +1,32 @@
+#pragma once
+// How a runner process is started (herd run --paused with its execution
+// segment) and how user arguments are passed on to it: the pure pieces that
+// the coordinator's local runners and the operator's runner Jobs share. This
+// library sits below both and links neither the JavaScript engine nor libcurl
+// (the operator must not link QuickJS, issue #12).
+
+#include <string>
+#include <vector>
+
+namespace herd::launch {
+
+/// The segment sequence for n equal runners: "0,1/4,1/2,3/4,1".
+std::string segment_sequence(int n);
+/// Runner i's (0-based) segment of n: "1/4:1/2".
+std::string segment_of(int i, int n);
+
+/// The user's run arguments minus the positional script, --parallelism and the
+/// flags the coordinator owns, long and short forms, "--f v" and "--f=v", and
+/// shorthand clusters ("-qv" keeps "-v").
+std::vector<std::string> runner_passthrough_args(const std::vector<std::string>& run_args);
+
+/// The full argument vector (after the binary) of runner i (0-based) of n:
+/// `run --paused --address 127.0.0.1:0 --linger ... <passthrough> -- <script>`.
+std::vector<std::string> local_runner_args(int i, int n, const std::string& script,
+                                           const std::vector<std::string>& passthrough);
+
+/// Splits a command line like a POSIX shell would (quotes and backslashes), for
+/// a TestRun's spec.arguments. Throws std::invalid_argument("unterminated quote").
+std::vector<std::string> split_arguments(const std::string& text);
+
+}  // namespace herd::launch
