@@ -129,10 +129,8 @@ bool parse_set_cookie(const std::string& header, const UrlParts& origin, std::in
   if (c.domain.empty()) {
     c.domain = origin.host;
     c.host_only = true;
-  } else if (!(origin.host == c.domain ||
-               (origin.host.size() > c.domain.size() &&
-                origin.host.compare(origin.host.size() - c.domain.size(), c.domain.size(), c.domain) == 0))) {
-    return false;  // a server may not set cookies for another domain
+  } else if (!cookie_domain_allowed(origin.host, c.domain)) {
+    return false;  // a server may not set cookies for another domain (RFC 6265 5.3 step 6)
   }
   if (c.path.empty() || c.path == "/") c.path = c.path.empty() ? default_path(origin.path) : c.path;
   *out = c;

@@ -94,6 +94,20 @@ TEST(CookieJar, ClearAndRemoveMatchDomainAndPath) {
   EXPECT_EQ(jar.header_for("http://other/", kNow), "c=1");
 }
 
+// RFC 6265 5.1.3: the domain must match on a label boundary. The old check was
+// a bare suffix match, so foobar.com could set a cookie for bar.com.
+TEST(ParseSetCookie, DomainMustMatchOnALabelBoundary) {
+  Cookie c;
+  EXPECT_FALSE(parse_set_cookie("a=1; Domain=bar.com", split_url("http://foobar.com/"), kNow, &c));
+  EXPECT_FALSE(parse_set_cookie("a=1; Domain=.bar.com", split_url("http://foobar.com/"), kNow, &c));
+  EXPECT_FALSE(parse_set_cookie("a=1; Domain=0.0.1", split_url("http://127.0.0.1/"), kNow, &c));
+  EXPECT_TRUE(parse_set_cookie("a=1; Domain=bar.com", split_url("http://foo.bar.com/"), kNow, &c));
+  EXPECT_EQ(c.domain, "bar.com");
+  EXPECT_FALSE(c.host_only);
+  EXPECT_TRUE(parse_set_cookie("a=1; Domain=BAR.com", split_url("http://bar.com/"), kNow, &c));
+  EXPECT_EQ(c.domain, "bar.com");
+}
+
 TEST(CookieJar, DefaultPathAndDomainRules) {
   EXPECT_EQ(cookie_default_path("/a/b"), "/a");
   EXPECT_EQ(cookie_default_path("/a"), "/");
