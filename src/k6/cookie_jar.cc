@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <limits>
 
 namespace herd::k6 {
 
@@ -117,7 +118,9 @@ bool parse_set_cookie(const std::string& header, const UrlParts& origin, std::in
       try {
         long long ma = std::stoll(v);
         c.max_age = ma;
-        c.expires_unix = ma <= 0 ? 1 : now_unix + ma;
+        constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+        bool overflows = now_unix > 0 && ma > kMax - now_unix;  // saturate: a cookie for all time
+        c.expires_unix = ma <= 0 ? 1 : overflows ? kMax : now_unix + ma;
         have_max_age = true;
       } catch (...) {
       }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace herd::k6 {
 namespace {
 
@@ -106,6 +108,17 @@ TEST(ParseSetCookie, DomainMustMatchOnALabelBoundary) {
   EXPECT_FALSE(c.host_only);
   EXPECT_TRUE(parse_set_cookie("a=1; Domain=BAR.com", split_url("http://bar.com/"), kNow, &c));
   EXPECT_EQ(c.domain, "bar.com");
+}
+
+// Found by set_cookie_fuzz (UBSan): now + Max-Age overflowed int64, and the
+// wrapped (negative) expiry made the jar drop a cookie meant to last forever.
+TEST(ParseSetCookie, HugeMaxAgeSaturates) {
+  Cookie c;
+  ASSERT_TRUE(parse_set_cookie("a=1; Max-Age=9223372036854775807", split_url("http://h/"), kNow, &c));
+  EXPECT_EQ(c.expires_unix, std::numeric_limits<std::int64_t>::max());
+  CookieJar jar;
+  jar.store(c, kNow);
+  EXPECT_EQ(jar.header_for("http://h/", kNow + 1000), "a=1");
 }
 
 TEST(CookieJar, DefaultPathAndDomainRules) {
