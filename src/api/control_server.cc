@@ -507,7 +507,7 @@ struct ControlServer::State {
     Response err;
     auto j = parse_json(body, err);
     if (!j) return err;
-    auto bad = [](std::string detail) { return error_response(400, "Invalid status patch", detail); };
+    auto bad = [](const std::string& detail) { return error_response(400, "Invalid status patch", detail); };
     if (!j->is_object() || !j->contains("data") || !(*j)["data"].is_object())
       return bad(R"(expected {"data":{"type":"status","id":"default","attributes":{...}}})");
     const json& data = (*j)["data"];
