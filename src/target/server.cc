@@ -647,7 +647,7 @@ Server::Server(ServerOptions opts) : impl_(std::make_unique<Impl>()) {
   auto& d = *impl_;
   d.opts = std::move(opts);
   if (d.opts.threads < 1) d.opts.threads = 1;
-  sockaddr_storage ss;
+  sockaddr_storage ss{};
   socklen_t len = 0;
   if (!loopback_sockaddr(d.opts.host, d.opts.port, ss, len)) {
     throw std::runtime_error("herd target: refusing to listen on non-loopback address '" + d.opts.host +
@@ -658,7 +658,7 @@ Server::Server(ServerOptions opts) : impl_(std::make_unique<Impl>()) {
   try {
     int first = d.make_listener(ss, len);
     d.listen_fds.push_back(first);
-    sockaddr_storage bound;
+    sockaddr_storage bound{};
     socklen_t blen = sizeof bound;
     ::getsockname(first, reinterpret_cast<sockaddr*>(&bound), &blen);
     d.port = ntohs(d.v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
