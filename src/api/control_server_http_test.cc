@@ -173,6 +173,7 @@ TEST_F(ControlServerTest, ConcurrentClients) {
   constexpr int kThreads = 8, kEach = 25;
   std::atomic<int> ok{0};
   std::vector<std::thread> ts;
+  ts.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t)
     ts.emplace_back([&, t] {
       CURL* c = t % 2 ? curl_easy_init() : nullptr;  // half keep-alive, half fresh connections
