@@ -7,7 +7,10 @@ HERD_SRC=${HERD:-$REPO_DIR/build/bin/herd}
 GEN_CORE=${GEN_CORE:-0}      # core for the load generator
 TARGET_CORE=${TARGET_CORE:-1} # core for herd target
 
-WORK=$(mktemp -d /tmp/herd-bench.XXXXXX)
+# Scratch and output files live under build/bench/ (git-ignored), never in the
+# repo root or bench/; KEEP_WORK=1 keeps them after the run.
+mkdir -p "$REPO_DIR/build/bench"
+WORK=$(mktemp -d "$REPO_DIR/build/bench/run.XXXXXX")
 _BG_PIDS=()
 
 bench_cleanup() {

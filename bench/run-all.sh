@@ -15,7 +15,8 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-OUT=$(mktemp -d /tmp/herd-bench-all.XXXXXX)
+mkdir -p "$B/../build/bench"
+OUT=$(mktemp -d "$B/../build/bench/all.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
 
 echo "date: $(date -u +%FT%TZ); machine: $(nproc) cores, $(uname -r); uptime at start: $(uptime)" >&2

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <limits>
 
 namespace herd::k6 {
 
@@ -117,7 +118,9 @@ bool parse_set_cookie(const std::string& header, const UrlParts& origin, std::in
       try {
         long long ma = std::stoll(v);
         c.max_age = ma;
-        c.expires_unix = ma <= 0 ? 1 : now_unix + ma;
+        constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+        bool overflows = now_unix > 0 && ma > kMax - now_unix;  // saturate: a cookie for all time
+        c.expires_unix = ma <= 0 ? 1 : overflows ? kMax : now_unix + ma;
         have_max_age = true;
       } catch (...) {
       }
@@ -129,10 +132,8 @@ bool parse_set_cookie(const std::string& header, const UrlParts& origin, std::in
   if (c.domain.empty()) {
     c.domain = origin.host;
     c.host_only = true;
-  } else if (!(origin.host == c.domain ||
-               (origin.host.size() > c.domain.size() &&
-                origin.host.compare(origin.host.size() - c.domain.size(), c.domain.size(), c.domain) == 0))) {
-    return false;  // a server may not set cookies for another domain
+  } else if (!cookie_domain_allowed(origin.host, c.domain)) {
+    return false;  // a server may not set cookies for another domain (RFC 6265 5.3 step 6)
   }
   if (c.path.empty() || c.path == "/") c.path = c.path.empty() ? default_path(origin.path) : c.path;
   *out = c;

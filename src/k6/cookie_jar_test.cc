@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace herd::k6 {
 namespace {
 
@@ -92,6 +94,31 @@ TEST(CookieJar, ClearAndRemoveMatchDomainAndPath) {
   EXPECT_EQ(jar.header_for("http://h/", kNow), "");
   EXPECT_EQ(jar.header_for("http://h/deep", kNow), "b=1");
   EXPECT_EQ(jar.header_for("http://other/", kNow), "c=1");
+}
+
+// RFC 6265 5.1.3: the domain must match on a label boundary. The old check was
+// a bare suffix match, so foobar.com could set a cookie for bar.com.
+TEST(ParseSetCookie, DomainMustMatchOnALabelBoundary) {
+  Cookie c;
+  EXPECT_FALSE(parse_set_cookie("a=1; Domain=bar.com", split_url("http://foobar.com/"), kNow, &c));
+  EXPECT_FALSE(parse_set_cookie("a=1; Domain=.bar.com", split_url("http://foobar.com/"), kNow, &c));
+  EXPECT_FALSE(parse_set_cookie("a=1; Domain=0.0.1", split_url("http://127.0.0.1/"), kNow, &c));
+  EXPECT_TRUE(parse_set_cookie("a=1; Domain=bar.com", split_url("http://foo.bar.com/"), kNow, &c));
+  EXPECT_EQ(c.domain, "bar.com");
+  EXPECT_FALSE(c.host_only);
+  EXPECT_TRUE(parse_set_cookie("a=1; Domain=BAR.com", split_url("http://bar.com/"), kNow, &c));
+  EXPECT_EQ(c.domain, "bar.com");
+}
+
+// Found by set_cookie_fuzz (UBSan): now + Max-Age overflowed int64, and the
+// wrapped (negative) expiry made the jar drop a cookie meant to last forever.
+TEST(ParseSetCookie, HugeMaxAgeSaturates) {
+  Cookie c;
+  ASSERT_TRUE(parse_set_cookie("a=1; Max-Age=9223372036854775807", split_url("http://h/"), kNow, &c));
+  EXPECT_EQ(c.expires_unix, std::numeric_limits<std::int64_t>::max());
+  CookieJar jar;
+  jar.store(c, kNow);
+  EXPECT_EQ(jar.header_for("http://h/", kNow + 1000), "a=1");
 }
 
 TEST(CookieJar, DefaultPathAndDomainRules) {

@@ -49,7 +49,7 @@ struct Watch {
 
 bool probe_epoll_pwait2(int epfd) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
-  epoll_event ev;
+  epoll_event ev{};
   timespec zero{0, 0};
   int rc = epoll_pwait2(epfd, &ev, 1, &zero, nullptr);
   return !(rc < 0 && errno == ENOSYS);

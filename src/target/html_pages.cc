@@ -2,7 +2,10 @@
 
 #include <cstdio>
 #include <random>
+#include <utility>
 #include <vector>
+
+#include "target/form_urlencoded.h"
 
 namespace herd::target {
 
@@ -11,38 +14,9 @@ namespace {
 constexpr const char* kUser = "herd";
 constexpr const char* kPassword = "s3cret";
 
-std::string decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); i++) {
-    auto hex = [](char c) {
-      return c >= '0' && c <= '9'   ? c - '0'
-             : c >= 'a' && c <= 'f' ? c - 'a' + 10
-             : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                    : -1;
-    };
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() + 0 && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 std::map<std::string, std::string> form_values(std::string_view body) {
   std::map<std::string, std::string> out;
-  while (!body.empty()) {
-    auto amp = body.find('&');
-    std::string_view part = body.substr(0, amp);
-    auto eq = part.find('=');
-    if (!part.empty())
-      out[decode(part.substr(0, eq))] = eq == std::string_view::npos ? "" : decode(part.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    body.remove_prefix(amp + 1);
-  }
+  for (auto& [k, v] : parse_query(body)) out[k] = std::move(v);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "http/content_coding.h"
+#include "target/form_urlencoded.h"
 #include "util/ascii.h"
 #include "util/auth_params.h"
 
@@ -18,30 +19,6 @@ namespace {
 constexpr std::size_t kMaxEncodedBytes = std::size_t{64} << 20;
 
 using util::iequals;
-
-// The value of `name` in a query string ("" when absent), with %XX decoded.
-std::string query_param(std::string_view q, std::string_view name) {
-  while (!q.empty()) {
-    std::string_view part = q.substr(0, q.find('&'));
-    q.remove_prefix(std::min(q.size(), part.size() + 1));
-    auto eq = part.find('=');
-    if (part.substr(0, eq) != name) continue;
-    std::string_view v = eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1);
-    std::string out;
-    for (std::size_t i = 0; i < v.size(); i++) {
-      int x = 0;
-      if (v[i] == '%' && i + 2 < v.size() &&
-          std::from_chars(v.data() + i + 1, v.data() + i + 3, x, 16).ptr == v.data() + i + 3) {
-        out += static_cast<char>(x);
-        i += 2;
-      } else {
-        out += v[i] == '+' ? ' ' : v[i];
-      }
-    }
-    return out;
-  }
-  return "";
-}
 
 bool parse_codings(std::string_view list, std::vector<http::Coding>* out) {
   while (!list.empty()) {

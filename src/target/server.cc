@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -13,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -28,7 +26,9 @@
 #include <nlohmann/json.hpp>
 
 #include "loop/event_loop.h"
+#include "target/form_urlencoded.h"
 #include "target/html_pages.h"
+#include "target/request_parser.h"
 #include "util/ascii.h"
 #include "util/base64.h"
 #include "util/http_status.h"
@@ -42,6 +42,7 @@ using loop::EventLoop;
 
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024 * 1024;
+constexpr RequestLimits kLimits{kMaxHeaderBytes, kMaxBodyBytes};
 constexpr std::size_t kMaxBytesRoute = 64 * 1024 * 1024;
 constexpr long kMaxDelayMs = 10 * 60 * 1000;
 constexpr std::size_t kReadChunk = 64 * 1024;
@@ -49,75 +50,6 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // ---------------------------------------------------------------- helpers
 
 using util::iequals;
-
-bool icontains_token(std::string_view value, std::string_view token) {
-  // comma-separated list, case-insensitive
-  while (!value.empty()) {
-    auto comma = value.find(',');
-    std::string_view part = value.substr(0, comma);
-    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
-    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
-    if (iequals(part, token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
-
-template <typename Int>
-bool parse_int(std::string_view s, Int& out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string url_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q) {
-  std::vector<std::pair<std::string, std::string>> out;
-  while (!q.empty()) {
-    auto amp = q.find('&');
-    std::string_view part = q.substr(0, amp);
-    if (!part.empty()) {
-      auto eq = part.find('=');
-      if (eq == std::string_view::npos)
-        out.emplace_back(url_decode(part), "");
-      else
-        out.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
-    }
-    if (amp == std::string_view::npos) break;
-    q.remove_prefix(amp + 1);
-  }
-  return out;
-}
 
 std::string_view reason_phrase(int code) {
   std::string_view r = util::http_reason_phrase(code);
@@ -157,26 +89,6 @@ const std::string kJsonDoc =
     R"({"name":"herd","kind":"load-testing target","version":1,"ok":true,"numbers":[1,2,3,4,5],)"
     R"("nested":{"pi":3.14159,"list":["a","b","c"],"empty":null}})";
 
-// ------------------------------------------------------------ the request
-
-struct Request {
-  std::string_view method;
-  std::string_view target;  // path + query as sent
-  std::string_view path;
-  std::string_view query;
-  int minor = 1;  // HTTP/1.<minor>
-  std::vector<std::pair<std::string_view, std::string_view>> headers;
-  std::string_view body;
-  bool keep_alive = true;
-  bool head = false;
-
-  std::string_view header(std::string_view name) const {
-    for (auto& [k, v] : headers)
-      if (iequals(k, name)) return v;
-    return {};
-  }
-};
-
 struct Counters {
   std::mutex mu;
   std::unordered_map<std::string, std::uint64_t> values;
@@ -198,9 +110,6 @@ struct Conn {
   loop::TimerId delay_timer = 0;
   std::string chunk_body;  // decoded chunked request body
 };
-
-// Outcome of parsing the front of the input buffer.
-enum class Parse { kNeedMore, kRequest, kError };
 
 class Worker {
  public:
@@ -339,175 +248,27 @@ class Worker {
   // Parses and answers as many complete requests as `data` holds.
   bool process(Conn* c, std::string_view data, std::size_t& used) {
     while (!c->delay_pending && !c->close_after_write && used < data.size()) {
-      std::size_t consumed = 0;
-      req_.headers.clear();
-      Parse p = parse(c, data.substr(used), consumed);
-      if (p == Parse::kNeedMore) break;
-      if (p == Parse::kError) {
+      ParseResult p = parse_request(data.substr(used), req_, c->chunk_body, kLimits);
+      if (p.status == ParseResult::kNeedMore) {
+        if (p.expect_continue && !c->sent_continue) {
+          c->sent_continue = true;
+          c->out.append("HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        break;
+      }
+      if (p.status == ParseResult::kError) {
+        error_response(c, p.error_status, p.error_body);
         used = data.size();
         c->close_after_write = true;
         break;
       }
+      c->sent_continue = false;
       handle(c, req_);
-      used += consumed;
+      used += p.consumed;
       if (c->closed) return false;
     }
     if (c->out.size() - c->out_off > 4 * 1024 * 1024) return flush(c);
     return true;
-  }
-
-  // Parses one request at the front of `d`.
-  Parse parse(Conn* c, std::string_view d, std::size_t& consumed) {
-    // tolerate empty lines between pipelined requests
-    std::size_t skip = 0;
-    while (skip < d.size() && (d[skip] == '\r' || d[skip] == '\n')) ++skip;
-    if (skip == d.size()) {
-      consumed = 0;
-      return Parse::kNeedMore;
-    }
-    std::string_view s = d.substr(skip);
-    std::size_t hend = s.find("\r\n\r\n");
-    if (hend == std::string_view::npos) {
-      if (s.size() > kMaxHeaderBytes) {
-        error_response(c, 431, "request header too large\n");
-        return Parse::kError;
-      }
-      return Parse::kNeedMore;
-    }
-    std::string_view head = s.substr(0, hend);
-    std::size_t body_start = hend + 4;
-    // request line
-    std::size_t eol = head.find("\r\n");
-    std::string_view line = head.substr(0, eol);
-    std::size_t sp1 = line.find(' ');
-    std::size_t sp2 = line.rfind(' ');
-    if (sp1 == std::string_view::npos || sp2 == sp1) {
-      error_response(c, 400, "bad request line\n");
-      return Parse::kError;
-    }
-    Request& r = req_;
-    r.method = line.substr(0, sp1);
-    r.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    std::string_view ver = line.substr(sp2 + 1);
-    if (ver.size() != 8 || ver.substr(0, 7) != "HTTP/1.") {
-      error_response(c, 400, "unsupported protocol\n");
-      return Parse::kError;
-    }
-    r.minor = ver[7] - '0';
-    auto q = r.target.find('?');
-    r.path = r.target.substr(0, q);
-    r.query = q == std::string_view::npos ? std::string_view() : r.target.substr(q + 1);
-    r.head = r.method == "HEAD";
-    // headers
-    std::size_t content_length = 0;
-    bool has_length = false, chunked = false, expect_continue = false;
-    r.keep_alive = r.minor >= 1;
-    std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
-    while (!rest.empty()) {
-      std::size_t e = rest.find("\r\n");
-      std::string_view h = rest.substr(0, e);
-      rest = e == std::string_view::npos ? std::string_view() : rest.substr(e + 2);
-      std::size_t colon = h.find(':');
-      if (colon == std::string_view::npos || colon == 0) {
-        error_response(c, 400, "bad header line\n");
-        return Parse::kError;
-      }
-      std::string_view name = h.substr(0, colon);
-      std::string_view value = trim(h.substr(colon + 1));
-      r.headers.emplace_back(name, value);
-      switch (name.size()) {
-        case 14:
-          if (iequals(name, "content-length")) {
-            if (!parse_int(value, content_length)) {
-              error_response(c, 400, "bad content-length\n");
-              return Parse::kError;
-            }
-            has_length = true;
-          }
-          break;
-        case 17:
-          if (iequals(name, "transfer-encoding") && icontains_token(value, "chunked")) chunked = true;
-          break;
-        case 10:
-          if (iequals(name, "connection")) {
-            if (icontains_token(value, "close"))
-              r.keep_alive = false;
-            else if (icontains_token(value, "keep-alive"))
-              r.keep_alive = true;
-          }
-          break;
-        case 6:
-          if (iequals(name, "expect") && iequals(value, "100-continue")) expect_continue = true;
-          break;
-        default:
-          break;
-      }
-    }
-    if (chunked) {
-      // Decode into c->chunk_body; returns kNeedMore until the terminating chunk + trailers arrive.
-      std::string_view b = s.substr(body_start);
-      std::size_t pos = 0;
-      c->chunk_body.clear();
-      for (;;) {
-        std::size_t le = b.find("\r\n", pos);
-        if (le == std::string_view::npos) {
-          if (b.size() - pos > 1024) {
-            error_response(c, 400, "bad chunk\n");
-            return Parse::kError;
-          }
-          return need_more_body(c, expect_continue);
-        }
-        std::string_view szs = b.substr(pos, le - pos);
-        auto semi = szs.find(';');
-        szs = trim(szs.substr(0, semi));
-        std::size_t sz = 0;
-        auto [p, ec] = std::from_chars(szs.data(), szs.data() + szs.size(), sz, 16);
-        if (ec != std::errc() || p != szs.data() + szs.size()) {
-          error_response(c, 400, "bad chunk size\n");
-          return Parse::kError;
-        }
-        if (sz > kMaxBodyBytes || c->chunk_body.size() + sz > kMaxBodyBytes) {
-          error_response(c, 413, "request body too large\n");
-          return Parse::kError;
-        }
-        pos = le + 2;
-        if (sz == 0) {
-          // trailers end with an empty line
-          for (;;) {
-            std::size_t te = b.find("\r\n", pos);
-            if (te == std::string_view::npos) return need_more_body(c, expect_continue);
-            bool empty = te == pos;
-            pos = te + 2;
-            if (empty) break;
-          }
-          break;
-        }
-        if (b.size() - pos < sz + 2) return need_more_body(c, expect_continue);
-        c->chunk_body.append(b.substr(pos, sz));
-        pos += sz + 2;
-      }
-      r.body = c->chunk_body;
-      consumed = skip + body_start + pos;
-    } else {
-      if (!has_length) content_length = 0;
-      if (content_length > kMaxBodyBytes) {
-        error_response(c, 413, "request body too large\n");
-        return Parse::kError;
-      }
-      if (s.size() - body_start < content_length) return need_more_body(c, expect_continue);
-      r.body = s.substr(body_start, content_length);
-      consumed = skip + body_start + content_length;
-    }
-    c->sent_continue = false;
-    return Parse::kRequest;
-  }
-
-  Parse need_more_body(Conn* c, bool expect_continue) {
-    if (expect_continue && !c->sent_continue) {
-      c->sent_continue = true;
-      c->out.append("HTTP/1.1 100 Continue\r\n\r\n");
-    }
-    return Parse::kNeedMore;
   }
 
   // ---------------------------------------------------------- responses
@@ -578,10 +339,10 @@ class Worker {
       std::string_view s = v;
       while (!s.empty()) {
         auto semi = s.find(';');
-        std::string_view part = trim(s.substr(0, semi));
+        std::string_view part = trim_ows(s.substr(0, semi));
         auto eq = part.find('=');
         if (eq != std::string_view::npos)
-          out[std::string(trim(part.substr(0, eq)))] = std::string(trim(part.substr(eq + 1)));
+          out[std::string(trim_ows(part.substr(0, eq)))] = std::string(trim_ows(part.substr(eq + 1)));
         if (semi == std::string_view::npos) break;
         s.remove_prefix(semi + 1);
       }
@@ -886,7 +647,7 @@ Server::Server(ServerOptions opts) : impl_(std::make_unique<Impl>()) {
   auto& d = *impl_;
   d.opts = std::move(opts);
   if (d.opts.threads < 1) d.opts.threads = 1;
-  sockaddr_storage ss;
+  sockaddr_storage ss{};
   socklen_t len = 0;
   if (!loopback_sockaddr(d.opts.host, d.opts.port, ss, len)) {
     throw std::runtime_error("herd target: refusing to listen on non-loopback address '" + d.opts.host +
@@ -897,7 +658,7 @@ Server::Server(ServerOptions opts) : impl_(std::make_unique<Impl>()) {
   try {
     int first = d.make_listener(ss, len);
     d.listen_fds.push_back(first);
-    sockaddr_storage bound;
+    sockaddr_storage bound{};
     socklen_t blen = sizeof bound;
     ::getsockname(first, reinterpret_cast<sockaddr*>(&bound), &blen);
     d.port = ntohs(d.v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
@@ -953,101 +714,6 @@ std::uint64_t Server::requests_served() const {
   std::uint64_t n = 0;
   for (auto& w : impl_->workers) n += w->served();
   return n;
-}
-
-// ------------------------------------------------------------- target_main
-
-namespace {
-
-void usage(std::FILE* f) {
-  std::fprintf(f,
-               "usage: herd target [--listen HOST:PORT] [--threads N]\n"
-               "  Runs herd's loopback HTTP target server until SIGINT/SIGTERM.\n"
-               "  --listen HOST:PORT   loopback address (default 127.0.0.1:8080; [::1]:PORT for IPv6)\n"
-               "  --threads N          worker threads (default 1)\n");
-}
-
-bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) {
-  std::size_t colon;
-  if (!s.empty() && s.front() == '[') {
-    auto close = s.find(']');
-    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
-    host = s.substr(1, close - 1);
-    colon = close + 1;
-  } else {
-    colon = s.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = s.substr(0, colon);
-  }
-  if (host.empty()) host = "127.0.0.1";
-  unsigned p = 0;
-  if (!parse_int(std::string_view(s).substr(colon + 1), p) || p > 65535) return false;
-  port = static_cast<std::uint16_t>(p);
-  return true;
-}
-
-}  // namespace
-
-int target_main(int argc, char** argv) {
-  ServerOptions opts;
-  opts.port = 8080;
-  int i = 1;
-  // accept both `herd target ...` (argv[1] == "target") and direct invocation
-  if (argc > 1 && std::string_view(argv[1]) == "target") i = 2;
-  for (; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const std::string& flag) -> std::string {
-      auto eq = a.find('=');
-      if (eq != std::string::npos) return a.substr(eq + 1);
-      if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "-h" || a == "--help") {
-        usage(stdout);
-        return 0;
-      } else if (a == "--listen" || a.rfind("--listen=", 0) == 0 || a == "-l") {
-        std::string v = value("--listen");
-        if (!split_listen(v, opts.host, opts.port)) throw std::invalid_argument("bad --listen value '" + v + "'");
-      } else if (a == "--threads" || a.rfind("--threads=", 0) == 0 || a == "-t") {
-        std::string v = value("--threads");
-        int n = 0;
-        if (!parse_int(std::string_view(v), n) || n < 1 || n > 256)
-          throw std::invalid_argument("bad --threads value '" + v + "'");
-        opts.threads = n;
-      } else {
-        throw std::invalid_argument("unknown argument '" + a + "'");
-      }
-    } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "herd target: %s\n", e.what());
-      usage(stderr);
-      return 2;
-    }
-  }
-
-  // Block the signals before any thread starts so that only sigwait sees them.
-  sigset_t set, old;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, &old);
-  int rc = 0;
-  try {
-    Server server(opts);
-    server.start();
-    std::printf("listening on %s\n", server.base_url().c_str());
-    std::fflush(stdout);
-    int sig = 0;
-    sigwait(&set, &sig);
-    server.stop();
-    std::fprintf(stderr, "herd target: stopped after %llu requests\n",
-                 static_cast<unsigned long long>(server.requests_served()));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    rc = 1;
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  return rc;
 }
 
 }  // namespace herd::target
