@@ -25,6 +25,7 @@
 #include "exec/script_source.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
+#include "metrics/output_stream.h"
 #include "target/server.h"
 #include "util/duration.h"
 #include "util/signals.h"
@@ -105,6 +106,21 @@ void write_result_line(const std::string& path, const std::string& line) {
   if (!err.empty()) print_error(err);
 }
 
+/// --summary-export (flag or K6_SUMMARY_EXPORT) and, when `with_result_file`,
+/// --result-file are written after the test: "" or the error naming the flag
+/// and path if one cannot be written now (exit 104; docs/exit-codes.md).
+std::string late_output_error(const RunFlags& flags, bool with_result_file) {
+  std::map<std::string, std::string> env = process_env();
+  std::string summary_export = flags.overrides.summary_export.value_or(env["K6_SUMMARY_EXPORT"]);
+  std::vector<std::pair<std::string, std::string>> files;
+  if (!summary_export.empty()) files.emplace_back("--summary-export", summary_export);
+  if (with_result_file && !flags.result_file.empty()) files.emplace_back("--result-file", flags.result_file);
+  for (const auto& [flag, path] : files)
+    if (std::string why = metrics::unwritable_reason(path); !why.empty())
+      return flag + " " + path + ": cannot write: " + why;
+  return "";
+}
+
 using exec::load_script;
 using exec::make_bundle;
 
@@ -156,6 +172,13 @@ int cmd_run(const std::vector<std::string>& args) {
   char self[4096];
   ssize_t self_len = readlink("/proc/self/exe", self, sizeof self - 1);
   std::string bin = self_len > 0 ? std::string(self, static_cast<size_t>(self_len)) : std::string("herd");
+  if (flags.parallelism >= 1 || coord::is_manifest_path(flags.script)) {
+    // The single-process engine checks its own (once the script's options are known).
+    if (std::string err = late_output_error(flags, true); !err.empty()) {
+      print_error(err);
+      return exec::kExitInvalidConfig;
+    }
+  }
   if (coord::is_manifest_path(flags.script)) return cmd_run_manifest(flags.script, args, bin);
   if (flags.parallelism >= 1) {
     // Local distributed mode: N runner processes of this binary and one coordinator.

@@ -120,6 +120,10 @@ void Engine::Impl::ApiHandler::run_teardown() {
 }
 
 void Engine::Impl::open_outputs() {
+  // Written after the test: found unwritable now, not then.
+  if (std::string why = options.summary_export.empty() ? "" : metrics::unwritable_reason(options.summary_export);
+      !why.empty())
+    throw OptionsError("--summary-export " + options.summary_export + ": cannot write: " + why);
   try {
     outputs = metrics::open_outputs(options.outputs, cfg.environ, options.system_tags, thresholds);
   } catch (const metrics::OutputError& e) {

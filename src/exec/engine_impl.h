@@ -314,8 +314,9 @@ struct Engine::Impl {
   /// Starts the iterations of `sh` that are due, then arms a timer for the next one.
   void arrival_fire(ArrivalShard* sh);
 
-  /// Opens --out outputs and works out the system tags to drop. Throws
-  /// OptionsError for unknown kinds or unwritable files.
+  /// Checks that --summary-export can be written, opens --out outputs and
+  /// works out the system tags to drop. Throws OptionsError for unknown kinds
+  /// or unwritable files.
   void open_outputs();
 
   void connect_sink(metrics::Sink& sink);
@@ -354,7 +355,8 @@ struct Engine::Impl {
   /// Calls the script's handleSummary(data) in VU 0; nullopt when it exports none.
   std::optional<nlohmann::json> handle_summary(const nlohmann::json& data);
 
-  void write_outputs(RunResult& res, const metrics::SummaryOptions& so);
+  /// Returns false if --summary-export or a handleSummary() file could not be written.
+  bool write_outputs(RunResult& res, const metrics::SummaryOptions& so);
 };
 
 }  // namespace herd::exec

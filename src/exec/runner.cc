@@ -1,6 +1,9 @@
 #include "exec/engine_impl.h"
 
-#include <fstream>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 
 namespace herd::exec {
 
@@ -228,9 +231,12 @@ RunResult Engine::Impl::run_all() {
       res.snapshot, options.no_thresholds ? decltype(thresholds){} : thresholds, res.thresholds, res.duration, so);
   bool thresholds_failed = false;
   for (auto& t : res.thresholds) thresholds_failed = thresholds_failed || !t.ok;
-  write_outputs(res, so);
+  bool outputs_ok = write_outputs(res, so);
   if (outputs) {
-    for (const auto& err : outputs->flush()) logger.log(k6::Logger::Level::kError, err, "output");
+    for (const auto& err : outputs->finish()) {
+      logger.log(k6::Logger::Level::kError, err, "output");
+      outputs_ok = false;
+    }
   }
   set_status(api::ExecutionStatus::kEnded);
 
@@ -244,6 +250,8 @@ RunResult Engine::Impl::run_all() {
       res.exit_code = kExitThresholdsFailed;
     else if (run.marked_failed.load())
       res.exit_code = kExitMarkedAsFailed;
+    else if (!outputs_ok)
+      res.exit_code = kExitOutputFailed;  // results lost after the test: never exit 0
   }
   res.aborted = run.aborted.load() || sc >= 0;
   {
@@ -280,12 +288,39 @@ std::optional<nlohmann::json> Engine::Impl::handle_summary(const nlohmann::json&
   return out->empty() ? nlohmann::json::object() : nlohmann::json::parse(*out);
 }
 
-void Engine::Impl::write_outputs(RunResult& res, const metrics::SummaryOptions& so) {
+namespace {
+
+/// What a handleSummary() result that is not an object is, for the warning.
+std::string json_kind(const nlohmann::json& j) {
+  if (j.is_null()) return "null";
+  if (j.is_array()) return "an array";
+  if (j.is_string()) return "a string";
+  if (j.is_boolean()) return "a boolean";
+  if (j.is_number()) return "a number";
+  return "a " + std::string(j.type_name());
+}
+
+/// Writes `text` to `path` (truncating it); "" or the reason it failed.
+std::string write_text_file(const std::string& path, const std::string& text) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (!f) return std::strerror(errno);
+  if (std::fwrite(text.data(), 1, text.size(), f.get()) != text.size() || std::fflush(f.get()) != 0)
+    return std::strerror(errno);
+  if (std::fclose(f.release()) != 0) return std::strerror(errno);
+  return "";
+}
+
+}  // namespace
+
+bool Engine::Impl::write_outputs(RunResult& res, const metrics::SummaryOptions& so) {
+  bool ok = true;
   if (!options.summary_export.empty()) {
-    std::ofstream f(options.summary_export);
-    if (!f)
-      logger.log(k6::Logger::Level::kError, "cannot write --summary-export file " + options.summary_export, "engine");
-    f << metrics::summary_export(res.summary_data).dump(4) << "\n";
+    std::string err = write_text_file(options.summary_export, metrics::summary_export(res.summary_data).dump(4) + "\n");
+    if (!err.empty()) {
+      logger.log(k6::Logger::Level::kError, "--summary-export " + options.summary_export + ": cannot write: " + err,
+                 "engine");
+      ok = false;
+    }
   }
   bool custom = false;
   if (vu0 && vu0->init_ok && !options.no_summary) {
@@ -297,8 +332,15 @@ void Engine::Impl::write_outputs(RunResult& res, const metrics::SummaryOptions& 
         if (!setup_json.empty()) data["setup_data"] = nlohmann::json::parse(setup_json);
       }
       if (auto result = handle_summary(data)) {
-        custom = true;
-        Engine::write_summary_outputs(*result);
+        if (result->is_object()) {
+          custom = true;
+          ok = Engine::write_summary_outputs(*result) && ok;
+        } else {
+          logger.log(k6::Logger::Level::kWarn,
+                     "handleSummary() returned " + json_kind(*result) +
+                         ", not an object of {path: content}; printing the default summary",
+                     "engine");
+        }
       }
     } catch (const std::exception& e) {
       logger.log(k6::Logger::Level::kError, std::string("handleSummary() failed: ") + e.what(), "engine");
@@ -312,6 +354,7 @@ void Engine::Impl::write_outputs(RunResult& res, const metrics::SummaryOptions& 
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   }
+  return ok;
 }
 
 Engine::Engine(EngineConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
@@ -365,13 +408,9 @@ bool Engine::write_summary_outputs(const nlohmann::json& result) {
       std::fflush(stdout);
     } else if (k == "stderr") {
       std::fwrite(text.data(), 1, text.size(), stderr);
-    } else {
-      std::ofstream f(k, std::ios::binary);
-      f << text;
-      if (!f) {
-        std::fprintf(stderr, "herd: error: handleSummary: cannot write %s\n", k.c_str());
-        ok = false;
-      }
+    } else if (std::string err = write_text_file(k, text); !err.empty()) {
+      std::fprintf(stderr, "herd: error: handleSummary(): cannot write \"%s\": %s\n", k.c_str(), err.c_str());
+      ok = false;
     }
   }
   return ok;

@@ -30,6 +30,9 @@ namespace herd::exec {
 enum ExitCode : int {
   kExitOk = 0,
   kExitGenericError = 1,
+  /// Results lost after the test (herd): an --out, --summary-export or
+  /// handleSummary() file could not be written (full disk, missing folder).
+  kExitOutputFailed = 1,
   kExitUsage = 2,
   kExitThresholdsFailed = 99,
   kExitSetupTimeout = 100,

@@ -26,8 +26,12 @@ class OutputStream {
   /// Writes everything; throws std::runtime_error when the destination fails.
   void write(std::string_view data);
   /// Pushes buffered bytes to the destination (for gzip: a sync flush, so
-  /// the file is readable so far).
+  /// the file is readable so far). Throws std::runtime_error when that fails
+  /// (a full disk shows here: writes are buffered).
   void flush();
+  /// Writes what is buffered and closes the destination (gzip's trailer
+  /// included); later writes are refused. Throws std::runtime_error on failure.
+  void close();
   bool gzip() const { return gz_ != nullptr; }
 
  private:
@@ -42,5 +46,12 @@ class OutputStream {
   std::unique_ptr<std::FILE, FileCloser> file_;  ///< a plain file (never stdout)
   bool stdout_ = false;
 };
+
+/// Why a file could not be written at `path` now ("" = it can): it is a
+/// directory, its folder is missing, permissions, a read-only file system.
+/// Leaves the file system as it found it (a file it creates to try is removed;
+/// an existing file is opened without truncation). For outputs written only
+/// after the test (--summary-export, --result-file), checked before it starts.
+std::string unwritable_reason(const std::string& path);
 
 }  // namespace herd::metrics

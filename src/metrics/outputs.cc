@@ -96,21 +96,78 @@ void append_time(std::string& out, std::int64_t time_us) {
 
 // ---------------------------------------------------------------- BufferedOutput
 
-void BufferedOutput::write_locked(bool flush_stream) {
-  if (error_.empty()) {
-    try {
-      out_.write(buf_);
-      if (flush_stream) out_.flush();
-    } catch (const std::exception& e) {
-      error_ = e.what();
-    }
+BufferedOutput::BufferedOutput(const std::string& dest) : out_(dest), writer_([this] { writer_loop(); }) {}
+
+BufferedOutput::~BufferedOutput() {
+  finish();
+}
+
+void BufferedOutput::appended_locked(std::unique_lock<std::mutex>& lk, bool push) {
+  if (push) {
+    ++push_requested_;
+    wake_writer_.notify_one();
+  } else if (buf_.size() >= kWriteAtBytes && !write_due_) {
+    write_due_ = true;
+    wake_writer_.notify_one();
   }
-  buf_.clear();
+  if (buf_.size() >= kMaxPendingBytes) written_.wait(lk, [this] { return buf_.size() < kMaxPendingBytes || stopped_; });
+}
+
+void BufferedOutput::writer_loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    wake_writer_.wait(lk, [this] { return stop_ || write_due_ || push_requested_ > push_done_; });
+    bool stopping = stop_;
+    std::uint64_t push = push_requested_;
+    bool failed = !error_.empty();
+    std::string text;
+    text.swap(spare_);
+    text.swap(buf_);
+    write_due_ = false;
+    lk.unlock();
+    written_.notify_all();  // room in buf_ again
+    std::string err;
+    if (!failed) {
+      try {
+        out_.write(text);
+        if (stopping) {
+          out_.close();
+        } else if (push > push_done_) {
+          out_.flush();
+        }
+      } catch (const std::exception& e) {
+        err = e.what();
+      }
+    }
+    text.clear();
+    lk.lock();
+    spare_.swap(text);
+    if (error_.empty()) error_ = err;
+    push_done_ = push;
+    if (stopping) stopped_ = true;
+    written_.notify_all();
+    if (stopping) return;
+  }
 }
 
 std::string BufferedOutput::flush() {
+  std::unique_lock lk(mu_);
+  if (stopped_) return error_;
+  std::uint64_t gen = ++push_requested_;
+  wake_writer_.notify_one();
+  written_.wait(lk, [&] { return push_done_ >= gen || stopped_; });
+  return error_;
+}
+
+std::string BufferedOutput::finish() {
+  {
+    std::unique_lock lk(mu_);
+    finished_ = true;
+    stop_ = true;
+    wake_writer_.notify_one();
+  }
+  if (writer_.joinable()) writer_.join();
   std::lock_guard lk(mu_);
-  write_locked(true);
   return error_;
 }
 
@@ -120,9 +177,7 @@ JsonOutput::JsonOutput(const std::string& dest) : BufferedOutput(dest) {
   buf_.reserve(1 << 16);
 }
 
-JsonOutput::~JsonOutput() {
-  flush();
-}
+JsonOutput::~JsonOutput() = default;
 
 void JsonOutput::set_thresholds(const std::vector<MetricThresholds>& ths) {
   std::lock_guard lk(mu_);
@@ -130,7 +185,27 @@ void JsonOutput::set_thresholds(const std::vector<MetricThresholds>& ths) {
 }
 
 void JsonOutput::observe(const Registry& reg, const Sample& s) {
-  std::lock_guard lk(mu_);
+  // The Point line up to its metric name, built outside the lock.
+  thread_local std::string point;
+  point.clear();
+  point += R"({"type":"Point","data":{"time":)";
+  append_time(point, s.time_us);
+  point += R"(,"value":)";
+  append_double(point, s.value);
+  point += R"(,"tags":{)";
+  if (s.tags) {
+    bool first = true;
+    for (const auto& [k, v] : s.tags->items()) {
+      if (!first) point += ',';
+      first = false;
+      append_escaped(point, k);
+      point += ':';
+      append_escaped(point, v);
+    }
+  }
+  point += R"(}},"metric":)";
+  std::unique_lock lk(mu_);
+  if (finished_) return;
   if (s.metric >= names_.size()) {
     names_.resize(s.metric + 1);
     announced_.resize(s.metric + 1, false);
@@ -185,25 +260,10 @@ void JsonOutput::observe(const Registry& reg, const Sample& s) {
     buf_ += "}\n";
     announced_[s.metric] = true;
   }
-  buf_ += R"({"type":"Point","data":{"time":)";
-  append_time(buf_, s.time_us);
-  buf_ += R"(,"value":)";
-  append_double(buf_, s.value);
-  buf_ += R"(,"tags":{)";
-  if (s.tags) {
-    bool first = true;
-    for (const auto& [k, v] : s.tags->items()) {
-      if (!first) buf_ += ',';
-      first = false;
-      append_escaped(buf_, k);
-      buf_ += ':';
-      append_escaped(buf_, v);
-    }
-  }
-  buf_ += R"(}},"metric":)";
+  buf_ += point;
   buf_ += names_[s.metric];
   buf_ += "}\n";
-  if (buf_.size() >= (1 << 16)) write_locked();
+  appended_locked(lk);
 }
 
 // ---------------------------------------------------------------- CsvOutput
@@ -292,6 +352,7 @@ CsvConfig csv_config(const std::map<std::string, std::string>& environ, const st
 }
 
 CsvOutput::CsvOutput(const std::string& dest, CsvConfig cfg) : BufferedOutput(dest), cfg_(std::move(cfg)) {
+  std::lock_guard lk(mu_);
   buf_ = "metric_name,timestamp,metric_value";
   for (const auto& col : cfg_.columns) {
     buf_ += ',';
@@ -300,44 +361,42 @@ CsvOutput::CsvOutput(const std::string& dest, CsvConfig cfg) : BufferedOutput(de
   buf_ += ",extra_tags,metadata\n";
 }
 
-CsvOutput::~CsvOutput() {
-  flush();
-}
+CsvOutput::~CsvOutput() = default;
 
 void CsvOutput::observe(const Registry& reg, const Sample& s) {
-  std::string name = reg.def(s.metric).name;
-  std::lock_guard lk(mu_);
-  append_csv_field(buf_, name);
-  buf_ += ',';
+  // The row after its metric name, built outside the lock.
+  thread_local std::string row;
+  row.clear();
+  row += ',';
   std::int64_t t = s.time_us;
   std::int64_t sec = t >= 0 ? t / 1000000 : -((-t + 999999) / 1000000);
   switch (cfg_.time_format) {
     case CsvTimeFormat::kUnix:
-      buf_ += std::to_string(sec);
+      row += std::to_string(sec);
       break;
     case CsvTimeFormat::kUnixMilli:
-      buf_ += std::to_string(t / 1000);
+      row += std::to_string(t / 1000);
       break;
     case CsvTimeFormat::kUnixMicro:
-      buf_ += std::to_string(t);
+      row += std::to_string(t);
       break;
     case CsvTimeFormat::kUnixNano:
-      buf_ += std::to_string(t * 1000);
+      row += std::to_string(t * 1000);
       break;
     case CsvTimeFormat::kRfc3339:
-      buf_ += rfc3339(t, false);
+      row += rfc3339(t, false);
       break;
     case CsvTimeFormat::kRfc3339Nano:
-      buf_ += rfc3339(t, true);
+      row += rfc3339(t, true);
       break;
   }
   char val[64];
   std::snprintf(val, sizeof val, ",%f", s.value);
-  buf_ += val;
+  row += val;
   std::string extra;
   for (const auto& col : cfg_.columns) {
-    buf_ += ',';
-    if (const std::string* v = s.tags ? s.tags->get(col) : nullptr) append_csv_field(buf_, *v);
+    row += ',';
+    if (const std::string* v = s.tags ? s.tags->get(col) : nullptr) append_csv_field(row, *v);
   }
   if (s.tags) {
     for (const auto& [k, v] : s.tags->items()) {
@@ -348,20 +407,34 @@ void CsvOutput::observe(const Registry& reg, const Sample& s) {
       extra += v;
     }
   }
-  buf_ += ',';
-  append_csv_field(buf_, extra);
-  buf_ += ",\n";  // metadata: herd attaches none
+  row += ',';
+  append_csv_field(row, extra);
+  row += ",\n";  // metadata: herd attaches none
+  std::unique_lock lk(mu_);
+  if (finished_) return;
+  if (s.metric >= names_.size()) names_.resize(s.metric + 1);
+  if (names_[s.metric].empty()) append_csv_field(names_[s.metric], reg.def(s.metric).name);  // once per metric
+  buf_ += names_[s.metric];
+  buf_ += row;
   if (last_write_us_ == 0) last_write_us_ = s.time_us;
-  if (buf_.size() >= (1 << 16) || s.time_us - last_write_us_ >= cfg_.save_interval_us) {
-    write_locked(true);
-    last_write_us_ = s.time_us;
-  }
+  bool push = s.time_us - last_write_us_ >= cfg_.save_interval_us;
+  if (push) last_write_us_ = s.time_us;
+  appended_locked(lk, push);
 }
 
 // ---------------------------------------------------------------- OutputSet
 
 void OutputSet::observe(const Registry& reg, const Sample& s) {
   for (auto& [spec, out] : outputs_) out->observe(reg, s);
+}
+
+std::vector<std::string> OutputSet::finish() {
+  std::vector<std::string> errors;
+  for (auto& [spec, out] : outputs_) {
+    std::string err = out->finish();
+    if (!err.empty()) errors.push_back("--out " + spec + ": " + err);
+  }
+  return errors;
 }
 
 std::vector<std::string> OutputSet::flush() {

@@ -3,6 +3,7 @@
 // a gzip file ("*.gz") or stdout ("-"), and the --out argument parser that
 // opens them or refuses an output type herd does not have.
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "metrics/output_stream.h"
@@ -24,31 +26,53 @@ class Output : public SampleObserver {
   /// Writes what is buffered. Returns "" or the first write error (an output
   /// that failed once stops writing; the run goes on).
   virtual std::string flush() = 0;
+  /// Writes everything, closes the destination (gzip trailer included) and
+  /// returns "" or the first write error. Later samples are dropped.
+  virtual std::string finish() = 0;
 };
 
-/// An output writing text to an OutputStream through a buffer held under a
-/// mutex: subclasses append to `buf_` under `mu_` and call write_locked().
+/// An output whose bytes reach its OutputStream on a writer thread of its
+/// own: observe() (on event-loop threads) appends text to `buf_` under `mu_`
+/// and calls appended_locked(); the writer swaps the buffer out and writes it
+/// without the lock. Producers wait only when kMaxPendingBytes are unwritten.
 class BufferedOutput : public Output {
  public:
   std::string flush() override;
+  std::string finish() override;
+  ~BufferedOutput() override;  ///< finishes (errors are dropped: call finish() first)
+
+  static constexpr std::size_t kWriteAtBytes = 1 << 16;       ///< the writer wakes at this many
+  static constexpr std::size_t kMaxPendingBytes = 64u << 20;  ///< producers wait above this many
 
  protected:
-  explicit BufferedOutput(const std::string& dest) : out_(dest) {}
-  /// Writes `buf_` (unless a write already failed), then the stream's own
-  /// buffer too if `flush_stream`, and clears `buf_`. Needs `mu_`.
-  void write_locked(bool flush_stream = false);
+  explicit BufferedOutput(const std::string& dest);
+  /// After appending to `buf_` with `lk` (on `mu_`) held: wakes the writer
+  /// when the buffer is big, or to write and push everything if `push`; waits
+  /// while the writer is kMaxPendingBytes behind. Never blocks on I/O itself.
+  void appended_locked(std::unique_lock<std::mutex>& lk, bool push = false);
   std::mutex mu_;
-  std::string buf_;
+  std::string buf_;        ///< text not yet handed to the writer; guarded by mu_
+  bool finished_ = false;  ///< finish() was called: observe() drops samples; guarded by mu_
 
  private:
-  OutputStream out_;
-  std::string error_;  ///< first write error; nothing is written after it
+  void writer_loop();
+  OutputStream out_;  ///< touched only by the writer thread
+  std::condition_variable wake_writer_;
+  std::condition_variable written_;
+  std::string spare_;                 ///< the writer's empty buffer, swapped with buf_
+  bool write_due_ = false;            ///< buf_ reached kWriteAtBytes
+  std::uint64_t push_requested_ = 0;  ///< generation of the latest write+flush request
+  std::uint64_t push_done_ = 0;       ///< generation the writer has completed
+  bool stop_ = false;
+  bool stopped_ = false;  ///< the writer closed the stream and ended
+  std::string error_;     ///< first write error; nothing is written after it
+  std::thread writer_;    ///< last member: starts when every other one exists
 };
 
 /// --out json=DEST: one JSON object per line, k6's shape
 /// ({"type":"Metric","data":{...},"metric":name} once per metric, then
 /// {"type":"Point","data":{"time":RFC3339,"value":v,"tags":{...}},"metric":name}).
-/// Thread-safe; buffered (64 KiB); flush() at the end.
+/// Thread-safe; serialises outside its lock; written by its writer thread.
 class JsonOutput : public BufferedOutput {
  public:
   /// `dest` as OutputStream takes it. Throws std::runtime_error if it cannot open.
@@ -59,8 +83,8 @@ class JsonOutput : public BufferedOutput {
   void set_thresholds(const std::vector<MetricThresholds>& ths);
 
  private:
-  std::vector<bool> announced_;
-  std::vector<std::string> names_;  ///< JSON-escaped metric names by id
+  std::vector<bool> announced_;     ///< guarded by mu_
+  std::vector<std::string> names_;  ///< JSON-escaped metric names by id; guarded by mu_
   std::vector<MetricThresholds> thresholds_;
 };
 
@@ -91,7 +115,8 @@ class CsvOutput : public BufferedOutput {
 
  private:
   CsvConfig cfg_;
-  std::int64_t last_write_us_ = 0;  ///< sample time of the last write to the stream
+  std::vector<std::string> names_;  ///< CSV-quoted metric names by id ("" = not cached yet); guarded by mu_
+  std::int64_t last_write_us_ = 0;  ///< sample time of the last push to the stream; guarded by mu_
 };
 
 /// Every --out output of a run, as one observer.
@@ -100,6 +125,9 @@ class OutputSet : public SampleObserver {
   void observe(const Registry& reg, const Sample& s) override;
   /// Flushes each output; returns their errors, each prefixed with its --out value.
   std::vector<std::string> flush();
+  /// Finishes each output (everything written, files closed, writer threads
+  /// joined); returns their errors, each prefixed with "--out VALUE: ".
+  std::vector<std::string> finish();
   bool empty() const { return outputs_.empty(); }
 
   std::vector<std::pair<std::string, std::shared_ptr<Output>>> outputs_;  ///< (--out value, output)

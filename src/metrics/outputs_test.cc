@@ -2,10 +2,12 @@
 
 #include <zlib.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -180,7 +182,73 @@ TEST(CsvOutputTest, GzipAndSaveInterval) {
   sink.add(kHttpReqs, TagSet(), 1, 1700000001000000);
   EXPECT_EQ(lines_of(read_gzip(path)).size(), 0u);  // within the interval: still buffered
   sink.add(kHttpReqs, TagSet(), 1, 1700000002000000);
-  EXPECT_EQ(lines_of(read_gzip(path)).size(), 4u);  // header + 3 rows, flushed at the interval
+  // header + 3 rows, flushed at the interval by the writer thread
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (lines_of(read_gzip(path)).size() < 4u && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(lines_of(read_gzip(path)).size(), 4u);
+  std::remove(path.c_str());
+}
+
+// /dev/full accepts the open and fails every write (ENOSPC): the error comes
+// back from finish() (and flush()), named, instead of being lost.
+TEST(BufferedOutputTest, WriteErrorsReachFinish) {
+  for (const std::string spec : {"json=/dev/full", "csv=/dev/full"}) {
+    Registry reg;
+    auto set = open_outputs({spec}, {}, {}, {});
+    Sink sink(reg);
+    sink.set_observer(set);
+    sink.add(kHttpReqs, TagSet(), 1, 1700000000000000);
+    std::vector<std::string> errors = set->finish();
+    ASSERT_EQ(errors.size(), 1u) << spec;
+    EXPECT_EQ(errors[0], "--out " + spec + ": cannot write \"/dev/full\": No space left on device");
+    EXPECT_EQ(set->finish(), errors);                    // idempotent
+    sink.add(kHttpReqs, TagSet(), 1, 1700000001000000);  // dropped after finish, no crash
+  }
+}
+
+// finish() closes a gzip file: its trailer is there (gzip -t would pass).
+TEST(BufferedOutputTest, FinishWritesTheGzipTrailer) {
+  std::string path = ::testing::TempDir() + "/herd_finish_test.json.gz";
+  Registry reg;
+  auto set = open_outputs({"json=" + path}, {}, {}, {});
+  Sink sink(reg);
+  sink.set_observer(set);
+  sink.add(kHttpReqs, TagSet(), 1, 1700000000000000);
+  EXPECT_TRUE(set->finish().empty());
+  std::string raw = read_file(path);
+  ASSERT_GE(raw.size(), 18u);
+  // The trailer's ISIZE: the uncompressed length, little-endian, in the last 4 bytes.
+  std::string text = read_gzip(path);
+  std::uint32_t isize = 0;
+  for (int i = 3; i >= 0; i--) isize = isize << 8 | static_cast<unsigned char>(raw[raw.size() - 4 + i]);
+  EXPECT_EQ(isize, text.size());
+  EXPECT_EQ(lines_of(text).size(), 2u);
+  std::remove(path.c_str());
+}
+
+// Many threads observe at once (as event-loop threads do): every line whole,
+// none lost, the Metric line first.
+TEST(BufferedOutputTest, ConcurrentSamplesAllArrive) {
+  std::string path = ::testing::TempDir() + "/herd_concurrent_test.json";
+  Registry reg;
+  auto out = std::make_shared<JsonOutput>(path);
+  constexpr int kThreads = 4, kEach = 20000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; t++) {
+    threads.emplace_back([&, t] {
+      Sink sink(reg);
+      sink.set_observer(out);
+      TagSet tags(Tags{{"thread", std::to_string(t)}});
+      for (int i = 0; i < kEach; i++) sink.add(kHttpReqs, tags, i, 1700000000000000 + i);
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(out->finish(), "");
+  std::vector<std::string> lines = lines_of(read_file(path));
+  ASSERT_EQ(lines.size(), 1u + kThreads * kEach);
+  EXPECT_EQ(nlohmann::json::parse(lines[0])["type"], "Metric");
+  for (std::size_t i = 1; i < lines.size(); i++) ASSERT_EQ(nlohmann::json::parse(lines[i])["type"], "Point") << i;
   std::remove(path.c_str());
 }
 
