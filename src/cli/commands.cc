@@ -160,6 +160,13 @@ int cmd_run(const std::vector<std::string>& args) {
     // Local distributed mode: N runner processes of this binary and one coordinator.
     return coord::run_local(flags.parallelism, bin, flags.script, args);
   }
+  if (flags.overrides.paused && *flags.overrides.paused && flags.address.empty()) {
+    // Without the control API nothing could ever resume the test.
+    print_error(
+        "--paused needs --address HOST:PORT (the control API that resumes the test, e.g. --address "
+        "127.0.0.1:6565)");
+    return exec::kExitInvalidConfig;
+  }
   if (flags.script != exec::kStdinScript && access(flags.script.c_str(), R_OK) != 0) {
     print_error("cannot read script \"" + flags.script + "\": " + std::strerror(errno));
     return exec::kExitScriptException;

@@ -367,9 +367,11 @@ class LocalRunners {
           auto code = exit_status(i);
           // Let the reader drain the rest of its output.
           if (c.reader.joinable()) c.reader.join();
+          // A runner's own failure (e.g. 107) is passed through; one killed by a
+          // signal (OOM killer, kill -9) is lost: 97, not 128+signal.
           *message = "runner " + std::to_string(i + 1) + " (pid " + std::to_string(c.pid) +
                      ") exited before its control API was up" +
-                     (code ? " (exit code " + std::to_string(*code) + ")" : std::string()) + tail(i);
+                     (code ? " (exit code " + std::to_string(*code) + ")" : std::string()) + describe(i) + tail(i);
           *exit_code = code && *code != 0 ? *code : kExitRunnerLost;
           return std::nullopt;
         }
@@ -416,13 +418,14 @@ class LocalRunners {
     }
     return w == 0;
   }
+  /// The exit code of a runner that exited by itself; nullopt while it runs
+  /// or when a signal ended it (describe() names the signal).
   std::optional<int> exit_status(std::size_t i) {
     alive(i);
     std::lock_guard<std::mutex> g(wait_mu_);
     Child& c = *children_[i];
     if (!c.reaped) return std::nullopt;
     if (WIFEXITED(c.status)) return WEXITSTATUS(c.status);
-    if (WIFSIGNALED(c.status)) return 128 + WTERMSIG(c.status);
     return std::nullopt;
   }
   std::string describe(std::size_t i) {
@@ -456,6 +459,16 @@ class LocalRunners {
   void kill_now() {
     for (auto& c : children_)
       if (!c->reaped) kill(c->pid, SIGKILL);
+  }
+
+  /// SIGKILLs runner i (if it still runs) and reaps it.
+  void kill_one(std::size_t i) {
+    std::lock_guard<std::mutex> g(wait_mu_);
+    Child& c = *children_[i];
+    if (c.reaped) return;
+    kill(c.pid, SIGKILL);
+    waitpid(c.pid, &c.status, 0);
+    c.reaped = true;
   }
 
  private:
@@ -566,6 +579,11 @@ void join_json_outputs(const std::string& file, int parallelism) {
 int run_local(int parallelism, const std::string& herd_binary, const std::string& script,
               const std::vector<std::string>& run_args) try {
   if (parallelism < 1) return fail_before_start(run_args, exec::kExitInvalidConfig, "--parallelism must be at least 1");
+  if (parallelism > kMaxLocalParallelism)
+    return fail_before_start(run_args, exec::kExitInvalidConfig,
+                             "--parallelism " + std::to_string(parallelism) + ": at most " +
+                                 std::to_string(kMaxLocalParallelism) +
+                                 " local runners (for more, run `herd coordinator` with runners on several machines)");
   if (script.empty() || script == "-")
     return fail_before_start(run_args, exec::kExitUsage, "--parallelism needs a script file (not stdin)");
   cli::RunFlags flags;
@@ -574,6 +592,10 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   } catch (const std::exception& e) {
     return fail_before_start(run_args, exec::kExitInvalidConfig, e.what());
   }
+  if (flags.overrides.paused && *flags.overrides.paused)
+    return fail_before_start(run_args, exec::kExitInvalidConfig,
+                             "--paused cannot be used with --parallelism: the coordinator starts the runners itself "
+                             "(use `herd coordinator` to drive paused runners)");
   LocalRunners kids;        // destroyed last: kills and reaps every runner on any return
   SignalForwarder signals;  // before any thread starts (its callbacks may use kids)
   ResultReporting reporting(flags.result_file, flags.linger, kDefaultLingerTimeout);
@@ -590,7 +612,7 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   for (const auto& o : flags.overrides.outputs)
     if (o.rfind("json=", 0) == 0 && o.size() > 5) json_outs.push_back(o.substr(5));
   try {
-    for (int i = 0; i < parallelism; ++i) {
+    for (int i = 0; i < parallelism && !signals.signalled(); ++i) {
       std::vector<std::string> a = local_runner_args(i, parallelism, script, pass);
       auto dashdash = std::find(a.begin(), a.end(), std::string("--"));
       for (const auto& f : json_outs) {
@@ -604,6 +626,10 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
     return reporting.fail(kExitRunnerLost, std::string("cannot start the runners: ") + e.what(), &signals);
   }
   signals.set(nullptr, [&kids] { kids.kill_now(); });
+  if (signals.signalled()) {  // while the runners were being started
+    kids.kill_now();
+    return reporting.fail(exec::kExitSignal, "stopped before the runners were up", &signals);
+  }
   int early = 0;
   std::string early_message;
   auto addrs = kids.wait_addresses(
@@ -618,6 +644,7 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   CoordinatorOptions opts = prep.opts;
   opts.process_alive = [&kids](std::size_t i) { return kids.alive(i); };
   opts.process_exit_code = [&kids](std::size_t i) { return kids.exit_status(i); };
+  opts.abandon = [&kids](std::size_t i) { kids.kill_one(i); };
   opts.describe_failure = [&kids](std::size_t i) { return kids.describe(i) + kids.tail(i); };
   opts.control = reporting.state();
   if (!opts.quiet)
