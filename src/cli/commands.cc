@@ -16,19 +16,24 @@
 #include <vector>
 
 #include "archive/archive.h"
-#include "cli/run_flags.h"
 #include "coord/coordinator.h"
 #include "coord/result.h"
 #include "coord/testrun.h"
 #include "exec/plan.h"
 #include "exec/runner.h"
 #include "exec/script_source.h"
+#include "flags/run_flags.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
 #include "target/server.h"
 #include "util/duration.h"
 
 namespace herd::cli {
+
+using flags::find_result_file;
+using flags::parse_run_flags;
+using flags::run_usage;
+using flags::RunFlags;
 
 namespace {
 

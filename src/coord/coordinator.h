@@ -34,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -182,6 +183,10 @@ std::string segment_of(int i, int n);
 /// flags the coordinator owns (see run_local), long and short forms, "--f v"
 /// and "--f=v", and shorthand clusters ("-qv" keeps "-v").
 std::vector<std::string> runner_passthrough_args(const std::vector<std::string>& run_args);
+
+/// The long names of the run flags the coordinator owns (dropped by
+/// runner_passthrough_args); each is a flag of flags::run_flag_shapes().
+std::vector<std::string_view> coordinator_owned_flags();
 
 /// The full argument vector (after the binary) of local runner i of n.
 std::vector<std::string> local_runner_args(int i, int n, const std::string& script,

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "api/control_server.h"
 #include "coord/control.h"
+#include "flags/run_flags.h"
 #include "metrics/registry.h"
 
 namespace herd::coord {
@@ -73,6 +75,35 @@ TEST(Passthrough, ValueFlagsOfIssue11KeepTheirValues) {
                                      "--http-debug=full", "--no-color", "s.js"}),
             (std::vector<std::string>{"-c", "k6.json", "--rps", "5", "--log-format", "json", "--system-tags", "url",
                                       "--http-debug=full", "--no-color"}));
+}
+
+// The coordinator splits the user's arguments with the CLI's own flag table
+// (flags::run_flag_shapes), not a copy: every flag of that table, the ones
+// added after this test was written included, keeps its value (or is owned).
+TEST(Passthrough, FollowsTheCliFlagTable) {
+  auto owned = coordinator_owned_flags();
+  auto shapes = flags::run_flag_shapes();
+  for (std::string_view o : owned) {
+    bool found = false;
+    for (auto& f : shapes) found = found || f.name == o;
+    EXPECT_TRUE(found) << "owned flag --" << o << " is not a run flag";
+  }
+  for (auto& f : shapes) {
+    std::string name = "--" + std::string(f.name);
+    bool is_owned = std::find(owned.begin(), owned.end(), f.name) != owned.end();
+    std::vector<std::string> in{name};
+    if (f.takes_value) in.push_back("x");
+    in.push_back("s.js");
+    std::vector<std::string> want;
+    if (!is_owned) want = std::vector<std::string>(in.begin(), in.end() - 1);
+    EXPECT_EQ(runner_passthrough_args(in), want) << name;
+    if (f.shorthand && f.takes_value) {  // "-X value": the value is never taken for the script
+      std::vector<std::string> s_in{std::string("-") + f.shorthand, "v", "s.js"};
+      std::vector<std::string> s_want;
+      if (!is_owned) s_want = {s_in[0], "v"};
+      EXPECT_EQ(runner_passthrough_args(s_in), s_want) << s_in[0];
+    }
+  }
 }
 
 TEST(LocalArgs, RunnerCommandLine) {

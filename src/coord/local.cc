@@ -21,12 +21,12 @@
 
 #include "api/control_server.h"
 #include "archive/archive.h"
-#include "cli/run_flags.h"
 #include "coord/control.h"
 #include "coord/coordinator.h"
 #include "coord/result.h"
 #include "exec/runner.h"
 #include "exec/script_source.h"
+#include "flags/run_flags.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
 #include "util/duration.h"
@@ -56,7 +56,7 @@ struct Prepared {
   exec::EngineConfig summary_cfg;  ///< for handleSummary (bundle empty: none)
 };
 
-int prepare(const std::string& script, const cli::RunFlags& flags, Prepared* out, std::string* error) {
+int prepare(const std::string& script, const flags::RunFlags& flags, Prepared* out, std::string* error) {
   auto fail = [error](int code, const std::string& msg) {
     print_error(msg);
     *error = msg;
@@ -209,7 +209,7 @@ nlohmann::json failure_result(int exit_code, const std::string& message) {
 /// file if `args` name one.
 int fail_before_start(const std::vector<std::string>& args, int exit_code, const std::string& message) {
   print_error(message);
-  std::string path = cli::find_result_file(args);
+  std::string path = flags::find_result_file(args);
   if (!path.empty()) {
     std::string err = write_result_file(path, compact_result(failure_result(exit_code, message)));
     if (!err.empty()) print_error(err);
@@ -586,9 +586,9 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
                                  " local runners (for more, run `herd coordinator` with runners on several machines)");
   if (script.empty() || script == "-")
     return fail_before_start(run_args, exec::kExitUsage, "--parallelism needs a script file (not stdin)");
-  cli::RunFlags flags;
+  flags::RunFlags flags;
   try {
-    flags = cli::parse_run_flags(run_args);
+    flags = flags::parse_run_flags(run_args);
   } catch (const std::exception& e) {
     return fail_before_start(run_args, exec::kExitInvalidConfig, e.what());
   }
@@ -736,10 +736,10 @@ int coordinator_main(const std::vector<std::string>& args) try {
   if (runners_text.empty())
     return fail_before_start(args, exec::kExitUsage, "herd coordinator needs --runners HOST:PORT,HOST:PORT");
   std::vector<std::string> addrs;
-  cli::RunFlags flags;
+  flags::RunFlags flags;
   try {
     addrs = parse_runner_list(runners_text);
-    flags = cli::parse_run_flags(rest);
+    flags = flags::parse_run_flags(rest);
   } catch (const std::exception& e) {
     return fail_before_start(args, exec::kExitInvalidConfig, e.what());
   }
