@@ -654,36 +654,7 @@ struct Coordinator::Impl {
       plain.no_color = true;
       summary_text = metrics::render_text_summary(rep.summary_data, plain);
       publish_metrics(rep.merged);
-      if (!opts.summary_export.empty()) {
-        FILE* f = std::fopen(opts.summary_export.c_str(), "wb");
-        if (!f) {
-          error("cannot write --summary-export file " + opts.summary_export);
-        } else {
-          std::string text = metrics::summary_export(rep.summary_data).dump(4) + "\n";
-          std::fwrite(text.data(), 1, text.size(), f);
-          std::fclose(f);
-        }
-      }
-      bool custom = false;
-      if (opts.handle_summary) {
-        try {
-          json data = rep.summary_data;
-          if (!setup_data.is_null()) data["setup_data"] = setup_data;  // as k6 gives handleSummary
-          auto out = opts.handle_summary(data);
-          if (out) {
-            custom = true;
-            exec::Engine::write_summary_outputs(*out);
-          }
-        } catch (const std::exception& e) {
-          error(std::string("handleSummary() failed: ") + e.what());
-        }
-      }
-      if (!custom && !opts.no_summary) {
-        std::string text =
-            opts.summary.no_color ? summary_text : metrics::render_text_summary(rep.summary_data, opts.summary);
-        std::fwrite(text.data(), 1, text.size(), stdout);
-        std::fflush(stdout);
-      }
+      for (const std::string& e : write_summary(opts, rep.summary_data, setup_data, summary_text)) error(e);
     }
     if (rep.partial) {
       std::string names;

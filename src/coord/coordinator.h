@@ -246,4 +246,11 @@ struct Outcome {
 };
 int decide_exit_code(const Outcome& o);
 
+/// The end-of-test summary outputs of the merged data: --summary-export,
+/// handleSummary(data) (with data.setup_data) or else the text summary on
+/// stdout (unless no_summary). `plain_text` is the text summary without
+/// colours. Returns the error messages (the caller prints them).
+std::vector<std::string> write_summary(const CoordinatorOptions& opts, const nlohmann::json& summary_data,
+                                       const nlohmann::json& setup_data, const std::string& plain_text);
+
 }  // namespace herd::coord

@@ -1,11 +1,12 @@
-// Merging the runners' snapshots, the progress line and the exit code (pure,
-// unit-tested in coordinator_test.cc).
+// Merging the runners' snapshots, the progress line, the exit code (pure,
+// unit-tested in coordinator_test.cc) and writing the merged summary.
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <map>
 
 #include "coord/coordinator.h"
+#include "exec/runner.h"
 
 namespace herd::coord {
 
@@ -88,6 +89,41 @@ int decide_exit_code(const Outcome& o) {
   if (o.thresholds_failed) return 99;
   if (o.marked_failed) return 110;
   return 0;
+}
+
+std::vector<std::string> write_summary(const CoordinatorOptions& opts, const nlohmann::json& summary_data,
+                                       const nlohmann::json& setup_data, const std::string& plain_text) {
+  std::vector<std::string> errors;
+  if (!opts.summary_export.empty()) {
+    FILE* f = std::fopen(opts.summary_export.c_str(), "wb");
+    if (!f) {
+      errors.push_back("cannot write --summary-export file " + opts.summary_export);
+    } else {
+      std::string text = metrics::summary_export(summary_data).dump(4) + "\n";
+      std::fwrite(text.data(), 1, text.size(), f);
+      std::fclose(f);
+    }
+  }
+  bool custom = false;
+  if (opts.handle_summary) {
+    try {
+      nlohmann::json data = summary_data;
+      if (!setup_data.is_null()) data["setup_data"] = setup_data;  // as k6 gives handleSummary
+      auto out = opts.handle_summary(data);
+      if (out) {
+        custom = true;
+        exec::Engine::write_summary_outputs(*out);
+      }
+    } catch (const std::exception& e) {
+      errors.push_back(std::string("handleSummary() failed: ") + e.what());
+    }
+  }
+  if (!custom && !opts.no_summary) {
+    std::string text = opts.summary.no_color ? plain_text : metrics::render_text_summary(summary_data, opts.summary);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+  return errors;
 }
 
 }  // namespace herd::coord
