@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -340,6 +341,10 @@ class LocalRunners {
     } catch (...) {
       close(cp->fd);
       cp->fd = -1;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        cp->eof = true;  // no reader: nothing to wait for
+      }
       throw;
     }
   }
@@ -355,6 +360,11 @@ class LocalRunners {
                                                          std::string* message) {
     auto deadline = Clock::now() + timeout;
     for (;;) {
+      std::uint64_t seen = 0;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        seen = events_;
+      }
       bool all = true;
       for (std::size_t i = 0; i < children_.size(); ++i) {
         Child& c = *children_[i];
@@ -400,7 +410,9 @@ class LocalRunners {
         *exit_code = kExitRunnerLost;
         return std::nullopt;
       }
-      std::this_thread::sleep_for(20ms);
+      // An address or an end of output wakes it; the bound is for stop().
+      std::unique_lock<std::mutex> lk(mu_);
+      event_.wait_until(lk, std::min(deadline, Clock::now() + 50ms), [&] { return events_ != seen; });
     }
   }
 
@@ -447,11 +459,14 @@ class LocalRunners {
   /// rest; reaps everything and joins the readers.
   void finish(std::chrono::milliseconds grace) {
     auto deadline = Clock::now() + grace;
-    for (;;) {
-      bool any = false;
-      for (std::size_t i = 0; i < children_.size(); ++i) any = alive(i) || any;
-      if (!any || Clock::now() >= deadline) break;
-      std::this_thread::sleep_for(20ms);
+    {
+      // A runner's stderr reaches its end when the runner exits.
+      std::unique_lock<std::mutex> lk(mu_);
+      event_.wait_until(lk, deadline, [this] {
+        for (auto& c : children_)
+          if (!c->eof) return false;
+        return true;
+      });
     }
     kill_all();
   }
@@ -481,6 +496,7 @@ class LocalRunners {
     std::deque<std::string> tail;
     bool reaped = false;
     int status = 0;
+    bool eof = false;  ///< its stderr reached its end (guarded by mu_)
   };
 
   void kill_all() {
@@ -502,6 +518,8 @@ class LocalRunners {
       std::lock_guard<std::mutex> g(mu_);
       if (c->address.empty()) {
         c->address = *a;
+        ++events_;
+        event_.notify_all();
         return;
       }
     }
@@ -541,10 +559,18 @@ class LocalRunners {
     } catch (...) {
     }
     close(c->fd);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      c->eof = true;
+      ++events_;
+    }
+    event_.notify_all();
   }
 
   std::vector<std::unique_ptr<Child>> children_;
-  std::mutex mu_;       ///< addresses, tails
+  std::mutex mu_;                  ///< addresses, tails, eof, events_
+  std::condition_variable event_;  ///< an address announced or an output ended
+  std::uint64_t events_ = 0;
   std::mutex wait_mu_;  ///< reaping
 };
 
