@@ -16,13 +16,13 @@
 #include <vector>
 
 #include "archive/archive.h"
-#include "cli/run_flags.h"
 #include "coord/coordinator.h"
 #include "coord/result.h"
 #include "coord/testrun.h"
 #include "exec/plan.h"
 #include "exec/runner.h"
 #include "exec/script_source.h"
+#include "flags/run_flags.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
 #include "metrics/output_stream.h"
@@ -31,6 +31,11 @@
 #include "util/signals.h"
 
 namespace herd::cli {
+
+using flags::find_result_file;
+using flags::parse_run_flags;
+using flags::run_usage;
+using flags::RunFlags;
 
 namespace {
 
@@ -183,6 +188,13 @@ int cmd_run(const std::vector<std::string>& args) {
   if (flags.parallelism >= 1) {
     // Local distributed mode: N runner processes of this binary and one coordinator.
     return coord::run_local(flags.parallelism, bin, flags.script, args);
+  }
+  if (flags.overrides.paused && *flags.overrides.paused && flags.address.empty()) {
+    // Without the control API nothing could ever resume the test.
+    print_error(
+        "--paused needs --address HOST:PORT (the control API that resumes the test, e.g. --address "
+        "127.0.0.1:6565)");
+    return exec::kExitInvalidConfig;
   }
   if (flags.script != exec::kStdinScript && access(flags.script.c_str(), R_OK) != 0) {
     print_error("cannot read script \"" + flags.script + "\": " + std::strerror(errno));

@@ -12,11 +12,13 @@
 
 #include <gtest/gtest.h>
 
-#include "cli/run_flags.h"
 #include "exec/option_support.h"
+#include "flags/run_flags.h"
 
 namespace herd::cli {
 namespace {
+
+using namespace herd::flags;
 
 namespace fs = std::filesystem;
 

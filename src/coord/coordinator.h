@@ -34,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -49,6 +50,11 @@ class ControlState;
 /// Exit code of a test that did not complete because a runner was lost (it
 /// died, stopped answering, or never became ready). Documented in docs/coordinator.md.
 inline constexpr int kExitRunnerLost = 97;
+
+/// The most runner processes `herd run --parallelism N` starts on one machine
+/// (each is a full herd process; larger tests belong on `herd coordinator`
+/// with runners on several machines, or the Kubernetes operator).
+inline constexpr int kMaxLocalParallelism = 256;
 
 // ---------------------------------------------------------------------------
 // Hooks for the CLI.
@@ -101,7 +107,11 @@ struct CoordinatorOptions {
   std::chrono::milliseconds request_timeout{3'000};  ///< one status/snapshot request
   std::chrono::milliseconds setup_timeout{65'000};   ///< POST /v1/setup, POST /v1/teardown
   std::chrono::milliseconds teardown_timeout{65'000};
-  std::chrono::milliseconds stop_timeout{45'000};  ///< after a stop, until every runner has ended
+  std::chrono::milliseconds stop_timeout{45'000};  ///< after a stop, until every runner has ended (else lost)
+  /// After a stop by a signal or the API (exit 105), until every runner has
+  /// ended; the ones still running are then abandoned (their last results
+  /// kept, `abandon` called), not lost: the exit code stays 105.
+  std::chrono::milliseconds user_stop_timeout{5'000};
   /// Calls the script's handleSummary(data) (exec::Engine::handle_summary);
   /// nullopt when the script has none. Unset = text summary only.
   std::function<std::optional<nlohmann::json>(const nlohmann::json&)> handle_summary;
@@ -109,9 +119,14 @@ struct CoordinatorOptions {
   std::function<bool(std::size_t)> process_alive;
   /// Local mode: extra text naming why runner i failed (e.g. its last stderr lines).
   std::function<std::string(std::size_t)> describe_failure;
-  /// Local mode: the exit status of runner i if its process ended (to pass a
-  /// runner's own failure, e.g. 107 before it became ready, through).
+  /// Local mode: the exit status of runner i if its process exited by itself
+  /// (to pass a runner's own failure, e.g. 107 before it became ready,
+  /// through); nullopt while it runs or when a signal killed it.
   std::function<std::optional<int>(std::size_t)> process_exit_code;
+  /// Local mode: runner i is not driven any more (lost, abandoned after a
+  /// stop, or not released at the end): end its process now rather than
+  /// wait for it. May be called more than once for one runner.
+  std::function<void(std::size_t)> abandon;
   /// When set, the status, the merged metrics (every poll_interval) and, at
   /// the end, the result are published there (for the control API).
   std::shared_ptr<ControlState> control;
@@ -169,6 +184,10 @@ std::string segment_of(int i, int n);
 /// and "--f=v", and shorthand clusters ("-qv" keeps "-v").
 std::vector<std::string> runner_passthrough_args(const std::vector<std::string>& run_args);
 
+/// The long names of the run flags the coordinator owns (dropped by
+/// runner_passthrough_args); each is a flag of flags::run_flag_shapes().
+std::vector<std::string_view> coordinator_owned_flags();
+
 /// The full argument vector (after the binary) of local runner i of n.
 std::vector<std::string> local_runner_args(int i, int n, const std::string& script,
                                            const std::vector<std::string>& passthrough);
@@ -184,7 +203,7 @@ struct ControlResponse {
 };
 /// One JSON request to a control API (a runner's or a coordinator's), e.g.
 /// control_request("GET", "http://127.0.0.1:6565/v1/summary"). Uses a per-thread
-/// keep-alive libcurl handle; never throws.
+/// keep-alive connection (coord/control_client.h); never throws.
 ControlResponse control_request(const std::string& method, const std::string& url, const std::string* body = nullptr,
                                 std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
 
@@ -226,5 +245,12 @@ struct Outcome {
   bool marked_failed = false;  ///< a runner ended with 110 (exec.test.fail())
 };
 int decide_exit_code(const Outcome& o);
+
+/// The end-of-test summary outputs of the merged data: --summary-export,
+/// handleSummary(data) (with data.setup_data) or else the text summary on
+/// stdout (unless no_summary). `plain_text` is the text summary without
+/// colours. Returns the error messages (the caller prints them).
+std::vector<std::string> write_summary(const CoordinatorOptions& opts, const nlohmann::json& summary_data,
+                                       const nlohmann::json& setup_data, const std::string& plain_text);
 
 }  // namespace herd::coord

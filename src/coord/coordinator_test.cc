@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "api/control_server.h"
 #include "coord/control.h"
+#include "flags/run_flags.h"
 #include "metrics/registry.h"
 
 namespace herd::coord {
@@ -73,6 +75,35 @@ TEST(Passthrough, ValueFlagsOfIssue11KeepTheirValues) {
                                      "--http-debug=full", "--no-color", "s.js"}),
             (std::vector<std::string>{"-c", "k6.json", "--rps", "5", "--log-format", "json", "--system-tags", "url",
                                       "--http-debug=full", "--no-color"}));
+}
+
+// The coordinator splits the user's arguments with the CLI's own flag table
+// (flags::run_flag_shapes), not a copy: every flag of that table, the ones
+// added after this test was written included, keeps its value (or is owned).
+TEST(Passthrough, FollowsTheCliFlagTable) {
+  auto owned = coordinator_owned_flags();
+  auto shapes = flags::run_flag_shapes();
+  for (std::string_view o : owned) {
+    bool found = false;
+    for (auto& f : shapes) found = found || f.name == o;
+    EXPECT_TRUE(found) << "owned flag --" << o << " is not a run flag";
+  }
+  for (auto& f : shapes) {
+    std::string name = "--" + std::string(f.name);
+    bool is_owned = std::find(owned.begin(), owned.end(), f.name) != owned.end();
+    std::vector<std::string> in{name};
+    if (f.takes_value) in.push_back("x");
+    in.push_back("s.js");
+    std::vector<std::string> want;
+    if (!is_owned) want = std::vector<std::string>(in.begin(), in.end() - 1);
+    EXPECT_EQ(runner_passthrough_args(in), want) << name;
+    if (f.shorthand && f.takes_value) {  // "-X value": the value is never taken for the script
+      std::vector<std::string> s_in{std::string("-") + f.shorthand, "v", "s.js"};
+      std::vector<std::string> s_want;
+      if (!is_owned) s_want = {s_in[0], "v"};
+      EXPECT_EQ(runner_passthrough_args(s_in), s_want) << s_in[0];
+    }
+  }
 }
 
 TEST(LocalArgs, RunnerCommandLine) {
@@ -229,8 +260,10 @@ class FakeRunner : public api::ControlHandler {
         released_++;
       } else {
         stopped_++;
-        state_ = api::ExecutionStatus::kEnded;
-        code_ = 103;
+        if (!ignore_stop_) {
+          state_ = api::ExecutionStatus::kEnded;
+          code_ = 103;
+        }
       }
     }
     return std::nullopt;
@@ -245,6 +278,7 @@ class FakeRunner : public api::ControlHandler {
   }
   nlohmann::json get_setup_data() override { return setup_; }
   nlohmann::json run_setup() override {
+    if (setup_takes_.count() > 0) std::this_thread::sleep_for(setup_takes_);
     setups_++;
     setup_ = {{"token", "abc"}};
     return setup_;
@@ -260,6 +294,8 @@ class FakeRunner : public api::ControlHandler {
   }
 
   std::atomic<int> setups_{0}, teardowns_{0}, stopped_{0}, released_{0};
+  std::atomic<bool> ignore_stop_{false};      ///< a stop is counted but the runner goes on
+  std::chrono::milliseconds setup_takes_{0};  ///< set before run()
   nlohmann::json setup_;
 
  private:
@@ -494,6 +530,87 @@ TEST(CoordinatorFake, NeverReadyResultNamesTheRunner) {
   EXPECT_NE(r["message"].get<std::string>().find("runner 1 (" + dead + ")"), std::string::npos) << r.dump();
   EXPECT_NE(r["message"].get<std::string>().find("never became ready"), std::string::npos) << r.dump();
   EXPECT_TRUE(r["data"].is_null());
+}
+
+// Issue #12: a stop by a signal (105) is the user's. A runner that does not
+// end within user_stop_timeout is abandoned (its last results kept, the hook
+// called so local mode ends its process), not lost: the exit stays 105.
+// (It used to wait stop_timeout, declare it lost and exit 97.)
+TEST(CoordinatorFake, SignalStopWithARunnerThatDoesNotEndIs105NotLost) {
+  FakeRunner a(5, 10s), b(5, 10s);
+  b.ignore_stop_ = true;
+  auto o = fast_options();
+  o.stop_timeout = 10s;
+  o.user_stop_timeout = 300ms;
+  std::vector<std::size_t> abandoned;
+  o.abandon = [&](std::size_t i) { abandoned.push_back(i); };
+  Coordinator c({{a.address()}, {b.address()}}, o);
+  std::thread t([&] {
+    std::this_thread::sleep_for(300ms);
+    c.request_stop(105, "stopped by a signal");
+  });
+  testing::internal::CaptureStderr();
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = c.run();
+  auto took = std::chrono::steady_clock::now() - t0;
+  std::string err = testing::internal::GetCapturedStderr();
+  t.join();
+  EXPECT_EQ(rc, 105) << err;
+  EXPECT_TRUE(c.report().lost.empty()) << err;
+  EXPECT_LT(took, 3s) << err;
+  EXPECT_NE(err.find("runner 2"), std::string::npos) << err;
+  EXPECT_NE(std::find(abandoned.begin(), abandoned.end(), 1u), abandoned.end()) << "runner 2 is ended locally";
+  EXPECT_GT(c.report().merged.aggregate(*c.report().merged.find("iterations")).sum, 5) << "results kept";
+}
+
+// A stop requested while setup() runs on runner 1 does not wait for setup():
+// the request is abandoned at once and the test ends with 105.
+TEST(CoordinatorFake, StopDuringSetupDoesNotWaitForSetup) {
+  FakeRunner a(5, 10s), b(5, 10s);
+  a.setup_takes_ = 3s;
+  auto o = fast_options();
+  o.setup_timeout = 10s;
+  o.user_stop_timeout = 300ms;
+  std::vector<std::size_t> abandoned;
+  o.abandon = [&](std::size_t i) { abandoned.push_back(i); };
+  Coordinator c({{a.address()}, {b.address()}}, o);
+  std::thread t([&] {
+    std::this_thread::sleep_for(400ms);
+    c.request_stop(105, "stopped by a signal");
+  });
+  testing::internal::CaptureStderr();
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = c.run();
+  auto took = std::chrono::steady_clock::now() - t0;
+  std::string err = testing::internal::GetCapturedStderr();
+  t.join();
+  EXPECT_EQ(rc, 105) << err;
+  EXPECT_LT(took, 2500ms) << err;
+  EXPECT_NE(std::find(abandoned.begin(), abandoned.end(), 0u), abandoned.end()) << err;
+}
+
+// A lost runner is handed to the abandon hook at once (local mode kills a hung
+// process instead of waiting for it at the end).
+TEST(CoordinatorFake, LostRunnerIsAbandonedAtOnce) {
+  FakeRunner a(5, 5s), b(5, 5s);
+  auto o = fast_options();
+  std::atomic<bool> abandoned{false};
+  std::chrono::steady_clock::time_point abandoned_at;
+  o.abandon = [&](std::size_t i) {
+    if (i == 1 && !abandoned.exchange(true)) abandoned_at = std::chrono::steady_clock::now();
+  };
+  Coordinator c({{a.address()}, {b.address()}}, o);
+  std::thread t([&] {
+    std::this_thread::sleep_for(300ms);
+    b.kill();
+  });
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(c.run(), kExitRunnerLost);
+  auto ended = std::chrono::steady_clock::now();
+  testing::internal::GetCapturedStderr();
+  t.join();
+  ASSERT_TRUE(abandoned.load());
+  EXPECT_GT(ended - abandoned_at, 0ms);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -21,12 +22,12 @@
 
 #include "api/control_server.h"
 #include "archive/archive.h"
-#include "cli/run_flags.h"
 #include "coord/control.h"
 #include "coord/coordinator.h"
 #include "coord/result.h"
 #include "exec/runner.h"
 #include "exec/script_source.h"
+#include "flags/run_flags.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
 #include "util/duration.h"
@@ -56,7 +57,7 @@ struct Prepared {
   exec::EngineConfig summary_cfg;  ///< for handleSummary (bundle empty: none)
 };
 
-int prepare(const std::string& script, const cli::RunFlags& flags, Prepared* out, std::string* error) {
+int prepare(const std::string& script, const flags::RunFlags& flags, Prepared* out, std::string* error) {
   auto fail = [error](int code, const std::string& msg) {
     print_error(msg);
     *error = msg;
@@ -209,7 +210,7 @@ nlohmann::json failure_result(int exit_code, const std::string& message) {
 /// file if `args` name one.
 int fail_before_start(const std::vector<std::string>& args, int exit_code, const std::string& message) {
   print_error(message);
-  std::string path = cli::find_result_file(args);
+  std::string path = flags::find_result_file(args);
   if (!path.empty()) {
     std::string err = write_result_file(path, compact_result(failure_result(exit_code, message)));
     if (!err.empty()) print_error(err);
@@ -340,6 +341,10 @@ class LocalRunners {
     } catch (...) {
       close(cp->fd);
       cp->fd = -1;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        cp->eof = true;  // no reader: nothing to wait for
+      }
       throw;
     }
   }
@@ -355,6 +360,11 @@ class LocalRunners {
                                                          std::string* message) {
     auto deadline = Clock::now() + timeout;
     for (;;) {
+      std::uint64_t seen = 0;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        seen = events_;
+      }
       bool all = true;
       for (std::size_t i = 0; i < children_.size(); ++i) {
         Child& c = *children_[i];
@@ -367,9 +377,11 @@ class LocalRunners {
           auto code = exit_status(i);
           // Let the reader drain the rest of its output.
           if (c.reader.joinable()) c.reader.join();
+          // A runner's own failure (e.g. 107) is passed through; one killed by a
+          // signal (OOM killer, kill -9) is lost: 97, not 128+signal.
           *message = "runner " + std::to_string(i + 1) + " (pid " + std::to_string(c.pid) +
                      ") exited before its control API was up" +
-                     (code ? " (exit code " + std::to_string(*code) + ")" : std::string()) + tail(i);
+                     (code ? " (exit code " + std::to_string(*code) + ")" : std::string()) + describe(i) + tail(i);
           *exit_code = code && *code != 0 ? *code : kExitRunnerLost;
           return std::nullopt;
         }
@@ -398,7 +410,9 @@ class LocalRunners {
         *exit_code = kExitRunnerLost;
         return std::nullopt;
       }
-      std::this_thread::sleep_for(20ms);
+      // An address or an end of output wakes it; the bound is for stop().
+      std::unique_lock<std::mutex> lk(mu_);
+      event_.wait_until(lk, std::min(deadline, Clock::now() + 50ms), [&] { return events_ != seen; });
     }
   }
 
@@ -416,13 +430,14 @@ class LocalRunners {
     }
     return w == 0;
   }
+  /// The exit code of a runner that exited by itself; nullopt while it runs
+  /// or when a signal ended it (describe() names the signal).
   std::optional<int> exit_status(std::size_t i) {
     alive(i);
     std::lock_guard<std::mutex> g(wait_mu_);
     Child& c = *children_[i];
     if (!c.reaped) return std::nullopt;
     if (WIFEXITED(c.status)) return WEXITSTATUS(c.status);
-    if (WIFSIGNALED(c.status)) return 128 + WTERMSIG(c.status);
     return std::nullopt;
   }
   std::string describe(std::size_t i) {
@@ -444,11 +459,14 @@ class LocalRunners {
   /// rest; reaps everything and joins the readers.
   void finish(std::chrono::milliseconds grace) {
     auto deadline = Clock::now() + grace;
-    for (;;) {
-      bool any = false;
-      for (std::size_t i = 0; i < children_.size(); ++i) any = alive(i) || any;
-      if (!any || Clock::now() >= deadline) break;
-      std::this_thread::sleep_for(20ms);
+    {
+      // A runner's stderr reaches its end when the runner exits.
+      std::unique_lock<std::mutex> lk(mu_);
+      event_.wait_until(lk, deadline, [this] {
+        for (auto& c : children_)
+          if (!c->eof) return false;
+        return true;
+      });
     }
     kill_all();
   }
@@ -456,6 +474,16 @@ class LocalRunners {
   void kill_now() {
     for (auto& c : children_)
       if (!c->reaped) kill(c->pid, SIGKILL);
+  }
+
+  /// SIGKILLs runner i (if it still runs) and reaps it.
+  void kill_one(std::size_t i) {
+    std::lock_guard<std::mutex> g(wait_mu_);
+    Child& c = *children_[i];
+    if (c.reaped) return;
+    kill(c.pid, SIGKILL);
+    waitpid(c.pid, &c.status, 0);
+    c.reaped = true;
   }
 
  private:
@@ -468,6 +496,7 @@ class LocalRunners {
     std::deque<std::string> tail;
     bool reaped = false;
     int status = 0;
+    bool eof = false;  ///< its stderr reached its end (guarded by mu_)
   };
 
   void kill_all() {
@@ -489,6 +518,8 @@ class LocalRunners {
       std::lock_guard<std::mutex> g(mu_);
       if (c->address.empty()) {
         c->address = *a;
+        ++events_;
+        event_.notify_all();
         return;
       }
     }
@@ -528,10 +559,18 @@ class LocalRunners {
     } catch (...) {
     }
     close(c->fd);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      c->eof = true;
+      ++events_;
+    }
+    event_.notify_all();
   }
 
   std::vector<std::unique_ptr<Child>> children_;
-  std::mutex mu_;       ///< addresses, tails
+  std::mutex mu_;                  ///< addresses, tails, eof, events_
+  std::condition_variable event_;  ///< an address announced or an output ended
+  std::uint64_t events_ = 0;
   std::mutex wait_mu_;  ///< reaping
 };
 
@@ -566,14 +605,23 @@ void join_json_outputs(const std::string& file, int parallelism) {
 int run_local(int parallelism, const std::string& herd_binary, const std::string& script,
               const std::vector<std::string>& run_args) try {
   if (parallelism < 1) return fail_before_start(run_args, exec::kExitInvalidConfig, "--parallelism must be at least 1");
+  if (parallelism > kMaxLocalParallelism)
+    return fail_before_start(run_args, exec::kExitInvalidConfig,
+                             "--parallelism " + std::to_string(parallelism) + ": at most " +
+                                 std::to_string(kMaxLocalParallelism) +
+                                 " local runners (for more, run `herd coordinator` with runners on several machines)");
   if (script.empty() || script == "-")
     return fail_before_start(run_args, exec::kExitUsage, "--parallelism needs a script file (not stdin)");
-  cli::RunFlags flags;
+  flags::RunFlags flags;
   try {
-    flags = cli::parse_run_flags(run_args);
+    flags = flags::parse_run_flags(run_args);
   } catch (const std::exception& e) {
     return fail_before_start(run_args, exec::kExitInvalidConfig, e.what());
   }
+  if (flags.overrides.paused && *flags.overrides.paused)
+    return fail_before_start(run_args, exec::kExitInvalidConfig,
+                             "--paused cannot be used with --parallelism: the coordinator starts the runners itself "
+                             "(use `herd coordinator` to drive paused runners)");
   LocalRunners kids;        // destroyed last: kills and reaps every runner on any return
   SignalForwarder signals;  // before any thread starts (its callbacks may use kids)
   ResultReporting reporting(flags.result_file, flags.linger, kDefaultLingerTimeout);
@@ -590,7 +638,7 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   for (const auto& o : flags.overrides.outputs)
     if (o.rfind("json=", 0) == 0 && o.size() > 5) json_outs.push_back(o.substr(5));
   try {
-    for (int i = 0; i < parallelism; ++i) {
+    for (int i = 0; i < parallelism && !signals.signalled(); ++i) {
       std::vector<std::string> a = local_runner_args(i, parallelism, script, pass);
       auto dashdash = std::find(a.begin(), a.end(), std::string("--"));
       for (const auto& f : json_outs) {
@@ -604,6 +652,10 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
     return reporting.fail(kExitRunnerLost, std::string("cannot start the runners: ") + e.what(), &signals);
   }
   signals.set(nullptr, [&kids] { kids.kill_now(); });
+  if (signals.signalled()) {  // while the runners were being started
+    kids.kill_now();
+    return reporting.fail(exec::kExitSignal, "stopped before the runners were up", &signals);
+  }
   int early = 0;
   std::string early_message;
   auto addrs = kids.wait_addresses(
@@ -618,6 +670,7 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   CoordinatorOptions opts = prep.opts;
   opts.process_alive = [&kids](std::size_t i) { return kids.alive(i); };
   opts.process_exit_code = [&kids](std::size_t i) { return kids.exit_status(i); };
+  opts.abandon = [&kids](std::size_t i) { kids.kill_one(i); };
   opts.describe_failure = [&kids](std::size_t i) { return kids.describe(i) + kids.tail(i); };
   opts.control = reporting.state();
   if (!opts.quiet)
@@ -709,10 +762,10 @@ int coordinator_main(const std::vector<std::string>& args) try {
   if (runners_text.empty())
     return fail_before_start(args, exec::kExitUsage, "herd coordinator needs --runners HOST:PORT,HOST:PORT");
   std::vector<std::string> addrs;
-  cli::RunFlags flags;
+  flags::RunFlags flags;
   try {
     addrs = parse_runner_list(runners_text);
-    flags = cli::parse_run_flags(rest);
+    flags = flags::parse_run_flags(rest);
   } catch (const std::exception& e) {
     return fail_before_start(args, exec::kExitInvalidConfig, e.what());
   }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "harness.h"
@@ -274,6 +275,135 @@ export default function () { http.post(`${__ENV.BASE_URL}/counter/work/inc`); sl
   EXPECT_EQ(kill(victim, 0), -1);
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(counter("work"), before) << "no runner is still sending";
+  expect_no_runner_left();
+}
+
+// ---------------------------------------------------------------------------
+// Issue #12: faults (docs/status.md "Issue #12: coordinator" has the matrix).
+
+/// Waits (at most ~15 s) until exactly one runner with `needle` in its command
+/// line exists and `ready()` holds; returns its pid or -1.
+pid_t wait_for_runner(const std::string& script, const std::string& needle, const std::function<bool()>& ready) {
+  for (int i = 0; i < 300; i++) {
+    std::this_thread::sleep_for(50ms);
+    auto v = procs_with({script, needle});
+    if (v.size() == 1 && ready()) return v[0];
+  }
+  return -1;
+}
+
+TEST_F(CoordinatorTest, HungRunnerIsLostAndHerdExitsPromptlyWith97) {
+  const std::string script = R"JS(
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 4, duration: '40s' } } };
+export default function () { http.post(`${__ENV.BASE_URL}/counter/work/inc`); sleep(0.05); }
+)JS";
+  script_ = dir_.write("script.js", script);
+  BackgroundRun run([this] { return run_written(4, {"--summary-export", "e.json"}, 60s); });
+  pid_t victim = wait_for_runner(script_, "--execution-segment 1/4:1/2 ", [this] { return counter("work") > 40; });
+  if (victim > 0) kill(victim, SIGSTOP);
+  auto stopped_at = std::chrono::steady_clock::now();
+  const ProcResult& r = run.wait();
+  double after_stop = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
+  if (victim > 0 && kill(victim, 0) == 0) {
+    ADD_FAILURE() << "the hung runner was left behind";
+    kill(victim, SIGKILL);
+  }
+  ASSERT_GT(victim, 0) << r;
+  EXPECT_EQ(r.exit_code, 97) << r;
+  EXPECT_NE(r.err.find("runner 2 (127.0.0.1:"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("no answer for"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("PARTIAL RESULTS"), std::string::npos) << r;
+  // Declared lost ~6 s after the stop (5 s without an answer + a poll); then the
+  // exit must follow promptly (it used to wait 10 s more for the hung process).
+  EXPECT_LT(after_stop, 10.5) << r;
+  EXPECT_GT(metric_value(read_export("e.json"), "http_reqs", "count"), 20) << "results so far are kept\n" << r;
+  EXPECT_NE(r.out.find("http_reqs"), std::string::npos) << "a summary is printed\n" << r;
+  expect_no_runner_left();
+}
+
+TEST_F(CoordinatorTest, RunnerKilledBeforeItIsReadyExits97Not137) {
+  // A slow init context: the runner is killed while it is still starting.
+  const std::string script = R"JS(
+const t0 = Date.now();
+while (Date.now() - t0 < 1500) {}
+export const options = { vus: 1, iterations: 1 };
+export default function () {}
+)JS";
+  script_ = dir_.write("script.js", script);
+  BackgroundRun run([this] { return run_written(2, {}, 60s); });
+  pid_t victim = wait_for_runner(script_, "--execution-segment 1/2:1 ", [] { return true; });
+  if (victim > 0) kill(victim, SIGKILL);
+  const ProcResult& r = run.wait();
+  ASSERT_GT(victim, 0) << r;
+  EXPECT_EQ(r.exit_code, 97) << r;
+  EXPECT_NE(r.err.find("runner 2"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("killed by signal 9"), std::string::npos) << r;
+  expect_no_runner_left();
+}
+
+TEST_F(CoordinatorTest, ParallelismAboveTheCapIsAClearError) {
+  ProcResult r = run_par("export default function () {}\n", 100000, {}, 20s);
+  EXPECT_EQ(r.exit_code, 104) << r;
+  EXPECT_NE(r.err.find("--parallelism"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("at most 256"), std::string::npos) << r;
+  EXPECT_LT(r.seconds, 5) << r;
+}
+
+TEST_F(CoordinatorTest, PausedWithoutAnAddressIsAnErrorNotAHang) {
+  ProcResult r = run_script("export default function () {}\n", {"-p"}, {}, 15s);
+  EXPECT_FALSE(r.timed_out) << r;
+  EXPECT_EQ(r.exit_code, 104) << r;
+  EXPECT_NE(r.err.find("--paused needs --address"), std::string::npos) << r;
+  // With --parallelism the coordinator starts the runners itself: --paused would be ignored.
+  r = run_par("export default function () {}\n", 2, {"--paused"}, 15s);
+  EXPECT_FALSE(r.timed_out) << r;
+  EXPECT_EQ(r.exit_code, 104) << r;
+  EXPECT_NE(r.err.find("--paused"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("--parallelism"), std::string::npos) << r;
+}
+
+TEST_F(CoordinatorTest, SigintDuringSetupStopsPromptlyWith105) {
+  const std::string script = R"JS(
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '30s' } } };
+export function setup() { sleep(20); }
+export default function () { http.get(`${__ENV.BASE_URL}/`); sleep(0.1); }
+)JS";
+  script_ = dir_.write("script.js", script);
+  RunSpec spec;
+  spec.args = {"run", "--parallelism", "2", script_};
+  spec.signal_when = "segment 1/2:1";
+  spec.signal_delay = 1500ms;
+  spec.timeout = 60s;
+  ProcResult r = run_spec(spec);
+  EXPECT_TRUE(r.signal_sent) << r;
+  EXPECT_EQ(r.exit_code, 105) << r;
+  EXPECT_LT(r.seconds, 9) << "setup() sleeps 20 s; the signal must not wait for it\n" << r;
+  expect_no_runner_left();
+}
+
+TEST_F(CoordinatorTest, SigintWhileRunningStopsPromptlyWith105AndPrintsTheResults) {
+  const std::string script = R"JS(
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '60s' } } };
+export default function () { http.get(`${__ENV.BASE_URL}/delay/3000`); sleep(1); }
+)JS";
+  script_ = dir_.write("script.js", script);
+  RunSpec spec;
+  spec.args = {"run", "--parallelism", "2", "--summary-export", "e.json", script_};
+  spec.signal_when = "started together";
+  spec.signal_delay = 4000ms;
+  spec.timeout = 60s;
+  ProcResult r = run_spec(spec);
+  EXPECT_TRUE(r.signal_sent) << r;
+  EXPECT_EQ(r.exit_code, 105) << r;
+  EXPECT_LT(r.seconds, 12) << r;
+  EXPECT_NE(r.out.find("http_reqs"), std::string::npos) << "the summary so far is printed\n" << r;
+  EXPECT_GT(metric_value(read_export("e.json"), "http_reqs", "count"), 1) << r;
   expect_no_runner_left();
 }
 

@@ -2,11 +2,12 @@
 // Command-line flags of `herd run` (and `inspect`, `archive`), k6's spelling.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "exec/options.h"
 
-namespace herd::cli {
+namespace herd::flags {
 
 struct RunFlags {
   std::string script;            ///< the positional argument (script.js, archive .tar, or "-")
@@ -56,7 +57,18 @@ RunFlags parse_run_flags(const std::vector<std::string>& args);
 /// without parsing the other flags: a failure to parse them still reaches the file.
 std::string find_result_file(const std::vector<std::string>& args);
 
+/// The shape of one flag of the table parse_run_flags() uses: what a program
+/// that passes the user's flags on (the coordinator, to its runners) needs to
+/// split an argument list without a copy of the table.
+struct FlagShape {
+  std::string_view name;  ///< long name without dashes, e.g. "vus"
+  char shorthand = 0;     ///< 0 = none
+  bool takes_value = false;
+};
+/// Every flag parse_run_flags() accepts, in table order.
+std::vector<FlagShape> run_flag_shapes();
+
 /// Usage text for `herd run --help`.
 std::string run_usage();
 
-}  // namespace herd::cli
+}  // namespace herd::flags

@@ -1,4 +1,4 @@
-#include "cli/run_flags.h"
+#include "flags/run_flags.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -12,7 +12,7 @@
 #include "k6/secrets.h"
 #include "util/duration.h"
 
-namespace herd::cli {
+namespace herd::flags {
 namespace {
 
 enum class Kind { kBool, kValue };
@@ -111,7 +111,7 @@ std::vector<std::string> split_commas(const std::string& v) {
 using RF = RunFlags;
 using S = const std::string&;
 
-const std::vector<Flag>& flags() {
+const std::vector<Flag>& table() {
   static const std::vector<Flag> table = {
       {"vus", 'u', Kind::kValue, "int", "number of virtual users (default 1)",
        [](RF& f, S v) { f.overrides.vus = to_int(v); }},
@@ -291,7 +291,7 @@ const std::vector<Flag>& flags() {
 }
 
 // k6 flags herd does not implement: refused with the reason instead of "unknown flag".
-// A flag that gains a row in flags() is found there first; delete its row here then.
+// A flag that gains a row in table() is found there first; delete its row here then.
 struct RefusedFlag {
   const char* name;
   const char* reason;
@@ -309,14 +309,14 @@ const RefusedFlag kRefusedFlags[] = {
 };
 
 const Flag* find_long(std::string_view name) {
-  for (const Flag& f : flags()) {
+  for (const Flag& f : table()) {
     if (name == f.name) return &f;
   }
   return nullptr;
 }
 
 const Flag* find_short(char c) {
-  for (const Flag& f : flags()) {
+  for (const Flag& f : table()) {
     if (f.shorthand == c) return &f;
   }
   return nullptr;
@@ -410,6 +410,12 @@ std::string find_result_file(const std::vector<std::string>& args) {
   return found;
 }
 
+std::vector<FlagShape> run_flag_shapes() {
+  std::vector<FlagShape> out;
+  for (const Flag& f : table()) out.push_back({f.name, f.shorthand, f.kind == Kind::kValue});
+  return out;
+}
+
 std::string run_usage() {
   std::string s =
       "Start a test.\n"
@@ -420,7 +426,7 @@ std::string run_usage() {
       "Flags:\n";
   std::vector<std::pair<std::string, std::string>> rows;
   std::size_t width = 0;
-  for (const Flag& f : flags()) {
+  for (const Flag& f : table()) {
     std::string left =
         f.shorthand ? std::string("  -") + f.shorthand + ", --" + f.name : std::string("      --") + f.name;
     if (f.kind == Kind::kValue) {
@@ -446,4 +452,4 @@ std::string run_usage() {
   return s;
 }
 
-}  // namespace herd::cli
+}  // namespace herd::flags

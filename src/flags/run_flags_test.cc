@@ -1,11 +1,11 @@
-#include "cli/run_flags.h"
+#include "flags/run_flags.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
 
-namespace herd::cli {
+namespace herd::flags {
 namespace {
 
 using namespace std::chrono_literals;
@@ -282,4 +282,4 @@ TEST(RunFlags, ConfigFileIsReadAndParsed) {
 }
 
 }  // namespace
-}  // namespace herd::cli
+}  // namespace herd::flags

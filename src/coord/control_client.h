@@ -1,0 +1,79 @@
+#pragma once
+// The coordinator's HTTP client for the runners' control APIs: one libcurl
+// multi handle driving one keep-alive easy handle per runner, all from the
+// calling thread (the coordinator's). A batch of exchanges runs concurrently;
+// a wait between batches sleeps in curl_multi_poll and is cut short by wake()
+// (thread-safe), so a stop request is seen at once without a sleep loop.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <curl/curl.h>
+
+namespace herd::coord {
+
+struct CurlEasyDeleter {
+  void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
+};
+struct CurlMultiDeleter {
+  void operator()(CURLM* m) const noexcept { curl_multi_cleanup(m); }
+};
+struct CurlSlistDeleter {
+  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+};
+using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
+using CurlMulti = std::unique_ptr<CURLM, CurlMultiDeleter>;
+using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+/// curl_global_init once per process (thread-safe).
+void ensure_curl_global();
+
+/// One request and its answer.
+struct Exchange {
+  std::size_t connection = 0;  ///< which runner's connection carries it
+  std::string method = "GET";
+  std::string url;
+  std::string body;  ///< sent for every method but GET
+  std::chrono::milliseconds timeout{3000};
+  // The answer.
+  long status = 0;  ///< 0 = no answer (`error` says why)
+  std::string response;
+  std::string error;
+  bool timed_out = false;                      ///< no answer within `timeout`
+  std::chrono::steady_clock::time_point done;  ///< when the answer was complete
+};
+
+/// "HTTP 400: detail" or the transport error.
+std::string error_detail(const Exchange& x);
+
+class ControlClient {
+ public:
+  /// `connections` keep-alive connections (one per runner).
+  explicit ControlClient(std::size_t connections);
+  ~ControlClient();
+  ControlClient(const ControlClient&) = delete;
+  ControlClient& operator=(const ControlClient&) = delete;
+
+  /// Runs every exchange concurrently (at most one per connection) on the
+  /// calling thread until all are answered or timed out. `cancel` (may be
+  /// empty) is asked after every wake-up: when it says true the transfers
+  /// still running are abandoned (error "cancelled"). Returns false if cancelled.
+  bool perform(const std::vector<Exchange*>& batch, const std::function<bool()>& cancel = {});
+
+  /// Sleeps until `deadline` or until wake() is called (by any thread).
+  void wait_until(std::chrono::steady_clock::time_point deadline);
+  /// Thread-safe: ends a wait_until() or a perform()'s current poll at once.
+  void wake() noexcept;
+
+ private:
+  CurlMulti multi_;
+  std::atomic<bool> woken_{false};  ///< set by wake(), consumed by wait_until()
+  std::vector<CurlEasy> easy_;
+};
+
+}  // namespace herd::coord

@@ -1,0 +1,207 @@
+// The runners' command lines and names (pure, unit-tested in coordinator_test.cc).
+#include <algorithm>
+#include <iterator>
+#include <stdexcept>
+#include <string_view>
+
+#include "coord/coordinator.h"
+#include "exec/segment.h"
+#include "flags/run_flags.h"
+
+namespace herd::coord {
+
+// Pure helpers.
+
+std::string runner_name(std::size_t i, const RunnerEndpoint& r) {
+  std::string s = "runner " + std::to_string(i + 1) + " (" + r.address;
+  if (r.pid > 0) s += ", pid " + std::to_string(r.pid);
+  return s + ")";
+}
+
+std::string segment_sequence(int n) {
+  std::string s;
+  for (int i = 0; i <= n; ++i) {
+    if (i) s += ',';
+    s += exec::Rational(i, n).to_string();
+  }
+  return s;
+}
+
+std::string segment_of(int i, int n) {
+  return exec::Rational(i, n).to_string() + ":" + exec::Rational(i + 1, n).to_string();
+}
+
+namespace {
+
+/// The run flags the coordinator owns: not passed to the runners (see run_local).
+/// Every other flag of the table (flags/run_flags.h) is passed through.
+constexpr std::string_view kOwnedFlags[] = {
+    "summary-export",
+    "out",
+    "no-summary",
+    "quiet",
+    "no-thresholds",
+    "paused",
+    "address",
+    "no-setup",
+    "linger",
+    "no-teardown",
+    "execution-segment",
+    "execution-segment-sequence",
+    "parallelism",
+    "archive-out",
+    "execution-requirements",
+    "result-file",
+    "help",
+};
+
+struct FlagInfo {
+  std::string_view name;
+  char shorthand;
+  bool takes_value;
+  bool drop;  ///< owned by the coordinator: not passed to runners
+};
+
+const std::vector<FlagInfo>& flag_infos() {
+  static const std::vector<FlagInfo> infos = [] {
+    std::vector<FlagInfo> v;
+    for (const flags::FlagShape& f : flags::run_flag_shapes()) {
+      bool owned = std::find(std::begin(kOwnedFlags), std::end(kOwnedFlags), f.name) != std::end(kOwnedFlags);
+      v.push_back({f.name, f.shorthand, f.takes_value, owned});
+    }
+    return v;
+  }();
+  return infos;
+}
+
+const FlagInfo* find_long(const std::string& n) {
+  for (const auto& f : flag_infos())
+    if (n == f.name) return &f;
+  return nullptr;
+}
+const FlagInfo* find_short(char c) {
+  for (const auto& f : flag_infos())
+    if (f.shorthand == c) return &f;
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string_view> coordinator_owned_flags() {
+  return {std::begin(kOwnedFlags), std::end(kOwnedFlags)};
+}
+
+std::vector<std::string> runner_passthrough_args(const std::vector<std::string>& run_args) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < run_args.size(); ++i) {
+    const std::string& a = run_args[i];
+    if (a == "--") break;  // only positionals follow
+    if (a.size() > 2 && a[0] == '-' && a[1] == '-') {
+      std::string body = a.substr(2);
+      auto eq = body.find('=');
+      const FlagInfo* f = find_long(body.substr(0, eq));
+      bool has_next_value = f && f->takes_value && eq == std::string::npos && i + 1 < run_args.size();
+      if (f && f->drop) {
+        if (has_next_value) ++i;
+        continue;
+      }
+      out.push_back(a);
+      if (has_next_value) out.push_back(run_args[++i]);
+      continue;
+    }
+    if (a.size() > 1 && a[0] == '-') {
+      std::string kept = "-";
+      bool consumed_next = false;
+      std::string value_part;
+      for (std::size_t j = 1; j < a.size(); ++j) {
+        const FlagInfo* f = find_short(a[j]);
+        if (!f) {  // unknown: keep the rest as is
+          kept += a.substr(j);
+          break;
+        }
+        if (!f->takes_value) {
+          if (j + 1 < a.size() && a[j + 1] == '=') {  // "-q=false"
+            if (!f->drop) kept += a.substr(j);
+            break;
+          }
+          if (!f->drop) kept += a[j];
+          continue;
+        }
+        std::string rest = a.substr(j + 1);
+        if (rest.empty() && i + 1 < run_args.size()) {
+          consumed_next = true;
+          value_part = run_args[i + 1];
+        }
+        if (!f->drop) {
+          kept += a[j];
+          kept += rest;
+        }
+        break;
+      }
+      if (consumed_next) ++i;
+      bool last_takes_value = kept.size() > 1 && find_short(kept.back()) && find_short(kept.back())->takes_value;
+      if (kept.size() > 1) out.push_back(kept);
+      if (consumed_next && kept.size() > 1 && last_takes_value) out.push_back(value_part);
+      continue;
+    }
+    // A positional (the script): dropped.
+  }
+  return out;
+}
+
+std::vector<std::string> local_runner_args(int i, int n, const std::string& script,
+                                           const std::vector<std::string>& passthrough) {
+  std::vector<std::string> a{"run",
+                             "--paused",
+                             "--address",
+                             "127.0.0.1:0",
+                             "--linger",
+                             "--no-setup",
+                             "--no-teardown",
+                             "--no-thresholds",
+                             "--execution-segment",
+                             segment_of(i, n),
+                             "--execution-segment-sequence",
+                             segment_sequence(n),
+                             "-q",
+                             "--no-summary"};
+  a.insert(a.end(), passthrough.begin(), passthrough.end());
+  a.push_back("--");
+  a.push_back(script);
+  return a;
+}
+
+std::optional<std::string> parse_listening_line(const std::string& line) {
+  static const std::string kMark = "control API listening on http://";
+  auto p = line.find(kMark);
+  if (p == std::string::npos) return std::nullopt;
+  std::string rest = line.substr(p + kMark.size());
+  while (!rest.empty() && (rest.back() == '\r' || rest.back() == '\n' || rest.back() == ' ' || rest.back() == '/'))
+    rest.pop_back();
+  auto colon = rest.rfind(':');
+  if (rest.empty() || colon == std::string::npos || colon + 1 >= rest.size()) return std::nullopt;
+  return rest;
+}
+
+std::vector<std::string> parse_runner_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto c = text.find(',', start);
+    std::string item = text.substr(start, c == std::string::npos ? std::string::npos : c - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (item.empty()) throw std::invalid_argument("--runners: empty entry in \"" + text + "\"");
+    auto colon = item.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 >= item.size())
+      throw std::invalid_argument("--runners: \"" + item + "\" is not HOST:PORT");
+    for (std::size_t k = colon + 1; k < item.size(); ++k)
+      if (item[k] < '0' || item[k] > '9') throw std::invalid_argument("--runners: bad port in \"" + item + "\"");
+    out.push_back(item);
+    if (c == std::string::npos) break;
+    start = c + 1;
+  }
+  return out;
+}
+
+}  // namespace herd::coord
