@@ -262,6 +262,7 @@ void Engine::Impl::init_vus(std::int64_t count) {
     workers.push_back(std::move(w));
   }
   pool.assign(static_cast<size_t>(count), nullptr);
+  vus_max = count;
   std::latch done(count);
   std::mutex err_mu;
   std::string first_err;
