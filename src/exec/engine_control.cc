@@ -55,16 +55,13 @@ std::optional<std::string> Engine::Impl::ApiHandler::patch_status(const api::Sta
   }
   // Apply.
   if (p.vus && ext) {
-    std::vector<Vu*> vus;
-    {
-      std::lock_guard<std::mutex> g(impl.scenarios_mu);
-      if (ext->policy)
-        ext->policy->set_active_vus(*p.vus);
-      else
-        ext->api_vus = *p.vus;  // not started yet (startTime): applied when it starts
-      vus = ext->vus;
-    }
-    for (Vu* v : vus)
+    // Under the lock: run_all() empties `vus` (under it) before the workers go.
+    std::lock_guard<std::mutex> g(impl.scenarios_mu);
+    if (ext->policy)
+      ext->policy->set_active_vus(*p.vus);
+    else
+      ext->api_vus = *p.vus;  // not started yet (startTime): applied when it starts
+    for (Vu* v : ext->vus)
       v->worker->loop.post([v] {
         if (v->parked) v->st.wake();
       });

@@ -207,6 +207,11 @@ RunResult Engine::Impl::run_all() {
     };
     ctl.add_timer(Clock::now() + 1s, every_second);
     ctl.run();
+    {
+      // Every VU task has ended: a later vus patch must not post to the VUs (freed after run()).
+      std::lock_guard<std::mutex> g(scenarios_mu);
+      for (auto& sc : scenarios) sc->vus.clear();
+    }
     tick();
     show_progress(true);
   }

@@ -107,9 +107,9 @@ class Engine : public EngineControl {
   /// The engine's control interface, the one --address serves (docs/control-api.md):
   /// status, pause/resume, vus, stop, setup data, metrics. Every method may be
   /// called from any thread, concurrently with each other and with run(), from
-  /// before run() starts (status Created, vus-max 0) until run() returns; after
-  /// that only status(), snapshot() and get_setup_data(). The reference lives
-  /// as long as the Engine.
+  /// before run() starts (status Created, vus-max 0) on; after run() has
+  /// returned, all but run_setup() and run_teardown() (which need the VUs).
+  /// The reference lives as long as the Engine.
   api::ControlHandler& control();
 
   /// For a coordinator: evaluates the script's init context (once) and calls
