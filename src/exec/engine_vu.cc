@@ -196,7 +196,10 @@ void Engine::Impl::shutdown_workers() {
 nlohmann::json Engine::Impl::init_vu0() {
   auto w = std::make_unique<Worker>(0, registry);
   w->start();
-  workers.push_back(std::move(w));
+  {
+    std::lock_guard<std::mutex> g(workers_mu);  // Engine::control().snapshot() may read them already
+    workers.push_back(std::move(w));
+  }
   std::promise<std::string> p;
   auto f = p.get_future();
   Worker* w0 = workers[0].get();
