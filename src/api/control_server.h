@@ -96,6 +96,7 @@ class HandlerError : public std::runtime_error {
 
 /// Implemented by the engine. Calls come from the server thread only and are
 /// serialized; implementations must be safe against their own engine threads.
+/// The engine's (exec::Engine::control()) may be called from any thread.
 /// Any method may throw: HandlerError -> its status, any other std::exception
 /// -> 500, with what() as the detail.
 class ControlHandler {

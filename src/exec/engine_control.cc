@@ -12,7 +12,7 @@ api::StatusInfo Engine::Impl::ApiHandler::status() {
     st.paused = impl.paused;
   }
   st.vus = impl.run.stats.vus_active.load();
-  st.vus_max = static_cast<std::int64_t>(impl.pool.size());
+  st.vus_max = impl.vus_max.load();
   st.stopped = impl.stop_code.load() >= 0;
   st.running = st.status == api::ExecutionStatus::kRunning;
   st.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(impl.elapsed());
@@ -25,10 +25,14 @@ api::StatusInfo Engine::Impl::ApiHandler::status() {
 }
 
 std::optional<std::string> Engine::Impl::ApiHandler::patch_status(const api::StatusPatch& p) {
-  ScenarioRun* ext = nullptr;
-  for (auto& sc : impl.scenarios)
-    if (sc->cfg.executor == "externally-controlled") ext = sc.get();
-  std::int64_t vus_max = static_cast<std::int64_t>(impl.pool.size());
+  std::lock_guard<std::mutex> serial(patch_mu);
+  ScenarioRun* ext = nullptr;  // lives as long as the engine; its cfg never changes
+  {
+    std::lock_guard<std::mutex> g(impl.scenarios_mu);
+    for (auto& sc : impl.scenarios)
+      if (sc->cfg.executor == "externally-controlled") ext = sc.get();
+  }
+  std::int64_t vus_max = impl.vus_max.load();
   // Validate everything first: an invalid patch changes nothing.
   if (p.vus_max && *p.vus_max != vus_max)
     return "changing vus-max is not supported: it is fixed at " + std::to_string(vus_max) + " after initialisation";
@@ -50,8 +54,13 @@ std::optional<std::string> Engine::Impl::ApiHandler::patch_status(const api::Sta
     return std::nullopt;
   }
   // Apply.
-  if (p.vus && ext && ext->policy) {
-    ext->policy->set_active_vus(*p.vus);
+  if (p.vus && ext) {
+    // Under the lock: run_all() empties `vus` (under it) before the workers go.
+    std::lock_guard<std::mutex> g(impl.scenarios_mu);
+    if (ext->policy)
+      ext->policy->set_active_vus(*p.vus);
+    else
+      ext->api_vus = *p.vus;  // not started yet (startTime): applied when it starts
     for (Vu* v : ext->vus)
       v->worker->loop.post([v] {
         if (v->parked) v->st.wake();
@@ -71,6 +80,7 @@ std::optional<std::string> Engine::Impl::ApiHandler::patch_status(const api::Sta
 }
 
 std::optional<bool> Engine::Impl::ApiHandler::metric_tainted(const std::string& metric) {
+  if (!impl.initialised()) return std::nullopt;  // no thresholds parsed yet
   bool has = false;
   for (auto& t : impl.thresholds) has = has || t.selector.metric == metric;
   if (!has) return std::nullopt;
@@ -86,7 +96,7 @@ nlohmann::json Engine::Impl::ApiHandler::get_setup_data() {
 }
 
 nlohmann::json Engine::Impl::ApiHandler::run_setup() {
-  if (!impl.vu0) throw std::runtime_error("the script is not initialised yet");
+  if (!impl.initialised()) throw std::runtime_error("the script is not initialised yet");
   std::string data;
   try {
     data = impl.call_lifecycle("setup", nullptr, impl.options.setup_timeout);
@@ -106,7 +116,7 @@ void Engine::Impl::ApiHandler::set_setup_data(nlohmann::json data) {
 }
 
 void Engine::Impl::ApiHandler::run_teardown() {
-  if (!impl.vu0) throw std::runtime_error("the script is not initialised yet");
+  if (!impl.initialised()) throw std::runtime_error("the script is not initialised yet");
   std::string data;
   {
     std::lock_guard<std::mutex> g(impl.setup_mu);
@@ -159,7 +169,7 @@ metrics::Snapshot Engine::Impl::collect() {
 
 std::chrono::milliseconds Engine::Impl::elapsed() const {
   return std::max(std::chrono::milliseconds(1),
-                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - test_start));
+                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - test_start.load()));
 }
 
 void Engine::Impl::evaluate_periodic() {

@@ -159,8 +159,11 @@ struct ScenarioRun {
   Clock::time_point end;        ///< no new iterations after this
   Clock::time_point hard_stop;  ///< iterations still running are interrupted
   std::atomic<bool> stopping{false};
-  std::vector<Vu*> vus;
+  std::vector<Vu*> vus;  ///< written under Engine::Impl::scenarios_mu (the control API reads it)
   bool started = false;
+  /// vus set through the control API before the scenario started (externally-controlled);
+  /// applied when it starts. Guarded by Engine::Impl::scenarios_mu.
+  std::optional<std::int64_t> api_vus;
 
   bool arrival() const { return cfg.executor == "constant-arrival-rate" || cfg.executor == "ramping-arrival-rate"; }
 
@@ -184,7 +187,11 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   Vu* vu0 = nullptr;  ///< setup/teardown/handleSummary VU, on workers[0]
   std::vector<Vu*> pool;
+  std::atomic<std::int64_t> vus_max{0};  ///< pool.size(), for other threads (the control API)
   std::vector<std::unique_ptr<ScenarioRun>> scenarios;
+  /// Guards, against the control API's threads, `scenarios` (the vector) and each run's
+  /// `policy`, `vus` and `api_vus`: the controller writes them under it and reads them without.
+  std::mutex scenarios_mu;
   loop::EventLoop ctl;
   std::atomic<int> stop_code{-1};
 
@@ -202,9 +209,14 @@ struct Engine::Impl {
   std::atomic<bool> signalled{false};    ///< SIGINT/SIGTERM received
 
   void set_status(api::ExecutionStatus s) { exec_status = static_cast<int>(s); }
+  /// VU 0, options and thresholds are set (they do not change after): true from
+  /// InitVUs on, which run_all() stores after writing them (the load orders the reads).
+  bool initialised() const { return exec_status.load() >= static_cast<int>(api::ExecutionStatus::kInitVUs); }
 
+  /// Engine::control(): every method may be called from any thread, concurrently.
   struct ApiHandler : api::ControlHandler {
     Impl& impl;
+    std::mutex patch_mu;  ///< one patch_status() at a time (validate, then apply)
     explicit ApiHandler(Impl& i) : impl(i) {}
 
     api::StatusInfo status() override;
@@ -226,15 +238,18 @@ struct Engine::Impl {
   std::unique_ptr<ApiHandler> api_handler;
   std::string abort_reason;
   std::mutex abort_mu;
-  Clock::time_point test_start;
-  std::int64_t pending_vu_tasks = 0;  ///< controller thread only
+  std::atomic<Clock::time_point> test_start{Clock::now()};  ///< read by elapsed() on any thread
+  std::int64_t pending_vu_tasks = 0;                        ///< controller thread only
   bool progress_shown = false;
 
   explicit Impl(EngineConfig c);
 
   std::string log_setup_error;  ///< a --log-output/--log-format/--console-output problem (exit 104)
 
-  ~Impl() { shutdown_workers(); }
+  ~Impl() {
+    api_server.reset();  // before the handler and the workers it reaches go
+    shutdown_workers();
+  }
 
   void shutdown_workers();
 

@@ -25,7 +25,10 @@ std::vector<std::size_t> Engine::Impl::take_vus(std::int64_t n) {
 void Engine::Impl::start_scenario(ScenarioRun* sc) {
   sc->start = Clock::now();
   if (!sc->arrival()) {
-    sc->policy = std::make_unique<ClosedModelExecutor>(sc->cfg, sc->start, sc->global_cfg, segment);
+    auto policy = std::make_unique<ClosedModelExecutor>(sc->cfg, sc->start, sc->global_cfg, segment);
+    std::lock_guard<std::mutex> g(scenarios_mu);  // the control API sets its active VUs
+    if (sc->api_vus) policy->set_active_vus(*sc->api_vus);
+    sc->policy = std::move(policy);
     sc->end = sc->policy->end();
   } else {
     sc->end = sc->start + scenario_duration(sc->cfg);
@@ -59,10 +62,18 @@ void Engine::Impl::start_scenario(ScenarioRun* sc) {
     auto k = static_cast<std::int64_t>(kk);
     std::size_t idx = taken[kk];
     Vu* v = pool[idx];
-    sc->vus.push_back(v);
+    {
+      std::lock_guard<std::mutex> g(scenarios_mu);
+      sc->vus.push_back(v);
+    }
     v->owner = sc;
     pending_vu_tasks++;
-    v->worker->loop.post([this, v, sc, k, idx, setup = setup_json] {
+    std::string setup;
+    {
+      std::lock_guard<std::mutex> g(setup_mu);  // PUT /v1/setup may write it meanwhile
+      setup = setup_json;
+    }
+    v->worker->loop.post([this, v, sc, k, idx, setup = std::move(setup)] {
       v->post_task([this, v, sc, k, idx, setup] {
         v->set_setup_data(setup);
         vu_run_scenario(*v, sc, k);

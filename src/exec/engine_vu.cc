@@ -200,7 +200,10 @@ nlohmann::json Engine::Impl::init_vu0() {
   auto w = std::make_unique<Worker>(0, registry);
   w->on_fault = [this](std::exception_ptr e) { worker_fault(e); };
   w->start();
-  workers.push_back(std::move(w));
+  {
+    std::lock_guard<std::mutex> g(workers_mu);  // Engine::control().snapshot() may read them already
+    workers.push_back(std::move(w));
+  }
   std::promise<std::string> p;
   auto f = p.get_future();
   Worker* w0 = workers[0].get();
@@ -267,6 +270,7 @@ void Engine::Impl::init_vus(std::int64_t count) {
     workers.push_back(std::move(w));
   }
   pool.assign(static_cast<size_t>(count), nullptr);
+  vus_max = count;
   std::latch done(count);
   std::mutex err_mu;
   std::string first_err;

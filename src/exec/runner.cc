@@ -28,6 +28,7 @@ Engine::Impl::Impl(EngineConfig c) : cfg(std::move(c)), logger(cfg.verbose) {
   } catch (const k6::SecretError& e) {
     if (log_setup_error.empty()) log_setup_error = e.what();
   }
+  api_handler = std::make_unique<ApiHandler>(*this);
 }
 
 std::string Engine::Impl::call_lifecycle(const std::string& name, const std::string* arg, microseconds limit) {
@@ -103,7 +104,6 @@ RunResult Engine::Impl::run_all() {
   }
   if (!cfg.address.empty()) {
     try {
-      api_handler = std::make_unique<ApiHandler>(*this);
       api_server = std::make_unique<api::ControlServer>(cfg.address, *api_handler);
       std::fprintf(stderr, "control API listening on http://%s\n", api_server->address().c_str());
     } catch (const std::exception& e) {
@@ -165,13 +165,14 @@ RunResult Engine::Impl::run_all() {
   }
 
   test_start = Clock::now();
-  run.stats.start = test_start;
+  run.stats.start = test_start.load();
   set_status(api::ExecutionStatus::kRunning);
   if (!setup_failed && stop_code.load() < 0) {
     for (std::size_t i = 0; i < options.scenarios.size(); i++) {
       auto sc = std::make_unique<ScenarioRun>();
       sc->cfg = options.scenarios[i];
       sc->global_cfg = global_scenarios[i];
+      std::lock_guard<std::mutex> g(scenarios_mu);
       scenarios.push_back(std::move(sc));
     }
     for (auto& sc : scenarios) {
@@ -184,7 +185,7 @@ RunResult Engine::Impl::run_all() {
         if (stop_code.load() < 0) start_scenario(p);
         on_vu_scenario_done(p);
       };
-      loop::TimerId id = ctl.add_timer(test_start + p->cfg.start_time, fire);
+      loop::TimerId id = ctl.add_timer(test_start.load() + p->cfg.start_time, fire);
       pending_starts.push_back({id, fire});
     }
     // Once a second: vus gauge, progress; every 2 s: thresholds.
@@ -197,6 +198,11 @@ RunResult Engine::Impl::run_all() {
     };
     ctl.add_timer(Clock::now() + 1s, every_second);
     ctl.run();
+    {
+      // Every VU task has ended: a later vus patch must not post to the VUs (freed after run()).
+      std::lock_guard<std::mutex> g(scenarios_mu);
+      for (auto& sc : scenarios) sc->vus.clear();
+    }
     tick();
     show_progress(true);
   }
@@ -206,7 +212,12 @@ RunResult Engine::Impl::run_all() {
   set_status(api::ExecutionStatus::kTeardown);
   if (!cfg.no_teardown && !setup_failed) {
     try {
-      call_lifecycle("teardown", &setup_json, options.teardown_timeout);
+      std::string data;
+      {
+        std::lock_guard<std::mutex> g(setup_mu);  // PUT /v1/setup may write it meanwhile
+        data = setup_json;
+      }
+      call_lifecycle("teardown", &data, options.teardown_timeout);
     } catch (const LifecycleTimeout& e) {
       logger.log(k6::Logger::Level::kError, e.what(), "engine");
       if (res.exit_code == kExitOk) res.exit_code = kExitTeardownTimeout;
@@ -359,11 +370,12 @@ bool Engine::Impl::write_outputs(RunResult& res, const metrics::SummaryOptions& 
 
 Engine::Engine(EngineConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->run.on_abort = [this](const std::string& reason) {
+    std::string message = reason.empty() ? "test aborted by the script" : reason;
     {
       std::lock_guard<std::mutex> g(impl_->abort_mu);
-      impl_->abort_reason = reason.empty() ? "test aborted by the script" : reason;
+      impl_->abort_reason = message;
     }
-    impl_->logger.log(k6::Logger::Level::kError, "test aborted: " + impl_->abort_reason, "engine");
+    impl_->logger.log(k6::Logger::Level::kError, "test aborted: " + message, "engine");
     impl_->stop(kExitScriptAborted);
   };
 }
@@ -372,6 +384,10 @@ Engine::~Engine() = default;
 
 void Engine::stop(int exit_code) {
   impl_->stop(exit_code);
+}
+
+api::ControlHandler& Engine::control() {
+  return *impl_->api_handler;
 }
 
 RunResult Engine::run() {
@@ -389,6 +405,7 @@ RunResult Engine::run() {
     std::_Exit(r.exit_code);
   }
 #endif
+  impl_->api_server.reset();  // run_all() returned early: no API call may reach the VUs below
   impl_->shutdown_workers();
   return r;
 }

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/control_server.h"
 #include "exec/options.h"
 #include "js/bundle.h"
 #include "k6/vu_state.h"
@@ -105,6 +106,14 @@ class Engine : public EngineControl {
   Options inspect();
 
   void stop(int exit_code) override;
+
+  /// The engine's control interface, the one --address serves (docs/control-api.md):
+  /// status, pause/resume, vus, stop, setup data, metrics. Every method may be
+  /// called from any thread, concurrently with each other and with run(), from
+  /// before run() starts (status Created, vus-max 0) on; after run() has
+  /// returned, all but run_setup() and run_teardown() (which need the VUs).
+  /// The reference lives as long as the Engine.
+  api::ControlHandler& control();
 
   /// For a coordinator: evaluates the script's init context (once) and calls
   /// its handleSummary(data). nullopt when the script exports none. Throws

@@ -20,6 +20,18 @@
 #endif
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define HERD_FIBER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HERD_FIBER_TSAN 1
+#endif
+#endif
+
+#if defined(HERD_FIBER_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #if defined(HERD_FIBER_ASAN)
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -69,6 +81,25 @@ inline void finish_switch(void* fake_stack_save, const void** bottom_old, std::s
 #endif
 }
 
+// ThreadSanitizer must be told about every stack switch, or it mixes up the
+// fibers' call stacks and reports (or misses) races. Each Fiber is a TSan fiber;
+// switching synchronises (they run on one thread, one at a time).
+inline void* tsan_current() {
+#if defined(HERD_FIBER_TSAN)
+  return __tsan_get_current_fiber();
+#else
+  return nullptr;
+#endif
+}
+
+inline void tsan_switch(void* to) {
+#if defined(HERD_FIBER_TSAN)
+  __tsan_switch_to_fiber(to, 0);
+#else
+  (void)to;
+#endif
+}
+
 }  // namespace
 
 struct Fiber::Impl {
@@ -86,6 +117,9 @@ struct Fiber::Impl {
   void* fiber_fake_stack = nullptr;
   const void* caller_bottom = nullptr;
   std::size_t caller_size = 0;
+  // ThreadSanitizer bookkeeping: this fiber's TSan context and its resumer's.
+  void* tsan_fiber = nullptr;
+  void* tsan_caller = nullptr;
 
   char* stack_low() const { return map_base + page_size(); }
 };
@@ -122,6 +156,9 @@ Fiber::~Fiber() {
     }
     if (!d.finished) std::terminate();
   }
+#if defined(HERD_FIBER_TSAN)
+  if (d.tsan_fiber) __tsan_destroy_fiber(d.tsan_fiber);
+#endif
   if (d.map_base) {
 #if defined(HERD_FIBER_ASAN)
     ASAN_UNPOISON_MEMORY_REGION(d.map_base + page_size(), d.size);
@@ -152,6 +189,7 @@ void Fiber::resume() {
       impl->finished = true;
       impl->body = nullptr;  // release captures on the fiber's own thread, before leaving
       start_switch(nullptr, impl->caller_bottom, impl->caller_size);  // this stack dies
+      tsan_switch(impl->tsan_caller);
       return std::move(impl->caller);
     });
   }
@@ -159,6 +197,11 @@ void Fiber::resume() {
   tl_current = this;
   void* caller_fake = nullptr;
   start_switch(&caller_fake, d.stack_low(), d.size);
+  d.tsan_caller = tsan_current();
+#if defined(HERD_FIBER_TSAN)
+  if (!d.tsan_fiber) d.tsan_fiber = __tsan_create_fiber(0);
+#endif
+  tsan_switch(d.tsan_fiber);
   d.self = std::move(d.self).resume();
   finish_switch(caller_fake, nullptr, nullptr);
   tl_current = prev;
@@ -178,6 +221,7 @@ void Fiber::suspend() {
   if (!f) throw std::logic_error("Fiber::suspend called outside a fiber");
   Impl* d = f->impl_.get();
   start_switch(&d->fiber_fake_stack, d->caller_bottom, d->caller_size);
+  tsan_switch(d->tsan_caller);
   d->caller = std::move(d->caller).resume();
   finish_switch(d->fiber_fake_stack, &d->caller_bottom, &d->caller_size);
   if (d->unwinding) throw ForcedUnwind{};

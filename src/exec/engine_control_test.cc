@@ -1,0 +1,149 @@
+// Engine::control() called from other threads while the engine runs (issue #12).
+// These tests pass unsanitized whenever the calls' effects are right; the data
+// races they provoke (status, vus, scenarios, setup data read while the engine
+// writes them) are only reported by the ThreadSanitizer build (preset tsan).
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "exec/runner.h"
+#include "exec/script_source.h"
+
+namespace herd::exec {
+namespace {
+
+class ScriptFile {
+ public:
+  explicit ScriptFile(const std::string& source) {
+    char tmpl[] = "/tmp/herd-engine-control-XXXXXX.js";
+    int fd = mkstemps(tmpl, 3);
+    EXPECT_GE(fd, 0);
+    if (fd >= 0) ::close(fd);
+    path_ = tmpl;
+    std::ofstream(path_) << source;
+  }
+  ~ScriptFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+EngineConfig config(const ScriptFile& script) {
+  EngineConfig cfg;
+  cfg.bundle = make_bundle(script.path());
+  cfg.cli.quiet = true;
+  cfg.cli.no_summary = true;
+  cfg.cli.workers = 2;
+  return cfg;
+}
+
+double iterations(const RunResult& r) {
+  auto id = r.snapshot.find("iterations");
+  return id ? r.snapshot.aggregate(*id).sum : 0;
+}
+
+// Every control call, from three threads, over the whole life of a run: before
+// the VU pool exists, during setup, while the scenario runs, during teardown.
+TEST(EngineControl, CallableFromAnyThreadDuringTheRun) {
+  ScriptFile script(R"(
+import { sleep } from 'k6';
+export const options = {
+  thresholds: { iterations: ['count>0'] },
+  scenarios: { ext: { executor: 'externally-controlled', vus: 1, maxVUs: 3, duration: '2s' } },
+};
+export function setup() { return { from: 'setup' }; }
+export default function (data) { sleep(0.02); }
+export function teardown(data) {}
+)");
+  Engine engine(config(script));
+  api::ControlHandler& ctl = engine.control();
+  EXPECT_EQ(ctl.status().status, api::ExecutionStatus::kCreated);
+
+  std::atomic<bool> done{false};
+  std::atomic<bool> saw_running{false};
+  std::atomic<std::int64_t> max_vus_seen{0};
+  std::atomic<int> patches_ok{0};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {  // the control API's GETs
+    while (!done) {
+      api::StatusInfo st = ctl.status();
+      if (st.status == api::ExecutionStatus::kRunning) saw_running = true;
+      max_vus_seen = std::max(max_vus_seen.load(), st.vus_max);
+      (void)ctl.snapshot();
+      (void)ctl.metric_tainted("iterations");
+      (void)ctl.get_setup_data();
+    }
+  });
+  threads.emplace_back([&] {  // PATCH /v1/status: scale the externally-controlled scenario
+    std::int64_t n = 1;
+    while (!done) {
+      api::StatusPatch p;
+      p.vus = n;
+      if (!ctl.patch_status(p)) patches_ok++;
+      n = n % 3 + 1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  threads.emplace_back([&] {  // PUT /v1/setup while the engine reads the setup data
+    int i = 0;
+    while (!done) {
+      ctl.set_setup_data(nlohmann::json{{"put", i++}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  RunResult r = engine.run();
+  done = true;
+  for (auto& t : threads) t.join();
+
+  EXPECT_EQ(r.exit_code, kExitOk) << r.error;
+  EXPECT_TRUE(saw_running.load());
+  EXPECT_EQ(max_vus_seen.load(), 3);
+  EXPECT_GT(patches_ok.load(), 0);
+  EXPECT_GT(iterations(r), 0);
+  EXPECT_EQ(ctl.status().status, api::ExecutionStatus::kEnded);
+}
+
+// vus set before an externally-controlled scenario starts (startTime) was
+// accepted and then lost (the scenario had no executor yet): it now applies at the start.
+TEST(EngineControl, VusSetBeforeTheScenarioStartsApply) {
+  ScriptFile script(R"(
+import { sleep } from 'k6';
+export const options = {
+  scenarios: { ext: { executor: 'externally-controlled', vus: 1, maxVUs: 3, duration: '1s', startTime: '1s' } },
+};
+export default function () { sleep(0.1); }
+)");
+  Engine engine(config(script));
+  api::ControlHandler& ctl = engine.control();
+  std::atomic<bool> done{false};
+  std::optional<std::string> err = std::string("never patched");
+  std::thread poker([&] {
+    while (!done && ctl.status().status != api::ExecutionStatus::kRunning)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int i = 0; i < 200 && !done; i++) {  // until the scenarios exist (a moment after Running)
+      api::StatusPatch p;
+      p.vus = 3;
+      err = ctl.patch_status(p);
+      if (!err) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  RunResult r = engine.run();
+  done = true;
+  poker.join();
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(r.exit_code, kExitOk) << r.error;
+  // 3 VUs sleeping 0.1 s for 1 s run ~30 iterations; 1 VU at most 10.
+  EXPECT_GT(iterations(r), 15);
+}
+
+}  // namespace
+}  // namespace herd::exec
