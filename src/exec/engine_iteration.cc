@@ -140,6 +140,9 @@ bool Engine::Impl::run_iteration(Vu& v, JSValue fn, ScenarioRun* sc, const Clock
   JS_FreeValue(v.ctx(), r);
   st.clear_async(v.ctx());  // an interrupted iteration leaves timers and requests behind
   if (st.interrupted) {
+    // Its requests still in flight (abandoned by now) release their sockets at
+    // once instead of at their timeout. On this VU's loop thread, as cancel() needs.
+    if (st.http) st.http->cancel(static_cast<std::uint64_t>(st.id_in_test));
     run.stats.iterations_interrupted++;
     return false;
   }

@@ -108,7 +108,10 @@ void Engine::Impl::end_scenario(ScenarioRun* sc, bool hard) {
     });
   }
   for (Vu* v : sc->vus) {
-    if (hard && v->owner == sc) request_vu_stop(v->st);  // reaches busy JS, whose loop runs no task
+    // A VU this scenario is done with may already run the next scenario: the
+    // stop is not for it (owner is read here, on the controller thread).
+    if (v->owner != sc) continue;
+    if (hard) request_vu_stop(v->st);  // reaches busy JS, whose loop runs no task
     v->worker->loop.post([v, hard] {
       if (hard) v->st.interrupted = !v->idle;
       // Wake VUs parked by ramping-vus (and, on a hard stop, any wait).

@@ -97,6 +97,29 @@ export function two() { http.post(`${__ENV.BASE_URL}/counter/two-${exec.scenario
   EXPECT_GE(r.seconds, 1.0) << "the second scenario starts at 1s";
 }
 
+// The first scenario's hard stop (its end plus gracefulStop) falls while the
+// second runs on the same VU: it must not interrupt that VU (it did: the
+// second scenario ended at once, having run one iteration).
+TEST_F(ExecutorTest, AScenariosHardStopSparesTheVusTheNextScenarioReuses) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import { sleep } from 'k6';
+export const options = {
+  scenarios: {
+    a: { executor: 'per-vu-iterations', vus: 1, iterations: 1, maxDuration: '1s', gracefulStop: '0s', exec: 'x' },
+    b: { executor: 'constant-vus', vus: 1, duration: '2s', startTime: '1s', exec: 'y' },
+  },
+  thresholds: { 'iterations{scenario:b}': ['count>=3'] },
+};
+export function x() {}
+export function y() { sleep(0.5); }
+)JS",
+                        &r);
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_GE(r.seconds, 2.5) << r;
+  EXPECT_GE(metric_value(exp, "iterations", "count"), 4) << r;
+}
+
 TEST_F(ExecutorTest, GracefulStopInterruptsLongIterationsWithoutCountingThem) {
   ProcResult r;
   json exp = run_export(R"JS(

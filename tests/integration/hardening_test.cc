@@ -1,7 +1,11 @@
 // k6/http through the real `herd run` binary against misbehaving servers on
 // loopback (issue #12): oversized responses fail their request, not the
 // process; 100,000 response headers are read in linear time.
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <atomic>
+#include <chrono>
 
 #include "harness.h"
 #include "http/raw_server_testing.h"
@@ -112,6 +116,47 @@ export default function () {
                         &r, {}, {{"RAW_URL", srv.base()}});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_ALL_CHECKS_PASS(exp, r, 2);
+}
+
+// An iteration interrupted at its scenario's hard stop while a request waits
+// for an answer closes that request's connection at once (Client::cancel),
+// not at the request timeout or the end of the process.
+TEST_F(HardeningTest, InterruptedIterationClosesItsRequestsConnection) {
+  using Clock = std::chrono::steady_clock;
+  std::atomic<std::int64_t> closed_after_ms{-1};
+  Clock::time_point t0 = Clock::now();
+  RawServer server([&](int fd, int, Stop stop) {
+    std::string buf, req;
+    if (!read_request(fd, buf, &req, stop)) return;
+    char c;
+    while (!stop) {  // never answer; note when the client hangs up
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 20) > 0 && ::recv(fd, &c, 1, 0) <= 0) {
+        closed_after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+        return;
+      }
+    }
+  });
+  ASSERT_TRUE(server.listening());
+  t0 = Clock::now();
+  ProcResult r = run_script(R"JS(
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = {
+  scenarios: {
+    stuck: { executor: 'per-vu-iterations', vus: 1, iterations: 1, maxDuration: '1s', gracefulStop: '0s',
+             exec: 'stuck' },
+    after: { executor: 'constant-vus', vus: 1, duration: '4s', startTime: '1s', exec: 'after' },
+  },
+};
+export function stuck() { http.get(`${__ENV.RAW}/never`, { timeout: '60s' }); }
+export function after() { sleep(0.5); }
+)JS",
+                            {"-e", "RAW=" + server.base()});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  ASSERT_GE(closed_after_ms.load(), 0) << r;
+  // Hard stop at 1 s; the test itself runs until about 5 s.
+  EXPECT_LT(closed_after_ms.load(), 3000) << r;
 }
 
 }  // namespace
