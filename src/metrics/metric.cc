@@ -148,6 +148,20 @@ void SeriesState::add(MetricType t, double value, std::int64_t time_us) {
   }
 }
 
+bool SeriesState::has_samples(MetricType t, bool any_series) const {
+  switch (t) {
+    case MetricType::kCounter:
+      return any_series;
+    case MetricType::kGauge:
+      return last_time_us != -1;
+    case MetricType::kRate:
+      return total > 0;
+    case MetricType::kTrend:
+      return trend.count() > 0;
+  }
+  return false;
+}
+
 void SeriesState::merge(MetricType t, const SeriesState& o) {
   switch (t) {
     case MetricType::kCounter:

@@ -87,6 +87,9 @@ struct SeriesState {
   /// Adds one sample of a metric of type `t` at unix time `time_us`.
   void add(MetricType t, double value, std::int64_t time_us);
   void merge(MetricType t, const SeriesState& other);
+  /// True when the series holds a sample, as thresholds and the summary see it:
+  /// a counter counts once any series of it exists (`any_series`), even at 0.
+  bool has_samples(MetricType t, bool any_series) const;
 };
 
 }  // namespace herd::metrics

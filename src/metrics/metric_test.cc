@@ -244,5 +244,20 @@ TEST(Registry, ConcurrentDefine) {
   EXPECT_EQ(r.size(), static_cast<std::size_t>(kBuiltinMetricCount) + 50);
 }
 
+TEST(SeriesState, HasSamplesPerType) {
+  SeriesState s;
+  EXPECT_FALSE(s.has_samples(MetricType::kCounter, false));
+  EXPECT_TRUE(s.has_samples(MetricType::kCounter, true));  // a counter's series exists, even at 0
+  EXPECT_FALSE(s.has_samples(MetricType::kGauge, true));
+  EXPECT_FALSE(s.has_samples(MetricType::kRate, true));
+  EXPECT_FALSE(s.has_samples(MetricType::kTrend, true));
+  s.add(MetricType::kGauge, 0, 5);
+  s.add(MetricType::kRate, 0, 5);
+  s.add(MetricType::kTrend, 1, 5);
+  EXPECT_TRUE(s.has_samples(MetricType::kGauge, false));
+  EXPECT_TRUE(s.has_samples(MetricType::kRate, false));
+  EXPECT_TRUE(s.has_samples(MetricType::kTrend, false));
+}
+
 }  // namespace
 }  // namespace herd::metrics

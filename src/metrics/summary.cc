@@ -165,20 +165,6 @@ json metric_values(const MetricDef& d, const SeriesState& s, const std::vector<s
   return v;
 }
 
-bool state_has_samples(MetricType t, const SeriesState& s, bool any_series) {
-  switch (t) {
-    case MetricType::kCounter:
-      return any_series;
-    case MetricType::kGauge:
-      return s.last_time_us != -1;
-    case MetricType::kRate:
-      return s.total > 0;
-    case MetricType::kTrend:
-      return s.trend.count() > 0;
-  }
-  return false;
-}
-
 // ------------------------------------------------------------ groups
 
 struct CheckNode {
@@ -671,7 +657,7 @@ nlohmann::json build_summary_data(const Snapshot& snap, const std::vector<Metric
     auto lo = snap.series.lower_bound(SeriesKey{id, TagSet()});
     bool any = lo != snap.series.end() && lo->first.metric == id;
     SeriesState st = snap.aggregate(id);
-    if (state_has_samples(d.type, st, any) || th_by_sel.count(d.name)) emit(d.name, d, st);
+    if (st.has_samples(d.type, any) || th_by_sel.count(d.name)) emit(d.name, d, st);
   }
   // Sub-metrics: one per threshold selector with a tag filter, plus k6's
   // implicit http_req_duration{expected_response:true}.

@@ -241,20 +241,6 @@ bool compare(double a, ThresholdExpr::Op op, double b) {
   return false;
 }
 
-bool has_samples(MetricType t, const SeriesState& s, bool any_series) {
-  switch (t) {
-    case MetricType::kCounter:
-      return any_series;
-    case MetricType::kGauge:
-      return s.last_time_us != -1;
-    case MetricType::kRate:
-      return s.total > 0;
-    case MetricType::kTrend:
-      return s.trend.count() > 0;
-  }
-  return false;
-}
-
 }  // namespace
 
 std::string threshold_agg_key(const ThresholdExpr& e) {
@@ -433,7 +419,7 @@ std::vector<ThresholdResult> evaluate_thresholds(const std::vector<MetricThresho
       r.selector = mt.selector.source;
       r.source = th.expr.source;
       r.abort_on_fail = th.abort_on_fail;
-      if (!id || !has_samples(type, *agg, any)) {
+      if (!id || !agg->has_samples(type, any)) {
         out.push_back(std::move(r));
         continue;
       }
