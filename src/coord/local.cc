@@ -30,6 +30,7 @@
 #include "flags/run_flags.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
+#include "launch/runner_args.h"
 #include "util/duration.h"
 
 namespace herd::coord {
@@ -632,14 +633,14 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   if (int rc = prepare(script, flags, &prep, &prep_error))
     return reporting.finish(failure_result(rc, prep_error), &signals);
 
-  std::vector<std::string> pass = runner_passthrough_args(run_args);
+  std::vector<std::string> pass = launch::runner_passthrough_args(run_args);
   // --out json=FILE: each runner writes FILE.runner<i>; they are joined into FILE at the end.
   std::vector<std::string> json_outs;
   for (const auto& o : flags.overrides.outputs)
     if (o.rfind("json=", 0) == 0 && o.size() > 5) json_outs.push_back(o.substr(5));
   try {
     for (int i = 0; i < parallelism && !signals.signalled(); ++i) {
-      std::vector<std::string> a = local_runner_args(i, parallelism, script, pass);
+      std::vector<std::string> a = launch::local_runner_args(i, parallelism, script, pass);
       auto dashdash = std::find(a.begin(), a.end(), std::string("--"));
       for (const auto& f : json_outs) {
         dashdash = a.insert(dashdash, {"--out", "json=" + f + ".runner" + std::to_string(i)});
@@ -676,7 +677,7 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   if (!opts.quiet)
     for (std::size_t i = 0; i < eps.size(); ++i)
       std::fprintf(stderr, "herd: %s: segment %s\n", runner_name(i, eps[i]).c_str(),
-                   segment_of(static_cast<int>(i), parallelism).c_str());
+                   launch::segment_of(static_cast<int>(i), parallelism).c_str());
   Coordinator coord(eps, std::move(opts));
   reporting.state()->on_stop(
       [&coord] { coord.request_stop(exec::kExitSignal, "stopped through the control API (PATCH /v1/status)"); });
