@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <algorithm>
@@ -32,6 +33,7 @@
 #include "k6/modules.h"
 #include "launch/runner_args.h"
 #include "util/duration.h"
+#include "util/signals.h"
 
 namespace herd::coord {
 
@@ -127,27 +129,23 @@ int prepare(const std::string& script, const flags::RunFlags& flags, Prepared* o
 }
 
 /// SIGINT/SIGTERM: blocked in the calling thread (so in every thread started
-/// later); a watcher thread turns the first into a graceful stop and the
-/// second into an immediate exit (after `on_hard`).
+/// later, util::block_stop_signals); the shared util::SignalWatcher turns the
+/// first into a graceful stop and the second into an immediate exit (after
+/// `on_hard`). The caller's signal mask is restored at destruction.
 class SignalForwarder {
  public:
   SignalForwarder() {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &mask, &old_);
-    signal(SIGPIPE, SIG_IGN);
+    pthread_sigmask(SIG_SETMASK, nullptr, &old_);  // query only
+    util::block_stop_signals();
     try {
-      thread_ = std::jthread([this, mask] { watch(mask); });
+      watcher_.emplace([this](int count, int) { on_signal(count); });
     } catch (...) {
       pthread_sigmask(SIG_SETMASK, &old_, nullptr);
       throw;
     }
   }
   ~SignalForwarder() {
-    done_ = true;
-    if (thread_.joinable()) thread_.join();
+    watcher_.reset();  // joins the watcher thread before what it uses goes
     pthread_sigmask(SIG_SETMASK, &old_, nullptr);
   }
   /// `notice` is printed when the first signal arrives ("" keeps the current one).
@@ -161,28 +159,22 @@ class SignalForwarder {
   bool signalled() const { return signalled_.load(); }
 
  private:
-  /// The watcher thread's body; a callback's exception is dropped, never let out of the thread.
-  void watch(sigset_t mask) noexcept {
-    timespec ts{0, 50'000'000};
-    int seen = 0;
-    while (!done_.load()) {
-      int sig = sigtimedwait(&mask, nullptr, &ts);
-      if (sig != SIGINT && sig != SIGTERM) continue;
-      std::lock_guard<std::mutex> g(mu_);
-      if (++seen >= 2) {
-        std::fputs("\nAborting immediately (second signal)\n", stderr);
-        try {
-          if (on_hard_) on_hard_();
-        } catch (...) {
-        }
-        std::_Exit(exec::kExitSignal);
-      }
-      std::fputs(notice_.c_str(), stderr);
-      signalled_ = true;
+  /// On the watcher thread; a callback's exception is dropped, never let out of the thread.
+  void on_signal(int count) noexcept {
+    std::lock_guard<std::mutex> g(mu_);
+    if (count >= 2) {
+      std::fputs("\nAborting immediately (second signal)\n", stderr);
       try {
-        if (on_stop_) on_stop_();
+        if (on_hard_) on_hard_();
       } catch (...) {
       }
+      std::_Exit(exec::kExitSignal);
+    }
+    std::fputs(notice_.c_str(), stderr);
+    signalled_ = true;
+    try {
+      if (on_stop_) on_stop_();
+    } catch (...) {
     }
   }
 
@@ -190,9 +182,8 @@ class SignalForwarder {
   std::mutex mu_;
   std::function<void()> on_stop_, on_hard_;
   std::string notice_ = "\nStopping the test (signal received); press Ctrl+C again to abort immediately\n";
-  std::atomic<bool> done_{false};
   std::atomic<bool> signalled_{false};
-  std::jthread thread_;  ///< last: started after, and joined before, what it uses
+  std::optional<util::SignalWatcher> watcher_;  ///< last: started after, and joined before, what it uses
 };
 
 /// How long `--linger` keeps a coordinator's API up after the end, unless
