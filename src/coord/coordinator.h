@@ -174,23 +174,8 @@ class Coordinator {
 /// "runner 2 (127.0.0.1:40123, pid 4242)"; i is 0-based.
 std::string runner_name(std::size_t i, const RunnerEndpoint& r);
 
-/// The segment sequence for n equal runners: "0,1/4,1/2,3/4,1".
-std::string segment_sequence(int n);
-/// Runner i's (0-based) segment of n: "1/4:1/2".
-std::string segment_of(int i, int n);
-
-/// The user's run arguments minus the positional script, --parallelism and the
-/// flags the coordinator owns (see run_local), long and short forms, "--f v"
-/// and "--f=v", and shorthand clusters ("-qv" keeps "-v").
-std::vector<std::string> runner_passthrough_args(const std::vector<std::string>& run_args);
-
-/// The long names of the run flags the coordinator owns (dropped by
-/// runner_passthrough_args); each is a flag of flags::run_flag_shapes().
-std::vector<std::string_view> coordinator_owned_flags();
-
-/// The full argument vector (after the binary) of local runner i of n.
-std::vector<std::string> local_runner_args(int i, int n, const std::string& script,
-                                           const std::vector<std::string>& passthrough);
+// The runners' command lines (segments, passed-through flags) come from
+// herd::launch (launch/runner_args.h), shared with the operator.
 
 /// "control API listening on http://127.0.0.1:40123" -> "127.0.0.1:40123".
 std::optional<std::string> parse_listening_line(const std::string& line);

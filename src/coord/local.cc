@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <algorithm>
@@ -30,7 +31,9 @@
 #include "flags/run_flags.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
+#include "launch/runner_args.h"
 #include "util/duration.h"
+#include "util/signals.h"
 
 namespace herd::coord {
 
@@ -126,27 +129,23 @@ int prepare(const std::string& script, const flags::RunFlags& flags, Prepared* o
 }
 
 /// SIGINT/SIGTERM: blocked in the calling thread (so in every thread started
-/// later); a watcher thread turns the first into a graceful stop and the
-/// second into an immediate exit (after `on_hard`).
+/// later, util::block_stop_signals); the shared util::SignalWatcher turns the
+/// first into a graceful stop and the second into an immediate exit (after
+/// `on_hard`). The caller's signal mask is restored at destruction.
 class SignalForwarder {
  public:
   SignalForwarder() {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &mask, &old_);
-    signal(SIGPIPE, SIG_IGN);
+    pthread_sigmask(SIG_SETMASK, nullptr, &old_);  // query only
+    util::block_stop_signals();
     try {
-      thread_ = std::jthread([this, mask] { watch(mask); });
+      watcher_.emplace([this](int count, int) { on_signal(count); });
     } catch (...) {
       pthread_sigmask(SIG_SETMASK, &old_, nullptr);
       throw;
     }
   }
   ~SignalForwarder() {
-    done_ = true;
-    if (thread_.joinable()) thread_.join();
+    watcher_.reset();  // joins the watcher thread before what it uses goes
     pthread_sigmask(SIG_SETMASK, &old_, nullptr);
   }
   /// `notice` is printed when the first signal arrives ("" keeps the current one).
@@ -160,28 +159,22 @@ class SignalForwarder {
   bool signalled() const { return signalled_.load(); }
 
  private:
-  /// The watcher thread's body; a callback's exception is dropped, never let out of the thread.
-  void watch(sigset_t mask) noexcept {
-    timespec ts{0, 50'000'000};
-    int seen = 0;
-    while (!done_.load()) {
-      int sig = sigtimedwait(&mask, nullptr, &ts);
-      if (sig != SIGINT && sig != SIGTERM) continue;
-      std::lock_guard<std::mutex> g(mu_);
-      if (++seen >= 2) {
-        std::fputs("\nAborting immediately (second signal)\n", stderr);
-        try {
-          if (on_hard_) on_hard_();
-        } catch (...) {
-        }
-        std::_Exit(exec::kExitSignal);
-      }
-      std::fputs(notice_.c_str(), stderr);
-      signalled_ = true;
+  /// On the watcher thread; a callback's exception is dropped, never let out of the thread.
+  void on_signal(int count) noexcept {
+    std::lock_guard<std::mutex> g(mu_);
+    if (count >= 2) {
+      std::fputs("\nAborting immediately (second signal)\n", stderr);
       try {
-        if (on_stop_) on_stop_();
+        if (on_hard_) on_hard_();
       } catch (...) {
       }
+      std::_Exit(exec::kExitSignal);
+    }
+    std::fputs(notice_.c_str(), stderr);
+    signalled_ = true;
+    try {
+      if (on_stop_) on_stop_();
+    } catch (...) {
     }
   }
 
@@ -189,9 +182,8 @@ class SignalForwarder {
   std::mutex mu_;
   std::function<void()> on_stop_, on_hard_;
   std::string notice_ = "\nStopping the test (signal received); press Ctrl+C again to abort immediately\n";
-  std::atomic<bool> done_{false};
   std::atomic<bool> signalled_{false};
-  std::jthread thread_;  ///< last: started after, and joined before, what it uses
+  std::optional<util::SignalWatcher> watcher_;  ///< last: started after, and joined before, what it uses
 };
 
 /// How long `--linger` keeps a coordinator's API up after the end, unless
@@ -632,14 +624,14 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   if (int rc = prepare(script, flags, &prep, &prep_error))
     return reporting.finish(failure_result(rc, prep_error), &signals);
 
-  std::vector<std::string> pass = runner_passthrough_args(run_args);
+  std::vector<std::string> pass = launch::runner_passthrough_args(run_args);
   // --out json=FILE: each runner writes FILE.runner<i>; they are joined into FILE at the end.
   std::vector<std::string> json_outs;
   for (const auto& o : flags.overrides.outputs)
     if (o.rfind("json=", 0) == 0 && o.size() > 5) json_outs.push_back(o.substr(5));
   try {
     for (int i = 0; i < parallelism && !signals.signalled(); ++i) {
-      std::vector<std::string> a = local_runner_args(i, parallelism, script, pass);
+      std::vector<std::string> a = launch::local_runner_args(i, parallelism, script, pass);
       auto dashdash = std::find(a.begin(), a.end(), std::string("--"));
       for (const auto& f : json_outs) {
         dashdash = a.insert(dashdash, {"--out", "json=" + f + ".runner" + std::to_string(i)});
@@ -676,7 +668,7 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   if (!opts.quiet)
     for (std::size_t i = 0; i < eps.size(); ++i)
       std::fprintf(stderr, "herd: %s: segment %s\n", runner_name(i, eps[i]).c_str(),
-                   segment_of(static_cast<int>(i), parallelism).c_str());
+                   launch::segment_of(static_cast<int>(i), parallelism).c_str());
   Coordinator coord(eps, std::move(opts));
   reporting.state()->on_stop(
       [&coord] { coord.request_stop(exec::kExitSignal, "stopped through the control API (PATCH /v1/status)"); });

@@ -3,6 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <stdexcept>
+
+#include "launch/runner_args.h"
 
 namespace herd::coord {
 
@@ -32,41 +35,6 @@ std::string resolve(const std::string& dir, const std::string& file) {
 bool is_manifest_path(const std::string& path) {
   auto ext = std::filesystem::path(path).extension().string();
   return ext == ".yaml" || ext == ".yml";
-}
-
-std::vector<std::string> split_arguments(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  bool in_word = false;
-  char quote = 0;
-  for (size_t i = 0; i < text.size(); i++) {
-    char c = text[i];
-    if (quote) {
-      if (c == quote) {
-        quote = 0;
-      } else if (c == '\\' && quote == '"' && i + 1 < text.size()) {
-        cur += text[++i];
-      } else {
-        cur += c;
-      }
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-      in_word = true;
-    } else if (c == '\\' && i + 1 < text.size()) {
-      cur += text[++i];
-      in_word = true;
-    } else if (c == ' ' || c == '\t' || c == '\n') {
-      if (in_word) out.push_back(cur);
-      cur.clear();
-      in_word = false;
-    } else {
-      cur += c;
-      in_word = true;
-    }
-  }
-  if (quote) throw ManifestError("spec.arguments: unterminated quote");
-  if (in_word) out.push_back(cur);
-  return out;
 }
 
 LocalTestRun parse_testrun(const std::string& yaml_text, const std::string& manifest_dir) {
@@ -117,7 +85,13 @@ LocalTestRun parse_testrun(const std::string& yaml_text, const std::string& mani
     throw ManifestError("spec.script: exactly one of configMap, volumeClaim or localFile is needed, got " +
                         std::to_string(sources));
 
-  if (spec["arguments"]) tr.args = split_arguments(scalar(spec["arguments"], "spec.arguments"));
+  if (spec["arguments"]) {
+    try {  // split like the operator splits it for a runner Job
+      tr.args = launch::split_arguments(scalar(spec["arguments"], "spec.arguments"));
+    } catch (const std::invalid_argument& e) {
+      throw ManifestError(std::string("spec.arguments: ") + e.what());
+    }
+  }
   if (spec["args"]) {
     if (!spec["args"].IsSequence()) throw ManifestError("spec.args: must be a list of strings");
     for (size_t i = 0; i < spec["args"].size(); i++)

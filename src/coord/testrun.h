@@ -32,9 +32,6 @@ struct LocalTestRun {
 /// Parses a TestRun manifest (YAML). `manifest_dir` resolves relative script paths.
 LocalTestRun parse_testrun(const std::string& yaml_text, const std::string& manifest_dir);
 
-/// Splits a command line like a POSIX shell would (quotes and backslashes), for spec.arguments.
-std::vector<std::string> split_arguments(const std::string& text);
-
 /// True when `path` names a YAML manifest (by extension).
 bool is_manifest_path(const std::string& path);
 

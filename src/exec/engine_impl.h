@@ -236,6 +236,8 @@ struct Engine::Impl {
     void run_teardown() override;
   };
   std::unique_ptr<ApiHandler> api_handler;
+  /// Engine::control() was called: someone in process can resume a paused test.
+  std::atomic<bool> control_taken{false};
   std::string abort_reason;
   std::mutex abort_mu;
   std::atomic<Clock::time_point> test_start{Clock::now()};  ///< read by elapsed() on any thread
@@ -366,6 +368,8 @@ struct Engine::Impl {
   void worker_fault(std::exception_ptr e);
 
   RunResult run_all();
+  /// Throws OptionsError when the test would start paused with nothing to resume it.
+  void check_paused_resumable(const nlohmann::json& script_opts) const;
 
   /// Calls the script's handleSummary(data) in VU 0; nullopt when it exports none.
   std::optional<nlohmann::json> handle_summary(const nlohmann::json& data);

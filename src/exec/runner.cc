@@ -40,6 +40,25 @@ std::string Engine::Impl::call_lifecycle(const std::string& name, const std::str
   });
 }
 
+void Engine::Impl::check_paused_resumable(const nlohmann::json& script_opts) const {
+  // Without the control API (or an in-process caller of Engine::control())
+  // nothing could ever resume the test: fail now instead of waiting forever.
+  if (!options.paused || !cfg.address.empty() || control_taken.load()) return;
+  std::string source;
+  if (cfg.cli.paused)
+    source = "--paused";
+  else if (cfg.environ.count("K6_PAUSED"))
+    source = "K6_PAUSED=" + cfg.environ.at("K6_PAUSED");
+  else if (script_opts.is_object() && script_opts.contains("paused"))
+    source = "the script's options.paused";
+  else
+    source =
+        "options.paused in " + (cfg.cli.config_file.empty() ? std::string("the config file") : cfg.cli.config_file);
+  throw OptionsError(source +
+                     " needs --address HOST:PORT (the control API that resumes the test, e.g. --address "
+                     "127.0.0.1:6565)");
+}
+
 RunResult Engine::Impl::run_all() {
   RunResult res;
   // Signals: a watcher thread takes SIGINT/SIGTERM (blocked in every thread
@@ -71,6 +90,7 @@ RunResult Engine::Impl::run_all() {
     for (auto& sc : options.scenarios) sc = segment_scenario(sc, segment);
     check_vu_counts(options, available_memory_bytes());  // before anything is allocated for them
     check_durations(options);
+    check_paused_resumable(script_opts);
     start_lag_metric = registry.define("iteration_start_lag", metrics::MetricType::kTrend, metrics::ValueType::kTime);
     corrected_metric =
         registry.define("iteration_duration_corrected", metrics::MetricType::kTrend, metrics::ValueType::kTime);
@@ -387,6 +407,7 @@ void Engine::stop(int exit_code) {
 }
 
 api::ControlHandler& Engine::control() {
+  impl_->control_taken = true;  // a caller that holds the interface can resume a paused test
   return *impl_->api_handler;
 }
 

@@ -1,8 +1,12 @@
 #include "launch/runner_args.h"
 
+#include <algorithm>
+#include <iterator>
 #include <stdexcept>
+#include <string_view>
 
 #include "exec/segment.h"
+#include "flags/run_flags.h"
 
 namespace herd::launch {
 
@@ -21,83 +25,65 @@ std::string segment_of(int i, int n) {
 
 namespace {
 
+/// The run flags the coordinator (or the operator's runner Jobs) owns: not
+/// passed to the runners. Every other flag of the CLI's table
+/// (flags::run_flag_shapes) is passed through with its value.
+constexpr std::string_view kOwnedFlags[] = {
+    "summary-export",
+    "out",
+    "no-summary",
+    "quiet",
+    "no-thresholds",
+    "paused",
+    "address",
+    "no-setup",
+    "linger",
+    "no-teardown",
+    "execution-segment",
+    "execution-segment-sequence",
+    "parallelism",
+    "archive-out",
+    "execution-requirements",
+    "result-file",
+    "help",
+};
+
 struct FlagInfo {
-  const char* name;
+  std::string_view name;
   char shorthand;
   bool takes_value;
   bool drop;  ///< owned by the coordinator: not passed to runners
 };
 
-// Mirrors src/cli/run_flags.cc (which flags take a value); unknown flags are passed through.
-const FlagInfo kFlags[] = {
-    {"vus", 'u', true, false},
-    {"duration", 'd', true, false},
-    {"iterations", 'i', true, false},
-    {"stage", 's', true, false},
-    {"env", 'e', true, false},
-    {"tag", 0, true, false},
-    {"summary-export", 0, true, true},
-    {"out", 'o', true, true},
-    {"no-summary", 0, false, true},
-    {"summary-mode", 0, true, false},
-    {"quiet", 'q', false, true},
-    {"no-thresholds", 0, false, true},
-    {"summary-trend-stats", 0, true, false},
-    {"summary-time-unit", 0, true, false},
-    {"paused", 'p', false, true},
-    {"address", 'a', true, true},
-    {"no-setup", 0, false, true},
-    {"linger", 'l', false, true},
-    {"no-teardown", 0, false, true},
-    {"execution-segment", 0, true, true},
-    {"execution-segment-sequence", 0, true, true},
-    {"insecure-skip-tls-verify", 0, false, false},
-    {"include-system-env-vars", 0, false, false},
-    {"user-agent", 0, true, false},
-    {"throw", 'w', false, false},
-    {"max-redirects", 0, true, false},
-    {"discard-response-bodies", 0, false, false},
-    {"min-iteration-duration", 0, true, false},
-    {"workers", 0, true, false},
-    {"parallelism", 0, true, true},
-    {"archive-out", 'O', true, true},
-    {"execution-requirements", 0, false, true},
-    {"result-file", 0, true, true},
-    {"log-output", 0, true, false},
-    {"log-format", 0, true, false},
-    {"config", 'c', true, false},
-    {"no-color", 0, false, false},
-    {"system-tags", 0, true, false},
-    {"rps", 0, true, false},
-    {"secret-source", 0, true, false},
-    {"batch", 0, true, false},
-    {"batch-per-host", 0, true, false},
-    {"dns", 0, true, false},
-    {"local-ips", 0, true, false},
-    {"blacklist-ip", 0, true, false},
-    {"block-hostnames", 0, true, false},
-    {"no-connection-reuse", 0, false, false},
-    {"no-vu-connection-reuse", 0, false, false},
-    {"http-debug", 0, false, false},
-    {"no-cookies-reset", 0, false, false},
-    {"no-usage-report", 0, false, false},
-    {"console-output", 0, true, false},
-    {"verbose", 'v', false, false},
-    {"help", 'h', false, true},
-};
+// Derived from the CLI's own flag table, so a flag added there is split correctly here.
+const std::vector<FlagInfo>& flag_infos() {
+  static const std::vector<FlagInfo> infos = [] {
+    std::vector<FlagInfo> v;
+    for (const flags::FlagShape& f : flags::run_flag_shapes()) {
+      bool owned = std::find(std::begin(kOwnedFlags), std::end(kOwnedFlags), f.name) != std::end(kOwnedFlags);
+      v.push_back({f.name, f.shorthand, f.takes_value, owned});
+    }
+    return v;
+  }();
+  return infos;
+}
 
 const FlagInfo* find_long(const std::string& n) {
-  for (const auto& f : kFlags)
+  for (const auto& f : flag_infos())
     if (n == f.name) return &f;
   return nullptr;
 }
 const FlagInfo* find_short(char c) {
-  for (const auto& f : kFlags)
+  for (const auto& f : flag_infos())
     if (f.shorthand == c) return &f;
   return nullptr;
 }
 
 }  // namespace
+
+std::vector<std::string_view> coordinator_owned_flags() {
+  return {std::begin(kOwnedFlags), std::end(kOwnedFlags)};
+}
 
 std::vector<std::string> runner_passthrough_args(const std::vector<std::string>& run_args) {
   std::vector<std::string> out;

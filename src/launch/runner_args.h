@@ -6,6 +6,7 @@
 // (the operator must not link QuickJS, issue #12).
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace herd::launch {
@@ -18,7 +19,13 @@ std::string segment_of(int i, int n);
 /// The user's run arguments minus the positional script, --parallelism and the
 /// flags the coordinator owns, long and short forms, "--f v" and "--f=v", and
 /// shorthand clusters ("-qv" keeps "-v").
+/// Flags are split with the CLI's own table (flags::run_flag_shapes); unknown
+/// flags are passed through as they are.
 std::vector<std::string> runner_passthrough_args(const std::vector<std::string>& run_args);
+
+/// The long names of the run flags the coordinator owns (dropped by
+/// runner_passthrough_args); each is a flag of flags::run_flag_shapes().
+std::vector<std::string_view> coordinator_owned_flags();
 
 /// The full argument vector (after the binary) of runner i (0-based) of n:
 /// `run --paused --address 127.0.0.1:0 --linger ... <passthrough> -- <script>`.

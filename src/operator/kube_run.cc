@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +19,7 @@
 #include "operator/jobs.h"
 #include "util/base64.h"
 #include "util/duration.h"
+#include "util/signals.h"
 
 namespace herd::op {
 namespace {
@@ -202,8 +202,9 @@ int run(const std::vector<std::string>& args) {
   }
   if (!keep && !tr["spec"].contains("cleanup")) tr["spec"]["cleanup"] = "post";
 
-  std::signal(SIGINT, [](int) { g_interrupted = 1; });
-  std::signal(SIGTERM, [](int) { g_interrupted = 1; });
+  // SIGINT/SIGTERM: delete the TestRun (unless --keep) and stop watching it.
+  util::block_stop_signals();
+  util::SignalWatcher signals([](int, int) { g_interrupted = 1; });
 
   const std::string tr_path = kube::path_for(kGroup, kVersion, "testruns", ns, name);
   auto cleanup = [&] {

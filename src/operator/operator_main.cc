@@ -2,7 +2,6 @@
 #include <httplib.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -11,6 +10,7 @@
 #include "kube/config.h"
 #include "kube/leader.h"
 #include "operator/controller.h"
+#include "util/signals.h"
 
 namespace herd::op {
 namespace {
@@ -128,9 +128,10 @@ int operator_main(const std::vector<std::string>& args) {
     return 104;
   }
 
-  std::signal(SIGINT, [](int s) { g_signal = s; });
-  std::signal(SIGTERM, [](int s) { g_signal = s; });
-  std::signal(SIGPIPE, SIG_IGN);
+  // SIGINT/SIGTERM (any of them) shut the operator down; blocked before the
+  // controller, the endpoints and the elector start their threads.
+  util::block_stop_signals();
+  util::SignalWatcher signals([](int, int signo) { g_signal = signo; });
 
   Controller controller(*client, opts);
   std::atomic<bool> leading{!leader_elect};

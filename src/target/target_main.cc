@@ -1,13 +1,17 @@
 // `herd target`: command-line front end of the target server (server.h).
+#include <pthread.h>
 #include <signal.h>
 
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "target/request_parser.h"
 #include "target/server.h"
+#include "util/signals.h"
 
 namespace herd::target {
 
@@ -79,20 +83,30 @@ int target_main(int argc, char** argv) {
     }
   }
 
-  // Block the signals before any thread starts so that only sigwait sees them.
-  sigset_t set, old;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, &old);
+  // Block the signals before any thread starts so that only the watcher sees them.
+  sigset_t old;
+  pthread_sigmask(SIG_SETMASK, nullptr, &old);  // query only: restored at the end
+  util::block_stop_signals();
   int rc = 0;
   try {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool signalled = false;
+    util::SignalWatcher signals([&](int, int) {
+      {
+        std::lock_guard<std::mutex> g(mu);
+        signalled = true;
+      }
+      cv.notify_all();
+    });
     Server server(opts);
     server.start();
     std::printf("listening on %s\n", server.base_url().c_str());
     std::fflush(stdout);
-    int sig = 0;
-    sigwait(&set, &sig);
+    {
+      std::unique_lock<std::mutex> lk(mu);
+      cv.wait(lk, [&] { return signalled; });
+    }
     server.stop();
     std::fprintf(stderr, "herd target: stopped after %llu requests\n",
                  static_cast<unsigned long long>(server.requests_served()));

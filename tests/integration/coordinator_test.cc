@@ -364,6 +364,30 @@ TEST_F(CoordinatorTest, PausedWithoutAnAddressIsAnErrorNotAHang) {
   EXPECT_NE(r.err.find("--parallelism"), std::string::npos) << r;
 }
 
+// paused from the script's options, K6_PAUSED or the config file is known only
+// once the engine has the script's options: it fails as fast as -p does.
+TEST_F(CoordinatorTest, PausedFromTheOptionsWithoutAnAddressIsAnErrorNotAHang) {
+  ProcResult r = run_script("export const options = { paused: true };\nexport default function () {}\n", {}, {}, 15s);
+  EXPECT_FALSE(r.timed_out) << r;
+  EXPECT_EQ(r.exit_code, 104) << r;
+  EXPECT_NE(r.err.find("the script's options.paused needs --address"), std::string::npos) << r;
+  EXPECT_LT(r.seconds, 10) << r;
+  r = run_script("export default function () {}\n", {}, {{"K6_PAUSED", "true"}}, 15s);
+  EXPECT_FALSE(r.timed_out) << r;
+  EXPECT_EQ(r.exit_code, 104) << r;
+  EXPECT_NE(r.err.find("K6_PAUSED=true needs --address"), std::string::npos) << r;
+  dir_.write("k6.json", R"({"paused": true})");
+  r = run_script("export default function () {}\n", {"-c", "k6.json"}, {}, 15s);
+  EXPECT_FALSE(r.timed_out) << r;
+  EXPECT_EQ(r.exit_code, 104) << r;
+  EXPECT_NE(r.err.find("options.paused in k6.json needs --address"), std::string::npos) << r;
+  // With the control API something can resume it: it waits (until killed here).
+  r = run_script("export const options = { paused: true };\nexport default function () {}\n",
+                 {"--address", "127.0.0.1:0"}, {}, 3s);
+  EXPECT_TRUE(r.timed_out) << r;
+  EXPECT_NE(r.err.find("control API listening"), std::string::npos) << r;
+}
+
 TEST_F(CoordinatorTest, SigintDuringSetupStopsPromptlyWith105) {
   const std::string script = R"JS(
 import http from 'k6/http';
@@ -404,6 +428,30 @@ export default function () { http.get(`${__ENV.BASE_URL}/delay/3000`); sleep(1);
   EXPECT_LT(r.seconds, 12) << r;
   EXPECT_NE(r.out.find("http_reqs"), std::string::npos) << "the summary so far is printed\n" << r;
   EXPECT_GT(metric_value(read_export("e.json"), "http_reqs", "count"), 1) << r;
+  expect_no_runner_left();
+}
+
+// The coordinator takes its signals with the shared util::SignalWatcher: the
+// first stops gracefully (teardown would run), the second aborts at once.
+TEST_F(CoordinatorTest, SecondSigintAbortsImmediatelyWith105) {
+  const std::string script = R"JS(
+import { sleep } from 'k6';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '60s' } } };
+export default function () { sleep(0.2); }
+export function teardown() { sleep(20); }
+)JS";
+  script_ = dir_.write("script.js", script);
+  RunSpec spec;
+  spec.args = {"run", "--parallelism", "2", script_};
+  spec.signal_when = "started together";
+  spec.signal_delay = 1000ms;
+  spec.more_signals.push_back({"press Ctrl+C again", SIGINT, 300ms});
+  spec.timeout = 60s;
+  ProcResult r = run_spec(spec);
+  EXPECT_EQ(r.signals_sent, 2) << r;
+  EXPECT_EQ(r.exit_code, 105) << r;
+  EXPECT_NE(r.err.find("Aborting immediately (second signal)"), std::string::npos) << r;
+  EXPECT_LT(r.seconds, 12) << "teardown() sleeps 20 s; the second signal must not wait for it\n" << r;
   expect_no_runner_left();
 }
 
