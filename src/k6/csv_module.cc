@@ -246,9 +246,8 @@ JSValue n_parser_ctor(JSContext* ctx, JSValueConst new_target, int argc, JSValue
   auto state = std::make_unique<ParserState>();
   state->file_name = f->name;
   state->sel = std::make_unique<CsvSelection>(f->data, o);
-  JSValue proto = JS_GetPropertyStr(ctx, new_target, "prototype");
-  JSValue obj = JS_NewObjectProtoClass(ctx, proto, parser_class_id);
-  JS_FreeValue(ctx, proto);
+  JSValue obj = JS_NewObjectProtoClass(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, new_target, "prototype")).get(),
+                                       parser_class_id);
   if (JS_IsException(obj)) return obj;
   JS_SetOpaque(obj, state.release());
   return obj;
