@@ -53,7 +53,8 @@ bool read_options(JSContext* ctx, JSValueConst v, CsvOptions* o) {
     const char* k = JS_AtomToCString(ctx, props[i].atom);
     std::string key = k ? k : "";
     JS_FreeCString(ctx, k);
-    JSValue val = JS_GetProperty(ctx, v, props[i].atom);
+    js::Value owned(ctx, JS_GetProperty(ctx, v, props[i].atom));
+    JSValueConst val = owned.get();
     if (JS_IsUndefined(val)) {
     } else if (key == "delimiter") {
       std::string d = JS_IsString(val) ? js::to_string(ctx, val) : "";
@@ -79,7 +80,6 @@ bool read_options(JSContext* ctx, JSValueConst v, CsvOptions* o) {
                         key.c_str());
       ok = false;
     }
-    JS_FreeValue(ctx, val);
   }
   for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
   js_free(ctx, props);
