@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "js/runtime.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
 #include "util/base64.h"
@@ -189,10 +190,11 @@ JSValue n_random_bytes(JSContext* ctx, JSValueConst, int argc, JSValueConst* arg
 JSValue n_hasher_update(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
   std::string add;
   if (argc > 0) arg_bytes(ctx, argv[0], &add);
-  JSValue cur = JS_GetPropertyStr(ctx, this_val, "__data");
   std::string data;
-  if (!JS_IsUndefined(cur)) arg_bytes(ctx, cur, &data);
-  JS_FreeValue(ctx, cur);
+  {
+    js::Value cur(ctx, JS_GetPropertyStr(ctx, this_val, "__data"));
+    if (!JS_IsUndefined(cur.get())) arg_bytes(ctx, cur.get(), &data);
+  }
   js::ensure_typed_arrays(ctx);
   data += add;
   JS_DefinePropertyValueStr(ctx, this_val, "__data",
@@ -202,15 +204,17 @@ JSValue n_hasher_update(JSContext* ctx, JSValueConst this_val, int argc, JSValue
 }
 
 JSValue n_hasher_digest(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
-  JSValue alg = JS_GetPropertyStr(ctx, this_val, "__alg"), key = JS_GetPropertyStr(ctx, this_val, "__key"),
-          data = JS_GetPropertyStr(ctx, this_val, "__data");
-  std::string a = js::to_string(ctx, alg), k, d;
-  bool is_hmac = !JS_IsUndefined(key);
-  if (is_hmac) arg_bytes(ctx, key, &k);
-  if (!JS_IsUndefined(data)) arg_bytes(ctx, data, &d);
-  JS_FreeValue(ctx, alg);
-  JS_FreeValue(ctx, key);
-  JS_FreeValue(ctx, data);
+  std::string a, k, d;
+  bool is_hmac = false;
+  {
+    js::Value alg(ctx, JS_GetPropertyStr(ctx, this_val, "__alg"));
+    js::Value key(ctx, JS_GetPropertyStr(ctx, this_val, "__key"));
+    js::Value data(ctx, JS_GetPropertyStr(ctx, this_val, "__data"));
+    a = js::to_string(ctx, alg.get());
+    is_hmac = !JS_IsUndefined(key.get());
+    if (is_hmac) arg_bytes(ctx, key.get(), &k);
+    if (!JS_IsUndefined(data.get())) arg_bytes(ctx, data.get(), &d);
+  }
   const EVP_MD* md = md_by_name(a);
   if (!md) return JS_ThrowTypeError(ctx, "unknown hash algorithm \"%s\"", a.c_str());
   std::string out;

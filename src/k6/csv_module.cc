@@ -53,7 +53,8 @@ bool read_options(JSContext* ctx, JSValueConst v, CsvOptions* o) {
     const char* k = JS_AtomToCString(ctx, props[i].atom);
     std::string key = k ? k : "";
     JS_FreeCString(ctx, k);
-    JSValue val = JS_GetProperty(ctx, v, props[i].atom);
+    js::Value owned(ctx, JS_GetProperty(ctx, v, props[i].atom));
+    JSValueConst val = owned.get();
     if (JS_IsUndefined(val)) {
     } else if (key == "delimiter") {
       std::string d = JS_IsString(val) ? js::to_string(ctx, val) : "";
@@ -79,7 +80,6 @@ bool read_options(JSContext* ctx, JSValueConst v, CsvOptions* o) {
                         key.c_str());
       ok = false;
     }
-    JS_FreeValue(ctx, val);
   }
   for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
   js_free(ctx, props);
@@ -246,9 +246,8 @@ JSValue n_parser_ctor(JSContext* ctx, JSValueConst new_target, int argc, JSValue
   auto state = std::make_unique<ParserState>();
   state->file_name = f->name;
   state->sel = std::make_unique<CsvSelection>(f->data, o);
-  JSValue proto = JS_GetPropertyStr(ctx, new_target, "prototype");
-  JSValue obj = JS_NewObjectProtoClass(ctx, proto, parser_class_id);
-  JS_FreeValue(ctx, proto);
+  JSValue obj = JS_NewObjectProtoClass(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, new_target, "prototype")).get(),
+                                       parser_class_id);
   if (JS_IsException(obj)) return obj;
   JS_SetOpaque(obj, state.release());
   return obj;

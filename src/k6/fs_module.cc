@@ -31,15 +31,14 @@ JSValue read_impl(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst*
   FsFile* f = this_file(ctx, this_val);
   if (!f) return JS_EXCEPTION;
   size_t off = 0, len = 0, bpe = 0;
-  JSValue ab = argc > 0 && JS_IsObject(argv[0]) ? JS_GetTypedArrayBuffer(ctx, argv[0], &off, &len, &bpe) : JS_EXCEPTION;
-  if (JS_IsException(ab) || bpe != 1) {
-    if (JS_IsException(ab)) JS_FreeValue(ctx, JS_GetException(ctx));
-    JS_FreeValue(ctx, ab);
+  js::Value ab(
+      ctx, argc > 0 && JS_IsObject(argv[0]) ? JS_GetTypedArrayBuffer(ctx, argv[0], &off, &len, &bpe) : JS_EXCEPTION);
+  if (ab.is_exception() || bpe != 1) {
+    if (ab.is_exception()) JS_FreeValue(ctx, JS_GetException(ctx));
     return JS_ThrowTypeError(ctx, "File.read(buffer): buffer must be a Uint8Array");
   }
   size_t size = 0;
-  uint8_t* p = JS_GetArrayBuffer(ctx, &size, ab);
-  JS_FreeValue(ctx, ab);
+  uint8_t* p = JS_GetArrayBuffer(ctx, &size, ab.get());
   if (!p || off + len > size) return JS_ThrowTypeError(ctx, "File.read(buffer): the buffer is detached");
   auto total = static_cast<std::int64_t>(f->data->size());
   if (f->offset >= total) return JS_NULL;

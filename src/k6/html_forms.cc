@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "js/runtime.h"
 #include "k6/html_binding.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
@@ -169,13 +170,10 @@ using htmljs::SelectionData;
 JSValue body_selection(JSContext* ctx, JSValueConst res) {
   JSValue cached = JS_GetPropertyStr(ctx, res, "__html");
   if (!JS_IsUndefined(cached)) return cached;
-  JSValue body = JS_GetPropertyStr(ctx, res, "body");
-  if (!JS_IsString(body)) {
-    JS_FreeValue(ctx, body);
+  js::Value body(ctx, JS_GetPropertyStr(ctx, res, "body"));
+  if (!JS_IsString(body.get()))
     return JS_ThrowTypeError(ctx, "cannot parse HTML: the response body is not text (responseType \"text\" is needed)");
-  }
-  std::string text = js::to_string(ctx, body);
-  JS_FreeValue(ctx, body);
+  std::string text = js::to_string(ctx, body.get());
   JSValue sel = guarded(ctx, [&] { return htmljs::parse_to_selection(ctx, text); });
   if (JS_IsException(sel)) return sel;
   JS_DefinePropertyValueStr(ctx, res, "__html", JS_DupValue(ctx, sel), JS_PROP_CONFIGURABLE);
@@ -185,10 +183,9 @@ JSValue body_selection(JSContext* ctx, JSValueConst res) {
 /// The first element `selector` finds in the response body (nullptr + exception pending on error,
 /// nullptr without one when nothing matches).
 std::shared_ptr<const SelectionData> find_in_body(JSContext* ctx, JSValueConst res, const std::string& selector) {
-  JSValue doc = body_selection(ctx, res);
-  if (JS_IsException(doc)) return nullptr;
-  auto d = htmljs::selection_of(doc);
-  JS_FreeValue(ctx, doc);
+  js::Value doc(ctx, body_selection(ctx, res));
+  if (doc.is_exception()) return nullptr;
+  auto d = htmljs::selection_of(doc.get());
   if (!d) {
     JS_ThrowTypeError(ctx, "the response's parsed HTML was replaced by a non-Selection value");
     return nullptr;
@@ -207,10 +204,8 @@ std::shared_ptr<const SelectionData> find_in_body(JSContext* ctx, JSValueConst r
 /// String option `name` of the options object, or `def`.
 std::string option(JSContext* ctx, JSValueConst opts, const char* name, const char* def) {
   if (!JS_IsObject(opts)) return def;
-  JSValue v = JS_GetPropertyStr(ctx, opts, name);
-  std::string out = JS_IsUndefined(v) || JS_IsNull(v) ? def : js::to_string(ctx, v);
-  JS_FreeValue(ctx, v);
-  return out;
+  js::Value v(ctx, JS_GetPropertyStr(ctx, opts, name));
+  return JS_IsUndefined(v.get()) || JS_IsNull(v.get()) ? def : js::to_string(ctx, v.get());
 }
 
 /// Refuses options k6 does not have, so a typo is not silently ignored.
@@ -259,39 +254,31 @@ bool copy_props(JSContext* ctx, JSValueConst from, JSValueConst to, const char* 
 
 /// A copy of the user's params whose headers carry the form Content-Type unless they set one.
 JSValue form_params(JSContext* ctx, JSValueConst params) {
-  JSValue out = JS_NewObject(ctx), headers = JS_NewObject(ctx);
-  copy_props(ctx, params, out, nullptr);
-  JSValue h = JS_IsObject(params) ? JS_GetPropertyStr(ctx, params, "headers") : JS_UNDEFINED;
-  if (!copy_props(ctx, h, headers, "content-type"))
-    JS_SetPropertyStr(ctx, headers, "Content-Type", JS_NewString(ctx, "application/x-www-form-urlencoded"));
-  JS_FreeValue(ctx, h);
-  JS_SetPropertyStr(ctx, out, "headers", headers);
-  return out;
+  js::Value out(ctx, JS_NewObject(ctx)), headers(ctx, JS_NewObject(ctx));
+  copy_props(ctx, params, out.get(), nullptr);
+  js::Value h(ctx, JS_IsObject(params) ? JS_GetPropertyStr(ctx, params, "headers") : JS_UNDEFINED);
+  if (!copy_props(ctx, h.get(), headers.get(), "content-type"))
+    JS_SetPropertyStr(ctx, headers.get(), "Content-Type", JS_NewString(ctx, "application/x-www-form-urlencoded"));
+  JS_SetPropertyStr(ctx, out.get(), "headers", headers.release());
+  return out.release();
 }
 
 JSValue issue(JSContext* ctx, const std::string& method, const std::string& url, JSValue body, JSValueConst opts) {
-  JSValue params = JS_IsObject(opts) ? JS_GetPropertyStr(ctx, opts, "params") : JS_UNDEFINED;
-  if (!JS_IsNull(body)) {
-    JSValue p = form_params(ctx, params);
-    JS_FreeValue(ctx, params);
-    params = p;
-  }
-  JSValue args[4] = {new_string(ctx, method), new_string(ctx, url), body, params};
-  JSValue r = http_request(ctx, JS_UNDEFINED, 4, args);
-  for (JSValue v : args) JS_FreeValue(ctx, v);
-  return r;
+  js::Value owned_body(ctx, body);
+  js::Value params(ctx, JS_IsObject(opts) ? JS_GetPropertyStr(ctx, opts, "params") : JS_UNDEFINED);
+  if (!JS_IsNull(body)) params = js::Value(ctx, form_params(ctx, params.get()));
+  js::Value m(ctx, new_string(ctx, method)), u(ctx, new_string(ctx, url));
+  JSValue args[4] = {m.get(), u.get(), owned_body.get(), params.get()};
+  return http_request(ctx, JS_UNDEFINED, 4, args);
 }
 
 }  // namespace
 
 JSValue response_html(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
-  JSValue doc = body_selection(ctx, this_val);
-  if (JS_IsException(doc) || argc < 1 || JS_IsUndefined(argv[0])) return doc;
-  JSValue find = JS_GetPropertyStr(ctx, doc, "find");
-  JSValue r = JS_Call(ctx, find, doc, 1, argv);
-  JS_FreeValue(ctx, find);
-  JS_FreeValue(ctx, doc);
-  return r;
+  js::Value doc(ctx, body_selection(ctx, this_val));
+  if (doc.is_exception() || argc < 1 || JS_IsUndefined(argv[0])) return doc.release();
+  js::Value find(ctx, JS_GetPropertyStr(ctx, doc.get(), "find"));
+  return JS_Call(ctx, find.get(), doc.get(), 1, argv);
 }
 
 JSValue response_submit_form(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
@@ -319,19 +306,17 @@ JSValue response_submit_form(JSContext* ctx, JSValueConst this_val, int argc, JS
     if (name && *name) pairs.emplace_back(name, value ? value : "");
   }
   // fields override form values (one value per name)
-  JSValue fields = JS_IsObject(opts) ? JS_GetPropertyStr(ctx, opts, "fields") : JS_UNDEFINED;
   std::map<std::string, std::string> overrides;
-  bool ok = read_string_map(ctx, fields, &overrides);
-  JS_FreeValue(ctx, fields);
-  if (!ok) return JS_EXCEPTION;
+  {
+    js::Value fields(ctx, JS_IsObject(opts) ? JS_GetPropertyStr(ctx, opts, "fields") : JS_UNDEFINED);
+    if (!read_string_map(ctx, fields.get(), &overrides)) return JS_EXCEPTION;
+  }
   std::vector<std::pair<std::string, std::string>> merged;
   for (auto& [k, v] : pairs)
     if (!overrides.count(k)) merged.emplace_back(k, v);
   for (auto& kv : overrides) merged.push_back(kv);
 
-  JSValue url_v = JS_GetPropertyStr(ctx, this_val, "url");
-  std::string base = js::to_string(ctx, url_v);
-  JS_FreeValue(ctx, url_v);
+  std::string base = js::to_string(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, this_val, "url")).get());
   const char* action = html::attribute(f, "action");
   std::string url = action && *action ? util::resolve_url(base, action) : base;
   std::string method = html::attribute(f, "method") ? html::attribute(f, "method") : "GET";
@@ -356,9 +341,7 @@ JSValue response_click_link(JSContext* ctx, JSValueConst this_val, int argc, JSV
     return JS_ThrowTypeError(ctx, "clickLink: no element found for selector \"%s\"", sel.c_str());
   const char* href = html::attribute(link->nodes[0], "href");
   if (!href) return JS_ThrowTypeError(ctx, "clickLink: the element \"%s\" selected has no href", sel.c_str());
-  JSValue url_v = JS_GetPropertyStr(ctx, this_val, "url");
-  std::string base = js::to_string(ctx, url_v);
-  JS_FreeValue(ctx, url_v);
+  std::string base = js::to_string(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, this_val, "url")).get());
   return issue(ctx, "GET", util::resolve_url(base, href), JS_NULL, opts);
 }
 

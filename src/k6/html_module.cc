@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "js/runtime.h"
 #include "k6/html_binding.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
@@ -77,13 +78,11 @@ int passes(JSContext* ctx, const Filter& f, const SelPtr& s, std::size_t idx, No
     case Filter::Kind::kNodes:
       return f.nodes.count(n) ? 1 : 0;
     case Filter::Kind::kFunction: {
-      JSValue args[2] = {JS_NewInt64(ctx, static_cast<int64_t>(idx)), new_selection(ctx, s->doc, {n}, nullptr)};
-      JSValue r = JS_Call(ctx, f.fn, args[1], 2, args);
-      JS_FreeValue(ctx, args[1]);
-      if (JS_IsException(r)) return -1;
-      int b = JS_ToBool(ctx, r);
-      JS_FreeValue(ctx, r);
-      return b;
+      js::Value item(ctx, new_selection(ctx, s->doc, {n}, nullptr));
+      JSValue args[2] = {JS_NewInt64(ctx, static_cast<int64_t>(idx)), item.get()};
+      js::Value r(ctx, JS_Call(ctx, f.fn, item.get(), 2, args));
+      if (r.is_exception()) return -1;
+      return JS_ToBool(ctx, r.get());
     }
   }
   return 0;
@@ -286,24 +285,18 @@ JSValue sel_iterate(JSContext* ctx, JSValueConst this_val, int argc, JSValueCons
   if (!s) return JS_EXCEPTION;
   if (argc < 1 || !JS_IsFunction(ctx, argv[0]))
     return JS_ThrowTypeError(ctx, "%s() needs a function", magic == 0 ? "each" : "map");
-  JSValue out = magic == 0 ? JS_DupValue(ctx, this_val) : JS_NewArray(ctx);
+  js::Value out(ctx, magic == 0 ? JS_DupValue(ctx, this_val) : JS_NewArray(ctx));
   uint32_t k = 0;
   for (std::size_t i = 0; i < s->nodes.size(); i++) {
-    JSValue item =
-        magic == 0 ? new_element(ctx, s->doc, s->nodes[i]) : new_selection(ctx, s->doc, {s->nodes[i]}, nullptr);
-    JSValue args[2] = {JS_NewInt64(ctx, static_cast<int64_t>(i)), item};
-    JSValue r = JS_Call(ctx, argv[0], item, 2, args);
-    JS_FreeValue(ctx, item);
-    if (JS_IsException(r)) {
-      JS_FreeValue(ctx, out);
-      return r;
-    }
-    if (magic == 1 && !JS_IsUndefined(r) && !JS_IsNull(r))
-      JS_SetPropertyUint32(ctx, out, k++, r);
-    else
-      JS_FreeValue(ctx, r);
+    js::Value item(
+        ctx, magic == 0 ? new_element(ctx, s->doc, s->nodes[i]) : new_selection(ctx, s->doc, {s->nodes[i]}, nullptr));
+    JSValue args[2] = {JS_NewInt64(ctx, static_cast<int64_t>(i)), item.get()};
+    js::Value r(ctx, JS_Call(ctx, argv[0], item.get(), 2, args));
+    if (r.is_exception()) return JS_EXCEPTION;
+    if (magic == 1 && !JS_IsUndefined(r.get()) && !JS_IsNull(r.get()))
+      JS_SetPropertyUint32(ctx, out.get(), k++, r.release());
   }
-  return out;
+  return out.release();
 }
 
 JSValue sel_size(JSContext* ctx, JSValueConst this_val, int, JSValueConst*) {
@@ -373,9 +366,8 @@ JSValue data_value(JSContext* ctx, const std::string& v) {
     char* end = nullptr;
     double d = std::strtod(v.c_str(), &end);
     if (end == v.c_str() + v.size()) {
-      JSValue num = JS_NewFloat64(ctx, d);
-      if (js::to_string(ctx, num) == v) return num;  // only values that round-trip, as jQuery
-      JS_FreeValue(ctx, num);
+      js::Value num(ctx, JS_NewFloat64(ctx, d));
+      if (js::to_string(ctx, num.get()) == v) return num.release();  // only values that round-trip, as jQuery
     }
   }
   return new_string(ctx, v);
@@ -436,21 +428,19 @@ JSValue sel_serialize(JSContext* ctx, JSValueConst this_val, int, JSValueConst*,
   }
   JSValue obj = JS_NewObject(ctx);
   for (auto& [k, v] : pairs) {
-    JSValue prev = JS_GetPropertyStr(ctx, obj, k.c_str());
-    if (JS_IsUndefined(prev)) {
+    js::Value prev(ctx, JS_GetPropertyStr(ctx, obj, k.c_str()));
+    if (JS_IsUndefined(prev.get())) {
       JS_SetPropertyStr(ctx, obj, k.c_str(), new_string(ctx, v));
-    } else if (JS_IsArray(ctx, prev) > 0) {
-      JSValue len = JS_GetPropertyStr(ctx, prev, "length");
+    } else if (JS_IsArray(ctx, prev.get()) > 0) {
       uint32_t l = 0;
-      JS_ToUint32(ctx, &l, len);
-      JS_SetPropertyUint32(ctx, prev, l, new_string(ctx, v));
+      JS_ToUint32(ctx, &l, js::Value(ctx, JS_GetPropertyStr(ctx, prev.get(), "length")).get());
+      JS_SetPropertyUint32(ctx, prev.get(), l, new_string(ctx, v));
     } else {
       JSValue arr = JS_NewArray(ctx);
-      JS_SetPropertyUint32(ctx, arr, 0, JS_DupValue(ctx, prev));
+      JS_SetPropertyUint32(ctx, arr, 0, JS_DupValue(ctx, prev.get()));
       JS_SetPropertyUint32(ctx, arr, 1, new_string(ctx, v));
       JS_SetPropertyStr(ctx, obj, k.c_str(), arr);
     }
-    JS_FreeValue(ctx, prev);
   }
   return obj;
 }
@@ -606,10 +596,7 @@ void ensure_classes(JSContext* ctx) {
     edef.finalizer = element_finalizer;
     JS_NewClass(rt, element_class_id, &edef);
   }
-  JSValue existing = JS_GetClassProto(ctx, selection_class_id);
-  bool have = JS_IsObject(existing);
-  JS_FreeValue(ctx, existing);
-  if (have) return;
+  if (JS_IsObject(js::Value(ctx, JS_GetClassProto(ctx, selection_class_id)).get())) return;
   JSValue proto = JS_NewObject(ctx);
   for (const auto& m : kSelectionMethods) {
     JSValue f = m.fn ? JS_NewCFunction(ctx, m.fn, m.name, m.length)

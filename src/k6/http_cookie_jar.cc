@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "js/runtime.h"
 #include "k6/natives_util.h"
 
 namespace herd::k6 {
@@ -35,13 +36,9 @@ std::int64_t now_s(JSContext* ctx) {
 }
 
 // Values of an options object: false when `key` is absent or undefined.
-bool opt(JSContext* ctx, JSValueConst opts, const char* key, JSValue* out) {
-  *out = JS_GetPropertyStr(ctx, opts, key);
-  if (JS_IsUndefined(*out) || JS_IsNull(*out)) {
-    JS_FreeValue(ctx, *out);
-    return false;
-  }
-  return true;
+bool opt(JSContext* ctx, JSValueConst opts, const char* key, js::Value* out) {
+  *out = js::Value(ctx, JS_GetPropertyStr(ctx, opts, key));
+  return !JS_IsUndefined(out->get()) && !JS_IsNull(out->get());
 }
 
 bool valid_url(const std::string& url) {
@@ -81,10 +78,9 @@ JSValue n_set(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* arg
   c.path = cookie_default_path(u.path);
   std::int64_t now = now_s(ctx);
   if (argc > 3 && JS_IsObject(argv[3])) {
-    JSValue v;
+    js::Value v;
     if (opt(ctx, argv[3], "domain", &v)) {
-      std::string d = js::to_string(ctx, v);
-      JS_FreeValue(ctx, v);
+      std::string d = js::to_string(ctx, v.get());
       if (!d.empty() && d[0] == '.') d.erase(0, 1);
       for (auto& ch : d) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       if (!d.empty()) {
@@ -94,21 +90,17 @@ JSValue n_set(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* arg
       }
     }
     if (opt(ctx, argv[3], "path", &v)) {
-      std::string p = js::to_string(ctx, v);
-      JS_FreeValue(ctx, v);
+      std::string p = js::to_string(ctx, v.get());
       if (!p.empty() && p[0] == '/') c.path = p;
     }
     if (opt(ctx, argv[3], "secure", &v)) {
-      c.secure = JS_ToBool(ctx, v) > 0;
-      JS_FreeValue(ctx, v);
+      c.secure = JS_ToBool(ctx, v.get()) > 0;
     }
     if (opt(ctx, argv[3], "http_only", &v)) {
-      c.http_only = JS_ToBool(ctx, v) > 0;
-      JS_FreeValue(ctx, v);
+      c.http_only = JS_ToBool(ctx, v.get()) > 0;
     }
     if (opt(ctx, argv[3], "expires", &v)) {
-      std::string e = js::to_string(ctx, v);
-      JS_FreeValue(ctx, v);
+      std::string e = js::to_string(ctx, v.get());
       if (!e.empty()) {
         // RFC 1123 as Go parses it: a zone abbreviation it does not know counts as UTC
         std::tm tm{};
@@ -126,11 +118,7 @@ JSValue n_set(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* arg
     }
     if (opt(ctx, argv[3], "max_age", &v)) {
       int64_t ma = 0;
-      if (JS_ToInt64(ctx, &ma, v) < 0) {
-        JS_FreeValue(ctx, v);
-        return JS_EXCEPTION;
-      }
-      JS_FreeValue(ctx, v);
+      if (JS_ToInt64(ctx, &ma, v.get()) < 0) return JS_EXCEPTION;
       if (ma != 0) {
         c.max_age = ma;
         c.expires_unix = ma < 0 ? 1 : now + ma;

@@ -2,6 +2,7 @@
 // in http_natives.cc. Per VU it costs a few function objects, nothing compiled.
 #include <cstring>
 
+#include "js/runtime.h"
 #include "k6/http_cookie_jar.h"
 #include "k6/http_params.h"
 #include "k6/json_path.h"
@@ -15,8 +16,9 @@ namespace {
 // http.get/head (url, params); post/put/patch/del/options (url, body, params).
 JSValue n_method(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv, int magic) {
   static const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  js::Value method(ctx, JS_NewString(ctx, kMethods[magic]));
   JSValue args[4];
-  args[0] = JS_NewString(ctx, kMethods[magic]);
+  args[0] = method.get();
   args[1] = argc > 0 ? argv[0] : JS_UNDEFINED;
   if (magic <= 1) {
     args[2] = JS_NULL;
@@ -25,19 +27,16 @@ JSValue n_method(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* 
     args[2] = argc > 1 ? argv[1] : JS_UNDEFINED;
     args[3] = argc > 2 ? argv[2] : JS_UNDEFINED;
   }
-  JSValue r = http_request(ctx, this_val, 4, args);
-  JS_FreeValue(ctx, args[0]);
-  return r;
+  return http_request(ctx, this_val, 4, args);
 }
 
 JSValue n_request(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
   std::string m = argc > 0 ? js::to_string(ctx, argv[0]) : "GET";
   for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  JSValue args[4] = {new_string(ctx, m), argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
+  js::Value method(ctx, new_string(ctx, m));
+  JSValue args[4] = {method.get(), argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
                      argc > 3 ? argv[3] : JS_UNDEFINED};
-  JSValue r = http_request(ctx, this_val, 4, args);
-  JS_FreeValue(ctx, args[0]);
-  return r;
+  return http_request(ctx, this_val, 4, args);
 }
 
 JSValue n_file(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
@@ -53,43 +52,37 @@ JSValue n_file(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
 }
 
 JSValue n_expected_statuses(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
-  JSValue list = JS_NewArray(ctx);
+  js::Value list(ctx, JS_NewArray(ctx));
   for (int i = 0; i < argc; i++) {
     int32_t lo = 0, hi = 0;
     if (JS_IsNumber(argv[i])) {
       JS_ToInt32(ctx, &lo, argv[i]);
       hi = lo;
     } else if (JS_IsObject(argv[i])) {
-      JSValue a = JS_GetPropertyStr(ctx, argv[i], "min"), b = JS_GetPropertyStr(ctx, argv[i], "max");
-      bool ok = JS_IsNumber(a) && JS_IsNumber(b);
-      JS_ToInt32(ctx, &lo, a);
-      JS_ToInt32(ctx, &hi, b);
-      JS_FreeValue(ctx, a);
-      JS_FreeValue(ctx, b);
-      if (!ok) {
-        JS_FreeValue(ctx, list);
-        return JS_ThrowTypeError(ctx, "expectedStatuses: {min, max} objects need numeric min and max");
-      }
+      js::Value a(ctx, JS_GetPropertyStr(ctx, argv[i], "min")), b(ctx, JS_GetPropertyStr(ctx, argv[i], "max"));
+      bool ok = JS_IsNumber(a.get()) && JS_IsNumber(b.get());
+      JS_ToInt32(ctx, &lo, a.get());
+      JS_ToInt32(ctx, &hi, b.get());
+      if (!ok) return JS_ThrowTypeError(ctx, "expectedStatuses: {min, max} objects need numeric min and max");
     } else {
-      JS_FreeValue(ctx, list);
       return JS_ThrowTypeError(ctx, "expectedStatuses: arguments must be integers or {min, max} objects");
     }
     JSValue pair = JS_NewArray(ctx);
     JS_SetPropertyUint32(ctx, pair, 0, JS_NewInt32(ctx, lo));
     JS_SetPropertyUint32(ctx, pair, 1, JS_NewInt32(ctx, hi));
-    JS_SetPropertyUint32(ctx, list, static_cast<uint32_t>(i), pair);
+    JS_SetPropertyUint32(ctx, list.get(), static_cast<uint32_t>(i), pair);
   }
   JSValue o = JS_NewObject(ctx);
-  JS_SetPropertyStr(ctx, o, "__expectedStatuses", list);
+  JS_SetPropertyStr(ctx, o, "__expectedStatuses", list.release());
   return o;
 }
 
 // The response body as text (a string or an ArrayBuffer's bytes); false with
 // an exception pending when there is none (responseType "none").
 bool response_body_text(JSContext* ctx, JSValueConst res, std::string* text) {
-  JSValue body = JS_GetPropertyStr(ctx, res, "body");
+  js::Value owned(ctx, JS_GetPropertyStr(ctx, res, "body"));
+  JSValue body = owned.get();
   if (JS_IsNull(body) || JS_IsUndefined(body)) {
-    JS_FreeValue(ctx, body);
     JS_ThrowTypeError(ctx, "cannot parse JSON: the response has no body (responseType \"none\"?)");
     return false;
   }
@@ -101,7 +94,6 @@ bool response_body_text(JSContext* ctx, JSValueConst res, std::string* text) {
     if (!JS_IsString(body)) JS_FreeValue(ctx, JS_GetException(ctx));
     *text = js::to_string(ctx, body);
   }
-  JS_FreeValue(ctx, body);
   return true;
 }
 
@@ -143,14 +135,10 @@ JSValue n_response_ctor(JSContext* ctx, JSValueConst, int, JSValueConst*) {
 }
 
 JSValue n_set_callback(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
-  JSValue g = JS_GetGlobalObject(ctx);
-  JSValue h = JS_GetPropertyStr(ctx, g, "__herd");
-  JSValue f = JS_GetPropertyStr(ctx, h, "setResponseCallback");
-  JSValue r = JS_Call(ctx, f, JS_UNDEFINED, argc, argv);
-  JS_FreeValue(ctx, f);
-  JS_FreeValue(ctx, h);
-  JS_FreeValue(ctx, g);
-  return r;
+  js::Value g(ctx, JS_GetGlobalObject(ctx));
+  js::Value h(ctx, JS_GetPropertyStr(ctx, g.get(), "__herd"));
+  js::Value f(ctx, JS_GetPropertyStr(ctx, h.get(), "setResponseCallback"));
+  return JS_Call(ctx, f.get(), JS_UNDEFINED, argc, argv);
 }
 
 struct Export {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "js/runtime.h"
 #include "k6/http_debug.h"
 #include "k6/http_flight.h"
 #include "k6/http_params.h"
@@ -295,30 +296,27 @@ JSValue http_async_request(JSContext* ctx, JSValueConst, int argc, JSValueConst*
       auto it = vu->async_ops.find(id);
       if (it == vu->async_ops.end()) return;
       JSContext* c = vu->js_ctx;
-      JSValue resolve = it->second.values[0], reject = it->second.values[1];
+      js::Value resolve(c, it->second.values[0]), reject(c, it->second.values[1]);
       it->second.values.clear();
       vu->async_ops.erase(it);
-      JSValue arg;
+      js::Value arg;
       JSValue fn;
       bool failed = f_raw->final.error_code != 0 && (f_raw->final.status == 0 || !f_raw->final.error.empty());
       if (failed && vu->run->http.throw_errors) {
-        arg = JS_NewError(c);
-        JS_SetPropertyStr(c, arg, "message", new_string(c, f_raw->final.error));
-        fn = reject;
+        arg = js::Value(c, JS_NewError(c));
+        JS_SetPropertyStr(c, arg.get(), "message", new_string(c, f_raw->final.error));
+        fn = reject.get();
       } else {
         if (failed)
           vu->run->logger->log(
               Logger::Level::kWarn,
               "Request Failed error=\"" + f_raw->final.error + "\" url=" + mask_credentials(f_raw->current_url),
               "http");
-        arg = make_response(c, vu, keep);
-        fn = resolve;
+        arg = js::Value(c, make_response(c, vu, keep));
+        fn = resolve.get();
       }
-      JSValue r = JS_Call(c, fn, JS_UNDEFINED, 1, &arg);
-      JS_FreeValue(c, r);
-      JS_FreeValue(c, arg);
-      JS_FreeValue(c, resolve);
-      JS_FreeValue(c, reject);
+      JSValue argv = arg.get();
+      js::Value called(c, JS_Call(c, fn, JS_UNDEFINED, 1, &argv));
     });
   };
   f->start_hop();
@@ -339,36 +337,28 @@ JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   std::vector<JSAtom> keys;
   bool ok = true;
   for (uint32_t i = 0; i < n && ok; i++) {
-    JSValue item = JS_GetProperty(ctx, reqs, props[i].atom);
+    js::Value owned(ctx, JS_GetProperty(ctx, reqs, props[i].atom));
+    JSValue item = owned.get();
     RequestSpec spec;
     std::string u_url, u_name;
     if (JS_IsString(item) || http_url_parts(ctx, item, &u_url, &u_name)) {
       ok = parse_request(ctx, vu, "GET", item, JS_UNDEFINED, JS_UNDEFINED, &spec);
     } else if (JS_IsArray(ctx, item) > 0) {
-      JSValue m = JS_GetPropertyUint32(ctx, item, 0), u = JS_GetPropertyUint32(ctx, item, 1),
-              b = JS_GetPropertyUint32(ctx, item, 2), p = JS_GetPropertyUint32(ctx, item, 3);
-      std::string method = js::to_string(ctx, m);
+      js::Value m(ctx, JS_GetPropertyUint32(ctx, item, 0)), u(ctx, JS_GetPropertyUint32(ctx, item, 1)),
+          b(ctx, JS_GetPropertyUint32(ctx, item, 2)), p(ctx, JS_GetPropertyUint32(ctx, item, 3));
+      std::string method = js::to_string(ctx, m.get());
       for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      ok = parse_request(ctx, vu, method, u, b, p, &spec);
-      JS_FreeValue(ctx, m);
-      JS_FreeValue(ctx, u);
-      JS_FreeValue(ctx, b);
-      JS_FreeValue(ctx, p);
+      ok = parse_request(ctx, vu, method, u.get(), b.get(), p.get(), &spec);
     } else if (JS_IsObject(item)) {
-      JSValue m = JS_GetPropertyStr(ctx, item, "method"), u = JS_GetPropertyStr(ctx, item, "url"),
-              b = JS_GetPropertyStr(ctx, item, "body"), p = JS_GetPropertyStr(ctx, item, "params");
-      std::string method = JS_IsUndefined(m) ? "GET" : js::to_string(ctx, m);
+      js::Value m(ctx, JS_GetPropertyStr(ctx, item, "method")), u(ctx, JS_GetPropertyStr(ctx, item, "url")),
+          b(ctx, JS_GetPropertyStr(ctx, item, "body")), p(ctx, JS_GetPropertyStr(ctx, item, "params"));
+      std::string method = JS_IsUndefined(m.get()) ? "GET" : js::to_string(ctx, m.get());
       for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      ok = parse_request(ctx, vu, method, u, b, p, &spec);
-      JS_FreeValue(ctx, m);
-      JS_FreeValue(ctx, u);
-      JS_FreeValue(ctx, b);
-      JS_FreeValue(ctx, p);
+      ok = parse_request(ctx, vu, method, u.get(), b.get(), p.get(), &spec);
     } else {
       JS_ThrowTypeError(ctx, "http.batch(): each request must be a URL string, an array or an object");
       ok = false;
     }
-    JS_FreeValue(ctx, item);
     if (ok) {
       flights.push_back(new_flight(vu, std::move(spec)));
       keys.push_back(JS_DupAtom(ctx, props[i].atom));
@@ -418,17 +408,16 @@ JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
       return throw_interrupted(ctx);
     }
   }
-  JSValue out = is_array ? JS_NewArray(ctx) : JS_NewObject(ctx);
+  js::Value out(ctx, is_array ? JS_NewArray(ctx) : JS_NewObject(ctx));
   for (size_t i = 0; i < flights.size(); i++) {
     if (!report_error(ctx, vu, *flights[i])) {
-      JS_FreeValue(ctx, out);
       free_keys();
       return JS_EXCEPTION;
     }
-    JS_SetProperty(ctx, out, keys[i], make_response(ctx, vu, flights[i]));
+    JS_SetProperty(ctx, out.get(), keys[i], make_response(ctx, vu, flights[i]));
   }
   free_keys();
-  return out;
+  return out.release();
 }
 
 }  // namespace herd::k6

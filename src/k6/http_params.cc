@@ -1,5 +1,6 @@
 #include "k6/http_params.h"
 
+#include "js/runtime.h"
 #include "k6/http_cookie_jar.h"
 #include "k6/natives_util.h"
 #include "util/ascii.h"
@@ -56,24 +57,19 @@ bool parse_auth(JSContext* ctx, JSValueConst v, bool* digest) {
 
 bool parse_param_extras(JSContext* ctx, JSValueConst params, HttpParamExtras* out) {
   if (!JS_IsObject(params)) return true;
-  JSValue v = JS_GetPropertyStr(ctx, params, "compression");
-  bool ok = JS_IsUndefined(v) || JS_IsNull(v) || parse_compression(ctx, v, &out->compression);
-  JS_FreeValue(ctx, v);
-  if (!ok) return false;
-  v = JS_GetPropertyStr(ctx, params, "auth");
-  ok = JS_IsUndefined(v) || JS_IsNull(v) || parse_auth(ctx, v, &out->digest_auth);
-  JS_FreeValue(ctx, v);
-  if (!ok) return false;
-  v = JS_GetPropertyStr(ctx, params, "jar");
-  if (!JS_IsUndefined(v) && !JS_IsNull(v)) {
-    out->jar = cookie_jar_of(ctx, v);
+  js::Value v(ctx, JS_GetPropertyStr(ctx, params, "compression"));
+  if (!JS_IsUndefined(v.get()) && !JS_IsNull(v.get()) && !parse_compression(ctx, v.get(), &out->compression))
+    return false;
+  v = js::Value(ctx, JS_GetPropertyStr(ctx, params, "auth"));
+  if (!JS_IsUndefined(v.get()) && !JS_IsNull(v.get()) && !parse_auth(ctx, v.get(), &out->digest_auth)) return false;
+  v = js::Value(ctx, JS_GetPropertyStr(ctx, params, "jar"));
+  if (!JS_IsUndefined(v.get()) && !JS_IsNull(v.get())) {
+    out->jar = cookie_jar_of(ctx, v.get());
     if (!out->jar) {
-      JS_FreeValue(ctx, v);
       JS_ThrowTypeError(ctx, "params.jar must be a CookieJar (http.cookieJar() or new http.CookieJar())");
       return false;
     }
   }
-  JS_FreeValue(ctx, v);
   return true;
 }
 
@@ -113,39 +109,29 @@ std::string mask_credentials(const std::string& url) {
 
 bool http_url_parts(JSContext* ctx, JSValueConst v, std::string* url, std::string* name) {
   if (!JS_IsObject(v)) return false;
-  JSValue m = JS_GetPropertyStr(ctx, v, kUrlMarker);
-  bool is_url = JS_ToBool(ctx, m) > 0;
-  JS_FreeValue(ctx, m);
-  if (!is_url) return false;
-  JSValue u = JS_GetPropertyStr(ctx, v, "url"), n = JS_GetPropertyStr(ctx, v, "name");
-  *url = js::to_string(ctx, u);
-  *name = js::to_string(ctx, n);
-  JS_FreeValue(ctx, u);
-  JS_FreeValue(ctx, n);
+  if (JS_ToBool(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, v, kUrlMarker)).get()) <= 0) return false;
+  *url = js::to_string(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, v, "url")).get());
+  *name = js::to_string(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, v, "name")).get());
   return true;
 }
 
 JSValue http_url_template(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   if (argc < 1 || JS_IsArray(ctx, argv[0]) <= 0)
     return JS_ThrowTypeError(ctx, "http.url is a template tag: use http.url`http://host/items/${id}`");
-  JSValue lenv = JS_GetPropertyStr(ctx, argv[0], "length");
   int64_t len = 0;
-  JS_ToInt64(ctx, &len, lenv);
-  JS_FreeValue(ctx, lenv);
+  JS_ToInt64(ctx, &len, js::Value(ctx, JS_GetPropertyStr(ctx, argv[0], "length")).get());
   std::string url, name;
   for (int64_t i = 0; i < len; i++) {
-    JSValue s = JS_GetPropertyUint32(ctx, argv[0], static_cast<uint32_t>(i));
-    std::string part = js::to_string(ctx, s);
-    JS_FreeValue(ctx, s);
+    std::string part =
+        js::to_string(ctx, js::Value(ctx, JS_GetPropertyUint32(ctx, argv[0], static_cast<uint32_t>(i))).get());
     url += part;
     name += part;
     if (i + 1 < len) {
       name += "${}";
       if (i + 1 < argc) {
-        JSValue str = JS_ToString(ctx, argv[i + 1]);
-        if (JS_IsException(str)) return str;
-        url += js::to_string(ctx, str);
-        JS_FreeValue(ctx, str);
+        js::Value str(ctx, JS_ToString(ctx, argv[i + 1]));
+        if (str.is_exception()) return JS_EXCEPTION;
+        url += js::to_string(ctx, str.get());
       }
     }
   }

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "js/runtime.h"
 #include "k6/natives_util.h"
 #include "util/ascii.h"
 #include "util/duration.h"
@@ -57,24 +58,17 @@ bool encode_object_body(JSContext* ctx, JSValueConst obj, RequestSpec* spec) {
     const char* k = JS_AtomToCString(ctx, props[i].atom);
     f.name = k ? k : "";
     JS_FreeCString(ctx, k);
-    JSValue v = JS_GetProperty(ctx, obj, props[i].atom);
-    JSValue marker = JS_IsObject(v) ? JS_GetPropertyStr(ctx, v, "__herdFile") : JS_UNDEFINED;
-    if (JS_ToBool(ctx, marker) > 0) {
+    js::Value v(ctx, JS_GetProperty(ctx, obj, props[i].atom));
+    js::Value marker(ctx, JS_IsObject(v.get()) ? JS_GetPropertyStr(ctx, v.get(), "__herdFile") : JS_UNDEFINED);
+    if (JS_ToBool(ctx, marker.get()) > 0) {
       multipart = f.file = true;
-      JSValue d = JS_GetPropertyStr(ctx, v, "data");
-      if (!binary_bytes(ctx, d, &f.value)) f.value = js::to_string(ctx, d);
-      JS_FreeValue(ctx, d);
-      JSValue fn = JS_GetPropertyStr(ctx, v, "filename");
-      f.filename = js::to_string(ctx, fn);
-      JS_FreeValue(ctx, fn);
-      JSValue ct = JS_GetPropertyStr(ctx, v, "content_type");
-      f.content_type = js::to_string(ctx, ct);
-      JS_FreeValue(ctx, ct);
+      js::Value d(ctx, JS_GetPropertyStr(ctx, v.get(), "data"));
+      if (!binary_bytes(ctx, d.get(), &f.value)) f.value = js::to_string(ctx, d.get());
+      f.filename = js::to_string(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, v.get(), "filename")).get());
+      f.content_type = js::to_string(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, v.get(), "content_type")).get());
     } else {
-      f.value = js::to_string(ctx, v);
+      f.value = js::to_string(ctx, v.get());
     }
-    JS_FreeValue(ctx, marker);
-    JS_FreeValue(ctx, v);
     fields.push_back(std::move(f));
   }
   for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
@@ -114,29 +108,22 @@ bool parse_expected(JSContext* ctx, JSValueConst cb, RequestSpec* spec) {
     return true;
   }
   if (JS_IsUndefined(cb)) return true;
-  JSValue list = JS_GetPropertyStr(ctx, cb, "__expectedStatuses");
-  if (!JS_IsArray(ctx, list)) {
-    JS_FreeValue(ctx, list);
+  js::Value list(ctx, JS_GetPropertyStr(ctx, cb, "__expectedStatuses"));
+  if (!JS_IsArray(ctx, list.get())) {
     JS_ThrowTypeError(ctx, "responseCallback must be the result of http.expectedStatuses() or null");
     return false;
   }
   spec->expected.clear();
-  JSValue lenv = JS_GetPropertyStr(ctx, list, "length");
   int64_t len = 0;
-  JS_ToInt64(ctx, &len, lenv);
-  JS_FreeValue(ctx, lenv);
+  JS_ToInt64(ctx, &len, js::Value(ctx, JS_GetPropertyStr(ctx, list.get(), "length")).get());
   for (int64_t i = 0; i < len; i++) {
-    JSValue pair = JS_GetPropertyUint32(ctx, list, static_cast<uint32_t>(i));
-    JSValue a = JS_GetPropertyUint32(ctx, pair, 0), b = JS_GetPropertyUint32(ctx, pair, 1);
+    js::Value pair(ctx, JS_GetPropertyUint32(ctx, list.get(), static_cast<uint32_t>(i)));
+    js::Value a(ctx, JS_GetPropertyUint32(ctx, pair.get(), 0)), b(ctx, JS_GetPropertyUint32(ctx, pair.get(), 1));
     int32_t lo = 0, hi = 0;
-    JS_ToInt32(ctx, &lo, a);
-    JS_ToInt32(ctx, &hi, b);
+    JS_ToInt32(ctx, &lo, a.get());
+    JS_ToInt32(ctx, &hi, b.get());
     spec->expected.push_back({lo, hi});
-    JS_FreeValue(ctx, a);
-    JS_FreeValue(ctx, b);
-    JS_FreeValue(ctx, pair);
   }
-  JS_FreeValue(ctx, list);
   return true;
 }
 
@@ -157,79 +144,64 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
   if (!JS_IsUndefined(vu->response_callback) && !parse_expected(ctx, vu->response_callback, spec)) return false;
   if (!parse_param_extras(ctx, params, &spec->extras)) return false;
   if (JS_IsObject(params)) {
-    JSValue h = JS_GetPropertyStr(ctx, params, "headers");
     std::map<std::string, std::string> hm;
-    read_string_map(ctx, h, &hm);
-    JS_FreeValue(ctx, h);
+    read_string_map(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, params, "headers")).get(), &hm);
     for (auto& kv : hm) spec->headers.emplace_back(kv.first, kv.second);
-    JSValue t = JS_GetPropertyStr(ctx, params, "tags");
-    read_string_map(ctx, t, &spec->tags);
-    JS_FreeValue(ctx, t);
-    JSValue c = JS_GetPropertyStr(ctx, params, "cookies");
-    if (JS_IsObject(c)) {
+    read_string_map(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, params, "tags")).get(), &spec->tags);
+    js::Value c(ctx, JS_GetPropertyStr(ctx, params, "cookies"));
+    if (JS_IsObject(c.get())) {
       JSPropertyEnum* props = nullptr;
       uint32_t n = 0;
-      if (JS_GetOwnPropertyNames(ctx, &props, &n, c, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) == 0) {
+      if (JS_GetOwnPropertyNames(ctx, &props, &n, c.get(), JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) == 0) {
         for (uint32_t i = 0; i < n; i++) {
           const char* k = JS_AtomToCString(ctx, props[i].atom);
-          JSValue v = JS_GetProperty(ctx, c, props[i].atom);
-          if (JS_IsObject(v)) {
-            JSValue vv = JS_GetPropertyStr(ctx, v, "value");
-            spec->cookies[k ? k : ""] = js::to_string(ctx, vv);
-            JS_FreeValue(ctx, vv);
-          } else {
-            spec->cookies[k ? k : ""] = js::to_string(ctx, v);
-          }
-          JS_FreeValue(ctx, v);
+          js::Value v(ctx, JS_GetProperty(ctx, c.get(), props[i].atom));
+          if (JS_IsObject(v.get()))
+            spec->cookies[k ? k : ""] =
+                js::to_string(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, v.get(), "value")).get());
+          else
+            spec->cookies[k ? k : ""] = js::to_string(ctx, v.get());
           JS_FreeCString(ctx, k);
           JS_FreeAtom(ctx, props[i].atom);
         }
         js_free(ctx, props);
       }
     }
-    JS_FreeValue(ctx, c);
-    JSValue to = JS_GetPropertyStr(ctx, params, "timeout");
-    if (JS_IsString(to)) {
+    js::Value to(ctx, JS_GetPropertyStr(ctx, params, "timeout"));
+    if (JS_IsString(to.get())) {
       try {
         spec->timeout =
-            std::chrono::duration_cast<std::chrono::milliseconds>(util::parse_duration(js::to_string(ctx, to)));
+            std::chrono::duration_cast<std::chrono::milliseconds>(util::parse_duration(js::to_string(ctx, to.get())));
       } catch (const std::exception& e) {
-        JS_FreeValue(ctx, to);
         JS_ThrowTypeError(ctx, "params.timeout: %s", e.what());
         return false;
       }
-    } else if (JS_IsNumber(to)) {
+    } else if (JS_IsNumber(to.get())) {
       double ms = 0;
-      JS_ToFloat64(ctx, &ms, to);
+      JS_ToFloat64(ctx, &ms, to.get());
       spec->timeout = std::chrono::milliseconds(
           static_cast<std::int64_t>(std::isnan(ms) ? 0.0 : std::clamp(ms, -util::kMaxWaitMs, util::kMaxWaitMs)));
     }
     spec->timeout = std::min<std::chrono::milliseconds>(
         spec->timeout, std::chrono::duration_cast<std::chrono::milliseconds>(util::kMaxWait));
-    JS_FreeValue(ctx, to);
-    JSValue r = JS_GetPropertyStr(ctx, params, "redirects");
-    if (JS_IsNumber(r)) JS_ToInt64(ctx, &spec->redirects, r);
-    JS_FreeValue(ctx, r);
-    JSValue rt = JS_GetPropertyStr(ctx, params, "responseType");
-    if (JS_IsString(rt)) {
-      spec->response_type = js::to_string(ctx, rt);
+    {
+      js::Value r(ctx, JS_GetPropertyStr(ctx, params, "redirects"));
+      if (JS_IsNumber(r.get())) JS_ToInt64(ctx, &spec->redirects, r.get());
+    }
+    js::Value rt(ctx, JS_GetPropertyStr(ctx, params, "responseType"));
+    if (JS_IsString(rt.get())) {
+      spec->response_type = js::to_string(ctx, rt.get());
       if (spec->response_type != "text" && spec->response_type != "binary" && spec->response_type != "none") {
-        JS_FreeValue(ctx, rt);
         JS_ThrowTypeError(ctx, "params.responseType must be \"text\", \"binary\" or \"none\"");
         return false;
       }
     }
-    JS_FreeValue(ctx, rt);
-    JSValue rc = JS_GetPropertyStr(ctx, params, "responseCallback");
-    if (!JS_IsUndefined(rc)) {
+    js::Value rc(ctx, JS_GetPropertyStr(ctx, params, "responseCallback"));
+    if (!JS_IsUndefined(rc.get())) {
       spec->expected = {{200, 399}};
       spec->has_expected = true;
-      if (!parse_expected(ctx, rc, spec)) {
-        JS_FreeValue(ctx, rc);
-        return false;
-      }
+      if (!parse_expected(ctx, rc.get(), spec)) return false;
     }
-    JS_FreeValue(ctx, rc);
   }
   if (!JS_IsUndefined(body) && !JS_IsNull(body)) {
     if (JS_IsString(body)) {

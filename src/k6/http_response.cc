@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "js/runtime.h"
 #include "k6/http_flight.h"
 #include "k6/natives_util.h"
 
@@ -277,12 +278,11 @@ void install_response_class(JSContext* ctx, JSValue proto) {
     JSCFunctionType fn;
     fn.getter_magic = response_lazy_get;
     const char* name = kAtomNames[kLazyAtoms[field]];
-    JSValue getter = JS_NewCFunction2(ctx, fn.generic, name, 0, JS_CFUNC_getter_magic, field);
+    js::Value getter(ctx, JS_NewCFunction2(ctx, fn.generic, name, 0, JS_CFUNC_getter_magic, field));
     JSAtom a = JS_NewAtom(ctx, name);
-    JS_DefineProperty(ctx, proto, a, JS_UNDEFINED, getter, JS_UNDEFINED,
+    JS_DefineProperty(ctx, proto, a, JS_UNDEFINED, getter.get(), JS_UNDEFINED,
                       JS_PROP_CONFIGURABLE | JS_PROP_HAS_GET | JS_PROP_HAS_CONFIGURABLE);
     JS_FreeAtom(ctx, a);
-    JS_FreeValue(ctx, getter);
   }
 }
 

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "js/runtime.h"
+
 namespace herd::k6 {
 
 namespace {
@@ -38,21 +40,16 @@ Entry entry_at(int magic) {
 
 // Replaces the accessor with a plain data property holding `value`.
 int settle(JSContext* ctx, const Entry& e, JSValueConst value) {
-  JSValue g = JS_GetGlobalObject(ctx);
-  int r = JS_DefinePropertyValueStr(ctx, g, e.name.c_str(), JS_DupValue(ctx, value), e.flags);
-  JS_FreeValue(ctx, g);
-  return r;
+  js::Value g(ctx, JS_GetGlobalObject(ctx));
+  return JS_DefinePropertyValueStr(ctx, g.get(), e.name.c_str(), JS_DupValue(ctx, value), e.flags);
 }
 
 JSValue lazy_get(JSContext* ctx, JSValueConst, int magic) {
   Entry e = entry_at(magic);
-  JSValue v = e.build(ctx);
-  if (JS_IsException(v)) return v;
-  if (settle(ctx, e, v) < 0) {
-    JS_FreeValue(ctx, v);
-    return JS_EXCEPTION;
-  }
-  return v;
+  js::Value v(ctx, e.build(ctx));
+  if (v.is_exception()) return v.release();
+  if (settle(ctx, e, v.get()) < 0) return JS_EXCEPTION;
+  return v.release();
 }
 
 JSValue lazy_set(JSContext* ctx, JSValueConst, JSValueConst value, int magic) {

@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "js/runtime.h"
+
 namespace herd::k6 {
 
 // ---- helpers ---------------------------------------------------------------
@@ -21,9 +23,8 @@ bool read_string_map(JSContext* ctx, JSValueConst obj, std::map<std::string, std
   if (JS_GetOwnPropertyNames(ctx, &props, &n, obj, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) return false;
   for (uint32_t i = 0; i < n; i++) {
     const char* k = JS_AtomToCString(ctx, props[i].atom);
-    JSValue v = JS_GetProperty(ctx, obj, props[i].atom);
-    if (k) (*out)[k] = js::to_string(ctx, v);
-    JS_FreeValue(ctx, v);
+    js::Value v(ctx, JS_GetProperty(ctx, obj, props[i].atom));
+    if (k) (*out)[k] = js::to_string(ctx, v.get());
     JS_FreeCString(ctx, k);
   }
   for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
@@ -41,14 +42,13 @@ bool binary_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
   }
   JS_FreeValue(ctx, JS_GetException(ctx));
   size_t off = 0, len = 0, bpe = 0;
-  JSValue ab = JS_GetTypedArrayBuffer(ctx, v, &off, &len, &bpe);
-  if (JS_IsException(ab)) {
+  js::Value ab(ctx, JS_GetTypedArrayBuffer(ctx, v, &off, &len, &bpe));
+  if (ab.is_exception()) {
     JS_FreeValue(ctx, JS_GetException(ctx));
     return false;
   }
-  p = JS_GetArrayBuffer(ctx, &size, ab);
+  p = JS_GetArrayBuffer(ctx, &size, ab.get());
   if (p && off + len <= size) out->assign(reinterpret_cast<char*>(p) + off, len);
-  JS_FreeValue(ctx, ab);
   return p != nullptr;
 }
 

@@ -44,9 +44,7 @@ JSValue n_source(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
     return JS_ThrowTypeError(ctx, "secrets: no secret source named \"%s\" (name one with --secret-source ...,name=%s)",
                              name.c_str(), name.c_str());
   JSValue o = JS_NewObject(ctx);
-  JSValue data = JS_DupValue(ctx, argv[0]);
-  JS_SetPropertyStr(ctx, o, "get", JS_NewCFunctionData(ctx, n_source_get, 1, 0, 1, &data));
-  JS_FreeValue(ctx, data);
+  JS_SetPropertyStr(ctx, o, "get", JS_NewCFunctionData(ctx, n_source_get, 1, 0, 1, argv));  // dups argv[0]
   return o;
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "js/runtime.h"
+
 namespace herd::k6 {
 
 namespace {
@@ -33,16 +35,16 @@ JSValue seeded_random(JSContext* ctx, JSValueConst, int, JSValueConst*, int, JSV
 
 bool install_seeded_random(JSContext* ctx, std::int64_t seed) {
   std::uint64_t state = static_cast<std::uint64_t>(seed);
-  JSValue buf = JS_NewArrayBufferCopy(ctx, reinterpret_cast<const std::uint8_t*>(&state), sizeof state);
-  if (JS_IsException(buf)) return false;
-  JSValue fn = JS_NewCFunctionData(ctx, seeded_random, 0, 0, 1, &buf);
-  JS_FreeValue(ctx, buf);
-  if (JS_IsException(fn)) return false;
-  JSValue global = JS_GetGlobalObject(ctx);
-  JSValue math = JS_GetPropertyStr(ctx, global, "Math");
-  JS_FreeValue(ctx, global);
-  int rc = JS_IsObject(math) ? JS_SetPropertyStr(ctx, math, "random", fn) : (JS_FreeValue(ctx, fn), -1);
-  JS_FreeValue(ctx, math);
+  js::Value fn;
+  {
+    js::Value buf(ctx, JS_NewArrayBufferCopy(ctx, reinterpret_cast<const std::uint8_t*>(&state), sizeof state));
+    if (buf.is_exception()) return false;
+    JSValue data = buf.get();
+    fn = js::Value(ctx, JS_NewCFunctionData(ctx, seeded_random, 0, 0, 1, &data));
+  }
+  if (fn.is_exception()) return false;
+  js::Value math(ctx, JS_GetPropertyStr(ctx, js::Value(ctx, JS_GetGlobalObject(ctx)).get(), "Math"));
+  int rc = JS_IsObject(math.get()) ? JS_SetPropertyStr(ctx, math.get(), "random", fn.release()) : -1;
   if (rc < 0 && !JS_HasException(ctx)) JS_ThrowTypeError(ctx, "randomSeed: Math is not an object");
   return rc >= 0;
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <vector>
 
+#include "js/runtime.h"
 #include "k6/natives_util.h"
 #include "util/duration.h"
 
@@ -16,22 +17,18 @@ namespace {
 const char* const kTimerNames[] = {"setTimeout", "clearTimeout", "setInterval", "clearInterval"};
 
 int timers_init(JSContext* ctx, JSModuleDef* m) {
-  JSValue g = JS_GetGlobalObject(ctx);
-  JSValue def = JS_NewObject(ctx);
+  js::Value g(ctx, JS_GetGlobalObject(ctx));
+  js::Value def(ctx, JS_NewObject(ctx));
   for (const char* name : kTimerNames) {
-    JSValue fn = JS_GetPropertyStr(ctx, g, name);
-    if (!JS_IsFunction(ctx, fn)) {
-      JS_FreeValue(ctx, fn);
-      JS_FreeValue(ctx, def);
-      JS_FreeValue(ctx, g);
+    js::Value fn(ctx, JS_GetPropertyStr(ctx, g.get(), name));
+    if (!JS_IsFunction(ctx, fn.get())) {
       JS_ThrowInternalError(ctx, "k6/timers: the global %s is missing", name);
       return -1;
     }
-    JS_SetPropertyStr(ctx, def, name, JS_DupValue(ctx, fn));
-    JS_SetModuleExport(ctx, m, name, fn);
+    JS_SetPropertyStr(ctx, def.get(), name, JS_DupValue(ctx, fn.get()));
+    JS_SetModuleExport(ctx, m, name, fn.release());
   }
-  JS_FreeValue(ctx, g);
-  JS_SetModuleExport(ctx, m, "default", def);
+  JS_SetModuleExport(ctx, m, "default", def.release());
   return 0;
 }
 

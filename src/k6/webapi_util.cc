@@ -1,5 +1,7 @@
 #include "k6/webapi_util.h"
 
+#include <utility>
+
 #include "js/runtime.h"
 #include "k6/natives_util.h"
 
@@ -8,19 +10,15 @@ namespace herd::k6 {
 JSValue settle_promise(JSContext* ctx, JSValue result) {
   VuState* vu = vu_of(ctx);
   if (JS_IsException(result) && vu && vu->interrupted) return result;
+  js::Value owned(ctx, result);
   JSValue funcs[2];
   JSValue promise = JS_NewPromiseCapability(ctx, funcs);
-  if (JS_IsException(promise)) {
-    JS_FreeValue(ctx, result);
-    return promise;
-  }
-  bool ok = !JS_IsException(result);
-  JSValue arg = ok ? result : JS_GetException(ctx);
-  JSValue r = JS_Call(ctx, funcs[ok ? 0 : 1], JS_UNDEFINED, 1, &arg);
-  JS_FreeValue(ctx, r);
-  JS_FreeValue(ctx, arg);
-  JS_FreeValue(ctx, funcs[0]);
-  JS_FreeValue(ctx, funcs[1]);
+  if (JS_IsException(promise)) return promise;
+  js::Value resolve(ctx, funcs[0]), reject(ctx, funcs[1]);
+  bool ok = !owned.is_exception();
+  js::Value arg = ok ? std::move(owned) : js::Value(ctx, JS_GetException(ctx));
+  JSValue argv = arg.get();
+  js::Value called(ctx, JS_Call(ctx, ok ? resolve.get() : reject.get(), JS_UNDEFINED, 1, &argv));
   return promise;
 }
 
@@ -40,26 +38,28 @@ bool buffer_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
   if (binary_bytes(ctx, v, out)) return true;
   if (!JS_IsObject(v)) return false;
   // A DataView: its window on the underlying buffer.
-  JSValue ctor = JS_GetPropertyStr(ctx, v, "constructor");
-  JSValue name = get_prop(ctx, ctor, "name");
-  bool is_view = JS_IsString(name) && js::to_string(ctx, name) == "DataView";
-  JS_FreeValue(ctx, name);
-  JS_FreeValue(ctx, ctor);
+  bool is_view = false;
+  {
+    js::Value ctor(ctx, JS_GetPropertyStr(ctx, v, "constructor"));
+    js::Value name(ctx, get_prop(ctx, ctor.get(), "name"));
+    is_view = JS_IsString(name.get()) && js::to_string(ctx, name.get()) == "DataView";
+  }
   if (!is_view) {
     if (JS_HasException(ctx)) JS_FreeValue(ctx, JS_GetException(ctx));
     return false;
   }
-  JSValue buf = JS_GetPropertyStr(ctx, v, "buffer");
-  JSValue offv = JS_GetPropertyStr(ctx, v, "byteOffset"), lenv = JS_GetPropertyStr(ctx, v, "byteLength");
-  int64_t off = 0, len = 0;
-  size_t size = 0;
-  uint8_t* p = JS_GetArrayBuffer(ctx, &size, buf);
-  bool ok = p && JS_ToInt64(ctx, &off, offv) == 0 && JS_ToInt64(ctx, &len, lenv) == 0 && off >= 0 && len >= 0 &&
-            static_cast<size_t>(off + len) <= size;
-  if (ok) out->assign(reinterpret_cast<char*>(p) + off, static_cast<size_t>(len));
-  JS_FreeValue(ctx, buf);
-  JS_FreeValue(ctx, offv);
-  JS_FreeValue(ctx, lenv);
+  bool ok = false;
+  {
+    js::Value buf(ctx, JS_GetPropertyStr(ctx, v, "buffer"));
+    js::Value offv(ctx, JS_GetPropertyStr(ctx, v, "byteOffset"));
+    js::Value lenv(ctx, JS_GetPropertyStr(ctx, v, "byteLength"));
+    int64_t off = 0, len = 0;
+    size_t size = 0;
+    uint8_t* p = JS_GetArrayBuffer(ctx, &size, buf.get());
+    ok = p && JS_ToInt64(ctx, &off, offv.get()) == 0 && JS_ToInt64(ctx, &len, lenv.get()) == 0 && off >= 0 &&
+         len >= 0 && static_cast<size_t>(off + len) <= size;
+    if (ok) out->assign(reinterpret_cast<char*>(p) + off, static_cast<size_t>(len));
+  }
   if (JS_HasException(ctx)) JS_FreeValue(ctx, JS_GetException(ctx));
   return ok;
 }

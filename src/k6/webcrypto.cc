@@ -88,14 +88,11 @@ JSValue key_algorithm(JSContext* ctx, JSValueConst this_val) {
   if (is_ec(k->algorithm)) set_str(ctx, o, "namedCurve", k->curve);
   if (is_rsa(k->algorithm)) {
     JS_SetPropertyStr(ctx, o, "modulusLength", JS_NewInt32(ctx, k->modulus_bits));
-    JSValue ab = new_array_buffer(ctx, k->public_exponent);
-    JSValue g = JS_GetGlobalObject(ctx);
-    JSValue ctor = JS_GetPropertyStr(ctx, g, "Uint8Array");
-    JSValue u8 = JS_CallConstructor(ctx, ctor, 1, &ab);
-    JS_FreeValue(ctx, ctor);
-    JS_FreeValue(ctx, g);
-    JS_FreeValue(ctx, ab);
-    JS_SetPropertyStr(ctx, o, "publicExponent", u8);
+    js::Value ab(ctx, new_array_buffer(ctx, k->public_exponent));
+    js::Value g(ctx, JS_GetGlobalObject(ctx));
+    js::Value ctor(ctx, JS_GetPropertyStr(ctx, g.get(), "Uint8Array"));
+    JSValue abv = ab.get();
+    JS_SetPropertyStr(ctx, o, "publicExponent", JS_CallConstructor(ctx, ctor.get(), 1, &abv));
     JS_SetPropertyStr(ctx, o, "hash", hash_object(ctx, k->hash));
   }
   return o;
@@ -179,15 +176,11 @@ std::string algorithm_name(JSContext* ctx, JSValueConst alg, const char* op) {
 
 unsigned parse_usages(JSContext* ctx, JSValueConst v, const char* op) {
   if (!JS_IsArray(ctx, v)) fail("TypeError", std::string(op) + ": keyUsages must be an array");
-  JSValue lenv = JS_GetPropertyStr(ctx, v, "length");
   int64_t len = 0;
-  JS_ToInt64(ctx, &len, lenv);
-  JS_FreeValue(ctx, lenv);
+  JS_ToInt64(ctx, &len, js::Value(ctx, JS_GetPropertyStr(ctx, v, "length")).get());
   unsigned bits = 0;
   for (int64_t i = 0; i < len; i++) {
-    JSValue e = JS_GetPropertyUint32(ctx, v, static_cast<uint32_t>(i));
-    std::string s = js::to_string(ctx, e);
-    JS_FreeValue(ctx, e);
+    std::string s = js::to_string(ctx, js::Value(ctx, JS_GetPropertyUint32(ctx, v, static_cast<uint32_t>(i))).get());
     unsigned b = 0;
     while (b < 8 && s != kUsageNames[b]) b++;
     if (b == 8) fail("TypeError", std::string(op) + ": unknown key usage \"" + s + "\"");
@@ -397,9 +390,7 @@ JSValue n_derive_bits(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv
     std::string alg = algorithm_name(ctx, params, "deriveBits");
     if (alg != "ECDH") fail("NotSupportedError", "deriveBits: only ECDH is supported, not " + alg);
     const KeyData& k = key_arg(arg(argc, argv, 1), alg, kDeriveBits, "deriveBits");
-    JSValue pub = get_prop(ctx, params, "public");
-    KeyData* peer = key_of(pub);
-    JS_FreeValue(ctx, pub);
+    KeyData* peer = key_of(js::Value(ctx, get_prop(ctx, params, "public")).get());
     if (!peer) fail("TypeError", "deriveBits: the algorithm needs a \"public\" CryptoKey");
     if (peer->type != KeyType::kPublic || peer->algorithm != "ECDH")
       fail("InvalidAccessError", "deriveBits: \"public\" must be an ECDH public key");
@@ -427,25 +418,19 @@ JSValue n_unsupported(JSContext* ctx, JSValueConst, int, JSValueConst*, int magi
 JSValue n_get_random_values(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   JSValueConst a = arg(argc, argv, 0);
   size_t off = 0, len = 0, bpe = 0;
-  JSValue ab = JS_IsObject(a) ? JS_GetTypedArrayBuffer(ctx, a, &off, &len, &bpe) : JS_EXCEPTION;
+  js::Value ab(ctx, JS_IsObject(a) ? JS_GetTypedArrayBuffer(ctx, a, &off, &len, &bpe) : JS_EXCEPTION);
   bool integer = false;
-  if (!JS_IsException(ab)) {
-    JSValue ctor = JS_GetPropertyStr(ctx, a, "constructor");
-    JSValue name = get_prop(ctx, ctor, "name");
-    std::string n = js::to_string(ctx, name);
-    JS_FreeValue(ctx, name);
-    JS_FreeValue(ctx, ctor);
-    integer = n.find("Float") == std::string::npos;
+  if (!ab.is_exception()) {
+    js::Value ctor(ctx, JS_GetPropertyStr(ctx, a, "constructor"));
+    js::Value name(ctx, get_prop(ctx, ctor.get(), "name"));
+    integer = js::to_string(ctx, name.get()).find("Float") == std::string::npos;
   } else {
     JS_FreeValue(ctx, JS_GetException(ctx));
   }
-  if (JS_IsException(ab) || !integer) {
-    JS_FreeValue(ctx, ab);
+  if (ab.is_exception() || !integer)
     return throw_dom_error(ctx, "TypeMismatchError", "getRandomValues: the argument must be an integer typed array");
-  }
   size_t size = 0;
-  uint8_t* p = JS_GetArrayBuffer(ctx, &size, ab);
-  JS_FreeValue(ctx, ab);
+  uint8_t* p = JS_GetArrayBuffer(ctx, &size, ab.get());
   if (len > 65536)
     return throw_dom_error(ctx, "QuotaExceededError",
                            "getRandomValues: at most 65536 bytes at a time, asked for " + std::to_string(len));
@@ -504,24 +489,20 @@ JSValue build_crypto(JSContext* ctx) {
 /// The lazy `crypto` getter: builds the object once, then replaces itself with it.
 JSValue crypto_getter(JSContext* ctx, JSValueConst, int, JSValueConst*) {
   JSValue crypto = build_crypto(ctx);
-  JSValue g = JS_GetGlobalObject(ctx);
-  JS_DefinePropertyValueStr(ctx, g, "crypto", JS_DupValue(ctx, crypto), JS_PROP_CONFIGURABLE | JS_PROP_WRITABLE);
-  JS_FreeValue(ctx, g);
+  js::Value g(ctx, JS_GetGlobalObject(ctx));
+  JS_DefinePropertyValueStr(ctx, g.get(), "crypto", JS_DupValue(ctx, crypto), JS_PROP_CONFIGURABLE | JS_PROP_WRITABLE);
   return crypto;
 }
 
 JSValue crypto_setter(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
-  JSValue g = JS_GetGlobalObject(ctx);
-  JS_DefinePropertyValueStr(ctx, g, "crypto", JS_DupValue(ctx, arg(argc, argv, 0)),
+  js::Value g(ctx, JS_GetGlobalObject(ctx));
+  JS_DefinePropertyValueStr(ctx, g.get(), "crypto", JS_DupValue(ctx, arg(argc, argv, 0)),
                             JS_PROP_CONFIGURABLE | JS_PROP_WRITABLE);
-  JS_FreeValue(ctx, g);
   return JS_UNDEFINED;
 }
 
 int webcrypto_module_init(JSContext* ctx, JSModuleDef* m) {
-  JSValue g = JS_GetGlobalObject(ctx);
-  JSValue crypto = JS_GetPropertyStr(ctx, g, "crypto");
-  JS_FreeValue(ctx, g);
+  JSValue crypto = JS_GetPropertyStr(ctx, js::Value(ctx, JS_GetGlobalObject(ctx)).get(), "crypto");
   if (JS_IsException(crypto)) return -1;
   JSValue def = JS_NewObject(ctx);
   JS_SetPropertyStr(ctx, def, "crypto", JS_DupValue(ctx, crypto));

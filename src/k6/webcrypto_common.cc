@@ -21,9 +21,9 @@ void fail(const char* name, const std::string& message) {
 namespace {
 
 /// Reads `member` of `obj`; undefined when obj is not an object. Throws on a getter exception.
-JSValue member(JSContext* ctx, JSValueConst obj, const char* name) {
-  JSValue v = get_prop(ctx, obj, name);
-  if (JS_IsException(v)) {
+js::Value member(JSContext* ctx, JSValueConst obj, const char* name) {
+  js::Value v(ctx, get_prop(ctx, obj, name));
+  if (v.is_exception()) {
     JS_FreeValue(ctx, JS_GetException(ctx));
     fail("TypeError", std::string("cannot read ") + name);
   }
@@ -33,11 +33,9 @@ JSValue member(JSContext* ctx, JSValueConst obj, const char* name) {
 }  // namespace
 
 std::optional<std::string> opt_string(JSContext* ctx, JSValueConst obj, const char* name) {
-  JSValue v = member(ctx, obj, name);
-  if (JS_IsUndefined(v)) return std::nullopt;
-  std::string s = js::to_string(ctx, v);
-  JS_FreeValue(ctx, v);
-  return s;
+  js::Value v = member(ctx, obj, name);
+  if (JS_IsUndefined(v.get())) return std::nullopt;
+  return js::to_string(ctx, v.get());
 }
 
 std::string req_string(JSContext* ctx, JSValueConst obj, const char* name, const char* where) {
@@ -47,12 +45,10 @@ std::string req_string(JSContext* ctx, JSValueConst obj, const char* name, const
 }
 
 std::optional<double> opt_number(JSContext* ctx, JSValueConst obj, const char* name) {
-  JSValue v = member(ctx, obj, name);
-  if (JS_IsUndefined(v)) return std::nullopt;
+  js::Value v = member(ctx, obj, name);
+  if (JS_IsUndefined(v.get())) return std::nullopt;
   double d = 0;
-  bool ok = JS_ToFloat64(ctx, &d, v) == 0 && std::isfinite(d);
-  JS_FreeValue(ctx, v);
-  if (!ok) {
+  if (JS_ToFloat64(ctx, &d, v.get()) != 0 || !std::isfinite(d)) {
     JS_FreeValue(ctx, JS_GetException(ctx));
     fail("TypeError", std::string("\"") + name + "\" must be a number");
   }
@@ -60,12 +56,11 @@ std::optional<double> opt_number(JSContext* ctx, JSValueConst obj, const char* n
 }
 
 std::optional<std::string> opt_bytes(JSContext* ctx, JSValueConst obj, const char* name) {
-  JSValue v = member(ctx, obj, name);
-  if (JS_IsUndefined(v)) return std::nullopt;
+  js::Value v = member(ctx, obj, name);
+  if (JS_IsUndefined(v.get())) return std::nullopt;
   std::string out;
-  bool ok = buffer_bytes(ctx, v, &out);
-  JS_FreeValue(ctx, v);
-  if (!ok) fail("TypeError", std::string("\"") + name + "\" must be an ArrayBuffer or a typed array");
+  if (!buffer_bytes(ctx, v.get(), &out))
+    fail("TypeError", std::string("\"") + name + "\" must be an ArrayBuffer or a typed array");
   return out;
 }
 
@@ -84,17 +79,15 @@ std::string canonical_hash(const std::string& name) {
 }
 
 std::string req_hash(JSContext* ctx, JSValueConst obj, const char* where) {
-  JSValue v = member(ctx, obj, "hash");
-  if (JS_IsUndefined(v)) fail("TypeError", std::string(where) + ": the algorithm needs a \"hash\" member");
+  js::Value v = member(ctx, obj, "hash");
+  if (JS_IsUndefined(v.get())) fail("TypeError", std::string(where) + ": the algorithm needs a \"hash\" member");
   std::string name;
-  if (JS_IsObject(v)) {
-    auto n = opt_string(ctx, v, "name");
-    JS_FreeValue(ctx, v);
+  if (JS_IsObject(v.get())) {
+    auto n = opt_string(ctx, v.get(), "name");
     if (!n) fail("TypeError", std::string(where) + ": hash needs a \"name\"");
     name = *n;
   } else {
-    name = js::to_string(ctx, v);
-    JS_FreeValue(ctx, v);
+    name = js::to_string(ctx, v.get());
   }
   std::string c = canonical_hash(name);
   if (c.empty())
@@ -134,31 +127,27 @@ const char* const kUsageNames[] = {"encrypt",   "decrypt",    "sign",    "verify
 }
 
 void check_jwk_common(JSContext* ctx, JSValueConst jwk, bool extractable, unsigned usages) {
-  JSValue ext = member(ctx, jwk, "ext");
-  if (!JS_IsUndefined(ext) && JS_ToBool(ctx, ext) == 0 && extractable) {
-    JS_FreeValue(ctx, ext);
-    fail("DataError", "the JWK has \"ext\": false but the key is imported as extractable");
+  {
+    js::Value ext = member(ctx, jwk, "ext");
+    if (!JS_IsUndefined(ext.get()) && JS_ToBool(ctx, ext.get()) == 0 && extractable)
+      fail("DataError", "the JWK has \"ext\": false but the key is imported as extractable");
   }
-  JS_FreeValue(ctx, ext);
-  JSValue ops = member(ctx, jwk, "key_ops");
-  if (JS_IsArray(ctx, ops)) {
+  js::Value ops = member(ctx, jwk, "key_ops");
+  if (JS_IsArray(ctx, ops.get())) {
     unsigned allowed = 0;
-    JSValue lenv = JS_GetPropertyStr(ctx, ops, "length");
     int64_t len = 0;
-    JS_ToInt64(ctx, &len, lenv);
-    JS_FreeValue(ctx, lenv);
+    {
+      js::Value lenv(ctx, JS_GetPropertyStr(ctx, ops.get(), "length"));
+      JS_ToInt64(ctx, &len, lenv.get());
+    }
     for (int64_t i = 0; i < len; i++) {
-      JSValue e = JS_GetPropertyUint32(ctx, ops, static_cast<uint32_t>(i));
-      std::string s = js::to_string(ctx, e);
-      JS_FreeValue(ctx, e);
+      std::string s =
+          js::to_string(ctx, js::Value(ctx, JS_GetPropertyUint32(ctx, ops.get(), static_cast<uint32_t>(i))).get());
       for (unsigned b = 0; b < 8; b++)
         if (s == kUsageNames[b]) allowed |= 1u << b;
     }
-    JS_FreeValue(ctx, ops);
     if ((usages & ~allowed) != 0) fail("DataError", "the requested key usages are not all in the JWK's \"key_ops\"");
-    return;
   }
-  JS_FreeValue(ctx, ops);
 }
 
 void set_str(JSContext* ctx, JSValueConst obj, const char* name, const std::string& value) {
@@ -166,11 +155,11 @@ void set_str(JSContext* ctx, JSValueConst obj, const char* name, const std::stri
 }
 
 void set_jwk_common(JSContext* ctx, JSValueConst jwk, const KeyData& key) {
-  JSValue ops = JS_NewArray(ctx);
+  js::Value ops(ctx, JS_NewArray(ctx));
   uint32_t n = 0;
   for (unsigned b = 0; b < 8; b++)
-    if (key.usages & (1u << b)) JS_SetPropertyUint32(ctx, ops, n++, JS_NewString(ctx, kUsageNames[b]));
-  JS_SetPropertyStr(ctx, jwk, "key_ops", ops);
+    if (key.usages & (1u << b)) JS_SetPropertyUint32(ctx, ops.get(), n++, JS_NewString(ctx, kUsageNames[b]));
+  JS_SetPropertyStr(ctx, jwk, "key_ops", ops.release());
   JS_SetPropertyStr(ctx, jwk, "ext", JS_NewBool(ctx, key.extractable));
 }
 

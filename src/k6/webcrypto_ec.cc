@@ -159,23 +159,20 @@ JSValue ec_export(JSContext* ctx, const std::string& format, const KeyData& key)
   size_t fb = field_bytes(key.curve);
   std::string point = public_point(key.pkey.get());
   if (point.size() != 1 + 2 * fb) fail("OperationError", "exportKey: the public point is not uncompressed");
-  JSValue jwk = JS_NewObject(ctx);
-  set_str(ctx, jwk, "kty", "EC");
-  set_str(ctx, jwk, "crv", key.curve);
-  set_str(ctx, jwk, "x", b64url(point.substr(1, fb)));
-  set_str(ctx, jwk, "y", b64url(point.substr(1 + fb, fb)));
+  js::Value jwk(ctx, JS_NewObject(ctx));
+  set_str(ctx, jwk.get(), "kty", "EC");
+  set_str(ctx, jwk.get(), "crv", key.curve);
+  set_str(ctx, jwk.get(), "x", b64url(point.substr(1, fb)));
+  set_str(ctx, jwk.get(), "y", b64url(point.substr(1 + fb, fb)));
   if (priv) {
     BIGNUM* d = nullptr;
     bool has = EVP_PKEY_get_bn_param(key.pkey.get(), OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1;
     BnPtr dp(d);
-    if (!has) {
-      JS_FreeValue(ctx, jwk);
-      fail("OperationError", "exportKey: no private scalar");
-    }
-    set_str(ctx, jwk, "d", b64url(bn_bytes(d, fb)));
+    if (!has) fail("OperationError", "exportKey: no private scalar");
+    set_str(ctx, jwk.get(), "d", b64url(bn_bytes(d, fb)));
   }
-  set_jwk_common(ctx, jwk, key);
-  return jwk;
+  set_jwk_common(ctx, jwk.get(), key);
+  return jwk.release();
 }
 
 std::string ecdsa_sign(JSContext* ctx, JSValueConst params, const KeyData& key, const std::string& data) {

@@ -170,11 +170,11 @@ JSValue rsa_export(JSContext* ctx, const std::string& format, const KeyData& key
     if (!priv) fail("InvalidAccessError", "exportKey: pkcs8 is for private keys");
     return new_array_buffer(ctx, pkcs8_of(key.pkey.get()));
   }
-  JSValue jwk = JS_NewObject(ctx);
-  set_str(ctx, jwk, "kty", "RSA");
-  set_str(ctx, jwk, "alg", jwk_alg(key.algorithm, key.hash));
-  set_str(ctx, jwk, "n", b64url(rsa_param(key.pkey.get(), OSSL_PKEY_PARAM_RSA_N)));
-  set_str(ctx, jwk, "e", b64url(key.public_exponent));
+  js::Value jwk(ctx, JS_NewObject(ctx));
+  set_str(ctx, jwk.get(), "kty", "RSA");
+  set_str(ctx, jwk.get(), "alg", jwk_alg(key.algorithm, key.hash));
+  set_str(ctx, jwk.get(), "n", b64url(rsa_param(key.pkey.get(), OSSL_PKEY_PARAM_RSA_N)));
+  set_str(ctx, jwk.get(), "e", b64url(key.public_exponent));
   if (priv) {
     const std::pair<const char*, const char*> parts[] = {
         {"d", OSSL_PKEY_PARAM_RSA_D},          {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
@@ -182,11 +182,11 @@ JSValue rsa_export(JSContext* ctx, const std::string& format, const KeyData& key
         {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2}, {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1}};
     for (const auto& [name, param] : parts) {
       std::string v = rsa_param(key.pkey.get(), param);
-      if (!v.empty()) set_str(ctx, jwk, name, b64url(v));
+      if (!v.empty()) set_str(ctx, jwk.get(), name, b64url(v));
     }
   }
-  set_jwk_common(ctx, jwk, key);
-  return jwk;
+  set_jwk_common(ctx, jwk.get(), key);
+  return jwk.release();
 }
 
 std::string rsa_sign(JSContext* ctx, JSValueConst params, const KeyData& key, const std::string& data) {

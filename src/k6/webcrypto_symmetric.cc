@@ -195,12 +195,12 @@ std::unique_ptr<KeyData> secret_import(JSContext* ctx, const std::string& format
 JSValue secret_export(JSContext* ctx, const std::string& format, const KeyData& key) {
   if (format == "raw") return new_array_buffer(ctx, key.secret);
   if (format != "jwk") fail("NotSupportedError", "exportKey: secret keys export as raw or jwk, not " + format);
-  JSValue jwk = JS_NewObject(ctx);
-  set_str(ctx, jwk, "kty", "oct");
-  set_str(ctx, jwk, "k", b64url(key.secret));
-  set_str(ctx, jwk, "alg", jwk_alg(key.algorithm, key.length_bits, key.hash));
-  set_jwk_common(ctx, jwk, key);
-  return jwk;
+  js::Value jwk(ctx, JS_NewObject(ctx));
+  set_str(ctx, jwk.get(), "kty", "oct");
+  set_str(ctx, jwk.get(), "k", b64url(key.secret));
+  set_str(ctx, jwk.get(), "alg", jwk_alg(key.algorithm, key.length_bits, key.hash));
+  set_jwk_common(ctx, jwk.get(), key);
+  return jwk.release();
 }
 
 std::string hmac_sign(const KeyData& key, const std::string& data) {
