@@ -80,6 +80,9 @@ struct Share {
 }  // namespace
 
 struct Client::Impl {
+  /// Client::start through libcurl (Transfer, easy handle, multi).
+  void start_curl(Request&& req, Client::Callback&& done, Clock::time_point started, SlistPtr connect_to);
+
   loop::EventLoop& loop;
   std::unique_ptr<detail::H1Client> h1;  // null: everything through libcurl
   std::string last_url;                  // the last URL offered to h1, and what fast_url() said of it
@@ -667,35 +670,21 @@ Client::~Client() {
     if (d.watched[fd]) d.loop.unwatch(static_cast<int>(fd));
 }
 
-void Client::start(Request req, Callback done) {
+// The slow paths of Client::start (start_routed, Impl::start_curl) are kept
+// out of line: a VU's request starts on its fiber, whose stack pages count per
+// VU, so the common path (the built-in client, no hosts/blockHostnames) must
+// not carry their locals in its frame.
+void Client::start(Request&& req, Callback done) {
   auto& d = *impl_;
   auto started = Clock::now();
-  SlistPtr connect_to;
   if (const NetConfig* net = d.net.get()) {
     if (net->no_connection_reuse) req.fresh_connection = true;
     if (net->checks_hosts()) {
-      NetRoute route = route_request(*net, req.url);
-      if (route.error_code != 0) {
-        auto t = std::make_unique<Transfer>();
-        t->req = std::move(req);
-        t->done = std::move(done);
-        t->started = started;
-        d.fail_async(std::move(t), route.error_code, std::move(route.error));
-        return;
-      }
-      if (route.mapped) {
-        detail::FastUrl fast;
-        if (d.h1 && route.builtin_url.size() && detail::fast_url(route.builtin_url, &fast) &&
-            detail::fast_request(req)) {
-          fast.host_header = route.host_header;
-          d.h1->start(std::move(req), std::move(fast), started, std::move(done));
-          return;
-        }
-        connect_to.reset(curl_slist_append(nullptr, route.connect_to.c_str()));
-      }
+      start_routed(std::move(req), std::move(done), started);
+      return;
     }
   }
-  if (d.h1 && !connect_to) {
+  if (d.h1) {
     // A load test sends the same URL over and over: parse it once.
     if (req.url != d.last_url) {
       d.last_url_fast = detail::fast_url(req.url, &d.last_fast);
@@ -710,6 +699,48 @@ void Client::start(Request req, Callback done) {
       return;
     }
   }
+  d.start_curl(std::move(req), std::move(done), started, nullptr);
+}
+
+void Client::start_routed(Request&& req, Callback&& done, Clock::time_point started) {
+  auto& d = *impl_;
+  NetRoute route = route_request(*d.net, req.url);
+  if (route.error_code != 0) {
+    auto t = std::make_unique<Transfer>();
+    t->req = std::move(req);
+    t->done = std::move(done);
+    t->started = started;
+    d.fail_async(std::move(t), route.error_code, std::move(route.error));
+    return;
+  }
+  SlistPtr connect_to;
+  if (route.mapped) {
+    detail::FastUrl fast;
+    if (d.h1 && route.builtin_url.size() && detail::fast_url(route.builtin_url, &fast) && detail::fast_request(req)) {
+      fast.host_header = route.host_header;
+      d.h1->start(std::move(req), std::move(fast), started, std::move(done));
+      return;
+    }
+    connect_to.reset(curl_slist_append(nullptr, route.connect_to.c_str()));
+  } else if (d.h1) {
+    // Not mapped: the built-in client as on the common path (same URL cache).
+    if (req.url != d.last_url) {
+      d.last_url_fast = detail::fast_url(req.url, &d.last_fast);
+      d.last_url = req.url;
+    }
+    bool v6_first = d.last_fast.localhost && (d.net->dns.policy == DnsConfig::Policy::kOnlyIPv6 ||
+                                              d.net->dns.policy == DnsConfig::Policy::kPreferIPv6);
+    if (d.last_url_fast && !v6_first && detail::fast_request(req)) {
+      d.h1->start(std::move(req), d.last_fast, started, std::move(done));
+      return;
+    }
+  }
+  d.start_curl(std::move(req), std::move(done), started, std::move(connect_to));
+}
+
+[[gnu::noinline]] void Client::Impl::start_curl(Request&& req, Client::Callback&& done, Clock::time_point started,
+                                                SlistPtr connect_to) {
+  auto& d = *this;
   auto t = std::make_unique<Transfer>();
   t->connect_to = std::move(connect_to);
   t->errbuf[0] = '\0';

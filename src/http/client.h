@@ -137,7 +137,7 @@ class Client {
   /// Starts a request; `done` runs later on the loop thread, exactly once
   /// (also on error, with status 0 and error/error_code set). Never throws for
   /// network errors.
-  void start(Request req, Callback done);
+  void start(Request&& req, Callback done);
   std::size_t in_flight() const;
   /// Connections held by the built-in HTTP/1.1 client (idle or busy).
   std::size_t builtin_connections() const;
@@ -160,6 +160,8 @@ class Client {
 
  private:
   struct Impl;
+  /// start() with hosts/blockHostnames/blacklistIPs set (out of line: see client.cc).
+  [[gnu::noinline]] void start_routed(Request&& req, Callback&& done, loop::Clock::time_point started);
   std::unique_ptr<Impl> impl_;
 };
 

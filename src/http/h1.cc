@@ -650,7 +650,7 @@ H1Client::H1Client(loop::EventLoop& loop) : impl_(std::make_unique<Impl>(loop)) 
 
 H1Client::~H1Client() = default;
 
-void H1Client::start(Request req, FastUrl url, Clock::time_point started, Client::Callback done) {
+void H1Client::start(Request&& req, FastUrl url, Clock::time_point started, Client::Callback done) {
   auto e = std::make_unique<Exchange>();
   e->req = std::move(req);
   e->url = std::move(url);
