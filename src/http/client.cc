@@ -82,6 +82,22 @@ struct Share {
 struct Client::Impl {
   /// Client::start through libcurl (Transfer, easy handle, multi).
   void start_curl(Request&& req, Client::Callback&& done, Clock::time_point started, SlistPtr connect_to);
+  /// Starts `req` on the built-in client when it can take it (moving `req`
+  /// and `done` then): the URL is parsed once while it repeats.
+  bool start_builtin(Request& req, Client::Callback& done, Clock::time_point started) {
+    if (!h1) return false;
+    if (req.url != last_url) {
+      last_url_fast = detail::fast_url(req.url, &last_fast);
+      last_url = req.url;
+    }
+    // dns.policy onlyIPv6/preferIPv6: localhost is [::1] first, which libcurl does.
+    bool v6_first =
+        net && last_fast.localhost &&
+        (net->dns.policy == DnsConfig::Policy::kOnlyIPv6 || net->dns.policy == DnsConfig::Policy::kPreferIPv6);
+    if (!last_url_fast || v6_first || !detail::fast_request(req)) return false;
+    h1->start(std::move(req), last_fast, started, std::move(done));
+    return true;
+  }
 
   loop::EventLoop& loop;
   std::unique_ptr<detail::H1Client> h1;  // null: everything through libcurl
@@ -670,10 +686,9 @@ Client::~Client() {
     if (d.watched[fd]) d.loop.unwatch(static_cast<int>(fd));
 }
 
-// The slow paths of Client::start (start_routed, Impl::start_curl) are kept
-// out of line: a VU's request starts on its fiber, whose stack pages count per
-// VU, so the common path (the built-in client, no hosts/blockHostnames) must
-// not carry their locals in its frame.
+// Client::start's slow paths (start_routed, Impl::start_curl) stay out of line: a VU's
+// request starts on its fiber, whose stack pages count per VU, so the common path must not
+// carry their locals in its frame.
 void Client::start(Request&& req, Callback done) {
   auto& d = *impl_;
   auto started = Clock::now();
@@ -684,22 +699,7 @@ void Client::start(Request&& req, Callback done) {
       return;
     }
   }
-  if (d.h1) {
-    // A load test sends the same URL over and over: parse it once.
-    if (req.url != d.last_url) {
-      d.last_url_fast = detail::fast_url(req.url, &d.last_fast);
-      d.last_url = req.url;
-    }
-    // dns.policy onlyIPv6/preferIPv6: localhost is [::1] first, which libcurl does.
-    bool v6_first =
-        d.net && d.last_fast.localhost &&
-        (d.net->dns.policy == DnsConfig::Policy::kOnlyIPv6 || d.net->dns.policy == DnsConfig::Policy::kPreferIPv6);
-    if (d.last_url_fast && !v6_first && detail::fast_request(req)) {
-      d.h1->start(std::move(req), d.last_fast, started, std::move(done));
-      return;
-    }
-  }
-  d.start_curl(std::move(req), std::move(done), started, nullptr);
+  if (!d.start_builtin(req, done, started)) d.start_curl(std::move(req), std::move(done), started, nullptr);
 }
 
 void Client::start_routed(Request&& req, Callback&& done, Clock::time_point started) {
@@ -722,18 +722,8 @@ void Client::start_routed(Request&& req, Callback&& done, Clock::time_point star
       return;
     }
     connect_to.reset(curl_slist_append(nullptr, route.connect_to.c_str()));
-  } else if (d.h1) {
-    // Not mapped: the built-in client as on the common path (same URL cache).
-    if (req.url != d.last_url) {
-      d.last_url_fast = detail::fast_url(req.url, &d.last_fast);
-      d.last_url = req.url;
-    }
-    bool v6_first = d.last_fast.localhost && (d.net->dns.policy == DnsConfig::Policy::kOnlyIPv6 ||
-                                              d.net->dns.policy == DnsConfig::Policy::kPreferIPv6);
-    if (d.last_url_fast && !v6_first && detail::fast_request(req)) {
-      d.h1->start(std::move(req), d.last_fast, started, std::move(done));
-      return;
-    }
+  } else if (d.start_builtin(req, done, started)) {
+    return;
   }
   d.start_curl(std::move(req), std::move(done), started, std::move(connect_to));
 }
