@@ -8,11 +8,12 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-stamp=/var/lib/herd-deps.v6
+stamp=/var/lib/herd-deps.v7
 if [ -f "$stamp" ] && [ "${HERD_FORCE_DEPS:-0}" != 1 ]; then
   # Fast path: verify a few key files are still present.
   if [ -f /usr/lib/x86_64-linux-gnu/quickjs/libquickjs.a ] && command -v wrk >/dev/null &&
-     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ] && [ -x /usr/bin/etcd ] && [ -f /usr/include/httplib.h ] && [ -f /usr/include/llhttp.h ] && [ -f /usr/include/gumbo.h ] && [ -f /usr/include/brotli/decode.h ] && [ -f /usr/include/zstd.h ] && [ -f /usr/include/zlib.h ]; then
+     [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ] && [ -x /usr/bin/etcd ] && [ -f /usr/include/httplib.h ] && [ -f /usr/include/llhttp.h ] && [ -f /usr/include/gumbo.h ] && [ -f /usr/include/brotli/decode.h ] && [ -f /usr/include/zstd.h ] && [ -f /usr/include/zlib.h ] &&
+     [ -x /usr/bin/protoc ] && [ -f /usr/include/snappy.h ] && [ -x /usr/bin/prometheus ] && [ -x /usr/bin/influxd ]; then
     exit 0
   fi
 fi
@@ -44,12 +45,16 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 $SUDO apt-get install -y -qq --no-install-recommends -t trixie libquickjs libllhttp-dev >/dev/null
 # etcd for the test cluster (tests/kube): bookworm's 3.4 is too old for Kubernetes 1.36.
 # policy-rc.d keeps the package from starting a system etcd; the tests start their own.
+# The same for Prometheus and InfluxDB (issue #13's output tests start their own on loopback).
 own_policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null && $SUDO chmod +x /usr/sbin/policy-rc.d
   own_policy=1
 fi
 $SUDO apt-get install -y -qq --no-install-recommends -t trixie etcd-server >/dev/null
+# Remote write (protobuf + snappy) and the servers the output tests write to.
+$SUDO apt-get install -y -qq --no-install-recommends \
+  libprotobuf-dev protobuf-compiler libsnappy-dev prometheus influxdb >/dev/null
 if [ "$own_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 $SUDO touch "$stamp"
 echo "install-deps: done"
