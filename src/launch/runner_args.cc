@@ -143,6 +143,54 @@ std::vector<std::string> runner_passthrough_args(const std::vector<std::string>&
   return out;
 }
 
+std::vector<std::string> output_values(const std::vector<std::string>& run_args) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < run_args.size(); ++i) {
+    const std::string& a = run_args[i];
+    if (a == "--") break;
+    if (a.size() > 2 && a[0] == '-' && a[1] == '-') {
+      std::string body = a.substr(2);
+      auto eq = body.find('=');
+      const FlagInfo* f = find_long(body.substr(0, eq));
+      if (!f || !f->takes_value) continue;
+      std::string value;
+      if (eq != std::string::npos) {
+        value = body.substr(eq + 1);
+      } else if (i + 1 < run_args.size()) {
+        value = run_args[++i];
+      } else {
+        continue;
+      }
+      if (f->name == "out") out.push_back(value);
+      continue;
+    }
+    if (a.size() > 1 && a[0] == '-') {
+      for (std::size_t j = 1; j < a.size(); ++j) {
+        const FlagInfo* f = find_short(a[j]);
+        if (!f) break;
+        if (!f->takes_value) {
+          if (j + 1 < a.size() && a[j + 1] == '=') break;  // "-q=false"
+          continue;
+        }
+        std::string rest = a.substr(j + 1);
+        if (!rest.empty() && rest[0] == '=') rest.erase(0, 1);
+        if (a.size() == j + 1) {
+          if (i + 1 >= run_args.size()) break;
+          rest = run_args[++i];
+        }
+        if (f->name == "out") out.push_back(rest);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+bool is_merged_output(std::string_view out_value) {
+  std::string_view name = out_value.substr(0, out_value.find('='));
+  return name == "experimental-prometheus-rw";
+}
+
 std::vector<std::string> local_runner_args(int i, int n, const std::string& script,
                                            const std::vector<std::string>& passthrough) {
   std::vector<std::string> a{"run",

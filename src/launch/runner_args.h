@@ -27,6 +27,16 @@ std::vector<std::string> runner_passthrough_args(const std::vector<std::string>&
 /// runner_passthrough_args); each is a flag of flags::run_flag_shapes().
 std::vector<std::string_view> coordinator_owned_flags();
 
+/// The value of every --out (-o) in `run_args`, in order: "--out v",
+/// "--out=v", "-o v", "-o=v", "-ov" and shorthand clusters ("-qo v"). Stops at "--".
+std::vector<std::string> output_values(const std::vector<std::string>& run_args);
+
+/// True for an --out value the coordinator writes from its merged metrics
+/// (`experimental-prometheus-rw`, with or without `=...`): one set of series per
+/// test, so runners must not write it. False for the per-sample outputs (json,
+/// csv, influxdb, ...), which stay with whoever makes the samples.
+bool is_merged_output(std::string_view out_value);
+
 /// The full argument vector (after the binary) of runner i (0-based) of n:
 /// `run --paused --address 127.0.0.1:0 --linger ... <passthrough> -- <script>`.
 std::vector<std::string> local_runner_args(int i, int n, const std::string& script,

@@ -92,6 +92,40 @@ TEST(Passthrough, FollowsTheCliFlagTable) {
   }
 }
 
+TEST(Outputs, EveryFormOfOutIsFound) {
+  std::vector<std::string> in{"-o",
+                              "experimental-prometheus-rw",
+                              "--tag",
+                              "out=json",  // a value, not an --out
+                              "--out=json=a.json",
+                              "-o=influxdb=http://i:8086/k6",
+                              "-ocsv=b.csv",
+                              "-qo",
+                              "experimental-prometheus-rw=x",
+                              "--out",
+                              "json=c.json",
+                              "-u",
+                              "-o",  // a value of -u
+                              "--",
+                              "-o",
+                              "after-dashdash"};
+  EXPECT_EQ(output_values(in),
+            (std::vector<std::string>{"experimental-prometheus-rw", "json=a.json", "influxdb=http://i:8086/k6",
+                                      "csv=b.csv", "experimental-prometheus-rw=x", "json=c.json"}));
+  EXPECT_TRUE(output_values({"--out"}).empty());  // no value: nothing
+  EXPECT_TRUE(output_values({"-qv", "script.js"}).empty());
+}
+
+TEST(Outputs, OnlyPrometheusRemoteWriteIsMerged) {
+  EXPECT_TRUE(is_merged_output("experimental-prometheus-rw"));
+  EXPECT_TRUE(is_merged_output("experimental-prometheus-rw=anything"));
+  EXPECT_FALSE(is_merged_output("influxdb=http://127.0.0.1:8086/k6"));
+  EXPECT_FALSE(is_merged_output("json=a.json"));
+  EXPECT_FALSE(is_merged_output("csv"));
+  EXPECT_FALSE(is_merged_output("experimental-prometheus-rw-x"));
+  EXPECT_FALSE(is_merged_output(""));
+}
+
 TEST(LocalArgs, RunnerCommandLine) {
   auto a = local_runner_args(1, 4, "t.js", {"-u", "3"});
   std::string joined;

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <optional>
+#include <utility>
 
 #include "launch/runner_args.h"
 #include "util/duration.h"
@@ -161,6 +162,67 @@ json make_job(const json& testrun, const std::string& job_name, std::string_view
                 {"template", {{"metadata", pod_meta}, {"spec", podspec}}}}}};
 }
 
+/// Runner environment that belongs to the coordinator's merged outputs
+/// (docs/observability.md#kubernetes): the remote-write settings and k6's feature flags.
+bool is_coordinator_env(const std::string& name) {
+  return name.starts_with("K6_PROMETHEUS_RW_") || name == "K6_FEATURES";
+}
+
+/// K6_OUT's comma-separated outputs, split by launch::is_merged_output.
+std::pair<std::string, std::string> split_k6_out(const std::string& value) {
+  std::string merged, others;
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    std::size_t comma = value.find(',', start);
+    if (comma == std::string::npos) comma = value.size();
+    std::string part = value.substr(start, comma - start);
+    if (!part.empty()) {
+      std::string& into = launch::is_merged_output(part) ? merged : others;
+      into += (into.empty() ? "" : ",") + part;
+    }
+    start = comma + 1;
+  }
+  return {merged, others};
+}
+
+/// The entries of spec.runner.env that move to the coordinator: K6_PROMETHEUS_RW_*,
+/// K6_FEATURES, and K6_OUT's merged outputs (as K6_OUT).
+json coordinator_env_from_runner(const json& spec) {
+  json moved = json::array();
+  const json& env = field(field(spec, "runner"), "env");
+  if (!env.is_array()) return moved;
+  for (const auto& e : env) {
+    if (!field(e, "name").is_string()) continue;
+    std::string name = e["name"].get<std::string>();
+    if (is_coordinator_env(name)) {
+      moved.push_back(e);
+    } else if (name == "K6_OUT" && field(e, "value").is_string()) {
+      auto [merged, others] = split_k6_out(e["value"].get<std::string>());
+      if (!merged.empty()) moved.push_back(json{{"name", "K6_OUT"}, {"value", merged}});
+    }
+  }
+  return moved;
+}
+
+/// Runner environment without what coordinator_env_from_runner moves.
+json runner_env_without_merged_outputs(const json& env) {
+  json kept = json::array();
+  for (const auto& e : env) {
+    std::string name = field(e, "name").is_string() ? e["name"].get<std::string>() : "";
+    if (is_coordinator_env(name)) continue;
+    if (name == "K6_OUT" && field(e, "value").is_string()) {
+      auto [merged, others] = split_k6_out(e["value"].get<std::string>());
+      if (others.empty()) continue;
+      json copy = e;
+      copy["value"] = others;
+      kept.push_back(copy);
+      continue;
+    }
+    kept.push_back(e);
+  }
+  return kept;
+}
+
 }  // namespace
 
 ScriptMount script_mount(const json& spec) {
@@ -299,6 +361,8 @@ json runner_job(const json& testrun, int index, const JobSettings& s, const Load
   }
   json job = make_job(testrun, runner_name(testrun, index), "runner", args, s,
                       json{{std::string(kLabelRunnerIndex), std::to_string(index)}}, zone);
+  json& env = job["spec"]["template"]["spec"]["containers"][0]["env"];
+  env = runner_env_without_merged_outputs(env);
   if (field(spec, "separate").is_boolean() && spec["separate"].get<bool>()) {
     json term = {
         {"labelSelector",
@@ -332,10 +396,23 @@ json coordinator_job(const json& testrun, const std::vector<std::string>& runner
                                 "--ready-timeout",
                                 ready,
                                 "-q"};
-  for (auto& a : launch::runner_passthrough_args(user_arguments(spec))) args.push_back(a);
+  const std::vector<std::string> user = user_arguments(spec);
+  for (auto& a : launch::runner_passthrough_args(user)) args.push_back(a);
+  for (auto& out : launch::output_values(user)) {
+    if (!launch::is_merged_output(out)) continue;  // per-sample outputs: not the coordinator's
+    args.push_back("--out");
+    args.push_back(out);
+  }
   args.push_back("--script");
   args.push_back(script_mount(spec).path);
-  return make_job(testrun, coordinator_name(testrun), "coordinator", args, s);
+  json job = make_job(testrun, coordinator_name(testrun), "coordinator", args, s);
+  json& env = job["spec"]["template"]["spec"]["containers"][0]["env"];
+  for (const auto& moved : coordinator_env_from_runner(spec)) {
+    bool own = false;  // the coordinator's own setting wins
+    for (const auto& e : env) own = own || field(e, "name") == moved["name"];
+    if (!own) env.push_back(moved);
+  }
+  return job;
 }
 
 }  // namespace herd::op

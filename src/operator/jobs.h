@@ -71,9 +71,14 @@ std::string coordinator_name(const json& testrun);
 std::string summary_configmap_name(const json& testrun);
 
 json initializer_job(const json& testrun, const JobSettings& settings);
-/// Runner `index` (1-based) of spec.parallelism.
+/// Runner `index` (1-based) of spec.parallelism. Without the merged outputs
+/// (launch::is_merged_output) and their environment: --out is never passed to
+/// runners, and K6_PROMETHEUS_RW_*, K6_FEATURES and K6_OUT's merged outputs are
+/// left out of spec.runner.env (docs/observability.md#kubernetes).
 json runner_job(const json& testrun, int index, const JobSettings& settings, const LoadZone* zone = nullptr);
-/// `runners`: "ip:port" of every runner in segment order.
+/// `runners`: "ip:port" of every runner in segment order. Gets the merged
+/// outputs of the user's arguments (`--out experimental-prometheus-rw`) and
+/// their environment from spec.runner.env (its own env wins a name clash).
 json coordinator_job(const json& testrun, const std::vector<std::string>& runners, const JobSettings& settings);
 
 /// The owner reference every child carries.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace herd::op {
 namespace {
 
@@ -185,4 +187,85 @@ TEST(Jobs, TimeoutsMustBeDurations) {
 }
 
 }  // namespace
+
+// Issue #13: a k6-operator user's `-o experimental-prometheus-rw` plus K6_PROMETHEUS_RW_*
+// in spec.runner.env makes the coordinator export the merged series, and no runner.
+TEST(Jobs, PrometheusRemoteWriteMovesToTheCoordinator) {
+  json spec = base_spec();
+  spec["arguments"] =
+      "--vus 8 -o experimental-prometheus-rw --out=json=/tmp/a.json -o=influxdb=http://i:8086/k6 --tag testid=t1";
+  json secret = {{"secretKeyRef", {{"name", "rw"}, {"key", "password"}}}};
+  spec["runner"]["env"] = json::array({
+      json{{"name", "K6_PROMETHEUS_RW_SERVER_URL"}, {"value", "http://prom:9090/api/v1/write"}},
+      json{{"name", "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM"}, {"value", "true"}},
+      json{{"name", "K6_PROMETHEUS_RW_PASSWORD"}, {"valueFrom", secret}},
+      json{{"name", "K6_FEATURES"}, {"value", "native-histograms"}},
+      json{{"name", "K6_OUT"}, {"value", "experimental-prometheus-rw,csv=/tmp/a.csv"}},
+      json{{"name", "MY_VAR"}, {"value", "1"}},
+  });
+  spec["coordinator"]["env"] = json::array({json{{"name", "K6_FEATURES"}, {"value", "own"}}});
+  json tr = testrun(spec);
+
+  auto env_names = [](const json& c) {
+    std::vector<std::string> names;
+    for (const auto& e : c["env"]) names.push_back(e["name"].get<std::string>());
+    return names;
+  };
+  auto env_value = [](const json& c, const std::string& name) -> json {
+    for (const auto& e : c["env"]) {
+      if (e["name"] == name) return e.contains("value") ? e["value"] : e["valueFrom"];
+    }
+    return nullptr;
+  };
+
+  for (int i : {1, 2}) {
+    json job = runner_job(tr, i, JobSettings{});
+    const json& r = container(job);
+    auto args = r["args"].get<std::vector<std::string>>();
+    for (const auto& a : args) {
+      EXPECT_EQ(a.find("prometheus"), std::string::npos) << a;
+      EXPECT_NE(a, "-o");
+      EXPECT_NE(a, "--out");
+    }
+    EXPECT_EQ(env_names(r), (std::vector<std::string>{"POD_IP", "K6_OUT", "MY_VAR"}));
+    EXPECT_EQ(env_value(r, "K6_OUT"), "csv=/tmp/a.csv");  // per-sample outputs stay where they were
+  }
+
+  json coord = coordinator_job(tr, {"127.0.1.1:6565", "127.0.1.2:6565"}, JobSettings{});
+  const json& c = container(coord);
+  auto args = c["args"].get<std::vector<std::string>>();
+  int outs = 0;
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--out") {
+      ++outs;
+      EXPECT_EQ(args[i + 1], "experimental-prometheus-rw");
+    }
+  }
+  EXPECT_EQ(outs, 1);  // json and influxdb are per-sample outputs: not the coordinator's
+  auto tag = std::find(args.begin(), args.end(), "testid=t1");
+  ASSERT_NE(tag, args.end()) << "the testid tag reaches the coordinator";
+  EXPECT_EQ(*(tag - 1), "--tag");
+  EXPECT_EQ(env_value(c, "K6_PROMETHEUS_RW_SERVER_URL"), "http://prom:9090/api/v1/write");
+  EXPECT_EQ(env_value(c, "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM"), "true");
+  EXPECT_EQ(env_value(c, "K6_PROMETHEUS_RW_PASSWORD")["secretKeyRef"]["name"], "rw");
+  EXPECT_EQ(env_value(c, "K6_FEATURES"), "own");  // the coordinator's own setting wins
+  EXPECT_EQ(env_value(c, "K6_OUT"), "experimental-prometheus-rw");
+  EXPECT_EQ(env_value(c, "MY_VAR"), nullptr);  // other runner settings stay the runners'
+}
+
+TEST(Jobs, WithoutRemoteWriteNothingMoves) {
+  json spec = base_spec();
+  spec["arguments"] = "--out json=/tmp/a.json";
+  spec["runner"]["env"] = json::array({json{{"name", "K6_OUT"}, {"value", "influxdb=http://i:8086/k6"}}});
+  json tr = testrun(spec);
+  json job = runner_job(tr, 1, JobSettings{});
+  const json& r = container(job);
+  ASSERT_EQ(r["env"].size(), 2u);
+  EXPECT_EQ(r["env"][1]["value"], "influxdb=http://i:8086/k6");
+  json coord = coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{});
+  const json& c = container(coord);
+  EXPECT_EQ(c["env"].size(), 1u);  // POD_IP only
+  for (const auto& a : c["args"]) EXPECT_NE(a, "--out");
+}
+
 }  // namespace herd::op
