@@ -330,4 +330,55 @@ case_helm() { # the Helm chart installs a working operator
   pass "operator installed by Helm (namespaced RBAC, WATCH_NAMESPACE) ran a TestRun to finished/passed"
 }
 
+
+case_prometheus_rw() { # issue #13: a k6-operator user's -o experimental-prometheus-rw exports from the coordinator only
+  ensure_bundle_operator
+  new_case prw
+  local prom; prom=$(command -v prometheus) || {
+    [[ ${CI:-} == true ]] && fail "prometheus is not installed (Debian package prometheus)"
+    echo "skip: no prometheus binary"; exit 77; }
+  local port dir; port=$(kube_free_port); dir=$(mktemp -d)
+  printf 'global: {scrape_interval: 1h}\n' > "$dir/prometheus.yml"
+  "$prom" --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver \
+    --enable-feature=native-histograms >"$dir/prom.log" 2>&1 &
+  local prom_pid=$!
+  trap 'quietly kill $TARGET_PID; quietly kill $prom_pid; rm -rf "$dir"; quietly kubectl delete namespace "$NS" --wait=false' EXIT
+  retry 30 curl -sf "http://127.0.0.1:$port/-/ready"
+  script s "$ITER_SCRIPT"
+  # Written as a k6-operator user would: the output in arguments, its settings in runner.env.
+  kubectl -n "$NS" apply -f - >/dev/null <<YAML
+apiVersion: herd.dev/v1alpha1
+kind: TestRun
+metadata: {name: prw}
+spec:
+  parallelism: 3
+  script: {configMap: {name: s, file: test.js}}
+  arguments: -e BASE_URL=$TARGET -o experimental-prometheus-rw --tag testid=prw-$NS
+  runner:
+    env:
+    - {name: K6_PROMETHEUS_RW_SERVER_URL, value: "http://127.0.0.1:$port/api/v1/write"}
+    - {name: K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM, value: "true"}
+    - {name: K6_PROMETHEUS_RW_PUSH_INTERVAL, value: "1s"}
+YAML
+  [[ $(wait_stage prw finished error 180) == finished ]] || fail "stage error: $(jp prw '{.status.message}' testrun)"
+  local i args envs
+  for i in 1 2 3; do
+    args=$(jp "prw-$i" '{.spec.template.spec.containers[0].args}' job)
+    envs=$(jp "prw-$i" '{.spec.template.spec.containers[0].env[*].name}' job)
+    [[ $args != *prometheus* ]] || fail "runner $i was given the remote-write output: $args"
+    [[ $envs != *K6_PROMETHEUS_RW_* ]] || fail "runner $i has the remote-write settings: $envs"
+  done
+  args=$(jp prw-coordinator '{.spec.template.spec.containers[0].args}' job)
+  envs=$(jp prw-coordinator '{.spec.template.spec.containers[0].env[*].name}' job)
+  [[ $args == *'"--out","experimental-prometheus-rw"'* ]] || fail "the coordinator lacks the output: $args"
+  [[ $envs == *K6_PROMETHEUS_RW_SERVER_URL* ]] || fail "the coordinator lacks the settings: $envs"
+  # One set of series: the merged count, exactly, with no per-runner duplicates.
+  local q='sum(max_over_time(k6_http_reqs_total{testid="prw-'"$NS"'"}[10m]))' n
+  n=$(curl -sfG "http://127.0.0.1:$port/api/v1/query" --data-urlencode "query=$q" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")')
+  [[ $n == 40 ]] || fail "k6_http_reqs_total in Prometheus is $n, the test made 40 requests"
+  pass "3 runners: only the coordinator exports; Prometheus holds the merged 40 requests once"
+}
+
 "case_$1"
