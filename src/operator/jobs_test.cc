@@ -253,6 +253,21 @@ TEST(Jobs, PrometheusRemoteWriteMovesToTheCoordinator) {
   EXPECT_EQ(env_value(c, "MY_VAR"), nullptr);  // other runner settings stay the runners'
 }
 
+// The PodMonitor (charts/herd-operator, deploy/components/monitoring) selects app=herd and
+// herd.dev/component in {runner, coordinator}, and scrapes the port named "api".
+TEST(Jobs, TestPodsCarryWhatThePodMonitorSelects) {
+  json tr = testrun(base_spec());
+  for (const json& job : {runner_job(tr, 1, JobSettings{}), coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{})}) {
+    const json& labels = job["spec"]["template"]["metadata"]["labels"];
+    EXPECT_EQ(labels["app"], "herd");
+    EXPECT_TRUE(labels[std::string(kLabelComponent)] == "runner" ||
+                labels[std::string(kLabelComponent)] == "coordinator");
+    const json& port = container(job)["ports"][0];
+    EXPECT_EQ(port["name"], "api");
+    EXPECT_EQ(port["containerPort"], kControlPort);
+  }
+}
+
 TEST(Jobs, WithoutRemoteWriteNothingMoves) {
   json spec = base_spec();
   spec["arguments"] = "--out json=/tmp/a.json";
