@@ -17,11 +17,13 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import check_dashboards as cd  # noqa: E402
+import remote_write as rw  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 SHIPPED = sorted(glob.glob(os.path.join(REPO, "dashboards", "*.json")))
@@ -163,16 +165,46 @@ def free_port():
         return s.getsockname()[1]
 
 
+def prometheus_binaries():
+    prom, promtool = shutil.which("prometheus"), shutil.which("promtool")
+    if not prom or not promtool:
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("prometheus/promtool missing (Debian package prometheus)")
+        raise unittest.SkipTest("prometheus/promtool missing")
+    return prom, promtool
+
+
+def start_prometheus(prom, tmp, data):
+    """Debian's prometheus on a free loopback port, remote-write receiver and native
+    histograms on, ready (bounded by 30 s): (process, base URL, log file)."""
+    with open(os.path.join(tmp, "p.yml"), "w") as f:
+        f.write("global: {scrape_interval: 1h}\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    log = open(os.path.join(tmp, "log"), "w")
+    proc = subprocess.Popen(
+        [prom, f"--config.file={tmp}/p.yml", f"--storage.tsdb.path={data}", f"--web.listen-address={url[7:]}",
+         "--enable-feature=native-histograms", "--web.enable-remote-write-receiver"],
+        stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/-/ready", timeout=1).read()
+            return proc, url, log
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                proc.wait(timeout=10)
+                log.close()
+                raise RuntimeError(f"prometheus did not become ready (log: {tmp}/log)")
+            time.sleep(0.2)
+
+
 class RealPrometheus(unittest.TestCase):
     """The checker against Debian's prometheus: counters backfilled with promtool."""
 
     @classmethod
     def setUpClass(cls):
-        cls.prom, cls.promtool = shutil.which("prometheus"), shutil.which("promtool")
-        if not cls.prom or not cls.promtool:
-            if os.environ.get("CI") == "true":
-                raise RuntimeError("prometheus/promtool missing (Debian package prometheus)")
-            raise unittest.SkipTest("prometheus/promtool missing")
+        cls.prom, cls.promtool = prometheus_binaries()
         cls.tmp = tempfile.mkdtemp()
         cls.end = int(time.time()) - 60
         lines = ["# TYPE k6_http_reqs counter"]
@@ -186,24 +218,7 @@ class RealPrometheus(unittest.TestCase):
         data = os.path.join(cls.tmp, "data")
         subprocess.run([cls.promtool, "tsdb", "create-blocks-from", "openmetrics", om, data],
                        check=True, capture_output=True, timeout=60)
-        with open(os.path.join(cls.tmp, "p.yml"), "w") as f:
-            f.write("global: {scrape_interval: 1h}\n")
-        cls.url = f"http://127.0.0.1:{free_port()}"
-        cls.log = open(os.path.join(cls.tmp, "log"), "w")
-        cls.proc = subprocess.Popen(
-            [cls.prom, f"--config.file={cls.tmp}/p.yml", f"--storage.tsdb.path={data}",
-             f"--web.listen-address={cls.url[7:]}", "--enable-feature=native-histograms",
-             "--web.enable-remote-write-receiver"], stdout=cls.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while True:
-            try:
-                urllib.request.urlopen(cls.url + "/-/ready", timeout=1).read()
-                break
-            except OSError:
-                if time.time() > deadline or cls.proc.poll() is not None:
-                    cls.tearDownClass()
-                    raise RuntimeError("prometheus did not become ready")
-                time.sleep(0.2)
+        cls.proc, cls.url, cls.log = start_prometheus(cls.prom, cls.tmp, data)
 
     @classmethod
     def tearDownClass(cls):
@@ -252,6 +267,88 @@ class RealPrometheus(unittest.TestCase):
             rc = cd.main(["--prometheus", f"http://127.0.0.1:{free_port()}", "--testid", "t", SHIPPED[0]])
         self.assertEqual(rc, 1)
         self.assertIn("no answer", out.getvalue())
+
+
+def herd_like_series(testid, end_ms, points=60, step_ms=5000):
+    """Series named and labelled as herd's experimental-prometheus-rw output with native
+    histograms writes them (docs/observability.md): two request names (one failing),
+    one check, VU gauges, counters and trend histograms, `points` samples `step_ms` apart."""
+    times = [end_ms - (points - 1 - i) * step_ms for i in range(points)]
+    out = []
+    reqs = [({"scenario": "default", "name": "http://127.0.0.1/a", "method": "GET", "status": "200",
+              "expected_response": "true"}, 8, 0.0),
+            ({"scenario": "default", "name": "http://127.0.0.1/b", "method": "POST", "status": "500",
+              "expected_response": "false", "group": "::checkout"}, 2, 1.0)]
+    for tags, per_step, failed in reqs:
+        labels = dict(tags, testid=testid)
+        out.append(rw.timeseries(dict(labels, __name__="k6_http_reqs_total"),
+                                 [(per_step * (i + 1), t) for i, t in enumerate(times)]))
+        out.append(rw.timeseries(dict(labels, __name__="k6_http_req_failed_rate"), [(failed, t) for t in times]))
+        for counter, size in [("data_sent", 120), ("data_received", 900)]:
+            out.append(rw.timeseries(dict(labels, __name__=f"k6_{counter}_total"),
+                                     [(size * per_step * (i + 1), t) for i, t in enumerate(times)]))
+        for trend in ["duration", "blocked", "connecting", "tls_handshaking", "sending", "waiting", "receiving"]:
+            hist = [(6 * per_step * (i + 1), 0.6 * per_step * (i + 1), 3, -30,
+                     [per_step * (i + 1), 2 * per_step * (i + 1), 3 * per_step * (i + 1)], t)
+                    for i, t in enumerate(times)]
+            out.append(rw.timeseries(dict(labels, __name__=f"k6_http_req_{trend}_seconds"), histograms=hist))
+    base = {"testid": testid, "scenario": "default"}
+    out.append(rw.timeseries(dict(base, __name__="k6_iterations_total"), [(5 * (i + 1), t) for i, t in enumerate(times)]))
+    out.append(rw.timeseries(dict(base, __name__="k6_iteration_duration_seconds"),
+                             histograms=[(5 * (i + 1), 1.0 * (i + 1), 3, -10, [5 * (i + 1)], t)
+                                         for i, t in enumerate(times)]))
+    out.append(rw.timeseries(dict(base, __name__="k6_checks_rate", check="status is 200"), [(0.8, t) for t in times]))
+    out.append(rw.timeseries({"__name__": "k6_vus", "testid": testid}, [(10, t) for t in times]))
+    out.append(rw.timeseries({"__name__": "k6_vus_max", "testid": testid}, [(10, t) for t in times]))
+    return out
+
+
+class FilledPrometheus(unittest.TestCase):
+    """Every panel of every shipped dashboard returns data from a real Prometheus that
+    received herd-shaped series by remote write (two runs, for the comparison)."""
+
+    @classmethod
+    def setUpClass(cls):
+        prom, _ = prometheus_binaries()
+        cls.tmp = tempfile.mkdtemp()
+        cls.proc, cls.url, cls.log = start_prometheus(prom, cls.tmp, os.path.join(cls.tmp, "data"))
+        cls.end = int(time.time())
+        for testid in ["run-1", "run-2"]:
+            rw.push(cls.url, herd_like_series(testid, cls.end * 1000))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.kill()
+        cls.proc.wait(timeout=10)
+        cls.log.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run_checker(self, *args):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            rc = cd.main(["--prometheus", self.url, "--start", str(self.end - 300), "--end", str(self.end),
+                          "--step", "5s", "--rate-interval", "30s"] + list(args))
+        return rc, out.getvalue()
+
+    def test_every_shipped_panel_returns_data(self):
+        rc, out = self.run_checker("--testid", "run-1", "--var", "testid_b=run-2", *SHIPPED)
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn("FAIL", out)
+
+    def test_a_run_without_data_fails(self):
+        rc, out = self.run_checker("--testid", "run-9", os.path.join(REPO, "dashboards", "herd-test-overview.json"))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("no data", out)
+
+    def test_failed_share_is_weighted_by_requests(self):
+        # 2 of every 10 requests fail: 20 %, where an average of the two series' rates says 50 %.
+        d = cd.load(os.path.join(REPO, "dashboards", "herd-test-overview.json"))
+        window = {"start": self.end - 300, "end": self.end, "range": 300, "step": 5, "rate_interval": 30}
+        values = cd.variable_values(d, "run-1", {}, window)
+        (q,) = [q for title, ref, q, _ in cd.queries_of(d, values) if title == "Failed requests" and ref == "A"][:1]
+        url = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": self.end})
+        body = json.load(urllib.request.urlopen(url, timeout=10))
+        self.assertAlmostEqual(float(body["data"]["result"][0]["value"][1]), 0.2, places=6)
 
 
 if __name__ == "__main__":
