@@ -130,6 +130,7 @@ TEST(EventLoop, PostFromOtherThreads) {
   std::atomic<int> count{0};
   const int kThreads = 4, kPer = 2000;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::thread::id loop_thread = std::this_thread::get_id();
   std::atomic<int> wrong_thread{0};
   for (int t = 0; t < kThreads; ++t) {
