@@ -10,7 +10,7 @@
 
 namespace herd::coord {
 
-using Clock = std::chrono::steady_clock;
+using Clock = util::Clock;
 
 namespace {
 
@@ -21,9 +21,12 @@ size_t write_cb(char* p, size_t size, size_t n, void* ud) {
   return size * n;
 }
 
-int poll_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return static_cast<int>(std::clamp<long long>(left, 0, 1000));
+/// How long one curl_multi_poll may last (real milliseconds). With a manual
+/// clock, `deadline` is simulated time: poll in short real slices and look
+/// at the clock again.
+int poll_ms(const Clock& clock, Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.now()).count();
+  return static_cast<int>(std::clamp<long long>(left, 0, clock.is_real() ? 1000 : 5));
 }
 
 }  // namespace
@@ -42,7 +45,7 @@ std::string error_detail(const Exchange& x) {
   }
 }
 
-ControlClient::ControlClient(std::size_t connections) {
+ControlClient::ControlClient(std::size_t connections, Clock& clock) : clock_(clock) {
   ensure_curl_global();
   multi_.reset(curl_multi_init());
   if (!multi_) throw std::runtime_error("curl_multi_init failed");
@@ -57,13 +60,18 @@ ControlClient::~ControlClient() = default;
 void ControlClient::wake() noexcept {
   woken_.store(true);
   curl_multi_wakeup(multi_.get());
+  if (!clock_.is_real()) clock_.notify();
 }
 
 void ControlClient::wait_until(Clock::time_point deadline) {
-  while (!woken_.exchange(false) && Clock::now() < deadline) {
+  while (!woken_.exchange(false) && clock_.now() < deadline) {
+    if (!clock_.is_real()) {
+      clock_.wait_until(deadline);
+      continue;
+    }
     int fds = 0;
     // No transfers: curl_multi_poll waits for the timeout or curl_multi_wakeup.
-    if (curl_multi_poll(multi_.get(), nullptr, 0, poll_ms(deadline), &fds) != CURLM_OK) return;
+    if (curl_multi_poll(multi_.get(), nullptr, 0, poll_ms(clock_, deadline), &fds) != CURLM_OK) return;
   }
 }
 
@@ -75,7 +83,7 @@ bool ControlClient::perform(const std::vector<Exchange*>& batch, const std::func
   };
   std::vector<Active> active;
   active.reserve(batch.size());
-  Clock::time_point deadline = Clock::now();
+  Clock::time_point deadline = clock_.now();
   for (Exchange* x : batch) {
     CURL* h = easy_.at(x->connection).get();
     x->status = 0;
@@ -106,7 +114,7 @@ bool ControlClient::perform(const std::vector<Exchange*>& batch, const std::func
       continue;
     }
     active.push_back({x, h, std::move(headers)});
-    deadline = std::max(deadline, Clock::now() + x->timeout + std::chrono::milliseconds(500));
+    deadline = std::max(deadline, clock_.now() + x->timeout + std::chrono::milliseconds(500));
   }
   auto remove = [this](Active& a) {
     curl_multi_remove_handle(multi_.get(), a.h);
@@ -122,7 +130,7 @@ bool ControlClient::perform(const std::vector<Exchange*>& batch, const std::func
       if (m->msg != CURLMSG_DONE) continue;
       for (Active& a : active) {
         if (a.h != m->easy_handle) continue;
-        a.x->done = Clock::now();
+        a.x->done = clock_.now();
         CURLcode rc = m->data.result;
         if (rc == CURLE_OK) {
           curl_easy_getinfo(a.h, CURLINFO_RESPONSE_CODE, &a.x->status);
@@ -136,12 +144,12 @@ bool ControlClient::perform(const std::vector<Exchange*>& batch, const std::func
       }
     }
     if (left == 0) break;
-    if ((cancel && cancel()) || Clock::now() > deadline) {
+    if ((cancel && cancel()) || clock_.now() > deadline) {
       cancelled = cancel && cancel();
       break;
     }
     int woken = 0;
-    curl_multi_poll(multi_.get(), nullptr, 0, poll_ms(deadline), &woken);
+    curl_multi_poll(multi_.get(), nullptr, 0, poll_ms(clock_, deadline), &woken);
   }
   for (Active& a : active) {
     if (!a.h) continue;

@@ -4,6 +4,12 @@
 // calling thread (the coordinator's). A batch of exchanges runs concurrently;
 // a wait between batches sleeps in curl_multi_poll and is cut short by wake()
 // (thread-safe), so a stop request is seen at once without a sleep loop.
+// Deadlines and timeouts are on an injectable clock (util/clock.h): with a
+// util::ManualClock a wait is the clock's, and a transfer counts as not
+// answered in time once the clock passes its timeout (the test's simulated
+// time), however fast that is in real time. (With a ManualClock that is not
+// auto-advancing, a wake() racing the start of a wait may only be seen at the
+// clock's next move.)
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +20,8 @@
 #include <vector>
 
 #include <curl/curl.h>
+
+#include "util/clock.h"
 
 namespace herd::coord {
 
@@ -44,8 +52,8 @@ struct Exchange {
   long status = 0;  ///< 0 = no answer (`error` says why)
   std::string response;
   std::string error;
-  bool timed_out = false;                      ///< no answer within `timeout`
-  std::chrono::steady_clock::time_point done;  ///< when the answer was complete
+  bool timed_out = false;        ///< no answer within `timeout`
+  util::Clock::time_point done;  ///< when the answer was complete (on the client's clock)
 };
 
 /// "HTTP 400: detail" or the transport error.
@@ -53,8 +61,9 @@ std::string error_detail(const Exchange& x);
 
 class ControlClient {
  public:
-  /// `connections` keep-alive connections (one per runner).
-  explicit ControlClient(std::size_t connections);
+  /// `connections` keep-alive connections (one per runner); time from
+  /// `clock`, which must outlive the client.
+  explicit ControlClient(std::size_t connections, util::Clock& clock = util::Clock::real());
   ~ControlClient();
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;
@@ -65,12 +74,13 @@ class ControlClient {
   /// still running are abandoned (error "cancelled"). Returns false if cancelled.
   bool perform(const std::vector<Exchange*>& batch, const std::function<bool()>& cancel = {});
 
-  /// Sleeps until `deadline` or until wake() is called (by any thread).
-  void wait_until(std::chrono::steady_clock::time_point deadline);
+  /// Sleeps until `deadline` (on the clock) or until wake() is called (by any thread).
+  void wait_until(util::Clock::time_point deadline);
   /// Thread-safe: ends a wait_until() or a perform()'s current poll at once.
   void wake() noexcept;
 
  private:
+  util::Clock& clock_;
   CurlMulti multi_;
   std::atomic<bool> woken_{false};  ///< set by wake(), consumed by wait_until()
   std::vector<CurlEasy> easy_;

@@ -14,7 +14,7 @@
 
 namespace herd::coord {
 
-using Clock = std::chrono::steady_clock;
+using Clock = util::Clock;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -55,6 +55,9 @@ struct Coordinator::Impl {
   };
 
   CoordinatorOptions opts;
+  /// opts.clock, or the real one.
+  util::Clock* clock = &util::Clock::real();
+  Clock::time_point now() const { return clock->now(); }
   std::vector<std::unique_ptr<Runner>> runners;
   /// Every request to the runners, from the thread that runs run(); created by the constructor.
   std::unique_ptr<ControlClient> client;
@@ -129,6 +132,7 @@ struct Coordinator::Impl {
     xs.reserve(which.size());
     for (Runner* r : which) xs.push_back(exchange(*r, method, path, timeout, body));
     std::vector<Exchange*> batch;
+    batch.reserve(xs.size());
     for (auto& x : xs) batch.push_back(&x);
     client->perform(batch, cancellable ? std::function<bool()>([this] { return stop_pending(); }) : nullptr);
     return xs;
@@ -192,7 +196,7 @@ struct Coordinator::Impl {
     }
     for (Runner* r : answered) {
       r->poll_ok = true;
-      r->last_ok = Clock::now();
+      r->last_ok = now();
     }
     publish_status();
   }
@@ -267,7 +271,7 @@ struct Coordinator::Impl {
   /// After a poll: runners that failed to answer become lost when their
   /// process exited or after `lost_after` without an answer.
   void check_lost() {
-    auto now = Clock::now();
+    const auto t = now();
     for (std::size_t i = 0; i < runners.size(); ++i) {
       Runner& r = *runners[i];
       if (r.gone() || r.poll_ok) continue;
@@ -275,7 +279,7 @@ struct Coordinator::Impl {
         auto code = opts.process_exit_code ? opts.process_exit_code(i) : std::nullopt;
         mark_lost(i, "its process exited" + (code ? " (status " + std::to_string(*code) + ")" : std::string()) +
                          "; last error: " + r.last_error);
-      } else if (now - r.last_ok > opts.lost_after) {
+      } else if (t - r.last_ok > opts.lost_after) {
         mark_lost(i, "no answer for " + std::to_string(opts.lost_after.count() / 1000) + " s (" + r.last_error + ")");
       }
     }
@@ -285,7 +289,7 @@ struct Coordinator::Impl {
   void stop_all(const std::string& why) {
     if (!stopping) {
       stopping = true;
-      stop_time = Clock::now();
+      stop_time = now();
       if (!why.empty()) info("stopping every runner: " + why);
     }
     std::vector<Runner*> which;
@@ -308,7 +312,7 @@ struct Coordinator::Impl {
   void release_all() {
     std::vector<Runner*> which = driven();
     for (int round = 0; round < 3 && !which.empty(); ++round) {
-      if (round) client->wait_until(Clock::now() + 200ms);
+      if (round) client->wait_until(now() + 200ms);
       auto st = call_each(which, "GET", "/v1/status", opts.request_timeout);
       std::vector<Runner*> answered;
       for (std::size_t k = 0; k < which.size(); ++k)
@@ -329,7 +333,7 @@ struct Coordinator::Impl {
   }
 
   bool wait_ready() {
-    auto deadline = Clock::now() + opts.ready_timeout;
+    auto deadline = now() + opts.ready_timeout;
     std::vector<bool> ready(runners.size(), false);
     for (;;) {
       poll_all(false);
@@ -374,7 +378,7 @@ struct Coordinator::Impl {
         outcome.stop_code = stop_request.load();
         return false;
       }
-      if (Clock::now() >= deadline) {
+      if (now() >= deadline) {
         std::string names;
         for (std::size_t i = 0; i < runners.size(); ++i)
           if (!ready[i]) {
@@ -389,7 +393,7 @@ struct Coordinator::Impl {
         outcome.runner_lost = true;
         return false;
       }
-      client->wait_until(std::min(deadline, Clock::now() + 100ms));
+      client->wait_until(std::min(deadline, now() + 100ms));
     }
   }
 
@@ -464,7 +468,7 @@ struct Coordinator::Impl {
     auto [mn, mx] = std::minmax_element(done.begin(), done.end());
     rep.start_skew_ms = std::chrono::duration<double, std::milli>(*mx - *mn).count();
     start_time = *mn;
-    for (auto& r : runners) r->last_ok = Clock::now();
+    for (auto& r : runners) r->last_ok = now();
     return ok;
   }
 
@@ -476,15 +480,15 @@ struct Coordinator::Impl {
   }
 
   std::chrono::milliseconds elapsed() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_time);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now() - start_time);
   }
 
   /// The main loop, from the start until every live runner has ended.
   void drive() {
     metrics::Snapshot prev;
-    auto prev_t = Clock::now();
+    auto prev_t = now();
     auto next = start_time + opts.poll_interval;
-    auto last_poll = Clock::now();
+    auto last_poll = now();
     for (;;) {
       // Until the next full tick (snapshots, thresholds, progress): react to
       // stop requests at once, and check the runners' status every 200 ms
@@ -497,17 +501,17 @@ struct Coordinator::Impl {
         return n;
       };
       std::size_t ended_before = ended_count();
-      while (Clock::now() < next) {
+      while (now() < next) {
         if (stop_pending()) {
           outcome.stop_code = stop_request.load();
           stop_all(current_stop_reason());
         }
         auto due = last_poll + (stopping ? 100ms : 200ms);
-        if (Clock::now() < due) {
+        if (now() < due) {
           client->wait_until(std::min(next, due));  // request_stop() wakes it
           continue;
         }
-        last_poll = Clock::now();
+        last_poll = now();
         poll_all(false);
         bool failed = false;
         for (auto& r : runners) failed = failed || (!r->gone() && !r->poll_ok);
@@ -517,9 +521,9 @@ struct Coordinator::Impl {
         outcome.stop_code = stop_request.load();
         stop_all(current_stop_reason());
       }
-      if (Clock::now() >= next) next += opts.poll_interval;
-      if (next < Clock::now()) next = Clock::now() + opts.poll_interval;
-      last_poll = Clock::now();
+      if (now() >= next) next += opts.poll_interval;
+      if (next < now()) next = now() + opts.poll_interval;
+      last_poll = now();
 
       poll_all(true);
       bool had_lost = outcome.runner_lost;
@@ -562,7 +566,7 @@ struct Coordinator::Impl {
         }
       }
       // Progress.
-      double dt = std::chrono::duration<double>(Clock::now() - prev_t).count();
+      double dt = std::chrono::duration<double>(now() - prev_t).count();
       if (opts.progress) {
         ProgressInput in;
         in.elapsed_s = std::chrono::duration<double>(elapsed()).count();
@@ -578,20 +582,20 @@ struct Coordinator::Impl {
       }
       publish_metrics(cur);
       prev = std::move(cur);
-      prev_t = Clock::now();
+      prev_t = now();
 
       bool all_ended = true;
       for (auto& r : runners)
         if (!r->gone() && !r->ended()) all_ended = false;
       if (all_ended) {
-        if (stopping) rep.stop_latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - stop_time).count();
+        if (stopping) rep.stop_latency_ms = std::chrono::duration<double, std::milli>(now() - stop_time).count();
         return;
       }
       // A stop by a signal or the API (105) is the user's: runners that do not
       // end soon are left with their last results, not lost (the exit stays 105).
       const bool user_stop = outcome.stop_code == exec::kExitSignal;
       const auto limit = user_stop ? opts.user_stop_timeout : opts.stop_timeout;
-      if (stopping && Clock::now() - stop_time > limit) {
+      if (stopping && now() - stop_time > limit) {
         std::string within = "within " + std::to_string(limit.count() / 1000) + " s of being stopped";
         for (std::size_t i = 0; i < runners.size(); ++i) {
           if (runners[i]->gone() || runners[i]->ended()) continue;
@@ -697,14 +701,15 @@ struct Coordinator::Impl {
 Coordinator::Coordinator(std::vector<RunnerEndpoint> runners, CoordinatorOptions opts)
     : impl_(std::make_unique<Impl>()) {
   impl_->opts = std::move(opts);
-  impl_->client = std::make_unique<ControlClient>(runners.size());
+  if (impl_->opts.clock) impl_->clock = impl_->opts.clock.get();
+  impl_->client = std::make_unique<ControlClient>(runners.size(), *impl_->clock);
   for (std::size_t i = 0; i < runners.size(); ++i) {
     auto r = std::make_unique<Impl::Runner>();
     r->index = i;
     r->ep = runners[i];
     r->name = runner_name(i, runners[i]);
     r->base = "http://" + runners[i].address;
-    r->last_ok = Clock::now();
+    r->last_ok = impl_->now();
     impl_->runners.push_back(std::move(r));
   }
 }
@@ -749,7 +754,7 @@ int Coordinator::run() {
       m.drive();
     } else {
       ran = true;  // some started: stop them and report
-      m.start_time = Clock::now();
+      m.start_time = m.now();
       m.set_phase(api::ExecutionStatus::kRunning);
       if (!m.opts.keep_going) m.stop_all("a runner refused to start");
       m.drive();
@@ -758,14 +763,14 @@ int Coordinator::run() {
   if (!ran) {
     // Nothing ran (or setup failed): stop whatever is paused, then end the lingers.
     m.stop_all("");
-    auto deadline = Clock::now() + std::min<std::chrono::milliseconds>(10s, m.opts.user_stop_timeout);
+    auto deadline = m.now() + std::min<std::chrono::milliseconds>(10s, m.opts.user_stop_timeout);
     for (;;) {
       m.poll_all(false);
       bool all = true;
       for (auto& r : m.runners)
         if (!r->gone() && r->poll_ok && !r->ended()) all = false;
-      if (all || Clock::now() > deadline) break;
-      m.client->wait_until(Clock::now() + 100ms);
+      if (all || m.now() > deadline) break;
+      m.client->wait_until(m.now() + 100ms);
     }
   }
   m.finish(ran, setup_ok);

@@ -42,6 +42,7 @@
 #include "metrics/sink.h"
 #include "metrics/summary.h"
 #include "metrics/threshold.h"
+#include "util/clock.h"
 
 namespace herd::coord {
 
@@ -130,6 +131,10 @@ struct CoordinatorOptions {
   /// When set, the status, the merged metrics (every poll_interval) and, at
   /// the end, the result are published there (for the control API).
   std::shared_ptr<ControlState> control;
+  /// Where every timeout above, the polling rhythm and the reported times
+  /// (start skew, stop latency, elapsed) take their time from. Unset = the
+  /// real steady clock; tests pass a util::ManualClock.
+  std::shared_ptr<util::Clock> clock;
 };
 
 /// What happened (for tests and messages).

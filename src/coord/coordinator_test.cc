@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "coord/control.h"
 #include "flags/run_flags.h"
 #include "metrics/registry.h"
+#include "util/clock.h"
 
 namespace herd::coord {
 namespace {
@@ -132,21 +134,34 @@ TEST(ExitCode, Precedence) {
 }
 
 // ---------------------------------------------------------------------------
-// Fake runners: the real ControlServer with a scripted handler.
+// Fake runners: the real ControlServer with a scripted handler. Their
+// timeline (iterations, the end of the test, a hang) follows `clock`: the
+// same util::ManualClock as the coordinator's in the tests that simulate
+// time, else the real clock.
 
 class FakeRunner : public api::ControlHandler {
  public:
-  explicit FakeRunner(int iterations_per_tick, std::chrono::milliseconds run_for, int end_code = 0)
-      : per_tick_(iterations_per_tick), run_for_(run_for), end_code_(end_code) {
+  explicit FakeRunner(int iterations_per_tick, std::chrono::milliseconds run_for, int end_code = 0,
+                      std::shared_ptr<util::Clock> clock = nullptr)
+      : per_tick_(iterations_per_tick), run_for_(run_for), end_code_(end_code), clock_(std::move(clock)) {
+    if (!clock_) clock_ = std::shared_ptr<util::Clock>(&util::Clock::real(), [](util::Clock*) {});
     it_ = reg_.define("iterations", MetricType::kCounter, ValueType::kDefault);
     dur_ = reg_.define("http_req_duration", MetricType::kTrend, ValueType::kTime);
     server_ = std::make_unique<api::ControlServer>("127.0.0.1:0", *this);
   }
-  ~FakeRunner() override { server_.reset(); }
+  ~FakeRunner() override {
+    {
+      std::lock_guard<std::mutex> g(block_mu_);
+      unblocked_ = true;
+    }
+    block_cv_.notify_all();
+    server_.reset();
+  }
   std::string address() const { return server_->address(); }
   void kill() { server_->stop(); }
 
   api::StatusInfo status() override {
+    hang_if_due();
     std::lock_guard<std::mutex> g(mu_);
     advance();
     api::StatusInfo s;
@@ -162,7 +177,7 @@ class FakeRunner : public api::ControlHandler {
     if (p.paused && !*p.paused) {
       if (state_ != api::ExecutionStatus::kPausedBeforeRun) return std::string("not paused");
       state_ = api::ExecutionStatus::kRunning;
-      started_ = std::chrono::steady_clock::now();
+      started_ = clock_->now();
     }
     if (p.stopped && *p.stopped) {
       if (state_ == api::ExecutionStatus::kEnded) {
@@ -178,6 +193,7 @@ class FakeRunner : public api::ControlHandler {
     return std::nullopt;
   }
   metrics::Snapshot snapshot() override {
+    hang_if_due();
     std::lock_guard<std::mutex> g(mu_);
     advance();
     metrics::Sink sink(reg_);
@@ -187,7 +203,10 @@ class FakeRunner : public api::ControlHandler {
   }
   nlohmann::json get_setup_data() override { return setup_; }
   nlohmann::json run_setup() override {
-    if (setup_takes_.count() > 0) std::this_thread::sleep_for(setup_takes_);
+    if (setup_blocks_) {
+      std::unique_lock<std::mutex> lk(block_mu_);
+      block_cv_.wait(lk, [&] { return unblocked_; });  // until the test ends
+    }
     setups_++;
     setup_ = {{"token", "abc"}};
     return setup_;
@@ -203,14 +222,48 @@ class FakeRunner : public api::ControlHandler {
   }
 
   std::atomic<int> setups_{0}, teardowns_{0}, stopped_{0}, released_{0};
-  std::atomic<bool> ignore_stop_{false};      ///< a stop is counted but the runner goes on
-  std::chrono::milliseconds setup_takes_{0};  ///< set before run()
+  std::atomic<bool> ignore_stop_{false};   ///< a stop is counted but the runner goes on
+  std::atomic<bool> setup_blocks_{false};  ///< setup() never returns (until the runner is destroyed)
+  /// Once running this long (on the clock), the runner hangs like a stopped
+  /// process: no request gets an answer in time. Needs a ManualClock: each
+  /// request moves it past the coordinator's request timeout (`hang_step_`)
+  /// and is answered (too late) a little later. Set before run().
+  std::optional<std::chrono::milliseconds> hang_after_;
+  std::chrono::milliseconds hang_step_{0};
+  std::atomic<int> hung_requests_{0};
+  /// Once running this long (on a ManualClock in auto-advance), the runner
+  /// stops simulated time (auto-advance off) at its next request, so that the
+  /// test acts at that moment (kills a runner, requests a stop) and then turns
+  /// auto-advance on again. Set before run().
+  std::optional<std::chrono::milliseconds> pause_after_;
   nlohmann::json setup_;
 
+  /// Waits (really, at most 10 s) until pause_after_ has stopped the clock.
+  bool wait_paused() {
+    std::unique_lock<std::mutex> lk(mu_);
+    return paused_cv_.wait_for(lk, 10s, [&] { return paused_; });
+  }
+
  private:
+  void hang_if_due() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (!hang_after_ || state_ != api::ExecutionStatus::kRunning || clock_->now() - started_ < *hang_after_) return;
+    }
+    hung_requests_++;
+    static_cast<util::ManualClock&>(*clock_).advance(hang_step_);
+    // The coordinator gives up on the request as soon as it sees the clock past its timeout.
+    std::unique_lock<std::mutex> lk(block_mu_);
+    block_cv_.wait_for(lk, 50ms, [&] { return unblocked_; });
+  }
   void advance() {
     if (state_ != api::ExecutionStatus::kRunning) return;
-    auto el = std::chrono::steady_clock::now() - started_;
+    auto el = clock_->now() - started_;
+    if (pause_after_ && !paused_ && el >= *pause_after_) {
+      static_cast<util::ManualClock&>(*clock_).set_auto_advance(false);
+      paused_ = true;
+      paused_cv_.notify_all();
+    }
     iterations_ = per_tick_ * static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(el).count() / 100);
     if (el >= run_for_) {
       iterations_ = per_tick_ * static_cast<int>(run_for_.count() / 100);
@@ -228,7 +281,13 @@ class FakeRunner : public api::ControlHandler {
   int iterations_ = 0;
   std::string abort_reason_;
   api::ExecutionStatus state_ = api::ExecutionStatus::kPausedBeforeRun;
-  std::chrono::steady_clock::time_point started_;
+  std::shared_ptr<util::Clock> clock_;
+  util::Clock::time_point started_;
+  std::mutex block_mu_;
+  std::condition_variable block_cv_;
+  bool unblocked_ = false;  ///< guarded by block_mu_: the runner is being destroyed
+  bool paused_ = false;     ///< guarded by mu_: pause_after_ was reached
+  std::condition_variable paused_cv_;
   std::unique_ptr<api::ControlServer> server_;
 };
 
@@ -244,10 +303,27 @@ CoordinatorOptions fast_options() {
   return o;
 }
 
+/// The coordinator's own defaults (poll every 1 s, lost after 5 s without an
+/// answer, ready within 60 s, request timeout 3 s) on a manual clock that
+/// jumps whenever the coordinator waits: whole tests pass in simulated time.
+CoordinatorOptions simulated_options(const std::shared_ptr<util::ManualClock>& clock) {
+  CoordinatorOptions o;
+  o.no_summary = true;
+  o.quiet = true;
+  clock->set_auto_advance(true);
+  o.clock = clock;
+  return o;
+}
+
 TEST(CoordinatorFake, MergesSetupOnceTeardownOnceAndReleases) {
-  FakeRunner a(5, 400ms), b(3, 600ms);
-  Coordinator c({{a.address()}, {b.address()}}, fast_options());
+  auto clock = std::make_shared<util::ManualClock>();
+  FakeRunner a(5, 4s, 0, clock), b(3, 6s, 0, clock);
+  Coordinator c({{a.address()}, {b.address()}}, simulated_options(clock));
+  const auto t0 = clock->now();
+  const auto real0 = std::chrono::steady_clock::now();
   EXPECT_EQ(c.run(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - real0, 5s) << "a 6 s test in simulated time";
+  EXPECT_GE(clock->now() - t0, 6s);
   EXPECT_EQ(a.setups_, 1);
   EXPECT_EQ(b.setups_, 0);
   EXPECT_EQ(b.setup_, (nlohmann::json{{"token", "abc"}})) << "setup data handed to runner 2";
@@ -256,45 +332,81 @@ TEST(CoordinatorFake, MergesSetupOnceTeardownOnceAndReleases) {
   EXPECT_EQ(b.released_, 1);
   EXPECT_EQ(a.stopped_ + b.stopped_, 0);
   auto& m = c.report().merged;
-  EXPECT_EQ(m.aggregate(*m.find("iterations")).sum, 5 * 4 + 3 * 6);
+  EXPECT_EQ(m.aggregate(*m.find("iterations")).sum, 5 * 40 + 3 * 60);
   EXPECT_GE(c.report().start_skew_ms, 0);
   EXPECT_LT(c.report().start_skew_ms, 50);
   EXPECT_FALSE(c.report().partial);
 }
 
+// Issue #12: a runner that hangs (accepts requests, answers none, like a
+// stopped process) is lost after lost_after (5 s) without an answer; the
+// other is stopped; exit 97. In simulated time: no real 5 s wait.
+TEST(CoordinatorFake, HungRunnerIsLostAfterLostAfterInSimulatedTime) {
+  auto clock = std::make_shared<util::ManualClock>();
+  FakeRunner a(5, 60s, 0, clock), b(5, 60s, 0, clock);
+  auto o = simulated_options(clock);
+  b.hang_after_ = 2s;
+  b.hang_step_ = o.request_timeout + 600ms;  // past the request's deadline (timeout + 500 ms)
+  Coordinator c({{a.address()}, {b.address()}}, o);
+  const auto t0 = clock->now();
+  const auto real0 = std::chrono::steady_clock::now();
+  testing::internal::CaptureStderr();
+  int rc = c.run();
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_LT(std::chrono::steady_clock::now() - real0, 5s) << err;
+  EXPECT_EQ(rc, kExitRunnerLost) << err;
+  ASSERT_EQ(c.report().lost.size(), 1u) << err;
+  EXPECT_EQ(c.report().lost[0], "runner 2 (" + b.address() + ")");
+  EXPECT_NE(err.find("was lost: no answer for 5 s"), std::string::npos) << err;
+  EXPECT_GE(b.hung_requests_, 2) << "lost only after more than lost_after without an answer";
+  EXPECT_GE(clock->now() - t0, 2s + o.lost_after);
+  EXPECT_LT(clock->now() - t0, 30s) << "lost soon after lost_after, the test did not run to its end";
+  EXPECT_EQ(a.stopped_, 1) << "the other runner is stopped";
+  EXPECT_TRUE(c.report().partial);
+  EXPECT_GE(c.report().merged.aggregate(*c.report().merged.find("iterations")).sum, 2 * 5 * 20) << "data kept";
+}
+
 TEST(CoordinatorFake, MergedThresholdAbortStopsAll) {
-  FakeRunner a(5, 5s), b(5, 5s);
-  auto o = fast_options();
+  auto clock = std::make_shared<util::ManualClock>();
+  FakeRunner a(5, 50s, 0, clock), b(5, 50s, 0, clock);
+  auto o = simulated_options(clock);
   o.thresholds = metrics::parse_thresholds(
       nlohmann::json::parse(R"({"iterations":[{"threshold":"count<15","abortOnFail":true}]})"));
   Coordinator c({{a.address()}, {b.address()}}, o);
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = clock->now();
   EXPECT_EQ(c.run(), 99);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_LT(clock->now() - t0, 5s) << "stopped at the first evaluations (every poll_interval, 1 s)";
   EXPECT_EQ(a.stopped_, 1);
   EXPECT_EQ(b.stopped_, 1);
   EXPECT_EQ(c.report().summary_data["metrics"]["iterations"]["thresholds"]["count<15"]["ok"], false);
 }
 
 TEST(CoordinatorFake, ScriptAbortOnOneRunnerStopsAll) {
-  FakeRunner a(5, 5s), b(5, 5s);
-  Coordinator c({{a.address()}, {b.address()}}, fast_options());
+  auto clock = std::make_shared<util::ManualClock>();
+  FakeRunner a(5, 50s, 0, clock), b(5, 50s, 0, clock);
+  a.pause_after_ = 3s;
+  Coordinator c({{a.address()}, {b.address()}}, simulated_options(clock));
+  const auto t0 = clock->now();
   std::thread t([&] {
-    std::this_thread::sleep_for(300ms);
-    a.abort_now("test aborted: boom");
+    if (a.wait_paused()) a.abort_now("test aborted: boom");
+    clock->set_auto_advance(true);
   });
   EXPECT_EQ(c.run(), 108);
   t.join();
   EXPECT_EQ(b.stopped_, 1);
   EXPECT_EQ(c.report().abort_reason, "test aborted: boom");
+  EXPECT_LT(clock->now() - t0, 10s) << "b is stopped at once, not at its end";
 }
 
 TEST(CoordinatorFake, LostRunnerIsNamedPartialAnd97) {
-  FakeRunner a(5, 5s), b(5, 5s);
-  Coordinator c({{a.address()}, {b.address()}}, fast_options());
+  auto clock = std::make_shared<util::ManualClock>();
+  FakeRunner a(5, 50s, 0, clock), b(5, 50s, 0, clock);
+  a.pause_after_ = 4s;
+  Coordinator c({{a.address()}, {b.address()}}, simulated_options(clock));
+  const auto t0 = clock->now();
   std::thread t([&] {
-    std::this_thread::sleep_for(400ms);
-    b.kill();
+    if (a.wait_paused()) b.kill();
+    clock->set_auto_advance(true);
   });
   testing::internal::CaptureStderr();
   int rc = c.run();
@@ -305,20 +417,26 @@ TEST(CoordinatorFake, LostRunnerIsNamedPartialAnd97) {
   EXPECT_EQ(c.report().lost[0], "runner 2 (" + b.address() + ")");
   EXPECT_TRUE(c.report().partial);
   EXPECT_EQ(c.report().summary_data["state"].value("partial", false), true);
-  EXPECT_GT(c.report().merged.aggregate(*c.report().merged.find("iterations")).sum, 15) << "both runners' data kept";
+  EXPECT_GT(c.report().merged.aggregate(*c.report().merged.find("iterations")).sum, 5 * 40 + 5 * 30)
+      << "both runners' data kept";
   EXPECT_EQ(a.stopped_, 1) << "the other runner is stopped";
   EXPECT_NE(err.find("runner 2"), std::string::npos) << err;
+  EXPECT_NE(err.find("no answer for 5 s"), std::string::npos) << err;
   EXPECT_NE(err.find("PARTIAL RESULTS"), std::string::npos) << err;
+  EXPECT_GE(clock->now() - t0, 4s + 5s) << "lost after lost_after (5 s) without an answer";
+  EXPECT_LT(clock->now() - t0, 20s);
 }
 
 TEST(CoordinatorFake, KeepGoingLetsTheOthersFinish) {
-  FakeRunner a(5, 800ms), b(5, 5s);
-  auto o = fast_options();
+  auto clock = std::make_shared<util::ManualClock>();
+  FakeRunner a(5, 8s, 0, clock), b(5, 50s, 0, clock);
+  a.pause_after_ = 3s;
+  auto o = simulated_options(clock);
   o.keep_going = true;
   Coordinator c({{a.address()}, {b.address()}}, o);
   std::thread t([&] {
-    std::this_thread::sleep_for(300ms);
-    b.kill();
+    if (a.wait_paused()) b.kill();
+    clock->set_auto_advance(true);
   });
   testing::internal::CaptureStderr();
   EXPECT_EQ(c.run(), kExitRunnerLost);
@@ -326,23 +444,27 @@ TEST(CoordinatorFake, KeepGoingLetsTheOthersFinish) {
   t.join();
   EXPECT_EQ(a.stopped_, 0);
   EXPECT_EQ(a.teardowns_, 1);
-  EXPECT_EQ(c.report().merged.aggregate(*c.report().merged.find("iterations")).sum >= 40, true);
+  EXPECT_GE(c.report().merged.aggregate(*c.report().merged.find("iterations")).sum, 5 * 80 + 5 * 20);
 }
 
 TEST(CoordinatorFake, RunnerThatNeverComesIsNamed) {
-  FakeRunner a(5, 300ms);
+  auto clock = std::make_shared<util::ManualClock>();
+  FakeRunner a(5, 300ms, 0, clock);
   std::string dead;
   {
     FakeRunner gone(1, 1s);
     dead = gone.address();
   }
-  auto o = fast_options();
-  o.ready_timeout = 700ms;
+  auto o = simulated_options(clock);  // ready_timeout: the default 60 s
   Coordinator c({{a.address()}, {dead}}, o);
+  const auto t0 = clock->now();
+  const auto real0 = std::chrono::steady_clock::now();
   testing::internal::CaptureStderr();
   EXPECT_EQ(c.run(), kExitRunnerLost);
   std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("never became ready"), std::string::npos) << err;
+  EXPECT_LT(std::chrono::steady_clock::now() - real0, 10s) << err;
+  EXPECT_GE(clock->now() - t0, 60s) << "ready_timeout on the clock";
+  EXPECT_NE(err.find("never became ready (paused before the start) within 60 s"), std::string::npos) << err;
   EXPECT_NE(err.find("runner 2 (" + dead + ")"), std::string::npos) << err;
   EXPECT_EQ(a.released_ + a.stopped_, 2) << "the ready runner is stopped and released";
 }
@@ -427,12 +549,13 @@ TEST(CoordinatorFake, NeverReadyResultNamesTheRunner) {
     FakeRunner gone(1, 1s);
     dead = gone.address();
   }
-  auto o = fast_options();
-  o.ready_timeout = 500ms;
-  Coordinator c({{dead}}, o);
+  auto clock = std::make_shared<util::ManualClock>();
+  Coordinator c({{dead}}, simulated_options(clock));
+  const auto t0 = clock->now();
   testing::internal::CaptureStderr();
   EXPECT_EQ(c.run(), kExitRunnerLost);
   testing::internal::GetCapturedStderr();
+  EXPECT_GE(clock->now() - t0, 60s) << "the default ready_timeout, on the clock";
   const nlohmann::json& r = c.report().result;
   EXPECT_EQ(r["result"], "error");
   EXPECT_EQ(r["exitCode"], kExitRunnerLost);
@@ -446,27 +569,28 @@ TEST(CoordinatorFake, NeverReadyResultNamesTheRunner) {
 // called so local mode ends its process), not lost: the exit stays 105.
 // (It used to wait stop_timeout, declare it lost and exit 97.)
 TEST(CoordinatorFake, SignalStopWithARunnerThatDoesNotEndIs105NotLost) {
-  FakeRunner a(5, 10s), b(5, 10s);
+  auto clock = std::make_shared<util::ManualClock>();
+  FakeRunner a(5, 100s, 0, clock), b(5, 100s, 0, clock);
   b.ignore_stop_ = true;
-  auto o = fast_options();
-  o.stop_timeout = 10s;
-  o.user_stop_timeout = 300ms;
+  a.pause_after_ = 3s;
+  auto o = simulated_options(clock);  // user_stop_timeout 5 s, stop_timeout 45 s
   std::vector<std::size_t> abandoned;
   o.abandon = [&](std::size_t i) { abandoned.push_back(i); };
   Coordinator c({{a.address()}, {b.address()}}, o);
   std::thread t([&] {
-    std::this_thread::sleep_for(300ms);
-    c.request_stop(105, "stopped by a signal");
+    if (a.wait_paused()) c.request_stop(105, "stopped by a signal");
+    clock->set_auto_advance(true);
   });
   testing::internal::CaptureStderr();
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = clock->now();
   int rc = c.run();
-  auto took = std::chrono::steady_clock::now() - t0;
+  const auto took = clock->now() - t0;
   std::string err = testing::internal::GetCapturedStderr();
   t.join();
   EXPECT_EQ(rc, 105) << err;
   EXPECT_TRUE(c.report().lost.empty()) << err;
-  EXPECT_LT(took, 3s) << err;
+  EXPECT_GE(took, 3s + o.user_stop_timeout) << err;
+  EXPECT_LT(took, 3s + o.user_stop_timeout + 3s) << "abandoned after user_stop_timeout, not stop_timeout\n" << err;
   EXPECT_NE(err.find("runner 2"), std::string::npos) << err;
   EXPECT_NE(std::find(abandoned.begin(), abandoned.end(), 1u), abandoned.end()) << "runner 2 is ended locally";
   EXPECT_GT(c.report().merged.aggregate(*c.report().merged.find("iterations")).sum, 5) << "results kept";
@@ -476,7 +600,7 @@ TEST(CoordinatorFake, SignalStopWithARunnerThatDoesNotEndIs105NotLost) {
 // the request is abandoned at once and the test ends with 105.
 TEST(CoordinatorFake, StopDuringSetupDoesNotWaitForSetup) {
   FakeRunner a(5, 10s), b(5, 10s);
-  a.setup_takes_ = 3s;
+  a.setup_blocks_ = true;
   auto o = fast_options();
   o.setup_timeout = 10s;
   o.user_stop_timeout = 300ms;
@@ -501,8 +625,10 @@ TEST(CoordinatorFake, StopDuringSetupDoesNotWaitForSetup) {
 // A lost runner is handed to the abandon hook at once (local mode kills a hung
 // process instead of waiting for it at the end).
 TEST(CoordinatorFake, LostRunnerIsAbandonedAtOnce) {
-  FakeRunner a(5, 5s), b(5, 5s);
-  auto o = fast_options();
+  auto clock = std::make_shared<util::ManualClock>();
+  FakeRunner a(5, 50s, 0, clock), b(5, 50s, 0, clock);
+  a.pause_after_ = 3s;
+  auto o = simulated_options(clock);
   std::atomic<bool> abandoned{false};
   std::chrono::steady_clock::time_point abandoned_at;
   o.abandon = [&](std::size_t i) {
@@ -510,8 +636,8 @@ TEST(CoordinatorFake, LostRunnerIsAbandonedAtOnce) {
   };
   Coordinator c({{a.address()}, {b.address()}}, o);
   std::thread t([&] {
-    std::this_thread::sleep_for(300ms);
-    b.kill();
+    if (a.wait_paused()) b.kill();
+    clock->set_auto_advance(true);
   });
   testing::internal::CaptureStderr();
   EXPECT_EQ(c.run(), kExitRunnerLost);

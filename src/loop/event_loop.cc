@@ -62,6 +62,9 @@ bool probe_epoll_pwait2(int epfd) {
 }  // namespace
 
 struct EventLoop::Impl {
+  util::Clock* clock = nullptr;  ///< null: steady_clock, read inline
+  Clock::time_point now() const { return clock ? clock->now() : Clock::now(); }
+
   int epfd = -1;
   int wakefd = -1;
   int timerfd = -1;  // only when epoll_pwait2 is unavailable
@@ -157,7 +160,7 @@ struct EventLoop::Impl {
   void run_timers() {
     if (heap.empty()) return;
     const TimerId limit = next_timer;  // timers added by callbacks wait for the next iteration
-    auto now = Clock::now();
+    auto now = this->now();
     while (!heap.empty()) {
       const TimerEntry top = heap.front();
       auto it = timers.find(top.id);
@@ -201,8 +204,9 @@ struct EventLoop::Impl {
   }
 };
 
-EventLoop::EventLoop() : impl_(std::make_unique<Impl>()) {
+EventLoop::EventLoop(util::Clock* clock) : impl_(std::make_unique<Impl>()) {
   auto& d = *impl_;
+  d.clock = clock;
   d.epfd = epoll_create1(EPOLL_CLOEXEC);
   if (d.epfd < 0) throw_errno("epoll_create1");
   d.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -258,9 +262,11 @@ void EventLoop::run_once(std::chrono::microseconds max_wait) {
   d.prune_top();
   if (d.heap.size() > 64 && d.heap.size() > 2 * d.timers.size()) d.compact_heap();
 
-  auto now = Clock::now();
+  auto now = d.now();
   Clock::time_point deadline = now + max_wait;
   if (!d.heap.empty() && d.heap.front().when < deadline) deadline = d.heap.front().when;
+  // An injected clock's timers are not real time: only a due one shortens the wait.
+  if (d.clock && deadline > now) deadline = now + max_wait;
   bool immediate = d.wake_pending.load(std::memory_order_acquire) || d.stop_requested.load(std::memory_order_acquire);
   if (deadline < now) deadline = now;
 
@@ -285,7 +291,7 @@ void EventLoop::run_once(std::chrono::microseconds max_wait) {
     if (!immediate) {
       // The timerfd gives the sub-millisecond wake-up; max_wait is rounded up.
       Clock::time_point timer_when = d.heap.empty() ? Clock::time_point::max() : d.heap.front().when;
-      d.arm_timerfd(timer_when);
+      d.arm_timerfd(d.clock ? Clock::time_point::max() : timer_when);
       auto us = max_wait.count();
       timeout_ms = static_cast<int>(std::min<long long>((us + 999) / 1000, 3600 * 1000));
       if (timer_when <= now) timeout_ms = 0;
@@ -315,6 +321,10 @@ void EventLoop::run_once(std::chrono::microseconds max_wait) {
   d.run_posted();
   d.run_deferred();
   if (d.pending_error) std::rethrow_exception(std::exchange(d.pending_error, nullptr));
+}
+
+Clock::time_point EventLoop::now() const {
+  return impl_->now();
 }
 
 void EventLoop::set_error_handler(std::function<void(std::exception_ptr)> fn) {

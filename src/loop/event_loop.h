@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "util/clock.h"
+
 namespace herd::loop {
 
 using Clock = std::chrono::steady_clock;
@@ -19,7 +21,13 @@ using TimerId = std::uint64_t;
 
 class EventLoop {
  public:
-  EventLoop();  ///< throws std::system_error if epoll/eventfd fail
+  /// Throws std::system_error if epoll/eventfd fail. `clock` (null: the real
+  /// steady clock, read directly without a virtual call) is where timers take
+  /// "now" from; it must outlive the loop. With a util::ManualClock, timers
+  /// fire when the clock has passed their deadline and run_once() runs (a
+  /// timer that is not due does not shorten the real wait for I/O; after
+  /// advancing the clock from another thread, post() something to wake the loop).
+  explicit EventLoop(util::Clock* clock = nullptr);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -50,7 +58,10 @@ class EventLoop {
   /// handler. Loop thread only.
   void defer(std::function<void()> fn);
 
-  /// Calls `fn` once at or after `when`. Returns an id for cancel_timer().
+  /// The loop's clock's current time (Clock::now() without an injected clock).
+  Clock::time_point now() const;
+
+  /// Calls `fn` once at or after `when` (on the loop's clock). Returns an id for cancel_timer().
   TimerId add_timer(Clock::time_point when, std::function<void()> fn);
   /// No-op if the timer already fired or was cancelled.
   void cancel_timer(TimerId id);

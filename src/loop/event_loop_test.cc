@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "util/clock.h"
+
 using namespace std::chrono_literals;
 using herd::loop::Clock;
 using herd::loop::EventLoop;
@@ -128,6 +130,7 @@ TEST(EventLoop, PostFromOtherThreads) {
   std::atomic<int> count{0};
   const int kThreads = 4, kPer = 2000;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::thread::id loop_thread = std::this_thread::get_id();
   std::atomic<int> wrong_thread{0};
   for (int t = 0; t < kThreads; ++t) {
@@ -396,6 +399,75 @@ TEST(EventLoop, WithoutAHandlerRunOnceRethrowsAfterTheIteration) {
   EXPECT_EQ(ran, 1) << "the rest of the queue ran before the rethrow";
   loop.run_once(1ms);  // nothing left to throw, nothing repeated
   EXPECT_EQ(ran, 1);
+}
+
+// Issue #12: timers on an injected clock. Simulated hours pass without real
+// sleeping; timers fire in deadline order (then in the order they were added)
+// once the clock has passed them, on both wait paths (epoll_pwait2, timerfd).
+void timers_follow_a_manual_clock(bool timerfd) {
+  if (timerfd) ::setenv("HERD_LOOP_TIMERFD", "1", 1);
+  herd::util::ManualClock clock;
+  EventLoop loop(&clock);
+  ::unsetenv("HERD_LOOP_TIMERFD");
+  const auto real0 = Clock::now();
+  const auto t0 = clock.now();
+  EXPECT_EQ(loop.now(), t0);
+  std::vector<std::string> fired;
+  loop.add_timer(t0 + 3h, [&] { fired.push_back("3h"); });
+  loop.add_timer(t0 + 1h, [&] { fired.push_back("1h-a"); });
+  loop.add_timer(t0 + 2h, [&] {
+    fired.push_back("2h");
+    loop.add_timer(loop.now() + 1min, [&] { fired.push_back("2h+1min"); });
+  });
+  loop.add_timer(t0 + 1h, [&] { fired.push_back("1h-b"); });
+  TimerId cancelled = loop.add_timer(t0 + 90min, [&] { fired.push_back("cancelled"); });
+  loop.cancel_timer(cancelled);
+
+  loop.run_once(0ms);
+  EXPECT_TRUE(fired.empty()) << "no simulated time has passed";
+  clock.advance(59min);
+  loop.run_once(0ms);
+  EXPECT_TRUE(fired.empty());
+  clock.advance(1min);
+  loop.run_once(10s);  // due timers: no real wait
+  EXPECT_EQ(fired, (std::vector<std::string>{"1h-a", "1h-b"}));
+  clock.advance(150min);  // t0 + 3h30: both the 2h and the 3h timers are due
+  loop.run_once(10s);
+  EXPECT_EQ(fired, (std::vector<std::string>{"1h-a", "1h-b", "2h", "3h"}));
+  loop.run_once(0ms);
+  EXPECT_EQ(fired.size(), 4u) << "the 2h timer's callback added one for t0 + 3h31";
+  clock.advance(1min);
+  loop.run_once(10s);
+  EXPECT_EQ(fired.back(), "2h+1min");
+  EXPECT_EQ(fired.size(), 5u);
+  EXPECT_LT(Clock::now() - real0, 5s) << "simulated hours, no real sleeping";
+
+  // A timer that is not due does not end a real wait early, nor make it last
+  // its simulated time: run_once waits max_wait for I/O.
+  loop.add_timer(clock.now() + 1h, [&] { fired.push_back("later"); });
+  auto w0 = Clock::now();
+  loop.run_once(30ms);
+  EXPECT_GE(Clock::now() - w0, 25ms);
+  EXPECT_EQ(fired.size(), 5u);
+  // Another thread advances the clock and wakes the loop with post().
+  std::thread t([&] {
+    std::this_thread::sleep_for(20ms);
+    clock.advance(1h);
+    loop.post([] {});
+  });
+  w0 = Clock::now();
+  loop.run_once(20s);
+  t.join();
+  EXPECT_LT(Clock::now() - w0, 10s);
+  EXPECT_EQ(fired.back(), "later");
+}
+
+TEST(EventLoop, TimersFollowAManualClockWithoutRealSleeping) {
+  timers_follow_a_manual_clock(false);
+}
+
+TEST(EventLoop, TimersFollowAManualClockOnTheTimerfdPath) {
+  timers_follow_a_manual_clock(true);
 }
 
 }  // namespace
