@@ -32,6 +32,7 @@
 #include "js/bundle.h"
 #include "k6/modules.h"
 #include "launch/runner_args.h"
+#include "metrics/influxdb_output.h"
 #include "util/duration.h"
 #include "util/signals.h"
 
@@ -60,7 +61,9 @@ struct Prepared {
   exec::EngineConfig summary_cfg;  ///< for handleSummary (bundle empty: none)
 };
 
-int prepare(const std::string& script, const flags::RunFlags& flags, Prepared* out, std::string* error) {
+/// `local`: `herd run --parallelism` (it starts the runners, so it can hand
+/// them an --out); else `herd coordinator` (runners started by someone else).
+int prepare(const std::string& script, const flags::RunFlags& flags, bool local, Prepared* out, std::string* error) {
   auto fail = [error](int code, const std::string& msg) {
     print_error(msg);
     *error = msg;
@@ -112,6 +115,22 @@ int prepare(const std::string& script, const flags::RunFlags& flags, Prepared* o
   c.setup_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.setup_timeout) + 5s;
   c.teardown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.teardown_timeout) + 5s;
   for (const auto& out_spec : o.outputs) {
+    if (out_spec == "influxdb" || out_spec.rfind("influxdb=", 0) == 0) {
+      // Points are per sample: each runner writes its own (tag instance = its segment).
+      if (!local)
+        return fail(exec::kExitInvalidConfig,
+                    "--out " + out_spec +
+                        ": the coordinator has no samples to write; start each runner with this --out "
+                        "(its points get the tag instance=<its execution segment>)");
+      try {
+        auto eq = out_spec.find('=');
+        metrics::influx_config(eq == std::string::npos ? std::nullopt : std::optional(out_spec.substr(eq + 1)),
+                               cfg.environ);
+      } catch (const std::invalid_argument& e) {
+        return fail(exec::kExitInvalidConfig, "--out " + out_spec + ": " + e.what());
+      }
+      continue;
+    }
     bool plain_json_file = out_spec.rfind("json=", 0) == 0 && out_spec != "json=-" &&
                            !(out_spec.size() > 3 && out_spec.compare(out_spec.size() - 3, 3, ".gz") == 0);
     if (!plain_json_file)
@@ -621,20 +640,27 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
     return reporting.fail(exec::kExitGenericError, err, nullptr);
   Prepared prep;
   std::string prep_error;
-  if (int rc = prepare(script, flags, &prep, &prep_error))
+  if (int rc = prepare(script, flags, true, &prep, &prep_error))
     return reporting.finish(failure_result(rc, prep_error), &signals);
 
   std::vector<std::string> pass = launch::runner_passthrough_args(run_args);
   // --out json=FILE: each runner writes FILE.runner<i>; they are joined into FILE at the end.
-  std::vector<std::string> json_outs;
-  for (const auto& o : flags.overrides.outputs)
+  // --out influxdb[=URL]: each runner writes its own points (from K6_OUT, runners read it themselves).
+  std::vector<std::string> json_outs, runner_outs;
+  for (const auto& o : flags.overrides.outputs) {
     if (o.rfind("json=", 0) == 0 && o.size() > 5) json_outs.push_back(o.substr(5));
+    if (o == "influxdb" || o.rfind("influxdb=", 0) == 0) runner_outs.push_back(o);
+  }
   try {
     for (int i = 0; i < parallelism && !signals.signalled(); ++i) {
       std::vector<std::string> a = launch::local_runner_args(i, parallelism, script, pass);
       auto dashdash = std::find(a.begin(), a.end(), std::string("--"));
       for (const auto& f : json_outs) {
         dashdash = a.insert(dashdash, {"--out", "json=" + f + ".runner" + std::to_string(i)});
+        dashdash += 2;
+      }
+      for (const auto& o : runner_outs) {
+        dashdash = a.insert(dashdash, {"--out", o});
         dashdash += 2;
       }
       kids.spawn(herd_binary, a);
@@ -768,7 +794,7 @@ int coordinator_main(const std::vector<std::string>& args) try {
     return reporting.fail(exec::kExitGenericError, err, nullptr);
   Prepared prep;
   std::string prep_error;
-  if (int rc = prepare(script, flags, &prep, &prep_error))
+  if (int rc = prepare(script, flags, false, &prep, &prep_error))
     return reporting.finish(failure_result(rc, prep_error), &signals);
   CoordinatorOptions opts = prep.opts;
   opts.keep_going = keep_going;

@@ -135,7 +135,13 @@ void Engine::Impl::open_outputs() {
       !why.empty())
     throw OptionsError("--summary-export " + options.summary_export + ": cannot write: " + why);
   try {
-    outputs = metrics::open_outputs(options.outputs, cfg.environ, options.system_tags, thresholds);
+    metrics::OutputContext ctx;
+    // A part of a distributed test (a runner of --parallelism, the coordinator
+    // or the operator): its points are told apart from the other runners'.
+    if (!options.execution_segment.empty() && options.execution_segment != "0:1")
+      ctx.instance = options.execution_segment;
+    ctx.warn = [this](const std::string& msg) { logger.log(k6::Logger::Level::kWarn, msg, "output"); };
+    outputs = metrics::open_outputs(options.outputs, cfg.environ, options.system_tags, thresholds, ctx);
   } catch (const metrics::OutputError& e) {
     throw OptionsError(e.what());
   }

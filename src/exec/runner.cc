@@ -268,6 +268,7 @@ RunResult Engine::Impl::run_all() {
       logger.log(k6::Logger::Level::kError, err, "output");
       outputs_ok = false;
     }
+    for (const auto& note : outputs->notes()) logger.log(k6::Logger::Level::kWarn, note, "output");
   }
   set_status(api::ExecutionStatus::kEnded);
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "metrics/influxdb_output.h"
 #include "util/duration.h"
 
 namespace herd::metrics {
@@ -437,6 +438,13 @@ std::vector<std::string> OutputSet::finish() {
   return errors;
 }
 
+std::vector<std::string> OutputSet::notes() {
+  std::vector<std::string> notes;
+  for (auto& [spec, out] : outputs_)
+    if (std::string n = out->end_note(); !n.empty()) notes.push_back("--out " + spec + ": " + n);
+  return notes;
+}
+
 std::vector<std::string> OutputSet::flush() {
   std::vector<std::string> errors;
   for (auto& [spec, out] : outputs_) {
@@ -449,7 +457,7 @@ std::vector<std::string> OutputSet::flush() {
 std::shared_ptr<OutputSet> open_outputs(const std::vector<std::string>& specs,
                                         const std::map<std::string, std::string>& environ,
                                         const std::vector<std::string>& system_tags,
-                                        const std::vector<MetricThresholds>& thresholds) {
+                                        const std::vector<MetricThresholds>& thresholds, const OutputContext& context) {
   auto set = std::make_shared<OutputSet>();
   for (const auto& spec : specs) {
     std::string kind = spec, dest;
@@ -478,8 +486,17 @@ std::shared_ptr<OutputSet> open_outputs(const std::vector<std::string>& specs,
         }
         if (dest.empty()) throw OutputError("needs a destination: --out csv=results.csv");
         set->outputs_.emplace_back(spec, std::make_shared<CsvOutput>(dest, std::move(cfg)));
+      } else if (kind == "influxdb") {
+        InfluxConfig cfg;
+        try {
+          cfg = influx_config(has_dest ? std::optional<std::string>(dest) : std::nullopt, environ);
+        } catch (const std::invalid_argument& e) {
+          throw OutputError(e.what());
+        }
+        cfg.instance = context.instance;
+        set->outputs_.emplace_back(spec, std::make_shared<InfluxDbOutput>(std::move(cfg), context.warn));
       } else {
-        throw OutputError("unknown output type \"" + kind + "\" (herd supports json and csv)");
+        throw OutputError("unknown output type \"" + kind + "\" (herd supports json, csv and influxdb)");
       }
     } catch (const std::runtime_error& e) {
       throw OutputError("--out " + spec + ": " + e.what());

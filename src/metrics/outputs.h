@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,9 @@ class Output : public SampleObserver {
   /// Writes everything, closes the destination (gzip trailer included) and
   /// returns "" or the first write error. Later samples are dropped.
   virtual std::string finish() = 0;
+  /// After finish(): a note for the end of the run that is no error (an
+  /// InfluxDB output's dropped points), or "".
+  virtual std::string end_note() { return ""; }
 };
 
 /// An output whose bytes reach its OutputStream on a writer thread of its
@@ -128,6 +132,8 @@ class OutputSet : public SampleObserver {
   /// Finishes each output (everything written, files closed, writer threads
   /// joined); returns their errors, each prefixed with "--out VALUE: ".
   std::vector<std::string> finish();
+  /// After finish(): each output's end_note(), prefixed with "--out VALUE: ".
+  std::vector<std::string> notes();
   bool empty() const { return outputs_.empty(); }
 
   std::vector<std::pair<std::string, std::shared_ptr<Output>>> outputs_;  ///< (--out value, output)
@@ -140,12 +146,23 @@ class OutputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// What an output may need to know about the run beyond its --out value.
+struct OutputContext {
+  /// This process runs one part of a distributed test: its execution segment
+  /// ("1/3:2/3"); InfluxDB points get it as tag `instance`. "" = a whole test.
+  std::string instance;
+  /// Warnings during the run (a failing InfluxDB); thread-safe. Null: stderr.
+  std::function<void(const std::string&)> warn;
+};
+
 /// Opens every --out value ("json=FILE", "json=-", "json=FILE.gz", "csv=FILE",
-/// "csv" with K6_CSV_FILENAME, ...). Any other type (influxdb, statsd, cloud,
-/// experimental-prometheus-rw, ...) throws OutputError naming it.
+/// "csv" with K6_CSV_FILENAME, "influxdb=URL", "influxdb" with
+/// K6_INFLUXDB_ADDR). Any other type (statsd, cloud, ...) or a bad setting
+/// throws OutputError naming it.
 std::shared_ptr<OutputSet> open_outputs(const std::vector<std::string>& specs,
                                         const std::map<std::string, std::string>& environ,
                                         const std::vector<std::string>& system_tags,
-                                        const std::vector<MetricThresholds>& thresholds);
+                                        const std::vector<MetricThresholds>& thresholds,
+                                        const OutputContext& context = {});
 
 }  // namespace herd::metrics

@@ -274,9 +274,9 @@ TEST(OpenOutputsTest, RefusesWhatHerdDoesNotHave) {
     }
     return std::string("no error");
   };
-  EXPECT_EQ(message({"influxdb=http://127.0.0.1:8086/k6"}),
-            "--out influxdb=http://127.0.0.1:8086/k6: unknown output type \"influxdb\" (herd supports json and csv)");
-  EXPECT_EQ(message({"cloud"}), "--out cloud: unknown output type \"cloud\" (herd supports json and csv)");
+  EXPECT_EQ(message({"statsd=127.0.0.1:8125"}),
+            "--out statsd=127.0.0.1:8125: unknown output type \"statsd\" (herd supports json, csv and influxdb)");
+  EXPECT_EQ(message({"cloud"}), "--out cloud: unknown output type \"cloud\" (herd supports json, csv and influxdb)");
   EXPECT_EQ(message({"json"}), "--out json: needs a destination: --out json=results.json (or json=- for stdout)");
   EXPECT_NE(message({"json=/nonexistent-dir/x.json"}).find("cannot open \"/nonexistent-dir/x.json\""),
             std::string::npos);

@@ -179,7 +179,7 @@ export default function () {}
   EXPECT_EQ(r.exit_code, 104) << r;
   EXPECT_NE(r.err.find("no-such-executor"), std::string::npos) << r;
 
-  r = run_script(ok_script, {"--out", "influxdb=http://127.0.0.1:1"});
+  r = run_script(ok_script, {"--out", "statsd=127.0.0.1:1"});
   EXPECT_EQ(r.exit_code, 104) << r;
 }
 
