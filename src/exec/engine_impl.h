@@ -64,8 +64,8 @@ struct Vu {
   Worker* worker = nullptr;
   std::unique_ptr<loop::Fiber> fiber;
   std::unique_ptr<js::Runtime> rt;
-  JSValue ns = JS_UNDEFINED;
-  JSValue setup_data = JS_UNDEFINED;
+  js::Value ns;            ///< the main module's namespace; declared after rt: freed before it
+  js::Value setup_data;    ///< parsed setup() data passed to iterations (undefined: none)
   std::string setup_json;  ///< the JSON setup_data was parsed from
   std::deque<std::function<void()>> tasks;
   bool idle = false;
@@ -96,8 +96,8 @@ struct Vu {
   /// False in *interrupted when the VU was interrupted meanwhile.
   std::string drive(JSValue r);
 
-  /// The exported function `name`, or undefined (caller frees).
-  JSValue export_fn(const std::string& name);
+  /// The exported function `name`, or undefined.
+  js::Value export_fn(const std::string& name);
 
   /// Calls an exported function with an optional JSON argument. Returns the
   /// result as JSON text ("" for undefined). Throws js::ScriptError on exceptions.

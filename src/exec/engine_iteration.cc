@@ -15,8 +15,8 @@ void Engine::Impl::vu_run_scenario(Vu& v, ScenarioRun* sc, std::int64_t k) {
   st.rebuild_tags();
   st.iteration = 0;
   st.iteration_in_scenario = 0;
-  JSValue fn = v.export_fn(sc->cfg.exec);
-  if (JS_IsUndefined(fn)) {
+  js::Value fn = v.export_fn(sc->cfg.exec);
+  if (fn.is_undefined()) {
     if (k == 0)
       logger.log(k6::Logger::Level::kError,
                  "scenario \"" + sc->cfg.name + "\": the script exports no function \"" + sc->cfg.exec + "\"",
@@ -25,11 +25,9 @@ void Engine::Impl::vu_run_scenario(Vu& v, ScenarioRun* sc, std::int64_t k) {
   }
   // Scenario env overrides __ENV for this VU while it runs the scenario.
   if (!sc->cfg.env.empty()) {
-    JSValue g = JS_GetGlobalObject(v.ctx());
-    JSValue env = JS_GetPropertyStr(v.ctx(), g, "__ENV");
-    for (auto& [ek, ev] : sc->cfg.env) JS_SetPropertyStr(v.ctx(), env, ek.c_str(), k6::new_string_for(v.ctx(), ev));
-    JS_FreeValue(v.ctx(), env);
-    JS_FreeValue(v.ctx(), g);
+    js::Value env(v.ctx(), JS_GetPropertyStr(v.ctx(), js::global_object(v.ctx()).get(), "__ENV"));
+    for (auto& [ek, ev] : sc->cfg.env)
+      JS_SetPropertyStr(v.ctx(), env.get(), ek.c_str(), k6::new_string_for(v.ctx(), ev));
   }
   std::int64_t local_iters = 0;
   loop::TimerId rampdown_timer = 0;
@@ -53,7 +51,7 @@ void Engine::Impl::vu_run_scenario(Vu& v, ScenarioRun* sc, std::int64_t k) {
       v.arrival_start = false;
       st.iteration_in_test = v.arrival_i;
       set_active(true);
-      bool ok = run_iteration(v, fn, sc, &v.arrival_intended);
+      bool ok = run_iteration(v, fn.get(), sc, &v.arrival_intended);
       set_active(false);
       if (!ok) break;
     }
@@ -94,7 +92,7 @@ void Engine::Impl::vu_run_scenario(Vu& v, ScenarioRun* sc, std::int64_t k) {
     }
     set_active(true);
     local_iters++;
-    bool ok = run_iteration(v, fn, sc);
+    bool ok = run_iteration(v, fn.get(), sc);
     if (rampdown_armed) {
       v.worker->loop.cancel_timer(rampdown_timer);
       rampdown_armed = false;
@@ -108,7 +106,6 @@ void Engine::Impl::vu_run_scenario(Vu& v, ScenarioRun* sc, std::int64_t k) {
     }
   }
   set_active(false);
-  JS_FreeValue(v.ctx(), fn);
   st.interrupted = false;
 }
 
@@ -124,20 +121,21 @@ bool Engine::Impl::run_iteration(Vu& v, JSValue fn, ScenarioRun* sc, const Clock
   }
   k6::set_iteration_globals(v.ctx(), st.id_in_instance, st.iteration);
   auto t0 = Clock::now();
-  JSValue data = v.setup_data;
-  JSValue r = JS_Call(v.ctx(), fn, JS_UNDEFINED, 1, &data);
-  bool failed = JS_IsException(r);
-  if (failed && !st.interrupted) {
-    std::string msg = js::take_exception(v.ctx());
-    logger.log(k6::Logger::Level::kError, msg, "console");
-  } else if (failed) {
-    JS_FreeValue(v.ctx(), JS_GetException(v.ctx()));
+  {
+    JSValue data = v.setup_data.get();
+    js::Value r(v.ctx(), JS_Call(v.ctx(), fn, JS_UNDEFINED, 1, &data));
+    bool failed = r.is_exception();
+    if (failed && !st.interrupted) {
+      std::string msg = js::take_exception(v.ctx());
+      logger.log(k6::Logger::Level::kError, msg, "console");
+    } else if (failed) {
+      js::discard_exception(v.ctx());
+    }
+    if (!failed) {
+      std::string err = v.drive(r.get());
+      if (!err.empty() && !st.interrupted) logger.log(k6::Logger::Level::kError, err, "console");
+    }
   }
-  if (!failed) {
-    std::string err = v.drive(r);
-    if (!err.empty() && !st.interrupted) logger.log(k6::Logger::Level::kError, err, "console");
-  }
-  JS_FreeValue(v.ctx(), r);
   st.clear_async(v.ctx());  // an interrupted iteration leaves timers and requests behind
   if (st.interrupted) {
     // Its requests still in flight (abandoned by now) release their sockets at

@@ -17,7 +17,7 @@ void Vu::body(const std::function<void(const std::string&)>& on_init) {
     rt = std::make_unique<js::Runtime>(kJsStackLimit, 0, /*lazy_intrinsics=*/true);
     st.run->bundle->install(rt->rt());
     k6::install_globals(ctx(), &st);
-    ns = st.run->bundle->evaluate_main(ctx());
+    ns = js::Value(ctx(), st.run->bundle->evaluate_main(ctx()));
     st.in_init = false;
     init_ok = true;
     if (st.id_in_instance == 1 && std::getenv("HERD_DEBUG_MEMORY")) {
@@ -46,8 +46,8 @@ void Vu::body(const std::function<void(const std::string&)>& on_init) {
     t();
   }
   if (rt) {
-    JS_FreeValue(ctx(), setup_data);
-    JS_FreeValue(ctx(), ns);
+    setup_data = js::Value();
+    ns = js::Value();
     k6::release_vu_values(ctx(), &st);
     rt.reset();
   }
@@ -72,65 +72,55 @@ std::string Vu::drive(JSValue r) {
     if (!st.suspend()) return "";
   }
   if (is_promise && JS_PromiseState(ctx(), r) == JS_PROMISE_REJECTED) {
-    JSValue reason = JS_PromiseResult(ctx(), r);
-    err = js::format_exception(ctx(), reason);
-    JS_FreeValue(ctx(), reason);
+    js::Value reason(ctx(), JS_PromiseResult(ctx(), r));
+    err = js::format_exception(ctx(), reason.get());
   }
   return err;
 }
 
-JSValue Vu::export_fn(const std::string& name) {
-  if (!init_ok) return JS_UNDEFINED;
-  JSValue f = JS_GetPropertyStr(ctx(), ns, name.c_str());
-  if (!JS_IsFunction(ctx(), f)) {
-    JS_FreeValue(ctx(), f);
-    return JS_UNDEFINED;
-  }
+js::Value Vu::export_fn(const std::string& name) {
+  if (!init_ok) return js::Value();
+  js::Value f(ctx(), JS_GetPropertyStr(ctx(), ns.get(), name.c_str()));
+  if (!JS_IsFunction(ctx(), f.get())) return js::Value();
   return f;
 }
 
 std::string Vu::call_json(const std::string& name, const std::string* arg_json) {
-  JSValue f = export_fn(name);
-  if (JS_IsUndefined(f)) return "";
-  JSValue arg = JS_UNDEFINED;
-  if (arg_json && !arg_json->empty()) arg = JS_ParseJSON(ctx(), arg_json->c_str(), arg_json->size(), "<data>");
-  JSValue r = JS_Call(ctx(), f, JS_UNDEFINED, arg_json ? 1 : 0, &arg);
-  JS_FreeValue(ctx(), f);
-  JS_FreeValue(ctx(), arg);
-  if (JS_IsException(r)) throw js::ScriptError(js::take_exception(ctx()));
-  std::string err = drive(r);
+  js::Value f = export_fn(name);
+  if (f.is_undefined()) return "";
+  js::Value r;
+  {
+    js::Value arg;
+    if (arg_json && !arg_json->empty())
+      arg = js::Value(ctx(), JS_ParseJSON(ctx(), arg_json->c_str(), arg_json->size(), "<data>"));
+    JSValue argv = arg.get();
+    r = js::Value(ctx(), JS_Call(ctx(), f.get(), JS_UNDEFINED, arg_json ? 1 : 0, &argv));
+  }
+  f = js::Value();
+  if (r.is_exception()) throw js::ScriptError(js::take_exception(ctx()));
+  std::string err = drive(r.get());
   st.clear_async(ctx());
-  if (!err.empty()) {
-    JS_FreeValue(ctx(), r);
-    throw js::ScriptError(err);
-  }
-  if (JS_IsObject(r) && static_cast<int>(JS_PromiseState(ctx(), r)) >= 0) {
-    JSValue settled = JS_PromiseResult(ctx(), r);
-    JS_FreeValue(ctx(), r);
-    r = settled;
-  }
+  if (!err.empty()) throw js::ScriptError(err);
+  if (JS_IsObject(r.get()) && static_cast<int>(JS_PromiseState(ctx(), r.get())) >= 0)
+    r = js::Value(ctx(), JS_PromiseResult(ctx(), r.get()));
   std::string out;
-  if (!JS_IsUndefined(r)) {
-    JSValue s = JS_JSONStringify(ctx(), r, JS_UNDEFINED, JS_UNDEFINED);
-    if (JS_IsException(s)) {
-      JS_FreeValue(ctx(), r);
-      throw js::ScriptError(js::take_exception(ctx()));
-    }
-    if (!JS_IsUndefined(s)) out = js::to_string(ctx(), s);
-    JS_FreeValue(ctx(), s);
+  if (!r.is_undefined()) {
+    js::Value s(ctx(), JS_JSONStringify(ctx(), r.get(), JS_UNDEFINED, JS_UNDEFINED));
+    if (s.is_exception()) throw js::ScriptError(js::take_exception(ctx()));
+    if (!s.is_undefined()) out = js::to_string(ctx(), s.get());
   }
-  JS_FreeValue(ctx(), r);
   return out;
 }
 
 void Vu::set_setup_data(const std::string& json) {
-  if (json == setup_json && !JS_IsUndefined(setup_data)) return;
-  JS_FreeValue(ctx(), setup_data);
+  if (json == setup_json && !setup_data.is_undefined()) return;
+  setup_data = js::Value();
   setup_json = json;
-  setup_data = json.empty() ? JS_UNDEFINED : JS_ParseJSON(ctx(), json.c_str(), json.size(), "<setup data>");
-  if (JS_IsException(setup_data)) {
-    JS_FreeValue(ctx(), JS_GetException(ctx()));
-    setup_data = JS_UNDEFINED;
+  if (json.empty()) return;
+  setup_data = js::Value(ctx(), JS_ParseJSON(ctx(), json.c_str(), json.size(), "<setup data>"));
+  if (setup_data.is_exception()) {
+    js::discard_exception(ctx());
+    setup_data = js::Value();
   }
 }
 
@@ -216,18 +206,14 @@ nlohmann::json Engine::Impl::init_vu0() {
   std::string err = f.get();
   if (!err.empty()) throw js::ScriptError(err);
   std::string opts = on_vu0<std::string>([](Vu& v) -> std::string {
-    JSValue o = JS_GetPropertyStr(v.ctx(), v.ns, "options");
+    js::Value o(v.ctx(), JS_GetPropertyStr(v.ctx(), v.ns.get(), "options"));
     std::string s;
-    if (!JS_IsUndefined(o)) {
-      JSValue js = JS_JSONStringify(v.ctx(), o, JS_UNDEFINED, JS_UNDEFINED);
-      if (JS_IsException(js)) {
-        JS_FreeValue(v.ctx(), o);
+    if (!o.is_undefined()) {
+      js::Value js(v.ctx(), JS_JSONStringify(v.ctx(), o.get(), JS_UNDEFINED, JS_UNDEFINED));
+      if (js.is_exception())
         throw js::ScriptError("exported options cannot be serialised: " + js::take_exception(v.ctx()));
-      }
-      s = js::to_string(v.ctx(), js);
-      JS_FreeValue(v.ctx(), js);
+      s = js::to_string(v.ctx(), js.get());
     }
-    JS_FreeValue(v.ctx(), o);
     return s;
   });
   if (opts.empty()) return nlohmann::json::object();

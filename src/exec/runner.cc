@@ -98,12 +98,7 @@ RunResult Engine::Impl::run_all() {
     if (!options.no_thresholds) metrics::validate_thresholds(thresholds, registry);
     open_outputs();
     for (const auto& sc : options.scenarios) {
-      bool found = on_vu0<bool>([&sc](Vu& v) {
-        JSValue f = v.export_fn(sc.exec);
-        bool ok = !JS_IsUndefined(f);
-        JS_FreeValue(v.ctx(), f);
-        return ok;
-      });
+      bool found = on_vu0<bool>([&sc](Vu& v) { return !v.export_fn(sc.exec).is_undefined(); });
       if (!found)
         throw OptionsError("scenario \"" + sc.name + "\": function '" + sc.exec +
                            "' not found in the script's exports (options.scenarios." + sc.name + ".exec)");
@@ -308,9 +303,7 @@ std::optional<nlohmann::json> Engine::Impl::handle_summary(const nlohmann::json&
   auto limit = options.teardown_timeout;
   std::optional<std::string> out = on_vu0<std::optional<std::string>>([&](Vu& v) -> std::optional<std::string> {
     v.st.interrupted = false;
-    JSValue f = v.export_fn("handleSummary");
-    if (JS_IsUndefined(f)) return std::nullopt;
-    JS_FreeValue(v.ctx(), f);
+    if (v.export_fn("handleSummary").is_undefined()) return std::nullopt;
     bool timed_out = false;  // a busy handleSummary is stopped after teardownTimeout
     std::string r = run_with_limit(v.st, limit, &timed_out, [&] { return v.call_json("handleSummary", &in); });
     if (timed_out) throw std::runtime_error(handle_summary_timeout_message(limit));

@@ -123,11 +123,10 @@ bool mentions_module_syntax(const std::string& src) {
   return false;
 }
 
-/// The bytecode of compiled `fn` (freed here) into `out`; false with the exception pending in ctx.
-bool write_bytecode(JSContext* ctx, JSValue fn, std::vector<std::uint8_t>* out) {
+/// The bytecode of compiled `fn` into `out`; false with the exception pending in ctx.
+bool write_bytecode(JSContext* ctx, const Value& fn, std::vector<std::uint8_t>* out) {
   size_t size = 0;
-  uint8_t* buf = JS_WriteObject(ctx, &size, fn, JS_WRITE_OBJ_BYTECODE);
-  JS_FreeValue(ctx, fn);
+  uint8_t* buf = JS_WriteObject(ctx, &size, fn.get(), JS_WRITE_OBJ_BYTECODE);
   if (!buf) return false;
   out->assign(buf, buf + size);
   js_free(ctx, buf);
@@ -260,20 +259,20 @@ const Bundle::Compiled* Bundle::compiled(JSContext* ctx, const std::string& name
   // Built-ins are always ES modules.
   if (!builtins_.count(name)) {
     std::string wrapped = commonjs_wrapper(src);
-    JSValue fn =
-        JS_Eval(ctx, wrapped.c_str(), wrapped.size(), name.c_str(), JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
-    if (!JS_IsException(fn)) {
+    Value fn(ctx, JS_Eval(ctx, wrapped.c_str(), wrapped.size(), name.c_str(),
+                          JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY));
+    if (!fn.is_exception()) {
       c.kind = Kind::kCommonJs;
       if (!write_bytecode(ctx, fn, &c.bytecode)) return nullptr;
     } else if (!mentions_module_syntax(src)) {
       return nullptr;  // the CommonJS compiler's error (file:line:column) is pending
     } else {
-      JS_FreeValue(ctx, JS_GetException(ctx));
+      discard_exception(ctx);
     }
   }
   if (c.kind == Kind::kEsModule) {
-    JSValue fn = JS_Eval(ctx, src.c_str(), src.size(), name.c_str(), JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
-    if (JS_IsException(fn) || !write_bytecode(ctx, fn, &c.bytecode)) return nullptr;
+    Value fn(ctx, JS_Eval(ctx, src.c_str(), src.size(), name.c_str(), JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY));
+    if (fn.is_exception() || !write_bytecode(ctx, fn, &c.bytecode)) return nullptr;
   }
   std::lock_guard<std::mutex> g(mu_);
   return &compiled_.emplace(name, std::move(c)).first->second;  // another thread's equal copy may have won
@@ -285,37 +284,30 @@ JSModuleDef* Bundle::load_module(JSContext* ctx, const std::string& name) {
   const Compiled* c = compiled(ctx, name);
   if (!c) return nullptr;
   if (c->kind == Kind::kCommonJs) {
-    JSValue exports = commonjs_exports(ctx, name, c->bytecode);
-    if (JS_IsException(exports)) return nullptr;
-    JSModuleDef* m = commonjs_module(ctx, name, exports);
-    JS_FreeValue(ctx, exports);
-    return m;
+    Value exports(ctx, commonjs_exports(ctx, name, c->bytecode));
+    if (exports.is_exception()) return nullptr;
+    return commonjs_module(ctx, name, exports.get());
   }
   // ROM_DATA: the runtime points into the shared bytecode instead of copying it.
-  JSValue v = JS_ReadObject(ctx, c->bytecode.data(), c->bytecode.size(), JS_READ_OBJ_BYTECODE | JS_READ_OBJ_ROM_DATA);
-  if (JS_IsException(v)) return nullptr;
-  auto* m = static_cast<JSModuleDef*>(JS_VALUE_GET_PTR(v));
-  JS_FreeValue(ctx, v);
-  return m;
+  Value v(ctx, JS_ReadObject(ctx, c->bytecode.data(), c->bytecode.size(), JS_READ_OBJ_BYTECODE | JS_READ_OBJ_ROM_DATA));
+  if (v.is_exception()) return nullptr;
+  return static_cast<JSModuleDef*>(JS_VALUE_GET_PTR(v.get()));
 }
 namespace {
 
-/// Settles `promise` by running pending jobs; returns its value (or throws its reason in ctx). Consumes `promise`.
-JSValue await_promise(JSContext* ctx, JSValue promise) {
-  if (JS_IsException(promise)) return promise;
+/// Settles `promise` by running pending jobs; returns its value (or throws its reason in ctx).
+JSValue await_promise(JSContext* ctx, Value promise) {
+  if (promise.is_exception()) return promise.release();
   for (;;) {
     JSContext* jc = nullptr;
     if (JS_ExecutePendingJob(JS_GetRuntime(ctx), &jc) <= 0) break;
   }
-  if (!JS_IsObject(promise) || static_cast<int>(JS_PromiseState(ctx, promise)) < 0) return promise;
-  if (JS_PromiseState(ctx, promise) == JS_PROMISE_PENDING) {
-    JS_FreeValue(ctx, promise);
+  JSValue p = promise.get();
+  if (!JS_IsObject(p) || static_cast<int>(JS_PromiseState(ctx, p)) < 0) return promise.release();
+  if (JS_PromiseState(ctx, p) == JS_PROMISE_PENDING)
     return JS_ThrowTypeError(ctx, "require(): the module awaits something that never settles during init");
-  }
-  JSValue v = JS_PromiseResult(ctx, promise);
-  bool rejected = JS_PromiseState(ctx, promise) == JS_PROMISE_REJECTED;
-  JS_FreeValue(ctx, promise);
-  if (rejected) return JS_Throw(ctx, v);
+  JSValue v = JS_PromiseResult(ctx, p);
+  if (JS_PromiseState(ctx, p) == JS_PROMISE_REJECTED) return JS_Throw(ctx, v);
   return v;
 }
 
@@ -332,16 +324,11 @@ JSValue Bundle::require(JSContext* ctx, const std::string& base, const std::stri
       return JS_ThrowReferenceError(ctx, "require(\"%s\"): %s", spec.c_str(), e.what());
     }
   }
-  JSValue ns = await_promise(ctx, JS_LoadModule(ctx, base.c_str(), spec.c_str()));
-  if (JS_IsException(ns) || !is_builtin(name)) return ns;
+  Value ns(ctx, await_promise(ctx, Value(ctx, JS_LoadModule(ctx, base.c_str(), spec.c_str()))));
+  if (ns.is_exception() || !is_builtin(name)) return ns.release();
   // A built-in: its default export object, the one `import http from 'k6/http'` gives.
-  JSValue def = JS_GetPropertyStr(ctx, ns, "default");
-  if (JS_IsObject(def)) {
-    JS_FreeValue(ctx, ns);
-    return def;
-  }
-  JS_FreeValue(ctx, def);
-  return ns;
+  Value def(ctx, JS_GetPropertyStr(ctx, ns.get(), "default"));
+  return JS_IsObject(def.get()) ? def.release() : ns.release();
 }
 
 JSValue Bundle::evaluate_main(JSContext* ctx) {
@@ -352,36 +339,23 @@ JSValue Bundle::evaluate_main(JSContext* ctx) {
     throw;
   }
   if (!m) throw ScriptError(take_exception(ctx));
-  JSValue fn = JS_DupValue(ctx, JS_MKPTR(JS_TAG_MODULE, m));
-  if (JS_ResolveModule(ctx, fn) < 0) {
-    JS_FreeValue(ctx, fn);
-    throw ScriptError(take_exception(ctx));
-  }
-  JSValue r = JS_EvalFunction(ctx, fn);  // consumes fn
-  if (JS_IsException(r)) throw ScriptError(take_exception(ctx));
+  Value fn = Value::dup(ctx, JS_MKPTR(JS_TAG_MODULE, m));
+  if (JS_ResolveModule(ctx, fn.get()) < 0) throw ScriptError(take_exception(ctx));
+  Value r(ctx, JS_EvalFunction(ctx, fn.release()));  // consumes fn
+  if (r.is_exception()) throw ScriptError(take_exception(ctx));
   // Modules evaluate to a promise (top-level await). Run jobs to settle it.
   for (;;) {
     JSContext* jctx = nullptr;
     int jr = JS_ExecutePendingJob(JS_GetRuntime(ctx), &jctx);
     if (jr <= 0) {
-      if (jr < 0) {
-        JS_FreeValue(ctx, r);
-        throw ScriptError(take_exception(jctx ? jctx : ctx));
-      }
+      if (jr < 0) throw ScriptError(take_exception(jctx ? jctx : ctx));
       break;
     }
   }
-  if (JS_IsObject(r)) {
-    JSPromiseStateEnum st = JS_PromiseState(ctx, r);
-    if (st == JS_PROMISE_REJECTED) {
-      JSValue reason = JS_PromiseResult(ctx, r);
-      std::string msg = format_exception(ctx, reason);
-      JS_FreeValue(ctx, reason);
-      JS_FreeValue(ctx, r);
-      throw ScriptError(msg);
-    }
+  if (JS_IsObject(r.get()) && JS_PromiseState(ctx, r.get()) == JS_PROMISE_REJECTED) {
+    Value reason(ctx, JS_PromiseResult(ctx, r.get()));
+    throw ScriptError(format_exception(ctx, reason.get()));
   }
-  JS_FreeValue(ctx, r);
   return JS_GetModuleNamespace(ctx, m);
 }
 

@@ -3,20 +3,20 @@
 #include <functional>
 #include <string_view>
 
+#include "js/runtime.h"
+
 namespace herd::js {
 
 namespace {
 
 /// The context's CommonJS cache, module name -> module object (a hidden global).
-JSValue cache_object(JSContext* ctx) {
-  JSValue g = JS_GetGlobalObject(ctx);
-  JSValue cache = JS_GetPropertyStr(ctx, g, "__herd_cjs");
-  if (!JS_IsObject(cache)) {
-    JS_FreeValue(ctx, cache);
-    cache = JS_NewObject(ctx);
-    JS_DefinePropertyValueStr(ctx, g, "__herd_cjs", JS_DupValue(ctx, cache), JS_PROP_CONFIGURABLE);
+Value cache_object(JSContext* ctx) {
+  Value g = global_object(ctx);
+  Value cache(ctx, JS_GetPropertyStr(ctx, g.get(), "__herd_cjs"));
+  if (!JS_IsObject(cache.get())) {
+    cache = Value(ctx, JS_NewObject(ctx));
+    JS_DefinePropertyValueStr(ctx, g.get(), "__herd_cjs", cache.dup(), JS_PROP_CONFIGURABLE);
   }
-  JS_FreeValue(ctx, g);
   return cache;
 }
 
@@ -54,19 +54,15 @@ int commonjs_module_init(JSContext* ctx, JSModuleDef* m) {
   const char* name = JS_AtomToCString(ctx, name_atom);
   JS_FreeAtom(ctx, name_atom);
   if (!name) return -1;
-  JSValue cache = cache_object(ctx);
-  JSValue module = JS_GetPropertyStr(ctx, cache, name);
+  Value module(ctx, JS_GetPropertyStr(ctx, cache_object(ctx).get(), name));
   JS_FreeCString(ctx, name);
-  JS_FreeValue(ctx, cache);
-  JSValue exports = JS_GetPropertyStr(ctx, module, "exports");
-  JS_FreeValue(ctx, module);
-  if (JS_IsException(exports)) return -1;
-  bool ok = for_each_named_export(ctx, exports, [&](const char* key) {
+  Value exports(ctx, JS_GetPropertyStr(ctx, module.get(), "exports"));
+  if (exports.is_exception()) return -1;
+  bool ok = for_each_named_export(ctx, exports.get(), [&](const char* key) {
     // Names that appeared after the module was created are not exports: ignored.
-    JS_SetModuleExport(ctx, m, key, JS_GetPropertyStr(ctx, exports, key));
+    JS_SetModuleExport(ctx, m, key, JS_GetPropertyStr(ctx, exports.get(), key));
   });
-  JSValue def = ok ? default_export(ctx, exports) : JS_EXCEPTION;
-  JS_FreeValue(ctx, exports);
+  JSValue def = ok ? default_export(ctx, exports.get()) : JS_EXCEPTION;
   if (JS_IsException(def)) return -1;
   JS_SetModuleExport(ctx, m, "default", def);
   return 0;
@@ -79,50 +75,32 @@ std::string commonjs_wrapper(const std::string& source) {
 }
 
 JSValue commonjs_exports(JSContext* ctx, const std::string& name, const std::vector<std::uint8_t>& bytecode) {
-  JSValue cache = cache_object(ctx);
-  JSValue cached = JS_GetPropertyStr(ctx, cache, name.c_str());
-  if (JS_IsObject(cached)) {
+  Value cache = cache_object(ctx);
+  Value cached(ctx, JS_GetPropertyStr(ctx, cache.get(), name.c_str()));
+  if (JS_IsObject(cached.get())) {
     // Already run (or running: a require cycle sees the partial exports).
-    JSValue ex = JS_GetPropertyStr(ctx, cached, "exports");
-    JS_FreeValue(ctx, cached);
-    JS_FreeValue(ctx, cache);
-    return ex;
+    return JS_GetPropertyStr(ctx, cached.get(), "exports");
   }
-  JS_FreeValue(ctx, cached);
   JSValue script = JS_ReadObject(ctx, bytecode.data(), bytecode.size(), JS_READ_OBJ_BYTECODE | JS_READ_OBJ_ROM_DATA);
-  JSValue fn = JS_IsException(script) ? script : JS_EvalFunction(ctx, script);  // consumes script
-  if (JS_IsException(fn)) {
-    JS_FreeValue(ctx, cache);
-    return fn;
-  }
-  JSValue module = JS_NewObject(ctx);
-  JSValue exports = JS_NewObject(ctx);
-  JS_SetPropertyStr(ctx, module, "exports", JS_DupValue(ctx, exports));
-  JS_SetPropertyStr(ctx, module, "id", JS_NewStringLen(ctx, name.data(), name.size()));
-  JS_SetPropertyStr(ctx, cache, name.c_str(), JS_DupValue(ctx, module));  // before running: cycles
-  JSValue g = JS_GetGlobalObject(ctx);
-  JSValue req = JS_GetPropertyStr(ctx, g, "require");
-  JS_FreeValue(ctx, g);
-  JSValue args[3] = {module, exports, req};
-  JSValue r = JS_Call(ctx, fn, exports, 3, args);
-  JS_FreeValue(ctx, fn);
-  JS_FreeValue(ctx, req);
-  JS_FreeValue(ctx, exports);
-  if (JS_IsException(r)) {
+  Value fn(ctx, JS_IsException(script) ? script : JS_EvalFunction(ctx, script));  // consumes script
+  if (fn.is_exception()) return fn.release();
+  Value module(ctx, JS_NewObject(ctx));
+  Value exports(ctx, JS_NewObject(ctx));
+  JS_SetPropertyStr(ctx, module.get(), "exports", exports.dup());
+  JS_SetPropertyStr(ctx, module.get(), "id", JS_NewStringLen(ctx, name.data(), name.size()));
+  JS_SetPropertyStr(ctx, cache.get(), name.c_str(), module.dup());  // before running: cycles
+  Value req(ctx, JS_GetPropertyStr(ctx, global_object(ctx).get(), "require"));
+  JSValue args[3] = {module.get(), exports.get(), req.get()};
+  Value r(ctx, JS_Call(ctx, fn.get(), exports.get(), 3, args));
+  if (r.is_exception()) {
     JSAtom a = JS_NewAtom(ctx, name.c_str());
     JSValue pending = JS_GetException(ctx);  // deleting must not run with an exception pending
-    JS_DeleteProperty(ctx, cache, a, 0);
+    JS_DeleteProperty(ctx, cache.get(), a, 0);
     JS_Throw(ctx, pending);
     JS_FreeAtom(ctx, a);
-    JS_FreeValue(ctx, cache);
-    JS_FreeValue(ctx, module);
-    return r;
+    return r.release();
   }
-  JS_FreeValue(ctx, r);
-  JS_FreeValue(ctx, cache);
-  JSValue ex = JS_GetPropertyStr(ctx, module, "exports");
-  JS_FreeValue(ctx, module);
-  return ex;
+  return JS_GetPropertyStr(ctx, module.get(), "exports");
 }
 
 JSModuleDef* commonjs_module(JSContext* ctx, const std::string& name, JSValueConst exports) {

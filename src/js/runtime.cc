@@ -34,14 +34,15 @@ void install_group(JSContext* ctx, int group) {
   auto* st = static_cast<LazyState*>(JS_GetRuntimeOpaque(JS_GetRuntime(ctx)));
   if (!st || st->installed[group]) return;
   st->installed[group] = true;
-  JSValue g = JS_GetGlobalObject(ctx);
-  // Drop the placeholders first so that the intrinsics define plain properties.
-  for (const char* n : kLazy[group].names) {
-    JSAtom a = JS_NewAtom(ctx, n);
-    JS_DeleteProperty(ctx, g, a, 0);
-    JS_FreeAtom(ctx, a);
+  {
+    Value g = global_object(ctx);
+    // Drop the placeholders first so that the intrinsics define plain properties.
+    for (const char* n : kLazy[group].names) {
+      JSAtom a = JS_NewAtom(ctx, n);
+      JS_DeleteProperty(ctx, g.get(), a, 0);
+      JS_FreeAtom(ctx, a);
+    }
   }
-  JS_FreeValue(ctx, g);
   kLazy[group].install(ctx);
 }
 
@@ -49,18 +50,13 @@ void install_group(JSContext* ctx, int group) {
 JSValue lazy_get(JSContext* ctx, JSValueConst, int magic) {
   int group = magic / 64, idx = magic % 64;
   install_group(ctx, group);
-  JSValue g = JS_GetGlobalObject(ctx);
-  JSValue v = JS_GetPropertyStr(ctx, g, kLazy[group].names[static_cast<size_t>(idx)]);
-  JS_FreeValue(ctx, g);
-  return v;
+  return JS_GetPropertyStr(ctx, global_object(ctx).get(), kLazy[group].names[static_cast<size_t>(idx)]);
 }
 
 JSValue lazy_set(JSContext* ctx, JSValueConst, JSValueConst val, int magic) {
   int group = magic / 64, idx = magic % 64;
   install_group(ctx, group);
-  JSValue g = JS_GetGlobalObject(ctx);
-  JS_SetPropertyStr(ctx, g, kLazy[group].names[static_cast<size_t>(idx)], JS_DupValue(ctx, val));
-  JS_FreeValue(ctx, g);
+  JS_SetPropertyStr(ctx, global_object(ctx).get(), kLazy[group].names[static_cast<size_t>(idx)], JS_DupValue(ctx, val));
   return JS_UNDEFINED;
 }
 
@@ -94,7 +90,7 @@ Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_in
       JS_AddIntrinsicProxy(ctx_);
       JS_AddIntrinsicPromise(ctx_);
       JS_AddIntrinsicWeakRef(ctx_);
-      JSValue g = JS_GetGlobalObject(ctx_);
+      Value g = global_object(ctx_);
       for (int group = 0; group < 3; group++) {
         const auto& names = kLazy[group].names;
         for (size_t i = 0; i < names.size(); i++) {
@@ -102,17 +98,14 @@ Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_in
           JSCFunctionType get_fn, set_fn;
           get_fn.getter_magic = lazy_get;
           set_fn.setter_magic = lazy_set;
-          JSValue getter = JS_NewCFunction2(ctx_, get_fn.generic, names[i], 0, JS_CFUNC_getter_magic, magic);
-          JSValue setter = JS_NewCFunction2(ctx_, set_fn.generic, names[i], 1, JS_CFUNC_setter_magic, magic);
+          Value getter(ctx_, JS_NewCFunction2(ctx_, get_fn.generic, names[i], 0, JS_CFUNC_getter_magic, magic));
+          Value setter(ctx_, JS_NewCFunction2(ctx_, set_fn.generic, names[i], 1, JS_CFUNC_setter_magic, magic));
           JSAtom a = JS_NewAtom(ctx_, names[i]);
-          JS_DefineProperty(ctx_, g, a, JS_UNDEFINED, getter, setter,
+          JS_DefineProperty(ctx_, g.get(), a, JS_UNDEFINED, getter.get(), setter.get(),
                             JS_PROP_CONFIGURABLE | JS_PROP_HAS_GET | JS_PROP_HAS_SET | JS_PROP_HAS_CONFIGURABLE);
           JS_FreeAtom(ctx_, a);
-          JS_FreeValue(ctx_, getter);
-          JS_FreeValue(ctx_, setter);
         }
       }
-      JS_FreeValue(ctx_, g);
     }
   } else {
     ctx_ = JS_NewContext(rt_);
@@ -145,7 +138,7 @@ std::string to_string(JSContext* ctx, JSValueConst v) {
   size_t len = 0;
   const char* s = JS_ToCStringLen(ctx, &len, v);
   if (!s) {
-    JS_FreeValue(ctx, JS_GetException(ctx));
+    discard_exception(ctx);
     return {};
   }
   std::string out(s, len);
@@ -157,9 +150,8 @@ std::string format_exception(JSContext* ctx, JSValueConst exc) {
   std::string message = to_string(ctx, exc);
   std::string stack;
   if (JS_IsObject(exc)) {
-    JSValue st = JS_GetPropertyStr(ctx, exc, "stack");
-    if (JS_IsString(st)) stack = to_string(ctx, st);
-    JS_FreeValue(ctx, st);
+    Value st(ctx, JS_GetPropertyStr(ctx, exc, "stack"));
+    if (JS_IsString(st.get())) stack = to_string(ctx, st.get());
   }
   // The first stack line names the innermost location: "    at fn (file:line:col)"
   // or "    at file:line:col". Put it first, as "file:line:col: message".
@@ -176,11 +168,13 @@ std::string format_exception(JSContext* ctx, JSValueConst exc) {
   return out;
 }
 
+void discard_exception(JSContext* ctx) {
+  JS_FreeValue(ctx, JS_GetException(ctx));  // the one place exceptions are dropped unread
+}
+
 std::string take_exception(JSContext* ctx) {
-  JSValue exc = JS_GetException(ctx);
-  std::string s = format_exception(ctx, exc);
-  JS_FreeValue(ctx, exc);
-  return s;
+  Value exc(ctx, JS_GetException(ctx));
+  return format_exception(ctx, exc.get());
 }
 
 }  // namespace herd::js

@@ -41,11 +41,15 @@ class Runtime {
   std::unique_ptr<LazyStateHolder> lazy_;
 };
 
-/// A JSValue owned by a context; frees on destruction.
+/// A JSValue owned by a context; frees on destruction. Move-only: moving
+/// costs no refcount traffic, so pass it by reference or move it on hot paths.
 class Value {
  public:
   Value() : ctx_(nullptr), v_(JS_UNDEFINED) {}
+  /// Takes ownership of `v` (a value a QuickJS call returned, JS_EXCEPTION included).
   Value(JSContext* ctx, JSValue v) : ctx_(ctx), v_(v) {}
+  /// A new owned reference to a borrowed value (JS_DupValue).
+  static Value dup(JSContext* ctx, JSValueConst v) { return Value(ctx, JS_DupValue(ctx, v)); }
   ~Value() {
     if (ctx_) JS_FreeValue(ctx_, v_);
   }
@@ -67,17 +71,28 @@ class Value {
   Value& operator=(const Value&) = delete;
 
   JSValue get() const { return v_; }
+  /// A new reference for a QuickJS call that consumes its argument.
+  JSValue dup() const { return JS_DupValue(ctx_, v_); }
   /// Gives up ownership.
   JSValue release() {
     ctx_ = nullptr;
     return v_;
   }
   bool is_exception() const { return JS_IsException(v_); }
+  bool is_undefined() const { return JS_IsUndefined(v_); }
 
  private:
   JSContext* ctx_;
   JSValue v_;
 };
+
+/// The context's global object, owned.
+inline Value global_object(JSContext* ctx) {
+  return Value(ctx, JS_GetGlobalObject(ctx));
+}
+
+/// Drops the pending exception of `ctx`, if any, when its message is not wanted.
+void discard_exception(JSContext* ctx);
 
 /// Installs the typed-array intrinsics in `ctx` if a lazy Runtime has not yet.
 void ensure_typed_arrays(JSContext* ctx);

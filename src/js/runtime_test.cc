@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "js/bundle.h"
@@ -137,6 +139,76 @@ TEST(Exceptions, FormatPutsInnermostLocationFirst) {
   EXPECT_EQ(msg.rfind("file.js:1:", 0), 0u) << msg;
   EXPECT_NE(msg.find("TypeError: bad"), std::string::npos) << msg;
   EXPECT_NE(msg.find("at h (file.js:3:"), std::string::npos) << msg;
+}
+
+// Value is a move-only owner whose moves cost no refcount traffic (the
+// iteration hot path relies on it).
+static_assert(std::is_nothrow_move_constructible_v<Value>);
+static_assert(std::is_nothrow_move_assignable_v<Value>);
+static_assert(!std::is_copy_constructible_v<Value>);
+static_assert(!std::is_copy_assignable_v<Value>);
+
+int ref_count(JSValueConst v) {
+  return static_cast<JSRefCountHeader*>(JS_VALUE_GET_PTR(v))->ref_count;
+}
+
+TEST(Value, MovesKeepTheCountAndDupAddsOne) {
+  Runtime rt;
+  JSContext* ctx = rt.ctx();
+  Value a(ctx, JS_NewObject(ctx));
+  ASSERT_EQ(ref_count(a.get()), 1);
+  Value b = std::move(a);
+  EXPECT_EQ(ref_count(b.get()), 1);
+  EXPECT_TRUE(a.is_undefined());  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
+  Value c;
+  c = std::move(b);
+  EXPECT_EQ(ref_count(c.get()), 1);
+  {
+    Value d = Value::dup(ctx, c.get());
+    EXPECT_EQ(ref_count(c.get()), 2);
+    JS_FreeValue(ctx, d.dup());  // what a consuming call does with the extra reference
+    EXPECT_EQ(ref_count(c.get()), 2);
+  }
+  EXPECT_EQ(ref_count(c.get()), 1);
+  JSValue raw = c.release();
+  EXPECT_EQ(ref_count(raw), 1);
+  JS_FreeValue(ctx, raw);  // released: the caller owns it now
+  // Assigning over a held value frees the old one; the runtime's destructor
+  // would assert on a leaked object.
+  Value e(ctx, JS_NewObject(ctx));
+  e = Value(ctx, JS_NewArray(ctx));
+  EXPECT_TRUE(JS_IsArray(ctx, e.get()));
+}
+
+TEST(Value, DiscardExceptionClearsThePendingOne) {
+  Runtime rt;
+  JSContext* ctx = rt.ctx();
+  JS_ThrowTypeError(ctx, "dropped");
+  ASSERT_TRUE(JS_HasException(ctx));
+  discard_exception(ctx);
+  EXPECT_FALSE(JS_HasException(ctx));
+  discard_exception(ctx);  // none pending: harmless
+  EXPECT_FALSE(JS_HasException(ctx));
+}
+
+TEST_F(BundleTest, FailedLoadsFreeEverythingTheyHeld) {
+  // Each runtime is freed at the end of its scope: libquickjs asserts there
+  // if an error path leaked a value.
+  write("lib/cjs_throws.js", "module.exports.a = 1;\nthrow new Error('cjs init');\n");
+  std::string m1 = write("imports_cjs.js", "import x from './lib/cjs_throws.js';\nexport default x;\n");
+  std::string m2 = write("rejects.js", "await new Promise((_, no) => no(new Error('later')));\nexport const a = 1;\n");
+  for (const std::string& main : {m1, m2}) {
+    Bundle b(main, {});
+    Runtime rt;
+    b.install(rt.rt());
+    try {
+      JS_FreeValue(rt.ctx(), b.evaluate_main(rt.ctx()));
+      FAIL() << "expected a ScriptError for " << main;
+    } catch (const ScriptError& e) {
+      std::string msg = e.what();
+      EXPECT_TRUE(msg.find("cjs init") != std::string::npos || msg.find("later") != std::string::npos) << msg;
+    }
+  }
 }
 
 TEST(Runtime, RunJobsDrainsThePromiseQueue) {

@@ -34,7 +34,7 @@ JSValue read_impl(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst*
   js::Value ab(
       ctx, argc > 0 && JS_IsObject(argv[0]) ? JS_GetTypedArrayBuffer(ctx, argv[0], &off, &len, &bpe) : JS_EXCEPTION);
   if (ab.is_exception() || bpe != 1) {
-    if (ab.is_exception()) JS_FreeValue(ctx, JS_GetException(ctx));
+    if (ab.is_exception()) js::discard_exception(ctx);
     return JS_ThrowTypeError(ctx, "File.read(buffer): buffer must be a Uint8Array");
   }
   size_t size = 0;

@@ -360,7 +360,7 @@ JSValue data_value(JSContext* ctx, const std::string& v) {
   if (!v.empty() && (v[0] == '{' || v[0] == '[')) {
     JSValue j = JS_ParseJSON(ctx, v.c_str(), v.size(), "<data attribute>");
     if (!JS_IsException(j)) return j;
-    JS_FreeValue(ctx, JS_GetException(ctx));
+    js::discard_exception(ctx);
   }
   if (!v.empty()) {
     char* end = nullptr;

@@ -91,7 +91,7 @@ bool response_body_text(JSContext* ctx, JSValueConst res, std::string* text) {
   if (p) {
     text->assign(reinterpret_cast<char*>(p), size);
   } else {
-    if (!JS_IsString(body)) JS_FreeValue(ctx, JS_GetException(ctx));
+    if (!JS_IsString(body)) js::discard_exception(ctx);
     *text = js::to_string(ctx, body);
   }
   return true;
@@ -211,8 +211,8 @@ int http_module_init(JSContext* ctx, JSModuleDef* m) {
   install_response_class(ctx, proto);
   JSValue ctor = JS_NewCFunction2(ctx, n_response_ctor, "Response", 0, JS_CFUNC_constructor, 0);
   JS_SetConstructor(ctx, ctor, proto);
-  JS_FreeValue(ctx, vu->response_proto);
-  vu->response_proto = proto;  // owned by the VU; freed in release_vu_values
+  JS_FreeValue(ctx, vu->response_proto);  // a VuState field: plain JSValue (vu_state.h)
+  vu->response_proto = proto;
   set("Response", ctor);
   JS_SetModuleExport(ctx, m, "default", def);
   return 0;

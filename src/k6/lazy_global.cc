@@ -64,17 +64,15 @@ void define_lazy_global(JSContext* ctx, JSValueConst global, const char* name, L
   JSCFunctionType get_fn, set_fn;
   get_fn.getter_magic = lazy_get;
   set_fn.setter_magic = lazy_set;
-  JSValue getter = JS_NewCFunction2(ctx, get_fn.generic, name, 0, JS_CFUNC_getter_magic, magic);
-  JSValue setter = (flags & JS_PROP_WRITABLE)
-                       ? JS_NewCFunction2(ctx, set_fn.generic, name, 1, JS_CFUNC_setter_magic, magic)
-                       : JS_UNDEFINED;
+  js::Value getter(ctx, JS_NewCFunction2(ctx, get_fn.generic, name, 0, JS_CFUNC_getter_magic, magic));
+  js::Value setter(ctx, (flags & JS_PROP_WRITABLE)
+                            ? JS_NewCFunction2(ctx, set_fn.generic, name, 1, JS_CFUNC_setter_magic, magic)
+                            : JS_UNDEFINED);
   JSAtom a = JS_NewAtom(ctx, name);
-  JS_DefineProperty(ctx, global, a, JS_UNDEFINED, getter, setter,
+  JS_DefineProperty(ctx, global, a, JS_UNDEFINED, getter.get(), setter.get(),
                     JS_PROP_CONFIGURABLE | JS_PROP_HAS_GET | JS_PROP_HAS_SET | JS_PROP_HAS_CONFIGURABLE |
                         JS_PROP_HAS_ENUMERABLE | (flags & JS_PROP_ENUMERABLE));
   JS_FreeAtom(ctx, a);
-  JS_FreeValue(ctx, getter);
-  JS_FreeValue(ctx, setter);
 }
 
 }  // namespace herd::k6

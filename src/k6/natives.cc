@@ -44,14 +44,13 @@ JSValue n_console(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, in
     if (i) msg += ' ';
     JSValueConst v = argv[i];
     if (JS_IsObject(v) && !JS_IsError(ctx, v) && !JS_IsFunction(ctx, v)) {
-      JSValue s = JS_JSONStringify(ctx, v, JS_UNDEFINED, JS_UNDEFINED);
-      if (JS_IsException(s)) {
-        JS_FreeValue(ctx, JS_GetException(ctx));
+      js::Value s(ctx, JS_JSONStringify(ctx, v, JS_UNDEFINED, JS_UNDEFINED));
+      if (s.is_exception()) {
+        js::discard_exception(ctx);
         msg += js::to_string(ctx, v);
       } else {
-        msg += js::to_string(ctx, s);
+        msg += js::to_string(ctx, s.get());
       }
-      JS_FreeValue(ctx, s);
     } else {
       msg += js::to_string(ctx, v);
     }
@@ -122,31 +121,27 @@ JSValue n_check(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   std::int64_t now = vu->now_us();
   metrics::TagSet base = tags_with(*vu, extra);
   for (uint32_t i = 0; i < n && !vu->interrupted; i++) {
-    JSValue f = JS_GetProperty(ctx, sets, props[i].atom);
+    js::Value f(ctx, JS_GetProperty(ctx, sets, props[i].atom));
     bool pass = false;
-    if (JS_IsFunction(ctx, f)) {
-      JSValue r = JS_Call(ctx, f, JS_UNDEFINED, 1, &val);
-      if (JS_IsException(r)) {
-        JSValue exc = JS_GetException(ctx);
+    if (JS_IsFunction(ctx, f.get())) {
+      js::Value r(ctx, JS_Call(ctx, f.get(), JS_UNDEFINED, 1, &val));
+      if (r.is_exception()) {
+        js::Value exc(ctx, JS_GetException(ctx));
         if (vu->interrupted) {  // interrupted or aborted: propagate
-          JS_FreeValue(ctx, f);
           for (uint32_t j = 0; j < n; j++) JS_FreeAtom(ctx, props[j].atom);
           js_free(ctx, props);
-          return JS_Throw(ctx, exc);
+          return JS_Throw(ctx, exc.release());
         }
         const char* name = JS_AtomToCString(ctx, props[i].atom);
         vu->run->logger->log(Logger::Level::kWarn, std::string("check \"") + (name ? name : "") +
-                                                       "\" threw: " + js::format_exception(ctx, exc));
+                                                       "\" threw: " + js::format_exception(ctx, exc.get()));
         JS_FreeCString(ctx, name);
-        JS_FreeValue(ctx, exc);
       } else {
-        pass = JS_ToBool(ctx, r) > 0;
+        pass = JS_ToBool(ctx, r.get()) > 0;
       }
-      JS_FreeValue(ctx, r);
     } else {
-      pass = JS_ToBool(ctx, f) > 0;
+      pass = JS_ToBool(ctx, f.get()) > 0;
     }
-    JS_FreeValue(ctx, f);
     const char* name = JS_AtomToCString(ctx, props[i].atom);
     vu->sink->add(metrics::kChecks, base.with("check", name ? name : ""), pass ? 1 : 0, now);
     JS_FreeCString(ctx, name);
@@ -193,7 +188,7 @@ JSValue n_random_seed(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv
 JSValue n_set_response_proto(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
   if (argc > 0 && JS_IsObject(argv[0])) {
-    JS_FreeValue(ctx, vu->response_proto);
+    JS_FreeValue(ctx, vu->response_proto);  // a VuState field: plain JSValue (vu_state.h)
     vu->response_proto = JS_DupValue(ctx, argv[0]);
   }
   return JS_UNDEFINED;
@@ -201,7 +196,7 @@ JSValue n_set_response_proto(JSContext* ctx, JSValueConst, int argc, JSValueCons
 
 JSValue n_set_response_callback(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
-  JS_FreeValue(ctx, vu->response_callback);
+  JS_FreeValue(ctx, vu->response_callback);  // a VuState field: plain JSValue (vu_state.h)
   vu->response_callback = argc > 0 ? JS_DupValue(ctx, argv[0]) : JS_NULL;
   if (JS_IsUndefined(vu->response_callback)) vu->response_callback = JS_NULL;
   return JS_UNDEFINED;
@@ -368,30 +363,21 @@ JSValue n_shared_array(JSContext* ctx, JSValueConst, int argc, JSValueConst* arg
     auto it = store.arrays.find(name);
     if (it != store.arrays.end()) return JS_NewInt64(ctx, static_cast<int64_t>(it->second->size()));
   }
-  JSValue arr = JS_Call(ctx, argv[1], JS_UNDEFINED, 0, nullptr);
-  if (JS_IsException(arr)) return arr;
-  if (!JS_IsArray(ctx, arr)) {
-    JS_FreeValue(ctx, arr);
+  js::Value arr(ctx, JS_Call(ctx, argv[1], JS_UNDEFINED, 0, nullptr));
+  if (arr.is_exception()) return arr.release();
+  if (!JS_IsArray(ctx, arr.get()))
     return JS_ThrowTypeError(ctx, "SharedArray \"%s\": the function must return an array", name.c_str());
-  }
-  JSValue lenv = JS_GetPropertyStr(ctx, arr, "length");
   int64_t len = 0;
-  JS_ToInt64(ctx, &len, lenv);
-  JS_FreeValue(ctx, lenv);
+  JS_ToInt64(ctx, &len, js::Value(ctx, JS_GetPropertyStr(ctx, arr.get(), "length")).get());
   auto items = std::make_shared<std::vector<std::string>>();
   items->reserve(static_cast<size_t>(len));
   for (int64_t i = 0; i < len; i++) {
-    JSValue el = JS_GetPropertyUint32(ctx, arr, static_cast<uint32_t>(i));
-    JSValue s = JS_JSONStringify(ctx, el, JS_UNDEFINED, JS_UNDEFINED);
-    JS_FreeValue(ctx, el);
-    if (JS_IsException(s)) {
-      JS_FreeValue(ctx, arr);
-      return s;
-    }
-    items->push_back(JS_IsUndefined(s) ? "null" : js::to_string(ctx, s));
-    JS_FreeValue(ctx, s);
+    js::Value el(ctx, JS_GetPropertyUint32(ctx, arr.get(), static_cast<uint32_t>(i)));
+    js::Value s(ctx, JS_JSONStringify(ctx, el.get(), JS_UNDEFINED, JS_UNDEFINED));
+    if (s.is_exception()) return s.release();
+    items->push_back(s.is_undefined() ? "null" : js::to_string(ctx, s.get()));
   }
-  JS_FreeValue(ctx, arr);
+  arr = js::Value();
   std::lock_guard<std::mutex> g(store.mu);
   auto [it, inserted] = store.arrays.emplace(name, std::move(items));
   return JS_NewInt64(ctx, static_cast<int64_t>(it->second->size()));
@@ -446,11 +432,11 @@ void set_fn(JSContext* ctx, JSValue obj, const char* name, JSCFunction* fn, int 
 JSValue n_group(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
   if (argc < 2 || !JS_IsFunction(ctx, argv[1]))
     return JS_ThrowTypeError(ctx, "group() needs a function as its second argument");
-  JSValue start = n_group_enter(ctx, this_val, 1, argv);
-  if (JS_IsException(start)) return start;
+  js::Value start(ctx, n_group_enter(ctx, this_val, 1, argv));
+  if (start.is_exception()) return start.release();
   JSValue r = JS_Call(ctx, argv[1], JS_UNDEFINED, 0, nullptr);
-  n_group_exit(ctx, this_val, 1, &start);  // always, like a finally block
-  JS_FreeValue(ctx, start);
+  JSValue start_v = start.get();
+  n_group_exit(ctx, this_val, 1, &start_v);  // always, like a finally block
   return r;
 }
 
@@ -507,10 +493,9 @@ std::map<std::string, js::NativeModuleFactory> native_modules() {
 }
 
 void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {
-  JSValue g = JS_GetGlobalObject(ctx);
-  JS_SetPropertyStr(ctx, g, "__VU", JS_NewInt64(ctx, vu));
-  JS_SetPropertyStr(ctx, g, "__ITER", JS_NewInt64(ctx, iter));
-  JS_FreeValue(ctx, g);
+  js::Value g = js::global_object(ctx);
+  JS_SetPropertyStr(ctx, g.get(), "__VU", JS_NewInt64(ctx, vu));
+  JS_SetPropertyStr(ctx, g.get(), "__ITER", JS_NewInt64(ctx, iter));
 }
 
 namespace {
@@ -563,14 +548,13 @@ void install_globals(JSContext* ctx, VuState* vu) {
   JS_SetContextOpaque(ctx, vu);
   vu->js_ctx = ctx;
   JS_SetInterruptHandler(JS_GetRuntime(ctx), interrupt_handler, vu);
-  JSValue g = JS_GetGlobalObject(ctx);
+  js::Value gv = js::global_object(ctx);
+  JSValue g = gv.get();
   define_lazy_global(ctx, g, "__herd", build_natives, JS_PROP_CONFIGURABLE);  // not enumerable, read-only
   JS_SetPropertyStr(ctx, g, "__ENV", new_env_object(ctx));
-  JS_FreeValue(ctx, g);
   set_iteration_globals(ctx, vu->id_in_instance, 0);
   vu->rebuild_tags();
 
-  g = JS_GetGlobalObject(ctx);
   define_lazy_global(ctx, g, "console", build_console, JS_PROP_C_W_E);
   JS_SetPropertyStr(ctx, g, "open", JS_NewCFunction(ctx, n_open, "open", 2));
   JS_SetPropertyStr(ctx, g, "require", JS_NewCFunction(ctx, n_require, "require", 1));
@@ -583,13 +567,13 @@ void install_globals(JSContext* ctx, VuState* vu) {
   JS_SetPropertyStr(ctx, g, "clearTimeout", JS_NewCFunction(ctx, n_clear_timer, "clearTimeout", 1));
   JS_SetPropertyStr(ctx, g, "clearInterval", JS_NewCFunction(ctx, n_clear_timer, "clearInterval", 1));
   install_webcrypto_global(ctx, g);
-  JS_FreeValue(ctx, g);
 }
 
 void release_vu_values(JSContext* ctx, VuState* vu) {
   vu->clear_async(ctx);
   for (JSAtom a : vu->atoms) JS_FreeAtom(ctx, a);
   vu->atoms.clear();
+  // VuState's long-lived values are plain JSValues (vu_state.h): their one release.
   JS_FreeValue(ctx, vu->response_proto);
   vu->response_proto = JS_UNDEFINED;
   JS_FreeValue(ctx, vu->response_callback);

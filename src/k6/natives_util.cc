@@ -40,11 +40,11 @@ bool binary_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
     out->assign(reinterpret_cast<char*>(p), size);
     return true;
   }
-  JS_FreeValue(ctx, JS_GetException(ctx));
+  js::discard_exception(ctx);
   size_t off = 0, len = 0, bpe = 0;
   js::Value ab(ctx, JS_GetTypedArrayBuffer(ctx, v, &off, &len, &bpe));
   if (ab.is_exception()) {
-    JS_FreeValue(ctx, JS_GetException(ctx));
+    js::discard_exception(ctx);
     return false;
   }
   p = JS_GetArrayBuffer(ctx, &size, ab.get());

@@ -51,25 +51,28 @@ void arm_timer(VuState* vu, std::int64_t id, std::int64_t delay_us);
 void fire_timer(JSContext* ctx, VuState* vu, std::int64_t id) {
   auto it = vu->async_ops.find(id);
   if (it == vu->async_ops.end()) return;  // cleared meanwhile
-  // Copy what the call needs: the callback may clear this very timer.
+  // Hold what the call needs: the callback may clear this very timer.
+  std::vector<js::Value> held;
   std::vector<JSValue> vals;
-  for (JSValue v : it->second.values) vals.push_back(JS_DupValue(ctx, v));
+  held.reserve(it->second.values.size());
+  vals.reserve(it->second.values.size());
+  for (JSValue v : it->second.values) {
+    held.push_back(js::Value::dup(ctx, v));
+    vals.push_back(v);
+  }
   std::int64_t interval = it->second.interval_us;
   if (interval > 0) {
     arm_timer(vu, id, interval);
   } else {
-    for (JSValue v : it->second.values) JS_FreeValue(ctx, v);
-    vu->async_ops.erase(it);
+    vu->erase_async(ctx, it);
   }
-  JSValue r = JS_Call(ctx, vals[0], JS_UNDEFINED, static_cast<int>(vals.size() - 1), vals.data() + 1);
-  if (JS_IsException(r)) {
+  js::Value r(ctx, JS_Call(ctx, vals[0], JS_UNDEFINED, static_cast<int>(vals.size() - 1), vals.data() + 1));
+  if (r.is_exception()) {
     if (vu->interrupted)
-      JS_FreeValue(ctx, JS_GetException(ctx));
+      js::discard_exception(ctx);
     else
       vu->run->logger->log(Logger::Level::kError, js::take_exception(ctx), "console");
   }
-  JS_FreeValue(ctx, r);
-  for (JSValue v : vals) JS_FreeValue(ctx, v);
 }
 
 void arm_timer(VuState* vu, std::int64_t id, std::int64_t delay_us) {
@@ -108,8 +111,7 @@ JSValue n_clear_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv
   auto it = vu->async_ops.find(id);
   if (it == vu->async_ops.end() || !it->second.is_timer) return JS_UNDEFINED;
   vu->loop->cancel_timer(it->second.timer);
-  for (JSValue v : it->second.values) JS_FreeValue(ctx, v);
-  vu->async_ops.erase(it);
+  vu->erase_async(ctx, it);
   return JS_UNDEFINED;
 }
 

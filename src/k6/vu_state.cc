@@ -48,10 +48,15 @@ void VuState::clear_async(JSContext* ctx) {
   for (auto& [id, op] : async_ops) {
     if (op.is_timer) loop->cancel_timer(op.timer);
     if (op.cancel) op.cancel();
-    for (JSValue v : op.values) JS_FreeValue(ctx, v);
+    for (JSValue v : op.values) JS_FreeValue(ctx, v);  // AsyncOp::values are owned by hand (vu_state.h)
   }
   async_ops.clear();
   ready.clear();
+}
+
+void VuState::erase_async(JSContext* ctx, std::map<std::int64_t, AsyncOp>::iterator it) {
+  for (JSValue v : it->second.values) JS_FreeValue(ctx, v);  // AsyncOp::values are owned by hand (vu_state.h)
+  async_ops.erase(it);
 }
 
 std::int64_t VuState::now_us() const {

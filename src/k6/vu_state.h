@@ -138,6 +138,8 @@ struct VuState {
 
   /// Atoms for Response properties, created once per VU (see k6/http_response.cc).
   std::vector<JSAtom> atoms;
+  // Plain JSValues, not js::Value: VuState outlives its context, so these are
+  // freed by hand in release_vu_values (k6/natives.cc) before the runtime goes.
   JSValue response_proto = JS_UNDEFINED;     ///< http Response.prototype (owned by the context)
   JSValue response_callback = JS_UNDEFINED;  ///< http.setResponseCallback value (owned)
 
@@ -150,7 +152,9 @@ struct VuState {
     loop::TimerId timer = 0;  ///< timers: the loop timer
     bool is_timer = false;
     std::int64_t interval_us = 0;  ///< setInterval period; 0 for setTimeout and requests
-    std::vector<JSValue> values;   ///< JS values owned by the op (callback and args, or resolve/reject)
+    /// JS values owned by the op (callback and args, or resolve/reject); plain
+    /// JSValues freed by clear_async/erase_async, as for response_proto.
+    std::vector<JSValue> values;
     std::function<void()> cancel;  ///< abandons a request in flight
   };
   std::map<std::int64_t, AsyncOp> async_ops;
@@ -159,6 +163,8 @@ struct VuState {
   void post_ready(std::function<void()> fn);
   /// Frees every pending async op (end of iteration, interruption, shutdown).
   void clear_async(JSContext* ctx);
+  /// Frees the values of op `it` and forgets it (its timer or request is not touched).
+  void erase_async(JSContext* ctx, std::map<std::int64_t, AsyncOp>::iterator it);
 
   /// Set to interrupt the VU (hard stop): waits return early and JS is
   /// interrupted at the next check. VU thread only; see stop_requested.

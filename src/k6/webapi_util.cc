@@ -45,7 +45,7 @@ bool buffer_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
     is_view = JS_IsString(name.get()) && js::to_string(ctx, name.get()) == "DataView";
   }
   if (!is_view) {
-    if (JS_HasException(ctx)) JS_FreeValue(ctx, JS_GetException(ctx));
+    if (JS_HasException(ctx)) js::discard_exception(ctx);
     return false;
   }
   bool ok = false;
@@ -60,7 +60,7 @@ bool buffer_bytes(JSContext* ctx, JSValueConst v, std::string* out) {
          len >= 0 && static_cast<size_t>(off + len) <= size;
     if (ok) out->assign(reinterpret_cast<char*>(p) + off, static_cast<size_t>(len));
   }
-  if (JS_HasException(ctx)) JS_FreeValue(ctx, JS_GetException(ctx));
+  if (JS_HasException(ctx)) js::discard_exception(ctx);
   return ok;
 }
 

@@ -425,7 +425,7 @@ JSValue n_get_random_values(JSContext* ctx, JSValueConst, int argc, JSValueConst
     js::Value name(ctx, get_prop(ctx, ctor.get(), "name"));
     integer = js::to_string(ctx, name.get()).find("Float") == std::string::npos;
   } else {
-    JS_FreeValue(ctx, JS_GetException(ctx));
+    js::discard_exception(ctx);
   }
   if (ab.is_exception() || !integer)
     return throw_dom_error(ctx, "TypeMismatchError", "getRandomValues: the argument must be an integer typed array");

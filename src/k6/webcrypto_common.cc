@@ -24,7 +24,7 @@ namespace {
 js::Value member(JSContext* ctx, JSValueConst obj, const char* name) {
   js::Value v(ctx, get_prop(ctx, obj, name));
   if (v.is_exception()) {
-    JS_FreeValue(ctx, JS_GetException(ctx));
+    js::discard_exception(ctx);
     fail("TypeError", std::string("cannot read ") + name);
   }
   return v;
@@ -49,7 +49,7 @@ std::optional<double> opt_number(JSContext* ctx, JSValueConst obj, const char* n
   if (JS_IsUndefined(v.get())) return std::nullopt;
   double d = 0;
   if (JS_ToFloat64(ctx, &d, v.get()) != 0 || !std::isfinite(d)) {
-    JS_FreeValue(ctx, JS_GetException(ctx));
+    js::discard_exception(ctx);
     fail("TypeError", std::string("\"") + name + "\" must be a number");
   }
   return d;
