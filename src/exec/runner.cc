@@ -32,9 +32,14 @@ Engine::Impl::Impl(EngineConfig c) : cfg(std::move(c)), logger(cfg.verbose) {
 }
 
 std::string Engine::Impl::call_lifecycle(const std::string& name, const std::string* arg, microseconds limit) {
-  return on_vu0<std::string>([&name, arg, limit](Vu& v) {
+  return on_vu0<std::string>([this, &name, arg, limit](Vu& v) {
     bool timed_out = false;
-    std::string out = run_with_limit(v.st, limit, &timed_out, [&] { return v.call_json(name, arg); });
+    std::string out = run_with_limit(v.st, limit, &timed_out, [&] {
+      // A stop that came before run_with_limit cleared the VU's stop state.
+      if (name == "setup" && stop_code.load() >= 0)
+        throw std::runtime_error("setup() was not run: the test was stopped");
+      return v.call_json(name, arg);
+    });
     if (timed_out) throw LifecycleTimeout(name, limit);
     return out;
   });
