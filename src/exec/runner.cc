@@ -447,8 +447,13 @@ bool Engine::write_summary_outputs(const nlohmann::json& result) {
   for (auto& [k, val] : result.items()) {
     std::string text = val.is_string() ? val.get<std::string>() : val.dump();
     if (k == "stdout") {
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      std::fflush(stdout);
+      // A full disk or a closed pipe behind stdout is an output error too (exit 1).
+      std::clearerr(stdout);
+      if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0 ||
+          std::ferror(stdout)) {
+        std::fprintf(stderr, "herd: error: handleSummary(): cannot write \"stdout\": %s\n", std::strerror(errno));
+        ok = false;
+      }
     } else if (k == "stderr") {
       std::fwrite(text.data(), 1, text.size(), stderr);
     } else if (std::string err = write_text_file(k, text); !err.empty()) {
