@@ -45,6 +45,9 @@ std::optional<std::string> Engine::Impl::ApiHandler::patch_status(const api::Sta
     std::lock_guard<std::mutex> g(impl.pause_mu);
     if (*p.paused && !impl.paused) return std::string("pausing a running test is not supported");
   }
+  // The API answers while POST /v1/setup runs: the test starts after setup() returned.
+  if (p.paused && !*p.paused && impl.api_setup_running.load())
+    return std::string("setup() is still running (POST /v1/setup): resume after it returned");
   if (p.stopped && !*p.stopped && impl.stop_code.load() >= 0) return std::string("a stopped test cannot be restarted");
   if (p.stopped && *p.stopped && impl.final_exit_code.load() >= 0) {
     // A lingering runner: this ends the linger.
