@@ -129,6 +129,7 @@ struct Coordinator::Impl {
     xs.reserve(which.size());
     for (Runner* r : which) xs.push_back(exchange(*r, method, path, timeout, body));
     std::vector<Exchange*> batch;
+    batch.reserve(xs.size());
     for (auto& x : xs) batch.push_back(&x);
     client->perform(batch, cancellable ? std::function<bool()>([this] { return stop_pending(); }) : nullptr);
     return xs;

@@ -156,12 +156,12 @@ TEST(FastUrl, RequestsWithUnusualHeadersGoToLibcurl) {
   r.url = "http://127.0.0.1/";
   r.headers = {{"X-A", "1"}, {"X-Empty", ""}};
   EXPECT_TRUE(fast_request(r));
-  for (auto h : std::vector<std::pair<std::string, std::string>>{{"Transfer-Encoding", "chunked"},
-                                                                 {"expect", "100-continue"},
-                                                                 {"Upgrade", "h2c"},
-                                                                 {"X-Bad", "a\r\nInjected: 1"},
-                                                                 {"Bad Name", "1"},
-                                                                 {"", "1"}}) {
+  for (const auto& h : std::vector<std::pair<std::string, std::string>>{{"Transfer-Encoding", "chunked"},
+                                                                        {"expect", "100-continue"},
+                                                                        {"Upgrade", "h2c"},
+                                                                        {"X-Bad", "a\r\nInjected: 1"},
+                                                                        {"Bad Name", "1"},
+                                                                        {"", "1"}}) {
     Request b = r;
     b.headers.push_back(h);
     EXPECT_FALSE(fast_request(b)) << h.first;

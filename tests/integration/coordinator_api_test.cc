@@ -34,6 +34,7 @@ class LiveProcess {
     }
     for (auto& [k, v] : env) envm[k] = v;
     std::vector<std::string> env_s;
+    env_s.reserve(envm.size());
     for (auto& [k, v] : envm) env_s.push_back(k + "=" + v);
     std::vector<char*> argv, envp;
     for (auto& s : argv_s) argv.push_back(s.data());
