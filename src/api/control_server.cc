@@ -172,12 +172,17 @@ struct ControlServer::State {
     bool close_after = false;  ///< close once `out` is written
     bool peer_eof = false;
     bool draining = false;  ///< write side shut down; input discarded until EOF or drain_deadline
+    bool waiting = false;   ///< its request runs on the slow-call thread; nothing else is read meanwhile
+    std::uint64_t id = 0;   ///< unique for the server's life (fds are reused)
     Clock::time_point last_activity;
     Clock::time_point drain_deadline;
     std::uint32_t events = 0;
   };
 
   State(ControlHandler& h, ControlServerOptions o) : handler(h), opts(o) {}
+  ~State() {
+    if (slow_thread.joinable()) slow_thread.join();
+  }
 
   ControlHandler& handler;
   ControlServerOptions opts;
@@ -186,6 +191,12 @@ struct ControlServer::State {
   std::unordered_map<int, std::unique_ptr<Conn>> conns;
   std::atomic<std::thread::id> tid{};
   bool closed = false;
+  std::uint64_t next_conn_id = 1;
+  // POST /v1/setup and /v1/teardown run the script for as long as it takes:
+  // on a thread of their own, so that the server still answers meanwhile
+  // (a stop must reach a setup() that never returns). One at a time.
+  std::thread slow_thread;
+  bool slow_busy = false;  ///< server thread only
 
   // ---------------------------------------------------------------- I/O
 
@@ -206,6 +217,7 @@ struct ControlServer::State {
       c->fd = fd;
       c->last_activity = Clock::now();
       c->events = EPOLLIN;
+      c->id = next_conn_id++;
       conns.emplace(fd, std::move(c));
       loop.watch(fd, EPOLLIN, [this, fd](std::uint32_t ev) { on_event(fd, ev); });
     }
@@ -312,6 +324,11 @@ struct ControlServer::State {
         set_interest(c, EPOLLIN);
         return;
       }
+      if (c->waiting) {
+        set_interest(c, 0);  // hangups are still reported
+        if (c->peer_eof) close_conn(c);
+        return;
+      }
       if (!step(c)) break;
     }
     if (c->peer_eof) {
@@ -383,9 +400,49 @@ struct ControlServer::State {
     c->in.erase(0, need);
     c->scan = 0;
     c->have_head = false;
+    if (is_slow_call(c->req)) {
+      start_slow_call(c, std::move(body));
+      return true;
+    }
     Response r = route(c->req, body);
     queue_response(c, r, c->req.method == "HEAD", c->req.keep_alive);
     return true;
+  }
+
+  // ---------------------------------------------------------------- slow calls
+
+  static bool is_slow_call(const HttpRequest& req) {
+    if (req.method != "POST") return false;
+    std::string_view path = req.target;
+    path = path.substr(0, path.find('?'));
+    return path == "/v1/setup" || path == "/v1/teardown";
+  }
+
+  void start_slow_call(Conn* c, std::string body) {
+    const bool keep_alive = c->req.keep_alive;
+    if (slow_busy) {
+      queue_response(c, error_response(409, "setup() or teardown() is already running"), false, keep_alive);
+      return;
+    }
+    if (slow_thread.joinable()) slow_thread.join();  // the previous call has ended
+    slow_busy = true;
+    c->waiting = true;
+    slow_thread = std::thread([this, id = c->id, req = c->req, body = std::move(body), keep_alive] {
+      auto r = std::make_shared<Response>(route(req, body));
+      loop.post([this, id, r, keep_alive] {
+        slow_busy = false;
+        for (auto& [fd, conn] : conns) {
+          if (conn->id != id) continue;
+          Conn* w = conn.get();
+          w->waiting = false;
+          w->last_activity = Clock::now();
+          queue_response(w, *r, false, keep_alive);
+          set_interest(w, EPOLLIN);
+          service(w);
+          return;
+        }
+      });
+    });
   }
 
   // ---------------------------------------------------------------- routing
@@ -631,6 +688,7 @@ struct ControlServer::State {
     auto now = Clock::now();
     std::vector<Conn*> dead;
     for (auto& [fd, c] : conns) {
+      if (c->waiting) continue;
       if (c->draining ? now >= c->drain_deadline : now - c->last_activity >= opts.idle_timeout) dead.push_back(c.get());
     }
     for (Conn* c : dead) close_conn(c);

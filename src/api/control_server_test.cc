@@ -1,4 +1,8 @@
 // Control API endpoints: status, metrics, groups, setup, errors.
+#include <atomic>
+#include <future>
+#include <thread>
+
 #include "api/control_server_test_util.h"
 
 namespace herd::api {
@@ -259,6 +263,37 @@ TEST_F(ControlServerTest, SetupGetPostPut) {
   ASSERT_EQ(r.code, 200) << r.body;
   EXPECT_TRUE(h.setup_data.is_null());
   EXPECT_EQ(h.set_setup_calls, 2);
+}
+
+// setup() may run for minutes: the server answers meanwhile, so that a stop
+// reaches it (the engine's stop interrupts setup()); one setup at a time.
+TEST_F(ControlServerTest, SetupRunsWhileOtherRequestsAreAnswered) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> entered{false};
+  h.before_setup = [&] {
+    entered = true;
+    released.wait_for(std::chrono::seconds(10));
+  };
+  HttpResult post;
+  std::thread t([&] { post = http(nullptr, "POST", base + "/v1/setup"); });
+  for (int i = 0; i < 500 && !entered; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(entered.load());
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = http(nullptr, "GET", base + "/v1/status");
+  EXPECT_EQ(r.code, 200);
+  r = http(nullptr, "PATCH", base + "/v1/status", std::string(R"({"data":{"attributes":{"stopped":true}}})"));
+  EXPECT_EQ(r.code, 200) << r.body;
+  r = http(nullptr, "POST", base + "/v1/setup");
+  EXPECT_EQ(r.code, 409) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "answered only after setup()";
+  release.set_value();
+  t.join();
+  EXPECT_EQ(post.code, 200) << post.body;
+  EXPECT_EQ(post.j()["data"]["attributes"]["data"], json({{"token", "abc"}}));
+  // The next setup is served again.
+  h.before_setup = nullptr;
+  EXPECT_EQ(http(nullptr, "POST", base + "/v1/setup").code, 200);
 }
 
 TEST_F(ControlServerTest, HandlerExceptionsAre500WithMessage) {

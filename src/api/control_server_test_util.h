@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -79,6 +80,7 @@ class FakeHandler : public ControlHandler {
     return setup_data;
   }
   json run_setup() override {
+    if (before_setup) before_setup();  // unlocked: may block while other calls go on
     std::lock_guard<std::mutex> lk(mu);
     ++run_setup_calls;
     if (!setup_error.empty()) throw std::runtime_error(setup_error);
@@ -111,6 +113,7 @@ class FakeHandler : public ControlHandler {
   bool throw_weird = false;
   bool setup_not_implemented = false;
   std::optional<json> summary_value;
+  std::function<void()> before_setup;
   int status_calls = 0, get_setup_calls = 0, run_setup_calls = 0, set_setup_calls = 0, teardown_calls = 0;
 
   std::size_t patch_count() {

@@ -7,29 +7,11 @@ namespace herd::api {
 using nlohmann::json;
 
 json metric_sample(metrics::MetricType type, const metrics::SeriesState& agg, double elapsed_s) {
-  using metrics::MetricType;
-  json s = json::object();
-  switch (type) {
-    case MetricType::kCounter:
-      s["count"] = agg.sum;
-      s["rate"] = elapsed_s > 0 ? agg.sum / elapsed_s : 0.0;
-      break;
-    case MetricType::kGauge:
-      s["value"] = agg.last;
-      s["min"] = agg.gmin;
-      s["max"] = agg.gmax;
-      break;
-    case MetricType::kRate:
-      s["rate"] = agg.total ? static_cast<double>(agg.passes) / static_cast<double>(agg.total) : 0.0;
-      break;
-    case MetricType::kTrend:
-      s["avg"] = agg.trend.mean();
-      s["min"] = agg.trend.min();
-      s["med"] = agg.trend.percentile(50);
-      s["max"] = agg.trend.max();
-      s["p(90)"] = agg.trend.percentile(90);
-      s["p(95)"] = agg.trend.percentile(95);
-      break;
+  // The summary's values with k6's default trend stats; a rate's sample is its rate only.
+  json s = metrics::metric_values(type, agg, metrics::SummaryOptions{}.trend_stats, elapsed_s);
+  if (type == metrics::MetricType::kRate) {
+    s.erase("passes");
+    s.erase("fails");
   }
   return s;
 }

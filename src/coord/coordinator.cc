@@ -406,10 +406,13 @@ struct Coordinator::Impl {
     Runner& first = *runners[0];
     auto resp = call(first, "POST", "/v1/setup", opts.setup_timeout, "", true);
     if (stop_pending()) {
-      // A signal while setup() runs: the runner's API answers nothing until
-      // setup() returns, so it cannot be stopped; it is left (and, locally, ended).
+      // A signal or API stop while setup() runs: the runner's API still
+      // answers, and its stop interrupts setup(); run() then waits for the
+      // runners to end and releases them. A runner that takes no stop is
+      // left (and, locally, ended).
       outcome.stop_code = stop_request.load();
-      abandon(0, "was still in setup() when the test was stopped");
+      stop_all(current_stop_reason());
+      if (!first.stop_sent && !first.ended()) abandon(0, "was still in setup() when the test was stopped");
       return false;
     }
     if (resp.status != 200) {

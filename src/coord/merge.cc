@@ -112,7 +112,8 @@ std::vector<std::string> write_summary(const CoordinatorOptions& opts, const nlo
       auto out = opts.handle_summary(data);
       if (out) {
         custom = true;
-        exec::Engine::write_summary_outputs(*out);
+        if (!exec::Engine::write_summary_outputs(*out))
+          errors.push_back("handleSummary(): some outputs could not be written");
       }
     } catch (const std::exception& e) {
       errors.push_back(std::string("handleSummary() failed: ") + e.what());

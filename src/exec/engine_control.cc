@@ -45,6 +45,9 @@ std::optional<std::string> Engine::Impl::ApiHandler::patch_status(const api::Sta
     std::lock_guard<std::mutex> g(impl.pause_mu);
     if (*p.paused && !impl.paused) return std::string("pausing a running test is not supported");
   }
+  // The API answers while POST /v1/setup runs: the test starts after setup() returned.
+  if (p.paused && !*p.paused && impl.api_setup_running.load())
+    return std::string("setup() is still running (POST /v1/setup): resume after it returned");
   if (p.stopped && !*p.stopped && impl.stop_code.load() >= 0) return std::string("a stopped test cannot be restarted");
   if (p.stopped && *p.stopped && impl.final_exit_code.load() >= 0) {
     // A lingering runner: this ends the linger.
@@ -98,10 +101,19 @@ nlohmann::json Engine::Impl::ApiHandler::get_setup_data() {
 nlohmann::json Engine::Impl::ApiHandler::run_setup() {
   if (!impl.initialised()) throw std::runtime_error("the script is not initialised yet");
   std::string data;
+  struct Running {
+    std::atomic<bool>& flag;
+    explicit Running(std::atomic<bool>& f) : flag(f) { flag = true; }
+    ~Running() { flag = false; }
+  };
   try {
+    Running running(impl.api_setup_running);
     data = impl.call_lifecycle("setup", nullptr, impl.options.setup_timeout);
   } catch (const LifecycleTimeout& e) {
     throw api::HandlerError(504, e.what());  // the coordinator ends the test with exit code 100
+  } catch (const std::exception& e) {
+    if (impl.stop_code.load() < 0) throw;
+    throw api::HandlerError(409, "setup() was interrupted: the test was stopped");
   }
   std::lock_guard<std::mutex> g(impl.setup_mu);
   impl.setup_json = data;
@@ -224,7 +236,8 @@ void Engine::Impl::tick() {
 void Engine::Impl::stop(int code) {
   int expected = -1;
   if (!stop_code.compare_exchange_strong(expected, code)) return;
-  if (exec_status.load() == static_cast<int>(api::ExecutionStatus::kSetup) && vu0) request_vu_stop(vu0->st);
+  if ((exec_status.load() == static_cast<int>(api::ExecutionStatus::kSetup) || api_setup_running.load()) && vu0)
+    request_vu_stop(vu0->st);
   {
     std::lock_guard<std::mutex> g(pause_mu);
     pause_cv.notify_all();  // a test paused before its start stops too

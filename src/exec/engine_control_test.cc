@@ -145,5 +145,50 @@ export default function () { sleep(0.1); }
   EXPECT_GT(iterations(r), 15);
 }
 
+// POST /v1/setup runs while the API answers: a stop interrupts a busy
+// setup() (409), and the engine ends with the API's code.
+TEST(EngineControl, StopInterruptsASetupRunThroughTheApi) {
+  ScriptFile script(R"(
+export const options = { paused: true, iterations: 1, setupTimeout: '20s' };
+export function setup() { for (;;) {} }
+export default function () {}
+)");
+  Engine engine(config(script));
+  api::ControlHandler& ctl = engine.control();
+  std::atomic<int> setup_status{0};
+  std::atomic<bool> calling{false};
+  std::thread caller([&] {
+    while (ctl.status().status != api::ExecutionStatus::kPausedBeforeRun)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    calling = true;
+    try {
+      ctl.run_setup();
+      setup_status = 200;
+    } catch (const api::HandlerError& e) {
+      setup_status = e.status();
+    } catch (...) {
+      setup_status = 500;
+    }
+  });
+  std::thread stopper([&] {
+    while (!calling) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    api::StatusPatch resume;
+    resume.paused = false;
+    auto err = ctl.patch_status(resume);
+    EXPECT_TRUE(err && err->find("setup() is still running") != std::string::npos) << err.value_or("(accepted)");
+    api::StatusPatch stop;
+    stop.stopped = true;
+    EXPECT_FALSE(ctl.patch_status(stop));
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  RunResult r = engine.run();
+  caller.join();
+  stopper.join();
+  EXPECT_EQ(setup_status.load(), 409);
+  EXPECT_EQ(r.exit_code, kExitStoppedByApi) << r.error;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+}
+
 }  // namespace
 }  // namespace herd::exec

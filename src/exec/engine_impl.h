@@ -197,6 +197,8 @@ struct Engine::Impl {
 
   // ---- control API (docs/control-api.md) --------------------------------------
   std::atomic<int> exec_status{static_cast<int>(api::ExecutionStatus::kCreated)};
+  /// setup() runs for the control API (POST /v1/setup): a stop interrupts it, as in the kSetup phase.
+  std::atomic<bool> api_setup_running{false};
   std::mutex pause_mu;
   std::condition_variable pause_cv;
   bool paused = false;          ///< guarded by pause_mu

@@ -89,6 +89,7 @@ void Engine::Impl::vu_run_scenario(Vu& v, ScenarioRun* sc, std::int64_t k) {
         }
       });
       rampdown_armed = true;
+      st.busy_deadline = *step.interrupt_at;  // the timer above cannot run while the JS is busy
     }
     set_active(true);
     local_iters++;
@@ -96,6 +97,9 @@ void Engine::Impl::vu_run_scenario(Vu& v, ScenarioRun* sc, std::int64_t k) {
     if (rampdown_armed) {
       v.worker->loop.cancel_timer(rampdown_timer);
       rampdown_armed = false;
+      st.busy_deadline.reset();
+      if (st.busy_deadline_hit) v.rampdown_interrupt = true;
+      st.busy_deadline_hit = false;
     }
     if (!ok) {
       if (!v.rampdown_interrupt) break;

@@ -32,9 +32,14 @@ Engine::Impl::Impl(EngineConfig c) : cfg(std::move(c)), logger(cfg.verbose) {
 }
 
 std::string Engine::Impl::call_lifecycle(const std::string& name, const std::string* arg, microseconds limit) {
-  return on_vu0<std::string>([&name, arg, limit](Vu& v) {
+  return on_vu0<std::string>([this, &name, arg, limit](Vu& v) {
     bool timed_out = false;
-    std::string out = run_with_limit(v.st, limit, &timed_out, [&] { return v.call_json(name, arg); });
+    std::string out = run_with_limit(v.st, limit, &timed_out, [&] {
+      // A stop that came before run_with_limit cleared the VU's stop state.
+      if (name == "setup" && stop_code.load() >= 0)
+        throw std::runtime_error("setup() was not run: the test was stopped");
+      return v.call_json(name, arg);
+    });
     if (timed_out) throw LifecycleTimeout(name, limit);
     return out;
   });
@@ -436,8 +441,13 @@ bool Engine::write_summary_outputs(const nlohmann::json& result) {
   for (auto& [k, val] : result.items()) {
     std::string text = val.is_string() ? val.get<std::string>() : val.dump();
     if (k == "stdout") {
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      std::fflush(stdout);
+      // A full disk or a closed pipe behind stdout is an output error too (exit 1).
+      std::clearerr(stdout);
+      if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0 ||
+          std::ferror(stdout)) {
+        std::fprintf(stderr, "herd: error: handleSummary(): cannot write \"stdout\": %s\n", std::strerror(errno));
+        ok = false;
+      }
     } else if (k == "stderr") {
       std::fwrite(text.data(), 1, text.size(), stderr);
     } else if (std::string err = write_text_file(k, text); !err.empty()) {

@@ -5,12 +5,6 @@
 
 #include "http/h1.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -22,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "http/client.h"
+#include "http/raw_server_testing.h"
 #include "loop/event_loop.h"
 
 using herd::http::Client;
@@ -42,126 +37,44 @@ struct Reply {
   bool close_after = false;  ///< close the connection after writing
 };
 
-/// A blocking TCP server on 127.0.0.1 that reads whole requests (head plus
-/// Content-Length body) and answers each with `script(connection, request
-/// number on that connection, raw request)`.
+/// A TCP server on 127.0.0.1 (testing::RawServer) that reads whole requests
+/// (head plus Content-Length body) and answers each with `script(connection,
+/// request number on that connection, raw request)`.
 class ScriptedServer {
  public:
   using Script = std::function<Reply(int conn, int index, const std::string& request)>;
 
   /// On 127.0.0.1, or on [::1] only with `v6`.
-  explicit ScriptedServer(Script script, bool v6 = false) : script_(std::move(script)) {
-    fd_ = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (v6) {
-      ::setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-      sockaddr_in6 a{};
-      a.sin6_family = AF_INET6;
-      a.sin6_addr = in6addr_loopback;
-      ok_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-      socklen_t len = sizeof a;
-      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-      port_ = ntohs(a.sin6_port);
-    } else {
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ok_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-      socklen_t len = sizeof a;
-      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-      port_ = ntohs(a.sin_port);
-    }
-    ok_ = ok_ && ::listen(fd_, 64) == 0;
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
+  explicit ScriptedServer(Script script, bool v6 = false)
+      : script_(std::move(script)),
+        raw_([this](int fd, int conn, const std::atomic<bool>& stop) { serve(fd, conn, stop); }, v6) {}
 
-  bool listening() const { return ok_; }
-
-  ~ScriptedServer() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    acceptor_.join();
-    for (auto& t : conns_) t.join();
-    ::close(fd_);
-  }
-
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int port() const { return port_; }
-  int connections() const { return accepted_.load(); }
+  bool listening() const { return raw_.listening(); }
+  std::string base() const { return raw_.base(); }
+  int port() const { return raw_.port(); }
+  int connections() const { return raw_.connections(); }
   std::vector<std::string> requests() {
     std::lock_guard lk(mu_);
     return requests_;
   }
 
  private:
-  void accept_loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      int id = accepted_++;
-      conns_.emplace_back([this, c, id] { serve(c, id); });
-    }
-  }
-
-  void serve(int c, int id) {
-    std::string buf;
-    char tmp[65536];
-    for (int index = 0; !stop_; ++index) {
-      std::size_t end;
-      std::size_t need = std::string::npos;
-      for (;;) {
-        end = buf.find("\r\n\r\n");
-        if (end != std::string::npos) {
-          std::size_t cl = 0;
-          auto p = buf.find("Content-Length: ");
-          if (p != std::string::npos && p < end) cl = std::stoul(buf.substr(p + 16));
-          need = end + 4 + cl;
-          if (buf.size() >= need) break;
-        }
-        pollfd p{c, POLLIN, 0};
-        if (::poll(&p, 1, 50) <= 0) {
-          if (stop_) break;
-          continue;
-        }
-        ssize_t n = ::read(c, tmp, sizeof tmp);
-        if (n <= 0) {
-          ::close(c);
-          return;
-        }
-        buf.append(tmp, static_cast<std::size_t>(n));
-      }
-      if (stop_ || need == std::string::npos) break;
-      std::string request = buf.substr(0, need);
-      buf.erase(0, need);
+  void serve(int fd, int conn, const std::atomic<bool>& stop) {
+    std::string buf, request;
+    for (int index = 0; herd::http::testing::read_request(fd, buf, &request, stop); ++index) {
       {
         std::lock_guard lk(mu_);
         requests_.push_back(request);
       }
-      Reply r = script_(id, index, request);
-      std::size_t off = 0;
-      while (off < r.bytes.size()) {
-        ssize_t n = ::send(c, r.bytes.data() + off, r.bytes.size() - off, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        off += static_cast<std::size_t>(n);
-      }
-      if (r.close_after) break;
+      Reply r = script_(conn, index, request);
+      if (!herd::http::testing::write_all(fd, r.bytes, stop) || r.close_after) break;
     }
-    ::close(c);
   }
 
   Script script_;
-  int fd_ = -1;
-  int port_ = 0;
-  bool ok_ = false;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::thread acceptor_;
-  std::vector<std::thread> conns_;  // touched by the acceptor thread only until the destructor joins it
   std::mutex mu_;
   std::vector<std::string> requests_;
+  herd::http::testing::RawServer raw_;  ///< last: its threads end before the members they use go
 };
 
 std::string ok(std::string_view body, std::string_view extra = "") {
@@ -243,12 +156,12 @@ TEST(FastUrl, RequestsWithUnusualHeadersGoToLibcurl) {
   r.url = "http://127.0.0.1/";
   r.headers = {{"X-A", "1"}, {"X-Empty", ""}};
   EXPECT_TRUE(fast_request(r));
-  for (auto h : std::vector<std::pair<std::string, std::string>>{{"Transfer-Encoding", "chunked"},
-                                                                 {"expect", "100-continue"},
-                                                                 {"Upgrade", "h2c"},
-                                                                 {"X-Bad", "a\r\nInjected: 1"},
-                                                                 {"Bad Name", "1"},
-                                                                 {"", "1"}}) {
+  for (const auto& h : std::vector<std::pair<std::string, std::string>>{{"Transfer-Encoding", "chunked"},
+                                                                        {"expect", "100-continue"},
+                                                                        {"Upgrade", "h2c"},
+                                                                        {"X-Bad", "a\r\nInjected: 1"},
+                                                                        {"Bad Name", "1"},
+                                                                        {"", "1"}}) {
     Request b = r;
     b.headers.push_back(h);
     EXPECT_FALSE(fast_request(b)) << h.first;

@@ -7,9 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -23,6 +21,7 @@
 
 #include "http/client.h"
 #include "http/netopts.h"
+#include "http/raw_server_testing.h"
 #include "loop/event_loop.h"
 
 using herd::http::Client;
@@ -36,81 +35,35 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// HTTP/1.1 on 127.0.0.1 (keep-alive, GET only): the body of every answer is
-/// "peer=IP host=HOST conn=N". Counts the connections it accepted.
+/// HTTP/1.1 on 127.0.0.1 (testing::RawServer; keep-alive, GET only): the body
+/// of every answer is "peer=IP host=HOST conn=N". Counts the connections it accepted.
 class PeerServer {
  public:
-  PeerServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd_, 64) == 0;
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-  ~PeerServer() {
-    stop_ = true;
-    acceptor_.join();
-    for (auto& t : conns_) t.join();
-    ::close(fd_);
-  }
-  bool ok() const { return ok_; }
-  int port() const { return port_; }
-  int connections() const { return accepted_.load(); }
+  bool ok() const { return raw_.listening(); }
+  int port() const { return raw_.port(); }
+  int connections() const { return raw_.connections(); }
 
  private:
-  void accept_loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0) continue;
-      sockaddr_in peer{};
-      socklen_t len = sizeof peer;
-      int c = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      char ip[INET_ADDRSTRLEN];
+  static void serve(int fd, int n, const std::atomic<bool>& stop) {
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    char ip[INET_ADDRSTRLEN] = "";
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0)
       inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-      int n = ++accepted_;
-      conns_.emplace_back([this, c, n, peer_ip = std::string(ip)] { serve(c, n, peer_ip); });
-    }
-  }
-
-  void serve(int c, int n, const std::string& peer_ip) {
-    std::string buf;
-    char chunk[4096];
-    while (!stop_) {
-      pollfd p{c, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0) continue;
-      ssize_t r = ::read(c, chunk, sizeof chunk);
-      if (r <= 0) break;
-      buf.append(chunk, static_cast<std::size_t>(r));
-      std::size_t end;
-      while ((end = buf.find("\r\n\r\n")) != std::string::npos) {
-        std::string head = buf.substr(0, end);
-        buf.erase(0, end + 4);
-        std::string host;
-        if (auto h = head.find("\r\nHost: "); h != std::string::npos) {
-          host = head.substr(h + 8, head.find("\r\n", h + 8) - (h + 8));
-        }
-        std::string body = "peer=" + peer_ip + " host=" + host + " conn=" + std::to_string(n);
-        std::string out = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-        if (::write(c, out.data(), out.size()) < 0) break;
+    std::string buf, head;
+    while (herd::http::testing::read_request(fd, buf, &head, stop)) {
+      std::string host;
+      if (auto h = head.find("\r\nHost: "); h != std::string::npos) {
+        host = head.substr(h + 8, head.find("\r\n", h + 8) - (h + 8));
       }
+      std::string body = "peer=" + std::string(ip) + " host=" + host + " conn=" + std::to_string(n);
+      std::string out = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      if (!herd::http::testing::write_all(fd, out, stop)) break;
     }
-    ::close(c);
   }
 
-  int fd_ = -1;
-  int port_ = 0;
-  bool ok_ = false;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::thread acceptor_;
-  std::vector<std::thread> conns_;  // only the acceptor adds; joined after it
+  herd::http::testing::RawServer raw_{
+      [](int fd, int index, const std::atomic<bool>& stop) { serve(fd, index + 1, stop); }};
 };
 
 class NetClientTest : public ::testing::TestWithParam<bool> {

@@ -420,6 +420,10 @@ JSValue n_require(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
 
 int interrupt_handler(JSRuntime*, void* opaque) {
   auto* vu = static_cast<VuState*>(opaque);
+  if (!vu->interrupted && vu->busy_deadline && std::chrono::steady_clock::now() >= *vu->busy_deadline) {
+    vu->interrupted = true;
+    vu->busy_deadline_hit = true;
+  }
   return vu->absorb_stop() ? 1 : 0;
 }
 

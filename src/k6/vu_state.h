@@ -176,6 +176,13 @@ struct VuState {
   /// Cleared by the engine before the VU's next task.
   std::atomic<bool> stop_requested{false};
 
+  /// A time by which the VU's current iteration must end (ramping-vus'
+  /// gracefulRampDown), checked by the QuickJS interrupt handler so that it
+  /// reaches JavaScript that never yields (a loop timer covers the waits).
+  /// Sets `interrupted` and `busy_deadline_hit`. VU thread only.
+  std::optional<std::chrono::steady_clock::time_point> busy_deadline;
+  bool busy_deadline_hit = false;
+
   /// On the VU's thread: takes a pending stop request (or an init abort) into
   /// `interrupted`; returns `interrupted`.
   bool absorb_stop() {

@@ -141,30 +141,6 @@ void put_trend_stat(json& values, const std::string& stat, const Histogram& h) {
     values[stat] = h.percentile(*p);
 }
 
-json metric_values(const MetricDef& d, const SeriesState& s, const std::vector<std::string>& stats, double secs) {
-  json v = json::object();
-  switch (d.type) {
-    case MetricType::kCounter:
-      v["count"] = s.sum;
-      v["rate"] = secs > 0 ? s.sum / secs : 0.0;
-      break;
-    case MetricType::kGauge:
-      v["value"] = s.last;
-      v["min"] = s.gmin;
-      v["max"] = s.gmax;
-      break;
-    case MetricType::kRate:
-      v["rate"] = s.total ? static_cast<double>(s.passes) / static_cast<double>(s.total) : 0.0;
-      v["passes"] = s.passes;
-      v["fails"] = s.total - s.passes;
-      break;
-    case MetricType::kTrend:
-      for (const auto& st : stats) put_trend_stat(v, st, s.trend);
-      break;
-  }
-  return v;
-}
-
 // ------------------------------------------------------------ groups
 
 struct CheckNode {
@@ -599,6 +575,30 @@ json legacy_group(const json& g) {
 
 // ================================================================ public API
 
+json metric_values(MetricType type, const SeriesState& s, const std::vector<std::string>& trend_stats, double secs) {
+  json v = json::object();
+  switch (type) {
+    case MetricType::kCounter:
+      v["count"] = s.sum;
+      v["rate"] = secs > 0 ? s.sum / secs : 0.0;
+      break;
+    case MetricType::kGauge:
+      v["value"] = s.last;
+      v["min"] = s.gmin;
+      v["max"] = s.gmax;
+      break;
+    case MetricType::kRate:
+      v["rate"] = s.total ? static_cast<double>(s.passes) / static_cast<double>(s.total) : 0.0;
+      v["passes"] = s.passes;
+      v["fails"] = s.total - s.passes;
+      break;
+    case MetricType::kTrend:
+      for (const auto& st : trend_stats) put_trend_stat(v, st, s.trend);
+      break;
+  }
+  return v;
+}
+
 std::string format_duration_ms(double ms, const std::string& unit) {
   return fmt_duration_impl(ms, unit);
 }
@@ -643,10 +643,10 @@ nlohmann::json build_summary_data(const Snapshot& snap, const std::vector<Metric
           if (std::find(stats.begin(), stats.end(), key) == stats.end()) stats.push_back(key);
         }
       }
-      entry["values"] = metric_values(d, st, stats, secs);
+      entry["values"] = metric_values(d.type, st, stats, secs);
       entry["thresholds"] = std::move(tj);
     } else {
-      entry["values"] = metric_values(d, st, stats, secs);
+      entry["values"] = metric_values(d.type, st, stats, secs);
     }
     metrics[name] = std::move(entry);
   };

@@ -32,6 +32,12 @@ std::string format_duration_ms(double ms, const std::string& unit = "");
 /// k6's SI byte text: "9 B", "718 B", "4.9 kB", "1.3 MB".
 std::string format_bytes(double bytes);
 
+/// One metric's values as k6 reports them: counter {count, rate}, gauge
+/// {value, min, max}, rate {rate, passes, fails}, trend the `trend_stats`
+/// ("avg", "med", "p(99)", "count", ...). `secs`: the duration for the counter's rate.
+nlohmann::json metric_values(MetricType type, const SeriesState& s, const std::vector<std::string>& trend_stats,
+                             double secs);
+
 /// Builds the object passed to handleSummary(data): {root_group, options,
 /// state, metrics}. Metrics include every metric with samples plus one entry
 /// per threshold selector with a tag filter (sub-metrics, e.g.

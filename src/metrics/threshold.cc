@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/duration.h"
+
 namespace herd::metrics {
 
 namespace {
@@ -117,53 +119,22 @@ std::string parse_expr_impl(const std::string& text, ThresholdExpr& out) {
   return "";
 }
 
-// Go-style duration ("1h2m3.5s", "500ms", "10us", "1µs"); a bare number is milliseconds.
+// delayAbortEval as k6 reads it (ParseExtendedDuration): a plain number
+// (exponent included) is milliseconds, anything else a duration of
+// util::parse_duration ("1h2m3.5s", "500ms", "1d"). Negative: rejected.
 std::optional<std::chrono::milliseconds> parse_duration_ms(std::string_view s) {
-  s = trim(s);
-  if (s.empty()) return std::nullopt;
   if (auto n = parse_number(s)) {
     if (*n < 0 || *n > 1e15) return std::nullopt;
     return std::chrono::milliseconds(static_cast<std::int64_t>(*n));
   }
-  bool neg = false;
-  if (s[0] == '+' || s[0] == '-') {
-    neg = s[0] == '-';
-    s.remove_prefix(1);
+  std::chrono::microseconds us;
+  try {
+    us = util::parse_duration(s);
+  } catch (const util::DurationError&) {
+    return std::nullopt;
   }
-  if (s == "0") return std::chrono::milliseconds(0);
-  double total_ns = 0;
-  bool any = false;
-  while (!s.empty()) {
-    std::size_t i = 0;
-    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
-    if (i == 0) return std::nullopt;
-    auto num = parse_number(s.substr(0, i));
-    if (!num) return std::nullopt;
-    s.remove_prefix(i);
-    std::size_t u = 0;
-    while (u < s.size() && !((s[u] >= '0' && s[u] <= '9') || s[u] == '.')) ++u;
-    std::string_view unit = s.substr(0, u);
-    s.remove_prefix(u);
-    double mult;
-    if (unit == "h")
-      mult = 3600e9;
-    else if (unit == "m")
-      mult = 60e9;
-    else if (unit == "s")
-      mult = 1e9;
-    else if (unit == "ms")
-      mult = 1e6;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs")
-      mult = 1e3;
-    else if (unit == "ns")
-      mult = 1;
-    else
-      return std::nullopt;
-    total_ns += *num * mult;
-    any = true;
-  }
-  if (!any || neg || total_ns > 9.2e18) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(total_ns / 1e6));
+  if (us.count() < 0) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(us);
 }
 
 std::string agg_name(const ThresholdExpr& e) {

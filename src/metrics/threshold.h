@@ -27,10 +27,10 @@ class ThresholdError : public std::runtime_error {
 struct ThresholdExpr {
   enum class Agg { kCount, kRate, kValue, kAvg, kMin, kMax, kMed, kPercentile };
   enum class Op { kLt, kLe, kGt, kGe, kEq, kNe };  // <, <=, >, >=, ===/==, !=/!==
-  Agg agg;
+  Agg agg = Agg::kCount;
   double percentile = 0;  ///< for kPercentile, in [0, 100]
-  Op op;
-  double value;
+  Op op = Op::kLt;
+  double value = 0;
   std::string source;  ///< the original text, as written by the user
 };
 

@@ -34,6 +34,7 @@ class LiveProcess {
     }
     for (auto& [k, v] : env) envm[k] = v;
     std::vector<std::string> env_s;
+    env_s.reserve(envm.size());
     for (auto& [k, v] : envm) env_s.push_back(k + "=" + v);
     std::vector<char*> argv, envp;
     for (auto& s : argv_s) argv.push_back(s.data());
@@ -420,6 +421,37 @@ export default function () {}
   EXPECT_NE(coord->err().find("lingers until stopped"), std::string::npos) << *coord;
   EXPECT_NE(coord->err().find("nobody ended the linger within 1s"), std::string::npos) << *coord;
   EXPECT_EQ(r1->wait_exit(15s), 0) << *r1;
+}
+
+TEST_F(CoordinatorApiTest, StopDuringABusySetupReachesTheRunner) {
+  // Runner 1 is stuck in a setup() that never yields: SIGINT to the
+  // coordinator, or a stop through its API, must end that runner too (its
+  // API stop interrupts setup()), and the coordinator exits 105.
+  dir_.write("script.js", R"JS(
+export const options = { iterations: 2, setupTimeout: '120s' };
+export function setup() { console.log('SETUP BUSY'); for (;;) {} }
+export default function () {}
+)JS");
+  for (bool by_api : {false, true}) {
+    SCOPED_TRACE(by_api ? "PATCH /v1/status stopped" : "SIGINT");
+    std::uint16_t p1 = closed_port(), p2 = closed_port();
+    auto r1 = start_runner(0, 2, p1);
+    auto r2 = start_runner(1, 2, p2);
+    auto coord = start_coordinator({p1, p2}, {"--address", "127.0.0.1:0"});
+    std::uint16_t port = api_port(*coord);
+    ASSERT_NE(port, 0) << *coord;
+    ASSERT_FALSE(r1->wait_for(std::regex("SETUP BUSY"), 20s).empty()) << *r1 << *coord;
+    std::this_thread::sleep_for(300ms);
+    if (by_api) {
+      std::string body;
+      ASSERT_EQ(http_call(port, "PATCH", "/v1/status", kStop, &body), 200) << body;
+    } else {
+      ASSERT_EQ(kill(coord->pid(), SIGINT), 0);
+    }
+    EXPECT_EQ(coord->wait_exit(20s), 105) << *coord;
+    EXPECT_EQ(r1->wait_exit(15s), 103) << "the runner in setup() was left running\n" << *r1 << *coord;
+    EXPECT_TRUE(r2->wait_exit(15s).has_value()) << *r2;
+  }
 }
 
 TEST_F(CoordinatorApiTest, RunnerNeverReadyWritesError97) {

@@ -121,6 +121,29 @@ export function handleSummary(data) {
   EXPECT_EQ(dir_.read("ok.txt"), "written");
 }
 
+// handleSummary()'s "stdout" key on a stdout that fails every write
+// (/dev/full): an error naming it on stderr and exit 1, like the other outputs.
+TEST_F(OutputsTest, HandleSummaryStdoutThatCannotBeWritten) {
+  dir_.write("script.js", R"JS(
+export const options = { iterations: 1 };
+export default function () {}
+export function handleSummary(data) { return { stdout: 'CUSTOM-STDOUT\n', 'ok.txt': 'written' }; }
+)JS");
+  RunSpec spec;
+  spec.args = {"-c", "exec \"$0\" run script.js >/dev/full", herd_binary()};
+  spec.cwd = dir_.path();
+  spec.timeout = 30s;
+  ProcResult r = run_process("/bin/sh", spec);
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_NE(r.err.find("handleSummary(): cannot write \"stdout\": No space left on device"), std::string::npos) << r;
+  EXPECT_EQ(dir_.read("ok.txt"), "written");
+  // The same script with a working stdout: exit 0.
+  spec.args = {"-c", "exec \"$0\" run script.js", herd_binary()};
+  r = run_process("/bin/sh", spec);
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.out.find("CUSTOM-STDOUT"), std::string::npos) << r;
+}
+
 // k6 wants an object of {path: content}; anything else gets a warning naming
 // what came back and the default summary instead of silence.
 TEST_F(OutputsTest, HandleSummaryReturningNoObjectPrintsTheDefaultSummary) {

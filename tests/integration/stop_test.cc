@@ -50,6 +50,22 @@ export function calm() { let x = 0; for (let i = 0; i < 100000; i++) x += i; }
   EXPECT_NE(r.err.find("COUNTS completed=3 interrupted=1"), std::string::npos) << r;
 }
 
+TEST_F(StopTest, BusyIterationOfARampedDownVuEndsAtGracefulRampDown) {
+  // Both VUs leave the ramp by 2 s; with gracefulRampDown 1s their busy
+  // iterations are interrupted by 3 s (k6), not at the hard stop (5 s + 60 s).
+  ProcResult r = run_script(std::string(kCountingTeardown) + R"JS(
+export const options = { scenarios: { ramp: { executor: 'ramping-vus', startVUs: 2, gracefulRampDown: '1s',
+  gracefulStop: '60s', stages: [{ duration: '1s', target: 2 }, { duration: '1s', target: 0 }, { duration: '3s', target: 0 }] } } };
+export default function () { for (;;) {} }
+)JS",
+                            {}, {}, 30s);
+  EXPECT_FALSE(r.timed_out) << "busy iterations were not interrupted at gracefulRampDown\n" << r;
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_LT(r.seconds, 12) << r;
+  EXPECT_NE(r.err.find("COUNTS completed=0 interrupted=2"), std::string::npos) << r;
+  EXPECT_EQ(r.err.find("level=error"), std::string::npos) << r;
+}
+
 TEST_F(StopTest, FirstSigintStopsABusyIterationWith105TeardownAndSummary) {
   dir_.write("script.js", R"JS(
 export const options = { vus: 1, duration: '60s' };
