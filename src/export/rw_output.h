@@ -1,0 +1,92 @@
+#pragma once
+// The remote-write output's pusher: a thread of its own that, every push
+// interval, takes a snapshot from its source (a single run's sinks, or the
+// coordinator's merged snapshot), converts it (export/remote_write.h) and
+// POSTs it with libcurl, bounded by the push timeout. A failing endpoint
+// (refused, HTTP errors, no answer) never stalls the test: the push is
+// dropped, counted, and logged once per kind of failure. finish() pushes the
+// final snapshot (and staleness markers when asked) and reports the counts.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "export/remote_write.h"
+
+namespace herd::exporter {
+
+/// What one POST gave: HTTP status (0 = no answer) and a reason when it failed.
+struct PushResult {
+  long status = 0;
+  std::string error;  ///< "" = accepted (2xx)
+};
+
+/// One libcurl easy handle with the output's URL, headers, auth and TLS
+/// settings. Not thread-safe: owned by the pusher thread.
+class RemoteWriteClient {
+ public:
+  explicit RemoteWriteClient(const RemoteWriteConfig& cfg);
+  ~RemoteWriteClient();
+  RemoteWriteClient(const RemoteWriteClient&) = delete;
+  RemoteWriteClient& operator=(const RemoteWriteClient&) = delete;
+  /// POSTs `body` (encode()'s output). Gives up after the config's timeout, or
+  /// at once when `cancel` becomes true.
+  PushResult post(const std::string& body, const std::atomic<bool>* cancel = nullptr);
+
+ private:
+  struct Handles;
+  std::unique_ptr<Handles> h_;
+};
+
+/// Counts of a remote-write output.
+struct RemoteWriteStats {
+  std::uint64_t pushes = 0;           ///< POSTs tried
+  std::uint64_t failed_pushes = 0;    ///< of which failed
+  std::uint64_t samples_sent = 0;     ///< samples and histograms accepted
+  std::uint64_t samples_dropped = 0;  ///< samples and histograms of failed pushes
+};
+
+class RemoteWriteOutput {
+ public:
+  using SnapshotSource = std::function<metrics::Snapshot()>;
+  using Log = std::function<void(const std::string&)>;
+  /// Starts the pusher; its first push is one interval from now. `source` is
+  /// called on the pusher thread. `log` gets one line per new kind of failure.
+  RemoteWriteOutput(RemoteWriteConfig cfg, SnapshotSource source, Log log);
+  ~RemoteWriteOutput();  ///< stops the pusher (an unfinished push is cancelled; no final push)
+  RemoteWriteOutput(const RemoteWriteOutput&) = delete;
+  RemoteWriteOutput& operator=(const RemoteWriteOutput&) = delete;
+
+  /// Stops the periodic pushes (cancelling one under way), pushes `last`, then
+  /// staleness markers if configured, and returns the counts. Call once.
+  RemoteWriteStats finish(const metrics::Snapshot& last);
+  /// One line for the end of the test, e.g. "experimental-prometheus-rw: 1234
+  /// samples sent in 5 pushes, 0 dropped".
+  static std::string describe(const RemoteWriteStats& s);
+
+ private:
+  void loop();
+  void push(const herd::rw::WriteRequest& req, const std::atomic<bool>* cancel);
+  std::int64_t next_time_ms();
+
+  RemoteWriteConfig cfg_;
+  SnapshotSource source_;
+  Log log_;
+  RemoteWriteClient client_;  ///< used by the pusher thread, then by finish() after the join
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;                ///< guarded by mu_
+  std::atomic<bool> cancel_{false};  ///< cancels a periodic push under way
+  RemoteWriteStats stats_;           ///< pusher thread, then finish()
+  std::set<std::string> logged_;     ///< failure kinds already logged
+  std::int64_t last_time_ms_ = 0;    ///< timestamps strictly increase per push
+  std::thread thread_;               ///< last member: starts when every other one exists
+};
+
+}  // namespace herd::exporter
