@@ -130,6 +130,10 @@ struct CoordinatorOptions {
   /// When set, the status, the merged metrics (every poll_interval) and, at
   /// the end, the result are published there (for the control API).
   std::shared_ptr<ControlState> control;
+  /// When set, gets the merged snapshot every poll_interval (final = false)
+  /// and, once the runners' final snapshots are in, the final one (final =
+  /// true): --out experimental-prometheus-rw writes the merged series once.
+  std::function<void(const metrics::Snapshot&, bool final)> on_merged;
 };
 
 /// What happened (for tests and messages).

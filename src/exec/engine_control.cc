@@ -134,9 +134,15 @@ void Engine::Impl::open_outputs() {
   if (std::string why = options.summary_export.empty() ? "" : metrics::unwritable_reason(options.summary_export);
       !why.empty())
     throw OptionsError("--summary-export " + options.summary_export + ": cannot write: " + why);
+  std::vector<std::string> specs = options.outputs;
   try {
-    outputs = metrics::open_outputs(options.outputs, cfg.environ, options.system_tags, thresholds);
+    remote_write = exporter::open_remote_write(
+        specs, cfg.environ, [this] { return collect(); },
+        [this](const std::string& msg) { logger.log(k6::Logger::Level::kWarn, msg, "output"); });
+    outputs = metrics::open_outputs(specs, cfg.environ, options.system_tags, thresholds);
   } catch (const metrics::OutputError& e) {
+    throw OptionsError(e.what());
+  } catch (const std::invalid_argument& e) {
     throw OptionsError(e.what());
   }
   // Only tags herd emits: with k6's default systemTags nothing is dropped and

@@ -165,4 +165,65 @@ std::string RemoteWriteOutput::describe(const RemoteWriteStats& s) {
   return line;
 }
 
+std::unique_ptr<RemoteWriteOutput> open_remote_write(std::vector<std::string>& specs,
+                                                     const std::map<std::string, std::string>& environ,
+                                                     RemoteWriteOutput::SnapshotSource source,
+                                                     RemoteWriteOutput::Log log) {
+  const std::string prefix = "--out " + std::string(kRemoteWriteOutput) + ": ";
+  std::vector<std::string> rest;
+  int named = 0;
+  for (const auto& spec : specs) {
+    if (spec.compare(0, kRemoteWriteOutput.size(), kRemoteWriteOutput) != 0 ||
+        (spec.size() > kRemoteWriteOutput.size() && spec[kRemoteWriteOutput.size()] != '=')) {
+      rest.push_back(spec);
+      continue;
+    }
+    if (spec.size() > kRemoteWriteOutput.size())
+      throw std::invalid_argument(prefix + "takes no argument (\"" + spec +
+                                  "\"); set it up with the K6_PROMETHEUS_RW_* environment variables");
+    if (++named > 1) throw std::invalid_argument(prefix + "given more than once");
+  }
+  if (!named) return nullptr;
+  RemoteWriteConfig cfg;
+  try {
+    cfg = remote_write_config(environ);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(prefix + e.what());
+  }
+  specs = std::move(rest);
+  return std::make_unique<RemoteWriteOutput>(std::move(cfg), std::move(source), std::move(log));
+}
+
+std::shared_ptr<FedRemoteWrite> FedRemoteWrite::open(std::vector<std::string>& specs,
+                                                     const std::map<std::string, std::string>& environ,
+                                                     RemoteWriteOutput::Log log) {
+  auto fed = std::make_shared<FedRemoteWrite>();
+  FedRemoteWrite* self = fed.get();  // the output stops (in finish or ~FedRemoteWrite) before *self goes
+  fed->out_ = open_remote_write(
+      specs, environ,
+      [self] {
+        std::lock_guard<std::mutex> g(self->mu_);
+        return self->latest_;
+      },
+      std::move(log));
+  return fed->out_ ? fed : nullptr;
+}
+
+void FedRemoteWrite::offer(const metrics::Snapshot& s) {
+  std::lock_guard<std::mutex> g(mu_);
+  latest_ = s;
+}
+
+std::function<void(const metrics::Snapshot&, bool)> remote_write_feed(std::vector<std::string>& specs,
+                                                                      const std::map<std::string, std::string>& environ,
+                                                                      RemoteWriteOutput::Log log) {
+  auto fed = FedRemoteWrite::open(specs, environ, log);
+  if (!fed) return nullptr;
+  return [fed, log](const metrics::Snapshot& s, bool final) {
+    if (!final) return fed->offer(s);
+    std::string line = RemoteWriteOutput::describe(fed->finish(s));
+    if (log) log(line);
+  };
+}
+
 }  // namespace herd::exporter

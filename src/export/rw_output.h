@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "export/remote_write.h"
 
@@ -88,5 +89,41 @@ class RemoteWriteOutput {
   std::int64_t last_time_ms_ = 0;    ///< timestamps strictly increase per push
   std::thread thread_;               ///< last member: starts when every other one exists
 };
+
+/// A remote-write output fed from outside: the coordinator hands it the
+/// merged snapshot every poll, and it pushes the latest one every interval.
+class FedRemoteWrite {
+ public:
+  /// As open_remote_write; null when `specs` do not name the output.
+  static std::shared_ptr<FedRemoteWrite> open(std::vector<std::string>& specs,
+                                              const std::map<std::string, std::string>& environ,
+                                              RemoteWriteOutput::Log log);
+  /// The latest snapshot (thread-safe).
+  void offer(const metrics::Snapshot& s);
+  /// As RemoteWriteOutput::finish.
+  RemoteWriteStats finish(const metrics::Snapshot& last) { return out_->finish(last); }
+
+ private:
+  std::mutex mu_;
+  metrics::Snapshot latest_;  ///< guarded by mu_
+  std::unique_ptr<RemoteWriteOutput> out_;
+};
+
+/// Opens the remote-write output when `specs` (--out values) name it, and
+/// takes its value out of `specs` (the others are metrics::open_outputs's).
+/// Returns null when it is not named. Throws std::invalid_argument, the
+/// message starting with "--out experimental-prometheus-rw: ", for a value
+/// with an argument, a second one, or a bad K6_PROMETHEUS_RW_* variable.
+std::unique_ptr<RemoteWriteOutput> open_remote_write(std::vector<std::string>& specs,
+                                                     const std::map<std::string, std::string>& environ,
+                                                     RemoteWriteOutput::SnapshotSource source,
+                                                     RemoteWriteOutput::Log log);
+
+/// For the coordinator (CoordinatorOptions::on_merged): opens a FedRemoteWrite
+/// when `specs` name the output and returns a callback that offers it each
+/// merged snapshot and, for the final one, finishes it and logs the counts.
+/// Empty when not named; throws as open_remote_write.
+std::function<void(const metrics::Snapshot&, bool final)> remote_write_feed(
+    std::vector<std::string>& specs, const std::map<std::string, std::string>& environ, RemoteWriteOutput::Log log);
 
 }  // namespace herd::exporter
