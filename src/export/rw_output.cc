@@ -22,9 +22,14 @@ std::size_t collect_body(char* data, std::size_t size, std::size_t n, void* user
   return size * n;
 }
 
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 int cancelled(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const auto* cancel = static_cast<const std::atomic<bool>*>(user);
-  return cancel && cancel->load() ? 1 : 0;
+  const auto* give_up_at = static_cast<const std::atomic<std::int64_t>*>(user);
+  return give_up_at && steady_ns() > give_up_at->load() ? 1 : 0;
 }
 
 std::int64_t now_ms() {
@@ -74,17 +79,18 @@ RemoteWriteClient::RemoteWriteClient(const RemoteWriteConfig& cfg) : h_(std::mak
 
 RemoteWriteClient::~RemoteWriteClient() = default;
 
-PushResult RemoteWriteClient::post(const std::string& body, const std::atomic<bool>* cancel) {
+PushResult RemoteWriteClient::post(const std::string& body, const std::atomic<std::int64_t>* give_up_at_ns) {
   CURL* c = h_->curl.get();
   std::string answer;
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel));
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<std::int64_t>*>(give_up_at_ns));
   CURLcode rc = curl_easy_perform(c);
   PushResult r;
   if (rc != CURLE_OK) {
-    r.error = rc == CURLE_ABORTED_BY_CALLBACK ? "cancelled at the end of the test" : curl_easy_strerror(rc);
+    r.cancelled = rc == CURLE_ABORTED_BY_CALLBACK;
+    r.error = curl_easy_strerror(rc);
     return r;
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
@@ -105,7 +111,7 @@ RemoteWriteOutput::~RemoteWriteOutput() {
     std::lock_guard<std::mutex> g(mu_);
     stop_ = true;
   }
-  cancel_ = true;
+  give_up_at_ns_ = 0;
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -121,16 +127,17 @@ void RemoteWriteOutput::loop() {
     if (wake_.wait_for(lk, cfg_.push_interval, [this] { return stop_; })) return;
     lk.unlock();
     metrics::Snapshot snap = source_();
-    push(to_write_request(snap, cfg_, next_time_ms()), &cancel_);
+    push(to_write_request(snap, cfg_, next_time_ms()), &give_up_at_ns_);
     lk.lock();
   }
 }
 
-void RemoteWriteOutput::push(const herd::rw::WriteRequest& req, const std::atomic<bool>* cancel) {
+void RemoteWriteOutput::push(const herd::rw::WriteRequest& req, const std::atomic<std::int64_t>* give_up_at_ns) {
   std::uint64_t n = sample_count(req);
   if (n == 0) return;
+  PushResult r = client_.post(encode(req), give_up_at_ns);
+  if (r.cancelled) return;  // superseded by the final push, which carries the same cumulative state
   ++stats_.pushes;
-  PushResult r = client_.post(encode(req), cancel);
   if (r.error.empty()) {
     stats_.samples_sent += n;
     return;
@@ -148,7 +155,7 @@ RemoteWriteStats RemoteWriteOutput::finish(const metrics::Snapshot& last) {
     std::lock_guard<std::mutex> g(mu_);
     stop_ = true;
   }
-  cancel_ = true;
+  give_up_at_ns_ = steady_ns() + std::chrono::nanoseconds(kFinishGrace).count();
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   herd::rw::WriteRequest req = to_write_request(last, cfg_, next_time_ms());

@@ -8,6 +8,7 @@
 // final snapshot (and staleness markers when asked) and reports the counts.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -25,7 +26,8 @@ namespace herd::exporter {
 /// What one POST gave: HTTP status (0 = no answer) and a reason when it failed.
 struct PushResult {
   long status = 0;
-  std::string error;  ///< "" = accepted (2xx)
+  std::string error;       ///< "" = accepted (2xx)
+  bool cancelled = false;  ///< given up at the end of the test (not a failure of the endpoint)
 };
 
 /// One libcurl easy handle with the output's URL, headers, auth and TLS
@@ -36,9 +38,9 @@ class RemoteWriteClient {
   ~RemoteWriteClient();
   RemoteWriteClient(const RemoteWriteClient&) = delete;
   RemoteWriteClient& operator=(const RemoteWriteClient&) = delete;
-  /// POSTs `body` (encode()'s output). Gives up after the config's timeout, or
-  /// at once when `cancel` becomes true.
-  PushResult post(const std::string& body, const std::atomic<bool>* cancel = nullptr);
+  /// POSTs `body` (encode()'s output). Gives up after the config's timeout,
+  /// or once steady_clock passes `*give_up_at_ns` (nanoseconds since its epoch).
+  PushResult post(const std::string& body, const std::atomic<std::int64_t>* give_up_at_ns = nullptr);
 
  private:
   struct Handles;
@@ -64,6 +66,10 @@ class RemoteWriteOutput {
   RemoteWriteOutput(const RemoteWriteOutput&) = delete;
   RemoteWriteOutput& operator=(const RemoteWriteOutput&) = delete;
 
+  /// How long finish() lets a periodic push under way go on before cancelling
+  /// it (a cancelled push loses nothing: the final push carries everything).
+  static constexpr std::chrono::milliseconds kFinishGrace{1000};
+
   /// Stops the periodic pushes (cancelling one under way), pushes `last`, then
   /// staleness markers if configured, and returns the counts. Call once.
   RemoteWriteStats finish(const metrics::Snapshot& last);
@@ -73,7 +79,7 @@ class RemoteWriteOutput {
 
  private:
   void loop();
-  void push(const herd::rw::WriteRequest& req, const std::atomic<bool>* cancel);
+  void push(const herd::rw::WriteRequest& req, const std::atomic<std::int64_t>* give_up_at_ns);
   std::int64_t next_time_ms();
 
   RemoteWriteConfig cfg_;
@@ -82,12 +88,14 @@ class RemoteWriteOutput {
   RemoteWriteClient client_;  ///< used by the pusher thread, then by finish() after the join
   std::mutex mu_;
   std::condition_variable wake_;
-  bool stop_ = false;                ///< guarded by mu_
-  std::atomic<bool> cancel_{false};  ///< cancels a periodic push under way
-  RemoteWriteStats stats_;           ///< pusher thread, then finish()
-  std::set<std::string> logged_;     ///< failure kinds already logged
-  std::int64_t last_time_ms_ = 0;    ///< timestamps strictly increase per push
-  std::thread thread_;               ///< last member: starts when every other one exists
+  bool stop_ = false;  ///< guarded by mu_
+  /// A periodic push under way gives up when steady_clock passes this
+  /// (ns since its epoch): finish() leaves it kFinishGrace, the destructor none.
+  std::atomic<std::int64_t> give_up_at_ns_{INT64_MAX};
+  RemoteWriteStats stats_;         ///< pusher thread, then finish()
+  std::set<std::string> logged_;   ///< failure kinds already logged
+  std::int64_t last_time_ms_ = 0;  ///< timestamps strictly increase per push
+  std::thread thread_;             ///< last member: starts when every other one exists
 };
 
 /// A remote-write output fed from outside: the coordinator hands it the
