@@ -233,7 +233,8 @@ struct Coordinator::Impl {
     opts.control->set_status(st);
   }
 
-  void publish_metrics(const metrics::Snapshot& merged_now) {
+  void publish_metrics(const metrics::Snapshot& merged_now, bool final = false) {
+    if (opts.on_merged) opts.on_merged(merged_now, final);
     if (!opts.control) return;
     opts.control->set_metrics(merged_now, std::chrono::duration_cast<std::chrono::microseconds>(elapsed()),
                               opts.thresholds, threshold_results);
@@ -660,7 +661,7 @@ struct Coordinator::Impl {
       metrics::SummaryOptions plain = opts.summary;
       plain.no_color = true;
       summary_text = metrics::render_text_summary(rep.summary_data, plain);
-      publish_metrics(rep.merged);
+      publish_metrics(rep.merged, true);
       for (const std::string& e : write_summary(opts, rep.summary_data, setup_data, summary_text)) error(e);
     }
     if (rep.partial) {

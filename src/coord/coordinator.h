@@ -135,6 +135,10 @@ struct CoordinatorOptions {
   /// (start skew, stop latency, elapsed) take their time from. Unset = the
   /// real steady clock; tests pass a util::ManualClock.
   std::shared_ptr<util::Clock> clock;
+  /// When set, gets the merged snapshot every poll_interval (final = false)
+  /// and, once the runners' final snapshots are in, the final one (final =
+  /// true): --out experimental-prometheus-rw writes the merged series once.
+  std::function<void(const metrics::Snapshot&, bool final)> on_merged;
 };
 
 /// What happened (for tests and messages).

@@ -28,6 +28,7 @@
 #include "coord/result.h"
 #include "exec/runner.h"
 #include "exec/script_source.h"
+#include "export/rw_output.h"
 #include "flags/run_flags.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
@@ -114,7 +115,14 @@ int prepare(const std::string& script, const flags::RunFlags& flags, bool local,
   c.no_teardown = flags.no_teardown;
   c.setup_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.setup_timeout) + 5s;
   c.teardown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.teardown_timeout) + 5s;
-  for (const auto& out_spec : o.outputs) {
+  std::vector<std::string> specs = o.outputs;
+  try {  // the coordinator writes the merged series; the runners never get --out
+    c.on_merged = exporter::remote_write_feed(
+        specs, cfg.environ, [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); });
+  } catch (const std::invalid_argument& e) {
+    return fail(exec::kExitInvalidConfig, e.what());
+  }
+  for (const auto& out_spec : specs) {
     if (out_spec == "influxdb" || out_spec.rfind("influxdb=", 0) == 0) {
       // Points are per sample: each runner writes its own (tag instance = its segment).
       if (!local)

@@ -146,6 +146,7 @@ void Engine::Impl::open_outputs() {
   if (std::string why = options.summary_export.empty() ? "" : metrics::unwritable_reason(options.summary_export);
       !why.empty())
     throw OptionsError("--summary-export " + options.summary_export + ": cannot write: " + why);
+  std::vector<std::string> specs = options.outputs;
   try {
     metrics::OutputContext ctx;
     // A part of a distributed test (a runner of --parallelism, the coordinator
@@ -153,8 +154,13 @@ void Engine::Impl::open_outputs() {
     if (!options.execution_segment.empty() && options.execution_segment != "0:1")
       ctx.instance = options.execution_segment;
     ctx.warn = [this](const std::string& msg) { logger.log(k6::Logger::Level::kWarn, msg, "output"); };
-    outputs = metrics::open_outputs(options.outputs, cfg.environ, options.system_tags, thresholds, ctx);
+    remote_write = exporter::open_remote_write(
+        specs, cfg.environ, [this] { return collect(); },
+        [this](const std::string& msg) { logger.log(k6::Logger::Level::kWarn, msg, "output"); });
+    outputs = metrics::open_outputs(specs, cfg.environ, options.system_tags, thresholds, ctx);
   } catch (const metrics::OutputError& e) {
+    throw OptionsError(e.what());
+  } catch (const std::invalid_argument& e) {
     throw OptionsError(e.what());
   }
   // Only tags herd emits: with k6's default systemTags nothing is dropped and

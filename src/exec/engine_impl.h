@@ -21,6 +21,7 @@
 #include "exec/runner.h"
 #include "exec/segment.h"
 #include "exec/stop_control.h"
+#include "export/rw_output.h"
 #include "http/client.h"
 #include "js/runtime.h"
 #include "k6/modules.h"
@@ -251,7 +252,8 @@ struct Engine::Impl {
   std::string log_setup_error;  ///< a --log-output/--log-format/--console-output problem (exit 104)
 
   ~Impl() {
-    api_server.reset();  // before the handler and the workers it reaches go
+    remote_write.reset();  // its pusher reads the workers' sinks
+    api_server.reset();    // before the handler and the workers it reaches go
     shutdown_workers();
   }
 
@@ -321,7 +323,10 @@ struct Engine::Impl {
 
   std::string setup_json;
   std::shared_ptr<metrics::OutputSet> outputs;  ///< --out (null until open_outputs)
-  std::vector<std::string> dropped_tags;        ///< system tags options.systemTags leaves out
+  /// --out experimental-prometheus-rw (null when not asked for); its pusher
+  /// thread calls collect(), so it stops before the workers go.
+  std::unique_ptr<exporter::RemoteWriteOutput> remote_write;
+  std::vector<std::string> dropped_tags;  ///< system tags options.systemTags leaves out
   /// This instance's execution segment (unsegmented: everything).
   ExecutionTuple segment;
   /// options.scenarios before segment_scenario (same order).

@@ -249,6 +249,8 @@ RunResult Engine::Impl::run_all() {
 
   // Results.
   res.snapshot = collect();
+  std::optional<exporter::RemoteWriteStats> rw_stats;
+  if (remote_write) rw_stats = remote_write->finish(res.snapshot);  // bounded by its push timeout
   if (!options.no_thresholds)
     res.thresholds = metrics::evaluate_thresholds(thresholds, res.snapshot, res.duration, true);
   metrics::SummaryOptions so;
@@ -263,6 +265,9 @@ RunResult Engine::Impl::run_all() {
   bool thresholds_failed = false;
   for (auto& t : res.thresholds) thresholds_failed = thresholds_failed || !t.ok;
   bool outputs_ok = write_outputs(res, so);
+  if (rw_stats)  // a failing endpoint is reported, never a failed test
+    logger.log(rw_stats->samples_dropped ? k6::Logger::Level::kWarn : k6::Logger::Level::kInfo,
+               exporter::RemoteWriteOutput::describe(*rw_stats), "output");
   if (outputs) {
     for (const auto& err : outputs->finish()) {
       logger.log(k6::Logger::Level::kError, err, "output");

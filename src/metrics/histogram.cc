@@ -39,6 +39,13 @@ double bucket_mid(std::int32_t idx) {
   return std::ldexp(m, e);
 }
 
+// Lower bound of a bucket (by magnitude); the upper bound is bucket_lower(idx + 1).
+double bucket_lower(std::int32_t idx) {
+  std::int32_t e = idx >= 0 ? idx / kSub : -((-idx + kSub - 1) / kSub);
+  std::int32_t sub = idx - e * kSub;
+  return std::ldexp(0.5 + static_cast<double>(sub) / (2.0 * kSub), e);
+}
+
 // Adds `count` at index `idx` into a dense window, growing it as needed.
 void window_add(std::vector<std::uint64_t>& w, std::int32_t& base, std::int32_t idx, std::uint64_t count) {
   if (w.empty()) {
@@ -302,6 +309,21 @@ Histogram Histogram::from_json(const nlohmann::json& j) {
   h.min_ = mn;
   h.max_ = mx;
   return h;
+}
+
+std::vector<Histogram::Bucket> Histogram::buckets() const {
+  std::vector<Bucket> out;
+  for (std::size_t i = neg_.size(); i-- > 0;) {
+    if (neg_[i] == 0) continue;
+    std::int32_t idx = neg_base_ + static_cast<std::int32_t>(i);
+    out.push_back({-bucket_lower(idx + 1), -bucket_lower(idx), -bucket_mid(idx), neg_[i]});
+  }
+  for (std::size_t i = 0; i < pos_.size(); ++i) {
+    if (pos_[i] == 0) continue;
+    std::int32_t idx = pos_base_ + static_cast<std::int32_t>(i);
+    out.push_back({bucket_lower(idx), bucket_lower(idx + 1), bucket_mid(idx), pos_[i]});
+  }
+  return out;
 }
 
 bool Histogram::operator==(const Histogram& o) const {

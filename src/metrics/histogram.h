@@ -45,6 +45,20 @@ class Histogram {
 
   bool operator==(const Histogram& o) const;
 
+  /// One non-empty bucket by value (lower < upper): `count` samples in
+  /// [lower, upper) for a positive bucket, in (lower, upper] for a negative
+  /// one. `mid` is what percentile() reports for a sample of the bucket.
+  struct Bucket {
+    double lower;
+    double upper;
+    double mid;
+    std::uint64_t count;
+  };
+  /// Every non-empty bucket ascending by value: negative ones, then positive
+  /// ones. Samples equal to 0 are zero_count(), in no bucket.
+  std::vector<Bucket> buckets() const;
+  std::uint64_t zero_count() const { return zero_; }
+
  private:
   // Implementation-defined storage; sparse or windowed, never one slot per sample.
   std::vector<std::uint64_t> pos_;  // counts for positive values, indexed from pos_base_
