@@ -496,7 +496,8 @@ std::shared_ptr<OutputSet> open_outputs(const std::vector<std::string>& specs,
         cfg.instance = context.instance;
         set->outputs_.emplace_back(spec, std::make_shared<InfluxDbOutput>(std::move(cfg), context.warn));
       } else {
-        throw OutputError("unknown output type \"" + kind + "\" (herd supports json, csv and influxdb)");
+        throw OutputError("unknown output type \"" + kind +
+                          "\" (herd supports json, csv, influxdb and experimental-prometheus-rw)");
       }
     } catch (const std::runtime_error& e) {
       throw OutputError("--out " + spec + ": " + e.what());

@@ -275,8 +275,11 @@ TEST(OpenOutputsTest, RefusesWhatHerdDoesNotHave) {
     return std::string("no error");
   };
   EXPECT_EQ(message({"statsd=127.0.0.1:8125"}),
-            "--out statsd=127.0.0.1:8125: unknown output type \"statsd\" (herd supports json, csv and influxdb)");
-  EXPECT_EQ(message({"cloud"}), "--out cloud: unknown output type \"cloud\" (herd supports json, csv and influxdb)");
+            "--out statsd=127.0.0.1:8125: unknown output type \"statsd\" (herd supports json, csv, influxdb and "
+            "experimental-prometheus-rw)");
+  EXPECT_EQ(
+      message({"cloud"}),
+      "--out cloud: unknown output type \"cloud\" (herd supports json, csv, influxdb and experimental-prometheus-rw)");
   EXPECT_EQ(message({"json"}), "--out json: needs a destination: --out json=results.json (or json=- for stdout)");
   EXPECT_NE(message({"json=/nonexistent-dir/x.json"}).find("cannot open \"/nonexistent-dir/x.json\""),
             std::string::npos);

@@ -99,7 +99,9 @@ TEST_F(OptionsTest, OutCsvHasK6Columns) {
 TEST_F(OptionsTest, OtherOutputsAreRefusedByName) {
   auto r = run_script(two_requests(), {"-q", "--out", "statsd=127.0.0.1:8125"});
   EXPECT_EQ(r.exit_code, 104) << r;
-  EXPECT_NE(r.err.find("unknown output type \"statsd\" (herd supports json, csv and influxdb)"), std::string::npos)
+  EXPECT_NE(
+      r.err.find("unknown output type \"statsd\" (herd supports json, csv, influxdb and experimental-prometheus-rw)"),
+      std::string::npos)
       << r;
   EXPECT_EQ(served(), 0u);
 }

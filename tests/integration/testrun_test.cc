@@ -59,28 +59,42 @@ TEST_F(TestRunTest, BadManifestNamesTheField) {
   EXPECT_EQ(served(), 0u);
 }
 
+// --out json=FILE or K6_OUT=json=FILE: each runner writes a part, the
+// coordinator joins them. With K6_OUT the runners used to inherit the variable
+// and all write FILE itself (one runner's points survived).
 TEST_F(TestRunTest, DistributedOutJsonHoldsEveryRunnersPoints) {
-  ProcResult r = run_script(R"JS(
+  const char* script = R"JS(
 import http from 'k6/http';
 export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 3, iterations: 9 } } };
 export default function () { http.get(`${__ENV.BASE_URL}/`); }
-)JS",
-                            {"--parallelism", "3", "--no-summary", "--out", "json=points.json"});
-  ASSERT_EQ(r.exit_code, 0) << r;
-  ASSERT_TRUE(dir_.exists("points.json")) << r;
-  std::string text = dir_.read("points.json");
-  int iteration_points = 0, iteration_metric_lines = 0;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    json j = json::parse(line);
-    if (j["metric"] != "iterations") continue;
-    if (j["type"] == "Point") iteration_points++;
-    if (j["type"] == "Metric") iteration_metric_lines++;
+)JS";
+  for (bool from_env : {false, true}) {
+    SCOPED_TRACE(from_env ? "K6_OUT" : "--out");
+    std::vector<std::string> args = {"--parallelism", "3", "--no-summary"};
+    std::map<std::string, std::string> env;
+    if (from_env) {
+      env["K6_OUT"] = "json=points.json";
+    } else {
+      args.insert(args.end(), {"--out", "json=points.json"});
+    }
+    std::remove((dir_.path() + "/points.json").c_str());
+    ProcResult r = run_script(script, args, env);
+    ASSERT_EQ(r.exit_code, 0) << r;
+    ASSERT_TRUE(dir_.exists("points.json")) << r;
+    std::string text = dir_.read("points.json");
+    int iteration_points = 0, iteration_metric_lines = 0;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      json j = json::parse(line);
+      if (j["metric"] != "iterations") continue;
+      if (j["type"] == "Point") iteration_points++;
+      if (j["type"] == "Metric") iteration_metric_lines++;
+    }
+    EXPECT_EQ(iteration_points, 9);
+    EXPECT_EQ(iteration_metric_lines, 1) << "each metric is announced once";
+    EXPECT_FALSE(dir_.exists("points.json.runner0")) << "the parts are removed";
   }
-  EXPECT_EQ(iteration_points, 9);
-  EXPECT_EQ(iteration_metric_lines, 1) << "each metric is announced once";
-  EXPECT_FALSE(dir_.exists("points.json.runner0")) << "the parts are removed";
 }
 
 }  // namespace
