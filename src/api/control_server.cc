@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "export/prom_text.h"
 #include "loop/event_loop.h"
 #include "metrics/summary.h"
 #include "util/ascii.h"
@@ -470,6 +471,13 @@ struct ControlServer::State {
       return r;
     };
     try {
+      if (segs.size() == 1 && segs[0] == "metrics") {
+        if (!get) return not_allowed("GET, HEAD");
+        Response r;
+        r.body = exporter::prom_text(handler.snapshot());
+        r.content_type = std::string(exporter::kPromTextContentType);
+        return r;
+      }
       if (segs.size() < 2 || segs[0] != "v1") return error_response(404, "no such endpoint: " + std::string(path));
       const std::string& what = segs[1];
       if (segs.size() == 2) {

@@ -14,6 +14,8 @@
 //   POST  /v1/teardown          run teardown()
 //   GET   /v1/snapshot          herd extension: Snapshot::to_json() (wire format v1)
 //   GET   /v1/summary           herd extension: the end-of-test result (404 until there is one)
+//   GET   /metrics              herd extension: the snapshot in Prometheus's text format
+//                                 (exporter::prom_text), for a scraper
 //
 // The server owns one thread running its own loop::EventLoop. All handler
 // calls are made from that thread, one at a time (never concurrently with each

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "api/control_server_test_util.h"
+#include "export/prom_text.h"
 
 namespace herd::api {
 namespace {
@@ -203,6 +204,26 @@ TEST_F(ControlServerTest, SnapshotEndpointIsWireFormat) {
   EXPECT_EQ(j, h.snap.to_json());
   metrics::Snapshot back = metrics::Snapshot::from_json(j);
   EXPECT_EQ(back.series.size(), h.snap.series.size());
+}
+
+TEST_F(ControlServerTest, ScrapeEndpointIsPrometheusText) {
+  h.snap = make_snapshot();
+  auto r = http(nullptr, "GET", base + "/metrics");
+  ASSERT_EQ(r.code, 200);
+  EXPECT_EQ(r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(r.body, exporter::prom_text(h.snap));
+  EXPECT_NE(r.body.find("# TYPE k6_vus gauge\n"), std::string::npos) << r.body;
+  auto head = http(nullptr, "HEAD", base + "/metrics?x=1");
+  EXPECT_EQ(head.code, 200);
+  EXPECT_TRUE(head.body.empty());
+  auto post = http(nullptr, "POST", base + "/metrics", std::string("{}"));
+  expect_error(post, 405);
+  EXPECT_EQ(post.headers["allow"], "GET, HEAD");
+  expect_error(http(nullptr, "GET", base + "/metrics/x"), 404);
+  h.snap = metrics::Snapshot{};
+  r = http(nullptr, "GET", base + "/metrics");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "") << "no series yet: an empty exposition";
 }
 
 // ------------------------------------------------------------------ groups
