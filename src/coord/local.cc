@@ -212,7 +212,7 @@ class SignalForwarder {
     }
   }
 
-  sigset_t old_;
+  sigset_t old_{};
   std::mutex mu_;
   std::function<void()> on_stop_, on_hard_;
   std::string notice_ = "\nStopping the test (signal received); press Ctrl+C again to abort immediately\n";
@@ -528,6 +528,7 @@ int coordinator_main(const std::vector<std::string>& args) try {
   if (ready_timeout) opts.ready_timeout = *ready_timeout;
   opts.control = reporting.state();
   std::vector<RunnerEndpoint> eps;
+  eps.reserve(addrs.size());
   for (auto& a : addrs) eps.push_back({a, -1});
   Coordinator coord(eps, std::move(opts));
   reporting.state()->on_stop(

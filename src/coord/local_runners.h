@@ -48,6 +48,7 @@ class LocalRunners {
     std::vector<std::string> argv_s{binary};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
+    argv.reserve(argv_s.size() + 1);
     for (auto& s : argv_s) argv.push_back(s.data());
     argv.push_back(nullptr);
     // The coordinator hands each runner its --out values itself (json to a
@@ -57,6 +58,7 @@ class LocalRunners {
     for (char** e = environ; e && *e; ++e)
       if (std::strncmp(*e, "K6_OUT=", 7) != 0) env_s.emplace_back(*e);
     std::vector<char*> envp;
+    envp.reserve(env_s.size() + 1);
     for (auto& s : env_s) envp.push_back(s.data());
     envp.push_back(nullptr);
     int p[2];

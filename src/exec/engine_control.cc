@@ -235,7 +235,7 @@ void Engine::Impl::show_progress(bool final) {
 }
 
 void Engine::Impl::tick() {
-  workers[0]->sink->add(metrics::kVus, metrics::TagSet(), static_cast<double>(run.stats.vus_active.load()), unix_us());
+  workers[0]->sink->add(metrics::kVus, run_tag_set(), static_cast<double>(run.stats.vus_active.load()), unix_us());
   show_progress(false);
 }
 

@@ -184,6 +184,9 @@ struct Engine::Impl {
   k6::Logger logger;
   k6::RunShared run;
   Options options;
+  /// The run's tags (options.tags / --tag) as the tags of `vus` and `vus_max`
+  /// samples, as k6 tags them (a dashboard filters them by testid).
+  metrics::TagSet run_tag_set() const { return metrics::TagSet({run.global_tags.begin(), run.global_tags.end()}); }
   std::vector<metrics::MetricThresholds> thresholds;
   std::vector<std::unique_ptr<Worker>> workers;
   Vu* vu0 = nullptr;  ///< setup/teardown/handleSummary VU, on workers[0]

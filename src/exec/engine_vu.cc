@@ -283,7 +283,7 @@ void Engine::Impl::init_vus(std::int64_t count) {
   }
   done.wait();
   if (!first_err.empty()) throw js::ScriptError(first_err);
-  workers[0]->sink->add(metrics::kVusMax, metrics::TagSet(), static_cast<double>(count), unix_us());
+  workers[0]->sink->add(metrics::kVusMax, run_tag_set(), static_cast<double>(count), unix_us());
 }
 
 }  // namespace herd::exec

@@ -235,6 +235,7 @@ TEST(BufferedOutputTest, ConcurrentSamplesAllArrive) {
   auto out = std::make_shared<JsonOutput>(path);
   constexpr int kThreads = 4, kEach = 20000;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; t++) {
     threads.emplace_back([&, t] {
       Sink sink(reg);

@@ -9,8 +9,6 @@
 
 #include "harness.h"
 
-extern char** environ;
-
 namespace herd::it {
 namespace {
 
@@ -125,12 +123,12 @@ class Influxd {
   std::string error_;
 };
 
-#define START_INFLUXD(name)                                      \
-  Influxd name;                                                  \
-  if (!name.error().empty()) {                                   \
-    const char* ci = std::getenv("CI");                          \
-    if (ci && std::string(ci) == "true") FAIL() << name.error(); \
-    GTEST_SKIP() << name.error();                                \
+#define START_INFLUXD(name)                                        \
+  Influxd name;                                                    \
+  if (!(name).error().empty()) {                                   \
+    const char* ci = std::getenv("CI");                            \
+    if (ci && std::string(ci) == "true") FAIL() << (name).error(); \
+    GTEST_SKIP() << (name).error();                                \
   }
 
 using InfluxDbTest = HerdTest;

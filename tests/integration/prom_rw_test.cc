@@ -153,8 +153,9 @@ class PromRwTest : public HerdTest {
     EXPECT_EQ(prom.query("sum(histogram_count(k6_http_req_duration_seconds{testid=\"" + testid + "\"}))"), count);
     EXPECT_EQ(prom.query("sum(k6_iterations_total{testid=\"" + testid + "\"})"), 900);
     EXPECT_EQ(prom.query("max(k6_http_req_failed_rate{testid=\"" + testid + "\"})"), 0);
-    // herd's vus gauges carry no tags (run tags included): the only such series of this Prometheus.
-    EXPECT_EQ(prom.query("k6_vus_max"), exp["metrics"]["vus_max"]["value"].get<double>());
+    // vus and vus_max carry the run's tags, as in k6 (a dashboard filters them by testid).
+    EXPECT_EQ(prom.query("k6_vus_max{testid=\"" + testid + "\"}"), exp["metrics"]["vus_max"]["value"].get<double>());
+    EXPECT_EQ(prom.query("count(k6_vus{testid=\"" + testid + "\"})"), 1);
     EXPECT_EQ(prom.query("count(k6_http_req_duration_seconds{testid=\"" + testid + "\",scenario=\"default\"})"), 2)
         << "one series per URL";
   }
