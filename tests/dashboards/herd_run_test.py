@@ -138,6 +138,18 @@ class HerdRunFillsTheDashboards(unittest.TestCase):
             got = self.query(f'sum(k6_http_reqs_total{{testid="{testid}"}})')
             self.assertEqual(float(got[0]["value"][1]), exp["metrics"]["http_reqs"]["count"], testid)
 
+    def test_render_panels_when_asked(self):
+        out_dir = os.environ.get("HERD_DASHBOARD_RENDER")
+        if not out_dir:
+            self.skipTest("HERD_DASHBOARD_RENDER is not set")
+        import render_panels
+        window = {"start": self.start, "end": self.end, "range": self.end - self.start, "step": 1,
+                  "rate_interval": 4}
+        for path in SHIPPED:
+            svg = render_panels.render(self.url, path, "run-a", {"testid_b": "run-b"}, window, out_dir)
+            with open(svg) as f:
+                self.assertNotIn("no data", f.read(), svg)
+
     def test_a_testid_without_a_run_fails_the_check(self):
         rc, out = self.run_checker("--testid", "run-z", os.path.join(os.path.dirname(SHIPPED[0]),
                                                                      "herd-test-overview.json"))
