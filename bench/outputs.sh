@@ -3,26 +3,28 @@
 # without an output and with each of the outputs, at the same load.
 #
 #   bench/outputs.sh [--duration SECONDS] [--repeats N] [--vus N] [--json FILE]
+#                    [--variants "none prw-native prw-stats influxdb influxdb-100ms json"]
 #
 # Variants: none; prw-native (-o experimental-prometheus-rw, trends as native
-# histograms); prw-stats (trend stats, the default); influxdb; json (per-sample
-# reference). One `herd target --threads 1` on core $TARGET_CORE (1), herd on
-# core $GEN_CORE (0), one /usr/bin/prometheus and one /usr/bin/influxd on a
-# third core if there is one (else unpinned), all on loopback with their data
-# in the scratch dir. Repeats alternate the variant order. After each run the
-# sink is asked whether the run's samples arrived (by the run's testid tag);
-# a variant whose output did not deliver is reported FAILED, not as a figure.
+# histograms); prw-stats (trend stats, the default); influxdb; influxdb-100ms
+# (pushInterval=100ms); json (per-sample reference). One `herd target --threads 1`
+# on core $TARGET_CORE (1), herd on core $GEN_CORE (0), one /usr/bin/prometheus
+# and one /usr/bin/influxd on a third core if there is one (else unpinned), all
+# on loopback with their data in the scratch dir. Repeats alternate the variant order. After each run the
+# sink is asked how many of the run's requests arrived (by the run's testid tag);
+# a variant whose output did not deliver them all is reported FAILED, not as a figure.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-DURATION=10 REPEATS=3 VUS=50 JSON_OUT=
+DURATION=10 REPEATS=3 VUS=50 JSON_OUT= VARIANT_ARG="none prw-native prw-stats influxdb influxdb-100ms json"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --duration) DURATION=${2%s}; shift 2 ;;
     --repeats) REPEATS=$2; shift 2 ;;
     --vus) VUS=$2; shift 2 ;;
     --json) JSON_OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --variants) VARIANT_ARG=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -35,10 +37,16 @@ INFLUXD=${INFLUXD:-/usr/bin/influxd}
 [[ -x $INFLUXD ]] || die "$INFLUXD not found (Debian package influxdb; scripts/install-deps.sh)"
 ulimit -n 65536 2>/dev/null || true
 
-VARIANTS=(none prw-native prw-stats influxdb json)
+read -r -a VARIANTS <<<"$VARIANT_ARG"
+for v in "${VARIANTS[@]}"; do
+  case $v in none|prw-native|prw-stats|influxdb|influxdb-100ms|json) ;; *) die "unknown variant $v (none prw-native prw-stats influxdb influxdb-100ms json)" ;; esac
+done
+(( ${#VARIANTS[@]} > 0 )) || die "--variants is empty"
 SINK_CORE=${SINK_CORE:-}
 if [[ -z $SINK_CORE ]] && (( $(nproc) >= 3 )); then SINK_CORE=2; fi
-sink_run() { if [[ -n $SINK_CORE ]]; then taskset -c "$SINK_CORE" "$@"; else "$@"; fi; }
+# Run in the background as `sink_run ... &`: exec, so that $! is the server's own pid (for
+# its CPU ticks and for the cleanup's kill), not a subshell's.
+sink_run() { if [[ -n $SINK_CORE ]]; then exec taskset -c "$SINK_CORE" "$@"; else exec "$@"; fi; }
 
 # A free loopback port (the kernel's pick; released before the server binds it).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -117,7 +125,7 @@ delivered() {
 try:
     r = json.load(sys.stdin)["data"]["result"]; print(float(r[0]["value"][1]) if r else 0)
 except Exception: print(0)' ;;
-    influxdb) curl -s -m 10 -G "http://127.0.0.1:$INFLUX_PORT/query" --data-urlencode "db=bench" \
+    influxdb*) curl -s -m 10 -G "http://127.0.0.1:$INFLUX_PORT/query" --data-urlencode "db=bench" \
                 --data-urlencode "q=SELECT count(\"value\") FROM \"http_reqs\" WHERE \"testid\"='$id'" |
               python3 -c 'import json,sys
 try:
@@ -142,6 +150,9 @@ run_variant() {
       envs=(K6_PROMETHEUS_RW_SERVER_URL="http://127.0.0.1:$PROM_PORT/api/v1/write" K6_PROMETHEUS_RW_PUSH_INTERVAL=1s)
       [[ $v == prw-native ]] && envs+=(K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM=true) ;;
     influxdb) args+=(--out "influxdb=http://127.0.0.1:$INFLUX_PORT/bench") ;;
+    # pushes 10x as often: smaller writes (one 1 s batch at ~40k req/s is over influxd's
+    # default max-body-size of 25 MB and gets HTTP 413)
+    influxdb-100ms) args+=(--out "influxdb=http://127.0.0.1:$INFLUX_PORT/bench?pushInterval=100ms") ;;
     json) args+=(--out "json=$WORK/points.$id.json") ;;
     *) die "unknown variant $v" ;;
   esac
@@ -158,6 +169,7 @@ run_variant() {
   kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; log "$v hung, killed"; }
   wait "$pid" || log "$v: herd exited non-zero: $(tail -3 "$out")"
   w1=$(now_s)
+  grep -iE 'influxdb|prometheus-rw|json|dropped|error' "$out" | head -5 | sed "s/^/[$v herd] /" >&2 || true
   read -r rps err reqs < <(python3 - "$WORK/herd.$id.json" <<'PY'
 import json, sys
 try:
@@ -194,16 +206,17 @@ python3 - "$RESULTS" "$DURATION" "$REPEATS" "$VUS" "$(loadavg)" "${JSON_OUT:-}" 
 import json, math, statistics, sys
 path, dur, reps, vus, load, json_out, sink_core = sys.argv[1:8]
 rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
-order = ["none", "prw-native", "prw-stats", "influxdb", "json"]
+order = ["none", "prw-native", "prw-stats", "influxdb", "influxdb-100ms", "json"]
 res = {}
 for v in order:
     rr = [r for r in rows if r[0] == v]
     if not rr: continue
     rps = [float(r[2]) for r in rr]
     gcpu = [float(r[3]) for r in rr]
-    # an output works when every run's samples reached the sink (none has no sink)
-    ok = v == "none" or all(float(r[7]) > 0 for r in rr)
-    bad_runs = [int(r[1]) for r in rr if v != "none" and float(r[7]) <= 0]
+    # an output works when every request of every run reached the sink (none has no sink):
+    # a sink holding only the first few points (the rest dropped) is not a working output
+    bad_runs = [int(r[1]) for r in rr if v != "none" and not (0 < int(r[6]) <= float(r[7]))]
+    ok = not bad_runs
     res[v] = {
         "ok": ok,
         "failed_runs": bad_runs,
@@ -238,8 +251,8 @@ for v, x in res.items():
         print(f"| {v} | FAILED | ({runs}) | FAILED | {x['gen_cpu_pct_median']:.0f} | FAILED | {x['sink_cpu_pct_median']:.0f} | "
               f"**FAILED** in run(s) {x['failed_runs']}: {check} | {x['wall_s_median']:.1f} |")
         continue
-    ratio = "1" if v == "none" else f"{x['ratio_to_none']:.3f}"
-    eff = "" if v == "none" else f" ({x['cpu_eff_ratio_to_none']:.3f})"
+    ratio = "1" if v == "none" else "-" if x["ratio_to_none"] is None else f"{x['ratio_to_none']:.3f}"
+    eff = "" if v == "none" or x["cpu_eff_ratio_to_none"] is None else f" ({x['cpu_eff_ratio_to_none']:.3f})"
     print(f"| {v} | {x['rps_median']:.0f} | {runs} | {ratio} | {x['gen_cpu_pct_median']:.0f} | "
           f"{x['req_per_gen_cpu_s_median']:.0f}{eff} | {x['sink_cpu_pct_median']:.0f} | ok: {check} | {x['wall_s_median']:.1f} |")
 errs = {v: x["errors"] for v, x in res.items() if x["errors"]}
