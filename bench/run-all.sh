@@ -4,14 +4,15 @@
 #   bench/run-all.sh [--soak DURATION]     (soak is skipped unless --soak is given)
 #
 # throughput: 5 s per tool per repeat, 3 repeats; memory: 10 vs 5,000 VUs, 10 s;
-# init: 10,000 VUs, 3 repeats. Full per-benchmark output goes to stderr.
+# init: 10,000 VUs, 3 repeats; outputs (when /usr/bin/prometheus and /usr/bin/influxd
+# exist): 5 s per variant, 2 repeats. Full per-benchmark output goes to stderr.
 set -euo pipefail
 B=$(cd "$(dirname "$0")" && pwd)
 SOAK=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --soak) SOAK=$2; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -23,15 +24,21 @@ echo "date: $(date -u +%FT%TZ); machine: $(nproc) cores, $(uname -r); uptime at 
 L_TP=$(cut -d' ' -f1 /proc/loadavg); timeout 300 "$B/throughput.sh" --duration 5 --repeats 3 --json "$OUT/tp.json" >&2
 L_MEM=$(cut -d' ' -f1 /proc/loadavg); timeout 300 "$B/memory.sh" --duration 10 --json "$OUT/mem.json" >&2
 L_INIT=$(cut -d' ' -f1 /proc/loadavg); timeout 300 "$B/init.sh" --repeats 3 --json "$OUT/init.json" >&2
+L_OUT=$(cut -d' ' -f1 /proc/loadavg)
+if [[ -x /usr/bin/prometheus && -x /usr/bin/influxd ]]; then
+  timeout 300 "$B/outputs.sh" --duration 5 --repeats 2 --json "$OUT/outputs.json" >&2 || echo "outputs.sh failed" >&2
+else
+  echo "outputs.sh skipped: /usr/bin/prometheus or /usr/bin/influxd missing" >&2
+fi
 L_SOAK=$(cut -d' ' -f1 /proc/loadavg)
 if [[ -n $SOAK ]]; then
   d=$SOAK; case $d in *m) s=$(( ${d%m} * 60 )) ;; *) s=${d%s} ;; esac
   timeout $((s + 300)) "$B/soak.sh" --duration "$SOAK" --json "$OUT/soak.json" >&2
 fi
 
-python3 - "$OUT" "$L_TP" "$L_MEM" "$L_INIT" "$L_SOAK" <<'PY'
+python3 - "$OUT" "$L_TP" "$L_MEM" "$L_INIT" "$L_SOAK" "$L_OUT" <<'PY'
 import json, os, sys
-d, ltp, lmem, linit, lsoak = sys.argv[1:6]
+d, ltp, lmem, linit, lsoak, lout = sys.argv[1:7]
 tp = json.load(open(f"{d}/tp.json")); mem = json.load(open(f"{d}/mem.json")); ini = json.load(open(f"{d}/init.json"))
 t = tp["tools"]
 def ok(b): return "yes" if b else "**no**"
@@ -46,6 +53,13 @@ print(f"| memory per VU, ({mem['high']} - {mem['low']} VUs) | {mem['kb_per_vu']:
       f"{ok(mem['kb_per_vu'] <= 100 and mem['valid'])} | {lmem} |")
 print(f"| init {ini['vus']} VUs (first iteration, minus 1-VU baseline) | {ini['init_cost_ms']:.0f} ms | - | < 1000 ms | "
       f"{ok(ini['init_cost_ms'] < 1000)} | {linit} |")
+if os.path.exists(f"{d}/outputs.json"):
+    o = json.load(open(f"{d}/outputs.json"))
+    for v, x in o["variants"].items():
+        if v == "none": continue
+        fig = "FAILED" if not x["ok"] else f"{x['rps_median']:.0f} req/s ({x['ratio_to_none']:.2f} of none)"
+        print(f"| output {v}, {o['vus']} VUs (median of {o['repeats']} x {o['duration_s']} s) | {fig} | "
+              f"none {o['variants']['none']['rps_median']:.0f} | works | {ok(x['ok'])} | {lout} |")
 if os.path.exists(f"{d}/soak.json"):
     s = json.load(open(f"{d}/soak.json"))
     print(f"| soak {s['vus']} VUs, {s['duration_s']} s: RSS slope between halves | {s['half_slope_kb_per_min']:+.0f} KB/min "
