@@ -234,7 +234,7 @@ struct Coordinator::Impl {
   }
 
   void publish_metrics(const metrics::Snapshot& merged_now, bool final = false) {
-    if (opts.on_merged) opts.on_merged(merged_now, final);
+    if (opts.on_merged) opts.on_merged(merged_now, final, threshold_results);
     if (!opts.control) return;
     opts.control->set_metrics(merged_now, std::chrono::duration_cast<std::chrono::microseconds>(elapsed()),
                               opts.thresholds, threshold_results);

@@ -138,7 +138,9 @@ struct CoordinatorOptions {
   /// When set, gets the merged snapshot every poll_interval (final = false)
   /// and, once the runners' final snapshots are in, the final one (final =
   /// true): --out experimental-prometheus-rw writes the merged series once.
-  std::function<void(const metrics::Snapshot&, bool final)> on_merged;
+  /// `verdicts`: the thresholds' results on that snapshot (the final ones when final).
+  std::function<void(const metrics::Snapshot&, bool final, const std::vector<metrics::ThresholdResult>& verdicts)>
+      on_merged;
 };
 
 /// What happened (for tests and messages).

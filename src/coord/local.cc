@@ -124,7 +124,8 @@ int prepare(const std::string& script, const flags::RunFlags& flags, bool local,
   std::vector<std::string> specs = o.outputs;
   try {  // the coordinator writes the merged series; the runners never get --out
     c.on_merged = exporter::remote_write_feed(
-        specs, cfg.environ, [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); });
+        specs, cfg.environ, [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); },
+        exporter::RunTags(o.tags.begin(), o.tags.end()));
   } catch (const std::invalid_argument& e) {
     return fail(exec::kExitInvalidConfig, e.what());
   }

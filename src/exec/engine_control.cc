@@ -156,7 +156,16 @@ void Engine::Impl::open_outputs() {
     ctx.warn = [this](const std::string& msg) { logger.log(k6::Logger::Level::kWarn, msg, "output"); };
     remote_write = exporter::open_remote_write(
         specs, cfg.environ, [this] { return collect(); },
-        [this](const std::string& msg) { logger.log(k6::Logger::Level::kWarn, msg, "output"); });
+        [this](const std::string& msg) { logger.log(k6::Logger::Level::kWarn, msg, "output"); },
+        [this](const metrics::Snapshot& snap, bool final) {
+          if (options.no_thresholds) return std::vector<metrics::ThresholdResult>{};
+          try {  // the final push: the test's duration, as the end-of-test evaluation
+            return metrics::evaluate_thresholds(thresholds, snap, elapsed(), final);
+          } catch (const std::exception&) {  // a metric not defined yet: reported at the end
+            return std::vector<metrics::ThresholdResult>{};
+          }
+        },
+        exporter::RunTags(options.tags.begin(), options.tags.end()));
     outputs = metrics::open_outputs(specs, cfg.environ, options.system_tags, thresholds, ctx);
   } catch (const metrics::OutputError& e) {
     throw OptionsError(e.what());

@@ -155,8 +155,16 @@ RemoteWriteConfig remote_write_config(const std::map<std::string, std::string>& 
 }
 
 herd::rw::WriteRequest to_write_request(const metrics::Snapshot& snap, const RemoteWriteConfig& cfg,
-                                        std::int64_t time_ms) {
+                                        std::int64_t time_ms, const std::vector<metrics::ThresholdResult>* verdicts) {
   herd::rw::WriteRequest req;
+  if (verdicts) {
+    for (const auto& v : *verdicts) {
+      auto tags = cfg.run_tags;
+      tags.emplace_back("metric", v.selector);
+      tags.emplace_back("threshold", v.source);
+      add_sample(req, std::string(kThresholdSeries), metrics::TagSet(std::move(tags)), v.ok ? 1.0 : 0.0, time_ms);
+    }
+  }
   for (const auto& [key, st] : snap.series) {
     if (key.metric >= snap.metrics.size()) continue;
     const metrics::MetricDef& def = snap.metrics[key.metric];

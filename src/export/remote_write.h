@@ -15,6 +15,7 @@
 
 #include "export/prom_names.h"
 #include "metrics/sink.h"
+#include "metrics/threshold.h"
 #include "remote_write.pb.h"
 
 namespace herd::exporter {
@@ -33,7 +34,15 @@ struct RemoteWriteConfig {
   std::vector<std::pair<std::string, std::string>> headers;  ///< _HEADERS_<NAME>=value, _HTTP_HEADERS=k:v,k:v
   bool insecure_skip_tls_verify = false;                     ///< _INSECURE_SKIP_TLS_VERIFY
   bool stale_markers = false;                                ///< _STALE_MARKERS: at the end, mark every series stale
+  /// Labels of the threshold verdict series besides `metric` and `threshold`:
+  /// the run's tags (options.tags / --tag, e.g. testid), set by whoever opens the output.
+  std::vector<std::pair<std::string, std::string>> run_tags;
 };
+
+/// The series of a threshold verdict: 1 while it passes, 0 once crossed
+/// (labels `metric`: the selector as written, `threshold`: the expression, and
+/// the run's tags). herd's own name: k6's outputs export no verdicts.
+inline constexpr std::string_view kThresholdSeries = "herd_threshold_passed";
 
 /// Reads every K6_PROMETHEUS_RW_* variable of `environ` (and K6_FEATURES)
 /// over the defaults. Throws std::invalid_argument naming the variable for a
@@ -44,8 +53,10 @@ RemoteWriteConfig remote_write_config(const std::map<std::string, std::string>& 
 /// milliseconds), labels sorted by name with "__name__" among them.
 /// Counters, rates (passes / total) and gauges give one sample each; trends
 /// give one gauge per trend stat, or one native histogram.
+/// With `verdicts`, one kThresholdSeries sample per threshold as well.
 herd::rw::WriteRequest to_write_request(const metrics::Snapshot& snap, const RemoteWriteConfig& cfg,
-                                        std::int64_t time_ms);
+                                        std::int64_t time_ms,
+                                        const std::vector<metrics::ThresholdResult>* verdicts = nullptr);
 
 /// The same series as `req` with one staleness marker each at `time_ms`.
 herd::rw::WriteRequest stale_markers(const herd::rw::WriteRequest& req, std::int64_t time_ms);

@@ -4,6 +4,10 @@
 
 #include <bit>
 #include <cmath>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "export/native_histogram.h"
 
@@ -57,6 +61,32 @@ TEST(RemoteWrite, SeriesWithStats) {
   EXPECT_NEAR(p99->samples(0).value(), 0.099, 0.001);  // seconds
   EXPECT_FALSE(find(req, "k6_http_req_duration_seconds"));
   EXPECT_EQ(sample_count(req), 4u);
+}
+
+TEST(RemoteWrite, ThresholdVerdictsWithTheRunTags) {
+  RemoteWriteConfig cfg = remote_write_config({});
+  cfg.run_tags = {{"testid", "t1"}};
+  std::vector<metrics::ThresholdResult> verdicts(2);
+  verdicts[0].selector = "http_req_duration{name:login}";
+  verdicts[0].source = "p(95)<200";
+  verdicts[0].ok = false;
+  verdicts[1].selector = "checks";
+  verdicts[1].source = "rate>0.9";
+  auto req = to_write_request(sample_snapshot(), cfg, 99, &verdicts);
+  std::vector<std::pair<std::map<std::string, std::string>, double>> got;
+  for (const auto& ts : req.timeseries()) {
+    std::map<std::string, std::string> labels;
+    for (const auto& l : ts.labels()) labels[l.name()] = l.value();
+    if (labels["__name__"] == kThresholdSeries) got.emplace_back(labels, ts.samples(0).value());
+  }
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].first, (std::map<std::string, std::string>{{"__name__", "herd_threshold_passed"},
+                                                              {"metric", "http_req_duration{name:login}"},
+                                                              {"testid", "t1"},
+                                                              {"threshold", "p(95)<200"}}));
+  EXPECT_EQ(got[0].second, 0);
+  EXPECT_EQ(got[1].second, 1);
+  EXPECT_EQ(sample_count(to_write_request(sample_snapshot(), cfg, 99)), 4u) << "no verdicts, no series";
 }
 
 TEST(RemoteWrite, NativeHistogramRoundTrip) {

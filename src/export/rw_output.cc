@@ -101,8 +101,12 @@ PushResult RemoteWriteClient::post(const std::string& body, const std::atomic<st
   return r;
 }
 
-RemoteWriteOutput::RemoteWriteOutput(RemoteWriteConfig cfg, SnapshotSource source, Log log)
-    : cfg_(std::move(cfg)), source_(std::move(source)), log_(std::move(log)), client_(cfg_) {
+RemoteWriteOutput::RemoteWriteOutput(RemoteWriteConfig cfg, SnapshotSource source, Log log, Verdicts verdicts)
+    : cfg_(std::move(cfg)),
+      source_(std::move(source)),
+      log_(std::move(log)),
+      verdicts_(std::move(verdicts)),
+      client_(cfg_) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -127,7 +131,9 @@ void RemoteWriteOutput::loop() {
     if (wake_.wait_for(lk, cfg_.push_interval, [this] { return stop_; })) return;
     lk.unlock();
     metrics::Snapshot snap = source_();
-    push(to_write_request(snap, cfg_, next_time_ms()), &give_up_at_ns_);
+    std::vector<metrics::ThresholdResult> v;
+    if (verdicts_) v = verdicts_(snap, false);
+    push(to_write_request(snap, cfg_, next_time_ms(), &v), &give_up_at_ns_);
     lk.lock();
   }
 }
@@ -150,7 +156,8 @@ void RemoteWriteOutput::push(const herd::rw::WriteRequest& req, const std::atomi
          " (the samples are dropped; later failures of this kind are only counted)");
 }
 
-RemoteWriteStats RemoteWriteOutput::finish(const metrics::Snapshot& last) {
+RemoteWriteStats RemoteWriteOutput::finish(const metrics::Snapshot& last,
+                                           const std::vector<metrics::ThresholdResult>* final_verdicts) {
   {
     std::lock_guard<std::mutex> g(mu_);
     stop_ = true;
@@ -158,7 +165,13 @@ RemoteWriteStats RemoteWriteOutput::finish(const metrics::Snapshot& last) {
   give_up_at_ns_ = steady_ns() + std::chrono::nanoseconds(kFinishGrace).count();
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  herd::rw::WriteRequest req = to_write_request(last, cfg_, next_time_ms());
+  std::vector<metrics::ThresholdResult> v;
+  if (final_verdicts) {
+    v = *final_verdicts;
+  } else if (verdicts_) {
+    v = verdicts_(last, true);
+  }
+  herd::rw::WriteRequest req = to_write_request(last, cfg_, next_time_ms(), &v);
   push(req, nullptr);
   if (cfg_.stale_markers) push(stale_markers(req, next_time_ms()), nullptr);
   return stats_;
@@ -175,7 +188,8 @@ std::string RemoteWriteOutput::describe(const RemoteWriteStats& s) {
 std::unique_ptr<RemoteWriteOutput> open_remote_write(std::vector<std::string>& specs,
                                                      const std::map<std::string, std::string>& environ,
                                                      RemoteWriteOutput::SnapshotSource source,
-                                                     RemoteWriteOutput::Log log) {
+                                                     RemoteWriteOutput::Log log, RemoteWriteOutput::Verdicts verdicts,
+                                                     RunTags run_tags) {
   const std::string prefix = "--out " + std::string(kRemoteWriteOutput) + ": ";
   std::vector<std::string> rest;
   int named = 0;
@@ -198,12 +212,13 @@ std::unique_ptr<RemoteWriteOutput> open_remote_write(std::vector<std::string>& s
     throw std::invalid_argument(prefix + e.what());
   }
   specs = std::move(rest);
-  return std::make_unique<RemoteWriteOutput>(std::move(cfg), std::move(source), std::move(log));
+  cfg.run_tags = std::move(run_tags);
+  return std::make_unique<RemoteWriteOutput>(std::move(cfg), std::move(source), std::move(log), std::move(verdicts));
 }
 
 std::shared_ptr<FedRemoteWrite> FedRemoteWrite::open(std::vector<std::string>& specs,
                                                      const std::map<std::string, std::string>& environ,
-                                                     RemoteWriteOutput::Log log) {
+                                                     RemoteWriteOutput::Log log, RunTags run_tags) {
   auto fed = std::make_shared<FedRemoteWrite>();
   FedRemoteWrite* self = fed.get();  // the output stops (in finish or ~FedRemoteWrite) before *self goes
   fed->out_ = open_remote_write(
@@ -212,23 +227,36 @@ std::shared_ptr<FedRemoteWrite> FedRemoteWrite::open(std::vector<std::string>& s
         std::lock_guard<std::mutex> g(self->mu_);
         return self->latest_;
       },
-      std::move(log));
+      std::move(log),
+      // The verdicts offered with the latest snapshot (the source and this run
+      // one after the other on the pusher thread; an offer in between only
+      // makes the verdicts one poll newer than the series).
+      [self](const metrics::Snapshot&, bool) {
+        std::lock_guard<std::mutex> g(self->mu_);
+        return self->verdicts_;
+      },
+      std::move(run_tags));
   return fed->out_ ? fed : nullptr;
 }
 
-void FedRemoteWrite::offer(const metrics::Snapshot& s) {
+void FedRemoteWrite::offer(const metrics::Snapshot& s, std::vector<metrics::ThresholdResult> verdicts) {
   std::lock_guard<std::mutex> g(mu_);
   latest_ = s;
+  verdicts_ = std::move(verdicts);
 }
 
-std::function<void(const metrics::Snapshot&, bool)> remote_write_feed(std::vector<std::string>& specs,
-                                                                      const std::map<std::string, std::string>& environ,
-                                                                      RemoteWriteOutput::Log log) {
-  auto fed = FedRemoteWrite::open(specs, environ, log);
+RemoteWriteStats FedRemoteWrite::finish(const metrics::Snapshot& last, std::vector<metrics::ThresholdResult> verdicts) {
+  return out_->finish(last, &verdicts);
+}
+
+std::function<void(const metrics::Snapshot&, bool, const std::vector<metrics::ThresholdResult>&)> remote_write_feed(
+    std::vector<std::string>& specs, const std::map<std::string, std::string>& environ, RemoteWriteOutput::Log log,
+    RunTags run_tags) {
+  auto fed = FedRemoteWrite::open(specs, environ, log, std::move(run_tags));
   if (!fed) return nullptr;
-  return [fed, log](const metrics::Snapshot& s, bool final) {
-    if (!final) return fed->offer(s);
-    std::string line = RemoteWriteOutput::describe(fed->finish(s));
+  return [fed, log](const metrics::Snapshot& s, bool final, const std::vector<metrics::ThresholdResult>& verdicts) {
+    if (!final) return fed->offer(s, verdicts);
+    std::string line = RemoteWriteOutput::describe(fed->finish(s, verdicts));
     if (log) log(line);
   };
 }

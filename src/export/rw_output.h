@@ -59,9 +59,13 @@ class RemoteWriteOutput {
  public:
   using SnapshotSource = std::function<metrics::Snapshot()>;
   using Log = std::function<void(const std::string&)>;
+  /// The threshold verdicts of a snapshot about to be pushed (`final`: the
+  /// end-of-test one); exported as kThresholdSeries. Called on the pusher thread.
+  using Verdicts = std::function<std::vector<metrics::ThresholdResult>(const metrics::Snapshot&, bool final)>;
   /// Starts the pusher; its first push is one interval from now. `source` is
   /// called on the pusher thread. `log` gets one line per new kind of failure.
-  RemoteWriteOutput(RemoteWriteConfig cfg, SnapshotSource source, Log log);
+  /// `verdicts` may be empty (no threshold series).
+  RemoteWriteOutput(RemoteWriteConfig cfg, SnapshotSource source, Log log, Verdicts verdicts = nullptr);
   ~RemoteWriteOutput();  ///< stops the pusher (an unfinished push is cancelled; no final push)
   RemoteWriteOutput(const RemoteWriteOutput&) = delete;
   RemoteWriteOutput& operator=(const RemoteWriteOutput&) = delete;
@@ -72,7 +76,9 @@ class RemoteWriteOutput {
 
   /// Stops the periodic pushes (cancelling one under way), pushes `last`, then
   /// staleness markers if configured, and returns the counts. Call once.
-  RemoteWriteStats finish(const metrics::Snapshot& last);
+  /// `final_verdicts`: the end-of-test threshold results (else `verdicts` is asked).
+  RemoteWriteStats finish(const metrics::Snapshot& last,
+                          const std::vector<metrics::ThresholdResult>* final_verdicts = nullptr);
   /// One line for the end of the test, e.g. "experimental-prometheus-rw: 1234
   /// samples sent in 5 pushes, 0 dropped".
   static std::string describe(const RemoteWriteStats& s);
@@ -85,6 +91,7 @@ class RemoteWriteOutput {
   RemoteWriteConfig cfg_;
   SnapshotSource source_;
   Log log_;
+  Verdicts verdicts_;
   RemoteWriteClient client_;  ///< used by the pusher thread, then by finish() after the join
   std::mutex mu_;
   std::condition_variable wake_;
@@ -100,20 +107,23 @@ class RemoteWriteOutput {
 
 /// A remote-write output fed from outside: the coordinator hands it the
 /// merged snapshot every poll, and it pushes the latest one every interval.
+using RunTags = std::vector<std::pair<std::string, std::string>>;
+
 class FedRemoteWrite {
  public:
   /// As open_remote_write; null when `specs` do not name the output.
   static std::shared_ptr<FedRemoteWrite> open(std::vector<std::string>& specs,
                                               const std::map<std::string, std::string>& environ,
-                                              RemoteWriteOutput::Log log);
-  /// The latest snapshot (thread-safe).
-  void offer(const metrics::Snapshot& s);
-  /// As RemoteWriteOutput::finish.
-  RemoteWriteStats finish(const metrics::Snapshot& last) { return out_->finish(last); }
+                                              RemoteWriteOutput::Log log, RunTags run_tags = {});
+  /// The latest snapshot and the owner's threshold verdicts on it (thread-safe).
+  void offer(const metrics::Snapshot& s, std::vector<metrics::ThresholdResult> verdicts = {});
+  /// As RemoteWriteOutput::finish, with the final verdicts.
+  RemoteWriteStats finish(const metrics::Snapshot& last, std::vector<metrics::ThresholdResult> verdicts = {});
 
  private:
   std::mutex mu_;
-  metrics::Snapshot latest_;  ///< guarded by mu_
+  metrics::Snapshot latest_;                        ///< guarded by mu_
+  std::vector<metrics::ThresholdResult> verdicts_;  ///< of latest_; guarded by mu_
   std::unique_ptr<RemoteWriteOutput> out_;
 };
 
@@ -122,16 +132,22 @@ class FedRemoteWrite {
 /// Returns null when it is not named. Throws std::invalid_argument, the
 /// message starting with "--out experimental-prometheus-rw: ", for a value
 /// with an argument, a second one, or a bad K6_PROMETHEUS_RW_* variable.
+/// `verdicts` and `run_tags`: threshold verdict series (RemoteWriteOutput,
+/// RemoteWriteConfig::run_tags); may be empty.
 std::unique_ptr<RemoteWriteOutput> open_remote_write(std::vector<std::string>& specs,
                                                      const std::map<std::string, std::string>& environ,
                                                      RemoteWriteOutput::SnapshotSource source,
-                                                     RemoteWriteOutput::Log log);
+                                                     RemoteWriteOutput::Log log,
+                                                     RemoteWriteOutput::Verdicts verdicts = nullptr,
+                                                     RunTags run_tags = {});
 
 /// For the coordinator (CoordinatorOptions::on_merged): opens a FedRemoteWrite
 /// when `specs` name the output and returns a callback that offers it each
 /// merged snapshot and, for the final one, finishes it and logs the counts.
 /// Empty when not named; throws as open_remote_write.
-std::function<void(const metrics::Snapshot&, bool final)> remote_write_feed(
-    std::vector<std::string>& specs, const std::map<std::string, std::string>& environ, RemoteWriteOutput::Log log);
+/// `verdicts` are the coordinator's threshold results on that snapshot.
+std::function<void(const metrics::Snapshot&, bool final, const std::vector<metrics::ThresholdResult>& verdicts)>
+remote_write_feed(std::vector<std::string>& specs, const std::map<std::string, std::string>& environ,
+                  RemoteWriteOutput::Log log, RunTags run_tags = {});
 
 }  // namespace herd::exporter

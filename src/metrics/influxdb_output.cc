@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
+#include <string_view>
 
 #include "util/duration.h"
 #include "util/url.h"
@@ -487,6 +488,10 @@ void InfluxDbOutput::observe(const Registry& reg, const Sample& s) {
   buf_ += rest;
   pending_bytes_ += names_[s.metric].size() + rest.size();
   ++buf_points_;
+  if (buf_.size() >= kMaxWriteBytes && !write_due_) {
+    write_due_ = true;
+    flusher_cv_.notify_one();
+  }
 }
 
 void InfluxDbOutput::create_database() {
@@ -573,6 +578,8 @@ void InfluxDbOutput::failed(const std::string& err, std::uint64_t points) {
 void InfluxDbOutput::sender_loop() {
   CurlEasy h(curl_easy_init());
   CurlSlist headers(curl_slist_append(nullptr, "Content-Type: text/plain; charset=utf-8"));
+  // No "Expect: 100-continue" round trip before each (large) write.
+  if (headers) headers.reset(curl_slist_append(headers.release(), "Expect:"));
   if (h) {
     curl_easy_setopt(h.get(), CURLOPT_URL, write_url_.c_str());
     curl_easy_setopt(h.get(), CURLOPT_POST, 1L);
@@ -619,14 +626,33 @@ void InfluxDbOutput::flusher_loop() {
   create_database();
   std::unique_lock lk(mu_);
   for (;;) {
-    flusher_cv_.wait_for(lk, cfg_.push_interval, [this] { return stop_ || push_requested_ > push_done_; });
+    flusher_cv_.wait_for(lk, cfg_.push_interval,
+                         [this] { return stop_ || write_due_ || push_requested_ > push_done_; });
     std::uint64_t push = push_requested_;
+    write_due_ = false;
     if (buf_points_ > 0) {
-      queue_.push_back(Batch{std::move(buf_), buf_points_});
+      // Writes of at most kMaxWriteBytes, cut after a point's '\n' (points never hold one).
+      std::string_view all = buf_;
+      std::uint64_t points_left = buf_points_;
+      while (!all.empty()) {
+        std::size_t cut = all.size();
+        if (cut > kMaxWriteBytes) {
+          std::size_t nl = all.rfind('\n', kMaxWriteBytes - 1);
+          cut = nl == std::string_view::npos ? all.find('\n') + 1 : nl + 1;
+          if (cut == 0) cut = all.size();  // no newline at all: one write
+        }
+        std::string_view part = all.substr(0, cut);
+        auto points = static_cast<std::uint64_t>(std::count(part.begin(), part.end(), '\n'));
+        if (cut == all.size()) points = points_left;  // the last part takes the rest of the count
+        points = std::min(points, points_left);
+        points_left -= points;
+        queue_.push_back(Batch{std::string(part), points});
+        all.remove_prefix(cut);
+      }
       buf_ = std::string();
       buf_.reserve(1 << 16);
       buf_points_ = 0;
-      sender_cv_.notify_one();
+      sender_cv_.notify_all();
     }
     push_done_ = push;
     idle_cv_.notify_all();

@@ -107,6 +107,11 @@ class InfluxDbOutput : public Output {
   Counts counts() const;
 
   static constexpr std::size_t kMaxPendingBytes = 64u << 20;
+  /// The largest body of one write: a push interval's points go in several
+  /// writes of at most this many bytes (influxd refuses bodies over its
+  /// max-body-size, 25 MB by default, with HTTP 413), and the flusher wakes
+  /// early when this many are waiting.
+  static constexpr std::size_t kMaxWriteBytes = 4u << 20;
 
  private:
   struct Batch {
@@ -139,6 +144,7 @@ class InfluxDbOutput : public Output {
   std::uint64_t push_requested_ = 0;  ///< flush(): generation asked of the flusher
   std::uint64_t push_done_ = 0;
   bool stop_ = false;
+  bool write_due_ = false;       ///< buf_ reached kMaxWriteBytes: the flusher batches it now; guarded by mu_
   bool producing_done_ = false;  ///< the flusher queued its last batch
   bool finished_ = false;
   bool created_ = false;  ///< CREATE DATABASE was tried; senders wait for it

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -317,6 +318,35 @@ TEST(InfluxDbOutputTest, WritesOnePointPerSampleWithK6Fields) {
             std::string::npos)
       << all;
   EXPECT_NE(out.end_note().find("1 of 3 points were not written"), std::string::npos) << out.end_note();
+}
+
+// A busy test makes more than influxd takes in one body (25 MB by default:
+// HTTP 413, every point lost). Writes are cut at kMaxWriteBytes, between points.
+TEST(InfluxDbOutputTest, BigPushIntervalsGoInSeveralWrites) {
+  TinyServer srv(204);
+  InfluxConfig cfg = influx_config(srv.url() + "/db?pushInterval=10s", {});
+  Fixture f;
+  InfluxDbOutput out(cfg, nullptr);
+  constexpr std::uint64_t kPoints = 150'000;  // ~13 MB of line protocol
+  for (std::uint64_t i = 0; i < kPoints; ++i)
+    out.observe(f.reg,
+                Sample{f.m, f.tags, static_cast<double>(i), 1'700'000'000'000'000 + static_cast<std::int64_t>(i)});
+  out.finish();
+  EXPECT_EQ(out.counts().written, kPoints);
+  EXPECT_EQ(out.counts().dropped, 0u);
+  std::uint64_t lines = 0;
+  int writes = 0;
+  for (const auto& r : srv.requests()) {
+    if (r.rfind("POST /write", 0) != 0) continue;
+    ++writes;
+    std::string body = r.substr(r.find("\r\n\r\n") + 4);
+    EXPECT_LE(body.size(), InfluxDbOutput::kMaxWriteBytes);
+    EXPECT_EQ(body.back(), '\n') << "cut between points";
+    lines += static_cast<std::uint64_t>(std::count(body.begin(), body.end(), '\n'));
+    EXPECT_EQ(r.find("Expect: 100-continue"), std::string::npos);
+  }
+  EXPECT_GE(writes, 3);
+  EXPECT_EQ(lines, kPoints);
 }
 
 TEST(InfluxDbOutputTest, TypedTagFieldsAndPrecision) {

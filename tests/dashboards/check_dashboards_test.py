@@ -149,7 +149,8 @@ class ShippedDashboards(unittest.TestCase):
         text = json.dumps([p["targets"] for p in cd.panels_of(d)])
         for needle in ["k6_http_reqs_total", "k6_vus", "k6_http_req_failed_rate", "k6_checks_rate",
                        "histogram_quantile(0.5,", "histogram_quantile(0.9,", "histogram_quantile(0.95,",
-                       "histogram_quantile(0.99,", "k6_data_sent_total", "k6_data_received_total"]:
+                       "histogram_quantile(0.99,", "k6_data_sent_total", "k6_data_received_total",
+                       "herd_threshold_passed"]:
             self.assertIn(needle, text)
         names = [v["name"] for v in d["templating"]["list"]]
         self.assertEqual(names, ["datasource", "testid"])
@@ -300,6 +301,8 @@ def herd_like_series(testid, end_ms, points=60, step_ms=5000):
     out.append(rw.timeseries(dict(base, __name__="k6_checks_rate", check="status is 200"), [(0.8, t) for t in times]))
     out.append(rw.timeseries({"__name__": "k6_vus", "testid": testid}, [(10, t) for t in times]))
     out.append(rw.timeseries({"__name__": "k6_vus_max", "testid": testid}, [(10, t) for t in times]))
+    out.append(rw.timeseries({"__name__": "herd_threshold_passed", "testid": testid, "metric": "http_req_duration",
+                              "threshold": "p(95)<500"}, [(1, t) for t in times]))
     return out
 
 

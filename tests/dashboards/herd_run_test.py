@@ -30,6 +30,10 @@ SCRIPT = r"""
 import http from 'k6/http';
 import { check, group, sleep } from 'k6';
 export const options = {
+  thresholds: {
+    http_req_duration: ['p(95)<5000'],
+    'http_req_failed{scenario:api}': ['rate<0.1'],
+  },
   scenarios: {
     browse: { executor: 'constant-vus', vus: 2, duration: '8s', exec: 'browse' },
     api: { executor: 'constant-vus', vus: 2, duration: '8s', exec: 'api' },
@@ -101,7 +105,7 @@ class HerdRunFillsTheDashboards(unittest.TestCase):
             r = subprocess.run([cls.herd, "run", "-q", "--no-summary", "-o", "experimental-prometheus-rw", "--tag",
                                 f"testid={testid}", "--summary-export", export, script],
                                env=env, capture_output=True, text=True, timeout=120)
-            if r.returncode != 0:
+            if r.returncode not in (0, 99):  # 99: the api scenario's failed share crosses its threshold
                 raise RuntimeError(f"herd run {testid} exited {r.returncode}: {r.stderr[-2000:]}")
             with open(export) as f:
                 cls.exports[testid] = json.load(f)
@@ -149,6 +153,18 @@ class HerdRunFillsTheDashboards(unittest.TestCase):
             svg = render_panels.render(self.url, path, "run-a", {"testid_b": "run-b"}, window, out_dir)
             with open(svg) as f:
                 self.assertNotIn("no data", f.read(), svg)
+
+    def test_threshold_verdicts_are_the_summarys(self):
+        for testid, exp in self.exports.items():
+            got = {(r["metric"]["metric"], r["metric"]["threshold"]): float(r["value"][1])
+                   for r in self.query(f'last_over_time(herd_threshold_passed{{testid="{testid}"}}[5m])')}
+            want = {}
+            for metric, m in exp["metrics"].items():  # --summary-export: true = crossed (k6's format)
+                for source, crossed in (m.get("thresholds") or {}).items():
+                    want[(metric, source)] = 0.0 if crossed else 1.0
+            self.assertEqual(got, want, testid)
+            self.assertEqual(got[("http_req_failed{scenario:api}", "rate<0.1")], 0.0)
+            self.assertEqual(got[("http_req_duration", "p(95)<5000")], 1.0)
 
     def test_a_testid_without_a_run_fails_the_check(self):
         rc, out = self.run_checker("--testid", "run-z", os.path.join(os.path.dirname(SHIPPED[0]),

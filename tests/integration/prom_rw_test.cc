@@ -106,7 +106,10 @@ bool have_prometheus() {
 const char* const kLoad = R"JS(
 import http from 'k6/http';
 import { sleep } from 'k6';
-export const options = { vus: 6, iterations: 900 };
+export const options = {
+  vus: 6, iterations: 900,
+  thresholds: { http_req_duration: ['p(95)<60000'], 'http_reqs{status:200}': ['count<10'] },
+};
 export default function () {
   sleep(0.01);  // ~1.5 s in all: pushes while it runs (the coordinator merges every second)
   http.get(__ENV.BASE_URL + '/');
@@ -129,7 +132,7 @@ class PromRwTest : public HerdTest {
     std::vector<std::string> args = {"--out", "experimental-prometheus-rw", "--tag", "testid=" + testid};
     args.insert(args.end(), extra.begin(), extra.end());
     json exp = run_export(kLoad, &r, args, env(prom));
-    ASSERT_EQ(r.exit_code, 0) << r;
+    ASSERT_EQ(r.exit_code, 99) << r;  // the count<10 threshold is crossed on purpose
     ASSERT_TRUE(exp.is_object()) << r;
     // Periodic pushes and the final one, all accepted; written by one process only.
     static const std::regex re(R"(samples sent in (\d+) pushes, 0 samples dropped)");
@@ -158,6 +161,15 @@ class PromRwTest : public HerdTest {
     EXPECT_EQ(prom.query("count(k6_vus{testid=\"" + testid + "\"})"), 1);
     EXPECT_EQ(prom.query("count(k6_http_req_duration_seconds{testid=\"" + testid + "\",scenario=\"default\"})"), 2)
         << "one series per URL";
+    // Threshold verdicts (herd_threshold_passed, 1 passes / 0 crossed): the last push carries the
+    // summary's, from the process or from the coordinator.
+    auto verdict = [&](const std::string& metric, const std::string& source) {
+      return prom.query("herd_threshold_passed{testid=\"" + testid + "\",metric=\"" + metric + "\",threshold=\"" +
+                        source + "\"}");
+    };
+    EXPECT_EQ(verdict("http_req_duration", "p(95)<60000"), 1);
+    EXPECT_EQ(verdict("http_reqs{status:200}", "count<10"), 0);
+    EXPECT_EQ(exp["metrics"]["http_reqs{status:200}"]["thresholds"]["count<10"], true) << "crossed in the summary";
   }
 };
 
@@ -186,7 +198,7 @@ TEST_F(PromRwTest, TrendStatsByDefault) {
   e["K6_PROMETHEUS_RW_STALE_MARKERS"] = "true";
   ProcResult r;
   json exp = run_export(kLoad, &r, {"--out", "experimental-prometheus-rw", "--tag", "testid=stats"}, e);
-  ASSERT_EQ(r.exit_code, 0) << r;
+  ASSERT_EQ(r.exit_code, 99) << r;  // kLoad's count<10 threshold
   // Staleness markers end every series: an instant query finds nothing now...
   EXPECT_TRUE(std::isnan(prom.query("sum(k6_http_req_duration_count{testid=\"stats\"})")));
   // ...but the values before the end are there.
