@@ -3,161 +3,18 @@
 // results (`herd coordinator --address`, GET /v1/summary, --linger) and the
 // one-line result files of `herd coordinator --result-file` and
 // `herd inspect --result-file`. Real runner and coordinator processes on loopback.
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/wait.h>
-
-#include <mutex>
-#include <thread>
-
-#include "harness.h"
+#include "live_process.h"
 
 namespace herd::it {
 namespace {
 
-/// A herd process in the background whose output is collected while it runs,
-/// so that a test can wait for a line and talk to the process meanwhile.
-/// The destructor kills (SIGKILL) and reaps it if it is still running.
-class LiveProcess {
+/// herd in the background, its output collected while it runs (live_process.h).
+class LiveProcess : public BackgroundProcess {
  public:
   LiveProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-              const std::string& cwd) {
-    // Everything the child needs is prepared before fork(): the parent is multithreaded.
-    std::vector<std::string> argv_s{herd_binary()};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::map<std::string, std::string> envm;
-    for (char** e = environ; e && *e; e++) {
-      const char* eq = std::strchr(*e, '=');
-      if (!eq) continue;
-      std::string k(*e, static_cast<size_t>(eq - *e));
-      if (k.rfind("K6_", 0) != 0) envm[k] = eq + 1;
-    }
-    for (auto& [k, v] : env) envm[k] = v;
-    std::vector<std::string> env_s;
-    env_s.reserve(envm.size());
-    for (auto& [k, v] : envm) env_s.push_back(k + "=" + v);
-    std::vector<char*> argv, envp;
-    for (auto& s : argv_s) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    for (auto& s : env_s) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    int out_p[2], err_p[2];
-    if (pipe2(out_p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    if (pipe2(err_p, O_CLOEXEC) != 0) {
-      close(out_p[0]);
-      close(out_p[1]);
-      throw std::runtime_error("pipe failed");
-    }
-    pid_ = fork();
-    if (pid_ < 0) {
-      for (int fd : {out_p[0], out_p[1], err_p[0], err_p[1]}) close(fd);
-      throw std::runtime_error("fork failed");
-    }
-    if (pid_ == 0) {
-      int devnull = open("/dev/null", O_RDONLY);
-      if (devnull >= 0) dup2(devnull, 0);
-      dup2(out_p[1], 1);
-      dup2(err_p[1], 2);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      signal(SIGPIPE, SIG_DFL);
-      if (chdir(cwd.c_str()) != 0) _exit(126);
-      execve(argv[0], argv.data(), envp.data());
-      _exit(127);
-    }
-    close(out_p[1]);
-    close(err_p[1]);
-    try {
-      reader_ = std::jthread([this, o = out_p[0], e = err_p[0]] { read_loop(o, e); });
-    } catch (...) {  // no reader thread: leave no process nor pipe behind
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      close(out_p[0]);
-      close(err_p[0]);
-      throw;
-    }
-  }
-  ~LiveProcess() {
-    if (!exit_code_) {
-      kill(pid_, SIGKILL);
-      int st = 0;
-      waitpid(pid_, &st, 0);
-    }
-    if (reader_.joinable()) reader_.join();
-    expect_no_sanitizer_report(err_);
-  }
-  LiveProcess(const LiveProcess&) = delete;
-  LiveProcess& operator=(const LiveProcess&) = delete;
-
-  pid_t pid() const { return pid_; }
-  std::string err() const {
-    std::lock_guard<std::mutex> g(mu_);
-    return err_;
-  }
-  std::string out() const {
-    std::lock_guard<std::mutex> g(mu_);
-    return out_;
-  }
-
-  /// Waits until `re` matches stderr; returns its first group ("" after `timeout`).
-  std::string wait_for(const std::regex& re, std::chrono::milliseconds timeout) const {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::smatch m;
-      std::string e = err();
-      if (std::regex_search(e, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
-      std::this_thread::sleep_for(20ms);
-    }
-    return "";
-  }
-
-  /// Waits for the exit: its code (128 + signal when killed), nullopt after `timeout`.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
-    if (exit_code_) return exit_code_;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      int st = 0;
-      pid_t w = waitpid(pid_, &st, WNOHANG);
-      if (w == pid_) {
-        exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (reader_.joinable()) reader_.join();
-        return exit_code_;
-      }
-      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-  bool running() { return !wait_exit(0ms).has_value(); }
-
- private:
-  /// Never throws (it is a thread's body): what cannot be kept is dropped.
-  void read_loop(int out_fd, int err_fd) noexcept {
-    int fds[2] = {out_fd, err_fd};
-    bool open_fd[2] = {true, true};
-    while (open_fd[0] || open_fd[1]) {
-      read_pipes(fds, open_fd, 100, [this](int i, const char* data, size_t n) {
-        try {
-          std::lock_guard<std::mutex> g(mu_);
-          (i == 0 ? out_ : err_).append(data, n);
-        } catch (...) {
-        }
-      });
-    }
-    close(out_fd);
-    close(err_fd);
-  }
-
-  pid_t pid_ = -1;
-  std::optional<int> exit_code_;
-  mutable std::mutex mu_;
-  std::string out_, err_;
-  std::jthread reader_;  ///< last: joined (by the destructor at the latest) before what it writes goes
+              const std::string& cwd)
+      : BackgroundProcess(herd_binary(), args, env, cwd) {}
 };
-
-std::ostream& operator<<(std::ostream& os, const LiveProcess& p) {
-  return os << "--- stdout ---\n" << p.out().substr(0, 4000) << "\n--- stderr ---\n" << p.err().substr(0, 6000);
-}
 
 const std::string kStop = R"({"data":{"type":"status","id":"default","attributes":{"stopped":true}}})";
 

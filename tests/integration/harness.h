@@ -14,7 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -524,5 +526,20 @@ class HerdTest : public ::testing::Test {
     else                                                                                \
       EXPECT_GT(_passes, 0) << (res);                                                   \
   } while (0)
+
+/// `s` percent-encoded for a URL query value (RFC 3986 unreserved characters kept).
+inline std::string url_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
 
 }  // namespace herd::it

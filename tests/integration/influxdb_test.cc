@@ -12,20 +12,6 @@
 namespace herd::it {
 namespace {
 
-std::string url_encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 /// A body in HTTP/1.1 chunked transfer coding, decoded (influxd answers /query so).
 std::string dechunk(const std::string& body) {
   std::string out;

@@ -18,7 +18,7 @@ namespace herd::it {
 /// A process (herd, or a server such as Prometheus) in the background whose
 /// output is collected while it runs, so that a test can wait for a line and
 /// talk to the process meanwhile. The destructor kills (SIGKILL) and reaps it
-/// if it is still running. (coordinator_api_test.cc has the herd-only original.)
+/// if it is still running.
 class BackgroundProcess {
  public:
   BackgroundProcess(const std::string& binary, const std::vector<std::string>& args,

@@ -22,20 +22,6 @@ export default function () {
 }
 )";
 
-std::string url_encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 /// Sum of a counter's series in an exposition; checks that every line is a
 /// comment or `name{labels} value` (a failure names the line). -1 when absent.
 double parse_exposition(const std::string& text, const std::string& sample_name) {
