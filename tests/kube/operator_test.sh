@@ -343,7 +343,8 @@ case_prometheus_rw() { # issue #13: a k6-operator user's -o experimental-prometh
     --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver \
     --enable-feature=native-histograms >"$dir/prom.log" 2>&1 &
   local prom_pid=$!
-  trap 'quietly kill $TARGET_PID; quietly kill $prom_pid; rm -rf "$dir"; quietly kubectl delete namespace "$NS" --wait=false' EXIT
+  # prom_pid and dir are expanded now: they are locals, gone when the EXIT trap runs.
+  trap 'quietly kill $TARGET_PID; quietly kill '"$prom_pid"'; rm -rf '"'$dir'"'; quietly kubectl delete namespace "$NS" --wait=false' EXIT
   retry 30 curl -sf "http://127.0.0.1:$port/-/ready"
   script s "$ITER_SCRIPT"
   # Written as a k6-operator user would: the output in arguments, its settings in runner.env.
