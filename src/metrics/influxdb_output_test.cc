@@ -106,8 +106,8 @@ TEST(InfluxConfigTest, UrlForms) {
   EXPECT_EQ(c.db, "k6");
   c = influx_config("http://127.0.0.1:8086/", {{"K6_INFLUXDB_DB", "fromenv"}});
   EXPECT_EQ(c.db, "fromenv");
-  c = influx_config("https://influx.example.com/influxdb/myk6db", {});  // a reverse proxy's path prefix
-  EXPECT_EQ(c.addr, "https://influx.example.com/influxdb");
+  c = influx_config("https://127.0.0.3:8086/influxdb/myk6db", {});  // a reverse proxy's path prefix
+  EXPECT_EQ(c.addr, "https://127.0.0.3:8086/influxdb");
   EXPECT_EQ(c.db, "myk6db");
   c = influx_config("http://us%40r:p%3Ass@[::1]:8086/d%20b", {});
   EXPECT_EQ(c.addr, "http://[::1]:8086");
@@ -132,7 +132,7 @@ TEST(InfluxConfigTest, UrlForms) {
 
 TEST(InfluxConfigTest, EnvironmentUnderTheUrl) {
   std::map<std::string, std::string> env = {
-      {"K6_INFLUXDB_ADDR", "http://10.0.0.1:9999/prefix/"},
+      {"K6_INFLUXDB_ADDR", "http://127.0.0.2:9999/prefix/"},
       {"K6_INFLUXDB_DB", "envdb"},
       {"K6_INFLUXDB_USERNAME", "u"},
       {"K6_INFLUXDB_PASSWORD", "p"},
@@ -146,7 +146,7 @@ TEST(InfluxConfigTest, EnvironmentUnderTheUrl) {
       {"K6_INFLUXDB_PROXY", "http://127.0.0.1:3128"},
   };
   InfluxConfig c = influx_config(std::nullopt, env);
-  EXPECT_EQ(c.addr, "http://10.0.0.1:9999/prefix");
+  EXPECT_EQ(c.addr, "http://127.0.0.2:9999/prefix");
   EXPECT_EQ(c.db, "envdb");
   EXPECT_EQ(*c.username, "u");
   EXPECT_EQ(c.password, "p");
