@@ -41,14 +41,16 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --preset debug -j "$jobs" -LE kube-e2e | tee -a "$log"  # the end-to-end suites ran on the release binary
 
 # ThreadSanitizer over the multi-threaded parts: the engine (workers, controller,
-# control calls), the control API server, the coordinator and the kube client.
+# control calls), the control API server, the coordinator, the kube client, and
+# the outputs' writer threads (metrics: json/csv/InfluxDB; export: remote write).
 # Only those test binaries are built (the whole tree under TSan is too slow for
 # CI); the others show up as *_NOT_BUILT and are left out. A race fails the run
 # (halt_on_error). setarch -R: TSan's fixed memory layout needs no ASLR on
 # kernels with many mmap random bits ("unexpected memory mapping").
-echo "== tsan build (ThreadSanitizer; engine, control API, coordinator and kube tests)"
+echo "== tsan build (ThreadSanitizer; engine, control API, coordinator, kube, metrics and export tests)"
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan -j "$jobs" --target herd_engine_test herd_api_test herd_coord_test herd_kube_test
+cmake --build --preset tsan -j "$jobs" --target herd_engine_test herd_api_test herd_coord_test herd_kube_test \
+  herd_metrics_test herd_export_test
 echo "== tsan tests"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   setarch "$(uname -m)" -R ctest --preset tsan -j "$jobs" -LE 'kube-e2e|examples' -E '_NOT_BUILT$' | tee -a "$log"
