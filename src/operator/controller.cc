@@ -168,14 +168,13 @@ std::chrono::milliseconds Controller::reconcile_zone(const std::string& ns, cons
 
 void Controller::note_informer_error(const std::string& path, const kube::InformerError& e) {
   const std::string resource = resource_of(path);
-  {
-    std::lock_guard lock(errors_mu_);
-    ++informer_errors_[{resource, e.code}];
-  }
   std::string hint;
   if (e.code == 403) hint = " (the operator's RBAC role needs list and watch on " + resource + ")";
+  // Logged before it is counted: whoever sees the count finds the line in the log.
   std::fprintf(stderr, "herd operator: %s %s failed, HTTP %s, retrying: %s%s\n", e.verb.c_str(), describe(path).c_str(),
                e.code ? std::to_string(e.code).c_str() : "none (no answer)", e.message.c_str(), hint.c_str());
+  std::lock_guard lock(errors_mu_);
+  ++informer_errors_[{resource, e.code}];
 }
 
 std::map<std::pair<std::string, long>, std::uint64_t> Controller::informer_errors() const {
