@@ -494,6 +494,28 @@ void InfluxDbOutput::observe(const Registry& reg, const Sample& s) {
   }
 }
 
+/// What every request to the server shares: timeout, user agent, body
+/// collection, the abort check, credentials, proxy and TLS verification.
+void InfluxDbOutput::set_common_options(void* easy) {
+  CURL* h = static_cast<CURL*>(easy);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(cfg_.request_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "herd");
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_body);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, abort_check);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &abort_);
+  if (cfg_.username) {
+    curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(h, CURLOPT_USERNAME, cfg_.username->c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, cfg_.password.c_str());
+  }
+  if (!cfg_.proxy.empty()) curl_easy_setopt(h, CURLOPT_PROXY, cfg_.proxy.c_str());
+  if (cfg_.insecure) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+}
+
 void InfluxDbOutput::create_database() {
   CurlEasy h(curl_easy_init());
   if (!h) return;
@@ -509,22 +531,8 @@ void InfluxDbOutput::create_database() {
   curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(h.get(), CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(cfg_.request_timeout.count()));
-  curl_easy_setopt(h.get(), CURLOPT_USERAGENT, "herd");
-  curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, collect_body);
+  set_common_options(h.get());
   curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(h.get(), CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h.get(), CURLOPT_XFERINFOFUNCTION, abort_check);
-  curl_easy_setopt(h.get(), CURLOPT_XFERINFODATA, &abort_);
-  if (cfg_.username) {
-    curl_easy_setopt(h.get(), CURLOPT_USERNAME, cfg_.username->c_str());
-    curl_easy_setopt(h.get(), CURLOPT_PASSWORD, cfg_.password.c_str());
-  }
-  if (!cfg_.proxy.empty()) curl_easy_setopt(h.get(), CURLOPT_PROXY, cfg_.proxy.c_str());
-  if (cfg_.insecure) {
-    curl_easy_setopt(h.get(), CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h.get(), CURLOPT_SSL_VERIFYHOST, 0L);
-  }
   // As k6: failing is usually harmless (a user without admin rights on an
   // existing database); a server that is down shows in the writes.
   curl_easy_perform(h.get());
@@ -585,22 +593,7 @@ void InfluxDbOutput::sender_loop() {
     curl_easy_setopt(h.get(), CURLOPT_POST, 1L);
     curl_easy_setopt(h.get(), CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(cfg_.request_timeout.count()));
-    curl_easy_setopt(h.get(), CURLOPT_USERAGENT, "herd");
-    curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, collect_body);
-    curl_easy_setopt(h.get(), CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h.get(), CURLOPT_XFERINFOFUNCTION, abort_check);
-    curl_easy_setopt(h.get(), CURLOPT_XFERINFODATA, &abort_);
-    if (cfg_.username) {
-      curl_easy_setopt(h.get(), CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-      curl_easy_setopt(h.get(), CURLOPT_USERNAME, cfg_.username->c_str());
-      curl_easy_setopt(h.get(), CURLOPT_PASSWORD, cfg_.password.c_str());
-    }
-    if (!cfg_.proxy.empty()) curl_easy_setopt(h.get(), CURLOPT_PROXY, cfg_.proxy.c_str());
-    if (cfg_.insecure) {
-      curl_easy_setopt(h.get(), CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(h.get(), CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    set_common_options(h.get());
   }
   std::unique_lock lk(mu_);
   for (;;) {

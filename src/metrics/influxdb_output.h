@@ -120,6 +120,7 @@ class InfluxDbOutput : public Output {
   };
   void flusher_loop();
   void sender_loop();
+  void set_common_options(void* easy);  ///< a CURL*
   void create_database();
   /// POSTs one batch; "" or the error.
   std::string post_write(void* easy, const Batch& b);
