@@ -134,7 +134,7 @@ TEST(RemoteWrite, Config) {
   EXPECT_EQ(d.trend_stats[0].suffix, "p99");
   EXPECT_FALSE(d.native_histograms);
 
-  RemoteWriteConfig c = remote_write_config({{"K6_PROMETHEUS_RW_SERVER_URL", "https://prom:9090/w"},
+  RemoteWriteConfig c = remote_write_config({{"K6_PROMETHEUS_RW_SERVER_URL", "https://127.0.0.1:9090/w"},
                                              {"K6_PROMETHEUS_RW_PUSH_INTERVAL", "250ms"},
                                              {"K6_PROMETHEUS_RW_TREND_STATS", "avg,p(95),max"},
                                              {"K6_PROMETHEUS_RW_USERNAME", "u"},
@@ -143,7 +143,7 @@ TEST(RemoteWrite, Config) {
                                              {"K6_PROMETHEUS_RW_HTTP_HEADERS", "a:1,b:2:3"},
                                              {"K6_PROMETHEUS_RW_INSECURE_SKIP_TLS_VERIFY", "true"},
                                              {"K6_PROMETHEUS_RW_STALE_MARKERS", "1"}});
-  EXPECT_EQ(c.url, "https://prom:9090/w");
+  EXPECT_EQ(c.url, "https://127.0.0.1:9090/w");
   EXPECT_EQ(c.push_interval.count(), 250);
   EXPECT_EQ(c.trend_stats.size(), 3u);
   EXPECT_TRUE(c.basic_auth);

@@ -98,7 +98,7 @@ TEST(Outputs, EveryFormOfOutIsFound) {
                               "--tag",
                               "out=json",  // a value, not an --out
                               "--out=json=a.json",
-                              "-o=influxdb=http://i:8086/k6",
+                              "-o=influxdb=http://127.0.0.1:8086/k6",
                               "-ocsv=b.csv",
                               "-qo",
                               "experimental-prometheus-rw=x",
@@ -110,7 +110,7 @@ TEST(Outputs, EveryFormOfOutIsFound) {
                               "-o",
                               "after-dashdash"};
   EXPECT_EQ(output_values(in),
-            (std::vector<std::string>{"experimental-prometheus-rw", "json=a.json", "influxdb=http://i:8086/k6",
+            (std::vector<std::string>{"experimental-prometheus-rw", "json=a.json", "influxdb=http://127.0.0.1:8086/k6",
                                       "csv=b.csv", "experimental-prometheus-rw=x", "json=c.json"}));
   EXPECT_TRUE(output_values({"--out"}).empty());  // no value: nothing
   EXPECT_TRUE(output_values({"-qv", "script.js"}).empty());

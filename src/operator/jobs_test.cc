@@ -193,10 +193,11 @@ TEST(Jobs, TimeoutsMustBeDurations) {
 TEST(Jobs, PrometheusRemoteWriteMovesToTheCoordinator) {
   json spec = base_spec();
   spec["arguments"] =
-      "--vus 8 -o experimental-prometheus-rw --out=json=/tmp/a.json -o=influxdb=http://i:8086/k6 --tag testid=t1";
+      "--vus 8 -o experimental-prometheus-rw --out=json=/tmp/a.json -o=influxdb=http://127.0.0.1:8086/k6 --tag "
+      "testid=t1";
   json secret = {{"secretKeyRef", {{"name", "rw"}, {"key", "password"}}}};
   spec["runner"]["env"] = json::array({
-      json{{"name", "K6_PROMETHEUS_RW_SERVER_URL"}, {"value", "http://prom:9090/api/v1/write"}},
+      json{{"name", "K6_PROMETHEUS_RW_SERVER_URL"}, {"value", "http://127.0.0.1:9090/api/v1/write"}},
       json{{"name", "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM"}, {"value", "true"}},
       json{{"name", "K6_PROMETHEUS_RW_PASSWORD"}, {"valueFrom", secret}},
       json{{"name", "K6_FEATURES"}, {"value", "native-histograms"}},
@@ -245,7 +246,7 @@ TEST(Jobs, PrometheusRemoteWriteMovesToTheCoordinator) {
   auto tag = std::find(args.begin(), args.end(), "testid=t1");
   ASSERT_NE(tag, args.end()) << "the testid tag reaches the coordinator";
   EXPECT_EQ(*(tag - 1), "--tag");
-  EXPECT_EQ(env_value(c, "K6_PROMETHEUS_RW_SERVER_URL"), "http://prom:9090/api/v1/write");
+  EXPECT_EQ(env_value(c, "K6_PROMETHEUS_RW_SERVER_URL"), "http://127.0.0.1:9090/api/v1/write");
   EXPECT_EQ(env_value(c, "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM"), "true");
   EXPECT_EQ(env_value(c, "K6_PROMETHEUS_RW_PASSWORD")["secretKeyRef"]["name"], "rw");
   EXPECT_EQ(env_value(c, "K6_FEATURES"), "own");  // the coordinator's own setting wins
@@ -271,12 +272,12 @@ TEST(Jobs, TestPodsCarryWhatThePodMonitorSelects) {
 TEST(Jobs, WithoutRemoteWriteNothingMoves) {
   json spec = base_spec();
   spec["arguments"] = "--out json=/tmp/a.json";
-  spec["runner"]["env"] = json::array({json{{"name", "K6_OUT"}, {"value", "influxdb=http://i:8086/k6"}}});
+  spec["runner"]["env"] = json::array({json{{"name", "K6_OUT"}, {"value", "influxdb=http://127.0.0.1:8086/k6"}}});
   json tr = testrun(spec);
   json job = runner_job(tr, 1, JobSettings{});
   const json& r = container(job);
   ASSERT_EQ(r["env"].size(), 2u);
-  EXPECT_EQ(r["env"][1]["value"], "influxdb=http://i:8086/k6");
+  EXPECT_EQ(r["env"][1]["value"], "influxdb=http://127.0.0.1:8086/k6");
   json coord = coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{});
   const json& c = container(coord);
   EXPECT_EQ(c["env"].size(), 1u);  // POD_IP only
