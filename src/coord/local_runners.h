@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -232,9 +233,22 @@ class LocalRunners {
     kill_all();
   }
 
+  /// SIGKILLs every runner and reaps it (a second Ctrl+C: the caller exits
+  /// next, and no runner may outlive it). A runner the kernel cannot end (in
+  /// uninterruptible sleep) is waited for 2 s at most.
   void kill_now() {
+    std::lock_guard<std::mutex> g(wait_mu_);
     for (auto& c : children_)
       if (!c->reaped) kill(c->pid, SIGKILL);
+    auto deadline = Clock::now() + 2s;
+    for (auto& c : children_) {
+      while (!c->reaped) {
+        pid_t w = waitpid(c->pid, &c->status, WNOHANG);
+        if (w == c->pid || (w < 0 && errno != EINTR)) c->reaped = true;
+        if (c->reaped || Clock::now() >= deadline) break;
+        std::this_thread::sleep_for(2ms);
+      }
+    }
   }
 
   /// SIGKILLs runner i (if it still runs) and reaps it.
