@@ -233,11 +233,14 @@ struct Coordinator::Impl {
     opts.control->set_status(st);
   }
 
-  void publish_metrics(const metrics::Snapshot& merged_now, bool final = false) {
-    if (opts.on_merged) opts.on_merged(merged_now, final, threshold_results);
-    if (!opts.control) return;
+  /// Returns on_merged's line for the summary ("" = none).
+  std::string publish_metrics(const metrics::Snapshot& merged_now, bool final = false) {
+    std::string note;
+    if (opts.on_merged) note = opts.on_merged(merged_now, final, threshold_results);
+    if (!opts.control) return note;
     opts.control->set_metrics(merged_now, std::chrono::duration_cast<std::chrono::microseconds>(elapsed()),
                               opts.thresholds, threshold_results);
+    return note;
   }
 
   std::string failure_text(std::size_t i) {
@@ -656,13 +659,18 @@ struct Coordinator::Impl {
     for (auto& t : results) outcome.thresholds_failed = outcome.thresholds_failed || !t.ok;
     threshold_results = results;
     if (ran) {
+      // First: the outputs' last push, whose counts the summary shows.
+      std::string note = publish_metrics(rep.merged, true);
+      if (!note.empty()) opts.summary.notes.push_back(note);
       rep.summary_data =
           metrics::build_summary_data(rep.merged, opts.thresholds, results, test_duration, opts.summary, rep.partial);
       metrics::SummaryOptions plain = opts.summary;
       plain.no_color = true;
       summary_text = metrics::render_text_summary(rep.summary_data, plain);
-      publish_metrics(rep.merged, true);
-      for (const std::string& e : write_summary(opts, rep.summary_data, setup_data, summary_text)) error(e);
+      bool text_printed = false;
+      for (const std::string& e : write_summary(opts, rep.summary_data, setup_data, summary_text, &text_printed))
+        error(e);
+      if (!note.empty() && !text_printed) std::fprintf(stderr, "herd: %s\n", note.c_str());
     }
     if (rep.partial) {
       std::string names;

@@ -139,7 +139,9 @@ struct CoordinatorOptions {
   /// and, once the runners' final snapshots are in, the final one (final =
   /// true): --out experimental-prometheus-rw writes the merged series once.
   /// `verdicts`: the thresholds' results on that snapshot (the final ones when final).
-  std::function<void(const metrics::Snapshot&, bool final, const std::vector<metrics::ThresholdResult>& verdicts)>
+  /// Returns, for the final snapshot, a line for the summary's OUTPUTS ("" = none).
+  std::function<std::string(const metrics::Snapshot&, bool final,
+                            const std::vector<metrics::ThresholdResult>& verdicts)>
       on_merged;
 };
 
@@ -245,8 +247,10 @@ int decide_exit_code(const Outcome& o);
 /// The end-of-test summary outputs of the merged data: --summary-export,
 /// handleSummary(data) (with data.setup_data) or else the text summary on
 /// stdout (unless no_summary). `plain_text` is the text summary without
-/// colours. Returns the error messages (the caller prints them).
+/// colours. Returns the error messages (the caller prints them);
+/// `text_printed` tells whether the text summary went to stdout.
 std::vector<std::string> write_summary(const CoordinatorOptions& opts, const nlohmann::json& summary_data,
-                                       const nlohmann::json& setup_data, const std::string& plain_text);
+                                       const nlohmann::json& setup_data, const std::string& plain_text,
+                                       bool* text_printed);
 
 }  // namespace herd::coord

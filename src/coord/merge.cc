@@ -92,8 +92,10 @@ int decide_exit_code(const Outcome& o) {
 }
 
 std::vector<std::string> write_summary(const CoordinatorOptions& opts, const nlohmann::json& summary_data,
-                                       const nlohmann::json& setup_data, const std::string& plain_text) {
+                                       const nlohmann::json& setup_data, const std::string& plain_text,
+                                       bool* text_printed) {
   std::vector<std::string> errors;
+  *text_printed = false;
   if (!opts.summary_export.empty()) {
     FILE* f = std::fopen(opts.summary_export.c_str(), "wb");
     if (!f) {
@@ -123,6 +125,7 @@ std::vector<std::string> write_summary(const CoordinatorOptions& opts, const nlo
     std::string text = opts.summary.no_color ? plain_text : metrics::render_text_summary(summary_data, opts.summary);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
+    *text_printed = true;
   }
   return errors;
 }

@@ -385,7 +385,8 @@ struct Engine::Impl {
   std::optional<nlohmann::json> handle_summary(const nlohmann::json& data);
 
   /// Returns false if --summary-export or a handleSummary() file could not be written.
-  bool write_outputs(RunResult& res, const metrics::SummaryOptions& so);
+  /// `text_printed`: set to whether the text summary (with so.notes) went to stdout.
+  bool write_outputs(RunResult& res, const metrics::SummaryOptions& so, bool* text_printed);
 };
 
 }  // namespace herd::exec

@@ -265,10 +265,13 @@ RunResult Engine::Impl::run_all() {
       res.snapshot, options.no_thresholds ? decltype(thresholds){} : thresholds, res.thresholds, res.duration, so);
   bool thresholds_failed = false;
   for (auto& t : res.thresholds) thresholds_failed = thresholds_failed || !t.ok;
-  bool outputs_ok = write_outputs(res, so);
-  if (rw_stats)  // a failing endpoint is reported, never a failed test
-    logger.log(rw_stats->samples_dropped ? k6::Logger::Level::kWarn : k6::Logger::Level::kInfo,
-               exporter::RemoteWriteOutput::describe(*rw_stats), "output");
+  // A failing endpoint is reported (in the summary, else logged), never a failed test.
+  if (rw_stats) so.notes.push_back(exporter::RemoteWriteOutput::describe(*rw_stats));
+  bool text_printed = false;
+  bool outputs_ok = write_outputs(res, so, &text_printed);
+  if (rw_stats && !text_printed)
+    logger.log(rw_stats->samples_dropped ? k6::Logger::Level::kWarn : k6::Logger::Level::kInfo, so.notes.back(),
+               "output");
   if (outputs) {
     for (const auto& err : outputs->finish()) {
       logger.log(k6::Logger::Level::kError, err, "output");
@@ -348,8 +351,9 @@ std::string write_text_file(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-bool Engine::Impl::write_outputs(RunResult& res, const metrics::SummaryOptions& so) {
+bool Engine::Impl::write_outputs(RunResult& res, const metrics::SummaryOptions& so, bool* text_printed) {
   bool ok = true;
+  *text_printed = false;
   if (!options.summary_export.empty()) {
     std::string err = write_text_file(options.summary_export, metrics::summary_export(res.summary_data).dump(4) + "\n");
     if (!err.empty()) {
@@ -389,6 +393,7 @@ bool Engine::Impl::write_outputs(RunResult& res, const metrics::SummaryOptions& 
     std::string text = metrics::render_text_summary(res.summary_data, text_opts);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
+    *text_printed = true;
   }
   return ok;
 }

@@ -249,15 +249,18 @@ RemoteWriteStats FedRemoteWrite::finish(const metrics::Snapshot& last, std::vect
   return out_->finish(last, &verdicts);
 }
 
-std::function<void(const metrics::Snapshot&, bool, const std::vector<metrics::ThresholdResult>&)> remote_write_feed(
-    std::vector<std::string>& specs, const std::map<std::string, std::string>& environ, RemoteWriteOutput::Log log,
-    RunTags run_tags) {
+std::function<std::string(const metrics::Snapshot&, bool, const std::vector<metrics::ThresholdResult>&)>
+remote_write_feed(std::vector<std::string>& specs, const std::map<std::string, std::string>& environ,
+                  RemoteWriteOutput::Log log, RunTags run_tags) {
   auto fed = FedRemoteWrite::open(specs, environ, log, std::move(run_tags));
   if (!fed) return nullptr;
-  return [fed, log](const metrics::Snapshot& s, bool final, const std::vector<metrics::ThresholdResult>& verdicts) {
-    if (!final) return fed->offer(s, verdicts);
-    std::string line = RemoteWriteOutput::describe(fed->finish(s, verdicts));
-    if (log) log(line);
+  return [fed](const metrics::Snapshot& s, bool final,
+               const std::vector<metrics::ThresholdResult>& verdicts) -> std::string {
+    if (!final) {
+      fed->offer(s, verdicts);
+      return "";
+    }
+    return RemoteWriteOutput::describe(fed->finish(s, verdicts));
   };
 }
 

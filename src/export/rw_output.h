@@ -143,10 +143,11 @@ std::unique_ptr<RemoteWriteOutput> open_remote_write(std::vector<std::string>& s
 
 /// For the coordinator (CoordinatorOptions::on_merged): opens a FedRemoteWrite
 /// when `specs` name the output and returns a callback that offers it each
-/// merged snapshot and, for the final one, finishes it and logs the counts.
+/// merged snapshot and, for the final one, finishes it and returns the counts
+/// (RemoteWriteOutput::describe) for the summary.
 /// Empty when not named; throws as open_remote_write.
 /// `verdicts` are the coordinator's threshold results on that snapshot.
-std::function<void(const metrics::Snapshot&, bool final, const std::vector<metrics::ThresholdResult>& verdicts)>
+std::function<std::string(const metrics::Snapshot&, bool final, const std::vector<metrics::ThresholdResult>& verdicts)>
 remote_write_feed(std::vector<std::string>& specs, const std::map<std::string, std::string>& environ,
                   RemoteWriteOutput::Log log, RunTags run_tags = {});
 

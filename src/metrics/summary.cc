@@ -682,8 +682,16 @@ nlohmann::json build_summary_data(const Snapshot& snap, const std::vector<Metric
 
 std::string render_text_summary(const nlohmann::json& data, const SummaryOptions& opts) {
   Colors c{!opts.no_color};
-  if (opts.mode == "legacy") return render_legacy(data, opts, c);
-  return render_compact(data, opts, c, opts.mode == "full");
+  if (opts.mode == "legacy") {
+    std::string out = render_legacy(data, opts, c);
+    for (const auto& n : opts.notes) out += "     " + n + "\n";
+    return out + (opts.notes.empty() ? "" : "\n");
+  }
+  std::string out = render_compact(data, opts, c, opts.mode == "full");
+  if (opts.notes.empty()) return out;
+  out += "    OUTPUTS\n";
+  for (const auto& n : opts.notes) out += "    " + n + "\n";
+  return out + "\n";
 }
 
 nlohmann::json summary_export(const nlohmann::json& data) {

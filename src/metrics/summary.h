@@ -24,6 +24,9 @@ struct SummaryOptions {
   std::string mode = "compact";  ///< "compact" | "full" | "legacy"
   bool is_stdout_tty = false;
   bool is_stderr_tty = false;
+  /// herd's own lines at the end of the text summary, under OUTPUTS (not in
+  /// the summary data): e.g. what --out experimental-prometheus-rw sent and dropped.
+  std::vector<std::string> notes;
 };
 
 /// k6's duration text for a value in milliseconds: "0s", "850ns", "12.5µs", "1.23ms",

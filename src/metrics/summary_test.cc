@@ -297,3 +297,24 @@ TEST(SummaryExport, LegacyShape) {
 
 }  // namespace
 }  // namespace herd::metrics
+
+namespace herd::metrics {
+namespace {
+
+TEST(TextSummary, NotesEndTheSummaryUnderOutputsAndStayOutOfTheData) {
+  Fixture f;
+  SummaryOptions opts;
+  nlohmann::json d = build_summary_data(f.snap, f.ths, f.results, 10s, opts);
+  EXPECT_EQ(render_text_summary(d, opts).find("OUTPUTS"), std::string::npos);
+  opts.notes = {"--out x: 3 samples sent in 1 pushes, 7 samples dropped"};
+  EXPECT_EQ(build_summary_data(f.snap, f.ths, f.results, 10s, opts), d) << "notes are text only";
+  std::string t = render_text_summary(d, opts);
+  EXPECT_TRUE(t.ends_with("\n    OUTPUTS\n    --out x: 3 samples sent in 1 pushes, 7 samples dropped\n\n")) << t;
+  EXPECT_LT(t.find("    EXECUTION\n"), t.find("OUTPUTS")) << t;
+  opts.mode = "legacy";
+  t = render_text_summary(d, opts);
+  EXPECT_TRUE(t.ends_with("\n     --out x: 3 samples sent in 1 pushes, 7 samples dropped\n\n")) << t;
+}
+
+}  // namespace
+}  // namespace herd::metrics

@@ -137,9 +137,9 @@ class PromRwTest : public HerdTest {
     // Periodic pushes and the final one, all accepted; written by one process only.
     static const std::regex re(R"(samples sent in (\d+) pushes, 0 samples dropped)");
     std::smatch m;
-    ASSERT_TRUE(std::regex_search(r.err, m, re)) << r;
+    ASSERT_TRUE(std::regex_search(r.out, m, re)) << "the summary's OUTPUTS names the counts\n" << r;
     EXPECT_GE(std::stoi(m[1].str()), 2) << r;
-    EXPECT_EQ(count_occurrences(r.err, "samples sent in"), 1) << r;
+    EXPECT_EQ(count_occurrences(r.out + r.err, "samples sent in"), 1) << r;
     double count = exp["metrics"]["http_reqs"]["count"].get<double>();
     double p95_ms = exp["metrics"]["http_req_duration"]["p(95)"].get<double>();
     ASSERT_GE(count, 1200);  // 900 iterations, a third of each VU's with a second request
@@ -290,7 +290,8 @@ long dropped(const std::string& err) {
 
 void expect_failure_is_counted(const ProcResult& r, const std::string& kind) {
   EXPECT_EQ(r.exit_code, 0) << r;  // the test itself passed
-  EXPECT_GT(dropped(r.err), 0) << r;
+  EXPECT_GT(dropped(r.out), 0) << "the summary says how many were dropped\n" << r;
+  EXPECT_NE(r.out.find("    OUTPUTS\n    --out experimental-prometheus-rw:"), std::string::npos) << r;
   EXPECT_EQ(count_occurrences(r.err, kind), 1) << "logged once, not per push\n" << r;
   EXPECT_NE(r.out.find("http_reqs"), std::string::npos) << "the summary is printed\n" << r;
 }
@@ -301,6 +302,23 @@ TEST_F(PromRwTest, RefusedEndpointIsLoggedOnceAndCounted) {
                             {{"K6_PROMETHEUS_RW_SERVER_URL", url}, {"K6_PROMETHEUS_RW_PUSH_INTERVAL", "100ms"}});
   expect_failure_is_counted(r, "Couldn't connect to server");
   EXPECT_LT(r.seconds, 10) << r;
+}
+
+TEST_F(PromRwTest, WithoutATextSummaryTheCountsAreLogged) {
+  std::string url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/api/v1/write";
+  for (std::string how : {"--no-summary", "handleSummary"}) {
+    std::string script = kShort;
+    std::vector<std::string> args = {"--out", "experimental-prometheus-rw"};
+    if (how == "--no-summary")
+      args.push_back(how);
+    else
+      script += "export function handleSummary(data) { return { stdout: 'custom summary\\n' }; }\n";
+    ProcResult r =
+        run_script(script, args, {{"K6_PROMETHEUS_RW_SERVER_URL", url}, {"K6_PROMETHEUS_RW_PUSH_INTERVAL", "100ms"}});
+    EXPECT_EQ(r.exit_code, 0) << how << "\n" << r;
+    EXPECT_GT(dropped(r.err), 0) << how << "\n" << r;
+    EXPECT_EQ(r.out.find("OUTPUTS"), std::string::npos) << how << "\n" << r;
+  }
 }
 
 TEST_F(PromRwTest, Http500IsLoggedOnceAndCounted) {
@@ -317,7 +335,7 @@ TEST_F(PromRwTest, SilentEndpointDoesNotStallTheTest) {
       run_script(kShort, {"--out", "experimental-prometheus-rw"},
                  {{"K6_PROMETHEUS_RW_SERVER_URL", silent.url()}, {"K6_PROMETHEUS_RW_PUSH_INTERVAL", "100ms"}});
   EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_GT(dropped(r.err), 0) << r;
+  EXPECT_GT(dropped(r.out), 0) << r;
   // The load ran its 1.5 s; the end waits at most for the final push's 5 s timeout.
   EXPECT_LT(r.seconds, 12) << r;
   EXPECT_GT(served(), 20u) << "the pushes never held the VUs back";
