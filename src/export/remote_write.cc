@@ -220,6 +220,66 @@ herd::rw::WriteRequest stale_markers(const herd::rw::WriteRequest& req, std::int
   return out;
 }
 
+namespace {
+
+std::string series_key(const herd::rw::TimeSeries& ts) {
+  std::string key;
+  for (const auto& l : ts.labels()) {
+    key += l.name();
+    key += '\0';
+    key += l.value();
+    key += '\0';
+  }
+  return key;
+}
+
+bool is_counter(const herd::rw::TimeSeries& ts) {
+  for (const auto& l : ts.labels())
+    if (l.name() == "__name__") return l.value().ends_with("_total");
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> ZeroBaselines::add(herd::rw::WriteRequest& req, std::int64_t previous_ms) {
+  std::vector<std::string> fresh;
+  for (auto& ts : *req.mutable_timeseries()) {
+    bool histogram = ts.histograms_size() == 1 && ts.samples_size() == 0;
+    bool counter = ts.samples_size() == 1 && ts.histograms_size() == 0 && is_counter(ts);
+    if (!histogram && !counter) continue;
+    std::string key = series_key(ts);
+    if (written_.contains(key)) continue;
+    std::int64_t at = zero_at_.emplace(key, previous_ms).first->second;
+    if (histogram) {
+      if (ts.histograms(0).timestamp() <= at) continue;
+      herd::rw::Histogram zero;
+      zero.set_count_int(0);
+      zero.set_zero_count_int(0);
+      zero.set_sum(0);
+      zero.set_schema(ts.histograms(0).schema());
+      zero.set_zero_threshold(ts.histograms(0).zero_threshold());
+      zero.set_timestamp(at);
+      *ts.add_histograms() = std::move(zero);
+      ts.mutable_histograms()->SwapElements(0, 1);
+    } else {
+      if (ts.samples(0).timestamp() <= at) continue;
+      auto* s = ts.add_samples();
+      s->set_value(0);
+      s->set_timestamp(at);
+      ts.mutable_samples()->SwapElements(0, 1);
+    }
+    fresh.push_back(std::move(key));
+  }
+  return fresh;
+}
+
+void ZeroBaselines::written(const std::vector<std::string>& series) {
+  for (const auto& key : series) {
+    zero_at_.erase(key);
+    written_.insert(key);
+  }
+}
+
 std::uint64_t sample_count(const herd::rw::WriteRequest& req) {
   std::uint64_t n = 0;
   for (const auto& ts : req.timeseries())

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +61,27 @@ herd::rw::WriteRequest to_write_request(const metrics::Snapshot& snap, const Rem
 
 /// The same series as `req` with one staleness marker each at `time_ms`.
 herd::rw::WriteRequest stale_markers(const herd::rw::WriteRequest& req, std::int64_t time_ms);
+
+/// Zero samples before the first sample of each counter (`*_total`) and
+/// native-histogram series, so that rate()/increase() over a whole run count
+/// the first push interval too (without one, a series' first sample is only
+/// its baseline and everything observed before it is lost to those functions;
+/// measured: a dashboard's whole-run p95 22 % off). The zero goes at the time
+/// of the push before the one that first carried the series (the output's
+/// start for the first push): the series was zero then. A series keeps
+/// getting its zero until a push carrying it is accepted.
+class ZeroBaselines {
+ public:
+  /// Adds the zeros to `req` (each before the series' sample); `previous_ms`:
+  /// the time of the push before this one. Returns the series that got one.
+  std::vector<std::string> add(herd::rw::WriteRequest& req, std::int64_t previous_ms);
+  /// A push carrying `series` (from add) was accepted.
+  void written(const std::vector<std::string>& series);
+
+ private:
+  std::set<std::string> written_;
+  std::map<std::string, std::int64_t> zero_at_;  ///< seen, not yet written: when it was zero
+};
 
 /// Samples and histograms in `req` (what a failed push drops).
 std::uint64_t sample_count(const herd::rw::WriteRequest& req);

@@ -177,5 +177,33 @@ TEST(RemoteWrite, BadConfigNamesTheVariable) {
   EXPECT_NE(msg({{"K6_PROMETHEUS_RW_BOGUS", "1"}}).find("does not support"), std::string::npos);
 }
 
+TEST(RemoteWrite, CountersAndHistogramsStartFromAZeroUntilWritten) {
+  RemoteWriteConfig cfg = remote_write_config({{"K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM", "true"}});
+  ZeroBaselines zeros;
+  auto first = to_write_request(sample_snapshot(), cfg, 2000);
+  auto fresh = zeros.add(first, 1000);
+  EXPECT_EQ(fresh.size(), 2u) << "the counter and the histogram; not the gauge or the rate";
+  const auto* c = find(first, "k6_http_reqs_total");
+  ASSERT_EQ(c->samples_size(), 2);
+  EXPECT_EQ(c->samples(0).value(), 0);
+  EXPECT_EQ(c->samples(0).timestamp(), 1000);
+  EXPECT_EQ(c->samples(1).value(), 42);
+  const auto* h = find(first, "k6_http_req_duration_seconds");
+  ASSERT_EQ(h->histograms_size(), 2);
+  EXPECT_EQ(h->histograms(0).count_int(), 0u);
+  EXPECT_EQ(h->histograms(0).timestamp(), 1000);
+  EXPECT_EQ(h->histograms(0).schema(), h->histograms(1).schema());
+  EXPECT_EQ(h->histograms(1).count_int(), 100u);
+  EXPECT_EQ(find(first, "k6_vus")->samples_size(), 1);
+  // Not accepted: the next push repeats the zero at the time the series was first seen.
+  auto retry = to_write_request(sample_snapshot(), cfg, 3000);
+  EXPECT_EQ(zeros.add(retry, 2000).size(), 2u);
+  EXPECT_EQ(find(retry, "k6_http_reqs_total")->samples(0).timestamp(), 1000);
+  zeros.written(fresh);
+  auto later = to_write_request(sample_snapshot(), cfg, 4000);
+  EXPECT_TRUE(zeros.add(later, 3000).empty());
+  EXPECT_EQ(find(later, "k6_http_reqs_total")->samples_size(), 1) << "written once: no more zeros";
+}
+
 }  // namespace
 }  // namespace herd::exporter

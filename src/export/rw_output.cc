@@ -107,6 +107,7 @@ RemoteWriteOutput::RemoteWriteOutput(RemoteWriteConfig cfg, SnapshotSource sourc
       log_(std::move(log)),
       verdicts_(std::move(verdicts)),
       client_(cfg_) {
+  previous_push_ms_ = next_time_ms();
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -133,20 +134,28 @@ void RemoteWriteOutput::loop() {
     metrics::Snapshot snap = source_();
     std::vector<metrics::ThresholdResult> v;
     if (verdicts_) v = verdicts_(snap, false);
-    push(to_write_request(snap, cfg_, next_time_ms(), &v), &give_up_at_ns_);
+    std::int64_t t = next_time_ms();
+    push_with_baselines(to_write_request(snap, cfg_, t, &v), t, &give_up_at_ns_);
     lk.lock();
   }
 }
 
-void RemoteWriteOutput::push(const herd::rw::WriteRequest& req, const std::atomic<std::int64_t>* give_up_at_ns) {
+void RemoteWriteOutput::push_with_baselines(herd::rw::WriteRequest req, std::int64_t time_ms,
+                                            const std::atomic<std::int64_t>* give_up_at_ns) {
+  std::vector<std::string> fresh = baselines_.add(req, previous_push_ms_);
+  previous_push_ms_ = time_ms;
+  if (push(req, give_up_at_ns)) baselines_.written(fresh);
+}
+
+bool RemoteWriteOutput::push(const herd::rw::WriteRequest& req, const std::atomic<std::int64_t>* give_up_at_ns) {
   std::uint64_t n = sample_count(req);
-  if (n == 0) return;
+  if (n == 0) return true;
   PushResult r = client_.post(encode(req), give_up_at_ns);
-  if (r.cancelled) return;  // superseded by the final push, which carries the same cumulative state
+  if (r.cancelled) return false;  // superseded by the final push, which carries the same cumulative state
   ++stats_.pushes;
   if (r.error.empty()) {
     stats_.samples_sent += n;
-    return;
+    return true;
   }
   ++stats_.failed_pushes;
   stats_.samples_dropped += n;
@@ -154,6 +163,7 @@ void RemoteWriteOutput::push(const herd::rw::WriteRequest& req, const std::atomi
   if (logged_.insert(kind).second && log_)
     log_("--out experimental-prometheus-rw: push to " + cfg_.url + " failed: " + r.error +
          " (the samples are dropped; later failures of this kind are only counted)");
+  return false;
 }
 
 RemoteWriteStats RemoteWriteOutput::finish(const metrics::Snapshot& last,
@@ -171,8 +181,9 @@ RemoteWriteStats RemoteWriteOutput::finish(const metrics::Snapshot& last,
   } else if (verdicts_) {
     v = verdicts_(last, true);
   }
-  herd::rw::WriteRequest req = to_write_request(last, cfg_, next_time_ms(), &v);
-  push(req, nullptr);
+  std::int64_t t = next_time_ms();
+  herd::rw::WriteRequest req = to_write_request(last, cfg_, t, &v);
+  push_with_baselines(req, t, nullptr);
   if (cfg_.stale_markers) push(stale_markers(req, next_time_ms()), nullptr);
   return stats_;
 }

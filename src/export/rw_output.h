@@ -85,7 +85,11 @@ class RemoteWriteOutput {
 
  private:
   void loop();
-  void push(const herd::rw::WriteRequest& req, const std::atomic<std::int64_t>* give_up_at_ns);
+  /// Returns whether the endpoint accepted it.
+  bool push(const herd::rw::WriteRequest& req, const std::atomic<std::int64_t>* give_up_at_ns);
+  /// push() with the series' zero baselines (ZeroBaselines); `time_ms`: req's time.
+  void push_with_baselines(herd::rw::WriteRequest req, std::int64_t time_ms,
+                           const std::atomic<std::int64_t>* give_up_at_ns);
   std::int64_t next_time_ms();
 
   RemoteWriteConfig cfg_;
@@ -99,10 +103,12 @@ class RemoteWriteOutput {
   /// A periodic push under way gives up when steady_clock passes this
   /// (ns since its epoch): finish() leaves it kFinishGrace, the destructor none.
   std::atomic<std::int64_t> give_up_at_ns_{INT64_MAX};
-  RemoteWriteStats stats_;         ///< pusher thread, then finish()
-  std::set<std::string> logged_;   ///< failure kinds already logged
-  std::int64_t last_time_ms_ = 0;  ///< timestamps strictly increase per push
-  std::thread thread_;             ///< last member: starts when every other one exists
+  RemoteWriteStats stats_;             ///< pusher thread, then finish()
+  std::set<std::string> logged_;       ///< failure kinds already logged
+  std::int64_t last_time_ms_ = 0;      ///< timestamps strictly increase per push
+  std::int64_t previous_push_ms_ = 0;  ///< the last push's time (the start before the first)
+  ZeroBaselines baselines_;            ///< pusher thread, then finish()
+  std::thread thread_;                 ///< last member: starts when every other one exists
 };
 
 /// A remote-write output fed from outside: the coordinator hands it the

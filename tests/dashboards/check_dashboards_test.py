@@ -133,16 +133,17 @@ class ShippedDashboards(unittest.TestCase):
         for path, title, ref, q in self.queries():
             where = f"{os.path.basename(path)} / {title} / {ref}: {q}"
             self.assertNotRegex(q, r"\bavg(_over_time)?\b", where)  # never an average of anything
-            # Counters only through rate()/increase(); summed.
+            # Counters only through rate()/increase() or, for whole-run figures, their last
+            # cumulative value (last_over_time: exact, where increase() extrapolates); summed.
             for m in re.finditer(r"(\w+_total)\{", q):
                 before = q[:m.start()]
-                self.assertRegex(before, r"(rate|increase)\($", where)
+                self.assertRegex(before, r"(rate|increase|last_over_time)\($", where)
             # Percentiles: histogram_quantile over a sum of rate/increase of a native histogram.
             for m in re.finditer(r"histogram_quantile\(([0-9.]+), (.*)", q):
                 self.assertRegex(m.group(2), r"^sum( by \([\w, ]+\))? \((rate|increase)\(k6_\w+_seconds\{", where)
             # Rates (ratios) are never summed on their own: weighted by requests, or shown per series.
             if "_rate{" in q and "k6_http_req_failed_rate" in q:
-                self.assertIn("rate(k6_http_reqs_total", q, where)
+                self.assertRegex(q, r"(rate|last_over_time)\(k6_http_reqs_total", where)
 
     def test_overview_has_the_issues_panels(self):
         d = cd.load(os.path.join(REPO, "dashboards", "herd-test-overview.json"))

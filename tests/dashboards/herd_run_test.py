@@ -142,6 +142,31 @@ class HerdRunFillsTheDashboards(unittest.TestCase):
             got = self.query(f'sum(k6_http_reqs_total{{testid="{testid}"}})')
             self.assertEqual(float(got[0]["value"][1]), exp["metrics"]["http_reqs"]["count"], testid)
 
+    def panel_value(self, board, title, testid, variables=None):
+        """The last value of a shipped panel's first query over the whole test window."""
+        path = next(p for p in SHIPPED if os.path.basename(p) == board)
+        d = cd.load(path)
+        panel = next(p for p in cd.panels_of(d) if p.get("title") == title)
+        window = {"start": self.start, "end": self.end, "range": self.end - self.start, "step": 1,
+                  "rate_interval": 4}
+        values = cd.variable_values(d, testid, variables or {}, window)
+        result = self.query(cd.substitute(panel["targets"][0]["expr"], values))
+        self.assertEqual(len(result), 1, (board, title, result))
+        return float(result[0]["value"][1])
+
+    def test_whole_run_stats_are_the_summarys_exactly(self):
+        for testid, exp in self.exports.items():
+            count = exp["metrics"]["http_reqs"]["count"]
+            self.assertEqual(self.panel_value("herd-test-overview.json", "Requests", testid), count, testid)
+            failed = exp["metrics"]["http_req_failed"]["value"]
+            self.assertGreater(failed, 0.1, "the api scenario fails half its requests")
+            got = self.panel_value("herd-run-comparison.json", "A: failed", "",
+                                   {"testid_a": testid, "testid_b": testid})
+            self.assertAlmostEqual(got, failed, places=9, msg=testid)
+            p95 = self.panel_value("herd-test-overview.json", "p95 latency", testid)
+            self.assertLess(abs(p95 * 1000 - exp["metrics"]["http_req_duration"]["p(95)"]),
+                            0.01 * exp["metrics"]["http_req_duration"]["p(95)"], testid)
+
     def test_render_panels_when_asked(self):
         out_dir = os.environ.get("HERD_DASHBOARD_RENDER")
         if not out_dir:
