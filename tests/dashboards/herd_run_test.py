@@ -163,9 +163,14 @@ class HerdRunFillsTheDashboards(unittest.TestCase):
             got = self.panel_value("herd-run-comparison.json", "A: failed", "",
                                    {"testid_a": testid, "testid_b": testid})
             self.assertAlmostEqual(got, failed, places=9, msg=testid)
+            # The whole-run p95 (rate over the range) is the p95 of the run's final histograms: nothing
+            # observed before the first push is lost. (Those histograms against the summary's own p95:
+            # tests/integration/prom_rw_test.cc, on a larger sample; on this run's ~950 requests the
+            # two percentile definitions can differ by the gap between neighbouring requests.)
             p95 = self.panel_value("herd-test-overview.json", "p95 latency", testid)
-            self.assertLess(abs(p95 * 1000 - exp["metrics"]["http_req_duration"]["p(95)"]),
-                            0.01 * exp["metrics"]["http_req_duration"]["p(95)"], testid)
+            final = self.query(f'histogram_quantile(0.95, sum(k6_http_req_duration_seconds{{testid="{testid}"}}))')
+            self.assertEqual(len(final), 1, final)
+            self.assertAlmostEqual(p95, float(final[0]["value"][1]), delta=0.001 * p95, msg=testid)
 
     def test_render_panels_when_asked(self):
         out_dir = os.environ.get("HERD_DASHBOARD_RENDER")
