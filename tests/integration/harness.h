@@ -158,10 +158,19 @@ inline void expect_no_sanitizer_report(const std::string& err) {
       ADD_FAILURE() << "sanitizer report from herd (" << needle << ")\n" << err;
 }
 
-inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
-  // Everything the child needs is prepared before fork(): the parent is multithreaded.
+/// A child process with stdin from /dev/null and stdout/stderr on pipes (the
+/// parent's ends in `out`/`err`), its environment the parent's without K6_*
+/// variables plus `env`, in `cwd` ("" = ours), signals unblocked and at their
+/// defaults. Everything the child needs is prepared before fork(): the parent
+/// is multithreaded.
+struct PipedChild {
+  pid_t pid = -1;
+  int out = -1, err = -1;
+};
+inline PipedChild spawn_piped(const std::string& binary, const std::vector<std::string>& args,
+                              const std::map<std::string, std::string>& env, const std::string& cwd) {
   std::vector<std::string> argv_s{binary};
-  argv_s.insert(argv_s.end(), spec.args.begin(), spec.args.end());
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::map<std::string, std::string> envm;
   for (char** e = environ; e && *e; e++) {
     const char* eq = std::strchr(*e, '=');
@@ -170,7 +179,7 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
     if (k.rfind("K6_", 0) == 0) continue;
     envm[k] = eq + 1;
   }
-  for (auto& [k, v] : spec.env) envm[k] = v;
+  for (auto& [k, v] : env) envm[k] = v;
   std::vector<std::string> env_s;
   for (auto& [k, v] : envm) env_s.push_back(k + "=" + v);
   std::vector<char*> argv, envp;
@@ -178,7 +187,7 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
   argv.push_back(nullptr);
   for (auto& s : env_s) envp.push_back(s.data());
   envp.push_back(nullptr);
-  const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+  const char* dir = cwd.empty() ? nullptr : cwd.c_str();
 
   int out_p[2], err_p[2];
   if (pipe2(out_p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
@@ -187,7 +196,6 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
     close(out_p[1]);
     throw std::runtime_error("pipe failed");
   }
-  auto start = std::chrono::steady_clock::now();
   pid_t pid = fork();
   if (pid < 0) {
     for (int fd : {out_p[0], out_p[1], err_p[0], err_p[1]}) close(fd);
@@ -203,16 +211,23 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGINT, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
-    if (cwd && chdir(cwd) != 0) _exit(126);
+    if (dir && chdir(dir) != 0) _exit(126);
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   close(out_p[1]);
   close(err_p[1]);
+  return {pid, out_p[0], err_p[0]};
+}
+
+inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
+  auto start = std::chrono::steady_clock::now();
+  PipedChild child = spawn_piped(binary, spec.args, spec.env, spec.cwd);
+  pid_t pid = child.pid;
   ProcResult r;
   int status = 0;
   try {
-    int fds[2] = {out_p[0], err_p[0]};
+    int fds[2] = {child.out, child.err};
     bool open_fd[2] = {true, true};
     std::string* bufs[2] = {&r.out, &r.err};
     auto deadline = start + spec.timeout;
@@ -241,8 +256,8 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
       }
       read_pipes(fds, open_fd, 50, [&](int i, const char* data, size_t n) { bufs[i]->append(data, n); });
     }
-    close(out_p[0]);
-    close(err_p[0]);
+    close(child.out);
+    close(child.err);
     for (;;) {
       pid_t w = waitpid(pid, &status, WNOHANG);
       if (w == pid || w < 0) break;
@@ -258,8 +273,8 @@ inline ProcResult run_process(const std::string& binary, const RunSpec& spec) {
     // Never leave the child running nor its pipes open behind an exception.
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    close(out_p[0]);
-    close(err_p[0]);
+    close(child.out);
+    close(child.err);
     throw;
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

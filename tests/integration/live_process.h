@@ -23,58 +23,15 @@ class BackgroundProcess {
  public:
   BackgroundProcess(const std::string& binary, const std::vector<std::string>& args,
                     const std::map<std::string, std::string>& env, const std::string& cwd) {
-    // Everything the child needs is prepared before fork(): the parent is multithreaded.
-    std::vector<std::string> argv_s{binary};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::map<std::string, std::string> envm;
-    for (char** e = environ; e && *e; e++) {
-      const char* eq = std::strchr(*e, '=');
-      if (!eq) continue;
-      std::string k(*e, static_cast<size_t>(eq - *e));
-      if (k.rfind("K6_", 0) != 0) envm[k] = eq + 1;
-    }
-    for (auto& [k, v] : env) envm[k] = v;
-    std::vector<std::string> env_s;
-    for (auto& [k, v] : envm) env_s.push_back(k + "=" + v);
-    std::vector<char*> argv, envp;
-    for (auto& s : argv_s) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    for (auto& s : env_s) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    int out_p[2], err_p[2];
-    if (pipe2(out_p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    if (pipe2(err_p, O_CLOEXEC) != 0) {
-      close(out_p[0]);
-      close(out_p[1]);
-      throw std::runtime_error("pipe failed");
-    }
-    pid_ = fork();
-    if (pid_ < 0) {
-      for (int fd : {out_p[0], out_p[1], err_p[0], err_p[1]}) close(fd);
-      throw std::runtime_error("fork failed");
-    }
-    if (pid_ == 0) {
-      int devnull = open("/dev/null", O_RDONLY);
-      if (devnull >= 0) dup2(devnull, 0);
-      dup2(out_p[1], 1);
-      dup2(err_p[1], 2);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      signal(SIGPIPE, SIG_DFL);
-      if (chdir(cwd.c_str()) != 0) _exit(126);
-      execve(argv[0], argv.data(), envp.data());
-      _exit(127);
-    }
-    close(out_p[1]);
-    close(err_p[1]);
+    PipedChild child = spawn_piped(binary, args, env, cwd);
+    pid_ = child.pid;
     try {
-      reader_ = std::jthread([this, o = out_p[0], e = err_p[0]] { read_loop(o, e); });
+      reader_ = std::jthread([this, o = child.out, e = child.err] { read_loop(o, e); });
     } catch (...) {  // no reader thread: leave no process nor pipe behind
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
-      close(out_p[0]);
-      close(err_p[0]);
+      close(child.out);
+      close(child.err);
       throw;
     }
   }
