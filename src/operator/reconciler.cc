@@ -161,20 +161,16 @@ std::optional<std::chrono::milliseconds> TestRunReconciler::check_children() {
       return fail("CoordinatorFailed", *f);
     }
   }
-  for (const auto& [i, pods] : kids_.runners) {
-    for (const auto& p : pods) {
-      auto f = pod_failure(p);
-      if (!f) continue;
-      if (stage_ != "started" || kids_.coordinator.is_null()) return fail("RunnerFailed", *f);
-      // Give the coordinator a moment to report the partial result.
-      auto since = condition_since(status_, "RunnerLost");
-      if (!since) {
-        set_condition(status_, "RunnerLost", true, "RunnerFailed", *f, now_, generation_);
-      } else if (now_ - *since > 30s) {
-        return fail("RunnerFailed", *f);
-      }
-      again_ = 1s;
+  if (std::string f = runner_failures(); !f.empty()) {
+    if (stage_ != "started" || kids_.coordinator.is_null()) return fail("RunnerFailed", f);
+    // Give the coordinator a moment to report the partial result.
+    auto since = condition_since(status_, "RunnerLost");
+    if (!since) {
+      set_condition(status_, "RunnerLost", true, "RunnerFailed", f, now_, generation_);
+    } else if (now_ - *since > 30s) {
+      return fail("RunnerFailed", f);
     }
+    again_ = 1s;
   }
   if (run_timeout_.count() > 0 && status_.contains("startTime")) {
     if (auto start = parse_time(status_["startTime"]); start && now_ - *start > run_timeout_ + 60s) {
@@ -190,11 +186,7 @@ std::chrono::milliseconds TestRunReconciler::initialization() {
     set_stage("initialization", "Initializing", "inspecting the script");
     set_condition(status_, "Initialized", false, "Initializing", "the initializer is running", now_, generation_);
   }
-  if (!create_job(initializer_job(tr_, options_.jobs))) {
-    status_["message"] = "waiting for the Jobs of an earlier TestRun named " + name_ + " to be deleted";
-    write_status();
-    return 1s;
-  }
+  if (!create_job(initializer_job(tr_, options_.jobs))) return 1s;
   const json& pod = kids_.initializer;
   if (pod.is_null() || !pod_succeeded(pod)) {
     auto created = pod.is_null() ? std::nullopt : created_at(pod);
@@ -345,11 +337,7 @@ std::chrono::milliseconds TestRunReconciler::finish(const json& result) {
   std::string outcome = status_["result"];
   if (outcome == "error") {
     std::string msg = result.value("message", std::string("the test ended with exit code " + std::to_string(code)));
-    for (const auto& [i, pods] : kids_.runners) {  // name the runner pod that failed, if one did
-      for (const auto& p : pods) {
-        if (auto f = pod_failure(p)) msg += "; " + *f;
-      }
-    }
+    if (std::string f = runner_failures(); !f.empty()) msg += "; " + f;  // name the runner that failed, if one did
     return fail("TestFailed", msg);
   }
   set_stage("finished", "Finished", "the test " + outcome + " (exit code " + std::to_string(code) + ")");
@@ -418,8 +406,65 @@ bool TestRunReconciler::create_job(const json& job) {
     json existing = client_.get(kube::path_for("batch", "v1", "jobs", ns_, job_name));
     // Ours: made by an earlier pass (the cache is behind). Not ours: left by an
     // earlier TestRun of the same name and being garbage-collected: wait.
-    return owned_by(existing, uid_);
+    if (owned_by(existing, uid_)) return true;
+    wait_for_earlier_jobs();
+    return false;
   }
+}
+
+void TestRunReconciler::wait_for_earlier_jobs() {
+  json list = client_.list(kube::path_for("batch", "v1", "jobs", ns_),
+                           {.label_selector = std::string(kLabelTestRun) + "=" + name_});
+  std::vector<std::string> names;
+  bool orphaned = false;
+  for (const auto& j : list.value("items", json::array())) {
+    if (owned_by(j, uid_) || label_of(j, kLabelTestRun) != name_) continue;
+    names.push_back(j["metadata"].value("name", std::string()));
+    // No owner and not being deleted: nothing will ever remove it.
+    orphaned = orphaned || (j["metadata"].value("ownerReferences", json::array()).empty() &&
+                            !j["metadata"].contains("deletionTimestamp"));
+  }
+  std::string listed, command = "kubectl -n " + ns_ + " delete job";
+  for (const auto& n : names) {
+    listed += (listed.empty() ? "" : ", ") + n;
+    command += " " + n;
+  }
+  if (names.empty()) listed = "(gone since)";
+  std::string msg = orphaned
+                        ? "the Jobs " + listed + " of an earlier TestRun named " + name_ +
+                              " are orphaned (not owned by any TestRun) and hold the names of this one's Jobs; "
+                              "delete them: " +
+                              command
+                        : "waiting for the Jobs of an earlier TestRun named " + name_ + " to be deleted: " + listed;
+  auto since = condition_since(status_, "Initialized");  // the runners' or the coordinator's Job
+  if (!since) since = created_at(tr_);                   // the initializer's
+  if (since && now_ - *since > ready_timeout_) {
+    fail(orphaned ? "OrphanedJobs" : "EarlierJobsNotDeleted", msg + (orphaned ? "" : "; to delete them: " + command) +
+                                                                  " (waited spec.timeouts.ready " +
+                                                                  util::format_duration(ready_timeout_) + ")");
+    return;
+  }
+  if (orphaned && status_.value("message", std::string()) != msg) {
+    events_.record(tr_, kube::kEventWarning, "OrphanedJobs", msg);
+  }
+  status_["message"] = msg;
+  write_status();
+}
+
+std::string TestRunReconciler::runner_failures() const {
+  std::vector<json> pods;
+  std::vector<std::string> gone;
+  for (int i = 1; i <= parallelism_; ++i) {
+    auto it = kids_.runners.find(i);
+    if (it != kids_.runners.end() && !it->second.empty()) {
+      pods.insert(pods.end(), it->second.begin(), it->second.end());
+    } else if (status_.contains("startTime")) {  // deleted during the run
+      gone.push_back("runner " + std::to_string(i) + ": its pod is gone (Job " + ns_ + "/" + runner_name(tr_, i) + ")");
+    }
+  }
+  std::string out;
+  for (const auto& c : failure_causes(pods, std::move(gone))) out += (out.empty() ? "" : "; ") + c;
+  return out;
 }
 
 void TestRunReconciler::delete_children() {

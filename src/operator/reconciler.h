@@ -86,7 +86,13 @@ class TestRunReconciler {
   void store_summary(const nlohmann::json& summary);
   void set_stage(const std::string& stage, const std::string& reason, const std::string& message);
   void write_status();
-  bool create_job(const nlohmann::json& job);  ///< false: an older Job of that name is still being deleted
+  bool create_job(const nlohmann::json& job);  ///< false: an older Job of that name is in the way
+  /// Jobs of an earlier TestRun hold the names: says which (a Warning when they are
+  /// orphaned), and ends the run after spec.timeouts.ready.
+  void wait_for_earlier_jobs();
+  /// The failed runners that caused a failure (status.h failure_causes), "; "-joined,
+  /// runners whose pod disappeared during the run included.
+  std::string runner_failures() const;
   void delete_children();
   bool cleanup_wanted() const;
   std::string coordinator_url(const std::string& path) const;

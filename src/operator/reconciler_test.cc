@@ -342,5 +342,117 @@ TEST_F(Reconciler, ASlowCoordinatorNeverBlocksAPass) {
   EXPECT_EQ(status()["stage"], "started");  // /v1/summary was 404: still running
 }
 
+/// A runner's console log: `lines` lines, the last one `last`.
+std::string console_log(int lines, const std::string& last) {
+  std::string log;
+  for (int i = 0; i < lines; ++i) log += "console: iteration " + std::to_string(i) + " went fine, moving on\n";
+  return log + last + "\n";
+}
+
+TEST_F(Reconciler, TheLostRunnerIsNamedNotTheOnesTheCoordinatorStopped) {
+  auto [init, r1, r2, coord] = until_started();
+  json killed =
+      pod("runner", 2, "Failed",
+          json{{"terminated", {{"exitCode", 137}, {"reason", "Error"}, {"message", console_log(80, "r2 last")}}}});
+  json stopped =
+      pod("runner", 1, "Failed",
+          json{{"terminated", {{"exitCode", 103}, {"reason", "Error"}, {"message", console_log(80, "r1 last")}}}});
+  EXPECT_EQ(pass({init, stopped, killed, coord}), 1s);  // stopped listed first: index order must not matter
+  json lost, st = status();
+  for (const auto& c : st["conditions"]) {
+    if (c["type"] == "RunnerLost") lost = c;
+  }
+  ASSERT_FALSE(lost.is_null());
+  std::string m = lost["message"];
+  EXPECT_NE(m.find("load-runner-2"), std::string::npos) << m;
+  EXPECT_EQ(m.find("load-runner-1"), std::string::npos) << m;
+  answers_["GET /v1/summary"] = {
+      200, json{{"exitCode", 97},
+                {"result", "error"},
+                {"partial", true},
+                {"message", "runner 2 (127.0.1.2:6565) was lost: no answer for 5 s (connection refused)"},
+                {"metrics", {{"iterations", 12}}}}
+               .dump()};
+  pass({init, stopped, killed, coord});
+  st = status();
+  ASSERT_EQ(st["stage"], "error");
+  m = st["message"];
+  EXPECT_NE(m.find("runner 2 (127.0.1.2:6565) was lost"), std::string::npos) << m;
+  EXPECT_NE(m.find("pod perf/load-runner-2: container herd failed: Error (exit code 137): …"), std::string::npos) << m;
+  EXPECT_TRUE(m.ends_with("r2 last")) << m;  // the log's last line is kept
+  EXPECT_EQ(m.find("load-runner-1"), std::string::npos) << m;
+  EXPECT_LT(m.size(), 600u) << m;
+  EXPECT_EQ(st["metrics"]["iterations"], 12);  // the results so far are kept
+  EXPECT_FALSE(store_.get("/api/v1/namespaces/perf/configmaps/load-summary").is_null());
+}
+
+TEST_F(Reconciler, ARunnerWhosePodWasDeletedIsNamed) {
+  auto [init, r1, r2, coord] = until_started();
+  json stopped = pod("runner", 1, "Failed", json{{"terminated", {{"exitCode", 103}, {"message", "stopped"}}}});
+  pass({init, stopped, coord});  // runner 2's pod is gone
+  answers_["GET /v1/summary"] = {200,
+                                 json{{"exitCode", 97}, {"result", "error"}, {"message", "runner 2 was lost"}}.dump()};
+  pass({init, stopped, coord});
+  json st = status();
+  ASSERT_EQ(st["stage"], "error");
+  std::string m = st["message"];
+  EXPECT_NE(m.find("runner 2: its pod is gone (Job perf/load-2)"), std::string::npos) << m;
+  EXPECT_EQ(m.find("load-runner-1"), std::string::npos) << m;
+}
+
+TEST_F(Reconciler, OnlyStoppedRunnersAreNamedWhenNothingElseFailed) {
+  auto [init, r1, r2, coord] = until_started();
+  json stopped = pod("runner", 1, "Failed", json{{"terminated", {{"exitCode", 103}, {"message", "stopped"}}}});
+  pass({init, stopped, r2, coord});
+  now_ += 31s;  // the coordinator never reported
+  pass({init, stopped, r2, coord});
+  EXPECT_EQ(status()["stage"], "error");
+  EXPECT_NE(status()["message"].get<std::string>().find("load-runner-1: container herd failed"), std::string::npos)
+      << status()["message"];
+}
+
+TEST_F(Reconciler, OrphanedJobsGetAWarningWithTheCommandThenAnErrorAfterTheReadyTimeout) {
+  json tr = testrun();
+  tr["metadata"]["creationTimestamp"] = "2026-11-29T12:00:00Z";
+  client_.replace(testruns_path("perf", "load"), tr);
+  for (const char* name : {"load-initializer", "load-1"}) {  // left by `kubectl delete tr load --cascade=orphan`
+    client_.create(
+        kJobs, json{{"apiVersion", "batch/v1"},
+                    {"kind", "Job"},
+                    {"metadata", {{"name", name}, {"namespace", "perf"}, {"labels", {{"herd.dev/testrun", "load"}}}}}});
+  }
+  auto bare_pass = [&] { return TestRunReconciler(client_, events_, opts_, changes_, testrun(), {}).run(); };
+  EXPECT_EQ(bare_pass(), 1s);
+  json st = status();
+  EXPECT_EQ(st["stage"], "initialization");
+  std::string m = st["message"];
+  EXPECT_NE(m.find("load-1, load-initializer"), std::string::npos) << m;
+  EXPECT_NE(m.find("kubectl -n perf delete job load-1 load-initializer"), std::string::npos) << m;
+  auto warnings = [&] {
+    int n = 0;
+    json events = client_.list("/api/v1/namespaces/perf/events");
+    for (const auto& e : events["items"]) {
+      if (e["type"] == "Warning" && e["reason"] == "OrphanedJobs") {
+        EXPECT_EQ(e["message"], m);
+        n += e.value("count", 1);
+      }
+    }
+    return n;
+  };
+  EXPECT_EQ(warnings(), 1);
+  now_ += 10s;
+  bare_pass();
+  EXPECT_EQ(warnings(), 1);  // once, not at every pass
+  now_ += 1min;              // past spec.timeouts.ready (1m) since the TestRun was created
+  bare_pass();
+  st = status();
+  EXPECT_EQ(st["stage"], "error");
+  EXPECT_EQ(st["conditions"].back()["reason"], "OrphanedJobs");
+  EXPECT_NE(st["message"].get<std::string>().find("kubectl -n perf delete job load-1 load-initializer"),
+            std::string::npos)
+      << st["message"];
+  EXPECT_EQ(jobs(), 2u);  // not ours: left alone
+}
+
 }  // namespace
 }  // namespace herd::op

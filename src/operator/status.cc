@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <set>
+#include <string_view>
 
 namespace herd::op {
 namespace {
@@ -44,7 +45,7 @@ std::optional<std::string> pod_failure(const json& pod) {
                              (reason == "OOMKilled" ? " was OOMKilled" : " failed: " + reason) + " (exit code " +
                              std::to_string(code) + ")";
           std::string msg = t.value("message", std::string());
-          if (!msg.empty() && reason != "OOMKilled") text += ": " + msg.substr(0, 2000);
+          if (!msg.empty() && reason != "OOMKilled") text += ": " + tail_excerpt(msg, kPodMessageMaxBytes);
           return text;
         }
       }
@@ -63,6 +64,46 @@ std::optional<std::string> pod_failure(const json& pod) {
            (status.contains("message") ? ": " + status.value("message", std::string()) : "");
   }
   return std::nullopt;
+}
+
+std::string tail_excerpt(const std::string& text, std::size_t max_bytes) {
+  static const std::string kCut = "…";
+  constexpr auto npos = std::string_view::npos;
+  std::size_t end = text.find_last_not_of(" \t\r\n");
+  if (end == npos) return "";
+  std::string_view t(text.data(), end + 1);
+  if (t.size() <= max_bytes) return std::string(t);
+  std::size_t budget = max_bytes > kCut.size() ? max_bytes - kCut.size() : 0;
+  std::size_t nl = t.rfind('\n');
+  std::size_t from = nl == npos ? 0 : nl + 1;  // the last line
+  if (t.size() - from > budget) {              // alone too long: its end, on a UTF-8 boundary
+    from = t.size() - budget;
+    while (from < t.size() && (static_cast<unsigned char>(t[from]) & 0xC0) == 0x80) ++from;
+    return kCut + std::string(t.substr(from));
+  }
+  while (from >= 2) {  // earlier lines while they fit
+    nl = t.rfind('\n', from - 2);
+    std::size_t prev = nl == npos ? 0 : nl + 1;
+    if (t.size() - prev > budget) break;
+    from = prev;
+  }
+  return kCut + std::string(t.substr(from));
+}
+
+std::optional<int> pod_exit_code(const json& pod) {
+  const json& cs = main_status(pod);
+  if (!cs.contains("state") || !cs["state"].contains("terminated")) return std::nullopt;
+  return cs["state"]["terminated"].value("exitCode", 0);
+}
+
+std::vector<std::string> failure_causes(const std::vector<json>& pods, std::vector<std::string> known) {
+  std::vector<std::string> causes = std::move(known), consequences;
+  for (const auto& pod : pods) {
+    auto f = pod_failure(pod);
+    if (!f) continue;
+    (pod_exit_code(pod) == kExitStoppedByCoordinator ? consequences : causes).push_back(*f);
+  }
+  return causes.empty() ? consequences : causes;
 }
 
 std::string pod_pending_reason(const json& pod) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +20,26 @@ using Clock = std::chrono::system_clock;
 /// InvalidImageName, CrashLoopBackOff, RunContainerError, StartError, ...).
 /// The text names the pod: "pod ns/x-1: container herd was OOMKilled (exit code 137)".
 std::optional<std::string> pod_failure(const json& pod);
+
+/// Bytes of a container's termination message (its log's tail) kept in a failure text.
+constexpr std::size_t kPodMessageMaxBytes = 300;
+/// Exit code of a runner stopped through its control API (the coordinator stops
+/// every runner when one is lost): a consequence of a failure, not a cause.
+constexpr int kExitStoppedByCoordinator = 103;
+
+/// The end of `text` (trailing blank space dropped) in at most `max_bytes`:
+/// as many whole lines from the end as fit after a leading "…", the last line
+/// always (cut at its front when it alone is too long). Shorter text is unchanged.
+std::string tail_excerpt(const std::string& text, std::size_t max_bytes);
+
+/// The exit code of the terminated main container, nullopt while it has not terminated.
+std::optional<int> pod_exit_code(const json& pod);
+
+/// What caused a failure: `known` (found elsewhere, e.g. a runner whose pod is
+/// gone), then the pod_failure() texts of the failed `pods` that did not exit
+/// 103 (stopped by the coordinator: a consequence); only when there is nothing
+/// else, those of the stopped ones. Empty when nothing failed.
+std::vector<std::string> failure_causes(const std::vector<json>& pods, std::vector<std::string> known = {});
 
 /// Why `pod` is not running yet, for timeout messages: the scheduler's
 /// Unschedulable message, a container's waiting reason, or its phase.

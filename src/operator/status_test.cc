@@ -28,6 +28,58 @@ TEST(Status, PodFailures) {
   EXPECT_FALSE(pod_failure(pod_with({{"terminated", {{"exitCode", 0}}}}, "Succeeded")));
 }
 
+TEST(Status, TailExcerptKeepsTheLastLinesWhole) {
+  EXPECT_EQ(tail_excerpt("short\n\n", 100), "short");
+  EXPECT_EQ(tail_excerpt("  \n", 100), "");
+  std::string log;
+  for (int i = 1; i <= 100; ++i) log += "line " + std::to_string(i) + " of the runner's console\n";
+  std::string t = tail_excerpt(log, 100);
+  EXPECT_LE(t.size(), 100u);
+  EXPECT_EQ(t, "…line 98 of the runner's console\nline 99 of the runner's console\nline 100 of the runner's console")
+      << t;  // 98 bytes: line 97 does not fit
+  // A last line longer than the budget: its end, never a split UTF-8 sequence.
+  std::string wide = "first\n" + std::string(50, 'x') + "é" + std::string(50, 'y') + " the end";
+  t = tail_excerpt(wide, 60);
+  EXPECT_LE(t.size(), 60u);
+  EXPECT_TRUE(t.starts_with("…")) << t;
+  EXPECT_TRUE(t.ends_with("yyy the end")) << t;
+  EXPECT_TRUE(tail_excerpt(wide, 63).starts_with("…é"));
+  t = tail_excerpt(wide, 62);  // the cut falls inside "é": after it
+  EXPECT_TRUE(t.starts_with("…y")) << t;
+  EXPECT_EQ(t.size(), 61u);
+}
+
+TEST(Status, AFailureKeepsTheLastLineOfALongLog) {
+  std::string log;
+  for (int i = 0; i < 60; ++i) log += "console: iteration " + std::to_string(i) + " ................................\n";
+  log += "herd: runner stopped: the runner's last words";
+  auto f =
+      pod_failure(pod_with({{"terminated", {{"exitCode", 137}, {"reason", "Error"}, {"message", log}}}}, "Failed"));
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->starts_with("pod perf/load-1: container herd failed: Error (exit code 137): …")) << *f;
+  EXPECT_TRUE(f->ends_with("herd: runner stopped: the runner's last words")) << *f;
+  EXPECT_LE(f->size(), 100 + kPodMessageMaxBytes) << *f;
+}
+
+TEST(Status, StoppedRunnersAreNotTheCause) {
+  auto named = [](std::string name, int code, std::string phase = "Failed") {
+    json p =
+        pod_with({{"terminated", {{"exitCode", code}, {"reason", "Error"}, {"message", "log of " + name}}}}, phase);
+    p["metadata"]["name"] = name;
+    return p;
+  };
+  json healthy = pod_with({{"running", json::object()}});
+  auto causes = failure_causes({named("load-1", 103), named("load-2", 137), named("load-3", 103), healthy});
+  ASSERT_EQ(causes.size(), 1u);
+  EXPECT_TRUE(causes[0].starts_with("pod perf/load-2: ")) << causes[0];
+  causes = failure_causes({named("load-1", 103), named("load-3", 103)});  // nothing else failed: name them
+  ASSERT_EQ(causes.size(), 2u);
+  EXPECT_TRUE(causes[1].starts_with("pod perf/load-3: ")) << causes[1];
+  EXPECT_TRUE(failure_causes({healthy}).empty());
+  EXPECT_EQ(pod_exit_code(named("load-1", 103)), 103);
+  EXPECT_FALSE(pod_exit_code(healthy));
+}
+
 TEST(Status, PendingReasonNamesTheScheduler) {
   json pod = {{"metadata", {{"name", "load-2"}, {"namespace", "perf"}}},
               {"status",
