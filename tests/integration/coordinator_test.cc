@@ -155,7 +155,8 @@ export default function () {
     ASSERT_GT(a, 0) << p << "\n" << es.dump(1).substr(0, 3000);
     double diff = std::fabs(a - b) / a * 100;
     std::printf("[ percentile ] %s single %.3f ms, distributed %.3f ms, difference %.2f%%\n", p, a, b, diff);
-    EXPECT_LT(diff, 3.0) << p << ": single " << a << " vs distributed " << b;
+    // 3 %, or 10 ms: on a loaded 2-core machine a stalled process adds that much to a few requests.
+    EXPECT_TRUE(diff < 3.0 || std::fabs(a - b) < 10.0) << p << ": single " << a << " vs distributed " << b;
   }
   EXPECT_EQ(metric_value(ed, "http_reqs", "count"), 800);
   EXPECT_EQ(metric_value(es, "http_reqs", "count"), 800);
