@@ -93,6 +93,8 @@ metadata: {name: zone}
 spec: {parallelism: 1, privateLoadZone: nowhere, script: {configMap: {name: two, file: test.js}}}
 YAML
   expect 1 "no such PrivateLoadZone" "$dir/zone.yaml"
+  sed 's/parallelism: 1,/parallelism: 0,/' "$dir/zone.yaml" > "$dir/zero.yaml"
+  expect 107 "a TestRun the API server refuses" "$dir/zero.yaml"
   cat > "$dir/stuck.yaml" <<YAML
 apiVersion: herd.dev/v1alpha1
 kind: TestRun
