@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -44,9 +45,15 @@ constexpr const char* kUsage =
 
 std::atomic<int> g_interrupted{0};
 
-std::string read_file(const std::string& path) {
+/// An error that ends `herd kube run` with a given exit code (docs/operator.md).
+struct ExitError : std::runtime_error {
+  ExitError(int c, const std::string& what) : std::runtime_error(what), code(c) {}
+  int code;
+};
+
+std::string read_file(const std::string& path, int code = 1) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
+  if (!in) throw ExitError(code, "cannot read " + path + ": " + std::strerror(errno));
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -82,8 +89,9 @@ void make_archive(const std::string& script, const std::string& out) {
   }
   int st = 0;
   waitpid(pid, &st, 0);
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-    throw std::runtime_error("herd archive " + script + " failed (exit " + std::to_string(WEXITSTATUS(st)) + ")");
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {  // e.g. 107, a script error: passed on
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    throw ExitError(code, "herd archive " + script + " failed (exit " + std::to_string(code) + ")");
   }
 }
 
@@ -123,7 +131,11 @@ int run(const std::vector<std::string>& args) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (a == "--parallelism") {
-      parallelism = std::stoi(value());
+      std::string v = value();
+      if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos || std::stoi(v) < 1) {
+        throw std::invalid_argument("--parallelism: want a whole number from 1, got '" + v + "'");
+      }
+      parallelism = std::stoi(v);
     } else if (a == "--namespace" || a == "-n") {
       ns = value();
     } else if (a == "--kubeconfig") {
@@ -153,6 +165,13 @@ int run(const std::vector<std::string>& args) {
     }
   }
   if (input.empty()) throw std::invalid_argument("herd kube run needs a script or a TestRun manifest");
+  std::chrono::microseconds timeout{};
+  try {  // before anything is made
+    timeout = util::parse_duration(timeout_text);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument("--timeout: " + std::string(e.what()));
+  }
+  if (timeout.count() <= 0) throw std::invalid_argument("--timeout: want a positive duration, got " + timeout_text);
 
   kube::ClusterConfig cfg = kube::load_default(kubeconfig);
   if (ns.empty()) ns = cfg.namespace_;
@@ -161,12 +180,18 @@ int run(const std::vector<std::string>& args) {
   json tr;
   json script_cm;
   bool manifest = input.size() > 5 && (input.ends_with(".yaml") || input.ends_with(".yml"));
-  if (manifest) {
-    tr = testrun_from_manifest(kube::parse_yaml(read_file(input)));
+  if (manifest) {  // an unreadable or invalid manifest: 104, as `herd run testrun.yaml`
+    try {
+      tr = testrun_from_manifest(kube::parse_yaml(read_file(input, 104)));
+    } catch (const ExitError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw ExitError(104, input + ": " + e.what());
+    }
     if (!name.empty()) tr["metadata"]["name"] = name;
   } else {
     if (name.empty()) name = default_name(input);
-    std::string text = read_file(input);
+    std::string text = read_file(input, 107);  // as `herd run` with an unreadable script
     static const std::regex local_dep(R"((from\s*['"]\.{1,2}/)|(\bopen\s*\()|(require\s*\(\s*['"]\.))");
     bool archive = text.size() > 256 * 1024 || std::regex_search(text, local_dep);
     std::string file = archive ? "archive.tar" : "script.js";
@@ -235,13 +260,15 @@ int run(const std::vector<std::string>& args) {
   json created;
   try {
     created = client.create(kube::path_for(kGroup, kVersion, "testruns", ns), tr);
-  } catch (...) {
+  } catch (const std::exception& e) {
     if (!script_cm.is_null()) {
       try {
         client.remove(kube::path_for("", "v1", "configmaps", ns, name + "-script"));
       } catch (const std::exception&) {
       }
     }
+    // The API server refused the spec (schema, CEL rule): an invalid spec.
+    if (auto* api = dynamic_cast<const kube::ApiError*>(&e); api && api->is_invalid()) throw ExitError(107, e.what());
     throw;
   }
   if (!script_cm.is_null()) {  // the script goes with the TestRun when it is deleted
@@ -250,13 +277,6 @@ int run(const std::vector<std::string>& args) {
   }
   if (!quiet) std::fprintf(stderr, "herd kube: created TestRun %s/%s\n", ns.c_str(), name.c_str());
 
-  std::chrono::microseconds timeout{};
-  try {
-    timeout = util::parse_duration(timeout_text);
-  } catch (const std::exception& e) {
-    cleanup();
-    throw std::invalid_argument("--timeout: " + std::string(e.what()));
-  }
   auto deadline = std::chrono::steady_clock::now() + timeout;
 
   std::string last;
@@ -344,11 +364,13 @@ int exit_code_of(const json& status) {
   if (result == "passed") return 0;
   if (result == "failed") return 99;
   for (const auto& c : status.value("conditions", json::array())) {
+    if (c.value("type", std::string()) != "Finished") continue;
     std::string reason = c.value("reason", std::string());
-    if (reason == "InitializerFailed" || reason == "InvalidSpec") return 107;
+    // The script or the spec: more runners than the script's VUs can be split into is invalid too.
+    if (reason == "InitializerFailed" || reason == "InvalidSpec" || reason == "InvalidParallelism") return 107;
     if (reason == "RunnerFailed" || reason == "RunnersNotReady" || reason == "CoordinatorNotReady") return 97;
   }
-  return 1;
+  return 1;  // the cluster: InitializerTimeout, LoadZone*, CoordinatorFailed/Lost, RunTimeout
 }
 
 int kube_main(const std::vector<std::string>& args) {
@@ -365,6 +387,9 @@ int kube_main(const std::vector<std::string>& args) {
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "herd: error: %s\n%s", e.what(), kUsage);
     return 2;
+  } catch (const ExitError& e) {
+    std::fprintf(stderr, "herd: error: %s\n", e.what());
+    return e.code;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "herd: error: %s\n", e.what());
     return 1;

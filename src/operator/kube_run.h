@@ -20,8 +20,9 @@ int kube_main(const std::vector<std::string>& args);
 /// TestRun; every other field is kept. Throws std::invalid_argument naming the problem.
 nlohmann::json testrun_from_manifest(const nlohmann::json& manifest);
 
-/// Exit code for a finished/error TestRun status: status.exitCode when set, else
-/// 97 for a lost runner or pod failure, 107 for a script error, 1 otherwise.
+/// Exit code for a finished/error TestRun status: status.exitCode when set, else from
+/// the Finished condition's reason: 107 for a script error or an invalid spec
+/// (InvalidParallelism included), 97 for a lost runner or runners never ready, 1 otherwise.
 int exit_code_of(const nlohmann::json& status);
 
 }  // namespace herd::op

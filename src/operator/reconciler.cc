@@ -296,7 +296,7 @@ std::chrono::milliseconds TestRunReconciler::started() {
   }
   if (auto metrics = coordinator_http("GET", "/v1/metrics"); metrics && metrics->first == 200) {
     json live = json::parse(metrics->second, nullptr, false);
-    if (!live.is_discarded()) status_["metrics"] = live_metrics(live);
+    if (!live.is_discarded()) update_live_metrics(live_metrics(live));
   }
   if (run_timeout_.count() > 0 && status_.contains("startTime")) {
     auto start = parse_time(status_["startTime"]);
@@ -314,6 +314,7 @@ std::chrono::milliseconds TestRunReconciler::started() {
 std::chrono::milliseconds TestRunReconciler::ended() {
   // Level-triggered clean-up: whatever is left of a finished run is deleted again.
   if (stage_ == "error" || cleanup_wanted()) delete_children();
+  final_runner_counts();
   write_status();
   return 0ms;
 }
@@ -323,6 +324,10 @@ std::chrono::milliseconds TestRunReconciler::fail(const std::string& reason, con
   if (!status_.contains("result") || status_["result"] == "passed") status_["result"] = "error";
   status_["completionTime"] = format_time(now_);
   set_condition(status_, "Finished", false, reason, message, now_, generation_);
+  // Ended before the script was found valid: Initialized says why, not "the initializer is running".
+  if (!condition_since(status_, "Initialized")) {
+    set_condition(status_, "Initialized", false, reason, message, now_, generation_);
+  }
   write_status();
   delete_children();  // nothing is left running
   return 0ms;
@@ -340,7 +345,19 @@ std::chrono::milliseconds TestRunReconciler::finish(const json& result) {
     if (std::string f = runner_failures(); !f.empty()) msg += "; " + f;  // name the runner that failed, if one did
     return fail("TestFailed", msg);
   }
-  set_stage("finished", "Finished", "the test " + outcome + " (exit code " + std::to_string(code) + ")");
+  std::string crossed;  // the thresholds that failed, named briefly
+  for (const auto& t : status_.value("thresholds", json::array())) {
+    if (t.value("ok", true)) continue;
+    crossed += (crossed.empty() ? ": thresholds crossed: " : ", ") + t.value("metric", std::string("?")) + " " +
+               t.value("expression", std::string("?"));
+  }
+  // Anything but passed is a non-zero exit (a Failed coordinator Job): a Warning.
+  std::string event = outcome == "passed"    ? "Finished"
+                      : outcome == "aborted" ? "Aborted"
+                      : crossed.empty()      ? "Failed"
+                                             : "ThresholdsFailed";
+  set_stage("finished", event, "the test " + outcome + " (exit code " + std::to_string(code) + ")" + crossed,
+            outcome != "passed");
   status_["completionTime"] = format_time(now_);
   set_condition(status_, "Finished", true, outcome == "passed" ? "Passed" : "Failed", "result " + outcome, now_,
                 generation_);
@@ -375,17 +392,66 @@ void TestRunReconciler::store_summary(const json& summary) {
   status_["summaryConfigMap"] = cm_name;
 }
 
-void TestRunReconciler::set_stage(const std::string& stage, const std::string& reason, const std::string& message) {
+void TestRunReconciler::set_stage(const std::string& stage, const std::string& reason, const std::string& message,
+                                  bool warning) {
   if (status_.value("stage", std::string()) == stage) return;
   stage_ = stage;
   status_["stage"] = stage;
   status_["message"] = message;
   ++stage_changes_;
-  events_.record(tr_, stage == "error" ? kube::kEventWarning : kube::kEventNormal, reason, message);
+  events_.record(tr_, stage == "error" || warning ? kube::kEventWarning : kube::kEventNormal, reason, message);
+}
+
+void TestRunReconciler::update_live_metrics(json live) {
+  // Every status write is a line in `kubectl get tr -w`: live metrics are written
+  // when a printed column (iterations, requests) changed, at most every 10 s.
+  auto start = parse_time(status_.value("startTime", std::string()));
+  if (!start) return;
+  double elapsed = static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(now_ - *start).count());
+  const json& old = status_.value("metrics", json::object());
+  if (old.value("iterations", json()) == live.value("iterations", json()) &&
+      old.value("requests", json()) == live.value("requests", json())) {
+    return;
+  }
+  if (old.contains("durationSeconds") && elapsed - old.value("durationSeconds", 0.0) < 10) return;
+  live["durationSeconds"] = elapsed;
+  status_["metrics"] = std::move(live);
+}
+
+void TestRunReconciler::final_runner_counts() {
+  if (!status_.contains("runners") || !status_["runners"].is_object()) return;  // no runner was made
+  int ready = 0, finished = 0, failed = 0;
+  for (const auto& [i, pods] : kids_.runners) {
+    if (pods.empty()) continue;
+    const json& pod = pods.back();
+    if (pod_failure(pod))
+      ++failed;
+    else if (pod_succeeded(pod))
+      ++finished;
+    else if (pod_running(pod))
+      ++ready;
+  }
+  // A deleted Pod is no longer counted, but a runner that ended stays ended.
+  json& r = status_["runners"];
+  r["ready"] = ready;
+  r["finished"] = std::max(finished, r.value("finished", 0));
+  if (failed > 0 || r.contains("failed")) r["failed"] = std::max(failed, r.value("failed", 0));
 }
 
 void TestRunReconciler::write_status() {
   if (status_ == original_) return;
+  // The Pod names alone change nothing a user sees: they go with the next write.
+  json without_pods = status_;
+  if (without_pods.contains("runners") && without_pods["runners"].is_object()) {
+    auto& r = without_pods["runners"];
+    const json& before = original_.value("runners", json::object());
+    if (before.contains("pods")) {
+      r["pods"] = before["pods"];
+    } else {
+      r.erase("pods");
+    }
+  }
+  if (without_pods == original_) return;
   json obj = tr_;
   obj["status"] = status_;
   // A 409 Conflict (someone wrote a newer version since we read it) propagates:

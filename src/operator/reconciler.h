@@ -84,7 +84,10 @@ class TestRunReconciler {
   ms fail(const std::string& reason, const std::string& message);
   ms finish(const nlohmann::json& result);  ///< from /v1/summary or the coordinator's result file
   void store_summary(const nlohmann::json& summary);
-  void set_stage(const std::string& stage, const std::string& reason, const std::string& message);
+  /// Changes the stage with one event: Warning for "error", or when `warning`.
+  void set_stage(const std::string& stage, const std::string& reason, const std::string& message, bool warning = false);
+  void update_live_metrics(json live);  ///< status.metrics during the run, throttled
+  void final_runner_counts();           ///< status.runners after the end, from the Pods left
   void write_status();
   bool create_job(const nlohmann::json& job);  ///< false: an older Job of that name is in the way
   /// Jobs of an earlier TestRun hold the names: says which (a Warning when they are

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <condition_variable>
+#include <mutex>
 
 #include "operator/coordinator_poller.h"
 
@@ -112,12 +113,28 @@ class Reconciler : public ::testing::Test {
   TestServer server_{[this](const HttpRequest& r) {
     HttpRequest q = r;  // PUT .../status updates the object, as the status subresource does
     if (q.method == "PUT" && q.path.ends_with("/status")) q.path.resize(q.path.size() - 7);
+    if (q.method == "PUT" && q.path.find("/testruns/") != std::string::npos) ++status_writes_;
+    if (q.method == "POST" && q.path.ends_with("/events")) {
+      std::lock_guard lock(events_mu_);
+      posted_events_.push_back(json::parse(q.body));
+    }
     return store_.handle(q);
   }};
   kube::Client client_{kube::ClusterConfig{.server = server_.url()}};
   kube::EventRecorder events_{client_, "herd-operator"};
   ReconcilerOptions opts_;
   std::atomic<std::uint64_t> changes_{0};
+  std::atomic<int> status_writes_{0};
+  std::mutex events_mu_;
+  std::vector<json> posted_events_;
+  /// The event with `reason`, or null.
+  json event(const std::string& reason) {
+    std::lock_guard lock(events_mu_);
+    for (const auto& e : posted_events_) {
+      if (e.value("reason", std::string()) == reason) return e;
+    }
+    return nullptr;
+  }
   Clock::time_point now_ = *parse_time("2026-11-29T12:00:10Z");
   std::vector<std::string> calls_;
   std::map<std::string, std::pair<long, std::string>> answers_;
@@ -452,6 +469,140 @@ TEST_F(Reconciler, OrphanedJobsGetAWarningWithTheCommandThenAnErrorAfterTheReady
             std::string::npos)
       << st["message"];
   EXPECT_EQ(jobs(), 2u);  // not ours: left alone
+}
+
+TEST_F(Reconciler, CrossedThresholdsAreAWarningNamingThemAndTheRunnerCountsEndFinal) {
+  json tr = testrun();
+  tr["spec"]["cleanup"] = "never";
+  client_.replace(testruns_path("perf", "load"), tr);
+  auto [init, r1, r2, coord] = until_started();
+  answers_["GET /v1/summary"] = {200, json{{"exitCode", 99},
+                                           {"result", "failed"},
+                                           {"thresholds",
+                                            {{{"metric", "http_req_duration"}, {"expression", "max<0"}, {"ok", false}},
+                                             {{"metric", "checks"}, {"expression", "rate>0.9"}, {"ok", true}}}}}
+                                          .dump()};
+  pass({init, r1, r2, coord});
+  json st = status();
+  EXPECT_EQ(st["stage"], "finished");
+  EXPECT_EQ(st["result"], "failed");
+  EXPECT_EQ(st["message"], "the test failed (exit code 99): thresholds crossed: http_req_duration max<0");
+  json e = event("ThresholdsFailed");
+  ASSERT_FALSE(e.is_null());
+  EXPECT_EQ(e["type"], "Warning");
+  EXPECT_TRUE(event("Finished").is_null());
+  EXPECT_EQ(st["runners"]["ready"], 2);  // the runners still linger
+  int writes = status_writes_;
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status_writes_, writes);  // nothing changed: nothing written
+  // The coordinator's stop ends the runners: the counts follow them to the end.
+  json done = pod("runner", 1, "Succeeded", terminated(0, ""));
+  json failed = pod("runner", 2, "Failed", terminated(137, ""));
+  pass({init, done, failed, coord});
+  st = status();
+  EXPECT_EQ(st["runners"]["ready"], 0);
+  EXPECT_EQ(st["runners"]["finished"], 1);
+  EXPECT_EQ(st["runners"]["failed"], 1);
+  pass({init, coord});  // the Pods are deleted: an ended runner stays counted
+  EXPECT_EQ(status()["runners"]["finished"], 1);
+  EXPECT_EQ(status()["runners"]["failed"], 1);
+}
+
+TEST_F(Reconciler, APassedRunIsANormalFinishedEvent) {
+  auto [init, r1, r2, coord] = until_started();
+  answers_["GET /v1/summary"] = {200, json{{"exitCode", 0}, {"result", "passed"}}.dump()};
+  pass({init, r1, r2, coord});
+  json e = event("Finished");
+  ASSERT_FALSE(e.is_null());
+  EXPECT_EQ(e["type"], "Normal");
+}
+
+TEST_F(Reconciler, AFailedStartLeavesNoInitializingCondition) {
+  pass();
+  json cond = status()["conditions"][0];
+  ASSERT_EQ(cond["reason"], "Initializing");
+  json init = pod("initializer", 1, "Failed", terminated(107, R"({"error":"t.js:3:7: SyntaxError","exitCode":107})"));
+  pass({init});
+  for (const auto& c : status()["conditions"]) {
+    if (c["type"] != "Initialized") continue;
+    EXPECT_EQ(c["status"], "False");
+    EXPECT_EQ(c["reason"], "InitializerFailed");
+    EXPECT_NE(c["message"].get<std::string>().find("t.js:3:7"), std::string::npos) << c;
+  }
+}
+
+TEST_F(Reconciler, RunnersNeverReadyLeaveInitializedTrue) {
+  json init = pod("initializer", 1, "Succeeded", terminated(0, R"({"maxVUs":4})"));
+  pass();
+  pass({init});
+  now_ += 2min;
+  pass({init, pod("runner", 1, "Pending", json::object())});
+  json st = status();
+  ASSERT_EQ(st["stage"], "error");
+  std::map<std::string, std::string> reasons;
+  for (const auto& c : st["conditions"])
+    reasons[c["type"]] = c["status"].get<std::string>() + " " + c["reason"].get<std::string>();
+  EXPECT_EQ(reasons["Initialized"], "True ScriptValid");
+  EXPECT_EQ(reasons["Finished"], "False RunnersNotReady");
+}
+
+TEST_F(Reconciler, AnInvalidSpecAtTheStartSaysSoInInitialized) {
+  json tr = testrun();
+  tr["spec"]["timeouts"]["ready"] = "abc";
+  client_.replace(testruns_path("perf", "load"), tr);
+  pass();
+  EXPECT_EQ(status()["conditions"][0]["type"], "Finished");
+  EXPECT_EQ(status()["conditions"][1]["type"], "Initialized");
+  EXPECT_EQ(status()["conditions"][1]["reason"], "InvalidSpec");
+}
+
+TEST_F(Reconciler, LiveMetricsAreWrittenWhenAPrintedNumberChangedAtMostEvery10s) {
+  auto [init, r1, r2, coord] = until_started();
+  auto metrics = [](int iterations, double avg) {
+    return std::pair<long, std::string>{
+        200, json{{"data",
+                   {{{"id", "iterations"}, {"attributes", {{"sample", {{"count", iterations}}}}}},
+                    {{"id", "http_req_duration"}, {"attributes", {{"sample", {{"avg", avg}}}}}}}}}
+                 .dump()};
+  };
+  int writes = status_writes_;
+  answers_["GET /v1/metrics"] = {200, R"({"data":[{"id":"vus_max","attributes":{"sample":{"value":2}}}]})"};
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status_writes_, writes);  // nothing printed yet: no write
+  answers_["GET /v1/metrics"] = metrics(5, 1.0);
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status()["metrics"]["iterations"], 5);
+  writes = status_writes_;
+  for (int i = 0; i < 4; ++i) {  // every 2 s for 8 s: new numbers, no write
+    now_ += 2s;
+    answers_["GET /v1/metrics"] = metrics(6 + i, 1.0 + i);
+    pass({init, r1, r2, coord});
+  }
+  EXPECT_EQ(status_writes_, writes);
+  EXPECT_EQ(status()["metrics"]["iterations"], 5);
+  now_ += 2s;  // 10 s since the last write
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status()["metrics"]["iterations"], 9);
+  EXPECT_EQ(status()["metrics"]["durationSeconds"], 10.0);
+  EXPECT_EQ(status_writes_, writes + 1);
+  now_ += 20s;  // only an unprinted number changed: no write
+  answers_["GET /v1/metrics"] = metrics(9, 7.0);
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status_writes_, writes + 1);
+}
+
+TEST_F(Reconciler, PodNamesAloneAreNoStatusWrite) {
+  json init = pod("initializer", 1, "Succeeded", terminated(0, R"({"maxVUs":4})"));
+  pass();
+  pass({init});
+  int writes = status_writes_;
+  json p1 = pod("runner", 1, "Pending", json::object());
+  pass({init, p1});  // a runner Pod appeared, nothing printed changed
+  EXPECT_EQ(status_writes_, writes);
+  pass({init, pod("runner", 1, "Running", running(), "127.0.1.1")});
+  EXPECT_EQ(status_writes_, writes + 1);
+  EXPECT_EQ(status()["runners"]["ready"], 1);
+  EXPECT_EQ(status()["runners"]["pods"][0], "load-runner-1");
 }
 
 }  // namespace
