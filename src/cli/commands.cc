@@ -25,6 +25,7 @@
 #include "flags/run_flags.h"
 #include "js/bundle.h"
 #include "k6/modules.h"
+#include "launch/runner_args.h"
 #include "metrics/output_stream.h"
 #include "target/server.h"
 #include "util/duration.h"
@@ -209,6 +210,10 @@ int cmd_run(const std::vector<std::string>& args) {
     return exec::kExitScriptException;
   }
   cfg.environ = process_env();
+  // The operator's runners end their log with where the merged result is.
+  if (auto hint = cfg.environ.find(std::string(launch::kResultHintEnv)); hint != cfg.environ.end())
+    cfg.end_line = hint->second;
+  const std::string end_line = cfg.end_line;
   cfg.no_setup = flags.no_setup;
   cfg.address = flags.address;
   cfg.linger = flags.linger;
@@ -229,8 +234,9 @@ int cmd_run(const std::vector<std::string>& args) {
   // before any thread starts, so every thread inherits the mask.
   util::block_stop_signals();
   exec::Engine engine(std::move(cfg));
-  exec::RunResult r = engine.run();
+  exec::RunResult r = engine.run();  // ends the process (exit_process_when_done) but in sanitizer builds
   if (!r.error.empty()) print_error(r.error);
+  if (r.ran && !end_line.empty()) std::fprintf(stderr, "herd: %s\n", end_line.c_str());
   return r.exit_code;
 }
 

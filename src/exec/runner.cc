@@ -249,6 +249,7 @@ RunResult Engine::Impl::run_all() {
 
   // Results.
   res.snapshot = collect();
+  res.ran = true;
   std::optional<exporter::RemoteWriteStats> rw_stats;
   if (!options.no_thresholds)
     res.thresholds = metrics::evaluate_thresholds(thresholds, res.snapshot, res.duration, true);
@@ -432,6 +433,7 @@ RunResult Engine::run() {
 #if !defined(__SANITIZE_ADDRESS__)
   if (impl_->cfg.exit_process_when_done) {
     if (!r.error.empty()) std::fprintf(stderr, "herd: error: %s\n", r.error.c_str());
+    if (r.ran && !impl_->cfg.end_line.empty()) std::fprintf(stderr, "herd: %s\n", impl_->cfg.end_line.c_str());
     std::fflush(nullptr);
     std::_Exit(r.exit_code);
   }

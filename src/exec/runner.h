@@ -69,6 +69,12 @@ struct EngineConfig {
   /// end the process without freeing every VU (seconds at 10,000 VUs).
   /// Ignored in sanitizer builds, where the clean shutdown is checked.
   bool exit_process_when_done = false;
+  /// With exit_process_when_done, after a test that ran (RunResult::ran):
+  /// printed on stderr as "herd: <end_line>" just before the process ends, after
+  /// everything else (the operator's runners: where the merged result is;
+  /// launch::kResultHintEnv). "" = nothing. When run() returns instead, the
+  /// caller prints it.
+  std::string end_line;
 };
 
 /// The outcome of a run.
@@ -81,6 +87,7 @@ struct RunResult {
   std::chrono::milliseconds duration{0};
   bool aborted = false;
   std::string abort_reason;
+  bool ran = false;  ///< the test ran to its end (results collected), whatever its exit code
 };
 
 /// Ways a caller can reach a running engine from another thread.

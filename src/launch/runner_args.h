@@ -11,6 +11,12 @@
 
 namespace herd::launch {
 
+/// Environment variable naming where the merged result of a distributed test
+/// is (set by the operator on its runner Pods): `herd run` prints
+/// "herd: <its value>" as its last line, so a runner's log points there.
+/// Unset or empty: nothing is printed.
+inline constexpr std::string_view kResultHintEnv = "HERD_RESULT_HINT";
+
 /// The segment sequence for n equal runners: "0,1/4,1/2,3/4,1".
 std::string segment_sequence(int n);
 /// Runner i's (0-based) segment of n: "1/4:1/2".

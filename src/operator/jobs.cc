@@ -81,12 +81,44 @@ json labels_for(const json& testrun, std::string_view component) {
               {std::string(kLabelComponent), std::string(component)}};
 }
 
-/// One Job with one pod running `herd <args>`.
+/// `base` (an array or null) followed by `own`, without the entries of `base`
+/// whose `key` an entry of `own` has: the component's own setting wins.
+json overlay(const json& base, const json& own, std::string_view key) {
+  json out = json::array();
+  if (base.is_array()) {
+    for (const auto& b : base) {
+      bool replaced = false;
+      if (own.is_array()) {
+        for (const auto& o : own) replaced = replaced || (field(b, key).is_string() && field(o, key) == field(b, key));
+      }
+      if (!replaced) out.push_back(b);
+    }
+  }
+  append(out, own);
+  return out;
+}
+
+/// The image a pod runs: `settings`' image unless it names k6's (which cannot run herd).
+std::string image_of(const json& settings) {
+  std::string image = field(settings, "image").is_string() ? settings["image"].get<std::string>() : "";
+  return is_k6_image(image) ? "" : image;
+}
+
+/// One Job with one pod running `herd <args>`. Every pod loads the script, so
+/// each gets what the script reads from spec.runner (docs/operator.md, "What
+/// each pod gets"): its image, env, envFrom, volumes and volumeMounts, with the
+/// component's own settings on top. `runner_env` is spec.runner.env as this
+/// component sees it (the merged outputs' settings are the coordinator's).
 json make_job(const json& testrun, const std::string& job_name, std::string_view component,
-              std::vector<std::string> args, const JobSettings& s, const json& extra_labels = json::object(),
-              const LoadZone* zone = nullptr) {
+              std::vector<std::string> args, const JobSettings& s, const json& runner_env,
+              const json& extra_labels = json::object(), const LoadZone* zone = nullptr) {
   const json& spec = testrun.at("spec");
   const json& pod = settings_of(spec, component);
+  const json& runner = field(spec, "runner");
+  // The runner's own settings come from spec.runner alone (also an initializer without its own).
+  static const json kNone;
+  const bool own_is_runner = &pod == &runner;
+  const json& base = own_is_runner ? kNone : runner;
   ScriptMount script = script_mount(spec);
 
   json labels = labels_for(testrun, component);
@@ -94,15 +126,18 @@ json make_job(const json& testrun, const std::string& job_name, std::string_view
   json pod_labels = field(field(pod, "metadata"), "labels").is_object() ? pod["metadata"]["labels"] : json::object();
   for (auto& [k, v] : labels.items()) pod_labels[k] = v;  // ours win: the operator selects on them
 
-  std::string image = field(pod, "image").is_string() ? pod["image"].get<std::string>() : "";
-  if (is_k6_image(image)) image.clear();  // a k6-operator manifest names k6's image: run herd's
+  // k6-operator's starter image runs curl, not a script: the coordinator takes only its own.
+  std::string image = image_of(component == "coordinator" ? field(spec, "coordinator") : pod);
+  if (image.empty()) image = image_of(base);
   if (image.empty() && zone) image = zone->image;
   if (image.empty()) image = s.image;
 
   json env = json::array({json{{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}});
-  append(env, field(pod, "env"));
+  append(env, overlay(runner_env, own_is_runner ? json() : field(pod, "env"), "name"));
   json mounts = script.mounts;
-  append(mounts, field(pod, "volumeMounts"));
+  append(mounts, overlay(field(base, "volumeMounts"), field(pod, "volumeMounts"), "mountPath"));
+  json env_from = field(base, "envFrom").is_array() ? base["envFrom"] : json::array();
+  append(env_from, field(pod, "envFrom"));  // a later source wins a key both have
   json ports = json::array({json{{"name", "api"}, {"containerPort", kControlPort}, {"protocol", "TCP"}}});
   if (component == "runner") append(ports, field(spec, "ports"));
 
@@ -114,14 +149,15 @@ json make_job(const json& testrun, const std::string& job_name, std::string_view
                     {"volumeMounts", mounts},
                     {"terminationMessagePolicy", "FallbackToLogsOnError"}};
   if (component != "initializer") container["ports"] = ports;
-  for (const char* k : {"imagePullPolicy", "envFrom", "resources", "readinessProbe", "livenessProbe"}) {
+  if (!env_from.empty()) container["envFrom"] = env_from;
+  for (const char* k : {"imagePullPolicy", "resources", "readinessProbe", "livenessProbe"}) {
     if (!field(pod, k).is_null()) container[k] = pod[k];
   }
   if (!field(pod, "containerSecurityContext").is_null()) container["securityContext"] = pod["containerSecurityContext"];
   if (zone && !container.contains("resources") && !zone->resources.is_null()) container["resources"] = zone->resources;
 
   json volumes = script.volumes;
-  append(volumes, field(pod, "volumes"));
+  append(volumes, overlay(field(base, "volumes"), field(pod, "volumes"), "name"));
   json podspec = {{"restartPolicy", "Never"}, {"containers", json::array({container})}, {"volumes", volumes}};
   for (const char* k :
        {"initContainers", "nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "serviceAccountName",
@@ -185,28 +221,28 @@ std::pair<std::string, std::string> split_k6_out(const std::string& value) {
   return {merged, others};
 }
 
-/// The entries of spec.runner.env that move to the coordinator: K6_PROMETHEUS_RW_*,
-/// K6_FEATURES, and K6_OUT's merged outputs (as K6_OUT).
-json coordinator_env_from_runner(const json& spec) {
-  json moved = json::array();
-  const json& env = field(field(spec, "runner"), "env");
-  if (!env.is_array()) return moved;
+/// spec.runner.env as the coordinator gets it: everything but K6_OUT's per-sample
+/// outputs (K6_OUT keeps its merged outputs, or goes). K6_PROMETHEUS_RW_* and
+/// K6_FEATURES go to the coordinator only (runner_env_without_merged_outputs).
+json coordinator_env_from_runner(const json& env) {
+  json out = json::array();
+  if (!env.is_array()) return out;
   for (const auto& e : env) {
-    if (!field(e, "name").is_string()) continue;
-    std::string name = e["name"].get<std::string>();
-    if (is_coordinator_env(name)) {
-      moved.push_back(e);
-    } else if (name == "K6_OUT" && field(e, "value").is_string()) {
+    if (field(e, "name") == "K6_OUT" && field(e, "value").is_string()) {
       auto [merged, others] = split_k6_out(e["value"].get<std::string>());
-      if (!merged.empty()) moved.push_back(json{{"name", "K6_OUT"}, {"value", merged}});
+      if (!merged.empty()) out.push_back(json{{"name", "K6_OUT"}, {"value", merged}});
+      continue;
     }
+    out.push_back(e);
   }
-  return moved;
+  return out;
 }
 
-/// Runner environment without what coordinator_env_from_runner moves.
+/// spec.runner.env as the runners (and the initializer) get it: without the
+/// merged outputs' settings, which are the coordinator's.
 json runner_env_without_merged_outputs(const json& env) {
   json kept = json::array();
+  if (!env.is_array()) return kept;
   for (const auto& e : env) {
     std::string name = field(e, "name").is_string() ? e["name"].get<std::string>() : "";
     if (is_coordinator_env(name)) continue;
@@ -342,13 +378,26 @@ std::string children_selector(const json& testrun) {
   return std::string(kLabelTestRun) + "=" + name_of(testrun);
 }
 
+std::string result_hint(const json& testrun, int index) {
+  const std::string ns = namespace_of(testrun), name = name_of(testrun), kubectl = "`kubectl -n " + ns + " ";
+  // `tr` is herd.dev's short name; another group's TestRun is named in full.
+  std::string group = field(testrun, "apiVersion").is_string() ? testrun["apiVersion"].get<std::string>() : "";
+  group = group.substr(0, group.find('/'));
+  const std::string resource = group.empty() || group == kGroup ? "tr" : "testruns." + group;
+  return "runner " + std::to_string(index) + " of " + std::to_string(testrun.at("spec").at("parallelism").get<int>()) +
+         " of TestRun " + ns + "/" + name + " ended; the merged result: " + kubectl + "logs job/" +
+         coordinator_name(testrun) + "`, " + kubectl + "get cm " + summary_configmap_name(testrun) + " -o yaml`, " +
+         kubectl + "describe " + resource + " " + name + "`";
+}
+
 json initializer_job(const json& testrun, const JobSettings& s) {
   const json& spec = testrun.at("spec");
   std::vector<std::string> args{"inspect", "--execution-requirements", "--result-file", "/dev/termination-log"};
   for (auto& a : user_arguments(spec)) args.push_back(a);
   args.push_back("--");
   args.push_back(script_mount(spec).path);
-  return make_job(testrun, initializer_name(testrun), "initializer", args, s);
+  return make_job(testrun, initializer_name(testrun), "initializer", args, s,
+                  runner_env_without_merged_outputs(field(field(spec, "runner"), "env")));
 }
 
 json runner_job(const json& testrun, int index, const JobSettings& s, const LoadZone* zone) {
@@ -360,9 +409,15 @@ json runner_job(const json& testrun, int index, const JobSettings& s, const Load
     if (a == "127.0.0.1:0") a = "$(POD_IP):" + std::to_string(kControlPort);
   }
   json job = make_job(testrun, runner_name(testrun, index), "runner", args, s,
+                      runner_env_without_merged_outputs(field(field(spec, "runner"), "env")),
                       json{{std::string(kLabelRunnerIndex), std::to_string(index)}}, zone);
   json& env = job["spec"]["template"]["spec"]["containers"][0]["env"];
-  env = runner_env_without_merged_outputs(env);
+  json kept = json::array();
+  for (const auto& e : env) {
+    if (field(e, "name") != launch::kResultHintEnv) kept.push_back(e);  // ours: it names this TestRun
+  }
+  kept.push_back(json{{"name", std::string(launch::kResultHintEnv)}, {"value", result_hint(testrun, index)}});
+  env = kept;
   if (field(spec, "separate").is_boolean() && spec["separate"].get<bool>()) {
     json term = {
         {"labelSelector",
@@ -405,14 +460,8 @@ json coordinator_job(const json& testrun, const std::vector<std::string>& runner
   }
   args.push_back("--script");
   args.push_back(script_mount(spec).path);
-  json job = make_job(testrun, coordinator_name(testrun), "coordinator", args, s);
-  json& env = job["spec"]["template"]["spec"]["containers"][0]["env"];
-  for (const auto& moved : coordinator_env_from_runner(spec)) {
-    bool own = false;  // the coordinator's own setting wins
-    for (const auto& e : env) own = own || field(e, "name") == moved["name"];
-    if (!own) env.push_back(moved);
-  }
-  return job;
+  return make_job(testrun, coordinator_name(testrun), "coordinator", args, s,
+                  coordinator_env_from_runner(field(field(spec, "runner"), "env")));
 }
 
 }  // namespace herd::op

@@ -71,6 +71,9 @@ std::string coordinator_name(const json& testrun);
 std::string summary_configmap_name(const json& testrun);
 
 json initializer_job(const json& testrun, const JobSettings& settings);
+/// The line runner `index` prints at its end (launch::kResultHintEnv): where the
+/// merged result is (the coordinator's log, the summary ConfigMap, the TestRun).
+std::string result_hint(const json& testrun, int index);
 /// Runner `index` (1-based) of spec.parallelism. Without the merged outputs
 /// (launch::is_merged_output) and their environment: --out is never passed to
 /// runners, and K6_PROMETHEUS_RW_*, K6_FEATURES and K6_OUT's merged outputs are
@@ -79,6 +82,11 @@ json runner_job(const json& testrun, int index, const JobSettings& settings, con
 /// `runners`: "ip:port" of every runner in segment order. Gets the merged
 /// outputs of the user's arguments (`--out experimental-prometheus-rw`) and
 /// their environment from spec.runner.env (its own env wins a name clash).
+///
+/// Every pod loads the script, so the initializer and the coordinator also get
+/// spec.runner's image, env, envFrom, volumes and volumeMounts, their own
+/// settings on top (docs/operator.md, "What each pod gets"); runners also get
+/// launch::kResultHintEnv = result_hint().
 json coordinator_job(const json& testrun, const std::vector<std::string>& runners, const JobSettings& settings);
 
 /// The owner reference every child carries.

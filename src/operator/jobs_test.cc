@@ -228,7 +228,7 @@ TEST(Jobs, PrometheusRemoteWriteMovesToTheCoordinator) {
       EXPECT_NE(a, "-o");
       EXPECT_NE(a, "--out");
     }
-    EXPECT_EQ(env_names(r), (std::vector<std::string>{"POD_IP", "K6_OUT", "MY_VAR"}));
+    EXPECT_EQ(env_names(r), (std::vector<std::string>{"POD_IP", "K6_OUT", "MY_VAR", "HERD_RESULT_HINT"}));
     EXPECT_EQ(env_value(r, "K6_OUT"), "csv=/tmp/a.csv");  // per-sample outputs stay where they were
   }
 
@@ -251,7 +251,7 @@ TEST(Jobs, PrometheusRemoteWriteMovesToTheCoordinator) {
   EXPECT_EQ(env_value(c, "K6_PROMETHEUS_RW_PASSWORD")["secretKeyRef"]["name"], "rw");
   EXPECT_EQ(env_value(c, "K6_FEATURES"), "own");  // the coordinator's own setting wins
   EXPECT_EQ(env_value(c, "K6_OUT"), "experimental-prometheus-rw");
-  EXPECT_EQ(env_value(c, "MY_VAR"), nullptr);  // other runner settings stay the runners'
+  EXPECT_EQ(env_value(c, "MY_VAR"), "1");  // the coordinator loads the script too
 }
 
 // The PodMonitor (charts/herd-operator, deploy/components/monitoring) selects app=herd and
@@ -276,12 +276,130 @@ TEST(Jobs, WithoutRemoteWriteNothingMoves) {
   json tr = testrun(spec);
   json job = runner_job(tr, 1, JobSettings{});
   const json& r = container(job);
-  ASSERT_EQ(r["env"].size(), 2u);
+  ASSERT_EQ(r["env"].size(), 3u);  // POD_IP, K6_OUT, HERD_RESULT_HINT
   EXPECT_EQ(r["env"][1]["value"], "influxdb=http://127.0.0.1:8086/k6");
   json coord = coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{});
   const json& c = container(coord);
   EXPECT_EQ(c["env"].size(), 1u);  // POD_IP only
   for (const auto& a : c["args"]) EXPECT_NE(a, "--out");
+}
+
+namespace {
+
+json env_named(const json& c, const std::string& name) {
+  json found;
+  int count = 0;
+  for (const auto& e : c["env"]) {
+    if (e["name"] == name) {
+      found = e;
+      ++count;
+    }
+  }
+  EXPECT_LE(count, 1) << name << " twice in " << c["env"].dump();
+  return found;
+}
+
+std::vector<std::string> names_of(const json& list, const char* key) {
+  std::vector<std::string> out;
+  for (const auto& e : list) out.push_back(e[key].get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+// Issue #14: a k6-operator manifest passes the script's settings in spec.runner only;
+// the initializer and the coordinator load the script too, so they get them as well.
+TEST(Jobs, RunnerScriptSettingsReachEveryPodThatLoadsTheScript) {
+  json spec = base_spec();
+  spec["runner"] = {{"image", "reg/herd:2"},
+                    {"env", {{{"name", "BASE_URL"}, {"value", "http://127.0.0.1:8080"}}}},
+                    {"envFrom", {{{"configMapRef", {{"name", "settings"}}}}}},
+                    {"volumes", {{{"name", "data"}, {"configMap", {{"name", "data"}}}}}},
+                    {"volumeMounts", {{{"name", "data"}, {"mountPath", "/data"}}}},
+                    {"nodeSelector", {{"pool", "load"}}}};
+  json tr = testrun(spec);
+  for (const json& job : {initializer_job(tr, JobSettings{}), runner_job(tr, 1, JobSettings{}),
+                          coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{})}) {
+    const json& c = container(job);
+    const std::string what = job["metadata"]["name"].get<std::string>();
+    EXPECT_EQ(c["image"], "reg/herd:2") << what;
+    EXPECT_EQ(env_named(c, "BASE_URL")["value"], "http://127.0.0.1:8080") << what;
+    EXPECT_EQ(c["envFrom"], spec["runner"]["envFrom"]) << what;
+    EXPECT_EQ(names_of(job["spec"]["template"]["spec"]["volumes"], "name"),
+              (std::vector<std::string>{"herd-script", "data"}))
+        << what;
+    EXPECT_EQ(names_of(c["volumeMounts"], "mountPath"), (std::vector<std::string>{"/test", "/data"})) << what;
+  }
+  // Only what the script reads: the coordinator keeps its own placement.
+  json coord = coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{});
+  EXPECT_FALSE(coord["spec"]["template"]["spec"].contains("nodeSelector"));
+}
+
+TEST(Jobs, ComponentSettingsComeOnTopOfTheRunners) {
+  json spec = base_spec();
+  spec["runner"] = {{"image", "reg/herd:2"},
+                    {"env", {{{"name", "BASE_URL"}, {"value", "runner"}}, {{"name", "A"}, {"value", "a"}}}},
+                    {"envFrom", {{{"configMapRef", {{"name", "runner"}}}}}},
+                    {"volumes", {{{"name", "data"}, {"configMap", {{"name", "runner"}}}}}},
+                    {"volumeMounts", {{{"name", "data"}, {"mountPath", "/data"}}}}};
+  spec["initializer"] = {{"image", "reg/herd:3"},
+                         {"env", {{{"name", "BASE_URL"}, {"value", "init"}}}},
+                         {"envFrom", {{{"secretRef", {{"name", "init"}}}}}},
+                         {"volumes", {{{"name", "data"}, {"configMap", {{"name", "init"}}}}}},
+                         {"volumeMounts", {{{"name", "other"}, {"mountPath", "/data"}}}}};
+  // k6-operator's starter runs curl: its image is not the coordinator's, its env is.
+  spec["starter"] = {{"image", "curlimages/curl:8"}, {"env", {{{"name", "A"}, {"value", "starter"}}}}};
+  json tr = testrun(spec);
+
+  json init = initializer_job(tr, JobSettings{});
+  const json& i = container(init);
+  EXPECT_EQ(i["image"], "reg/herd:3");
+  EXPECT_EQ(env_named(i, "BASE_URL")["value"], "init");
+  EXPECT_EQ(env_named(i, "A")["value"], "a");
+  ASSERT_EQ(i["envFrom"].size(), 2u);
+  EXPECT_EQ(i["envFrom"][1]["secretRef"]["name"], "init");  // the later source wins a clash
+  const json& volumes = init["spec"]["template"]["spec"]["volumes"];
+  ASSERT_EQ(volumes.size(), 2u);
+  EXPECT_EQ(volumes[1]["configMap"]["name"], "init");
+  ASSERT_EQ(i["volumeMounts"].size(), 2u);
+  EXPECT_EQ(i["volumeMounts"][1]["name"], "other");
+
+  json coord = coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{});
+  const json& c = container(coord);
+  EXPECT_EQ(c["image"], "reg/herd:2");
+  EXPECT_EQ(env_named(c, "A")["value"], "starter");
+  EXPECT_EQ(env_named(c, "BASE_URL")["value"], "runner");
+  spec["coordinator"] = {{"image", "reg/herd:4"}};
+  EXPECT_EQ(container(coordinator_job(testrun(spec), {"127.0.1.1:6565"}, JobSettings{}))["image"], "reg/herd:4");
+
+  // Without images anywhere: the operator's; grafana/k6 counts as none.
+  spec = base_spec();
+  spec["runner"] = {{"image", "grafana/k6:latest"}};
+  spec["coordinator"] = {{"env", json::array()}};
+  tr = testrun(spec);
+  EXPECT_EQ(container(initializer_job(tr, JobSettings{"herd:9", "10m"}))["image"], "herd:9");
+  EXPECT_EQ(container(coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{"herd:9", "10m"}))["image"], "herd:9");
+  EXPECT_FALSE(container(coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{})).contains("envFrom"));
+}
+
+// Issue #14: runner logs end with where the merged result is.
+TEST(Jobs, RunnersAreToldWhereTheMergedResultIs) {
+  json spec = base_spec();
+  spec["runner"]["env"] = json::array({json{{"name", "HERD_RESULT_HINT"}, {"value", "mine"}}});
+  json tr = testrun(spec);
+  const std::string want =
+      "runner 3 of 4 of TestRun perf/load ended; the merged result: `kubectl -n perf logs job/load-coordinator`, "
+      "`kubectl -n perf get cm load-summary -o yaml`, `kubectl -n perf describe tr load`";
+  EXPECT_EQ(result_hint(tr, 3), want);
+  EXPECT_EQ(env_named(container(runner_job(tr, 3, JobSettings{})), "HERD_RESULT_HINT")["value"], want);
+  // Names match the Jobs and the ConfigMap the operator makes.
+  EXPECT_NE(want.find(coordinator_name(tr)), std::string::npos);
+  EXPECT_NE(want.find(summary_configmap_name(tr)), std::string::npos);
+  for (const json& job : {initializer_job(tr, JobSettings{}), coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{})}) {
+    EXPECT_EQ(env_named(container(job), "HERD_RESULT_HINT")["value"], "mine");  // the user's, untouched
+  }
+  tr["apiVersion"] = "k6.io/v1alpha1";  // `tr` could name herd's TestRuns: be exact
+  EXPECT_NE(result_hint(tr, 1).find("`kubectl -n perf describe testruns.k6.io load`"), std::string::npos);
 }
 
 }  // namespace herd::op

@@ -21,18 +21,20 @@ const std::string kStop = R"({"data":{"type":"status","id":"default","attributes
 class CoordinatorApiTest : public HerdTest {
  protected:
   /// Runner i of n of `script` (in the temp dir) on 127.0.0.1:port, as the operator starts them.
-  std::unique_ptr<LiveProcess> start_runner(int i, int n, std::uint16_t port) {
+  std::unique_ptr<LiveProcess> start_runner(int i, int n, std::uint16_t port,
+                                            std::map<std::string, std::string> env = {}) {
     auto bound = [n](int k) {
       return k == 0 ? std::string("0") : k == n ? std::string("1") : std::to_string(k) + "/" + std::to_string(n);
     };
     std::string sequence = "0";
     for (int k = 1; k <= n; ++k) sequence += "," + bound(k);
+    env.emplace("BASE_URL", base_url());
     return std::make_unique<LiveProcess>(
         std::vector<std::string>{"run", "--paused", "--linger", "--no-setup", "--no-teardown", "--no-thresholds",
                                  "--address", "127.0.0.1:" + std::to_string(port), "--execution-segment",
                                  bound(i) + ":" + bound(i + 1), "--execution-segment-sequence", sequence, "-q",
                                  "--no-summary", "script.js"},
-        std::map<std::string, std::string>{{"BASE_URL", base_url()}}, dir_.path());
+        env, dir_.path());
   }
 
   /// `herd coordinator --runners ... --script script.js [extra]`.
@@ -402,6 +404,44 @@ TEST_F(CoordinatorApiTest, InspectInitExceptionAndBadOptionsGoToTheResultFile) {
   f = read_json_file("result.json");
   EXPECT_EQ(f["exitCode"], 104);
   EXPECT_NE(f["error"].get<std::string>().find("vus"), std::string::npos) << f.dump();
+}
+
+// Issue #14: the operator's runners end their log with where the merged result is
+// (HERD_RESULT_HINT) once their test ran; without it nothing new is printed.
+TEST_F(CoordinatorApiTest, RunnerLogEndsWithTheResultHint) {
+  dir_.write("script.js", kPassingScript);
+  std::uint16_t p1 = closed_port(), p2 = closed_port();
+  const std::string hint = "runner 1 of 2 of TestRun perf/load ended; the merged result: `kubectl -n perf logs x`";
+  auto r1 = start_runner(0, 2, p1, {{"HERD_RESULT_HINT", hint}});
+  auto r2 = start_runner(1, 2, p2);
+  auto coord = start_coordinator({p1, p2}, {"-q"});
+  EXPECT_EQ(coord->wait_exit(60s), 0) << *coord;
+  EXPECT_EQ(r1->wait_exit(15s), 0) << *r1;
+  EXPECT_EQ(r2->wait_exit(15s), 0) << *r2;
+  std::string err = r1->err();
+  ASSERT_FALSE(err.empty());
+  if (err.back() == '\n') err.pop_back();
+  EXPECT_EQ(err.substr(err.rfind('\n') + 1), "herd: " + hint) << *r1;
+  EXPECT_EQ(count_occurrences(r1->err(), "merged result"), 1) << *r1;
+  EXPECT_EQ(r2->err().find("merged result"), std::string::npos) << *r2;
+  EXPECT_EQ(coord->err().find("merged result"), std::string::npos) << *coord;
+
+  // Whatever the test's exit code; not when no test ran (there is no merged result);
+  // a plain run without it prints nothing new.
+  dir_.write("script.js",
+             "export const options = { iterations: 1, thresholds: { iterations: ['count>5'] } };\n"
+             "export default function () {}\n");
+  ProcResult r = run_spec(RunSpec{.args = {"run", "-q", "script.js"}, .env = {{"HERD_RESULT_HINT", "see there"}}});
+  EXPECT_EQ(r.exit_code, 99) << r;
+  EXPECT_TRUE(r.err.ends_with("herd: see there\n")) << r;
+  dir_.write("script.js", "throw new Error('BASE_URL is not set');\nexport default function () {}\n");
+  r = run_spec(RunSpec{.args = {"run", "-q", "script.js"}, .env = {{"HERD_RESULT_HINT", "see there"}}});
+  EXPECT_EQ(r.exit_code, 107) << r;
+  EXPECT_EQ(r.err.find("see there"), std::string::npos) << r;
+  dir_.write("script.js", "export default function () {}\n");
+  r = run_spec(RunSpec{.args = {"run", "-q", "--no-summary", "script.js"}, .env = {{"HERD_RESULT_HINT", ""}}});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.err.find("herd: "), std::string::npos) << r;
 }
 
 }  // namespace
