@@ -14,7 +14,6 @@ namespace {
 
 using json = nlohmann::json;
 using kube::testing::FakeObjects;
-using kube::testing::HttpReply;
 using kube::testing::HttpRequest;
 using kube::testing::TestServer;
 

@@ -57,7 +57,7 @@ class HttpEndpoint {
     if (host.empty()) host = "0.0.0.0";
     int port = std::stoi(address.substr(colon + 1));
     routes(server_);
-    if (!server_.bind_to_port(host.c_str(), port)) {
+    if (!server_.bind_to_port(host, port)) {
       throw std::runtime_error("cannot listen on " + address);
     }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
