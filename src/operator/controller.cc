@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <set>
 
+#include "operator/k6io.h"
 #include "operator/status.h"
 
 namespace herd::op {
@@ -54,10 +55,13 @@ void Controller::start() {
   if (started_.exchange(true)) return;
   std::vector<std::string> namespaces = options_.namespaces;
   if (namespaces.empty()) namespaces.push_back("");
+  // The key of a TestRun carries its group (k6.io TestRuns with --k6-io): testrun_key.
   auto on_testrun =
-      kube::InformerHandlers{[this](const kube::Object& o) { queue_.add(kube::object_key(*o)); },
-                             [this](const kube::Object&, const kube::Object& o) { queue_.add(kube::object_key(*o)); },
-                             [this](const kube::Object& o) { queue_.add(kube::object_key(*o)); }};
+      kube::InformerHandlers{[this](const kube::Object& o) { queue_.add(testrun_key(*o)); },
+                             [this](const kube::Object&, const kube::Object& o) { queue_.add(testrun_key(*o)); },
+                             [this](const kube::Object& o) { queue_.add(testrun_key(*o)); }};
+  std::vector<std::string_view> groups{kGroup};
+  if (options_.k6io) groups.push_back(kK6Group);
   // Each informer reports its failed lists and watches (a missing RBAC verb is a 403 here).
   auto with_errors = [this](kube::InformerHandlers h, const std::string& path) {
     h.on_error = [this, path](const kube::InformerError& e) { note_informer_error(path, e); };
@@ -67,23 +71,27 @@ void Controller::start() {
                                          [this](const kube::Object&, const kube::Object& o) { enqueue_owner(o); },
                                          [this](const kube::Object& o) { enqueue_owner(o); }};
   for (const auto& ns : namespaces) {
-    kube::InformerOptions tr{testruns_path(ns)};
-    tr.resync = 30s;
-    testruns_.push_back(std::make_unique<kube::Informer>(client_, tr, with_errors(on_testrun, tr.path)));
+    for (auto group : groups) {
+      kube::InformerOptions tr{testruns_path(ns, "", group)};
+      tr.resync = 30s;
+      testruns_.push_back(std::make_unique<kube::Informer>(client_, tr, with_errors(on_testrun, tr.path)));
+    }
     kube::InformerOptions jobs{kube::path_for("batch", "v1", "jobs", ns)};
     jobs.label_selector = std::string(kLabelTestRun);
     jobs_.push_back(std::make_unique<kube::Informer>(client_, jobs, with_errors(on_child, jobs.path)));
     kube::InformerOptions pods{kube::path_for("", "v1", "pods", ns)};
     pods.label_selector = std::string(kLabelTestRun);
     pods_.push_back(std::make_unique<kube::Informer>(client_, pods, with_errors(on_child, pods.path)));
-    auto on_zone = [this](const kube::Object& o) { queue_.add("zone:" + kube::object_key(*o)); };
-    const std::string zones = kube::path_for(kGroup, kVersion, "privateloadzones", ns);
-    zones_.push_back(std::make_unique<kube::Informer>(
-        client_, kube::InformerOptions{zones},
-        with_errors(
-            kube::InformerHandlers{on_zone, [on_zone](const kube::Object&, const kube::Object& o) { on_zone(o); },
-                                   nullptr},
-            zones)));
+    auto on_zone = [this](const kube::Object& o) { queue_.add("zone:" + testrun_key(*o)); };
+    for (auto group : groups) {
+      const std::string zones = kube::path_for(group, kVersion, "privateloadzones", ns);
+      zones_.push_back(std::make_unique<kube::Informer>(
+          client_, kube::InformerOptions{zones},
+          with_errors(
+              kube::InformerHandlers{on_zone, [on_zone](const kube::Object&, const kube::Object& o) { on_zone(o); },
+                                     nullptr},
+              zones)));
+    }
   }
   // Nodes only feed PrivateLoadZone status: a missing permission must not stop TestRuns.
   auto on_node = [this](const kube::Object&) { enqueue_zones(); };
@@ -113,12 +121,13 @@ void Controller::stop() {
 
 void Controller::enqueue_zones() {
   for (const auto& inf : zones_) {
-    for (const auto& key : inf->store().keys()) queue_.add("zone:" + key);
+    for (const auto& zone : inf->store().list()) queue_.add("zone:" + testrun_key(*zone));
   }
 }
 
-std::chrono::milliseconds Controller::reconcile_zone(const std::string& ns, const std::string& name) {
-  const std::string path = kube::path_for(kGroup, kVersion, "privateloadzones", ns, name);
+std::chrono::milliseconds Controller::reconcile_zone(std::string_view group, const std::string& ns,
+                                                     const std::string& name) {
+  const std::string path = kube::path_for(group, kVersion, "privateloadzones", ns, name);
   json zone;
   try {
     zone = client_.get(path);
@@ -262,7 +271,25 @@ std::map<std::string, int> Controller::stages() const {
 void Controller::enqueue_owner(const kube::Object& child) {
   std::string name = label_of(*child, kLabelTestRun);
   if (name.empty()) return;
-  queue_.add(child->at("metadata").value("namespace", std::string("default")) + "/" + name);
+  const json& meta = child->at("metadata");
+  const std::string ns = meta.value("namespace", std::string("default"));
+  // A Job's owner reference names its TestRun's group (herd.dev or k6.io); a Pod's
+  // owner is its Job, so its TestRun is looked up by name in the caches.
+  bool found = false;
+  for (const auto& ref : meta.value("ownerReferences", json::array())) {
+    if (ref.value("kind", std::string()) != "TestRun") continue;
+    queue_.add(testrun_key(group_of_api_version(ref.value("apiVersion", std::string())), ns, name));
+    found = true;
+  }
+  if (!found) {
+    for (const auto& inf : testruns_) {
+      if (auto tr = inf->store().get(ns + "/" + name)) {
+        queue_.add(testrun_key(*tr));
+        found = true;
+      }
+    }
+  }
+  if (!found) queue_.add(testrun_key(kGroup, ns, name));
 }
 
 void Controller::worker() {
@@ -331,12 +358,14 @@ TestRunChildren Controller::children_of(const json& testrun) const {
 }
 
 std::chrono::milliseconds Controller::reconcile(const std::string& key) {
-  auto slash = key.find('/');
-  if (key.rfind("zone:", 0) == 0) return reconcile_zone(key.substr(5, slash - 5), key.substr(slash + 1));
-  std::string ns = key.substr(0, slash), name = key.substr(slash + 1);
+  const bool zone = key.rfind("zone:", 0) == 0;
+  auto [group, ns_name] = split_testrun_key(zone ? key.substr(5) : key);
+  auto slash = ns_name.find('/');
+  std::string ns = ns_name.substr(0, slash), name = ns_name.substr(slash + 1);
+  if (zone) return reconcile_zone(group, ns, name);
   json tr;
   try {
-    tr = client_.get(testruns_path(ns, name));
+    tr = client_.get(testruns_path(ns, name, group));
   } catch (const kube::ApiError& e) {
     if (e.is_not_found()) return 0ms;  // deleted: the garbage collector removes its children
     throw;

@@ -31,6 +31,7 @@ namespace herd::op {
 struct ControllerOptions {
   std::vector<std::string> namespaces;  ///< empty = every namespace
   int workers = 2;
+  bool k6io = false;  ///< also k6.io TestRuns and PrivateLoadZones (--k6-io; the CRDs are checked by check_k6io_crds)
   ReconcilerOptions reconcile;
 };
 
@@ -59,7 +60,8 @@ class Controller {
   bool synced() const;
 
   /// One reconcile of "namespace/name" (a TestRun) or "zone:namespace/name" (a
-  /// PrivateLoadZone's status) (public for tests). Returns the delay
+  /// PrivateLoadZone's status) (public for tests); "k6.io:" after "zone:" or at
+  /// the start names a k6.io one (testrun_key). Returns the delay
   /// after which the key should be looked at again (0 = only on events).
   /// Throws on API failures (the caller requeues with backoff).
   std::chrono::milliseconds reconcile(const std::string& key);
@@ -88,7 +90,7 @@ class Controller {
   ControllerOptions options_;
   kube::EventRecorder events_;
   kube::WorkQueue queue_;
-  std::chrono::milliseconds reconcile_zone(const std::string& ns, const std::string& name);
+  std::chrono::milliseconds reconcile_zone(std::string_view group, const std::string& ns, const std::string& name);
   void enqueue_zones();
 
   /// Asynchronous coordinator calls; an answer requeues its TestRun. Declared

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "launch/runner_args.h"
+#include "operator/k6io.h"
 #include "util/duration.h"
 
 namespace herd::op {
@@ -366,7 +367,9 @@ std::string summary_configmap_name(const json& testrun) {
 }
 
 json owner_reference(const json& testrun) {
-  return json{{"apiVersion", std::string(kGroup) + "/" + std::string(kVersion)},
+  // k6.io TestRuns (--k6-io) own their children under their own group, so the
+  // garbage collector finds them.
+  return json{{"apiVersion", std::string(group_of(testrun)) + "/" + std::string(kVersion)},
               {"kind", "TestRun"},
               {"name", name_of(testrun)},
               {"uid", testrun.at("metadata").at("uid")},

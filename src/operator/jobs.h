@@ -89,7 +89,7 @@ json runner_job(const json& testrun, int index, const JobSettings& settings, con
 /// launch::kResultHintEnv = result_hint().
 json coordinator_job(const json& testrun, const std::vector<std::string>& runners, const JobSettings& settings);
 
-/// The owner reference every child carries.
+/// The owner reference every child carries (apiVersion: the TestRun's group, herd.dev or k6.io).
 json owner_reference(const json& testrun);
 /// Labels selecting every child of a TestRun ("herd.dev/testrun=<name>").
 std::string children_selector(const json& testrun);

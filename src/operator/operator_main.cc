@@ -10,6 +10,7 @@
 #include "kube/config.h"
 #include "kube/leader.h"
 #include "operator/controller.h"
+#include "operator/k6io.h"
 #include "util/signals.h"
 
 namespace herd::op {
@@ -25,7 +26,9 @@ constexpr const char* kUsage =
     "  --health-address HOST:PORT   /healthz and /readyz (default :8081; \"0\" = off)\n"
     "  --image IMAGE                herd image for children (default: $HERD_RUNNER_IMAGE or "
     "ghcr.io/herd-dev/herd:latest)\n"
-    "  --workers N                  concurrent reconciles (default 2)\n";
+    "  --workers N                  concurrent reconciles (default 2)\n"
+    "  --k6-io                      also run k6.io/v1alpha1 TestRuns and PrivateLoadZones (needs herd's k6.io\n"
+    "                               CRDs: Helm k6io.enabled, kustomize deploy/components/k6-io)\n";
 
 std::atomic<int> g_signal{0};
 
@@ -54,7 +57,7 @@ class HttpEndpoint {
     if (host.empty()) host = "0.0.0.0";
     int port = std::stoi(address.substr(colon + 1));
     routes(server_);
-    if (!server_.bind_to_port(host.c_str(), port)) {
+    if (!server_.bind_to_port(host, port)) {
       throw std::runtime_error("cannot listen on " + address);
     }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -87,7 +90,7 @@ int operator_main(const std::vector<std::string>& args) {
     if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
       value = a.substr(eq + 1);
       a = a.substr(0, eq);
-    } else if (a != "--leader-elect" && a != "-h" && a != "--help") {
+    } else if (a != "--leader-elect" && a != "--k6-io" && a != "-h" && a != "--help") {
       if (i + 1 >= args.size()) {
         std::fprintf(stderr, "herd: error: %s needs a value\n%s", a.c_str(), kUsage);
         return 2;
@@ -111,6 +114,8 @@ int operator_main(const std::vector<std::string>& args) {
       health_address = value;
     } else if (a == "--image") {
       opts.reconcile.jobs.image = value;
+    } else if (a == "--k6-io") {
+      opts.k6io = value.empty() || value == "true";
     } else if (a == "--workers") {
       opts.workers = std::atoi(value.c_str());
     } else {
@@ -126,6 +131,16 @@ int operator_main(const std::vector<std::string>& args) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "herd: error: kubernetes configuration: %s\n", e.what());
     return 104;
+  }
+
+  // k6.io objects are only reconciled under herd's own k6.io CRDs: next to
+  // k6-operator's, both controllers would run every TestRun.
+  if (opts.k6io) {
+    if (std::string why = check_k6io_crds(*client); !why.empty()) {
+      std::fprintf(stderr, "herd: error: --k6-io: %s\n", why.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "herd operator: --k6-io: also reconciling k6.io/v1alpha1 TestRuns and PrivateLoadZones\n");
   }
 
   // SIGINT/SIGTERM (any of them) shut the operator down; blocked before the

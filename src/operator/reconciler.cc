@@ -1,5 +1,6 @@
 #include "operator/reconciler.h"
 
+#include "operator/k6io.h"
 #include "util/duration.h"
 
 namespace herd::op {
@@ -58,8 +59,8 @@ json live_metrics(const json& metrics) {
 
 }  // namespace
 
-std::string testruns_path(const std::string& ns, const std::string& name) {
-  return kube::path_for(kGroup, kVersion, "testruns", ns, name);
+std::string testruns_path(const std::string& ns, const std::string& name, std::string_view group) {
+  return kube::path_for(group, kVersion, "testruns", ns, name);
 }
 
 std::string label_of(const json& obj, std::string_view key) {
@@ -221,7 +222,7 @@ std::chrono::milliseconds TestRunReconciler::initialized() {
   if (spec_.contains("privateLoadZone") && spec_["privateLoadZone"].is_string()) {
     std::string zname = spec_["privateLoadZone"];
     try {
-      zone = load_zone(client_.get(kube::path_for(kGroup, kVersion, "privateloadzones", ns_, zname)));
+      zone = load_zone(client_.get(kube::path_for(group_of(tr_), kVersion, "privateloadzones", ns_, zname)));
     } catch (const kube::ApiError& e) {
       if (!e.is_not_found()) throw;
       return fail("LoadZoneNotFound", "spec.privateLoadZone: PrivateLoadZone " + ns_ + "/" + zname + " does not exist");
@@ -457,7 +458,7 @@ void TestRunReconciler::write_status() {
   // A 409 Conflict (someone wrote a newer version since we read it) propagates:
   // this status was computed from the old one, so the caller requeues with
   // backoff and the next pass recomputes it from the fresh object.
-  client_.update_status(testruns_path(ns_, name_), obj);
+  client_.update_status(testruns_path(ns_, name_, group_of(tr_)), obj);
   original_ = status_;
 }
 
@@ -559,7 +560,7 @@ std::optional<std::pair<long, std::string>> TestRunReconciler::coordinator_http(
                                                                                 const std::string& path,
                                                                                 const std::string& body) {
   if (!options_.http) return std::nullopt;
-  return options_.http(ns_ + "/" + name_, method, coordinator_url(path), body);
+  return options_.http(testrun_key(tr_), method, coordinator_url(path), body);
 }
 
 }  // namespace herd::op

@@ -30,9 +30,9 @@
 namespace herd::op {
 
 /// A non-blocking HTTP call to a coordinator for the TestRun `key`
-/// ("namespace/name"): {status, body} (status 0 = no answer) when the answer is
-/// there, nullopt while it is under way (the TestRun is reconciled again when
-/// it arrives). See CoordinatorPoller.
+/// ("namespace/name"; "k6.io:namespace/name" for a k6.io one): {status, body}
+/// (status 0 = no answer) when the answer is there, nullopt while it is under
+/// way (the TestRun is reconciled again when it arrives). See CoordinatorPoller.
 using HttpCall = std::function<std::optional<std::pair<long, std::string>>(
     const std::string& key, const std::string& method, const std::string& url, const std::string& body)>;
 
@@ -53,8 +53,8 @@ struct TestRunChildren {
   nlohmann::json coordinator;                          ///< its pod, or null
 };
 
-/// REST path of the TestRun collection of `ns`, or of one TestRun.
-std::string testruns_path(const std::string& ns, const std::string& name = "");
+/// REST path of the TestRun collection of `ns`, or of one TestRun, in `group` (herd.dev or k6.io).
+std::string testruns_path(const std::string& ns, const std::string& name = "", std::string_view group = kGroup);
 /// metadata.labels[key], "" when absent.
 std::string label_of(const nlohmann::json& object, std::string_view key);
 /// Whether metadata.ownerReferences names `uid`.

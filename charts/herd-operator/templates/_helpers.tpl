@@ -116,3 +116,30 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [nodes]
   verbs: [list, watch]
 {{- end }}
+
+{{/* k6.io rules (k6io.enabled), as in deploy/components/k6-io/cluster_role.yaml: the herd.dev rules' twins. */}}
+{{- define "herd-operator.k6ioRules" -}}
+- apiGroups: [k6.io]
+  resources: [testruns]
+  verbs: [get, list, watch]
+- apiGroups: [k6.io]
+  resources: [testruns/status]
+  verbs: [update]
+- apiGroups: [k6.io]
+  resources: [testruns/finalizers]
+  verbs: [update]
+- apiGroups: [k6.io]
+  resources: [privateloadzones]
+  verbs: [get, list, watch]
+- apiGroups: [k6.io]
+  resources: [privateloadzones/status]
+  verbs: [update]
+{{- end }}
+
+{{/* --k6-io checks at start that the k6.io CRDs are herd's (cluster-scoped). */}}
+{{- define "herd-operator.k6ioCrdRules" -}}
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  resourceNames: [testruns.k6.io, privateloadzones.k6.io]
+  verbs: [get]
+{{- end }}
