@@ -142,6 +142,11 @@ herd_bin="${HERD_BIN:-$KUBE_REPO/build/bin/herd}"
 sed "s|@HERD@|$herd_bin|" "$KUBE_REPO/tests/kube/image-map.txt" > "$KUBE_STATE/image-map"
 agent_args=("$@")
 if [[ ${#agent_args[@]} -eq 0 ]]; then agent_args=(--nodes 3); fi
+# Clusters side by side (HERD_KUBE_STATE set) give their pods addresses of their own:
+# runners all bind :6565, so two clusters from the same base clash.
+if [[ -n ${HERD_KUBE_STATE:-} && " ${agent_args[*]} " != *" --pod-ip-base "* ]]; then
+  agent_args+=(--pod-ip-base "127.$(($(cksum <<<"$KUBE_STATE" | cut -d' ' -f1) % 200 + 20)).1.1")
+fi
 start herd-node-agent herd-node-agent --kubeconfig "$kc" --state-dir "$KUBE_STATE/agent" \
   --image-map "$KUBE_STATE/image-map" "${agent_args[@]}"
 
