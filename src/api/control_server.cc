@@ -517,6 +517,12 @@ struct ControlServer::State {
           if (!summary) return error_response(404, "no summary yet: the test has not ended");
           return json_response(*summary);
         }
+        if (what == "start") {
+          if (!get) return not_allowed("GET, HEAD");
+          auto start = handler.start_info();
+          if (!start) return error_response(404, "not started yet: the runners have not been released");
+          return json_response(*start);
+        }
       } else if (segs.size() == 3 && !segs[2].empty()) {
         if (what == "metrics") {
           if (get) return metrics_response(&segs[2]);

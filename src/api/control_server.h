@@ -14,6 +14,7 @@
 //   POST  /v1/teardown          run teardown()
 //   GET   /v1/snapshot          herd extension: Snapshot::to_json() (wire format v1)
 //   GET   /v1/summary           herd extension: the end-of-test result (404 until there is one)
+//   GET   /v1/start             herd extension: how the runners were released (404 until they were)
 //   GET   /metrics              herd extension: the snapshot in Prometheus's text format
 //                                 (exporter::prom_text), for a scraper
 //
@@ -128,6 +129,9 @@ class ControlHandler {
   /// envelope). nullopt -> 404 "no summary yet". Default: nullopt (a runner
   /// has none; the coordinator's is described in docs/control-api.md).
   virtual std::optional<nlohmann::json> summary() { return std::nullopt; }
+  /// GET /v1/start: how the runners were released (the coordinator's start
+  /// skew), served as is. nullopt -> 404 "not started yet". Default: nullopt.
+  virtual std::optional<nlohmann::json> start_info() { return std::nullopt; }
 };
 
 struct ControlServerOptions {

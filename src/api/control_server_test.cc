@@ -347,6 +347,18 @@ TEST_F(ControlServerTest, SummaryIs404UntilTheHandlerHasOneThenServedAsIs) {
   EXPECT_TRUE(http(nullptr, "HEAD", base + "/v1/summary").body.empty());
 }
 
+TEST_F(ControlServerTest, StartIs404UntilTheHandlerHasOneThenServedAsIs) {
+  expect_error(http(nullptr, "GET", base + "/v1/start"), 404, "not started yet");
+  {
+    std::lock_guard<std::mutex> lk(h.mu);
+    h.start_value = json{{"runners", 3}, {"skewMs", 1.5}};
+  }
+  auto r = http(nullptr, "GET", base + "/v1/start");
+  ASSERT_EQ(r.code, 200) << r.body;
+  EXPECT_EQ(r.j(), (json{{"runners", 3}, {"skewMs", 1.5}}));
+  expect_error(http(nullptr, "PUT", base + "/v1/start", std::string("{}")), 405);
+}
+
 TEST_F(ControlServerTest, Teardown) {
   auto r = http(nullptr, "POST", base + "/v1/teardown");
   EXPECT_EQ(r.code, 200);

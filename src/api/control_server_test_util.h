@@ -102,6 +102,10 @@ class FakeHandler : public ControlHandler {
     std::lock_guard<std::mutex> lk(mu);
     return summary_value;
   }
+  std::optional<json> start_info() override {
+    std::lock_guard<std::mutex> lk(mu);
+    return start_value;
+  }
 
   std::mutex mu;
   StatusInfo st{ExecutionStatus::kRunning, false, 5, 10, false, true, false, std::chrono::seconds(2)};
@@ -113,6 +117,7 @@ class FakeHandler : public ControlHandler {
   bool throw_weird = false;
   bool setup_not_implemented = false;
   std::optional<json> summary_value;
+  std::optional<json> start_value;
   std::function<void()> before_setup;
   int status_calls = 0, get_setup_calls = 0, run_setup_calls = 0, set_setup_calls = 0, teardown_calls = 0;
 

@@ -41,6 +41,11 @@ void ControlState::set_setup_data(json data) {
   setup_data_ = std::move(data);
 }
 
+void ControlState::set_start(json start) {
+  std::lock_guard<std::mutex> g(mu_);
+  start_ = std::move(start);
+}
+
 void ControlState::set_result(json result) {
   std::lock_guard<std::mutex> g(mu_);
   status_.status = api::ExecutionStatus::kEnded;
@@ -77,6 +82,11 @@ std::optional<bool> ControlState::metric_tainted(const std::string& metric) cons
 json ControlState::setup_data() const {
   std::lock_guard<std::mutex> g(mu_);
   return setup_data_;
+}
+
+std::optional<json> ControlState::start() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return start_;
 }
 
 std::optional<json> ControlState::result() const {
@@ -180,6 +190,10 @@ void CoordinatorControl::run_teardown() {
 
 std::optional<json> CoordinatorControl::summary() {
   return state_.result();
+}
+
+std::optional<json> CoordinatorControl::start_info() {
+  return state_.start();
 }
 
 }  // namespace herd::coord

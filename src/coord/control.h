@@ -47,6 +47,8 @@ class ControlState {
                    const std::vector<metrics::ThresholdResult>& results);
   /// setup()'s data as runner 1 returned it (served by GET /v1/setup).
   void set_setup_data(nlohmann::json data);
+  /// How the runners were released (start_info's object), once they were.
+  void set_start(nlohmann::json start);
   /// The end: the full result (build_result's object); the status becomes 9
   /// Ended with `exitCode` as its exit-code. From now on a stop request ends the linger.
   void set_result(nlohmann::json result);
@@ -60,6 +62,8 @@ class ControlState {
   nlohmann::json setup_data() const;
   /// nullopt until set_result.
   std::optional<nlohmann::json> result() const;
+  /// nullopt until set_start.
+  std::optional<nlohmann::json> start() const;
 
   // ---- requests
 
@@ -88,6 +92,7 @@ class ControlState {
   std::set<std::string> failing_;      ///< metrics with a failing threshold
   nlohmann::json setup_data_;
   std::optional<nlohmann::json> result_;
+  std::optional<nlohmann::json> start_;
   bool stop_requested_ = false;
   bool stop_delivered_ = false;
   bool linger_ended_ = false;
@@ -97,7 +102,8 @@ class ControlState {
 /// The control API handler of `herd coordinator --address`. Reads and writes
 /// only `state` (thread-safe), so it holds no state of its own.
 ///   GET /v1/status, /v1/metrics[/{name}], /v1/groups[/{id}], /v1/snapshot:
-///     the merged view; GET /v1/summary: the result once the test has ended.
+///     the merged view; GET /v1/summary: the result once the test has ended;
+///     GET /v1/start: how the runners were released (start skew), once they were.
 ///   PATCH /v1/status: {"stopped":true} stops the whole test (exit 105), or,
 ///     once it has ended, ends the linger. `paused`, `vus` and `vus-max` may
 ///     only repeat their current value (400 otherwise: the coordinator drives
@@ -116,6 +122,7 @@ class CoordinatorControl : public api::ControlHandler {
   void set_setup_data(nlohmann::json data) override;
   void run_teardown() override;
   std::optional<nlohmann::json> summary() override;
+  std::optional<nlohmann::json> start_info() override;
 
  private:
   ControlState& state_;

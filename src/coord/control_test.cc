@@ -147,5 +147,14 @@ TEST(CoordinatorControl, SetupIsReadOnlyAndSummaryComesWithTheResult) {
   EXPECT_EQ((*h.summary())["result"], "passed");
 }
 
+TEST(CoordinatorControl, StartInfoOnceTheRunnersAreReleased) {
+  ControlState s;
+  CoordinatorControl h(s);
+  EXPECT_FALSE(h.start_info());
+  s.set_start(json{{"runners", 3}, {"skewMs", 0.5}});
+  ASSERT_TRUE(h.start_info());
+  EXPECT_EQ((*h.start_info())["skewMs"], 0.5);
+}
+
 }  // namespace
 }  // namespace herd::coord

@@ -474,6 +474,8 @@ struct Coordinator::Impl {
     }
     auto [mn, mx] = std::minmax_element(done.begin(), done.end());
     rep.start_skew_ms = std::chrono::duration<double, std::milli>(*mx - *mn).count();
+    rep.start = start_info(all.size(), rep.start_skew_ms);
+    if (opts.control) opts.control->set_start(rep.start);
     start_time = *mn;
     for (auto& r : runners) r->last_ok = now();
     return ok;
@@ -662,6 +664,7 @@ struct Coordinator::Impl {
       // First: the outputs' last push, whose counts the summary shows.
       std::string note = publish_metrics(rep.merged, true);
       if (!note.empty()) opts.summary.notes.push_back(note);
+      if (std::string line = start_note(rep.start); !line.empty()) opts.summary.coordinator_notes.push_back(line);
       rep.summary_data =
           metrics::build_summary_data(rep.merged, opts.thresholds, results, test_duration, opts.summary, rep.partial);
       metrics::SummaryOptions plain = opts.summary;
@@ -704,6 +707,7 @@ struct Coordinator::Impl {
     in.merged = ran ? &rep.merged : nullptr;
     in.duration = test_duration;
     in.text = summary_text;
+    in.start = rep.start;
     if (ran && !rep.summary_data.is_null()) in.data = metrics::summary_export(rep.summary_data);
     rep.result = build_result(in);
     if (opts.control) opts.control->set_result(rep.result);

@@ -149,6 +149,7 @@ struct CoordinatorOptions {
 struct CoordinatorReport {
   int exit_code = 0;
   double start_skew_ms = -1;  ///< spread of the resume PATCHes' completion moments
+  nlohmann::json start;       ///< coord::start_info's object once the runners were released (else null)
   bool partial = false;
   std::vector<std::string> lost;  ///< names of lost runners
   std::string abort_reason;

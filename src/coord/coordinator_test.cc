@@ -15,6 +15,7 @@
 
 #include "api/control_server.h"
 #include "coord/control.h"
+#include "coord/result.h"
 #include "flags/run_flags.h"
 #include "metrics/registry.h"
 #include "util/clock.h"
@@ -512,6 +513,14 @@ TEST(CoordinatorFake, PublishesStatusMergedMetricsAndTheResult) {
   EXPECT_EQ(r["text"].get<std::string>().find('\x1b'), std::string::npos) << "no colours";
   EXPECT_EQ(state->metric_tainted("iterations"), false);
   EXPECT_EQ(state->setup_data(), (nlohmann::json{{"token", "abc"}}));
+  // How the runners were released: GET /v1/start, the result and the summary's COORDINATOR line.
+  ASSERT_TRUE(state->start());
+  EXPECT_EQ((*state->start())["runners"], 2);
+  EXPECT_GE((*state->start())["skewMs"].get<double>(), 0.0);
+  EXPECT_EQ(r["start"], *state->start());
+  EXPECT_NE(r["text"].get<std::string>().find("    COORDINATOR\n    " + start_note(r["start"]) + "\n"),
+            std::string::npos)
+      << r["text"];
 }
 
 TEST(CoordinatorFake, StopThroughTheControlApiIs105Aborted) {

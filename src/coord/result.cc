@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -83,9 +84,23 @@ json build_result(const ResultInput& in) {
   for (const auto& t : in.thresholds) ths.push_back({{"metric", t.selector}, {"expression", t.source}, {"ok", t.ok}});
   r["thresholds"] = std::move(ths);
   r["metrics"] = headline_metrics(in.merged ? *in.merged : metrics::Snapshot(), in.duration);
+  r["start"] = in.start;
   r["text"] = in.text;
   r["data"] = in.data;
   return r;
+}
+
+json start_info(std::size_t runners, double skew_ms) {
+  return {{"runners", runners}, {"skewMs", std::round(std::max(0.0, skew_ms) * 1000.0) / 1000.0}};
+}
+
+std::string start_note(const json& start) {
+  if (!start.is_object() || !start.contains("skewMs") || !start["skewMs"].is_number() || !start.contains("runners") ||
+      !start["runners"].is_number_unsigned())
+    return "";
+  auto n = start["runners"].get<std::size_t>();
+  return "start skew: " + metrics::format_duration_ms(start["skewMs"].get<double>()) + " across " + std::to_string(n) +
+         (n == 1 ? " runner" : " runners");
 }
 
 std::string shorten(const std::string& text, std::size_t max_bytes) {

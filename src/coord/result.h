@@ -46,9 +46,19 @@ struct ResultInput {
   std::vector<metrics::ThresholdResult> thresholds;  ///< evaluated on the merged data at the end
   const metrics::Snapshot* merged = nullptr;         ///< null: no metrics (the test never ran)
   std::chrono::milliseconds duration{0};             ///< test run time as the coordinator saw it
-  std::string text;     ///< the end-of-test text summary as printed, without colours; "" = none
-  nlohmann::json data;  ///< the --summary-export object (metrics::summary_export); null = none
+  std::string text;      ///< the end-of-test text summary as printed, without colours; "" = none
+  nlohmann::json data;   ///< the --summary-export object (metrics::summary_export); null = none
+  nlohmann::json start;  ///< start_info's object; null = the runners were never released
 };
+
+/// How the runners were released, as GET /v1/start and the result's "start"
+/// serve it: {"runners":N,"skewMs":x}; `skew_ms` (the spread of the resume
+/// moments) is rounded to the microsecond.
+nlohmann::json start_info(std::size_t runners, double skew_ms);
+
+/// The summary's line for start_info's object: "start skew: 1.23ms across 4
+/// runners"; "" when `start` is not such an object.
+std::string start_note(const nlohmann::json& start);
 
 /// The headline numbers of a merged snapshot:
 /// {"iterations","requests","failureRate","checksRate","avgMs","p95Ms","p99Ms",
@@ -59,7 +69,8 @@ nlohmann::json headline_metrics(const metrics::Snapshot& merged, std::chrono::mi
 
 /// The full result (GET /v1/summary):
 /// {"exitCode","result","partial","message","thresholds":[{"metric","expression","ok"}],
-///  "metrics":{...headline_metrics...},"text":"...","data":{...summary export...}}.
+///  "metrics":{...headline_metrics...},"start":{...start_info...}|null,"text":"...",
+///  "data":{...summary export...}}.
 /// Without a snapshot every metric is 0.
 nlohmann::json build_result(const ResultInput& in);
 

@@ -101,6 +101,22 @@ TEST(BuildResult, FullShape) {
   EXPECT_EQ(r["data"], (json{{"metrics", json::object()}}));
 }
 
+TEST(StartInfo, RoundsTheSkewAndNamesTheRunners) {
+  json s = start_info(4, 1.23456);
+  EXPECT_EQ(s, (json{{"runners", 4}, {"skewMs", 1.235}}));
+  EXPECT_EQ(start_info(2, -1)["skewMs"], 0.0) << "never negative";
+  EXPECT_EQ(start_note(s), "start skew: 1.24ms across 4 runners");
+  EXPECT_EQ(start_note(start_info(1, 0)), "start skew: 0s across 1 runner");
+  EXPECT_EQ(start_note(start_info(3, 0.0125)), "start skew: 13µs across 3 runners");
+  EXPECT_EQ(start_note(json()), "");
+  EXPECT_EQ(start_note(json{{"skewMs", "1"}, {"runners", 2}}), "");
+  ResultInput in = sample_input();
+  EXPECT_TRUE(build_result(in)["start"].is_null()) << "not released: null";
+  in.start = s;
+  EXPECT_EQ(build_result(in)["start"], s);
+  EXPECT_NE(compact_result(build_result(in)).find(R"("start":{"runners":4,"skewMs":1.235})"), std::string::npos);
+}
+
 TEST(BuildResult, WithoutARunMetricsAreZeroAndDataNull) {
   ResultInput in;
   in.exit_code = 97;

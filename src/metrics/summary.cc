@@ -684,14 +684,20 @@ std::string render_text_summary(const nlohmann::json& data, const SummaryOptions
   Colors c{!opts.no_color};
   if (opts.mode == "legacy") {
     std::string out = render_legacy(data, opts, c);
+    for (const auto& n : opts.coordinator_notes) out += "     " + n + "\n";
     for (const auto& n : opts.notes) out += "     " + n + "\n";
-    return out + (opts.notes.empty() ? "" : "\n");
+    return out + (opts.notes.empty() && opts.coordinator_notes.empty() ? "" : "\n");
   }
   std::string out = render_compact(data, opts, c, opts.mode == "full");
-  if (opts.notes.empty()) return out;
-  out += "    OUTPUTS\n";
-  for (const auto& n : opts.notes) out += "    " + n + "\n";
-  return out + "\n";
+  auto section = [&out](const char* heading, const std::vector<std::string>& lines) {
+    if (lines.empty()) return;
+    out += std::string("    ") + heading + "\n";
+    for (const auto& n : lines) out += "    " + n + "\n";
+    out += "\n";
+  };
+  section("COORDINATOR", opts.coordinator_notes);
+  section("OUTPUTS", opts.notes);
+  return out;
 }
 
 nlohmann::json summary_export(const nlohmann::json& data) {

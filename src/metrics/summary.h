@@ -27,6 +27,10 @@ struct SummaryOptions {
   /// herd's own lines at the end of the text summary, under OUTPUTS (not in
   /// the summary data): e.g. what --out experimental-prometheus-rw sent and dropped.
   std::vector<std::string> notes;
+  /// herd's lines about how a distributed test was run, at the end of the
+  /// text summary under COORDINATOR (before OUTPUTS; not in the summary data):
+  /// e.g. "start skew: 1.23ms across 4 runners".
+  std::vector<std::string> coordinator_notes;
 };
 
 /// k6's duration text for a value in milliseconds: "0s", "850ns", "12.5µs", "1.23ms",

@@ -316,5 +316,25 @@ TEST(TextSummary, NotesEndTheSummaryUnderOutputsAndStayOutOfTheData) {
   EXPECT_TRUE(t.ends_with("\n     --out x: 3 samples sent in 1 pushes, 7 samples dropped\n\n")) << t;
 }
 
+TEST(TextSummary, CoordinatorNotesComeBeforeOutputs) {
+  Fixture f;
+  SummaryOptions opts;
+  nlohmann::json d = build_summary_data(f.snap, f.ths, f.results, 10s, opts);
+  const std::string plain = render_text_summary(d, opts);
+  opts.coordinator_notes = {"start skew: 1.23ms across 4 runners"};
+  EXPECT_EQ(build_summary_data(f.snap, f.ths, f.results, 10s, opts), d) << "notes are text only";
+  std::string t = render_text_summary(d, opts);
+  EXPECT_EQ(t, plain + "    COORDINATOR\n    start skew: 1.23ms across 4 runners\n\n") << "k6's part unchanged";
+  opts.notes = {"--out x: 1 samples sent in 1 pushes"};
+  t = render_text_summary(d, opts);
+  EXPECT_EQ(t, plain +
+                   "    COORDINATOR\n    start skew: 1.23ms across 4 runners\n\n    OUTPUTS\n    --out x: 1 samples "
+                   "sent in 1 pushes\n\n");
+  opts.mode = "legacy";
+  t = render_text_summary(d, opts);
+  EXPECT_TRUE(t.ends_with("\n     start skew: 1.23ms across 4 runners\n     --out x: 1 samples sent in 1 pushes\n\n"))
+      << t;
+}
+
 }  // namespace
 }  // namespace herd::metrics

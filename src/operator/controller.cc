@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <set>
 
+#include "kube/leader.h"
 #include "operator/k6io.h"
 #include "operator/status.h"
 
@@ -296,6 +297,10 @@ void Controller::worker() {
   // Reconciling from half-filled caches would misread the children (a missing
   // coordinator pod looks deleted): wait until every informer has listed.
   while (!synced() && !stopped_) std::this_thread::sleep_for(50ms);
+  if (!stopped_ && !synced_logged_.exchange(true)) {  // with the time: the log has no timestamps of its own
+    std::fprintf(stderr, "herd operator: caches synced (%s)\n",
+                 kube::micro_time(std::chrono::system_clock::now()).c_str());
+  }
   while (auto key = queue_.get()) {
     ++stats_.reconciles;
     try {

@@ -103,6 +103,7 @@ class Controller {
   mutable std::mutex errors_mu_;
   std::map<std::pair<std::string, long>, std::uint64_t> informer_errors_;  ///< guarded by errors_mu_
   std::atomic<bool> started_{false}, stopped_{false};
+  std::atomic<bool> synced_logged_{false};  ///< "caches synced" is logged once
 };
 
 /// `herd operator [--kubeconfig F] [--namespace NS,...] [--leader-elect] ...`

@@ -1,5 +1,7 @@
 #include "operator/reconciler.h"
 
+#include <cstdio>
+
 #include "operator/k6io.h"
 #include "util/duration.h"
 
@@ -58,6 +60,15 @@ json live_metrics(const json& metrics) {
 }
 
 }  // namespace
+
+std::optional<std::string> start_skew_text(const json& start) {
+  if (!start.is_object() || !start.contains("skewMs") || !start["skewMs"].is_number()) return std::nullopt;
+  double ms = start["skewMs"].get<double>();
+  if (!(ms >= 0) || ms > 1e9) return std::nullopt;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3fms", ms);
+  return std::string(buf);
+}
 
 std::string testruns_path(const std::string& ns, const std::string& name, std::string_view group) {
   return kube::path_for(group, kVersion, "testruns", ns, name);
@@ -299,6 +310,11 @@ std::chrono::milliseconds TestRunReconciler::started() {
     json live = json::parse(metrics->second, nullptr, false);
     if (!live.is_discarded()) update_live_metrics(live_metrics(live));
   }
+  if (!status_.contains("startSkew")) {  // known once the coordinator has released the runners
+    if (auto start = coordinator_http("GET", "/v1/start"); start && start->first == 200) {
+      note_start(json::parse(start->second, nullptr, false));
+    }
+  }
   if (run_timeout_.count() > 0 && status_.contains("startTime")) {
     auto start = parse_time(status_["startTime"]);
     if (start && now_ - *start > run_timeout_ && !condition_since(status_, "StopRequested")) {
@@ -340,6 +356,7 @@ std::chrono::milliseconds TestRunReconciler::finish(const json& result) {
   status_["result"] = result.value("result", result_for_exit_code(code));
   if (result.contains("thresholds")) status_["thresholds"] = result["thresholds"];
   if (result.contains("metrics")) status_["metrics"] = status_metrics(result["metrics"]);
+  if (!status_.contains("startSkew") && result.contains("start")) note_start(result["start"]);
   std::string outcome = status_["result"];
   if (outcome == "error") {
     std::string msg = result.value("message", std::string("the test ended with exit code " + std::to_string(code)));
@@ -373,6 +390,7 @@ void TestRunReconciler::store_summary(const json& summary) {
                  {"exitCode", summary.value("exitCode", -1)},
                  {"partial", summary.value("partial", false)},
                  {"message", summary.value("message", "")}};
+  if (auto skew = start_skew_text(summary.value("start", json()))) result["startSkew"] = *skew;
   json cm = {{"apiVersion", "v1"},
              {"kind", "ConfigMap"},
              {"metadata",
@@ -391,6 +409,16 @@ void TestRunReconciler::store_summary(const json& summary) {
     client_.replace(kube::path_for("", "v1", "configmaps", ns_, cm_name), cm);
   }
   status_["summaryConfigMap"] = cm_name;
+}
+
+void TestRunReconciler::note_start(const json& start) {
+  auto skew = start_skew_text(start);
+  if (!skew) return;
+  status_["startSkew"] = *skew;
+  // One line per run (the status keeps it, so a restarted operator does not repeat it).
+  std::fprintf(stderr, "herd operator: TestRun %s/%s started: %lld runners released together, start skew %s\n",
+               ns_.c_str(), name_.c_str(), static_cast<long long>(start.value("runners", std::int64_t{0})),
+               skew->c_str());
 }
 
 void TestRunReconciler::set_stage(const std::string& stage, const std::string& reason, const std::string& message,

@@ -60,6 +60,11 @@ std::string label_of(const nlohmann::json& object, std::string_view key);
 /// Whether metadata.ownerReferences names `uid`.
 bool owned_by(const nlohmann::json& object, const std::string& uid);
 
+/// status.startSkew from the coordinator's start object ({"runners":N,"skewMs":x},
+/// GET /v1/start or the result's "start"): a Go duration in milliseconds,
+/// "1.234ms"; nullopt when `start` has no valid skewMs.
+std::optional<std::string> start_skew_text(const nlohmann::json& start);
+
 class TestRunReconciler {
  public:
   /// `testrun` as just read from the API server (not from a cache).
@@ -84,6 +89,7 @@ class TestRunReconciler {
   ms fail(const std::string& reason, const std::string& message);
   ms finish(const nlohmann::json& result);  ///< from /v1/summary or the coordinator's result file
   void store_summary(const nlohmann::json& summary);
+  void note_start(const nlohmann::json& start);  ///< status.startSkew and the operator's log line
   /// Changes the stage with one event: Warning for "error", or when `warning`.
   void set_stage(const std::string& stage, const std::string& reason, const std::string& message, bool warning = false);
   void update_live_metrics(json live);  ///< status.metrics during the run, throttled

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <condition_variable>
 #include <mutex>
@@ -193,6 +194,47 @@ TEST_F(Reconciler, DrivesEveryStageToFinished) {
   EXPECT_EQ(calls_.back(), "PATCH http://127.0.1.3:6565/v1/status");  // ends the coordinator's linger
   EXPECT_EQ(jobs(), 0u);                                              // cleanup: post
   EXPECT_GE(changes_.load(), 5u);
+}
+
+TEST(StartSkewText, AGoDurationInMilliseconds) {
+  EXPECT_EQ(start_skew_text(json{{"runners", 3}, {"skewMs", 1.2345}}), "1.234ms");
+  EXPECT_EQ(start_skew_text(json{{"skewMs", 0}}), "0.000ms");
+  EXPECT_EQ(start_skew_text(json{{"skewMs", 250}}), "250.000ms");
+  EXPECT_FALSE(start_skew_text(json{{"skewMs", -1}}));
+  EXPECT_FALSE(start_skew_text(json{{"skewMs", "1ms"}}));
+  EXPECT_FALSE(start_skew_text(json()));
+  EXPECT_FALSE(start_skew_text(json::array()));
+}
+
+TEST_F(Reconciler, StartSkewFromTheCoordinatorGoesToStatusAndTheSummary) {
+  auto [init, r1, r2, coord] = until_started();
+  pass({init, r1, r2, coord});  // not released yet: GET /v1/start is 404
+  EXPECT_FALSE(status().contains("startSkew"));
+  EXPECT_NE(std::find(calls_.begin(), calls_.end(), "GET http://127.0.1.3:6565/v1/start"), calls_.end());
+  answers_["GET /v1/start"] = {200, R"({"runners":2,"skewMs":0.75})"};
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status()["startSkew"], "0.750ms");
+  calls_.clear();
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(std::find(calls_.begin(), calls_.end(), "GET http://127.0.1.3:6565/v1/start"), calls_.end())
+      << "asked once it is known";
+  answers_["GET /v1/summary"] = {
+      200, json{{"exitCode", 0}, {"result", "passed"}, {"start", {{"runners", 2}, {"skewMs", 0.75}}}}.dump()};
+  pass({init, r1, r2, coord});
+  json result = json::parse(
+      store_.get("/api/v1/namespaces/perf/configmaps/load-summary")["data"]["result.json"].get<std::string>());
+  EXPECT_EQ(result["startSkew"], "0.750ms");
+  EXPECT_EQ(status()["startSkew"], "0.750ms");
+}
+
+TEST_F(Reconciler, StartSkewFromTheResultWhenTheRunWasNotSeenRunning) {
+  auto [init, r1, r2, coord] = until_started();
+  // The coordinator has exited (its linger over while the operator was away): the result file.
+  json ended = pod("coordinator", 1, "Succeeded",
+                   terminated(0, R"({"exitCode":0,"result":"passed","start":{"runners":2,"skewMs":3}})"));
+  pass({init, r1, r2, ended});
+  EXPECT_EQ(status()["stage"], "finished");
+  EXPECT_EQ(status()["startSkew"], "3.000ms");
 }
 
 TEST_F(Reconciler, RunnersThatNeverRunEndInErrorAfterTheReadyTimeout) {
