@@ -684,14 +684,33 @@ std::string render_text_summary(const nlohmann::json& data, const SummaryOptions
   Colors c{!opts.no_color};
   if (opts.mode == "legacy") {
     std::string out = render_legacy(data, opts, c);
+    bool any = !opts.notes.empty();
+    for (const auto& b : opts.blocks)
+      for (const auto& l : b.lines) {
+        out += "     " + b.heading + ": " + l + "\n";
+        any = true;
+      }
     for (const auto& n : opts.notes) out += "     " + n + "\n";
-    return out + (opts.notes.empty() ? "" : "\n");
+    return out + (any ? "\n" : "");
   }
   std::string out = render_compact(data, opts, c, opts.mode == "full");
+  for (const auto& b : opts.blocks) {
+    if (b.lines.empty()) continue;
+    out += "    " + b.heading + "\n";
+    for (const auto& l : b.lines) out += "    " + l + "\n";
+    out += "\n";
+  }
   if (opts.notes.empty()) return out;
   out += "    OUTPUTS\n";
   for (const auto& n : opts.notes) out += "    " + n + "\n";
   return out + "\n";
+}
+
+SummaryBlock generator_health_block(const std::vector<GeneratorHealth>& generators) {
+  SummaryBlock b{"GENERATOR HEALTH", {}};
+  for (const auto& g : generators)
+    if (generator_saturated(g)) b.lines.push_back(describe_saturation(g));
+  return b;
 }
 
 nlohmann::json summary_export(const nlohmann::json& data) {

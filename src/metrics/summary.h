@@ -16,6 +16,13 @@
 
 namespace herd::metrics {
 
+/// A block of herd's own lines in the text summary, under its heading (e.g.
+/// "GENERATOR HEALTH"), after k6's sections and before OUTPUTS.
+struct SummaryBlock {
+  std::string heading;
+  std::vector<std::string> lines;  ///< never empty when shown; an empty block is skipped
+};
+
 struct SummaryOptions {
   /// Default: avg, min, med, max, p(90), p(95).
   std::vector<std::string> trend_stats{"avg", "min", "med", "max", "p(90)", "p(95)"};
@@ -27,7 +34,13 @@ struct SummaryOptions {
   /// herd's own lines at the end of the text summary, under OUTPUTS (not in
   /// the summary data): e.g. what --out experimental-prometheus-rw sent and dropped.
   std::vector<std::string> notes;
+  /// More of herd's own blocks (not in the summary data), in order, before OUTPUTS.
+  std::vector<SummaryBlock> blocks;
 };
+
+/// The GENERATOR HEALTH block for `generators`: one warning line per
+/// saturated generator (generator_saturated); no lines when none was.
+SummaryBlock generator_health_block(const std::vector<GeneratorHealth>& generators);
 
 /// k6's duration text for a value in milliseconds: "0s", "850ns", "12.5µs", "1.23ms",
 /// "2.5s", "1m2s", "1h0m5s". `unit` "s"/"ms"/"us" forces a unit (summaryTimeUnit).
