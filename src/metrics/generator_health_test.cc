@@ -64,10 +64,13 @@ TEST(GeneratorHealth, AnOverdueProbeCountsAsLagBeforeItFires) {
   EXPECT_NEAR(h.lag_last_ms, 700, 1);
   EXPECT_DOUBLE_EQ(h.lag_saturated_s, 1);
   EXPECT_DOUBLE_EQ(h.unhealthy_s, 1);  // busy and lagging: counted once
-  m.probe_fired(0, 750ms);             // disarmed: the next second is healthy
+  m.probe_fired(0, 750ms);             // fired at last: its lag is the next second's
   m.close_second(0.1, 1.0, t + 1s);
-  EXPECT_DOUBLE_EQ(m.health().unhealthy_s, 1);
+  EXPECT_DOUBLE_EQ(m.health().unhealthy_s, 2);
   EXPECT_NEAR(m.health().lag_last_ms, 750, 1);
+  m.close_second(0.1, 1.0, t + 2s);  // disarmed: no lag any more
+  EXPECT_DOUBLE_EQ(m.health().unhealthy_s, 2);
+  EXPECT_DOUBLE_EQ(m.health().lag_last_ms, 0);
 }
 
 TEST(GeneratorHealth, SaturatedThresholds) {
