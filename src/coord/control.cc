@@ -64,6 +64,11 @@ api::StatusInfo ControlState::status() const {
   return st;
 }
 
+std::vector<metrics::GeneratorHealth> ControlState::generators() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return merged_->generators;
+}
+
 metrics::Snapshot ControlState::snapshot() const {
   std::shared_ptr<const metrics::Snapshot> snap;
   {

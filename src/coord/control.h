@@ -57,6 +57,10 @@ class ControlState {
 
   api::StatusInfo status() const;
   metrics::Snapshot snapshot() const;
+  /// Every runner's generator health in the last merged snapshot (runner
+  /// order, named "runner 2 (segment 1/3:2/3)"); metrics::generator_saturated
+  /// tells which ones the summary warns about.
+  std::vector<metrics::GeneratorHealth> generators() const;
   /// nullopt: the metric has no thresholds; else whether one of them fails.
   std::optional<bool> metric_tainted(const std::string& metric) const;
   nlohmann::json setup_data() const;

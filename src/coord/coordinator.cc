@@ -186,6 +186,7 @@ struct Coordinator::Impl {
         }
         try {
           r->snapshot = metrics::Snapshot::from_json(json::parse(sn[k].response));
+          for (auto& g : r->snapshot.generators) g.name = generator_name(r->index, g.segment);
           r->has_snapshot = true;
           ok.push_back(r);
         } catch (const std::exception& e) {
@@ -667,6 +668,7 @@ struct Coordinator::Impl {
       if (std::string line = start_note(rep.start); !line.empty()) opts.summary.coordinator_notes.push_back(line);
       rep.summary_data =
           metrics::build_summary_data(rep.merged, opts.thresholds, results, test_duration, opts.summary, rep.partial);
+      opts.summary.blocks.push_back(metrics::generator_health_block(rep.merged.generators));
       metrics::SummaryOptions plain = opts.summary;
       plain.no_color = true;
       summary_text = metrics::render_text_summary(rep.summary_data, plain);
@@ -674,6 +676,7 @@ struct Coordinator::Impl {
       for (const std::string& e : write_summary(opts, rep.summary_data, setup_data, summary_text, &text_printed))
         error(e);
       if (!note.empty() && !text_printed) std::fprintf(stderr, "herd: %s\n", note.c_str());
+      for (const auto& line : opts.summary.blocks.back().lines) warn("generator health: " + line);
     }
     if (rep.partial) {
       std::string names;

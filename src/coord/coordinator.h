@@ -154,6 +154,8 @@ struct CoordinatorReport {
   std::vector<std::string> lost;  ///< names of lost runners
   std::string abort_reason;
   double stop_latency_ms = -1;  ///< after a stop decision, until every live runner had ended
+  /// The final merged metrics; `merged.generators` holds every runner's
+  /// generator health (named by generator_name), in runner order.
   metrics::Snapshot merged;
   nlohmann::json summary_data;
   std::vector<std::string> errors;  ///< every error message printed, in order
@@ -205,6 +207,10 @@ struct ControlResponse {
 /// keep-alive connection (coord/control_client.h); never throws.
 ControlResponse control_request(const std::string& method, const std::string& url, const std::string* body = nullptr,
                                 std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+
+/// A runner's generator health name: "runner 2 (segment 1/3:2/3)", or
+/// "runner 2" without a segment; i is 0-based.
+std::string generator_name(std::size_t i, const std::string& segment);
 
 /// "a:1,b:2" -> {"a:1","b:2"}; throws std::invalid_argument for empty entries or a missing port.
 std::vector<std::string> parse_runner_list(const std::string& text);

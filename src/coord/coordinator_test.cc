@@ -200,7 +200,9 @@ class FakeRunner : public api::ControlHandler {
     metrics::Sink sink(reg_);
     sink.add(it_, metrics::TagSet(), iterations_, 1);
     for (int i = 0; i < iterations_; ++i) sink.add(dur_, metrics::TagSet(), 10 + i % 10, 1);
-    return sink.snapshot();
+    auto snap = sink.snapshot();
+    if (health_) snap.generators.push_back(*health_);
+    return snap;
   }
   nlohmann::json get_setup_data() override { return setup_; }
   nlohmann::json run_setup() override {
@@ -238,6 +240,8 @@ class FakeRunner : public api::ControlHandler {
   /// auto-advance on again. Set before run().
   std::optional<std::chrono::milliseconds> pause_after_;
   nlohmann::json setup_;
+  /// The generator health this runner reports in its snapshots (none: an older runner). Set before run().
+  std::optional<metrics::GeneratorHealth> health_;
 
   /// Waits (really, at most 10 s) until pause_after_ has stopped the clock.
   bool wait_paused() {
@@ -657,6 +661,42 @@ TEST(CoordinatorFake, LostRunnerIsAbandonedAtOnce) {
   t.join();
   ASSERT_TRUE(abandoned.load());
   EXPECT_GT(ended - abandoned_at, 0ms);
+}
+
+// Issue #15: each runner's generator health arrives with its snapshot, named
+// by the coordinator; a saturated one is named in the summary's GENERATOR
+// HEALTH block. A runner without health (an older one) is fine.
+TEST(CoordinatorFake, SaturatedRunnerIsNamedInTheSummary) {
+  auto clock = std::make_shared<util::ManualClock>();
+  FakeRunner a(5, 3s, 0, clock), b(3, 3s, 0, clock), old(1, 3s, 0, clock);
+  metrics::GeneratorHealth calm;
+  calm.segment = "0:1/3";
+  calm.seconds = 3;
+  calm.cpu_avg = 0.2;
+  metrics::GeneratorHealth busy = calm;
+  busy.segment = "1/3:2/3";
+  busy.unhealthy_s = 3;
+  busy.lag_saturated_s = 3;
+  busy.lag_p99_ms = 300;
+  a.health_ = calm;
+  b.health_ = busy;
+  auto opts = simulated_options(clock);
+  auto control = std::make_shared<ControlState>();
+  opts.control = control;
+  Coordinator c({{a.address()}, {b.address()}, {old.address()}}, opts);
+  EXPECT_EQ(c.run(), 0);
+  const auto& g = c.report().merged.generators;
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].name, "runner 1 (segment 0:1/3)");
+  EXPECT_EQ(g[1].name, "runner 2 (segment 1/3:2/3)");
+  EXPECT_DOUBLE_EQ(g[1].lag_p99_ms, 300);
+  EXPECT_EQ(control->generators(), g);
+  std::string text = c.report().result.value("text", "");
+  EXPECT_NE(text.find("    GENERATOR HEALTH\n    runner 2 (segment 1/3:2/3): saturated for 3 of 3 s"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("runner 1 (segment"), std::string::npos) << text;
+  EXPECT_EQ(generator_name(2, ""), "runner 3");
 }
 
 }  // namespace

@@ -10,6 +10,11 @@
 
 namespace herd::coord {
 
+std::string generator_name(std::size_t i, const std::string& segment) {
+  std::string n = "runner " + std::to_string(i + 1);
+  return segment.empty() ? n : n + " (segment " + segment + ")";
+}
+
 metrics::Snapshot merge_snapshots(const std::vector<const metrics::Snapshot*>& parts) {
   metrics::Snapshot out;
   for (const auto* p : parts)

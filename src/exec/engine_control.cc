@@ -197,6 +197,7 @@ metrics::Snapshot Engine::Impl::collect() {
     }
   }
   snap.time_us = unix_us();
+  if (auto h = health_monitor()) snap.generators.push_back(h->health());
   return snap;
 }
 

@@ -350,7 +350,19 @@ struct Engine::Impl {
 
   // ---- metrics ---------------------------------------------------------------
 
+  /// Every series of every worker, plus this process's generator health (while and after the test ran).
   metrics::Snapshot collect();
+
+  /// Generator health (metrics/generator_health.h): measured from the test's
+  /// start until its scenarios end; one event-loop probe per worker.
+  std::shared_ptr<metrics::HealthMonitor> health;  ///< set once by start_health(), guarded by health_mu
+  mutable std::mutex health_mu;
+  std::shared_ptr<metrics::HealthMonitor> health_monitor() const {
+    std::lock_guard<std::mutex> g(health_mu);
+    return health;
+  }
+  /// Creates and starts `health` and a probe on every worker's loop.
+  void start_health();
 
   /// Time since the test started; at least 1 ms, so that rates are defined for very short tests.
   std::chrono::milliseconds elapsed() const;

@@ -136,6 +136,36 @@ void Worker::start() {
   f.wait();
 }
 
+namespace {
+
+constexpr auto kHealthProbePeriod = 100ms;
+
+/// A timer on `loop` every kHealthProbePeriod that tells `m` how late it fired, until `m` stops. On the loop thread.
+void arm_health_probe(loop::EventLoop& loop, const std::shared_ptr<metrics::HealthMonitor>& m, std::size_t i) {
+  auto due = Clock::now() + kHealthProbePeriod;
+  m->probe_armed(i, due);
+  loop.add_timer(due, [&loop, m, i, due] {
+    m->probe_fired(i, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - due));
+    if (m->running()) arm_health_probe(loop, m, i);
+  });
+}
+
+}  // namespace
+
+void Engine::Impl::start_health() {
+  std::lock_guard<std::mutex> g(workers_mu);
+  int cores = std::min(metrics::affinity_cpus(), std::max(1, static_cast<int>(workers.size())));
+  std::string segment = options.execution_segment == "0:1" ? "" : options.execution_segment;
+  auto m = std::make_shared<metrics::HealthMonitor>(cores, segment, workers.size());
+  m->start();
+  for (std::size_t i = 0; i < workers.size(); i++) {
+    loop::EventLoop* l = &workers[i]->loop;
+    l->post([l, m, i] { arm_health_probe(*l, m, i); });
+  }
+  std::lock_guard<std::mutex> hg(health_mu);
+  health = std::move(m);
+}
+
 void Worker::create_vu(k6::RunShared* run, std::int64_t id, std::function<void(Vu*, const std::string&)> done) {
   auto vu = std::make_unique<Vu>();
   Vu* v = vu.get();

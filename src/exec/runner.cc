@@ -186,6 +186,7 @@ RunResult Engine::Impl::run_all() {
 
   test_start = Clock::now();
   run.stats.start = test_start.load();
+  start_health();
   set_status(api::ExecutionStatus::kRunning);
   if (!setup_failed && stop_code.load() < 0) {
     for (std::size_t i = 0; i < options.scenarios.size(); i++) {
@@ -218,6 +219,7 @@ RunResult Engine::Impl::run_all() {
     };
     ctl.add_timer(Clock::now() + 1s, every_second);
     ctl.run();
+    if (auto h = health_monitor()) h->stop();  // the scenarios' time only
     {
       // Every VU task has ended: a later vus patch must not post to the VUs (freed after run()).
       std::lock_guard<std::mutex> g(scenarios_mu);
@@ -268,8 +270,10 @@ RunResult Engine::Impl::run_all() {
   for (auto& t : res.thresholds) thresholds_failed = thresholds_failed || !t.ok;
   // A failing endpoint is reported (in the summary, else logged), never a failed test.
   if (rw_stats) so.notes.push_back(exporter::RemoteWriteOutput::describe(*rw_stats));
+  so.blocks.push_back(metrics::generator_health_block(res.snapshot.generators));
   bool text_printed = false;
   bool outputs_ok = write_outputs(res, so, &text_printed);
+  for (const auto& line : so.blocks.back().lines) logger.log(k6::Logger::Level::kWarn, line, "generator");
   if (rw_stats && !text_printed)
     logger.log(rw_stats->samples_dropped ? k6::Logger::Level::kWarn : k6::Logger::Level::kInfo, so.notes.back(),
                "output");

@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "export/generator_series.h"
 #include "export/prom_names.h"
 
 namespace herd::exporter {
@@ -251,6 +252,17 @@ std::string prom_text(const metrics::Snapshot& snap) {
     families.emplace(f.name, std::move(f));
   }
   std::string out = skipped;
+  // herd's own generator gauges (herd_* sorts before every k6_* family).
+  std::string family;
+  for (const auto& g : generator_samples(snap.generators)) {
+    if (g.name != family) {
+      family = g.name;
+      out += "# HELP " + g.name + " ";
+      append_escaped(out, g.help, false);
+      out += "\n# TYPE " + g.name + " gauge\n";
+    }
+    out += g.name + label_text(g.labels) + " " + number(g.value) + "\n";
+  }
   for (const auto& [name, f] : families) write_family(out, f);
   return out;
 }

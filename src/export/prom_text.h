@@ -33,6 +33,8 @@ std::vector<std::string> prom_text_bounds(metrics::ValueType contains);
 /// are reserved: "__*", "le" on a histogram) get an "exported_" prefix; series
 /// that end up with the same labels are merged. A metric whose Prometheus
 /// name is taken by another metric's is left out with a "# herd: ..." comment.
+/// The snapshot's generators come first as herd_generator_* gauges
+/// (export/generator_series.h).
 std::string prom_text(const metrics::Snapshot& snap);
 
 }  // namespace herd::exporter

@@ -103,6 +103,14 @@ const Line* find(const std::vector<Line>& lines, const std::string& name,
   return nullptr;
 }
 
+int count_type_lines(const std::string& text, const std::string& name) {
+  int n = 0;
+  for (std::size_t at = text.find("# TYPE " + name + " "); at != std::string::npos;
+       at = text.find("# TYPE " + name + " ", at + 1))
+    n++;
+  return n;
+}
+
 metrics::Snapshot snap_of(metrics::Registry& reg, const std::function<void(metrics::Sink&)>& fill) {
   metrics::Sink sink(reg);
   fill(sink);
@@ -275,6 +283,42 @@ TEST(PromText, NameClashesAndSpecialValues) {
   EXPECT_EQ(find(lines, "k6_x_total")->value, "1");
   EXPECT_EQ(find(lines, "k6_y")->value, "+Inf");
   EXPECT_EQ(kPromTextContentType, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+// Generator health (issue #15): herd's own gauges, one per generator, before the k6_ families.
+TEST(PromText, GeneratorHealthGauges) {
+  metrics::Snapshot s;
+  s.metrics = {{"vus", MetricType::kGauge, ValueType::kDefault}};
+  s.series[{0, TagSet()}].add(MetricType::kGauge, 3, 1000);
+  metrics::GeneratorHealth a, b;
+  a.name = "runner 1 (segment 0:1/2)";
+  a.segment = "0:1/2";
+  a.cpu_last = 0.25;
+  a.seconds = 10;
+  b.name = "runner 2 (segment 1/2:1)";
+  b.segment = "1/2:1";
+  b.cpu_last = 0.97;
+  b.lag_p99_ms = 310;
+  b.seconds = 10;
+  b.unhealthy_s = 9;
+  s.generators = {a, b};
+  std::string text = prom_text(s);
+  auto lines = parse_all(text);
+  const Line* ca = find(lines, "herd_generator_cpu_ratio", {{"runner", a.name}, {"segment", "0:1/2"}});
+  const Line* cb = find(lines, "herd_generator_cpu_ratio", {{"runner", b.name}, {"segment", "1/2:1"}});
+  ASSERT_TRUE(ca && cb) << text;
+  EXPECT_EQ(ca->value, "0.25");
+  EXPECT_EQ(cb->value, "0.97");
+  const Line* lag = find(lines, "herd_generator_loop_lag_p99_seconds", {{"runner", b.name}, {"segment", "1/2:1"}});
+  ASSERT_TRUE(lag) << text;
+  EXPECT_EQ(lag->value, "0.31");
+  EXPECT_EQ(find(lines, "herd_generator_saturated", {{"runner", b.name}, {"segment", "1/2:1"}})->value, "1");
+  EXPECT_EQ(find(lines, "herd_generator_saturated", {{"runner", a.name}, {"segment", "0:1/2"}})->value, "0");
+  EXPECT_EQ(count_type_lines(text, "herd_generator_cpu_ratio"), 1);
+  EXPECT_LT(text.find("herd_generator_"), text.find("k6_vus"));
+  metrics::GeneratorHealth self;
+  EXPECT_TRUE(find(parse_all(prom_text(metrics::Snapshot{{}, {}, 0, {self}})), "herd_generator_cores",
+                   {{"runner", "this process"}}));
 }
 
 }  // namespace

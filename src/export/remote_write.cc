@@ -5,6 +5,7 @@
 #include <bit>
 #include <stdexcept>
 
+#include "export/generator_series.h"
 #include "export/native_histogram.h"
 #include "util/duration.h"
 
@@ -164,6 +165,11 @@ herd::rw::WriteRequest to_write_request(const metrics::Snapshot& snap, const Rem
       tags.emplace_back("threshold", v.source);
       add_sample(req, std::string(kThresholdSeries), metrics::TagSet(std::move(tags)), v.ok ? 1.0 : 0.0, time_ms);
     }
+  }
+  for (const auto& g : generator_samples(snap.generators)) {
+    auto tags = cfg.run_tags;
+    tags.insert(tags.end(), g.labels.begin(), g.labels.end());
+    add_sample(req, g.name, metrics::TagSet(std::move(tags)), g.value, time_ms);
   }
   for (const auto& [key, st] : snap.series) {
     if (key.metric >= snap.metrics.size()) continue;

@@ -54,7 +54,9 @@ RemoteWriteConfig remote_write_config(const std::map<std::string, std::string>& 
 /// milliseconds), labels sorted by name with "__name__" among them.
 /// Counters, rates (passes / total) and gauges give one sample each; trends
 /// give one gauge per trend stat, or one native histogram.
-/// With `verdicts`, one kThresholdSeries sample per threshold as well.
+/// With `verdicts`, one kThresholdSeries sample per threshold as well; the
+/// snapshot's generators as herd_generator_* gauges (export/generator_series.h,
+/// with the run's tags).
 herd::rw::WriteRequest to_write_request(const metrics::Snapshot& snap, const RemoteWriteConfig& cfg,
                                         std::int64_t time_ms,
                                         const std::vector<metrics::ThresholdResult>* verdicts = nullptr);

@@ -205,5 +205,28 @@ TEST(RemoteWrite, CountersAndHistogramsStartFromAZeroUntilWritten) {
   EXPECT_EQ(find(later, "k6_http_reqs_total")->samples_size(), 1) << "written once: no more zeros";
 }
 
+TEST(RemoteWrite, GeneratorHealthGaugesWithTheRunTags) {
+  RemoteWriteConfig cfg = remote_write_config({});
+  cfg.run_tags = {{"testid", "t1"}};
+  auto snap = sample_snapshot();
+  metrics::GeneratorHealth g;
+  g.name = "runner 2 (segment 1/2:1)";
+  g.segment = "1/2:1";
+  g.lag_last_ms = 120;
+  snap.generators.push_back(g);
+  auto req = to_write_request(snap, cfg, 77);
+  const auto* lag = find(req, "herd_generator_loop_lag_seconds");
+  ASSERT_TRUE(lag);
+  std::map<std::string, std::string> labels;
+  for (const auto& l : lag->labels()) labels[l.name()] = l.value();
+  EXPECT_EQ(labels, (std::map<std::string, std::string>{{"__name__", "herd_generator_loop_lag_seconds"},
+                                                        {"runner", "runner 2 (segment 1/2:1)"},
+                                                        {"segment", "1/2:1"},
+                                                        {"testid", "t1"}}));
+  EXPECT_DOUBLE_EQ(lag->samples(0).value(), 0.12);
+  EXPECT_EQ(lag->samples(0).timestamp(), 77);
+  EXPECT_EQ(sample_count(req), 4u + 12u);  // twelve gauges per generator
+}
+
 }  // namespace
 }  // namespace herd::exporter

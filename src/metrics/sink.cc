@@ -136,6 +136,7 @@ void Snapshot::merge(const Snapshot& other) {
     series[SeriesKey{m, key.tags}].merge(metrics[m].type, st);
   }
   time_us = std::max(time_us, other.time_us);
+  generators.insert(generators.end(), other.generators.begin(), other.generators.end());
 }
 
 SeriesState Snapshot::aggregate(MetricId metric, const TagSet& filter) const {
@@ -173,6 +174,11 @@ nlohmann::json Snapshot::to_json() const {
         {{"m", key.metric}, {"tags", std::move(tags)}, {"state", state_to_json(metrics[key.metric].type, st)}});
   }
   j["series"] = std::move(ss);
+  if (!generators.empty()) {
+    nlohmann::json gs = nlohmann::json::array();
+    for (const auto& g : generators) gs.push_back(g.to_json());
+    j["generators"] = std::move(gs);
+  }
   return j;
 }
 
@@ -223,6 +229,9 @@ Snapshot Snapshot::from_json(const nlohmann::json& j) {
     if (s.series.count(key)) bad("duplicate series");
     s.series.emplace(std::move(key), state_from_json(s.metrics[id].type, *st));
   }
+  if (auto gs = j.find("generators"); gs != j.end() && gs->is_array())
+    for (const auto& g : *gs)
+      if (auto h = GeneratorHealth::from_json(g)) s.generators.push_back(std::move(*h));
   return s;
 }
 

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "metrics/generator_health.h"
 #include "metrics/metric.h"
 #include "metrics/registry.h"
 #include "metrics/tag_filter.h"
@@ -64,6 +65,10 @@ struct Snapshot {
   std::map<SeriesKey, SeriesState> series;
   std::vector<MetricDef> metrics;  ///< definitions, indexed by MetricId
   std::int64_t time_us = 0;        ///< when taken (unix microseconds)
+  /// The generators' health (metrics/generator_health.h): one entry from a
+  /// process that measures itself; merge() appends, so a coordinator's merged
+  /// snapshot has one per runner (their `name` set by the coordinator).
+  std::vector<GeneratorHealth> generators;
 
   /// Merges `other` in. Metrics are matched by name (ids may differ between
   /// processes); unknown metrics are defined here.
@@ -73,7 +78,8 @@ struct Snapshot {
   std::optional<MetricId> find(std::string_view name) const;
 
   /// Wire format v1 (docs/wire-format.md): {"version":1,"time_us":..,"metrics":[{name,type,contains}],
-  /// "series":[{"m":index,"tags":{..},"state":{..}}]}.
+  /// "series":[{"m":index,"tags":{..},"state":{..}}]}, plus "generators":[{..}] when
+  /// there are any (read tolerantly: an entry that is not valid is skipped).
   nlohmann::json to_json() const;
   static Snapshot from_json(const nlohmann::json& j);  // throws std::invalid_argument
 };

@@ -684,20 +684,34 @@ std::string render_text_summary(const nlohmann::json& data, const SummaryOptions
   Colors c{!opts.no_color};
   if (opts.mode == "legacy") {
     std::string out = render_legacy(data, opts, c);
+    bool any = !opts.notes.empty() || !opts.coordinator_notes.empty();
     for (const auto& n : opts.coordinator_notes) out += "     " + n + "\n";
+    for (const auto& b : opts.blocks)
+      for (const auto& l : b.lines) {
+        out += "     " + b.heading + ": " + l + "\n";
+        any = true;
+      }
     for (const auto& n : opts.notes) out += "     " + n + "\n";
-    return out + (opts.notes.empty() && opts.coordinator_notes.empty() ? "" : "\n");
+    return out + (any ? "\n" : "");
   }
   std::string out = render_compact(data, opts, c, opts.mode == "full");
-  auto section = [&out](const char* heading, const std::vector<std::string>& lines) {
+  auto section = [&out](const std::string& heading, const std::vector<std::string>& lines) {
     if (lines.empty()) return;
-    out += std::string("    ") + heading + "\n";
+    out += "    " + heading + "\n";
     for (const auto& n : lines) out += "    " + n + "\n";
     out += "\n";
   };
   section("COORDINATOR", opts.coordinator_notes);
+  for (const auto& b : opts.blocks) section(b.heading, b.lines);
   section("OUTPUTS", opts.notes);
   return out;
+}
+
+SummaryBlock generator_health_block(const std::vector<GeneratorHealth>& generators) {
+  SummaryBlock b{"GENERATOR HEALTH", {}};
+  for (const auto& g : generators)
+    if (generator_saturated(g)) b.lines.push_back(describe_saturation(g));
+  return b;
 }
 
 nlohmann::json summary_export(const nlohmann::json& data) {

@@ -16,6 +16,13 @@
 
 namespace herd::metrics {
 
+/// A block of herd's own lines in the text summary, under its heading (e.g.
+/// "GENERATOR HEALTH"), after k6's sections and before OUTPUTS.
+struct SummaryBlock {
+  std::string heading;
+  std::vector<std::string> lines;  ///< never empty when shown; an empty block is skipped
+};
+
 struct SummaryOptions {
   /// Default: avg, min, med, max, p(90), p(95).
   std::vector<std::string> trend_stats{"avg", "min", "med", "max", "p(90)", "p(95)"};
@@ -31,7 +38,13 @@ struct SummaryOptions {
   /// text summary under COORDINATOR (before OUTPUTS; not in the summary data):
   /// e.g. "start skew: 1.23ms across 4 runners".
   std::vector<std::string> coordinator_notes;
+  /// More of herd's own blocks (not in the summary data), in order, after COORDINATOR, before OUTPUTS.
+  std::vector<SummaryBlock> blocks;
 };
+
+/// The GENERATOR HEALTH block for `generators`: one warning line per
+/// saturated generator (generator_saturated); no lines when none was.
+SummaryBlock generator_health_block(const std::vector<GeneratorHealth>& generators);
 
 /// k6's duration text for a value in milliseconds: "0s", "850ns", "12.5µs", "1.23ms",
 /// "2.5s", "1m2s", "1h0m5s". `unit` "s"/"ms"/"us" forces a unit (summaryTimeUnit).

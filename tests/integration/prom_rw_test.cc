@@ -187,6 +187,11 @@ TEST_F(PromRwTest, ParallelRunWritesTheMergedSeriesOnce) {
   check_run(prom, "par3", {"--parallelism", "3"});
   // One writer: no per-runner series (no instance label), one series per URL.
   EXPECT_EQ(prom.query("count(k6_http_reqs_total{testid=\"par3\",url=\"" + base_url() + "/\"})"), 1);
+  // Generator health (issue #15): the coordinator writes one set of gauges per runner.
+  EXPECT_EQ(prom.query("count(last_over_time(herd_generator_cpu_ratio{testid=\"par3\"}[5m]))"), 3);
+  EXPECT_EQ(prom.query("count(last_over_time(herd_generator_loop_lag_seconds{testid=\"par3\",segment=\"1/3:2/3\","
+                       "runner=\"runner 2 (segment 1/3:2/3)\"}[5m]))"),
+            1);
 }
 
 TEST_F(PromRwTest, TrendStatsByDefault) {
