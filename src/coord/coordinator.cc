@@ -678,14 +678,7 @@ struct Coordinator::Impl {
       if (!note.empty() && !text_printed) std::fprintf(stderr, "herd: %s\n", note.c_str());
       for (const auto& line : opts.summary.blocks.back().lines) warn("generator health: " + line);
     }
-    if (rep.partial) {
-      std::string names;
-      for (auto& n : rep.lost) names += (names.empty() ? "" : ", ") + n;
-      std::fprintf(stderr,
-                   "herd: PARTIAL RESULTS: %zu of %zu runners were lost (%s); the summary covers what they had "
-                   "reported (exit code %d)\n",
-                   rep.lost.size(), runners.size(), names.c_str(), kExitRunnerLost);
-    }
+    if (rep.partial) print_partial_results(rep.lost, runners.size());
     if (outcome.thresholds_failed && !outcome.stop_code) error("thresholds on metrics have been crossed");
     release_all();
   }

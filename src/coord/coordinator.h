@@ -251,6 +251,9 @@ struct Outcome {
 };
 int decide_exit_code(const Outcome& o);
 
+/// "herd: PARTIAL RESULTS: ..." on stderr: which of `total` runners were lost.
+void print_partial_results(const std::vector<std::string>& lost, std::size_t total);
+
 /// The end-of-test summary outputs of the merged data: --summary-export,
 /// handleSummary(data) (with data.setup_data) or else the text summary on
 /// stdout (unless no_summary). `plain_text` is the text summary without

@@ -135,4 +135,13 @@ std::vector<std::string> write_summary(const CoordinatorOptions& opts, const nlo
   return errors;
 }
 
+void print_partial_results(const std::vector<std::string>& lost, std::size_t total) {
+  std::string names;
+  for (const auto& n : lost) names += (names.empty() ? "" : ", ") + n;
+  std::fprintf(stderr,
+               "herd: PARTIAL RESULTS: %zu of %zu runners were lost (%s); the summary covers what they had "
+               "reported (exit code %d)\n",
+               lost.size(), total, names.c_str(), kExitRunnerLost);
+}
+
 }  // namespace herd::coord
