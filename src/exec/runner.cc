@@ -254,6 +254,7 @@ RunResult Engine::Impl::run_all() {
     res.thresholds = metrics::evaluate_thresholds(thresholds, res.snapshot, res.duration, true);
   // Bounded by its push timeout; the final verdicts are the summary's.
   if (remote_write) rw_stats = remote_write->finish(res.snapshot, &res.thresholds);
+  if (dashboard) dashboard->finish(res.snapshot, res.thresholds);
   metrics::SummaryOptions so;
   so.trend_stats = options.summary_trend_stats;
   so.time_unit = options.summary_time_unit;
