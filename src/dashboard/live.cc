@@ -1,5 +1,7 @@
 #include "dashboard/live.h"
 
+#include "dashboard/report.h"
+
 namespace herd::dashboard {
 
 LiveDashboard::LiveDashboard(DashboardOptions opts, Source source, Verdicts verdicts, Elapsed elapsed, Vus vus)
@@ -34,15 +36,18 @@ void LiveDashboard::offer(const metrics::Snapshot& snap, std::vector<metrics::Th
   if (!t0_) t0_ = std::chrono::steady_clock::now();
   latest_ = snap;
   latest_verdicts_ = std::move(verdicts);
+  latest_at_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - *t0_);
 }
 
 void LiveDashboard::publish(const metrics::Snapshot& snap, const std::vector<metrics::ThresholdResult>& verdicts,
-                            bool final) {
-  auto elapsed = now_elapsed();
+                            bool final, std::optional<std::chrono::milliseconds> at) {
+  auto elapsed = at ? *at : now_elapsed();
   std::optional<double> vus = vus_ ? vus_() : std::nullopt;
   std::lock_guard<std::mutex> g(feed_mu_);
   nlohmann::json u = feed_.update(snap, verdicts, elapsed, final, vus);
-  if (server_) server_->publish(u.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  std::string line = u.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!opts_.export_path.empty()) updates_.push_back(line);
+  if (server_) server_->publish(std::move(line));
 }
 
 void LiveDashboard::run() {
@@ -53,6 +58,7 @@ void LiveDashboard::run() {
     next += opts_.period;
     std::optional<metrics::Snapshot> snap;
     std::vector<metrics::ThresholdResult> verdicts;
+    std::optional<std::chrono::milliseconds> at;
     if (source_) {
       lk.unlock();
       snap = source_();
@@ -62,15 +68,19 @@ void LiveDashboard::run() {
     } else if (latest_) {
       snap = latest_;
       verdicts = latest_verdicts_;
+      if (!elapsed_) at = latest_at_;           // rates over the time the data covers, not since it arrived
+      if (at && published_at_ == at) continue;  // nothing new since the last update
+      published_at_ = at;
     }
     if (!snap) continue;
     lk.unlock();
-    publish(*snap, verdicts, false);
+    publish(*snap, verdicts, false, at);
     lk.lock();
   }
 }
 
-void LiveDashboard::finish(const metrics::Snapshot& last, const std::vector<metrics::ThresholdResult>& verdicts) {
+std::string LiveDashboard::finish(const metrics::Snapshot& last,
+                                  const std::vector<metrics::ThresholdResult>& verdicts) {
   {
     std::lock_guard<std::mutex> g(mu_);
     stop_ = true;
@@ -78,6 +88,10 @@ void LiveDashboard::finish(const metrics::Snapshot& last, const std::vector<metr
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   publish(last, verdicts, true);
+  if (opts_.export_path.empty()) return "";
+  std::lock_guard<std::mutex> g(feed_mu_);
+  std::string err = write_report(opts_.export_path, updates_);
+  return err.empty() ? "" : "web dashboard report: " + err;
 }
 
 std::unique_ptr<LiveDashboard> open_live_dashboard(std::vector<std::string>& specs,
@@ -100,12 +114,12 @@ MergedFeed merged_dashboard_feed(std::vector<std::string>& specs, const std::map
   std::shared_ptr<LiveDashboard> d =
       open_live_dashboard(specs, environ, nullptr, nullptr, nullptr, log, std::move(vus));
   if (!d) return next;
-  return [d, next = std::move(next)](const metrics::Snapshot& snap, bool final,
-                                     const std::vector<metrics::ThresholdResult>& verdicts) {
+  return [d, log, next = std::move(next)](const metrics::Snapshot& snap, bool final,
+                                          const std::vector<metrics::ThresholdResult>& verdicts) {
     std::string note = next ? next(snap, final, verdicts) : "";
-    if (final)
-      d->finish(snap, verdicts);
-    else
+    if (final) {
+      if (std::string err = d->finish(snap, verdicts); !err.empty()) log("error: " + err);
+    } else
       d->offer(snap, verdicts);
     return note;
   };

@@ -46,13 +46,17 @@ class LiveDashboard {
 
   /// The latest snapshot and its verdicts (thread-safe).
   void offer(const metrics::Snapshot& snap, std::vector<metrics::ThresholdResult> verdicts);
-  /// Stops the periodic updates and publishes the final one. Call once.
-  void finish(const metrics::Snapshot& last, const std::vector<metrics::ThresholdResult>& verdicts);
+  /// Stops the periodic updates, publishes the final one and writes the HTML
+  /// report when asked (DashboardOptions::export_path). Returns "" or why the
+  /// report could not be written. Call once.
+  std::string finish(const metrics::Snapshot& last, const std::vector<metrics::ThresholdResult>& verdicts);
 
  private:
   void run();
   std::chrono::milliseconds now_elapsed();
-  void publish(const metrics::Snapshot& snap, const std::vector<metrics::ThresholdResult>& verdicts, bool final);
+  /// `at`: the run's elapsed time when `snap` was taken (unset: now).
+  void publish(const metrics::Snapshot& snap, const std::vector<metrics::ThresholdResult>& verdicts, bool final,
+               std::optional<std::chrono::milliseconds> at = std::nullopt);
 
   DashboardOptions opts_;
   Source source_;
@@ -65,10 +69,13 @@ class LiveDashboard {
   bool stop_ = false;                                        ///< guarded by mu_
   std::optional<metrics::Snapshot> latest_;                  ///< guarded by mu_
   std::vector<metrics::ThresholdResult> latest_verdicts_;    ///< guarded by mu_
+  std::chrono::milliseconds latest_at_{0};                   ///< elapsed time when latest_ was offered; guarded by mu_
+  std::optional<std::chrono::milliseconds> published_at_;    ///< latest_at_ of the last update; update thread
   std::optional<std::chrono::steady_clock::time_point> t0_;  ///< guarded by mu_
   std::mutex feed_mu_;                                       ///< one update at a time
   DashboardFeed feed_;                                       ///< guarded by feed_mu_
-  std::thread thread_;                                       ///< last: starts when the rest exists
+  std::vector<std::string> updates_;  ///< every update, for the report (kept only then); guarded by feed_mu_
+  std::thread thread_;                ///< last: starts when the rest exists
 };
 
 /// For `herd run`: takes the dashboard out of `specs` (take_dashboard) and
@@ -84,7 +91,8 @@ std::unique_ptr<LiveDashboard> open_live_dashboard(std::vector<std::string>& spe
 
 /// For the coordinator (CoordinatorOptions::on_merged): as open_live_dashboard,
 /// fed by the returned callback (the merged snapshot every poll; the final one
-/// finishes it). `next` (may be empty) is called first and its line returned.
+/// finishes it). `next` (may be empty) is called first and its line returned;
+/// a report that could not be written is printed to `log` as an error.
 /// Returns `next` unchanged when the dashboard is not asked for. `vus`: the
 /// test's active VUs (the sum over the runners).
 using MergedFeed = std::function<std::string(const metrics::Snapshot&, bool final,

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "metrics/output_stream.h"
 #include "util/duration.h"
 
 namespace herd::dashboard {
@@ -48,7 +49,10 @@ void apply(DashboardOptions& o, const std::string& key, const std::string& name,
     if (parse_bool(name, v))
       throw std::invalid_argument(name + ": herd does not open a browser; open the address it prints instead");
   } else if (key == "export") {
-    if (!v.empty()) throw std::invalid_argument(name + ": herd does not write the HTML report yet (docs/dashboard.md)");
+    if (!v.empty())
+      if (std::string why = metrics::unwritable_reason(v); !why.empty())
+        throw std::invalid_argument(name + "=" + v + ": cannot write: " + why);
+    o.export_path = v;
   } else {
     throw std::invalid_argument(name + ": unknown web dashboard option (host, port, period, open, export)");
   }

@@ -19,6 +19,8 @@ struct DashboardOptions {
   int port = 5665;
   /// How often an update is sent to the browsers (k6's default 10 s); > 0.
   std::chrono::milliseconds period{10'000};
+  /// Where the HTML report is written at the end ("" = none); checked writable up front.
+  std::string export_path;
 
   /// "127.0.0.1:5665", "[::1]:5665" (the ControlServer-style address to bind).
   std::string listen_address() const;
@@ -28,8 +30,9 @@ struct DashboardOptions {
 /// --out values) and reads the K6_WEB_DASHBOARD* variables of `environ`.
 /// Returns nullopt when the dashboard is not asked for. Throws
 /// std::invalid_argument, naming the variable or key, for a bad value, an
-/// unknown key, a second --out web-dashboard, and for what herd cannot honour
-/// (K6_WEB_DASHBOARD_OPEN=true: herd opens no browser; _EXPORT: no HTML report yet).
+/// unknown key, a second --out web-dashboard, an export path that cannot be
+/// written, and for what herd cannot honour (K6_WEB_DASHBOARD_OPEN=true: herd
+/// opens no browser).
 std::optional<DashboardOptions> take_dashboard(std::vector<std::string>& specs,
                                                const std::map<std::string, std::string>& environ);
 

@@ -44,6 +44,11 @@ TEST(DashboardOptions, VariablesApply) {
   ASSERT_TRUE(o);
   EXPECT_EQ(o->port, -1);
   EXPECT_EQ(o->period, std::chrono::milliseconds(500));
+  EXPECT_EQ(o->export_path, "");
+  specs = {"web-dashboard=export=" + ::testing::TempDir() + "r.html"};
+  o = take_dashboard(specs, {});
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->export_path, ::testing::TempDir() + "r.html");
 }
 
 void expect_refused(std::vector<std::string> specs, const Env& env, const std::string& names) {
@@ -63,7 +68,7 @@ TEST(DashboardOptions, RefusesWhatItCannotHonour) {
     return e;
   };
   expect_refused({}, with("K6_WEB_DASHBOARD_OPEN", "true"), "K6_WEB_DASHBOARD_OPEN");
-  expect_refused({}, with("K6_WEB_DASHBOARD_EXPORT", "report.html"), "K6_WEB_DASHBOARD_EXPORT");
+  expect_refused({}, with("K6_WEB_DASHBOARD_EXPORT", "/nonexistent-dir/report.html"), "K6_WEB_DASHBOARD_EXPORT");
   expect_refused({}, with("K6_WEB_DASHBOARD_PORT", "70000"), "K6_WEB_DASHBOARD_PORT");
   expect_refused({}, with("K6_WEB_DASHBOARD_PORT", "80x"), "K6_WEB_DASHBOARD_PORT");
   expect_refused({}, with("K6_WEB_DASHBOARD_PERIOD", "soon"), "K6_WEB_DASHBOARD_PERIOD");

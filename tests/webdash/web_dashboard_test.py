@@ -208,6 +208,39 @@ class WebDashboard(unittest.TestCase):
         err.seek(0)
         self.assertEqual(err.read().count("web dashboard: "), 1)
 
+    def test_the_report_opens_offline_with_every_chart(self):
+        report = os.path.join(self.tmp, "report.html")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("K6_")}
+        env.update({"BASE_URL": self.base, "K6_WEB_DASHBOARD": "true", "K6_WEB_DASHBOARD_PORT": "-1",
+                    "K6_WEB_DASHBOARD_PERIOD": "1s", "K6_WEB_DASHBOARD_EXPORT": report})
+        # The coordinator writes it (--parallelism 2); no server runs (port -1).
+        r = subprocess.run([self.herd, "run", "-q", "--no-summary", "--parallelism", "2", self.script], env=env,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 99, r.stderr[-2000:])
+        self.assertNotIn("web dashboard: http", r.stderr)
+        browser, session = self.browse("file://" + report)
+        dom = self.wait_for(browser, session, lambda d: 'data-state="report"' in d.text)
+        browser.pump(0.5)
+        drawn = browser.evaluate(session, "Array.from(document.querySelectorAll('.chart'))"
+                                          ".map((c) => c.querySelectorAll('canvas').length > 0)")
+        self.assertEqual(drawn, [True] * 5)
+        self.assertGreaterEqual(float(dom.stat("t").split()[0]), 8)  # the whole run
+        self.assertEqual(dom.thresholds()[("http_req_failed", "rate<0.01")], "fail")
+        self.assertEqual(browser.errors(), [])
+        self.assertEqual([u for u in browser.requested_urls() if not u.startswith(("file://", "data:"))], [])
+        self.screenshot(browser, session, "report.png")
+
+    def test_what_herd_cannot_honour_is_refused(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("K6_")}
+        for extra in ([], ["--parallelism", "2"]):
+            for var, value in (("K6_WEB_DASHBOARD_OPEN", "true"), ("K6_WEB_DASHBOARD_EXPORT", "/nonexistent-dir/report.html"),
+                               ("K6_WEB_DASHBOARD_PERIOD", "often")):
+                r = subprocess.run([self.herd, "run", "-q", *extra, self.script],
+                                   env={**env, "K6_WEB_DASHBOARD": "true", var: value, "BASE_URL": self.base},
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 104, (extra, var, r.stderr[-1000:]))
+                self.assertIn(f"error: {var}", r.stderr, (extra, var))
+
     def test_the_page_names_no_other_host(self):
         proc, url, _ = self.start_run()
         page = urllib.request.urlopen(url, timeout=5).read().decode()

@@ -1,5 +1,6 @@
 // herd's live dashboard: reads the update stream (GET /events) and draws it
-// with dygraphs. Every update is documented in src/dashboard/feed.h.
+// with dygraphs. Every update is documented in src/dashboard/feed.h. In the
+// HTML report (src/dashboard/report.cc) the updates are window.herdReport.
 'use strict';
 (function () {
   const TIMINGS = ['http_req_blocked', 'http_req_connecting', 'http_req_tls_handshaking',
@@ -43,13 +44,17 @@
     }
   }
 
-  function onUpdate(u) {
+  function record(u) {
     const o = u.overview;
     rows.rate.push([u.t, o.req_rate]);
     rows.vus.push([u.t, o.vus]);
     rows.failed.push([u.t, o.failed * 100]);
     rows.latency.push([u.t, o.p50, o.p90, o.p95, o.p99]);
     rows.timings.push([u.t].concat(TIMINGS.map((n) => (u.timings[n] ? u.timings[n].p95 : null))));
+  }
+
+  function show(u) {
+    const o = u.overview;
     draw('rate', ['req/s']);
     draw('vus', ['VUs']);
     draw('failed', ['failed %']);
@@ -83,10 +88,19 @@
     state.textContent = u.final ? 'test ended' : 'live';
   }
 
+  if (Array.isArray(window.herdReport)) {
+    window.herdReport.forEach(record);
+    if (window.herdReport.length) show(window.herdReport[window.herdReport.length - 1]);
+    const state = document.getElementById('state');
+    state.dataset.state = 'report';
+    state.textContent = 'report';
+    return;
+  }
   const source = new EventSource('events');
   source.addEventListener('update', (e) => {
     const u = JSON.parse(e.data);
-    onUpdate(u);
+    record(u);
+    show(u);
     if (u.final) source.close();
   });
   source.onerror = () => {
