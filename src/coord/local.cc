@@ -72,9 +72,7 @@ struct Prepared {
 
 /// `local`: `herd run --parallelism` (it starts the runners, so it can hand
 /// them an --out); else `herd coordinator` (runners started by someone else).
-/// `control`: where the coordinator will publish its status (the web dashboard's VU count).
-int prepare(const std::string& script, const flags::RunFlags& flags, bool local, Prepared* out, std::string* error,
-            std::shared_ptr<ControlState> control) {
+int prepare(const std::string& script, const flags::RunFlags& flags, bool local, Prepared* out, std::string* error) {
   auto fail = [error](int code, const std::string& msg) {
     print_error(msg);
     *error = msg;
@@ -131,10 +129,9 @@ int prepare(const std::string& script, const flags::RunFlags& flags, bool local,
         specs, cfg.environ, [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); },
         exporter::RunTags(o.tags.begin(), o.tags.end()));
     // One dashboard, of the merged data: the runners never serve one (nor see K6_WEB_DASHBOARD).
-    c.on_merged = dashboard::merged_dashboard_feed(
-        specs, cfg.environ, std::move(c.on_merged),
-        [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); },
-        [control]() -> std::optional<double> { return static_cast<double>(control->status().vus); });
+    c.on_merged =
+        dashboard::merged_dashboard_feed(specs, cfg.environ, std::move(c.on_merged),
+                                         [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); });
   } catch (const std::invalid_argument& e) {
     return fail(exec::kExitInvalidConfig, e.what());
   } catch (const std::system_error& e) {
@@ -378,7 +375,7 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
     return reporting.fail(exec::kExitGenericError, err, nullptr);
   Prepared prep;
   std::string prep_error;
-  if (int rc = prepare(script, flags, true, &prep, &prep_error, reporting.state()))
+  if (int rc = prepare(script, flags, true, &prep, &prep_error))
     return reporting.finish(failure_result(rc, prep_error), &signals);
 
   std::vector<std::string> pass = launch::runner_passthrough_args(run_args);
@@ -533,7 +530,7 @@ int coordinator_main(const std::vector<std::string>& args) try {
     return reporting.fail(exec::kExitGenericError, err, nullptr);
   Prepared prep;
   std::string prep_error;
-  if (int rc = prepare(script, flags, false, &prep, &prep_error, reporting.state()))
+  if (int rc = prepare(script, flags, false, &prep, &prep_error))
     return reporting.finish(failure_result(rc, prep_error), &signals);
   CoordinatorOptions opts = prep.opts;
   opts.keep_going = keep_going;

@@ -8,7 +8,6 @@ namespace herd::dashboard {
 
 using json = nlohmann::json;
 using metrics::Histogram;
-using metrics::MetricType;
 using metrics::Snapshot;
 
 namespace {
@@ -82,7 +81,7 @@ Histogram histogram_delta(const Histogram& cur, const Histogram& prev) {
 }
 
 json DashboardFeed::update(const Snapshot& snap, const std::vector<metrics::ThresholdResult>& verdicts,
-                           std::chrono::milliseconds elapsed, bool final, std::optional<double> vus) {
+                           std::chrono::milliseconds elapsed, bool final) {
   Totals now;
   now.requests = aggregate(snap, "http_reqs").sum;
   auto failed = aggregate(snap, "http_req_failed");
@@ -96,7 +95,7 @@ json DashboardFeed::update(const Snapshot& snap, const std::vector<metrics::Thre
   Histogram dur = histogram_delta(now.trends["http_req_duration"], prev_.trends["http_req_duration"]);
 
   json overview = {
-      {"vus", r3(vus ? *vus : aggregate(snap, "vus").last)},
+      {"vus", r3(aggregate(snap, "vus").last)},
       {"req_rate", dt > 0 ? r3(std::max(0.0, now.requests - prev_.requests) / dt) : 0.0},
       {"failed", dtotal ? r3(static_cast<double>(dpass) / static_cast<double>(dtotal)) : 0.0},
       {"p50", r3(dur.percentile(50))},

@@ -19,7 +19,6 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,10 +40,8 @@ class DashboardFeed {
  public:
   /// One update from `snap` (the whole run so far), its threshold verdicts and
   /// the run's elapsed time. Intervals are measured from the previous call.
-  /// `vus`: the active VUs when the owner knows better than the snapshot's
-  /// `vus` gauge (a coordinator: the merged gauge is one runner's, not the sum).
   nlohmann::json update(const metrics::Snapshot& snap, const std::vector<metrics::ThresholdResult>& verdicts,
-                        std::chrono::milliseconds elapsed, bool final, std::optional<double> vus = std::nullopt);
+                        std::chrono::milliseconds elapsed, bool final);
 
  private:
   struct Totals {

@@ -4,12 +4,8 @@
 
 namespace herd::dashboard {
 
-LiveDashboard::LiveDashboard(DashboardOptions opts, Source source, Verdicts verdicts, Elapsed elapsed, Vus vus)
-    : opts_(std::move(opts)),
-      source_(std::move(source)),
-      verdicts_(std::move(verdicts)),
-      elapsed_(std::move(elapsed)),
-      vus_(std::move(vus)) {
+LiveDashboard::LiveDashboard(DashboardOptions opts, Source source, Verdicts verdicts, Elapsed elapsed)
+    : opts_(std::move(opts)), source_(std::move(source)), verdicts_(std::move(verdicts)), elapsed_(std::move(elapsed)) {
   if (opts_.port >= 0) server_ = std::make_unique<DashboardServer>(opts_.host, opts_.port);
   thread_ = std::thread([this] { run(); });
 }
@@ -42,9 +38,8 @@ void LiveDashboard::offer(const metrics::Snapshot& snap, std::vector<metrics::Th
 void LiveDashboard::publish(const metrics::Snapshot& snap, const std::vector<metrics::ThresholdResult>& verdicts,
                             bool final, std::optional<std::chrono::milliseconds> at) {
   auto elapsed = at ? *at : now_elapsed();
-  std::optional<double> vus = vus_ ? vus_() : std::nullopt;
   std::lock_guard<std::mutex> g(feed_mu_);
-  nlohmann::json u = feed_.update(snap, verdicts, elapsed, final, vus);
+  nlohmann::json u = feed_.update(snap, verdicts, elapsed, final);
   std::string line = u.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (!opts_.export_path.empty()) updates_.push_back(line);
   if (server_) server_->publish(std::move(line));
@@ -98,21 +93,17 @@ std::unique_ptr<LiveDashboard> open_live_dashboard(std::vector<std::string>& spe
                                                    const std::map<std::string, std::string>& environ,
                                                    LiveDashboard::Source source, LiveDashboard::Verdicts verdicts,
                                                    LiveDashboard::Elapsed elapsed,
-                                                   const std::function<void(const std::string&)>& log,
-                                                   LiveDashboard::Vus vus) {
+                                                   const std::function<void(const std::string&)>& log) {
   auto opts = take_dashboard(specs, environ);
   if (!opts) return nullptr;
-  auto d = std::make_unique<LiveDashboard>(*opts, std::move(source), std::move(verdicts), std::move(elapsed),
-                                           std::move(vus));
+  auto d = std::make_unique<LiveDashboard>(*opts, std::move(source), std::move(verdicts), std::move(elapsed));
   if (log && !d->url().empty()) log("web dashboard: " + d->url());
   return d;
 }
 
 MergedFeed merged_dashboard_feed(std::vector<std::string>& specs, const std::map<std::string, std::string>& environ,
-                                 MergedFeed next, const std::function<void(const std::string&)>& log,
-                                 LiveDashboard::Vus vus) {
-  std::shared_ptr<LiveDashboard> d =
-      open_live_dashboard(specs, environ, nullptr, nullptr, nullptr, log, std::move(vus));
+                                 MergedFeed next, const std::function<void(const std::string&)>& log) {
+  std::shared_ptr<LiveDashboard> d = open_live_dashboard(specs, environ, nullptr, nullptr, nullptr, log);
   if (!d) return next;
   return [d, log, next = std::move(next)](const metrics::Snapshot& snap, bool final,
                                           const std::vector<metrics::ThresholdResult>& verdicts) {

@@ -30,13 +30,11 @@ class LiveDashboard {
   using Verdicts = std::function<std::vector<metrics::ThresholdResult>(const metrics::Snapshot&)>;
   /// The run's elapsed time.
   using Elapsed = std::function<std::chrono::milliseconds()>;
-  /// The active VUs, when the snapshot's `vus` gauge is not the whole test's.
-  using Vus = std::function<std::optional<double>()>;
 
   /// Starts the server (unless opts.port is -1) and the update thread. With no
   /// `source`, updates use the latest offer() (none before the first).
   /// `elapsed` unset: measured from the first snapshot. Throws as DashboardServer.
-  LiveDashboard(DashboardOptions opts, Source source, Verdicts verdicts, Elapsed elapsed, Vus vus = nullptr);
+  LiveDashboard(DashboardOptions opts, Source source, Verdicts verdicts, Elapsed elapsed);
   ~LiveDashboard();  ///< stops the thread and the server (no final update)
   LiveDashboard(const LiveDashboard&) = delete;
   LiveDashboard& operator=(const LiveDashboard&) = delete;
@@ -62,7 +60,6 @@ class LiveDashboard {
   Source source_;
   Verdicts verdicts_;
   Elapsed elapsed_;
-  Vus vus_;
   std::unique_ptr<DashboardServer> server_;
   std::mutex mu_;
   std::condition_variable wake_;
@@ -86,19 +83,16 @@ std::unique_ptr<LiveDashboard> open_live_dashboard(std::vector<std::string>& spe
                                                    const std::map<std::string, std::string>& environ,
                                                    LiveDashboard::Source source, LiveDashboard::Verdicts verdicts,
                                                    LiveDashboard::Elapsed elapsed,
-                                                   const std::function<void(const std::string&)>& log,
-                                                   LiveDashboard::Vus vus = nullptr);
+                                                   const std::function<void(const std::string&)>& log);
 
 /// For the coordinator (CoordinatorOptions::on_merged): as open_live_dashboard,
 /// fed by the returned callback (the merged snapshot every poll; the final one
 /// finishes it). `next` (may be empty) is called first and its line returned;
 /// a report that could not be written is printed to `log` as an error.
-/// Returns `next` unchanged when the dashboard is not asked for. `vus`: the
-/// test's active VUs (the sum over the runners).
+/// Returns `next` unchanged when the dashboard is not asked for.
 using MergedFeed = std::function<std::string(const metrics::Snapshot&, bool final,
                                              const std::vector<metrics::ThresholdResult>& verdicts)>;
 MergedFeed merged_dashboard_feed(std::vector<std::string>& specs, const std::map<std::string, std::string>& environ,
-                                 MergedFeed next, const std::function<void(const std::string&)>& log,
-                                 LiveDashboard::Vus vus);
+                                 MergedFeed next, const std::function<void(const std::string&)>& log);
 
 }  // namespace herd::dashboard
