@@ -13,7 +13,8 @@ if [ -f "$stamp" ] && [ "${HERD_FORCE_DEPS:-0}" != 1 ]; then
   # Fast path: verify a few key files are still present.
   if [ -f /usr/lib/x86_64-linux-gnu/quickjs/libquickjs.a ] && command -v wrk >/dev/null &&
      [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ] && [ -x /usr/bin/etcd ] && [ -f /usr/include/httplib.h ] && [ -f /usr/include/llhttp.h ] && [ -f /usr/include/gumbo.h ] && [ -f /usr/include/brotli/decode.h ] && [ -f /usr/include/zstd.h ] && [ -f /usr/include/zlib.h ] &&
-     [ -x /usr/bin/protoc ] && [ -f /usr/include/snappy.h ] && [ -x /usr/bin/prometheus ] && [ -x /usr/bin/influxd ]; then
+     [ -x /usr/bin/protoc ] && [ -f /usr/include/snappy.h ] && [ -x /usr/bin/prometheus ] && [ -x /usr/bin/influxd ] &&
+     [ -f /usr/share/javascript/dygraphs/dygraph.min.js ] && [ -x /usr/bin/chromium ]; then
     exit 0
   fi
 fi
@@ -40,7 +41,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libarchive-dev \
   libboost-context-dev libcpp-httplib-dev libgtest-dev libgmock-dev googletest libbenchmark-dev \
   libgumbo-dev zlib1g-dev libbrotli-dev libzstd-dev \
-  wrk apache2-utils hey python3 procps util-linux bc openssl >/dev/null
+  wrk apache2-utils hey python3 procps util-linux bc openssl \
+  libjs-dygraphs chromium >/dev/null
 # llhttp (the built-in HTTP/1.1 client's response parser) is packaged from Debian 13 on.
 $SUDO apt-get install -y -qq --no-install-recommends -t trixie libquickjs libllhttp-dev >/dev/null
 # etcd for the test cluster (tests/kube): bookworm's 3.4 is too old for Kubernetes 1.36.

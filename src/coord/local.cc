@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <fstream>
 #include <set>
+#include <system_error>
 
 #include "api/control_server.h"
 #include "archive/archive.h"
@@ -27,6 +28,7 @@
 #include "coord/coordinator.h"
 #include "coord/local_runners.h"
 #include "coord/result.h"
+#include "dashboard/live.h"
 #include "exec/runner.h"
 #include "exec/script_source.h"
 #include "export/rw_output.h"
@@ -126,7 +128,13 @@ int prepare(const std::string& script, const flags::RunFlags& flags, bool local,
     c.on_merged = exporter::remote_write_feed(
         specs, cfg.environ, [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); },
         exporter::RunTags(o.tags.begin(), o.tags.end()));
+    // One dashboard, of the merged data: the runners never serve one (nor see K6_WEB_DASHBOARD).
+    c.on_merged =
+        dashboard::merged_dashboard_feed(specs, cfg.environ, std::move(c.on_merged),
+                                         [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); });
   } catch (const std::invalid_argument& e) {
+    return fail(exec::kExitInvalidConfig, e.what());
+  } catch (const std::system_error& e) {
     return fail(exec::kExitInvalidConfig, e.what());
   }
   out->runner_outputs = specs;

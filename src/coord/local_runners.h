@@ -54,10 +54,11 @@ class LocalRunners {
     argv.push_back(nullptr);
     // The coordinator hands each runner its --out values itself (json to a
     // file of its own, influxdb as given): K6_OUT would make every runner
-    // open the same outputs again (one file written N times, N remote writers).
+    // open the same outputs again (one file written N times, N remote writers),
+    // and K6_WEB_DASHBOARD* N dashboards (the coordinator serves the merged one).
     std::vector<std::string> env_s;
     for (char** e = environ; e && *e; ++e)
-      if (std::strncmp(*e, "K6_OUT=", 7) != 0) env_s.emplace_back(*e);
+      if (std::strncmp(*e, "K6_OUT=", 7) != 0 && std::strncmp(*e, "K6_WEB_DASHBOARD", 16) != 0) env_s.emplace_back(*e);
     std::vector<char*> envp;
     envp.reserve(env_s.size() + 1);
     for (auto& s : env_s) envp.push_back(s.data());

@@ -166,10 +166,24 @@ void Engine::Impl::open_outputs() {
           }
         },
         exporter::RunTags(options.tags.begin(), options.tags.end()));
+    dashboard = dashboard::open_live_dashboard(
+        specs, cfg.environ, [this] { return collect(); },
+        [this](const metrics::Snapshot& snap) {
+          if (options.no_thresholds) return std::vector<metrics::ThresholdResult>{};
+          try {
+            return metrics::evaluate_thresholds(thresholds, snap, elapsed(), false);
+          } catch (const std::exception&) {  // a metric not defined yet: reported at the end
+            return std::vector<metrics::ThresholdResult>{};
+          }
+        },
+        [this] { return elapsed(); },
+        [this](const std::string& msg) { logger.log(k6::Logger::Level::kInfo, msg, "output"); });
     outputs = metrics::open_outputs(specs, cfg.environ, options.system_tags, thresholds, ctx);
   } catch (const metrics::OutputError& e) {
     throw OptionsError(e.what());
   } catch (const std::invalid_argument& e) {
+    throw OptionsError(e.what());
+  } catch (const std::system_error& e) {  // the web dashboard's port
     throw OptionsError(e.what());
   }
   // Only tags herd emits: with k6's default systemTags nothing is dropped and

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "api/control_server.h"
+#include "dashboard/live.h"
 #include "exec/executor.h"
 #include "exec/plan.h"
 #include "exec/run_limits.h"
@@ -256,6 +257,7 @@ struct Engine::Impl {
 
   ~Impl() {
     remote_write.reset();  // its pusher reads the workers' sinks
+    dashboard.reset();     // so does its update thread
     api_server.reset();    // before the handler and the workers it reaches go
     shutdown_workers();
   }
@@ -329,6 +331,9 @@ struct Engine::Impl {
   /// --out experimental-prometheus-rw (null when not asked for); its pusher
   /// thread calls collect(), so it stops before the workers go.
   std::unique_ptr<exporter::RemoteWriteOutput> remote_write;
+  /// --out web-dashboard / K6_WEB_DASHBOARD (null when not asked for); its
+  /// update thread calls collect(), so it stops before the workers go.
+  std::unique_ptr<dashboard::LiveDashboard> dashboard;
   std::vector<std::string> dropped_tags;  ///< system tags options.systemTags leaves out
   /// This instance's execution segment (unsegmented: everything).
   ExecutionTuple segment;

@@ -257,6 +257,12 @@ RunResult Engine::Impl::run_all() {
     res.thresholds = metrics::evaluate_thresholds(thresholds, res.snapshot, res.duration, true);
   // Bounded by its push timeout; the final verdicts are the summary's.
   if (remote_write) rw_stats = remote_write->finish(res.snapshot, &res.thresholds);
+  bool report_ok = true;  // the web dashboard's HTML report
+  if (dashboard)
+    if (std::string err = dashboard->finish(res.snapshot, res.thresholds); !err.empty()) {
+      logger.log(k6::Logger::Level::kError, err, "output");
+      report_ok = false;
+    }
   metrics::SummaryOptions so;
   so.trend_stats = options.summary_trend_stats;
   so.time_unit = options.summary_time_unit;
@@ -272,7 +278,7 @@ RunResult Engine::Impl::run_all() {
   if (rw_stats) so.notes.push_back(exporter::RemoteWriteOutput::describe(*rw_stats));
   so.blocks.push_back(metrics::generator_health_block(res.snapshot.generators));
   bool text_printed = false;
-  bool outputs_ok = write_outputs(res, so, &text_printed);
+  bool outputs_ok = write_outputs(res, so, &text_printed) && report_ok;
   for (const auto& line : so.blocks.back().lines) logger.log(k6::Logger::Level::kWarn, line, "generator");
   if (rw_stats && !text_printed)
     logger.log(rw_stats->samples_dropped ? k6::Logger::Level::kWarn : k6::Logger::Level::kInfo, so.notes.back(),

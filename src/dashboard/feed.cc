@@ -1,0 +1,135 @@
+#include "dashboard/feed.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace herd::dashboard {
+
+using json = nlohmann::json;
+using metrics::Histogram;
+using metrics::Snapshot;
+
+namespace {
+
+constexpr const char* kTimings[] = {"http_req_duration",        "http_req_blocked", "http_req_connecting",
+                                    "http_req_tls_handshaking", "http_req_sending", "http_req_waiting",
+                                    "http_req_receiving"};
+
+/// Rounded to 3 decimals, so that the stream stays small and readable.
+double r3(double v) {
+  return std::isfinite(v) ? std::round(v * 1000) / 1000 : 0;
+}
+
+metrics::SeriesState aggregate(const Snapshot& s, const char* name, const metrics::TagSet& filter = {}) {
+  auto id = s.find(name);
+  return id ? s.aggregate(*id, filter) : metrics::SeriesState{};
+}
+
+json breakdown(const Snapshot& s, const std::string& key) {
+  auto reqs = s.find("http_reqs");
+  if (!reqs) return json::array();
+  std::set<std::string> values;
+  for (const auto& [k, st] : s.series)
+    if (k.metric == *reqs)
+      if (const std::string* v = k.tags.get(key); v && !v->empty()) values.insert(*v);
+  json out = json::array();
+  for (const auto& v : values) {
+    metrics::TagSet f({{key, v}});
+    auto n = aggregate(s, "http_reqs", f);
+    auto failed = aggregate(s, "http_req_failed", f);
+    auto dur = aggregate(s, "http_req_duration", f);
+    out.push_back({{"value", v},
+                   {"requests", r3(n.sum)},
+                   {"failed", failed.total ? r3(static_cast<double>(failed.passes) / failed.total) : 0.0},
+                   {"p95", r3(dur.trend.percentile(95))}});
+  }
+  return out;
+}
+
+json checks(const Snapshot& s) {
+  json out = json::array();
+  auto id = s.find("checks");
+  if (!id) return out;
+  std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>> by;
+  for (const auto& [k, st] : s.series) {
+    if (k.metric != *id) continue;
+    const std::string* name = k.tags.get("check");
+    const std::string* group = k.tags.get("group");
+    auto& pf = by[{group ? *group : "", name ? *name : ""}];
+    pf.first += st.passes;
+    pf.second += st.total - st.passes;
+  }
+  for (const auto& [gn, pf] : by)
+    out.push_back({{"group", gn.first}, {"name", gn.second}, {"passes", pf.first}, {"fails", pf.second}});
+  return out;
+}
+
+}  // namespace
+
+Histogram histogram_delta(const Histogram& cur, const Histogram& prev) {
+  std::map<std::pair<double, double>, std::uint64_t> before;
+  for (const auto& b : prev.buckets()) before[{b.lower, b.upper}] = b.count;
+  Histogram out;
+  for (const auto& b : cur.buckets()) {
+    auto it = before.find({b.lower, b.upper});
+    std::uint64_t was = it == before.end() ? 0 : it->second;
+    if (b.count > was) out.record(b.mid, b.count - was);
+  }
+  if (cur.zero_count() > prev.zero_count()) out.record(0, cur.zero_count() - prev.zero_count());
+  return out;
+}
+
+json DashboardFeed::update(const Snapshot& snap, const std::vector<metrics::ThresholdResult>& verdicts,
+                           std::chrono::milliseconds elapsed, bool final) {
+  Totals now;
+  now.requests = aggregate(snap, "http_reqs").sum;
+  auto failed = aggregate(snap, "http_req_failed");
+  now.failed_passes = failed.passes;
+  now.failed_total = failed.total;
+  for (const char* t : kTimings) now.trends[t] = aggregate(snap, t).trend;
+
+  double dt = std::chrono::duration<double>(elapsed - prev_elapsed_).count();
+  std::uint64_t dtotal = now.failed_total - std::min(now.failed_total, prev_.failed_total);
+  std::uint64_t dpass = now.failed_passes - std::min(now.failed_passes, prev_.failed_passes);
+  Histogram dur = histogram_delta(now.trends["http_req_duration"], prev_.trends["http_req_duration"]);
+
+  json overview = {
+      {"vus", r3(aggregate(snap, "vus").last)},
+      {"req_rate", dt > 0 ? r3(std::max(0.0, now.requests - prev_.requests) / dt) : 0.0},
+      {"failed", dtotal ? r3(static_cast<double>(dpass) / static_cast<double>(dtotal)) : 0.0},
+      {"p50", r3(dur.percentile(50))},
+      {"p90", r3(dur.percentile(90))},
+      {"p95", r3(dur.percentile(95))},
+      {"p99", r3(dur.percentile(99))},
+      {"requests", r3(now.requests)},
+      {"iterations", r3(aggregate(snap, "iterations").sum)},
+  };
+  json timings = json::object();
+  for (const char* t : kTimings) {
+    Histogram d = histogram_delta(now.trends[t], prev_.trends[t]);
+    timings[t] = {{"avg", r3(d.mean())}, {"p95", r3(d.percentile(95))}};
+  }
+  json ths = json::array();
+  for (const auto& v : verdicts)
+    ths.push_back({{"metric", v.selector},
+                   {"source", v.source},
+                   {"ok", v.ok},
+                   {"value", v.observed ? json(r3(*v.observed)) : json(nullptr)}});
+  json out = {{"t", r3(std::chrono::duration<double>(elapsed).count())},
+              {"final", final},
+              {"overview", std::move(overview)},
+              {"timings", std::move(timings)},
+              {"thresholds", std::move(ths)},
+              {"checks", checks(snap)},
+              {"breakdown",
+               {{"scenario", breakdown(snap, "scenario")},
+                {"group", breakdown(snap, "group")},
+                {"name", breakdown(snap, "name")}}},
+              {"runners", nullptr}};
+  prev_ = std::move(now);
+  prev_elapsed_ = elapsed;
+  return out;
+}
+
+}  // namespace herd::dashboard

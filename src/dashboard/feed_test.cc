@@ -1,0 +1,80 @@
+#include "dashboard/feed.h"
+
+#include <gtest/gtest.h>
+
+#include "metrics/registry.h"
+
+namespace herd::dashboard {
+namespace {
+
+using metrics::Histogram;
+
+TEST(HistogramDelta, IsTheSamplesInBetween) {
+  Histogram before;
+  for (int i = 1; i <= 100; ++i) before.record(1000);  // a slow start
+  Histogram after = before;
+  for (int i = 1; i <= 100; ++i) after.record(i);
+  Histogram d = histogram_delta(after, before);
+  EXPECT_EQ(d.count(), 100u);
+  EXPECT_NEAR(d.percentile(50), 50, 1);
+  EXPECT_NEAR(d.percentile(99), 99, 1.5);
+  EXPECT_GT(after.percentile(99), 900);  // the whole run's p99 would hide the change
+  EXPECT_EQ(histogram_delta(before, before).count(), 0u);
+}
+
+metrics::Snapshot snapshot(int requests, int failed, double latency_ms) {
+  metrics::Snapshot s;
+  s.metrics = {{"http_reqs", metrics::MetricType::kCounter, metrics::ValueType::kDefault},
+               {"http_req_failed", metrics::MetricType::kRate, metrics::ValueType::kDefault},
+               {"http_req_duration", metrics::MetricType::kTrend, metrics::ValueType::kTime},
+               {"checks", metrics::MetricType::kRate, metrics::ValueType::kDefault}};
+  metrics::TagSet tags({{"scenario", "default"}, {"name", "home"}});
+  auto& reqs = s.series[{0, tags}];
+  reqs.sum = requests;
+  auto& f = s.series[{1, tags}];
+  f.total = static_cast<std::uint64_t>(requests);
+  f.passes = static_cast<std::uint64_t>(failed);
+  auto& d = s.series[{2, tags}];
+  d.trend.record(latency_ms, static_cast<std::uint64_t>(requests));
+  auto& c = s.series[{3, metrics::TagSet({{"check", "is 200"}, {"group", ""}})}];
+  c.total = static_cast<std::uint64_t>(requests);
+  c.passes = static_cast<std::uint64_t>(requests - failed);
+  return s;
+}
+
+TEST(DashboardFeed, IntervalRatesAndPercentiles) {
+  DashboardFeed feed;
+  auto a = feed.update(snapshot(100, 0, 10), {}, std::chrono::seconds(1), false);
+  EXPECT_DOUBLE_EQ(a["overview"]["req_rate"].get<double>(), 100);
+  EXPECT_NEAR(a["overview"]["p95"].get<double>(), 10, 0.1);
+  // 300 more requests in 2 s, 30 of them failed, all at 50 ms.
+  metrics::Snapshot s = snapshot(400, 30, 10);
+  s.series.begin()->second.sum = 400;
+  for (auto& [k, st] : s.series)
+    if (k.metric == 2) {
+      st.trend = Histogram();
+      st.trend.record(10, 100);
+      st.trend.record(50, 300);
+    }
+  metrics::ThresholdResult th{"http_req_failed", "rate<0.05", false, false, 0.075};
+  auto b = feed.update(s, {th}, std::chrono::seconds(3), true);
+  EXPECT_DOUBLE_EQ(b["overview"]["req_rate"].get<double>(), 150);
+  EXPECT_DOUBLE_EQ(b["overview"]["failed"].get<double>(), 0.1);
+  EXPECT_NEAR(b["overview"]["p50"].get<double>(), 50, 0.5);
+  EXPECT_DOUBLE_EQ(b["overview"]["requests"].get<double>(), 400);
+  EXPECT_TRUE(b["final"].get<bool>());
+  ASSERT_EQ(b["thresholds"].size(), 1u);
+  EXPECT_FALSE(b["thresholds"][0]["ok"].get<bool>());
+  EXPECT_DOUBLE_EQ(b["thresholds"][0]["value"].get<double>(), 0.075);
+  ASSERT_EQ(b["checks"].size(), 1u);
+  EXPECT_EQ(b["checks"][0]["passes"], 370);
+  EXPECT_EQ(b["checks"][0]["fails"], 30);
+  ASSERT_EQ(b["breakdown"]["name"].size(), 1u);
+  EXPECT_EQ(b["breakdown"]["name"][0]["value"], "home");
+  EXPECT_EQ(b["breakdown"]["scenario"][0]["requests"], 400);
+  EXPECT_TRUE(b["breakdown"]["group"].empty());
+  EXPECT_TRUE(b["runners"].is_null());
+}
+
+}  // namespace
+}  // namespace herd::dashboard
