@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include "metrics/generator_health.h"
+
 namespace herd::dashboard {
 
 using json = nlohmann::json;
@@ -62,6 +64,22 @@ json checks(const Snapshot& s) {
   }
   for (const auto& [gn, pf] : by)
     out.push_back({{"group", gn.first}, {"name", gn.second}, {"passes", pf.first}, {"fails", pf.second}});
+  return out;
+}
+
+/// The Runners view: each generator's last second of CPU use and event-loop
+/// lag (metrics::GeneratorHealth); null when the snapshot carries none. The
+/// merged snapshot has no per-runner request counts, so req_rate is null.
+json runners(const metrics::Snapshot& snap) {
+  if (snap.generators.empty()) return nullptr;
+  json out = json::array();
+  for (const auto& g : snap.generators)
+    out.push_back({{"name", g.name.empty() ? "this process" : g.name},
+                   {"segment", g.segment},
+                   {"req_rate", nullptr},
+                   {"cpu", r3(g.cpu_last)},
+                   {"loop_lag_ms", r3(g.lag_last_ms)},
+                   {"saturated", metrics::generator_saturated(g)}});
   return out;
 }
 
@@ -126,7 +144,7 @@ json DashboardFeed::update(const Snapshot& snap, const std::vector<metrics::Thre
                {{"scenario", breakdown(snap, "scenario")},
                 {"group", breakdown(snap, "group")},
                 {"name", breakdown(snap, "name")}}},
-              {"runners", nullptr}};
+              {"runners", runners(snap)}};
   prev_ = std::move(now);
   prev_elapsed_ = elapsed;
   return out;

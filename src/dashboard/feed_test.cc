@@ -76,5 +76,27 @@ TEST(DashboardFeed, IntervalRatesAndPercentiles) {
   EXPECT_TRUE(b["runners"].is_null());
 }
 
+TEST(DashboardFeed, RunnersViewShowsEachGeneratorsCpuAndLag) {
+  DashboardFeed feed;
+  metrics::Snapshot s = snapshot(100, 0, 10);
+  metrics::GeneratorHealth calm, busy;
+  calm.name = "runner 1 (segment 0:1/2)";
+  calm.cpu_last = 0.25;
+  calm.lag_last_ms = 1.5;
+  busy.name = "runner 2 (segment 1/2:1)";
+  busy.seconds = 10;
+  busy.cpu_last = 1;
+  busy.unhealthy_s = 10;
+  busy.lag_last_ms = 400;
+  s.generators = {calm, busy};
+  auto u = feed.update(s, {}, std::chrono::seconds(1), false);
+  ASSERT_EQ(u["runners"].size(), 2u) << u["runners"];
+  EXPECT_EQ(u["runners"][0]["name"], calm.name);
+  EXPECT_DOUBLE_EQ(u["runners"][0]["cpu"].get<double>(), 0.25);
+  EXPECT_DOUBLE_EQ(u["runners"][1]["loop_lag_ms"].get<double>(), 400);
+  EXPECT_FALSE(u["runners"][0]["saturated"].get<bool>());
+  EXPECT_TRUE(u["runners"][1]["saturated"].get<bool>());
+}
+
 }  // namespace
 }  // namespace herd::dashboard
