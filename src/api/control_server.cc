@@ -1,4 +1,5 @@
 #include "api/control_server.h"
+#include "api/address.h"
 #include "api/http_request.h"
 
 #include <arpa/inet.h>
@@ -29,6 +30,10 @@
 #include "util/http_status.h"
 
 namespace herd::api {
+
+using detail::format_sockaddr;
+using detail::HostPort;
+using detail::split_address;
 
 using loop::Clock;
 using nlohmann::json;
@@ -100,59 +105,6 @@ Response json_response(const json& j) {
 
 bool all_space(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
-}
-
-// ------------------------------------------------------------------ addresses
-
-struct HostPort {
-  std::string host;
-  std::string port;
-  bool bracketed = false;
-};
-
-HostPort split_address(const std::string& addr) {
-  HostPort hp;
-  std::string rest;
-  if (!addr.empty() && addr[0] == '[') {
-    std::size_t close = addr.find(']');
-    if (close == std::string::npos) throw std::invalid_argument("control API address \"" + addr + "\": missing ']'");
-    hp.host = addr.substr(1, close - 1);
-    hp.bracketed = true;
-    rest = addr.substr(close + 1);
-    if (rest.empty() || rest[0] != ':')
-      throw std::invalid_argument("control API address \"" + addr + "\": expected [HOST]:PORT");
-    hp.port = rest.substr(1);
-  } else {
-    std::size_t colon = addr.rfind(':');
-    if (colon == std::string::npos)
-      throw std::invalid_argument("control API address \"" + addr + "\": expected HOST:PORT");
-    hp.host = addr.substr(0, colon);
-    hp.port = addr.substr(colon + 1);
-    if (hp.host.find(':') != std::string::npos)
-      throw std::invalid_argument("control API address \"" + addr + "\": IPv6 hosts need brackets, e.g. [::1]:6565");
-  }
-  if (hp.host.empty())
-    throw std::invalid_argument("control API address \"" + addr +
-                                "\": the host is required (e.g. 127.0.0.1:6565; 0.0.0.0 must be explicit)");
-  if (hp.port.empty() || hp.port.size() > 5 ||
-      !std::all_of(hp.port.begin(), hp.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-      std::stoul(hp.port) > 65535)
-    throw std::invalid_argument("control API address \"" + addr + "\": invalid port \"" + hp.port + "\"");
-  return hp;
-}
-
-std::string format_sockaddr(const sockaddr_storage& ss, std::uint16_t* port_out) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-    *port_out = ntohs(a->sin6_port);
-    return "[" + std::string(buf) + "]:" + std::to_string(*port_out);
-  }
-  const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-  inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-  *port_out = ntohs(a->sin_port);
-  return std::string(buf) + ":" + std::to_string(*port_out);
 }
 
 }  // namespace
