@@ -41,6 +41,12 @@ std::string prometheus_escape(const std::string& value) {
 
 Controller::Controller(const kube::Client& client, ControllerOptions options)
     : client_(client), options_(std::move(options)), events_(client, "herd-operator") {
+  if (!options_.reconcile.first_live_write) {
+    options_.reconcile.first_live_write = [this](const std::string& uid) {
+      std::lock_guard<std::mutex> g(live_mu_);
+      return live_written_.insert(uid).second;
+    };
+  }
   if (!options_.reconcile.http) {
     poller_ = std::make_unique<CoordinatorPoller>([this](const std::string& key) { queue_.add(key); });
     options_.reconcile.http = [this](const std::string& key, const std::string& method, const std::string& url,

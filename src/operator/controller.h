@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,6 +102,8 @@ class Controller {
   std::vector<std::thread> workers_;
   ControllerStats stats_;
   mutable std::mutex errors_mu_;
+  std::mutex live_mu_;
+  std::set<std::string> live_written_;  ///< TestRun uids whose live metrics this process wrote (guarded by live_mu_)
   std::map<std::pair<std::string, long>, std::uint64_t> informer_errors_;  ///< guarded by errors_mu_
   std::atomic<bool> started_{false}, stopped_{false};
   std::atomic<bool> synced_logged_{false};  ///< "caches synced" is logged once

@@ -442,7 +442,8 @@ void TestRunReconciler::update_live_metrics(json live) {
       old.value("requests", json()) == live.value("requests", json())) {
     return;
   }
-  if (old.contains("durationSeconds") && elapsed - old.value("durationSeconds", 0.0) < 10) return;
+  bool resume = options_.first_live_write && options_.first_live_write(uid_);
+  if (!resume && old.contains("durationSeconds") && elapsed - old.value("durationSeconds", 0.0) < 10) return;
   live["durationSeconds"] = elapsed;
   status_["metrics"] = std::move(live);
 }

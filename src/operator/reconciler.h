@@ -42,6 +42,11 @@ struct ReconcilerOptions {
   HttpCall http;                          ///< default (set by the Controller): its CoordinatorPoller, 3 s timeout
   int control_port = kControlPort;        ///< the coordinator's control API port (tests change it)
   std::function<Clock::time_point()> now = [] { return Clock::now(); };
+  /// True the first time it is asked about a TestRun (by uid) in this operator
+  /// process: that live-metrics write is not held back by the 10 s throttle,
+  /// so after an operator restart they resume within a poll of the new
+  /// leader's caches being synced. Unset: every write is throttled.
+  std::function<bool(const std::string& uid)> first_live_write;
 };
 
 /// What a TestRun has made, from the informer caches (Jobs it owns, their Pods).

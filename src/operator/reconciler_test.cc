@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <algorithm>
 #include <array>
 #include <condition_variable>
@@ -631,6 +633,28 @@ TEST_F(Reconciler, LiveMetricsAreWrittenWhenAPrintedNumberChangedAtMostEvery10s)
   answers_["GET /v1/metrics"] = metrics(9, 7.0);
   pass({init, r1, r2, coord});
   EXPECT_EQ(status_writes_, writes + 1);
+}
+
+TEST_F(Reconciler, AfterAnOperatorRestartTheFirstLiveWriteIsNotHeldBack) {
+  auto [init, r1, r2, coord] = until_started();
+  auto metrics = [](int iterations) {
+    return std::pair<long, std::string>{
+        200, json{{"data", {{{"id", "iterations"}, {"attributes", {{"sample", {{"count", iterations}}}}}}}}}.dump()};
+  };
+  answers_["GET /v1/metrics"] = metrics(5);
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status()["metrics"]["iterations"], 5);
+  // A new operator process: its first live write goes out at once, later ones every 10 s.
+  std::set<std::string> seen;
+  opts_.first_live_write = [&seen](const std::string& uid) { return seen.insert(uid).second; };
+  now_ += 2s;
+  answers_["GET /v1/metrics"] = metrics(7);
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status()["metrics"]["iterations"], 7);
+  now_ += 2s;
+  answers_["GET /v1/metrics"] = metrics(9);
+  pass({init, r1, r2, coord});
+  EXPECT_EQ(status()["metrics"]["iterations"], 7) << "throttled again";
 }
 
 TEST_F(Reconciler, PodNamesAloneAreNoStatusWrite) {
