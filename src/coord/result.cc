@@ -7,6 +7,8 @@
 #include <cstring>
 #include <optional>
 
+#include "metrics/generator_health.h"
+
 namespace herd::coord {
 
 using json = nlohmann::json;
@@ -85,6 +87,16 @@ json build_result(const ResultInput& in) {
   r["thresholds"] = std::move(ths);
   r["metrics"] = headline_metrics(in.merged ? *in.merged : metrics::Snapshot(), in.duration);
   r["start"] = in.start;
+  json gens = json::array();  // generator health per runner (docs/generator-health.md)
+  if (in.merged)
+    for (const auto& g : in.merged->generators)
+      gens.push_back({{"name", g.name},
+                      {"cpuAvg", std::round(g.cpu_avg * 1000) / 1000},
+                      {"cpuMax", std::round(g.cpu_max * 1000) / 1000},
+                      {"lagP99Ms", std::round(g.lag_p99_ms * 1000) / 1000},
+                      {"unhealthySeconds", g.unhealthy_s},
+                      {"saturated", metrics::generator_saturated(g)}});
+  r["generators"] = std::move(gens);
   r["text"] = in.text;
   r["data"] = in.data;
   return r;
@@ -128,6 +140,10 @@ std::string compact_result(const json& full, std::size_t max_bytes) {
     std::string out = dump_line(c);
     if (out.size() <= max_bytes) return out;
     truncated = true;
+    if (c.contains("generators")) {  // the first to go: the summary text names a saturated one too
+      c.erase("generators");
+      continue;
+    }
     if (c.contains("thresholds") && c["thresholds"].is_array() && !c["thresholds"].empty()) {
       c["thresholds"].erase(c["thresholds"].size() - 1);
       continue;

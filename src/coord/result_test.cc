@@ -101,6 +101,38 @@ TEST(BuildResult, FullShape) {
   EXPECT_EQ(r["data"], (json{{"metrics", json::object()}}));
 }
 
+TEST(BuildResult, GeneratorHealthPerRunnerAndTheFirstToGoWhenTooLong) {
+  metrics::Snapshot snap = sample_snapshot();
+  metrics::GeneratorHealth busy;
+  busy.name = "runner 2 (segment 1/2:1)";
+  busy.seconds = 10;
+  busy.cpu_avg = 0.97;
+  busy.cpu_max = 1;
+  busy.lag_p99_ms = 250.5;
+  busy.unhealthy_s = 9;
+  snap.generators = {metrics::GeneratorHealth{}, busy};
+  snap.generators[0].name = "runner 1 (segment 0:1/2)";
+  ResultInput in = sample_input();
+  in.merged = &snap;
+  json r = build_result(in);
+  ASSERT_EQ(r["generators"].size(), 2u);
+  EXPECT_EQ(r["generators"][0]["saturated"], false);
+  EXPECT_EQ(r["generators"][1], (json{{"name", "runner 2 (segment 1/2:1)"},
+                                      {"cpuAvg", 0.97},
+                                      {"cpuMax", 1.0},
+                                      {"lagP99Ms", 250.5},
+                                      {"unhealthySeconds", 9.0},
+                                      {"saturated", true}}));
+  EXPECT_EQ(json::parse(compact_result(r))["generators"], r["generators"]) << "kept when it fits";
+  json without = r;
+  without.erase("generators");
+  std::size_t room = compact_result(without).size() + 20;  // + "truncated":true
+  ASSERT_LT(room, compact_result(r).size());
+  json c = json::parse(compact_result(r, room));
+  EXPECT_FALSE(c.contains("generators")) << c;
+  EXPECT_EQ(c["thresholds"].size(), 2u) << "dropped before the thresholds";
+}
+
 TEST(StartInfo, RoundsTheSkewAndNamesTheRunners) {
   json s = start_info(4, 1.23456);
   EXPECT_EQ(s, (json{{"runners", 4}, {"skewMs", 1.235}}));

@@ -357,6 +357,12 @@ std::chrono::milliseconds TestRunReconciler::finish(const json& result) {
   if (result.contains("thresholds")) status_["thresholds"] = result["thresholds"];
   if (result.contains("metrics")) status_["metrics"] = status_metrics(result["metrics"]);
   if (!status_.contains("startSkew") && result.contains("start")) note_start(result["start"]);
+  if (result.contains("generators")) {
+    status_["generators"] = status_generators(result["generators"]);
+    if (std::string names = saturated_generators(status_["generators"]); !names.empty())
+      events_.record(tr_, kube::kEventWarning, "GeneratorSaturated",
+                     names + ": saturated long enough to distort its latencies (docs/generator-health.md)");
+  }
   std::string outcome = status_["result"];
   if (outcome == "error") {
     std::string msg = result.value("message", std::string("the test ended with exit code " + std::to_string(code)));

@@ -552,6 +552,26 @@ TEST_F(Reconciler, CrossedThresholdsAreAWarningNamingThemAndTheRunnerCountsEndFi
   EXPECT_EQ(status()["runners"]["failed"], 1);
 }
 
+TEST_F(Reconciler, ASaturatedGeneratorIsInStatusAndAWarning) {
+  auto [init, r1, r2, coord] = until_started();
+  answers_["GET /v1/summary"] = {200,
+                                 json{{"exitCode", 0},
+                                      {"result", "passed"},
+                                      {"generators",
+                                       {{{"name", "runner 1 (segment 0:1/2)"}, {"cpuMax", 0.3}, {"saturated", false}},
+                                        {{"name", "runner 2 (segment 1/2:1)"}, {"cpuMax", 1.0}, {"saturated", true}}}}}
+                                     .dump()};
+  pass({init, r1, r2, coord});
+  json st = status();
+  EXPECT_EQ(st["stage"], "finished");
+  ASSERT_EQ(st["generators"].size(), 2u) << st;
+  EXPECT_EQ(st["generators"][1]["saturated"], true);
+  json e = event("GeneratorSaturated");
+  ASSERT_FALSE(e.is_null());
+  EXPECT_EQ(e["type"], "Warning");
+  EXPECT_NE(e["message"].get<std::string>().find("runner 2 (segment 1/2:1)"), std::string::npos) << e;
+}
+
 TEST_F(Reconciler, APassedRunIsANormalFinishedEvent) {
   auto [init, r1, r2, coord] = until_started();
   answers_["GET /v1/summary"] = {200, json{{"exitCode", 0}, {"result", "passed"}}.dump()};

@@ -203,4 +203,26 @@ json status_metrics(const json& m) {
   return out;
 }
 
+json status_generators(const json& g) {
+  json out = json::array();
+  if (!g.is_array()) return out;
+  for (const auto& e : g) {
+    if (!e.is_object() || !e.contains("name") || !e["name"].is_string()) continue;
+    json o = {{"name", e["name"]}, {"saturated", e.value("saturated", false) == true}};
+    for (const char* k : {"cpuAvg", "cpuMax", "lagP99Ms", "unhealthySeconds"})
+      if (e.contains(k) && e[k].is_number()) o[k] = e[k].get<double>();
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+std::string saturated_generators(const json& list) {
+  std::string names;
+  if (!list.is_array()) return names;
+  for (const auto& e : list)
+    if (e.is_object() && e.value("saturated", false) == true)
+      names += (names.empty() ? "" : ", ") + e.value("name", std::string("?"));
+  return names;
+}
+
 }  // namespace herd::op

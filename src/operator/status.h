@@ -69,4 +69,11 @@ void set_condition(json& status, const std::string& type, bool value, const std:
 /// /v1/summary or the result file) into the CRD's status.metrics shape.
 json status_metrics(const json& summary_metrics);
 
+/// status.generators from the coordinator's result "generators" (one entry a
+/// runner: name, cpuAvg, cpuMax, lagP99Ms, unhealthySeconds, saturated);
+/// malformed entries are left out.
+json status_generators(const json& result_generators);
+/// The names of the saturated generators, ", "-joined ("" = none).
+std::string saturated_generators(const json& status_generators);
+
 }  // namespace herd::op

@@ -80,6 +80,16 @@ TEST(Status, StoppedRunnersAreNotTheCause) {
   EXPECT_FALSE(pod_exit_code(healthy));
 }
 
+TEST(Status, GeneratorsFromTheResult) {
+  json g = status_generators(json::array({json{{"name", "runner 1"}, {"cpuMax", 0.5}, {"saturated", false}},
+                                          json{{"name", "runner 2"}, {"lagP99Ms", 300}, {"saturated", true}},
+                                          json{{"cpuMax", 1}}, json("junk")}));
+  ASSERT_EQ(g.size(), 2u) << g;
+  EXPECT_EQ(g[0], (json{{"name", "runner 1"}, {"cpuMax", 0.5}, {"saturated", false}}));
+  EXPECT_EQ(saturated_generators(g), "runner 2");
+  EXPECT_EQ(saturated_generators(status_generators(json())), "");
+}
+
 TEST(Status, PendingReasonNamesTheScheduler) {
   json pod = {{"metadata", {{"name", "load-2"}, {"namespace", "perf"}}},
               {"status",

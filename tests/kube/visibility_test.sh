@@ -25,6 +25,13 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }'
   local skew; skew=$(jp sk '{.status.startSkew}' testrun)
   [[ $skew =~ ^[0-9]+\.[0-9]{3}ms$ ]] || fail "status.startSkew is '$skew', want a duration like 1.234ms"
   pass "status.startSkew: $skew"
+  # Generator health per runner (issue #14: generator health in status), healthy here.
+  local gens; gens=$(jp sk '{range .status.generators[*]}{.name}={.saturated};{end}' testrun)
+  [[ $(grep -o 'runner [1-3] ([^)]*)=false;' <<<"$gens" | wc -l) == 3 ]] ||
+    fail "status.generators should list 3 healthy runners: '$gens'"
+  [[ -z $(kubectl -n "$NS" get events --field-selector reason=GeneratorSaturated -o name) ]] ||
+    fail "a GeneratorSaturated event on a healthy run"
+  pass "status.generators: $gens"
   local text; text=$(kubectl -n "$NS" get configmap sk-summary -o jsonpath='{.data.summary\.txt}')
   local line; line=$(grep -E '^ +start skew: .+ across 3 runners$' <<<"$text") ||
     fail "summary.txt has no start skew line: $text"
