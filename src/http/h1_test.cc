@@ -5,8 +5,14 @@
 
 #include "http/h1.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -399,8 +405,30 @@ TEST_F(H1Test, LocalhostIsLoopbackWithoutDnsAndFallsBackToIpv6) {
   ASSERT_EQ(v4.requests().size(), 1u);
   EXPECT_NE(v4.requests()[0].find("\r\nHost: localhost:" + std::to_string(v4.port()) + "\r\n"), std::string::npos);
 
-  ScriptedServer v6([](int, int, const std::string&) { return Reply{ok("six")}; }, true);
-  if (!v6.listening()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  // A [::1] port whose 127.0.0.1 twin is held bound but not listening, so that
+  // 127.0.0.1 refuses for sure (another test's server may take the same number).
+  std::optional<ScriptedServer> v6_slot;
+  std::unique_ptr<int, void (*)(int*)> v4_twin(nullptr, [](int* fd) {
+    close(*fd);
+    delete fd;
+  });
+  for (int tries = 0; tries < 20 && !v4_twin; ++tries) {
+    v6_slot.emplace([](int, int, const std::string&) { return Reply{ok("six")}; }, true);
+    if (!v6_slot->listening()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<std::uint16_t>(v6_slot->port()));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+      v4_twin.reset(new int(fd));
+    } else {
+      close(fd);
+    }
+  }
+  ASSERT_TRUE(v4_twin) << "no [::1] port whose 127.0.0.1 twin is free";
+  ScriptedServer& v6 = *v6_slot;
   std::string url = "http://localhost:" + std::to_string(v6.port()) + "/";
   auto b = get(url);  // 127.0.0.1 refuses (nothing listens there on this port), [::1] answers
   EXPECT_EQ(b.body, "six") << b.error;
