@@ -587,12 +587,16 @@ TEST_F(Reconciler, AFailedStartLeavesNoInitializingCondition) {
   ASSERT_EQ(cond["reason"], "Initializing");
   json init = pod("initializer", 1, "Failed", terminated(107, R"({"error":"t.js:3:7: SyntaxError","exitCode":107})"));
   pass({init});
-  for (const auto& c : status()["conditions"]) {
+  json st = status();  // not a temporary: the loop below reads it
+  int seen = 0;
+  for (const auto& c : st["conditions"]) {
     if (c["type"] != "Initialized") continue;
+    ++seen;
     EXPECT_EQ(c["status"], "False");
     EXPECT_EQ(c["reason"], "InitializerFailed");
     EXPECT_NE(c["message"].get<std::string>().find("t.js:3:7"), std::string::npos) << c;
   }
+  EXPECT_EQ(seen, 1) << st;
 }
 
 TEST_F(Reconciler, RunnersNeverReadyLeaveInitializedTrue) {
