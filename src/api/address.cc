@@ -39,18 +39,4 @@ HostPort split_address(const std::string& addr) {
   return hp;
 }
 
-std::string format_sockaddr(const sockaddr_storage& ss, std::uint16_t* port_out) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-    *port_out = ntohs(a->sin6_port);
-    return "[" + std::string(buf) + "]:" + std::to_string(*port_out);
-  }
-  const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-  inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-  *port_out = ntohs(a->sin_port);
-  return std::string(buf) + ":" + std::to_string(*port_out);
-}
-
 }  // namespace herd::api::detail

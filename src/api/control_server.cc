@@ -28,10 +28,10 @@
 #include "metrics/summary.h"
 #include "util/ascii.h"
 #include "util/http_status.h"
+#include "util/listen.h"
 
 namespace herd::api {
 
-using detail::format_sockaddr;
 using detail::HostPort;
 using detail::split_address;
 
@@ -682,45 +682,17 @@ struct ControlServer::State {
 
 ControlServer::ControlServer(const std::string& address, ControlHandler& handler, ControlServerOptions opts) {
   HostPort hp = split_address(address);
-  addrinfo hints{};
-  hints.ai_family = hp.bracketed ? AF_INET6 : AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV | (hp.bracketed ? AI_NUMERICHOST : 0);
-  addrinfo* res = nullptr;
-  int rc = ::getaddrinfo(hp.host.c_str(), hp.port.c_str(), &hints, &res);
-  if (rc != 0 || !res)
-    throw std::invalid_argument("control API address \"" + address + "\": cannot resolve host: " + gai_strerror(rc));
-  // Like Go's net.Listen for a name: the first IPv4 address, else the first one.
-  const addrinfo* pick = res;
-  for (const addrinfo* a = res; a; a = a->ai_next)
-    if (a->ai_family == AF_INET) {
-      pick = a;
-      break;
-    }
-  sockaddr_storage ss{};
-  socklen_t sslen = static_cast<socklen_t>(pick->ai_addrlen);
-  std::memcpy(&ss, pick->ai_addr, pick->ai_addrlen);
-  int family = pick->ai_family;
-  ::freeaddrinfo(res);
-
-  std::uint16_t dummy = 0;
-  std::string wanted = format_sockaddr(ss, &dummy);
-  auto fail = [&](int fd, const char* what) {
-    int e = errno;
-    if (fd >= 0) ::close(fd);
-    throw std::system_error(e, std::generic_category(), "control API: cannot " + std::string(what) + " " + wanted);
-  };
-  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail(-1, "create a socket for");
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&ss), sslen) < 0) fail(fd, "bind");
-  if (::listen(fd, 128) < 0) fail(fd, "listen on");
-  sockaddr_storage bound{};
-  socklen_t blen = sizeof bound;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen) < 0) fail(fd, "getsockname of");
-  bound_ = format_sockaddr(bound, &port_);
+  util::ListenAddress where;
+  std::string why;
+  if (!util::resolve_listen_address(hp.host, hp.port, hp.bracketed, &where, &why))
+    throw std::invalid_argument("control API address \"" + address + "\": cannot resolve host: " + why);
+  int fd = util::listen_socket(where, 128, "control API");
+  try {
+    bound_ = util::bound_address(fd, &port_);
+  } catch (const std::system_error& e) {
+    ::close(fd);
+    throw std::system_error(e.code(), "control API: cannot getsockname of " + address);
+  }
 
   try {
     st_ = std::make_unique<State>(handler, opts);

@@ -20,6 +20,7 @@
 
 #include "dashboard/assets.h"
 #include "loop/event_loop.h"
+#include "util/listen.h"
 
 namespace herd::dashboard {
 
@@ -212,55 +213,17 @@ struct DashboardServer::State {
 };
 
 DashboardServer::DashboardServer(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
   std::string h = host.size() > 2 && host.front() == '[' && host.back() == ']' ? host.substr(1, host.size() - 2) : host;
-  std::string p = std::to_string(port);
-  addrinfo* res = nullptr;
-  int rc = ::getaddrinfo(h.c_str(), p.c_str(), &hints, &res);
-  if (rc != 0 || !res)
-    throw std::invalid_argument("web dashboard: cannot resolve host \"" + host + "\": " + gai_strerror(rc));
-  const addrinfo* pick = res;
-  for (const addrinfo* a = res; a; a = a->ai_next)
-    if (a->ai_family == AF_INET) {
-      pick = a;
-      break;
-    }
-  sockaddr_storage ss{};
-  socklen_t sslen = static_cast<socklen_t>(pick->ai_addrlen);
-  std::memcpy(&ss, pick->ai_addr, pick->ai_addrlen);
-  int family = pick->ai_family;
-  ::freeaddrinfo(res);
-  std::string wanted = (family == AF_INET6 ? "[" + h + "]" : h) + ":" + p;
-
-  auto fail = [&](int fd, const char* what) {
-    int e = errno;
-    if (fd >= 0) ::close(fd);
-    throw std::system_error(e, std::generic_category(), "web dashboard: cannot " + std::string(what) + " " + wanted);
-  };
-  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail(-1, "create a socket for");
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&ss), sslen) < 0) fail(fd, "bind");
-  if (::listen(fd, 64) < 0) fail(fd, "listen on");
-  sockaddr_storage bound{};
-  socklen_t blen = sizeof bound;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen) < 0) fail(fd, "getsockname of");
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (bound.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&bound);
-    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-    port_ = ntohs(a->sin6_port);
-    url_ = "http://[" + std::string(buf) + "]:" + std::to_string(port_);
-  } else {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&bound);
-    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-    port_ = ntohs(a->sin_port);
-    url_ = "http://" + std::string(buf) + ":" + std::to_string(port_);
+  util::ListenAddress where;
+  std::string why;
+  if (!util::resolve_listen_address(h, std::to_string(port), false, &where, &why))
+    throw std::invalid_argument("web dashboard: cannot resolve host \"" + host + "\": " + why);
+  int fd = util::listen_socket(where, 64, "web dashboard");
+  try {
+    url_ = "http://" + util::bound_address(fd, &port_);
+  } catch (const std::system_error& e) {
+    ::close(fd);
+    throw std::system_error(e.code(), "web dashboard: cannot getsockname of " + host);
   }
   try {
     st_ = std::make_unique<State>();
