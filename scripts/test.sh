@@ -45,7 +45,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # the outputs' writer threads (metrics: json/csv/InfluxDB; export: remote write).
 # Only those test binaries are built (the whole tree under TSan is too slow for
 # CI); the others show up as *_NOT_BUILT and are left out. A race fails the run
-# (halt_on_error); the dashboards tests (Python, a herd binary the TSan build
+# (halt_on_error); the dashboards and webdash tests (Python, a herd binary the TSan build
 # does not make) are left out. setarch -R: TSan's fixed memory layout needs no ASLR on
 # kernels with many mmap random bits ("unexpected memory mapping").
 echo "== tsan build (ThreadSanitizer; engine, control API, coordinator, kube, metrics and export tests)"
@@ -54,7 +54,7 @@ cmake --build --preset tsan -j "$jobs" --target herd_engine_test herd_api_test h
   herd_metrics_test herd_export_test
 echo "== tsan tests"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  setarch "$(uname -m)" -R ctest --preset tsan -j "$jobs" -LE 'kube-e2e|examples|dashboards' -E '_NOT_BUILT$' | tee -a "$log"
+  setarch "$(uname -m)" -R ctest --preset tsan -j "$jobs" -LE 'kube-e2e|examples|dashboards|webdash' -E '_NOT_BUILT$' | tee -a "$log"
 
 if [ "${HERD_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz targets (clang, libFuzzer): corpus replay"
