@@ -5,14 +5,15 @@
 #
 # throughput: 5 s per tool per repeat, 3 repeats; memory: 10 vs 5,000 VUs, 10 s;
 # init: 10,000 VUs, 3 repeats; outputs (when /usr/bin/prometheus and /usr/bin/influxd
-# exist): 5 s per variant, 2 repeats. Full per-benchmark output goes to stderr.
+# exist): 5 s per variant, 2 repeats; dashboard: 5 s off and on, 5 repeats. Full
+# per-benchmark output goes to stderr.
 set -euo pipefail
 B=$(cd "$(dirname "$0")" && pwd)
 SOAK=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --soak) SOAK=$2; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -30,15 +31,16 @@ if [[ -x /usr/bin/prometheus && -x /usr/bin/influxd ]]; then
 else
   echo "outputs.sh skipped: /usr/bin/prometheus or /usr/bin/influxd missing" >&2
 fi
+L_DASH=$(cut -d' ' -f1 /proc/loadavg); timeout 300 "$B/dashboard.sh" --duration 5 --repeats 5 --json "$OUT/dashboard.json" >&2 || echo "dashboard.sh failed" >&2
 L_SOAK=$(cut -d' ' -f1 /proc/loadavg)
 if [[ -n $SOAK ]]; then
   d=$SOAK; case $d in *m) s=$(( ${d%m} * 60 )) ;; *) s=${d%s} ;; esac
   timeout $((s + 300)) "$B/soak.sh" --duration "$SOAK" --json "$OUT/soak.json" >&2
 fi
 
-python3 - "$OUT" "$L_TP" "$L_MEM" "$L_INIT" "$L_SOAK" "$L_OUT" <<'PY'
+python3 - "$OUT" "$L_TP" "$L_MEM" "$L_INIT" "$L_SOAK" "$L_OUT" "$L_DASH" <<'PY'
 import json, os, sys
-d, ltp, lmem, linit, lsoak, lout = sys.argv[1:7]
+d, ltp, lmem, linit, lsoak, lout, ldash = sys.argv[1:8]
 tp = json.load(open(f"{d}/tp.json")); mem = json.load(open(f"{d}/mem.json")); ini = json.load(open(f"{d}/init.json"))
 t = tp["tools"]
 def ok(b): return "yes" if b else "**no**"
@@ -60,6 +62,11 @@ if os.path.exists(f"{d}/outputs.json"):
         fig = "FAILED" if not x["ok"] else f"{x['rps_median']:.0f} req/s ({x['ratio_to_none']:.2f} of none)"
         print(f"| output {v}, {o['vus']} VUs (median of {o['repeats']} x {o['duration_s']} s) | {fig} | "
               f"none {o['variants']['none']['rps_median']:.0f} | works | {ok(x['ok'])} | {lout} |")
+if os.path.exists(f"{d}/dashboard.json"):
+    w = json.load(open(f"{d}/dashboard.json")); on, off = w["variants"]["on"], w["variants"]["off"]
+    fig = "FAILED" if w["ratio_on_off"] is None else f"{on['rps_median']:.0f} req/s ({w['ratio_on_off']:.2f} of off)"
+    print(f"| web dashboard on (1 s period, 1 SSE client), {w['vus']} VUs (median of {w['repeats']} x {w['duration_s']} s) | "
+          f"{fig} | off {off['rps_median']:.0f} | works | {ok(w['ratio_on_off'] is not None)} | {ldash} |")
 if os.path.exists(f"{d}/soak.json"):
     s = json.load(open(f"{d}/soak.json"))
     print(f"| soak {s['vus']} VUs, {s['duration_s']} s: RSS slope between halves | {s['half_slope_kb_per_min']:+.0f} KB/min "
