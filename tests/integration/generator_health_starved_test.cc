@@ -146,28 +146,48 @@ class GeneratorHealthStarvedTest : public HerdTest {
   }
 };
 
+// A machine loaded far past its CPUs (load average ~20 on 2 CPUs, as a
+// parallel ctest next to builds) can make the runner that is left alone late
+// by >= 50 ms in 2 seconds too, and so warned about: that is the machine, not
+// the runner. Such a run is done again, at most kAttempts times in all; the
+// stopped runner must be named in every one of them.
+constexpr int kAttempts = 3;
+
 TEST_F(GeneratorHealthStarvedTest, StoppedRunnerIsNamedInTheSummary) {
-  int cycles = 0;
-  ProcResult r = run(true, &cycles);
-  ASSERT_EQ(r.exit_code, 0) << r;
-  // The test must really have starved it: one stop per second of the 5 s test at least.
-  EXPECT_GE(cycles, 4) << r;
-  auto at = r.out.find("    GENERATOR HEALTH\n    runner 2 (segment 1/2:1): saturated for ");
-  ASSERT_NE(at, std::string::npos) << "cycles=" << cycles << "\n" << r;
-  EXPECT_EQ(r.out.find("runner 1 (segment 0:1/2): saturated"), std::string::npos) << r;
-  EXPECT_NE(r.out.find("event-loop lag >= 50 ms for "), std::string::npos) << r;
-  EXPECT_NE(r.err.find("generator health: runner 2 (segment 1/2:1): saturated"), std::string::npos) << r;
-  EXPECT_EQ(r.err.find("generator health: runner 1"), std::string::npos) << r;
-  std::cerr << r.out.substr(at, r.out.find('\n', at + 25) - at) << "\n";
+  for (int attempt = 1; attempt <= kAttempts; attempt++) {
+    int cycles = 0;
+    ProcResult r = run(true, &cycles);
+    ASSERT_EQ(r.exit_code, 0) << r;
+    // The test must really have starved it: one stop per second of the 5 s test at least.
+    ASSERT_GE(cycles, 4) << r;
+    auto at = r.out.find("    GENERATOR HEALTH\n    runner 2 (segment 1/2:1): saturated for ");
+    ASSERT_NE(at, std::string::npos) << "cycles=" << cycles << "\n" << r;
+    EXPECT_NE(r.out.find("event-loop lag >= 50 ms for "), std::string::npos) << r;
+    EXPECT_NE(r.err.find("generator health: runner 2 (segment 1/2:1): saturated"), std::string::npos) << r;
+    std::cerr << r.out.substr(at, r.out.find('\n', at + 25) - at) << "\n";
+    bool runner1_named = r.out.find("runner 1 (segment 0:1/2): saturated") != std::string::npos ||
+                         r.err.find("generator health: runner 1") != std::string::npos;
+    if (!runner1_named) return;
+    if (attempt == kAttempts)
+      ADD_FAILURE() << "runner 1, never stopped, was named in all " << kAttempts << " runs\n" << r;
+    std::cerr << "runner 1, never stopped, was named too (machine load?): run " << attempt << " of " << kAttempts
+              << "\n";
+  }
 }
 
 TEST_F(GeneratorHealthStarvedTest, RunnerLeftAloneShowsNoWarning) {
-  int cycles = 0;
-  ProcResult r = run(false, &cycles);
-  ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_NE(r.out.find("iterations"), std::string::npos) << r;
-  EXPECT_EQ(r.out.find("GENERATOR HEALTH"), std::string::npos) << r;
-  EXPECT_EQ(r.err.find("generator health"), std::string::npos) << r;
+  for (int attempt = 1; attempt <= kAttempts; attempt++) {
+    int cycles = 0;
+    ProcResult r = run(false, &cycles);
+    ASSERT_EQ(r.exit_code, 0) << r;
+    ASSERT_NE(r.out.find("iterations"), std::string::npos) << r;
+    bool warned =
+        r.out.find("GENERATOR HEALTH") != std::string::npos || r.err.find("generator health") != std::string::npos;
+    if (!warned) return;
+    if (attempt == kAttempts) ADD_FAILURE() << "a warning in all " << kAttempts << " runs\n" << r;
+    std::cerr << "a warning though no runner was stopped (machine load?): run " << attempt << " of " << kAttempts
+              << "\n";
+  }
 }
 
 }  // namespace
