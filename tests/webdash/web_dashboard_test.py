@@ -290,7 +290,6 @@ class WebDashboard(unittest.TestCase):
             self.assertEqual(warnings, [])
             self.assertIn('id="health-ok">', dom.text)  # shown: no warning
         self.assertEqual(browser.errors(), [])
-        self.screenshot(browser, session, "report-single.png", height=3400)
 
     def test_the_report_opens_offline_with_every_chart(self):
         report = os.path.join(self.tmp, "report.html")
