@@ -186,7 +186,11 @@ struct Coordinator::Impl {
         }
         try {
           r->snapshot = metrics::Snapshot::from_json(json::parse(sn[k].response));
-          for (auto& g : r->snapshot.generators) g.name = generator_name(r->index, g.segment);
+          auto reqs = r->snapshot.find("http_reqs");  // the runner's own request count: its rate on the dashboard
+          for (auto& g : r->snapshot.generators) {
+            g.name = generator_name(r->index, g.segment);
+            g.requests = reqs ? r->snapshot.aggregate(*reqs, {}).sum : 0.0;
+          }
           r->has_snapshot = true;
           ok.push_back(r);
         } catch (const std::exception& e) {
@@ -792,6 +796,7 @@ int Coordinator::run() {
     for (std::size_t i = 0; i < m.runners.size(); ++i)
       if (!m.runners[i]->released) m.opts.abandon(i);
   m.rep.exit_code = decide_exit_code(m.outcome);
+  if (m.opts.on_end) m.opts.on_end(m.rep, m.runners.size());
   m.build_and_publish_result(ran);
   return m.rep.exit_code;
 }

@@ -92,6 +92,8 @@ struct RunnerEndpoint {
   pid_t pid = -1;       ///< local mode: the runner's process (for messages)
 };
 
+struct CoordinatorReport;
+
 struct CoordinatorOptions {
   std::vector<metrics::MetricThresholds> thresholds;  ///< parsed options.thresholds (empty: none)
   metrics::SummaryOptions summary;
@@ -143,6 +145,10 @@ struct CoordinatorOptions {
   std::function<std::string(const metrics::Snapshot&, bool final,
                             const std::vector<metrics::ThresholdResult>& verdicts)>
       on_merged;
+  /// When set, called once at the end of run(), when the exit code is known
+  /// (report.exit_code), before the result is published: the web dashboard's
+  /// HTML report, which states that exit code. `runners`: how many there were.
+  std::function<void(const CoordinatorReport& report, std::size_t runners)> on_end;
 };
 
 /// What happened (for tests and messages).

@@ -683,10 +683,19 @@ TEST(CoordinatorFake, SaturatedRunnerIsNamedInTheSummary) {
   auto opts = simulated_options(clock);
   auto control = std::make_shared<ControlState>();
   opts.control = control;
+  int ended_code = -1;
+  std::size_t ended_runners = 0;
+  opts.on_end = [&](const CoordinatorReport& r, std::size_t n) {  // the HTML report's hook
+    ended_code = r.exit_code;
+    ended_runners = n;
+  };
   Coordinator c({{a.address()}, {b.address()}, {old.address()}}, opts);
   EXPECT_EQ(c.run(), 0);
+  EXPECT_EQ(ended_code, 0);
+  EXPECT_EQ(ended_runners, 3u);
   const auto& g = c.report().merged.generators;
   ASSERT_EQ(g.size(), 2u);
+  EXPECT_TRUE(g[0].requests.has_value()) << "each runner's own request count, for its rate";
   EXPECT_EQ(g[0].name, "runner 1 (segment 0:1/3)");
   EXPECT_EQ(g[1].name, "runner 2 (segment 1/3:2/3)");
   EXPECT_DOUBLE_EQ(g[1].lag_p99_ms, 300);

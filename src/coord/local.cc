@@ -129,9 +129,23 @@ int prepare(const std::string& script, const flags::RunFlags& flags, bool local,
         specs, cfg.environ, [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); },
         exporter::RunTags(o.tags.begin(), o.tags.end()));
     // One dashboard, of the merged data: the runners never serve one (nor see K6_WEB_DASHBOARD).
-    c.on_merged =
-        dashboard::merged_dashboard_feed(specs, cfg.environ, std::move(c.on_merged),
-                                         [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); });
+    dashboard::ReportWriter write_report;
+    c.on_merged = dashboard::merged_dashboard_feed(
+        specs, cfg.environ, std::move(c.on_merged),
+        [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); }, o.report, &write_report);
+    if (write_report)  // the HTML report, once the exit code is known
+      c.on_end = [write_report, script, options = o.to_json(), so = c.summary](const CoordinatorReport& rep,
+                                                                               std::size_t runners) {
+        dashboard::ReportInfo info;
+        info.script = script;
+        info.options = options;
+        info.parallelism = static_cast<int>(runners);
+        info.exit_code = rep.exit_code;
+        info.summary_data = rep.summary_data;
+        info.summary = so;
+        info.generators = rep.merged.generators;
+        if (std::string err = write_report(info); !err.empty()) std::fprintf(stderr, "herd: error: %s\n", err.c_str());
+      };
   } catch (const std::invalid_argument& e) {
     return fail(exec::kExitInvalidConfig, e.what());
   } catch (const std::system_error& e) {

@@ -67,19 +67,30 @@ json checks(const Snapshot& s) {
   return out;
 }
 
-/// The Runners view: each generator's last second of CPU use and event-loop
-/// lag (metrics::GeneratorHealth); null when the snapshot carries none. The
-/// merged snapshot has no per-runner request counts, so req_rate is null.
-json runners(const metrics::Snapshot& snap) {
+/// The Runners view: each generator's request rate over the last period
+/// (from its own http_reqs count; a single process: the run's) and its last
+/// second of CPU use and event-loop lag (metrics::GeneratorHealth); null when
+/// the snapshot carries none. `prev`: each runner's count at the previous
+/// update (updated), `dt` the seconds since then.
+json runners(const metrics::Snapshot& snap, double total_requests, std::map<std::string, double>& prev, double dt) {
   if (snap.generators.empty()) return nullptr;
   json out = json::array();
-  for (const auto& g : snap.generators)
-    out.push_back({{"name", g.name.empty() ? "this process" : g.name},
+  std::map<std::string, double> now;
+  for (const auto& g : snap.generators) {
+    std::string name = g.name.empty() ? "this process" : g.name;
+    double reqs = g.requests ? *g.requests : total_requests;
+    now[name] = reqs;
+    auto it = prev.find(name);
+    double before = it == prev.end() ? 0.0 : it->second;
+    out.push_back({{"name", name},
                    {"segment", g.segment},
-                   {"req_rate", nullptr},
+                   {"requests", r3(reqs)},
+                   {"req_rate", dt > 0 ? r3(std::max(0.0, reqs - before) / dt) : 0.0},
                    {"cpu", r3(g.cpu_last)},
                    {"loop_lag_ms", r3(g.lag_last_ms)},
                    {"saturated", metrics::generator_saturated(g)}});
+  }
+  prev = std::move(now);
   return out;
 }
 
@@ -144,7 +155,7 @@ json DashboardFeed::update(const Snapshot& snap, const std::vector<metrics::Thre
                {{"scenario", breakdown(snap, "scenario")},
                 {"group", breakdown(snap, "group")},
                 {"name", breakdown(snap, "name")}}},
-              {"runners", runners(snap)}};
+              {"runners", runners(snap, now.requests, prev_runner_requests_, dt)}};
   prev_ = std::move(now);
   prev_elapsed_ = elapsed;
   return out;

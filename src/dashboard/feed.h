@@ -11,7 +11,9 @@
 //    "thresholds": [{"metric", "source", "ok", "value"}],
 //    "checks": [{"name", "group", "passes", "fails"}],
 //    "breakdown": {"scenario"|"group"|"name": [{"value", "requests", "failed", "p95"}]} (whole run),
-//    "runners": null}   (per-runner health: filled in by a later change)
+//    "runners": [{"name", "segment", "requests" (total), "req_rate" (last period),
+//                 "cpu" (last second, share of its cores), "loop_lag_ms", "saturated"}]
+//               or null when the snapshot carries no generator health}
 //
 // Interval values come from the difference between this snapshot's merged
 // histograms and counters and the previous one's: exact to the bucket error.
@@ -52,6 +54,7 @@ class DashboardFeed {
   };
   Totals prev_;
   std::chrono::milliseconds prev_elapsed_{0};
+  std::map<std::string, double> prev_runner_requests_;  ///< each runner's http_reqs at the previous update
 };
 
 }  // namespace herd::dashboard

@@ -98,5 +98,32 @@ TEST(DashboardFeed, RunnersViewShowsEachGeneratorsCpuAndLag) {
   EXPECT_TRUE(u["runners"][1]["saturated"].get<bool>());
 }
 
+TEST(DashboardFeed, RunnersRequestRateIsEachRunnersOwnCountDelta) {
+  DashboardFeed feed;
+  metrics::Snapshot s = snapshot(300, 0, 10);
+  metrics::GeneratorHealth r1, r2;
+  r1.name = "runner 1 (segment 0:1/2)";
+  r1.requests = 100;
+  r2.name = "runner 2 (segment 1/2:1)";
+  r2.requests = 200;
+  s.generators = {r1, r2};
+  auto a = feed.update(s, {}, std::chrono::seconds(2), false);
+  EXPECT_DOUBLE_EQ(a["runners"][0]["req_rate"].get<double>(), 50);
+  EXPECT_DOUBLE_EQ(a["runners"][1]["req_rate"].get<double>(), 100);
+  // 2 s later: runner 1 did 400 more, runner 2 none.
+  s.generators[0].requests = 500;
+  auto b = feed.update(s, {}, std::chrono::seconds(4), false);
+  EXPECT_DOUBLE_EQ(b["runners"][0]["req_rate"].get<double>(), 200);
+  EXPECT_DOUBLE_EQ(b["runners"][0]["requests"].get<double>(), 500);
+  EXPECT_DOUBLE_EQ(b["runners"][1]["req_rate"].get<double>(), 0);
+  // A single process (no per-runner count): the run's own rate.
+  DashboardFeed single;
+  metrics::Snapshot one = snapshot(300, 0, 10);
+  one.generators = {metrics::GeneratorHealth{}};
+  auto c = single.update(one, {}, std::chrono::seconds(3), false);
+  EXPECT_EQ(c["runners"][0]["name"], "this process");
+  EXPECT_DOUBLE_EQ(c["runners"][0]["req_rate"].get<double>(), 100);
+}
+
 }  // namespace
 }  // namespace herd::dashboard

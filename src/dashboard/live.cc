@@ -74,8 +74,7 @@ void LiveDashboard::run() {
   }
 }
 
-std::string LiveDashboard::finish(const metrics::Snapshot& last,
-                                  const std::vector<metrics::ThresholdResult>& verdicts) {
+void LiveDashboard::finish(const metrics::Snapshot& last, const std::vector<metrics::ThresholdResult>& verdicts) {
   {
     std::lock_guard<std::mutex> g(mu_);
     stop_ = true;
@@ -83,9 +82,16 @@ std::string LiveDashboard::finish(const metrics::Snapshot& last,
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   publish(last, verdicts, true);
+  std::lock_guard<std::mutex> g(feed_mu_);
+  finished_ = true;
+}
+
+std::string LiveDashboard::write_report(const std::optional<ReportInfo>& info) {
   if (opts_.export_path.empty()) return "";
   std::lock_guard<std::mutex> g(feed_mu_);
-  std::string err = write_report(opts_.export_path, updates_);
+  if (!finished_) return "";
+  std::string err =
+      dashboard::write_report(opts_.export_path, updates_, info ? report_info_json(*info) : nlohmann::json());
   return err.empty() ? "" : "web dashboard report: " + err;
 }
 
@@ -93,8 +99,9 @@ std::unique_ptr<LiveDashboard> open_live_dashboard(std::vector<std::string>& spe
                                                    const std::map<std::string, std::string>& environ,
                                                    LiveDashboard::Source source, LiveDashboard::Verdicts verdicts,
                                                    LiveDashboard::Elapsed elapsed,
-                                                   const std::function<void(const std::string&)>& log) {
-  auto opts = take_dashboard(specs, environ);
+                                                   const std::function<void(const std::string&)>& log,
+                                                   const std::string& report) {
+  auto opts = take_dashboard(specs, environ, report);
   if (!opts) return nullptr;
   auto d = std::make_unique<LiveDashboard>(*opts, std::move(source), std::move(verdicts), std::move(elapsed));
   if (log && !d->url().empty()) log("web dashboard: " + d->url());
@@ -102,16 +109,23 @@ std::unique_ptr<LiveDashboard> open_live_dashboard(std::vector<std::string>& spe
 }
 
 MergedFeed merged_dashboard_feed(std::vector<std::string>& specs, const std::map<std::string, std::string>& environ,
-                                 MergedFeed next, const std::function<void(const std::string&)>& log) {
-  std::shared_ptr<LiveDashboard> d = open_live_dashboard(specs, environ, nullptr, nullptr, nullptr, log);
+                                 MergedFeed next, const std::function<void(const std::string&)>& log,
+                                 const std::string& report, ReportWriter* report_writer) {
+  std::shared_ptr<LiveDashboard> d = open_live_dashboard(specs, environ, nullptr, nullptr, nullptr, log, report);
   if (!d) return next;
-  return [d, log, next = std::move(next)](const metrics::Snapshot& snap, bool final,
-                                          const std::vector<metrics::ThresholdResult>& verdicts) {
+  bool write_at_final = d->wants_report() && !report_writer;  // no later hook: the charts and tables only
+  if (report_writer && d->wants_report())
+    *report_writer = [d](const ReportInfo& info) { return d->write_report(info); };
+  return [d, log, write_at_final, next = std::move(next)](const metrics::Snapshot& snap, bool final,
+                                                          const std::vector<metrics::ThresholdResult>& verdicts) {
     std::string note = next ? next(snap, final, verdicts) : "";
     if (final) {
-      if (std::string err = d->finish(snap, verdicts); !err.empty()) log("error: " + err);
-    } else
+      d->finish(snap, verdicts);
+      if (write_at_final)
+        if (std::string err = d->write_report(std::nullopt); !err.empty() && log) log("error: " + err);
+    } else {
       d->offer(snap, verdicts);
+    }
     return note;
   };
 }

@@ -17,6 +17,7 @@
 
 #include "dashboard/feed.h"
 #include "dashboard/options.h"
+#include "dashboard/report.h"
 #include "dashboard/server.h"
 #include "metrics/sink.h"
 #include "metrics/threshold.h"
@@ -44,10 +45,15 @@ class LiveDashboard {
 
   /// The latest snapshot and its verdicts (thread-safe).
   void offer(const metrics::Snapshot& snap, std::vector<metrics::ThresholdResult> verdicts);
-  /// Stops the periodic updates, publishes the final one and writes the HTML
-  /// report when asked (DashboardOptions::export_path). Returns "" or why the
-  /// report could not be written. Call once.
-  std::string finish(const metrics::Snapshot& last, const std::vector<metrics::ThresholdResult>& verdicts);
+  /// Stops the periodic updates and publishes the final one. Call once.
+  void finish(const metrics::Snapshot& last, const std::vector<metrics::ThresholdResult>& verdicts);
+  /// True when the HTML report is asked for (DashboardOptions::export_path).
+  bool wants_report() const { return !opts_.export_path.empty(); }
+  /// After finish(), once the exit code is known: writes the HTML report with
+  /// every update and `info` (nullopt: the charts and tables only). Returns
+  /// "" (also when no report is asked for, or finish() was not called: the
+  /// test never ran) or why it could not be written.
+  std::string write_report(const std::optional<ReportInfo>& info);
 
  private:
   void run();
@@ -72,27 +78,34 @@ class LiveDashboard {
   std::mutex feed_mu_;                                       ///< one update at a time
   DashboardFeed feed_;                                       ///< guarded by feed_mu_
   std::vector<std::string> updates_;  ///< every update, for the report (kept only then); guarded by feed_mu_
+  bool finished_ = false;             ///< the final update was published; guarded by feed_mu_
   std::thread thread_;                ///< last: starts when the rest exists
 };
 
-/// For `herd run`: takes the dashboard out of `specs` (take_dashboard) and
-/// starts it; null when not asked for. `log` gets the "web dashboard: URL" line.
-/// Throws std::invalid_argument for bad options, std::system_error when the
-/// port cannot be bound.
+/// For `herd run`: takes the dashboard out of `specs` (take_dashboard, with
+/// `report`: the --report flag) and starts it; null when not asked for. `log`
+/// gets the "web dashboard: URL" line. Throws std::invalid_argument for bad
+/// options, std::system_error when the port cannot be bound.
 std::unique_ptr<LiveDashboard> open_live_dashboard(std::vector<std::string>& specs,
                                                    const std::map<std::string, std::string>& environ,
                                                    LiveDashboard::Source source, LiveDashboard::Verdicts verdicts,
                                                    LiveDashboard::Elapsed elapsed,
-                                                   const std::function<void(const std::string&)>& log);
+                                                   const std::function<void(const std::string&)>& log,
+                                                   const std::string& report = "");
 
 /// For the coordinator (CoordinatorOptions::on_merged): as open_live_dashboard,
 /// fed by the returned callback (the merged snapshot every poll; the final one
-/// finishes it). `next` (may be empty) is called first and its line returned;
-/// a report that could not be written is printed to `log` as an error.
+/// finishes it). `next` (may be empty) is called first and its line returned.
 /// Returns `next` unchanged when the dashboard is not asked for.
+/// When the report is asked for, `*report_writer` (if given) is set to a
+/// function to call once the exit code is known (CoordinatorOptions::on_end):
+/// it writes the report (LiveDashboard::write_report) and returns "" or why
+/// it could not be written.
 using MergedFeed = std::function<std::string(const metrics::Snapshot&, bool final,
                                              const std::vector<metrics::ThresholdResult>& verdicts)>;
+using ReportWriter = std::function<std::string(const ReportInfo&)>;
 MergedFeed merged_dashboard_feed(std::vector<std::string>& specs, const std::map<std::string, std::string>& environ,
-                                 MergedFeed next, const std::function<void(const std::string&)>& log);
+                                 MergedFeed next, const std::function<void(const std::string&)>& log,
+                                 const std::string& report = "", ReportWriter* report_writer = nullptr);
 
 }  // namespace herd::dashboard

@@ -71,7 +71,8 @@ std::string DashboardOptions::listen_address() const {
 }
 
 std::optional<DashboardOptions> take_dashboard(std::vector<std::string>& specs,
-                                               const std::map<std::string, std::string>& environ) {
+                                               const std::map<std::string, std::string>& environ,
+                                               const std::string& report) {
   std::optional<std::string> out_arg;
   bool named = false;
   for (auto it = specs.begin(); it != specs.end();) {
@@ -91,9 +92,10 @@ std::optional<DashboardOptions> take_dashboard(std::vector<std::string>& specs,
   };
   bool on = named;
   if (const std::string* v = env("K6_WEB_DASHBOARD")) on = parse_bool("K6_WEB_DASHBOARD", *v) || on;
-  if (!on) return std::nullopt;
+  if (!on && report.empty()) return std::nullopt;
 
   DashboardOptions o;
+  if (!on) o.port = -1;  // --report alone: the report, no server
   for (const char* key : {"host", "port", "period", "open", "export"}) {
     std::string var = "K6_WEB_DASHBOARD_" + upper(key);
     if (const std::string* v = env(var.c_str())) apply(o, key, var, *v);
@@ -107,9 +109,13 @@ std::optional<DashboardOptions> take_dashboard(std::vector<std::string>& specs,
       auto eq = kv.find('=');
       std::string key(kv.substr(0, eq));
       std::string value = eq == std::string_view::npos ? (key == "open" ? "true" : "") : std::string(kv.substr(eq + 1));
+      if (key == "export" && !report.empty())
+        throw std::invalid_argument("--report " + report + " and --out web-dashboard export=" + value +
+                                    ": give the report's file once");
       apply(o, key, "--out web-dashboard " + key, value);
     }
   }
+  if (!report.empty()) apply(o, "export", "--report", report);  // wins over K6_WEB_DASHBOARD_EXPORT
   return o;
 }
 

@@ -32,8 +32,12 @@ struct DashboardOptions {
 /// std::invalid_argument, naming the variable or key, for a bad value, an
 /// unknown key, a second --out web-dashboard, an export path that cannot be
 /// written, and for what herd cannot honour (K6_WEB_DASHBOARD_OPEN=true: herd
-/// opens no browser).
+/// opens no browser). `report` (herd's `--report FILE`, "" = not given) asks
+/// for the HTML report there: it wins over K6_WEB_DASHBOARD_EXPORT, conflicts
+/// with an `export` key of --out web-dashboard, and on its own (no
+/// K6_WEB_DASHBOARD, no --out web-dashboard) turns on the report only (port -1).
 std::optional<DashboardOptions> take_dashboard(std::vector<std::string>& specs,
-                                               const std::map<std::string, std::string>& environ);
+                                               const std::map<std::string, std::string>& environ,
+                                               const std::string& report = "");
 
 }  // namespace herd::dashboard

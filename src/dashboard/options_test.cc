@@ -80,5 +80,26 @@ TEST(DashboardOptions, RefusesWhatItCannotHonour) {
   expect_refused({"web-dashboard", "web-dashboard"}, {}, "more than once");
 }
 
+TEST(DashboardOptions, ReportFlag) {
+  std::string dir = ::testing::TempDir();
+  std::vector<std::string> specs;
+  auto alone = take_dashboard(specs, {{"K6_WEB_DASHBOARD_EXPORT", dir + "env.html"}}, dir + "flag.html");
+  ASSERT_TRUE(alone);  // --report alone: the report, no server
+  EXPECT_EQ(alone->port, -1);
+  EXPECT_EQ(alone->export_path, dir + "flag.html");  // wins over the variable
+  auto served = take_dashboard(specs, {{"K6_WEB_DASHBOARD", "true"}}, dir + "flag.html");
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->port, 5665);
+  EXPECT_EQ(served->export_path, dir + "flag.html");
+  std::vector<std::string> twice = {"web-dashboard=export=" + dir + "out.html"};
+  try {
+    take_dashboard(twice, {}, dir + "flag.html");
+    FAIL() << "two report files accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("--report"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(take_dashboard(specs, {}, "/nonexistent-dir/r.html"), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace herd::dashboard

@@ -177,7 +177,7 @@ void Engine::Impl::open_outputs() {
           }
         },
         [this] { return elapsed(); },
-        [this](const std::string& msg) { logger.log(k6::Logger::Level::kInfo, msg, "output"); });
+        [this](const std::string& msg) { logger.log(k6::Logger::Level::kInfo, msg, "output"); }, options.report);
     outputs = metrics::open_outputs(specs, cfg.environ, options.system_tags, thresholds, ctx);
   } catch (const metrics::OutputError& e) {
     throw OptionsError(e.what());

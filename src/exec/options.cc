@@ -229,6 +229,7 @@ void apply_cli(Options& o, Shortcuts& sc, const CliOverrides& c) {
   if (!c.env.empty()) o.env = c.env;
   if (!c.tags.empty()) o.tags = c.tags;  // k6: --tag replaces options.tags
   if (c.summary_export) o.summary_export = *c.summary_export;
+  if (c.report) o.report = *c.report;
   if (!c.outputs.empty()) o.outputs = c.outputs;
   if (c.no_summary) o.no_summary = *c.no_summary;
   if (c.summary_mode) o.summary_mode = *c.summary_mode;

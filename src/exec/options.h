@@ -79,6 +79,7 @@ struct Options {
   std::vector<std::string> summary_trend_stats{"avg", "min", "med", "max", "p(90)", "p(95)"};
   std::string summary_time_unit;
   std::string summary_export;        ///< --summary-export FILE; "" = none
+  std::string report;                ///< --report FILE: the HTML report (docs/dashboard.md); "" = none
   std::vector<std::string> outputs;  ///< --out values, e.g. "json=out.json"
   bool quiet = false;
   std::map<std::string, std::string> tags;  ///< options.tags / --tag: added to every sample
@@ -130,6 +131,7 @@ struct CliOverrides {
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> tags;
   std::optional<std::string> summary_export;
+  std::optional<std::string> report;
   std::vector<std::string> outputs;
   std::optional<bool> no_summary;
   std::optional<std::string> summary_mode;

@@ -257,12 +257,7 @@ RunResult Engine::Impl::run_all() {
     res.thresholds = metrics::evaluate_thresholds(thresholds, res.snapshot, res.duration, true);
   // Bounded by its push timeout; the final verdicts are the summary's.
   if (remote_write) rw_stats = remote_write->finish(res.snapshot, &res.thresholds);
-  bool report_ok = true;  // the web dashboard's HTML report
-  if (dashboard)
-    if (std::string err = dashboard->finish(res.snapshot, res.thresholds); !err.empty()) {
-      logger.log(k6::Logger::Level::kError, err, "output");
-      report_ok = false;
-    }
+  if (dashboard) dashboard->finish(res.snapshot, res.thresholds);  // its report is written once the exit code is known
   metrics::SummaryOptions so;
   so.trend_stats = options.summary_trend_stats;
   so.time_unit = options.summary_time_unit;
@@ -278,7 +273,7 @@ RunResult Engine::Impl::run_all() {
   if (rw_stats) so.notes.push_back(exporter::RemoteWriteOutput::describe(*rw_stats));
   so.blocks.push_back(metrics::generator_health_block(res.snapshot.generators));
   bool text_printed = false;
-  bool outputs_ok = write_outputs(res, so, &text_printed) && report_ok;
+  bool outputs_ok = write_outputs(res, so, &text_printed);
   for (const auto& line : so.blocks.back().lines) logger.log(k6::Logger::Level::kWarn, line, "generator");
   if (rw_stats && !text_printed)
     logger.log(rw_stats->samples_dropped ? k6::Logger::Level::kWarn : k6::Logger::Level::kInfo, so.notes.back(),
@@ -304,6 +299,21 @@ RunResult Engine::Impl::run_all() {
       res.exit_code = kExitMarkedAsFailed;
     else if (!outputs_ok)
       res.exit_code = kExitOutputFailed;  // results lost after the test: never exit 0
+  }
+  if (dashboard && dashboard->wants_report()) {
+    // The HTML report states the exit code herd ends with; one that cannot be
+    // written is lost output (the code then becomes kExitOutputFailed, and no file says otherwise).
+    dashboard::ReportInfo info;
+    info.script = cfg.bundle ? cfg.bundle->main_name() : "";
+    info.options = options.to_json();
+    info.exit_code = res.exit_code;
+    info.summary_data = res.summary_data;
+    info.summary = so;
+    info.generators = res.snapshot.generators;
+    if (std::string err = dashboard->write_report(info); !err.empty()) {
+      logger.log(k6::Logger::Level::kError, err, "output");
+      if (res.exit_code == kExitOk) res.exit_code = kExitOutputFailed;
+    }
   }
   res.aborted = run.aborted.load() || sc >= 0;
   {

@@ -149,6 +149,12 @@ const std::vector<Flag>& table() {
        }},
       {"summary-export", 0, Kind::kValue, "file", "output the end-of-test summary report to a JSON file",
        [](RF& f, S v) { f.overrides.summary_export = v; }},
+      {"report", 0, Kind::kValue, "file",
+       "write the HTML report (charts, summary, thresholds, checks, run data) to a file at the end",
+       [](RF& f, S v) {
+         if (v.empty()) throw BadValue{"needs a file name"};
+         f.overrides.report = v;
+       }},
       {"out", 'o', Kind::kValue, "uri",
        "stream samples: json=FILE (FILE.gz gzipped), json=- (stdout) or csv=FILE; repeatable",
        [](RF& f, S v) { f.overrides.outputs.push_back(v); }},

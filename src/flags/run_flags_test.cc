@@ -127,6 +127,8 @@ TEST(RunFlags, AllLongFlags) {
                                 "4",
                                 "--parallelism",
                                 "2",
+                                "--report",
+                                "r.html",
                                 "--archive-out",
                                 "a.tar",
                                 "--execution-requirements",
@@ -160,6 +162,7 @@ TEST(RunFlags, AllLongFlags) {
   EXPECT_EQ(o.min_iteration_duration, std::chrono::milliseconds(1500));
   EXPECT_EQ(o.workers, 4);
   EXPECT_EQ(f.parallelism, 2);
+  EXPECT_EQ(o.report, "r.html");
   EXPECT_EQ(f.archive_out, "a.tar");
   EXPECT_TRUE(f.execution_requirements);
   EXPECT_EQ(f.console_output, "c.log");
@@ -254,6 +257,7 @@ TEST(RunUsage, ListsEveryFlag) {
                            "--min-iteration-duration",
                            "--workers",
                            "--parallelism",
+                           "--report",
                            "-O, --archive-out",
                            "--execution-requirements",
                            "--result-file",

@@ -30,6 +30,7 @@ namespace {
 /// (flags::run_flag_shapes) is passed through with its value.
 constexpr std::string_view kOwnedFlags[] = {
     "summary-export",
+    "report",
     "out",
     "no-summary",
     "quiet",

@@ -43,6 +43,9 @@ TEST(Passthrough, DropsCoordinatorFlagsAndScript) {
                               "--execution-segment=1/2",
                               "-qu3",
                               "--no-thresholds",
+                              "--report",
+                              "r.html",
+                              "--report=s.html",
                               "-i",
                               "7"};
   std::vector<std::string> want{"-u", "10", "-v", "-e", "A=1", "--tag", "a=b", "-d=5s", "-u3", "-i", "7"};

@@ -59,6 +59,10 @@ struct GeneratorHealth {
   double lag_max_ms = 0;       ///< largest lag seen
   double lag_saturated_s = 0;  ///< seconds whose largest lag >= kLagSaturatedMs
   double unhealthy_s = 0;      ///< seconds CPU-saturated or lagging (or both)
+  /// The runner's own http_reqs count so far (for its request rate); set by
+  /// the coordinator from the runner's snapshot, unset in a single process.
+  /// Not on the wire.
+  std::optional<double> requests;
 
   /// Wire form: {"segment","cores","seconds","cpuLast","cpuAvg","cpuMax","cpuSaturatedS",
   /// "lagLastMs","lagP99Ms","lagMaxMs","lagSaturatedS","unhealthyS"}.

@@ -714,6 +714,21 @@ SummaryBlock generator_health_block(const std::vector<GeneratorHealth>& generato
   return b;
 }
 
+std::vector<SummaryTableRow> summary_table(const nlohmann::json& data, const SummaryOptions& opts) {
+  std::map<std::string, std::vector<SummaryTableRow>> sections;
+  if (data.contains("metrics") && data["metrics"].is_object()) {
+    const json& metrics = data["metrics"];
+    for (const auto& n : ordered_metric_names(metrics)) {
+      std::string section = category_of(split_submetric(n).first);
+      sections[section].push_back({section, n, str_or(metrics[n], "type", ""), metric_cells(metrics[n], opts, false)});
+    }
+  }
+  std::vector<SummaryTableRow> out;
+  for (const char* cat : {"CUSTOM", "BROWSER", "GRPC", "HTTP", "EXECUTION", "NETWORK", "WEBSOCKETS"})
+    for (auto& r : sections[cat]) out.push_back(std::move(r));
+  return out;
+}
+
 nlohmann::json summary_export(const nlohmann::json& data) {
   json out = json::object();
   out["root_group"] = data.contains("root_group") && data["root_group"].is_object() ? legacy_group(data["root_group"])

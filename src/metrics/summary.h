@@ -74,6 +74,22 @@ nlohmann::json build_summary_data(const Snapshot& snap, const std::vector<Metric
 /// CUSTOM) with the configured trend stats.
 std::string render_text_summary(const nlohmann::json& data, const SummaryOptions& opts);
 
+/// One metric's row of the end-of-test summary: its section ("HTTP",
+/// "EXECUTION", "NETWORK", "CUSTOM", ...), name (a sub-metric as
+/// "http_req_duration{name:login}"), type and the text summary's cells
+/// ("avg=1.2ms", "12.3/s", "0.00%", "3 out of 3", ...).
+struct SummaryTableRow {
+  std::string section;
+  std::string metric;
+  std::string type;
+  std::vector<std::string> cells;
+};
+
+/// Every metric of summary data with the figures the text summary shows for
+/// it (as in its "full" mode: the http_req_* timings too), in the text
+/// summary's order: by section, each metric followed by its sub-metrics.
+std::vector<SummaryTableRow> summary_table(const nlohmann::json& data, const SummaryOptions& opts);
+
 /// The --summary-export shape (k6's legacy export): {root_group, metrics:{name:{...flat values...,
 /// "thresholds":{"expr": bool}}}}.
 nlohmann::json summary_export(const nlohmann::json& data);

@@ -102,6 +102,10 @@ class Dom:
             out[(cells[0], cells[1])] = row.group(1)
         return out
 
+    def meta(self, name):
+        m = re.search(r'id="meta-' + name + r'"[^>]*>([^<]*)<', self.text)
+        return html.unescape(m.group(1)) if m else None
+
     def table_cells(self, table):
         body = re.search(r'id="table-' + table + r'".*?<tbody>(.*?)</tbody>', self.text, re.S).group(1)
         return [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)]
@@ -161,12 +165,12 @@ class WebDashboard(unittest.TestCase):
                 self.fail(f"the page never showed what was expected:\n{dom.text[:3000]}")
             browser.pump(0.3)
 
-    def screenshot(self, browser, session, name):
+    def screenshot(self, browser, session, name, height=1900):
         out = os.environ.get("HERD_DASHBOARD_SCREENSHOTS")
         if out:
             os.makedirs(out, exist_ok=True)
             browser.call("Emulation.setDeviceMetricsOverride",
-                         {"width": 1400, "height": 1900, "deviceScaleFactor": 1, "mobile": False}, session=session)
+                         {"width": 1400, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
             browser.pump(1.0)
             browser.screenshot(session, os.path.join(out, name))
 
@@ -199,14 +203,93 @@ class WebDashboard(unittest.TestCase):
         err.seek(0)
         self.assertIn(f"web dashboard: {url.rstrip('/')}", err.read())
 
+    def runner_rates(self, dom):
+        """{runner: req/s} from the Runners view (None where it shows no number)."""
+        cells = dom.table_cells("runners")
+        out = {}
+        for i in range(0, len(cells), 4):
+            try:
+                out[cells[i]] = float(cells[i + 1])
+            except ValueError:
+                out[cells[i]] = None
+        return out
+
     def test_parallelism_serves_one_dashboard_of_the_merged_data(self):
-        proc, url, err = self.start_run("--parallelism", "3")
+        report = os.path.join(self.tmp, "report-p3.html")
+        proc, url, err = self.start_run("--parallelism", "3", "--report", report)
         browser, session = self.browse(url)
         dom = self.wait_for(browser, session, lambda d: d.stat("vus") == "3")  # one VU per runner, summed
         self.assertEqual(dom.thresholds()[("http_req_failed", "rate<0.01")], "fail")
+        # The Runners view: every runner with its own request rate, a number.
+        dom = self.wait_for(browser, session, lambda d: len(self.runner_rates(d)) == 3 and all(
+            r is not None and r > 0 for r in self.runner_rates(d).values()))
+        rates = self.runner_rates(dom)
+        self.assertEqual(sorted(rates), ["runner 1 (segment 0:1/3)", "runner 2 (segment 1/3:2/3)",
+                                         "runner 3 (segment 2/3:1)"])
+        total = float(dom.stat("rate"))
+        self.assertLess(abs(sum(rates.values()) - total), 0.5 * total + 5, (rates, total))
+        self.screenshot(browser, session, "runners.png")
         self.assertEqual(proc.wait(timeout=90), 99)
         err.seek(0)
         self.assertEqual(err.read().count("web dashboard: "), 1)
+        # --report under the coordinator: written with the exit code herd ended with.
+        browser, session = self.browse("file://" + report)
+        dom = self.wait_for(browser, session, lambda d: 'data-state="report"' in d.text)
+        self.assertEqual(dom.meta("parallelism"), "3")
+        self.assertEqual(dom.meta("exit-code"), "99")
+        self.assertEqual(browser.errors(), [])
+
+    def test_report_flag_single_run_has_summary_thresholds_checks_and_metadata(self):
+        report = os.path.join(self.tmp, "report-single.html")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("K6_")}
+        env["BASE_URL"] = self.base
+        # --report alone: no K6_WEB_DASHBOARD, so no server; the text summary is on stdout.
+        r = subprocess.run([self.herd, "run", "-q", "--report", report, self.script], env=env,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 99, r.stderr[-2000:])
+        self.assertNotIn("web dashboard: http", r.stderr)
+        browser, session = self.browse("file://" + report)
+        dom = self.wait_for(browser, session, lambda d: 'data-state="report"' in d.text)
+        browser.pump(0.5)
+        self.assertEqual(dom.meta("script"), self.script)
+        self.assertEqual(dom.meta("parallelism"), "1")
+        self.assertEqual(dom.meta("exit-code"), "99")
+        self.assertRegex(dom.meta("start"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertGreater(dom.meta("end"), dom.meta("start"))
+        self.assertIn('"scenarios"', dom.text)  # the options
+        self.assertEqual(dom.thresholds(), {("http_req_duration", "p(95)<5000"): "pass",
+                                            ("http_req_failed", "rate<0.01"): "fail"})
+        checks = dom.table_cells("checks")
+        self.assertEqual(checks[:2], ["::home", "status is 200"])
+        self.assertGreater(int(checks[2]), 0)
+        self.assertEqual(checks[3], "0")
+        # The summary table: every metric, with the text summary's own figures.
+        rows = dom.table_cells("summary")
+        table = {rows[i + 1]: rows[i + 3] for i in range(0, len(rows), 4)}
+        for metric in ("http_reqs", "http_req_duration", "http_req_failed", "http_req_waiting", "iterations",
+                       "vus", "data_received", "checks"):
+            self.assertIn(metric, table)
+        text = {}
+        for line in r.stdout.splitlines():
+            m = re.match(r"\s+(\w+)\.*:\s+(.*)$", line)
+            if m:
+                text[m.group(1)] = m.group(2).split()
+        for metric in ("http_reqs", "http_req_duration", "iterations", "http_req_failed"):
+            self.assertEqual(table[metric].split(), text[metric], metric)
+        self.assertIn("avg=", table["http_req_duration"])
+        # Generator health: this process, with its verdict; a saturated one is named in a warning
+        # (a loaded machine can make the run's own event loop late: it is measured, not assumed).
+        health = dom.table_cells("health")
+        self.assertEqual(health[0], "this process")
+        warnings = re.findall(r'<li>([^<]*)</li>', re.search(r'id="health-warnings">(.*?)</ul>', dom.text, re.S).group(1))
+        if health[-1] == "saturated":
+            self.assertEqual(len(warnings), 1)
+            self.assertTrue(html.unescape(warnings[0]).startswith("this process: saturated for"), warnings)
+        else:
+            self.assertEqual(health[-1], "healthy")
+            self.assertEqual(warnings, [])
+            self.assertIn('id="health-ok">', dom.text)  # shown: no warning
+        self.assertEqual(browser.errors(), [])
 
     def test_the_report_opens_offline_with_every_chart(self):
         report = os.path.join(self.tmp, "report.html")
@@ -226,9 +309,13 @@ class WebDashboard(unittest.TestCase):
         self.assertEqual(drawn, [True] * 5)
         self.assertGreaterEqual(float(dom.stat("t").split()[0]), 8)  # the whole run
         self.assertEqual(dom.thresholds()[("http_req_failed", "rate<0.01")], "fail")
+        self.assertEqual(dom.meta("parallelism"), "2")  # the env var's report has the run's data too
+        self.assertEqual(dom.meta("exit-code"), "99")
+        self.assertEqual(len(dom.table_cells("health")), 2 * 11)  # one row per runner
+        self.assertIn("http_reqs", dom.table_cells("summary"))
         self.assertEqual(browser.errors(), [])
         self.assertEqual([u for u in browser.requested_urls() if not u.startswith(("file://", "data:"))], [])
-        self.screenshot(browser, session, "report.png")
+        self.screenshot(browser, session, "report.png", height=3400)
 
     def test_what_herd_cannot_honour_is_refused(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("K6_")}

@@ -88,9 +88,42 @@
     state.textContent = u.final ? 'test ended' : 'live';
   }
 
+  // The report's end-of-run data (report_info_json in src/dashboard/report.cc).
+  function showInfo(info) {
+    const m = info.meta;
+    document.getElementById('run').hidden = false;
+    setText('meta-script', m.script || '–');
+    setText('meta-parallelism', String(m.parallelism));
+    setText('meta-start', m.start);
+    setText('meta-end', m.end);
+    setText('meta-duration', num(m.duration_s, 1) + ' s');
+    setText('meta-exit-code', String(m.exit_code));
+    document.getElementById('meta-exit-code').dataset.verdict = m.exit_code === 0 ? 'pass' : 'fail';
+    setText('meta-options', JSON.stringify(m.options, null, 2));
+    document.getElementById('summary').hidden = false;
+    fillTable('table-summary', info.summary, (r) => [[r.section], [r.metric], [r.type], [r.cells.join('   ')]]);
+    document.getElementById('health').hidden = false;
+    const warnings = document.getElementById('health-warnings');
+    warnings.replaceChildren();
+    for (const w of info.health.warnings) {
+      const li = document.createElement('li');
+      li.textContent = w;
+      warnings.appendChild(li);
+    }
+    document.getElementById('health-ok').hidden = info.health.warnings.length > 0;
+    fillTable('table-health', info.health.generators,
+      (g) => [[g.name], [String(g.cores), true], [num(g.seconds, 0), true], [num(g.cpu_avg * 100, 0) + ' %', true],
+        [num(g.cpu_max * 100, 0) + ' %', true], [num(g.cpu_saturated_s, 0) + ' s', true],
+        [num(g.lag_p99_ms, 1) + ' ms', true], [num(g.lag_max_ms, 1) + ' ms', true],
+        [num(g.lag_saturated_s, 0) + ' s', true], [num(g.unhealthy_s, 0) + ' s', true],
+        [g.saturated ? 'saturated' : 'healthy']],
+      (g) => (g.saturated ? 'fail' : 'pass'));
+  }
+
   if (Array.isArray(window.herdReport)) {
     window.herdReport.forEach(record);
     if (window.herdReport.length) show(window.herdReport[window.herdReport.length - 1]);
+    if (window.herdReportInfo) showInfo(window.herdReportInfo);
     const state = document.getElementById('state');
     state.dataset.state = 'report';
     state.textContent = 'report';
