@@ -66,6 +66,23 @@ bool resolve(const WsUrl& u, sockaddr_storage* addr, socklen_t* len, std::string
   return true;
 }
 
+/// Go's wording for a failed connect, as the built-in HTTP client (http/h1.cc) and k6 say it.
+std::string connect_error(int err) {
+  switch (err) {
+    case ECONNREFUSED:
+      return "connect: connection refused";
+    case ETIMEDOUT:
+      return "i/o timeout";
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+      return "connect: network is unreachable";
+    case ECONNRESET:
+      return "connect: connection reset by peer";
+    default:
+      return std::string("connect: ") + std::strerror(err);
+  }
+}
+
 }  // namespace
 
 WsUrl parse_url(const std::string& url) {
@@ -204,7 +221,7 @@ void Session::begin() {
   if (rc < 0 && errno != EINPROGRESS) {
     int e = errno;
     close_fd();
-    fail_handshake(dial_ + "connect: " + std::strerror(e));
+    fail_handshake(dial_ + connect_error(e));
     return;
   }
   std::weak_ptr<Session> w = self;
@@ -228,7 +245,7 @@ void Session::on_io(std::uint32_t ev) {
     ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &l);
     if (err != 0) {
       close_fd();
-      fail_handshake(dial_ + "connect: " + std::strerror(err));
+      fail_handshake(dial_ + connect_error(err));
       return;
     }
     state_ = State::kHandshaking;
@@ -287,7 +304,7 @@ void Session::on_readable() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     // EOF or an error.
-    std::string why = n == 0 ? "unexpected EOF" : std::strerror(errno);
+    std::string why = n == 0 ? "unexpected EOF" : errno == ECONNRESET ? "connection reset by peer" : std::strerror(errno);
     if (state_ == State::kHandshaking) {
       fail_handshake(n == 0 ? "websocket: bad handshake: unexpected EOF" : dial_ + "read: " + why);
       return;
