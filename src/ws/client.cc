@@ -304,7 +304,9 @@ void Session::on_readable() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     // EOF or an error.
-    std::string why = n == 0 ? "unexpected EOF" : errno == ECONNRESET ? "connection reset by peer" : std::strerror(errno);
+    std::string why = n == 0                ? "unexpected EOF"
+                      : errno == ECONNRESET ? "connection reset by peer"
+                                            : std::strerror(errno);
     if (state_ == State::kHandshaking) {
       fail_handshake(n == 0 ? "websocket: bad handshake: unexpected EOF" : dial_ + "read: " + why);
       return;
