@@ -41,7 +41,7 @@ TEST(WsHandshake, ParsesAndChecksTheAnswer) {
   r.protocols = {"chat"};
   std::string ok =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n\x81\x00";
+      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\nframes";
   ResponseHead h;
   EXPECT_EQ(parse_response_head(ok.substr(0, 20), &h), 0u);
   std::size_t used = parse_response_head(ok, &h);
