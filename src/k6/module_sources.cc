@@ -3,6 +3,7 @@
 // methods of the hidden global `__herd` (k6/natives.cc).
 #include "k6/modules.h"
 #include "k6/webapi.h"
+#include "k6/ws_module.h"
 
 namespace herd::k6 {
 
@@ -106,6 +107,7 @@ std::map<std::string, std::string> builtin_module_sources() {
       {"k6/data", kData},
   };
   m.merge(webapi_module_sources());
+  m.merge(ws_module_sources());
   return m;
 }
 

@@ -14,6 +14,7 @@
 #include "k6/natives_util.h"
 #include "k6/seeded_random.h"
 #include "k6/webapi.h"
+#include "k6/ws_module.h"
 #include "util/duration.h"
 
 namespace herd::k6 {
@@ -493,7 +494,8 @@ std::map<std::string, js::NativeModuleFactory> native_modules() {
           {"k6/experimental/fs", fs_native_module},
           {"k6/experimental/webcrypto", webcrypto_native_module},
           {"k6/secrets", secrets_native_module},
-          {"herd:csv", csv_native_module}};
+          {"herd:csv", csv_native_module},
+          {"herd:ws", ws_native_module}};
 }
 
 void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {
@@ -575,6 +577,7 @@ void install_globals(JSContext* ctx, VuState* vu) {
 
 void release_vu_values(JSContext* ctx, VuState* vu) {
   vu->clear_async(ctx);
+  release_ws_state(vu);
   for (JSAtom a : vu->atoms) JS_FreeAtom(ctx, a);
   vu->atoms.clear();
   // VuState's long-lived values are plain JSValues (vu_state.h): their one release.

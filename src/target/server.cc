@@ -29,6 +29,7 @@
 #include "target/form_urlencoded.h"
 #include "target/html_pages.h"
 #include "target/request_parser.h"
+#include "target/ws_route.h"
 #include "util/ascii.h"
 #include "util/base64.h"
 #include "util/http_status.h"
@@ -109,6 +110,8 @@ struct Conn {
   bool delay_pending = false;
   loop::TimerId delay_timer = 0;
   std::string chunk_body;  // decoded chunked request body
+  // After a GET /ws upgrade: frames, not requests (target/ws_route.h).
+  std::unique_ptr<WsEcho> ws;
 };
 
 class Worker {
@@ -173,6 +176,7 @@ class Worker {
     c->in.clear();
     c->out.clear();
     c->chunk_body.clear();
+    c->ws.reset();
   }
 
   void on_event(Conn* c, std::uint32_t ev) {
@@ -219,6 +223,10 @@ class Worker {
 
   // Feeds newly read bytes; returns false if the connection was closed.
   bool consume(Conn* c, std::string_view data) {
+    if (c->ws) {
+      if (!c->ws->feed(data, &c->out)) c->close_after_write = true;
+      return true;
+    }
     if (c->in.empty() && !c->delay_pending) {
       std::size_t used = 0;
       bool ok = process(c, data, used);
@@ -266,6 +274,11 @@ class Worker {
       handle(c, req_);
       used += p.consumed;
       if (c->closed) return false;
+      if (c->ws) {  // upgraded: what follows are frames
+        if (!c->ws->feed(data.substr(used), &c->out)) c->close_after_write = true;
+        used = data.size();
+        break;
+      }
     }
     if (c->out.size() - c->out_off > 4 * 1024 * 1024) return flush(c);
     return true;
@@ -354,6 +367,18 @@ class Worker {
     std::string_view path = r.path;
     if (path == "/") {
       respond(c, r, 200, "text/plain", "ok");
+      return;
+    }
+    if (path == "/ws") {
+      std::string error;
+      std::string head = ws_upgrade_response(r, &error);
+      if (head.empty()) {
+        error_response(c, 400, error);
+        return;
+      }
+      c->out.append(head);
+      c->ws = std::make_unique<WsEcho>();
+      served_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     auto segs = split_path(path);

@@ -17,6 +17,7 @@
 //   GET  /headers               request headers as JSON
 //   ANY  /counter/{name}/inc    increments a named counter; /counter/{name} reads it
 //   GET  /close                 closes the connection without answering
+//   GET  /ws                    WebSocket echo (RFC 6455 upgrade; target/ws_route.h)
 //   /login /account /links      HTML pages for form and link flows (target/html_pages.h)
 //   GET  /gzip /deflate /br /zstd, /encoded, ANY /decode, GET /digest-auth/auth/{u}/{p}:
 //                               content codings and digest auth (target/semantics_routes.h)

@@ -55,10 +55,6 @@ TEST_F(ModuleGapsTest, ModulesHerdLacksFailNamingTheModuleAndTheImport) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"k6/ws", "module \"k6/ws\" is not supported by herd yet (WebSockets support is planned)"},
-      {"k6/websockets", "module \"k6/websockets\" is not supported by herd yet (WebSockets support is planned)"},
-      {"k6/experimental/websockets",
-       "module \"k6/experimental/websockets\" is not supported by herd yet (WebSockets support is planned)"},
       {"k6/net/grpc", "module \"k6/net/grpc\" is not supported by herd yet (gRPC support is planned)"},
       {"k6/browser", "module \"k6/browser\" is not supported by herd yet"},
       {"k6/experimental/redis", "module \"k6/experimental/redis\" is not supported by herd yet"},

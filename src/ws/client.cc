@@ -1,0 +1,467 @@
+#include "ws/client.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+
+#include "ws/handshake.h"
+
+namespace herd::ws {
+
+namespace {
+
+std::uint64_t mask_state() {
+  static thread_local std::uint64_t s = std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32);
+  s += 0x9E3779B97F4A7C15ull;  // splitmix64
+  std::uint64_t z = s;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+bool resolve(const WsUrl& u, sockaddr_storage* addr, socklen_t* len, std::string* ip, std::string* err) {
+  std::string host = u.host == "localhost" ? "127.0.0.1" : u.host;
+  auto* a4 = reinterpret_cast<sockaddr_in*>(addr);
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(addr);
+  *addr = sockaddr_storage{};
+  if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(static_cast<std::uint16_t>(u.port));
+    *len = sizeof *a4;
+    *ip = host;
+    return true;
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(static_cast<std::uint16_t>(u.port));
+    *len = sizeof *a6;
+    *ip = "[" + host + "]";
+    return true;
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || !res) {
+    *err = "lookup " + host + ": " + gai_strerror(rc);
+    return false;
+  }
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner(res, freeaddrinfo);
+  std::memcpy(addr, res->ai_addr, res->ai_addrlen);
+  *len = res->ai_addrlen;
+  if (res->ai_family == AF_INET6)
+    a6->sin6_port = htons(static_cast<std::uint16_t>(u.port));
+  else
+    a4->sin_port = htons(static_cast<std::uint16_t>(u.port));
+  *ip = host;
+  return true;
+}
+
+/// Go's wording for a failed connect, as the built-in HTTP client (http/h1.cc) and k6 say it.
+std::string connect_error(int err) {
+  switch (err) {
+    case ECONNREFUSED:
+      return "connect: connection refused";
+    case ETIMEDOUT:
+      return "i/o timeout";
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+      return "connect: network is unreachable";
+    case ECONNRESET:
+      return "connect: connection reset by peer";
+    default:
+      return std::string("connect: ") + std::strerror(err);
+  }
+}
+
+}  // namespace
+
+WsUrl parse_url(const std::string& url) {
+  WsUrl u;
+  std::string rest;
+  if (url.rfind("ws://", 0) == 0) {
+    rest = url.substr(5);
+  } else if (url.rfind("wss://", 0) == 0) {
+    rest = url.substr(6);
+    u.tls = true;
+    u.port = 443;
+  } else {
+    throw std::invalid_argument("websocket: malformed ws or wss URL \"" + url + "\"");
+  }
+  std::size_t end = rest.find_first_of("/?#");
+  std::string auth = rest.substr(0, end);
+  std::string tail = end == std::string::npos ? "" : rest.substr(end);
+  if (std::size_t h = tail.find('#'); h != std::string::npos) tail.resize(h);
+  if (auth.empty()) throw std::invalid_argument("websocket: no host in URL \"" + url + "\"");
+  if (auth.find('@') != std::string::npos)
+    throw std::invalid_argument("websocket: user information in the URL is not supported: \"" + url + "\"");
+  std::string port;
+  if (auth[0] == '[') {
+    std::size_t close = auth.find(']');
+    if (close == std::string::npos) throw std::invalid_argument("websocket: malformed IPv6 host in \"" + url + "\"");
+    u.host = auth.substr(1, close - 1);
+    if (close + 1 < auth.size()) {
+      if (auth[close + 1] != ':') throw std::invalid_argument("websocket: malformed host in \"" + url + "\"");
+      port = auth.substr(close + 2);
+    }
+  } else {
+    std::size_t colon = auth.find(':');
+    u.host = auth.substr(0, colon);
+    if (colon != std::string::npos) port = auth.substr(colon + 1);
+  }
+  if (u.host.empty()) throw std::invalid_argument("websocket: no host in URL \"" + url + "\"");
+  for (char c : u.host)
+    if (static_cast<unsigned char>(c) <= ' ' || c == '/' || c == '\\')
+      throw std::invalid_argument("websocket: invalid host in URL \"" + url + "\"");
+  if (!port.empty()) {
+    int p = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9' || p > 65535)
+        throw std::invalid_argument("websocket: invalid port in URL \"" + url + "\"");
+      p = p * 10 + (c - '0');
+    }
+    if (p < 1 || p > 65535) throw std::invalid_argument("websocket: invalid port in URL \"" + url + "\"");
+    u.port = p;
+  }
+  std::string host_in_header = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+  u.host_header = host_in_header;
+  if (u.port != (u.tls ? 443 : 80)) u.host_header += ":" + std::to_string(u.port);
+  u.target = tail.empty() || tail[0] != '/' ? "/" + tail : tail;
+  for (char c : u.target)
+    if (static_cast<unsigned char>(c) <= ' ' || static_cast<unsigned char>(c) >= 0x7F)
+      throw std::invalid_argument("websocket: invalid character in URL \"" + url + "\"");
+  return u;
+}
+
+std::shared_ptr<Session> Session::start(loop::EventLoop& loop, SessionOptions opts, Callbacks cb) {
+  std::shared_ptr<Session> s(new Session(loop, std::move(opts), std::move(cb)));
+  std::weak_ptr<Session> w = s;
+  loop.defer([w] {
+    if (auto self = w.lock()) self->begin();
+  });
+  return s;
+}
+
+Session::Session(loop::EventLoop& loop, SessionOptions opts, Callbacks cb)
+    : loop_(loop),
+      opts_(std::move(opts)),
+      cb_(std::move(cb)),
+      decoder_(Decoder::Limits{opts_.max_message, false}),
+      started_(loop.now()) {}
+
+Session::~Session() {
+  if (timer_) loop_.cancel_timer(timer_);
+  close_fd();
+}
+
+bool Session::open() const {
+  return state_ == State::kOpen;
+}
+
+void Session::close_fd() {
+  if (fd_ < 0) return;
+  loop_.unwatch(fd_);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void Session::begin() {
+  if (state_ != State::kConnecting) return;
+  auto self = shared_from_this();
+  WsUrl u;
+  try {
+    u = parse_url(opts_.url);
+  } catch (const std::exception& e) {
+    fail_handshake(e.what());
+    return;
+  }
+  if (u.tls) {
+    fail_handshake("websocket: wss:// is not supported yet by herd (no TLS on the event loop); use ws://");
+    return;
+  }
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  std::string ip, err;
+  if (!resolve(u, &addr, &len, &ip, &err)) {
+    fail_handshake("dial tcp: " + err);
+    return;
+  }
+  dial_ = "dial tcp " + ip + ":" + std::to_string(u.port) + ": ";
+  UpgradeRequest req;
+  req.host_header = u.host_header;
+  req.target = u.target;
+  try {
+    req.key = make_key();
+    req.protocols = opts_.protocols;
+    req.headers = opts_.headers;
+    out_ = build_request(req);
+  } catch (const std::exception& e) {
+    fail_handshake(e.what());
+    return;
+  }
+  key_ = req.key;
+  offered_ = req.protocols;
+  fd_ = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    fail_handshake(dial_ + "socket: " + std::strerror(errno));
+    return;
+  }
+  int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), len);
+  if (rc < 0 && errno != EINPROGRESS) {
+    int e = errno;
+    close_fd();
+    fail_handshake(dial_ + connect_error(e));
+    return;
+  }
+  std::weak_ptr<Session> w = self;
+  timer_ = loop_.add_timer(loop_.now() + opts_.handshake_timeout, [w] {
+    if (auto s = w.lock()) {
+      s->timer_ = 0;
+      if (s->state_ == State::kConnecting || s->state_ == State::kHandshaking)
+        s->fail_handshake(s->dial_ + "i/o timeout");
+    }
+  });
+  loop_.watch(fd_, EPOLLOUT | EPOLLIN | EPOLLRDHUP, [this](std::uint32_t ev) { on_io(ev); });
+  want_out_ = true;
+}
+
+void Session::on_io(std::uint32_t ev) {
+  auto self = shared_from_this();
+  if (state_ == State::kConnecting) {
+    if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = 0;
+    socklen_t l = sizeof err;
+    ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &l);
+    if (err != 0) {
+      close_fd();
+      fail_handshake(dial_ + connect_error(err));
+      return;
+    }
+    state_ = State::kHandshaking;
+  }
+  if ((ev & EPOLLOUT) && fd_ >= 0) flush();
+  if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && fd_ >= 0 && state_ != State::kDone) on_readable();
+}
+
+void Session::flush() {
+  while (out_pos_ < out_.size() && fd_ >= 0) {
+    ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+    if (n > 0) {
+      out_pos_ += static_cast<std::size_t>(n);
+      bytes_sent_ += static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    std::string why = std::string("write: ") + std::strerror(errno);
+    out_.clear();
+    out_pos_ = 0;
+    if (state_ == State::kHandshaking) {
+      fail_handshake(dial_ + why);
+    } else if (state_ != State::kDone) {
+      if (cb_.on_error) cb_.on_error(why);
+      finish(kCloseAbnormal, "");
+    }
+    return;
+  }
+  if (fd_ < 0) return;
+  if (out_pos_ == out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+    if (close_after_flush_) {
+      finish(closing_code_, closing_reason_);
+      return;
+    }
+  }
+  bool want = out_pos_ < out_.size();
+  if (want != want_out_) {
+    want_out_ = want;
+    loop_.modify(fd_, EPOLLIN | EPOLLRDHUP | (want ? std::uint32_t{EPOLLOUT} : 0u));
+  }
+}
+
+void Session::on_readable() {
+  char buf[65536];
+  for (int rounds = 0; rounds < 64 && fd_ >= 0 && state_ != State::kDone; ++rounds) {
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      bytes_received_ += static_cast<std::uint64_t>(n);
+      handle_bytes(std::string_view(buf, static_cast<std::size_t>(n)));
+      if (static_cast<std::size_t>(n) < sizeof buf) return;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    // EOF or an error.
+    std::string why = n == 0                ? "unexpected EOF"
+                      : errno == ECONNRESET ? "connection reset by peer"
+                                            : std::strerror(errno);
+    if (state_ == State::kHandshaking) {
+      fail_handshake(n == 0 ? "websocket: bad handshake: unexpected EOF" : dial_ + "read: " + why);
+      return;
+    }
+    if (state_ == State::kClosing && n == 0 && closing_code_ != 0 && close_after_flush_) {
+      finish(closing_code_, closing_reason_);
+      return;
+    }
+    if (cb_.on_error)
+      cb_.on_error(n == 0 ? "websocket: close 1006 (abnormal closure): unexpected EOF" : "read: " + why);
+    finish(kCloseAbnormal, "");
+    return;
+  }
+}
+
+void Session::handle_bytes(std::string_view data) {
+  if (state_ == State::kHandshaking) {
+    in_.append(data);
+    ResponseHead head;
+    std::size_t used = 0;
+    try {
+      used = parse_response_head(in_, &head);
+    } catch (const std::exception& e) {
+      fail_handshake(e.what());
+      return;
+    }
+    if (used == 0) return;
+    UpgradeRequest req;
+    req.key = key_;
+    req.protocols = offered_;
+    HandshakeResult r;
+    r.status = head.status;
+    r.status_text = head.status_text;
+    r.headers = head.headers;
+    std::string err = check_upgrade(head, req, &r.protocol);
+    if (!err.empty()) {
+      HandshakeResult bad = r;
+      bad.error = err;
+      bad.connecting_ms = std::chrono::duration<double, std::milli>(loop_.now() - started_).count();
+      state_ = State::kDone;
+      if (timer_) loop_.cancel_timer(timer_), timer_ = 0;
+      close_fd();
+      if (cb_.on_handshake) cb_.on_handshake(bad);
+      return;
+    }
+    std::string rest = in_.substr(used);
+    in_.clear();
+    in_.shrink_to_fit();
+    state_ = State::kOpen;
+    if (timer_) loop_.cancel_timer(timer_), timer_ = 0;
+    r.connecting_ms = std::chrono::duration<double, std::milli>(loop_.now() - started_).count();
+    if (cb_.on_handshake) cb_.on_handshake(r);
+    if (!rest.empty() && state_ != State::kDone) handle_bytes(rest);
+    return;
+  }
+  if (state_ != State::kOpen && state_ != State::kClosing) return;
+  std::vector<Event> events;
+  bool ok = decoder_.feed(data, &events);
+  for (auto& e : events) {
+    if (state_ == State::kDone) return;
+    if (e.kind == Event::Kind::kClose) {
+      if (state_ == State::kOpen) {
+        // The server closes: answer with its code, then end.
+        std::string p = close_payload(e.close_code == kCloseNoStatus ? 0 : e.close_code, "");
+        mask_frame(Opcode::kClose, p);
+        state_ = State::kClosing;
+        closing_code_ = e.close_code;
+        closing_reason_ = e.data;
+        close_after_flush_ = true;
+        flush();
+      } else {
+        // The answer to our close.
+        finish(e.close_code, e.data);
+      }
+      return;
+    }
+    if (e.kind == Event::Kind::kPing && state_ == State::kOpen) {
+      mask_frame(Opcode::kPong, e.data);
+      flush();
+    }
+    if (cb_.on_event) cb_.on_event(std::move(e));
+  }
+  if (!ok && state_ != State::kDone) fail_open(decoder_.error(), decoder_.close_code());
+}
+
+void Session::mask_frame(Opcode op, std::string_view payload) {
+  std::uint64_t m = mask_state();
+  std::uint8_t key[4];
+  std::memcpy(key, &m, 4);
+  append_frame(&out_, op, payload, true, key);
+}
+
+bool Session::send(Opcode op, std::string_view payload) {
+  if (state_ != State::kOpen) return false;
+  auto self = shared_from_this();
+  mask_frame(op, payload);
+  flush();
+  return true;
+}
+
+void Session::close(int code, std::string_view reason) {
+  if (state_ != State::kOpen) return;
+  auto self = shared_from_this();
+  mask_frame(Opcode::kClose, close_payload(code, reason));
+  state_ = State::kClosing;
+  closing_code_ = code == 0 ? kCloseNoStatus : code;
+  closing_reason_ = std::string(reason);
+  std::weak_ptr<Session> w = self;
+  timer_ = loop_.add_timer(loop_.now() + opts_.close_timeout, [w] {
+    if (auto s = w.lock()) {
+      s->timer_ = 0;
+      if (s->state_ == State::kClosing) s->finish(s->closing_code_, s->closing_reason_);
+    }
+  });
+  flush();
+}
+
+void Session::fail_open(const std::string& error, int code_to_send) {
+  mask_frame(Opcode::kClose, close_payload(code_to_send, ""));
+  flush();
+  if (state_ == State::kDone) return;
+  if (cb_.on_error) cb_.on_error(error);
+  finish(code_to_send, "");
+}
+
+void Session::finish(int code, const std::string& reason) {
+  if (state_ == State::kDone) return;
+  state_ = State::kDone;
+  if (timer_) loop_.cancel_timer(timer_), timer_ = 0;
+  close_fd();
+  if (cb_.on_closed) cb_.on_closed(code, reason);
+}
+
+void Session::fail_handshake(std::string error) {
+  if (state_ == State::kDone) return;
+  state_ = State::kDone;
+  if (timer_) loop_.cancel_timer(timer_), timer_ = 0;
+  close_fd();
+  HandshakeResult r;
+  r.error = std::move(error);
+  r.connecting_ms = std::chrono::duration<double, std::milli>(loop_.now() - started_).count();
+  if (cb_.on_handshake) cb_.on_handshake(r);
+}
+
+void Session::abort(int code) {
+  if (state_ == State::kOpen && fd_ >= 0) {
+    std::string frame;
+    std::uint8_t key[4] = {1, 2, 3, 4};
+    append_frame(&frame, Opcode::kClose, close_payload(code, ""), true, key);
+    if (out_pos_ == out_.size()) (void)::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  state_ = State::kDone;
+  cb_ = Callbacks{};
+  if (timer_) loop_.cancel_timer(timer_), timer_ = 0;
+  close_fd();
+}
+
+}  // namespace herd::ws

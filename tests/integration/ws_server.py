@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""WebSocket test server on loopback for herd's k6/ws and k6/websockets tests.
+
+A real RFC 6455 implementation (Debian's python3-websockets 10.4). Writes its
+port to the file named by argv[1] once it listens. Routes (by path):
+  /echo        echoes every message (text stays text, binary stays binary)
+  /broadcast   sends every message to every client on /broadcast
+  /close       closes with 4001 "bye" after the first message
+  /drop        drops the TCP connection (no close frame) after the first message
+  /reject      refuses the upgrade with 403
+  /subproto    picks the first offered subprotocol; sends it back as a message
+  /headers     sends the request's Cookie, X-Test and User-Agent headers as one JSON message
+  /serverping  pings the client, then sends "pong seen" once the pong arrives
+  /badframe    sends a frame with a reserved bit set after the first message
+  /badutf8     sends a text frame that is not UTF-8 after the first message
+  /silent      accepts and never answers (the client closes)
+"""
+import asyncio
+import http
+import json
+import os
+import resource
+import sys
+
+import websockets
+
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+BROADCAST = set()
+
+
+async def process_request(path, headers):
+    if path.startswith("/reject"):
+        return http.HTTPStatus.FORBIDDEN, [("X-Reason", "test")], b"forbidden\n"
+    return None
+
+
+def raw_frame(first_byte, payload):
+    return bytes([first_byte, len(payload)]) + payload
+
+
+async def handler(ws, path):
+    if path.startswith("/echo"):
+        async for m in ws:
+            await ws.send(m)
+    elif path.startswith("/broadcast"):
+        BROADCAST.add(ws)
+        try:
+            async for m in ws:
+                websockets.broadcast(BROADCAST, m)
+        finally:
+            BROADCAST.discard(ws)
+    elif path.startswith("/close"):
+        await ws.recv()
+        await ws.close(4001, "bye")
+    elif path.startswith("/drop"):
+        await ws.recv()
+        ws.transport.abort()
+    elif path.startswith("/subproto"):
+        await ws.send(ws.subprotocol or "")
+        async for _ in ws:
+            pass
+    elif path.startswith("/headers"):
+        h = ws.request_headers
+        await ws.send(json.dumps({"cookie": h.get("Cookie", ""), "x": h.get("X-Test", ""),
+                                  "ua": h.get("User-Agent", "")}))
+        async for _ in ws:
+            pass
+    elif path.startswith("/serverping"):
+        waiter = await ws.ping(b"hi")
+        await waiter
+        await ws.send("pong seen")
+        async for _ in ws:
+            pass
+    elif path.startswith("/badframe"):
+        await ws.recv()
+        ws.transport.write(raw_frame(0xC1, b"x"))
+        await asyncio.sleep(5)
+    elif path.startswith("/badutf8"):
+        await ws.recv()
+        ws.transport.write(raw_frame(0x81, b"\xc3\x28"))
+        await asyncio.sleep(5)
+    elif path.startswith("/silent"):
+        async for _ in ws:
+            pass
+
+
+def select_subprotocol(client_protocols, server_protocols):
+    return client_protocols[0] if client_protocols else None
+
+
+async def main():
+    async with websockets.serve(handler, "127.0.0.1", 0, process_request=process_request, max_size=None,
+                                max_queue=None, compression=None, ping_interval=None,
+                                select_subprotocol=select_subprotocol, subprotocols=["chat", "superchat"]) as server:
+        port = server.sockets[0].getsockname()[1]
+        tmp = sys.argv[1] + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(str(port))
+        os.rename(tmp, sys.argv[1])
+        await asyncio.Future()
+
+
+asyncio.run(main())
