@@ -475,6 +475,12 @@ struct ControlServer::State {
           if (!start) return error_response(404, "not started yet: the runners have not been released");
           return json_response(*start);
         }
+        if (what == "report") {
+          if (!get) return not_allowed("GET, HEAD");
+          auto html = handler.report();
+          if (!html) return error_response(404, "no report: the test did not ask for one (K6_WEB_DASHBOARD_EXPORT)");
+          return Response{200, std::move(*html), "text/html; charset=utf-8", ""};
+        }
       } else if (segs.size() == 3 && !segs[2].empty()) {
         if (what == "metrics") {
           if (get) return metrics_response(&segs[2]);

@@ -15,6 +15,7 @@
 //   GET   /v1/snapshot          herd extension: Snapshot::to_json() (wire format v1)
 //   GET   /v1/summary           herd extension: the end-of-test result (404 until there is one)
 //   GET   /v1/start             herd extension: how the runners were released (404 until they were)
+//   GET   /v1/report            herd extension: the HTML report (K6_WEB_DASHBOARD_EXPORT) once written
 //   GET   /metrics              herd extension: the snapshot in Prometheus's text format
 //                                 (exporter::prom_text), for a scraper
 //
@@ -132,6 +133,9 @@ class ControlHandler {
   /// GET /v1/start: how the runners were released (the coordinator's start
   /// skew), served as is. nullopt -> 404 "not started yet". Default: nullopt.
   virtual std::optional<nlohmann::json> start_info() { return std::nullopt; }
+  /// GET /v1/report: the HTML report the test asked for (K6_WEB_DASHBOARD_EXPORT),
+  /// served as text/html. nullopt -> 404 "no report". Default: nullopt.
+  virtual std::optional<std::string> report() { return std::nullopt; }
 };
 
 struct ControlServerOptions {

@@ -1,5 +1,9 @@
 #include "coord/control.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 namespace herd::coord {
@@ -97,6 +101,21 @@ std::optional<json> ControlState::start() const {
 std::optional<json> ControlState::result() const {
   std::lock_guard<std::mutex> g(mu_);
   return result_;
+}
+
+void ControlState::set_report_file(std::string path) {
+  std::lock_guard<std::mutex> g(mu_);
+  report_file_ = std::move(path);
+}
+
+std::string ControlState::report_file() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return report_file_;
+}
+
+bool ControlState::ended() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return result_.has_value();
 }
 
 void ControlState::request_stop() {
@@ -199,6 +218,19 @@ std::optional<json> CoordinatorControl::summary() {
 
 std::optional<json> CoordinatorControl::start_info() {
   return state_.start();
+}
+
+std::optional<std::string> CoordinatorControl::report() {
+  std::string path = state_.report_file();
+  if (path.empty()) return std::nullopt;
+  if (!state_.ended()) throw api::HandlerError(404, "no report yet: the test has not ended");
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw api::HandlerError(500, "the report " + path + " cannot be read (" + std::strerror(errno) +
+                                     "): the coordinator's log says why it was not written");
+  std::ostringstream body;
+  body << in.rdbuf();
+  return body.str();
 }
 
 }  // namespace herd::coord

@@ -52,6 +52,9 @@ class ControlState {
   /// The end: the full result (build_result's object); the status becomes 9
   /// Ended with `exitCode` as its exit-code. From now on a stop request ends the linger.
   void set_result(nlohmann::json result);
+  /// Where the test's HTML report is written (K6_WEB_DASHBOARD_EXPORT; "" = none asked):
+  /// served by GET /v1/report once there is a result (it is written before the result).
+  void set_report_file(std::string path);
 
   // ---- read by the API
 
@@ -68,6 +71,10 @@ class ControlState {
   std::optional<nlohmann::json> result() const;
   /// nullopt until set_start.
   std::optional<nlohmann::json> start() const;
+  /// set_report_file's path, "" when none.
+  std::string report_file() const;
+  /// Whether set_result was called.
+  bool ended() const;
 
   // ---- requests
 
@@ -97,6 +104,7 @@ class ControlState {
   nlohmann::json setup_data_;
   std::optional<nlohmann::json> result_;
   std::optional<nlohmann::json> start_;
+  std::string report_file_;
   bool stop_requested_ = false;
   bool stop_delivered_ = false;
   bool linger_ended_ = false;
@@ -108,6 +116,7 @@ class ControlState {
 ///   GET /v1/status, /v1/metrics[/{name}], /v1/groups[/{id}], /v1/snapshot:
 ///     the merged view; GET /v1/summary: the result once the test has ended;
 ///     GET /v1/start: how the runners were released (start skew), once they were.
+///   GET /v1/report: the HTML report (set_report_file), once the test has ended.
 ///   PATCH /v1/status: {"stopped":true} stops the whole test (exit 105), or,
 ///     once it has ended, ends the linger. `paused`, `vus` and `vus-max` may
 ///     only repeat their current value (400 otherwise: the coordinator drives
@@ -127,6 +136,10 @@ class CoordinatorControl : public api::ControlHandler {
   void run_teardown() override;
   std::optional<nlohmann::json> summary() override;
   std::optional<nlohmann::json> start_info() override;
+  /// The report file's bytes; nullopt when none was asked for. HandlerError 404
+  /// before the end, 500 when it cannot be read (the coordinator logged why it
+  /// was not written).
+  std::optional<std::string> report() override;
 
  private:
   ControlState& state_;

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 namespace herd::coord {
@@ -154,6 +156,36 @@ TEST(CoordinatorControl, StartInfoOnceTheRunnersAreReleased) {
   s.set_start(json{{"runners", 3}, {"skewMs", 0.5}});
   ASSERT_TRUE(h.start_info());
   EXPECT_EQ((*h.start_info())["skewMs"], 0.5);
+}
+
+TEST(CoordinatorControl, TheReportFileIsServedOnceTheTestHasEnded) {
+  ControlState s;
+  CoordinatorControl h(s);
+  EXPECT_FALSE(h.report()) << "no report asked for: 404";
+  std::string path = ::testing::TempDir() + "coord-control-report.html";
+  std::remove(path.c_str());
+  s.set_report_file(path);
+  try {
+    h.report();
+    ADD_FAILURE() << "before the end there is no report yet";
+  } catch (const api::HandlerError& e) {
+    EXPECT_EQ(e.status(), 404);
+  }
+  s.set_result(json{{"exitCode", 0}, {"result", "passed"}});
+  try {
+    h.report();
+    ADD_FAILURE() << "a report that was not written is an error";
+  } catch (const api::HandlerError& e) {
+    EXPECT_EQ(e.status(), 500);
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "<!doctype html><title>herd: test report</title>";
+  }
+  ASSERT_TRUE(h.report());
+  EXPECT_EQ(*h.report(), "<!doctype html><title>herd: test report</title>");
+  std::remove(path.c_str());
 }
 
 }  // namespace

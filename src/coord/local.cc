@@ -68,6 +68,7 @@ struct Prepared {
   /// the coordinator took its own (experimental-prometheus-rw).
   std::vector<std::string> runner_outputs;
   exec::EngineConfig summary_cfg;  ///< for handleSummary (bundle empty: none)
+  std::string report_file;         ///< where the dashboard writes the HTML report ("" = none): GET /v1/report
 };
 
 /// `local`: `herd run --parallelism` (it starts the runners, so it can hand
@@ -128,6 +129,10 @@ int prepare(const std::string& script, const flags::RunFlags& flags, bool local,
     c.on_merged = exporter::remote_write_feed(
         specs, cfg.environ, [](const std::string& m) { std::fprintf(stderr, "herd: %s\n", m.c_str()); },
         exporter::RunTags(o.tags.begin(), o.tags.end()));
+    {  // the report the dashboard writes is also served by the control API (GET /v1/report)
+      std::vector<std::string> peek = specs;
+      if (auto d = dashboard::take_dashboard(peek, cfg.environ)) out->report_file = d->export_path;
+    }
     // One dashboard, of the merged data: the runners never serve one (nor see K6_WEB_DASHBOARD).
     dashboard::ReportWriter write_report;
     c.on_merged = dashboard::merged_dashboard_feed(
@@ -441,6 +446,7 @@ int run_local(int parallelism, const std::string& herd_binary, const std::string
   opts.abandon = [&kids](std::size_t i) { kids.kill_one(i); };
   opts.describe_failure = [&kids](std::size_t i) { return kids.describe(i) + kids.tail(i); };
   opts.control = reporting.state();
+  reporting.state()->set_report_file(prep.report_file);
   if (!opts.quiet)
     for (std::size_t i = 0; i < eps.size(); ++i)
       std::fprintf(stderr, "herd: %s: segment %s\n", runner_name(i, eps[i]).c_str(),
@@ -550,6 +556,7 @@ int coordinator_main(const std::vector<std::string>& args) try {
   opts.keep_going = keep_going;
   if (ready_timeout) opts.ready_timeout = *ready_timeout;
   opts.control = reporting.state();
+  reporting.state()->set_report_file(prep.report_file);
   std::vector<RunnerEndpoint> eps;
   eps.reserve(addrs.size());
   for (auto& a : addrs) eps.push_back({a, -1});

@@ -50,7 +50,8 @@ Controller::Controller(const kube::Client& client, ControllerOptions options)
   if (!options_.reconcile.http) {
     poller_ = std::make_unique<CoordinatorPoller>([this](const std::string& key) { queue_.add(key); });
     options_.reconcile.http = [this](const std::string& key, const std::string& method, const std::string& url,
-                                     const std::string& body) { return poller_->call(key, method, url, body); };
+                                     const std::string& body,
+                                     bool keep) { return poller_->call(key, method, url, body, keep); };
   }
 }
 

@@ -38,8 +38,11 @@ class CoordinatorPoller {
   /// started (it is then forgotten: the next call starts a new request); else
   /// starts it unless it is already under way, and returns nullopt. Never blocks.
   /// Answers nobody reads (a PATCH sent and forgotten) are dropped after a minute.
+  /// `keep`: a 200 answer is not forgotten when read, so later calls get it too
+  /// (until that minute is over): for answers that no longer change (the
+  /// coordinator's /v1/summary) while another call (/v1/report) is awaited.
   std::optional<HttpAnswer> call(const std::string& key, const std::string& method, const std::string& url,
-                                 const std::string& body);
+                                 const std::string& body, bool keep = false);
 
   std::size_t in_flight() const;  ///< requests started and not answered yet
 

@@ -103,5 +103,30 @@ TEST(CoordinatorPoller, DestroyingItWithACallUnderWayIsPrompt) {
   EXPECT_LT(Clock::now() - started, 1s);
 }
 
+TEST(CoordinatorPoller, AKeptAnswerIsReadAgainUntilItIsNotA200) {
+  TestServer server([](const HttpRequest& r) {
+    return r.path == "/v1/summary" ? HttpReply{200, R"({"exitCode":0})"} : HttpReply{404, "{}"};
+  });
+  Answers answers;
+  CoordinatorPoller poller([&](const std::string& key) { answers(key); });
+  const std::string summary = server.url() + "/v1/summary", report = server.url() + "/v1/report";
+  EXPECT_FALSE(poller.call("perf/load", "GET", summary, "", true));
+  EXPECT_FALSE(poller.call("perf/load", "GET", report, "", true));
+  ASSERT_TRUE(answers.wait_for(2));
+  for (int i = 0; i < 3; ++i) {  // kept: the same answer, no new request
+    auto a = poller.call("perf/load", "GET", summary, "", true);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->first, 200);
+  }
+  auto not_found = poller.call("perf/load", "GET", report, "", true);
+  ASSERT_TRUE(not_found);
+  EXPECT_EQ(not_found->first, 404);
+  EXPECT_FALSE(poller.call("perf/load", "GET", report, "", true)) << "a 404 is not kept: asked again";
+  ASSERT_TRUE(poller.call("perf/load", "GET", summary, "", false)) << "read without keep: forgotten after";
+  EXPECT_FALSE(poller.call("perf/load", "GET", summary, "", true));
+  ASSERT_TRUE(answers.wait_for(4));
+  EXPECT_EQ(server.requests(), 4);
+}
+
 }  // namespace
 }  // namespace herd::op

@@ -200,12 +200,20 @@ json make_job(const json& testrun, const std::string& job_name, std::string_view
 }
 
 /// Runner environment that belongs to the coordinator's merged outputs
-/// (docs/observability.md#kubernetes): the remote-write settings and k6's feature flags.
+/// (docs/observability.md#kubernetes): the remote-write settings and k6's feature
+/// flags; and the web dashboard's, which only the coordinator serves and whose
+/// HTML report it writes (docs/operator.md, "HTML report and live dashboard").
 bool is_coordinator_env(const std::string& name) {
-  return name.starts_with("K6_PROMETHEUS_RW_") || name == "K6_FEATURES";
+  return name.starts_with("K6_PROMETHEUS_RW_") || name == "K6_FEATURES" || name.starts_with("K6_WEB_DASHBOARD");
 }
 
-/// K6_OUT's comma-separated outputs, split by launch::is_merged_output.
+/// Outputs of the merged data, the coordinator's alone: launch::is_merged_output's,
+/// and the web dashboard (one page, and one report, for the whole test).
+bool is_coordinator_output(std::string_view out) {
+  return launch::is_merged_output(out) || out.substr(0, out.find('=')) == "web-dashboard";
+}
+
+/// K6_OUT's comma-separated outputs, split by is_coordinator_output.
 std::pair<std::string, std::string> split_k6_out(const std::string& value) {
   std::string merged, others;
   std::size_t start = 0;
@@ -214,7 +222,7 @@ std::pair<std::string, std::string> split_k6_out(const std::string& value) {
     if (comma == std::string::npos) comma = value.size();
     std::string part = value.substr(start, comma - start);
     if (!part.empty()) {
-      std::string& into = launch::is_merged_output(part) ? merged : others;
+      std::string& into = is_coordinator_output(part) ? merged : others;
       into += (into.empty() ? "" : ",") + part;
     }
     start = comma + 1;
@@ -457,7 +465,7 @@ json coordinator_job(const json& testrun, const std::vector<std::string>& runner
   const std::vector<std::string> user = user_arguments(spec);
   for (auto& a : launch::runner_passthrough_args(user)) args.push_back(a);
   for (auto& out : launch::output_values(user)) {
-    if (!launch::is_merged_output(out)) continue;  // per-sample outputs: not the coordinator's
+    if (!is_coordinator_output(out)) continue;  // per-sample outputs: not the coordinator's
     args.push_back("--out");
     args.push_back(out);
   }

@@ -75,13 +75,15 @@ json initializer_job(const json& testrun, const JobSettings& settings);
 /// merged result is (the coordinator's log, the summary ConfigMap, the TestRun).
 std::string result_hint(const json& testrun, int index);
 /// Runner `index` (1-based) of spec.parallelism. Without the merged outputs
-/// (launch::is_merged_output) and their environment: --out is never passed to
-/// runners, and K6_PROMETHEUS_RW_*, K6_FEATURES and K6_OUT's merged outputs are
-/// left out of spec.runner.env (docs/observability.md#kubernetes).
+/// (launch::is_merged_output, and the web dashboard) and their environment:
+/// --out is never passed to runners, and K6_PROMETHEUS_RW_*, K6_FEATURES,
+/// K6_WEB_DASHBOARD* and K6_OUT's merged outputs are left out of
+/// spec.runner.env (docs/observability.md#kubernetes).
 json runner_job(const json& testrun, int index, const JobSettings& settings, const LoadZone* zone = nullptr);
 /// `runners`: "ip:port" of every runner in segment order. Gets the merged
-/// outputs of the user's arguments (`--out experimental-prometheus-rw`) and
-/// their environment from spec.runner.env (its own env wins a name clash).
+/// outputs of the user's arguments (`--out experimental-prometheus-rw`,
+/// `--out web-dashboard`) and their environment from spec.runner.env (its own
+/// env wins a name clash).
 ///
 /// Every pod loads the script, so the initializer and the coordinator also get
 /// spec.runner's image, env, envFrom, volumes and volumeMounts, their own

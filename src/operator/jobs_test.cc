@@ -402,4 +402,38 @@ TEST(Jobs, RunnersAreToldWhereTheMergedResultIs) {
   EXPECT_NE(result_hint(tr, 1).find("`kubectl -n perf describe testruns.k6.io load`"), std::string::npos);
 }
 
+// Issue #15: a k6-operator manifest's K6_WEB_DASHBOARD* in spec.runner.env (or
+// --out web-dashboard) is the coordinator's: one dashboard and one HTML report of
+// the merged data; no runner serves one or writes a report of its part.
+TEST(Jobs, TheWebDashboardAndItsReportAreTheCoordinators) {
+  json spec = base_spec();
+  spec["arguments"] = "--out web-dashboard=period=2s --out csv=/tmp/a.csv";
+  spec["runner"]["env"] = json::array({
+      json{{"name", "K6_WEB_DASHBOARD"}, {"value", "true"}},
+      json{{"name", "K6_WEB_DASHBOARD_EXPORT"}, {"value", "html-report.html"}},
+      json{{"name", "K6_OUT"}, {"value", "web-dashboard,csv=/tmp/b.csv"}},
+      json{{"name", "MY_VAR"}, {"value", "1"}},
+  });
+  json tr = testrun(spec);
+  const json runner = runner_job(tr, 1, JobSettings{}), init = initializer_job(tr, JobSettings{});
+  for (const json* job : {&runner, &init}) {
+    const json& c = container(*job);
+    for (const auto& e : c["env"]) EXPECT_FALSE(e["name"].get<std::string>().starts_with("K6_WEB_DASHBOARD")) << e;
+    EXPECT_EQ(env_named(c, "K6_OUT")["value"], "csv=/tmp/b.csv");
+    EXPECT_EQ(env_named(c, "MY_VAR")["value"], "1");
+  }
+  for (const auto& a : container(runner)["args"])  // the initializer's `herd inspect` gets every argument
+    EXPECT_EQ(a.get<std::string>().find("web-dashboard"), std::string::npos) << a;
+  const json coordinator = coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{});
+  const json& c = container(coordinator);
+  EXPECT_EQ(env_named(c, "K6_WEB_DASHBOARD")["value"], "true");
+  EXPECT_EQ(env_named(c, "K6_WEB_DASHBOARD_EXPORT")["value"], "html-report.html");
+  EXPECT_EQ(env_named(c, "K6_OUT")["value"], "web-dashboard");
+  auto args = c["args"].get<std::vector<std::string>>();
+  auto out = std::find(args.begin(), args.end(), "web-dashboard=period=2s");
+  ASSERT_NE(out, args.end());
+  EXPECT_EQ(*(out - 1), "--out");
+  EXPECT_EQ(std::find(args.begin(), args.end(), "csv=/tmp/a.csv"), args.end());
+}
+
 }  // namespace herd::op

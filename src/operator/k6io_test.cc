@@ -92,8 +92,8 @@ TEST_F(K6ioApi, AK6ioTestRunIsReconciledInItsOwnGroup) {
   std::vector<std::string> keys;
   ControllerOptions opts;
   opts.k6io = true;
-  opts.reconcile.http = [&](const std::string& key, const std::string&, const std::string&,
-                            const std::string&) -> std::optional<std::pair<long, std::string>> {
+  opts.reconcile.http = [&](const std::string& key, const std::string&, const std::string&, const std::string&,
+                            bool) -> std::optional<std::pair<long, std::string>> {
     keys.push_back(key);
     return std::pair<long, std::string>{404, ""};
   };
@@ -130,8 +130,8 @@ TEST_F(K6ioApi, AK6ioTestRunsSummaryAndStatusGoToK6io) {
   kids.coordinator = running("coordinator", "127.0.1.2");
   std::vector<std::string> keys;
   ReconcilerOptions opts;
-  opts.http = [&](const std::string& key, const std::string&, const std::string& url,
-                  const std::string&) -> std::optional<std::pair<long, std::string>> {
+  opts.http = [&](const std::string& key, const std::string&, const std::string& url, const std::string&,
+                  bool) -> std::optional<std::pair<long, std::string>> {
     keys.push_back(key);
     if (url.ends_with("/v1/summary")) {
       return std::pair<long, std::string>{

@@ -17,7 +17,9 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/yaml.h"
+#include "metrics/output_stream.h"
 #include "operator/jobs.h"
+#include "operator/report.h"
 #include "util/base64.h"
 #include "util/duration.h"
 #include "util/signals.h"
@@ -39,9 +41,12 @@ constexpr const char* kUsage =
     "  --timeout DURATION  give up (and clean up) after this long (default 1h)\n"
     "  --keep              keep the TestRun and its children at the end\n"
     "  --no-summary        do not print the merged summary\n"
+    "  --report FILE       write the test's HTML report (the web dashboard's export, made by the\n"
+    "                      coordinator and kept in the TestRun's ConfigMap) to FILE at the end\n"
     "  -q, --quiet         no progress lines\n"
     "Exit code: the test's, as herd run (0 passed, 99 thresholds failed, 97 runner lost,\n"
-    "107 script error, 105 interrupted); 1 for a cluster problem, 2 for a usage error.\n";
+    "107 script error, 105 interrupted); 1 for a cluster problem, or a passed test whose --report\n"
+    "could not be written; 2 for a usage error.\n";
 
 std::atomic<int> g_interrupted{0};
 
@@ -57,6 +62,23 @@ std::string read_file(const std::string& path, int code = 1) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+/// Writes `data` to `path`, replacing it atomically (a file beside it, renamed).
+void write_file(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
+    out << data;
+    out.close();
+    if (!out) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + why);
+  }
 }
 
 /// A DNS-1123 name from a file name plus a random suffix.
@@ -114,7 +136,7 @@ std::string progress_line(const json& tr) {
 }
 
 int run(const std::vector<std::string>& args) {
-  std::string input, ns, kubeconfig, name, timeout_text = "1h";
+  std::string input, ns, kubeconfig, name, timeout_text = "1h", report_path;
   int parallelism = 0;
   bool separate = false, keep = false, no_summary = false, quiet = false;
   std::vector<std::string> extra;
@@ -148,6 +170,9 @@ int run(const std::vector<std::string>& args) {
       separate = true;
     } else if (a == "--keep") {
       keep = true;
+    } else if (a == "--report") {
+      report_path = value();
+      if (report_path.empty()) throw std::invalid_argument("--report: want a file name");
     } else if (a == "--no-summary") {
       no_summary = true;
     } else if (a == "-q" || a == "--quiet") {
@@ -172,6 +197,10 @@ int run(const std::vector<std::string>& args) {
     throw std::invalid_argument("--timeout: " + std::string(e.what()));
   }
   if (timeout.count() <= 0) throw std::invalid_argument("--timeout: want a positive duration, got " + timeout_text);
+  if (!report_path.empty()) {  // as herd run checks K6_WEB_DASHBOARD_EXPORT: before the test
+    if (std::string why = metrics::unwritable_reason(report_path); !why.empty())
+      throw ExitError(104, "--report " + report_path + ": cannot write: " + why);
+  }
 
   kube::ClusterConfig cfg = kube::load_default(kubeconfig);
   if (ns.empty()) ns = cfg.namespace_;
@@ -226,6 +255,7 @@ int run(const std::vector<std::string>& args) {
     tr["spec"]["args"] = a;
   }
   if (!keep && !tr["spec"].contains("cleanup")) tr["spec"]["cleanup"] = "post";
+  if (!report_path.empty()) request_report(tr);
 
   // SIGINT/SIGTERM: delete the TestRun (unless --keep) and stop watching it.
   util::block_stop_signals();
@@ -327,6 +357,19 @@ int run(const std::vector<std::string>& args) {
     }
   }
   int code = exit_code_of(status);
+  if (!report_path.empty()) {
+    try {
+      json cm;
+      const json& r = status.value("report", json::object());
+      if (r.contains("configMap") && r["configMap"].is_string())
+        cm = client.get(kube::path_for("", "v1", "configmaps", ns, r["configMap"].get<std::string>()));
+      write_file(report_path, report_from(status, cm));
+      if (!quiet) std::fprintf(stderr, "herd kube: report written to %s\n", report_path.c_str());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "herd kube: error: --report %s: %s\n", report_path.c_str(), e.what());
+      if (code == 0) code = 1;  // as herd run when its report cannot be written
+    }
+  }
   std::string message = status.value("message", std::string());
   if (message.find("exit code") == std::string::npos) message += " (exit code " + std::to_string(code) + ")";
   std::fprintf(stderr, "herd kube: TestRun %s/%s %s: %s\n", ns.c_str(), name.c_str(),
@@ -354,6 +397,59 @@ json testrun_from_manifest(const json& manifest) {
   tr["kind"] = "TestRun";
   tr.erase("status");
   return tr;
+}
+
+void request_report(json& tr) {
+  json& spec = tr["spec"];
+  if (!spec.contains("runner") || !spec["runner"].is_object()) spec["runner"] = json::object();
+  json& env = spec["runner"]["env"];
+  if (!env.is_array()) env = json::array();
+  auto find = [&](const char* name) -> json* {
+    for (auto& e : env)
+      if (e.is_object() && e.value("name", std::string()) == name) return &e;
+    return nullptr;
+  };
+  auto value_of = [](const json* e) {
+    return e && e->contains("value") && (*e)["value"].is_string() ? (*e)["value"].get<std::string>() : std::string();
+  };
+  const std::string on = value_of(find("K6_WEB_DASHBOARD"));
+  if (on != "true" && on != "1") {
+    if (json* e = find("K6_WEB_DASHBOARD")) {
+      *e = json{{"name", "K6_WEB_DASHBOARD"}, {"value", "true"}};
+    } else {
+      env.push_back(json{{"name", "K6_WEB_DASHBOARD"}, {"value", "true"}});
+    }
+    if (!find("K6_WEB_DASHBOARD_PORT")) env.push_back(json{{"name", "K6_WEB_DASHBOARD_PORT"}, {"value", "-1"}});
+  }
+  if (json* e = find("K6_WEB_DASHBOARD_EXPORT"); !e || value_of(e).empty()) {
+    json entry = {{"name", "K6_WEB_DASHBOARD_EXPORT"}, {"value", "herd-report.html"}};
+    if (e)
+      *e = entry;
+    else
+      env.push_back(entry);
+  }
+}
+
+std::string report_from(const json& status, const json& configmap) {
+  if (!status.contains("report") || !status["report"].is_object()) {
+    throw std::runtime_error("the TestRun has no report: the coordinator wrote none (its log says why)");
+  }
+  const json& r = status["report"];
+  if (!r.contains("configMap")) {
+    throw std::runtime_error(r.value("message", std::string("the report was not stored")));
+  }
+  std::string key = r.value("key", std::string(kReportKey));
+  const json& binary = configmap.value("binaryData", json::object());
+  if (!binary.contains(key) || !binary[key].is_string()) {
+    throw std::runtime_error("the ConfigMap " + r["configMap"].get<std::string>() + " has no " + key);
+  }
+  std::string gz;
+  if (!util::base64_decode(binary[key].get<std::string>(), false, &gz)) {
+    throw std::runtime_error("the ConfigMap's " + key + " is not base64");
+  }
+  auto html = gunzip(gz);
+  if (!html) throw std::runtime_error("the ConfigMap's " + key + " is not valid gzip");
+  return *html;
 }
 
 int exit_code_of(const json& status) {

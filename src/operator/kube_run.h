@@ -20,6 +20,18 @@ int kube_main(const std::vector<std::string>& args);
 /// TestRun; every other field is kept. Throws std::invalid_argument naming the problem.
 nlohmann::json testrun_from_manifest(const nlohmann::json& manifest);
 
+/// `--report`: makes the TestRun's coordinator write the HTML report, through
+/// spec.runner.env as a k6-operator user would (the coordinator gets it, the
+/// runners do not): K6_WEB_DASHBOARD=true (with K6_WEB_DASHBOARD_PORT=-1, no
+/// server, unless the manifest turned the dashboard on itself) and
+/// K6_WEB_DASHBOARD_EXPORT=herd-report.html unless it names a file already.
+void request_report(nlohmann::json& testrun);
+
+/// The report a finished TestRun stored (status.report), decompressed, from
+/// `configmap` (the ConfigMap status.report.configMap names). Throws
+/// std::runtime_error saying why there is none.
+std::string report_from(const nlohmann::json& status, const nlohmann::json& configmap);
+
 /// Exit code for a finished/error TestRun status: status.exitCode when set, else from
 /// the Finished condition's reason: 107 for a script error or an invalid spec
 /// (InvalidParallelism included), 97 for a lost runner or runners never ready, 1 otherwise.

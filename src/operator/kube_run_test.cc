@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "operator/report.h"
+#include "util/base64.h"
+
 namespace herd::op {
 namespace {
 
@@ -40,6 +43,55 @@ TEST(KubeRunExitCode, UsageErrorsAreFoundBeforeTheCluster) {
   EXPECT_EQ(kube_main({"run", "t.js", "--parallelism", "99999999999"}), 2);
   EXPECT_EQ(kube_main({"run", "t.js", "--timeout", "soon"}), 2);
   EXPECT_EQ(kube_main({"run", "t.js", "--timeout", "0s"}), 2);
+}
+
+TEST(KubeRunReport, AsksTheCoordinatorForTheReportThroughRunnerEnv) {
+  nlohmann::json tr = {{"spec", {{"parallelism", 2}}}};
+  request_report(tr);
+  EXPECT_EQ(tr["spec"]["runner"]["env"],
+            (nlohmann::json::array({{{"name", "K6_WEB_DASHBOARD"}, {"value", "true"}},
+                                    {{"name", "K6_WEB_DASHBOARD_PORT"}, {"value", "-1"}},  // no server: only the report
+                                    {{"name", "K6_WEB_DASHBOARD_EXPORT"}, {"value", "herd-report.html"}}})));
+  // A manifest with the dashboard on and its own export path keeps both, and its server.
+  nlohmann::json own = {{"spec",
+                         {{"runner",
+                           {{"env",
+                             {{{"name", "K6_WEB_DASHBOARD"}, {"value", "true"}},
+                              {{"name", "K6_WEB_DASHBOARD_EXPORT"}, {"value", "/reports/r.html"}}}}}}}}};
+  nlohmann::json before = own;
+  request_report(own);
+  EXPECT_EQ(own, before);
+  // Turned off in the manifest: --report turns it on (no server), and names a file.
+  nlohmann::json off = {{"spec", {{"runner", {{"env", {{{"name", "K6_WEB_DASHBOARD"}, {"value", "false"}}}}}}}}};
+  request_report(off);
+  EXPECT_EQ(off["spec"]["runner"]["env"][0]["value"], "true");
+  EXPECT_EQ(off["spec"]["runner"]["env"].size(), 3u);
+}
+
+TEST(KubeRunReport, TheStoredReportDecompressedOrWhyThereIsNone) {
+  const std::string page = "<!doctype html><title>herd: test report</title>";
+  nlohmann::json status = {
+      {"report", {{"configMap", "load-summary"}, {"key", "report.html.gz"}, {"compressed", true}}}};
+  nlohmann::json cm = {{"binaryData", {{"report.html.gz", util::base64_encode(gzip(page))}}}};
+  EXPECT_EQ(report_from(status, cm), page);
+  auto why = [](const nlohmann::json& st, const nlohmann::json& c) {
+    try {
+      report_from(st, c);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(why(nlohmann::json::object(), cm).find("no report"), std::string::npos);
+  EXPECT_EQ(why({{"report", {{"message", "too large"}}}}, cm), "too large");
+  EXPECT_NE(why(status, nlohmann::json::object()).find("has no report.html.gz"), std::string::npos);
+  EXPECT_NE(why(status, {{"binaryData", {{"report.html.gz", util::base64_encode(page)}}}}).find("not valid gzip"),
+            std::string::npos);
+}
+
+TEST(KubeRunReport, AnUnwritableReportFileIsRefusedBeforeTheCluster) {
+  EXPECT_EQ(kube_main({"run", "t.js", "--report", "/nonexistent-dir/r.html"}), 104);
+  EXPECT_EQ(kube_main({"run", "t.js", "--report"}), 2);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "operator/k6io.h"
+#include "operator/report.h"
 #include "util/duration.h"
 
 namespace herd::op {
@@ -296,11 +297,19 @@ std::chrono::milliseconds TestRunReconciler::started() {
     return options_.poll;
   }
   // Answers still under way are read by the pass their arrival triggers.
-  if (auto summary_answer = coordinator_http("GET", "/v1/summary"); summary_answer && summary_answer->first == 200) {
+  // The summary's answer is kept (it no longer changes) while the report's is awaited.
+  if (auto summary_answer = coordinator_http("GET", "/v1/summary", "", true);
+      summary_answer && summary_answer->first == 200) {
     json summary = json::parse(summary_answer->second, nullptr, false);
     if (summary.is_object()) {
+      // The HTML report, if the test asked for one (404 if not): read before the coordinator is let go.
+      auto report = coordinator_http("GET", "/v1/report", "", true);
+      if (!report) {  // its answer brings the TestRun back
+        write_status();
+        return options_.poll;
+      }
       set_stage("stopped", "Stopped", "the runners have ended");
-      store_summary(summary);
+      store_summary(summary, *report);
       ms r = finish(summary);
       coordinator_http("PATCH", "/v1/status", kStopBody);  // ends its linger; nobody waits for the answer
       return r;
@@ -390,7 +399,7 @@ std::chrono::milliseconds TestRunReconciler::finish(const json& result) {
   return 0ms;
 }
 
-void TestRunReconciler::store_summary(const json& summary) {
+void TestRunReconciler::store_summary(const json& summary, const std::pair<long, std::string>& report) {
   const std::string cm_name = summary_configmap_name(tr_);
   json result = {{"result", summary.value("result", "")},
                  {"exitCode", summary.value("exitCode", -1)},
@@ -408,13 +417,40 @@ void TestRunReconciler::store_summary(const json& summary) {
               {{"summary.txt", summary.value("text", std::string())},
                {"summary.json", summary.value("data", json::object()).dump(2)},
                {"result.json", result.dump()}}}};
-  try {
-    client_.create(kube::path_for("", "v1", "configmaps", ns_), cm);
-  } catch (const kube::ApiError& e) {
-    if (!e.is_already_exists()) throw;
-    client_.replace(kube::path_for("", "v1", "configmaps", ns_, cm_name), cm);
+  ReportPlan plan = plan_report(tr_, cm, report, owner_reference(tr_));
+  auto put = [&](const json& configmap) {  // created, or replaced if it exists
+    try {
+      client_.create(kube::path_for("", "v1", "configmaps", ns_), configmap);
+    } catch (const kube::ApiError& e) {
+      if (!e.is_already_exists()) throw;
+      client_.replace(kube::path_for("", "v1", "configmaps", ns_, configmap["metadata"]["name"].get<std::string>()),
+                      configmap);
+    }
+  };
+  bool stored = false;
+  if (!plan.summary_binary.is_null()) {
+    try {  // the API server is the judge of what fits: a refused report leaves the summary alone
+      json with_report = cm;
+      with_report["binaryData"] = plan.summary_binary;
+      put(with_report);
+      stored = true;
+    } catch (const kube::ApiError& e) {
+      if (!e.is_invalid()) throw;
+      report_refused(plan, cm_name, e.what());
+    }
   }
+  if (!stored) put(cm);
   status_["summaryConfigMap"] = cm_name;
+  if (!plan.own_configmap.is_null()) {
+    try {
+      put(plan.own_configmap);
+    } catch (const kube::ApiError& e) {
+      if (!e.is_invalid()) throw;
+      report_refused(plan, plan.own_configmap["metadata"]["name"].get<std::string>(), e.what());
+    }
+  }
+  if (!plan.status.is_null()) status_["report"] = plan.status;
+  if (!plan.warning.empty()) events_.record(tr_, kube::kEventWarning, plan.warning_reason, plan.warning);
 }
 
 void TestRunReconciler::note_start(const json& start) {
@@ -593,9 +629,9 @@ std::string TestRunReconciler::coordinator_url(const std::string& path) const {
 
 std::optional<std::pair<long, std::string>> TestRunReconciler::coordinator_http(const std::string& method,
                                                                                 const std::string& path,
-                                                                                const std::string& body) {
+                                                                                const std::string& body, bool keep) {
   if (!options_.http) return std::nullopt;
-  return options_.http(testrun_key(tr_), method, coordinator_url(path), body);
+  return options_.http(testrun_key(tr_), method, coordinator_url(path), body, keep);
 }
 
 }  // namespace herd::op

@@ -32,9 +32,10 @@ namespace herd::op {
 /// A non-blocking HTTP call to a coordinator for the TestRun `key`
 /// ("namespace/name"; "k6.io:namespace/name" for a k6.io one): {status, body}
 /// (status 0 = no answer) when the answer is there, nullopt while it is under
-/// way (the TestRun is reconciled again when it arrives). See CoordinatorPoller.
+/// way (the TestRun is reconciled again when it arrives). `keep`: a 200 answer
+/// stays readable by later calls (CoordinatorPoller::call).
 using HttpCall = std::function<std::optional<std::pair<long, std::string>>(
-    const std::string& key, const std::string& method, const std::string& url, const std::string& body)>;
+    const std::string& key, const std::string& method, const std::string& url, const std::string& body, bool keep)>;
 
 struct ReconcilerOptions {
   JobSettings jobs;
@@ -93,7 +94,9 @@ class TestRunReconciler {
 
   ms fail(const std::string& reason, const std::string& message);
   ms finish(const nlohmann::json& result);  ///< from /v1/summary or the coordinator's result file
-  void store_summary(const nlohmann::json& summary);
+  /// The <name>-summary ConfigMap, and the HTML report (`report`: the answer to
+  /// GET /v1/report) beside it or in <name>-report (operator/report.h).
+  void store_summary(const nlohmann::json& summary, const std::pair<long, std::string>& report);
   void note_start(const nlohmann::json& start);  ///< status.startSkew and the operator's log line
   /// Changes the stage with one event: Warning for "error", or when `warning`.
   void set_stage(const std::string& stage, const std::string& reason, const std::string& message, bool warning = false);
@@ -111,7 +114,7 @@ class TestRunReconciler {
   bool cleanup_wanted() const;
   std::string coordinator_url(const std::string& path) const;
   std::optional<std::pair<long, std::string>> coordinator_http(const std::string& method, const std::string& path,
-                                                               const std::string& body = "");
+                                                               const std::string& body = "", bool keep = false);
 
   const kube::Client& client_;
   kube::EventRecorder& events_;
