@@ -114,16 +114,16 @@ Canonical canonical(const metrics::Snapshot& s) {
 }
 
 TEST(MergeOrder, AnyOrderGivesTheSameMergedSummaryBucketForBucket) {
-  for (std::uint64_t seed : {1u, 7u, 42u, 1234u, 99991u}) {
+  for (std::uint64_t seed : {1u, 42u, 99991u}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::vector<metrics::Snapshot> parts;
-    for (std::uint64_t r = 0; r < 24; ++r) parts.push_back(runner_snapshot(seed * 1000 + r));
+    for (std::uint64_t r = 0; r < 16; ++r) parts.push_back(runner_snapshot(seed * 1000 + r));
     std::vector<const metrics::Snapshot*> order;
     for (auto& p : parts) order.push_back(&p);
     const Canonical want = canonical(merge_snapshots(order));
     ASSERT_GT(want.states.size(), 20u);
     std::mt19937_64 rng(seed);
-    for (int perm = 0; perm < 20; ++perm) {
+    for (int perm = 0; perm < 10; ++perm) {
       std::shuffle(order.begin(), order.end(), rng);
       metrics::Snapshot got_s = merge_snapshots(order);
       const Canonical got = canonical(got_s);
@@ -137,12 +137,12 @@ TEST(MergeOrder, AnyOrderGivesTheSameMergedSummaryBucketForBucket) {
       ASSERT_EQ(got.trend_sums.size(), want.trend_sums.size());
       for (auto& [k, v] : want.trend_sums) EXPECT_NEAR(got.trend_sums.at(k), v, 1e-9 * (1 + std::fabs(v))) << k;
       // And what the summary shows from it: percentiles of the merged trend.
+      const metrics::Snapshot rev = merge_snapshots({order.rbegin(), order.rend()});
       auto id_got = got_s.find("http_req_duration");
-      auto id_want = merge_snapshots({order.rbegin(), order.rend()}).find("http_req_duration");
-      ASSERT_TRUE(id_got && id_want);
+      auto id_rev = rev.find("http_req_duration");
+      ASSERT_TRUE(id_got && id_rev);
       for (double p : {50.0, 90.0, 95.0, 99.0})
-        EXPECT_EQ(got_s.aggregate(*id_got).trend.percentile(p),
-                  merge_snapshots({order.rbegin(), order.rend()}).aggregate(*id_want).trend.percentile(p));
+        EXPECT_EQ(got_s.aggregate(*id_got).trend.percentile(p), rev.aggregate(*id_rev).trend.percentile(p));
     }
   }
 }
@@ -151,7 +151,7 @@ TEST(MergeOrder, TotalsAreExact) {
   std::vector<metrics::Snapshot> parts;
   double want_reqs = 0;
   std::uint64_t want_count = 0;
-  for (std::uint64_t r = 0; r < 200; ++r) {
+  for (std::uint64_t r = 0; r < 60; ++r) {
     parts.push_back(runner_snapshot(r));
     want_reqs += parts.back().aggregate(*parts.back().find("http_reqs")).sum;
     want_count += parts.back().aggregate(*parts.back().find("http_req_duration")).trend.count();
@@ -163,7 +163,7 @@ TEST(MergeOrder, TotalsAreExact) {
   auto m = merge_snapshots(order);
   EXPECT_EQ(m.aggregate(*m.find("http_reqs")).sum, want_reqs);
   EXPECT_EQ(m.aggregate(*m.find("http_req_duration")).trend.count(), want_count);
-  EXPECT_EQ(m.generators.size(), 200u);
+  EXPECT_EQ(m.generators.size(), 60u);
 }
 
 }  // namespace
