@@ -30,6 +30,7 @@ if [[ -x /usr/bin/prometheus && -x /usr/bin/influxd ]]; then
 else
   echo "outputs.sh skipped: /usr/bin/prometheus or /usr/bin/influxd missing" >&2
 fi
+timeout 900 "$B/scale.sh" --runners "100 1000" --repeats 5 --window 5 --json "$OUT/scale.json" >&2 || echo "scale.sh failed" >&2  # coordinator at scale (issue #17)
 L_SOAK=$(cut -d' ' -f1 /proc/loadavg)
 if [[ -n $SOAK ]]; then
   d=$SOAK; case $d in *m) s=$(( ${d%m} * 60 )) ;; *) s=${d%s} ;; esac

@@ -287,7 +287,11 @@ void Sim::build() {
     listen_of_[r.listen.get()] = i;
   }
   std::string list;
-  for (auto& r : runners_) list += (list.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(r.port);
+  for (auto& r : runners_) {
+    if (!list.empty()) list += ',';
+    list += "127.0.0.1:";
+    list += std::to_string(r.port);
+  }
   std::ofstream(o_.addresses_file) << list << "\n";
   if (!o_.expect_file.empty()) {
     metrics::Snapshot all;
