@@ -739,6 +739,7 @@ struct Coordinator::Impl {
       std::string note = publish_metrics(rep.merged, true);
       if (!note.empty()) opts.summary.notes.push_back(note);
       if (std::string line = start_note(rep.start); !line.empty()) opts.summary.coordinator_notes.push_back(line);
+      if (std::string line = clock_note(rep.start); !line.empty()) opts.summary.coordinator_notes.push_back(line);
       rep.summary_data =
           metrics::build_summary_data(rep.merged, opts.thresholds, results, test_duration, opts.summary, rep.partial);
       opts.summary.blocks.push_back(metrics::generator_health_block(rep.merged.generators));

@@ -111,14 +111,17 @@ std::string start_note(const json& start) {
       !start["runners"].is_number_unsigned())
     return "";
   auto n = start["runners"].get<std::size_t>();
-  std::string line = "start skew: " + metrics::format_duration_ms(start["skewMs"].get<double>()) + " across " +
-                     std::to_string(n) + (n == 1 ? " runner" : " runners");
+  return "start skew: " + metrics::format_duration_ms(start["skewMs"].get<double>()) + " across " + std::to_string(n) +
+         (n == 1 ? " runner" : " runners");
+}
+
+std::string clock_note(const json& start) {
   // "start at T": the skew is on the runners' own clocks; their estimated offset from the coordinator's.
-  if (start.value("method", "") == "start-at" && start.contains("clockOffsetMaxMs") &&
-      start["clockOffsetMaxMs"].is_number())
-    line += " (started at an agreed instant; runner clock offsets up to " +
-            metrics::format_duration_ms(start["clockOffsetMaxMs"].get<double>()) + ", estimated)";
-  return line;
+  if (!start.is_object() || start.value("method", "") != "start-at" || !start.contains("clockOffsetMaxMs") ||
+      !start["clockOffsetMaxMs"].is_number())
+    return "";
+  return "started at an agreed instant; runner clock offsets up to " +
+         metrics::format_duration_ms(start["clockOffsetMaxMs"].get<double>()) + " (estimated)";
 }
 
 std::string shorten(const std::string& text, std::size_t max_bytes) {
