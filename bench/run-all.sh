@@ -32,6 +32,7 @@ else
   echo "outputs.sh skipped: /usr/bin/prometheus or /usr/bin/influxd missing" >&2
 fi
 L_DASH=$(cut -d' ' -f1 /proc/loadavg); timeout 300 "$B/dashboard.sh" --duration 5 --repeats 5 --json "$OUT/dashboard.json" >&2 || echo "dashboard.sh failed" >&2
+timeout 900 "$B/scale.sh" --runners "100 1000" --repeats 5 --window 5 --json "$OUT/scale.json" >&2 || echo "scale.sh failed" >&2  # coordinator at scale (issue #17)
 L_SOAK=$(cut -d' ' -f1 /proc/loadavg)
 if [[ -n $SOAK ]]; then
   d=$SOAK; case $d in *m) s=$(( ${d%m} * 60 )) ;; *) s=${d%s} ;; esac

@@ -527,6 +527,11 @@ struct ControlServer::State {
     a["tainted"] = s.tainted;
     if (s.exit_code) a["exit-code"] = *s.exit_code;
     if (!s.abort_reason.empty()) a["abort-reason"] = s.abort_reason;
+    if (s.started_at_us > 0) a["started-at-us"] = s.started_at_us;
+    // This runner's clock when it answered: the coordinator estimates the clock offset from it.
+    a["clock-us"] =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     return json{{"data", {{"type", "status"}, {"id", "default"}, {"attributes", std::move(a)}}}};
   }
 
@@ -570,8 +575,9 @@ struct ControlServer::State {
       return std::string(key) + " must be a non-negative integer";
     };
     for (auto e : {get_bool("paused", p.paused), get_bool("stopped", p.stopped), get_count("vus", p.vus),
-                   get_count("vus-max", p.vus_max)})
+                   get_count("vus-max", p.vus_max), get_count("start-at-us", p.start_at_us)})
       if (e) return bad(*e);
+    if (p.start_at_us && !(p.paused && !*p.paused)) return bad("start-at-us needs \"paused\": false");
     if (auto e = handler.patch_status(p)) return error_response(400, "Invalid status change", *e);
     return status_response();
   }

@@ -76,6 +76,9 @@ struct StatusInfo {
   /// so that a coordinator learns how a lingering runner finished.
   std::optional<int> exit_code;
   std::string abort_reason;
+  /// herd extension ("started-at-us"): when the test started running, unix
+  /// microseconds on this runner's clock; 0 = not yet.
+  std::int64_t started_at_us = 0;
 };
 
 /// PATCH /v1/status: only the fields present in the request are set.
@@ -84,6 +87,9 @@ struct StatusPatch {
   std::optional<std::int64_t> vus;      ///< >= 0 (checked by the server)
   std::optional<std::int64_t> vus_max;  ///< >= 0 (checked by the server)
   std::optional<bool> stopped;
+  /// herd extension ("start-at-us", only with paused: false): start at this
+  /// instant, unix microseconds on the runner's clock, rather than at once.
+  std::optional<std::int64_t> start_at_us;
 };
 
 /// Thrown by a handler method to answer with `status` (4xx/5xx; anything else

@@ -57,6 +57,25 @@ TEST_F(ControlServerTest, PatchPauseAndResume) {
   EXPECT_EQ(h.patches[1].paused, std::optional<bool>(false));
 }
 
+// "start at T" (issue #17): the instant reaches the handler; the status
+// tells the runner's clock (for the coordinator's clock-offset estimate).
+TEST_F(ControlServerTest, PatchResumeWithStartAt) {
+  auto r = http(nullptr, "PATCH", base + "/v1/status", R"({"data":{"attributes":{"paused":true}}})");
+  ASSERT_EQ(r.code, 200) << r.body;
+  EXPECT_FALSE(h.patches[0].start_at_us);
+  r = http(nullptr, "PATCH", base + "/v1/status",
+           R"({"data":{"attributes":{"paused":false,"start-at-us":1700000000123456}}})");
+  ASSERT_EQ(r.code, 200) << r.body;
+  ASSERT_EQ(h.patch_count(), 2u);
+  EXPECT_EQ(h.patches[1].start_at_us, std::optional<std::int64_t>(1700000000123456));
+  const auto now_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  ASSERT_TRUE(r.j()["data"]["attributes"]["clock-us"].is_number_integer()) << r.body;
+  EXPECT_NEAR(static_cast<double>(r.j()["data"]["attributes"]["clock-us"].get<std::int64_t>()),
+              static_cast<double>(now_us), 5e6);
+}
+
 TEST_F(ControlServerTest, PatchResumeRunningTestIs400WithHandlerMessage) {
   auto r = http(nullptr, "PATCH", base + "/v1/status", R"({"data":{"attributes":{"paused":false}}})");
   expect_error(r, 400, "test is not paused");
@@ -99,6 +118,9 @@ TEST_F(ControlServerTest, PatchTypeErrorsAre400AndNeverReachHandler) {
       R"({"data":{"attributes":{"vus-max":18446744073709551615}}})",
       R"({"data":{"attributes":{"paused":"yes"}}})",
       R"({"data":{"attributes":{"stopped":1}}})",
+      R"({"data":{"attributes":{"start-at-us":1700000000000000}}})",
+      R"({"data":{"attributes":{"paused":false,"start-at-us":"soon"}}})",
+      R"({"data":{"attributes":{"paused":false,"start-at-us":-5}}})",
       R"({"data":{"attributes":[]}})",
       R"({"data":{"type":"metrics","attributes":{}}})",
       R"({"paused":true})",

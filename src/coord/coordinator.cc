@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <mutex>
@@ -22,7 +23,6 @@ namespace {
 constexpr int kPausedBeforeRun = 4;
 constexpr int kEnded = 9;
 const char* const kStopBody = R"({"data":{"type":"status","id":"default","attributes":{"stopped":true}}})";
-const char* const kResumeBody = R"({"data":{"type":"status","id":"default","attributes":{"paused":false}}})";
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -48,8 +48,12 @@ struct Coordinator::Impl {
     /// time after a signal (or is stuck in setup()); its last results count.
     bool abandoned = false;
     bool stop_sent = false;
-    bool released = false;  ///< ended, and its linger ended by us
-    bool poll_ok = false;   ///< the last poll_all() got its answers
+    bool released = false;           ///< ended, and its linger ended by us
+    bool poll_ok = false;            ///< the last poll_all() got its answers
+    std::int64_t started_at_us = 0;  ///< its "started-at-us" (its own clock), 0 = not reported
+    std::int64_t clock_us = 0;       ///< its "clock-us" in the last status answer
+    double offset_ms = 0;            ///< its clock minus ours, estimated at the start
+    double rtt_ms = 0;               ///< the warm-up request's round trip
     bool gone() const { return lost || abandoned; }
     bool ended() const { return status == kEnded && exit_code.has_value(); }
   };
@@ -153,6 +157,9 @@ struct Coordinator::Impl {
       if (a.contains("exit-code") && a["exit-code"].is_number_integer()) r.exit_code = a["exit-code"].get<int>();
       if (a.contains("abort-reason") && a["abort-reason"].is_string())
         r.abort_reason = a["abort-reason"].get<std::string>();
+      if (a.contains("started-at-us") && a["started-at-us"].is_number_integer())
+        r.started_at_us = a["started-at-us"].get<std::int64_t>();
+      if (a.contains("clock-us") && a["clock-us"].is_number_integer()) r.clock_us = a["clock-us"].get<std::int64_t>();
       return true;
     } catch (const std::exception& e) {
       r.last_error = std::string("bad status response: ") + e.what();
@@ -462,12 +469,37 @@ struct Coordinator::Impl {
     return true;
   }
 
-  /// Resumes every runner at the same instant (one batch of PATCHes on warm
-  /// connections). Returns false if one refused.
+  /// Resumes every runner at one agreed instant ("start at T"): a warm-up
+  /// GET on every keep-alive connection measures each runner's round trip and
+  /// clock offset; then one batch of PATCHes {"paused":false,"start-at-us":T}
+  /// with T = now + a margin sized to how long the warm-up batch took, and
+  /// each runner sleeps until T on its own clock. The skew is the spread of
+  /// the start instants the runners report ("started-at-us"); runners that do
+  /// not report one (older ones start at the PATCH) fall back to the spread of
+  /// the PATCHes' completions. Returns false if one refused.
   bool resume_all() {
     std::vector<Runner*> all = driven();
-    call_each(all, "GET", "/v1/status", opts.request_timeout);  // warm: the PATCHes need no connect
-    auto res = call_each(all, "PATCH", "/v1/status", opts.request_timeout, kResumeBody);
+    const auto warm_t0 = now();
+    const std::int64_t warm_wall0 = wall_us();
+    auto warm = call_each(all, "GET", "/v1/status", opts.request_timeout);  // the PATCHes need no connect
+    Clock::duration warm_took{0};
+    for (std::size_t k = 0; k < all.size(); ++k) {
+      Runner& r = *all[k];
+      r.clock_us = 0;
+      if (warm[k].status == 200) parse_status(r, warm[k].response);
+      r.rtt_ms = std::chrono::duration<double, std::milli>(warm[k].done - warm_t0).count();
+      warm_took = std::max(warm_took, warm[k].done - warm_t0);
+      // Its clock at the answer, against the middle of our send and receive.
+      if (r.clock_us > 0) r.offset_ms = static_cast<double>(r.clock_us - warm_wall0) / 1000.0 - r.rtt_ms / 2;
+    }
+    // Room for the batch to reach every runner before T (the warm-up batch
+    // took as long as this one will), within [20 ms, 2 s].
+    auto margin = std::clamp<Clock::duration>(2 * warm_took + 10ms, 20ms, 2s);
+    const std::int64_t start_at = wall_us() + std::chrono::duration_cast<std::chrono::microseconds>(margin).count();
+    const auto start_steady = now() + margin;
+    std::string body = R"({"data":{"type":"status","id":"default","attributes":{"paused":false,"start-at-us":)" +
+                       std::to_string(start_at) + "}}}";
+    auto res = call_each(all, "PATCH", "/v1/status", opts.request_timeout, body);
     bool ok = true;
     std::vector<Clock::time_point> done;
     for (std::size_t k = 0; k < all.size(); ++k) {
@@ -478,12 +510,53 @@ struct Coordinator::Impl {
       }
     }
     auto [mn, mx] = std::minmax_element(done.begin(), done.end());
-    rep.start_skew_ms = std::chrono::duration<double, std::milli>(*mx - *mn).count();
+    double patch_spread_ms = std::chrono::duration<double, std::milli>(*mx - *mn).count();
+    bool late = *mx > start_steady;  // some PATCH arrived after T: the margin was too short
+    start_time = late ? *mn : start_steady;
+    // The runners' own start instants, once they are past T (bounded: 1 s).
+    std::vector<std::int64_t> started;
+    if (ok) {
+      client->wait_until(start_steady + 2ms);
+      for (int round = 0; round < 10 && !stop_pending(); ++round) {
+        auto st = call_each(all, "GET", "/v1/status", opts.request_timeout, "", true);
+        started.clear();
+        for (std::size_t k = 0; k < all.size(); ++k)
+          if (st[k].status == 200 && parse_status(*all[k], st[k].response) && all[k]->started_at_us > 0)
+            started.push_back(all[k]->started_at_us);
+        if (started.size() == all.size() || started.empty()) break;
+        client->wait_until(now() + 100ms);
+      }
+    }
+    double offset_max = 0, rtt_max = 0;
+    for (Runner* r : all) {
+      offset_max = std::max(offset_max, std::fabs(r->offset_ms));
+      rtt_max = std::max(rtt_max, r->rtt_ms);
+    }
+    const bool at_t = !started.empty() && started.size() == all.size();
+    if (at_t) {
+      auto [smn, smx] = std::minmax_element(started.begin(), started.end());
+      rep.start_skew_ms = static_cast<double>(*smx - *smn) / 1000.0;
+    } else {
+      rep.start_skew_ms = patch_spread_ms;
+    }
     rep.start = start_info(all.size(), rep.start_skew_ms);
+    rep.start["method"] = at_t ? "start-at" : "patch";
+    rep.start["marginMs"] = std::chrono::duration<double, std::milli>(margin).count();
+    rep.start["patchSpreadMs"] = patch_spread_ms;
+    rep.start["clockOffsetMaxMs"] = std::round(offset_max * 1000) / 1000;
+    rep.start["rttMaxMs"] = std::round(rtt_max * 1000) / 1000;
+    if (late)
+      warn("some runners got the start after the agreed instant (margin " + std::to_string(margin / 1ms) +
+           " ms too short)");
     if (opts.control) opts.control->set_start(rep.start);
-    start_time = *mn;
     for (auto& r : runners) r->last_ok = now();
     return ok;
+  }
+
+  /// Our wall clock (unix µs): the runners' "start at T" instant is on the wall clock.
+  static std::int64_t wall_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
 
   metrics::Snapshot merged() const {
@@ -670,6 +743,7 @@ struct Coordinator::Impl {
       std::string note = publish_metrics(rep.merged, true);
       if (!note.empty()) opts.summary.notes.push_back(note);
       if (std::string line = start_note(rep.start); !line.empty()) opts.summary.coordinator_notes.push_back(line);
+      if (std::string line = clock_note(rep.start); !line.empty()) opts.summary.coordinator_notes.push_back(line);
       rep.summary_data =
           metrics::build_summary_data(rep.merged, opts.thresholds, results, test_duration, opts.summary, rep.partial);
       opts.summary.blocks.push_back(metrics::generator_health_block(rep.merged.generators));

@@ -115,6 +115,15 @@ std::string start_note(const json& start) {
          (n == 1 ? " runner" : " runners");
 }
 
+std::string clock_note(const json& start) {
+  // "start at T": the skew is on the runners' own clocks; their estimated offset from the coordinator's.
+  if (!start.is_object() || start.value("method", "") != "start-at" || !start.contains("clockOffsetMaxMs") ||
+      !start["clockOffsetMaxMs"].is_number())
+    return "";
+  return "started at an agreed instant; runner clock offsets up to " +
+         metrics::format_duration_ms(start["clockOffsetMaxMs"].get<double>()) + " (estimated)";
+}
+
 std::string shorten(const std::string& text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) return text;
   std::string suffix = " [... " + std::to_string(text.size()) + " more bytes]";  // an upper bound on its length

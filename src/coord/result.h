@@ -55,6 +55,9 @@ struct ResultInput {
 /// serve it: {"runners":N,"skewMs":x}; `skew_ms` (the spread of the resume
 /// moments) is rounded to the microsecond.
 nlohmann::json start_info(std::size_t runners, double skew_ms);
+/// The summary's second COORDINATOR line after "start at T": "started at an
+/// agreed instant; runner clock offsets up to 357µs (estimated)"; "" otherwise.
+std::string clock_note(const nlohmann::json& start);
 
 /// The summary's line for start_info's object: "start skew: 1.23ms across 4
 /// runners"; "" when `start` is not such an object.

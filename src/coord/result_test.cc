@@ -141,6 +141,12 @@ TEST(StartInfo, RoundsTheSkewAndNamesTheRunners) {
   EXPECT_EQ(start_note(start_info(1, 0)), "start skew: 0s across 1 runner");
   EXPECT_EQ(start_note(start_info(3, 0.0125)), "start skew: 13µs across 3 runners");
   EXPECT_EQ(start_note(json()), "");
+  json at = start_info(4, 1.2345);
+  at["method"] = "start-at";
+  at["clockOffsetMaxMs"] = 0.357;
+  EXPECT_EQ(start_note(at), "start skew: 1.24ms across 4 runners") << "the skew line keeps its shape";
+  EXPECT_EQ(clock_note(at), "started at an agreed instant; runner clock offsets up to 357µs (estimated)");
+  EXPECT_EQ(clock_note(s), "") << "no line when the runners started at the PATCH";
   EXPECT_EQ(start_note(json{{"skewMs", "1"}, {"runners", 2}}), "");
   ResultInput in = sample_input();
   EXPECT_TRUE(build_result(in)["start"].is_null()) << "not released: null";

@@ -17,6 +17,7 @@ api::StatusInfo Engine::Impl::ApiHandler::status() {
   st.running = st.status == api::ExecutionStatus::kRunning;
   st.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(impl.elapsed());
   if (impl.final_exit_code.load() >= 0) st.exit_code = impl.final_exit_code.load();
+  st.started_at_us = impl.started_at_us.load();
   {
     std::lock_guard<std::mutex> g(impl.abort_mu);
     st.abort_reason = impl.abort_reason;
@@ -49,6 +50,11 @@ std::optional<std::string> Engine::Impl::ApiHandler::patch_status(const api::Sta
   if (p.paused && !*p.paused && impl.api_setup_running.load())
     return std::string("setup() is still running (POST /v1/setup): resume after it returned");
   if (p.stopped && !*p.stopped && impl.stop_code.load() >= 0) return std::string("a stopped test cannot be restarted");
+  // A start far ahead of this runner's clock is a clock problem, not a plan: refused.
+  constexpr std::int64_t kMaxStartAheadUs = 60'000'000;
+  if (p.start_at_us && *p.start_at_us - unix_us() > kMaxStartAheadUs)
+    return "start-at-us is " + std::to_string((*p.start_at_us - unix_us()) / 1000) +
+           " ms ahead of this runner's clock (at most 60 s): are the clocks in sync?";
   if (p.stopped && *p.stopped && impl.final_exit_code.load() >= 0) {
     // A lingering runner: this ends the linger.
     std::lock_guard<std::mutex> g(impl.pause_mu);
@@ -71,6 +77,7 @@ std::optional<std::string> Engine::Impl::ApiHandler::patch_status(const api::Sta
   }
   if (p.paused && !*p.paused) {
     std::lock_guard<std::mutex> g(impl.pause_mu);
+    impl.start_at_us = p.start_at_us.value_or(0);
     impl.paused = false;
     impl.pause_cv.notify_all();
   }

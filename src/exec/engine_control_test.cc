@@ -190,5 +190,43 @@ export default function () {}
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
 }
 
+std::int64_t unix_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "start at T" (issue #17): a resume with start-at-us starts the run at T on
+// this process's clock, not at the PATCH; /v1/status reports the start instant.
+TEST(EngineControl, ResumeWithStartAtStartsAtTheAgreedInstant) {
+  ScriptFile script(R"(
+export const options = { paused: true, iterations: 1 };
+export default function () {}
+)");
+  Engine engine(config(script));
+  api::ControlHandler& ctl = engine.control();
+  std::int64_t at = 0;
+  std::thread starter([&] {
+    while (ctl.status().status != api::ExecutionStatus::kPausedBeforeRun)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_EQ(ctl.status().started_at_us, 0);
+    api::StatusPatch far;
+    far.paused = false;
+    far.start_at_us = unix_now_us() + 120'000'000;  // 2 min ahead: a clock problem, refused
+    auto err = far.start_at_us ? ctl.patch_status(far) : std::nullopt;
+    EXPECT_TRUE(err && err->find("ahead of this runner's clock") != std::string::npos) << err.value_or("(accepted)");
+    api::StatusPatch resume;
+    resume.paused = false;
+    at = unix_now_us() + 400'000;
+    resume.start_at_us = at;
+    EXPECT_FALSE(ctl.patch_status(resume));
+  });
+  RunResult r = engine.run();
+  starter.join();
+  EXPECT_EQ(r.exit_code, 0) << r.error;
+  const std::int64_t started = ctl.status().started_at_us;
+  EXPECT_GE(started, at) << "started before the agreed instant";
+  EXPECT_LT(started, at + 300'000) << "started long after the agreed instant";
+}
+
 }  // namespace
 }  // namespace herd::exec

@@ -206,7 +206,11 @@ struct Engine::Impl {
   std::atomic<bool> api_setup_running{false};
   std::mutex pause_mu;
   std::condition_variable pause_cv;
-  bool paused = false;          ///< guarded by pause_mu
+  bool paused = false;  ///< guarded by pause_mu
+  /// PATCH {"paused":false,"start-at-us":T}: the run starts at T (unix µs), 0 = at once.
+  std::atomic<std::int64_t> start_at_us{0};
+  /// When the run started (unix µs), 0 = not yet: /v1/status "started-at-us".
+  std::atomic<std::int64_t> started_at_us{0};
   bool setup_provided = false;  ///< setup data came through the API (guarded by setup_mu)
   std::mutex setup_mu;          ///< guards setup_json against API calls
   std::mutex workers_mu;        ///< guards `workers` against the API thread

@@ -151,6 +151,11 @@ RunResult Engine::Impl::run_all() {
     set_status(api::ExecutionStatus::kPausedBeforeRun);
     std::unique_lock<std::mutex> lk(pause_mu);
     pause_cv.wait(lk, [this] { return !paused || stop_code.load() >= 0; });
+    // "start at T" (the coordinator's start barrier): sleep until T on this
+    // runner's own clock; a stop ends the wait.
+    if (std::int64_t at = start_at_us.load(); at > 0 && stop_code.load() < 0)
+      pause_cv.wait_until(lk, std::chrono::system_clock::time_point(std::chrono::microseconds(at)),
+                          [this] { return stop_code.load() >= 0; });
   }
 
   // setup()
@@ -185,6 +190,7 @@ RunResult Engine::Impl::run_all() {
   }
 
   test_start = Clock::now();
+  started_at_us = unix_us();
   run.stats.start = test_start.load();
   start_health();
   set_status(api::ExecutionStatus::kRunning);
