@@ -146,7 +146,7 @@ std::vector<MethodInfo> Protos::load(const std::vector<std::string>& import_path
   std::vector<std::string> includes;
   auto absolute = [&](const std::string& p) {
     fs::path q(p);
-    return (q.is_absolute() ? q : fs::path(base_dir) / q).lexically_normal().string();
+    return fs::absolute(q.is_absolute() ? q : fs::path(base_dir) / q).lexically_normal().string();
   };
   for (const auto& p : import_paths) includes.push_back(absolute(p));
   includes.push_back(absolute(base_dir.empty() ? "." : base_dir));

@@ -2,6 +2,8 @@
 // (src/target/grpc_service.h, libgrpc++ with server reflection), started
 // in-process on a free loopback port: unary, streams, deadlines, metadata,
 // error statuses, reflection, protosets and the errors of bad peers and files.
+#include <gmock/gmock.h>
+
 #include "harness.h"
 #include "target/grpc_service.h"
 
@@ -36,7 +38,7 @@ import { Client, StatusOK, StatusNotFound, StatusDeadlineExceeded } from 'k6/net
 import { check } from 'k6';
 const client = new Client();
 const methods = client.load(['protos'], 'grpc_demo.proto');
-export const options = { iterations: 1, thresholds: { 'grpc_req_duration{rpc_type:unary}': ['count==4'] } };
+export const options = { iterations: 1, thresholds: { 'grpc_req_duration{rpc_type:unary}': ['max<10000'] } };
 export default function () {
   client.connect(__ENV.GRPC_ADDR, { plaintext: true, timeout: '5s' });
   const ok = client.invoke('herd.demo.Demo/Echo', { text: 'hello', tags: [] },
@@ -63,7 +65,7 @@ export default function () {
   });
 }
 )JS",
-                 &r);
+                 &r, {"--summary-trend-stats", "avg,max,count"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_ALL_CHECKS_PASS(exp, r, 10);
   EXPECT_EQ(metric_value(exp, "grpc_req_duration", "count"), 4) << r;
@@ -141,7 +143,7 @@ export default function () {
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_ALL_CHECKS_PASS(exp, r, 4);
   EXPECT_EQ(metric_value(exp, "grpc_streams", "count"), 4) << r;
-  EXPECT_EQ(metric_value(exp, "grpc_streams_msgs_sent", "count"), 8) << r;
+  EXPECT_EQ(metric_value(exp, "grpc_streams_msgs_sent", "count"), 7) << r;
   EXPECT_EQ(metric_value(exp, "grpc_streams_msgs_received", "count"), 6) << r;
 }
 
@@ -248,7 +250,9 @@ TEST_F(GrpcTest, GracefulStopCancelsOpenStreams) {
 import { Client, Stream } from 'k6/net/grpc';
 const client = new Client();
 client.load(['protos'], 'grpc_demo.proto');
-export const options = { vus: 2, duration: '1s', gracefulStop: '500ms' };
+export const options = {
+  scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '1s', gracefulStop: '500ms' } },
+};
 export default function () {
   client.connect(__ENV.GRPC_ADDR, { plaintext: true });
   const s = new Stream(client, 'herd.demo.Demo/Count');
