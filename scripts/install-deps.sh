@@ -15,7 +15,7 @@ if [ -f "$stamp" ] && [ "${HERD_FORCE_DEPS:-0}" != 1 ]; then
   # Fast path: verify a few key files are still present.
   if [ -f /usr/lib/x86_64-linux-gnu/quickjs/libquickjs.a ] && command -v wrk >/dev/null &&
      [ -f /usr/include/curl/curl.h ] && [ -d /usr/include/boost/context ] && [ -f /usr/include/archive.h ] && [ -x /usr/bin/etcd ] && [ -f /usr/include/httplib.h ] && [ -f /usr/include/llhttp.h ] && [ -f /usr/include/gumbo.h ] && [ -f /usr/include/brotli/decode.h ] && [ -f /usr/include/zstd.h ] && [ -f /usr/include/zlib.h ] &&
-     [ -x /usr/bin/protoc ] && [ -f /usr/include/snappy.h ] && [ -x /usr/bin/prometheus ] && [ -x /usr/bin/influxd ] &&
+     [ -x /usr/bin/protoc ] && [ -x /usr/bin/grpc_cpp_plugin ] && [ -f /usr/include/grpcpp/grpcpp.h ] && [ -f /usr/include/snappy.h ] && [ -x /usr/bin/prometheus ] && [ -x /usr/bin/influxd ] &&
      [ -f /usr/share/javascript/dygraphs/dygraph.min.js ] && [ -x /usr/bin/chromium ]; then
     exit 0
   fi
@@ -58,7 +58,7 @@ fi
 $SUDO apt-get install -y -qq --no-install-recommends -t trixie etcd-server >/dev/null
 # Remote write (protobuf + snappy) and the servers the output tests write to.
 $SUDO apt-get install -y -qq --no-install-recommends \
-  libprotobuf-dev protobuf-compiler libsnappy-dev prometheus influxdb >/dev/null
+  libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libsnappy-dev prometheus influxdb >/dev/null
 # A real WebSocket server for the k6/ws and k6/websockets tests.
 $SUDO apt-get install -y -qq --no-install-recommends python3-websockets >/dev/null
 if [ "$own_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi

@@ -191,10 +191,6 @@ void Bundle::note_import_site(const std::string& base, const std::string& spec) 
 }
 
 std::string unsupported_module_message(const std::string& name) {
-  static const std::map<std::string, std::string> kPlanned = {
-      {"k6/ws", "WebSockets"}, {"k6/websockets", "WebSockets"},  {"k6/experimental/websockets", "WebSockets"},
-      {"k6/net/grpc", "gRPC"}, {"k6/experimental/grpc", "gRPC"},
-  };
   static const std::map<std::string, std::string> kNotYet = {
       {"k6/browser", ""},
       {"k6/experimental/browser", ""},
@@ -202,8 +198,6 @@ std::string unsupported_module_message(const std::string& name) {
       {"k6/experimental/tracing", ""},
       {"k6/experimental/timers", " (use k6/timers)"},
   };
-  if (auto it = kPlanned.find(name); it != kPlanned.end())
-    return "module \"" + name + "\" is not supported by herd yet (" + it->second + " support is planned)";
   if (auto it = kNotYet.find(name); it != kNotYet.end())
     return "module \"" + name + "\" is not supported by herd yet" + it->second;
   return "unknown module \"" + name + "\": herd has no such built-in module";

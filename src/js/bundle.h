@@ -110,8 +110,7 @@ class Bundle {
 };
 
 /// Why built-in specifier `name` (not one herd has) cannot be loaded: k6
-/// modules herd lacks say so and whether support is planned (WebSockets,
-/// gRPC); other names are "unknown module".
+/// modules herd lacks say so; other names are "unknown module".
 std::string unsupported_module_message(const std::string& name);
 
 /// Lexically normalises a path ("a/./b/../c.js" -> "a/c.js").

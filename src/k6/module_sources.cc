@@ -1,6 +1,7 @@
 // JavaScript halves of herd's k6 modules. Each is compiled once to bytecode
 // (js::Bundle) and loaded by the VUs that import it. The native halves are
 // methods of the hidden global `__herd` (k6/natives.cc).
+#include "k6/grpc_module.h"
 #include "k6/modules.h"
 #include "k6/webapi.h"
 #include "k6/ws_module.h"
@@ -108,6 +109,7 @@ std::map<std::string, std::string> builtin_module_sources() {
   };
   m.merge(webapi_module_sources());
   m.merge(ws_module_sources());
+  m.merge(grpc_module_sources());
   return m;
 }
 

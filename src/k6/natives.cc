@@ -9,6 +9,7 @@
 #include <random>
 
 #include "js/runtime.h"
+#include "k6/grpc_module.h"
 #include "k6/lazy_global.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
@@ -495,7 +496,8 @@ std::map<std::string, js::NativeModuleFactory> native_modules() {
           {"k6/experimental/webcrypto", webcrypto_native_module},
           {"k6/secrets", secrets_native_module},
           {"herd:csv", csv_native_module},
-          {"herd:ws", ws_native_module}};
+          {"herd:ws", ws_native_module},
+          {"herd:grpc", grpc_native_module}};
 }
 
 void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {

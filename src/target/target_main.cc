@@ -4,11 +4,13 @@
 
 #include <condition_variable>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "target/grpc_service.h"
 #include "target/request_parser.h"
 #include "target/server.h"
 #include "util/signals.h"
@@ -22,7 +24,9 @@ void usage(std::FILE* f) {
                "usage: herd target [--listen HOST:PORT] [--threads N]\n"
                "  Runs herd's loopback HTTP target server until SIGINT/SIGTERM.\n"
                "  --listen HOST:PORT   loopback address (default 127.0.0.1:8080; [::1]:PORT for IPv6)\n"
-               "  --threads N          worker threads (default 1)\n");
+               "  --threads N          worker threads (default 1)\n"
+               "  --grpc-listen HOST:PORT  also serve the demo gRPC service (herd.demo.Demo, plaintext,\n"
+               "                       server reflection) there\n");
 }
 
 bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) {
@@ -48,6 +52,7 @@ bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) 
 
 int target_main(int argc, char** argv) {
   ServerOptions opts;
+  std::string grpc_listen;
   opts.port = 8080;
   int i = 1;
   // accept both `herd target ...` (argv[1] == "target") and direct invocation
@@ -67,6 +72,12 @@ int target_main(int argc, char** argv) {
       } else if (a == "--listen" || a.rfind("--listen=", 0) == 0 || a == "-l") {
         std::string v = value("--listen");
         if (!split_listen(v, opts.host, opts.port)) throw std::invalid_argument("bad --listen value '" + v + "'");
+      } else if (a == "--grpc-listen" || a.rfind("--grpc-listen=", 0) == 0) {
+        grpc_listen = value("--grpc-listen");
+        std::string h;
+        std::uint16_t p = 0;
+        if (!split_listen(grpc_listen, h, p))
+          throw std::invalid_argument("bad --grpc-listen value '" + grpc_listen + "'");
       } else if (a == "--threads" || a.rfind("--threads=", 0) == 0 || a == "-t") {
         std::string v = value("--threads");
         int n = 0;
@@ -102,11 +113,17 @@ int target_main(int argc, char** argv) {
     Server server(opts);
     server.start();
     std::printf("listening on %s\n", server.base_url().c_str());
+    std::unique_ptr<GrpcDemoServer> grpc;
+    if (!grpc_listen.empty()) {
+      grpc = std::make_unique<GrpcDemoServer>(grpc_listen);
+      std::printf("gRPC listening on %s\n", grpc->address().c_str());
+    }
     std::fflush(stdout);
     {
       std::unique_lock<std::mutex> lk(mu);
       cv.wait(lk, [&] { return signalled; });
     }
+    if (grpc) grpc->shutdown();
     server.stop();
     std::fprintf(stderr, "herd target: stopped after %llu requests\n",
                  static_cast<unsigned long long>(server.requests_served()));

@@ -1,0 +1,68 @@
+#pragma once
+// Message descriptions for k6/net/grpc: one descriptor pool per Client, filled
+// from .proto files (Client.load), a protoset (Client.loadProtoset) or server
+// reflection, and the JSON <-> binary conversion of dynamic messages.
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/dynamic_message.h>
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace herd::rpc {
+
+/// A .proto, protoset or message error; the text is ready for the script's user.
+class ProtoError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// What Client.load returns per method (k6's MethodInfo).
+struct MethodInfo {
+  std::string package, service, name, full_method;
+  bool client_streaming = false, server_streaming = false;
+};
+
+/// Not thread-safe: used on one VU's thread.
+class Protos {
+ public:
+  Protos();
+  ~Protos();
+  Protos(const Protos&) = delete;
+  Protos& operator=(const Protos&) = delete;
+
+  /// Parses `files` found under `import_paths` (relative ones resolved against
+  /// `base_dir`, which is searched too). Returns the methods of the services
+  /// the files define. Throws ProtoError naming file:line:column.
+  std::vector<MethodInfo> load(const std::vector<std::string>& import_paths, const std::vector<std::string>& files,
+                               const std::string& base_dir);
+  /// Reads a FileDescriptorSet (protoc --descriptor_set_out --include_imports).
+  std::vector<MethodInfo> load_protoset(const std::string& path);
+  /// Adds serialized FileDescriptorProtos in any order (server reflection).
+  std::vector<MethodInfo> add_serialized(const std::vector<std::string>& files);
+  std::vector<MethodInfo> add_set(const google::protobuf::FileDescriptorSet& set);
+
+  /// "pkg.Service/Method" or "/pkg.Service/Method"; null when unknown.
+  const google::protobuf::MethodDescriptor* find(const std::string& method) const;
+  bool empty() const { return methods_.empty(); }
+
+  /// JSON text (protobuf's JSON mapping; proto and lowerCamel names both accepted) to wire bytes.
+  std::string encode(const google::protobuf::Descriptor* type, const std::string& json);
+  /// Wire bytes to JSON text as k6 gives it: lowerCamel names, unset scalars and lists included.
+  std::string decode(const google::protobuf::Descriptor* type, const std::string& bytes);
+
+ private:
+  std::vector<MethodInfo> add_files(std::map<std::string, google::protobuf::FileDescriptorProto> files);
+  google::protobuf::DescriptorPool pool_;
+  google::protobuf::DynamicMessageFactory factory_;
+  std::map<std::string, const google::protobuf::MethodDescriptor*> methods_;  ///< by "pkg.Svc/M"
+};
+
+/// Full method path "/pkg.Service/Method".
+std::string method_path(const google::protobuf::MethodDescriptor* m);
+
+}  // namespace herd::rpc

@@ -1,0 +1,32 @@
+#pragma once
+// herd's demo gRPC service (grpc_demo.proto, package herd.demo): `herd target
+// --grpc-listen` serves it with server reflection, and the gRPC tests start it
+// in-process on a free loopback port.
+
+#include <memory>
+#include <string>
+
+namespace herd::target {
+
+class GrpcDemoServer {
+ public:
+  /// Listens on `address` (host:port, port 0 = a free one), plaintext, with
+  /// reflection. Throws std::runtime_error when it cannot listen.
+  explicit GrpcDemoServer(const std::string& address);
+  ~GrpcDemoServer();  ///< shuts down, cancelling calls in progress
+  GrpcDemoServer(const GrpcDemoServer&) = delete;
+  GrpcDemoServer& operator=(const GrpcDemoServer&) = delete;
+
+  int port() const;
+  /// "127.0.0.1:PORT" (the listen host with the bound port).
+  std::string address() const;
+  /// Blocks until shutdown() (from another thread).
+  void wait();
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herd::target
