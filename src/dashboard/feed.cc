@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
+#include <map>
+#include <vector>
 
 #include "metrics/generator_health.h"
 
@@ -13,6 +14,9 @@ using metrics::Histogram;
 using metrics::Snapshot;
 
 namespace {
+
+/// Rows per breakdown table (scenario, group, name) in one update.
+constexpr std::size_t kMaxBreakdownRows = 100;
 
 constexpr const char* kTimings[] = {"http_req_duration",        "http_req_blocked", "http_req_connecting",
                                     "http_req_tls_handshaking", "http_req_sending", "http_req_waiting",
@@ -28,24 +32,54 @@ metrics::SeriesState aggregate(const Snapshot& s, const char* name, const metric
   return id ? s.aggregate(*id, filter) : metrics::SeriesState{};
 }
 
+/// Requests, failure share and p95 per value of tag `key`, the busiest
+/// kMaxBreakdownRows values first, the rest in one "(N other values)" row. One
+/// pass over each metric's series: a run with thousands of request names stays
+/// linear in its series.
 json breakdown(const Snapshot& s, const std::string& key) {
+  struct Row {
+    metrics::SeriesState reqs, failed, dur;
+  };
   auto reqs = s.find("http_reqs");
   if (!reqs) return json::array();
-  std::set<std::string> values;
-  for (const auto& [k, st] : s.series)
-    if (k.metric == *reqs)
-      if (const std::string* v = k.tags.get(key); v && !v->empty()) values.insert(*v);
+  std::map<std::string, Row> by;
+  auto collect = [&](const char* name, metrics::SeriesState Row::*field) {
+    auto id = s.find(name);
+    if (!id) return;
+    metrics::MetricType t = s.metrics[*id].type;
+    for (auto it = s.series.lower_bound(metrics::SeriesKey{*id, metrics::TagSet()});
+         it != s.series.end() && it->first.metric == *id; ++it)
+      if (const std::string* v = it->first.tags.get(key); v && !v->empty()) {
+        if (*id != *reqs && by.find(*v) == by.end()) continue;  // only values that have requests
+        (by[*v].*field).merge(t, it->second);
+      }
+  };
+  collect("http_reqs", &Row::reqs);
+  collect("http_req_failed", &Row::failed);
+  collect("http_req_duration", &Row::dur);
+  std::vector<std::pair<const std::string*, const Row*>> rows;
+  for (const auto& [v, row] : by) rows.emplace_back(&v, &row);
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.second->reqs.sum > b.second->reqs.sum; });
+  auto to_json = [](const std::string& value, const Row& r) {
+    return json{{"value", value},
+                {"requests", r3(r.reqs.sum)},
+                {"failed", r.failed.total ? r3(static_cast<double>(r.failed.passes) / r.failed.total) : 0.0},
+                {"p95", r3(r.dur.trend.percentile(95))}};
+  };
   json out = json::array();
-  for (const auto& v : values) {
-    metrics::TagSet f({{key, v}});
-    auto n = aggregate(s, "http_reqs", f);
-    auto failed = aggregate(s, "http_req_failed", f);
-    auto dur = aggregate(s, "http_req_duration", f);
-    out.push_back({{"value", v},
-                   {"requests", r3(n.sum)},
-                   {"failed", failed.total ? r3(static_cast<double>(failed.passes) / failed.total) : 0.0},
-                   {"p95", r3(dur.trend.percentile(95))}});
+  Row rest;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i < kMaxBreakdownRows) {
+      out.push_back(to_json(*rows[i].first, *rows[i].second));
+      continue;
+    }
+    rest.reqs.merge(metrics::MetricType::kCounter, rows[i].second->reqs);
+    rest.failed.merge(metrics::MetricType::kRate, rows[i].second->failed);
+    rest.dur.merge(metrics::MetricType::kTrend, rows[i].second->dur);
   }
+  if (rows.size() > kMaxBreakdownRows)
+    out.push_back(to_json("(" + std::to_string(rows.size() - kMaxBreakdownRows) + " other values)", rest));
   return out;
 }
 

@@ -42,6 +42,36 @@ metrics::Snapshot snapshot(int requests, int failed, double latency_ms) {
   return s;
 }
 
+TEST(DashboardFeed, ManyRequestNamesGiveTheBusiestRowsAndOneRowForTheRest) {
+  metrics::Snapshot s = snapshot(0, 0, 1);
+  s.series.clear();
+  // 250 names: name-i has i+1 requests, every second one failed, at i ms;
+  // two series per name (two scenarios) must add up.
+  for (int i = 0; i < 250; ++i) {
+    for (const char* sc : {"a", "b"}) {
+      metrics::TagSet tags({{"scenario", sc}, {"name", "name-" + std::to_string(i)}});
+      s.series[{0, tags}].sum = (i + 1) / 2.0;
+      auto& f = s.series[{1, tags}];
+      f.total = 2;
+      f.passes = 1;
+      s.series[{2, tags}].trend.record(i, 1);
+    }
+  }
+  auto u = DashboardFeed().update(s, {}, std::chrono::seconds(1), true);
+  const nlohmann::json rows = u["breakdown"]["name"];
+  ASSERT_EQ(rows.size(), 101u);
+  EXPECT_EQ(rows[0]["value"], "name-249");  // the busiest first
+  EXPECT_DOUBLE_EQ(rows[0]["requests"].get<double>(), 250);
+  EXPECT_DOUBLE_EQ(rows[0]["failed"].get<double>(), 0.5);
+  EXPECT_NEAR(rows[0]["p95"].get<double>(), 249, 249 * 0.01);
+  EXPECT_EQ(rows[99]["value"], "name-150");
+  EXPECT_EQ(rows[100]["value"], "(150 other values)");
+  EXPECT_DOUBLE_EQ(rows[100]["requests"].get<double>(), 150 * 151 / 2.0);  // 1 + ... + 150
+  EXPECT_DOUBLE_EQ(rows[100]["failed"].get<double>(), 0.5);
+  ASSERT_EQ(u["breakdown"]["scenario"].size(), 2u);
+  EXPECT_DOUBLE_EQ(u["breakdown"]["scenario"][0]["requests"].get<double>(), 250 * 251 / 4.0);
+}
+
 TEST(DashboardFeed, IntervalRatesAndPercentiles) {
   DashboardFeed feed;
   auto a = feed.update(snapshot(100, 0, 10), {}, std::chrono::seconds(1), false);

@@ -41,7 +41,17 @@ void LiveDashboard::publish(const metrics::Snapshot& snap, const std::vector<met
   std::lock_guard<std::mutex> g(feed_mu_);
   nlohmann::json u = feed_.update(snap, verdicts, elapsed, final);
   std::string line = u.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (!opts_.export_path.empty()) updates_.push_back(line);
+  if (!opts_.export_path.empty()) {
+    // The report shows the tables of its last (final) update only: earlier
+    // ones keep their charts' figures, not the breakdown tables (which grow
+    // with the number of request names).
+    if (final) {
+      updates_.push_back(line);
+    } else {
+      u.erase("breakdown");
+      updates_.push_back(u.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+  }
   if (server_) server_->publish(std::move(line));
 }
 

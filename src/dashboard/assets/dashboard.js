@@ -75,6 +75,7 @@
     fillTable('table-checks', u.checks,
       (c) => [[c.group], [c.name], [String(c.passes), true], [String(c.fails), true]]);
     for (const key of ['scenario', 'group', 'name']) {
+      if (!u.breakdown) break;  // the report keeps the tables of its final update only
       fillTable('table-' + key, u.breakdown[key],
         (b) => [[b.value], [num(b.requests, 0), true], [num(b.failed * 100, 2) + ' %', true], [num(b.p95, 2), true]]);
     }
