@@ -106,14 +106,23 @@ export const options = { iterations: 1 };
 export default function () {
   client.connect(__ENV.GRPC_ADDR, { plaintext: true });
   const got = { count: [], sum: null, chat: [], ends: 0, errors: [] };
+  // The three streams run at once and end in any order: check once all ended.
+  const ended = () => {
+    if (++got.ends < 3) return;
+    check(got, {
+      'server stream': (g) => g.count.join() === '1,2,3',
+      'client stream': (g) => g.sum && g.sum.sum === '42' && g.sum.numbers === 3,
+      'bidi': (g) => g.chat.join() === 'one,two',
+    });
+  };
   const s1 = new Stream(client, 'herd.demo.Demo/Count');
   s1.on('data', (m) => got.count.push(m.value));
-  s1.on('end', () => { got.ends++; });
+  s1.on('end', ended);
   s1.write({ count: 3 });
   s1.end();
   const s2 = new Stream(client, 'herd.demo.Demo/Sum');
   s2.on('data', (m) => { got.sum = m; });
-  s2.on('end', () => { got.ends++; });
+  s2.on('end', ended);
   for (const v of [1, 2, 39]) s2.write({ value: v });
   s2.end();
   const s3 = new Stream(client, 'herd.demo.Demo/Chat', { metadata: { 'x-a': 'b' } });
@@ -121,14 +130,7 @@ export default function () {
     got.chat.push(m.text);
     if (m.text === 'two') s3.end();
   });
-  s3.on('end', () => {
-    got.ends++;
-    check(got, {
-      'server stream': (g) => g.count.join() === '1,2,3',
-      'client stream': (g) => g.sum && g.sum.sum === '42' && g.sum.numbers === 3,
-      'bidi': (g) => g.chat.join() === 'one,two',
-    });
-  });
+  s3.on('end', ended);
   s3.write({ text: 'one' });
   s3.write({ text: 'two' });
   const s4 = new Stream(client, 'herd.demo.Demo/Chat');
