@@ -128,18 +128,20 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
     StartRead(&read_buf_);
   }
   void OnDone(const grpc::Status& s) override {
-    {
+    auto keep = std::move(self);   // may delete this when `keep` goes, last
+    Connection::StreamHandlers h;  // released before `keep`: a handler that owns this call (the
+    {                              // reflection client does) no longer makes a cycle with it
       std::lock_guard<std::mutex> g(mu_);
       finished_ = true;
+      h = std::move(h_);
     }
     CallResult r;
     r.code = s.error_code();
     r.status_message = s.error_message();
     r.headers = copy_metadata(ctx.GetServerInitialMetadata());
     r.trailers = copy_metadata(ctx.GetServerTrailingMetadata());
-    if (h_.on_done) h_.on_done(std::move(r));
+    if (h.on_done) h.on_done(std::move(r));
     conn_->remove_live(this);
-    auto keep = std::move(self);  // may delete this when `keep` goes
   }
 
  private:
