@@ -5,21 +5,9 @@
 # Extra arguments go to `herd run` (e.g. --parallelism 2). Exits with herd's code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HERD="${HERD_BIN:-build/bin/herd}"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$HERD" target --listen 127.0.0.1:0 >"$work/target.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do grep -q listening "$work/target.log" && break; sleep 0.05; done
-base=$(sed -n 's/^listening on //p' "$work/target.log")
-[ -n "$base" ] || { echo "run-shop-flow: the target did not start" >&2; exit 1; }
+source examples/target.sh
+start_target run-shop-flow
+base=$(target_address "listening on ")
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 \
   -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
