@@ -11,6 +11,9 @@ export DEBIAN_FRONTEND=noninteractive
 stamp=/var/lib/herd-deps.v7
 # The WebSocket tests' server (tests/integration/ws_server.py) came after the stamp: install when missing.
 [ -d /usr/lib/python3/dist-packages/websockets ] || HERD_FORCE_DEPS=1
+# gRPC's load() parses .proto files in process (libprotoc) and the WebSocket client resolves names
+# with c-ares: both came after the stamp too.
+{ [ -f /usr/include/google/protobuf/compiler/importer.h ] && [ -f /usr/include/ares.h ]; } || HERD_FORCE_DEPS=1
 if [ -f "$stamp" ] && [ "${HERD_FORCE_DEPS:-0}" != 1 ]; then
   # Fast path: verify a few key files are still present.
   if [ -f /usr/lib/x86_64-linux-gnu/quickjs/libquickjs.a ] && command -v wrk >/dev/null &&
@@ -58,7 +61,7 @@ fi
 $SUDO apt-get install -y -qq --no-install-recommends -t trixie etcd-server >/dev/null
 # Remote write (protobuf + snappy) and the servers the output tests write to.
 $SUDO apt-get install -y -qq --no-install-recommends \
-  libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libsnappy-dev prometheus influxdb >/dev/null
+  libprotobuf-dev libprotoc-dev protobuf-compiler libgrpc++-dev libc-ares-dev protobuf-compiler-grpc libsnappy-dev prometheus influxdb >/dev/null
 # A real WebSocket server for the k6/ws and k6/websockets tests.
 $SUDO apt-get install -y -qq --no-install-recommends python3-websockets >/dev/null
 if [ "$own_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
