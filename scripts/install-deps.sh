@@ -46,7 +46,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libarchive-dev \
   libboost-context-dev libcpp-httplib-dev libgtest-dev libgmock-dev googletest libbenchmark-dev \
   libgumbo-dev zlib1g-dev libbrotli-dev libzstd-dev \
-  wrk apache2-utils hey python3 procps util-linux bc openssl \
+  wrk apache2-utils hey python3 procps util-linux bc openssl ccache \
   libjs-dygraphs chromium >/dev/null
 # llhttp (the built-in HTTP/1.1 client's response parser) is packaged from Debian 13 on.
 $SUDO apt-get install -y -qq --no-install-recommends -t trixie libquickjs libllhttp-dev >/dev/null

@@ -8,21 +8,31 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 
-echo "== formatting (clang-format, every tracked C++ file)"
+# ccache, when the machine has it, keeps compiled objects outside the clone (~/.cache/ccache) so that a
+# later run on the same machine rebuilds only what changed. Paths are taken relative to the clone, so
+# another clone of the same commit hits the same entries. Nothing needs it: without it every build is whole.
+if command -v ccache >/dev/null && [ "${HERD_NO_CCACHE:-0}" != 1 ]; then
+  export CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+  export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-20G}"
+fi
+# Each stage line carries the seconds since the start, so a slow stage shows in CI's log.
+stage() { echo "== $* [${SECONDS}s]"; }
+
+stage "formatting (clang-format, every tracked C++ file)"
 bash scripts/lint.sh --all
 
 jobs=$(nproc)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-echo "== release build"
+stage "release build"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
 
 # The test cluster (tests/kube/README.md): real kube-apiserver, controller-manager,
 # scheduler (built once from the Go module proxy, then cached) and herd-node-agent.
 # The kube-labelled tests need it; it is stopped when this script ends.
-echo "== test cluster: build (first run only) and start"
+stage "test cluster: build (first run only) and start"
 export HERD_KUBE_STATE="$PWD/build/kube-ci"
 bash tests/kube/down.sh --purge >/dev/null 2>&1 || true
 trap 'bash tests/kube/down.sh >/dev/null 2>&1; rm -f "$log"' EXIT
@@ -30,13 +40,13 @@ HERD_BIN="$PWD/build/bin/herd" bash tests/kube/up.sh
 export HERD_TEST_KUBECONFIG="$HERD_KUBE_STATE/kubeconfig"
 bash scripts/gen-bundle.sh --check
 
-echo "== release tests"
+stage "release tests"
 ctest --preset release -j "$jobs" | tee -a "$log"
 
-echo "== debug build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+stage "debug build (AddressSanitizer + UndefinedBehaviorSanitizer)"
 cmake --preset debug >/dev/null
 cmake --build --preset debug -j "$jobs"
-echo "== debug tests"
+stage "debug tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --preset debug -j "$jobs" -LE kube-e2e | tee -a "$log"  # the end-to-end suites ran on the release binary
 
@@ -48,11 +58,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # (halt_on_error); the dashboards and webdash tests (Python, a herd binary the TSan build
 # does not make) are left out. setarch -R: TSan's fixed memory layout needs no ASLR on
 # kernels with many mmap random bits ("unexpected memory mapping").
-echo "== tsan build (ThreadSanitizer; engine, control API, coordinator, kube, metrics and export tests)"
+stage "tsan build (ThreadSanitizer; engine, control API, coordinator, kube, metrics and export tests)"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j "$jobs" --target herd_engine_test herd_api_test herd_coord_test herd_kube_test \
   herd_metrics_test herd_export_test
-echo "== tsan tests"
+stage "tsan tests"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   setarch "$(uname -m)" -R ctest --preset tsan -j "$jobs" -LE 'kube-e2e|examples|dashboards|webdash' -E '_NOT_BUILT$' | tee -a "$log"
 
@@ -69,4 +79,5 @@ fi
 # script if any of its tests failed).
 total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | paste -sd+ | bc)
 failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$log" | paste -sd+ | bc)
+stage "done"
 echo "$((total - failed)) passed, ${failed} failed"
