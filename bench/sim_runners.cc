@@ -19,7 +19,7 @@
 // --stats: every second and on exit, {"requests", "snapshots", "bytesOut", "bytesIn", "seconds"}
 // since serving started.
 // A runner is paused (status 4) until PATCH {"paused":false}; it runs for
-// --duration from then (or from the "start-at" instant the PATCH names), then
+// --duration from then (or from the "start-at-us" instant the PATCH names), then
 // reports status 9 and exit code 0, and serves its final snapshot. The process
 // exits once every runner's linger was ended (PATCH {"stopped":true} after the
 // end), or on SIGINT/SIGTERM.
@@ -344,8 +344,8 @@ int Sim::handle(Runner& r, const std::string& method, const std::string& path, c
         return 400;
       }
       r.start_us = now;
-      if (a.contains("start-at") && a["start-at"].is_number_integer())
-        r.start_us = std::max(now, a["start-at"].get<std::int64_t>());
+      if (a.contains("start-at-us") && a["start-at-us"].is_number_integer())
+        r.start_us = std::max(now, a["start-at-us"].get<std::int64_t>());
       r.end_us = r.start_us + o_.duration_us;
       r.status = 7;
     }
