@@ -131,7 +131,7 @@ int prepare(const std::string& script, const flags::RunFlags& flags, bool local,
         exporter::RunTags(o.tags.begin(), o.tags.end()));
     {  // the report the dashboard writes is also served by the control API (GET /v1/report)
       std::vector<std::string> peek = specs;
-      if (auto d = dashboard::take_dashboard(peek, cfg.environ)) out->report_file = d->export_path;
+      if (auto d = dashboard::take_dashboard(peek, cfg.environ, o.report)) out->report_file = d->export_path;
     }
     // One dashboard, of the merged data: the runners never serve one (nor see K6_WEB_DASHBOARD).
     dashboard::ReportWriter write_report;

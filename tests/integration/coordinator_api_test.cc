@@ -353,6 +353,26 @@ export default function () { http.get(`${__ENV.BASE_URL}/`); }
   EXPECT_EQ(r.err.find("--result-file"), std::string::npos) << "not passed to the runners\n" << r;
 }
 
+TEST_F(CoordinatorApiTest, LocalParallelRunServesTheReportOfItsReportFlag) {
+  dir_.write("script.js", R"JS(
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 2, iterations: 10 } } };
+export default function () { http.get(`${__ENV.BASE_URL}/`); }
+)JS");
+  LiveProcess run({"run", "--parallelism", "2", "--linger", "--address", "127.0.0.1:0", "--report", "r.html", "-q",
+                   "--no-summary", "script.js"},
+                  {{"BASE_URL", base_url()}}, dir_.path());
+  std::uint16_t port = api_port(run);
+  ASSERT_NE(port, 0) << run;
+  ASSERT_TRUE(wait_ended(port, 60s).is_object()) << run;
+  std::string body;
+  EXPECT_EQ(http_call(port, "GET", "/v1/report", "", &body), 200) << body.substr(0, 300);
+  EXPECT_EQ(body, dir_.read("r.html"));
+  EXPECT_NE(body.find("<html"), std::string::npos) << body.substr(0, 300);
+  EXPECT_EQ(http_call(port, "PATCH", "/v1/status", kStop, &body), 200) << body;
+  EXPECT_EQ(run.wait_exit(30s), 0) << run;
+}
+
 // ---------------------------------------------------------------------------
 // herd inspect --result-file (the initializer's termination message).
 
