@@ -111,6 +111,7 @@ bool ControlClient::perform(const std::vector<Exchange*>& batch, const std::func
     }
     if (curl_multi_add_handle(multi_.get(), h) != CURLM_OK) {
       x->error = "curl_multi_add_handle failed";
+      x->done = clock_.now();
       continue;
     }
     active.push_back({x, h, std::move(headers)});
@@ -153,6 +154,7 @@ bool ControlClient::perform(const std::vector<Exchange*>& batch, const std::func
   }
   for (Active& a : active) {
     if (!a.h) continue;
+    a.x->done = clock_.now();  // given up on now: `done` is never left at the clock's epoch
     a.x->error = cancelled ? "cancelled" : "no answer in time";
     a.x->timed_out = !cancelled;
     remove(a);

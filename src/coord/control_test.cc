@@ -2,12 +2,18 @@
 // what is published is what is served; stops before and after the end.
 #include "coord/control.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <thread>
+
+#include "coord/control_client.h"
 
 namespace herd::coord {
 namespace {
@@ -186,6 +192,32 @@ TEST(CoordinatorControl, TheReportFileIsServedOnceTheTestHasEnded) {
   ASSERT_TRUE(h.report());
   EXPECT_EQ(*h.report(), "<!doctype html><title>herd: test report</title>");
   std::remove(path.c_str());
+}
+
+// An exchange that gets no answer (a runner that accepts and never answers)
+// and is then given up on still says when: `done` is never the clock's epoch,
+// which the start round would read as a PATCH completed decades before T.
+TEST(ControlClient, AnAbandonedExchangeIsStampedWhenGivenUp) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);  // the kernel completes the connect; nobody reads
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  ControlClient client(1);
+  Exchange x;
+  x.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/v1/status";
+  x.timeout = 5s;
+  const auto t0 = util::Clock::real().now();
+  const auto give_up = std::chrono::steady_clock::now() + 200ms;
+  EXPECT_FALSE(client.perform({&x}, [&] { return std::chrono::steady_clock::now() > give_up; }));
+  EXPECT_EQ(x.status, 0);
+  EXPECT_EQ(x.error, "cancelled");
+  EXPECT_GE(x.done, t0);
+  ::close(fd);
 }
 
 }  // namespace

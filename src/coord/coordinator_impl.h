@@ -158,9 +158,14 @@ struct Coordinator::Impl {
       if (a.contains("exit-code") && a["exit-code"].is_number_integer()) r.exit_code = a["exit-code"].get<int>();
       if (a.contains("abort-reason") && a["abort-reason"].is_string())
         r.abort_reason = a["abort-reason"].get<std::string>();
-      if (a.contains("started-at-us") && a["started-at-us"].is_number_integer())
-        r.started_at_us = a["started-at-us"].get<std::int64_t>();
-      if (a.contains("clock-us") && a["clock-us"].is_number_integer()) r.clock_us = a["clock-us"].get<std::int64_t>();
+      // Microseconds since the epoch: a value that is not a positive int64 (a hostile or broken runner) is not one.
+      auto instant = [&a](const char* key) -> std::int64_t {
+        if (!a.contains(key) || !a[key].is_number_integer()) return 0;
+        if (a[key].is_number_unsigned() && a[key].get<std::uint64_t>() > INT64_MAX) return 0;
+        return std::max<std::int64_t>(a[key].get<std::int64_t>(), 0);
+      };
+      if (auto v = instant("started-at-us")) r.started_at_us = v;
+      if (auto v = instant("clock-us")) r.clock_us = v;
       return true;
     } catch (const std::exception& e) {
       r.last_error = std::string("bad status response: ") + e.what();
