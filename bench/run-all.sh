@@ -5,8 +5,8 @@
 #
 # throughput: 5 s per tool per repeat, 3 repeats; memory: 10 vs 5,000 VUs, 10 s;
 # init: 10,000 VUs, 3 repeats; outputs (when /usr/bin/prometheus and /usr/bin/influxd
-# exist): 5 s per variant, 2 repeats; dashboard: 5 s off and on, 5 repeats. Full
-# per-benchmark output goes to stderr.
+# exist): 5 s per variant, 2 repeats; dashboard: 5 s off and on, 5 repeats; ws and
+# grpc: 5 s per client, 3 repeats. Full per-benchmark output goes to stderr.
 set -euo pipefail
 B=$(cd "$(dirname "$0")" && pwd)
 SOAK=
@@ -33,6 +33,10 @@ else
 fi
 L_DASH=$(cut -d' ' -f1 /proc/loadavg); timeout 300 "$B/dashboard.sh" --duration 5 --repeats 5 --json "$OUT/dashboard.json" >&2 || echo "dashboard.sh failed" >&2
 timeout 900 "$B/scale.sh" --runners "100 1000" --repeats 5 --window 5 --json "$OUT/scale.json" >&2 || echo "scale.sh failed" >&2  # coordinator at scale (issue #17)
+export L_WS; L_WS=$(cut -d' ' -f1 /proc/loadavg)
+timeout 300 "$B/ws.sh" --duration 5 --repeats 3 --json "$OUT/ws.json" >&2 || echo "ws.sh failed" >&2  # WebSocket msgs/s (issue #16)
+export L_GRPC; L_GRPC=$(cut -d' ' -f1 /proc/loadavg)
+timeout 300 "$B/grpc.sh" --duration 5 --repeats 3 --json "$OUT/grpc.json" >&2 || echo "grpc.sh failed" >&2  # gRPC unary calls/s (issue #16)
 L_SOAK=$(cut -d' ' -f1 /proc/loadavg)
 if [[ -n $SOAK ]]; then
   d=$SOAK; case $d in *m) s=$(( ${d%m} * 60 )) ;; *) s=${d%s} ;; esac
@@ -72,4 +76,17 @@ if os.path.exists(f"{d}/soak.json"):
     s = json.load(open(f"{d}/soak.json"))
     print(f"| soak {s['vus']} VUs, {s['duration_s']} s: RSS slope between halves | {s['half_slope_kb_per_min']:+.0f} KB/min "
           f"({s['mean_first_kb']:.0f} -> {s['mean_second_kb']:.0f} KB) | - | flat | {ok(abs(s['half_slope_kb_per_min']) < 100)} | {lsoak} |")
+if os.path.exists(f"{d}/ws.json"):
+    w = json.load(open(f"{d}/ws.json")); h, p = w["clients"]["herd"], w["clients"]["python"]
+    f = lambda x: "FAILED" if x is None else f"{x:.0f}"
+    print(f"| WebSocket echo msgs/s, {w['conns']} sockets, one core (median of {w['repeats']} x {w['duration_s']} s) | "
+          f"{f(h['msgs_per_s_median'])} ({f(h['msgs_per_client_cpu_s_median'])} per CPU-s) | python3-websockets {f(p['msgs_per_s_median'])} "
+          f"({f(p['msgs_per_client_cpu_s_median'])} per CPU-s) | works | {ok(h['ok'])} | {os.environ.get('L_WS', '-')} |")
+if os.path.exists(f"{d}/grpc.json"):
+    g = json.load(open(f"{d}/grpc.json")); c = g["clients"]
+    f = lambda x: "FAILED" if x is None else f"{x:.0f}"
+    others = ", ".join(f"{k} {f(v['calls_per_s_median'])}" for k, v in c.items() if k != "herd") or "-"
+    print(f"| gRPC unary calls/s, {g['conns']} callers, one core (median of {g['repeats']} x {g['duration_s']} s) | "
+          f"{f(c['herd']['calls_per_s_median'])} ({f(c['herd']['calls_per_client_cpu_s_median'])} per CPU-s) | {others} | works | "
+          f"{ok(c['herd']['ok'])} | {os.environ.get('L_GRPC', '-')} |")
 PY

@@ -11,6 +11,8 @@ export DEBIAN_FRONTEND=noninteractive
 stamp=/var/lib/herd-deps.v7
 # The WebSocket tests' server (tests/integration/ws_server.py) came after the stamp: install when missing.
 [ -d /usr/lib/python3/dist-packages/websockets ] || HERD_FORCE_DEPS=1
+# bench/grpc.sh's baseline client (bench/grpc_peer.py) came after it too.
+[ -d /usr/lib/python3/dist-packages/grpc ] || HERD_FORCE_DEPS=1
 # gRPC's load() parses .proto files in process (libprotoc) and the WebSocket client resolves names
 # with c-ares: both came after the stamp too.
 { [ -f /usr/include/google/protobuf/compiler/importer.h ] && [ -f /usr/include/ares.h ]; } || HERD_FORCE_DEPS=1
@@ -64,6 +66,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libprotobuf-dev libprotoc-dev protobuf-compiler libgrpc++-dev libc-ares-dev protobuf-compiler-grpc libsnappy-dev prometheus influxdb >/dev/null
 # A real WebSocket server for the k6/ws and k6/websockets tests.
 $SUDO apt-get install -y -qq --no-install-recommends python3-websockets >/dev/null
+# bench/grpc.sh's baseline gRPC client (bench/grpc_peer.py).
+$SUDO apt-get install -y -qq --no-install-recommends python3-grpcio >/dev/null
 if [ "$own_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 $SUDO touch "$stamp"
 echo "install-deps: done"
