@@ -275,7 +275,6 @@ void Session::on_io(std::uint32_t ev) {
         return;
       }
       state_ = State::kTls;
-      tls_started_ = loop_.now();
     } else {
       state_ = State::kHandshaking;
     }
@@ -295,9 +294,9 @@ void Session::on_io(std::uint32_t ev) {
 
 void Session::tls_step() {
   ERR_clear_error();
+  errno = 0;
   int rc = SSL_do_handshake(ssl_.get());
   if (rc == 1) {
-    tls_ms_ = std::chrono::duration<double, std::milli>(loop_.now() - tls_started_).count();
     tls_wants_out_ = false;
     state_ = State::kHandshaking;
     flush();  // the upgrade request
@@ -336,6 +335,7 @@ long Session::io_send(const char* p, std::size_t n, std::string* why) {
   }
   tls_write_wants_read_ = false;
   ERR_clear_error();
+  errno = 0;
   int r = SSL_write(ssl_.get(), p, static_cast<int>(std::min<std::size_t>(n, 1u << 20)));
   if (r > 0) return r;
   int e = SSL_get_error(ssl_.get(), r);
@@ -362,6 +362,7 @@ long Session::io_recv(char* p, std::size_t n, std::string* why) {
     }
   }
   ERR_clear_error();
+  errno = 0;
   int r = SSL_read(ssl_.get(), p, static_cast<int>(n));
   if (r > 0) return r;
   int e = SSL_get_error(ssl_.get(), r);
@@ -497,7 +498,6 @@ void Session::handle_bytes(std::string_view data) {
     state_ = State::kOpen;
     if (timer_) loop_.cancel_timer(timer_), timer_ = 0;
     r.connecting_ms = std::chrono::duration<double, std::milli>(loop_.now() - started_).count();
-    r.tls_ms = tls_ms_;
     if (cb_.on_handshake) cb_.on_handshake(r);
     if (!rest.empty() && state_ != State::kDone) handle_bytes(rest);
     return;

@@ -60,7 +60,6 @@ struct HandshakeResult {
   std::string protocol;      ///< the subprotocol the server chose
   bool deflate = false;      ///< permessage-deflate was negotiated
   double connecting_ms = 0;  ///< from the start to the end of the handshake
-  double tls_ms = 0;         ///< wss://: the TLS handshake's part of connecting_ms
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -125,8 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
   SslPtr ssl_;
   bool tls_wants_out_ = false;         ///< the TLS handshake or a read waits for the socket to be writable
   bool tls_write_wants_read_ = false;  ///< a TLS write waits for the socket to be readable
-  loop::Clock::time_point tls_started_;
-  double tls_ms_ = 0;
+
   std::string out_;
   std::size_t out_pos_ = 0;
   bool want_out_ = false;
