@@ -4,6 +4,8 @@
 // pieces whose sizes come from the input, and both feeds must agree (same
 // events, same verdict). Every text event must be valid UTF-8, every close
 // code one the RFC allows, and a re-encoded event must decode to itself.
+// Input bit 2 turns permessage-deflate on: compressed messages are inflated
+// (ws/deflate.h) under a 64 KiB limit, which the output must never pass.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ws/deflate.h"
 #include "ws/frame.h"
 #include "ws/handshake.h"
 
@@ -34,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   const std::uint8_t flags = data[0];
   std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
-  Decoder::Limits lim{(flags & 2) ? std::size_t{64} : std::size_t{1} << 20, (flags & 1) != 0};
+  Decoder::Limits lim{(flags & 2) ? std::size_t{64} : std::size_t{1} << 20, (flags & 1) != 0, (flags & 4) != 0};
   Decoder whole(lim), pieces(lim);
   std::vector<Event> ew, ep;
   bool okw = whole.feed(in, &ew);
@@ -48,7 +51,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (okw != okp || !same(ew, ep)) std::abort();
   if (!okw && (whole.close_code() == 0 || whole.error().empty())) std::abort();
+  herd::ws::Inflater inflater((flags & 8) != 0, 64 * 1024);
+  bool inflater_ok = true;
   for (const Event& e : ew) {
+    if (e.compressed) {
+      if (!(flags & 4)) std::abort();
+      if (!inflater_ok) continue;
+      std::string plain, err;
+      int code = inflater.inflate(e.data, &plain, &err);
+      if (plain.size() > 64 * 1024) std::abort();
+      if (code != 0 && (err.empty() || (code != herd::ws::kCloseTooBig && code != herd::ws::kCloseInvalidData)))
+        std::abort();
+      inflater_ok = code == 0;
+      continue;
+    }
     if (e.kind == Event::Kind::kText && !herd::ws::valid_utf8(e.data)) std::abort();
     if (e.kind == Event::Kind::kClose && e.close_code != herd::ws::kCloseNoStatus &&
         !herd::ws::valid_close_code(e.close_code))

@@ -5,10 +5,12 @@
 
 #include <strings.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <memory>
 
+#include "http/netopts.h"
 #include "k6/http_cookie_jar.h"
 #include "k6/natives_util.h"
 #include "ws/client.h"
@@ -199,6 +201,44 @@ void wire(const std::shared_ptr<WsConn>& cp, ws::SessionOptions opts) {
   cp->session = ws::Session::start(*vu->loop, std::move(opts), std::move(cb));
 }
 
+/// The run's network and TLS options for a ws:// or wss:// URL: `hosts`,
+/// blockHostnames and blacklistIPs (as for HTTP requests), insecureSkipTLSVerify,
+/// tlsVersion, tlsCipherSuites and tlsAuth.
+void apply_net_options(const HttpDefaults& http, ws::SessionOptions* opts) {
+  opts->tls.insecure_skip_verify = http.insecure_skip_tls_verify;
+  if (!http.net) return;
+  const http::NetConfig& net = *http.net;
+  ws::WsUrl u;
+  try {
+    u = ws::parse_url(opts->url);
+  } catch (const std::exception&) {
+    return;  // the session reports the bad URL
+  }
+  std::string host = u.host;
+  for (char& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::string bracketed = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  http::NetRoute route =
+      http::route_request(net, (u.tls ? "https://" : "http://") + bracketed + ":" + std::to_string(u.port) + "/");
+  if (route.error_code != 0) {
+    opts->refuse = route.error;
+    return;
+  }
+  if (!http::IpAddr::parse(host)) {
+    if (const http::HostMap::Target* to = net.hosts.find(host, u.port)) {
+      opts->connect_ip = to->ip.str();
+      opts->connect_port = to->port;
+    }
+  }
+  opts->tls.min_version = net.tls.min_version;
+  opts->tls.max_version = net.tls.max_version;
+  opts->tls.cipher_list = net.tls.cipher_list;
+  if (const http::ClientCert* cc = net.tls.cert_for(host)) {
+    opts->tls.cert_pem = cc->cert_pem;
+    opts->tls.key_pem = cc->key_pem;
+    opts->tls.key_password = cc->password;
+  }
+}
+
 bool read_protocols(JSContext* ctx, JSValueConst v, std::vector<std::string>* out) {
   if (JS_IsUndefined(v) || JS_IsNull(v)) return true;
   if (JS_IsString(v)) {
@@ -232,6 +272,7 @@ JSValue n_open(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   ws::SessionOptions opts;
   opts.url = c->url;
   opts.handshake_timeout = vu->run->http.timeout;
+  apply_net_options(vu->run->http, &opts);
   if (!read_protocols(ctx, argv[1], &opts.protocols)) return JS_EXCEPTION;
   JSValueConst params = argv[2];
   std::map<std::string, std::string> headers;
@@ -242,11 +283,12 @@ JSValue n_open(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
     js::Value t(ctx, JS_GetPropertyStr(ctx, params, "tags"));
     if (JS_IsObject(t.get()) && !read_string_map(ctx, t.get(), &c->tags)) return JS_EXCEPTION;
     js::Value comp(ctx, JS_GetPropertyStr(ctx, params, "compression"));
-    if (!JS_IsUndefined(comp.get()) && !JS_IsNull(comp.get()) && js::to_string(ctx, comp.get()) != "")
-      return JS_ThrowTypeError(ctx,
-                               "WebSocket compression \"%s\" is not supported by herd (permessage-deflate is never "
-                               "offered); remove the compression param",
-                               js::to_string(ctx, comp.get()).c_str());
+    std::string algo = JS_IsUndefined(comp.get()) || JS_IsNull(comp.get()) ? "" : js::to_string(ctx, comp.get());
+    if (algo == "deflate")
+      opts.deflate = true;
+    else if (!algo.empty())
+      return JS_ThrowTypeError(ctx, "unsupported WebSocket compression algorithm \"%s\" (the only one is \"deflate\")",
+                               algo.c_str());
     js::Value j(ctx, JS_GetPropertyStr(ctx, params, "jar"));
     if (!JS_IsUndefined(j.get()) && !JS_IsNull(j.get())) {
       jar = cookie_jar_of(ctx, j.get());

@@ -8,6 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -168,6 +171,7 @@ bool Session::open() const {
 }
 
 void Session::close_fd() {
+  ssl_.reset();
   if (fd_ < 0) return;
   loop_.unwatch(fd_);
   ::close(fd_);
@@ -184,18 +188,32 @@ void Session::begin() {
     fail_handshake(e.what());
     return;
   }
-  if (u.tls) {
-    fail_handshake("websocket: wss:// is not supported yet by herd (no TLS on the event loop); use ws://");
+  if (!opts_.refuse.empty()) {
+    fail_handshake(opts_.refuse);
     return;
+  }
+  host_ = u.host;
+  if (u.tls) {
+    try {
+      ctx_ = client_ctx(opts_.tls);
+    } catch (const std::exception& e) {
+      fail_handshake(e.what());
+      return;
+    }
   }
   sockaddr_storage addr{};
   socklen_t len = 0;
   std::string ip, err;
-  if (!resolve(u, &addr, &len, &ip, &err)) {
+  WsUrl dest = u;
+  if (!opts_.connect_ip.empty()) {
+    dest.host = opts_.connect_ip;
+    if (opts_.connect_port > 0) dest.port = opts_.connect_port;
+  }
+  if (!resolve(dest, &addr, &len, &ip, &err)) {
     fail_handshake("dial tcp: " + err);
     return;
   }
-  dial_ = "dial tcp " + ip + ":" + std::to_string(u.port) + ": ";
+  dial_ = "dial tcp " + ip + ":" + std::to_string(dest.port) + ": ";
   UpgradeRequest req;
   req.host_header = u.host_header;
   req.target = u.target;
@@ -203,6 +221,7 @@ void Session::begin() {
     req.key = make_key();
     req.protocols = opts_.protocols;
     req.headers = opts_.headers;
+    req.deflate = opts_.deflate;
     out_ = build_request(req);
   } catch (const std::exception& e) {
     fail_handshake(e.what());
@@ -228,7 +247,7 @@ void Session::begin() {
   timer_ = loop_.add_timer(loop_.now() + opts_.handshake_timeout, [w] {
     if (auto s = w.lock()) {
       s->timer_ = 0;
-      if (s->state_ == State::kConnecting || s->state_ == State::kHandshaking)
+      if (s->state_ == State::kConnecting || s->state_ == State::kTls || s->state_ == State::kHandshaking)
         s->fail_handshake(s->dial_ + "i/o timeout");
     }
   });
@@ -248,23 +267,135 @@ void Session::on_io(std::uint32_t ev) {
       fail_handshake(dial_ + connect_error(err));
       return;
     }
-    state_ = State::kHandshaking;
+    if (ctx_) {
+      try {
+        ssl_ = new_client_ssl(ctx_.get(), fd_, host_);
+      } catch (const std::exception& e) {
+        fail_handshake(e.what());
+        return;
+      }
+      state_ = State::kTls;
+    } else {
+      state_ = State::kHandshaking;
+    }
   }
-  if ((ev & EPOLLOUT) && fd_ >= 0) flush();
+  if (state_ == State::kTls) {
+    tls_step();
+    if (state_ != State::kHandshaking) return;
+  }
+  if ((ev & EPOLLOUT) && tls_wants_out_ && fd_ >= 0 && state_ != State::kDone) {
+    tls_wants_out_ = false;
+    on_readable();
+  }
+  if ((ev & (EPOLLOUT | (tls_write_wants_read_ ? EPOLLIN : 0u))) && fd_ >= 0) flush();
   if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && fd_ >= 0 && state_ != State::kDone) on_readable();
+  if (fd_ >= 0 && state_ != State::kDone) update_interest();
+}
+
+void Session::tls_step() {
+  ERR_clear_error();
+  errno = 0;
+  int rc = SSL_do_handshake(ssl_.get());
+  if (rc == 1) {
+    tls_wants_out_ = false;
+    state_ = State::kHandshaking;
+    flush();  // the upgrade request
+    if (fd_ >= 0 && state_ != State::kDone) update_interest();
+    return;
+  }
+  int e = SSL_get_error(ssl_.get(), rc);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    tls_wants_out_ = e == SSL_ERROR_WANT_WRITE;
+    update_interest();
+    return;
+  }
+  std::string why = handshake_error(ssl_.get(), e, host_);
+  fail_handshake(why);
+}
+
+void Session::update_interest() {
+  if (fd_ < 0) return;
+  bool want = out_pos_ < out_.size() || tls_wants_out_ || (state_ == State::kConnecting);
+  if (want != want_out_) {
+    want_out_ = want;
+    loop_.modify(fd_, EPOLLIN | EPOLLRDHUP | (want ? std::uint32_t{EPOLLOUT} : 0u));
+  }
+}
+
+long Session::io_send(const char* p, std::size_t n, std::string* why) {
+  if (!ssl_) {
+    for (;;) {
+      ssize_t r = ::send(fd_, p, n, MSG_NOSIGNAL);
+      if (r > 0) return static_cast<long>(r);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -1;
+      *why = std::string("write: ") + std::strerror(errno);
+      return -2;
+    }
+  }
+  tls_write_wants_read_ = false;
+  ERR_clear_error();
+  errno = 0;
+  int r = SSL_write(ssl_.get(), p, static_cast<int>(std::min<std::size_t>(n, 1u << 20)));
+  if (r > 0) return r;
+  int e = SSL_get_error(ssl_.get(), r);
+  if (e == SSL_ERROR_WANT_WRITE) return -1;
+  if (e == SSL_ERROR_WANT_READ) {
+    tls_write_wants_read_ = true;
+    return -1;
+  }
+  int err = errno;
+  ERR_clear_error();
+  *why = e == SSL_ERROR_SYSCALL && err != 0 ? std::string("write: ") + std::strerror(err) : "write: tls: write failed";
+  return -2;
+}
+
+long Session::io_recv(char* p, std::size_t n, std::string* why) {
+  if (!ssl_) {
+    for (;;) {
+      ssize_t r = ::recv(fd_, p, n, 0);
+      if (r >= 0) return static_cast<long>(r);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+      *why = errno == ECONNRESET ? "connection reset by peer" : std::strerror(errno);
+      return -2;
+    }
+  }
+  ERR_clear_error();
+  errno = 0;
+  int r = SSL_read(ssl_.get(), p, static_cast<int>(n));
+  if (r > 0) return r;
+  int e = SSL_get_error(ssl_.get(), r);
+  if (e == SSL_ERROR_WANT_READ) return -1;
+  if (e == SSL_ERROR_WANT_WRITE) {
+    tls_wants_out_ = true;
+    return -1;
+  }
+  if (e == SSL_ERROR_ZERO_RETURN) return 0;
+  int err = errno;
+  unsigned long q = ERR_peek_last_error();
+  ERR_clear_error();
+  if (e == SSL_ERROR_SYSCALL && err == 0) return 0;
+  if (e == SSL_ERROR_SYSCALL) {
+    *why = err == ECONNRESET ? "connection reset by peer" : std::strerror(err);
+  } else {
+    const char* reason = q ? ERR_reason_error_string(q) : nullptr;
+    *why = std::string("tls: ") + (reason ? reason : "read failed");
+  }
+  return -2;
 }
 
 void Session::flush() {
+  if (state_ == State::kConnecting || state_ == State::kTls) return;
   while (out_pos_ < out_.size() && fd_ >= 0) {
-    ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+    std::string why;
+    long n = io_send(out_.data() + out_pos_, out_.size() - out_pos_, &why);
     if (n > 0) {
       out_pos_ += static_cast<std::size_t>(n);
       bytes_sent_ += static_cast<std::uint64_t>(n);
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    std::string why = std::string("write: ") + std::strerror(errno);
+    if (n == -1) break;
     out_.clear();
     out_pos_ = 0;
     if (state_ == State::kHandshaking) {
@@ -284,29 +415,25 @@ void Session::flush() {
       return;
     }
   }
-  bool want = out_pos_ < out_.size();
-  if (want != want_out_) {
-    want_out_ = want;
-    loop_.modify(fd_, EPOLLIN | EPOLLRDHUP | (want ? std::uint32_t{EPOLLOUT} : 0u));
-  }
+  update_interest();
 }
 
 void Session::on_readable() {
   char buf[65536];
+  if (state_ == State::kConnecting || state_ == State::kTls) return;
   for (int rounds = 0; rounds < 64 && fd_ >= 0 && state_ != State::kDone; ++rounds) {
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    std::string why;
+    long n = io_recv(buf, sizeof buf, &why);
     if (n > 0) {
+      // Plain: a short read drained the socket. TLS: read on until OpenSSL wants more (one record per call).
       bytes_received_ += static_cast<std::uint64_t>(n);
       handle_bytes(std::string_view(buf, static_cast<std::size_t>(n)));
-      if (static_cast<std::size_t>(n) < sizeof buf) return;
+      if (!ssl_ && static_cast<std::size_t>(n) < sizeof buf) return;
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n == -1) return;
     // EOF or an error.
-    std::string why = n == 0                ? "unexpected EOF"
-                      : errno == ECONNRESET ? "connection reset by peer"
-                                            : std::strerror(errno);
+    if (n == 0) why = "unexpected EOF";
     if (state_ == State::kHandshaking) {
       fail_handshake(n == 0 ? "websocket: bad handshake: unexpected EOF" : dial_ + "read: " + why);
       return;
@@ -337,11 +464,24 @@ void Session::handle_bytes(std::string_view data) {
     UpgradeRequest req;
     req.key = key_;
     req.protocols = offered_;
+    req.deflate = opts_.deflate;
     HandshakeResult r;
     r.status = head.status;
     r.status_text = head.status_text;
     r.headers = head.headers;
-    std::string err = check_upgrade(head, req, &r.protocol);
+    DeflateParams dp;
+    std::string err = check_upgrade(head, req, &r.protocol, &r.deflate, &dp);
+    if (err.empty() && r.deflate) {
+      try {
+        inflater_ = std::make_unique<Inflater>(dp.server_no_context_takeover, opts_.max_message);
+        // zlib has no raw 8-bit window: with client_max_window_bits=8 we send uncompressed messages.
+        if (dp.client_max_window_bits > 8)
+          deflater_ = std::make_unique<Deflater>(dp.client_max_window_bits, dp.client_no_context_takeover);
+        decoder_.allow_compression();
+      } catch (const std::exception& e) {
+        err = e.what();
+      }
+    }
     if (!err.empty()) {
       HandshakeResult bad = r;
       bad.error = err;
@@ -383,6 +523,20 @@ void Session::handle_bytes(std::string_view data) {
       }
       return;
     }
+    if (e.compressed) {
+      std::string plain, why;
+      int code = inflater_ ? inflater_->inflate(e.data, &plain, &why) : kCloseProtocolError;
+      if (code == 0 && e.kind == Event::Kind::kText && !valid_utf8(plain)) {
+        code = kCloseInvalidData;
+        why = "websocket: text message is not valid UTF-8";
+      }
+      if (code != 0) {
+        fail_open(why.empty() ? "websocket: compressed message without permessage-deflate" : why, code);
+        return;
+      }
+      e.data = std::move(plain);
+      e.compressed = false;
+    }
     if (e.kind == Event::Kind::kPing && state_ == State::kOpen) {
       mask_frame(Opcode::kPong, e.data);
       flush();
@@ -402,7 +556,15 @@ void Session::mask_frame(Opcode op, std::string_view payload) {
 bool Session::send(Opcode op, std::string_view payload) {
   if (state_ != State::kOpen) return false;
   auto self = shared_from_this();
-  mask_frame(op, payload);
+  if (deflater_ && (op == Opcode::kText || op == Opcode::kBinary)) {
+    std::string z = deflater_->compress(payload);
+    std::uint64_t m = mask_state();
+    std::uint8_t key[4];
+    std::memcpy(key, &m, 4);
+    append_frame(&out_, op, z, true, key, true);
+  } else {
+    mask_frame(op, payload);
+  }
   flush();
   return true;
 }
@@ -456,7 +618,8 @@ void Session::abort(int code) {
     std::string frame;
     std::uint8_t key[4] = {1, 2, 3, 4};
     append_frame(&frame, Opcode::kClose, close_payload(code, ""), true, key);
-    if (out_pos_ == out_.size()) (void)::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    std::string ignored;
+    if (out_pos_ == out_.size()) (void)io_send(frame.data(), frame.size(), &ignored);
   }
   state_ = State::kDone;
   cb_ = Callbacks{};

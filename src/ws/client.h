@@ -2,7 +2,8 @@
 // A WebSocket client connection on a loop::EventLoop: TCP connect, the
 // HTTP/1.1 upgrade (ws/handshake.h), then RFC 6455 frames (ws/frame.h). All on
 // the loop's thread, no thread or blocking call of its own (except resolving a
-// host name that is not an IP literal or "localhost": getaddrinfo).
+// host name that is not an IP literal or "localhost": getaddrinfo). wss:// runs
+// TLS (ws/tls.h) over the same non-blocking socket.
 //
 // Lifetime: owned by a shared_ptr; callbacks may drop the last outside
 // reference (the session keeps itself alive while it runs a callback).
@@ -16,11 +17,13 @@
 #include <vector>
 
 #include "loop/event_loop.h"
+#include "ws/deflate.h"
 #include "ws/frame.h"
+#include "ws/tls.h"
 
 namespace herd::ws {
 
-/// ws://host[:port]/path?query, split. wss:// parses, but the session refuses it.
+/// ws://host[:port]/path?query or wss://..., split.
 struct WsUrl {
   bool tls = false;
   std::string host;  ///< without brackets
@@ -38,6 +41,14 @@ struct SessionOptions {
   std::size_t max_message = 64u << 20;
   std::chrono::milliseconds handshake_timeout{60000};
   std::chrono::milliseconds close_timeout{3000};  ///< waiting for the server's close frame after ours
+  TlsOptions tls;                                 ///< wss:// only
+  bool deflate = false;                           ///< offer permessage-deflate (k6's compression: 'deflate')
+  /// k6's `hosts`: connect to this IP literal (and port, when not 0) instead of
+  /// resolving the URL's host. The Host header, SNI and certificate check keep the URL's name.
+  std::string connect_ip;
+  int connect_port = 0;
+  /// When not "", the session fails with this error before any traffic (blockHostnames, blacklistIPs).
+  std::string refuse;
 };
 
 /// How the opening handshake ended.
@@ -47,6 +58,7 @@ struct HandshakeResult {
   std::string status_text;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string protocol;      ///< the subprotocol the server chose
+  bool deflate = false;      ///< permessage-deflate was negotiated
   double connecting_ms = 0;  ///< from the start to the end of the handshake
 };
 
@@ -94,14 +106,25 @@ class Session : public std::enable_shared_from_this<Session> {
   void fail_open(const std::string& error, int code_to_send);
   void close_fd();
   void mask_frame(Opcode op, std::string_view payload);
+  void tls_step();
+  void update_interest();
+  /// Plain or TLS I/O: > 0 bytes, 0 = EOF, -1 = would block, -2 = error (`why` says what).
+  long io_send(const char* p, std::size_t n, std::string* why);
+  long io_recv(char* p, std::size_t n, std::string* why);
 
-  enum class State { kConnecting, kHandshaking, kOpen, kClosing, kDone };
+  enum class State { kConnecting, kTls, kHandshaking, kOpen, kClosing, kDone };
   loop::EventLoop& loop_;
   SessionOptions opts_;
   Callbacks cb_;
   State state_ = State::kConnecting;
   int fd_ = -1;
   std::string dial_;  ///< "dial tcp 127.0.0.1:80: " for error messages
+  std::string host_;  ///< the URL's host (SNI, certificate check)
+  std::shared_ptr<SSL_CTX> ctx_;
+  SslPtr ssl_;
+  bool tls_wants_out_ = false;         ///< the TLS handshake or a read waits for the socket to be writable
+  bool tls_write_wants_read_ = false;  ///< a TLS write waits for the socket to be readable
+
   std::string out_;
   std::size_t out_pos_ = 0;
   bool want_out_ = false;
@@ -109,6 +132,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string key_;
   std::vector<std::string> offered_;
   Decoder decoder_;
+  std::unique_ptr<Deflater> deflater_;  ///< set when permessage-deflate was negotiated
+  std::unique_ptr<Inflater> inflater_;
   loop::TimerId timer_ = 0;
   loop::Clock::time_point started_;
   std::uint64_t bytes_sent_ = 0;

@@ -2,9 +2,10 @@
 
 namespace herd::ws {
 
-void append_frame(std::string* out, Opcode op, std::string_view payload, bool fin, const std::uint8_t* mask_key) {
+void append_frame(std::string* out, Opcode op, std::string_view payload, bool fin, const std::uint8_t* mask_key,
+                  bool rsv1) {
   const std::size_t n = payload.size();
-  out->push_back(static_cast<char>((fin ? 0x80 : 0x00) | static_cast<std::uint8_t>(op)));
+  out->push_back(static_cast<char>((fin ? 0x80 : 0x00) | (rsv1 ? 0x40 : 0x00) | static_cast<std::uint8_t>(op)));
   const std::uint8_t mask_bit = mask_key ? 0x80 : 0x00;
   if (n < 126) {
     out->push_back(static_cast<char>(mask_bit | n));
@@ -97,8 +98,13 @@ int Decoder::one(std::vector<Event>* out) {
   const bool masked = (h[1] & 0x80) != 0;
   std::uint64_t len = h[1] & 0x7F;
   std::size_t head = 2;
-  if (rsv != 0) return fail(kCloseProtocolError, "websocket: reserved bits set (no extension was negotiated)"), -1;
   const bool control = (op & 0x8) != 0;
+  if (rsv != 0 && !(limits_.compression && rsv == 0x40 && !control && op != 0x0))
+    return fail(kCloseProtocolError, limits_.compression
+                                         ? "websocket: reserved bits set (RSV1 only on a data message's "
+                                           "first frame with permessage-deflate)"
+                                         : "websocket: reserved bits set (no extension was negotiated)"),
+           -1;
   if (op != 0x0 && op != 0x1 && op != 0x2 && op != 0x8 && op != 0x9 && op != 0xA)
     return fail(kCloseProtocolError, "websocket: unknown opcode " + std::to_string(op)), -1;
   if (control && !fin) return fail(kCloseProtocolError, "websocket: fragmented control frame"), -1;
@@ -167,17 +173,19 @@ int Decoder::one(std::vector<Event>* out) {
   if (op != 0x0) {
     in_message_ = true;
     message_text_ = op == 0x1;
+    message_compressed_ = rsv != 0;
     message_.clear();
   }
   take(&message_);
   pos_ += head + mask_len + n;
   if (!fin) return 1;
   in_message_ = false;
-  if (message_text_ && !valid_utf8(message_))
+  if (message_text_ && !message_compressed_ && !valid_utf8(message_))
     return fail(kCloseInvalidData, "websocket: text message is not valid UTF-8"), -1;
   Event e;
   e.kind = message_text_ ? Event::Kind::kText : Event::Kind::kBinary;
   e.data = std::move(message_);
+  e.compressed = message_compressed_;
   message_ = std::string();
   out->push_back(std::move(e));
   return 1;

@@ -3,7 +3,8 @@
 // that turns bytes into whole messages and control frames, checking what the
 // RFC asks an endpoint to check (reserved bits, opcodes, control frame rules,
 // fragmentation order, close codes, UTF-8 of text and close reasons) and a
-// message size limit. No extensions are negotiated, so the RSV bits must be 0.
+// message size limit. RSV1 is allowed on the first frame of a data message
+// only when permessage-deflate was negotiated (ws/deflate.h); RSV2/RSV3 never.
 // Pure: no I/O, no allocation beyond the message being assembled.
 
 #include <cstddef>
@@ -34,7 +35,9 @@ inline constexpr int kCloseTooBig = 1009;
 
 /// Appends one frame. `mask_key` (4 bytes) masks the payload, as a client
 /// must; null sends it unmasked, as a server does.
-void append_frame(std::string* out, Opcode op, std::string_view payload, bool fin, const std::uint8_t* mask_key);
+/// `rsv1` marks a compressed message (permessage-deflate).
+void append_frame(std::string* out, Opcode op, std::string_view payload, bool fin, const std::uint8_t* mask_key,
+                  bool rsv1 = false);
 /// The payload of a close frame: the code (2 bytes, big-endian) and the reason.
 /// `code` 0 gives an empty payload (no status).
 std::string close_payload(int code, std::string_view reason);
@@ -51,6 +54,9 @@ struct Event {
   Kind kind = Kind::kText;
   std::string data;    ///< the message, the ping/pong payload, or the close reason
   int close_code = 0;  ///< kClose: the code, kCloseNoStatus when the frame had none
+  /// kText/kBinary: RSV1 was set (permessage-deflate): `data` is still compressed
+  /// and, for text, not yet checked for UTF-8.
+  bool compressed = false;
 };
 
 class Decoder {
@@ -58,6 +64,7 @@ class Decoder {
   struct Limits {
     std::size_t max_message = 64u << 20;  ///< whole (reassembled) message, in bytes
     bool expect_masked = false;           ///< a server decodes masked frames; a client refuses them
+    bool compression = false;             ///< permessage-deflate negotiated: RSV1 allowed on data messages
   };
   Decoder() = default;
   explicit Decoder(Limits limits) : limits_(limits) {}
@@ -69,6 +76,8 @@ class Decoder {
   const std::string& error() const { return error_; }
   int close_code() const { return close_code_; }
   bool failed() const { return close_code_ != 0; }
+  /// Allows RSV1 from now on (permessage-deflate was negotiated after the decoder was made).
+  void allow_compression() { limits_.compression = true; }
   /// Bytes of a frame or message received but not yet complete.
   std::size_t buffered() const { return buf_.size() - pos_ + message_.size(); }
 
@@ -82,6 +91,7 @@ class Decoder {
   std::size_t pos_ = 0;
   bool in_message_ = false;  ///< a fragmented data message is being assembled
   bool message_text_ = false;
+  bool message_compressed_ = false;
   std::string message_;
   std::string error_;
   int close_code_ = 0;

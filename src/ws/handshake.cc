@@ -69,6 +69,7 @@ std::string build_request(const UpgradeRequest& r) {
   std::string out = "GET " + r.target + " HTTP/1.1\r\nHost: " + r.host_header +
                     "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + r.key +
                     "\r\nSec-WebSocket-Version: 13\r\n";
+  if (r.deflate) out += "Sec-WebSocket-Extensions: " + std::string(kDeflateOffer) + "\r\n";
   if (!r.protocols.empty()) {
     out += "Sec-WebSocket-Protocol: ";
     for (std::size_t i = 0; i < r.protocols.size(); ++i) {
@@ -131,13 +132,24 @@ std::size_t parse_response_head(std::string_view buf, ResponseHead* out, std::si
   return end + 4;
 }
 
-std::string check_upgrade(const ResponseHead& h, const UpgradeRequest& r, std::string* protocol) {
+std::string check_upgrade(const ResponseHead& h, const UpgradeRequest& r, std::string* protocol, bool* deflate,
+                          DeflateParams* params) {
   if (h.status != 101) return "websocket: bad handshake";
   if (!has_token(h.get("Upgrade"), "websocket")) return "websocket: bad handshake: no Upgrade: websocket";
   if (!has_token(h.get("Connection"), "upgrade")) return "websocket: bad handshake: no Connection: Upgrade";
   if (h.get("Sec-WebSocket-Accept") != accept_for(r.key)) return "websocket: bad handshake: wrong Sec-WebSocket-Accept";
-  if (!h.get("Sec-WebSocket-Extensions").empty())
-    return "websocket: bad handshake: the server chose an extension that was not offered";
+  int ext_headers = 0;
+  for (const auto& [k, v] : h.headers) ext_headers += iequals(k, "Sec-WebSocket-Extensions") ? 1 : 0;
+  std::string ext = h.get("Sec-WebSocket-Extensions");
+  if (deflate) *deflate = false;
+  if (ext_headers > 1) return "websocket: bad handshake: more than one Sec-WebSocket-Extensions header";
+  if (!ext.empty()) {
+    if (!r.deflate || !deflate || !params)
+      return "websocket: bad handshake: the server chose an extension that was not offered";
+    std::string err = parse_deflate_answer(ext, params);
+    if (!err.empty()) return err;
+    *deflate = true;
+  }
   std::string p = h.get("Sec-WebSocket-Protocol");
   if (!p.empty() && std::find(r.protocols.begin(), r.protocols.end(), p) == r.protocols.end())
     return "websocket: bad handshake: the server chose subprotocol \"" + p + "\" that was not offered";

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "ws/deflate.h"
+
 namespace herd::ws {
 
 /// A random 16-byte nonce, base64 (the Sec-WebSocket-Key).
@@ -22,6 +24,7 @@ struct UpgradeRequest {
   std::string key;          ///< Sec-WebSocket-Key
   std::vector<std::string> protocols;
   std::vector<std::pair<std::string, std::string>> headers;  ///< the script's own (User-Agent, Cookie, ...)
+  bool deflate = false;                                      ///< offer permessage-deflate (kDeflateOffer)
 };
 /// The request bytes. Throws std::invalid_argument for a header name or value
 /// with CR/LF or a NUL, or a header the handshake itself sets.
@@ -43,7 +46,9 @@ std::size_t parse_response_head(std::string_view buf, ResponseHead* out, std::si
 
 /// Checks a 101 answer against the request: "" when it is a valid upgrade,
 /// else the reason (k6-like: "websocket: bad handshake" plus what was wrong).
-/// `protocol` gets the chosen subprotocol.
-std::string check_upgrade(const ResponseHead& h, const UpgradeRequest& r, std::string* protocol);
+/// `protocol` gets the chosen subprotocol; `deflate` (when deflate was offered)
+/// is true when the server accepted permessage-deflate, with its parameters in `params`.
+std::string check_upgrade(const ResponseHead& h, const UpgradeRequest& r, std::string* protocol,
+                          bool* deflate = nullptr, DeflateParams* params = nullptr);
 
 }  // namespace herd::ws
