@@ -390,11 +390,15 @@ std::vector<ThresholdResult> evaluate_thresholds(const std::vector<MetricThresho
       r.selector = mt.selector.source;
       r.source = th.expr.source;
       r.abort_on_fail = th.abort_on_fail;
-      if (!id || !agg->has_samples(type, any)) {
+      // No samples: skipped while the test runs. At the end a counter, gauge or trend is judged on its
+      // zero values (count=0 fails 'count>=100'), as k6 does; a rate with no samples has no rate and stays
+      // unevaluated (k6 logs it and does not count it as crossed).
+      const bool empty = !id || !agg->has_samples(type, any);
+      if (empty && (!final || !id || type == MetricType::kRate)) {
         out.push_back(std::move(r));
         continue;
       }
-      auto v = aggregate_value(type, *agg, th.expr, secs);
+      auto v = aggregate_value(type, empty ? SeriesState{} : *agg, th.expr, secs);
       if (!v)
         throw ThresholdError("invalid threshold " + quote(th.expr.source) + " on metric " + quote(mt.selector.source) +
                              ": aggregation method " + quote(agg_name(th.expr)) + " cannot be used with metric type " +

@@ -86,9 +86,11 @@ struct ThresholdResult {
 /// Evaluates every threshold on `snap`. `elapsed` is the test's running
 /// time so far (for counter rates and delayAbortEval). When `final` is false,
 /// thresholds whose delayAbortEval has not passed are reported ok.
-/// Thresholds on metrics with no samples are ok (k6 behaviour), except that
-/// an unknown metric name throws ThresholdError (checked once at start by
-/// validate_thresholds).
+/// Thresholds on metrics with no samples are ok while the test runs; in the
+/// final evaluation a counter, gauge or trend with none is judged on zero
+/// (count=0, value=0, p(95)=0) and a rate with none stays ok with no observed
+/// value (k6 behaviour). An unknown metric name throws ThresholdError
+/// (checked once at start by validate_thresholds).
 std::vector<ThresholdResult> evaluate_thresholds(const std::vector<MetricThresholds>& ths, const Snapshot& snap,
                                                  std::chrono::milliseconds elapsed, bool final);
 

@@ -276,9 +276,9 @@ TEST(EvaluateThresholds, OkAndFail) {
   EXPECT_DOUBLE_EQ(*by["http_reqs rate>=10"].observed, 10);
   EXPECT_FALSE(by["http_reqs count!=100"].ok);
   EXPECT_TRUE(by["vus value==10"].ok);
-  // no samples: ok, nothing observed
-  EXPECT_TRUE(by["iterations count>0"].ok);
-  EXPECT_FALSE(by["iterations count>0"].observed.has_value());
+  // no samples: at the end a counter is judged on count=0 (k6 evaluates empty sinks in its final pass)
+  EXPECT_FALSE(by["iterations count>0"].ok);
+  EXPECT_EQ(by["iterations count>0"].observed, 0.0);
 }
 
 TEST(EvaluateThresholds, DelayAbortEvalAndAbortFlag) {
@@ -295,12 +295,27 @@ TEST(EvaluateThresholds, DelayAbortEvalAndAbortFlag) {
   EXPECT_FALSE(fin[0].ok);
 }
 
-TEST(EvaluateThresholds, FilterMatchingNothingIsOk) {
-  auto ths = parse_thresholds(nlohmann::json::parse(R"({"http_req_duration{name:nope}": ["max<1"]})"));
+// No samples (a filter matching nothing, a metric never added to): skipped while the test runs; at the
+// end a trend or counter is judged on its zero values, a rate (which has no value) stays ok.
+TEST(EvaluateThresholds, NoSamplesAreSkippedWhileRunningAndJudgedOnZeroAtTheEnd) {
+  auto ths = parse_thresholds(nlohmann::json::parse(
+      R"({"http_req_duration{name:nope}": ["max<1", "p(95)>1"], "http_reqs{name:nope}": ["count>=100"],
+          "http_req_failed{name:nope}": ["rate<0.01"]})"));
+  for (const auto& r : evaluate_thresholds(ths, sample_snapshot(), 1s, false)) {
+    EXPECT_TRUE(r.ok) << r.selector << " " << r.source;
+    EXPECT_FALSE(r.observed) << r.selector << " " << r.source;
+  }
   auto res = evaluate_thresholds(ths, sample_snapshot(), 1s, true);
-  ASSERT_EQ(res.size(), 1u);
-  EXPECT_TRUE(res[0].ok);
-  EXPECT_FALSE(res[0].observed);
+  std::map<std::string, ThresholdResult> by;
+  for (const auto& r : res) by[r.selector + " " + r.source] = r;
+  ASSERT_EQ(res.size(), 4u);
+  EXPECT_TRUE(by["http_req_duration{name:nope} max<1"].ok);
+  EXPECT_EQ(by["http_req_duration{name:nope} max<1"].observed, 0.0);
+  EXPECT_FALSE(by["http_req_duration{name:nope} p(95)>1"].ok);
+  EXPECT_FALSE(by["http_reqs{name:nope} count>=100"].ok);
+  EXPECT_EQ(by["http_reqs{name:nope} count>=100"].observed, 0.0);
+  EXPECT_TRUE(by["http_req_failed{name:nope} rate<0.01"].ok);
+  EXPECT_FALSE(by["http_req_failed{name:nope} rate<0.01"].observed);
 }
 
 TEST(ValidateThresholds, UnknownMetricAndWrongAggregation) {
