@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics/binary_wire.h"
+
 namespace herd::metrics {
 
 namespace {
@@ -286,28 +288,106 @@ Histogram Histogram::from_json(const nlohmann::json& j) {
   double mx = finite_number(j, "max");
   std::uint64_t total = window_from_json(*pos, "pos", h.pos_, h.pos_base_);
   total = checked_add(total, window_from_json(*neg, "neg", h.neg_, h.neg_base_));
-  total = checked_add(total, h.zero_);
-  if (total != h.count_) bad("bucket counts do not add up to \"count\"");
-  if (h.count_ == 0) {
-    if (h.sum_ != 0) bad("empty histogram with a non-zero sum");
-    return h;
+  h.check_decoded(checked_add(total, h.zero_), mn, mx);
+  return h;
+}
+
+void Histogram::check_decoded(std::uint64_t total, double mn, double mx) {
+  if (total != count_) bad("bucket counts do not add up to \"count\"");
+  if (count_ == 0) {
+    if (sum_ != 0) bad("empty histogram with a non-zero sum");
+    return;
   }
   if (mn > mx) bad("\"min\" greater than \"max\"");
   // min and max must lie in the lowest and highest non-empty buckets.
   auto lowest_ok = [&](double x) {
-    if (!h.neg_.empty()) return x < 0 && bucket_index(-x) == h.neg_base_ + static_cast<std::int32_t>(h.neg_.size()) - 1;
-    if (h.zero_) return x == 0;
-    return x > 0 && bucket_index(x) == h.pos_base_;
+    if (!neg_.empty()) return x < 0 && bucket_index(-x) == neg_base_ + static_cast<std::int32_t>(neg_.size()) - 1;
+    if (zero_) return x == 0;
+    return x > 0 && bucket_index(x) == pos_base_;
   };
   auto highest_ok = [&](double x) {
-    if (!h.pos_.empty()) return x > 0 && bucket_index(x) == h.pos_base_ + static_cast<std::int32_t>(h.pos_.size()) - 1;
-    if (h.zero_) return x == 0;
-    return x < 0 && bucket_index(-x) == h.neg_base_;
+    if (!pos_.empty()) return x > 0 && bucket_index(x) == pos_base_ + static_cast<std::int32_t>(pos_.size()) - 1;
+    if (zero_) return x == 0;
+    return x < 0 && bucket_index(-x) == neg_base_;
   };
   if (!lowest_ok(mn)) bad("\"min\" does not match the lowest bucket");
   if (!highest_ok(mx)) bad("\"max\" does not match the highest bucket");
-  h.min_ = mn;
-  h.max_ = mx;
+  min_ = mn;
+  max_ = mx;
+}
+
+namespace {
+
+void window_to_binary(BinaryWriter& w, const std::vector<std::uint64_t>& win, std::int32_t base) {
+  std::uint64_t n = 0;
+  for (std::uint64_t c : win) n += c != 0;
+  w.varint(n);
+  std::int64_t prev = 0;
+  bool first = true;
+  for (std::size_t i = 0; i < win.size(); ++i) {
+    if (win[i] == 0) continue;
+    std::int64_t idx = static_cast<std::int64_t>(base) + static_cast<std::int64_t>(i);
+    if (first)
+      w.svarint(idx);
+    else
+      w.varint(static_cast<std::uint64_t>(idx - prev));
+    w.varint(win[i]);
+    prev = idx;
+    first = false;
+  }
+}
+
+// Reads one sign's buckets into a dense window; returns their total count.
+std::uint64_t window_from_binary(BinaryReader& r, std::vector<std::uint64_t>& win, std::int32_t& base) {
+  std::size_t n = r.count(2, "bucket");
+  win.clear();
+  base = 0;
+  std::uint64_t total = 0;
+  std::int64_t idx = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (k == 0) {
+      idx = r.svarint();
+      if (idx < kMinIndex || idx > kMaxIndex) bad("bucket index out of range");
+      base = static_cast<std::int32_t>(idx);
+    } else {
+      std::uint64_t delta = r.varint();
+      if (delta == 0 || delta > static_cast<std::uint64_t>(kMaxIndex - idx)) bad("bucket indexes must ascend in range");
+      idx += static_cast<std::int64_t>(delta);
+    }
+    std::uint64_t c = r.varint();
+    if (c == 0) bad("bucket counts must be positive");
+    total = checked_add(total, c);
+    std::size_t off = static_cast<std::size_t>(idx - base);
+    r.take_cells(off + 1 - win.size());
+    win.resize(off + 1, 0);
+    win[off] = c;
+  }
+  return total;
+}
+
+}  // namespace
+
+void Histogram::write_binary(BinaryWriter& w) const {
+  w.varint(count_);
+  w.f64(sum_);
+  w.f64(min());
+  w.f64(max());
+  w.varint(zero_);
+  window_to_binary(w, pos_, pos_base_);
+  window_to_binary(w, neg_, neg_base_);
+}
+
+Histogram Histogram::read_binary(BinaryReader& r) {
+  Histogram h;
+  h.count_ = r.varint();
+  h.sum_ = r.f64();
+  double mn = r.f64();
+  double mx = r.f64();
+  if (!std::isfinite(h.sum_) || !std::isfinite(mn) || !std::isfinite(mx)) bad("sum, min and max must be finite");
+  h.zero_ = r.varint();
+  std::uint64_t total = window_from_binary(r, h.pos_, h.pos_base_);
+  total = checked_add(total, window_from_binary(r, h.neg_, h.neg_base_));
+  h.check_decoded(checked_add(total, h.zero_), mn, mx);
   return h;
 }
 
