@@ -318,49 +318,71 @@ void Histogram::check_decoded(std::uint64_t total, double mn, double mx) {
 
 namespace {
 
+// Runs as in JSON (split at kRunGap or more empty buckets): the first run's
+// start index, each later run's gap after the previous one, its length and
+// its counts (zeros inside a run; its first and last count non-zero).
 void window_to_binary(BinaryWriter& w, const std::vector<std::uint64_t>& win, std::int32_t base) {
-  std::uint64_t n = 0;
-  for (std::uint64_t c : win) n += c != 0;
-  w.varint(n);
-  std::int64_t prev = 0;
-  bool first = true;
-  for (std::size_t i = 0; i < win.size(); ++i) {
-    if (win[i] == 0) continue;
-    std::int64_t idx = static_cast<std::int64_t>(base) + static_cast<std::int64_t>(i);
-    if (first)
-      w.svarint(idx);
+  std::vector<std::pair<std::size_t, std::size_t>> runs;  // [first, last]
+  std::size_t i = 0;
+  while (i < win.size()) {
+    while (i < win.size() && win[i] == 0) ++i;
+    if (i == win.size()) break;
+    std::size_t end = i, zeros = 0;
+    for (std::size_t k = i; k < win.size(); ++k) {
+      if (win[k] != 0) {
+        zeros = 0;
+        end = k;
+      } else if (++zeros >= kRunGap) {
+        break;
+      }
+    }
+    runs.emplace_back(i, end);
+    i = end + 1;
+  }
+  w.varint(runs.size());
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    auto [first, last] = runs[k];
+    if (k == 0)
+      w.svarint(static_cast<std::int64_t>(base) + static_cast<std::int64_t>(first));
     else
-      w.varint(static_cast<std::uint64_t>(idx - prev));
-    w.varint(win[i]);
-    prev = idx;
-    first = false;
+      w.varint(first - runs[k - 1].second - 1);
+    w.varint(last - first + 1);
+    for (std::size_t c = first; c <= last; ++c) w.varint(win[c]);
   }
 }
 
-// Reads one sign's buckets into a dense window; returns their total count.
+// Reads one sign's runs into a dense window; returns their total count.
 std::uint64_t window_from_binary(BinaryReader& r, std::vector<std::uint64_t>& win, std::int32_t& base) {
-  std::size_t n = r.count(2, "bucket");
+  std::size_t n = r.count(3, "bucket run");
   win.clear();
   base = 0;
   std::uint64_t total = 0;
-  std::int64_t idx = 0;
+  std::int64_t next = 0;  // the first index after the previous run
   for (std::size_t k = 0; k < n; ++k) {
+    std::int64_t start;
     if (k == 0) {
-      idx = r.svarint();
-      if (idx < kMinIndex || idx > kMaxIndex) bad("bucket index out of range");
-      base = static_cast<std::int32_t>(idx);
+      start = r.svarint();
+      if (start < kMinIndex || start > kMaxIndex) bad("bucket index out of range");
+      base = static_cast<std::int32_t>(start);
     } else {
-      std::uint64_t delta = r.varint();
-      if (delta == 0 || delta > static_cast<std::uint64_t>(kMaxIndex - idx)) bad("bucket indexes must ascend in range");
-      idx += static_cast<std::int64_t>(delta);
+      std::uint64_t gap = r.varint();
+      if (next > kMaxIndex || gap > static_cast<std::uint64_t>(kMaxIndex - next))
+        bad("bucket runs must ascend in range");
+      start = next + static_cast<std::int64_t>(gap);
     }
-    std::uint64_t c = r.varint();
-    if (c == 0) bad("bucket counts must be positive");
-    total = checked_add(total, c);
-    std::size_t off = static_cast<std::size_t>(idx - base);
-    r.take_cells(off + 1 - win.size());
-    win.resize(off + 1, 0);
-    win[off] = c;
+    std::uint64_t len = r.varint();
+    if (len == 0 || len > static_cast<std::uint64_t>(kMaxIndex - start + 1)) bad("bucket run length out of range");
+    if (len > r.left()) bad("bucket run longer than the input");
+    std::size_t off = static_cast<std::size_t>(start - base);
+    std::size_t size = off + static_cast<std::size_t>(len);
+    r.take_cells(size - win.size());
+    win.resize(size, 0);
+    for (std::size_t c = off; c < size; ++c) {
+      win[c] = r.varint();
+      total = checked_add(total, win[c]);
+    }
+    if (win[off] == 0 || win[size - 1] == 0) bad("a bucket run must start and end with a non-empty bucket");
+    next = start + static_cast<std::int64_t>(len);
   }
   return total;
 }

@@ -46,7 +46,7 @@ class Histogram {
   nlohmann::json to_json() const;
   static Histogram from_json(const nlohmann::json& j);  // throws std::invalid_argument on bad input
   /// The binary wire form (WIRE_FORMAT.md "Binary form"): count, sum, min, max,
-  /// zero, then each sign's non-empty buckets as (index delta, count) varints.
+  /// zero, then each sign's buckets as runs of varint counts (start, length, counts).
   void write_binary(BinaryWriter& w) const;
   /// Validates as from_json does (throws std::invalid_argument); the dense
   /// windows it allocates are charged to the reader's cell budget.

@@ -2,7 +2,7 @@
 // The snapshot's compact binary wire form (src/metrics/WIRE_FORMAT.md,
 // "Binary form"), the cheap encoding a coordinator asks its runners for:
 // every string (metric name, tag key, tag value) once, tag sets once,
-// histograms as sparse (index delta, count) varints. Equal to the JSON form
+// histograms as runs of varint counts. Equal to the JSON form
 // bucket for bucket: from_binary(to_binary(s)) and from_json(to_json(s)) decode
 // to the same snapshot.
 //
