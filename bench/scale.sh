@@ -7,10 +7,12 @@
 #     snapshot every second, as % of one core (goal at 1,000 runners: < 25 %);
 #   - exact totals: the merged --summary-export counts (http_reqs, iterations,
 #     data_sent, data_received, checks) must equal the sum the simulator served;
-#   - the bytes the runners sent per runner per second (snapshot bandwidth);
+#   - the bytes the runners sent per runner per second (snapshot bandwidth;
+#     snapshots in the binary form the coordinator asks for, or JSON with
+#     --json-only: runners that ignore the Accept header, as older ones do);
 #   - the coordinator's peak RSS.
 #
-#   bench/scale.sh [--runners "100 1000"] [--repeats 5] [--window 8] [--json FILE]
+#   bench/scale.sh [--runners "100 1000"] [--repeats 5] [--window 8] [--json-only] [--json FILE]
 #
 # Needs build/bin/herd and build/bin/herd-sim-runners (or $HERD and $HERD_SIM).
 set -euo pipefail
@@ -19,13 +21,15 @@ RUNNERS_LIST="100 1000"
 REPEATS=5
 WINDOW=8
 JSON=
+SIM_FLAGS=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runners) RUNNERS_LIST=$2; shift 2 ;;
     --repeats) REPEATS=$2; shift 2 ;;
     --window) WINDOW=$2; shift 2 ;;
     --json) JSON=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --json-only) SIM_FLAGS+=(--json-only); shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -44,7 +48,7 @@ for n in $RUNNERS_LIST; do
     mkdir -p "$d"
     dur=$((WINDOW + 6))
     "$WORK/sim" --runners "$n" --duration "${dur}s" --addresses "$d/addr" --expect "$d/expect.json" \
-      --stats "$d/stats.json" 2>"$d/sim.err" &
+      --stats "$d/stats.json" "${SIM_FLAGS[@]}" 2>"$d/sim.err" &
     sim=$!
     _BG_PIDS+=("$sim")
     for _ in $(seq 600); do [[ -s $d/addr ]] && break; kill -0 "$sim" 2>/dev/null || break; sleep 0.1; done
@@ -104,6 +108,7 @@ for line in open(f"{d}/err"):
 run = {"runners": n, "exit": rc, "cpu_pct": cpu, "sim_cpu_pct": sim_cpu, "exact": exact, "mismatch": bad,
        "rounds_per_s": rounds / win_s, "cpu_ms_per_round": per_round_ms, "cpu_ms_per_round_whole_run": whole_ms, "cpu_pct_at_1hz": per_round_ms / 10,
        "bytes_per_runner_s": bw, "snapshot_bytes": e["snapshot_bytes_mid_avg"],
+       "snapshot_bytes_served": e["snapshot_bytes_mid_avg"] if e.get("json_only", True) else e["binary_bytes_mid_avg"],
        "requests_per_runner_s": st["requests"] / n / st["seconds"], "rss_kb": rss, "skew_ms": skew, "load": load}
 all_runs = json.load(open(runs)); all_runs.append(run); json.dump(all_runs, open(runs, "w"))
 print(f"[{n} runners] exit {rc}, coordinator CPU {cpu:.1f}% of a core at {rounds / win_s:.2f} merges/s = "
@@ -117,7 +122,7 @@ python3 - "$WORK/runs.json" "$JSON" <<'PY'
 import json, statistics, sys
 runs = json.load(open(sys.argv[1]))
 out = {}
-print("| runners | coordinator CPU at one merge/s, % of one core (min / median / max) | measured CPU % (merges/s) | exact totals | bytes/s per runner | snapshot bytes | coordinator RSS | runs |")
+print("| runners | coordinator CPU at one merge/s, % of one core (min / median / max) | measured CPU % (merges/s) | exact totals | bytes/s per runner | snapshot bytes served (JSON size) | coordinator RSS | runs |")
 print("|---:|---:|---:|---|---:|---:|---:|---:|")
 for n in sorted({r["runners"] for r in runs}):
     rs = [r for r in runs if r["runners"] == n]
@@ -128,7 +133,7 @@ for n in sorted({r["runners"] for r in runs}):
     bw = statistics.median(r["bytes_per_runner_s"] for r in rs)
     rss = statistics.median(r["rss_kb"] for r in rs)
     print(f"| {n} | {cpu[0]:.1f} / {statistics.median(cpu):.1f} / {cpu[-1]:.1f} | {raw:.1f} ({rps:.2f}) | {'yes' if ok else '**no**'} | "
-          f"{bw:.0f} | {rs[0]['snapshot_bytes']:.0f} | {rss/1024:.0f} MB | {len(rs)} |")
+          f"{bw:.0f} | {rs[0]['snapshot_bytes_served']:.0f} ({rs[0]['snapshot_bytes']:.0f}) | {rss/1024:.0f} MB | {len(rs)} |")
     out[str(n)] = {"cpu_min": cpu[0], "cpu_median": statistics.median(cpu), "cpu_max": cpu[-1], "exact": ok,
                    "bytes_per_runner_s": bw, "rss_kb": rss, "runs": rs}
 if sys.argv[2]:

@@ -4,13 +4,15 @@
 // Each simulated runner listens on its own loopback port and speaks the part
 // of the runner control API the coordinator uses (GET/PATCH /v1/status,
 // GET /v1/snapshot, POST/PUT /v1/setup, POST /v1/teardown) over keep-alive
-// HTTP/1.1. Snapshots are real wire-format documents (metrics::Snapshot::to_json)
-// built from synthesised samples: the built-in HTTP metrics with scenario, name,
+// HTTP/1.1. Snapshots are real wire-format documents (metrics::Snapshot::to_json,
+// or metrics::to_binary when the request's Accept asks for the binary form, as
+// a real runner answers) built from synthesised samples: the built-in HTTP metrics with scenario, name,
 // method and status tags, histograms with many buckets, a few templates with
 // different bucket sets. One epoll loop serves every port.
 //
 //   herd-sim-runners --runners N [--duration 10s] [--templates 16] [--requests 20000]
-//                    [--tagsets 8] --addresses FILE [--expect FILE] [--starts FILE] [--stats FILE]
+//                    [--tagsets 8] [--json-only] --addresses FILE [--expect FILE] [--starts FILE]
+//                    [--stats FILE]
 //
 // --addresses: the comma-separated HOST:PORT list for `herd coordinator --runners`.
 // --expect: the exact totals the merged final snapshots must have (JSON).
@@ -18,6 +20,12 @@
 // start skew as the runners saw it can be computed.
 // --stats: every second and on exit, {"requests", "snapshots", "bytesOut", "bytesIn", "seconds"}
 // since serving started.
+// --json-only: answer every snapshot request in JSON, whatever it accepts (a
+// runner older than the binary form).
+// --measure-decode N: serve nothing; decode (and free) every template's
+// mid-test snapshot N times in each form, merge N of them, encode them, and
+// print the CPU time per snapshot (the coordinator's per-runner cost without
+// the network) as JSON.
 // A runner is paused (status 4) until PATCH {"paused":false}; it runs for
 // --duration from then (or from the "start-at-us" instant the PATCH names), then
 // reports status 9 and exit code 0, and serves its final snapshot. The process
@@ -38,6 +46,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -50,6 +59,7 @@
 
 #include "metrics/registry.h"
 #include "metrics/sink.h"
+#include "metrics/snapshot_binary.h"
 #include "util/duration.h"
 
 namespace {
@@ -102,12 +112,15 @@ struct Options {
   std::size_t templates = 16;
   std::size_t requests = 20000;
   std::size_t tagsets = 8;
+  bool json_only = false;
+  std::size_t measure_decode = 0;
   std::string addresses_file, expect_file, starts_file, stats_file;
 };
 
-/// One template: the snapshot in the middle of the run and the final one, serialised.
+/// One template: the snapshot in the middle of the run and the final one,
+/// serialised in JSON and in the binary form.
 struct Template {
-  std::string mid, fin;
+  std::string mid, fin, mid_bin, fin_bin;
   metrics::Snapshot final_snapshot;
 };
 
@@ -149,6 +162,7 @@ Template make_template(std::size_t k, const Options& o) {
       auto s = sink.snapshot();
       s.time_us = t0;
       out.mid = s.to_json().dump();
+      out.mid_bin = metrics::to_binary(s);
     }
     const auto& ts = tags[i % tags.size()];
     const auto& sc = scen[(i % tags.size()) % 3];
@@ -181,6 +195,7 @@ Template make_template(std::size_t k, const Options& o) {
   g.cpu_avg = g.cpu_last = g.cpu_max = 0.3;
   out.final_snapshot.generators.push_back(g);
   out.fin = out.final_snapshot.to_json().dump();
+  out.fin_bin = metrics::to_binary(out.final_snapshot);
   return out;
 }
 
@@ -227,8 +242,8 @@ class Sim {
     a["clock-us"] = unix_us();
     return json{{"data", {{"type", "status"}, {"id", "default"}, {"attributes", a}}}}.dump();
   }
-  /// Returns the HTTP status; sets `body`.
-  int handle(Runner& r, const std::string& method, const std::string& path, const std::string& req_body,
+  /// Returns the HTTP status; sets `body`. `binary`: a snapshot is answered in the binary form.
+  int handle(Runner& r, const std::string& method, const std::string& path, const std::string& req_body, bool binary,
              std::string& body);
   void on_readable(int fd);
   void flush(Conn& c);
@@ -299,11 +314,14 @@ void Sim::build() {
     auto counter = [&](const char* n) { return all.aggregate(*all.find(n)).sum; };
     auto d = all.aggregate(*all.find("http_req_duration")).trend;
     auto chk = all.aggregate(*all.find("checks"));
-    std::size_t bytes_mid = 0, bytes_fin = 0;
+    std::size_t bytes_mid = 0, bytes_fin = 0, bin_mid = 0, bin_fin = 0;
     for (auto& r : runners_) {
       bytes_mid += templates_[r.tmpl].mid.size();
       bytes_fin += templates_[r.tmpl].fin.size();
+      bin_mid += templates_[r.tmpl].mid_bin.size();
+      bin_fin += templates_[r.tmpl].fin_bin.size();
     }
+    const double n = static_cast<double>(o_.runners);
     json e = {{"runners", o_.runners},
               {"http_reqs", counter("http_reqs")},
               {"iterations", counter("iterations")},
@@ -314,15 +332,21 @@ void Sim::build() {
               {"http_req_duration_min", d.min()},
               {"http_req_duration_max", d.max()},
               {"http_req_duration_avg", d.mean()},
-              {"snapshot_bytes_mid_avg", static_cast<double>(bytes_mid) / static_cast<double>(o_.runners)},
-              {"snapshot_bytes_final_avg", static_cast<double>(bytes_fin) / static_cast<double>(o_.runners)}};
+              {"snapshot_bytes_mid_avg", static_cast<double>(bytes_mid) / n},
+              {"snapshot_bytes_final_avg", static_cast<double>(bytes_fin) / n},
+              {"binary_bytes_mid_avg", static_cast<double>(bin_mid) / n},
+              {"binary_bytes_final_avg", static_cast<double>(bin_fin) / n},
+              {"json_only", o_.json_only}};
     std::ofstream(o_.expect_file) << e.dump() << "\n";
   }
-  std::fprintf(stderr, "herd-sim-runners: %zu runners listening (%zu templates, snapshot %zu bytes mid, %zu final)\n",
-               o_.runners, templates_.size(), templates_[0].mid.size(), templates_[0].fin.size());
+  std::fprintf(stderr,
+               "herd-sim-runners: %zu runners listening (%zu templates, snapshot %zu bytes mid, %zu final; binary "
+               "%zu, %zu)\n",
+               o_.runners, templates_.size(), templates_[0].mid.size(), templates_[0].fin.size(),
+               templates_[0].mid_bin.size(), templates_[0].fin_bin.size());
 }
 
-int Sim::handle(Runner& r, const std::string& method, const std::string& path, const std::string& req_body,
+int Sim::handle(Runner& r, const std::string& method, const std::string& path, const std::string& req_body, bool binary,
                 std::string& body) {
   const std::int64_t now = unix_us();
   update(r, now);
@@ -364,7 +388,10 @@ int Sim::handle(Runner& r, const std::string& method, const std::string& path, c
   if (path == "/v1/snapshot" && method == "GET") {
     const Template& t = templates_[r.tmpl];
     snapshots_++;
-    body = r.status == 9 ? t.fin : t.mid;
+    if (binary)
+      body = r.status == 9 ? t.fin_bin : t.mid_bin;
+    else
+      body = r.status == 9 ? t.fin : t.mid;
     return 200;
   }
   if (path == "/v1/setup" && (method == "POST" || method == "PUT" || method == "GET")) {
@@ -423,21 +450,30 @@ void Sim::on_readable(int fd) {
     if (hdr_end == std::string::npos) break;
     std::string head = c.in.substr(0, hdr_end);
     std::size_t content_length = 0;
+    std::string accept;
     for (std::size_t p = head.find("\r\n"); p != std::string::npos; p = head.find("\r\n", p + 2)) {
       static const char kCl[] = "content-length:";
+      static const char kAccept[] = "accept:";
       if (strncasecmp(head.c_str() + p + 2, kCl, sizeof kCl - 1) == 0)
         content_length = std::strtoul(head.c_str() + p + 2 + sizeof kCl - 1, nullptr, 10);
+      if (strncasecmp(head.c_str() + p + 2, kAccept, sizeof kAccept - 1) == 0) {
+        std::size_t from = p + 2 + sizeof kAccept - 1;
+        accept += (accept.empty() ? "" : ", ") + head.substr(from, head.find("\r\n", from) - from);
+      }
     }
+    const bool binary = !o_.json_only && metrics::accepts_binary_snapshot(accept);
     if (c.in.size() < hdr_end + 4 + content_length) break;
     std::string req_body = c.in.substr(hdr_end + 4, content_length);
     c.in.erase(0, hdr_end + 4 + content_length);
     auto sp1 = head.find(' '), sp2 = head.find(' ', sp1 + 1);
     std::string method = head.substr(0, sp1), path = head.substr(sp1 + 1, sp2 - sp1 - 1);
     std::string body;
-    int code = handle(runners_[c.runner], method, path, req_body, body);
+    int code = handle(runners_[c.runner], method, path, req_body, binary, body);
     requests_++;
-    c.out += "HTTP/1.1 " + std::to_string(code) + (code == 200 ? " OK" : " Error") +
-             "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    const bool bin_body = binary && code == 200 && path == "/v1/snapshot";
+    c.out += "HTTP/1.1 " + std::to_string(code) + (code == 200 ? " OK" : " Error") + "\r\nContent-Type: " +
+             (bin_body ? std::string(metrics::kSnapshotBinaryType) : std::string("application/json")) +
+             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     c.out += body;
   }
   flush(c);
@@ -505,7 +541,9 @@ void Sim::write_starts() const {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "herd-sim-runners: %s\nusage: herd-sim-runners --runners N --addresses FILE [--duration 10s] "
-               "[--templates 16] [--requests 20000] [--tagsets 8] [--expect FILE] [--starts FILE] [--stats FILE]\n",
+               "[--templates 16] [--requests 20000] [--tagsets 8] [--json-only] [--expect FILE] [--starts FILE] "
+               "[--stats FILE]\n       herd-sim-runners --measure-decode N [--templates 16] [--requests 20000] "
+               "[--tagsets 8]\n",
                why.c_str());
   std::exit(2);
 }
@@ -519,6 +557,59 @@ std::size_t count_arg(const std::string& flag, const char* v, std::size_t lo, st
   return static_cast<std::size_t>(x);
 }
 
+double cpu_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+/// --measure-decode: CPU µs per snapshot to decode each form and to merge.
+int measure_decode(const Options& o) {
+  std::vector<Template> ts;
+  for (std::size_t k = 0; k < o.templates; ++k) ts.push_back(make_template(k, o));
+  const std::size_t n = o.measure_decode;
+  // Decode n snapshots and free them again (the coordinator replaces each
+  // runner's snapshot every round): per form, the CPU of both.
+  std::vector<metrics::Snapshot> decoded;
+  decoded.reserve(n);
+  double t0 = cpu_us();
+  for (std::size_t i = 0; i < n; ++i)
+    decoded.push_back(metrics::Snapshot::from_json(json::parse(ts[i % ts.size()].mid)));
+  decoded.clear();
+  double t1 = cpu_us();
+  for (std::size_t i = 0; i < n; ++i) decoded.push_back(metrics::from_binary(ts[i % ts.size()].mid_bin));
+  double t2 = cpu_us();
+  decoded.clear();
+  double t2b = cpu_us();
+  for (std::size_t i = 0; i < n; ++i) decoded.push_back(metrics::from_binary(ts[i % ts.size()].mid_bin));
+  double t2c = cpu_us();
+  metrics::Snapshot merged;
+  for (const auto& d : decoded) merged.merge(d);
+  double t3 = cpu_us();
+  for (std::size_t i = 0; i < n; ++i) (void)metrics::to_binary(decoded[i]);
+  double t4 = cpu_us();
+  for (std::size_t i = 0; i < n; ++i) (void)decoded[i].to_json().dump();
+  double t5 = cpu_us();
+  double json_bytes = 0, bin_bytes = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    json_bytes += static_cast<double>(ts[i % ts.size()].mid.size());
+    bin_bytes += static_cast<double>(ts[i % ts.size()].mid_bin.size());
+  }
+  const double dn = static_cast<double>(n);
+  std::printf("%s\n", json{{"snapshots", n},
+                           {"jsonBytes", json_bytes / dn},
+                           {"binaryBytes", bin_bytes / dn},
+                           {"jsonDecodeUs", (t1 - t0) / dn},
+                           {"binaryDecodeUs", (t2b - t1) / dn},
+                           {"binaryDecodeOnlyUs", (t2 - t1) / dn},
+                           {"mergeUs", (t3 - t2c) / dn},
+                           {"binaryEncodeUs", (t4 - t3) / dn},
+                           {"jsonEncodeUs", (t5 - t4) / dn}}
+                          .dump()
+                          .c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -526,6 +617,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") usage("simulated runners for the coordinator");
+    if (a == "--json-only") {  // the one flag without a value
+      o.json_only = true;
+      continue;
+    }
     if (i + 1 >= argc) usage(a + " needs a value");
     const char* v = argv[++i];
     if (a == "--runners") {
@@ -543,6 +638,8 @@ int main(int argc, char** argv) {
         usage(std::string("--duration: ") + e.what());
       }
       if (o.duration_us <= 0) usage(std::string("--duration: must be positive: ") + v);
+    } else if (a == "--measure-decode") {
+      o.measure_decode = count_arg(a, v, 1, 1'000'000);
     } else if (a == "--addresses") {
       o.addresses_file = v;
     } else if (a == "--expect") {
@@ -555,6 +652,7 @@ int main(int argc, char** argv) {
       usage("unknown argument " + a);
     }
   }
+  if (o.measure_decode) return measure_decode(o);
   if (o.runners == 0) usage("--runners is required");
   if (o.addresses_file.empty()) usage("--addresses is required");
   struct sigaction sa {};

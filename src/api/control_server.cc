@@ -25,6 +25,7 @@
 
 #include "export/prom_text.h"
 #include "loop/event_loop.h"
+#include "metrics/snapshot_binary.h"
 #include "metrics/summary.h"
 #include "util/ascii.h"
 #include "util/http_status.h"
@@ -460,8 +461,12 @@ struct ControlServer::State {
           return not_allowed("POST");
         }
         if (what == "snapshot") {
-          if (get) return json_response(handler.snapshot().to_json());
-          return not_allowed("GET, HEAD");
+          if (!get) return not_allowed("GET, HEAD");
+          if (!metrics::accepts_binary_snapshot(req.accept)) return json_response(handler.snapshot().to_json());
+          Response r;
+          r.body = metrics::to_binary(handler.snapshot());
+          r.content_type = std::string(metrics::kSnapshotBinaryType);
+          return r;
         }
         if (what == "summary") {
           if (!get) return not_allowed("GET, HEAD");

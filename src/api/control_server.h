@@ -12,7 +12,8 @@
 //   POST  /v1/setup             run setup(), return its data
 //   PUT   /v1/setup             replace the setup data (body: raw JSON)
 //   POST  /v1/teardown          run teardown()
-//   GET   /v1/snapshot          herd extension: Snapshot::to_json() (wire format v1)
+//   GET   /v1/snapshot          herd extension: Snapshot::to_json() (wire format v1), or the binary
+//                                 form (metrics/snapshot_binary.h) when Accept asks for it
 //   GET   /v1/summary           herd extension: the end-of-test result (404 until there is one)
 //   GET   /v1/start             herd extension: how the runners were released (404 until they were)
 //   GET   /v1/report            herd extension: the HTML report (K6_WEB_DASHBOARD_EXPORT) once written

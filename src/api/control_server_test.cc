@@ -5,6 +5,7 @@
 
 #include "api/control_server_test_util.h"
 #include "export/prom_text.h"
+#include "metrics/snapshot_binary.h"
 
 namespace herd::api {
 namespace {
@@ -226,6 +227,27 @@ TEST_F(ControlServerTest, SnapshotEndpointIsWireFormat) {
   EXPECT_EQ(j, h.snap.to_json());
   metrics::Snapshot back = metrics::Snapshot::from_json(j);
   EXPECT_EQ(back.series.size(), h.snap.series.size());
+}
+
+TEST_F(ControlServerTest, SnapshotEndpointServesTheBinaryFormWhenAccepted) {
+  h.snap = make_snapshot();
+  auto r = http(nullptr, "GET", base + "/v1/snapshot", std::nullopt,
+                {"Accept: application/vnd.herd.snapshot, application/json;q=0.5"});
+  ASSERT_EQ(r.code, 200);
+  EXPECT_EQ(r.headers["content-type"], "application/vnd.herd.snapshot");
+  EXPECT_EQ(r.body, metrics::to_binary(h.snap));
+  EXPECT_EQ(metrics::from_binary(r.body).to_json(), h.snap.to_json());
+  // Anything else, or the binary form refused, is answered in JSON.
+  for (const char* accept : {"Accept: */*", "Accept: application/json", "Accept: application/vnd.herd.snapshot;q=0"}) {
+    auto j = http(nullptr, "GET", base + "/v1/snapshot", std::nullopt, {accept});
+    ASSERT_EQ(j.code, 200) << accept;
+    EXPECT_EQ(j.headers["content-type"], "application/json") << accept;
+    EXPECT_EQ(j.j(), h.snap.to_json()) << accept;
+  }
+  // The Accept of a second header line counts too.
+  auto two = http(nullptr, "GET", base + "/v1/snapshot", std::nullopt,
+                  {"Accept: application/json", "Accept: application/vnd.herd.snapshot"});
+  EXPECT_EQ(two.headers["content-type"], "application/vnd.herd.snapshot");
 }
 
 TEST_F(ControlServerTest, ScrapeEndpointIsPrometheusText) {

@@ -98,6 +98,9 @@ std::optional<HttpError> parse_request_head(std::string_view head, HttpRequest& 
       }
     } else if (iequals(name, "expect")) {
       if (iequals(value, "100-continue")) req.expect_continue = true;
+    } else if (iequals(name, "accept")) {
+      if (!req.accept.empty()) req.accept += ", ";
+      req.accept += value;
     }
   }
   req.keep_alive = req.minor >= 1 ? !conn_close : (conn_keep_alive && !conn_close);

@@ -21,6 +21,8 @@ struct HttpRequest {
   std::uint64_t content_length = 0;  ///< < 10^18
   bool has_transfer_encoding = false;
   bool expect_continue = false;
+  /// The Accept header's value ("" = none; several Accept lines joined with ", ").
+  std::string accept;
 };
 
 /// A request the server answers with `status` and `detail`, then closes.

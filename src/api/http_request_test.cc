@@ -33,6 +33,15 @@ TEST(ApiHttpRequest, BareLfHeadAndHttp10KeepAlive) {
   EXPECT_TRUE(req.keep_alive);
 }
 
+TEST(ApiHttpRequest, AcceptHeadersAreJoined) {
+  HttpRequest req;
+  ASSERT_EQ(read_all("GET /v1/snapshot HTTP/1.1\r\nAccept: a/b\r\nX: y\r\naccept:  c/d;q=0.1 \r\n\r\n", req).status,
+            HeadRead::kHead);
+  EXPECT_EQ(req.accept, "a/b, c/d;q=0.1");
+  ASSERT_EQ(read_all("GET / HTTP/1.1\r\n\r\n", req).status, HeadRead::kHead);
+  EXPECT_EQ(req.accept, "");  // a new request starts without the last one's
+}
+
 // Feeding the head a byte at a time (resuming from `scan`) finds the same end.
 TEST(ApiHttpRequest, IncrementalScanMatchesWholeInput) {
   std::string in = "GET /v1/metrics HTTP/1.1\r\nHost: x\r\n\r\n";

@@ -89,6 +89,7 @@ bool ControlClient::perform(const std::vector<Exchange*>& batch, const std::func
     x->status = 0;
     x->response.clear();
     x->error.clear();
+    x->content_type.clear();
     x->timed_out = false;
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, x->url.c_str());
@@ -100,15 +101,22 @@ bool ControlClient::perform(const std::vector<Exchange*>& batch, const std::func
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->response);
     curl_easy_setopt(h, CURLOPT_PRIVATE, x);
     CurlSlist headers;
+    auto add_header = [&headers](const std::string& line) {  // on failure the list keeps what it had
+      if (!headers) {
+        headers.reset(curl_slist_append(nullptr, line.c_str()));
+      } else {
+        curl_slist_append(headers.get(), line.c_str());
+      }
+    };
     if (x->method != "GET") {
       curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, x->method.c_str());
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->body.c_str());
       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(x->body.size()));
-      curl_slist* l = curl_slist_append(nullptr, "Content-Type: application/json");
-      if (l) curl_slist_append(l, "Expect:");  // on failure the list keeps its first header
-      headers.reset(l);
-      curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+      add_header("Content-Type: application/json");
+      add_header("Expect:");
     }
+    if (!x->accept.empty()) add_header("Accept: " + x->accept);
+    if (headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
     if (curl_multi_add_handle(multi_.get(), h) != CURLM_OK) {
       x->error = "curl_multi_add_handle failed";
       x->done = clock_.now();
@@ -135,6 +143,8 @@ bool ControlClient::perform(const std::vector<Exchange*>& batch, const std::func
         CURLcode rc = m->data.result;
         if (rc == CURLE_OK) {
           curl_easy_getinfo(a.h, CURLINFO_RESPONSE_CODE, &a.x->status);
+          const char* ct = nullptr;
+          if (curl_easy_getinfo(a.h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct) a.x->content_type = ct;
         } else {
           a.x->error = curl_easy_strerror(rc);
           a.x->timed_out = rc == CURLE_OPERATION_TIMEDOUT;

@@ -48,9 +48,11 @@ struct Exchange {
   std::string url;
   std::string body;  ///< sent for every method but GET
   std::chrono::milliseconds timeout{3000};
+  std::string accept;  ///< sent as the Accept header when not empty
   // The answer.
   long status = 0;  ///< 0 = no answer (`error` says why)
   std::string response;
+  std::string content_type;  ///< the answer's Content-Type ("" = none)
   std::string error;
   bool timed_out = false;        ///< no answer within `timeout`
   util::Clock::time_point done;  ///< when the answer was complete (on the client's clock)

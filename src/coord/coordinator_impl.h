@@ -15,6 +15,7 @@
 #include "coord/coordinator.h"
 #include "coord/result.h"
 #include "exec/runner.h"
+#include "metrics/snapshot_binary.h"
 
 namespace herd::coord {
 
@@ -24,6 +25,8 @@ using namespace std::chrono_literals;
 
 inline constexpr int kPausedBeforeRun = 4;
 inline constexpr int kEnded = 9;
+/// What a snapshot request accepts: the binary form first, JSON from a runner without it.
+inline constexpr std::string_view kSnapshotAccept = "application/vnd.herd.snapshot, application/json;q=0.5";
 inline constexpr const char* kStopBody = R"({"data":{"type":"status","id":"default","attributes":{"stopped":true}}})";
 
 // ---------------------------------------------------------------------------
@@ -130,12 +133,16 @@ struct Coordinator::Impl {
     return x;
   }
   /// The same request to each runner of `which`, concurrently.
+  /// `accept`: the Accept header (none when empty).
   std::vector<Exchange> call_each(const std::vector<Runner*>& which, const char* method, const char* path,
                                   std::chrono::milliseconds timeout, const std::string& body = "",
-                                  bool cancellable = false) {
+                                  bool cancellable = false, std::string_view accept = {}) {
     std::vector<Exchange> xs;
     xs.reserve(which.size());
-    for (Runner* r : which) xs.push_back(exchange(*r, method, path, timeout, body));
+    for (Runner* r : which) {
+      xs.push_back(exchange(*r, method, path, timeout, body));
+      xs.back().accept = accept;
+    }
     std::vector<Exchange*> batch;
     batch.reserve(xs.size());
     for (auto& x : xs) batch.push_back(&x);
@@ -189,7 +196,8 @@ struct Coordinator::Impl {
       }
     }
     if (with_snapshot) {
-      auto sn = call_each(answered, "GET", "/v1/snapshot", opts.request_timeout, "", true);
+      // The binary form when the runner has it (metrics/snapshot_binary.h), JSON from older ones.
+      auto sn = call_each(answered, "GET", "/v1/snapshot", opts.request_timeout, "", true, kSnapshotAccept);
       std::vector<Runner*> ok;
       for (std::size_t k = 0; k < answered.size(); ++k) {
         Runner* r = answered[k];
@@ -198,7 +206,9 @@ struct Coordinator::Impl {
           continue;
         }
         try {
-          r->snapshot = metrics::Snapshot::from_json(json::parse(sn[k].response));
+          r->snapshot = metrics::is_binary_snapshot_type(sn[k].content_type)
+                            ? metrics::from_binary(sn[k].response)
+                            : metrics::Snapshot::from_json(json::parse(sn[k].response));
           auto reqs = r->snapshot.find("http_reqs");  // the runner's own request count: its rate on the dashboard
           for (auto& g : r->snapshot.generators) {
             g.name = generator_name(r->index, g.segment);

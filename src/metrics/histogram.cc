@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics/binary_wire.h"
+
 namespace herd::metrics {
 
 namespace {
@@ -286,28 +288,128 @@ Histogram Histogram::from_json(const nlohmann::json& j) {
   double mx = finite_number(j, "max");
   std::uint64_t total = window_from_json(*pos, "pos", h.pos_, h.pos_base_);
   total = checked_add(total, window_from_json(*neg, "neg", h.neg_, h.neg_base_));
-  total = checked_add(total, h.zero_);
-  if (total != h.count_) bad("bucket counts do not add up to \"count\"");
-  if (h.count_ == 0) {
-    if (h.sum_ != 0) bad("empty histogram with a non-zero sum");
-    return h;
+  h.check_decoded(checked_add(total, h.zero_), mn, mx);
+  return h;
+}
+
+void Histogram::check_decoded(std::uint64_t total, double mn, double mx) {
+  if (total != count_) bad("bucket counts do not add up to \"count\"");
+  if (count_ == 0) {
+    if (sum_ != 0) bad("empty histogram with a non-zero sum");
+    return;
   }
   if (mn > mx) bad("\"min\" greater than \"max\"");
   // min and max must lie in the lowest and highest non-empty buckets.
   auto lowest_ok = [&](double x) {
-    if (!h.neg_.empty()) return x < 0 && bucket_index(-x) == h.neg_base_ + static_cast<std::int32_t>(h.neg_.size()) - 1;
-    if (h.zero_) return x == 0;
-    return x > 0 && bucket_index(x) == h.pos_base_;
+    if (!neg_.empty()) return x < 0 && bucket_index(-x) == neg_base_ + static_cast<std::int32_t>(neg_.size()) - 1;
+    if (zero_) return x == 0;
+    return x > 0 && bucket_index(x) == pos_base_;
   };
   auto highest_ok = [&](double x) {
-    if (!h.pos_.empty()) return x > 0 && bucket_index(x) == h.pos_base_ + static_cast<std::int32_t>(h.pos_.size()) - 1;
-    if (h.zero_) return x == 0;
-    return x < 0 && bucket_index(-x) == h.neg_base_;
+    if (!pos_.empty()) return x > 0 && bucket_index(x) == pos_base_ + static_cast<std::int32_t>(pos_.size()) - 1;
+    if (zero_) return x == 0;
+    return x < 0 && bucket_index(-x) == neg_base_;
   };
   if (!lowest_ok(mn)) bad("\"min\" does not match the lowest bucket");
   if (!highest_ok(mx)) bad("\"max\" does not match the highest bucket");
-  h.min_ = mn;
-  h.max_ = mx;
+  min_ = mn;
+  max_ = mx;
+}
+
+namespace {
+
+// Runs as in JSON (split at kRunGap or more empty buckets): the first run's
+// start index, each later run's gap after the previous one, its length and
+// its counts (zeros inside a run; its first and last count non-zero).
+void window_to_binary(BinaryWriter& w, const std::vector<std::uint64_t>& win, std::int32_t base) {
+  std::vector<std::pair<std::size_t, std::size_t>> runs;  // [first, last]
+  std::size_t i = 0;
+  while (i < win.size()) {
+    while (i < win.size() && win[i] == 0) ++i;
+    if (i == win.size()) break;
+    std::size_t end = i, zeros = 0;
+    for (std::size_t k = i; k < win.size(); ++k) {
+      if (win[k] != 0) {
+        zeros = 0;
+        end = k;
+      } else if (++zeros >= kRunGap) {
+        break;
+      }
+    }
+    runs.emplace_back(i, end);
+    i = end + 1;
+  }
+  w.varint(runs.size());
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    auto [first, last] = runs[k];
+    if (k == 0)
+      w.svarint(static_cast<std::int64_t>(base) + static_cast<std::int64_t>(first));
+    else
+      w.varint(first - runs[k - 1].second - 1);
+    w.varint(last - first + 1);
+    for (std::size_t c = first; c <= last; ++c) w.varint(win[c]);
+  }
+}
+
+// Reads one sign's runs into a dense window; returns their total count.
+std::uint64_t window_from_binary(BinaryReader& r, std::vector<std::uint64_t>& win, std::int32_t& base) {
+  std::size_t n = r.count(3, "bucket run");
+  win.clear();
+  base = 0;
+  std::uint64_t total = 0;
+  std::int64_t next = 0;  // the first index after the previous run
+  for (std::size_t k = 0; k < n; ++k) {
+    std::int64_t start;
+    if (k == 0) {
+      start = r.svarint();
+      if (start < kMinIndex || start > kMaxIndex) bad("bucket index out of range");
+      base = static_cast<std::int32_t>(start);
+    } else {
+      std::uint64_t gap = r.varint();
+      if (next > kMaxIndex || gap > static_cast<std::uint64_t>(kMaxIndex - next))
+        bad("bucket runs must ascend in range");
+      start = next + static_cast<std::int64_t>(gap);
+    }
+    std::uint64_t len = r.varint();
+    if (len == 0 || len > static_cast<std::uint64_t>(kMaxIndex - start + 1)) bad("bucket run length out of range");
+    if (len > r.left()) bad("bucket run longer than the input");
+    std::size_t off = static_cast<std::size_t>(start - base);
+    std::size_t size = off + static_cast<std::size_t>(len);
+    r.take_cells(size - win.size());
+    win.resize(size, 0);
+    for (std::size_t c = off; c < size; ++c) {
+      win[c] = r.varint();
+      total = checked_add(total, win[c]);
+    }
+    if (win[off] == 0 || win[size - 1] == 0) bad("a bucket run must start and end with a non-empty bucket");
+    next = start + static_cast<std::int64_t>(len);
+  }
+  return total;
+}
+
+}  // namespace
+
+void Histogram::write_binary(BinaryWriter& w) const {
+  w.varint(count_);
+  w.f64(sum_);
+  w.f64(min());
+  w.f64(max());
+  w.varint(zero_);
+  window_to_binary(w, pos_, pos_base_);
+  window_to_binary(w, neg_, neg_base_);
+}
+
+Histogram Histogram::read_binary(BinaryReader& r) {
+  Histogram h;
+  h.count_ = r.varint();
+  h.sum_ = r.f64();
+  double mn = r.f64();
+  double mx = r.f64();
+  if (!std::isfinite(h.sum_) || !std::isfinite(mn) || !std::isfinite(mx)) bad("sum, min and max must be finite");
+  h.zero_ = r.varint();
+  std::uint64_t total = window_from_binary(r, h.pos_, h.pos_base_);
+  total = checked_add(total, window_from_binary(r, h.neg_, h.neg_base_));
+  h.check_decoded(checked_add(total, h.zero_), mn, mx);
   return h;
 }
 

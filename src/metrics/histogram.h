@@ -19,6 +19,9 @@
 
 namespace herd::metrics {
 
+class BinaryReader;
+class BinaryWriter;
+
 class Histogram {
  public:
   /// Sub-buckets per power of two; 128 gives <= 0.4% relative error at bucket midpoints.
@@ -42,6 +45,12 @@ class Histogram {
   /// "pos":[[firstIndex,[counts...]]...],"neg":[...]} (see docs/wire-format.md).
   nlohmann::json to_json() const;
   static Histogram from_json(const nlohmann::json& j);  // throws std::invalid_argument on bad input
+  /// The binary wire form (WIRE_FORMAT.md "Binary form"): count, sum, min, max,
+  /// zero, then each sign's buckets as runs of varint counts (start, length, counts).
+  void write_binary(BinaryWriter& w) const;
+  /// Validates as from_json does (throws std::invalid_argument); the dense
+  /// windows it allocates are charged to the reader's cell budget.
+  static Histogram read_binary(BinaryReader& r);
 
   bool operator==(const Histogram& o) const;
 
@@ -60,6 +69,10 @@ class Histogram {
   std::uint64_t zero_count() const { return zero_; }
 
  private:
+  /// The checks shared by both decoders once the buckets are in: `total` (the
+  /// buckets' counts plus zero) equals count_, the sum of an empty histogram is
+  /// 0, `mn`/`mx` lie in the lowest/highest non-empty buckets; sets min_/max_.
+  void check_decoded(std::uint64_t total, double mn, double mx);
   // Implementation-defined storage; sparse or windowed, never one slot per sample.
   std::vector<std::uint64_t> pos_;  // counts for positive values, indexed from pos_base_
   std::vector<std::uint64_t> neg_;  // counts for negative values (by magnitude), from neg_base_

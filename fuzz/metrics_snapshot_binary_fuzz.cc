@@ -1,0 +1,34 @@
+// libFuzzer target: the snapshot's binary wire form (metrics/snapshot_binary.h),
+// what a coordinator decodes from every runner. from_binary must either
+// succeed or throw std::invalid_argument, within bounded memory; a decoded
+// snapshot must re-encode to bytes that decode to the same bytes again, and
+// agree with the JSON form.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics/snapshot_binary.h"
+
+using namespace herd::metrics;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  Snapshot s;
+  try {
+    s = from_binary(std::string_view(reinterpret_cast<const char*>(data), size));
+  } catch (const std::invalid_argument&) {
+    return 0;
+  }
+  const std::string enc = to_binary(s);
+  Snapshot back = from_binary(enc);  // must not throw: what decodes is valid
+  if (to_binary(back) != enc) std::abort();
+  if (to_binary(Snapshot::from_json(s.to_json())) != enc) std::abort();
+  Snapshot merged = s;
+  merged.merge(back);
+  for (MetricId id = 0; id < merged.metrics.size(); ++id) (void)merged.aggregate(id).trend.percentile(95);
+  return 0;
+}
