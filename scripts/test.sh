@@ -51,7 +51,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== tsan build (ThreadSanitizer; engine, control API, coordinator, kube, metrics and export tests)"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j "$jobs" --target herd_engine_test herd_api_test herd_coord_test herd_kube_test \
-  herd_metrics_test herd_export_test herd_grpc_test
+  herd_metrics_test herd_export_test
 echo "== tsan tests"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   setarch "$(uname -m)" -R ctest --preset tsan -j "$jobs" -LE 'kube-e2e|examples|dashboards|webdash' -E '_NOT_BUILT$' | tee -a "$log"
