@@ -1,4 +1,4 @@
-// src/grpc in process, without the herd binary (so the TSan stage runs it):
+// src/grpc in process, without the herd binary (so a TSan build can run it):
 // the demo service on a loopback port, and several "VU" threads, each with its
 // own event loop, Protos and Connection, making unary and streaming calls at
 // once. Every completion arrives on a gRPC thread and is posted to the caller's
