@@ -69,19 +69,24 @@ void explain_failure(std::shared_ptr<Connection> conn, std::shared_ptr<grpc::Cha
   struct Probe {
     grpc::ClientContext ctx;
     grpc::ByteBuffer request, response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<grpc::ByteBuffer>> reader;
   };
+  // On the completion queue, not the callback API: the tag runs after gRPC is
+  // done with the call, so dropping the probe (its ClientContext) there is safe.
   auto probe = std::make_shared<Probe>();
   probe->ctx.set_deadline(std::min(deadline, std::chrono::system_clock::now() + std::chrono::seconds(2)));
   probe->request = buffer_of("");
   grpc::GenericStub stub(ch);
-  stub.UnaryCall(&probe->ctx, "/herd.connect.Probe/Probe", grpc::StubOptions(), &probe->request, &probe->response,
-                 [probe, conn, done](grpc::Status s) {
-                   std::string why = "the connection was refused or failed (TRANSIENT_FAILURE)";
-                   if (s.error_code() == grpc::StatusCode::UNAVAILABLE && !s.error_message().empty())
-                     why = s.error_message();
-                   (*done)(nullptr,
-                           "failed to connect to " + conn->address() + ": connection error: desc = \"" + why + "\"");
-                 });
+  probe->reader = stub.PrepareUnaryCall(&probe->ctx, "/herd.connect.Probe/Probe", probe->request, CqThread::get().cq());
+  probe->reader->StartCall();
+  auto* tag = new CqThread::Tag([probe, conn, done](bool) {
+    std::string why = "the connection was refused or failed (TRANSIENT_FAILURE)";
+    if (probe->status.error_code() == grpc::StatusCode::UNAVAILABLE && !probe->status.error_message().empty())
+      why = probe->status.error_message();
+    (*done)(nullptr, "failed to connect to " + conn->address() + ": connection error: desc = \"" + why + "\"");
+  });
+  probe->reader->Finish(&probe->response, &probe->status, tag);
 }
 
 void watch_state(std::shared_ptr<Connection> conn, std::shared_ptr<grpc::Channel> ch,

@@ -80,7 +80,7 @@ TEST_F(GrpcTest, LoadErrorsNameFileLineAndColumn) {
     EXPECT_NE(r.exit_code, 0) << r;
     return r.err;
   };
-  EXPECT_THAT(load_error("uses_broken.proto"), ::testing::HasSubstr("herd/broken.proto:4:13: Expected integer"));
+  EXPECT_THAT(load_error("uses_broken.proto"), ::testing::HasSubstr("herd/broken.proto:4:13: Expected field number"));
   std::string missing = load_error("uses_missing.proto");
   EXPECT_THAT(missing, ::testing::HasSubstr("herd/nope.proto: File not found"));
   EXPECT_THAT(missing, ::testing::HasSubstr("uses_missing.proto:3:1: Import \"herd/nope.proto\" was not found"));
