@@ -61,13 +61,41 @@ void setup_context(grpc::ClientContext* ctx, const Metadata& md, std::chrono::mi
   if (timeout.count() > 0) ctx->set_deadline(std::chrono::system_clock::now() + timeout);
 }
 
+/// A channel in TRANSIENT_FAILURE fails a call at once with the reason of its
+/// last attempt (refused, a TLS handshake error, ...): one probe call (a method
+/// no server has; it never reaches one) turns that reason into connect()'s error.
+void explain_failure(std::shared_ptr<Connection> conn, std::shared_ptr<grpc::Channel> ch,
+                     std::chrono::system_clock::time_point deadline, std::shared_ptr<Connection::Opened> done) {
+  struct Probe {
+    grpc::ClientContext ctx;
+    grpc::ByteBuffer request, response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<grpc::ByteBuffer>> reader;
+  };
+  // On the completion queue, not the callback API: the tag runs after gRPC is
+  // done with the call, so dropping the probe (its ClientContext) there is safe.
+  auto probe = std::make_shared<Probe>();
+  probe->ctx.set_deadline(std::min(deadline, std::chrono::system_clock::now() + std::chrono::seconds(2)));
+  probe->request = buffer_of("");
+  grpc::GenericStub stub(ch);
+  probe->reader = stub.PrepareUnaryCall(&probe->ctx, "/herd.connect.Probe/Probe", probe->request, CqThread::get().cq());
+  probe->reader->StartCall();
+  auto* tag = new CqThread::Tag([probe, conn, done](bool) {
+    std::string why = "the connection was refused or failed (TRANSIENT_FAILURE)";
+    if (probe->status.error_code() == grpc::StatusCode::UNAVAILABLE && !probe->status.error_message().empty())
+      why = probe->status.error_message();
+    (*done)(nullptr, "failed to connect to " + conn->address() + ": connection error: desc = \"" + why + "\"");
+  });
+  probe->reader->Finish(&probe->response, &probe->status, tag);
+}
+
 void watch_state(std::shared_ptr<Connection> conn, std::shared_ptr<grpc::Channel> ch,
                  std::chrono::system_clock::time_point deadline, std::shared_ptr<Connection::Opened> done) {
   grpc_connectivity_state st = ch->GetState(true);
   if (st == GRPC_CHANNEL_READY) return (*done)(conn, "");
-  if (st == GRPC_CHANNEL_TRANSIENT_FAILURE || st == GRPC_CHANNEL_SHUTDOWN)
-    return (*done)(nullptr, "failed to connect to " + conn->address() +
-                                ": connection error: the connection was refused or failed (TRANSIENT_FAILURE)");
+  if (st == GRPC_CHANNEL_TRANSIENT_FAILURE) return explain_failure(conn, ch, deadline, done);
+  if (st == GRPC_CHANNEL_SHUTDOWN)
+    return (*done)(nullptr, "failed to connect to " + conn->address() + ": connection error: the channel is shut down");
   if (std::chrono::system_clock::now() >= deadline)
     return (*done)(nullptr, "failed to connect to " + conn->address() + ": context deadline exceeded");
   auto* tag = new CqThread::Tag([conn, ch, deadline, done](bool ok) {

@@ -1,27 +1,21 @@
-// Protos (grpc/protos.h). .proto files are compiled by Debian's protoc into a
-// FileDescriptorSet (libprotoc's headers are not packaged in this Debian), once
-// per set of files and import paths in the process; the set is then built into
-// the Client's own descriptor pool.
+// Protos (grpc/protos.h). .proto files are parsed in process by libprotoc's
+// compiler (SourceTreeDescriptorDatabase, the core of compiler::Importer) over
+// a source tree whose files come from a FileReader (the script's Bundle, so
+// `herd archive` records them and an archive serves them); well-known types
+// (google/protobuf/*.proto) fall back to the ones built into libprotobuf. The
+// parsed files are then built into the Client's own descriptor pool.
 #include "grpc/protos.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include <google/protobuf/compiler/importer.h>
+#include <google/protobuf/descriptor_database.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <mutex>
 #include <set>
 #include <sstream>
-#include <thread>
-
-extern char** environ;
 
 namespace herd::rpc {
 
@@ -30,95 +24,88 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const std::string& path) {
+std::string read_whole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
 
-/// Where protoc is: $HERD_PROTOC, else `protoc` on PATH.
-std::string protoc_binary() {
-  const char* e = std::getenv("HERD_PROTOC");
-  return e && *e ? e : "protoc";
+/// A virtual .proto name as protoc accepts it: relative, no "." or ".." parts.
+bool canonical_virtual(const std::string& name) {
+  if (name.empty() || name[0] == '/' || name.find('\\') != std::string::npos) return false;
+  for (const auto& part : fs::path(name)) {
+    if (part == "." || part == ".." || part.empty()) return false;
+  }
+  return true;
 }
 
-/// A scratch directory removed with its files.
-struct ScratchDir {
-  std::string path;
-  ScratchDir() {
-    std::string tmpl = (fs::temp_directory_path() / "herd-protoc-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw ProtoError("cannot create a temporary directory for protoc");
-    path = tmpl;
+/// The import roots in order; a virtual name is the first root/name the reader has.
+class ReaderSourceTree : public pb::compiler::SourceTree {
+ public:
+  ReaderSourceTree(std::vector<std::string> roots, const FileReader& reader)
+      : roots_(std::move(roots)), reader_(reader) {}
+  pb::io::ZeroCopyInputStream* Open(const std::string& name) override {
+    if (!canonical_virtual(name)) {
+      last_error_ = "Backslashes, consecutive slashes, \".\", or \"..\" are not allowed in the virtual path";
+      return nullptr;
+    }
+    for (const auto& root : roots_) {
+      auto data = reader_((fs::path(root) / name).lexically_normal().string());
+      if (!data) continue;
+      held_.push_back(data);
+      return new pb::io::ArrayInputStream(data->data(), static_cast<int>(data->size()));
+    }
+    last_error_ = "File not found.";
+    return nullptr;
   }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+  std::string GetLastErrorMessage() override { return last_error_; }
+
+ private:
+  std::vector<std::string> roots_;
+  const FileReader& reader_;
+  std::vector<std::shared_ptr<const std::string>> held_;  ///< the streams point into these
+  std::string last_error_;
 };
 
-/// Runs protoc; returns the serialized FileDescriptorSet or throws with protoc's messages.
-std::string run_protoc(const std::vector<std::string>& includes, const std::vector<std::string>& files) {
-  ScratchDir dir;
-  std::string out = dir.path + "/set.pb", err = dir.path + "/stderr";
-  std::vector<std::string> args = {protoc_binary(), "--include_imports", "--descriptor_set_out=" + out};
-  for (const auto& i : includes) args.push_back("--proto_path=" + i);
-  for (const auto& f : files) args.push_back(f);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  // In an empty directory, relative file names are protoc's virtual paths (found under --proto_path).
-  posix_spawn_file_actions_addchdir_np(&fa, dir.path.c_str());
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0)
-    throw ProtoError("cannot run " + args[0] + " to parse .proto files (" + std::strerror(rc) +
-                     "): install protobuf-compiler, set HERD_PROTOC, or use loadProtoset()/reflect");
-  int status = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  for (;;) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      throw ProtoError("protoc did not finish within 60 s");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+/// protoc's format: file:line:column: message (1-based), or file: message.
+class CollectParseErrors : public pb::compiler::MultiFileErrorCollector {
+ public:
+  void AddError(const std::string& file, int line, int column, const std::string& message) override {
+    if (!text.empty()) text += "; ";
+    text += file;
+    if (line >= 0) text += ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1);
+    text += ": " + message;
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::string msg = read_file(err);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
-    if (msg.empty()) msg = "protoc failed";
-    throw ProtoError(msg);
-  }
-  return read_file(out);
-}
+  void AddWarning(const std::string&, int, int, const std::string&) override {}
+  std::string text;
+};
 
-/// Process-wide: protoc runs once per distinct load() (every VU calls it in its init context).
-std::string compile_cached(const std::vector<std::string>& includes, const std::vector<std::string>& files) {
-  static std::mutex mu;
-  static std::map<std::string, std::pair<bool, std::string>> cache;  // key -> (ok, set or error)
-  std::string key;
-  for (const auto& i : includes) key += "I" + i + '\0';
-  for (const auto& f : files) key += "F" + f + '\0';
-  std::lock_guard<std::mutex> g(mu);
-  auto it = cache.find(key);
-  if (it == cache.end()) {
-    try {
-      it = cache.emplace(key, std::make_pair(true, run_protoc(includes, files))).first;
-    } catch (const ProtoError& e) {
-      it = cache.emplace(key, std::make_pair(false, std::string(e.what()))).first;
-    }
+/// Parses `names` (virtual paths) and everything they import into one set.
+pb::FileDescriptorSet parse_files(const std::vector<std::string>& roots, const std::vector<std::string>& names,
+                                  const FileReader& reader) {
+  ReaderSourceTree tree(roots, reader);
+  pb::DescriptorPoolDatabase builtin(*pb::DescriptorPool::generated_pool());
+  pb::compiler::SourceTreeDescriptorDatabase db(&tree, &builtin);
+  CollectParseErrors errors;
+  db.RecordErrorsTo(&errors);
+  pb::DescriptorPool pool(&db, db.GetValidationErrorCollector());
+  std::vector<const pb::FileDescriptor*> roots_fd;
+  for (const auto& n : names) {
+    const auto* fd = pool.FindFileByName(n);
+    if (!fd) throw ProtoError(errors.text.empty() ? n + ": cannot be parsed" : errors.text);
+    roots_fd.push_back(fd);
   }
-  if (!it->second.first) throw ProtoError(it->second.second);
-  return it->second.second;
+  pb::FileDescriptorSet set;
+  std::set<std::string> seen;
+  std::function<void(const pb::FileDescriptor*)> add = [&](const pb::FileDescriptor* fd) {
+    if (!seen.insert(fd->name()).second) return;
+    for (int i = 0; i < fd->dependency_count(); i++) add(fd->dependency(i));
+    fd->CopyTo(set.add_file());
+    fd->CopyJsonNameTo(set.mutable_file(set.file_size() - 1));
+  };
+  for (const auto* fd : roots_fd) add(fd);
+  return set;
 }
 
 class CollectErrors : public pb::DescriptorPool::ErrorCollector {
@@ -140,44 +127,51 @@ std::string method_path(const pb::MethodDescriptor* m) {
 Protos::Protos() : factory_(&pool_) {}
 Protos::~Protos() = default;
 
-std::vector<MethodInfo> Protos::load(const std::vector<std::string>& import_paths,
-                                     const std::vector<std::string>& files, const std::string& base_dir) {
-  if (files.empty()) throw ProtoError("load() needs at least one .proto file");
-  std::vector<std::string> includes;
-  auto absolute = [&](const std::string& p) {
-    fs::path q(p);
-    return fs::absolute(q.is_absolute() ? q : fs::path(base_dir) / q).lexically_normal().string();
+FileReader disk_reader() {
+  return [](const std::string& path) -> std::shared_ptr<const std::string> {
+    std::ifstream in(path, std::ios::binary);
+    if (!in || fs::is_directory(path)) return nullptr;
+    return std::make_shared<const std::string>(read_whole(path));
   };
-  for (const auto& p : import_paths) includes.push_back(absolute(p));
-  includes.push_back(absolute(base_dir.empty() ? "." : base_dir));
+}
+
+std::vector<MethodInfo> Protos::load(const std::vector<std::string>& import_paths,
+                                     const std::vector<std::string>& files, const std::string& base_dir,
+                                     const FileReader& reader) {
+  if (files.empty()) throw ProtoError("load() needs at least one .proto file");
+  std::vector<std::string> roots;
+  auto under_base = [&](const std::string& p) {
+    fs::path q(p);
+    return (q.is_absolute() ? q : fs::path(base_dir.empty() ? "." : base_dir) / q).lexically_normal().string();
+  };
+  for (const auto& p : import_paths) roots.push_back(under_base(p));
+  roots.push_back(under_base("."));
   std::vector<std::string> names;
   for (const auto& f : files) {
     fs::path q(f);
     if (q.is_absolute()) {
-      includes.push_back(q.parent_path().string());
+      roots.push_back(q.parent_path().string());
       names.push_back(q.filename().string());
       continue;
     }
+    std::string name = q.lexically_normal().string();
     bool found = false;
-    for (const auto& inc : includes) found = found || fs::exists(fs::path(inc) / q);
+    for (const auto& root : roots) found = found || (canonical_virtual(name) && reader(root + "/" + name) != nullptr);
     if (!found) {
       std::string where;
-      for (const auto& inc : includes) where += (where.empty() ? "" : ", ") + inc;
+      for (const auto& root : roots) where += (where.empty() ? "" : ", ") + root;
       throw ProtoError(f + ": File not found (searched " + where + ")");
     }
-    names.push_back(q.lexically_normal().string());
+    names.push_back(name);
   }
-  std::string bytes = compile_cached(includes, names);
-  pb::FileDescriptorSet set;
-  if (!set.ParseFromString(bytes)) throw ProtoError("protoc wrote an unreadable descriptor set");
-  return add_set(set);
+  return add_set(parse_files(roots, names, reader));
 }
 
-std::vector<MethodInfo> Protos::load_protoset(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ProtoError(path + ": cannot open the protoset file");
+std::vector<MethodInfo> Protos::load_protoset(const std::string& path, const FileReader& reader) {
+  auto data = reader(path);
+  if (!data) throw ProtoError(path + ": cannot open the protoset file");
   pb::FileDescriptorSet set;
-  if (!set.ParseFromString(read_file(path)) || set.file_size() == 0)
+  if (!set.ParseFromString(*data) || set.file_size() == 0)
     throw ProtoError(path + ": not a protoset (a serialized FileDescriptorSet, e.g. protoc --descriptor_set_out)");
   return add_set(set);
 }

@@ -7,6 +7,7 @@
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/dynamic_message.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -27,6 +28,11 @@ struct MethodInfo {
   bool client_streaming = false, server_streaming = false;
 };
 
+/// Reads a file for load()/loadProtoset(): its bytes, or null when it cannot be read.
+using FileReader = std::function<std::shared_ptr<const std::string>(const std::string& path)>;
+/// Reads from the disk.
+FileReader disk_reader();
+
 /// Not thread-safe: used on one VU's thread.
 class Protos {
  public:
@@ -36,12 +42,14 @@ class Protos {
   Protos& operator=(const Protos&) = delete;
 
   /// Parses `files` found under `import_paths` (relative ones resolved against
-  /// `base_dir`, which is searched too). Returns the methods of the services
+  /// `base_dir`, which is searched last) in process (libprotoc; no protoc
+  /// binary), reading every file through `reader`. google/protobuf/*.proto not
+  /// found there are libprotobuf's own. Returns the methods of the services
   /// the files define. Throws ProtoError naming file:line:column.
   std::vector<MethodInfo> load(const std::vector<std::string>& import_paths, const std::vector<std::string>& files,
-                               const std::string& base_dir);
+                               const std::string& base_dir, const FileReader& reader = disk_reader());
   /// Reads a FileDescriptorSet (protoc --descriptor_set_out --include_imports).
-  std::vector<MethodInfo> load_protoset(const std::string& path);
+  std::vector<MethodInfo> load_protoset(const std::string& path, const FileReader& reader = disk_reader());
   /// Adds serialized FileDescriptorProtos in any order (server reflection).
   std::vector<MethodInfo> add_serialized(const std::vector<std::string>& files);
   std::vector<MethodInfo> add_set(const google::protobuf::FileDescriptorSet& set);

@@ -11,6 +11,7 @@
 #include "grpc/conn.h"
 #include "grpc/protos.h"
 #include "grpc/reflection.h"
+#include "grpc/tls_key.h"
 #include "js/runtime.h"
 #include "k6/natives_util.h"
 #include "util/duration.h"
@@ -232,6 +233,21 @@ JSValue n_new_client(JSContext* ctx, JSValueConst, int, JSValueConst*) {
   });
 }
 
+/// Reads .proto and protoset files through the script's Bundle, as open() does:
+/// an archive serves them, and `herd archive` records them. Null when missing.
+rpc::FileReader bundle_reader(VuState* vu) {
+  auto bundle = vu->run->bundle;
+  return [bundle](const std::string& path) -> std::shared_ptr<const std::string> {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return nullptr;
+    try {
+      return bundle->read_file("", path);
+    } catch (const js::ScriptError&) {
+      return nullptr;
+    }
+  };
+}
+
 JSValue n_load(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   auto c = client_of(ctx, argc > 0 ? argv[0] : JS_UNDEFINED);
   if (!c) return JS_EXCEPTION;
@@ -240,7 +256,7 @@ JSValue n_load(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   auto files = string_list(ctx, argc > 2 ? argv[2] : JS_UNDEFINED);
   std::string dir = caller_dir(ctx);
   try {
-    return methods_to_js(ctx, c->protos.load(paths, files, dir));
+    return methods_to_js(ctx, c->protos.load(paths, files, dir, bundle_reader(c->vu)));
   } catch (const rpc::ProtoError& e) {
     return JS_ThrowTypeError(ctx, "grpc load: %s", e.what());
   }
@@ -254,7 +270,7 @@ JSValue n_load_protoset(JSContext* ctx, JSValueConst, int argc, JSValueConst* ar
   std::filesystem::path p(file);
   if (p.is_relative()) p = std::filesystem::path(caller_dir(ctx)) / p;
   try {
-    return methods_to_js(ctx, c->protos.load_protoset(p.string()));
+    return methods_to_js(ctx, c->protos.load_protoset(p.lexically_normal().string(), bundle_reader(c->vu)));
   } catch (const rpc::ProtoError& e) {
     return JS_ThrowTypeError(ctx, "grpc loadProtoset: %s", e.what());
   }
@@ -305,8 +321,16 @@ JSValue n_connect(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
         }
       }
       js::Value pw(ctx, JS_GetPropertyStr(ctx, tls.get(), "password"));
-      if (!JS_IsUndefined(pw.get()))
-        return JS_ThrowTypeError(ctx, "tls.password (encrypted keys) is not supported by herd: decrypt the key first");
+      if (!JS_IsUndefined(pw.get()) && !JS_IsNull(pw.get())) {
+        if (t.key.empty()) return JS_ThrowTypeError(ctx, "tls.password is given but tls.key is not");
+        try {
+          t.key = rpc::decrypt_pem_key(t.key, js::to_string(ctx, pw.get()));
+        } catch (const rpc::TlsKeyError& e) {
+          return JS_ThrowTypeError(ctx, "%s", e.what());
+        }
+      }
+      if (t.cert.empty() != t.key.empty())
+        return JS_ThrowTypeError(ctx, "tls.cert and tls.key go together (a client certificate needs its key)");
       opts.tls = std::move(t);
     }
     js::Value rmd(ctx, JS_GetPropertyStr(ctx, params, "reflectMetadata"));

@@ -83,10 +83,23 @@ struct GrpcDemoServer::Impl {
   int port = 0;
 };
 
-GrpcDemoServer::GrpcDemoServer(const std::string& address) : impl_(std::make_unique<Impl>()) {
+GrpcDemoServer::GrpcDemoServer(const std::string& address) : GrpcDemoServer(address, nullptr) {}
+
+GrpcDemoServer::GrpcDemoServer(const std::string& address, const GrpcDemoTls& tls)
+    : GrpcDemoServer(address, [&] {
+        grpc::SslServerCredentialsOptions o(tls.client_ca.empty()
+                                                ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                                : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+        o.pem_root_certs = tls.client_ca;
+        o.pem_key_cert_pairs.push_back({tls.private_key, tls.cert_chain});
+        return grpc::SslServerCredentials(o);
+      }()) {}
+
+GrpcDemoServer::GrpcDemoServer(const std::string& address, std::shared_ptr<grpc::ServerCredentials> creds)
+    : impl_(std::make_unique<Impl>()) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder b;
-  b.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl_->port);
+  b.AddListeningPort(address, creds ? creds : grpc::InsecureServerCredentials(), &impl_->port);
   b.RegisterService(&impl_->service);
   impl_->server = b.BuildAndStart();
   if (!impl_->server || impl_->port == 0) throw std::runtime_error("gRPC demo service: cannot listen on " + address);

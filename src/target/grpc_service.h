@@ -6,10 +6,22 @@
 #include <memory>
 #include <string>
 
+namespace grpc {
+class ServerCredentials;
+}  // namespace grpc
+
 namespace herd::target {
+
+/// TLS for the demo server (tests): PEM text. With `client_ca`, clients must
+/// present a certificate it signed (mutual TLS).
+struct GrpcDemoTls {
+  std::string cert_chain, private_key, client_ca;
+};
 
 class GrpcDemoServer {
  public:
+  /// The same over TLS.
+  GrpcDemoServer(const std::string& address, const GrpcDemoTls& tls);
   /// Listens on `address` (host:port, port 0 = a free one), plaintext, with
   /// reflection. Throws std::runtime_error when it cannot listen.
   explicit GrpcDemoServer(const std::string& address);
@@ -25,6 +37,7 @@ class GrpcDemoServer {
   void shutdown();
 
  private:
+  GrpcDemoServer(const std::string& address, std::shared_ptr<grpc::ServerCredentials> creds);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

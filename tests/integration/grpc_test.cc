@@ -4,31 +4,10 @@
 // error statuses, reflection, protosets and the errors of bad peers and files.
 #include <gmock/gmock.h>
 
-#include "harness.h"
-#include "target/grpc_service.h"
+#include "grpc_fixture.h"
 
 namespace herd::it {
 namespace {
-
-class GrpcTest : public HerdTest {
- protected:
-  void SetUp() override {
-    HerdTest::SetUp();
-    grpc_ = std::make_unique<target::GrpcDemoServer>("127.0.0.1:0");
-    std::ifstream in(std::string(HERD_SOURCE_DIR) + "/src/target/grpc_demo.proto");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    dir_.write("protos/grpc_demo.proto", ss.str());
-  }
-  void TearDown() override {
-    grpc_.reset();
-    HerdTest::TearDown();
-  }
-  json run(const std::string& script, ProcResult* r, std::vector<std::string> args = {}) {
-    return run_export(script, r, std::move(args), {{"GRPC_ADDR", grpc_->address()}});
-  }
-  std::unique_ptr<target::GrpcDemoServer> grpc_;
-};
 
 TEST_F(GrpcTest, UnaryCallsWithMetadataStatusesDeadlinesAndMetrics) {
   ProcResult r;
