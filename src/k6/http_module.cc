@@ -8,26 +8,19 @@
 #include "k6/json_path.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
+#include "k6/request_path.h"
 
 namespace herd::k6 {
 
 namespace {
 
 // http.get/head (url, params); post/put/patch/del/options (url, body, params).
-JSValue n_method(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv, int magic) {
-  static const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-  js::Value method(ctx, JS_NewString(ctx, kMethods[magic]));
-  JSValue args[4];
-  args[0] = method.get();
-  args[1] = argc > 0 ? argv[0] : JS_UNDEFINED;
-  if (magic <= 1) {
-    args[2] = JS_NULL;
-    args[3] = argc > 1 ? argv[1] : JS_UNDEFINED;
-  } else {
-    args[2] = argc > 1 ? argv[1] : JS_UNDEFINED;
-    args[3] = argc > 2 ? argv[2] : JS_UNDEFINED;
-  }
-  return http_request(ctx, this_val, 4, args);
+JSValue n_method(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int magic) {
+  static const std::string kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  JSValueConst url = argc > 0 ? argv[0] : JS_UNDEFINED;
+  if (magic <= 1) return http_request_method(ctx, kMethods[magic], url, JS_NULL, argc > 1 ? argv[1] : JS_UNDEFINED);
+  return http_request_method(ctx, kMethods[magic], url, argc > 1 ? argv[1] : JS_UNDEFINED,
+                             argc > 2 ? argv[2] : JS_UNDEFINED);
 }
 
 JSValue n_request(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv) {
@@ -119,13 +112,24 @@ JSValue n_response_json(JSContext* ctx, JSValueConst this_val, int argc, JSValue
     std::string out = r->dump();
     return JS_ParseJSON(ctx, out.c_str(), out.size(), "<json selector>");
   }
-  JSValue cached = JS_GetPropertyStr(ctx, this_val, "__json");
+  VuState* vu = vu_of(ctx);
+  JSValue cached = get_prop(ctx, vu, this_val, PropAtom::kJson);
   if (JS_IsUndefined(cached)) {
-    std::string text;
-    if (!response_body_text(ctx, this_val, &text)) return JS_EXCEPTION;
-    cached = JS_ParseJSON(ctx, text.c_str(), text.size(), "<response body>");
+    js::Value body(ctx, get_prop(ctx, vu, this_val, PropAtom::kBody));
+    if (JS_IsString(body.get())) {  // a text body: parsed from its UTF-8 bytes, with no copy of them
+      size_t len = 0;
+      const char* p = JS_ToCStringLen(ctx, &len, body.get());
+      if (!p) return JS_EXCEPTION;
+      cached = JS_ParseJSON(ctx, p, len, "<response body>");
+      JS_FreeCString(ctx, p);
+    } else {
+      std::string text;
+      if (!response_body_text(ctx, this_val, &text)) return JS_EXCEPTION;
+      cached = JS_ParseJSON(ctx, text.c_str(), text.size(), "<response body>");
+    }
     if (JS_IsException(cached)) return cached;
-    JS_DefinePropertyValueStr(ctx, this_val, "__json", JS_DupValue(ctx, cached), JS_PROP_CONFIGURABLE);
+    JS_DefinePropertyValue(ctx, this_val, prop_atom(ctx, vu, PropAtom::kJson), JS_DupValue(ctx, cached),
+                           JS_PROP_CONFIGURABLE);
   }
   return cached;
 }

@@ -17,6 +17,7 @@
 #include "k6/http_flight.h"
 #include "k6/http_params.h"
 #include "k6/natives_util.h"
+#include "k6/request_path.h"
 #include "util/ascii.h"
 #include "util/url.h"
 
@@ -255,10 +256,17 @@ JSValue http_request(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
   if (vu->in_init) return JS_ThrowTypeError(ctx, "making HTTP requests in the init context is not supported");
   if (vu->interrupted) return throw_interrupted(ctx);
   std::string method = argc > 0 ? js::to_string(ctx, argv[0]) : "GET";
+  return http_request_method(ctx, method, argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
+                             argc > 3 ? argv[3] : JS_UNDEFINED);
+}
+
+JSValue http_request_method(JSContext* ctx, const std::string& method, JSValueConst url, JSValueConst body,
+                            JSValueConst params) {
+  VuState* vu = vu_of(ctx);
+  if (vu->in_init) return JS_ThrowTypeError(ctx, "making HTTP requests in the init context is not supported");
+  if (vu->interrupted) return throw_interrupted(ctx);
   RequestSpec spec;
-  if (!parse_request(ctx, vu, method, argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
-                     argc > 3 ? argv[3] : JS_UNDEFINED, &spec))
-    return JS_EXCEPTION;
+  if (!parse_request(ctx, vu, method, url, body, params, &spec)) return JS_EXCEPTION;
   auto f = new_flight(vu, std::move(spec));
   f->start_hop();
   if (!wait_all(vu, {f})) return throw_interrupted(ctx);

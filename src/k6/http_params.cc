@@ -3,6 +3,7 @@
 #include "js/runtime.h"
 #include "k6/http_cookie_jar.h"
 #include "k6/natives_util.h"
+#include "k6/request_path.h"
 #include "util/ascii.h"
 
 namespace herd::k6 {
@@ -57,12 +58,13 @@ bool parse_auth(JSContext* ctx, JSValueConst v, bool* digest) {
 
 bool parse_param_extras(JSContext* ctx, JSValueConst params, HttpParamExtras* out) {
   if (!JS_IsObject(params)) return true;
-  js::Value v(ctx, JS_GetPropertyStr(ctx, params, "compression"));
+  VuState* vu = vu_of(ctx);
+  js::Value v(ctx, get_prop(ctx, vu, params, PropAtom::kCompression));
   if (!JS_IsUndefined(v.get()) && !JS_IsNull(v.get()) && !parse_compression(ctx, v.get(), &out->compression))
     return false;
-  v = js::Value(ctx, JS_GetPropertyStr(ctx, params, "auth"));
+  v = js::Value(ctx, get_prop(ctx, vu, params, PropAtom::kAuth));
   if (!JS_IsUndefined(v.get()) && !JS_IsNull(v.get()) && !parse_auth(ctx, v.get(), &out->digest_auth)) return false;
-  v = js::Value(ctx, JS_GetPropertyStr(ctx, params, "jar"));
+  v = js::Value(ctx, get_prop(ctx, vu, params, PropAtom::kJar));
   if (!JS_IsUndefined(v.get()) && !JS_IsNull(v.get())) {
     out->jar = cookie_jar_of(ctx, v.get());
     if (!out->jar) {
@@ -109,7 +111,7 @@ std::string mask_credentials(const std::string& url) {
 
 bool http_url_parts(JSContext* ctx, JSValueConst v, std::string* url, std::string* name) {
   if (!JS_IsObject(v)) return false;
-  if (JS_ToBool(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, v, kUrlMarker)).get()) <= 0) return false;
+  if (JS_ToBool(ctx, js::Value(ctx, get_prop(ctx, vu_of(ctx), v, PropAtom::kUrlMarker)).get()) <= 0) return false;
   *url = js::to_string(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, v, "url")).get());
   *name = js::to_string(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, v, "name")).get());
   return true;

@@ -10,6 +10,7 @@
 
 #include "js/runtime.h"
 #include "k6/natives_util.h"
+#include "k6/request_path.h"
 #include "util/ascii.h"
 #include "util/duration.h"
 
@@ -145,10 +146,10 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
   if (!parse_param_extras(ctx, params, &spec->extras)) return false;
   if (JS_IsObject(params)) {
     std::map<std::string, std::string> hm;
-    read_string_map(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, params, "headers")).get(), &hm);
+    read_string_map(ctx, js::Value(ctx, get_prop(ctx, vu, params, PropAtom::kHeaders)).get(), &hm);
     for (auto& kv : hm) spec->headers.emplace_back(kv.first, kv.second);
-    read_string_map(ctx, js::Value(ctx, JS_GetPropertyStr(ctx, params, "tags")).get(), &spec->tags);
-    js::Value c(ctx, JS_GetPropertyStr(ctx, params, "cookies"));
+    read_string_map(ctx, js::Value(ctx, get_prop(ctx, vu, params, PropAtom::kTags)).get(), &spec->tags);
+    js::Value c(ctx, get_prop(ctx, vu, params, PropAtom::kCookies));
     if (JS_IsObject(c.get())) {
       JSPropertyEnum* props = nullptr;
       uint32_t n = 0;
@@ -167,7 +168,7 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
         js_free(ctx, props);
       }
     }
-    js::Value to(ctx, JS_GetPropertyStr(ctx, params, "timeout"));
+    js::Value to(ctx, get_prop(ctx, vu, params, PropAtom::kTimeout));
     if (JS_IsString(to.get())) {
       try {
         spec->timeout =
@@ -185,10 +186,10 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     spec->timeout = std::min<std::chrono::milliseconds>(
         spec->timeout, std::chrono::duration_cast<std::chrono::milliseconds>(util::kMaxWait));
     {
-      js::Value r(ctx, JS_GetPropertyStr(ctx, params, "redirects"));
+      js::Value r(ctx, get_prop(ctx, vu, params, PropAtom::kRedirects));
       if (JS_IsNumber(r.get())) JS_ToInt64(ctx, &spec->redirects, r.get());
     }
-    js::Value rt(ctx, JS_GetPropertyStr(ctx, params, "responseType"));
+    js::Value rt(ctx, get_prop(ctx, vu, params, PropAtom::kResponseType));
     if (JS_IsString(rt.get())) {
       spec->response_type = js::to_string(ctx, rt.get());
       if (spec->response_type != "text" && spec->response_type != "binary" && spec->response_type != "none") {
@@ -196,7 +197,7 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
         return false;
       }
     }
-    js::Value rc(ctx, JS_GetPropertyStr(ctx, params, "responseCallback"));
+    js::Value rc(ctx, get_prop(ctx, vu, params, PropAtom::kResponseCallback));
     if (!JS_IsUndefined(rc.get())) {
       spec->expected = {{200, 399}};
       spec->has_expected = true;

@@ -2,6 +2,7 @@
 // the other fields (headers, timings, cookies, request, ...) built from the
 // flight when first read, by getters on Response.prototype.
 #include <cctype>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include "js/runtime.h"
 #include "k6/http_flight.h"
 #include "k6/natives_util.h"
+#include "k6/request_path.h"
 
 namespace herd::k6 {
 
@@ -219,9 +221,18 @@ JSValue build_lazy(JSContext* ctx, VuState* vu, Flight& f, int field) {
   }
 }
 
+// vu->atoms: the Response atoms (Atom), then the request path's (PropAtom).
+const char* const kPropAtomNames[] = {
+    "headers",     "tags", "cookies", "timeout",   "redirects", "responseType", "responseCallback",
+    "compression", "auth", "jar",     "__herdUrl", "body",      "__json"};
+static_assert(std::size(kPropAtomNames) == static_cast<std::size_t>(PropAtom::kCount));
+
 void ensure_atoms(JSContext* ctx, VuState* vu) {
-  if (vu->atoms.empty())
+  if (vu->atoms.empty()) {
+    vu->atoms.reserve(kACount + std::size(kPropAtomNames));
     for (std::size_t i = 0; i < kACount; i++) vu->atoms.push_back(JS_NewAtom(ctx, kAtomNames[i]));
+    for (const char* n : kPropAtomNames) vu->atoms.push_back(JS_NewAtom(ctx, n));
+  }
 }
 
 /// Getter on Response.prototype: builds the field once and caches it on the instance.
@@ -236,6 +247,11 @@ JSValue response_lazy_get(JSContext* ctx, JSValueConst this_val, int magic) {
 }
 
 }  // namespace
+
+JSAtom prop_atom(JSContext* ctx, VuState* vu, PropAtom p) {
+  ensure_atoms(ctx, vu);
+  return vu->atoms[kACount + static_cast<std::size_t>(p)];
+}
 
 JSValue make_response(JSContext* ctx, VuState* vu, std::shared_ptr<Flight> fp) {
   ensure_atoms(ctx, vu);

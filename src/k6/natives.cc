@@ -7,6 +7,8 @@
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <string>
+#include <unordered_map>
 
 #include "js/runtime.h"
 #include "k6/grpc_module.h"
@@ -109,6 +111,27 @@ JSValue n_sleep(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   return JS_UNDEFINED;
 }
 
+// The tags of one check's sample: base + check=name. Without extra tags the set
+// is kept per worker thread and name, and reused while the base tags are the
+// same (interned: compared by pointer): the check's series is then found by
+// pointer, with no set built, sorted and hashed per check. The set depends on
+// (base, name) only, so any VU of the thread may reuse it. At most 256 names.
+metrics::TagSet check_tag_set(bool cacheable, const metrics::TagSet& base, const char* name) {
+  if (!cacheable) return base.with("check", name);
+  struct Entry {
+    metrics::TagSet base, set;
+  };
+  static thread_local std::unordered_map<std::string, Entry> cache;
+  auto it = cache.find(name);
+  if (it != cache.end() && it->second.base == base) return it->second.set;
+  metrics::TagSet set = base.with("check", name);
+  if (it != cache.end())
+    it->second = {base, set};
+  else if (cache.size() < 256)
+    cache.emplace(name, Entry{base, set});
+  return set;
+}
+
 JSValue n_check(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
   JSValueConst val = argc > 0 ? argv[0] : JS_UNDEFINED;
@@ -145,7 +168,7 @@ JSValue n_check(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
       pass = JS_ToBool(ctx, f.get()) > 0;
     }
     const char* name = JS_AtomToCString(ctx, props[i].atom);
-    vu->sink->add(metrics::kChecks, base.with("check", name ? name : ""), pass ? 1 : 0, now);
+    vu->sink->add(metrics::kChecks, check_tag_set(extra.empty(), base, name ? name : ""), pass ? 1 : 0, now);
     JS_FreeCString(ctx, name);
     all = all && pass;
   }

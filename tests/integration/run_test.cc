@@ -254,6 +254,53 @@ export default function () {
   EXPECT_EQ(m["http_req_failed"]["thresholds"]["rate>0.5"], true);
 }
 
+TEST_F(RunTest, ChecksLandInTheirOwnSeriesWhateverTheirTagsAndCount) {
+  // check() keeps each name's tag set per VU while the base tags stay the same
+  // (VuState::check_tags, at most 256 names): the same name at the root and in a
+  // group, before and after a VU tag is set, with extra tags, and more names than
+  // the cache holds must each count in their own series, as before the cache.
+  ProcResult r;
+  json exp = run_export(R"JS(
+import { check, group } from 'k6';
+import exec from 'k6/execution';
+export const options = { iterations: 4, vus: 1 };
+export default function () {
+  check(1, { same: () => true });
+  group('g', () => { check(1, { same: () => false }); });
+  check(1, { same: () => true });
+  if (exec.vu.iterationInScenario >= 2) exec.vu.tags.phase = 'late';
+  check(1, { same: (v) => v === 1 }, { extra: 'x' });
+  for (let i = 0; i < 300; i++) check(1, { [`n${i}`]: () => i % 2 === 0 });
+}
+)JS",
+                        &r, {"--out", "json=checks.json"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const json& rg = exp["root_group"];
+  EXPECT_EQ(rg["checks"]["same"]["passes"], 12) << rg.dump();
+  EXPECT_EQ(rg["checks"]["same"]["fails"], 0);
+  EXPECT_EQ(rg["groups"]["g"]["checks"]["same"]["fails"], 4);
+  EXPECT_EQ(rg["groups"]["g"]["checks"]["same"]["passes"], 0);
+  EXPECT_EQ(rg["checks"].size(), 301u);
+  for (int i : {0, 1, 255, 256, 298, 299}) {
+    const json& c = rg["checks"]["n" + std::to_string(i)];
+    EXPECT_EQ(c["passes"], i % 2 == 0 ? 4 : 0) << i << " " << c.dump();
+    EXPECT_EQ(c["fails"], i % 2 == 0 ? 0 : 4) << i << " " << c.dump();
+  }
+  std::istringstream in(dir_.read("checks.json"));
+  std::string line;
+  int late = 0, extra = 0;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (j.value("type", "") != "Point" || j.value("metric", "") != "checks") continue;
+    const json& t = j["data"]["tags"];
+    if (t.value("check", "") != "same") continue;
+    late += t.value("phase", "") == "late";
+    extra += t.value("extra", "") == "x";
+  }
+  EXPECT_EQ(late, 5);   // iteration 2: the check after the tag is set; iteration 3: all four
+  EXPECT_EQ(extra, 4);  // one per iteration
+}
+
 TEST_F(RunTest, NoSummarySuppressesTheTextSummary) {
   const char* script = R"JS(
 import http from 'k6/http';
