@@ -2,6 +2,7 @@
 
 #include "js/slab_allocator.h"
 
+#include <cstring>
 #include <memory>
 #include <regex>
 #include <stdexcept>
@@ -34,31 +35,66 @@ void install_group(JSContext* ctx, int group) {
   auto* st = static_cast<LazyState*>(JS_GetRuntimeOpaque(JS_GetRuntime(ctx)));
   if (!st || st->installed[group]) return;
   st->installed[group] = true;
-  {
-    Value g = global_object(ctx);
-    // Drop the placeholders first so that the intrinsics define plain properties.
-    for (const char* n : kLazy[group].names) {
-      JSAtom a = JS_NewAtom(ctx, n);
-      JS_DeleteProperty(ctx, g.get(), a, 0);
-      JS_FreeAtom(ctx, a);
-    }
+  kLazy[group].install(ctx);  // defines the names on the global object itself
+}
+
+/// The lazy group that defines `prop`, or -1.
+int group_of(JSContext* ctx, JSAtom prop) {
+  const char* name = JS_AtomToCString(ctx, prop);
+  if (!name) {
+    discard_exception(ctx);
+    return -1;
   }
-  kLazy[group].install(ctx);
+  int found = -1;
+  for (int group = 0; group < 3 && found < 0; group++)
+    for (const char* n : kLazy[group].names)
+      if (std::strcmp(n, name) == 0) found = group;
+  JS_FreeCString(ctx, name);
+  return found;
 }
 
-// Getter of a placeholder: magic = group * 64 + index of the name.
-JSValue lazy_get(JSContext* ctx, JSValueConst, int magic) {
-  int group = magic / 64, idx = magic % 64;
-  install_group(ctx, group);
-  return JS_GetPropertyStr(ctx, global_object(ctx).get(), kLazy[group].names[static_cast<size_t>(idx)]);
+// The accessor the prototype reports once a group is installed: reads and writes
+// go to the global object's own (now real) property. data[0] is the name.
+JSValue forward_get(JSContext* ctx, JSValueConst, int, JSValueConst*, int, JSValue* data) {
+  JSAtom a = JS_ValueToAtom(ctx, data[0]);
+  JSValue v = JS_GetProperty(ctx, global_object(ctx).get(), a);
+  JS_FreeAtom(ctx, a);
+  return v;
 }
 
-JSValue lazy_set(JSContext* ctx, JSValueConst, JSValueConst val, int magic) {
-  int group = magic / 64, idx = magic % 64;
-  install_group(ctx, group);
-  JS_SetPropertyStr(ctx, global_object(ctx).get(), kLazy[group].names[static_cast<size_t>(idx)], JS_DupValue(ctx, val));
-  return JS_UNDEFINED;
+JSValue forward_set(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int, JSValue* data) {
+  JSAtom a = JS_ValueToAtom(ctx, data[0]);
+  int r = JS_DefinePropertyValue(ctx, global_object(ctx).get(), a, JS_DupValue(ctx, argc > 0 ? argv[0] : JS_UNDEFINED),
+                                 JS_PROP_C_W_E);
+  JS_FreeAtom(ctx, a);
+  return r < 0 ? JS_EXCEPTION : JS_UNDEFINED;
 }
+
+// The global object's prototype: an exotic object that holds no property of its
+// own until a lazy name is looked up through it (a global object without that
+// own property yet). Then the name's group is installed on the global object,
+// and the lookup is answered by an accessor that forwards to it. One object per
+// context instead of a getter and a setter function per name (about 5 KB).
+int lazy_proto_get_own(JSContext* ctx, JSPropertyDescriptor* desc, JSValueConst, JSAtom prop) {
+  int group = group_of(ctx, prop);
+  if (group < 0) return 0;
+  install_group(ctx, group);
+  if (desc) {
+    JSValue name = JS_AtomToString(ctx, prop);
+    if (JS_IsException(name)) return -1;
+    desc->flags = JS_PROP_CONFIGURABLE | JS_PROP_GETSET;
+    desc->value = JS_UNDEFINED;
+    desc->getter = JS_NewCFunctionData(ctx, forward_get, 0, 0, 1, &name);
+    desc->setter = JS_NewCFunctionData(ctx, forward_set, 1, 0, 1, &name);
+    JS_FreeValue(ctx, name);
+  }
+  return 1;
+}
+
+JSClassID lazy_proto_class_id = 0;
+const JSClassExoticMethods kLazyProtoExotic = {.get_own_property = lazy_proto_get_own};
+const JSClassDef kLazyProtoClass = {.class_name = "Object",
+                                    .exotic = const_cast<JSClassExoticMethods*>(&kLazyProtoExotic)};
 
 }  // namespace
 
@@ -91,21 +127,12 @@ Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_in
       JS_AddIntrinsicPromise(ctx_);
       JS_AddIntrinsicWeakRef(ctx_);
       Value g = global_object(ctx_);
-      for (int group = 0; group < 3; group++) {
-        const auto& names = kLazy[group].names;
-        for (size_t i = 0; i < names.size(); i++) {
-          int magic = group * 64 + static_cast<int>(i);
-          JSCFunctionType get_fn, set_fn;
-          get_fn.getter_magic = lazy_get;
-          set_fn.setter_magic = lazy_set;
-          Value getter(ctx_, JS_NewCFunction2(ctx_, get_fn.generic, names[i], 0, JS_CFUNC_getter_magic, magic));
-          Value setter(ctx_, JS_NewCFunction2(ctx_, set_fn.generic, names[i], 1, JS_CFUNC_setter_magic, magic));
-          JSAtom a = JS_NewAtom(ctx_, names[i]);
-          JS_DefineProperty(ctx_, g.get(), a, JS_UNDEFINED, getter.get(), setter.get(),
-                            JS_PROP_CONFIGURABLE | JS_PROP_HAS_GET | JS_PROP_HAS_SET | JS_PROP_HAS_CONFIGURABLE);
-          JS_FreeAtom(ctx_, a);
-        }
-      }
+      JS_NewClassID(&lazy_proto_class_id);
+      JS_NewClass(rt_, lazy_proto_class_id, &kLazyProtoClass);
+      Value object_ctor(ctx_, JS_GetPropertyStr(ctx_, g.get(), "Object"));
+      Value object_proto(ctx_, JS_GetPropertyStr(ctx_, object_ctor.get(), "prototype"));
+      Value lazy_proto(ctx_, JS_NewObjectProtoClass(ctx_, object_proto.get(), lazy_proto_class_id));
+      JS_SetPrototype(ctx_, g.get(), lazy_proto.get());
     }
   } else {
     ctx_ = JS_NewContext(rt_);

@@ -6,11 +6,13 @@
 #include <boost/context/fiber.hpp>
 #include <boost/context/stack_context.hpp>
 #include <cerrno>
+#include <cstdint>
 #include <exception>
 #include <new>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HERD_FIBER_ASAN 1
@@ -237,6 +239,35 @@ void* Fiber::stack_base() const {
 
 std::size_t Fiber::stack_size() const {
   return impl_->size;
+}
+
+std::size_t Fiber::resident_stack_bytes() const {
+  const std::size_t ps = page_size();
+  std::vector<unsigned char> vec(impl_->size / ps);
+  if (::mincore(impl_->stack_low(), impl_->size, vec.data()) != 0) return 0;
+  std::size_t n = 0;
+  for (unsigned char c : vec) n += c & 1;
+  return n * ps;
+}
+
+std::size_t Fiber::release_unused_stack() {
+  if (tl_current != this) return 0;
+  const std::size_t ps = page_size();
+  volatile char here = 0;  // an address in the current frame
+  auto sp = reinterpret_cast<std::uintptr_t>(&here);
+  auto low = reinterpret_cast<std::uintptr_t>(impl_->stack_low());
+  // Keep the page the stack pointer is in and one more below it (the red zone
+  // and whatever the madvise call itself pushes).
+  std::uintptr_t end = (sp & ~(ps - 1)) - ps;
+  if (end <= low) return 0;
+  std::size_t len = end - low;
+#if defined(HERD_FIBER_ASAN)
+  (void)len;
+  return 0;  // ASan keeps shadow state for stack memory: leave it alone
+#else
+  if (::madvise(impl_->stack_low(), len, MADV_DONTNEED) != 0) return 0;
+  return len;
+#endif
 }
 
 }  // namespace herd::loop

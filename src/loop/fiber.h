@@ -34,6 +34,15 @@ class Fiber {
   void* stack_base() const;
   std::size_t stack_size() const;
 
+  /// Bytes of this fiber's stack that are resident (mincore), for diagnostics and tests.
+  std::size_t resident_stack_bytes() const;
+  /// Called from inside the running fiber: returns to the kernel the stack pages
+  /// below the current frame (all but a one-page margin under the stack pointer),
+  /// e.g. after a deep one-off call such as a VU's init. They are zero-filled
+  /// again on the next touch; the guard page stays. Returns the bytes released
+  /// (0 outside this fiber).
+  std::size_t release_unused_stack();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -72,6 +72,33 @@ export default function () {
   EXPECT_ALL_CHECKS_PASS(exp, r, 4);
 }
 
+// Runaway recursion is a clean InternalError in the init context and in every
+// iteration, also after a VU gave its init's stack pages back (engine_vu.cc);
+// an uncaught one fails only its iteration.
+TEST_F(HardeningTest, DeepRecursionIsACleanErrorInInitAndIterations) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import { check } from 'k6';
+function down(n) { return down(n + 1) + 1; }
+let initErr = '';
+try { down(0); } catch (e) { initErr = String(e); }
+export const options = { vus: 3, iterations: 9 };
+export default function () {
+  let err = '';
+  try { down(0); } catch (e) { err = String(e); }
+  check(null, {
+    'init: stack overflow': () => initErr === 'InternalError: stack overflow',
+    'iteration: stack overflow': () => err === 'InternalError: stack overflow',
+  });
+  if (__ITER === 1) down(0);  // uncaught: this iteration fails, the run goes on
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 18);
+  EXPECT_NE(r.err.find("stack overflow"), std::string::npos) << r;
+}
+
 TEST_F(HardeningTest, MaxResponseBodyBytesIsValidated) {
   ProcResult r = run_script("export const options = { maxResponseBodyBytes: -5 };\nexport default function () {}\n");
   EXPECT_EQ(r.exit_code, 104) << r;
