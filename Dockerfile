@@ -21,7 +21,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libcurl4 libssl3 libyaml-cpp0.7 libarchive13 libboost-context1.74.0 \
-      libgrpc++1.51 libprotobuf32 libprotoc32 \
+      libgrpc++1.51 libprotobuf32 libprotoc32 libc-ares2 libsnappy1v5 libgumbo1 libbrotli1 libzstd1 libcpp-httplib0.11 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 herd \
  && useradd --system --uid 65532 --gid 65532 --home-dir /home/herd --create-home \

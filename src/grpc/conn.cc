@@ -118,13 +118,19 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
   grpc::ClientContext ctx;
   std::shared_ptr<BidiCall> self;  ///< keeps the reactor alive until OnDone
 
+  // write() and writes_done() start operations from the VU's thread, outside gRPC's reactions: a hold
+  // keeps the call (and OnDone) from finishing under them. It is released once, when no operation will
+  // be started from outside any more: at writes_done(), cancel(), a failed write, or the end of the
+  // server's messages. The flag is set under mu_ before the release, and every outside StartWrite
+  // happens under mu_ after checking it, so none can follow the release.
   void begin() {
+    AddHold();
     StartRead(&read_buf_);
     StartCall();
   }
   void write(std::string bytes) override {
     std::lock_guard<std::mutex> g(mu_);
-    if (finished_ || half_closed_) return;
+    if (finished_ || half_closed_ || released_) return;
     queue_.push_back(buffer_of(bytes));
     if (!writing_) {
       writing_ = true;
@@ -132,26 +138,35 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
     }
   }
   void writes_done() override {
-    std::lock_guard<std::mutex> g(mu_);
-    if (finished_ || half_closed_) return;
-    half_closed_ = true;
-    if (!writing_) StartWritesDone();
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (finished_ || half_closed_ || released_) return;
+      half_closed_ = true;
+      if (!writing_) StartWritesDone();  // else OnWriteDone starts it (a reaction)
+    }
+    release_hold();
   }
-  void cancel() override { ctx.TryCancel(); }
+  void cancel() override {
+    ctx.TryCancel();
+    release_hold();
+  }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> g(mu_);
-    queue_.pop_front();
-    if (!ok) queue_.clear();
-    if (!queue_.empty()) {
-      StartWrite(&queue_.front());
-    } else {
-      writing_ = false;
-      if (half_closed_ && ok) StartWritesDone();
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      queue_.pop_front();
+      if (!ok) queue_.clear();
+      if (!queue_.empty()) {
+        StartWrite(&queue_.front());
+      } else {
+        writing_ = false;
+        if (half_closed_ && ok) StartWritesDone();
+      }
     }
+    if (!ok) release_hold();  // the stream is broken: nothing more goes out
   }
   void OnReadDone(bool ok) override {
-    if (!ok) return;
+    if (!ok) return release_hold();  // the server is done sending: the call is ending
     if (h_.on_message) h_.on_message(bytes_of(read_buf_));
     StartRead(&read_buf_);
   }
@@ -179,6 +194,16 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
   std::mutex mu_;
   std::deque<grpc::ByteBuffer> queue_;
   bool writing_ = false, half_closed_ = false, finished_ = false;
+  bool released_ = false;  ///< guarded by mu_: the hold of begin() was released
+
+  void release_hold() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (released_) return;
+      released_ = true;
+    }
+    RemoveHold();  // outside mu_: it may end the call, and OnDone takes mu_
+  }
 };
 
 }  // namespace

@@ -307,7 +307,7 @@ JSValue n_connect(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
       double d = -1;
       JS_ToFloat64(ctx, &d, v.get());
       if (!(d >= 0) || d > 2147483647) return JS_ThrowTypeError(ctx, "%s must be a number of bytes", name);
-      *field = static_cast<int>(d);
+      if (d > 0) *field = static_cast<int>(d);  // 0 (k6's default) = gRPC's own limit
     }
     js::Value tls(ctx, JS_GetPropertyStr(ctx, params, "tls"));
     if (JS_IsObject(tls.get())) {
@@ -336,8 +336,13 @@ JSValue n_connect(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
     js::Value rmd(ctx, JS_GetPropertyStr(ctx, params, "reflectMetadata"));
     if (JS_IsObject(rmd.get())) {
       std::map<std::string, std::string> kv;
-      read_string_map(ctx, rmd.get(), &kv);
-      for (auto& [k, v] : kv) reflect_md.emplace_back(k, v);
+      if (!read_string_map(ctx, rmd.get(), &kv))
+        return JS_ThrowTypeError(ctx, "params.reflectMetadata must be an object of strings");
+      for (auto& [k, v] : kv) {  // gRPC refuses upper-case keys: lower-cased as params.metadata's are
+        std::string key = k;
+        for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        reflect_md.emplace_back(std::move(key), v);
+      }
     }
   }
   if (c->conn) {
@@ -387,6 +392,7 @@ struct CallSetup {
   rpc::Metadata metadata;
   std::chrono::milliseconds timeout{0};
   std::map<std::string, std::string> tags;
+  std::string address;  ///< the connection's, taken at the start: close() may drop the connection mid-call
 };
 
 /// Checks the client and method and reads params; false with an exception pending.
@@ -397,6 +403,7 @@ bool setup_call(JSContext* ctx, ClientState& c, const std::string& method, JSVal
   s->md = c.protos.find(method);
   if (!s->md) return JS_ThrowInternalError(ctx, "method \"%s\" not found in file descriptors", method.c_str()), false;
   s->path = rpc::method_path(s->md);
+  s->address = c.conn->address();
   if (JS_IsObject(params)) {
     if (!read_metadata(ctx, params, &s->metadata) || !read_tags(ctx, params, &s->tags)) return false;
     if (!read_duration(ctx, params, "timeout", std::chrono::minutes(2), &s->timeout)) return false;
@@ -408,7 +415,7 @@ bool setup_call(JSContext* ctx, ClientState& c, const std::string& method, JSVal
 
 metrics::TagSet call_tags(ClientState& c, const CallSetup& s, const char* type, int status) {
   std::map<std::string, std::string> extra = {
-      {"name", s.path}, {"method", s.path}, {"url", c.conn->address() + s.path}, {"rpc_type", type}};
+      {"name", s.path}, {"method", s.path}, {"url", s.address + s.path}, {"rpc_type", type}};
   if (status >= 0) extra["status"] = std::to_string(status);  // -1: a stream's message or start
   for (const auto& [k, v] : s.tags) extra[k] = v;
   return tags_with(*c.vu, extra);
@@ -631,6 +638,7 @@ JSValue n_stream_write(JSContext* ctx, JSValueConst, int argc, JSValueConst* arg
   auto c = st->client.lock();
   if (!c) return JS_ThrowInternalError(ctx, "the stream's client is gone");
   if (st->write_closed) return JS_ThrowTypeError(ctx, "cannot write to a stream after end()");
+  if (!c->conn) return JS_ThrowInternalError(ctx, "cannot write to a stream of a closed client");
   std::string json = argc > 1 ? js::to_string(ctx, argv[1]) : "{}";
   std::string body;
   try {

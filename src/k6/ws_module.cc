@@ -386,8 +386,13 @@ JSValue n_close(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   std::int32_t code = ws::kCloseNormal;
   if (argc > 1 && !JS_IsUndefined(argv[1]) && JS_ToInt32(ctx, &code, argv[1]) < 0) return JS_EXCEPTION;
   std::string reason = argc > 2 && !JS_IsUndefined(argv[2]) ? js::to_string(ctx, argv[2]) : "";
-  if (code != ws::kCloseNormal && (code < 3000 || code > 4999))
+  if (c->legacy) {  // k6/ws: any code a peer may send (RFC 6455 7.4), e.g. its default 1001
+    const bool sendable =
+        (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+    if (!sendable) return JS_ThrowRangeError(ctx, "close code %d cannot be sent (RFC 6455 section 7.4)", code);
+  } else if (code != ws::kCloseNormal && (code < 3000 || code > 4999)) {
     return JS_ThrowRangeError(ctx, "close code %d: must be 1000 or in 3000..4999", code);
+  }
   if (reason.size() > 123) return JS_ThrowSyntaxError(ctx, "close reason longer than 123 bytes");
   if (!c->handshake_done) {
     // Closing while connecting: give up the connection (WHATWG: fail it).

@@ -32,7 +32,7 @@ class Socket {
     N.send(this._id, data, true);
   }
   ping() { N.ping(this._id); }
-  close(code) { N.close(this._id, code === undefined ? 1000 : code, ''); }
+  close(code) { N.close(this._id, code === undefined ? 1001 : code, ''); }  // k6/ws: 1001 by default
   setTimeout(fn, ms) {
     if (typeof fn !== 'function') throw new TypeError('socket.setTimeout(callback, ms) needs a function');
     if (this._closed) return;

@@ -622,7 +622,11 @@ void Session::abort(int code) {
     if (out_pos_ == out_.size()) (void)io_send(frame.data(), frame.size(), &ignored);
   }
   state_ = State::kDone;
+  // abort() may be called from inside one of these callbacks (it woke the VU, whose script closed the
+  // socket): they are destroyed once the loop's current work is done, never while one still runs.
+  auto dead = std::make_shared<Callbacks>(std::move(cb_));
   cb_ = Callbacks{};
+  loop_.defer([dead] {});
   if (timer_) loop_.cancel_timer(timer_), timer_ = 0;
   close_fd();
 }

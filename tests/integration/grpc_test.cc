@@ -136,7 +136,8 @@ import { check } from 'k6';
 const client = new Client();
 export const options = { iterations: 1 };
 export default function () {
-  client.connect(__ENV.GRPC_ADDR, { plaintext: true, reflect: true });
+  // reflectMetadata keys are lower-cased as gRPC requires (an upper-case key would fail the reflection call).
+  client.connect(__ENV.GRPC_ADDR, { plaintext: true, reflect: true, reflectMetadata: { 'X-Reflect-Token': 'a' } });
   const res = client.invoke('herd.demo.Demo/Echo', { text: 'via reflection' });
   check(res, { 'reflected call works': (x) => x.status === StatusOK && x.message.text === 'via reflection' });
 }

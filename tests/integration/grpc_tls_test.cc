@@ -124,7 +124,7 @@ TEST_F(GrpcTlsTest, MutualTlsAndEncryptedClientKeys) {
 TEST_F(GrpcTest, OversizeMessagesFailWithResourceExhausted) {
   ProcResult r;
   json exp = run(R"JS(
-import { Client, StatusOK, StatusResourceExhausted } from 'k6/net/grpc';
+import { Client, Stream, StatusOK, StatusResourceExhausted } from 'k6/net/grpc';
 import { check } from 'k6';
 const client = new Client();
 client.load(['protos'], 'grpc_demo.proto');
@@ -139,7 +139,18 @@ export default function () {
   const tooBigRequest = client.invoke('herd.demo.Demo/Echo', { text: big });
   const fits = client.invoke('herd.demo.Demo/Echo', { text: 'x'.repeat(900) });
   client.close();
+  // 0 is k6's default for both: gRPC's own limits (4 MiB), not zero bytes.
+  client.connect(__ENV.GRPC_ADDR, { plaintext: true, timeout: '5s', maxReceiveSize: 0, maxSendSize: 0 });
+  const zeroIsDefault = client.invoke('herd.demo.Demo/Echo', { text: big });
+  // A stream outliving its client's close(): a write is an error, not a crash.
+  const stream = new Stream(client, 'herd.demo.Demo/Chat');
+  client.close();
+  let writeAfterClose = '';
+  try { stream.write({ text: 'late' }); } catch (e) { writeAfterClose = String(e); }
   check(null, {
+    'maxReceiveSize/maxSendSize 0 are the defaults': () => zeroIsDefault.status === StatusOK &&
+      zeroIsDefault.message.text.length === 4000,
+    'a write after close() throws': () => writeAfterClose.includes('closed client'),
     'small reply passes': () => small.status === StatusOK,
     'reply over maxReceiveSize': () => tooBigReply.status === StatusResourceExhausted && tooBigReply.status === 8 &&
       tooBigReply.error.message.includes('larger than max'),
@@ -151,7 +162,7 @@ export default function () {
 )JS",
                  &r);
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_ALL_CHECKS_PASS(exp, r, 4);
+  EXPECT_ALL_CHECKS_PASS(exp, r, 6);
 }
 
 }  // namespace

@@ -88,7 +88,7 @@ export default function () {
     'text echoed': () => got.includes('text:héllo'),
     'binary echoed': () => got.includes('bin:1,2,3,250'),
     'pong': () => pong,
-    'closed normally': () => closed === 1000,
+    'closed with k6/ws\'s default code 1001': () => closed === 1001,
     'connect returned after the close': () => closed !== 0,
   });
 }
