@@ -192,8 +192,8 @@ func TestIPAllocator(t *testing.T) {
 		t.Errorf("allocated %v", got)
 	}
 	a.release("127.0.2.1")
-	if ip, _ := a.allocate(""); ip != "127.0.2.1" {
-		t.Errorf("reuse: %s", ip)
+	if ip, _ := a.allocate(""); ip != "127.0.2.3" {
+		t.Errorf("round-robin: a released address came back at once: %s", ip)
 	}
 	if ip, _ := a.allocate("127.0.9.9"); ip != "127.0.9.9" {
 		t.Errorf("preferred: %s", ip)

@@ -216,9 +216,14 @@ func (m *memMonitor) run(ctx context.Context) {
 }
 
 // ipAllocator hands out unique loopback addresses from a base.
+// ipAllocator hands out pod IPs round-robin, as CNI's host-local IPAM does: a
+// released address is not handed out again until the range wraps, so a client
+// still aimed at a deleted pod (a coordinator of an earlier test that is still
+// stopping) cannot reach the next pod that would have got its address.
 type ipAllocator struct {
 	mu   sync.Mutex
 	base uint32
+	next uint32 // where the search for a free address starts
 	used map[uint32]bool
 }
 
@@ -227,7 +232,8 @@ func newIPAllocator(base string) (*ipAllocator, error) {
 	if ip == nil || ip[0] != 127 {
 		return nil, fmt.Errorf("--pod-ip-base %q: want an address in 127.0.0.0/8", base)
 	}
-	return &ipAllocator{base: binary.BigEndian.Uint32(ip), used: map[uint32]bool{}}, nil
+	b := binary.BigEndian.Uint32(ip)
+	return &ipAllocator{base: b, next: b, used: map[uint32]bool{}}, nil
 }
 
 func usableIP(v uint32) bool {
@@ -241,13 +247,23 @@ func (a *ipAllocator) allocate(prefer string) (string, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for v := a.base; v>>24 == 127; v++ {
-		if usableIP(v) && !a.used[v] {
-			a.used[v] = true
-			ip := make(net.IP, 4)
-			binary.BigEndian.PutUint32(ip, v)
-			return ip.String(), nil
+	take := func(from, to uint32) (string, bool) {
+		for v := from; v < to && v>>24 == 127; v++ {
+			if usableIP(v) && !a.used[v] {
+				a.used[v] = true
+				a.next = v + 1
+				ip := make(net.IP, 4)
+				binary.BigEndian.PutUint32(ip, v)
+				return ip.String(), true
+			}
 		}
+		return "", false
+	}
+	if ip, ok := take(a.next, 0x80000000); ok {
+		return ip, nil
+	}
+	if ip, ok := take(a.base, a.next); ok { // wrapped: the oldest released addresses come back first
+		return ip, nil
 	}
 	return "", errors.New("no free pod IP")
 }
