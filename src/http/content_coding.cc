@@ -198,16 +198,10 @@ std::unique_ptr<ContentDecoder::Stage> make_stage(Coding c) {
   return nullptr;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 bool parse_coding(std::string_view name, Coding* out) {
-  name = trim(name);
+  name = util::trim_ows(name);
   if (util::iequals(name, "gzip") || util::iequals(name, "x-gzip"))
     *out = Coding::kGzip;
   else if (util::iequals(name, "deflate"))

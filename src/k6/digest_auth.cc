@@ -17,12 +17,6 @@ namespace {
 
 using util::iequals;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::string hex_digest(const EVP_MD* md, std::string_view s) {
   unsigned char d[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
@@ -77,7 +71,7 @@ std::string new_cnonce() {
 
 std::string digest_authorization(std::string_view www_authenticate, std::string_view method, std::string_view uri,
                                  const UserInfo& creds, std::string_view cnonce) {
-  std::string_view h = trim(www_authenticate);
+  std::string_view h = util::trim_ows(www_authenticate);
   if (h.size() < 7 || !iequals(h.substr(0, 6), "digest") || (h[6] != ' ' && h[6] != '\t')) return "";
   h.remove_prefix(7);
   std::string realm = util::auth_param(h, "realm"), nonce = util::auth_param(h, "nonce"),
@@ -91,7 +85,7 @@ std::string digest_authorization(std::string_view www_authenticate, std::string_
   if (!md) return "";
   bool qop_auth = false;
   for (std::string_view rest = qops; !rest.empty();) {
-    std::string_view tok = trim(rest.substr(0, rest.find(',')));
+    std::string_view tok = util::trim_ows(rest.substr(0, rest.find(',')));
     rest.remove_prefix(
         std::min(rest.size(), rest.find(',') == std::string_view::npos ? rest.size() : rest.find(',') + 1));
     if (iequals(tok, "auth")) qop_auth = true;

@@ -261,12 +261,6 @@ namespace {
 
 using util::iequals;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 bool accepts_binary_snapshot(std::string_view accept) {
@@ -275,12 +269,12 @@ bool accepts_binary_snapshot(std::string_view accept) {
     std::string_view range = accept.substr(0, comma);
     accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
     std::size_t semi = range.find(';');
-    if (!iequals(trim(range.substr(0, semi)), kSnapshotBinaryType)) continue;
+    if (!iequals(util::trim_ows(range.substr(0, semi)), kSnapshotBinaryType)) continue;
     bool refused = false;  // q=0 (q=0.0, q=0.000): "not acceptable"
     while (semi != std::string_view::npos) {
       range.remove_prefix(semi + 1);
       semi = range.find(';');
-      std::string_view param = trim(range.substr(0, semi));
+      std::string_view param = util::trim_ows(range.substr(0, semi));
       if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
         std::string_view q = param.substr(2);
         refused = !q.empty() && q[0] == '0' && q.find_first_not_of("0.", 1) == std::string_view::npos;
@@ -292,7 +286,7 @@ bool accepts_binary_snapshot(std::string_view accept) {
 }
 
 bool is_binary_snapshot_type(std::string_view content_type) {
-  return iequals(trim(content_type.substr(0, content_type.find(';'))), kSnapshotBinaryType);
+  return iequals(util::trim_ows(content_type.substr(0, content_type.find(';'))), kSnapshotBinaryType);
 }
 
 }  // namespace herd::metrics

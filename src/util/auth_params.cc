@@ -4,23 +4,13 @@
 
 namespace herd::util {
 
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
-
 std::string auth_param(std::string_view h, std::string_view key) {
   std::size_t i = 0;
   while (i < h.size()) {
     while (i < h.size() && (h[i] == ' ' || h[i] == ',' || h[i] == '\t')) i++;
     std::size_t eq = h.find('=', i);
     if (eq == std::string_view::npos) return "";
-    std::string_view k = trim(h.substr(i, eq - i));
+    std::string_view k = util::trim_ows(h.substr(i, eq - i));
     std::size_t j = eq + 1;
     while (j < h.size() && (h[j] == ' ' || h[j] == '\t')) j++;
     std::string v;
@@ -33,7 +23,7 @@ std::string auth_param(std::string_view h, std::string_view key) {
     } else {
       std::size_t end = h.find(',', j);
       if (end == std::string_view::npos) end = h.size();
-      v = std::string(trim(h.substr(j, end - j)));
+      v = std::string(util::trim_ows(h.substr(j, end - j)));
       i = end;
     }
     if (iequals(k, key)) return v;

@@ -4,17 +4,12 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "util/ascii.h"
 #include "ws/frame.h"
 
 namespace herd::ws {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -44,17 +39,17 @@ std::string parse_deflate_answer(std::string_view header, DeflateParams* out) {
   if (header.find(',') != std::string_view::npos) return bad + "more than one extension";
   DeflateParams p;
   std::size_t semi = header.find(';');
-  if (lower(trim(header.substr(0, semi))) != "permessage-deflate")
+  if (lower(util::trim_ows(header.substr(0, semi))) != "permessage-deflate")
     return "websocket: bad handshake: the server chose an extension that was not offered";
   std::string_view rest = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
   bool seen[4] = {false, false, false, false};
   while (!rest.empty()) {
     std::size_t e = rest.find(';');
-    std::string_view item = trim(rest.substr(0, e));
+    std::string_view item = util::trim_ows(rest.substr(0, e));
     rest = e == std::string_view::npos ? std::string_view() : rest.substr(e + 1);
     std::size_t eq = item.find('=');
-    std::string name = lower(trim(item.substr(0, eq)));
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : trim(item.substr(eq + 1));
+    std::string name = lower(util::trim_ows(item.substr(0, eq)));
+    std::string_view value = eq == std::string_view::npos ? std::string_view() : util::trim_ows(item.substr(eq + 1));
     int idx = name == "server_no_context_takeover"   ? 0
               : name == "client_no_context_takeover" ? 1
               : name == "server_max_window_bits"     ? 2

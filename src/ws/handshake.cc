@@ -8,6 +8,8 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "util/ascii.h"
+
 namespace herd::ws {
 
 namespace {
@@ -25,17 +27,11 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 /// True when the comma-separated `list` has `token` (case-insensitive).
 bool has_token(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     std::size_t c = list.find(',');
-    if (iequals(trim(list.substr(0, c)), token)) return true;
+    if (iequals(util::trim_ows(list.substr(0, c)), token)) return true;
     if (c == std::string_view::npos) break;
     list.remove_prefix(c + 1);
   }
@@ -126,7 +122,7 @@ std::size_t parse_response_head(std::string_view buf, ResponseHead* out, std::si
     std::size_t colon = line.find(':');
     if (colon == 0 || colon == std::string_view::npos || line.find_first_of(" \t") < colon)
       throw std::runtime_error("websocket: malformed HTTP response header line");
-    h.headers.emplace_back(std::string(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
+    h.headers.emplace_back(std::string(line.substr(0, colon)), std::string(util::trim_ows(line.substr(colon + 1))));
   }
   *out = std::move(h);
   return end + 4;
