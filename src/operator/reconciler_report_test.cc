@@ -134,7 +134,7 @@ TEST_F(Reconciler, TheReportIsAwaitedWhenItsAnswerComesAfterTheSummarys) {
   coord["status"]["podIP"] = "127.0.0.1";
   auto wait_requeued = [&](int n) {
     std::unique_lock lock(mu);
-    return cv.wait_for(lock, 10s, [&] { return requeued >= n; });
+    return cv.wait_for(lock, 10s, [&] { return requeued >= n && poller.in_flight() == 0; });  // every answer in
   };
   pass({init, r1, r2, coord});  // starts GET /v1/summary (and /v1/metrics, /v1/start)
   ASSERT_TRUE(wait_requeued(3));
