@@ -402,6 +402,9 @@ struct ControlServer::State {
   // ---------------------------------------------------------------- routing
 
   Response route(const HttpRequest& req, const std::string& body) {
+    if (!opts.run_id.empty() && !req.run.empty() && req.run != opts.run_id) {
+      return error_response(409, "this process belongs to test run " + opts.run_id + ", not to " + req.run);
+    }
     std::string_view path = req.target;
     path = path.substr(0, path.find('?'));
     std::vector<std::string> segs;

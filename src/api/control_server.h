@@ -152,6 +152,12 @@ struct ControlServerOptions {
   std::size_t max_connections = 256;              ///< more are accepted and closed at once
   /// A connection with no complete request for this long is closed.
   std::chrono::milliseconds idle_timeout{60'000};
+  /// The test run this process belongs to ("" = any). A request whose
+  /// X-Herd-Run header names another run is refused with 409 (a coordinator
+  /// of an earlier TestRun must not stop or read the runners of a new one that
+  /// got its old pods' addresses); a request without the header is served
+  /// (curl, k6-style tools).
+  std::string run_id;
 };
 
 class ControlServer {

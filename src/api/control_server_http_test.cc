@@ -6,6 +6,35 @@ namespace {
 
 using namespace testutil;
 
+// A runner started for one test run refuses a caller that names another one
+// (a coordinator of an earlier TestRun at a reused pod address): nothing of
+// that call reaches the handler. A caller that names none (curl) is served.
+TEST_F(ControlServerTest, ACallerOfAnotherTestRunIsRefusedWith409) {
+  ControlServerOptions o;
+  o.run_id = "run-a";
+  start(o);
+  const std::string stop = R"({"data":{"attributes":{"stopped":true}}})";
+  HttpResult other = http(nullptr, "PATCH", base + "/v1/status", stop, {"X-Herd-Run: run-b"});
+  expect_error(other, 409, "belongs to test run run-a, not to run-b");
+  expect_error(http(nullptr, "GET", base + "/v1/snapshot", std::nullopt, {"X-Herd-Run: run-b"}), 409, "run-b");
+  expect_error(http(nullptr, "POST", base + "/v1/setup", "", {"X-Herd-Run: run-b"}), 409, "run-b");
+  {
+    std::lock_guard<std::mutex> lk(h.mu);
+    EXPECT_TRUE(h.patches.empty());
+    EXPECT_EQ(h.run_setup_calls, 0);
+    EXPECT_FALSE(h.st.stopped);
+  }
+  EXPECT_EQ(http(nullptr, "GET", base + "/v1/status", std::nullopt, {"X-Herd-Run: run-a"}).code, 200);
+  EXPECT_EQ(http(nullptr, "GET", base + "/v1/status").code, 200);
+  EXPECT_EQ(http(nullptr, "PATCH", base + "/v1/status", stop, {"x-herd-run: run-a"}).code, 200);
+  std::lock_guard<std::mutex> lk(h.mu);
+  EXPECT_TRUE(h.st.stopped);
+}
+
+TEST_F(ControlServerTest, WithoutARunIdEveryCallerIsServed) {
+  EXPECT_EQ(http(nullptr, "GET", base + "/v1/status", std::nullopt, {"X-Herd-Run: whatever"}).code, 200);
+}
+
 TEST_F(ControlServerTest, HugeHeaderIs431AndConnectionCloses) {
   std::string req = "GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
   bool eof = false;

@@ -98,6 +98,8 @@ std::optional<HttpError> parse_request_head(std::string_view head, HttpRequest& 
       }
     } else if (iequals(name, "expect")) {
       if (iequals(value, "100-continue")) req.expect_continue = true;
+    } else if (iequals(name, "x-herd-run")) {
+      req.run = value;
     } else if (iequals(name, "accept")) {
       if (!req.accept.empty()) req.accept += ", ";
       req.accept += value;

@@ -11,6 +11,11 @@
 
 namespace herd::api {
 
+/// The environment variable naming the test run a runner or coordinator belongs
+/// to (the operator sets the TestRun's uid): ControlServerOptions::run_id, and the
+/// coordinator's X-Herd-Run header.
+inline constexpr std::string_view kRunIdEnv = "HERD_RUN_ID";
+
 /// What the server needs of a request head.
 struct HttpRequest {
   std::string method;  ///< a token, 1..32 characters
@@ -23,6 +28,9 @@ struct HttpRequest {
   bool expect_continue = false;
   /// The Accept header's value ("" = none; several Accept lines joined with ", ").
   std::string accept;
+  /// The X-Herd-Run header's value ("" = none): which test run the caller
+  /// drives (see ControlServerOptions::run_id).
+  std::string run;
 };
 
 /// A request the server answers with `status` and `detail`, then closes.

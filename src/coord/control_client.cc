@@ -116,6 +116,7 @@ bool ControlClient::perform(const std::vector<Exchange*>& batch, const std::func
       add_header("Expect:");
     }
     if (!x->accept.empty()) add_header("Accept: " + x->accept);
+    if (!run_id_.empty()) add_header("X-Herd-Run: " + run_id_);
     if (headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
     if (curl_multi_add_handle(multi_.get(), h) != CURLM_OK) {
       x->error = "curl_multi_add_handle failed";

@@ -80,12 +80,16 @@ class ControlClient {
   void wait_until(util::Clock::time_point deadline);
   /// Thread-safe: ends a wait_until() or a perform()'s current poll at once.
   void wake() noexcept;
+  /// Sent as the X-Herd-Run header of every exchange ("" = none): a runner of
+  /// another test run refuses the call (api::ControlServerOptions::run_id).
+  void set_run_id(std::string id) { run_id_ = std::move(id); }
 
  private:
   util::Clock& clock_;
   CurlMulti multi_;
   std::atomic<bool> woken_{false};  ///< set by wake(), consumed by wait_until()
   std::vector<CurlEasy> easy_;
+  std::string run_id_;
 };
 
 }  // namespace herd::coord

@@ -197,6 +197,27 @@ TEST(CoordinatorControl, TheReportFileIsServedOnceTheTestHasEnded) {
 // An exchange that gets no answer (a runner that accepts and never answers)
 // and is then given up on still says when: `done` is never the clock's epoch,
 // which the start round would read as a PATCH completed decades before T.
+// The coordinator names its test run in every call (HERD_RUN_ID): a runner of
+// another run refuses it, one of the same run answers.
+TEST(ControlClient, NamesItsTestRunSoThatAnotherRunsRunnerRefuses) {
+  ControlState s;
+  s.set_status(running(2, 2));
+  CoordinatorControl h(s);
+  api::ControlServerOptions o;
+  o.run_id = "uid-new";
+  api::ControlServer server("127.0.0.1:0", h, o);
+  ControlClient client(1);
+  Exchange x;
+  x.url = "http://" + server.address() + "/v1/status";
+  client.set_run_id("uid-old");
+  client.perform({&x});
+  EXPECT_EQ(x.status, 409) << x.response;
+  EXPECT_NE(x.response.find("uid-new, not to uid-old"), std::string::npos) << x.response;
+  client.set_run_id("uid-new");
+  client.perform({&x});
+  EXPECT_EQ(x.status, 200) << x.response;
+}
+
 TEST(ControlClient, AnAbandonedExchangeIsStampedWhenGivenUp) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);

@@ -9,6 +9,7 @@ Coordinator::Coordinator(std::vector<RunnerEndpoint> runners, CoordinatorOptions
   impl_->opts = std::move(opts);
   if (impl_->opts.clock) impl_->clock = impl_->opts.clock.get();
   impl_->client = std::make_unique<ControlClient>(runners.size(), *impl_->clock);
+  impl_->client->set_run_id(impl_->opts.run_id);
   for (std::size_t i = 0; i < runners.size(); ++i) {
     auto r = std::make_unique<Impl::Runner>();
     r->index = i;

@@ -103,7 +103,10 @@ struct CoordinatorOptions {
   bool progress = false;       ///< show the live progress line (stderr is a TTY and not quiet)
   bool no_setup = false;
   bool no_teardown = false;
-  bool keep_going = false;                           ///< a lost runner does not stop the others
+  bool keep_going = false;  ///< a lost runner does not stop the others
+  /// Sent to the runners as X-Herd-Run (from HERD_RUN_ID; "" = none): runners
+  /// of another test run refuse the calls.
+  std::string run_id;
   std::chrono::milliseconds ready_timeout{60'000};   ///< every runner PausedBeforeRun
   std::chrono::milliseconds lost_after{5'000};       ///< no answer for this long = lost
   std::chrono::milliseconds poll_interval{1'000};    ///< snapshots/thresholds

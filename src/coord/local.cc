@@ -23,6 +23,7 @@
 #include <system_error>
 
 #include "api/control_server.h"
+#include "api/http_request.h"
 #include "archive/archive.h"
 #include "coord/control.h"
 #include "coord/coordinator.h"
@@ -106,6 +107,7 @@ int prepare(const std::string& script, const flags::RunFlags& flags, bool local,
     }
   }
   CoordinatorOptions& c = out->opts;
+  if (auto it = cfg.environ.find(std::string(api::kRunIdEnv)); it != cfg.environ.end()) c.run_id = it->second;
   try {
     if (!o.no_thresholds) c.thresholds = metrics::parse_thresholds(o.thresholds);
   } catch (const std::exception& e) {

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <memory>
 
+#include "api/http_request.h"
+
 namespace herd::exec {
 
 Engine::Impl::Impl(EngineConfig c) : cfg(std::move(c)), logger(cfg.verbose) {
@@ -124,7 +126,10 @@ RunResult Engine::Impl::run_all() {
   }
   if (!cfg.address.empty()) {
     try {
-      api_server = std::make_unique<api::ControlServer>(cfg.address, *api_handler);
+      api::ControlServerOptions server_opts;
+      if (auto it = cfg.environ.find(std::string(api::kRunIdEnv)); it != cfg.environ.end())
+        server_opts.run_id = it->second;
+      api_server = std::make_unique<api::ControlServer>(cfg.address, *api_handler, server_opts);
       std::fprintf(stderr, "control API listening on http://%s\n", api_server->address().c_str());
     } catch (const std::exception& e) {
       res.exit_code = kExitGenericError;

@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "api/http_request.h"
 #include "launch/runner_args.h"
 #include "operator/k6io.h"
 #include "util/duration.h"
@@ -135,6 +136,15 @@ json make_job(const json& testrun, const std::string& job_name, std::string_view
 
   json env = json::array({json{{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}});
   append(env, overlay(runner_env, own_is_runner ? json() : field(pod, "env"), "name"));
+  {  // ours: the TestRun this pod belongs to (runners refuse a coordinator of another one)
+    json kept = json::array();
+    for (const auto& e : env) {
+      if (field(e, "name") != api::kRunIdEnv) kept.push_back(e);
+    }
+    const json& uid = field(field(testrun, "metadata"), "uid");
+    if (uid.is_string()) kept.push_back(json{{"name", std::string(api::kRunIdEnv)}, {"value", uid}});
+    env = kept;
+  }
   json mounts = script.mounts;
   append(mounts, overlay(field(base, "volumeMounts"), field(pod, "volumeMounts"), "mountPath"));
   json env_from = field(base, "envFrom").is_array() ? base["envFrom"] : json::array();

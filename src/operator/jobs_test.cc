@@ -70,6 +70,29 @@ TEST(Jobs, RunnerHasItsSegmentPausedAndAnOwner) {
   EXPECT_FALSE(job["spec"]["template"]["spec"].contains("affinity"));
 }
 
+// Every pod names its TestRun's uid in HERD_RUN_ID (a runner refuses a
+// coordinator that names another): ours, whatever spec.runner.env says.
+TEST(Jobs, EveryPodNamesItsTestRunsUid) {
+  json spec = base_spec();
+  spec["runner"]["env"] =
+      json::array({json{{"name", "HERD_RUN_ID"}, {"value", "forged"}}, json{{"name", "A"}, {"value", "1"}}});
+  auto run_ids = [](const json& job) {
+    std::vector<std::string> ids;
+    for (const auto& e : container(job)["env"]) {
+      if (e["name"] == "HERD_RUN_ID") ids.push_back(e["value"].get<std::string>());
+    }
+    return ids;
+  };
+  const std::vector<std::string> want{"u-1"};
+  EXPECT_EQ(run_ids(runner_job(testrun(spec), 1, JobSettings{})), want);
+  EXPECT_EQ(run_ids(coordinator_job(testrun(spec), {"127.0.1.1:6565"}, JobSettings{})), want);
+  EXPECT_EQ(run_ids(initializer_job(testrun(spec), JobSettings{})), want);
+  bool kept = false;
+  const json runner = runner_job(testrun(spec), 1, JobSettings{});
+  for (const auto& e : container(runner)["env"]) kept |= e["name"] == "A";
+  EXPECT_TRUE(kept);
+}
+
 TEST(Jobs, SeparatePutsRunnersOnDifferentNodes) {
   json spec = base_spec();
   spec["separate"] = true;
@@ -228,7 +251,8 @@ TEST(Jobs, PrometheusRemoteWriteMovesToTheCoordinator) {
       EXPECT_NE(a, "-o");
       EXPECT_NE(a, "--out");
     }
-    EXPECT_EQ(env_names(r), (std::vector<std::string>{"POD_IP", "K6_OUT", "MY_VAR", "HERD_RESULT_HINT"}));
+    EXPECT_EQ(env_names(r),
+              (std::vector<std::string>{"POD_IP", "K6_OUT", "MY_VAR", "HERD_RUN_ID", "HERD_RESULT_HINT"}));
     EXPECT_EQ(env_value(r, "K6_OUT"), "csv=/tmp/a.csv");  // per-sample outputs stay where they were
   }
 
@@ -276,11 +300,11 @@ TEST(Jobs, WithoutRemoteWriteNothingMoves) {
   json tr = testrun(spec);
   json job = runner_job(tr, 1, JobSettings{});
   const json& r = container(job);
-  ASSERT_EQ(r["env"].size(), 3u);  // POD_IP, K6_OUT, HERD_RESULT_HINT
+  ASSERT_EQ(r["env"].size(), 4u);  // POD_IP, K6_OUT, HERD_RUN_ID, HERD_RESULT_HINT
   EXPECT_EQ(r["env"][1]["value"], "influxdb=http://127.0.0.1:8086/k6");
   json coord = coordinator_job(tr, {"127.0.1.1:6565"}, JobSettings{});
   const json& c = container(coord);
-  EXPECT_EQ(c["env"].size(), 1u);  // POD_IP only
+  EXPECT_EQ(c["env"].size(), 2u);  // POD_IP and HERD_RUN_ID only
   for (const auto& a : c["args"]) EXPECT_NE(a, "--out");
 }
 
