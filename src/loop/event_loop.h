@@ -73,7 +73,7 @@ class EventLoop {
 
   /// Per-loop state of a component (e.g. a DNS channel whose sockets and
   /// timers live on this loop). Attachments are destroyed first in ~EventLoop,
-  /// newest first, while watch/unwatch/add_timer/cancel_timer still work.
+  /// the last key attached first, while watch/unwatch/add_timer/cancel_timer still work.
   struct Attachment {
     virtual ~Attachment() = default;
   };
