@@ -122,10 +122,11 @@ export default function () {
   const blocked = ws.connect(url('a.blocked.herd.test'), () => {});
   const listed = ws.connect(url('other.herd.test'), () => {});
   const ok = ws.connect(url('echo.herd.test'), (s) => { s.on('open', () => s.close()); });
+  const again = ws.connect(url('echo.herd.test'), (s) => { s.on('open', () => s.close()); });
   check(null, {
     'blocked name': () => blocked.error === 'hostname (a.blocked.herd.test) is in a blocked pattern (*.blocked.herd.test)',
     'blacklisted address': () => listed.error === 'IP (127.0.0.2) is in a blacklisted range (127.0.0.2/32)',
-    'allowed name': () => ok.status === 101,
+    'allowed name, twice': () => ok.status === 101 && again.status === 101,
   });
 }
 )JS",
@@ -134,6 +135,8 @@ export default function () {
   EXPECT_ALL_CHECKS_PASS(exp, r, 3);
   EXPECT_EQ(dns_log().find("blocked.herd.test"), std::string::npos) << "a blocked name was looked up\n" << dns_log();
   EXPECT_NE(dns_log().find("query other.herd.test"), std::string::npos) << dns_log();
+  // dns.ttl (k6's default 5m): the second connect used the worker's cached answer.
+  EXPECT_EQ(count_occurrences(dns_log(), "query echo.herd.test 1\n"), 1) << dns_log();
 
   const std::string policy = R"JS(
 import ws from 'k6/ws';
