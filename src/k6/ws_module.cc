@@ -72,6 +72,17 @@ void add_sample(WsConn& c, metrics::MetricId id, double v) {
   b.add(id, c.set, v, c.vu->now_us());
 }
 
+/// ws_session_duration, data_sent and data_received of a session that opened, at its end.
+void end_metrics(WsConn& c) {
+  VuState* vu = c.vu;
+  add_sample(c, ws_of(vu).m.session_duration,
+             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c.opened).count());
+  // The batch holds the sink's lock: it must end before the VU's fiber runs again (deliver wakes it).
+  metrics::Sink::Batch b(*vu->sink);
+  b.add(metrics::kDataSent, c.set, static_cast<double>(c.session->bytes_sent()), vu->now_us());
+  b.add(metrics::kDataReceived, c.set, static_cast<double>(c.session->bytes_received()), vu->now_us());
+}
+
 std::shared_ptr<WsConn> conn_arg(JSContext* ctx, JSValueConst v) {
   VuState* vu = vu_of(ctx);
   std::int64_t id = 0;
@@ -186,14 +197,7 @@ void wire(const std::shared_ptr<WsConn>& cp, ws::SessionOptions opts) {
     auto c = w.lock();
     if (!c) return;
     c->closed = true;
-    add_sample(*c, ws_of(vu).m.session_duration,
-               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c->opened).count());
-    {
-      // The batch holds the sink's lock: it must end before the VU's fiber runs again (deliver wakes it).
-      metrics::Sink::Batch b(*vu->sink);
-      b.add(metrics::kDataSent, c->set, static_cast<double>(c->session->bytes_sent()), vu->now_us());
-      b.add(metrics::kDataReceived, c->set, static_cast<double>(c->session->bytes_received()), vu->now_us());
-    }
+    end_metrics(*c);
     deliver(
         vu, id, "close", [code](JSContext* ctx) { return JS_NewInt32(ctx, code); }, str(reason), true);
     vu->wake();
@@ -228,6 +232,35 @@ void apply_net_options(const HttpDefaults& http, ws::SessionOptions* opts) {
       opts->connect_ip = to->ip.str();
       opts->connect_port = to->port;
     }
+  }
+  using P = http::DnsConfig::Policy;
+  switch (net.dns.policy) {
+    case P::kPreferIPv4:
+      opts->dns_policy = ws::DnsPolicy::kPreferIPv4;
+      break;
+    case P::kPreferIPv6:
+      opts->dns_policy = ws::DnsPolicy::kPreferIPv6;
+      break;
+    case P::kOnlyIPv4:
+      opts->dns_policy = ws::DnsPolicy::kOnlyIPv4;
+      break;
+    case P::kOnlyIPv6:
+      opts->dns_policy = ws::DnsPolicy::kOnlyIPv6;
+      break;
+    case P::kAny:
+      opts->dns_policy = ws::DnsPolicy::kAny;
+      break;
+  }
+  opts->dns_ttl_seconds = net.dns.ttl_seconds;
+  if (!net.blacklist.empty()) {
+    // blacklistIPs on the address a name resolved to (IP literals were checked above).
+    std::shared_ptr<const http::NetConfig> keep = http.net;
+    opts->vet_ip = [keep](const std::string& ip) -> std::string {
+      auto addr = http::IpAddr::parse(ip);
+      if (!addr) return "";
+      const http::IpNet* n = keep->blacklisted(*addr);
+      return n ? http::blacklisted_ip_message(*addr, *n) : "";
+    };
   }
   opts->tls.min_version = net.tls.min_version;
   opts->tls.max_version = net.tls.max_version;
@@ -408,6 +441,38 @@ JSValue n_close(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   return JS_UNDEFINED;
 }
 
+/// abort(id, code): ends the socket now, with a best-effort close frame of `code` (none when 0), without
+/// further events; k6/ws and k6/websockets after a handler threw.
+JSValue n_abort(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  VuState* vu = vu_of(ctx);
+  auto c = conn_arg(ctx, argc > 0 ? argv[0] : JS_UNDEFINED);
+  if (!c) return JS_UNDEFINED;
+  std::int32_t code = ws::kCloseGoingAway;
+  if (argc > 1 && JS_ToInt32(ctx, &code, argv[1]) < 0) return JS_EXCEPTION;
+  if (c->session) {
+    bool was_open = c->session->open();
+    c->session->abort(code);
+    if (was_open) end_metrics(*c);
+  }
+  c->closed = true;
+  auto it = vu->async_ops.find(c->id);
+  if (it != vu->async_ops.end()) vu->erase_async(ctx, it);
+  ws_of(vu).conns.erase(c->id);
+  return JS_UNDEFINED;
+}
+
+JSValue raise_job(JSContext* ctx, int argc, JSValueConst* argv) {
+  return JS_Throw(ctx, JS_DupValue(ctx, argc > 0 ? argv[0] : JS_UNDEFINED));
+}
+
+/// raise(exception): fails the iteration with `exception` once the current event's work is done (a job that
+/// throws it: the VU's event loop ends the iteration with its message and stack).
+JSValue n_raise(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
+  JSValueConst e = argc > 0 ? argv[0] : JS_UNDEFINED;
+  if (JS_EnqueueJob(ctx, raise_job, 1, &e) < 0) return JS_EXCEPTION;
+  return JS_UNDEFINED;
+}
+
 /// Runs the VU's ready work (socket events, timers) until `done()`; false if interrupted.
 template <typename F>
 bool run_until(JSContext* ctx, VuState* vu, F done, std::string* err) {
@@ -501,9 +566,9 @@ struct Fn {
   JSCFunction* fn;
   int len;
 };
-const Fn kFns[] = {{"open", n_open, 5},   {"send", n_send, 3},           {"ping", n_ping, 1},
-                   {"close", n_close, 3}, {"handshake", n_handshake, 1}, {"wait", n_wait, 1},
-                   {"utf8", n_utf8, 1},   {"text", n_text, 1},           {"throws", n_throws, 0}};
+const Fn kFns[] = {{"open", n_open, 5},           {"send", n_send, 3},   {"ping", n_ping, 1},  {"close", n_close, 3},
+                   {"handshake", n_handshake, 1}, {"wait", n_wait, 1},   {"utf8", n_utf8, 1},  {"text", n_text, 1},
+                   {"throws", n_throws, 0},       {"abort", n_abort, 2}, {"raise", n_raise, 1}};
 
 int ws_init(JSContext* ctx, JSModuleDef* m) {
   for (const auto& f : kFns) JS_SetModuleExport(ctx, m, f.name, JS_NewCFunction(ctx, f.fn, f.name, f.len));

@@ -10,21 +10,36 @@ const char* kWs = R"JS(
 import * as N from 'herd:ws';
 function wsError(msg) { return { error() { return msg; }, toString() { return msg; } }; }
 class Socket {
-  constructor() { this._h = {}; this._timers = new Set(); this._closed = false; }
+  constructor() { this._h = {}; this._timers = new Set(); this._closed = false; this._failed = false; }
   on(event, fn) {
     if (typeof fn !== 'function') throw new TypeError('socket.on(event, callback) needs a function');
     (this._h[event] || (this._h[event] = [])).push(fn);
   }
   _emit(event, ...args) { const l = this._h[event]; if (l) for (const f of l.slice()) f.apply(this, args); }
   _event(kind, a, b) {
-    switch (kind) {
-      case 'message': this._emit('message', a); break;
-      case 'binary': this._emit('binaryMessage', a); break;
-      case 'ping': this._emit('ping'); break;
-      case 'pong': this._emit('pong'); break;
-      case 'error': this._emit('error', wsError(a)); break;
-      case 'close': this._closed = true; this._clearTimers(); this._emit('close', a); break;
-    }
+    if (this._failed) return;
+    try {
+      switch (kind) {
+        case 'message': this._emit('message', a); break;
+        case 'binary': this._emit('binaryMessage', a); break;
+        case 'ping': this._emit('ping'); break;
+        case 'pong': this._emit('pong'); break;
+        case 'error': this._emit('error', wsError(a)); break;
+        case 'close': this._closed = true; this._clearTimers(); this._emit('close', a); break;
+      }
+    } catch (e) { this._fail(e); }
+  }
+  // As k6: an exception in a handler or a socket timer closes the socket with 1001 (going away), runs
+  // the close handlers, and ws.connect throws it (the iteration fails unless the script catches it).
+  _fail(e) {
+    if (this._failed) return;
+    this._failed = true;
+    this._error = e;
+    const open = !this._closed;
+    this._closed = true;
+    this._clearTimers();
+    N.abort(this._id, 1001);
+    if (open) { try { this._emit('close', 1001); } catch (_) { /* the first exception wins */ } }
   }
   send(data) { N.send(this._id, String(data), false); }
   sendBinary(data) {
@@ -36,14 +51,14 @@ class Socket {
   setTimeout(fn, ms) {
     if (typeof fn !== 'function') throw new TypeError('socket.setTimeout(callback, ms) needs a function');
     if (this._closed) return;
-    const t = setTimeout(() => { this._timers.delete(t); fn(); }, ms);
+    const t = setTimeout(() => { this._timers.delete(t); try { fn(); } catch (e) { this._fail(e); } }, ms);
     this._timers.add(t);
   }
   setInterval(fn, ms) {
     if (typeof fn !== 'function') throw new TypeError('socket.setInterval(callback, ms) needs a function');
     if (!(ms > 0)) throw new Error('setInterval requires a positive interval, got ' + ms);
     if (this._closed) return;
-    this._timers.add(setInterval(fn, ms));
+    this._timers.add(setInterval(() => { try { fn(); } catch (e) { this._fail(e); } }, ms));
   }
   _clearTimers() { for (const t of this._timers) clearTimeout(t); this._timers.clear(); }
 }
@@ -62,12 +77,12 @@ export function connect(url, params, fn) {
     fn(s);
     s._emit('open');
   } catch (e) {
-    N.close(s._id, 1000, '');
-    s._clearTimers();
+    s._fail(e);
     throw e;
   }
   N.wait(s._id);
   s._clearTimers();
+  if (s._failed) throw s._error;
   return res;
 }
 export default { connect };
@@ -142,15 +157,30 @@ export class WebSocket {
     for (const f of this._l[type].slice()) f.call(this, ev);
   }
   _event(kind, a, b) {
-    switch (kind) {
-      case 'open': this.readyState = 1; this.protocol = a; this._dispatch('open', {}); break;
-      case 'message': this._dispatch('message', { data: a, origin: this.url }); break;
-      case 'binary': this._dispatch('message', { data: this._binaryType === 'arraybuffer' ? a : new Blob([a]), origin: this.url }); break;
-      case 'ping': this._dispatch('ping', {}); break;
-      case 'pong': this._dispatch('pong', {}); break;
-      case 'error': this._dispatch('error', { error: a, message: a }); break;
-      case 'close': this.readyState = 3; this._dispatch('close', { code: a, reason: b, wasClean: a !== 1006 }); break;
+    try {
+      switch (kind) {
+        case 'open': this.readyState = 1; this.protocol = a; this._dispatch('open', {}); break;
+        case 'message': this._dispatch('message', { data: a, origin: this.url }); break;
+        case 'binary': this._dispatch('message', { data: this._binaryType === 'arraybuffer' ? a : new Blob([a]), origin: this.url }); break;
+        case 'ping': this._dispatch('ping', {}); break;
+        case 'pong': this._dispatch('pong', {}); break;
+        case 'error': this._dispatch('error', { error: a, message: a }); break;
+        case 'close': this.readyState = 3; this._dispatch('close', { code: a, reason: b, wasClean: a !== 1006 }); break;
+      }
+    } catch (e) { this._fail(kind, e); }
+  }
+  // As k6: an exception in a listener fails the iteration with it. After an 'open' or 'message'
+  // listener k6 also drops the connection (no close frame) and runs the error and close listeners.
+  _fail(kind, e) {
+    if ((kind === 'open' || kind === 'message' || kind === 'binary') && this.readyState !== 3) {
+      N.abort(this._id, 0);
+      this.readyState = 3;
+      try {
+        this._dispatch('error', { error: String(e), message: String(e) });
+        this._dispatch('close', { code: 1006, reason: '', wasClean: false });
+      } catch (_) { /* the first exception wins */ }
     }
+    N.raise(e);
   }
 }
 WebSocket.CONNECTING = 0; WebSocket.OPEN = 1; WebSocket.CLOSING = 2; WebSocket.CLOSED = 3;

@@ -112,6 +112,8 @@ struct EventLoop::Impl {
   TimerId next_timer = 1;
 
   std::vector<std::unique_ptr<Watch>> watches;  // indexed by fd
+
+  std::vector<std::pair<const void*, std::unique_ptr<EventLoop::Attachment>>> attachments;
   std::uint32_t next_gen = 1;
 
   void wake() {
@@ -243,6 +245,12 @@ EventLoop::EventLoop(util::Clock* clock) : impl_(std::make_unique<Impl>()) {
 
 EventLoop::~EventLoop() {
   auto& d = *impl_;
+  // Attachments first (newest first): they may still unwatch fds and cancel timers.
+  while (!d.attachments.empty()) {
+    auto a = std::move(d.attachments.back().second);
+    d.attachments.pop_back();
+    a.reset();
+  }
   if (d.timerfd >= 0) ::close(d.timerfd);
   ::close(d.wakefd);
   ::close(d.epfd);
@@ -415,6 +423,23 @@ void EventLoop::unwatch(int fd) {
   epoll_ctl(d.epfd, EPOLL_CTL_DEL, fd, nullptr);  // EBADF if already closed: fine
   w.active = false;
   w.fn = nullptr;  // if this fd is being dispatched, its callback lives on the dispatcher's stack
+}
+
+EventLoop::Attachment* EventLoop::attachment(const void* key) const {
+  for (auto& [k, a] : impl_->attachments)
+    if (k == key) return a.get();
+  return nullptr;
+}
+
+EventLoop::Attachment* EventLoop::attach(const void* key, std::unique_ptr<Attachment> a) {
+  for (auto& [k, old] : impl_->attachments) {
+    if (k == key) {
+      std::swap(old, a);
+      return old.get();  // the replaced one dies when `a` goes out of scope
+    }
+  }
+  impl_->attachments.emplace_back(key, std::move(a));
+  return impl_->attachments.back().second.get();
 }
 
 }  // namespace herd::loop

@@ -71,6 +71,17 @@ class EventLoop {
   void modify(int fd, std::uint32_t events);
   void unwatch(int fd);
 
+  /// Per-loop state of a component (e.g. a DNS channel whose sockets and
+  /// timers live on this loop). Attachments are destroyed first in ~EventLoop,
+  /// the last key attached first, while watch/unwatch/add_timer/cancel_timer still work.
+  struct Attachment {
+    virtual ~Attachment() = default;
+  };
+  /// The attachment stored under `key` (any address unique to the component), or nullptr. Loop thread only.
+  Attachment* attachment(const void* key) const;
+  /// Stores `a` under `key` (replacing and destroying an earlier one) and returns it. Loop thread only.
+  Attachment* attach(const void* key, std::unique_ptr<Attachment> a);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -470,4 +470,41 @@ TEST(EventLoop, TimersFollowAManualClockOnTheTimerfdPath) {
   timers_follow_a_manual_clock(true);
 }
 
+// An attachment dies before the loop, newest first, and may still use the loop then.
+TEST(EventLoop, AttachmentsAreDestroyedFirstAndMayStillUseTheLoop) {
+  std::vector<std::string> log;
+  struct Probe : EventLoop::Attachment {
+    Probe(EventLoop& l, std::vector<std::string>* log, std::string name) : loop(l), log(log), name(std::move(name)) {
+      if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("pipe2");
+      loop.watch(fds[0], EPOLLIN, [](std::uint32_t) {});
+      timer = loop.add_timer(Clock::now() + 1h, [] {});
+    }
+    ~Probe() override {
+      loop.unwatch(fds[0]);
+      loop.cancel_timer(timer);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      log->push_back(name);
+    }
+    EventLoop& loop;
+    std::vector<std::string>* log;
+    std::string name;
+    int fds[2] = {-1, -1};
+    TimerId timer = 0;
+  };
+  const char key1 = 0, key2 = 0;
+  {
+    EventLoop loop;
+    EXPECT_EQ(loop.attachment(&key1), nullptr);
+    auto* a = loop.attach(&key1, std::make_unique<Probe>(loop, &log, "first"));
+    EXPECT_EQ(loop.attachment(&key1), a);
+    loop.attach(&key2, std::make_unique<Probe>(loop, &log, "second"));
+    // Replacing destroys the earlier one at once.
+    loop.attach(&key1, std::make_unique<Probe>(loop, &log, "first again"));
+    EXPECT_EQ(log, std::vector<std::string>{"first"});
+    loop.run_once(0ms);
+  }
+  EXPECT_EQ(log, (std::vector<std::string>{"first", "second", "first again"}));
+}
+
 }  // namespace

@@ -1,7 +1,6 @@
 #include "ws/client.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -31,42 +30,27 @@ std::uint64_t mask_state() {
   return z ^ (z >> 31);
 }
 
-bool resolve(const WsUrl& u, sockaddr_storage* addr, socklen_t* len, std::string* ip, std::string* err) {
-  std::string host = u.host == "localhost" ? "127.0.0.1" : u.host;
+/// An IP literal or "localhost" (127.0.0.1, as the HTTP clients connect first): no lookup.
+bool literal_address(const std::string& name, int port, sockaddr_storage* addr, socklen_t* len, std::string* ip) {
+  std::string host = name == "localhost" ? "127.0.0.1" : name;
   auto* a4 = reinterpret_cast<sockaddr_in*>(addr);
   auto* a6 = reinterpret_cast<sockaddr_in6*>(addr);
   *addr = sockaddr_storage{};
   if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
     a4->sin_family = AF_INET;
-    a4->sin_port = htons(static_cast<std::uint16_t>(u.port));
+    a4->sin_port = htons(static_cast<std::uint16_t>(port));
     *len = sizeof *a4;
     *ip = host;
     return true;
   }
   if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
     a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(static_cast<std::uint16_t>(u.port));
+    a6->sin6_port = htons(static_cast<std::uint16_t>(port));
     *len = sizeof *a6;
     *ip = "[" + host + "]";
     return true;
   }
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
-  if (rc != 0 || !res) {
-    *err = "lookup " + host + ": " + gai_strerror(rc);
-    return false;
-  }
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner(res, freeaddrinfo);
-  std::memcpy(addr, res->ai_addr, res->ai_addrlen);
-  *len = res->ai_addrlen;
-  if (res->ai_family == AF_INET6)
-    a6->sin6_port = htons(static_cast<std::uint16_t>(u.port));
-  else
-    a4->sin_port = htons(static_cast<std::uint16_t>(u.port));
-  *ip = host;
-  return true;
+  return false;
 }
 
 /// Go's wording for a failed connect, as the built-in HTTP client (http/h1.cc) and k6 say it.
@@ -201,19 +185,11 @@ void Session::begin() {
       return;
     }
   }
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  std::string ip, err;
   WsUrl dest = u;
   if (!opts_.connect_ip.empty()) {
     dest.host = opts_.connect_ip;
     if (opts_.connect_port > 0) dest.port = opts_.connect_port;
   }
-  if (!resolve(dest, &addr, &len, &ip, &err)) {
-    fail_handshake("dial tcp: " + err);
-    return;
-  }
-  dial_ = "dial tcp " + ip + ":" + std::to_string(dest.port) + ": ";
   UpgradeRequest req;
   req.host_header = u.host_header;
   req.target = u.target;
@@ -229,6 +205,54 @@ void Session::begin() {
   }
   key_ = req.key;
   offered_ = req.protocols;
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  std::string ip;
+  if (literal_address(dest.host, dest.port, &addr, &len, &ip)) {
+    connect_to(addr, len, ip, dest.port);
+    return;
+  }
+  // A name: the loop's resolver answers later; the VU's fiber waits like on a socket.
+  std::weak_ptr<Session> w = self;
+  std::string name = dest.host;
+  int port = dest.port;
+  try {
+    lookup_ =
+        Resolver::of(loop_).lookup(name, opts_.dns_policy, opts_.dns_ttl_seconds, [w, name, port](LookupResult r) {
+          if (auto s = w.lock()) s->on_resolved(name, std::move(r), port);
+        });
+  } catch (const std::exception& e) {
+    fail_handshake("dial tcp: lookup " + name + ": " + e.what());
+  }
+}
+
+void Session::on_resolved(const std::string& name, LookupResult r, int port) {
+  auto self = shared_from_this();
+  lookup_.reset();
+  if (state_ != State::kConnecting || fd_ >= 0) return;
+  if (!r.error.empty()) {
+    fail_handshake("dial tcp: lookup " + name + ": " + r.error);
+    return;
+  }
+  const ResolvedAddr& a = r.addrs.front();  // k6's dns.select: first
+  if (opts_.vet_ip) {
+    std::string why = opts_.vet_ip(a.ip);
+    if (!why.empty()) {
+      fail_handshake(why);
+      return;
+    }
+  }
+  sockaddr_storage addr = a.addr;
+  if (addr.ss_family == AF_INET6)
+    reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(static_cast<std::uint16_t>(port));
+  else
+    reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(static_cast<std::uint16_t>(port));
+  connect_to(addr, a.len, addr.ss_family == AF_INET6 ? "[" + a.ip + "]" : a.ip, port);
+}
+
+void Session::connect_to(const sockaddr_storage& addr, socklen_t len, const std::string& ip, int port) {
+  auto self = shared_from_this();
+  dial_ = "dial tcp " + ip + ":" + std::to_string(port) + ": ";
   fd_ = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     fail_handshake(dial_ + "socket: " + std::strerror(errno));
@@ -605,6 +629,7 @@ void Session::finish(int code, const std::string& reason) {
 void Session::fail_handshake(std::string error) {
   if (state_ == State::kDone) return;
   state_ = State::kDone;
+  lookup_.reset();
   if (timer_) loop_.cancel_timer(timer_), timer_ = 0;
   close_fd();
   HandshakeResult r;
@@ -614,7 +639,7 @@ void Session::fail_handshake(std::string error) {
 }
 
 void Session::abort(int code) {
-  if (state_ == State::kOpen && fd_ >= 0) {
+  if (code != 0 && state_ == State::kOpen && fd_ >= 0) {
     std::string frame;
     std::uint8_t key[4] = {1, 2, 3, 4};
     append_frame(&frame, Opcode::kClose, close_payload(code, ""), true, key);
@@ -622,6 +647,7 @@ void Session::abort(int code) {
     if (out_pos_ == out_.size()) (void)io_send(frame.data(), frame.size(), &ignored);
   }
   state_ = State::kDone;
+  lookup_.reset();
   // abort() may be called from inside one of these callbacks (it woke the VU, whose script closed the
   // socket): they are destroyed once the loop's current work is done, never while one still runs.
   auto dead = std::make_shared<Callbacks>(std::move(cb_));

@@ -1,9 +1,9 @@
 #pragma once
 // A WebSocket client connection on a loop::EventLoop: TCP connect, the
 // HTTP/1.1 upgrade (ws/handshake.h), then RFC 6455 frames (ws/frame.h). All on
-// the loop's thread, no thread or blocking call of its own (except resolving a
-// host name that is not an IP literal or "localhost": getaddrinfo). wss:// runs
-// TLS (ws/tls.h) over the same non-blocking socket.
+// the loop's thread, no thread or blocking call of its own: host names resolve
+// with the loop's c-ares channel (ws/resolver.h). wss:// runs TLS (ws/tls.h)
+// over the same non-blocking socket.
 //
 // Lifetime: owned by a shared_ptr; callbacks may drop the last outside
 // reference (the session keeps itself alive while it runs a callback).
@@ -19,6 +19,7 @@
 #include "loop/event_loop.h"
 #include "ws/deflate.h"
 #include "ws/frame.h"
+#include "ws/resolver.h"
 #include "ws/tls.h"
 
 namespace herd::ws {
@@ -49,6 +50,11 @@ struct SessionOptions {
   int connect_port = 0;
   /// When not "", the session fails with this error before any traffic (blockHostnames, blacklistIPs).
   std::string refuse;
+  /// k6's dns option for names the session resolves (not IP literals, localhost or `hosts` entries).
+  DnsPolicy dns_policy = DnsPolicy::kPreferIPv4;
+  long dns_ttl_seconds = 300;  ///< 0: no caching, -1: forever
+  /// Checks the address a name resolved to (blacklistIPs): "" or the error the session fails with.
+  std::function<std::string(const std::string& ip)> vet_ip;
 };
 
 /// How the opening handshake ended.
@@ -87,7 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool send(Opcode op, std::string_view payload);
   /// Starts the closing handshake (a no-op unless open).
   void close(int code, std::string_view reason);
-  /// Closes the connection now: a best-effort close frame, no callbacks any more.
+  /// Closes the connection now: a best-effort close frame (none when `code` is 0), no callbacks any more.
   void abort(int code);
 
   std::uint64_t bytes_sent() const { return bytes_sent_; }
@@ -96,6 +102,8 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   Session(loop::EventLoop& loop, SessionOptions opts, Callbacks cb);
   void begin();
+  void on_resolved(const std::string& name, LookupResult r, int port);
+  void connect_to(const sockaddr_storage& addr, socklen_t len, const std::string& ip, int port);
   void on_io(std::uint32_t ev);
   void on_connected();
   void on_readable();
@@ -135,6 +143,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<Deflater> deflater_;  ///< set when permessage-deflate was negotiated
   std::unique_ptr<Inflater> inflater_;
   loop::TimerId timer_ = 0;
+  std::shared_ptr<void> lookup_;  ///< the name lookup in flight (dropping it cancels it)
   loop::Clock::time_point started_;
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t bytes_received_ = 0;

@@ -19,6 +19,8 @@ Routes (by path):
   /silent      accepts and never answers (the client closes)
   /peercert    sends "client cert: <subject CN>" or "client cert: none"
   /extensions  sends the negotiated extensions' names ("" when none)
+  /record      echoes like /echo; when the connection ends, records the client's close code
+  /lastclose   sends the close codes /record saw, comma-separated (waits up to 5 s for ?n=N of them, default 1)
   /bomb        after the first message, sends a permessage-deflate frame that
                inflates to 65 MiB (over the client's 64 MiB limit)
 permessage-deflate is on (the library's defaults: window bits 12 both ways)
@@ -40,6 +42,7 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 BROADCAST = set()
+RECORDED = []
 
 
 async def process_request(path, headers):
@@ -112,6 +115,22 @@ async def handler(ws, path):
         data = data[:-4]
         ws.transport.write(bytes([0xC2, 127]) + struct.pack("!Q", len(data)) + data)
         await asyncio.sleep(5)
+    elif path.startswith("/record"):
+        try:
+            async for m in ws:
+                await ws.send(m)
+        finally:
+            await ws.wait_closed()
+            RECORDED.append(str(ws.close_code))
+    elif path.startswith("/lastclose"):
+        want = int(path.split("n=")[1]) if "n=" in path else 1
+        for _ in range(250):
+            if len(RECORDED) >= want:
+                break
+            await asyncio.sleep(0.02)
+        await ws.send(",".join(RECORDED))
+        async for _ in ws:
+            pass
     elif path.startswith("/silent"):
         async for _ in ws:
             pass

@@ -1,62 +1,9 @@
 // k6/ws and k6/websockets through the real binary against a real WebSocket
 // server on loopback (Debian's python3-websockets, tests/integration/ws_server.py).
-#include <fcntl.h>
-#include <sys/wait.h>
-
-#include <fstream>
-#include <thread>
-
-#include "harness.h"
+#include "ws_fixture.h"
 
 namespace herd::it {
 namespace {
-
-constexpr const char* kPython = "/usr/bin/python3";
-
-class WsTest : public HerdTest {
- protected:
-  void SetUp() override {
-    HerdTest::SetUp();
-    int probe = std::system("/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1");
-    if (probe != 0) {
-      const char* ci = std::getenv("CI");
-      if (ci && std::string(ci) == "true") FAIL() << "python3-websockets is missing (apt install python3-websockets)";
-      GTEST_SKIP() << "python3-websockets is missing";
-    }
-    std::string port_file = dir_.path() + "/ws-port";
-    std::string log = dir_.path() + "/ws-server.log";
-    std::string script = std::string(HERD_SOURCE_DIR) + "/tests/integration/ws_server.py";
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execl(kPython, kPython, script.c_str(), port_file.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && !dir_.exists("ws-port"); ++i) std::this_thread::sleep_for(50ms);
-    ASSERT_TRUE(dir_.exists("ws-port")) << "the WebSocket server did not start: " << dir_.read("ws-server.log");
-    ws_base_ = "ws://127.0.0.1:" + dir_.read("ws-port");
-  }
-  void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    HerdTest::TearDown();
-  }
-  /// Runs `script` with WS_URL set; returns the summary export.
-  json run_ws(const std::string& script, ProcResult* r, std::vector<std::string> args = {}) {
-    return run_export(script, r, std::move(args), {{"WS_URL", ws_base_}});
-  }
-  static double count(const json& exp, const std::string& m) { return metric_value(exp, m, "count"); }
-
-  pid_t pid_ = -1;
-  std::string ws_base_;
-};
 
 TEST_F(WsTest, K6WsEchoesTextAndBinaryAnswersPingsAndCountsMetrics) {
   ProcResult r;
