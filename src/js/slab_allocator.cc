@@ -15,11 +15,13 @@ namespace {
 
 constexpr std::size_t kSlab = 64 * 1024;
 constexpr std::size_t kMaxSmall = 256;
-constexpr std::size_t kClasses = kMaxSmall / 8;         // class c holds blocks of (c + 1) * 8 bytes
-constexpr std::size_t kRegion = std::size_t{64} << 30;  // address space reserved once (64 GiB, untouched)
-constexpr std::size_t kOverhead = 0;                    // bytes of bookkeeping per block
+constexpr std::size_t kClasses = kMaxSmall / 8;             // class c holds blocks of (c + 1) * 8 bytes
+constexpr std::size_t kRegionMax = std::size_t{64} << 30;   // address space reserved once (64 GiB, untouched)
+constexpr std::size_t kRegionMin = std::size_t{256} << 20;  // ... or less where that much is refused
+constexpr std::size_t kOverhead = 0;                        // bytes of bookkeeping per block
 
 char* g_region = nullptr;
+std::size_t g_region_size = 0;
 std::atomic<std::size_t> g_next{0};
 std::once_flag g_once;
 
@@ -40,7 +42,7 @@ thread_local ThreadCache t_cache;
 
 bool in_region(const void* p) {
   auto a = reinterpret_cast<std::uintptr_t>(p), b = reinterpret_cast<std::uintptr_t>(g_region);
-  return g_region && a >= b && a < b + kRegion;
+  return g_region && a >= b && a < b + g_region_size;
 }
 
 std::size_t block_size(const void* p) {
@@ -58,7 +60,7 @@ void* small_alloc(std::size_t size) {
   std::size_t bs = (c + 1) * 8;
   if (tc.bump[c] == nullptr || tc.bump[c] + bs > tc.end[c]) {
     std::size_t off = g_next.fetch_add(kSlab);
-    if (off + kSlab > kRegion) return nullptr;
+    if (off + kSlab > g_region_size) return nullptr;
     char* slab = g_region + off;
     reinterpret_cast<SlabHeader*>(slab)->block = static_cast<std::uint32_t>(bs);
     tc.bump[c] = slab + 16;  // header, keeps 8-byte alignment of blocks
@@ -129,6 +131,22 @@ std::size_t js_slab_usable_size(const void* p) {
   return usable(p);
 }
 
+// Reserves the region: 64 GiB of untouched address space where the system
+// allows it, else the largest power-of-two size down to 256 MiB that it does
+// (an RLIMIT_AS, or valgrind, which refuses a 64 GiB mapping: without this
+// fallback, runs under callgrind measured glibc malloc instead). Slabs are found
+// by masking a block's address, so the region starts on a slab boundary.
+void reserve_region() {
+  for (std::size_t size = kRegionMax; size >= kRegionMin; size /= 2) {
+    void* r = mmap(nullptr, size + kSlab, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) continue;
+    auto a = reinterpret_cast<std::uintptr_t>(r);
+    g_region = reinterpret_cast<char*>((a + kSlab - 1) & ~(kSlab - 1));
+    g_region_size = size;
+    return;
+  }
+}
+
 const JSMallocFunctions kFunctions = {js_slab_malloc, js_slab_free, js_slab_realloc, js_slab_usable_size};
 
 }  // namespace
@@ -139,10 +157,7 @@ const JSMallocFunctions* slab_malloc_functions() {
 #else
   const char* choice = std::getenv("HERD_JS_ALLOCATOR");
   if (choice && std::strcmp(choice, "malloc") == 0) return nullptr;
-  std::call_once(g_once, [] {
-    void* r = mmap(nullptr, kRegion, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (r != MAP_FAILED) g_region = static_cast<char*>(r);
-  });
+  std::call_once(g_once, reserve_region);
   return g_region ? &kFunctions : nullptr;
 #endif
 }
