@@ -2,6 +2,8 @@
 // the other fields (headers, timings, cookies, request, ...) built from the
 // flight when first read, by getters on Response.prototype.
 #include <cctype>
+#include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -202,10 +204,25 @@ JSClassID response_class_id = 0;
 /// What a Response object holds on the C++ side: the exchange it describes.
 struct ResponseData {
   std::shared_ptr<Flight> flight;
+  JSValue body = JS_UNDEFINED;  ///< the text body string res.body was set to (a reference held)
 };
 
-void response_finalizer(JSRuntime*, JSValue val) {
-  delete static_cast<ResponseData*>(JS_GetOpaque(val, response_class_id));
+void response_finalizer(JSRuntime* rt, JSValue val) {
+  auto* d = static_cast<ResponseData*>(JS_GetOpaque(val, response_class_id));
+  if (d) JS_FreeValueRT(rt, d->body);
+  delete d;
+}
+
+bool is_ascii(std::string_view s) {
+  std::size_t i = 0;
+  std::uint64_t any = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    any |= w;
+  }
+  for (; i < s.size(); i++) any |= static_cast<unsigned char>(s[i]);
+  return (any & 0x8080808080808080ULL) == 0;
 }
 
 JSValue build_lazy(JSContext* ctx, VuState* vu, Flight& f, int field) {
@@ -289,21 +306,34 @@ JSValue make_response(JSContext* ctx, VuState* vu, std::shared_ptr<Flight> fp) {
   // status, error_code and body are set now; the rest are built when read (Response.prototype getters)
   put(ctx, vu, o, kAStatus, JS_NewInt32(ctx, r.status));
   put(ctx, vu, o, kAErrorCode, JS_NewInt32(ctx, r.error_code));
+  JSValue body = JS_UNDEFINED;  // a text body's string, for response_ascii_body
   if (f.spec.response_type == "none") {
     put(ctx, vu, o, kABody, JS_NULL);
   } else if (f.spec.response_type == "binary") {
     js::ensure_typed_arrays(ctx);
     put(ctx, vu, o, kABody, JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
   } else {
-    put(ctx, vu, o, kABody, new_string(ctx, r.body));
+    body = new_string(ctx, r.body);
+    put(ctx, vu, o, kABody, JS_DupValue(ctx, body));
   }
   if (lazy) {
-    JS_SetOpaque(o, new ResponseData{std::move(fp)});
+    JS_SetOpaque(o, new ResponseData{std::move(fp), body});
   } else {
+    JS_FreeValue(ctx, body);
     for (int field = kLHeaders; field <= kLOcsp; field++)
       put(ctx, vu, o, kLazyAtoms[field], build_lazy(ctx, vu, f, field));
   }
   return o;
+}
+
+bool response_ascii_body(JSValueConst res, JSValueConst body, std::string_view* out) {
+  if (response_class_id == 0 || !JS_IsString(body)) return false;
+  auto* d = static_cast<ResponseData*>(JS_GetOpaque(res, response_class_id));
+  if (!d || !JS_IsString(d->body) || JS_VALUE_GET_PTR(d->body) != JS_VALUE_GET_PTR(body)) return false;
+  const std::string& bytes = d->flight->final.body;
+  if (!is_ascii(bytes)) return false;
+  *out = bytes;
+  return true;
 }
 
 void install_response_class(JSContext* ctx, JSValue proto) {

@@ -395,11 +395,19 @@ export default function () {
         JSON.stringify(Object.keys(r.request.headers).filter((k) => k.startsWith('X-'))) === '["X-A","X-Z"]',
     'status writable': (r) => { r.status = 7; return r.status === 7 && b.status === 200; },
   });
+  // res.json() parses the response's own bytes only while res.body is the string it was made with
+  const c = http.post(`${B}/echo`, 'plain');
+  c.body = '{"replaced":true}';
+  const u = http.post(`${B}/echo`, 'caf\u00e9 \u20ac');
+  check(c, {
+    'json() of a replaced body': (r) => r.json().replaced === true,
+    'json() of a UTF-8 body': () => u.json().body === 'caf\u00e9 \u20ac' && u.body.indexOf('\u20ac') >= 0,
+  });
 }
 )JS",
                         &r);
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_ALL_CHECKS_PASS(exp, r, 21);
+  EXPECT_ALL_CHECKS_PASS(exp, r, 27);
 }
 
 TEST_F(HttpTest, ErrorCodesForRefusedConnectionAndHttpErrors) {
