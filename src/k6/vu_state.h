@@ -146,7 +146,6 @@ struct VuState {
   /// (keep_shapes in k6/http_response.cc); owned, freed as response_proto.
   std::vector<JSValue> shape_keepers;
   bool timings_shapes_kept = false;
-  bool response_shapes_kept = false;
 
   // ---- the VU's own event loop (timers, async requests, promises) ----------
   /// Work that loop callbacks hand to the VU: run on the VU's fiber, in order.
