@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -19,6 +20,8 @@
 #include "util/base64.h"
 
 namespace herd::http::detail {
+
+using namespace std::string_view_literals;
 
 using loop::Clock;
 
@@ -234,20 +237,21 @@ struct H1Client::Impl {
     std::string& h = e->head;
     h.clear();
     h.reserve(64 + e->url.target.size() + r.headers.size() * 32);
-    h.append(r.method).append(1, ' ').append(e->url.target).append(" HTTP/1.1\r\n");
-    if (!user_host) h.append("Host: ").append(e->url.host_header).append("\r\n");
+    h.append(r.method).append(1, ' ').append(e->url.target).append(" HTTP/1.1\r\n"sv);
+    if (!user_host) h.append("Host: "sv).append(e->url.host_header).append("\r\n"sv);
     if (!r.basic_user.empty() && !user_auth)
-      h.append("Authorization: Basic ")
+      h.append("Authorization: Basic "sv)
           .append(util::base64_encode(r.basic_user + ":" + r.basic_password))
-          .append("\r\n");
+          .append("\r\n"sv);
     for (const auto& [k, v] : r.headers) {
-      h.append(k).append(v.empty() ? ":" : ": ").append(v).append("\r\n");
+      h.append(k).append(v.empty() ? ":"sv : ": "sv).append(v).append("\r\n"sv);
     }
-    if (!user_accept) h.append("Accept: */*\r\n");
+    if (!user_accept) h.append("Accept: */*\r\n"sv);
     bool send_body =
         r.method != "HEAD" && (!r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH");
-    if (send_body && !user_length) h.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
-    h.append("\r\n");
+    if (send_body && !user_length)
+      h.append("Content-Length: "sv).append(std::to_string(r.body.size())).append("\r\n"sv);
+    h.append("\r\n"sv);
     if (!send_body) e->req.body.clear();
   }
 

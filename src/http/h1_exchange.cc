@@ -43,6 +43,7 @@ int on_header_value_complete(llhttp_t* p) {
   if (header_overflow(ex, 4)) return -1;  // ": " and CRLF
   std::string& v = ex->value;
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+  if (ex->resp.headers.empty()) ex->resp.headers.reserve(8);  // one allocation for a typical response's headers
   ex->resp.headers.emplace_back(std::move(ex->field), std::move(v));
   ex->field.clear();
   ex->value.clear();

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -269,6 +271,32 @@ TEST(SlabAllocator, SmallBlocksRoundTripAndAccount) {
   void* a = mf->js_malloc(&st, 24);
   mf->js_free(&st, a);
   EXPECT_EQ(mf->js_malloc(&st, 24), a);
+#endif
+}
+
+// The child of ReservesLessWhenTheAddressSpaceIsLimited: exits 0 when a small
+// block comes from the slab allocator under a 16 GiB address-space limit.
+[[noreturn]] void reserve_under_a_16_gib_limit() {
+  rlimit lim{std::size_t{16} << 30, std::size_t{16} << 30};
+  if (setrlimit(RLIMIT_AS, &lim) != 0) std::_Exit(2);
+  const JSMallocFunctions* mf = slab_malloc_functions();
+  if (!mf) std::_Exit(3);
+  JSMallocState st{0, 0, static_cast<size_t>(-1), nullptr};
+  void* p = mf->js_malloc(&st, 40);
+  bool ok = p && mf->js_malloc_usable_size(p) == 40 && st.malloc_size == 40;
+  mf->js_free(&st, p);
+  std::_Exit(ok && st.malloc_size == 0 ? 0 : 4);
+}
+
+// Where 64 GiB of address space is refused (an RLIMIT_AS; valgrind, which is how
+// bench/instructions.sh measures), the allocator reserves less instead of leaving
+// every runtime on malloc. Run in a child: the region is reserved once per process.
+TEST(SlabAllocator, ReservesLessWhenTheAddressSpaceIsLimited) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizers reserve their own address space";
+#else
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(reserve_under_a_16_gib_limit(), ::testing::ExitedWithCode(0), "");
 #endif
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "http/client.h"
@@ -20,6 +21,8 @@ namespace herd::k6 {
 
 /// A logical request in flight: its hops, their samples, the final response.
 struct Flight : std::enable_shared_from_this<Flight> {
+  explicit Flight(RequestSpec&& s) : spec(std::move(s)) {}
+
   VuState* vu = nullptr;
   RequestSpec spec;
   std::string current_url;

@@ -116,7 +116,11 @@ JSValue n_response_json(JSContext* ctx, JSValueConst this_val, int argc, JSValue
   JSValue cached = get_prop(ctx, vu, this_val, PropAtom::kJson);
   if (JS_IsUndefined(cached)) {
     js::Value body(ctx, get_prop(ctx, vu, this_val, PropAtom::kBody));
-    if (JS_IsString(body.get())) {  // a text body: parsed from its UTF-8 bytes, with no copy of them
+    std::string_view ascii;
+    // the response's own bytes (a std::string's: NUL-terminated, as JS_ParseJSON needs), no conversion
+    if (response_ascii_body(this_val, body.get(), &ascii)) {
+      cached = JS_ParseJSON(ctx, ascii.data(), ascii.size(), "<response body>");
+    } else if (JS_IsString(body.get())) {  // a text body: parsed from its UTF-8 bytes, with no copy of them
       size_t len = 0;
       const char* p = JS_ToCStringLen(ctx, &len, body.get());
       if (!p) return JS_EXCEPTION;

@@ -28,26 +28,12 @@ using util::iequals;
 namespace {
 
 std::shared_ptr<Flight> new_flight(VuState* vu, RequestSpec&& spec) {
-  auto f = std::make_shared<Flight>();
+  auto f = std::make_shared<Flight>(std::move(spec));  // not default-made then assigned: no RequestSpec built twice
   f->vu = vu;
-  f->spec = std::move(spec);
   f->current_url = f->spec.url;
   f->current_method = f->spec.method;
   f->redirects_left = f->spec.redirects;
   return f;
-}
-
-/// Waits until every flight is done. False (and all abandoned) if interrupted.
-bool wait_all(VuState* vu, const std::vector<std::shared_ptr<Flight>>& flights) {
-  for (;;) {
-    bool all = true;
-    for (auto& f : flights) all = all && f->done;
-    if (all) return true;
-    if (!vu->suspend()) {
-      for (auto& f : flights) f->abandoned = true;
-      return false;
-    }
-  }
 }
 
 // After a completed flight: log or throw on network errors (options.throw).
@@ -61,6 +47,17 @@ bool report_error(JSContext* ctx, VuState* vu, const Flight& f) {
   }
   vu->run->logger->log(Logger::Level::kWarn,
                        "Request Failed error=\"" + f.final.error + "\" url=" + mask_credentials(f.current_url), "http");
+  return true;
+}
+
+/// Waits until the flight is done. False (and it abandoned) if interrupted.
+bool wait_one(VuState* vu, Flight& f) {
+  while (!f.done) {
+    if (!vu->suspend()) {
+      f.abandoned = true;
+      return false;
+    }
+  }
   return true;
 }
 
@@ -269,7 +266,7 @@ JSValue http_request_method(JSContext* ctx, const std::string& method, JSValueCo
   if (!parse_request(ctx, vu, method, url, body, params, &spec)) return JS_EXCEPTION;
   auto f = new_flight(vu, std::move(spec));
   f->start_hop();
-  if (!wait_all(vu, {f})) return throw_interrupted(ctx);
+  if (!wait_one(vu, *f)) return throw_interrupted(ctx);
   if (!report_error(ctx, vu, *f)) return JS_EXCEPTION;
   return make_response(ctx, vu, f);
 }

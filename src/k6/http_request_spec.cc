@@ -103,6 +103,28 @@ bool encode_object_body(JSContext* ctx, JSValueConst obj, RequestSpec* spec) {
   return true;
 }
 
+// params.headers into `out`, sorted by name (as read_string_map's std::map
+// would give them), with no map built and copied per request: an object's own
+// property names are unique already.
+void read_headers(JSContext* ctx, JSValueConst obj, http::Headers* out) {
+  if (!JS_IsObject(obj)) return;
+  JSPropertyEnum* props = nullptr;
+  uint32_t n = 0;
+  if (JS_GetOwnPropertyNames(ctx, &props, &n, obj, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) return;
+  std::size_t first = out->size();
+  out->reserve(first + n);
+  for (uint32_t i = 0; i < n; i++) {
+    const char* k = JS_AtomToCString(ctx, props[i].atom);
+    js::Value v(ctx, JS_GetProperty(ctx, obj, props[i].atom));
+    if (k) out->emplace_back(k, js::to_string(ctx, v.get()));
+    JS_FreeCString(ctx, k);
+  }
+  for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
+  js_free(ctx, props);
+  std::sort(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
 bool parse_expected(JSContext* ctx, JSValueConst cb, RequestSpec* spec) {
   if (JS_IsNull(cb)) {
     spec->has_expected = false;
@@ -145,9 +167,7 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
   if (!JS_IsUndefined(vu->response_callback) && !parse_expected(ctx, vu->response_callback, spec)) return false;
   if (!parse_param_extras(ctx, params, &spec->extras)) return false;
   if (JS_IsObject(params)) {
-    std::map<std::string, std::string> hm;
-    read_string_map(ctx, js::Value(ctx, get_prop(ctx, vu, params, PropAtom::kHeaders)).get(), &hm);
-    for (auto& kv : hm) spec->headers.emplace_back(kv.first, kv.second);
+    read_headers(ctx, js::Value(ctx, get_prop(ctx, vu, params, PropAtom::kHeaders)).get(), &spec->headers);
     read_string_map(ctx, js::Value(ctx, get_prop(ctx, vu, params, PropAtom::kTags)).get(), &spec->tags);
     js::Value c(ctx, get_prop(ctx, vu, params, PropAtom::kCookies));
     if (JS_IsObject(c.get())) {

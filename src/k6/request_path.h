@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "k6/vu_state.h"
 
@@ -44,5 +45,10 @@ inline JSValue get_prop(JSContext* ctx, VuState* vu, JSValueConst obj, PropAtom 
 /// made for the method and read back).
 JSValue http_request_method(JSContext* ctx, const std::string& method, JSValueConst url, JSValueConst body,
                             JSValueConst params);
+
+/// When `body` is the very string a Response was made with (the script did not
+/// replace res.body) and the response's bytes are ASCII: those bytes, which are
+/// then exactly what the string holds (k6/http_response.cc). False otherwise.
+bool response_ascii_body(JSValueConst res, JSValueConst body, std::string_view* out);
 
 }  // namespace herd::k6

@@ -142,6 +142,10 @@ struct VuState {
   // freed by hand in release_vu_values (k6/natives.cc) before the runtime goes.
   JSValue response_proto = JS_UNDEFINED;     ///< http Response.prototype (owned by the context)
   JSValue response_callback = JS_UNDEFINED;  ///< http.setResponseCallback value (owned)
+  /// Objects that keep the shapes of the objects k6/http builds per request alive
+  /// (keep_shapes in k6/http_response.cc); owned, freed as response_proto.
+  std::vector<JSValue> shape_keepers;
+  bool timings_shapes_kept = false;
 
   // ---- the VU's own event loop (timers, async requests, promises) ----------
   /// Work that loop callbacks hand to the VU: run on the VU's fiber, in order.

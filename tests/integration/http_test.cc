@@ -367,6 +367,49 @@ export default function () {
   EXPECT_ALL_CHECKS_PASS(exp, r, 15);
 }
 
+// Response and res.timings objects are built on shapes kept per VU (k6/http_response.cc),
+// and params.headers are read with no map: every request of every iteration still sees
+// its own values, the same keys in the same order, writable and enumerable as before.
+TEST_F(HttpTest, ResponsesAndTimingsAreOrdinaryObjectsOnEveryRequest) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 3 };
+const KEYS = '["blocked","connecting","tls_handshaking","sending","waiting","receiving","duration"]';
+export default function () {
+  const B = __ENV.BASE_URL;
+  const a = http.post(`${B}/echo`, `body-${__ITER}`, { headers: { 'X-Z': 'z', 'X-A': `a${__ITER}` } });
+  const fresh = JSON.stringify(Object.keys(a));
+  const b = http.get(`${B}/delay/30`);
+  check(a, {
+    'own keys of a new response': () => fresh === '["status","error_code","body"]',
+    'timings keys in order': (r) => JSON.stringify(Object.keys(r.timings)) === KEYS &&
+        JSON.stringify(Object.keys(JSON.parse(JSON.stringify(r.timings)))) === KEYS,
+    'each response its own timings': (r) => r.timings !== b.timings && b.timings.waiting >= 25 &&
+        r.timings.waiting < b.timings.waiting,
+    'timings writable': (r) => { r.timings.waiting = -1; return r.timings.waiting === -1 && b.timings.waiting >= 25; },
+    'body and json per request': (r) => r.body.indexOf(`body-${__ITER}`) >= 0 && r.json().body === `body-${__ITER}`,
+    'headers sent, sorted by name as before': (r) => r.json().headers['X-A'] === `a${__ITER}` &&
+        r.json().headers['X-Z'] === 'z' &&
+        JSON.stringify(Object.keys(r.request.headers).filter((k) => k.startsWith('X-'))) === '["X-A","X-Z"]',
+    'status writable': (r) => { r.status = 7; return r.status === 7 && b.status === 200; },
+  });
+  // res.json() parses the response's own bytes only while res.body is the string it was made with
+  const c = http.post(`${B}/echo`, 'plain');
+  c.body = '{"replaced":true}';
+  const u = http.post(`${B}/echo`, 'caf\u00e9 \u20ac');
+  check(c, {
+    'json() of a replaced body': (r) => r.json().replaced === true,
+    'json() of a UTF-8 body': () => u.json().body === 'caf\u00e9 \u20ac' && u.body.indexOf('\u20ac') >= 0,
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 27);
+}
+
 TEST_F(HttpTest, ErrorCodesForRefusedConnectionAndHttpErrors) {
   std::uint16_t dead = closed_port();
   ProcResult r;
