@@ -27,10 +27,12 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -224,6 +226,22 @@ std::vector<std::string> parse_runner_list(const std::string& text);
 /// Merges every snapshot (Snapshot::merge: counters and rates add, histograms
 /// add, gauges keep the latest value and the overall min/max).
 metrics::Snapshot merge_snapshots(const std::vector<const metrics::Snapshot*>& parts);
+
+/// merge_snapshots one part at a time: add() the parts in order, then take()
+/// gives what merge_snapshots gives for that order (to the last bit), without
+/// keeping the parts. The coordinator decodes each runner's snapshot, adds it
+/// and drops it, so 1,000 runners' decoded histograms are never all alive.
+class SnapshotMerger {
+ public:
+  void add(const metrics::Snapshot& part);
+  /// The merged snapshot; the merger is empty again afterwards.
+  metrics::Snapshot take();
+
+ private:
+  metrics::Snapshot out_;
+  /// vus and vus_max: per tag set, the sums of last, min, max over the parts.
+  std::map<std::string, std::map<metrics::TagSet, std::array<double, 3>>> sums_;
+};
 
 /// The live progress line.
 struct ProgressInput {
