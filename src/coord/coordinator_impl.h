@@ -417,6 +417,8 @@ struct Coordinator::Impl {
     return std::chrono::duration_cast<std::chrono::milliseconds>(now() - start_time);
   }
 
+  std::chrono::milliseconds status_gap() const { return status_check_gap(runners.size(), stopping); }
+
   /// The main loop, from the start until every live runner has ended.
   void drive() {
     metrics::Snapshot prev;
@@ -440,7 +442,7 @@ struct Coordinator::Impl {
           outcome.stop_code = stop_request.load();
           stop_all(current_stop_reason());
         }
-        auto due = last_poll + (stopping ? 100ms : 200ms);
+        auto due = last_poll + status_gap();
         if (now() < due) {
           client->wait_until(std::min(next, due));  // request_stop() wakes it
           continue;

@@ -60,6 +60,12 @@ metrics::Snapshot merge_snapshots(const std::vector<const metrics::Snapshot*>& p
   return m.take();
 }
 
+std::chrono::milliseconds status_check_gap(std::size_t runners, bool stopping) {
+  const std::chrono::milliseconds floor(stopping ? 100 : 200);
+  return std::max(floor,
+                  std::chrono::milliseconds(static_cast<std::int64_t>(std::min<std::size_t>(runners, 1u << 20))));
+}
+
 namespace {
 double counter_sum(const metrics::Snapshot& s, const char* name) {
   auto id = s.find(name);
