@@ -3,6 +3,11 @@
 // negotiated, and wake() cutting a wait short.
 #include "coord/control_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -54,6 +59,36 @@ TEST(ControlClient, ManyExchangesAtOnceAllAnsweredRoundAfterRound) {
     }
   }
   for (auto& h : handlers) EXPECT_EQ(h->status_calls, 2);
+}
+
+// curl's own timeout runs on its timer (CURLMOPT_TIMERFUNCTION): a runner that
+// accepts and never answers is "timed out" by curl, not left hanging until
+// the batch's outer deadline.
+TEST(ControlClient, ARunnerThatNeverAnswersTimesOut) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);  // the kernel completes the connect; nobody reads
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  api::testutil::FakeHandler h;
+  api::ControlServer good("127.0.0.1:0", h);
+  ControlClient client(2);
+  Exchange silent, answered;
+  silent.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/v1/status";
+  silent.timeout = 300ms;
+  answered.connection = 1;
+  answered.url = "http://" + good.address() + "/v1/status";
+  answered.timeout = 10s;
+  EXPECT_TRUE(client.perform({&silent, &answered}));
+  EXPECT_EQ(silent.status, 0);
+  EXPECT_TRUE(silent.timed_out) << silent.error;
+  EXPECT_NE(silent.error, "no answer in time");  // curl's timeout, not the batch's deadline
+  EXPECT_EQ(answered.status, 200) << answered.error;
+  ::close(fd);
 }
 
 TEST(ControlClient, WakeEndsAWaitAtOnce) {
