@@ -82,8 +82,8 @@ ControlClient::~ControlClient() = default;
 int ControlClient::on_socket(CURL*, curl_socket_t s, int what, void* self, void* socketp) {
   auto* c = static_cast<ControlClient*>(self);
   if (what == CURL_POLL_REMOVE) {
-    epoll_ctl(c->epoll_.get(), EPOLL_CTL_DEL, s, nullptr);  // curl may have closed it already: ENOENT/EBADF are fine
-    curl_multi_assign(c->multi_.get(), s, nullptr);
+    // curl may have closed it already (ENOENT/EBADF are fine); it forgets its socketp itself.
+    epoll_ctl(c->epoll_.get(), EPOLL_CTL_DEL, s, nullptr);
     return 0;
   }
   epoll_event ev{};
