@@ -3,8 +3,10 @@
 # simulated runners (herd-sim-runners: one process, N loopback ports, real
 # wire-format snapshots) for a short test. Per run:
 #   - the coordinator's CPU (utime+stime from /proc, whole process) over a
-#     window while it polls status every 200 ms and merges every runner's
-#     snapshot every second, as % of one core (goal at 1,000 runners: < 25 %);
+#     window while it checks status between merge rounds (every 200 ms, at
+#     least 1 ms per runner apart: 1 s at 1,000 runners) and merges every
+#     runner's snapshot every second, as % of one core (goal at 1,000
+#     runners: < 25 %);
 #   - exact totals: the merged --summary-export counts (http_reqs, iterations,
 #     data_sent, data_received, checks) must equal the sum the simulator served;
 #   - the bytes the runners sent per runner per second (snapshot bandwidth;
@@ -29,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     --window) WINDOW=$2; shift 2 ;;
     --json) JSON=$2; shift 2 ;;
     --json-only) SIM_FLAGS+=(--json-only); shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) die "unknown argument $1" ;;
   esac
 done

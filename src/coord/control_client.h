@@ -1,9 +1,13 @@
 #pragma once
 // The coordinator's HTTP client for the runners' control APIs: one libcurl
 // multi handle driving one keep-alive easy handle per runner, all from the
-// calling thread (the coordinator's). A batch of exchanges runs concurrently;
-// a wait between batches sleeps in curl_multi_poll and is cut short by wake()
-// (thread-safe), so a stop request is seen at once without a sleep loop.
+// calling thread (the coordinator's). A batch of exchanges runs concurrently
+// on curl's socket interface (curl_multi_socket_action) over one epoll set, so
+// a wake-up costs what its ready sockets cost, not a walk over every transfer
+// and every runner's socket (which made 1,000 runners' polls quadratic). A
+// wait between batches sleeps in the same epoll set and is cut short by
+// wake() (thread-safe, an eventfd), so a stop request is seen at once without
+// a sleep loop.
 // Deadlines and timeouts are on an injectable clock (util/clock.h): with a
 // util::ManualClock a wait is the clock's, and a transfer counts as not
 // answered in time once the clock passes its timeout (the test's simulated
@@ -37,6 +41,19 @@ struct CurlSlistDeleter {
 using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
 using CurlMulti = std::unique_ptr<CURLM, CurlMultiDeleter>;
 using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+/// An owned file descriptor (closed on destruction; -1 = none).
+class OwnedFd {
+ public:
+  explicit OwnedFd(int fd = -1) : fd_(fd) {}
+  ~OwnedFd();
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
 
 /// curl_global_init once per process (thread-safe).
 void ensure_curl_global();
@@ -85,7 +102,17 @@ class ControlClient {
   void set_run_id(std::string id) { run_id_ = std::move(id); }
 
  private:
+  /// Waits in the epoll set for at most `ms` and hands ready sockets (and an
+  /// expired curl timer) to curl; drains the wake-up eventfd.
+  void step(int ms);
+  static int on_socket(CURL* h, curl_socket_t s, int what, void* self, void* socketp);
+  static int on_timer(CURLM* m, long timeout_ms, void* self);
+
   util::Clock& clock_;
+  OwnedFd epoll_;       ///< every socket curl asks us to watch, and wake_fd_
+  OwnedFd wake_fd_;     ///< an eventfd written by wake()
+  long timer_ms_ = -1;  ///< curl's timer (CURLMOPT_TIMERFUNCTION): -1 none
+  std::chrono::steady_clock::time_point timer_at_;
   CurlMulti multi_;
   std::atomic<bool> woken_{false};  ///< set by wake(), consumed by wait_until()
   std::vector<CurlEasy> easy_;

@@ -44,7 +44,11 @@ struct Coordinator::Impl {
     std::int64_t vus = 0;
     std::int64_t vus_max = 0;
     bool has_snapshot = false;
-    metrics::Snapshot snapshot;
+    /// Its last valid snapshot as it came (a few KB in the binary form; the
+    /// decoded form, with dense histogram windows, is ~20x that): decoded
+    /// again only while it does not answer (a lost runner's last one counts).
+    std::string snapshot_wire;
+    bool snapshot_binary = false;
     Clock::time_point last_ok;
     std::string last_error;
     bool lost = false;
@@ -67,6 +71,10 @@ struct Coordinator::Impl {
   util::Clock* clock = &util::Clock::real();
   Clock::time_point now() const { return clock->now(); }
   std::vector<std::unique_ptr<Runner>> runners;
+  /// The runners' decoded tag sets, shared: equal sets compare by pointer in the merge.
+  metrics::TagSetPool tag_pool;
+  SnapshotMerger merger;
+  metrics::Snapshot round_merged;  ///< merged() (poll_all(true) sets it)
   /// Every request to the runners, from the thread that runs run(); created by the constructor.
   std::unique_ptr<ControlClient> client;
   CoordinatorReport rep;
@@ -198,28 +206,40 @@ struct Coordinator::Impl {
     if (with_snapshot) {
       // The binary form when the runner has it (metrics/snapshot_binary.h), JSON from older ones.
       auto sn = call_each(answered, "GET", "/v1/snapshot", opts.request_timeout, "", true, kSnapshotAccept);
+      std::vector<Exchange*> answer(runners.size(), nullptr);
+      for (std::size_t k = 0; k < answered.size(); ++k) answer[answered[k]->index] = &sn[k];
+      // Every runner's snapshot in the runners' order (the merge is the same
+      // in any order but for the last bits of sums): a new one decoded once,
+      // an old one (no answer this time) decoded again from its bytes.
       std::vector<Runner*> ok;
-      for (std::size_t k = 0; k < answered.size(); ++k) {
-        Runner* r = answered[k];
-        if (sn[k].status != 200) {
-          r->last_error = error_detail(sn[k]);
-          continue;
+      for (auto& rp : runners) {
+        Runner* r = rp.get();
+        Exchange* x = answer[r->index];
+        if (x && x->status != 200) {
+          r->last_error = error_detail(*x);
+          x = nullptr;
         }
-        try {
-          r->snapshot = metrics::is_binary_snapshot_type(sn[k].content_type)
-                            ? metrics::from_binary(sn[k].response)
-                            : metrics::Snapshot::from_json(json::parse(sn[k].response));
-          auto reqs = r->snapshot.find("http_reqs");  // the runner's own request count: its rate on the dashboard
-          for (auto& g : r->snapshot.generators) {
-            g.name = generator_name(r->index, g.segment);
-            g.requests = reqs ? r->snapshot.aggregate(*reqs, {}).sum : 0.0;
+        if (x) {
+          const bool binary = metrics::is_binary_snapshot_type(x->content_type);
+          try {
+            merger.add(decode_snapshot(*r, x->response, binary));
+            r->snapshot_wire = std::move(x->response);
+            r->snapshot_binary = binary;
+            r->has_snapshot = true;
+            ok.push_back(r);
+            continue;
+          } catch (const std::exception& e) {
+            r->last_error = std::string("bad snapshot: ") + e.what();
           }
-          r->has_snapshot = true;
-          ok.push_back(r);
-        } catch (const std::exception& e) {
-          r->last_error = std::string("bad snapshot: ") + e.what();
+        }
+        if (!r->has_snapshot) continue;
+        try {
+          merger.add(decode_snapshot(*r, r->snapshot_wire, r->snapshot_binary));
+        } catch (const std::exception&) {
+          // It was decoded before: cannot happen.
         }
       }
+      round_merged = merger.take();
       answered = std::move(ok);
     }
     for (Runner* r : answered) {
@@ -378,16 +398,26 @@ struct Coordinator::Impl {
         .count();
   }
 
-  metrics::Snapshot merged() const {
-    std::vector<const metrics::Snapshot*> parts;
-    for (auto& r : runners)
-      if (r->has_snapshot) parts.push_back(&r->snapshot);
-    return merge_snapshots(parts);
+  /// A runner's snapshot from its wire form, its generator entries named.
+  metrics::Snapshot decode_snapshot(const Runner& r, const std::string& wire, bool binary) {
+    metrics::Snapshot s =
+        binary ? metrics::from_binary(wire, &tag_pool) : metrics::Snapshot::from_json(json::parse(wire));
+    auto reqs = s.find("http_reqs");  // the runner's own request count: its rate on the dashboard
+    for (auto& g : s.generators) {
+      g.name = generator_name(r.index, g.segment);
+      g.requests = reqs ? s.aggregate(*reqs, {}).sum : 0.0;
+    }
+    return s;
   }
+
+  /// Every runner's last snapshot merged, as of the last poll_all(true).
+  const metrics::Snapshot& merged() const { return round_merged; }
 
   std::chrono::milliseconds elapsed() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(now() - start_time);
   }
+
+  std::chrono::milliseconds status_gap() const { return status_check_gap(runners.size(), stopping); }
 
   /// The main loop, from the start until every live runner has ended.
   void drive() {
@@ -412,7 +442,7 @@ struct Coordinator::Impl {
           outcome.stop_code = stop_request.load();
           stop_all(current_stop_reason());
         }
-        auto due = last_poll + (stopping ? 100ms : 200ms);
+        auto due = last_poll + status_gap();
         if (now() < due) {
           client->wait_until(std::min(next, due));  // request_stop() wakes it
           continue;

@@ -121,6 +121,16 @@ TEST(Progress, RatesAndLine) {
   EXPECT_NE(format_progress(in, none).find("p95 -"), std::string::npos);
 }
 
+TEST(StatusChecks, GapGrowsWithTheRunnersAbove200) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(status_check_gap(1, false), milliseconds(200));
+  EXPECT_EQ(status_check_gap(200, false), milliseconds(200));
+  EXPECT_EQ(status_check_gap(64, true), milliseconds(100));
+  EXPECT_EQ(status_check_gap(500, false), milliseconds(500));
+  EXPECT_EQ(status_check_gap(1000, false), milliseconds(1000));
+  EXPECT_EQ(status_check_gap(1000, true), milliseconds(1000));
+}
+
 TEST(ExitCode, Precedence) {
   EXPECT_EQ(decide_exit_code({}), 0);
   EXPECT_EQ(decide_exit_code({.thresholds_failed = true}), 99);

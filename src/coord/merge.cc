@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <map>
+#include <utility>
 
 #include "coord/coordinator.h"
 #include "exec/runner.h"
@@ -15,38 +16,54 @@ std::string generator_name(std::size_t i, const std::string& segment) {
   return segment.empty() ? n : n + " (segment " + segment + ")";
 }
 
-metrics::Snapshot merge_snapshots(const std::vector<const metrics::Snapshot*>& parts) {
-  metrics::Snapshot out;
-  for (const auto* p : parts)
-    if (p) out.merge(*p);
+void SnapshotMerger::add(const metrics::Snapshot& p) {
+  out_.merge(p);
   // vus and vus_max count VUs of the whole test: the runners' values add up
   // (the generic gauge rule, "latest value", would show one runner's).
   for (const char* name : {"vus", "vus_max"}) {
-    auto out_id = out.find(name);
-    if (!out_id) continue;
-    std::map<metrics::TagSet, std::array<double, 3>> sums;  // last, min, max
-    for (const auto* p : parts) {
-      if (!p) continue;
-      auto id = p->find(name);
-      if (!id) continue;
-      for (const auto& [key, st] : p->series) {
-        if (key.metric != *id || st.last_time_us < 0) continue;
-        auto& acc = sums[key.tags];
-        acc[0] += st.last;
-        acc[1] += st.gmin;
-        acc[2] += st.gmax;
-      }
-    }
-    for (auto& [key, st] : out.series) {
-      if (key.metric != *out_id) continue;
-      auto it = sums.find(key.tags);
-      if (it == sums.end()) continue;
-      st.last = it->second[0];
-      st.gmin = it->second[1];
-      st.gmax = it->second[2];
+    auto id = p.find(name);
+    if (!id) continue;
+    auto& sums = sums_[name];
+    for (auto it = p.series.lower_bound(metrics::SeriesKey{*id, metrics::TagSet()});
+         it != p.series.end() && it->first.metric == *id; ++it) {
+      const auto& [key, st] = *it;
+      if (st.last_time_us < 0) continue;
+      auto& acc = sums[key.tags];
+      acc[0] += st.last;
+      acc[1] += st.gmin;
+      acc[2] += st.gmax;
     }
   }
-  return out;
+}
+
+metrics::Snapshot SnapshotMerger::take() {
+  for (auto& [name, sums] : sums_) {
+    auto out_id = out_.find(name);
+    if (!out_id) continue;
+    for (auto it = out_.series.lower_bound(metrics::SeriesKey{*out_id, metrics::TagSet()});
+         it != out_.series.end() && it->first.metric == *out_id; ++it) {
+      auto s = sums.find(it->first.tags);
+      if (s == sums.end()) continue;
+      it->second.last = s->second[0];
+      it->second.gmin = s->second[1];
+      it->second.gmax = s->second[2];
+    }
+  }
+  sums_.clear();
+  return std::exchange(out_, metrics::Snapshot());
+}
+
+metrics::Snapshot merge_snapshots(const std::vector<const metrics::Snapshot*>& parts) {
+  SnapshotMerger m;
+  for (const auto* p : parts)
+    if (p) m.add(*p);
+  return m.take();
+}
+
+std::chrono::milliseconds status_check_gap(std::size_t runners, bool stopping) {
+  const std::chrono::milliseconds floor(stopping ? 100 : 200);
+  return std::max(floor,
+                  std::chrono::milliseconds(static_cast<std::int64_t>(std::min<std::size_t>(runners, 1u << 20))));
 }
 
 namespace {

@@ -190,5 +190,75 @@ TEST(MergeOrder, BinaryWireFormGivesTheSameMergeAsJson) {
   EXPECT_EQ(canonical(merge_snapshots(b)).states, want.states);
 }
 
+TEST(MergeOrder, OnePartAtATimeIsTheSameMergeToTheLastBit) {
+  // What the coordinator does each round: decode a runner's snapshot, add it,
+  // drop it (SnapshotMerger), equals merge_snapshots over all of them kept.
+  std::vector<metrics::Snapshot> parts;
+  for (std::uint64_t r = 0; r < 20; ++r) parts.push_back(runner_snapshot(500 + r));
+  std::vector<const metrics::Snapshot*> order;
+  for (auto& p : parts) order.push_back(&p);
+  const metrics::Snapshot want = merge_snapshots(order);
+  SnapshotMerger m;
+  for (const auto& p : parts) m.add(metrics::from_binary(metrics::to_binary(p)));
+  const metrics::Snapshot got = m.take();
+  EXPECT_EQ(got.to_json(), want.to_json());  // sums (histogram and vus) to the last bit
+  auto vus = got.find("vus");
+  ASSERT_TRUE(vus);
+  double want_vus = 0;
+  for (std::uint64_t r = 0; r < 20; ++r) want_vus += static_cast<double>((500 + r) % 5 + 1);
+  EXPECT_EQ(got.aggregate(*vus).last, want_vus);
+  // take() leaves it empty: the next round starts over.
+  m.add(parts[0]);
+  EXPECT_EQ(m.take().to_json(), merge_snapshots({&parts[0]}).to_json());
+}
+
+TEST(MergeOrder, TagSetsSharedAcrossRunnersMergeTheSame) {
+  // The coordinator decodes with one TagSetPool: equal tag sets of different
+  // runners share storage (compared by pointer); the merge is unchanged.
+  metrics::TagSetPool pool;
+  std::vector<metrics::Snapshot> plain, pooled;
+  for (std::uint64_t r = 0; r < 12; ++r) {
+    std::string wire = metrics::to_binary(runner_snapshot(900 + r));
+    plain.push_back(metrics::from_binary(wire));
+    pooled.push_back(metrics::from_binary(wire, &pool));
+  }
+  std::vector<const metrics::Snapshot*> a, b;
+  for (auto& p : plain) a.push_back(&p);
+  for (auto& p : pooled) b.push_back(&p);
+  EXPECT_EQ(merge_snapshots(b).to_json(), merge_snapshots(a).to_json());
+  // Shared: the same tags of two runners are one object.
+  auto first_tags = [](const metrics::Snapshot& s) {
+    auto id = *s.find("http_reqs");
+    return &s.series.lower_bound(metrics::SeriesKey{id, metrics::TagSet()})->first.tags.items();
+  };
+  EXPECT_EQ(first_tags(pooled[0]), first_tags(pooled[2]));
+  EXPECT_NE(first_tags(plain[0]), first_tags(plain[2]));
+  // Bounded: past its limit the pool starts over, and what it gave out stays valid.
+  metrics::TagSetPool small(4);
+  std::vector<metrics::TagSet> given;
+  for (int i = 0; i < 10; ++i)
+    given.push_back(
+        small.share(metrics::TagSet(std::vector<std::pair<std::string, std::string>>{{"k", std::to_string(i)}})));
+  EXPECT_LE(small.size(), 4u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(*given[static_cast<std::size_t>(i)].get("k"), std::to_string(i));
+}
+
+TEST(MergeOrder, AConflictingDefinitionLeavesTheMergeAsItWas) {
+  // A runner whose metric has another type is refused as a whole: nothing of
+  // it (not even its other, new metrics) lands in the merge.
+  metrics::Snapshot base = runner_snapshot(1);
+  metrics::Registry reg;
+  reg.define("zz_new_metric", MetricType::kCounter, ValueType::kDefault);
+  reg.define("orders", MetricType::kTrend, ValueType::kDefault);  // a counter on the other runners
+  metrics::Sink sink(reg);
+  sink.add(*reg.find("zz_new_metric"), metrics::TagSet(), 1, 1);
+  sink.add(*reg.find("orders"), metrics::TagSet(), 1, 1);
+  metrics::Snapshot bad = sink.snapshot();
+  metrics::Snapshot merged = base;
+  const json before = merged.to_json();
+  EXPECT_THROW(merged.merge(bad), std::invalid_argument);
+  EXPECT_EQ(merged.to_json(), before);
+}
+
 }  // namespace
 }  // namespace herd::coord

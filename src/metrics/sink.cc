@@ -117,23 +117,32 @@ SeriesState state_from_json(MetricType t, const nlohmann::json& j) {
 
 void Snapshot::merge(const Snapshot& other) {
   std::vector<MetricId> remap(other.metrics.size());
+  // A conflict leaves this snapshot as it was: checked before anything is added.
+  for (const MetricDef& od : other.metrics) {
+    auto id = find(od.name);
+    if (id && (metrics[*id].type != od.type || metrics[*id].contains != od.contains))
+      throw std::invalid_argument("cannot merge snapshots: metric \"" + od.name + "\" has conflicting definitions");
+  }
   for (std::size_t i = 0; i < other.metrics.size(); ++i) {
     const MetricDef& od = other.metrics[i];
     auto id = find(od.name);
     if (id) {
-      const MetricDef& d = metrics[*id];
-      if (d.type != od.type || d.contains != od.contains)
-        throw std::invalid_argument("cannot merge snapshots: metric \"" + od.name + "\" has conflicting definitions");
       remap[i] = *id;
     } else {
       remap[i] = static_cast<MetricId>(metrics.size());
       metrics.push_back(od);
     }
   }
+  // `other` is sorted by its ids; where those map to ours in the same order
+  // (runners define their metrics alike), each key lands right after the
+  // previous one: a hinted insertion finds it without a search.
+  auto hint = series.begin();
   for (const auto& [key, st] : other.series) {
     if (key.metric >= remap.size()) throw std::invalid_argument("cannot merge snapshots: series of an unknown metric");
     MetricId m = remap[key.metric];
-    series[SeriesKey{m, key.tags}].merge(metrics[m].type, st);
+    auto it = series.try_emplace(hint, SeriesKey{m, key.tags});
+    it->second.merge(metrics[m].type, st);
+    hint = std::next(it);
   }
   time_us = std::max(time_us, other.time_us);
   generators.insert(generators.end(), other.generators.begin(), other.generators.end());

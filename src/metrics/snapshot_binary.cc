@@ -189,7 +189,14 @@ std::string to_binary(const Snapshot& s) {
   return out;
 }
 
-Snapshot from_binary(std::string_view data) {
+TagSet TagSetPool::share(TagSet t) {
+  if (auto it = sets_.find(t); it != sets_.end()) return *it;
+  if (sets_.size() >= limit_) sets_.clear();
+  sets_.insert(t);
+  return t;
+}
+
+Snapshot from_binary(std::string_view data, TagSetPool* pool) {
   BinaryReader r(data, kCellFloor + kCellsPerByte * data.size());
   for (char c : kMagic)
     if (r.left() == 0 || r.u8() != static_cast<std::uint8_t>(c)) bad("not a herd binary snapshot");
@@ -223,6 +230,7 @@ Snapshot from_binary(std::string_view data) {
       v = strings[vi];
     }
     t = TagSet(std::move(items));
+    if (pool) t = pool->share(std::move(t));
   }
   n = r.count(3, "series");
   for (std::size_t i = 0; i < n; ++i) {
