@@ -255,6 +255,44 @@ std::string Protos::encode(const pb::Descriptor* type, const std::string& json) 
   return out;
 }
 
+bool Protos::plain(const pb::Descriptor* type) {
+  auto it = plain_.find(type);
+  if (it != plain_.end()) return it->second;
+  // Every message type reachable from `type` (itself included) must qualify.
+  std::set<const pb::Descriptor*> seen{type};
+  std::vector<const pb::Descriptor*> todo{type};
+  bool ok = true;
+  while (ok && !todo.empty()) {
+    const auto* t = todo.back();
+    todo.pop_back();
+    ok = t->file()->syntax() == pb::FileDescriptor::SYNTAX_PROTO3 && t->full_name().rfind("google.protobuf.", 0) != 0;
+    for (int i = 0; ok && i < t->field_count(); i++) {
+      const auto* f = t->field(i);
+      if (f->is_map() || f->type() == pb::FieldDescriptor::TYPE_BYTES || f->type() == pb::FieldDescriptor::TYPE_GROUP)
+        ok = false;
+      else if (f->type() == pb::FieldDescriptor::TYPE_MESSAGE && seen.insert(f->message_type()).second)
+        todo.push_back(f->message_type());
+    }
+  }
+  plain_[type] = ok;
+  return ok;
+}
+
+pb::Message* Protos::scratch(const pb::Descriptor* type) {
+  auto& m = scratch_[type];
+  if (!m)
+    m.reset(factory_.GetPrototype(type)->New());
+  else
+    m->Clear();
+  return m.get();
+}
+
+const pb::Message& Protos::parse(const pb::Descriptor* type, const std::string& bytes) {
+  auto* msg = scratch(type);
+  if (!msg->ParseFromString(bytes)) throw ProtoError("unable to parse the response message as " + type->full_name());
+  return *msg;
+}
+
 std::string Protos::decode(const pb::Descriptor* type, const std::string& bytes) {
   std::unique_ptr<pb::Message> msg(factory_.GetPrototype(type)->New());
   if (!msg->ParseFromString(bytes)) throw ProtoError("unable to parse the response message as " + type->full_name());
