@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <tuple>
 
 #include "grpc/conn.h"
 #include "grpc/protos.h"
@@ -42,6 +43,13 @@ struct ClientState {
   std::shared_ptr<rpc::Connection> conn;
   std::shared_ptr<LoopRef> ref = std::make_shared<LoopRef>();
   metrics::MetricId req_duration = 0, streams = 0, msgs_sent = 0, msgs_received = 0;
+  /// call_tags() of calls without tags of their own, by (method, rpc_type, status):
+  /// valid while the VU's tags and the connection's address are the ones they were made from.
+  struct CachedTags {
+    metrics::TagSet base, tags;
+    std::string address;
+  };
+  std::map<std::tuple<const void*, const char*, int>, CachedTags> tag_cache;
 
   ~ClientState() {
     if (conn) conn->cancel_all_and_wait();
@@ -444,11 +452,19 @@ bool setup_call(JSContext* ctx, ClientState& c, const std::string& method, JSVal
 }
 
 metrics::TagSet call_tags(ClientState& c, const CallSetup& s, const char* type, int status) {
+  ClientState::CachedTags* cached = nullptr;
+  if (s.tags.empty()) {
+    cached = &c.tag_cache[{s.md, type, status}];
+    if (cached->base == c.vu->base_tags && cached->address == s.address && !cached->address.empty())
+      return cached->tags;
+  }
   std::map<std::string, std::string> extra = {
       {"name", s.path}, {"method", s.path}, {"url", s.address + s.path}, {"rpc_type", type}};
   if (status >= 0) extra["status"] = std::to_string(status);  // -1: a stream's message or start
   for (const auto& [k, v] : s.tags) extra[k] = v;
-  return tags_with(*c.vu, extra);
+  auto tags = tags_with(*c.vu, extra);
+  if (cached) *cached = {c.vu->base_tags, tags, s.address};
+  return tags;
 }
 
 JSValue n_invoke(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
