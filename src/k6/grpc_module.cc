@@ -4,6 +4,7 @@
 // completions to the VU's event loop (grpc/conn.h), which wakes it.
 #include "k6/grpc_module.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
@@ -170,19 +171,21 @@ bool read_tags(JSContext* ctx, JSValueConst params, std::map<std::string, std::s
 }
 
 JSValue metadata_to_js(JSContext* ctx, const rpc::Metadata& md) {
-  js::Value o(ctx, JS_NewObject(ctx));
+  // Each key once, in the order it first comes, with all its values in order.
+  std::vector<std::pair<const std::string*, std::vector<const std::string*>>> keys;
   for (const auto& [k, v] : md) {
-    js::Value arr(ctx, JS_GetPropertyStr(ctx, o.get(), k.c_str()));
-    if (!JS_IsArray(ctx, arr.get())) {
-      arr = js::Value(ctx, JS_NewArray(ctx));
-      JS_SetPropertyStr(ctx, o.get(), k.c_str(), arr.dup());
-    }
-    js::Value len(ctx, JS_GetPropertyStr(ctx, arr.get(), "length"));
-    uint32_t n = 0;
-    JS_ToUint32(ctx, &n, len.get());
-    JS_SetPropertyUint32(ctx, arr.get(), n, new_string(ctx, v));
+    auto it = std::find_if(keys.begin(), keys.end(), [&k = k](const auto& e) { return *e.first == k; });
+    if (it == keys.end()) it = keys.insert(keys.end(), {&k, {}});
+    it->second.push_back(&v);
   }
-  return o.release();
+  JSValue o = JS_NewObject(ctx);
+  for (const auto& [k, values] : keys) {
+    JSValue arr = JS_NewArray(ctx);
+    for (std::size_t i = 0; i < values.size(); i++)
+      JS_DefinePropertyValueUint32(ctx, arr, static_cast<uint32_t>(i), new_string(ctx, *values[i]), JS_PROP_C_W_E);
+    JS_DefinePropertyValueStr(ctx, o, k->c_str(), arr, JS_PROP_C_W_E);
+  }
+  return o;
 }
 
 JSValue error_object(JSContext* ctx, int code, const std::string& message) {
