@@ -125,6 +125,7 @@ TEST(GrpcInProcess, ConcurrentUnaryAndStreamingCallsPostToTheirLoops) {
     vus.back()->protos.load({}, {"grpc_demo.proto"}, std::string(HERD_SOURCE_DIR) + "/src/target");
   }
   std::vector<std::thread> threads;
+  threads.reserve(vus.size());
   for (auto& vu : vus)
     threads.emplace_back([&server, v = vu.get()] {
       v->start(server.address());
@@ -227,6 +228,7 @@ TEST(GrpcInProcess, TheLastReferenceToAConnectionMayGoOnAGrpcThread) {
 
 TEST(GrpcInProcess, ProtosLoadOnManyThreadsAtOnce) {
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::atomic<int> ok{0};
   for (int i = 0; i < kThreads; i++)
     threads.emplace_back([&] {

@@ -140,6 +140,7 @@ std::vector<MethodInfo> Protos::load(const std::vector<std::string>& import_path
                                      const FileReader& reader) {
   if (files.empty()) throw ProtoError("load() needs at least one .proto file");
   std::vector<std::string> roots;
+  roots.reserve(import_paths.size() + 1);
   auto under_base = [&](const std::string& p) {
     fs::path q(p);
     return (q.is_absolute() ? q : fs::path(base_dir.empty() ? "." : base_dir) / q).lexically_normal().string();
@@ -147,6 +148,7 @@ std::vector<MethodInfo> Protos::load(const std::vector<std::string>& import_path
   for (const auto& p : import_paths) roots.push_back(under_base(p));
   roots.push_back(under_base("."));
   std::vector<std::string> names;
+  names.reserve(files.size());
   for (const auto& f : files) {
     fs::path q(f);
     if (q.is_absolute()) {
@@ -222,6 +224,7 @@ std::vector<MethodInfo> Protos::add_files(std::map<std::string, pb::FileDescript
     return fd;
   };
   std::vector<std::string> names;
+  names.reserve(files.size());
   for (const auto& [name, f] : files) names.push_back(name);
   for (const auto& name : names) {
     bool existed = pool_.FindFileByName(name) != nullptr;

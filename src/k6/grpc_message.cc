@@ -84,10 +84,10 @@ bool fill(JSContext* ctx, JSValueConst obj, pb::Message* msg) {
         for (int k = 0; key && !f && k < type->field_count(); k++)
           if (type->field(k)->json_name() == key) f = type->field(k);
         if (key) JS_FreeCString(ctx, key);
-        if (!f || seen[static_cast<size_t>(f->index())] || JS_IsNull(val.v)) {
-          ok = false;  // unknown, given twice (both names), or null: the JSON path decides
-        } else if (f->containing_oneof() && r->HasOneof(*msg, f->containing_oneof())) {
-          ok = false;  // a second member of one oneof
+        // Unknown, given twice (both names), null, or a second member of one oneof: the JSON path decides.
+        if (!f || seen[static_cast<size_t>(f->index())] || JS_IsNull(val.v) ||
+            (f->containing_oneof() && r->HasOneof(*msg, f->containing_oneof()))) {
+          ok = false;
         } else if (f->is_repeated()) {
           seen[static_cast<size_t>(f->index())] = true;
           if (JS_IsArray(ctx, val.v) != 1) {
