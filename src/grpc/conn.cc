@@ -61,17 +61,24 @@ class CqThread {
   grpc::CompletionQueue cq_;
 };
 
+/// Set on the threads gRPC runs our callbacks on (the callback API's queue
+/// threads, its executor): a connection whose last reference goes there is
+/// deleted by the Reaper; anywhere else (a VU's thread, CqThread) inline, as before.
+thread_local bool t_callback_thread = false;
+inline void on_callback_thread() {
+  t_callback_thread = true;
+}
+
 /// Deletes connections on a thread of its own. The callback API's completions
 /// run on threads of a completion queue that grpc++ shuts down, joining them,
 /// when the last grpc::Channel goes (CompletionQueue::ReleaseCallbackAlternativeCQ).
 /// A channel released on one of those threads joins itself: gRPC 1.51 ignores
 /// the EDEADLK, frees the queue under the running thread, and the process
 /// crashes a moment later. A call's completion may hold a connection's last
-/// reference (a VU closed the Client while the call was ending), so the last
-/// reference never deletes inline: the connection, and with it the channel,
-/// goes here. Calls free their ClientContext (which holds the channel too)
-/// before their reference to the connection. The thread runs for the life of
-/// the process (never joined: reachable, no leak).
+/// reference (a VU closed the Client while the call was ending): when that
+/// thread drops it, the connection, and with it the channel, goes here. Calls free their ClientContext (which holds the
+/// channel too) before their reference to the connection. The thread runs for the life of the process (never joined:
+/// reachable, no leak).
 class Reaper {
  public:
   static Reaper& get() {
@@ -237,6 +244,7 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
   }
 
   void OnWriteDone(bool ok) override {
+    on_callback_thread();
     taken_over(this);
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -253,6 +261,7 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
     if (!ok) release_hold();  // the stream is broken: nothing more goes out
   }
   void OnReadDone(bool ok) override {
+    on_callback_thread();
     taken_over(this);
     taken_over(&read_buf_);
     if (ok && h_.on_message) h_.on_message(bytes_of(read_buf_));
@@ -262,6 +271,7 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
     StartRead(&read_buf_);
   }
   void OnDone(const grpc::Status& s) override {
+    on_callback_thread();
     taken_over(this);
     taken_over(&self);
     auto keep = std::move(self);   // may delete this when `keep` goes, last
@@ -301,7 +311,12 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
 }  // namespace
 
 void Connection::open(const std::string& addr, const ConnectOptions& opts, Opened done) {
-  std::shared_ptr<Connection> conn(new Connection, [](Connection* c) { Reaper::get().add(c); });
+  std::shared_ptr<Connection> conn(new Connection, [](Connection* c) {
+    if (t_callback_thread)
+      Reaper::get().add(c);
+    else
+      delete c;
+  });
   conn->addr_ = addr;
   grpc::ChannelArguments args;
   if (opts.max_receive >= 0) args.SetMaxReceiveMessageSize(opts.max_receive);
@@ -338,6 +353,7 @@ std::shared_ptr<Pending> Connection::unary(const std::string& path, std::string 
   grpc::GenericStub stub(channel_);
   handed_over(call.get());
   stub.UnaryCall(&call->ctx, path, grpc::StubOptions(), &call->request, &call->response, [call](grpc::Status s) {
+    on_callback_thread();
     taken_over(call.get());
     CallResult r;
     r.code = s.error_code();
