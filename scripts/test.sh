@@ -52,7 +52,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 # ThreadSanitizer over the multi-threaded parts: the engine (workers, controller,
 # control calls), the control API server, the coordinator, the kube client, and
-# the outputs' writer threads (metrics: json/csv/InfluxDB; export: remote write).
+# the outputs' writer threads (metrics: json/csv/InfluxDB; export: remote write),
+# gRPC's calls handed between its threads and the VU loops (herd_grpc_test).
 # Only those test binaries are built (the whole tree under TSan is too slow for
 # CI); the others show up as *_NOT_BUILT and are left out. A race fails the run
 # (halt_on_error); the dashboards and webdash tests (Python, a herd binary the TSan build
@@ -61,7 +62,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 stage "tsan build (ThreadSanitizer; engine, control API, coordinator, kube, metrics and export tests)"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j "$jobs" --target herd_engine_test herd_api_test herd_coord_test herd_kube_test \
-  herd_metrics_test herd_export_test
+  herd_metrics_test herd_export_test herd_grpc_test
 stage "tsan tests"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   setarch "$(uname -m)" -R ctest --preset tsan -j "$jobs" -LE 'kube-e2e|examples|dashboards|webdash' -E '_NOT_BUILT$' | tee -a "$log"

@@ -8,9 +8,32 @@
 #include <deque>
 #include <thread>
 
+#ifdef HERD_TSAN_HANDOVERS
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace herd::rpc {
 
 namespace {
+
+// gRPC runs a callback or a completion-queue tag on its own thread, after the
+// thread that started the operation handed it the tag through libgrpc. Debian's
+// libgrpc is not built with TSan, so TSan cannot see that edge and reports the
+// callback's first look at what the starter wrote (the std::function, the
+// request) as a race. Under the tsan preset (HERD_TSAN_HANDOVERS) these two mark
+// exactly the edges gRPC guarantees: starting an operation happens before its
+// completion runs. Nothing else is ordered by them, so a race between a
+// callback and the code that started it (or the VU's loop) is still reported.
+inline void handed_over([[maybe_unused]] const void* tag) {
+#ifdef HERD_TSAN_HANDOVERS
+  __tsan_release(const_cast<void*>(tag));
+#endif
+}
+inline void taken_over([[maybe_unused]] const void* tag) {
+#ifdef HERD_TSAN_HANDOVERS
+  __tsan_acquire(const_cast<void*>(tag));
+#endif
+}
 
 /// The process-wide completion queue for connection-state notifications. Its
 /// thread runs for the life of the process (never joined: reachable, no leak).
@@ -29,12 +52,62 @@ class CqThread {
       void* tag = nullptr;
       bool ok = false;
       while (cq_.Next(&tag, &ok)) {
+        taken_over(tag);
         std::unique_ptr<Tag> fn(static_cast<Tag*>(tag));
         (*fn)(ok);
       }
     }).detach();
   }
   grpc::CompletionQueue cq_;
+};
+
+/// Set on the threads gRPC runs our callbacks on (the callback API's queue
+/// threads, its executor): a connection whose last reference goes there is
+/// deleted by the Reaper; anywhere else (a VU's thread, CqThread) inline, as before.
+thread_local bool t_callback_thread = false;
+inline void on_callback_thread() {
+  t_callback_thread = true;
+}
+
+/// Deletes connections on a thread of its own. The callback API's completions
+/// run on threads of a completion queue that grpc++ shuts down, joining them,
+/// when the last grpc::Channel goes (CompletionQueue::ReleaseCallbackAlternativeCQ).
+/// A channel released on one of those threads joins itself: gRPC 1.51 ignores
+/// the EDEADLK, frees the queue under the running thread, and the process
+/// crashes a moment later. A call's completion may hold a connection's last
+/// reference (a VU closed the Client while the call was ending): when that
+/// thread drops it, the connection, and with it the channel, goes here. Calls free their ClientContext (which holds the
+/// channel too) before their reference to the connection. The thread runs for the life of the process (never joined:
+/// reachable, no leak).
+class Reaper {
+ public:
+  static Reaper& get() {
+    static Reaper* r = new Reaper;
+    return *r;
+  }
+  void add(Connection* c) {
+    std::lock_guard<std::mutex> g(mu_);
+    queue_.push_back(c);
+    cv_.notify_one();
+  }
+
+ private:
+  Reaper() {
+    std::thread([this] {
+      std::unique_lock<std::mutex> g(mu_);
+      for (;;) {
+        cv_.wait(g, [this] { return !queue_.empty(); });
+        std::vector<Connection*> batch(queue_.begin(), queue_.end());
+        queue_.clear();
+        g.unlock();
+        for (auto* c : batch) delete c;
+        g.lock();
+      }
+    }).detach();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Connection*> queue_;
 };
 
 Metadata copy_metadata(const std::multimap<grpc::string_ref, grpc::string_ref>& m) {
@@ -86,6 +159,7 @@ void explain_failure(std::shared_ptr<Connection> conn, std::shared_ptr<grpc::Cha
       why = probe->status.error_message();
     (*done)(nullptr, "failed to connect to " + conn->address() + ": connection error: desc = \"" + why + "\"");
   });
+  handed_over(tag);
   probe->reader->Finish(&probe->response, &probe->status, tag);
 }
 
@@ -102,19 +176,28 @@ void watch_state(std::shared_ptr<Connection> conn, std::shared_ptr<grpc::Channel
     if (!ok) return (*done)(nullptr, "failed to connect to " + conn->address() + ": context deadline exceeded");
     watch_state(conn, ch, deadline, done);
   });
+  handed_over(tag);
   ch->NotifyOnStateChange(st, deadline, CqThread::get().cq(), tag);
 }
 
 class UnaryCall : public Pending {
  public:
+  explicit UnaryCall(std::shared_ptr<Connection> c) : conn(std::move(c)) {}
+  std::shared_ptr<Connection> conn;  ///< declared before ctx: released after it (Reaper)
   grpc::ClientContext ctx;
   grpc::ByteBuffer request, response;
+  std::function<void(CallResult)> done;  ///< here, not in gRPC's callback: grpc++ copies that one
   void cancel() override { ctx.TryCancel(); }
 };
 
 class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   BidiCall(std::shared_ptr<Connection> conn, Connection::StreamHandlers h) : conn_(std::move(conn)), h_(std::move(h)) {}
+
+ private:
+  std::shared_ptr<Connection> conn_;  ///< declared before ctx: released after it (Reaper)
+
+ public:
   grpc::ClientContext ctx;
   std::shared_ptr<BidiCall> self;  ///< keeps the reactor alive until OnDone
 
@@ -123,8 +206,14 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
   // be started from outside any more: at writes_done(), cancel(), a failed write, or the end of the
   // server's messages. The flag is set under mu_ before the release, and every outside StartWrite
   // happens under mu_ after checking it, so none can follow the release.
+  //
+  // TSan edges (handed_over/taken_over): every start from outside releases `this`, which every reaction
+  // acquires; a read's reaction hands the next read over on &read_buf_; every reaction hands over to OnDone
+  // on &self (gRPC runs OnDone after all the others). Writes are ordered by mu_.
   void begin() {
     AddHold();
+    handed_over(this);
+    handed_over(&read_buf_);
     StartRead(&read_buf_);
     StartCall();
   }
@@ -134,6 +223,7 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
     queue_.push_back(buffer_of(bytes));
     if (!writing_) {
       writing_ = true;
+      handed_over(this);
       StartWrite(&queue_.front());
     }
   }
@@ -142,16 +232,20 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
       std::lock_guard<std::mutex> g(mu_);
       if (finished_ || half_closed_ || released_) return;
       half_closed_ = true;
+      handed_over(this);
       if (!writing_) StartWritesDone();  // else OnWriteDone starts it (a reaction)
     }
     release_hold();
   }
   void cancel() override {
+    handed_over(this);
     ctx.TryCancel();
     release_hold();
   }
 
   void OnWriteDone(bool ok) override {
+    on_callback_thread();
+    taken_over(this);
     {
       std::lock_guard<std::mutex> g(mu_);
       queue_.pop_front();
@@ -163,14 +257,23 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
         if (half_closed_ && ok) StartWritesDone();
       }
     }
+    handed_over(&self);
     if (!ok) release_hold();  // the stream is broken: nothing more goes out
   }
   void OnReadDone(bool ok) override {
+    on_callback_thread();
+    taken_over(this);
+    taken_over(&read_buf_);
+    if (ok && h_.on_message) h_.on_message(bytes_of(read_buf_));
+    handed_over(&self);
     if (!ok) return release_hold();  // the server is done sending: the call is ending
-    if (h_.on_message) h_.on_message(bytes_of(read_buf_));
+    handed_over(&read_buf_);
     StartRead(&read_buf_);
   }
   void OnDone(const grpc::Status& s) override {
+    on_callback_thread();
+    taken_over(this);
+    taken_over(&self);
     auto keep = std::move(self);   // may delete this when `keep` goes, last
     Connection::StreamHandlers h;  // released before `keep`: a handler that owns this call (the
     {                              // reflection client does) no longer makes a cycle with it
@@ -188,7 +291,6 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
   }
 
  private:
-  std::shared_ptr<Connection> conn_;
   Connection::StreamHandlers h_;
   grpc::ByteBuffer read_buf_;
   std::mutex mu_;
@@ -209,7 +311,12 @@ class BidiCall : public StreamCall, public grpc::ClientBidiReactor<grpc::ByteBuf
 }  // namespace
 
 void Connection::open(const std::string& addr, const ConnectOptions& opts, Opened done) {
-  std::shared_ptr<Connection> conn(new Connection);
+  std::shared_ptr<Connection> conn(new Connection, [](Connection* c) {
+    if (t_callback_thread)
+      Reaper::get().add(c);
+    else
+      delete c;
+  });
   conn->addr_ = addr;
   grpc::ChannelArguments args;
   if (opts.max_receive >= 0) args.SetMaxReceiveMessageSize(opts.max_receive);
@@ -238,23 +345,26 @@ Connection::~Connection() = default;
 
 std::shared_ptr<Pending> Connection::unary(const std::string& path, std::string body, const Metadata& md,
                                            std::chrono::milliseconds timeout, std::function<void(CallResult)> done) {
-  auto call = std::make_shared<UnaryCall>();
+  auto call = std::make_shared<UnaryCall>(shared_from_this());
   setup_context(&call->ctx, md, timeout);
   call->request = buffer_of(body);
+  call->done = std::move(done);
   add_live(call);
   grpc::GenericStub stub(channel_);
-  auto self = shared_from_this();
-  stub.UnaryCall(&call->ctx, path, grpc::StubOptions(), &call->request, &call->response,
-                 [call, self, done = std::move(done)](grpc::Status s) {
-                   CallResult r;
-                   r.code = s.error_code();
-                   r.status_message = s.error_message();
-                   if (s.ok()) r.body = bytes_of(call->response);
-                   r.headers = copy_metadata(call->ctx.GetServerInitialMetadata());
-                   r.trailers = copy_metadata(call->ctx.GetServerTrailingMetadata());
-                   done(std::move(r));
-                   self->remove_live(call.get());
-                 });
+  handed_over(call.get());
+  stub.UnaryCall(&call->ctx, path, grpc::StubOptions(), &call->request, &call->response, [call](grpc::Status s) {
+    on_callback_thread();
+    taken_over(call.get());
+    CallResult r;
+    r.code = s.error_code();
+    r.status_message = s.error_message();
+    if (s.ok()) r.body = bytes_of(call->response);
+    r.headers = copy_metadata(call->ctx.GetServerInitialMetadata());
+    r.trailers = copy_metadata(call->ctx.GetServerTrailingMetadata());
+    auto done = std::move(call->done);  // its captures go with this callback, not the call
+    done(std::move(r));
+    call->conn->remove_live(call.get());
+  });
   return call;
 }
 

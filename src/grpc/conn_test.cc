@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "grpc/conn.h"
@@ -124,6 +125,7 @@ TEST(GrpcInProcess, ConcurrentUnaryAndStreamingCallsPostToTheirLoops) {
     vus.back()->protos.load({}, {"grpc_demo.proto"}, std::string(HERD_SOURCE_DIR) + "/src/target");
   }
   std::vector<std::thread> threads;
+  threads.reserve(vus.size());
   for (auto& vu : vus)
     threads.emplace_back([&server, v = vu.get()] {
       v->start(server.address());
@@ -186,8 +188,47 @@ TEST(GrpcInProcess, CancellingOpenCallsFromTheLoopWhileTheyComplete) {
   EXPECT_EQ(done_callbacks.load(), 4);  // every stream ended, cancelled, before cancel_all_and_wait returned
 }
 
+// gRPC runs the callback API's completions on threads of a completion queue
+// that the last grpc::Channel to go shuts down, joining those threads: a channel
+// dropped on one of them joins itself (EDEADLK, ignored by gRPC 1.51), frees
+// the queue under the running thread and crashes the process a moment later.
+// Here the script's side lets go of the connection while a call is in flight,
+// so the call's completion holds the last reference (as when a VU closes a
+// Client and the calls it cancelled end on gRPC's threads).
+TEST(GrpcInProcess, TheLastReferenceToAConnectionMayGoOnAGrpcThread) {
+  target::GrpcDemoServer server("127.0.0.1:0");
+  Protos protos;
+  protos.load({}, {"grpc_demo.proto"}, std::string(HERD_SOURCE_DIR) + "/src/target");
+  const auto* echo = protos.find("herd.demo.Demo/Echo");
+  for (int round = 0; round < 10; round++) {
+    std::promise<std::shared_ptr<Connection>> opened;
+    ConnectOptions opts;
+    opts.plaintext = true;
+    opts.timeout = 10s;
+    Connection::open(server.address(), opts,
+                     [&](std::shared_ptr<Connection> c, std::string) { opened.set_value(std::move(c)); });
+    auto conn = opened.get_future().get();
+    ASSERT_TRUE(conn);
+    std::promise<int> done;
+    auto body = protos.encode(echo->input_type(), R"({"text":"x","delayMs":50})");
+    auto call = conn->unary(method_path(echo), body, {}, 10s, [&](CallResult r) { done.set_value(r.code); });
+    call.reset();
+    conn.reset();  // the call in flight now holds the only reference
+    auto result = done.get_future();
+    ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(result.get(), 0);
+  }
+  // A crash shows up on the next use of gRPC's threads: one more round trip.
+  std::promise<std::shared_ptr<Connection>> last;
+  ConnectOptions opts;
+  opts.plaintext = true;
+  Connection::open(server.address(), opts, [&](std::shared_ptr<Connection> c, std::string) { last.set_value(c); });
+  EXPECT_TRUE(last.get_future().get());
+}
+
 TEST(GrpcInProcess, ProtosLoadOnManyThreadsAtOnce) {
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::atomic<int> ok{0};
   for (int i = 0; i < kThreads; i++)
     threads.emplace_back([&] {

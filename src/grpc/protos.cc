@@ -140,6 +140,7 @@ std::vector<MethodInfo> Protos::load(const std::vector<std::string>& import_path
                                      const FileReader& reader) {
   if (files.empty()) throw ProtoError("load() needs at least one .proto file");
   std::vector<std::string> roots;
+  roots.reserve(import_paths.size() + 1);
   auto under_base = [&](const std::string& p) {
     fs::path q(p);
     return (q.is_absolute() ? q : fs::path(base_dir.empty() ? "." : base_dir) / q).lexically_normal().string();
@@ -147,6 +148,7 @@ std::vector<MethodInfo> Protos::load(const std::vector<std::string>& import_path
   for (const auto& p : import_paths) roots.push_back(under_base(p));
   roots.push_back(under_base("."));
   std::vector<std::string> names;
+  names.reserve(files.size());
   for (const auto& f : files) {
     fs::path q(f);
     if (q.is_absolute()) {
@@ -222,6 +224,7 @@ std::vector<MethodInfo> Protos::add_files(std::map<std::string, pb::FileDescript
     return fd;
   };
   std::vector<std::string> names;
+  names.reserve(files.size());
   for (const auto& [name, f] : files) names.push_back(name);
   for (const auto& name : names) {
     bool existed = pool_.FindFileByName(name) != nullptr;
@@ -253,6 +256,44 @@ std::string Protos::encode(const pb::Descriptor* type, const std::string& json) 
   std::string out;
   if (!msg->SerializeToString(&out)) throw ProtoError("unable to serialise request object to protocol buffer");
   return out;
+}
+
+bool Protos::plain(const pb::Descriptor* type) {
+  auto it = plain_.find(type);
+  if (it != plain_.end()) return it->second;
+  // Every message type reachable from `type` (itself included) must qualify.
+  std::set<const pb::Descriptor*> seen{type};
+  std::vector<const pb::Descriptor*> todo{type};
+  bool ok = true;
+  while (ok && !todo.empty()) {
+    const auto* t = todo.back();
+    todo.pop_back();
+    ok = t->file()->syntax() == pb::FileDescriptor::SYNTAX_PROTO3 && t->full_name().rfind("google.protobuf.", 0) != 0;
+    for (int i = 0; ok && i < t->field_count(); i++) {
+      const auto* f = t->field(i);
+      if (f->is_map() || f->type() == pb::FieldDescriptor::TYPE_BYTES || f->type() == pb::FieldDescriptor::TYPE_GROUP)
+        ok = false;
+      else if (f->type() == pb::FieldDescriptor::TYPE_MESSAGE && seen.insert(f->message_type()).second)
+        todo.push_back(f->message_type());
+    }
+  }
+  plain_[type] = ok;
+  return ok;
+}
+
+pb::Message* Protos::scratch(const pb::Descriptor* type) {
+  auto& m = scratch_[type];
+  if (!m)
+    m.reset(factory_.GetPrototype(type)->New());
+  else
+    m->Clear();
+  return m.get();
+}
+
+const pb::Message& Protos::parse(const pb::Descriptor* type, const std::string& bytes) {
+  auto* msg = scratch(type);
+  if (!msg->ParseFromString(bytes)) throw ProtoError("unable to parse the response message as " + type->full_name());
+  return *msg;
 }
 
 std::string Protos::decode(const pb::Descriptor* type, const std::string& bytes) {

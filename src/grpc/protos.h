@@ -63,11 +63,25 @@ class Protos {
   /// Wire bytes to JSON text as k6 gives it: lowerCamel names, unset scalars and lists included.
   std::string decode(const google::protobuf::Descriptor* type, const std::string& bytes);
 
+  /// Whether messages of `type` convert to and from JS values directly (k6/grpc_message.h)
+  /// rather than through JSON text: a proto3 type whose fields, and those of the
+  /// messages it holds, are scalars, strings, enums and such messages (no bytes,
+  /// maps, groups, well-known types). Remembered per type: a pool only grows and
+  /// its descriptors live as long as it does, so a later load() cannot make it stale.
+  bool plain(const google::protobuf::Descriptor* type);
+  /// An empty message of `type`, the same object on every call (cleared): for
+  /// one conversion at a time on this thread.
+  google::protobuf::Message* scratch(const google::protobuf::Descriptor* type);
+  /// Wire bytes into scratch(type); throws ProtoError as decode() does.
+  const google::protobuf::Message& parse(const google::protobuf::Descriptor* type, const std::string& bytes);
+
  private:
   std::vector<MethodInfo> add_files(std::map<std::string, google::protobuf::FileDescriptorProto> files);
   google::protobuf::DescriptorPool pool_;
   google::protobuf::DynamicMessageFactory factory_;
   std::map<std::string, const google::protobuf::MethodDescriptor*> methods_;  ///< by "pkg.Svc/M"
+  std::map<const google::protobuf::Descriptor*, bool> plain_;
+  std::map<const google::protobuf::Descriptor*, std::unique_ptr<google::protobuf::Message>> scratch_;
 };
 
 /// Full method path "/pkg.Service/Method".

@@ -4,15 +4,18 @@
 // completions to the VU's event loop (grpc/conn.h), which wakes it.
 #include "k6/grpc_module.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <tuple>
 
 #include "grpc/conn.h"
 #include "grpc/protos.h"
 #include "grpc/reflection.h"
 #include "grpc/tls_key.h"
 #include "js/runtime.h"
+#include "k6/grpc_message.h"
 #include "k6/natives_util.h"
 #include "util/duration.h"
 
@@ -41,6 +44,13 @@ struct ClientState {
   std::shared_ptr<rpc::Connection> conn;
   std::shared_ptr<LoopRef> ref = std::make_shared<LoopRef>();
   metrics::MetricId req_duration = 0, streams = 0, msgs_sent = 0, msgs_received = 0;
+  /// call_tags() of calls without tags of their own, by (method, rpc_type, status):
+  /// valid while the VU's tags and the connection's address are the ones they were made from.
+  struct CachedTags {
+    metrics::TagSet base, tags;
+    std::string address;
+  };
+  std::map<std::tuple<const void*, const char*, int>, CachedTags> tag_cache;
 
   ~ClientState() {
     if (conn) conn->cancel_all_and_wait();
@@ -161,19 +171,21 @@ bool read_tags(JSContext* ctx, JSValueConst params, std::map<std::string, std::s
 }
 
 JSValue metadata_to_js(JSContext* ctx, const rpc::Metadata& md) {
-  js::Value o(ctx, JS_NewObject(ctx));
+  // Each key once, in the order it first comes, with all its values in order.
+  std::vector<std::pair<const std::string*, std::vector<const std::string*>>> keys;
   for (const auto& [k, v] : md) {
-    js::Value arr(ctx, JS_GetPropertyStr(ctx, o.get(), k.c_str()));
-    if (!JS_IsArray(ctx, arr.get())) {
-      arr = js::Value(ctx, JS_NewArray(ctx));
-      JS_SetPropertyStr(ctx, o.get(), k.c_str(), arr.dup());
-    }
-    js::Value len(ctx, JS_GetPropertyStr(ctx, arr.get(), "length"));
-    uint32_t n = 0;
-    JS_ToUint32(ctx, &n, len.get());
-    JS_SetPropertyUint32(ctx, arr.get(), n, new_string(ctx, v));
+    auto it = std::find_if(keys.begin(), keys.end(), [&k = k](const auto& e) { return *e.first == k; });
+    if (it == keys.end()) it = keys.insert(keys.end(), {&k, {}});
+    it->second.push_back(&v);
   }
-  return o.release();
+  JSValue o = JS_NewObject(ctx);
+  for (const auto& [k, values] : keys) {
+    JSValue arr = JS_NewArray(ctx);
+    for (std::size_t i = 0; i < values.size(); i++)
+      JS_DefinePropertyValueUint32(ctx, arr, static_cast<uint32_t>(i), new_string(ctx, *values[i]), JS_PROP_C_W_E);
+    JS_DefinePropertyValueStr(ctx, o, k->c_str(), arr, JS_PROP_C_W_E);
+  }
+  return o;
 }
 
 JSValue error_object(JSContext* ctx, int code, const std::string& message) {
@@ -185,6 +197,40 @@ JSValue error_object(JSContext* ctx, int code, const std::string& message) {
 }
 
 /// k6's Response: status, message, headers, trailers, error.
+/// A message's wire bytes as a JS value: directly for plain types (k6/grpc_message.h),
+/// else through protobuf's JSON text. Throws rpc::ProtoError.
+JSValue decode_message(JSContext* ctx, ClientState& c, const google::protobuf::Descriptor* type,
+                       const std::string& bytes, const char* what) {
+  if (c.protos.plain(type)) return message_to_js(ctx, c.protos.parse(type, bytes));
+  std::string json = c.protos.decode(type, bytes);
+  JSValue v = JS_ParseJSON(ctx, json.data(), json.size(), what);
+  if (JS_IsException(v)) {
+    js::discard_exception(ctx);
+    return JS_NULL;
+  }
+  return v;
+}
+
+/// A request (the script's value) as wire bytes: directly for plain types when
+/// the value is one the direct path takes, else through JSON.stringify and
+/// protobuf's JSON parser (as before, same errors). False with an exception pending.
+bool encode_message(JSContext* ctx, ClientState& c, const google::protobuf::Descriptor* type, JSValueConst req,
+                    std::string* out) {
+  if (c.protos.plain(type)) {
+    auto* msg = c.protos.scratch(type);
+    if (js_to_message(ctx, req, msg) && msg->SerializeToString(out)) return true;
+  }
+  js::Value json(ctx, JS_JSONStringify(ctx, req, JS_UNDEFINED, JS_UNDEFINED));
+  if (json.is_exception()) return false;
+  try {
+    *out = c.protos.encode(type, js::to_string(ctx, json.get()));
+  } catch (const rpc::ProtoError& e) {
+    JS_ThrowTypeError(ctx, "%s", e.what());
+    return false;
+  }
+  return true;
+}
+
 JSValue response_to_js(JSContext* ctx, ClientState& c, const google::protobuf::MethodDescriptor* md,
                        const rpc::CallResult& r) {
   js::Value o(ctx, JS_NewObject(ctx));
@@ -194,12 +240,7 @@ JSValue response_to_js(JSContext* ctx, ClientState& c, const google::protobuf::M
   JSValue message = JS_NULL, error = JS_NULL;
   if (r.code == 0) {
     try {
-      std::string json = c.protos.decode(md->output_type(), r.body);
-      message = JS_ParseJSON(ctx, json.data(), json.size(), "<grpc response>");
-      if (JS_IsException(message)) {
-        js::discard_exception(ctx);
-        message = JS_NULL;
-      }
+      message = decode_message(ctx, c, md->output_type(), r.body, "<grpc response>");
     } catch (const rpc::ProtoError& e) {
       error = error_object(ctx, 13, e.what());
     }
@@ -414,11 +455,19 @@ bool setup_call(JSContext* ctx, ClientState& c, const std::string& method, JSVal
 }
 
 metrics::TagSet call_tags(ClientState& c, const CallSetup& s, const char* type, int status) {
+  ClientState::CachedTags* cached = nullptr;
+  if (s.tags.empty()) {
+    cached = &c.tag_cache[{s.md, type, status}];
+    if (cached->base == c.vu->base_tags && cached->address == s.address && !cached->address.empty())
+      return cached->tags;
+  }
   std::map<std::string, std::string> extra = {
       {"name", s.path}, {"method", s.path}, {"url", s.address + s.path}, {"rpc_type", type}};
   if (status >= 0) extra["status"] = std::to_string(status);  // -1: a stream's message or start
   for (const auto& [k, v] : s.tags) extra[k] = v;
-  return tags_with(*c.vu, extra);
+  auto tags = tags_with(*c.vu, extra);
+  if (cached) *cached = {c.vu->base_tags, tags, s.address};
+  return tags;
 }
 
 JSValue n_invoke(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
@@ -427,7 +476,6 @@ JSValue n_invoke(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = c->vu;
   if (vu->interrupted) return throw_interrupted(ctx);
   std::string method = argc > 1 ? js::to_string(ctx, argv[1]) : "";
-  std::string json = argc > 2 ? js::to_string(ctx, argv[2]) : "{}";
   JSValueConst params = argc > 3 ? argv[3] : JS_UNDEFINED;
   bool async = argc > 4 && JS_ToBool(ctx, argv[4]) > 0;
   auto s = std::make_shared<CallSetup>();
@@ -435,11 +483,8 @@ JSValue n_invoke(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   if (s->md->client_streaming() || s->md->server_streaming())
     return JS_ThrowTypeError(ctx, "method %s is a streaming method: use grpc.Stream", s->path.c_str());
   std::string body;
-  try {
-    body = c->protos.encode(s->md->input_type(), json);
-  } catch (const rpc::ProtoError& e) {
-    return JS_ThrowTypeError(ctx, "%s", e.what());
-  }
+  js::Value empty(ctx, argc > 2 ? JS_UNDEFINED : JS_NewObject(ctx));
+  if (!encode_message(ctx, *c, s->md->input_type(), argc > 2 ? argv[2] : empty.get(), &body)) return JS_EXCEPTION;
   struct Outcome {
     bool done = false;
     rpc::CallResult result;
@@ -598,8 +643,7 @@ JSValue n_stream_open(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv
         if (!c) return;
         emit(vu, id, "data", [&](JSContext* cx) {
           try {
-            std::string json = c->protos.decode(s->md->output_type(), bytes);
-            return JS_ParseJSON(cx, json.data(), json.size(), "<grpc stream message>");
+            return decode_message(cx, *c, s->md->output_type(), bytes, "<grpc stream message>");
           } catch (const rpc::ProtoError& e) {
             return new_string(cx, e.what());
           }
@@ -639,13 +683,10 @@ JSValue n_stream_write(JSContext* ctx, JSValueConst, int argc, JSValueConst* arg
   if (!c) return JS_ThrowInternalError(ctx, "the stream's client is gone");
   if (st->write_closed) return JS_ThrowTypeError(ctx, "cannot write to a stream after end()");
   if (!c->conn) return JS_ThrowInternalError(ctx, "cannot write to a stream of a closed client");
-  std::string json = argc > 1 ? js::to_string(ctx, argv[1]) : "{}";
   std::string body;
-  try {
-    body = c->protos.encode(st->setup->md->input_type(), json);
-  } catch (const rpc::ProtoError& e) {
-    return JS_ThrowTypeError(ctx, "%s", e.what());
-  }
+  js::Value empty(ctx, argc > 1 ? JS_UNDEFINED : JS_NewObject(ctx));
+  if (!encode_message(ctx, *c, st->setup->md->input_type(), argc > 1 ? argv[1] : empty.get(), &body))
+    return JS_EXCEPTION;
   st->call->write(std::move(body));
   c->vu->sink->add(c->msgs_sent, call_tags(*c, *st->setup, "stream", -1), 1, c->vu->now_us());
   return JS_UNDEFINED;
@@ -700,7 +741,7 @@ export const StatusOK = 0, StatusCanceled = 1, StatusUnknown = 2, StatusInvalidA
   StatusResourceExhausted = 8, StatusFailedPrecondition = 9, StatusAborted = 10, StatusOutOfRange = 11,
   StatusUnimplemented = 12, StatusInternal = 13, StatusUnavailable = 14, StatusDataLoss = 15,
   StatusUnauthenticated = 16;
-const body = (req) => JSON.stringify(req === undefined || req === null ? {} : req);
+const body = (req) => (req === undefined || req === null ? {} : req);
 export class Client {
   constructor() { Object.defineProperty(this, '_h', { value: N.newClient(), enumerable: false }); }
   load(importPaths, ...protoFiles) { return N.load(this._h, importPaths, protoFiles); }

@@ -50,6 +50,44 @@ export default function () {
   EXPECT_EQ(metric_value(exp, "grpc_req_duration", "count"), 4) << r;
 }
 
+// The tags of a call without tags of its own are remembered per method and
+// status (k6/grpc_module.cc): a change of the VU's tags or of the call's status
+// must still show in the next sample.
+TEST_F(GrpcTest, CallTagsFollowTheVuTagsAndStatus) {
+  ProcResult r;
+  json exp = run(R"JS(
+import { Client, StatusOK } from 'k6/net/grpc';
+import exec from 'k6/execution';
+import { check } from 'k6';
+const client = new Client();
+client.load(['protos'], 'grpc_demo.proto');
+export const options = {
+  iterations: 1,
+  thresholds: {
+    'grpc_req_duration{phase:late}': ['max<100000'], 'grpc_req_duration{status:5}': ['max<100000'],
+    'grpc_req_duration{status:0}': ['max<100000'], 'grpc_req_duration{flow:own}': ['max<100000'],
+  },
+};
+export default function () {
+  client.connect(__ENV.GRPC_ADDR, { plaintext: true, timeout: '5s' });
+  for (let i = 0; i < 2; i++) client.invoke('herd.demo.Demo/Echo', { text: 'early' });
+  exec.vu.tags.phase = 'late';
+  for (let i = 0; i < 3; i++) client.invoke('herd.demo.Demo/Echo', { text: 'late' });
+  const nf = client.invoke('herd.demo.Demo/Echo', { text: 'x', failWith: 5 });
+  client.invoke('herd.demo.Demo/Echo', { text: 'own' }, { tags: { flow: 'own' } });
+  check(nf, { 'not found': (x) => x.status === 5 });
+}
+)JS",
+                 &r, {"--summary-trend-stats", "avg,max,count"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 1);
+  EXPECT_EQ(metric_value(exp, "grpc_req_duration", "count"), 7) << r;
+  EXPECT_EQ(metric_value(exp, "grpc_req_duration{phase:late}", "count"), 5) << r;
+  EXPECT_EQ(metric_value(exp, "grpc_req_duration{status:5}", "count"), 1) << r;
+  EXPECT_EQ(metric_value(exp, "grpc_req_duration{status:0}", "count"), 6) << r;
+  EXPECT_EQ(metric_value(exp, "grpc_req_duration{flow:own}", "count"), 1) << r;
+}
+
 TEST_F(GrpcTest, AsyncInvokeResolvesAndRunsConcurrently) {
   ProcResult r;
   json exp = run(R"JS(
