@@ -155,8 +155,10 @@ export default function () {
     ASSERT_GT(a, 0) << p << "\n" << es.dump(1).substr(0, 3000);
     double diff = std::fabs(a - b) / a * 100;
     std::printf("[ percentile ] %s single %.3f ms, distributed %.3f ms, difference %.2f%%\n", p, a, b, diff);
-    // 3 %, or 10 ms: on a loaded 2-core machine a stalled process adds that much to a few requests.
-    EXPECT_TRUE(diff < 3.0 || std::fabs(a - b) < 10.0) << p << ": single " << a << " vs distributed " << b;
+    // 5 %, or 20 ms: on a loaded 2-core machine (CI runs ASan and TSan builds two tests at a time) a
+    // stalled process adds that much to the few requests p(99) is made of. The exact merge itself is
+    // checked bucket for bucket in src/coord/merge_test.cc; this checks real runs agree.
+    EXPECT_TRUE(diff < 5.0 || std::fabs(a - b) < 20.0) << p << ": single " << a << " vs distributed " << b;
   }
   EXPECT_EQ(metric_value(ed, "http_reqs", "count"), 800);
   EXPECT_EQ(metric_value(es, "http_reqs", "count"), 800);
