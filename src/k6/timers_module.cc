@@ -128,6 +128,15 @@ JSValue n_set_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, 
   return JS_NewInt64(ctx, id);
 }
 
+void warn_dropped_timers(VuState* vu) {
+  for (const auto& [id, op] : vu->async_ops)
+    if (op.is_timer)
+      vu->run->logger->log(Logger::Level::kWarn,
+                           std::string(op.interval_us > 0 ? "setInterval " : "setTimeout ") + std::to_string(id) +
+                               " dropped: the iteration ended with an error",
+                           "console");
+}
+
 JSValue n_clear_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
   std::int64_t id = 0;

@@ -40,6 +40,11 @@ class TimersTest : public HerdTest {
     EXPECT_EQ(counter("after-await"), 0) << r;
     // As in k6, the failed iteration is a complete one (not an interrupted one).
     EXPECT_EQ(metric_value(exp, "iterations", "count"), 3) << r;
+    // A warning per timer dropped with iteration 0: its interval and its 60 s timeout.
+    int dropped = 0;
+    for (auto& m : log_messages(r.err, "warning"))
+      if (m.find("dropped: the iteration ended with an error") != std::string::npos) dropped++;
+    EXPECT_EQ(dropped, 2) << r;
   }
 };
 
