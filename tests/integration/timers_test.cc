@@ -127,6 +127,23 @@ export default function () { http.post(`${__ENV.BASE_URL}/counter/after-bad-setu
   EXPECT_EQ(counter("setup-late"), 0) << r;
 }
 
+TEST_F(TimersTest, ThrowingTimerInTeardownFailsItLikeAThrowThere) {
+  ProcResult r = run_script(R"JS(
+import http from 'k6/http';
+export const options = { iterations: 2 };
+export default function () { http.post(`${__ENV.BASE_URL}/counter/iters/inc`); }
+export function teardown() {
+  setInterval(() => {}, 5);
+  setTimeout(() => { throw new Error('teardown timer exploded'); }, 10);
+}
+)JS");
+  // As a throw in teardown() itself: "teardown() failed: ...", exit code 107.
+  EXPECT_EQ(r.exit_code, 107) << r;
+  EXPECT_NE(r.err.find("teardown() failed: script.js:7:"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("teardown timer exploded"), std::string::npos) << r;
+  EXPECT_EQ(counter("iters"), 2) << r;
+}
+
 TEST_F(TimersTest, InitContextTimersRunDuringInitAndAThrowFailsIt) {
   const std::string script = R"JS(
 import http from 'k6/http';
