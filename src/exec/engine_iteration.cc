@@ -1,4 +1,5 @@
 #include "exec/engine_impl.h"
+#include "k6/natives_util.h"
 
 namespace herd::exec {
 
@@ -138,7 +139,9 @@ bool Engine::Impl::run_iteration(Vu& v, JSValue fn, ScenarioRun* sc, const Clock
     if (!failed) {
       std::string err = v.drive(r.get());
       if (!err.empty() && !st.interrupted) logger.log(k6::Logger::Level::kError, err, "console");
+      failed = !err.empty();
     }
+    if (failed && !st.interrupted) k6::warn_dropped_timers(&st);  // as k6, for the timers dropped below
   }
   st.clear_async(v.ctx());  // an interrupted iteration leaves timers and requests behind
   if (st.interrupted) {

@@ -18,6 +18,14 @@ void Vu::body(const std::function<void(const std::string&)>& on_init) {
     st.run->bundle->install(rt->rt());
     k6::install_globals(ctx(), &st);
     ns = js::Value(ctx(), st.run->bundle->evaluate_main(ctx()));
+    {
+      // As in k6, the init context runs its event loop to the end: timers set
+      // there fire now, and an uncaught exception in one fails the init.
+      std::string err = drive(JS_UNDEFINED);
+      st.clear_async(ctx());
+      if (st.interrupted && st.run->abort_init.load()) throw std::runtime_error(kInitInterrupted);
+      if (!err.empty()) throw js::ScriptError(err);
+    }
     st.in_init = false;
     init_ok = true;
     debug_memory("after init");
@@ -71,13 +79,21 @@ void Vu::debug_memory(const char* when) {
 std::string Vu::drive(JSValue r) {
   bool is_promise = JS_IsObject(r) && static_cast<int>(JS_PromiseState(ctx(), r)) >= 0;
   std::string err;
+  st.uncaught.clear();
+  // A timer callback's uncaught exception ends the function like its own (k6).
+  auto take_uncaught = [this, &err] {
+    if (st.uncaught.empty()) return false;
+    err = std::move(st.uncaught);
+    st.uncaught.clear();
+    return true;
+  };
   for (;;) {
-    if (!rt->run_jobs(&err)) return err;
+    if (!rt->run_jobs(&err) || take_uncaught()) return err;
     while (!st.ready.empty() && !st.interrupted) {
       auto fn = std::move(st.ready.front());
       st.ready.pop_front();
       fn();
-      if (!rt->run_jobs(&err)) return err;
+      if (!rt->run_jobs(&err) || take_uncaught()) return err;
     }
     if (st.interrupted) return "";
     bool pending = is_promise && JS_PromiseState(ctx(), r) == JS_PROMISE_PENDING;

@@ -42,6 +42,9 @@ JSValue guarded(JSContext* ctx, F&& fn) {
 /// natives (k6/timers_module.cc).
 JSValue n_set_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int interval);
 JSValue n_clear_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv);
+/// Logs a warning for each timer still pending when an iteration ends with an
+/// error, as k6 does for the timers it stops then (k6/timers_module.cc).
+void warn_dropped_timers(VuState* vu);
 
 /// A new `__ENV` object: reads RunShared::env, writes and deletes go to the VU's overlay (k6/env_object.cc).
 JSValue new_env_object(JSContext* ctx);

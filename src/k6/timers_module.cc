@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "js/runtime.h"
@@ -48,6 +49,19 @@ namespace {
 
 void arm_timer(VuState* vu, std::int64_t id, std::int64_t delay_us);
 
+// The first uncaught error wins; later ones of the same loop turn are dropped
+// (the iteration ends with the first, as k6's event loop does).
+void note_uncaught(VuState* vu, std::string msg) {
+  if (vu->uncaught.empty()) vu->uncaught = std::move(msg);
+}
+
+JSValue on_callback_rejected(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, int, JSValue*) {
+  VuState* vu = vu_of(ctx);
+  if (!vu->interrupted)
+    note_uncaught(vu, "Uncaught (in promise) " + js::format_exception(ctx, argc > 0 ? argv[0] : JS_UNDEFINED));
+  return JS_UNDEFINED;
+}
+
 void fire_timer(JSContext* ctx, VuState* vu, std::int64_t id) {
   auto it = vu->async_ops.find(id);
   if (it == vu->async_ops.end()) return;  // cleared meanwhile
@@ -68,10 +82,20 @@ void fire_timer(JSContext* ctx, VuState* vu, std::int64_t id) {
   }
   js::Value r(ctx, JS_Call(ctx, vals[0], JS_UNDEFINED, static_cast<int>(vals.size() - 1), vals.data() + 1));
   if (r.is_exception()) {
+    // k6: an uncaught exception in a timer callback fails the iteration (or
+    // setup/teardown) like one thrown by the function itself; Vu::drive ends it.
     if (vu->interrupted)
       js::discard_exception(ctx);
     else
-      vu->run->logger->log(Logger::Level::kError, js::take_exception(ctx), "console");
+      note_uncaught(vu, js::take_exception(ctx));
+  } else if (JS_IsObject(r.get()) && static_cast<int>(JS_PromiseState(ctx, r.get())) >= 0) {
+    // An async callback: nothing else can see its promise, so a rejection is
+    // an unhandled one, which fails the iteration too.
+    js::Value then(ctx, JS_GetPropertyStr(ctx, r.get(), "then"));
+    js::Value on_reject(ctx, JS_NewCFunctionData(ctx, on_callback_rejected, 1, 0, 0, nullptr));
+    JSValue args[2] = {JS_UNDEFINED, on_reject.get()};
+    js::Value chained(ctx, JS_Call(ctx, then.get(), r.get(), 2, args));
+    if (chained.is_exception()) js::discard_exception(ctx);
   }
 }
 
@@ -102,6 +126,15 @@ JSValue n_set_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv, 
   vu->async_ops.emplace(id, std::move(op));
   arm_timer(vu, id, static_cast<std::int64_t>(ms * 1000));
   return JS_NewInt64(ctx, id);
+}
+
+void warn_dropped_timers(VuState* vu) {
+  for (const auto& [id, op] : vu->async_ops)
+    if (op.is_timer)
+      vu->run->logger->log(Logger::Level::kWarn,
+                           std::string(op.interval_us > 0 ? "setInterval " : "setTimeout ") + std::to_string(id) +
+                               " dropped: the iteration ended with an error",
+                           "console");
 }
 
 JSValue n_clear_timer(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {

@@ -150,6 +150,10 @@ struct VuState {
   // ---- the VU's own event loop (timers, async requests, promises) ----------
   /// Work that loop callbacks hand to the VU: run on the VU's fiber, in order.
   std::deque<std::function<void()>> ready;
+  /// An uncaught exception of a callback the loop ran (a timer callback, or the
+  /// rejection of the promise an async one returned): as in k6, it ends the
+  /// current iteration (or setup/teardown) with this error. Taken by Vu::drive.
+  std::string uncaught;
   /// Pending asynchronous operations by id (timers, async requests). The
   /// iteration does not end while any is pending (k6's event-loop rule).
   struct AsyncOp {
