@@ -90,7 +90,8 @@ struct Vu {
   }
 
   void body(const std::function<void(const std::string&)>& on_init);
-  /// With HERD_DEBUG_MEMORY set, prints VU 1's JS heap and resident stack to stderr.
+  /// With HERD_DEBUG_MEMORY set, prints VU 1's JS heap and resident stack to stderr
+  /// (after init and after each task); HERD_DEBUG_MEMORY=2 adds QuickJS's own breakdown.
   void debug_memory(const char* when);
 
   /// Runs the VU's event loop after a call that returned `r`: promise jobs,

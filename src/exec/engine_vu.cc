@@ -1,5 +1,6 @@
 #include "exec/engine_impl.h"
 
+#include <cstring>
 #include <latch>
 
 namespace herd::exec {
@@ -50,6 +51,7 @@ void Vu::body(const std::function<void(const std::string&)>& on_init) {
     tasks.pop_front();
     st.stop_requested.store(false, std::memory_order_relaxed);  // a stop meant for the previous task
     t();
+    debug_memory("after a task");  // e.g. a scenario's iterations: what the first request added
   }
   if (rt) {
     debug_memory("at the end");
@@ -74,6 +76,7 @@ void Vu::debug_memory(const char* when) {
       static_cast<long long>(mu.shape_size), static_cast<long long>(mu.atom_count),
       static_cast<long long>(mu.atom_size), static_cast<long long>(mu.str_count), static_cast<long long>(mu.str_size),
       static_cast<long long>(mu.js_func_count), static_cast<long long>(mu.js_func_size), fiber->resident_stack_bytes());
+  if (std::strcmp(std::getenv("HERD_DEBUG_MEMORY"), "2") == 0) JS_DumpMemoryUsage(stderr, &mu, rt->rt());
 }
 
 std::string Vu::drive(JSValue r) {

@@ -64,8 +64,10 @@ const char* const kAtomNames[kACount] = {
     "connecting", "tls_handshaking", "sending",     "waiting", "receiving",        "duration",
     "timings",    "cookies",         "request",     "method",  "tls_cipher_suite", "ocsp"};
 
+JSAtom atom_at(JSContext* ctx, VuState* vu, std::size_t i);
+
 void put(JSContext* ctx, VuState* vu, JSValue obj, Atom a, JSValue v) {
-  JS_DefinePropertyValue(ctx, obj, vu->atoms[a], v, JS_PROP_C_W_E);
+  JS_DefinePropertyValue(ctx, obj, atom_at(ctx, vu, a), v, JS_PROP_C_W_E);
 }
 
 // Repeated names are joined with ", " in first-seen order; linear in the header count.
@@ -266,12 +268,16 @@ const char* const kPropAtomNames[] = {
     "compression", "auth", "jar",     "__herdUrl", "body",      "__json"};
 static_assert(std::size(kPropAtomNames) == static_cast<std::size_t>(PropAtom::kCount));
 
-void ensure_atoms(JSContext* ctx, VuState* vu) {
-  if (vu->atoms.empty()) {
-    vu->atoms.reserve(kACount + std::size(kPropAtomNames));
-    for (std::size_t i = 0; i < kACount; i++) vu->atoms.push_back(JS_NewAtom(ctx, kAtomNames[i]));
-    for (const char* n : kPropAtomNames) vu->atoms.push_back(JS_NewAtom(ctx, n));
-  }
+// Each atom is made when first used (JS_ATOM_NULL until then; freeing that is a
+// no-op): a VU whose requests never pass params nor read res.timings, res.proto,
+// ... does not intern those names (issue #17: ~20 atoms, and a plain
+// `http.get(); sleep(1)` VU then stays below the runtime's next atom-array growth).
+JSAtom atom_at(JSContext* ctx, VuState* vu, std::size_t i) {
+  if (vu->atoms.empty()) vu->atoms.assign(kACount + std::size(kPropAtomNames), JS_ATOM_NULL);
+  JSAtom& a = vu->atoms[i];
+  if (a == JS_ATOM_NULL) [[unlikely]]
+    a = JS_NewAtom(ctx, i < kACount ? kAtomNames[i] : kPropAtomNames[i - kACount]);
+  return a;
 }
 
 /// Getter on Response.prototype: builds the field once and caches it on the instance.
@@ -279,21 +285,18 @@ JSValue response_lazy_get(JSContext* ctx, JSValueConst this_val, int magic) {
   auto* d = static_cast<ResponseData*>(JS_GetOpaque(this_val, response_class_id));
   if (!d) return JS_UNDEFINED;
   VuState* vu = vu_of(ctx);
-  ensure_atoms(ctx, vu);
   JSValue v = build_lazy(ctx, vu, *d->flight, magic);
-  JS_DefinePropertyValue(ctx, this_val, vu->atoms[kLazyAtoms[magic]], JS_DupValue(ctx, v), JS_PROP_C_W_E);
+  JS_DefinePropertyValue(ctx, this_val, atom_at(ctx, vu, kLazyAtoms[magic]), JS_DupValue(ctx, v), JS_PROP_C_W_E);
   return v;
 }
 
 }  // namespace
 
 JSAtom prop_atom(JSContext* ctx, VuState* vu, PropAtom p) {
-  ensure_atoms(ctx, vu);
-  return vu->atoms[kACount + static_cast<std::size_t>(p)];
+  return atom_at(ctx, vu, kACount + static_cast<std::size_t>(p));
 }
 
 JSValue make_response(JSContext* ctx, VuState* vu, std::shared_ptr<Flight> fp) {
-  ensure_atoms(ctx, vu);
   Flight& f = *fp;
   http::Response& r = f.final;
   bool lazy = JS_IsObject(vu->response_proto) && response_class_id != 0 &&
