@@ -46,18 +46,7 @@ export default function () {
 JS
 
 log "uptime: $(uptime)"
-TOUT=$WORK/target.out
-taskset -c "$TARGET_CORE" "$HERD_BIN" target --listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 >"$TOUT" 2>&1 &
-TARGET_PID=$!
-_BG_PIDS+=("$TARGET_PID")
-ADDR=
-for _ in $(seq 100); do
-  ADDR=$(sed -n 's/^gRPC listening on //p' "$TOUT")
-  [[ -n $ADDR ]] && break
-  kill -0 "$TARGET_PID" 2>/dev/null || die "herd target exited: $(cat "$TOUT")"
-  sleep 0.05
-done
-[[ -n $ADDR ]] || die "herd target did not start its gRPC listener: $(cat "$TOUT")"
+start_grpc_target
 
 # run N -> "cost calls": cost = CPU µs (utime+stime) or callgrind instructions
 run() {

@@ -52,6 +52,22 @@ start_target() {
   log "target pid $TARGET_PID on core $TARGET_CORE, $threads thread(s): $BASE_URL"
 }
 
+# start_grpc_target -> sets TARGET_PID and ADDR (host:port of `herd target --grpc-listen`)
+start_grpc_target() {
+  local out=$WORK/target.$RANDOM.out
+  taskset -c "$TARGET_CORE" "$HERD_BIN" target --listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 >"$out" 2>&1 &
+  TARGET_PID=$!
+  _BG_PIDS+=("$TARGET_PID")
+  ADDR=
+  for _ in $(seq 100); do
+    ADDR=$(sed -n 's/^gRPC listening on //p' "$out")
+    [[ -n $ADDR ]] && break
+    kill -0 "$TARGET_PID" 2>/dev/null || die "herd target exited: $(cat "$out")"
+    sleep 0.05
+  done
+  [[ -n $ADDR ]] || die "herd target did not start its gRPC listener: $(cat "$out")"
+}
+
 stop_target() {
   kill "$TARGET_PID" 2>/dev/null; wait "$TARGET_PID" 2>/dev/null || true
 }

@@ -24,6 +24,33 @@ namespace {
 
 using namespace std::chrono_literals;
 
+/// A loopback listener whose connections the kernel completes and nobody
+/// reads: a runner that accepts and never answers. Closed with the object.
+struct SilentListener {
+  int fd = -1;
+  std::uint16_t port = 0;
+  SilentListener() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 4) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+      return;
+    }
+    port = ntohs(a.sin_port);
+  }
+  ~SilentListener() {
+    if (fd >= 0) ::close(fd);
+  }
+  SilentListener(const SilentListener&) = delete;
+  SilentListener& operator=(const SilentListener&) = delete;
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
+};
+
 TEST(ControlClient, ManyExchangesAtOnceAllAnsweredRoundAfterRound) {
   constexpr std::size_t kServers = 48;
   std::vector<std::unique_ptr<api::testutil::FakeHandler>> handlers;
@@ -65,20 +92,13 @@ TEST(ControlClient, ManyExchangesAtOnceAllAnsweredRoundAfterRound) {
 // accepts and never answers is "timed out" by curl, not left hanging until
 // the batch's outer deadline.
 TEST(ControlClient, ARunnerThatNeverAnswersTimesOut) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 4), 0);  // the kernel completes the connect; nobody reads
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  SilentListener silent_runner;
+  ASSERT_GE(silent_runner.fd, 0);
   api::testutil::FakeHandler h;
   api::ControlServer good("127.0.0.1:0", h);
   ControlClient client(2);
   Exchange silent, answered;
-  silent.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/v1/status";
+  silent.url = silent_runner.url("/v1/status");
   silent.timeout = 300ms;
   answered.connection = 1;
   answered.url = "http://" + good.address() + "/v1/status";
@@ -88,7 +108,6 @@ TEST(ControlClient, ARunnerThatNeverAnswersTimesOut) {
   EXPECT_TRUE(silent.timed_out) << silent.error;
   EXPECT_NE(silent.error, "no answer in time");  // curl's timeout, not the batch's deadline
   EXPECT_EQ(answered.status, 200) << answered.error;
-  ::close(fd);
 }
 
 TEST(ControlClient, WakeEndsAWaitAtOnce) {
@@ -124,6 +143,40 @@ TEST(ControlClient, AConnectionTheRunnerClosedIsReopened) {
   server = std::make_unique<api::ControlServer>(addr, h);
   ASSERT_TRUE(client.perform({&x}));
   EXPECT_EQ(x.status, 200) << x.error;
+}
+
+// The coordinator names its test run in every call (HERD_RUN_ID): a runner of
+// another run refuses it, one of the same run answers.
+TEST(ControlClient, NamesItsTestRunSoThatAnotherRunsRunnerRefuses) {
+  api::testutil::FakeHandler h;
+  api::ControlServerOptions o;
+  o.run_id = "uid-new";
+  api::ControlServer server("127.0.0.1:0", h, o);
+  ControlClient client(1);
+  Exchange x;
+  x.url = "http://" + server.address() + "/v1/status";
+  client.set_run_id("uid-old");
+  client.perform({&x});
+  EXPECT_EQ(x.status, 409) << x.response;
+  EXPECT_NE(x.response.find("uid-new, not to uid-old"), std::string::npos) << x.response;
+  client.set_run_id("uid-new");
+  client.perform({&x});
+  EXPECT_EQ(x.status, 200) << x.response;
+}
+
+TEST(ControlClient, AnAbandonedExchangeIsStampedWhenGivenUp) {
+  SilentListener silent_runner;
+  ASSERT_GE(silent_runner.fd, 0);
+  ControlClient client(1);
+  Exchange x;
+  x.url = silent_runner.url("/v1/status");
+  x.timeout = 5s;
+  const auto t0 = util::Clock::real().now();
+  const auto give_up = std::chrono::steady_clock::now() + 200ms;
+  EXPECT_FALSE(client.perform({&x}, [&] { return std::chrono::steady_clock::now() > give_up; }));
+  EXPECT_EQ(x.status, 0);
+  EXPECT_EQ(x.error, "cancelled");
+  EXPECT_GE(x.done, t0);
 }
 
 }  // namespace

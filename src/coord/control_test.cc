@@ -2,18 +2,12 @@
 // what is published is what is served; stops before and after the end.
 #include "coord/control.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <thread>
-
-#include "coord/control_client.h"
 
 namespace herd::coord {
 namespace {
@@ -197,49 +191,5 @@ TEST(CoordinatorControl, TheReportFileIsServedOnceTheTestHasEnded) {
 // An exchange that gets no answer (a runner that accepts and never answers)
 // and is then given up on still says when: `done` is never the clock's epoch,
 // which the start round would read as a PATCH completed decades before T.
-// The coordinator names its test run in every call (HERD_RUN_ID): a runner of
-// another run refuses it, one of the same run answers.
-TEST(ControlClient, NamesItsTestRunSoThatAnotherRunsRunnerRefuses) {
-  ControlState s;
-  s.set_status(running(2, 2));
-  CoordinatorControl h(s);
-  api::ControlServerOptions o;
-  o.run_id = "uid-new";
-  api::ControlServer server("127.0.0.1:0", h, o);
-  ControlClient client(1);
-  Exchange x;
-  x.url = "http://" + server.address() + "/v1/status";
-  client.set_run_id("uid-old");
-  client.perform({&x});
-  EXPECT_EQ(x.status, 409) << x.response;
-  EXPECT_NE(x.response.find("uid-new, not to uid-old"), std::string::npos) << x.response;
-  client.set_run_id("uid-new");
-  client.perform({&x});
-  EXPECT_EQ(x.status, 200) << x.response;
-}
-
-TEST(ControlClient, AnAbandonedExchangeIsStampedWhenGivenUp) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 4), 0);  // the kernel completes the connect; nobody reads
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  ControlClient client(1);
-  Exchange x;
-  x.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/v1/status";
-  x.timeout = 5s;
-  const auto t0 = util::Clock::real().now();
-  const auto give_up = std::chrono::steady_clock::now() + 200ms;
-  EXPECT_FALSE(client.perform({&x}, [&] { return std::chrono::steady_clock::now() > give_up; }));
-  EXPECT_EQ(x.status, 0);
-  EXPECT_EQ(x.error, "cancelled");
-  EXPECT_GE(x.done, t0);
-  ::close(fd);
-}
-
 }  // namespace
 }  // namespace herd::coord
