@@ -179,7 +179,7 @@ std::size_t js_slab_usable_size(const void* p) {
 // (an RLIMIT_AS, or valgrind, which refuses a 64 GiB mapping: without this
 // fallback, runs under callgrind measured glibc malloc instead). Slabs are found
 // by masking a block's address, so the region starts on a slab boundary.
-void reserve_region() {
+[[maybe_unused]] void reserve_region() {  // unused in ASan builds (slab off)
   for (std::size_t size = kRegionMax; size >= kRegionMin; size /= 2) {
     void* r = mmap(nullptr, size + kSlab, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED) continue;
