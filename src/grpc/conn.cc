@@ -134,11 +134,36 @@ void setup_context(grpc::ClientContext* ctx, const Metadata& md, std::chrono::mi
   if (timeout.count() > 0) ctx->set_deadline(std::chrono::system_clock::now() + timeout);
 }
 
+void watch_state(std::shared_ptr<Connection> conn, std::shared_ptr<grpc::Channel> ch,
+                 std::chrono::system_clock::time_point deadline, std::shared_ptr<Connection::Opened> done,
+                 std::shared_ptr<std::string> last_error, bool probe_failure);
+
+/// connect()'s error at the deadline: k6's "context deadline exceeded", with the
+/// reason of the last failed attempt when there was one.
+std::string deadline_error(const Connection& conn, const std::string& last_error) {
+  std::string e = "failed to connect to " + conn.address() + ": context deadline exceeded";
+  if (!last_error.empty()) e += ": connection error: desc = \"" + last_error + "\"";
+  return e;
+}
+
+/// A failure that another attempt will not cure: k6 (grpc-go's FailOnNonTempDialError)
+/// fails connect at once on a refused dial; a TLS handshake that failed (a wrong CA,
+/// a missing client certificate) fails the same way on every attempt.
+bool permanent_failure(const std::string& why) {
+  for (const char* s : {"Connection refused", "Ssl handshake", "SSL_ERROR", "certificate", "Handshake failed"})
+    if (why.find(s) != std::string::npos) return true;
+  return false;
+}
+
 /// A channel in TRANSIENT_FAILURE fails a call at once with the reason of its
 /// last attempt (refused, a TLS handshake error, ...): one probe call (a method
-/// no server has; it never reaches one) turns that reason into connect()'s error.
+/// no server has; it never reaches one) reads that reason. A permanent one is
+/// connect()'s error; any other (a peer that closed the connection, a stray
+/// errno from gRPC's TCP connect on loopback) is retried by gRPC's own backoff
+/// until the connect timeout, as k6 retries a temporary dial error.
 void explain_failure(std::shared_ptr<Connection> conn, std::shared_ptr<grpc::Channel> ch,
-                     std::chrono::system_clock::time_point deadline, std::shared_ptr<Connection::Opened> done) {
+                     std::chrono::system_clock::time_point deadline, std::shared_ptr<Connection::Opened> done,
+                     std::shared_ptr<std::string> last_error) {
   struct Probe {
     grpc::ClientContext ctx;
     grpc::ByteBuffer request, response;
@@ -153,28 +178,34 @@ void explain_failure(std::shared_ptr<Connection> conn, std::shared_ptr<grpc::Cha
   grpc::GenericStub stub(ch);
   probe->reader = stub.PrepareUnaryCall(&probe->ctx, "/herd.connect.Probe/Probe", probe->request, CqThread::get().cq());
   probe->reader->StartCall();
-  auto* tag = new CqThread::Tag([probe, conn, done](bool) {
+  auto* tag = new CqThread::Tag([probe, conn, ch, deadline, done, last_error](bool) {
     std::string why = "the connection was refused or failed (TRANSIENT_FAILURE)";
     if (probe->status.error_code() == grpc::StatusCode::UNAVAILABLE && !probe->status.error_message().empty())
       why = probe->status.error_message();
-    (*done)(nullptr, "failed to connect to " + conn->address() + ": connection error: desc = \"" + why + "\"");
+    if (permanent_failure(why))
+      return (*done)(nullptr, "failed to connect to " + conn->address() + ": connection error: desc = \"" + why + "\"");
+    *last_error = why;
+    watch_state(conn, ch, deadline, done, last_error, false);
   });
   handed_over(tag);
   probe->reader->Finish(&probe->response, &probe->status, tag);
 }
 
+/// Waits for READY until the deadline. probe_failure: read the reason of a
+/// TRANSIENT_FAILURE (false right after a probe, until the state changes).
 void watch_state(std::shared_ptr<Connection> conn, std::shared_ptr<grpc::Channel> ch,
-                 std::chrono::system_clock::time_point deadline, std::shared_ptr<Connection::Opened> done) {
+                 std::chrono::system_clock::time_point deadline, std::shared_ptr<Connection::Opened> done,
+                 std::shared_ptr<std::string> last_error, bool probe_failure) {
   grpc_connectivity_state st = ch->GetState(true);
   if (st == GRPC_CHANNEL_READY) return (*done)(conn, "");
-  if (st == GRPC_CHANNEL_TRANSIENT_FAILURE) return explain_failure(conn, ch, deadline, done);
   if (st == GRPC_CHANNEL_SHUTDOWN)
     return (*done)(nullptr, "failed to connect to " + conn->address() + ": connection error: the channel is shut down");
-  if (std::chrono::system_clock::now() >= deadline)
-    return (*done)(nullptr, "failed to connect to " + conn->address() + ": context deadline exceeded");
-  auto* tag = new CqThread::Tag([conn, ch, deadline, done](bool ok) {
-    if (!ok) return (*done)(nullptr, "failed to connect to " + conn->address() + ": context deadline exceeded");
-    watch_state(conn, ch, deadline, done);
+  if (st == GRPC_CHANNEL_TRANSIENT_FAILURE && probe_failure)
+    return explain_failure(conn, ch, deadline, done, last_error);
+  if (std::chrono::system_clock::now() >= deadline) return (*done)(nullptr, deadline_error(*conn, *last_error));
+  auto* tag = new CqThread::Tag([conn, ch, deadline, done, last_error](bool ok) {
+    if (!ok) return (*done)(nullptr, deadline_error(*conn, *last_error));
+    watch_state(conn, ch, deadline, done, last_error, true);
   });
   handed_over(tag);
   ch->NotifyOnStateChange(st, deadline, CqThread::get().cq(), tag);
@@ -338,7 +369,8 @@ void Connection::open(const std::string& addr, const ConnectOptions& opts, Opene
   }
   conn->channel_ = grpc::CreateCustomChannel(addr, creds, args);
   auto deadline = std::chrono::system_clock::now() + opts.timeout;
-  watch_state(conn, conn->channel_, deadline, std::make_shared<Opened>(std::move(done)));
+  watch_state(conn, conn->channel_, deadline, std::make_shared<Opened>(std::move(done)),
+              std::make_shared<std::string>(), true);
 }
 
 Connection::~Connection() = default;

@@ -5,6 +5,12 @@
 // loop, where all state is touched, as src/k6/grpc_module.cc does.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <future>
 #include <thread>
@@ -224,6 +230,122 @@ TEST(GrpcInProcess, TheLastReferenceToAConnectionMayGoOnAGrpcThread) {
   opts.plaintext = true;
   Connection::open(server.address(), opts, [&](std::shared_ptr<Connection> c, std::string) { last.set_value(c); });
   EXPECT_TRUE(last.get_future().get());
+}
+
+/// A loopback TCP listener that is no gRPC server: it closes every connection
+/// it accepts (a peer that went away between connect and HTTP/2's preface).
+class ClosingListener {
+ public:
+  ClosingListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("ClosingListener: cannot listen on 127.0.0.1");
+    port_ = ntohs(a.sin_port);
+  }
+  ~ClosingListener() { close(); }
+  ClosingListener(const ClosingListener&) = delete;
+  ClosingListener& operator=(const ClosingListener&) = delete;
+  int port() const { return port_; }
+  /// Accepts one connection and closes it; false when none came in `wait`.
+  bool close_one(std::chrono::milliseconds wait) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(wait.count())) != 1) return false;
+    int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return false;
+    ::close(c);
+    return true;
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1, port_ = 0;
+};
+
+struct Opened {
+  std::shared_ptr<Connection> conn;
+  std::string error;
+};
+
+std::future<Opened> open_plaintext(const std::string& addr, std::chrono::milliseconds timeout) {
+  auto p = std::make_shared<std::promise<Opened>>();
+  ConnectOptions opts;
+  opts.plaintext = true;
+  opts.timeout = timeout;
+  Connection::open(addr, opts, [p](std::shared_ptr<Connection> c, std::string err) {
+    p->set_value(Opened{std::move(c), std::move(err)});
+  });
+  return p->get_future();
+}
+
+// A failed attempt that is not a refusal (here the peer closes the connection
+// before HTTP/2 starts; on a loopback gRPC 1.51 sometimes fails a fresh attempt
+// with a stray "UNKNOWN: ... No such file or directory") is retried by gRPC's
+// backoff (~1 s) until the connect timeout, as k6 retries a temporary dial error.
+TEST(GrpcInProcess, AFailedAttemptIsRetriedUntilTheConnectTimeout) {
+  ClosingListener listener;
+  const int port = listener.port();
+  std::unique_ptr<target::GrpcDemoServer> server;
+  std::thread serve([&] {
+    // The first attempt meets a closed connection; the real server takes the
+    // port before gRPC's next attempt.
+    if (listener.close_one(10s)) {
+      listener.close();
+      server = std::make_unique<target::GrpcDemoServer>("127.0.0.1:" + std::to_string(port));
+    }
+  });
+  auto opened = open_plaintext("127.0.0.1:" + std::to_string(port), 20s);
+  ASSERT_EQ(opened.wait_for(30s), std::future_status::ready);
+  serve.join();
+  ASSERT_TRUE(server) << "the client never connected";
+  auto r = opened.get();
+  EXPECT_TRUE(r.conn) << r.error;
+  EXPECT_EQ(r.error, "");
+}
+
+// A peer that never gets to HTTP/2 fails connect at the timeout (not a hang),
+// with k6's wording and the last attempt's reason.
+TEST(GrpcInProcess, APeerThatAlwaysFailsFailsConnectAtTheTimeout) {
+  ClosingListener listener;
+  std::atomic<bool> stop{false};
+  std::thread closer([&] {
+    while (!stop) listener.close_one(50ms);
+  });
+  auto opened = open_plaintext("127.0.0.1:" + std::to_string(listener.port()), 2s);
+  auto status = opened.wait_for(30s);
+  stop = true;
+  closer.join();
+  ASSERT_EQ(status, std::future_status::ready);
+  auto r = opened.get();
+  EXPECT_FALSE(r.conn);
+  EXPECT_NE(
+      r.error.find("failed to connect to 127.0.0.1:" + std::to_string(listener.port()) + ": context deadline exceeded"),
+      std::string::npos)
+      << r.error;
+}
+
+// A refused dial is no temporary error: connect fails at once (k6: grpc-go's
+// FailOnNonTempDialError), long before its timeout.
+TEST(GrpcInProcess, ARefusedConnectFailsAtOnce) {
+  int port = 0;
+  {
+    ClosingListener gone;
+    port = gone.port();
+  }
+  auto opened = open_plaintext("127.0.0.1:" + std::to_string(port), 60s);
+  ASSERT_EQ(opened.wait_for(20s), std::future_status::ready);
+  auto r = opened.get();
+  EXPECT_FALSE(r.conn);
+  EXPECT_NE(r.error.find("Connection refused"), std::string::npos) << r.error;
 }
 
 TEST(GrpcInProcess, ProtosLoadOnManyThreadsAtOnce) {
