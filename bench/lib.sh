@@ -35,19 +35,26 @@ HERD_BIN=$WORK/herd
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# start_target THREADS -> sets TARGET_PID, BASE_URL, TARGET_PORT
-start_target() {
-  local threads=${1:-1} out=$WORK/target.$RANDOM.out i
-  taskset -c "$TARGET_CORE" "$HERD_BIN" target --listen 127.0.0.1:0 --threads "$threads" >"$out" 2>&1 &
-  TARGET_PID=$!
-  _BG_PIDS+=("$TARGET_PID")
-  for i in $(seq 100); do
-    BASE_URL=$(sed -n 's/^listening on //p' "$out")
-    [[ -n $BASE_URL ]] && break
+# wait_listening FILE PREFIX -> prints the rest of FILE's first line starting with PREFIX,
+# waiting up to 5 s while TARGET_PID lives; else prints why and fails (call it in $(...) || exit 1).
+wait_listening() {
+  local out=$1 prefix=$2 got=
+  for _ in $(seq 100); do
+    got=$(sed -n "s/^$prefix//p" "$out")
+    [[ -n $got ]] && { echo "$got"; return; }
     kill -0 "$TARGET_PID" 2>/dev/null || die "herd target exited: $(cat "$out")"
     sleep 0.05
   done
-  [[ -n $BASE_URL ]] || die "herd target did not start"
+  die "herd target did not print '$prefix': $(cat "$out")"
+}
+
+# start_target THREADS -> sets TARGET_PID, BASE_URL, TARGET_PORT
+start_target() {
+  local threads=${1:-1} out=$WORK/target.$RANDOM.out
+  taskset -c "$TARGET_CORE" "$HERD_BIN" target --listen 127.0.0.1:0 --threads "$threads" >"$out" 2>&1 &
+  TARGET_PID=$!
+  _BG_PIDS+=("$TARGET_PID")
+  BASE_URL=$(wait_listening "$out" "listening on ") || exit 1  # the message is printed already
   TARGET_PORT=${BASE_URL##*:}
   log "target pid $TARGET_PID on core $TARGET_CORE, $threads thread(s): $BASE_URL"
 }
@@ -58,14 +65,7 @@ start_grpc_target() {
   taskset -c "$TARGET_CORE" "$HERD_BIN" target --listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 >"$out" 2>&1 &
   TARGET_PID=$!
   _BG_PIDS+=("$TARGET_PID")
-  ADDR=
-  for _ in $(seq 100); do
-    ADDR=$(sed -n 's/^gRPC listening on //p' "$out")
-    [[ -n $ADDR ]] && break
-    kill -0 "$TARGET_PID" 2>/dev/null || die "herd target exited: $(cat "$out")"
-    sleep 0.05
-  done
-  [[ -n $ADDR ]] || die "herd target did not start its gRPC listener: $(cat "$out")"
+  ADDR=$(wait_listening "$out" "gRPC listening on ") || exit 1
 }
 
 stop_target() {
