@@ -233,24 +233,7 @@ void apply_net_options(const HttpDefaults& http, ws::SessionOptions* opts) {
       opts->connect_port = to->port;
     }
   }
-  using P = http::DnsConfig::Policy;
-  switch (net.dns.policy) {
-    case P::kPreferIPv4:
-      opts->dns_policy = ws::DnsPolicy::kPreferIPv4;
-      break;
-    case P::kPreferIPv6:
-      opts->dns_policy = ws::DnsPolicy::kPreferIPv6;
-      break;
-    case P::kOnlyIPv4:
-      opts->dns_policy = ws::DnsPolicy::kOnlyIPv4;
-      break;
-    case P::kOnlyIPv6:
-      opts->dns_policy = ws::DnsPolicy::kOnlyIPv6;
-      break;
-    case P::kAny:
-      opts->dns_policy = ws::DnsPolicy::kAny;
-      break;
-  }
+  opts->dns_policy = net.dns.policy;
   opts->dns_ttl_seconds = net.dns.ttl_seconds;
   if (!net.blacklist.empty()) {
     // blacklistIPs on the address a name resolved to (IP literals were checked above).

@@ -17,12 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "http/netopts.h"
 #include "loop/event_loop.h"
 
 namespace herd::ws {
 
-/// k6's dns.policy (same meaning as http::DnsConfig::Policy).
-enum class DnsPolicy { kPreferIPv4, kPreferIPv6, kOnlyIPv4, kOnlyIPv6, kAny };
+/// k6's dns.policy: the one the HTTP client uses.
+using DnsPolicy = http::DnsConfig::Policy;
 
 struct ResolvedAddr {
   sockaddr_storage addr{};
