@@ -11,32 +11,26 @@
 
 namespace herd::it {
 
-class WsTest : public HerdTest {
+/// A test that starts helper servers of tests/integration/ (python3 scripts
+/// writing their port to a file); every server started is killed in TearDown.
+class PythonServerTest : public HerdTest {
  protected:
   static constexpr const char* kPython = "/usr/bin/python3";
 
-  void SetUp() override {
-    HerdTest::SetUp();
-    int probe = std::system("/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1");
-    if (probe != 0) {
-      const char* ci = std::getenv("CI");
-      if (ci && std::string(ci) == "true") FAIL() << "python3-websockets is missing (apt install python3-websockets)";
-      GTEST_SKIP() << "python3-websockets is missing";
-    }
-    std::string port;
-    pid_ = start_python("ws_server.py", {}, "ws-port", "ws-server.log", &port);
-    ASSERT_GT(pid_, 0) << "the WebSocket server did not start: " << dir_.read("ws-server.log");
-    ws_port_ = port;
-    ws_base_ = "ws://127.0.0.1:" + port;
-  }
   void TearDown() override {
-    for (pid_t p : {pid_, dns_pid_}) {
-      if (p > 0) {
-        kill(p, SIGKILL);
-        waitpid(p, nullptr, 0);
-      }
+    for (pid_t p : servers_) {
+      kill(p, SIGKILL);
+      waitpid(p, nullptr, 0);
     }
+    servers_.clear();
     HerdTest::TearDown();
+  }
+  /// Skips the test when Debian's python3-websockets is missing (fails it under CI=true).
+  static void require_python_websockets() {
+    if (std::system("/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1") == 0) return;
+    const char* ci = std::getenv("CI");
+    if (ci && std::string(ci) == "true") FAIL() << "python3-websockets is missing (apt install python3-websockets)";
+    GTEST_SKIP() << "python3-websockets is missing";
   }
   /// Starts tests/integration/`script` with a port file (then `args`); waits (bounded) for the port. -1 on failure.
   pid_t start_python(const std::string& script, const std::vector<std::string>& args, const std::string& port_name,
@@ -66,14 +60,32 @@ class WsTest : public HerdTest {
       waitpid(pid, nullptr, 0);
       return -1;
     }
+    servers_.push_back(pid);
     *port = dir_.read(port_name);
     return pid;
+  }
+
+ private:
+  std::vector<pid_t> servers_;
+};
+
+class WsTest : public PythonServerTest {
+ protected:
+  void SetUp() override {
+    PythonServerTest::SetUp();
+    require_python_websockets();
+    if (HasFatalFailure() || IsSkipped()) return;
+    std::string port;
+    ASSERT_GT(start_python("ws_server.py", {}, "ws-port", "ws-server.log", &port), 0)
+        << "the WebSocket server did not start: " << dir_.read("ws-server.log");
+    ws_port_ = port;
+    ws_base_ = "ws://127.0.0.1:" + port;
   }
   /// Starts the loopback DNS server (dns_server.py); its port is dns_port_.
   void start_dns(int release_after = 10) {
     std::string port;
-    dns_pid_ = start_python("dns_server.py", {std::to_string(release_after)}, "dns-port", "dns-server.log", &port);
-    ASSERT_GT(dns_pid_, 0) << "the DNS server did not start: " << dir_.read("dns-server.log");
+    ASSERT_GT(start_python("dns_server.py", {std::to_string(release_after)}, "dns-port", "dns-server.log", &port), 0)
+        << "the DNS server did not start: " << dir_.read("dns-server.log");
     dns_port_ = port;
   }
   std::string dns_log() { return dir_.read("dns-server.log"); }
@@ -86,8 +98,6 @@ class WsTest : public HerdTest {
   }
   static double count(const json& exp, const std::string& m) { return metric_value(exp, m, "count"); }
 
-  pid_t pid_ = -1;
-  pid_t dns_pid_ = -1;
   std::string ws_base_, ws_port_, dns_port_;
 };
 

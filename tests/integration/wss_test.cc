@@ -2,18 +2,12 @@
 // WebSocket URLs (hosts, insecureSkipTLSVerify, tlsAuth), through the real
 // binary against tests/integration/ws_server.py in its TLS mode, with a CA and
 // certificates the test makes with the openssl CLI.
-#include <fcntl.h>
-#include <sys/wait.h>
-
 #include <fstream>
-#include <thread>
 
-#include "harness.h"
+#include "ws_fixture.h"
 
 namespace herd::it {
 namespace {
-
-constexpr const char* kPython = "/usr/bin/python3";
 
 bool make_pki(const std::string& dir) {
   std::string sh = R"SH(set -e
@@ -30,42 +24,15 @@ q openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out
   return std::system(("cd '" + dir + "' && bash pki.sh").c_str()) == 0;
 }
 
-class WssTest : public HerdTest {
+class WssTest : public PythonServerTest {
  protected:
   void SetUp() override {
-    HerdTest::SetUp();
-    int probe = std::system("/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1");
-    if (probe != 0) {
-      const char* ci = std::getenv("CI");
-      if (ci && std::string(ci) == "true") FAIL() << "python3-websockets is missing (apt install python3-websockets)";
-      GTEST_SKIP() << "python3-websockets is missing";
-    }
+    PythonServerTest::SetUp();
+    require_python_websockets();
+    if (HasFatalFailure() || IsSkipped()) return;
     ASSERT_TRUE(make_pki(dir_.path())) << "openssl could not make the test certificates";
-    std::string port_file = dir_.path() + "/ws-port";
-    std::string log = dir_.path() + "/ws-server.log";
-    std::string script = std::string(HERD_SOURCE_DIR) + "/tests/integration/ws_server.py";
-    std::string pki = dir_.path();
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execl(kPython, kPython, script.c_str(), port_file.c_str(), pki.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && !dir_.exists("ws-port"); ++i) std::this_thread::sleep_for(50ms);
-    ASSERT_TRUE(dir_.exists("ws-port")) << "the WebSocket server did not start: " << dir_.read("ws-server.log");
-    port_ = dir_.read("ws-port");
-  }
-  void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    HerdTest::TearDown();
+    ASSERT_GT(start_python("ws_server.py", {dir_.path()}, "ws-port", "ws-server.log", &port_), 0)
+        << "the WebSocket server did not start: " << dir_.read("ws-server.log");
   }
   /// Runs `script` with WSS_PORT set; `trust_ca` trusts the test's CA (SSL_CERT_FILE).
   json run_wss(const std::string& script, ProcResult* r, bool trust_ca) {
@@ -74,7 +41,6 @@ class WssTest : public HerdTest {
     return run_export(script, r, {}, env);
   }
 
-  pid_t pid_ = -1;
   std::string port_;
 };
 
