@@ -1,8 +1,10 @@
 #include "js/runtime.h"
 
+#include "js/json_stringify.h"
 #include "js/slab_allocator.h"
 
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <regex>
 #include <stdexcept>
@@ -24,11 +26,18 @@ const LazyGroup kLazy[] = {
       "Atomics"}},
     {JS_AddIntrinsicMapSet, {"Map", "Set", "WeakMap", "WeakSet"}},
     {JS_AddIntrinsicDate, {"Date"}},
+    // JSON with herd's JSON.stringify: the object materializes only when used.
+    {[](JSContext* ctx) {
+       JS_AddIntrinsicJSON(ctx);
+       install_json_stringify(ctx);
+     },
+     {"JSON"}},
 };
+constexpr int kLazyGroups = static_cast<int>(std::size(kLazy));
 
 /// Which lazy groups a context has installed; kept in the runtime's opaque.
 struct LazyState {
-  bool installed[3] = {false, false, false};
+  bool installed[kLazyGroups] = {};
 };
 
 void install_group(JSContext* ctx, int group) {
@@ -46,7 +55,7 @@ int group_of(JSContext* ctx, JSAtom prop) {
     return -1;
   }
   int found = -1;
-  for (int group = 0; group < 3 && found < 0; group++)
+  for (int group = 0; group < kLazyGroups && found < 0; group++)
     for (const char* n : kLazy[group].names)
       if (std::strcmp(n, name) == 0) found = group;
   JS_FreeCString(ctx, name);
@@ -122,7 +131,6 @@ Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_in
       JS_AddIntrinsicEval(ctx_);
       JS_AddIntrinsicStringNormalize(ctx_);
       JS_AddIntrinsicRegExp(ctx_);
-      JS_AddIntrinsicJSON(ctx_);
       JS_AddIntrinsicProxy(ctx_);
       JS_AddIntrinsicPromise(ctx_);
       JS_AddIntrinsicWeakRef(ctx_);
@@ -136,6 +144,7 @@ Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_in
     }
   } else {
     ctx_ = JS_NewContext(rt_);
+    if (ctx_) install_json_stringify(ctx_);  // false keeps QuickJS's own
   }
   if (!ctx_) {
     JS_FreeRuntime(rt_);

@@ -17,10 +17,11 @@ class Runtime {
  public:
   /// `stack_limit`: bytes of native stack JS may use from the current stack
   /// pointer down (0 = QuickJS default). `memory_limit`: 0 = none.
-  /// `lazy_intrinsics`: Date, Map/Set/WeakMap/WeakSet and the typed arrays
-  /// (ArrayBuffer, DataView, Uint8Array, ...) are installed on first use of
-  /// their global names instead of up front: about 20 KB less per runtime for
-  /// scripts that never touch them. Native code that creates such objects
+  /// `lazy_intrinsics`: Date, Map/Set/WeakMap/WeakSet, the typed arrays
+  /// (ArrayBuffer, DataView, Uint8Array, ...) and JSON are installed on first
+  /// use of their global names instead of up front: about 20 KB less per
+  /// runtime for scripts that never touch them. Both modes get herd's
+  /// JSON.stringify (js/json_stringify.h). Native code that creates such objects
   /// calls ensure_typed_arrays() first.
   explicit Runtime(std::size_t stack_limit = 0, std::size_t memory_limit = 0, bool lazy_intrinsics = false);
   ~Runtime();
