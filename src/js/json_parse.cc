@@ -130,7 +130,7 @@ class Parser {
         return array(out, depth + 1);
       case '"': {
         ++p_;
-        StringText t;
+        StringText t{};
         Status s = scan_string(&t);
         if (s != Status::kOk) return s;
         *out = JS_NewStringLen(ctx_, t.data, t.size);
@@ -248,7 +248,7 @@ class Parser {
   /// A property name (the opening quote consumed) as QuickJS makes it: an
   /// integer atom for a canonical array index, a string atom otherwise.
   Status key(JSAtom* out) {
-    StringText t;
+    StringText t{};
     Status s = scan_string(&t);
     if (s != Status::kOk) return s;
     if (t.ascii) {
