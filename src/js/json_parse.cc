@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <system_error>
 
@@ -36,6 +37,37 @@ int hex_value(uint8_t c) {
 bool is_continuation(uint8_t c) {
   return (c & 0xC0) == 0x80;
 }
+
+/// The first byte at or after `p` that ends a run of plain string characters
+/// (printable ASCII other than '"' and '\\'), or `end`. Eight bytes at a time.
+const uint8_t* skip_plain(const uint8_t* p, const uint8_t* end) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  while (end - p >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    const uint64_t quote = v ^ (kOnes * '"');
+    const uint64_t backslash = v ^ (kOnes * '\\');
+    // a zero byte in quote/backslash, a byte below 0x20, or a byte >= 0x80
+    const uint64_t special =
+        ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((v - kOnes * 0x20) & ~v) | v;
+    if (special & kHigh) break;
+    p += 8;
+  }
+  while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+  return p;
+}
+
+/// Decoded text of strings with escapes, reused across parses on a thread (a
+/// parse calls no JS, so none nests inside another; `busy` guards anyway).
+struct Scratch {
+  std::string text;
+  bool busy = false;
+};
+thread_local Scratch t_scratch;
+
+/// Scratch buffers above this capacity are released after a parse.
+constexpr std::size_t kScratchKeep = 64 * 1024;
 
 /// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
 /// no surrogates, at most U+10FFFF) starting with the non-ASCII byte at `p`,
@@ -93,7 +125,20 @@ struct StringText {
 class Parser {
  public:
   Parser(JSContext* ctx, const char* p, std::size_t n)
-      : ctx_(ctx), p_(reinterpret_cast<const uint8_t*>(p)), end_(p_ + n) {}
+      : ctx_(ctx), p_(reinterpret_cast<const uint8_t*>(p)), end_(p_ + n) {
+    if (!t_scratch.busy) {
+      t_scratch.busy = true;
+      scratch_ = &t_scratch.text;
+    }
+  }
+  ~Parser() {
+    if (scratch_ == &t_scratch.text) {
+      if (scratch_->capacity() > kScratchKeep) std::string().swap(*scratch_);
+      t_scratch.busy = false;
+    }
+  }
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
 
   Status document(JSValue* out) {
     skip_whitespace();
@@ -269,6 +314,7 @@ class Parser {
     const uint8_t* start = p_;
     bool ascii = true;
     for (;;) {
+      p_ = skip_plain(p_, end_);
       if (p_ == end_) return Status::kFallback;
       const uint8_t c = *p_;
       if (c == '"') {
@@ -278,32 +324,29 @@ class Parser {
       }
       if (c == '\\') break;
       if (c < 0x20) return Status::kFallback;
-      if (c < 0x80) {
-        ++p_;
-        continue;
-      }
       std::size_t k = utf8_sequence_length(p_, end_);
       if (k == 0) return Status::kFallback;
       ascii = false;
       p_ += k;
     }
-    scratch_.assign(reinterpret_cast<const char*>(start), static_cast<std::size_t>(p_ - start));
+    std::string& scratch = *scratch_;
+    scratch.assign(reinterpret_cast<const char*>(start), static_cast<std::size_t>(p_ - start));
     for (;;) {
       const uint8_t* run = p_;
-      while (p_ < end_ && *p_ >= 0x20 && *p_ < 0x80 && *p_ != '"' && *p_ != '\\') ++p_;
-      scratch_.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p_ - run));
+      p_ = skip_plain(p_, end_);
+      scratch.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p_ - run));
       if (p_ == end_) return Status::kFallback;
       const uint8_t c = *p_;
       if (c == '"') {
         ++p_;
-        *out = {scratch_.data(), scratch_.size(), ascii};
+        *out = {scratch.data(), scratch.size(), ascii};
         return Status::kOk;
       }
       if (c < 0x20) return Status::kFallback;
       if (c >= 0x80) {
         std::size_t k = utf8_sequence_length(p_, end_);
         if (k == 0) return Status::kFallback;
-        scratch_.append(reinterpret_cast<const char*>(p_), k);
+        scratch.append(reinterpret_cast<const char*>(p_), k);
         ascii = false;
         p_ += k;
         continue;
@@ -316,22 +359,22 @@ class Parser {
         case '"':
         case '\\':
         case '/':
-          scratch_.push_back(static_cast<char>(e));
+          scratch.push_back(static_cast<char>(e));
           break;
         case 'b':
-          scratch_.push_back('\b');
+          scratch.push_back('\b');
           break;
         case 'f':
-          scratch_.push_back('\f');
+          scratch.push_back('\f');
           break;
         case 'n':
-          scratch_.push_back('\n');
+          scratch.push_back('\n');
           break;
         case 'r':
-          scratch_.push_back('\r');
+          scratch.push_back('\r');
           break;
         case 't':
-          scratch_.push_back('\t');
+          scratch.push_back('\t');
           break;
         case 'u': {
           int32_t cp = hex4();
@@ -344,7 +387,7 @@ class Parser {
             cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
           }
           if (cp >= 0x80) ascii = false;
-          append_utf8(&scratch_, static_cast<uint32_t>(cp));
+          append_utf8(&scratch, static_cast<uint32_t>(cp));
           break;
         }
         default:
@@ -416,7 +459,8 @@ class Parser {
   JSContext* ctx_;
   const uint8_t* p_;
   const uint8_t* end_;
-  std::string scratch_;  // decoded text of the last string with escapes
+  std::string own_scratch_;               // used only if t_scratch is busy
+  std::string* scratch_ = &own_scratch_;  // decoded text of the last string with escapes
 };
 
 }  // namespace

@@ -158,6 +158,19 @@ TEST_F(JsonParseTest, Strings) {
   }
 }
 
+TEST_F(JsonParseTest, SpecialBytesAtEveryOffsetOfALongString) {
+  // the string scanner reads eight bytes at a time: a special byte in any lane
+  const std::vector<std::string> specials = {
+      "\\n",  "\\u00e9",      "\x1f",         "\x01", " ",  "\x7f", "\xc3\xa9", "\xc3",
+      "\xff", "\xe2\x82\xac", "\xed\xa0\x80", "\t",   "\"", "\\",   "~",        "!"};
+  for (size_t offset = 0; offset < 20; ++offset) {
+    for (const std::string& sp : specials) {
+      expect_same("\"" + std::string(offset, 'a') + sp + std::string(19 - offset, 'b') + "\"");
+      expect_same("{\"" + std::string(offset, 'k') + sp + "\":1}");
+    }
+  }
+}
+
 TEST_F(JsonParseTest, LoneSurrogatesAndBadUtf8GoToQuickJs) {
   for (const char* t : {R"("\uD800")", R"("\uDC00")", R"("\uD800x")", R"("\uD800\u0041")", R"("\uDE00\uD83D")",
                         "\"\xed\xa0\x80\"", "\"\xc3\"", "\"\xc0\xaf\"", "\"\xf5\x80\x80\x80\"", "\"\xff\"",
