@@ -40,7 +40,7 @@ bool is_continuation(uint8_t c) {
 
 /// The first byte at or after `p` that ends a run of plain string characters
 /// (printable ASCII other than '"' and '\\'), or `end`. Eight bytes at a time.
-const uint8_t* skip_plain(const uint8_t* p, const uint8_t* end) {
+inline const uint8_t* skip_plain(const uint8_t* p, const uint8_t* end) {
   constexpr uint64_t kOnes = 0x0101010101010101ULL;
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
   while (end - p >= 8) {
@@ -66,7 +66,7 @@ struct Scratch {
 };
 thread_local Scratch t_scratch;
 
-/// Scratch buffers above this capacity are released after a parse.
+/// Scratch buffers above this size are released after a parse.
 constexpr std::size_t kScratchKeep = 64 * 1024;
 
 /// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
@@ -91,22 +91,24 @@ std::size_t utf8_sequence_length(const uint8_t* p, const uint8_t* end) {
   return 0;
 }
 
-void append_utf8(std::string* out, uint32_t cp) {
+/// Writes `cp` as UTF-8 at `w`; returns the end.
+char* put_utf8(char* w, uint32_t cp) {
   if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
+    *w++ = static_cast<char>(cp);
   } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    *w++ = static_cast<char>(0xC0 | (cp >> 6));
+    *w++ = static_cast<char>(0x80 | (cp & 0x3F));
   } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    *w++ = static_cast<char>(0xE0 | (cp >> 12));
+    *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *w++ = static_cast<char>(0x80 | (cp & 0x3F));
   } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    *w++ = static_cast<char>(0xF0 | (cp >> 18));
+    *w++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *w++ = static_cast<char>(0x80 | (cp & 0x3F));
   }
+  return w;
 }
 
 /// A string's decoded text: either a slice of the input (no escapes) or the
@@ -133,7 +135,7 @@ class Parser {
   }
   ~Parser() {
     if (scratch_ == &t_scratch.text) {
-      if (scratch_->capacity() > kScratchKeep) std::string().swap(*scratch_);
+      if (scratch_->size() > kScratchKeep) std::string().swap(*scratch_);
       t_scratch.busy = false;
     }
   }
@@ -329,24 +331,32 @@ class Parser {
       ascii = false;
       p_ += k;
     }
+    // decoded text is never longer than its source: size the buffer once, write through a pointer
     std::string& scratch = *scratch_;
-    scratch.assign(reinterpret_cast<const char*>(start), static_cast<std::size_t>(p_ - start));
+    const auto bound = static_cast<std::size_t>(end_ - start);
+    if (scratch.size() < bound) scratch.resize(bound);
+    char* const base = scratch.data();
+    char* w = base;
+    std::memcpy(w, start, static_cast<std::size_t>(p_ - start));
+    w += p_ - start;
     for (;;) {
       const uint8_t* run = p_;
       p_ = skip_plain(p_, end_);
-      scratch.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p_ - run));
+      std::memcpy(w, run, static_cast<std::size_t>(p_ - run));
+      w += p_ - run;
       if (p_ == end_) return Status::kFallback;
       const uint8_t c = *p_;
       if (c == '"') {
         ++p_;
-        *out = {scratch.data(), scratch.size(), ascii};
+        *out = {base, static_cast<std::size_t>(w - base), ascii};
         return Status::kOk;
       }
       if (c < 0x20) return Status::kFallback;
       if (c >= 0x80) {
         std::size_t k = utf8_sequence_length(p_, end_);
         if (k == 0) return Status::kFallback;
-        scratch.append(reinterpret_cast<const char*>(p_), k);
+        std::memcpy(w, p_, k);
+        w += k;
         ascii = false;
         p_ += k;
         continue;
@@ -359,22 +369,22 @@ class Parser {
         case '"':
         case '\\':
         case '/':
-          scratch.push_back(static_cast<char>(e));
+          *w++ = static_cast<char>(e);
           break;
         case 'b':
-          scratch.push_back('\b');
+          *w++ = '\b';
           break;
         case 'f':
-          scratch.push_back('\f');
+          *w++ = '\f';
           break;
         case 'n':
-          scratch.push_back('\n');
+          *w++ = '\n';
           break;
         case 'r':
-          scratch.push_back('\r');
+          *w++ = '\r';
           break;
         case 't':
-          scratch.push_back('\t');
+          *w++ = '\t';
           break;
         case 'u': {
           int32_t cp = hex4();
@@ -387,7 +397,7 @@ class Parser {
             cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
           }
           if (cp >= 0x80) ascii = false;
-          append_utf8(&scratch, static_cast<uint32_t>(cp));
+          w = put_utf8(w, static_cast<uint32_t>(cp));
           break;
         }
         default:

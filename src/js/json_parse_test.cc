@@ -158,6 +158,16 @@ TEST_F(JsonParseTest, Strings) {
   }
 }
 
+TEST_F(JsonParseTest, LongStringsWithEscapes) {
+  // longer than the per-thread scratch buffer keeps (64 KB), then a short one
+  std::string big = "[\"";
+  for (int i = 0; i < 3000; ++i) big += "line \\\"" + std::to_string(i) + "\\\" \\u00e9\\uD83D\\uDE00\\n";
+  big += "\", \"tail\\t\"]";
+  ASSERT_GT(big.size(), 64u * 1024);
+  expect_native(big);
+  expect_native(R"(["a\nb"])");
+}
+
 TEST_F(JsonParseTest, SpecialBytesAtEveryOffsetOfALongString) {
   // the string scanner reads eight bytes at a time: a special byte in any lane
   const std::vector<std::string> specials = {
