@@ -613,6 +613,8 @@ void release_vu_values(JSContext* ctx, VuState* vu) {
   vu->response_callback = JS_UNDEFINED;
   for (JSValue v : vu->shape_keepers) JS_FreeValue(ctx, v);
   vu->shape_keepers.clear();
+  JS_FreeValue(ctx, vu->json_shape_keeper);
+  vu->json_shape_keeper = JS_UNDEFINED;
 }
 
 }  // namespace herd::k6
