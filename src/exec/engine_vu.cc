@@ -3,6 +3,8 @@
 #include <cstring>
 #include <latch>
 
+#include "js/json_parse.h"
+
 namespace herd::exec {
 
 namespace {
@@ -126,7 +128,7 @@ std::string Vu::call_json(const std::string& name, const std::string* arg_json) 
   {
     js::Value arg;
     if (arg_json && !arg_json->empty())
-      arg = js::Value(ctx(), JS_ParseJSON(ctx(), arg_json->c_str(), arg_json->size(), "<data>"));
+      arg = js::Value(ctx(), js::parse_json(ctx(), arg_json->c_str(), arg_json->size(), "<data>"));
     JSValue argv = arg.get();
     r = js::Value(ctx(), JS_Call(ctx(), f.get(), JS_UNDEFINED, arg_json ? 1 : 0, &argv));
   }
@@ -151,7 +153,7 @@ void Vu::set_setup_data(const std::string& json) {
   setup_data = js::Value();
   setup_json = json;
   if (json.empty()) return;
-  setup_data = js::Value(ctx(), JS_ParseJSON(ctx(), json.c_str(), json.size(), "<setup data>"));
+  setup_data = js::Value(ctx(), js::parse_json(ctx(), json.c_str(), json.size(), "<setup data>"));
   if (setup_data.is_exception()) {
     js::discard_exception(ctx());
     setup_data = js::Value();

@@ -14,6 +14,7 @@
 #include "grpc/protos.h"
 #include "grpc/reflection.h"
 #include "grpc/tls_key.h"
+#include "js/json_parse.h"
 #include "js/runtime.h"
 #include "k6/grpc_message.h"
 #include "k6/natives_util.h"
@@ -203,7 +204,7 @@ JSValue decode_message(JSContext* ctx, ClientState& c, const google::protobuf::D
                        const std::string& bytes, const char* what) {
   if (c.protos.plain(type)) return message_to_js(ctx, c.protos.parse(type, bytes));
   std::string json = c.protos.decode(type, bytes);
-  JSValue v = JS_ParseJSON(ctx, json.data(), json.size(), what);
+  JSValue v = js::parse_json(ctx, json.data(), json.size(), what);
   if (JS_IsException(v)) {
     js::discard_exception(ctx);
     return JS_NULL;

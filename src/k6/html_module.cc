@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "js/json_parse.h"
 #include "js/runtime.h"
 #include "k6/html_binding.h"
 #include "k6/modules.h"
@@ -358,7 +359,7 @@ JSValue data_value(JSContext* ctx, const std::string& v) {
   if (v == "false") return JS_FALSE;
   if (v == "null") return JS_NULL;
   if (!v.empty() && (v[0] == '{' || v[0] == '[')) {
-    JSValue j = JS_ParseJSON(ctx, v.c_str(), v.size(), "<data attribute>");
+    JSValue j = js::parse_json(ctx, v.c_str(), v.size(), "<data attribute>");
     if (!JS_IsException(j)) return j;
     js::discard_exception(ctx);
   }

@@ -2,6 +2,7 @@
 // in http_natives.cc. Per VU it costs a few function objects, nothing compiled.
 #include <cstring>
 
+#include "js/json_parse.h"
 #include "js/runtime.h"
 #include "k6/http_cookie_jar.h"
 #include "k6/http_params.h"
@@ -110,30 +111,38 @@ JSValue n_response_json(JSContext* ctx, JSValueConst this_val, int argc, JSValue
     }
     if (!r) return JS_UNDEFINED;
     std::string out = r->dump();
-    return JS_ParseJSON(ctx, out.c_str(), out.size(), "<json selector>");
+    return js::parse_json(ctx, out.c_str(), out.size(), "<json selector>");
   }
   VuState* vu = vu_of(ctx);
   JSValue cached = get_prop(ctx, vu, this_val, PropAtom::kJson);
   if (JS_IsUndefined(cached)) {
     js::Value body(ctx, get_prop(ctx, vu, this_val, PropAtom::kBody));
+    std::size_t parsed_bytes = 0;
     std::string_view ascii;
-    // the response's own bytes (a std::string's: NUL-terminated, as JS_ParseJSON needs), no conversion
+    // the response's own bytes (a std::string's: NUL-terminated, as js::parse_json needs), no conversion
     if (response_ascii_body(this_val, body.get(), &ascii)) {
-      cached = JS_ParseJSON(ctx, ascii.data(), ascii.size(), "<response body>");
+      parsed_bytes = ascii.size();
+      cached = js::parse_json(ctx, ascii.data(), ascii.size(), "<response body>");
     } else if (JS_IsString(body.get())) {  // a text body: parsed from its UTF-8 bytes, with no copy of them
       size_t len = 0;
       const char* p = JS_ToCStringLen(ctx, &len, body.get());
       if (!p) return JS_EXCEPTION;
-      cached = JS_ParseJSON(ctx, p, len, "<response body>");
+      parsed_bytes = len;
+      cached = js::parse_json(ctx, p, len, "<response body>");
       JS_FreeCString(ctx, p);
     } else {
       std::string text;
       if (!response_body_text(ctx, this_val, &text)) return JS_EXCEPTION;
-      cached = JS_ParseJSON(ctx, text.c_str(), text.size(), "<response body>");
+      parsed_bytes = text.size();
+      cached = js::parse_json(ctx, text.c_str(), text.size(), "<response body>");
     }
     if (JS_IsException(cached)) return cached;
     JS_DefinePropertyValue(ctx, this_val, prop_atom(ctx, vu, PropAtom::kJson), JS_DupValue(ctx, cached),
                            JS_PROP_CONFIGURABLE);
+    if (JS_IsObject(cached) && parsed_bytes <= VuState::kJsonShapeKeepBytes) {
+      JS_FreeValue(ctx, vu->json_shape_keeper);
+      vu->json_shape_keeper = JS_DupValue(ctx, cached);
+    }
   }
   return cached;
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "js/json_parse.h"
 #include "js/runtime.h"
 #include "k6/grpc_module.h"
 #include "k6/lazy_global.h"
@@ -423,7 +424,7 @@ JSValue n_shared_get(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
   }
   if (i < 0 || static_cast<size_t>(i) >= arr->size()) return JS_UNDEFINED;
   const std::string& s = (*arr)[static_cast<size_t>(i)];
-  return JS_ParseJSON(ctx, s.c_str(), s.size(), "<SharedArray>");
+  return js::parse_json(ctx, s.c_str(), s.size(), "<SharedArray>");
 }
 
 // ---- require(): js::Bundle::require ------------------------------------------
@@ -612,6 +613,8 @@ void release_vu_values(JSContext* ctx, VuState* vu) {
   vu->response_callback = JS_UNDEFINED;
   for (JSValue v : vu->shape_keepers) JS_FreeValue(ctx, v);
   vu->shape_keepers.clear();
+  JS_FreeValue(ctx, vu->json_shape_keeper);
+  vu->json_shape_keeper = JS_UNDEFINED;
 }
 
 }  // namespace herd::k6

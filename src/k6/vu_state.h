@@ -146,6 +146,12 @@ struct VuState {
   /// (keep_shapes in k6/http_response.cc); owned, freed as response_proto.
   std::vector<JSValue> shape_keepers;
   bool timings_shapes_kept = false;
+  /// The last res.json() result parsed from at most kJsonShapeKeepBytes of body
+  /// (owned, freed as response_proto): it keeps the shapes and key atoms of its
+  /// objects alive, so the next same-shaped body reuses them instead of
+  /// rebuilding them (QuickJS frees a shape with its last object).
+  JSValue json_shape_keeper = JS_UNDEFINED;
+  static constexpr std::size_t kJsonShapeKeepBytes = 1024;
 
   // ---- the VU's own event loop (timers, async requests, promises) ----------
   /// Work that loop callbacks hand to the VU: run on the VU's fiber, in order.

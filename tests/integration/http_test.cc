@@ -410,6 +410,53 @@ export default function () {
   EXPECT_ALL_CHECKS_PASS(exp, r, 27);
 }
 
+// res.json() parses natively (js/json_parse.h) and the VU keeps its last small result so the
+// next same-shaped body reuses its shapes: every result is still a fresh, independent object,
+// the same as JSON.parse of the body, and a body that is not JSON throws QuickJS's SyntaxError.
+TEST_F(HttpTest, ResJsonGivesFreshObjectsEqualToJsonParse) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 3 };
+export default function () {
+  const B = __ENV.BASE_URL;
+  const body = `{"a":${__ITER},"__proto__":{"x":1},"10":[-0,1e3,"\\u00e9\\n"],"2":{"k":null}}`;
+  const r1 = http.post(`${B}/echo`, body);
+  const first = r1.json();
+  const firstKeys = JSON.stringify(Object.keys(first));
+  first.method = 'changed';
+  delete first.body;
+  first.headers.added = true;
+  const r2 = http.post(`${B}/echo`, body);
+  const second = r2.json();
+  const own = http.post(`${B}/echo`, 'x');
+  own.body = body;  // parsed from the replaced string
+  const j = own.json();
+  const ref = JSON.parse(body);
+  let bad = '';
+  const notJson = http.post(`${B}/echo`, 'x');
+  notJson.body = '{"a":}';
+  try { notJson.json(); } catch (e) { bad = `${e.name}: ${e.message}`; }
+  let parseErr = '';
+  try { JSON.parse('{"a":}'); } catch (e) { parseErr = `${e.name}: ${e.message}`; }
+  check(null, {
+    'a fresh result per request': () => second !== first && second.method === 'POST' && second.body === body &&
+        !('added' in second.headers) && JSON.stringify(Object.keys(second)) === firstKeys && r2.json() === second,
+    'keys as JSON.parse': () => JSON.stringify(Object.keys(j)) === '["2","10","a","__proto__"]' &&
+        JSON.stringify(Object.keys(j)) === JSON.stringify(Object.keys(ref)) &&
+        Object.getPrototypeOf(j) === Object.prototype && j.x === undefined && j.a === __ITER,
+    'values as JSON.parse': () => Object.is(j['10'][0], -0) && j['10'][2] === '\u00e9\n' &&
+        JSON.stringify(j) === JSON.stringify(ref),
+    'a body that is not JSON throws JSON.parse\'s SyntaxError': () => bad !== '' && bad === parseErr,
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 12);
+}
+
 TEST_F(HttpTest, ErrorCodesForRefusedConnectionAndHttpErrors) {
   std::uint16_t dead = closed_port();
   ProcResult r;

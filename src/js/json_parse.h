@@ -1,0 +1,31 @@
+#pragma once
+// A JSON parser that builds QuickJS values directly (issue #17): the common
+// case of res.json() and friends without QuickJS's tokenizer.
+
+#include <quickjs.h>
+
+#include <cstddef>
+
+namespace herd::js {
+
+/// Parses `n` bytes of JSON text at `p` into a new value of `ctx`, exactly as
+/// JS_ParseJSON(ctx, p, n, filename) does (JSON.parse without a reviver): the
+/// same values, property order, prototypes and attributes; numbers as in JS
+/// (-0 stays -0, correctly rounded). Strict RFC 8259 JSON in valid UTF-8 nested
+/// at most 64 deep is parsed natively; anything else (a syntax error, an escape
+/// that makes a lone surrogate, invalid UTF-8, deeper nesting, a number out of
+/// double range) is handed to JS_ParseJSON itself, so errors (SyntaxError and
+/// its message) and every extension stay QuickJS's.
+///
+/// `p[n]` must be readable and '\0' (JS_ParseJSON's requirement; std::string
+/// and JS_ToCStringLen buffers are). Returns JS_EXCEPTION with the exception
+/// pending on error. Calls no JS code; thread-confined to `ctx`'s runtime.
+JSValue parse_json(JSContext* ctx, const char* p, std::size_t n, const char* filename);
+
+/// The native part of parse_json alone (tests use it to see which inputs it
+/// takes): true with `*out` set (JS_EXCEPTION, with the exception pending, if a
+/// QuickJS allocation failed) when it parsed the text; false, with nothing
+/// built, when the text is for JS_ParseJSON to decide. `p[n]` need not exist.
+bool parse_json_native(JSContext* ctx, const char* p, std::size_t n, JSValue* out);
+
+}  // namespace herd::js
