@@ -5,6 +5,7 @@
 #include <quickjs.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace herd::js {
 
@@ -27,5 +28,15 @@ JSValue parse_json(JSContext* ctx, const char* p, std::size_t n, const char* fil
 /// QuickJS allocation failed) when it parsed the text; false, with nothing
 /// built, when the text is for JS_ParseJSON to decide. `p[n]` need not exist.
 bool parse_json_native(JSContext* ctx, const char* p, std::size_t n, JSValue* out);
+
+/// How many parse_json calls on this thread the native parser answered.
+std::uint64_t json_parse_native_count();
+
+/// Replaces JSON.parse in `ctx` (JS_AddIntrinsicJSON must have run) with a
+/// native function of the same name ("parse"), length (2) and attributes
+/// (writable, configurable, not enumerable) that parses through parse_json and
+/// hands a call with a reviver to QuickJS's own function, which it holds.
+/// Returns false, leaving JSON.parse as it was, if it cannot.
+bool install_json_parse(JSContext* ctx);
 
 }  // namespace herd::js

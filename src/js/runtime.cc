@@ -1,5 +1,6 @@
 #include "js/runtime.h"
 
+#include "js/json_parse.h"
 #include "js/json_stringify.h"
 #include "js/slab_allocator.h"
 
@@ -30,6 +31,7 @@ const LazyGroup kLazy[] = {
     {[](JSContext* ctx) {
        JS_AddIntrinsicJSON(ctx);
        install_json_stringify(ctx);
+       install_json_parse(ctx);
      },
      {"JSON"}},
 };
@@ -144,7 +146,10 @@ Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_in
     }
   } else {
     ctx_ = JS_NewContext(rt_);
-    if (ctx_) install_json_stringify(ctx_);  // false keeps QuickJS's own
+    if (ctx_) {  // false keeps QuickJS's own
+      install_json_stringify(ctx_);
+      install_json_parse(ctx_);
+    }
   }
   if (!ctx_) {
     JS_FreeRuntime(rt_);

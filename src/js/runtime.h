@@ -21,7 +21,7 @@ class Runtime {
   /// (ArrayBuffer, DataView, Uint8Array, ...) and JSON are installed on first
   /// use of their global names instead of up front: about 20 KB less per
   /// runtime for scripts that never touch them. Both modes get herd's
-  /// JSON.stringify (js/json_stringify.h). Native code that creates such objects
+  /// JSON.stringify and JSON.parse (js/json_stringify.h, js/json_parse.h). Native code that creates such objects
   /// calls ensure_typed_arrays() first.
   explicit Runtime(std::size_t stack_limit = 0, std::size_t memory_limit = 0, bool lazy_intrinsics = false);
   ~Runtime();
