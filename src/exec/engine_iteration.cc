@@ -159,8 +159,19 @@ bool Engine::Impl::run_iteration(Vu& v, JSValue fn, ScenarioRun* sc, const Clock
   std::int64_t now = unix_us();
   {
     metrics::Sink::Batch b(*st.sink);
-    b.add(metrics::kIterations, st.base_tags, 1, now);
-    b.add(metrics::kIterationDuration, st.base_tags, ms, now);
+    if (b.direct()) {  // no tag filter nor output: straight to the cached series
+      if (v.iteration_sink != st.sink || !(v.iteration_tags == st.base_tags)) {
+        v.iteration_series[0] = b.series(metrics::kIterations, st.base_tags);
+        v.iteration_series[1] = b.series(metrics::kIterationDuration, st.base_tags);
+        v.iteration_tags = st.base_tags;
+        v.iteration_sink = st.sink;
+      }
+      b.add_direct(v.iteration_series[0], metrics::kIterations, 1, now);
+      b.add_direct(v.iteration_series[1], metrics::kIterationDuration, ms, now);
+    } else {
+      b.add(metrics::kIterations, st.base_tags, 1, now);
+      b.add(metrics::kIterationDuration, st.base_tags, ms, now);
+    }
     if (intended) {
       // Open-model measurements, free of coordinated omission: how late the
       // iteration started, and its duration counted from when it was due.

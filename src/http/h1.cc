@@ -178,7 +178,7 @@ struct H1Client::Impl {
     Exchange* e = owned.release();
     link(e);
     if (e->deadline != Clock::time_point::max()) arm_timeout(e->deadline);
-    e->is_head = e->req.method == "HEAD";
+    e->is_head = e->req.method == "HEAD"sv;
     serialize(e);
     e->key = pool_key(*e);
     auto it = e->req.fresh_connection ? idle.end() : idle.find(e->key);
@@ -248,7 +248,7 @@ struct H1Client::Impl {
     }
     if (!user_accept) h.append("Accept: */*\r\n"sv);
     bool send_body =
-        r.method != "HEAD" && (!r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH");
+        !e->is_head && (!r.body.empty() || r.method == "POST"sv || r.method == "PUT"sv || r.method == "PATCH"sv);
     if (send_body && !user_length)
       h.append("Content-Length: "sv).append(std::to_string(r.body.size())).append("\r\n"sv);
     h.append("\r\n"sv);

@@ -167,11 +167,21 @@ TEST(FastUrl, RequestsWithUnusualHeadersGoToLibcurl) {
                                                                         {"Upgrade", "h2c"},
                                                                         {"X-Bad", "a\r\nInjected: 1"},
                                                                         {"Bad Name", "1"},
+                                                                        {"X:Colon", "1"},
+                                                                        {"X\rCr", "1"},
+                                                                        {"X\nLf", "1"},
+                                                                        {std::string("X\0Nul", 5), "1"},
+                                                                        {"X-Lf", "a\nb"},
+                                                                        {"X-Cr", "a\rb"},
+                                                                        {"X-Nul", std::string("a\0b", 3)},
                                                                         {"", "1"}}) {
     Request b = r;
     b.headers.push_back(h);
     EXPECT_FALSE(fast_request(b)) << h.first;
   }
+  Request ok = r;  // a value may hold ':' and ' ' (only names may not)
+  ok.headers.emplace_back("X-Ok", "a: b c\t\x7f\xff");
+  EXPECT_TRUE(fast_request(ok));
   Request m = r;
   m.method = "GET /x";
   EXPECT_FALSE(fast_request(m));

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "js/runtime.h"
@@ -82,7 +83,7 @@ void Flight::start_hop() {
   req.url = current_url;
   req.headers = spec.headers;
   req.timeout = spec.timeout;
-  req.keep_body = spec.response_type != "none";
+  req.keep_body = spec.response_type != std::string_view("none");
   req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
   req.conn_group = static_cast<std::uint64_t>(vu->id_in_test);  // each VU its own connections, as in k6
   if (const http::NetConfig* net = vu->run->http.net.get()) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -264,8 +265,9 @@ JSValue build_lazy(JSContext* ctx, VuState* vu, Flight& f, int field) {
 
 // vu->atoms: the Response atoms (Atom), then the request path's (PropAtom).
 const char* const kPropAtomNames[] = {
-    "headers",     "tags", "cookies", "timeout",   "redirects", "responseType", "responseCallback",
-    "compression", "auth", "jar",     "__herdUrl", "body",      "__json"};
+    "headers",          "tags",        "cookies", "timeout", "redirects", "responseType",
+    "responseCallback", "compression", "auth",    "jar",     "__herdUrl", "body",
+    "__json",           "__VU",        "__ITER"};
 static_assert(std::size(kPropAtomNames) == static_cast<std::size_t>(PropAtom::kCount));
 
 // Each atom is made when first used (JS_ATOM_NULL until then; freeing that is a
@@ -306,9 +308,9 @@ JSValue make_response(JSContext* ctx, VuState* vu, std::shared_ptr<Flight> fp) {
   put(ctx, vu, o, kAStatus, JS_NewInt32(ctx, r.status));
   put(ctx, vu, o, kAErrorCode, JS_NewInt32(ctx, r.error_code));
   JSValue body = JS_UNDEFINED;  // a text body's string, for response_ascii_body
-  if (f.spec.response_type == "none") {
+  if (f.spec.response_type == std::string_view("none")) {
     put(ctx, vu, o, kABody, JS_NULL);
-  } else if (f.spec.response_type == "binary") {
+  } else if (f.spec.response_type == std::string_view("binary")) {
     js::ensure_typed_arrays(ctx);
     put(ctx, vu, o, kABody, JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
   } else {

@@ -16,6 +16,7 @@
 #include "k6/lazy_global.h"
 #include "k6/modules.h"
 #include "k6/natives_util.h"
+#include "k6/request_path.h"
 #include "k6/seeded_random.h"
 #include "k6/webapi.h"
 #include "k6/ws_module.h"
@@ -526,6 +527,12 @@ std::map<std::string, js::NativeModuleFactory> native_modules() {
 
 void set_iteration_globals(JSContext* ctx, std::int64_t vu, std::int64_t iter) {
   js::Value g = js::global_object(ctx);
+  VuState* st = vu_of(ctx);
+  if (st && !st->in_init) {  // every iteration: the VU's cached atoms, not a name hashed twice
+    JS_SetProperty(ctx, g.get(), prop_atom(ctx, st, PropAtom::kVuGlobal), JS_NewInt64(ctx, vu));
+    JS_SetProperty(ctx, g.get(), prop_atom(ctx, st, PropAtom::kIterGlobal), JS_NewInt64(ctx, iter));
+    return;
+  }
   JS_SetPropertyStr(ctx, g.get(), "__VU", JS_NewInt64(ctx, vu));
   JS_SetPropertyStr(ctx, g.get(), "__ITER", JS_NewInt64(ctx, iter));
 }

@@ -13,7 +13,8 @@
 
 namespace herd::k6 {
 
-/// Property names the request path reads on every request.
+/// Property names the request path reads on every request (and the two globals
+/// an iteration sets).
 enum class PropAtom : std::size_t {
   kHeaders,
   kTags,
@@ -28,6 +29,8 @@ enum class PropAtom : std::size_t {
   kUrlMarker,
   kBody,
   kJson,
+  kVuGlobal,    ///< "__VU" (set_iteration_globals, once per iteration)
+  kIterGlobal,  ///< "__ITER"
   kCount
 };
 

@@ -303,6 +303,35 @@ export default function () {
   EXPECT_EQ(msgs[0], "ENV flagval procval flagval cli");
 }
 
+// __ENV reads are cached per VU once iterations run (k6/env_object.cc): a write
+// or delete through __ENV must still show at once, in every later iteration,
+// with the same keys and values as before the cache.
+TEST_F(ApiTest, EnvReadsFollowWritesAndDeletesAcrossIterations) {
+  ProcResult r = run_script(R"JS(
+export const options = { iterations: 3, vus: 1 };
+export default function () {
+  const seen = [__ENV.A, __ENV.A, __ENV.B, 'A' in __ENV, __ENV.MISSING];
+  if (__ITER === 0) {
+    __ENV.A = 'written';
+  } else if (__ITER === 1) {
+    seen.push(__ENV.A);
+    delete __ENV.A;
+    seen.push(__ENV.A, 'A' in __ENV);
+    __ENV.A = { toString() { return `obj-${__ENV.B}`; } };
+  }
+  seen.push(__ENV.A, Object.keys(__ENV).filter((k) => k === 'A' || k === 'B').sort().join('+'));
+  console.log(`ENV${__ITER} ${seen.join('|')}`);
+}
+)JS",
+                            {"-e", "A=one", "-e", "B=two"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto msgs = log_messages(r.err, "info");
+  ASSERT_EQ(msgs.size(), 3u) << r;
+  EXPECT_EQ(msgs[0], "ENV0 one|one|two|true||written|A+B");
+  EXPECT_EQ(msgs[1], "ENV1 written|written|two|true||written||false|obj-two|A+B");
+  EXPECT_EQ(msgs[2], "ENV2 obj-two|obj-two|two|true||obj-two|A+B");
+}
+
 TEST_F(ApiTest, ConsoleLevels) {
   ProcResult r = run_script(R"JS(
 export const options = { iterations: 1 };

@@ -442,6 +442,32 @@ export default function () { http.post(`${__ENV.BASE_URL}/counter/shared/inc`); 
   EXPECT_EQ(metric_value(exp, "vus_max", "value"), 4);
 }
 
+// The iteration metrics go to series cached per VU (engine_iteration.cc) while its
+// tags stay the same: a VU tag set during an iteration must still tag that
+// iteration's samples, each in its own series, with or without a tag filter.
+TEST_F(RunTest, IterationMetricsFollowTheVuTagsOfEachIteration) {
+  for (bool filtered : {false, true}) {
+    ProcResult r;
+    std::vector<std::string> args;
+    if (filtered) args = {"--system-tags", "scenario"};
+    json exp = run_export(R"JS(
+import exec from 'k6/execution';
+export const options = {
+  scenarios: { s: { executor: 'per-vu-iterations', vus: 1, iterations: 5 } },
+  thresholds: {
+    'iterations{par:even}': ['count==3'],
+    'iterations{par:odd}': ['count==2'],
+    'iteration_duration{par:odd}': ['max>=0'],
+  },
+};
+export default function () { exec.vu.metrics.tags.par = __ITER % 2 === 0 ? 'even' : 'odd'; }
+)JS",
+                          &r, args);
+    ASSERT_EQ(r.exit_code, 0) << "filtered " << filtered << "\n" << r;
+    EXPECT_EQ(metric_value(exp, "iterations", "count"), 5) << r;
+  }
+}
+
 TEST_F(RunTest, PerVuIterationsRunsVusTimesIterations) {
   ProcResult r = run_script(R"JS(
 import http from 'k6/http';
