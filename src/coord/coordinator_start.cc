@@ -147,9 +147,12 @@ bool Coordinator::Impl::resume_all() {
     // Its clock at the answer, against the middle of our send and receive.
     if (r.clock_us > 0) r.offset_ms = static_cast<double>(r.clock_us - warm_wall0) / 1000.0 - r.rtt_ms / 2;
   }
-  // Room for the batch to reach every runner before T (the warm-up batch
-  // took as long as this one will), within [20 ms, 2 s].
-  auto margin = std::clamp<Clock::duration>(2 * warm_took + 10ms, 20ms, 2s);
+  // Room for the batch to reach every runner and for each runner to prepare
+  // its start (VUs take their scenario and setup data) before T: the PATCHes
+  // cost the runners more than the warm-up GETs (with 64 local runners on 2
+  // cores the last one was prepared ~27 ms after the first PATCH at load 9),
+  // so three times the warm-up batch's time + 30 ms, within [50 ms, 2 s].
+  auto margin = std::clamp<Clock::duration>(3 * warm_took + 30ms, 50ms, 2s);
   const std::int64_t start_at = wall_us() + std::chrono::duration_cast<std::chrono::microseconds>(margin).count();
   const auto start_steady = now() + margin;
   std::string body = R"({"data":{"type":"status","id":"default","attributes":{"paused":false,"start-at-us":)" +
@@ -171,7 +174,9 @@ bool Coordinator::Impl::resume_all() {
   // The runners' own start instants, once they are past T (bounded: 1 s).
   std::vector<std::int64_t> started;
   if (ok) {
-    client->wait_until(start_steady + 2ms);
+    // Not at T: 64 local runners waking at T on 2 cores would queue behind
+    // the status requests' work (their skew grew by several ms).
+    client->wait_until(start_steady + 25ms);
     for (int round = 0; round < 10 && !stop_pending(); ++round) {
       auto st = call_each(all, "GET", "/v1/status", opts.request_timeout, "", true);
       started.clear();

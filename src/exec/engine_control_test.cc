@@ -228,5 +228,112 @@ export default function () {}
   EXPECT_LT(started, at + 300'000) << "started long after the agreed instant";
 }
 
+// Resumes `ctl` with start-at-us = now + `ahead_us` once it is paused before the run; returns T.
+std::int64_t resume_at(api::ControlHandler& ctl, std::int64_t ahead_us) {
+  while (ctl.status().status != api::ExecutionStatus::kPausedBeforeRun)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  api::StatusPatch resume;
+  resume.paused = false;
+  resume.start_at_us = unix_now_us() + ahead_us;
+  EXPECT_FALSE(ctl.patch_status(resume));
+  return *resume.start_at_us;
+}
+
+double gauge_min(const RunResult& r, const std::string& name) {
+  auto id = r.snapshot.find(name);
+  return id ? r.snapshot.aggregate(*id).gmin : 0;
+}
+
+// A prepared start (setup data handed in, as the coordinator does): the VUs
+// take their scenario and data before T and are released at T; started-at is
+// that release, and the first iteration begins there, not earlier.
+TEST(EngineControl, PreparedStartReleasesTheVusAtTheAgreedInstant) {
+  ScriptFile script(R"(
+import { Gauge, Counter } from 'k6/metrics';
+const first = new Gauge('first_iteration_ms');
+const handed = new Counter('handed_data_seen');
+export const options = { paused: true, scenarios: { s: { executor: 'per-vu-iterations', vus: 3, iterations: 1 } } };
+export function setup() { return { from: 'this runner' }; }
+export default function (data) {
+  first.add(Date.now());
+  if (data && data.from === 'the api') handed.add(1);
+}
+)");
+  Engine engine(config(script));
+  api::ControlHandler& ctl = engine.control();
+  std::int64_t at = 0;
+  std::int64_t started_before_t = -1;
+  std::thread starter([&] {
+    while (ctl.status().status != api::ExecutionStatus::kPausedBeforeRun)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ctl.set_setup_data(nlohmann::json{{"from", "the api"}});
+    at = resume_at(ctl, 500'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // prepared and waiting for T
+    if (unix_now_us() < at - 50'000) started_before_t = ctl.status().started_at_us;
+  });
+  RunResult r = engine.run();
+  starter.join();
+  EXPECT_EQ(r.exit_code, 0) << r.error;
+  EXPECT_EQ(started_before_t, 0) << "started before T (or T passed while the test slept)";
+  const std::int64_t started = ctl.status().started_at_us;
+  EXPECT_GE(started, at) << "released before the agreed instant";
+  EXPECT_LT(started, at + 100'000) << "released long after the agreed instant (an idle runner)";
+  const double first_ms = gauge_min(r, "first_iteration_ms");
+  const std::int64_t started_ms = started / 1000;  // Date.now() counts whole milliseconds
+  EXPECT_GE(first_ms, static_cast<double>(started_ms)) << "an iteration began before started-at";
+  EXPECT_LT(first_ms, static_cast<double>(started_ms + 50)) << "started-at is not when the iterations begin";
+  auto handed = r.snapshot.find("handed_data_seen");
+  EXPECT_EQ(handed ? r.snapshot.aggregate(*handed).sum : 0, 3) << "the held VUs did not get the data handed in";
+}
+
+// A segment with no VU still starts at T (its start is the wake-up at T) and
+// reports it, so that the coordinator can compute the skew over every runner.
+TEST(EngineControl, PreparedStartWithoutVusInTheSegmentStartsAtT) {
+  ScriptFile script(R"(
+export const options = { paused: true, executionSegment: '0:1/4', vus: 1, iterations: 1 };
+export default function () {}
+)");
+  Engine engine(config(script));
+  api::ControlHandler& ctl = engine.control();
+  std::int64_t at = 0;
+  std::thread starter([&] { at = resume_at(ctl, 300'000); });
+  RunResult r = engine.run();
+  starter.join();
+  EXPECT_EQ(r.exit_code, 0) << r.error;
+  EXPECT_EQ(iterations(r), 0);
+  const std::int64_t started = ctl.status().started_at_us;
+  EXPECT_GE(started, at) << "no started-at, or before the agreed instant";
+  EXPECT_LT(started, at + 100'000);
+  EXPECT_GE(unix_now_us(), at) << "the run ended before T";
+}
+
+// A stop while the prepared VUs wait for T ends the run at once: nothing starts.
+TEST(EngineControl, StopBeforeTheAgreedInstantReleasesNothing) {
+  ScriptFile script(R"(
+export const options = { paused: true, vus: 2, duration: '10s' };
+export function setup() { return {}; }
+export default function () {}
+)");
+  Engine engine(config(script));
+  api::ControlHandler& ctl = engine.control();
+  std::int64_t at = 0;
+  std::thread starter([&] {
+    while (ctl.status().status != api::ExecutionStatus::kPausedBeforeRun)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ctl.set_setup_data(nlohmann::json::object());
+    at = resume_at(ctl, 20'000'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    api::StatusPatch stop;
+    stop.stopped = true;
+    EXPECT_FALSE(ctl.patch_status(stop));
+  });
+  RunResult r = engine.run();
+  starter.join();
+  EXPECT_EQ(r.exit_code, kExitStoppedByApi) << r.error;
+  EXPECT_EQ(iterations(r), 0);
+  EXPECT_EQ(ctl.status().started_at_us, 0);
+  EXPECT_LT(unix_now_us(), at - 10'000'000) << "the stop waited for T";
+}
+
 }  // namespace
 }  // namespace herd::exec

@@ -219,7 +219,18 @@ struct Engine::Impl {
   /// PATCH {"paused":false,"start-at-us":T}: the run starts at T (unix µs), 0 = at once.
   std::atomic<std::int64_t> start_at_us{0};
   /// When the run started (unix µs), 0 = not yet: /v1/status "started-at-us".
+  /// With a prepared start ("start at T") the instant the first VU was
+  /// released on its worker (its first iteration begins), not the wake-up of
+  /// a thread that then starts the scenarios.
   std::atomic<std::int64_t> started_at_us{0};
+  /// Sets started_at_us (once; later calls do nothing) and the Running status. Any thread.
+  void mark_started() {
+    std::int64_t none = 0;
+    if (started_at_us.compare_exchange_strong(none, unix_us())) set_status(api::ExecutionStatus::kRunning);
+  }
+  /// VUs of scenarios started before their start instant (a prepared start),
+  /// waiting on their workers to be released at it. Controller thread only.
+  std::size_t held_vus = 0;
   bool setup_provided = false;  ///< setup data came through the API (guarded by setup_mu)
   std::mutex setup_mu;          ///< guards setup_json against API calls
   std::mutex workers_mu;        ///< guards `workers` against the API thread
@@ -330,7 +341,14 @@ struct Engine::Impl {
   /// Takes up to `n` free VUs from the pool, in pool order (which spreads them over the workers).
   std::vector<std::size_t> take_vus(std::int64_t n);
 
-  void start_scenario(ScenarioRun* sc);
+  /// Starts `sc` with its schedule anchored at `start` (now, or a later
+  /// instant for a prepared start: its VUs then wait on their workers until
+  /// `start`, and its arrival schedule begins there).
+  void start_scenario(ScenarioRun* sc, Clock::time_point start);
+
+  /// A VU of a prepared start: parks on its worker until `sc->start`. False if
+  /// it was interrupted or the scenario ended meanwhile. On the VU's fiber.
+  bool hold_until_start(Vu& v, ScenarioRun* sc);
 
   void end_scenario(ScenarioRun* sc, bool hard);
 

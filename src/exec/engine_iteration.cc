@@ -30,6 +30,12 @@ void Engine::Impl::vu_run_scenario(Vu& v, ScenarioRun* sc, std::int64_t k) {
     for (auto& [ek, ev] : sc->cfg.env)
       JS_SetPropertyStr(v.ctx(), env.get(), ek.c_str(), k6::new_string_for(v.ctx(), ev));
   }
+  // Closed-model VUs of a prepared start wait here for the start instant;
+  // arrival-rate VUs wait for their shard's first deadline instead.
+  if (!sc->arrival()) {
+    if (!hold_until_start(v, sc)) return;
+    mark_started();
+  }
   std::int64_t local_iters = 0;
   loop::TimerId rampdown_timer = 0;
   bool rampdown_armed = false;
@@ -186,6 +192,21 @@ bool Engine::Impl::run_iteration(Vu& v, JSValue fn, ScenarioRun* sc, const Clock
   (void)sc;
   if (options.min_iteration_duration.count() > 0) pad_iteration(v, t0 + options.min_iteration_duration);
   return true;
+}
+
+bool Engine::Impl::hold_until_start(Vu& v, ScenarioRun* sc) {
+  auto stopped = [&] { return v.st.interrupted || sc->stopping.load() || run.aborted.load(); };
+  if (Clock::now() >= sc->start) return !stopped();
+  bool fired = false;
+  loop::TimerId id = v.worker->loop.add_timer(sc->start, [&fired, &v] {
+    fired = true;
+    v.st.wake();
+  });
+  v.parked = true;  // an externally-controlled vus change wakes it: it goes on waiting
+  while (!fired && !stopped()) v.st.suspend();
+  v.parked = false;
+  if (!fired) v.worker->loop.cancel_timer(id);
+  return !stopped();
 }
 
 void Engine::Impl::pad_iteration(Vu& v, Clock::time_point until) {

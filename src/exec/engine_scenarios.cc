@@ -22,8 +22,8 @@ std::vector<std::size_t> Engine::Impl::take_vus(std::int64_t n) {
   return out;
 }
 
-void Engine::Impl::start_scenario(ScenarioRun* sc) {
-  sc->start = Clock::now();
+void Engine::Impl::start_scenario(ScenarioRun* sc, Clock::time_point start) {
+  sc->start = start;
   if (!sc->arrival()) {
     auto policy = std::make_unique<ClosedModelExecutor>(sc->cfg, sc->start, sc->global_cfg, segment);
     std::lock_guard<std::mutex> g(scenarios_mu);  // the control API sets its active VUs
@@ -37,6 +37,7 @@ void Engine::Impl::start_scenario(ScenarioRun* sc) {
   sc->started = true;
   std::int64_t n = scenario_max_vus(sc->cfg);
   std::vector<std::size_t> taken = take_vus(n);
+  if (start > Clock::now()) held_vus += taken.size();
   if (sc->arrival()) {
     // One shard per worker that holds VUs of this scenario; shards stripe the schedule.
     std::vector<Worker*> ws;
@@ -136,6 +137,7 @@ void Engine::Impl::interrupt_all() {
 void Engine::Impl::arrival_fire(ArrivalShard* sh) {
   ScenarioRun* sc = sh->sc;
   sh->armed = false;
+  if (!sc->stopping.load() && Clock::now() >= sc->start) mark_started();  // the schedule begins
   for (;;) {
     if (sc->stopping.load() || run.aborted.load()) return;
     // next_i counts this instance's iterations; the segment maps them onto the global schedule.

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "api/http_request.h"
 
@@ -152,26 +153,40 @@ RunResult Engine::Impl::run_all() {
   }
 
   set_status(api::ExecutionStatus::kInitDone);
+  // "start at T" (the coordinator's start barrier): T on the steady clock,
+  // mapped once from this runner's own wall clock.
+  std::optional<Clock::time_point> start_at;
   if (options.paused) {
     set_status(api::ExecutionStatus::kPausedBeforeRun);
     std::unique_lock<std::mutex> lk(pause_mu);
     pause_cv.wait(lk, [this] { return !paused || stop_code.load() >= 0; });
-    // "start at T" (the coordinator's start barrier): sleep until T on this
-    // runner's own clock; a stop ends the wait.
     if (std::int64_t at = start_at_us.load(); at > 0 && stop_code.load() < 0)
-      pause_cv.wait_until(lk, std::chrono::system_clock::time_point(std::chrono::microseconds(at)),
-                          [this] { return stop_code.load() >= 0; });
+      start_at = Clock::now() + microseconds(at - unix_us());
   }
-
-  // setup()
-  bool setup_failed = false;
   bool provided;
   {
     std::lock_guard<std::mutex> g(setup_mu);
     provided = setup_provided;
   }
-  set_status(api::ExecutionStatus::kSetup);
-  if (!cfg.no_setup && !provided && stop_code.load() < 0) {
+  // A prepared start: the scenarios starting at T take their VUs, and the VUs
+  // their setup data and scenario state, before T; at T each worker's timer
+  // releases its VUs. Not when setup() still has to run (after the resume, as
+  // in k6): then the run sleeps until T, runs setup() and starts.
+  bool prepared = false;
+  if (start_at && stop_code.load() < 0) {
+    const bool setup_at_start =
+        !cfg.no_setup && !provided && !on_vu0<bool>([](Vu& v) { return v.export_fn("setup").is_undefined(); });
+    prepared = !setup_at_start && *start_at > Clock::now();
+    if (!prepared) {
+      std::unique_lock<std::mutex> lk(pause_mu);
+      pause_cv.wait_until(lk, *start_at, [this] { return stop_code.load() >= 0; });
+    }
+  }
+
+  // setup()
+  bool setup_failed = false;
+  if (!prepared) set_status(api::ExecutionStatus::kSetup);
+  if (!prepared && !cfg.no_setup && !provided && stop_code.load() < 0) {
     try {
       std::string data = call_lifecycle("setup", nullptr, options.setup_timeout);
       std::lock_guard<std::mutex> g(setup_mu);
@@ -194,11 +209,10 @@ RunResult Engine::Impl::run_all() {
     }
   }
 
-  test_start = Clock::now();
-  started_at_us = unix_us();
+  test_start = prepared ? *start_at : Clock::now();
   run.stats.start = test_start.load();
   start_health();
-  set_status(api::ExecutionStatus::kRunning);
+  if (!prepared) mark_started();
   if (!setup_failed && stop_code.load() < 0) {
     for (std::size_t i = 0; i < options.scenarios.size(); i++) {
       auto sc = std::make_unique<ScenarioRun>();
@@ -207,18 +221,42 @@ RunResult Engine::Impl::run_all() {
       std::lock_guard<std::mutex> g(scenarios_mu);
       scenarios.push_back(std::move(sc));
     }
+    std::vector<std::function<void()>> at_start_fires;
     for (auto& sc : scenarios) {
       ScenarioRun* p = sc.get();
       pending_vu_tasks++;  // the start itself, so that the run cannot end before it
       auto start = std::make_shared<bool>(false);
-      auto fire = [this, p, start] {
+      const Clock::time_point at = test_start.load() + p->cfg.start_time;
+      auto fire = [this, p, start, at] {
         if (*start) return;
         *start = true;
-        if (stop_code.load() < 0) start_scenario(p);
+        if (stop_code.load() < 0) start_scenario(p, std::max(Clock::now(), at));
         on_vu_scenario_done(p);
       };
-      loop::TimerId id = ctl.add_timer(test_start.load() + p->cfg.start_time, fire);
-      pending_starts.push_back({id, fire});
+      // Prepared: the scenarios starting at T start now (below), their VUs held until T.
+      if (prepared && at == test_start.load()) {
+        at_start_fires.push_back(fire);
+        continue;
+      }
+      pending_starts.push_back({ctl.add_timer(at, fire), fire});
+    }
+    if (prepared) {
+      pending_vu_tasks++;  // the run lasts until T at least
+      ctl.add_timer(Clock::now(), [this, fires = std::move(at_start_fires)] {
+        for (const auto& f : fires) f();
+        if (held_vus > 0 || stop_code.load() >= 0) return on_vu_scenario_done(nullptr);
+        // No VU to release at T (none in this segment, or every scenario
+        // starts later): the run's start is this thread's wake-up at T. A
+        // stop before T fires it at once (interrupt_all).
+        auto done = std::make_shared<bool>(false);
+        auto at_start = [this, done] {
+          if (*done) return;
+          *done = true;
+          if (stop_code.load() < 0) mark_started();
+          on_vu_scenario_done(nullptr);
+        };
+        pending_starts.push_back({ctl.add_timer(test_start.load(), at_start), at_start});
+      });
     }
     // Once a second: vus gauge, progress; every 2 s: thresholds.
     std::function<void()> every_second;
