@@ -69,7 +69,7 @@ struct Conn {
   bool connecting = false;
   bool want_out = false;
   bool retired = false;  // close_idle() while busy: closed after its exchange
-  llhttp_t parser;
+  llhttp_t parser{};
 };
 
 /// llhttp settings for a response parser whose `data` is the Exchange it
