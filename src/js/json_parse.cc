@@ -240,21 +240,31 @@ class Parser {
         s = Status::kException;
         break;
       }
-      skip_whitespace();
       s = Status::kFallback;
-      if (p_ == end_) break;
-      if (*p_ == ',') {
-        ++p_;
-        skip_whitespace();
-        continue;
-      }
-      if (*p_ != '}') break;
-      ++p_;
+      Next n = after_member('}');
+      if (n == Next::kMore) continue;
+      if (n == Next::kBad) break;
       *out = obj;
       return Status::kOk;
     }
     JS_FreeValue(ctx_, obj);
     return s;
+  }
+
+  enum class Next { kMore, kClosed, kBad };
+  /// After a member of an object or array: a ',' (and the whitespace after it)
+  /// means another member, `close` the end of the container (both consumed).
+  Next after_member(char close) {
+    skip_whitespace();
+    if (p_ == end_) return Next::kBad;
+    if (*p_ == ',') {
+      ++p_;
+      skip_whitespace();
+      return Next::kMore;
+    }
+    if (*p_ != close) return Next::kBad;
+    ++p_;
+    return Next::kClosed;
   }
 
   Status array(JSValue* out, int depth) {
@@ -277,16 +287,10 @@ class Parser {
         s = Status::kException;
         break;
       }
-      skip_whitespace();
       s = Status::kFallback;
-      if (p_ == end_) break;
-      if (*p_ == ',') {
-        ++p_;
-        skip_whitespace();
-        continue;
-      }
-      if (*p_ != ']') break;
-      ++p_;
+      Next n = after_member(']');
+      if (n == Next::kMore) continue;
+      if (n == Next::kBad) break;
       *out = arr;
       return Status::kOk;
     }
