@@ -254,7 +254,7 @@ class Parser {
   enum class Next { kMore, kClosed, kBad };
   /// After a member of an object or array: a ',' (and the whitespace after it)
   /// means another member, `close` the end of the container (both consumed).
-  Next after_member(char close) {
+  Next after_member(unsigned char close) {
     skip_whitespace();
     if (p_ == end_) return Next::kBad;
     if (*p_ == ',') {

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "js/json_parse.h"
 #include "js/runtime.h"
@@ -53,15 +54,14 @@ TEST_P(JsonParseGlobalTest, TheFunctionLooksLikeQuickJSs) {
   std::uint64_t before = json_parse_native_count();
   EXPECT_EQ(herd("JSON.parse('{\"a\":[1]}').a[0]"), "1");
   EXPECT_EQ(json_parse_native_count(), before + 1);
-  for (const char* probe : {
+  const std::string attrs = "[d.value, d.writable, d.enumerable, d.configurable].join()";
+  for (const std::string& probe : std::vector<std::string>{
            "JSON.parse.name + ' ' + JSON.parse.length",
            "Object.getOwnPropertyNames(JSON.parse).join()",
            "Object.getOwnPropertyNames(JSON).join()",
-           "var d = Object.getOwnPropertyDescriptor(JSON, 'parse'); [d.writable, d.enumerable, d.configurable].join()",
-           "var d = Object.getOwnPropertyDescriptor(JSON.parse, 'name'); [d.value, d.writable, d.enumerable, "
-           "d.configurable].join()",
-           "var d = Object.getOwnPropertyDescriptor(JSON.parse, 'length'); [d.value, d.writable, d.enumerable, "
-           "d.configurable].join()",
+           "var d = Object.getOwnPropertyDescriptor(JSON, 'parse'); " + attrs,
+           "var d = Object.getOwnPropertyDescriptor(JSON.parse, 'name'); " + attrs,
+           "var d = Object.getOwnPropertyDescriptor(JSON.parse, 'length'); " + attrs,
            "Object.getPrototypeOf(JSON.parse) === Function.prototype",
            "String(JSON.parse)",
            "'prototype' in JSON.parse",
