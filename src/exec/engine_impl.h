@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <future>
 #include <mutex>
 #include <stdexcept>
@@ -31,6 +30,7 @@
 #include "metrics/outputs.h"
 #include "metrics/tag_filter.h"
 #include "util/duration.h"
+#include "util/fifo.h"
 #include "util/signals.h"
 
 namespace herd::exec {
@@ -69,7 +69,7 @@ struct Vu {
   js::Value ns;            ///< the main module's namespace; declared after rt: freed before it
   js::Value setup_data;    ///< parsed setup() data passed to iterations (undefined: none)
   std::string setup_json;  ///< the JSON setup_data was parsed from
-  std::deque<std::function<void()>> tasks;
+  util::Fifo<std::function<void()>> tasks;
   bool idle = false;
   bool shutting_down = false;
   bool init_ok = false;

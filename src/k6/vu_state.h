@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +23,7 @@
 #include "loop/fiber.h"
 #include "metrics/registry.h"
 #include "metrics/sink.h"
+#include "util/fifo.h"
 
 namespace herd::k6 {
 
@@ -155,7 +155,7 @@ struct VuState {
 
   // ---- the VU's own event loop (timers, async requests, promises) ----------
   /// Work that loop callbacks hand to the VU: run on the VU's fiber, in order.
-  std::deque<std::function<void()>> ready;
+  util::Fifo<std::function<void()>> ready;
   /// An uncaught exception of a callback the loop ran (a timer callback, or the
   /// rejection of the promise an async one returned): as in k6, it ends the
   /// current iteration (or setup/teardown) with this error. Taken by Vu::drive.
