@@ -229,6 +229,66 @@ bool is_ascii(std::string_view s) {
   return (any & 0x8080808080808080ULL) == 0;
 }
 
+// JS_NewStringLen checks its input for UTF-8 a byte at a time (~4 instructions
+// a byte: ~1.9k for bench/realistic.js's echoed body). An ASCII text is a
+// Latin-1 string of the same characters, which JS_ReadObject makes with one
+// copy: the text after the serialised form's header for a string of its length.
+// That header is learnt once from JS_WriteObject("ab") ([version, 0 atoms, tag,
+// LEB128 length * 2 (not wide)], then the bytes); where it does not have that
+// layout (another QuickJS), or the text is not ASCII, JS_NewStringLen is used.
+struct StringHeader {
+  bool ok = false;
+  std::uint8_t version = 0, tag = 0;
+};
+
+StringHeader learn_string_header(JSContext* ctx) {
+  StringHeader h;
+  JSValue ab = JS_NewStringLen(ctx, "ab", 2);
+  std::size_t len = 0;
+  std::uint8_t* buf = JS_WriteObject(ctx, &len, ab, 0);
+  JS_FreeValue(ctx, ab);
+  if (!buf) {
+    js::discard_exception(ctx);
+    return h;
+  }
+  if (len == 6 && buf[1] == 0 && buf[3] == 4 && buf[4] == 'a' && buf[5] == 'b') {
+    // and it reads back as that string
+    JSValue back = JS_ReadObject(ctx, buf, len, 0);
+    const char* c = JS_IsString(back) ? JS_ToCString(ctx, back) : nullptr;
+    if (c && std::strcmp(c, "ab") == 0) h = {true, buf[0], buf[2]};
+    JS_FreeCString(ctx, c);
+    JS_FreeValue(ctx, back);
+    js::discard_exception(ctx);
+  }
+  js_free(ctx, buf);
+  return h;
+}
+
+JSValue new_body_string(JSContext* ctx, const std::string& text) {
+  static const StringHeader header = learn_string_header(ctx);
+  constexpr std::size_t kMinBytes = 64;              // below: the header costs more than it saves
+  constexpr std::size_t kMaxBytes = (1u << 30) - 1;  // QuickJS's longest string
+  if (!header.ok || text.size() < kMinBytes || text.size() > kMaxBytes || !is_ascii(text)) return new_string(ctx, text);
+  char head[3 + 5] = {static_cast<char>(header.version), 0, static_cast<char>(header.tag)};
+  std::size_t n = 3;
+  for (std::uint32_t len = static_cast<std::uint32_t>(text.size()) << 1;; len >>= 7) {  // LEB128; low bit 0: 8-bit
+    if (len < 0x80) {
+      head[n++] = static_cast<char>(len);
+      break;
+    }
+    head[n++] = static_cast<char>((len & 0x7f) | 0x80);
+  }
+  thread_local std::string kept;  // the serialised form, its buffer reused up to 64 KiB
+  std::string big;
+  std::string& buf = text.size() <= 65536 ? kept : big;
+  buf.assign(head, n).append(text);
+  JSValue v = JS_ReadObject(ctx, reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size(), 0);
+  if (JS_IsString(v)) return v;
+  JS_FreeValue(ctx, v);
+  js::discard_exception(ctx);
+  return new_string(ctx, text);
+}
+
 JSValue build_lazy(JSContext* ctx, VuState* vu, Flight& f, int field) {
   http::Response& r = f.final;
   switch (field) {
@@ -314,7 +374,7 @@ JSValue make_response(JSContext* ctx, VuState* vu, std::shared_ptr<Flight> fp) {
     js::ensure_typed_arrays(ctx);
     put(ctx, vu, o, kABody, JS_NewArrayBufferCopy(ctx, reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size()));
   } else {
-    body = new_string(ctx, r.body);
+    body = new_body_string(ctx, r.body);
     put(ctx, vu, o, kABody, JS_DupValue(ctx, body));
   }
   if (lazy) {

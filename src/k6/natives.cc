@@ -134,6 +134,45 @@ metrics::TagSet check_tag_set(bool cacheable, const metrics::TagSet& base, const
   return set;
 }
 
+// Adds one check sample. Without extra tags the VU keeps, per check key (by
+// atom), the tag set and the series it found (VuState::check_series): a check
+// seen before costs no name conversion, no tag set and no series look-up.
+void add_check_sample(JSContext* ctx, VuState* vu, JSAtom key, bool cacheable, const metrics::TagSet& base, bool pass,
+                      std::int64_t now) {
+  VuState::CheckSeries* e = nullptr;
+  if (cacheable) {
+    for (auto& c : vu->check_series)
+      if (c.atom == key) {
+        e = &c;
+        break;
+      }
+    if (!e && vu->check_series.size() < VuState::kMaxCheckSeries)
+      e = &vu->check_series.emplace_back(VuState::CheckSeries{JS_DupAtom(ctx, key)});
+  }
+  if (!e || e->set.empty() || !(e->base == base)) {
+    const char* name = JS_AtomToCString(ctx, key);
+    metrics::TagSet set = check_tag_set(cacheable, base, name ? name : "");
+    JS_FreeCString(ctx, name);
+    if (!e) {
+      vu->sink->add(metrics::kChecks, set, pass ? 1 : 0, now);
+      return;
+    }
+    e->set = std::move(set);
+    e->base = base;
+    e->sink = nullptr;
+  }
+  metrics::Sink::Batch b(*vu->sink);
+  if (!b.direct()) {  // a tag filter or outputs see every sample
+    b.add(metrics::kChecks, e->set, pass ? 1 : 0, now);
+    return;
+  }
+  if (e->sink != vu->sink) {
+    e->series = b.series(metrics::kChecks, e->set);
+    e->sink = vu->sink;
+  }
+  b.add_direct(e->series, metrics::kChecks, pass ? 1 : 0, now);
+}
+
 JSValue n_check(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   VuState* vu = vu_of(ctx);
   JSValueConst val = argc > 0 ? argv[0] : JS_UNDEFINED;
@@ -169,9 +208,7 @@ JSValue n_check(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
     } else {
       pass = JS_ToBool(ctx, f.get()) > 0;
     }
-    const char* name = JS_AtomToCString(ctx, props[i].atom);
-    vu->sink->add(metrics::kChecks, check_tag_set(extra.empty(), base, name ? name : ""), pass ? 1 : 0, now);
-    JS_FreeCString(ctx, name);
+    add_check_sample(ctx, vu, props[i].atom, extra.empty(), base, pass, now);
     all = all && pass;
   }
   for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
@@ -248,22 +285,51 @@ JSValue n_add_metric(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
   VuState* vu = vu_of(ctx);
   if (vu->in_init) return JS_ThrowTypeError(ctx, "metrics cannot be added to in the init context");
   auto id = static_cast<metrics::MetricId>(arg_number(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, 0));
-  metrics::MetricDef def = vu->run->registry->def(id);
+  // This metric's entry if the VU has one (its type and series): an index, as the
+  // conversions below may run script code that adds to metrics (and grows the list).
+  std::size_t ei = 0;
+  while (ei < vu->metric_series.size() && vu->metric_series[ei].metric != id) ei++;
+  metrics::MetricType type = ei < vu->metric_series.size() ? vu->metric_series[ei].type : vu->run->registry->type(id);
   JSValueConst v = argc > 1 ? argv[1] : JS_UNDEFINED;
   double value = 0;
-  if (def.type == metrics::MetricType::kRate) {
+  if (type == metrics::MetricType::kRate) {
     value = JS_ToBool(ctx, v) > 0 ? 1 : 0;
   } else {
     if (JS_IsBool(v)) {
       value = JS_ToBool(ctx, v) > 0 ? 1 : 0;
     } else if (JS_ToFloat64(ctx, &value, v) < 0 || std::isnan(value)) {
-      return JS_ThrowTypeError(ctx, "%s.add(): the value must be a number, got %s", def.name.c_str(),
-                               js::to_string(ctx, v).c_str());
+      return JS_ThrowTypeError(ctx, "%s.add(): the value must be a number, got %s",
+                               vu->run->registry->def(id).name.c_str(), js::to_string(ctx, v).c_str());
     }
   }
   std::map<std::string, std::string> extra;
   if (argc > 2) read_string_map(ctx, argv[2], &extra);
-  vu->sink->add(id, tags_with(*vu, extra), value, vu->now_us());
+  if (!extra.empty()) {
+    vu->sink->add(id, tags_with(*vu, extra), value, vu->now_us());
+    return JS_TRUE;
+  }
+  // No tags of its own: the series of (id, base tags), found once (VuState::metric_series).
+  std::int64_t now = vu->now_us();
+  metrics::Sink::Batch b(*vu->sink);
+  if (!b.direct()) {  // a tag filter or outputs see every sample
+    b.add(id, vu->base_tags, value, now);
+    return JS_TRUE;
+  }
+  while (ei < vu->metric_series.size() && vu->metric_series[ei].metric != id) ei++;  // added meanwhile?
+  if (ei == vu->metric_series.size()) {
+    if (ei >= VuState::kMaxCheckSeries) {
+      b.add(id, vu->base_tags, value, now);
+      return JS_TRUE;
+    }
+    vu->metric_series.push_back(VuState::MetricSeries{id, type});
+  }
+  VuState::MetricSeries* e = &vu->metric_series[ei];
+  if (e->sink != vu->sink || !(e->base == vu->base_tags)) {
+    e->series = b.series(id, vu->base_tags);
+    e->base = vu->base_tags;
+    e->sink = vu->sink;
+  }
+  b.add_direct(e->series, id, value, now);
   return JS_TRUE;
 }
 
@@ -613,6 +679,9 @@ void release_vu_values(JSContext* ctx, VuState* vu) {
   release_ws_state(vu);
   for (JSAtom a : vu->atoms) JS_FreeAtom(ctx, a);
   vu->atoms.clear();
+  for (auto& c : vu->check_series) JS_FreeAtom(ctx, c.atom);
+  vu->check_series.clear();
+  vu->metric_series.clear();
   // VuState's long-lived values are plain JSValues (vu_state.h): their one release.
   JS_FreeValue(ctx, vu->response_proto);
   vu->response_proto = JS_UNDEFINED;

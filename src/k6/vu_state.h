@@ -136,6 +136,29 @@ struct VuState {
     metrics::SeriesState* series[11] = {};
   } last_http;
 
+  /// check()'s samples without extra tags (n_check in k6/natives.cc), per check
+  /// name: the atom of its key in the checks object (a reference held, freed in
+  /// release_vu_values), the sample's tag set built for the base tags `base`, and
+  /// its series in `sink` (Sink::Batch::series), reused while both stay the same.
+  struct CheckSeries {
+    JSAtom atom = JS_ATOM_NULL;
+    metrics::TagSet base, set;
+    const metrics::Sink* sink = nullptr;
+    metrics::SeriesState* series = nullptr;
+  };
+  std::vector<CheckSeries> check_series;  ///< at most kMaxCheckSeries entries
+  static constexpr std::size_t kMaxCheckSeries = 64;
+  /// The series a custom metric's add() without tags goes to (n_add_metric), as
+  /// for check_series: found once per metric, base tags and sink; and its type.
+  struct MetricSeries {
+    metrics::MetricId metric = 0;
+    metrics::MetricType type = metrics::MetricType::kCounter;
+    metrics::TagSet base;
+    const metrics::Sink* sink = nullptr;
+    metrics::SeriesState* series = nullptr;
+  };
+  std::vector<MetricSeries> metric_series;  ///< at most kMaxCheckSeries entries
+
   /// Atoms for Response properties, created once per VU (see k6/http_response.cc).
   std::vector<JSAtom> atoms;
   // Plain JSValues, not js::Value: VuState outlives its context, so these are

@@ -1,6 +1,7 @@
 #include "metrics/histogram.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -24,7 +25,17 @@ constexpr std::int64_t kMaxIndex = 1024LL * kSub + (kSub - 1);
 // Zero runs at least this long split the serialised window into separate runs.
 constexpr std::size_t kRunGap = 8;
 
+// The same index as the frexp form below, read off the bits of a normal
+// double: its biased exponent b gives e = b - 1022, and as m - 0.5 is the
+// fraction f / 2, the sub-bucket floor(f * kSub) is f's top log2(kSub) bits.
+// Subnormals (b == 0) take the frexp form (issue #17: frexp is a call per sample).
+static_assert(std::has_single_bit(static_cast<unsigned>(kSub)));
+constexpr int kSubBits = std::countr_zero(static_cast<unsigned>(kSub));
 std::int32_t bucket_index(double magnitude) {
+  auto bits = std::bit_cast<std::uint64_t>(magnitude);
+  auto biased = static_cast<std::int32_t>((bits >> 52) & 0x7ff);
+  if (biased != 0) [[likely]]
+    return (biased - 1022) * kSub + static_cast<std::int32_t>((bits >> (52 - kSubBits)) & (kSub - 1));
   int e = 0;
   double m = std::frexp(magnitude, &e);  // m in [0.5, 1)
   int sub = static_cast<int>((m - 0.5) * 2.0 * kSub);
@@ -50,6 +61,11 @@ double bucket_lower(std::int32_t idx) {
 
 // Adds `count` at index `idx` into a dense window, growing it as needed.
 void window_add(std::vector<std::uint64_t>& w, std::int32_t& base, std::int32_t idx, std::uint64_t count) {
+  auto off = static_cast<std::uint64_t>(static_cast<std::int64_t>(idx) - base);  // huge when idx < base
+  if (off < w.size()) [[likely]] {
+    w[off] += count;
+    return;
+  }
   if (w.empty()) {
     w.assign(1, count);
     base = idx;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <stdexcept>
@@ -219,6 +221,52 @@ TEST(Histogram, MemoryBoundedByRangeNotCount) {
   for (int i = 0; i < 200000; ++i) h.record(d(rng));
   EXPECT_EQ(stored_buckets(h), n1);
   EXPECT_EQ(h.count(), 400000u);
+}
+
+// The wire index of a sample is the documented frexp form (WIRE_FORMAT.md):
+// e * kSubBuckets + floor((m - 0.5) * 2 * kSubBuckets) for v = m * 2^e, m in
+// [0.5, 1). record() reads it off the double's bits for normal values; both
+// signs, powers of two and their neighbours, subnormals and the extremes here.
+TEST(Histogram, BucketIndexIsTheFrexpForm) {
+  std::vector<double> vs = {std::numeric_limits<double>::min(),
+                            std::numeric_limits<double>::denorm_min(),
+                            std::numeric_limits<double>::max(),
+                            1e-310,
+                            3e-320,
+                            0.5,
+                            1,
+                            1.5,
+                            2,
+                            1000,
+                            0.1};
+  for (int e = -1074; e <= 1023; e += 7) {
+    double p = std::ldexp(1.0, e);
+    vs.insert(vs.end(), {p, std::nextafter(p, 0.0), std::nextafter(p, 1e308)});
+  }
+  std::mt19937_64 rng(17);
+  std::uniform_int_distribution<std::uint64_t> bits(0, 0x7fefffffffffffffULL);  // positive finite doubles
+  for (int i = 0; i < 20000; ++i) {
+    std::uint64_t b = bits(rng);
+    double v;
+    std::memcpy(&v, &b, sizeof v);
+    vs.push_back(v);
+  }
+  for (double v : vs) {
+    if (!(v > 0) || !std::isfinite(v)) continue;
+    int e = 0;
+    double m = std::frexp(v, &e);
+    std::int64_t want =
+        static_cast<std::int64_t>(e) * Histogram::kSubBuckets +
+        std::clamp(static_cast<int>((m - 0.5) * 2.0 * Histogram::kSubBuckets), 0, Histogram::kSubBuckets - 1);
+    for (double sign : {1.0, -1.0}) {
+      Histogram h;
+      h.record(sign * v);
+      nlohmann::json j = h.to_json();
+      const nlohmann::json& runs = sign > 0 ? j["pos"] : j["neg"];
+      ASSERT_EQ(runs.size(), 1u) << v;
+      EXPECT_EQ(runs[0][0].get<std::int64_t>(), want) << sign * v;
+    }
+  }
 }
 
 TEST(Histogram, JsonRoundTrip) {

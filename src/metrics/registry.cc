@@ -84,6 +84,12 @@ MetricDef Registry::def(MetricId id) const {
   return defs_[id];
 }
 
+MetricType Registry::type(MetricId id) const {
+  std::lock_guard lk(mu_);
+  if (id >= defs_.size()) throw MetricError("unknown metric id " + std::to_string(id));
+  return defs_[id].type;
+}
+
 std::size_t Registry::size() const {
   std::lock_guard lk(mu_);
   return defs_.size();

@@ -53,6 +53,8 @@ class Registry {
   MetricId define(const std::string& name, MetricType type, ValueType contains);
   std::optional<MetricId> find(std::string_view name) const;
   MetricDef def(MetricId id) const;
+  /// def(id).type without copying the definition (throws as def does).
+  MetricType type(MetricId id) const;
   std::size_t size() const;
   std::vector<MetricDef> all() const;
 

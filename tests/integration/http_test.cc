@@ -255,6 +255,37 @@ export default function () {
   EXPECT_ALL_CHECKS_PASS(exp, r, 4);
 }
 
+// An ASCII text body of 64 bytes or more is made from its bytes by QuickJS's
+// deserialiser (k6/http_response.cc new_body_string), shorter or non-ASCII ones
+// as before: bodies of every length around those limits and around the steps of
+// the length's encoding (64, 8192 bytes) are exactly their bytes.
+TEST_F(HttpTest, TextBodiesOfEveryLengthAreTheirBytes) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+const B = __ENV.BASE_URL;
+const want = (n) => 'abcdefghijklmnopqrstuvwxyz'.repeat(Math.ceil(n / 26) + 1).slice(0, n);
+export default function () {
+  for (const n of [0, 1, 2, 63, 64, 65, 127, 128, 8191, 8192, 100000]) {
+    const res = http.get(`${B}/bytes/${n}`);
+    check(res, {
+      [`bytes ${n}`]: (r) => typeof r.body === 'string' && r.body.length === n && r.body === want(n) &&
+          (n === 0 || r.body.charCodeAt(n - 1) === want(n).charCodeAt(n - 1)) && (r.body + '!').length === n + 1,
+    });
+  }
+  const text = '\u00e9\u20ac'.repeat(30) + 'x'.repeat(70);
+  check(http.post(`${B}/echo`, text), { 'non-ASCII body': (r) => r.json().body === text && r.body.indexOf(text) >= 0 });
+  const ascii = 'y'.repeat(200);
+  check(http.post(`${B}/echo`, ascii), { 'json() of an ASCII body': (r) => r.json().body === ascii });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 13);
+}
+
 TEST_F(HttpTest, BasicAuthFromUrlUserinfo) {
   ProcResult r;
   json exp = run_export(R"JS(

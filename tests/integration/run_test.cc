@@ -445,6 +445,67 @@ export default function () { http.post(`${__ENV.BASE_URL}/counter/shared/inc`); 
 // The iteration metrics go to series cached per VU (engine_iteration.cc) while its
 // tags stay the same: a VU tag set during an iteration must still tag that
 // iteration's samples, each in its own series, with or without a tag filter.
+// Without outputs, check() and a custom metric's add() without tags go straight
+// to the series each VU found for them (VuState::check_series, metric_series; at
+// most 64 each): a group, a VU tag set mid-test, extra tags and more check names
+// than that must still land every sample in its own series.
+TEST_F(RunTest, ChecksAndCustomMetricsWithoutOutputsLandInTheirOwnSeries) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import { check, group } from 'k6';
+import exec from 'k6/execution';
+import { Counter, Trend } from 'k6/metrics';
+const hits = new Counter('hits');
+const lat = new Trend('lat');
+export const options = {
+  iterations: 4, vus: 1,
+  thresholds: { 'checks{phase:late}': ['rate>=0'], 'checks{extra:x}': ['rate>=0'], 'checks{check:n99}': ['rate>=0'],
+                'hits{phase:late}': ['count>=0'], 'hits{extra:y}': ['count>=0'], 'lat{phase:late}': ['max>=0'] },
+};
+export default function () {
+  const it = exec.vu.iterationInScenario;
+  check(1, { same: () => true });
+  group('g', () => { check(1, { same: () => false }); hits.add(1); });
+  check(1, { same: () => true });
+  hits.add(2);
+  lat.add(it);
+  if (it >= 2) exec.vu.tags.phase = 'late';
+  check(1, { same: (v) => v === 1 }, { extra: 'x' });
+  hits.add(5, { extra: 'y' });
+  hits.add(7);
+  lat.add(10 + it);
+  for (let i = 0; i < 100; i++) check(1, { [`n${i}`]: () => i % 2 === 0 });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const json& rg = exp["root_group"];
+  EXPECT_EQ(rg["checks"]["same"]["passes"], 12) << rg.dump();
+  EXPECT_EQ(rg["checks"]["same"]["fails"], 0);
+  EXPECT_EQ(rg["groups"]["g"]["checks"]["same"]["fails"], 4);
+  EXPECT_EQ(rg["checks"].size(), 101u);
+  for (int i : {0, 1, 63, 64, 98, 99}) {
+    const json& c = rg["checks"]["n" + std::to_string(i)];
+    EXPECT_EQ(c["passes"], i % 2 == 0 ? 4 : 0) << i << " " << c.dump();
+    EXPECT_EQ(c["fails"], i % 2 == 0 ? 0 : 4) << i << " " << c.dump();
+  }
+  const json& m = exp["metrics"];
+  EXPECT_EQ(metric_value(exp, "checks", "passes"), 212) << m["checks"].dump();
+  EXPECT_EQ(metric_value(exp, "checks", "fails"), 204);
+  // after the tag is set: 101 checks (51 pass) in iteration 2, 104 (53 pass) in iteration 3
+  EXPECT_EQ(metric_value(exp, "checks{phase:late}", "passes"), 104) << m.dump();
+  EXPECT_EQ(metric_value(exp, "checks{phase:late}", "fails"), 101);
+  EXPECT_EQ(metric_value(exp, "checks{extra:x}", "passes"), 4);
+  EXPECT_EQ(metric_value(exp, "checks{check:n99}", "fails"), 4);
+  EXPECT_EQ(metric_value(exp, "hits", "count"), 60);
+  EXPECT_EQ(metric_value(exp, "hits{phase:late}", "count"), 27);
+  EXPECT_EQ(metric_value(exp, "hits{extra:y}", "count"), 20);
+  EXPECT_EQ(metric_value(exp, "lat", "min"), 0);
+  EXPECT_EQ(metric_value(exp, "lat", "max"), 13);
+  EXPECT_EQ(metric_value(exp, "lat{phase:late}", "min"), 3);
+  EXPECT_EQ(metric_value(exp, "lat{phase:late}", "max"), 13);
+}
+
 TEST_F(RunTest, IterationMetricsFollowTheVuTagsOfEachIteration) {
   for (bool filtered : {false, true}) {
     ProcResult r;
