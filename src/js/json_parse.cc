@@ -2,11 +2,13 @@
 
 #include "js/runtime.h"
 
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace herd::js {
 namespace {
@@ -18,6 +20,11 @@ constexpr int kMaxDepth = 64;
 /// Integers with at most this many digits are exact in an int64_t, and one
 /// int64 -> double conversion rounds them correctly.
 constexpr std::ptrdiff_t kMaxExactDigits = 18;
+
+/// json_shape_ladder's bounds: objects with more keys get no prefix objects,
+/// and a ladder holds at most this many.
+constexpr std::size_t kLadderMaxKeys = 16;
+constexpr std::size_t kLadderMaxObjects = 48;
 
 enum class Status {
   kOk,
@@ -40,23 +47,56 @@ bool is_continuation(uint8_t c) {
   return (c & 0xC0) == 0x80;
 }
 
-/// The first byte at or after `p` that ends a run of plain string characters
-/// (printable ASCII other than '"' and '\\'), or `end`. Eight bytes at a time.
-inline const uint8_t* skip_plain(const uint8_t* p, const uint8_t* end) {
+static_assert(std::endian::native == std::endian::little, "the string scanner's lane order");
+
+/// The bytes of `v` (eight string bytes, the first in the low lane) that end a
+/// run of plain string characters ('"', '\\', below 0x20, 0x80 and up), each
+/// flagged by its high bit. Borrows make false flags only above a true one, so
+/// the lowest flag is exact.
+inline uint64_t special_bytes(uint64_t v) {
   constexpr uint64_t kOnes = 0x0101010101010101ULL;
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const uint64_t quote = v ^ (kOnes * '"');
+  const uint64_t backslash = v ^ (kOnes * '\\');
+  return (((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((v - kOnes * 0x20) & ~v) | v) & kHigh;
+}
+
+inline bool is_plain(uint8_t c) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/// The first byte at or after `p` that ends a run of plain string characters,
+/// or `end`. Eight bytes at a time.
+inline const uint8_t* skip_plain(const uint8_t* p, const uint8_t* end) {
   while (end - p >= 8) {
     uint64_t v;
     std::memcpy(&v, p, sizeof v);
-    const uint64_t quote = v ^ (kOnes * '"');
-    const uint64_t backslash = v ^ (kOnes * '\\');
-    // a zero byte in quote/backslash, a byte below 0x20, or a byte >= 0x80
-    const uint64_t special =
-        ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((v - kOnes * 0x20) & ~v) | v;
-    if (special & kHigh) break;
+    if (const uint64_t flags = special_bytes(v)) return p + (std::countr_zero(flags) >> 3);
     p += 8;
   }
-  while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+  while (p < end && is_plain(*p)) ++p;
+  return p;
+}
+
+/// skip_plain that also copies the plain bytes to `*w` (advanced past them).
+/// Stores eight bytes at a time: `*w` must have room for as many bytes as
+/// remain before `end`.
+inline const uint8_t* copy_plain(const uint8_t* p, const uint8_t* end, char** w) {
+  char* out = *w;
+  while (end - p >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    std::memcpy(out, &v, sizeof v);
+    if (const uint64_t flags = special_bytes(v)) {
+      const int k = std::countr_zero(flags) >> 3;
+      *w = out + k;
+      return p + k;
+    }
+    p += 8;
+    out += 8;
+  }
+  while (p < end && is_plain(*p)) *out++ = static_cast<char>(*p++);
+  *w = out;
   return p;
 }
 
@@ -144,6 +184,13 @@ class Parser {
   Parser(const Parser&) = delete;
   Parser& operator=(const Parser&) = delete;
 
+  /// The keys of the objects parsed so far, in order and nesting (a hash of
+  /// their atoms).
+  uint32_t fingerprint() const { return fingerprint_; }
+  /// Makes object() append to `*ladder` one new object per non-empty prefix of
+  /// the keys of each object it parses (values undefined).
+  void record_ladder(std::vector<JSValue>* ladder) { ladder_ = ladder; }
+
   Status document(JSValue* out) {
     skip_whitespace();
     Status s = value(out, 0);
@@ -207,13 +254,16 @@ class Parser {
     ++p_;  // '{'
     JSValue obj = JS_NewObject(ctx_);
     if (JS_IsException(obj)) return Status::kException;
+    mix('{');
     skip_whitespace();
     if (p_ < end_ && *p_ == '}') {
       ++p_;
+      mix('}');
       *out = obj;
       return Status::kOk;
     }
     Status s = Status::kFallback;
+    std::vector<JSAtom> keys;  // with ladder_ only: not owned, obj holds them
     for (;;) {
       if (p_ == end_ || *p_ != '"') break;
       ++p_;
@@ -240,15 +290,39 @@ class Parser {
         s = Status::kException;
         break;
       }
+      mix(atom);
+      if (ladder_) keys.push_back(atom);
       s = Status::kFallback;
       Next n = after_member('}');
       if (n == Next::kMore) continue;
       if (n == Next::kBad) break;
+      mix('}');
+      if (ladder_ && !add_prefixes(keys)) {
+        s = Status::kException;
+        break;
+      }
       *out = obj;
       return Status::kOk;
     }
     JS_FreeValue(ctx_, obj);
     return s;
+  }
+
+  void mix(uint32_t x) { fingerprint_ = (fingerprint_ ^ x) * 0x9E3779B1U; }
+
+  /// One object per non-empty prefix of `keys`, built as object() builds its
+  /// objects (same atoms, order and flags, so the same shapes), into ladder_.
+  bool add_prefixes(const std::vector<JSAtom>& keys) {
+    if (keys.size() > kLadderMaxKeys || ladder_->size() + keys.size() > kLadderMaxObjects) return true;
+    for (std::size_t k = 1; k <= keys.size(); ++k) {
+      JSValue o = JS_NewObject(ctx_);
+      if (JS_IsException(o)) return false;
+      ladder_->push_back(o);
+      for (std::size_t i = 0; i < k; ++i) {
+        if (JS_DefinePropertyValue(ctx_, o, keys[i], JS_UNDEFINED, JS_PROP_C_W_E) < 0) return false;
+      }
+    }
+    return true;
   }
 
   enum class Next { kMore, kClosed, kBad };
@@ -346,10 +420,8 @@ class Parser {
     std::memcpy(w, start, static_cast<std::size_t>(p_ - start));
     w += p_ - start;
     for (;;) {
-      const uint8_t* run = p_;
-      p_ = skip_plain(p_, end_);
-      std::memcpy(w, run, static_cast<std::size_t>(p_ - run));
-      w += p_ - run;
+      // w - base <= p_ - start: the buffer has room for all of the rest of the input
+      p_ = copy_plain(p_, end_, &w);
       if (p_ == end_) return Status::kFallback;
       const uint8_t c = *p_;
       if (c == '"') {
@@ -475,8 +547,10 @@ class Parser {
   JSContext* ctx_;
   const uint8_t* p_;
   const uint8_t* end_;
-  std::string own_scratch_;               // used only if t_scratch is busy
-  std::string* scratch_ = &own_scratch_;  // decoded text of the last string with escapes
+  uint32_t fingerprint_ = 0;
+  std::vector<JSValue>* ladder_ = nullptr;  // set: prefix objects of every object parsed
+  std::string own_scratch_;                 // used only if t_scratch is busy
+  std::string* scratch_ = &own_scratch_;    // decoded text of the last string with escapes
 };
 
 }  // namespace
@@ -499,17 +573,101 @@ namespace {
 thread_local std::uint64_t t_native_parses = 0;
 }  // namespace
 
-JSValue parse_json(JSContext* ctx, const char* p, std::size_t n, const char* filename) {
-  JSValue v;
-  if (parse_json_native(ctx, p, n, &v)) {
-    ++t_native_parses;
-    return v;
+JSValue parse_json(JSContext* ctx, const char* p, std::size_t n, const char* filename, uint32_t* key_fingerprint) {
+  {
+    Parser parser(ctx, p, n);
+    JSValue v;
+    switch (parser.document(&v)) {
+      case Status::kOk:
+        ++t_native_parses;
+        if (key_fingerprint) *key_fingerprint = parser.fingerprint();
+        return v;
+      case Status::kException:
+        ++t_native_parses;
+        return JS_EXCEPTION;
+      case Status::kFallback:
+        break;
+    }
   }
+  if (key_fingerprint) *key_fingerprint = 0;
   return JS_ParseJSON(ctx, p, n, filename);
+}
+
+JSValue json_shape_ladder(JSContext* ctx, const char* p, std::size_t n) {
+  std::vector<JSValue> ladder;
+  Status s;
+  {
+    Parser parser(ctx, p, n);
+    parser.record_ladder(&ladder);
+    JSValue doc;
+    s = parser.document(&doc);
+    if (s == Status::kOk) JS_FreeValue(ctx, doc);
+  }
+  JSValue arr = JS_UNDEFINED;
+  bool failed = s == Status::kException;
+  if (s == Status::kOk) {
+    arr = JS_NewArray(ctx);
+    failed = JS_IsException(arr);
+  }
+  uint32_t i = 0;
+  for (JSValue o : ladder) {
+    if (failed || s != Status::kOk) {
+      JS_FreeValue(ctx, o);
+    } else if (JS_DefinePropertyValueUint32(ctx, arr, i++, o, JS_PROP_C_W_E) < 0) {  // frees o
+      failed = true;
+    }
+  }
+  if (failed) {
+    JS_FreeValue(ctx, arr);
+    return JS_EXCEPTION;
+  }
+  return arr;
 }
 
 std::uint64_t json_parse_native_count() {
   return t_native_parses;
+}
+
+namespace {
+
+uint32_t keeper_u32(JSContext* ctx, JSValueConst keeper, uint32_t index) {
+  JSValue v = JS_GetPropertyUint32(ctx, keeper, index);
+  if (JS_VALUE_GET_TAG(v) == JS_TAG_INT) return static_cast<uint32_t>(JS_VALUE_GET_INT(v));
+  JS_FreeValue(ctx, v);
+  return 0;
+}
+
+void keeper_set(JSContext* ctx, JSValueConst keeper, uint32_t index, JSValue v) {
+  if (JS_SetPropertyUint32(ctx, keeper, index, v) < 0) discard_exception(ctx);
+}
+
+}  // namespace
+
+void keep_json_shapes(JSContext* ctx, JSValue* keeper, JSValueConst doc, uint32_t fingerprint, const char* p,
+                      std::size_t n) {
+  // [0] the last document, [1] its fingerprint, [2] the ladder's fingerprint, [3] the ladder
+  if (!JS_IsObject(*keeper)) {
+    JSValue arr = JS_NewArray(ctx);
+    if (JS_IsException(arr)) {
+      discard_exception(ctx);
+      return;
+    }
+    JS_FreeValue(ctx, *keeper);
+    *keeper = arr;
+  }
+  const uint32_t last = keeper_u32(ctx, *keeper, 1);
+  keeper_set(ctx, *keeper, 1, JS_NewInt32(ctx, static_cast<int32_t>(fingerprint)));
+  if (fingerprint != 0 && fingerprint == keeper_u32(ctx, *keeper, 2)) return;
+  keeper_set(ctx, *keeper, 0, JS_DupValue(ctx, doc));
+  if (fingerprint == 0 || fingerprint != last) return;
+  // the same keys twice in a row, and not the ladder's: this document's ladder replaces it
+  JSValue ladder = json_shape_ladder(ctx, p, n);
+  if (JS_IsException(ladder)) {
+    discard_exception(ctx);
+    return;
+  }
+  keeper_set(ctx, *keeper, 3, ladder);
+  keeper_set(ctx, *keeper, 2, JS_NewInt32(ctx, static_cast<int32_t>(fingerprint)));
 }
 
 namespace {
