@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -161,6 +163,20 @@ struct StringText {
   bool ascii;
 };
 
+/// The keys of a document in parse order with their atoms, for the next parse
+/// of a document with the same keys: a key whose bytes match the next entry
+/// takes its atom without a lookup. Only atoms some object keeps alive (a
+/// ladder's prefix objects) are recorded; others are JS_ATOM_NULL.
+struct KeyPrediction {
+  struct Entry {
+    uint32_t offset;  // in text
+    uint32_t size;
+    JSAtom atom;
+  };
+  std::string text;
+  std::vector<Entry> entries;
+};
+
 /// One parse: a recursive descent over strict JSON that creates the values
 /// the way QuickJS's JSON parser does (JS_NewObject + JS_DefinePropertyValue
 /// with C_W_E, JS_NewArray + JS_DefinePropertyValueUint32). Every value it
@@ -189,7 +205,14 @@ class Parser {
   uint32_t fingerprint() const { return fingerprint_; }
   /// Makes object() append to `*ladder` one new object per non-empty prefix of
   /// the keys of each object it parses (values undefined).
-  void record_ladder(std::vector<JSValue>* ladder) { ladder_ = ladder; }
+  /// With `prediction` set, records the keys of the objects that get prefix
+  /// objects into it.
+  void record_ladder(std::vector<JSValue>* ladder, KeyPrediction* prediction) {
+    ladder_ = ladder;
+    record_ = prediction;
+  }
+  /// Takes key atoms from `prediction` where the bytes match.
+  void predict_keys(const KeyPrediction* prediction) { predict_ = prediction; }
 
   Status document(JSValue* out) {
     skip_whitespace();
@@ -263,13 +286,15 @@ class Parser {
       return Status::kOk;
     }
     Status s = Status::kFallback;
-    std::vector<JSAtom> keys;  // with ladder_ only: not owned, obj holds them
+    std::vector<JSAtom> keys;        // with ladder_ only: not owned, obj holds them
+    std::vector<std::size_t> marks;  // with record_ only: their entries in record_
     for (;;) {
       if (p_ == end_ || *p_ != '"') break;
       ++p_;
       JSAtom atom = JS_ATOM_NULL;
       s = key(&atom);
       if (s != Status::kOk) break;
+      if (record_) marks.push_back(record_->entries.size() - 1);  // before the value's own keys
       skip_whitespace();
       if (p_ == end_ || *p_ != ':') {
         JS_FreeAtom(ctx_, atom);
@@ -297,7 +322,7 @@ class Parser {
       if (n == Next::kMore) continue;
       if (n == Next::kBad) break;
       mix('}');
-      if (ladder_ && !add_prefixes(keys)) {
+      if (ladder_ && !add_prefixes(keys, marks)) {
         s = Status::kException;
         break;
       }
@@ -312,8 +337,11 @@ class Parser {
 
   /// One object per non-empty prefix of `keys`, built as object() builds its
   /// objects (same atoms, order and flags, so the same shapes), into ladder_.
-  bool add_prefixes(const std::vector<JSAtom>& keys) {
-    if (keys.size() > kLadderMaxKeys || ladder_->size() + keys.size() > kLadderMaxObjects) return true;
+  bool add_prefixes(const std::vector<JSAtom>& keys, const std::vector<std::size_t>& marks) {
+    if (keys.size() > kLadderMaxKeys || ladder_->size() + keys.size() > kLadderMaxObjects) {
+      for (std::size_t m : marks) record_->entries[m].atom = JS_ATOM_NULL;  // nothing keeps these
+      return true;
+    }
     for (std::size_t k = 1; k <= keys.size(); ++k) {
       JSValue o = JS_NewObject(ctx_);
       if (JS_IsException(o)) return false;
@@ -378,6 +406,14 @@ class Parser {
     StringText t{};
     Status s = scan_string(&t);
     if (s != Status::kOk) return s;
+    if (predict_ && next_key_ < predict_->entries.size()) {
+      const KeyPrediction::Entry& e = predict_->entries[next_key_++];
+      if (e.atom != JS_ATOM_NULL && e.size == t.size && t.ascii &&
+          std::memcmp(predict_->text.data() + e.offset, t.data, t.size) == 0) {
+        *out = JS_DupAtom(ctx_, e.atom);
+        return Status::kOk;
+      }
+    }
     if (t.ascii) {
       // JS_NewAtomLen looks ASCII text up as 8-bit characters: exact for ASCII only
       *out = JS_NewAtomLen(ctx_, t.data, t.size);
@@ -387,7 +423,13 @@ class Parser {
       *out = JS_ValueToAtom(ctx_, str);
       JS_FreeValue(ctx_, str);
     }
-    return *out == JS_ATOM_NULL ? Status::kException : Status::kOk;
+    if (*out == JS_ATOM_NULL) return Status::kException;
+    if (record_) {
+      record_->entries.push_back(
+          {static_cast<uint32_t>(record_->text.size()), static_cast<uint32_t>(t.size), t.ascii ? *out : JS_ATOM_NULL});
+      record_->text.append(t.data, t.size);
+    }
+    return Status::kOk;
   }
 
   /// Scans a string body (the opening quote consumed) up to and past its
@@ -549,8 +591,11 @@ class Parser {
   const uint8_t* end_;
   uint32_t fingerprint_ = 0;
   std::vector<JSValue>* ladder_ = nullptr;  // set: prefix objects of every object parsed
-  std::string own_scratch_;                 // used only if t_scratch is busy
-  std::string* scratch_ = &own_scratch_;    // decoded text of the last string with escapes
+  KeyPrediction* record_ = nullptr;
+  const KeyPrediction* predict_ = nullptr;
+  std::size_t next_key_ = 0;              // in predict_->entries
+  std::string own_scratch_;               // used only if t_scratch is busy
+  std::string* scratch_ = &own_scratch_;  // decoded text of the last string with escapes
 };
 
 }  // namespace
@@ -573,9 +618,13 @@ namespace {
 thread_local std::uint64_t t_native_parses = 0;
 }  // namespace
 
-JSValue parse_json(JSContext* ctx, const char* p, std::size_t n, const char* filename, uint32_t* key_fingerprint) {
+namespace {
+
+JSValue parse_impl(JSContext* ctx, const char* p, std::size_t n, const char* filename, uint32_t* key_fingerprint,
+                   const KeyPrediction* prediction) {
   {
     Parser parser(ctx, p, n);
+    parser.predict_keys(prediction);
     JSValue v;
     switch (parser.document(&v)) {
       case Status::kOk:
@@ -593,12 +642,20 @@ JSValue parse_json(JSContext* ctx, const char* p, std::size_t n, const char* fil
   return JS_ParseJSON(ctx, p, n, filename);
 }
 
-JSValue json_shape_ladder(JSContext* ctx, const char* p, std::size_t n) {
+}  // namespace
+
+JSValue parse_json(JSContext* ctx, const char* p, std::size_t n, const char* filename, uint32_t* key_fingerprint) {
+  return parse_impl(ctx, p, n, filename, key_fingerprint, nullptr);
+}
+
+namespace {
+
+JSValue build_ladder(JSContext* ctx, const char* p, std::size_t n, KeyPrediction* prediction) {
   std::vector<JSValue> ladder;
   Status s;
   {
     Parser parser(ctx, p, n);
-    parser.record_ladder(&ladder);
+    parser.record_ladder(&ladder, prediction);
     JSValue doc;
     s = parser.document(&doc);
     if (s == Status::kOk) JS_FreeValue(ctx, doc);
@@ -624,6 +681,42 @@ JSValue json_shape_ladder(JSContext* ctx, const char* p, std::size_t n) {
   return arr;
 }
 
+/// The class of the objects that own a KeyPrediction (registered per runtime
+/// on first use).
+JSClassID prediction_class() {
+  static JSClassID id = 0;
+  static std::once_flag once;
+  std::call_once(once, [] { JS_NewClassID(&id); });
+  return id;
+}
+
+void finalize_prediction(JSRuntime*, JSValue v) {
+  delete static_cast<KeyPrediction*>(JS_GetOpaque(v, prediction_class()));
+}
+
+/// A new object of prediction_class owning `*prediction`, or undefined.
+JSValue wrap_prediction(JSContext* ctx, std::unique_ptr<KeyPrediction> prediction) {
+  JSRuntime* rt = JS_GetRuntime(ctx);
+  const JSClassID id = prediction_class();
+  if (!JS_IsRegisteredClass(rt, id)) {
+    static const JSClassDef kDef = {"JsonKeyPrediction", finalize_prediction, nullptr, nullptr, nullptr};
+    if (JS_NewClass(rt, id, &kDef) < 0) return JS_UNDEFINED;
+  }
+  JSValue o = JS_NewObjectClass(ctx, static_cast<int>(id));
+  if (JS_IsException(o)) {
+    discard_exception(ctx);
+    return JS_UNDEFINED;
+  }
+  JS_SetOpaque(o, prediction.release());
+  return o;
+}
+
+}  // namespace
+
+JSValue json_shape_ladder(JSContext* ctx, const char* p, std::size_t n) {
+  return build_ladder(ctx, p, n, nullptr);
+}
+
 std::uint64_t json_parse_native_count() {
   return t_native_parses;
 }
@@ -641,13 +734,21 @@ void keeper_set(JSContext* ctx, JSValueConst keeper, uint32_t index, JSValue v) 
   if (JS_SetPropertyUint32(ctx, keeper, index, v) < 0) discard_exception(ctx);
 }
 
-}  // namespace
-
+/// Keeps the shapes of `doc` (parsed from `p`/`n`, with key fingerprint
+/// `fingerprint`) alive in `*keeper`: [0] the last document, [1] its
+/// fingerprint, [2] the ladder's, [3] an object of prediction_class owning the
+/// KeyPrediction of the ladder, which it holds at index 0.
 void keep_json_shapes(JSContext* ctx, JSValue* keeper, JSValueConst doc, uint32_t fingerprint, const char* p,
                       std::size_t n) {
-  // [0] the last document, [1] its fingerprint, [2] the ladder's fingerprint, [3] the ladder
   if (!JS_IsObject(*keeper)) {
     JSValue arr = JS_NewArray(ctx);
+    for (uint32_t i = 0; i < 4 && !JS_IsException(arr); ++i) {  // in order: a fast array
+      if (JS_DefinePropertyValueUint32(ctx, arr, i, i == 1 || i == 2 ? JS_NewInt32(ctx, 0) : JS_UNDEFINED,
+                                       JS_PROP_C_W_E) < 0) {
+        JS_FreeValue(ctx, arr);
+        arr = JS_EXCEPTION;
+      }
+    }
     if (JS_IsException(arr)) {
       discard_exception(ctx);
       return;
@@ -656,58 +757,42 @@ void keep_json_shapes(JSContext* ctx, JSValue* keeper, JSValueConst doc, uint32_
     *keeper = arr;
   }
   const uint32_t last = keeper_u32(ctx, *keeper, 1);
-  keeper_set(ctx, *keeper, 1, JS_NewInt32(ctx, static_cast<int32_t>(fingerprint)));
+  if (last != fingerprint) keeper_set(ctx, *keeper, 1, JS_NewInt32(ctx, static_cast<int32_t>(fingerprint)));
   if (fingerprint != 0 && fingerprint == keeper_u32(ctx, *keeper, 2)) return;
   keeper_set(ctx, *keeper, 0, JS_DupValue(ctx, doc));
   if (fingerprint == 0 || fingerprint != last) return;
   // the same keys twice in a row, and not the ladder's: this document's ladder replaces it
-  JSValue ladder = json_shape_ladder(ctx, p, n);
-  if (JS_IsException(ladder)) {
-    discard_exception(ctx);
+  auto prediction = std::make_unique<KeyPrediction>();
+  JSValue ladder = build_ladder(ctx, p, n, prediction.get());
+  if (!JS_IsObject(ladder)) {
+    if (JS_IsException(ladder)) discard_exception(ctx);
     return;
   }
-  keeper_set(ctx, *keeper, 3, ladder);
+  JSValue holder = wrap_prediction(ctx, std::move(prediction));
+  if (!JS_IsObject(holder)) {
+    JS_FreeValue(ctx, ladder);
+    return;
+  }
+  if (JS_DefinePropertyValueUint32(ctx, holder, 0, ladder, JS_PROP_C_W_E) < 0) {
+    discard_exception(ctx);
+    JS_FreeValue(ctx, holder);
+    return;
+  }
+  keeper_set(ctx, *keeper, 3, holder);
   keeper_set(ctx, *keeper, 2, JS_NewInt32(ctx, static_cast<int32_t>(fingerprint)));
-}
-
-namespace {
-
-/// JSON.parse(text, reviver) as installed by install_json_parse: without a
-/// callable reviver, text's UTF-8 (JS_ToCStringLen, as QuickJS's own does) goes
-/// through parse_json; with one, QuickJS's function (data[0]) does it all.
-JSValue native_parse(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv, int, JSValueConst* data) {
-  if (argc > 1 && JS_IsFunction(ctx, argv[1])) return JS_Call(ctx, data[0], this_val, argc, argv);
-  std::size_t len = 0;
-  const char* text = JS_ToCStringLen(ctx, &len, argc > 0 ? argv[0] : JS_UNDEFINED);
-  if (!text) return JS_EXCEPTION;
-  JSValue v = parse_json(ctx, text, len, "<input>");
-  JS_FreeCString(ctx, text);
-  return v;
 }
 
 }  // namespace
 
-bool install_json_parse(JSContext* ctx) {
-  Value json(ctx, JS_GetPropertyStr(ctx, global_object(ctx).get(), "JSON"));
-  if (!JS_IsObject(json.get())) {
-    discard_exception(ctx);
-    return false;
-  }
-  Value original(ctx, JS_GetPropertyStr(ctx, json.get(), "parse"));
-  if (!JS_IsFunction(ctx, original.get())) {
-    discard_exception(ctx);
-    return false;
-  }
-  JSValueConst data[] = {original.get()};
-  Value fn(ctx, JS_NewCFunctionData(ctx, native_parse, 2, 0, 1, data));
-  // JS_NewCFunctionData names its functions "": the name QuickJS's has, in the same place.
-  if (fn.is_exception() ||
-      JS_DefinePropertyValueStr(ctx, fn.get(), "name", JS_NewString(ctx, "parse"), JS_PROP_CONFIGURABLE) < 0 ||
-      JS_DefinePropertyValueStr(ctx, json.get(), "parse", fn.release(), JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE) < 0) {
-    discard_exception(ctx);
-    return false;
-  }
-  return true;
+JSValue parse_json_keeping_shapes(JSContext* ctx, const char* p, std::size_t n, const char* filename, JSValue* keeper,
+                                  std::size_t max_bytes) {
+  JSValue held = JS_IsObject(*keeper) ? JS_GetPropertyUint32(ctx, *keeper, 3) : JS_UNDEFINED;
+  const auto* prediction = static_cast<const KeyPrediction*>(JS_GetOpaque(held, prediction_class()));
+  uint32_t fingerprint = 0;
+  JSValue v = parse_impl(ctx, p, n, filename, &fingerprint, prediction);
+  JS_FreeValue(ctx, held);
+  if (JS_IsObject(v) && n <= max_bytes) keep_json_shapes(ctx, keeper, v, fingerprint, p, n);
+  return v;
 }
 
 }  // namespace herd::js

@@ -37,14 +37,15 @@ JSValue parse_json(JSContext* ctx, const char* p, std::size_t n, const char* fil
 /// (pending) if QuickJS runs out of memory.
 JSValue json_shape_ladder(JSContext* ctx, const char* p, std::size_t n);
 
-/// Keeps the shapes of documents parse_json built from `p`/`n` with key
-/// fingerprint `fingerprint` alive in `*keeper` (owned by the caller, undefined
-/// at first; becomes a small array): the last document itself (its final
-/// shapes and key atoms) and, once two documents in a row have the same keys,
-/// their json_shape_ladder. Costs a few property reads and writes per call; a
-/// failure (out of memory) only keeps less.
-void keep_json_shapes(JSContext* ctx, JSValue* keeper, JSValueConst doc, std::uint32_t fingerprint, const char* p,
-                      std::size_t n);
+/// parse_json for callers that parse same-keyed documents again and again
+/// (res.json()): `*keeper` (owned by the caller, undefined at first, then a
+/// small array) keeps, for an object parsed from at most `max_bytes`, the last
+/// document (its final shapes and key atoms) and, once two documents in a row
+/// have the same keys, their json_shape_ladder plus their keys' atoms, which
+/// later parses take without a lookup where the key bytes match. Results are
+/// parse_json's; a failure to keep (out of memory) only keeps less.
+JSValue parse_json_keeping_shapes(JSContext* ctx, const char* p, std::size_t n, const char* filename, JSValue* keeper,
+                                  std::size_t max_bytes);
 
 /// The native part of parse_json alone (tests use it to see which inputs it
 /// takes): true with `*out` set (JS_EXCEPTION, with the exception pending, if a

@@ -119,10 +119,8 @@ JSValue n_response_json(JSContext* ctx, JSValueConst this_val, int argc, JSValue
     js::Value body(ctx, get_prop(ctx, vu, this_val, PropAtom::kBody));
     // parses and, for a small object, keeps its shapes for the next same-shaped body
     auto parse = [&](const char* p, std::size_t n) {
-      std::uint32_t fingerprint = 0;
-      cached = js::parse_json(ctx, p, n, "<response body>", &fingerprint);
-      if (JS_IsObject(cached) && n <= VuState::kJsonShapeKeepBytes)
-        js::keep_json_shapes(ctx, &vu->json_shape_keeper, cached, fingerprint, p, n);
+      cached = js::parse_json_keeping_shapes(ctx, p, n, "<response body>", &vu->json_shape_keeper,
+                                             VuState::kJsonShapeKeepBytes);
     };
     std::string_view ascii;
     // the response's own bytes (a std::string's: NUL-terminated, as js::parse_json needs), no conversion
