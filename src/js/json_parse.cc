@@ -735,7 +735,7 @@ void keeper_set(JSContext* ctx, JSValueConst keeper, uint32_t index, JSValue v) 
 }
 
 /// Keeps the shapes of `doc` (parsed from `p`/`n`, with key fingerprint
-/// `fingerprint`) alive in `*keeper`: [0] the last document, [1] its
+/// `fingerprint`) alive in `*keeper`: [0] the last document not the ladder's, [1] its
 /// fingerprint, [2] the ladder's, [3] an object of prediction_class owning the
 /// KeyPrediction of the ladder, which it holds at index 0.
 void keep_json_shapes(JSContext* ctx, JSValue* keeper, JSValueConst doc, uint32_t fingerprint, const char* p,
@@ -780,6 +780,7 @@ void keep_json_shapes(JSContext* ctx, JSValue* keeper, JSValueConst doc, uint32_
   }
   keeper_set(ctx, *keeper, 3, holder);
   keeper_set(ctx, *keeper, 2, JS_NewInt32(ctx, static_cast<int32_t>(fingerprint)));
+  keeper_set(ctx, *keeper, 0, JS_UNDEFINED);  // the ladder keeps all the document kept
 }
 
 }  // namespace

@@ -431,6 +431,32 @@ TEST_F(JsonParseTest, PredictedKeyAtomsMatchTheirBytes) {
   JS_FreeValue(ctx(), keeper);
 }
 
+TEST_F(JsonParseTest, KeptShapesOfTheEchoBodyCostAFewKilobytes) {
+  const std::string echo =
+      R"({"args":{},"body":"{\"customer\":1,\"seq\":0}","headers":{"Content-Type":"application/json",)"
+      R"("X-Bench-Flow":"checkout","User-Agent":"herd","Host":"127.0.0.1","Content-Length":"30",)"
+      R"("Connection":"keep-alive"},"method":"POST","path":"/echo","query":""})";
+  auto used = [&] {
+    JS_RunGC(rt_.rt());
+    JSMemoryUsage u{};
+    JS_ComputeMemoryUsage(rt_.rt(), &u);
+    return u.memory_used_size;
+  };
+  JSValue keeper = JS_UNDEFINED;
+  Value(ctx(), parse_json(ctx(), echo.c_str(), echo.size(), "<t>"));  // atoms and a first shape chain
+  const int64_t before = used();
+  {
+    Value doc(ctx(), parse_json(ctx(), echo.c_str(), echo.size(), "<t>"));
+    std::printf("one parsed echo body: %lld bytes\n", static_cast<long long>(used() - before));
+  }
+  for (int i = 0; i < 3; ++i)
+    Value(ctx(), parse_json_keeping_shapes(ctx(), echo.c_str(), echo.size(), "<t>", &keeper, 1024));
+  const int64_t after = used();
+  std::printf("kept for the echo body: %lld bytes\n", static_cast<long long>(after - before));
+  EXPECT_LT(after - before, 8 * 1024);
+  JS_FreeValue(ctx(), keeper);
+}
+
 // --- differential: random documents and near misses ---------------------------
 
 class Generator {
