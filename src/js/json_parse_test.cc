@@ -443,14 +443,14 @@ TEST_F(JsonParseTest, KeptShapesOfTheEchoBodyCostAFewKilobytes) {
     return u.memory_used_size;
   };
   JSValue keeper = JS_UNDEFINED;
-  Value(ctx(), parse_json(ctx(), echo.c_str(), echo.size(), "<t>"));  // atoms and a first shape chain
+  JS_FreeValue(ctx(), parse_json(ctx(), echo.c_str(), echo.size(), "<t>"));  // atoms and a first shape chain
   const int64_t before = used();
   {
     Value doc(ctx(), parse_json(ctx(), echo.c_str(), echo.size(), "<t>"));
     std::printf("one parsed echo body: %lld bytes\n", static_cast<long long>(used() - before));
   }
   for (int i = 0; i < 3; ++i)
-    Value(ctx(), parse_json_keeping_shapes(ctx(), echo.c_str(), echo.size(), "<t>", &keeper, 1024));
+    JS_FreeValue(ctx(), parse_json_keeping_shapes(ctx(), echo.c_str(), echo.size(), "<t>", &keeper, 1024));
   const int64_t after = used();
   std::printf("kept for the echo body: %lld bytes\n", static_cast<long long>(after - before));
   EXPECT_LT(after - before, 8 * 1024);
