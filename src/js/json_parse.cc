@@ -2,11 +2,15 @@
 
 #include "js/runtime.h"
 
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace herd::js {
 namespace {
@@ -18,6 +22,11 @@ constexpr int kMaxDepth = 64;
 /// Integers with at most this many digits are exact in an int64_t, and one
 /// int64 -> double conversion rounds them correctly.
 constexpr std::ptrdiff_t kMaxExactDigits = 18;
+
+/// json_shape_ladder's bounds: objects with more keys get no prefix objects,
+/// and a ladder holds at most this many.
+constexpr std::size_t kLadderMaxKeys = 16;
+constexpr std::size_t kLadderMaxObjects = 48;
 
 enum class Status {
   kOk,
@@ -40,23 +49,56 @@ bool is_continuation(uint8_t c) {
   return (c & 0xC0) == 0x80;
 }
 
-/// The first byte at or after `p` that ends a run of plain string characters
-/// (printable ASCII other than '"' and '\\'), or `end`. Eight bytes at a time.
-inline const uint8_t* skip_plain(const uint8_t* p, const uint8_t* end) {
+static_assert(std::endian::native == std::endian::little, "the string scanner's lane order");
+
+/// The bytes of `v` (eight string bytes, the first in the low lane) that end a
+/// run of plain string characters ('"', '\\', below 0x20, 0x80 and up), each
+/// flagged by its high bit. Borrows make false flags only above a true one, so
+/// the lowest flag is exact.
+inline uint64_t special_bytes(uint64_t v) {
   constexpr uint64_t kOnes = 0x0101010101010101ULL;
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const uint64_t quote = v ^ (kOnes * '"');
+  const uint64_t backslash = v ^ (kOnes * '\\');
+  return (((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((v - kOnes * 0x20) & ~v) | v) & kHigh;
+}
+
+inline bool is_plain(uint8_t c) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/// The first byte at or after `p` that ends a run of plain string characters,
+/// or `end`. Eight bytes at a time.
+inline const uint8_t* skip_plain(const uint8_t* p, const uint8_t* end) {
   while (end - p >= 8) {
     uint64_t v;
     std::memcpy(&v, p, sizeof v);
-    const uint64_t quote = v ^ (kOnes * '"');
-    const uint64_t backslash = v ^ (kOnes * '\\');
-    // a zero byte in quote/backslash, a byte below 0x20, or a byte >= 0x80
-    const uint64_t special =
-        ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((v - kOnes * 0x20) & ~v) | v;
-    if (special & kHigh) break;
+    if (const uint64_t flags = special_bytes(v)) return p + (std::countr_zero(flags) >> 3);
     p += 8;
   }
-  while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+  while (p < end && is_plain(*p)) ++p;
+  return p;
+}
+
+/// skip_plain that also copies the plain bytes to `*w` (advanced past them).
+/// Stores eight bytes at a time: `*w` must have room for as many bytes as
+/// remain before `end`.
+inline const uint8_t* copy_plain(const uint8_t* p, const uint8_t* end, char** w) {
+  char* out = *w;
+  while (end - p >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    std::memcpy(out, &v, sizeof v);
+    if (const uint64_t flags = special_bytes(v)) {
+      const int k = std::countr_zero(flags) >> 3;
+      *w = out + k;
+      return p + k;
+    }
+    p += 8;
+    out += 8;
+  }
+  while (p < end && is_plain(*p)) *out++ = static_cast<char>(*p++);
+  *w = out;
   return p;
 }
 
@@ -121,6 +163,20 @@ struct StringText {
   bool ascii;
 };
 
+/// The keys of a document in parse order with their atoms, for the next parse
+/// of a document with the same keys: a key whose bytes match the next entry
+/// takes its atom without a lookup. Only atoms some object keeps alive (a
+/// ladder's prefix objects) are recorded; others are JS_ATOM_NULL.
+struct KeyPrediction {
+  struct Entry {
+    uint32_t offset;  // in text
+    uint32_t size;
+    JSAtom atom;
+  };
+  std::string text;
+  std::vector<Entry> entries;
+};
+
 /// One parse: a recursive descent over strict JSON that creates the values
 /// the way QuickJS's JSON parser does (JS_NewObject + JS_DefinePropertyValue
 /// with C_W_E, JS_NewArray + JS_DefinePropertyValueUint32). Every value it
@@ -143,6 +199,20 @@ class Parser {
   }
   Parser(const Parser&) = delete;
   Parser& operator=(const Parser&) = delete;
+
+  /// The keys of the objects parsed so far, in order and nesting (a hash of
+  /// their atoms).
+  uint32_t fingerprint() const { return fingerprint_; }
+  /// Makes object() append to `*ladder` one new object per non-empty prefix of
+  /// the keys of each object it parses (values undefined).
+  /// With `prediction` set, records the keys of the objects that get prefix
+  /// objects into it.
+  void record_ladder(std::vector<JSValue>* ladder, KeyPrediction* prediction) {
+    ladder_ = ladder;
+    record_ = prediction;
+  }
+  /// Takes key atoms from `prediction` where the bytes match.
+  void predict_keys(const KeyPrediction* prediction) { predict_ = prediction; }
 
   Status document(JSValue* out) {
     skip_whitespace();
@@ -207,19 +277,24 @@ class Parser {
     ++p_;  // '{'
     JSValue obj = JS_NewObject(ctx_);
     if (JS_IsException(obj)) return Status::kException;
+    mix('{');
     skip_whitespace();
     if (p_ < end_ && *p_ == '}') {
       ++p_;
+      mix('}');
       *out = obj;
       return Status::kOk;
     }
     Status s = Status::kFallback;
+    std::vector<JSAtom> keys;        // with ladder_ only: not owned, obj holds them
+    std::vector<std::size_t> marks;  // with record_ only: their entries in record_
     for (;;) {
       if (p_ == end_ || *p_ != '"') break;
       ++p_;
       JSAtom atom = JS_ATOM_NULL;
       s = key(&atom);
       if (s != Status::kOk) break;
+      if (record_) marks.push_back(record_->entries.size() - 1);  // before the value's own keys
       skip_whitespace();
       if (p_ == end_ || *p_ != ':') {
         JS_FreeAtom(ctx_, atom);
@@ -240,15 +315,42 @@ class Parser {
         s = Status::kException;
         break;
       }
+      mix(atom);
+      if (ladder_) keys.push_back(atom);
       s = Status::kFallback;
       Next n = after_member('}');
       if (n == Next::kMore) continue;
       if (n == Next::kBad) break;
+      mix('}');
+      if (ladder_ && !add_prefixes(keys, marks)) {
+        s = Status::kException;
+        break;
+      }
       *out = obj;
       return Status::kOk;
     }
     JS_FreeValue(ctx_, obj);
     return s;
+  }
+
+  void mix(uint32_t x) { fingerprint_ = (fingerprint_ ^ x) * 0x9E3779B1U; }
+
+  /// One object per non-empty prefix of `keys`, built as object() builds its
+  /// objects (same atoms, order and flags, so the same shapes), into ladder_.
+  bool add_prefixes(const std::vector<JSAtom>& keys, const std::vector<std::size_t>& marks) {
+    if (keys.size() > kLadderMaxKeys || ladder_->size() + keys.size() > kLadderMaxObjects) {
+      for (std::size_t m : marks) record_->entries[m].atom = JS_ATOM_NULL;  // nothing keeps these
+      return true;
+    }
+    for (std::size_t k = 1; k <= keys.size(); ++k) {
+      JSValue o = JS_NewObject(ctx_);
+      if (JS_IsException(o)) return false;
+      ladder_->push_back(o);
+      for (std::size_t i = 0; i < k; ++i) {
+        if (JS_DefinePropertyValue(ctx_, o, keys[i], JS_UNDEFINED, JS_PROP_C_W_E) < 0) return false;
+      }
+    }
+    return true;
   }
 
   enum class Next { kMore, kClosed, kBad };
@@ -304,6 +406,14 @@ class Parser {
     StringText t{};
     Status s = scan_string(&t);
     if (s != Status::kOk) return s;
+    if (predict_ && next_key_ < predict_->entries.size()) {
+      const KeyPrediction::Entry& e = predict_->entries[next_key_++];
+      if (e.atom != JS_ATOM_NULL && e.size == t.size && t.ascii &&
+          std::memcmp(predict_->text.data() + e.offset, t.data, t.size) == 0) {
+        *out = JS_DupAtom(ctx_, e.atom);
+        return Status::kOk;
+      }
+    }
     if (t.ascii) {
       // JS_NewAtomLen looks ASCII text up as 8-bit characters: exact for ASCII only
       *out = JS_NewAtomLen(ctx_, t.data, t.size);
@@ -313,7 +423,13 @@ class Parser {
       *out = JS_ValueToAtom(ctx_, str);
       JS_FreeValue(ctx_, str);
     }
-    return *out == JS_ATOM_NULL ? Status::kException : Status::kOk;
+    if (*out == JS_ATOM_NULL) return Status::kException;
+    if (record_) {
+      record_->entries.push_back(
+          {static_cast<uint32_t>(record_->text.size()), static_cast<uint32_t>(t.size), t.ascii ? *out : JS_ATOM_NULL});
+      record_->text.append(t.data, t.size);
+    }
+    return Status::kOk;
   }
 
   /// Scans a string body (the opening quote consumed) up to and past its
@@ -346,10 +462,8 @@ class Parser {
     std::memcpy(w, start, static_cast<std::size_t>(p_ - start));
     w += p_ - start;
     for (;;) {
-      const uint8_t* run = p_;
-      p_ = skip_plain(p_, end_);
-      std::memcpy(w, run, static_cast<std::size_t>(p_ - run));
-      w += p_ - run;
+      // w - base <= p_ - start: the buffer has room for all of the rest of the input
+      p_ = copy_plain(p_, end_, &w);
       if (p_ == end_) return Status::kFallback;
       const uint8_t c = *p_;
       if (c == '"') {
@@ -475,6 +589,11 @@ class Parser {
   JSContext* ctx_;
   const uint8_t* p_;
   const uint8_t* end_;
+  uint32_t fingerprint_ = 0;
+  std::vector<JSValue>* ladder_ = nullptr;  // set: prefix objects of every object parsed
+  KeyPrediction* record_ = nullptr;
+  const KeyPrediction* predict_ = nullptr;
+  std::size_t next_key_ = 0;              // in predict_->entries
   std::string own_scratch_;               // used only if t_scratch is busy
   std::string* scratch_ = &own_scratch_;  // decoded text of the last string with escapes
 };
@@ -499,13 +618,103 @@ namespace {
 thread_local std::uint64_t t_native_parses = 0;
 }  // namespace
 
-JSValue parse_json(JSContext* ctx, const char* p, std::size_t n, const char* filename) {
-  JSValue v;
-  if (parse_json_native(ctx, p, n, &v)) {
-    ++t_native_parses;
-    return v;
+namespace {
+
+JSValue parse_impl(JSContext* ctx, const char* p, std::size_t n, const char* filename, uint32_t* key_fingerprint,
+                   const KeyPrediction* prediction) {
+  {
+    Parser parser(ctx, p, n);
+    parser.predict_keys(prediction);
+    JSValue v;
+    switch (parser.document(&v)) {
+      case Status::kOk:
+        ++t_native_parses;
+        if (key_fingerprint) *key_fingerprint = parser.fingerprint();
+        return v;
+      case Status::kException:
+        ++t_native_parses;
+        return JS_EXCEPTION;
+      case Status::kFallback:
+        break;
+    }
   }
+  if (key_fingerprint) *key_fingerprint = 0;
   return JS_ParseJSON(ctx, p, n, filename);
+}
+
+}  // namespace
+
+JSValue parse_json(JSContext* ctx, const char* p, std::size_t n, const char* filename, uint32_t* key_fingerprint) {
+  return parse_impl(ctx, p, n, filename, key_fingerprint, nullptr);
+}
+
+namespace {
+
+JSValue build_ladder(JSContext* ctx, const char* p, std::size_t n, KeyPrediction* prediction) {
+  std::vector<JSValue> ladder;
+  Status s;
+  {
+    Parser parser(ctx, p, n);
+    parser.record_ladder(&ladder, prediction);
+    JSValue doc;
+    s = parser.document(&doc);
+    if (s == Status::kOk) JS_FreeValue(ctx, doc);
+  }
+  JSValue arr = JS_UNDEFINED;
+  bool failed = s == Status::kException;
+  if (s == Status::kOk) {
+    arr = JS_NewArray(ctx);
+    failed = JS_IsException(arr);
+  }
+  uint32_t i = 0;
+  for (JSValue o : ladder) {
+    if (failed || s != Status::kOk) {
+      JS_FreeValue(ctx, o);
+    } else if (JS_DefinePropertyValueUint32(ctx, arr, i++, o, JS_PROP_C_W_E) < 0) {  // frees o
+      failed = true;
+    }
+  }
+  if (failed) {
+    JS_FreeValue(ctx, arr);
+    return JS_EXCEPTION;
+  }
+  return arr;
+}
+
+/// The class of the objects that own a KeyPrediction (registered per runtime
+/// on first use).
+JSClassID prediction_class() {
+  static JSClassID id = 0;
+  static std::once_flag once;
+  std::call_once(once, [] { JS_NewClassID(&id); });
+  return id;
+}
+
+void finalize_prediction(JSRuntime*, JSValue v) {
+  delete static_cast<KeyPrediction*>(JS_GetOpaque(v, prediction_class()));
+}
+
+/// A new object of prediction_class owning `*prediction`, or undefined.
+JSValue wrap_prediction(JSContext* ctx, std::unique_ptr<KeyPrediction> prediction) {
+  JSRuntime* rt = JS_GetRuntime(ctx);
+  const JSClassID id = prediction_class();
+  if (!JS_IsRegisteredClass(rt, id)) {
+    static const JSClassDef kDef = {"JsonKeyPrediction", finalize_prediction, nullptr, nullptr, nullptr};
+    if (JS_NewClass(rt, id, &kDef) < 0) return JS_UNDEFINED;
+  }
+  JSValue o = JS_NewObjectClass(ctx, static_cast<int>(id));
+  if (JS_IsException(o)) {
+    discard_exception(ctx);
+    return JS_UNDEFINED;
+  }
+  JS_SetOpaque(o, prediction.release());
+  return o;
+}
+
+}  // namespace
+
+JSValue json_shape_ladder(JSContext* ctx, const char* p, std::size_t n) {
+  return build_ladder(ctx, p, n, nullptr);
 }
 
 std::uint64_t json_parse_native_count() {
@@ -514,42 +723,77 @@ std::uint64_t json_parse_native_count() {
 
 namespace {
 
-/// JSON.parse(text, reviver) as installed by install_json_parse: without a
-/// callable reviver, text's UTF-8 (JS_ToCStringLen, as QuickJS's own does) goes
-/// through parse_json; with one, QuickJS's function (data[0]) does it all.
-JSValue native_parse(JSContext* ctx, JSValueConst this_val, int argc, JSValueConst* argv, int, JSValueConst* data) {
-  if (argc > 1 && JS_IsFunction(ctx, argv[1])) return JS_Call(ctx, data[0], this_val, argc, argv);
-  std::size_t len = 0;
-  const char* text = JS_ToCStringLen(ctx, &len, argc > 0 ? argv[0] : JS_UNDEFINED);
-  if (!text) return JS_EXCEPTION;
-  JSValue v = parse_json(ctx, text, len, "<input>");
-  JS_FreeCString(ctx, text);
-  return v;
+uint32_t keeper_u32(JSContext* ctx, JSValueConst keeper, uint32_t index) {
+  JSValue v = JS_GetPropertyUint32(ctx, keeper, index);
+  if (JS_VALUE_GET_TAG(v) == JS_TAG_INT) return static_cast<uint32_t>(JS_VALUE_GET_INT(v));
+  JS_FreeValue(ctx, v);
+  return 0;
+}
+
+void keeper_set(JSContext* ctx, JSValueConst keeper, uint32_t index, JSValue v) {
+  if (JS_SetPropertyUint32(ctx, keeper, index, v) < 0) discard_exception(ctx);
+}
+
+/// Keeps the shapes of `doc` (parsed from `p`/`n`, with key fingerprint
+/// `fingerprint`) alive in `*keeper`: [0] the last document not the ladder's, [1] its
+/// fingerprint, [2] the ladder's, [3] an object of prediction_class owning the
+/// KeyPrediction of the ladder, which it holds at index 0.
+void keep_json_shapes(JSContext* ctx, JSValue* keeper, JSValueConst doc, uint32_t fingerprint, const char* p,
+                      std::size_t n) {
+  if (!JS_IsObject(*keeper)) {
+    JSValue arr = JS_NewArray(ctx);
+    for (uint32_t i = 0; i < 4 && !JS_IsException(arr); ++i) {  // in order: a fast array
+      if (JS_DefinePropertyValueUint32(ctx, arr, i, i == 1 || i == 2 ? JS_NewInt32(ctx, 0) : JS_UNDEFINED,
+                                       JS_PROP_C_W_E) < 0) {
+        JS_FreeValue(ctx, arr);
+        arr = JS_EXCEPTION;
+      }
+    }
+    if (JS_IsException(arr)) {
+      discard_exception(ctx);
+      return;
+    }
+    JS_FreeValue(ctx, *keeper);
+    *keeper = arr;
+  }
+  const uint32_t last = keeper_u32(ctx, *keeper, 1);
+  if (last != fingerprint) keeper_set(ctx, *keeper, 1, JS_NewInt32(ctx, static_cast<int32_t>(fingerprint)));
+  if (fingerprint != 0 && fingerprint == keeper_u32(ctx, *keeper, 2)) return;
+  keeper_set(ctx, *keeper, 0, JS_DupValue(ctx, doc));
+  if (fingerprint == 0 || fingerprint != last) return;
+  // the same keys twice in a row, and not the ladder's: this document's ladder replaces it
+  auto prediction = std::make_unique<KeyPrediction>();
+  JSValue ladder = build_ladder(ctx, p, n, prediction.get());
+  if (!JS_IsObject(ladder)) {
+    if (JS_IsException(ladder)) discard_exception(ctx);
+    return;
+  }
+  JSValue holder = wrap_prediction(ctx, std::move(prediction));
+  if (!JS_IsObject(holder)) {
+    JS_FreeValue(ctx, ladder);
+    return;
+  }
+  if (JS_DefinePropertyValueUint32(ctx, holder, 0, ladder, JS_PROP_C_W_E) < 0) {
+    discard_exception(ctx);
+    JS_FreeValue(ctx, holder);
+    return;
+  }
+  keeper_set(ctx, *keeper, 3, holder);
+  keeper_set(ctx, *keeper, 2, JS_NewInt32(ctx, static_cast<int32_t>(fingerprint)));
+  keeper_set(ctx, *keeper, 0, JS_UNDEFINED);  // the ladder keeps all the document kept
 }
 
 }  // namespace
 
-bool install_json_parse(JSContext* ctx) {
-  Value json(ctx, JS_GetPropertyStr(ctx, global_object(ctx).get(), "JSON"));
-  if (!JS_IsObject(json.get())) {
-    discard_exception(ctx);
-    return false;
-  }
-  Value original(ctx, JS_GetPropertyStr(ctx, json.get(), "parse"));
-  if (!JS_IsFunction(ctx, original.get())) {
-    discard_exception(ctx);
-    return false;
-  }
-  JSValueConst data[] = {original.get()};
-  Value fn(ctx, JS_NewCFunctionData(ctx, native_parse, 2, 0, 1, data));
-  // JS_NewCFunctionData names its functions "": the name QuickJS's has, in the same place.
-  if (fn.is_exception() ||
-      JS_DefinePropertyValueStr(ctx, fn.get(), "name", JS_NewString(ctx, "parse"), JS_PROP_CONFIGURABLE) < 0 ||
-      JS_DefinePropertyValueStr(ctx, json.get(), "parse", fn.release(), JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE) < 0) {
-    discard_exception(ctx);
-    return false;
-  }
-  return true;
+JSValue parse_json_keeping_shapes(JSContext* ctx, const char* p, std::size_t n, const char* filename, JSValue* keeper,
+                                  std::size_t max_bytes) {
+  JSValue held = JS_IsObject(*keeper) ? JS_GetPropertyUint32(ctx, *keeper, 3) : JS_UNDEFINED;
+  const auto* prediction = static_cast<const KeyPrediction*>(JS_GetOpaque(held, prediction_class()));
+  uint32_t fingerprint = 0;
+  JSValue v = parse_impl(ctx, p, n, filename, &fingerprint, prediction);
+  JS_FreeValue(ctx, held);
+  if (JS_IsObject(v) && n <= max_bytes) keep_json_shapes(ctx, keeper, v, fingerprint, p, n);
+  return v;
 }
 
 }  // namespace herd::js

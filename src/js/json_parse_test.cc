@@ -181,6 +181,33 @@ TEST_F(JsonParseTest, SpecialBytesAtEveryOffsetOfALongString) {
   }
 }
 
+TEST_F(JsonParseTest, SpecialBytesAtEveryOffsetAfterAnEscape) {
+  // after a string's first escape the decoder copies eight bytes at a time
+  const std::vector<std::string> specials = {"\\n",          "\\\"", "\\\\", "\\/",      "\\u00e9", "\\uD83D\\uDE00",
+                                             "\\u0000",      "\x1f", "\x7f", "\xc3\xa9", "\xc3",    "\xe2\x82\xac",
+                                             "\xed\xa0\x80", "\"",   "\\x",  "\\u12"};
+  for (size_t lead = 0; lead < 9; ++lead) {
+    for (size_t offset = 0; offset < 17; ++offset) {
+      for (const std::string& sp : specials) {
+        const std::string body =
+            std::string(lead, 'z') + "\\t" + std::string(offset, 'a') + sp + std::string(16 - offset, 'b') + "\\n";
+        expect_same("\"" + body + "\"");
+        expect_same("[\"" + body + "\",1]");
+        expect_same("{\"" + body + "\":1}");
+        if (::testing::Test::HasFailure()) return;
+      }
+    }
+  }
+}
+
+TEST_F(JsonParseTest, EchoedRequestBody) {
+  // what bench/realistic.js parses: a JSON text escaped inside a string
+  expect_native(
+      R"({"args":{},"body":"{\"customer\":1,\"seq\":0,\"lines\":[{\"sku\":\"A-1\",\"qty\":2},{\"sku\":\"B-7\",)"
+      R"(\"qty\":1}]}","headers":{"Content-Type":"application/json","X-Bench-Flow":"checkout"},"method":"POST",)"
+      R"("path":"/echo","query":""})");
+}
+
 TEST_F(JsonParseTest, LoneSurrogatesAndBadUtf8GoToQuickJs) {
   for (const char* t : {R"("\uD800")", R"("\uDC00")", R"("\uD800x")", R"("\uD800\u0041")", R"("\uDE00\uD83D")",
                         "\"\xed\xa0\x80\"", "\"\xc3\"", "\"\xc0\xaf\"", "\"\xf5\x80\x80\x80\"", "\"\xff\"",
@@ -302,6 +329,132 @@ TEST_F(JsonParseTest, DeepNestingGoesToQuickJs) {
       expect_fallback(o);
     }
   }
+}
+
+// --- kept shapes -----------------------------------------------------------------
+
+/// Own keys of each element of `arr`, "a,b|c|...".
+std::string ladder_keys(JSContext* ctx, JSValueConst arr) {
+  const char* src = "(a) => a.map((o) => Object.keys(o).join(',')).join('|')";
+  Value fn(ctx, JS_Eval(ctx, src, std::strlen(src), "<keys>", JS_EVAL_TYPE_GLOBAL));
+  JSValueConst arg = arr;
+  Value r(ctx, JS_Call(ctx, fn.get(), JS_UNDEFINED, 1, &arg));
+  return r.is_exception() ? "<throws>" : to_string(ctx, r.get());
+}
+
+uint32_t fingerprint_of(JSContext* ctx, const std::string& text) {
+  uint32_t fp = 1;
+  Value v(ctx, parse_json(ctx, text.c_str(), text.size(), "<t>", &fp));
+  return fp;
+}
+
+TEST_F(JsonParseTest, ShapeLadderHoldsEveryKeyPrefixInParseOrder) {
+  const std::string text = R"({"a":1,"b":{"c":2,"d":[{"e":3},{}]},"0":4})";
+  Value ladder(ctx(), json_shape_ladder(ctx(), text.data(), text.size()));
+  ASSERT_TRUE(JS_IsArray(ctx(), ladder.get()));
+  EXPECT_EQ(ladder_keys(ctx(), ladder.get()), "e|c|c,d|a|a,b|0,a,b");
+  std::string wide = "{";
+  for (int i = 0; i < 17; ++i) wide += "\"k" + std::to_string(i) + "\":{\"x\":1},";
+  wide.back() = '}';
+  Value wide_ladder(ctx(), json_shape_ladder(ctx(), wide.data(), wide.size()));
+  EXPECT_EQ(ladder_keys(ctx(), wide_ladder.get()), "x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x") << "17 keys: no prefixes";
+  for (const char* t : {"{\"a\":", "[1e400,{\"a\":1}]", "{\"\\uD800\":1}"}) {
+    Value none(ctx(), json_shape_ladder(ctx(), t, std::strlen(t)));
+    EXPECT_TRUE(JS_IsUndefined(none.get())) << t;
+  }
+}
+
+TEST_F(JsonParseTest, KeyFingerprintFollowsKeysNotValues) {
+  EXPECT_EQ(fingerprint_of(ctx(), R"({"a":1,"b":[{"c":2}]})"), fingerprint_of(ctx(), R"({"a":"x","b":[{"c":null}]})"));
+  EXPECT_NE(fingerprint_of(ctx(), R"({"a":1,"b":2})"), fingerprint_of(ctx(), R"({"b":1,"a":2})"));
+  EXPECT_NE(fingerprint_of(ctx(), R"({"a":{"b":1}})"), fingerprint_of(ctx(), R"({"a":{},"b":1})"));
+  EXPECT_EQ(fingerprint_of(ctx(), "{\"a\":"), 0u) << "QuickJS's parse";
+  EXPECT_EQ(fingerprint_of(ctx(), "[1,2]"), 0u) << "no object";
+}
+
+TEST_F(JsonParseTest, KeptShapesLeaveResultsAsQuickJsMakesThem) {
+  JSValue keeper = JS_UNDEFINED;
+  const std::vector<std::string> docs = {
+      R"({"args":{},"body":"x","headers":{"A":"1","B":"2"},"method":"POST"})",
+      R"({"args":{},"body":"y","headers":{"A":"3","B":"4"},"method":"GET"})",
+      R"({"args":{"q":"1"},"body":"z","headers":{"B":"2","A":"1"},"method":"PUT"})",
+      R"({"args":{"q":"1"},"body":"z","headers":{"B":"2","A":"1"},"method":"PUT"})",
+      R"({"args":{},"body":"x","headers":{"A":"1","B":"2"},"method":"POST"})",
+  };
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& d : docs) {
+      Value doc(ctx(), parse_json_keeping_shapes(ctx(), d.c_str(), d.size(), "<t>", &keeper, 1024));
+      ASSERT_TRUE(JS_IsObject(doc.get()));
+      ASSERT_FALSE(JS_HasException(ctx()));
+      Value plain(ctx(), parse_json(ctx(), d.c_str(), d.size(), "<t>"));
+      JSValueConst args[2] = {doc.get(), plain.get()};
+      Value diff(ctx(), JS_Call(ctx(), same_.get(), JS_UNDEFINED, 2, args));
+      EXPECT_EQ(to_string(ctx(), diff.get()), "");
+      // a script changing its result changes nothing kept
+      JS_SetPropertyStr(ctx(), doc.get(), "extra", JS_NewInt32(ctx(), 1));
+      Value headers(ctx(), JS_GetPropertyStr(ctx(), doc.get(), "headers"));
+      JS_SetPropertyStr(ctx(), headers.get(), "A", JS_UNDEFINED);
+      expect_native(d);
+    }
+  }
+  ASSERT_TRUE(JS_IsArray(ctx(), keeper));
+  Value holder(ctx(), JS_GetPropertyUint32(ctx(), keeper, 3));
+  Value ladder(ctx(), JS_GetPropertyUint32(ctx(), holder.get(), 0));
+  EXPECT_EQ(ladder_keys(ctx(), ladder.get()), "q|B|B,A|args|args,body|args,body,headers|args,body,headers,method");
+  JS_FreeValue(ctx(), keeper);
+}
+
+TEST_F(JsonParseTest, PredictedKeyAtomsMatchTheirBytes) {
+  // after two parses of `a` its keys' atoms are predicted: each other document
+  // has a key of the same length with other bytes (or an index) at each place
+  JSValue keeper = JS_UNDEFINED;
+  const std::string a = "{\"0\":1,\"ab\":{\"k\":2},\"\xc3\xa9\":3,\"__proto__\":{\"x\":1},\"10\":4,\"z\":5}";
+  const std::vector<std::string> docs = {
+      a,
+      a,
+      "{\"1\":1,\"ac\":{\"k\":2},\"\xc3\xa8\":3,\"__proto__\":{\"y\":1},\"01\":4,\"z\":5}",
+      a,
+      "{\"0\":1,\"ab\":{\"K\":2},\"e\":3,\"__proto_\":{\"x\":1},\"10\":4,\"y\":5}",
+      a,
+      "{\"ab\":{\"k\":2},\"0\":1}",
+      a};
+  for (const std::string& d : docs) {
+    SCOPED_TRACE(d);
+    Value mine(ctx(), parse_json_keeping_shapes(ctx(), d.c_str(), d.size(), "<t>", &keeper, 1024));
+    Value theirs(ctx(), JS_ParseJSON(ctx(), d.c_str(), d.size(), "<t>"));
+    ASSERT_TRUE(JS_IsObject(mine.get()));
+    JSValueConst args[2] = {mine.get(), theirs.get()};
+    Value diff(ctx(), JS_Call(ctx(), same_.get(), JS_UNDEFINED, 2, args));
+    EXPECT_EQ(to_string(ctx(), diff.get()), "");
+    EXPECT_EQ(stringify(mine.get()), stringify(theirs.get()));
+  }
+  JS_FreeValue(ctx(), keeper);
+}
+
+TEST_F(JsonParseTest, KeptShapesOfTheEchoBodyCostAFewKilobytes) {
+  const std::string echo =
+      R"({"args":{},"body":"{\"customer\":1,\"seq\":0}","headers":{"Content-Type":"application/json",)"
+      R"("X-Bench-Flow":"checkout","User-Agent":"herd","Host":"127.0.0.1","Content-Length":"30",)"
+      R"("Connection":"keep-alive"},"method":"POST","path":"/echo","query":""})";
+  auto used = [&] {
+    JS_RunGC(rt_.rt());
+    JSMemoryUsage u{};
+    JS_ComputeMemoryUsage(rt_.rt(), &u);
+    return u.memory_used_size;
+  };
+  JSValue keeper = JS_UNDEFINED;
+  JS_FreeValue(ctx(), parse_json(ctx(), echo.c_str(), echo.size(), "<t>"));  // atoms and a first shape chain
+  const int64_t before = used();
+  {
+    Value doc(ctx(), parse_json(ctx(), echo.c_str(), echo.size(), "<t>"));
+    std::printf("one parsed echo body: %lld bytes\n", static_cast<long long>(used() - before));
+  }
+  for (int i = 0; i < 3; ++i)
+    JS_FreeValue(ctx(), parse_json_keeping_shapes(ctx(), echo.c_str(), echo.size(), "<t>", &keeper, 1024));
+  const int64_t after = used();
+  std::printf("kept for the echo body: %lld bytes\n", static_cast<long long>(after - before));
+  EXPECT_LT(after - before, 8 * 1024);
+  JS_FreeValue(ctx(), keeper);
 }
 
 // --- differential: random documents and near misses ---------------------------

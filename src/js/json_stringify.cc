@@ -257,10 +257,23 @@ class FastWriter {
     return Step::kOk;
   }
 
+  /// A key's quoted text: copied from where this call already wrote it (the
+  /// same atom: every object of the graph is alive, so is every key atom), or
+  /// made from the atom's string.
   Step key(JSAtom atom) {
+    for (std::size_t i = 0; i < written_keys_; i++) {
+      if (written_[i].atom != atom) continue;
+      char* dst = out_.room(written_[i].size);
+      std::memcpy(dst, out_.data() + written_[i].offset, written_[i].size);
+      out_.commit(dst + written_[i].size);
+      return Step::kOk;
+    }
     Value k(ctx_, JS_AtomToValue(ctx_, atom));
     if (k.is_exception()) return Step::kError;
-    return string(k.get());
+    const std::size_t start = out_.size();
+    if (Step s = string(k.get()); s != Step::kOk) return s;
+    if (written_keys_ < written_.size()) written_[written_keys_++] = {atom, start, out_.size() - start};
+    return Step::kOk;
   }
 
   /// Object.prototype, Array.prototype and Function.prototype of the context,
@@ -361,6 +374,8 @@ class FastWriter {
       Step s = value(prop.d.value, depth + 1);
       if (s == Step::kSkip) {
         out_.truncate(mark);
+        // this key and any the value wrote are gone: only text before `mark` is left
+        while (written_keys_ > 0 && written_[written_keys_ - 1].offset >= mark) --written_keys_;
         continue;
       }
       if (s != Step::kOk) return s;
@@ -378,6 +393,13 @@ class FastWriter {
   bool protos_ok_ = false;
   Value object_proto_, array_proto_, function_proto_;
   std::array<void*, kMaxDepth> path_{};  // the objects being written, outermost first
+  struct WrittenKey {
+    JSAtom atom;
+    std::size_t offset;  // of its quoted text in out_
+    std::size_t size;
+  };
+  std::array<WrittenKey, 16> written_{};  // the first keys written, in output order
+  std::size_t written_keys_ = 0;
 };
 
 OutBuf& output_buffer() {

@@ -215,6 +215,18 @@ TEST_P(JsonStringifyTest, RealisticPayload) {
   expect_same("var leaf = {x: 1}; var o = {a: leaf, b: [leaf, leaf]}", "o", "native");
 }
 
+TEST_P(JsonStringifyTest, RepeatedKeysAroundSkippedValues) {
+  // a key written before is copied from the output: not once its member was dropped
+  expect_same(
+      "var o = {a: 1, b: undefined, c: {b: 2, a: undefined, d: {a: 3, b: 4}}, e: [{a: 1, b: undefined}, {b: 5, a: 6}]}",
+      "o", "native");
+  expect_same("var o = {x: {a: 1, b: 2}, s: Symbol(), y: {b: undefined, a: {x: () => 1, b: 3}}, b: 7}", "o", "native");
+  expect_same(
+      "var o = {}; for (var i = 0; i < 40; i++) o['k' + (i % 20)] = {['k' + ((i + 1) % 20)]: i % 3 ? i : undefined}",
+      "[o, o]", "native");
+  expect_same("var o = {'\\u00e9\\n\"': 1, x: {'\\u00e9\\n\"': 2}, '0': {'0': 3}}", "o", "native");
+}
+
 TEST_P(JsonStringifyTest, ToJSONFallsBackEverywhere) {
   expect_same("var o = {a: 1, toJSON() { return 5; }}", "o", "fallback");
   expect_same("var o = {a: {b: 1}}; Object.defineProperty(o.a, 'toJSON', {value: function (k) { return 'key ' + k; }})",

@@ -117,32 +117,29 @@ JSValue n_response_json(JSContext* ctx, JSValueConst this_val, int argc, JSValue
   JSValue cached = get_prop(ctx, vu, this_val, PropAtom::kJson);
   if (JS_IsUndefined(cached)) {
     js::Value body(ctx, get_prop(ctx, vu, this_val, PropAtom::kBody));
-    std::size_t parsed_bytes = 0;
+    // parses and, for a small object, keeps its shapes for the next same-shaped body
+    auto parse = [&](const char* p, std::size_t n) {
+      cached = js::parse_json_keeping_shapes(ctx, p, n, "<response body>", &vu->json_shape_keeper,
+                                             VuState::kJsonShapeKeepBytes);
+    };
     std::string_view ascii;
     // the response's own bytes (a std::string's: NUL-terminated, as js::parse_json needs), no conversion
     if (response_ascii_body(this_val, body.get(), &ascii)) {
-      parsed_bytes = ascii.size();
-      cached = js::parse_json(ctx, ascii.data(), ascii.size(), "<response body>");
+      parse(ascii.data(), ascii.size());
     } else if (JS_IsString(body.get())) {  // a text body: parsed from its UTF-8 bytes, with no copy of them
       size_t len = 0;
       const char* p = JS_ToCStringLen(ctx, &len, body.get());
       if (!p) return JS_EXCEPTION;
-      parsed_bytes = len;
-      cached = js::parse_json(ctx, p, len, "<response body>");
+      parse(p, len);
       JS_FreeCString(ctx, p);
     } else {
       std::string text;
       if (!response_body_text(ctx, this_val, &text)) return JS_EXCEPTION;
-      parsed_bytes = text.size();
-      cached = js::parse_json(ctx, text.c_str(), text.size(), "<response body>");
+      parse(text.c_str(), text.size());
     }
     if (JS_IsException(cached)) return cached;
     JS_DefinePropertyValue(ctx, this_val, prop_atom(ctx, vu, PropAtom::kJson), JS_DupValue(ctx, cached),
                            JS_PROP_CONFIGURABLE);
-    if (JS_IsObject(cached) && parsed_bytes <= VuState::kJsonShapeKeepBytes) {
-      JS_FreeValue(ctx, vu->json_shape_keeper);
-      vu->json_shape_keeper = JS_DupValue(ctx, cached);
-    }
   }
   return cached;
 }
