@@ -169,9 +169,10 @@ struct VuState {
   /// (keep_shapes in k6/http_response.cc); owned, freed as response_proto.
   std::vector<JSValue> shape_keepers;
   bool timings_shapes_kept = false;
-  /// The last res.json() result parsed from at most kJsonShapeKeepBytes of body
-  /// (owned, freed as response_proto): it keeps the shapes and key atoms of its
-  /// objects alive, so the next same-shaped body reuses them instead of
+  /// js::parse_json_keeping_shapes's keeper for res.json() bodies of at most
+  /// kJsonShapeKeepBytes (owned, freed as response_proto): a small array with the
+  /// last result and, once two bodies in a row have the same keys, their shape
+  /// ladder and key atoms, so the next same-keyed body reuses them instead of
   /// rebuilding them (QuickJS frees a shape with its last object).
   JSValue json_shape_keeper = JS_UNDEFINED;
   static constexpr std::size_t kJsonShapeKeepBytes = 1024;
