@@ -699,11 +699,14 @@ void Client::start(Request&& req, Callback done) {
       return;
     }
   }
-  if (!d.start_builtin(req, done, started)) d.start_curl(std::move(req), std::move(done), started, nullptr);
+  if (d.start_builtin(req, done, started)) return;
+  req.own();
+  d.start_curl(std::move(req), std::move(done), started, nullptr);
 }
 
 void Client::start_routed(Request&& req, Callback&& done, Clock::time_point started) {
   auto& d = *impl_;
+  req.own();  // (a rare path: the built-in client gets an owning request too)
   NetRoute route = route_request(*d.net, req.url);
   if (route.error_code != 0) {
     auto t = std::make_unique<Transfer>();
@@ -718,7 +721,7 @@ void Client::start_routed(Request&& req, Callback&& done, Clock::time_point star
     detail::FastUrl fast;
     if (d.h1 && route.builtin_url.size() && detail::fast_url(route.builtin_url, &fast) && detail::fast_request(req)) {
       fast.host_header = route.host_header;
-      d.h1->start(std::move(req), std::move(fast), started, std::move(done));
+      d.h1->start(std::move(req), fast, started, std::move(done));
       return;
     }
     connect_to.reset(curl_slist_append(nullptr, route.connect_to.c_str()));
@@ -780,9 +783,11 @@ void Client::set_net(std::shared_ptr<const NetConfig> net) {
 bool replayable(const Request& r) {
   const std::string& m = r.method;
   if (m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE") return true;
-  for (const auto& [k, v] : r.headers)
-    if (iequals(k, "idempotency-key") || iequals(k, "x-idempotency-key")) return true;
-  return false;
+  bool key = false;
+  r.for_each_header([&](const std::string& k, const std::string&) {
+    key = key || iequals(k, "idempotency-key") || iequals(k, "x-idempotency-key");
+  });
+  return key;
 }
 
 std::size_t Client::cancel(std::uint64_t conn_group) {

@@ -62,6 +62,8 @@ struct H1Client::Impl {
   // is woken once for the burst, not once per request.
   std::vector<Exchange*> pending;
   bool flush_scheduled = false;
+  // Request buffers of finished exchanges, for the next ones (no allocation per request).
+  std::vector<std::string> spare_heads;
 
   explicit Impl(loop::EventLoop& l) : loop(l) {}
 
@@ -224,7 +226,9 @@ struct H1Client::Impl {
   void serialize(Exchange* e) {
     const Request& r = e->req;
     bool user_host = false, user_accept = false, user_length = false, user_auth = false;
-    for (const auto& [k, v] : r.headers) {
+    std::size_t n_headers = 0;
+    r.for_each_header([&](const std::string& k, const std::string&) {
+      ++n_headers;
       if (iequals(k, "host"))
         user_host = true;
       else if (iequals(k, "accept"))
@@ -233,26 +237,34 @@ struct H1Client::Impl {
         user_length = true;
       else if (iequals(k, "authorization"))
         user_auth = true;
-    }
+    });
     std::string& h = e->head;
+    if (h.capacity() == 0 && !spare_heads.empty()) {  // a finished exchange's buffer
+      h.swap(spare_heads.back());
+      spare_heads.pop_back();
+    }
     h.clear();
-    h.reserve(64 + e->url.target.size() + r.headers.size() * 32);
+    h.reserve(64 + e->url.target.size() + n_headers * 32);
     h.append(r.method).append(1, ' ').append(e->url.target).append(" HTTP/1.1\r\n"sv);
     if (!user_host) h.append("Host: "sv).append(e->url.host_header).append("\r\n"sv);
     if (!r.basic_user.empty() && !user_auth)
       h.append("Authorization: Basic "sv)
           .append(util::base64_encode(r.basic_user + ":" + r.basic_password))
           .append("\r\n"sv);
-    for (const auto& [k, v] : r.headers) {
+    r.for_each_header([&h](const std::string& k, const std::string& v) {
       h.append(k).append(v.empty() ? ":"sv : ": "sv).append(v).append("\r\n"sv);
-    }
+    });
     if (!user_accept) h.append("Accept: */*\r\n"sv);
+    const std::string& body = r.body_ref();
     bool send_body =
-        !e->is_head && (!r.body.empty() || r.method == "POST"sv || r.method == "PUT"sv || r.method == "PATCH"sv);
+        !e->is_head && (!body.empty() || r.method == "POST"sv || r.method == "PUT"sv || r.method == "PATCH"sv);
     if (send_body && !user_length)
-      h.append("Content-Length: "sv).append(std::to_string(r.body.size())).append("\r\n"sv);
+      h.append("Content-Length: "sv).append(std::to_string(body.size())).append("\r\n"sv);
     h.append("\r\n"sv);
-    if (!send_body) e->req.body.clear();
+    if (!send_body) {
+      e->req.body.clear();
+      e->req.shared_body = nullptr;
+    }
   }
 
   void attach(Exchange* e, Conn* c) {
@@ -405,7 +417,8 @@ struct H1Client::Impl {
     std::size_t hs = e->head.size();
     if (e->written < hs) iov[n++] = {e->head.data() + e->written, hs - e->written};
     std::size_t body_off = e->written > hs ? e->written - hs : 0;
-    if (body_off < e->req.body.size()) iov[n++] = {e->req.body.data() + body_off, e->req.body.size() - body_off};
+    const std::string& body = e->req.body_ref();
+    if (body_off < body.size()) iov[n++] = {const_cast<char*>(body.data()) + body_off, body.size() - body_off};
     ssize_t w = n ? ::writev(c->fd, iov, n) : 0;
     if (w < 0) {
       int err = errno;
@@ -640,6 +653,7 @@ struct H1Client::Impl {
     }
     unlink(e);
     std::unique_ptr<Exchange> owned(e);
+    if (spare_heads.size() < 64 && e->head.capacity() <= 4096) spare_heads.push_back(std::move(e->head));
     Response& r = e->resp;
     r.url = std::move(e->req.url);
     r.remote_ip = e->url.ip;
@@ -654,10 +668,10 @@ H1Client::H1Client(loop::EventLoop& loop) : impl_(std::make_unique<Impl>(loop)) 
 
 H1Client::~H1Client() = default;
 
-void H1Client::start(Request&& req, FastUrl url, Clock::time_point started, Client::Callback done) {
+void H1Client::start(Request&& req, const FastUrl& url, Clock::time_point started, Client::Callback done) {
   auto e = std::make_unique<Exchange>();
   e->req = std::move(req);
-  e->url = std::move(url);
+  e->url = url;
   e->done = std::move(done);
   e->started = started;
   if (e->req.timeout.count() > 0) e->deadline = started + e->req.timeout;

@@ -58,7 +58,7 @@ struct Exchange {
   Exchange* prev = nullptr;                 // in-flight list
   Exchange* next = nullptr;
 
-  std::size_t total() const { return head.size() + req.body.size(); }
+  std::size_t total() const { return head.size() + req.body_ref().size(); }
 };
 
 /// A TCP connection: connecting, busy with `ex`, or idle in its pool (`ex` null).

@@ -111,15 +111,17 @@ bool fast_request(const Request& req) {
     t[static_cast<unsigned char>(':')] = t[static_cast<unsigned char>(' ')] = 1;
     return t;
   }();
-  for (const auto& [k, v] : req.headers) {
-    if (k.empty()) return false;
+  bool ok = true;
+  req.for_each_header([&](const std::string& k, const std::string& v) {
+    if (!ok) return;
+    if (k.empty()) ok = false;
     for (char c : k)
-      if (kBad[static_cast<unsigned char>(c)] & 1) return false;
+      if (kBad[static_cast<unsigned char>(c)] & 1) ok = false;
     for (char c : v)
-      if (kBad[static_cast<unsigned char>(c)] & 2) return false;
-    if (iequals(k, "transfer-encoding") || iequals(k, "expect") || iequals(k, "upgrade")) return false;
-  }
-  return true;
+      if (kBad[static_cast<unsigned char>(c)] & 2) ok = false;
+    if (iequals(k, "transfer-encoding") || iequals(k, "expect") || iequals(k, "upgrade")) ok = false;
+  });
+  return ok;
 }
 
 }  // namespace herd::http::detail

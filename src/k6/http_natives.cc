@@ -31,7 +31,7 @@ namespace {
 std::shared_ptr<Flight> new_flight(VuState* vu, RequestSpec&& spec) {
   auto f = std::make_shared<Flight>(std::move(spec));  // not default-made then assigned: no RequestSpec built twice
   f->vu = vu;
-  f->current_url = f->spec.url;
+  f->current_url = std::move(f->spec.url);  // (spec.url is not read after this)
   f->current_method = f->spec.method;
   f->redirects_left = f->spec.redirects;
   return f;
@@ -81,7 +81,7 @@ void Flight::start_hop() {
   http::Request req;
   req.method = current_method;
   req.url = current_url;
-  req.headers = spec.headers;
+  req.shared_headers = &spec.headers;  // borrowed: the callback below keeps this flight alive
   req.timeout = spec.timeout;
   req.keep_body = spec.response_type != std::string_view("none");
   req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
@@ -91,7 +91,7 @@ void Flight::start_hop() {
       req.local_ip = net->local_ips.get(static_cast<std::uint64_t>(std::max<std::int64_t>(0, vu->id_in_test - 1)));
     req.max_body = req.max_decoded_body = net->max_response_body;  // maxResponseBodyBytes
   }
-  if (current_method == spec.method && spec.has_body) req.body = spec.body;
+  if (current_method == spec.method && spec.has_body) req.shared_body = &spec.body;
   CookieJar& vu_jar = spec.extras.jar ? *spec.extras.jar : vu->jar;  // params.jar, else the VU's
   std::string jar = vu_jar.empty() ? std::string() : vu_jar.header_for(current_url, vu->now_us() / 1000000);
   std::string cookie;
@@ -107,12 +107,17 @@ void Flight::start_hop() {
   if (!cookie.empty()) req.headers.emplace_back("Cookie", cookie);
   if (!digest_header.empty()) req.headers.emplace_back("Authorization", digest_header);
   sent_cookie_header = cookie;
-  debug_request(*vu, req);
+  if (!vu->run->http.debug.empty()) {  // (the dump shows the request's own headers and body)
+    http::Request owned = req;
+    owned.own();
+    debug_request(*vu, owned);
+  }
   auto self = shared_from_this();
   vu->http->start(std::move(req), [self](http::Response&& r) { self->on_hop(std::move(r)); });
 }
 
 bool Flight::expected(int status) const {
+  if (spec.default_expected) return status >= 200 && status <= 399;
   for (auto& r : spec.expected)
     if (status >= r.lo && status <= r.hi) return true;
   return false;
@@ -385,8 +390,8 @@ JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   size_t per_host = vu->run->http.batch_per_host > 0 ? static_cast<size_t>(vu->run->http.batch_per_host) : limit;
   std::vector<std::string> hosts;
   for (auto& f : flights) {
-    auto u = http::split_url_host(f->spec.url);
-    hosts.push_back(u ? u->host : f->spec.url);
+    auto u = http::split_url_host(f->current_url);
+    hosts.push_back(u ? u->host : f->current_url);
   }
   std::vector<bool> started(flights.size(), false);
   for (;;) {  // start what the limits allow, wait for a completion, until all are done

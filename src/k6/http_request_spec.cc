@@ -137,6 +137,7 @@ bool parse_expected(JSContext* ctx, JSValueConst cb, RequestSpec* spec) {
     return false;
   }
   spec->expected.clear();
+  spec->default_expected = false;
   int64_t len = 0;
   JS_ToInt64(ctx, &len, js::Value(ctx, JS_GetPropertyStr(ctx, list.get(), "length")).get());
   for (int64_t i = 0; i < len; i++) {
@@ -219,7 +220,8 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     }
     js::Value rc(ctx, get_prop(ctx, vu, params, PropAtom::kResponseCallback));
     if (!JS_IsUndefined(rc.get())) {
-      spec->expected = {{200, 399}};
+      spec->expected.clear();
+      spec->default_expected = true;
       spec->has_expected = true;
       if (!parse_expected(ctx, rc.get(), spec)) return false;
     }
