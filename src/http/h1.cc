@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "http/h1_exchange.h"
+#include "http/h1_fast_response.h"
 #include "util/ascii.h"
 #include "util/base64.h"
 
@@ -548,6 +549,10 @@ struct H1Client::Impl {
       if (e->write_done == Clock::time_point{}) e->write_done = e->first_byte;
     }
     e->resp.bytes_received += static_cast<std::uint64_t>(n);
+    if (first_read && fast_parse_response(e, rbuf.get(), static_cast<std::size_t>(n))) {  // the common case
+      complete(c, e, e->keep_alive && e->written == e->total(), e->first_byte);
+      return;
+    }
     llhttp_errno_t rc = llhttp_execute(&c->parser, rbuf.get(), static_cast<std::size_t>(n));
     if (rc == HPE_OK) {
       // Every byte so far belongs to the header blocks: the same limit, counted on the wire.

@@ -28,12 +28,25 @@ using util::iequals;
 
 namespace {
 
+void init_flight(VuState* vu, Flight& f) {
+  f.vu = vu;
+  f.current_url = std::move(f.spec.url);  // (spec.url is not read after this)
+  f.current_method = f.spec.method;
+  f.redirects_left = f.spec.redirects;
+}
+
+// The flight for (method, url, body, params), its spec parsed in place; null with a JS exception pending.
+std::shared_ptr<Flight> parse_flight(JSContext* ctx, VuState* vu, const std::string& method, JSValueConst url,
+                                     JSValueConst body, JSValueConst params) {
+  auto f = std::make_shared<Flight>();
+  if (!parse_request(ctx, vu, method, url, body, params, &f->spec)) return nullptr;
+  init_flight(vu, *f);
+  return f;
+}
+
 std::shared_ptr<Flight> new_flight(VuState* vu, RequestSpec&& spec) {
-  auto f = std::make_shared<Flight>(std::move(spec));  // not default-made then assigned: no RequestSpec built twice
-  f->vu = vu;
-  f->current_url = std::move(f->spec.url);  // (spec.url is not read after this)
-  f->current_method = f->spec.method;
-  f->redirects_left = f->spec.redirects;
+  auto f = std::make_shared<Flight>(std::move(spec));
+  init_flight(vu, *f);
   return f;
 }
 
@@ -268,9 +281,8 @@ JSValue http_request_method(JSContext* ctx, const std::string& method, JSValueCo
   VuState* vu = vu_of(ctx);
   if (vu->in_init) return JS_ThrowTypeError(ctx, "making HTTP requests in the init context is not supported");
   if (vu->interrupted) return throw_interrupted(ctx);
-  RequestSpec spec;
-  if (!parse_request(ctx, vu, method, url, body, params, &spec)) return JS_EXCEPTION;
-  auto f = new_flight(vu, std::move(spec));
+  auto f = parse_flight(ctx, vu, method, url, body, params);
+  if (!f) return JS_EXCEPTION;
   f->start_hop();
   if (!wait_one(vu, *f)) return throw_interrupted(ctx);
   if (!report_error(ctx, vu, *f)) return JS_EXCEPTION;
@@ -283,15 +295,13 @@ JSValue http_async_request(JSContext* ctx, JSValueConst, int argc, JSValueConst*
   if (vu->interrupted) return throw_interrupted(ctx);
   std::string method = argc > 0 ? js::to_string(ctx, argv[0]) : "GET";
   for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  RequestSpec spec;
-  if (!parse_request(ctx, vu, method, argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
-                     argc > 3 ? argv[3] : JS_UNDEFINED, &spec))
-    return JS_EXCEPTION;
+  auto f = parse_flight(ctx, vu, method, argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
+                        argc > 3 ? argv[3] : JS_UNDEFINED);
+  if (!f) return JS_EXCEPTION;
   JSValue funcs[2];
   JSValue promise = JS_NewPromiseCapability(ctx, funcs);
   if (JS_IsException(promise)) return promise;
   std::int64_t id = vu->next_async_id++;
-  auto f = new_flight(vu, std::move(spec));
   VuState::AsyncOp op;
   op.values = {funcs[0], funcs[1]};
   std::weak_ptr<Flight> weak = f;
