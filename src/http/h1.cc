@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
@@ -49,7 +50,7 @@ struct H1Client::Impl {
   loop::EventLoop& loop;
   std::vector<std::unique_ptr<Conn>> conns;  // by fd
   std::size_t open = 0;
-  std::unordered_map<std::string, std::vector<Conn*>> idle;
+  std::unordered_map<PoolKey, std::vector<Conn*>, PoolKeyHash> idle;
   Exchange* head = nullptr;  // in-flight list
   std::size_t flying = 0;
   std::unique_ptr<char[]> rbuf = std::make_unique<char[]>(kReadBuffer);
@@ -100,18 +101,18 @@ struct H1Client::Impl {
     --flying;
   }
 
-  // group, port, address: 14 bytes for IPv4 (no allocation: short string)
-  static std::string pool_key(const Exchange& e) {
-    std::string k;
-    k.append(reinterpret_cast<const char*>(&e.req.conn_group), sizeof e.req.conn_group);
+  static PoolKey pool_key(const Exchange& e) {
+    PoolKey k;
+    k.group = e.req.conn_group;
+    k.family = e.url.addr.ss_family;
     if (e.url.addr.ss_family == AF_INET) {
       const auto* a = reinterpret_cast<const sockaddr_in*>(&e.url.addr);
-      k.append(reinterpret_cast<const char*>(&a->sin_port), sizeof a->sin_port);
-      k.append(reinterpret_cast<const char*>(&a->sin_addr), sizeof a->sin_addr);
+      k.port = a->sin_port;
+      std::memcpy(k.addr.data(), &a->sin_addr, sizeof a->sin_addr);
     } else {
       const auto* a = reinterpret_cast<const sockaddr_in6*>(&e.url.addr);
-      k.append(reinterpret_cast<const char*>(&a->sin6_port), sizeof a->sin6_port);
-      k.append(reinterpret_cast<const char*>(&a->sin6_addr), sizeof a->sin6_addr);
+      k.port = a->sin6_port;
+      std::memcpy(k.addr.data(), &a->sin6_addr, sizeof a->sin6_addr);
     }
     return k;
   }
@@ -224,12 +225,13 @@ struct H1Client::Impl {
     if (pending.empty() && pending.capacity() < batch.capacity()) pending.swap(batch);  // keep the buffer
   }
 
+  // The request line and headers into e->head: sized first, then copied piece by piece.
   void serialize(Exchange* e) {
     const Request& r = e->req;
     bool user_host = false, user_accept = false, user_length = false, user_auth = false;
-    std::size_t n_headers = 0;
-    r.for_each_header([&](const std::string& k, const std::string&) {
-      ++n_headers;
+    std::size_t size = 0;
+    r.for_each_header([&](const std::string& k, const std::string& v) {
+      size += k.size() + (v.empty() ? 1 : 2) + v.size() + 2;
       if (iequals(k, "host"))
         user_host = true;
       else if (iequals(k, "accept"))
@@ -239,29 +241,59 @@ struct H1Client::Impl {
       else if (iequals(k, "authorization"))
         user_auth = true;
     });
+    std::string auth;  // (rare: basic auth on the built-in client)
+    if (!r.basic_user.empty() && !user_auth)
+      auth = "Authorization: Basic " + util::base64_encode(r.basic_user + ":" + r.basic_password) + "\r\n";
+    const std::string& body = r.body_ref();
+    bool send_body =
+        !e->is_head && (!body.empty() || r.method == "POST"sv || r.method == "PUT"sv || r.method == "PATCH"sv);
+    char length_buf[24];
+    std::string_view length;
+    if (send_body && !user_length) {
+      auto [end, ec] = std::to_chars(length_buf, length_buf + sizeof length_buf, body.size());
+      length = std::string_view(length_buf, static_cast<std::size_t>(end - length_buf));
+    }
+    static constexpr auto kVersion = " HTTP/1.1\r\n"sv, kHost = "Host: "sv, kCrlf = "\r\n"sv;
+    static constexpr auto kAccept = "Accept: */*\r\n"sv, kLength = "Content-Length: "sv;
+    size += r.method.size() + 1 + e->url.target.size() + kVersion.size() + auth.size() + kCrlf.size();
+    if (!user_host) size += kHost.size() + e->url.host_header.size() + kCrlf.size();
+    if (!user_accept) size += kAccept.size();
+    if (!length.empty()) size += kLength.size() + length.size() + kCrlf.size();
+
     std::string& h = e->head;
     if (h.capacity() == 0 && !spare_heads.empty()) {  // a finished exchange's buffer
       h.swap(spare_heads.back());
       spare_heads.pop_back();
     }
-    h.clear();
-    h.reserve(64 + e->url.target.size() + n_headers * 32);
-    h.append(r.method).append(1, ' ').append(e->url.target).append(" HTTP/1.1\r\n"sv);
-    if (!user_host) h.append("Host: "sv).append(e->url.host_header).append("\r\n"sv);
-    if (!r.basic_user.empty() && !user_auth)
-      h.append("Authorization: Basic "sv)
-          .append(util::base64_encode(r.basic_user + ":" + r.basic_password))
-          .append("\r\n"sv);
-    r.for_each_header([&h](const std::string& k, const std::string& v) {
-      h.append(k).append(v.empty() ? ":"sv : ": "sv).append(v).append("\r\n"sv);
+    h.resize(size);
+    char* p = h.data();
+    auto put = [&p](std::string_view s) {
+      std::memcpy(p, s.data(), s.size());
+      p += s.size();
+    };
+    put(r.method);
+    *p++ = ' ';
+    put(e->url.target);
+    put(kVersion);
+    if (!user_host) {
+      put(kHost);
+      put(e->url.host_header);
+      put(kCrlf);
+    }
+    put(auth);
+    r.for_each_header([&put](const std::string& k, const std::string& v) {
+      put(k);
+      put(v.empty() ? ":"sv : ": "sv);
+      put(v);
+      put(kCrlf);
     });
-    if (!user_accept) h.append("Accept: */*\r\n"sv);
-    const std::string& body = r.body_ref();
-    bool send_body =
-        !e->is_head && (!body.empty() || r.method == "POST"sv || r.method == "PUT"sv || r.method == "PATCH"sv);
-    if (send_body && !user_length)
-      h.append("Content-Length: "sv).append(std::to_string(body.size())).append("\r\n"sv);
-    h.append("\r\n"sv);
+    if (!user_accept) put(kAccept);
+    if (!length.empty()) {
+      put(kLength);
+      put(length);
+      put(kCrlf);
+    }
+    put(kCrlf);
     if (!send_body) {
       e->req.body.clear();
       e->req.shared_body = nullptr;
@@ -285,8 +317,16 @@ struct H1Client::Impl {
     e->field.clear();
     e->value.clear();
     e->reason.clear();
-    llhttp_init(&c->parser, HTTP_RESPONSE, &kParserSettings);
-    c->parser.data = e;
+    c->parser_ready = false;  // llhttp_init() when a response needs llhttp (most do not: fast_parse_response)
+  }
+
+  static llhttp_t* parser(Conn* c) {
+    if (!c->parser_ready) {
+      llhttp_init(&c->parser, HTTP_RESPONSE, &kParserSettings);
+      c->parser.data = c->ex;
+      c->parser_ready = true;
+    }
+    return &c->parser;
   }
 
   void connect(Exchange* e) {
@@ -352,7 +392,7 @@ struct H1Client::Impl {
     for (auto& c : conns)
       if (c && c->ex && c->ex->req.conn_group == group) c->retired = true;
     for (auto& [key, list] : idle) {
-      if (key.size() < sizeof group || std::memcmp(key.data(), &group, sizeof group) != 0) continue;
+      if (key.group != group) continue;
       std::vector<Conn*> victims;
       victims.swap(list);
       for (Conn* c : victims) close_conn(c);
@@ -553,7 +593,7 @@ struct H1Client::Impl {
       complete(c, e, e->keep_alive && e->written == e->total(), e->first_byte);
       return;
     }
-    llhttp_errno_t rc = llhttp_execute(&c->parser, rbuf.get(), static_cast<std::size_t>(n));
+    llhttp_errno_t rc = llhttp_execute(parser(c), rbuf.get(), static_cast<std::size_t>(n));
     if (rc == HPE_OK) {
       // Every byte so far belongs to the header blocks: the same limit, counted on the wire.
       if (!e->headers_done && e->resp.bytes_received > kMaxResponseHeaderBytes) e->overflow = Overflow::kHeaders;
@@ -587,7 +627,7 @@ struct H1Client::Impl {
       fail(e, 1000, "EOF");
       return;
     }
-    llhttp_errno_t rc = llhttp_finish(&c->parser);
+    llhttp_errno_t rc = llhttp_finish(parser(c));
     if ((rc == HPE_OK || rc == HPE_PAUSED) && e->complete) {
       complete(c, e, false, Clock::now());  // a body that ends with the connection
       return;
@@ -674,8 +714,7 @@ H1Client::H1Client(loop::EventLoop& loop) : impl_(std::make_unique<Impl>(loop)) 
 H1Client::~H1Client() = default;
 
 void H1Client::start(Request&& req, const FastUrl& url, Clock::time_point started, Client::Callback done) {
-  auto e = std::make_unique<Exchange>();
-  e->req = std::move(req);
+  auto e = std::make_unique<Exchange>(std::move(req));
   e->url = url;
   e->done = std::move(done);
   e->started = started;

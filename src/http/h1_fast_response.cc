@@ -26,8 +26,31 @@ constexpr auto kToken = [] {
 }();
 
 // Printable ASCII and horizontal tab: header values and the reason phrase.
+constexpr auto kText = [] {
+  std::array<bool, 256> t{};
+  t['\t'] = true;
+  for (int c = 0x20; c <= 0x7e; ++c) t[c] = true;
+  return t;
+}();
+
 bool text_char(char c) {
-  return c == '\t' || (c >= 0x20 && c <= 0x7e);
+  return kText[static_cast<unsigned char>(c)];
+}
+
+// Header names llhttp interprets beyond Content-Length (the length first: most names are none of them).
+bool special_name(std::string_view n) {
+  switch (n.size()) {
+    case 7:
+      return iequals(n, "upgrade");
+    case 10:
+      return iequals(n, "connection");
+    case 16:
+      return iequals(n, "proxy-connection");
+    case 17:
+      return iequals(n, "transfer-encoding");
+    default:
+      return false;
+  }
 }
 
 bool ows(char c) {
@@ -79,7 +102,7 @@ bool fast_parse_response(Exchange* ex, const char* data, std::size_t len) {
     std::size_t value_end = pos;
     while (value_end > value_start && ows(in[value_end - 1])) --value_end;
     std::string_view value = in.substr(value_start, value_end - value_start);
-    if (iequals(name, "content-length")) {
+    if (name.size() == 14 && iequals(name, "content-length")) {
       // digits only, nothing around them but the leading OWS skipped above; once
       if (have_length || value.empty() || value.size() > 12 || value_end != pos) return false;
       for (char c : value) {
@@ -87,9 +110,8 @@ bool fast_parse_response(Exchange* ex, const char* data, std::size_t len) {
         content_length = content_length * 10 + static_cast<std::uint64_t>(c - '0');
       }
       have_length = true;
-    } else if (iequals(name, "connection") || iequals(name, "transfer-encoding") || iequals(name, "upgrade") ||
-               iequals(name, "proxy-connection")) {
-      return false;  // what llhttp interprets beyond Content-Length
+    } else if (special_name(name)) {
+      return false;
     }
     if (n == kMaxHeaders) return false;
     fields[n++] = {name, value};
@@ -107,7 +129,7 @@ bool fast_parse_response(Exchange* ex, const char* data, std::size_t len) {
   ex->headers_done = true;
   if (ex->req.keep_body) {
     for (const auto& [k, v] : headers)
-      if (iequals(k, "content-encoding")) ex->decoder = ContentDecoder::create(v, ex->req.max_decoded_body);
+      if (k.size() == 16 && iequals(k, "content-encoding")) ex->decoder = ContentDecoder::create(v, ex->req.max_decoded_body);
     if (content_length > 0) {
       ex->body_bytes += content_length;
       if (ex->decoder)

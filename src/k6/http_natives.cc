@@ -106,7 +106,6 @@ void Flight::start_hop() {
   }
   if (current_method == spec.method && spec.has_body) req.shared_body = &spec.body;
   CookieJar& vu_jar = spec.extras.jar ? *spec.extras.jar : vu->jar;  // params.jar, else the VU's
-  std::string jar = vu_jar.empty() ? std::string() : vu_jar.header_for(current_url, vu->now_us() / 1000000);
   std::string cookie;
   if (!spec.cookies.empty()) {
     // Request cookies replace jar cookies of the same name.
@@ -114,12 +113,15 @@ void Flight::start_hop() {
     for (auto& c : jc)
       if (!spec.cookies.count(c.name)) cookie += (cookie.empty() ? "" : "; ") + c.name + "=" + c.value;
     for (auto& [k, v] : spec.cookies) cookie += (cookie.empty() ? "" : "; ") + k + "=" + v;
-  } else {
-    cookie = jar;
+  } else if (!vu_jar.empty()) {
+    cookie = vu_jar.header_for(current_url, vu->now_us() / 1000000);
   }
   if (!cookie.empty()) req.headers.emplace_back("Cookie", cookie);
   if (!digest_header.empty()) req.headers.emplace_back("Authorization", digest_header);
-  sent_cookie_header = cookie;
+  if (cookie.empty())
+    sent_cookie_header.clear();
+  else
+    sent_cookie_header = std::move(cookie);
   if (!vu->run->http.debug.empty()) {  // (the dump shows the request's own headers and body)
     http::Request owned = req;
     owned.own();
