@@ -104,13 +104,13 @@ struct H1Client::Impl {
   static PoolKey pool_key(const Exchange& e) {
     PoolKey k;
     k.group = e.req.conn_group;
-    k.family = e.url.addr.ss_family;
-    if (e.url.addr.ss_family == AF_INET) {
-      const auto* a = reinterpret_cast<const sockaddr_in*>(&e.url.addr);
+    k.family = e.url->addr.ss_family;
+    if (e.url->addr.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&e.url->addr);
       k.port = a->sin_port;
       std::memcpy(k.addr.data(), &a->sin_addr, sizeof a->sin_addr);
     } else {
-      const auto* a = reinterpret_cast<const sockaddr_in6*>(&e.url.addr);
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&e.url->addr);
       k.port = a->sin6_port;
       std::memcpy(k.addr.data(), &a->sin6_addr, sizeof a->sin6_addr);
     }
@@ -232,14 +232,22 @@ struct H1Client::Impl {
     std::size_t size = 0;
     r.for_each_header([&](const std::string& k, const std::string& v) {
       size += k.size() + (v.empty() ? 1 : 2) + v.size() + 2;
-      if (iequals(k, "host"))
-        user_host = true;
-      else if (iequals(k, "accept"))
-        user_accept = true;
-      else if (iequals(k, "content-length"))
-        user_length = true;
-      else if (iequals(k, "authorization"))
-        user_auth = true;
+      switch (k.size()) {  // (the length first: most names are none of these)
+        case 4:
+          user_host = user_host || iequals(k, "host");
+          break;
+        case 6:
+          user_accept = user_accept || iequals(k, "accept");
+          break;
+        case 14:
+          user_length = user_length || iequals(k, "content-length");
+          break;
+        case 13:
+          user_auth = user_auth || iequals(k, "authorization");
+          break;
+        default:
+          break;
+      }
     });
     std::string auth;  // (rare: basic auth on the built-in client)
     if (!r.basic_user.empty() && !user_auth)
@@ -255,8 +263,8 @@ struct H1Client::Impl {
     }
     static constexpr auto kVersion = " HTTP/1.1\r\n"sv, kHost = "Host: "sv, kCrlf = "\r\n"sv;
     static constexpr auto kAccept = "Accept: */*\r\n"sv, kLength = "Content-Length: "sv;
-    size += r.method.size() + 1 + e->url.target.size() + kVersion.size() + auth.size() + kCrlf.size();
-    if (!user_host) size += kHost.size() + e->url.host_header.size() + kCrlf.size();
+    size += r.method.size() + 1 + e->url->target.size() + kVersion.size() + auth.size() + kCrlf.size();
+    if (!user_host) size += kHost.size() + e->url->host_header.size() + kCrlf.size();
     if (!user_accept) size += kAccept.size();
     if (!length.empty()) size += kLength.size() + length.size() + kCrlf.size();
 
@@ -273,11 +281,11 @@ struct H1Client::Impl {
     };
     put(r.method);
     *p++ = ' ';
-    put(e->url.target);
+    put(e->url->target);
     put(kVersion);
     if (!user_host) {
       put(kHost);
-      put(e->url.host_header);
+      put(e->url->host_header);
       put(kCrlf);
     }
     put(auth);
@@ -331,7 +339,7 @@ struct H1Client::Impl {
 
   void connect(Exchange* e) {
     e->connect_start = Clock::now();
-    const FastUrl& u = e->url;
+    const FastUrl& u = *e->url;
     int fd = ::socket(u.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       fail_later(e, 1200, dial_prefix(u) + "socket: " + std::strerror(errno));
@@ -372,7 +380,7 @@ struct H1Client::Impl {
   bool bind_local(int fd, Exchange* e) {
     sockaddr_storage a{};
     socklen_t len = 0;
-    if (e->url.addr.ss_family == AF_INET6) {
+    if (e->url->addr.ss_family == AF_INET6) {
       auto* a6 = reinterpret_cast<sockaddr_in6*>(&a);
       a6->sin6_family = AF_INET6;
       if (inet_pton(AF_INET6, e->req.local_ip.c_str(), &a6->sin6_addr) == 1) len = sizeof *a6;
@@ -384,7 +392,7 @@ struct H1Client::Impl {
     if (len != 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0) return true;
     std::string why = len == 0 ? "address family mismatch" : std::strerror(errno);
     ::close(fd);
-    fail_later(e, 1200, dial_prefix(e->url) + "bind " + e->req.local_ip + ": " + why);
+    fail_later(e, 1200, dial_prefix(*e->url) + "bind " + e->req.local_ip + ": " + why);
     return false;
   }
 
@@ -400,19 +408,21 @@ struct H1Client::Impl {
   }
 
   void fail_connect(Exchange* e, int err) {
-    if (err == ECONNREFUSED && e->url.localhost && e->url.addr.ss_family == AF_INET) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&e->url.addr);
+    if (err == ECONNREFUSED && e->url->localhost && e->url->addr.ss_family == AF_INET) {
+      auto u = std::make_shared<FastUrl>(*e->url);  // (shared with the client's cached URL and other exchanges)
+      auto* a = reinterpret_cast<sockaddr_in6*>(&u->addr);
       *a = sockaddr_in6{};
       a->sin6_family = AF_INET6;
-      a->sin6_port = htons(static_cast<std::uint16_t>(e->url.port));
+      a->sin6_port = htons(static_cast<std::uint16_t>(u->port));
       a->sin6_addr = in6addr_loopback;
-      e->url.addr_len = sizeof(sockaddr_in6);
-      e->url.ip = "::1";
+      u->addr_len = sizeof(sockaddr_in6);
+      u->ip = "::1";
+      e->url = std::move(u);
       e->failing = false;  // (when the refusal came from connect() itself, through later())
       connect(e);          // the refused attempt counts as blocked time
       return;
     }
-    std::string p = dial_prefix(e->url);
+    std::string p = dial_prefix(*e->url);
     switch (err) {
       case ECONNREFUSED:
         fail(e, 1212, p + "connect: connection refused");
@@ -701,8 +711,8 @@ struct H1Client::Impl {
     if (spare_heads.size() < 64 && e->head.capacity() <= 4096) spare_heads.push_back(std::move(e->head));
     Response& r = e->resp;
     r.url = std::move(e->req.url);
-    r.remote_ip = e->url.ip;
-    r.remote_port = e->url.port;
+    r.remote_ip = e->url->ip;
+    r.remote_port = e->url->port;
     r.bytes_sent = e->written;
     Client::Callback cb = std::move(e->done);
     cb(std::move(r));
@@ -713,9 +723,10 @@ H1Client::H1Client(loop::EventLoop& loop) : impl_(std::make_unique<Impl>(loop)) 
 
 H1Client::~H1Client() = default;
 
-void H1Client::start(Request&& req, const FastUrl& url, Clock::time_point started, Client::Callback done) {
+void H1Client::start(Request&& req, std::shared_ptr<const FastUrl> url, Clock::time_point started,
+                     Client::Callback done) {
   auto e = std::make_unique<Exchange>(std::move(req));
-  e->url = url;
+  e->url = std::move(url);
   e->done = std::move(done);
   e->started = started;
   if (e->req.timeout.count() > 0) e->deadline = started + e->req.timeout;

@@ -55,7 +55,7 @@ struct Exchange {
   explicit Exchange(Request&& r) : req(std::move(r)) {}
 
   Request req;
-  FastUrl url;
+  std::shared_ptr<const FastUrl> url;  // never null once started; copied on write (localhost's [::1] fallback)
   Client::Callback done;
   Response resp;
   Clock::time_point started{}, deadline = Clock::time_point::max();

@@ -4,14 +4,11 @@
 #include <cstdint>
 #include <string_view>
 
-#include "util/ascii.h"
 #include "util/http_status.h"
 
 namespace herd::http::detail {
 
 namespace {
-
-using util::iequals;
 
 constexpr std::size_t kMaxHeaders = 32;  // more: llhttp
 
@@ -37,20 +34,19 @@ bool text_char(char c) {
   return kText[static_cast<unsigned char>(c)];
 }
 
-// Header names llhttp interprets beyond Content-Length (the length first: most names are none of them).
+// `name` (token characters only) equals `lower` (lowercase letters and '-') ignoring case: setting
+// bit 0x20 lowercases a letter and keeps '-'; no other token character becomes one of those.
+bool name_is(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    if ((name[i] | 0x20) != lower[i]) return false;
+  return true;
+}
+
+// Header names llhttp interprets beyond Content-Length.
 bool special_name(std::string_view n) {
-  switch (n.size()) {
-    case 7:
-      return iequals(n, "upgrade");
-    case 10:
-      return iequals(n, "connection");
-    case 16:
-      return iequals(n, "proxy-connection");
-    case 17:
-      return iequals(n, "transfer-encoding");
-    default:
-      return false;
-  }
+  return name_is(n, "upgrade") || name_is(n, "connection") || name_is(n, "proxy-connection") ||
+         name_is(n, "transfer-encoding");
 }
 
 bool ows(char c) {
@@ -102,7 +98,7 @@ bool fast_parse_response(Exchange* ex, const char* data, std::size_t len) {
     std::size_t value_end = pos;
     while (value_end > value_start && ows(in[value_end - 1])) --value_end;
     std::string_view value = in.substr(value_start, value_end - value_start);
-    if (name.size() == 14 && iequals(name, "content-length")) {
+    if (name_is(name, "content-length")) {
       // digits only, nothing around them but the leading OWS skipped above; once
       if (have_length || value.empty() || value.size() > 12 || value_end != pos) return false;
       for (char c : value) {
@@ -129,7 +125,7 @@ bool fast_parse_response(Exchange* ex, const char* data, std::size_t len) {
   ex->headers_done = true;
   if (ex->req.keep_body) {
     for (const auto& [k, v] : headers)
-      if (k.size() == 16 && iequals(k, "content-encoding")) ex->decoder = ContentDecoder::create(v, ex->req.max_decoded_body);
+      if (name_is(k, "content-encoding")) ex->decoder = ContentDecoder::create(v, ex->req.max_decoded_body);
     if (content_length > 0) {
       ex->body_bytes += content_length;
       if (ex->decoder)

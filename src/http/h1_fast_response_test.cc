@@ -89,6 +89,8 @@ TEST(FastResponse, AgreesWithLlhttpOnPlainResponses) {
   expect_same("HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n");         // empty reason
   expect_same("HTTP/1.1 201 Created\tTab\r\nContent-Length: 0\r\n\r\n");
   expect_same("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc");
+  expect_same("HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 3\r\nConTent-EncodinG: identity\r\n\r\nabc");
+  expect_same("HTTP/1.1 200 OK\r\nContent_Length: 9\r\nConnection_: close\r\nContent-Length: 3\r\n\r\nabc");
   expect_same("HTTP/1.1 200 OK\r\nContent-Length:   007\r\n\r\n1234567");
   expect_same("HTTP/1.1 302 Found\r\nLocation: /next?a=1&b=2\r\nContent-Length: 0\r\n\r\n");
 }
@@ -134,6 +136,8 @@ TEST(FastResponse, LeavesEverythingElseToLlhttp) {
   expect_declined("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n" + ok_tail);
   expect_declined("HTTP/1.1 200 OK\r\nProxy-Connection: close\r\n" + ok_tail);
   expect_declined("HTTP/1.1 200 OK\r\nUpgrade: h2c\r\n" + ok_tail);
+  expect_declined("HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: identity\r\n" + ok_tail);
+  expect_declined("HTTP/1.1 200 OK\r\nContent_Length: 2\r\n\r\nok");  // not a length: close-delimited
   expect_declined("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nclose-delimited");  // no Content-Length
   expect_declined("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok");                   // partial body
   expect_declined("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1");            // bytes after it

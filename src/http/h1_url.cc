@@ -136,7 +136,9 @@ bool fast_request(const Request& req) {
     for (char c : k)
       if (kBad[static_cast<unsigned char>(c)]) ok = false;
     if (has_line_break_or_nul(v)) ok = false;
-    if (iequals(k, "transfer-encoding") || iequals(k, "expect") || iequals(k, "upgrade")) ok = false;
+    if ((k.size() == 17 && iequals(k, "transfer-encoding")) || (k.size() == 6 && iequals(k, "expect")) ||
+        (k.size() == 7 && iequals(k, "upgrade")))
+      ok = false;
   });
   return ok;
 }
