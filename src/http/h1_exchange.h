@@ -27,8 +27,8 @@ struct Conn;
 /// A connection pool's key: the group (the VU) and the address as given.
 struct PoolKey {
   std::uint64_t group = 0;
-  std::uint16_t family = 0;               // AF_INET or AF_INET6
-  std::uint16_t port = 0;                 // network order
+  std::uint16_t family = 0;              // AF_INET or AF_INET6
+  std::uint16_t port = 0;                // network order
   std::array<unsigned char, 16> addr{};  // IPv4: the first 4 bytes
   bool operator==(const PoolKey&) const = default;
 };
@@ -94,7 +94,7 @@ struct Conn {
   Exchange* ex = nullptr;
   bool connecting = false;
   bool want_out = false;
-  bool retired = false;  // close_idle() while busy: closed after its exchange
+  bool retired = false;       // close_idle() while busy: closed after its exchange
   bool parser_ready = false;  // `parser` is initialized for the current exchange (h1.cc: parser())
   llhttp_t parser{};
 };

@@ -34,8 +34,8 @@ struct Outcome {
   std::size_t body_bytes = 0;
 
   static Outcome of(const Exchange& e) {
-    return {e.resp.status,   e.resp.proto,    e.resp.status_text, e.reason,  e.resp.body,     e.resp.headers,
-            e.complete,      e.keep_alive,    e.headers_done,     !!e.decoder, e.body_bytes};
+    return {e.resp.status, e.resp.proto, e.resp.status_text, e.reason,    e.resp.body, e.resp.headers,
+            e.complete,    e.keep_alive, e.headers_done,     !!e.decoder, e.body_bytes};
   }
   bool operator==(const Outcome&) const = default;
 };
@@ -86,7 +86,7 @@ TEST(FastResponse, AgreesWithLlhttpOnPlainResponses) {
   expect_same("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found");
   expect_same("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
   expect_same("HTTP/1.1 299 Made Up\r\nContent-Length: 1\r\n\r\nx");  // status text from the reason
-  expect_same("HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n");         // empty reason
+  expect_same("HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n");          // empty reason
   expect_same("HTTP/1.1 201 Created\tTab\r\nContent-Length: 0\r\n\r\n");
   expect_same("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc");
   expect_same("HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 3\r\nConTent-EncodinG: identity\r\n\r\nabc");
@@ -97,7 +97,8 @@ TEST(FastResponse, AgreesWithLlhttpOnPlainResponses) {
 
 TEST(FastResponse, AgreesWithLlhttpOnHeaderValues) {
   expect_same(
-      "HTTP/1.1 200 OK\r\nX-Spaced:   a  b \t \r\nX-Empty:\r\nX-Blank:   \r\nX-Tab:\tv\r\nX-Odd: !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\r\n"
+      "HTTP/1.1 200 OK\r\nX-Spaced:   a  b \t \r\nX-Empty:\r\nX-Blank:   \r\nX-Tab:\tv\r\nX-Odd: "
+      "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\r\n"
       "Content-Length: 0\r\n\r\n");
   expect_same(
       "HTTP/1.1 200 OK\r\nSet-Cookie: a=1; Path=/\r\nSet-Cookie: b=2; HttpOnly\r\nset-cookie: c=3\r\n"
@@ -139,9 +140,9 @@ TEST(FastResponse, LeavesEverythingElseToLlhttp) {
   expect_declined("HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: identity\r\n" + ok_tail);
   expect_declined("HTTP/1.1 200 OK\r\nContent_Length: 2\r\n\r\nok");  // not a length: close-delimited
   expect_declined("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nclose-delimited");  // no Content-Length
-  expect_declined("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok");                   // partial body
-  expect_declined("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1");            // bytes after it
-  expect_declined("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");                          // partial head
+  expect_declined("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok");                      // partial body
+  expect_declined("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1");              // bytes after it
+  expect_declined("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");                            // partial head
   expect_declined("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
   expect_declined("HTTP/1.1 200 OK\r\nContent-Length: 2 \r\n\r\nok");
   expect_declined("HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok");

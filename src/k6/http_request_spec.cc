@@ -227,10 +227,8 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     }
   }
   if (!JS_IsUndefined(body) && !JS_IsNull(body)) {
-    if (JS_IsString(body)) {
-      spec->body = js::to_string(ctx, body);
-      spec->has_body = true;
-    } else if (binary_bytes(ctx, body, &spec->body)) {
+    // a string (or another primitive) as text, binary data as is, an object encoded
+    if (binary_bytes(ctx, body, &spec->body)) {  // (false for any non-object)
       spec->has_body = true;
     } else if (JS_IsObject(body)) {
       if (!encode_object_body(ctx, body, spec)) return false;

@@ -40,7 +40,7 @@ struct RequestSpec {
   bool has_expected = true;            ///< false: responseCallback null -> no http_req_failed
   bool default_expected = true;        ///< 200-399, k6's default (no list allocated per request)
   std::vector<StatusRange> expected;   ///< http.expectedStatuses() when !default_expected
-  HttpParamExtras extras;  ///< compression, auth, jar (k6/http_params.h)
+  HttpParamExtras extras;              ///< compression, auth, jar (k6/http_params.h)
 };
 
 /// Fills `spec` from (method, url, body, params); on failure a JS exception is pending.
