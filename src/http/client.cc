@@ -86,13 +86,15 @@ struct Client::Impl {
   /// and `done` then): the URL is parsed once while it repeats.
   bool start_builtin(Request& req, Client::Callback& done, Clock::time_point started) {
     if (!h1) return false;
-    if (req.url != last_url) {
-      last_url_fast = detail::fast_url(req.url, &last_fast);
+    if (!last_fast || req.url != last_url) {
+      auto parsed = std::make_shared<detail::FastUrl>();
+      last_url_fast = detail::fast_url(req.url, parsed.get());
+      last_fast = std::move(parsed);
       last_url = req.url;
     }
     // dns.policy onlyIPv6/preferIPv6: localhost is [::1] first, which libcurl does.
     bool v6_first =
-        net && last_fast.localhost &&
+        net && last_fast->localhost &&
         (net->dns.policy == DnsConfig::Policy::kOnlyIPv6 || net->dns.policy == DnsConfig::Policy::kPreferIPv6);
     if (!last_url_fast || v6_first || !detail::fast_request(req)) return false;
     h1->start(std::move(req), last_fast, started, std::move(done));
@@ -103,7 +105,7 @@ struct Client::Impl {
   std::unique_ptr<detail::H1Client> h1;  // null: everything through libcurl
   std::string last_url;                  // the last URL offered to h1, and what fast_url() said of it
   bool last_url_fast = false;
-  detail::FastUrl last_fast;
+  std::shared_ptr<const detail::FastUrl> last_fast;  // (shared by the exchanges that use it)
   CURLM* multi = nullptr;
   std::vector<CURL*> pool;
   // One connection cache per group (the VU), as the built-in client pools per
@@ -699,11 +701,14 @@ void Client::start(Request&& req, Callback done) {
       return;
     }
   }
-  if (!d.start_builtin(req, done, started)) d.start_curl(std::move(req), std::move(done), started, nullptr);
+  if (d.start_builtin(req, done, started)) return;
+  req.own();
+  d.start_curl(std::move(req), std::move(done), started, nullptr);
 }
 
 void Client::start_routed(Request&& req, Callback&& done, Clock::time_point started) {
   auto& d = *impl_;
+  req.own();  // (a rare path: the built-in client gets an owning request too)
   NetRoute route = route_request(*d.net, req.url);
   if (route.error_code != 0) {
     auto t = std::make_unique<Transfer>();
@@ -715,9 +720,10 @@ void Client::start_routed(Request&& req, Callback&& done, Clock::time_point star
   }
   SlistPtr connect_to;
   if (route.mapped) {
-    detail::FastUrl fast;
-    if (d.h1 && route.builtin_url.size() && detail::fast_url(route.builtin_url, &fast) && detail::fast_request(req)) {
-      fast.host_header = route.host_header;
+    auto fast = std::make_shared<detail::FastUrl>();
+    if (d.h1 && route.builtin_url.size() && detail::fast_url(route.builtin_url, fast.get()) &&
+        detail::fast_request(req)) {
+      fast->host_header = route.host_header;
       d.h1->start(std::move(req), std::move(fast), started, std::move(done));
       return;
     }
@@ -780,9 +786,11 @@ void Client::set_net(std::shared_ptr<const NetConfig> net) {
 bool replayable(const Request& r) {
   const std::string& m = r.method;
   if (m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE") return true;
-  for (const auto& [k, v] : r.headers)
-    if (iequals(k, "idempotency-key") || iequals(k, "x-idempotency-key")) return true;
-  return false;
+  bool key = false;
+  r.for_each_header([&](const std::string& k, const std::string&) {
+    key = key || iequals(k, "idempotency-key") || iequals(k, "x-idempotency-key");
+  });
+  return key;
 }
 
 std::size_t Client::cancel(std::uint64_t conn_group) {

@@ -70,6 +70,30 @@ struct Request {
   std::string local_ip;
   /// A new connection that is closed after the exchange (k6's noConnectionReuse).
   bool fresh_connection = false;
+  /// Borrowed instead of copied (the k6 layer sends its request's headers and
+  /// body on every hop of a request): non-null, they are sent before `headers`
+  /// and instead of `body` (which stays empty). The caller keeps them alive and
+  /// unchanged until the callback has run. Client::start copies them in (own())
+  /// for libcurl; the built-in client reads them where they are.
+  const Headers* shared_headers = nullptr;
+  const std::string* shared_body = nullptr;
+
+  /// The body to send: *shared_body or body.
+  const std::string& body_ref() const { return shared_body ? *shared_body : body; }
+  /// Calls fn(name, value) for shared_headers, then headers.
+  template <typename Fn>
+  void for_each_header(Fn&& fn) const {
+    if (shared_headers)
+      for (const auto& [k, v] : *shared_headers) fn(k, v);
+    for (const auto& [k, v] : headers) fn(k, v);
+  }
+  /// Copies shared_headers and shared_body in (then null): the request owns everything.
+  void own() {
+    if (shared_headers) headers.insert(headers.begin(), shared_headers->begin(), shared_headers->end());
+    if (shared_body) body = *shared_body;
+    shared_headers = nullptr;
+    shared_body = nullptr;
+  }
 };
 
 /// k6's request timings, milliseconds.

@@ -10,12 +10,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "http/h1_exchange.h"
+#include "http/h1_fast_response.h"
 #include "util/ascii.h"
 #include "util/base64.h"
 
@@ -48,7 +50,7 @@ struct H1Client::Impl {
   loop::EventLoop& loop;
   std::vector<std::unique_ptr<Conn>> conns;  // by fd
   std::size_t open = 0;
-  std::unordered_map<std::string, std::vector<Conn*>> idle;
+  std::unordered_map<PoolKey, std::vector<Conn*>, PoolKeyHash> idle;
   Exchange* head = nullptr;  // in-flight list
   std::size_t flying = 0;
   std::unique_ptr<char[]> rbuf = std::make_unique<char[]>(kReadBuffer);
@@ -62,6 +64,8 @@ struct H1Client::Impl {
   // is woken once for the burst, not once per request.
   std::vector<Exchange*> pending;
   bool flush_scheduled = false;
+  // Request buffers of finished exchanges, for the next ones (no allocation per request).
+  std::vector<std::string> spare_heads;
 
   explicit Impl(loop::EventLoop& l) : loop(l) {}
 
@@ -97,18 +101,18 @@ struct H1Client::Impl {
     --flying;
   }
 
-  // group, port, address: 14 bytes for IPv4 (no allocation: short string)
-  static std::string pool_key(const Exchange& e) {
-    std::string k;
-    k.append(reinterpret_cast<const char*>(&e.req.conn_group), sizeof e.req.conn_group);
-    if (e.url.addr.ss_family == AF_INET) {
-      const auto* a = reinterpret_cast<const sockaddr_in*>(&e.url.addr);
-      k.append(reinterpret_cast<const char*>(&a->sin_port), sizeof a->sin_port);
-      k.append(reinterpret_cast<const char*>(&a->sin_addr), sizeof a->sin_addr);
+  static PoolKey pool_key(const Exchange& e) {
+    PoolKey k;
+    k.group = e.req.conn_group;
+    k.family = e.url->addr.ss_family;
+    if (e.url->addr.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&e.url->addr);
+      k.port = a->sin_port;
+      std::memcpy(k.addr.data(), &a->sin_addr, sizeof a->sin_addr);
     } else {
-      const auto* a = reinterpret_cast<const sockaddr_in6*>(&e.url.addr);
-      k.append(reinterpret_cast<const char*>(&a->sin6_port), sizeof a->sin6_port);
-      k.append(reinterpret_cast<const char*>(&a->sin6_addr), sizeof a->sin6_addr);
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&e.url->addr);
+      k.port = a->sin6_port;
+      std::memcpy(k.addr.data(), &a->sin6_addr, sizeof a->sin6_addr);
     }
     return k;
   }
@@ -221,38 +225,87 @@ struct H1Client::Impl {
     if (pending.empty() && pending.capacity() < batch.capacity()) pending.swap(batch);  // keep the buffer
   }
 
+  // The request line and headers into e->head: sized first, then copied piece by piece.
   void serialize(Exchange* e) {
     const Request& r = e->req;
     bool user_host = false, user_accept = false, user_length = false, user_auth = false;
-    for (const auto& [k, v] : r.headers) {
-      if (iequals(k, "host"))
-        user_host = true;
-      else if (iequals(k, "accept"))
-        user_accept = true;
-      else if (iequals(k, "content-length"))
-        user_length = true;
-      else if (iequals(k, "authorization"))
-        user_auth = true;
-    }
-    std::string& h = e->head;
-    h.clear();
-    h.reserve(64 + e->url.target.size() + r.headers.size() * 32);
-    h.append(r.method).append(1, ' ').append(e->url.target).append(" HTTP/1.1\r\n"sv);
-    if (!user_host) h.append("Host: "sv).append(e->url.host_header).append("\r\n"sv);
+    std::size_t size = 0;
+    r.for_each_header([&](const std::string& k, const std::string& v) {
+      size += k.size() + (v.empty() ? 1 : 2) + v.size() + 2;
+      switch (k.size()) {  // (the length first: most names are none of these)
+        case 4:
+          user_host = user_host || iequals(k, "host");
+          break;
+        case 6:
+          user_accept = user_accept || iequals(k, "accept");
+          break;
+        case 14:
+          user_length = user_length || iequals(k, "content-length");
+          break;
+        case 13:
+          user_auth = user_auth || iequals(k, "authorization");
+          break;
+        default:
+          break;
+      }
+    });
+    std::string auth;  // (rare: basic auth on the built-in client)
     if (!r.basic_user.empty() && !user_auth)
-      h.append("Authorization: Basic "sv)
-          .append(util::base64_encode(r.basic_user + ":" + r.basic_password))
-          .append("\r\n"sv);
-    for (const auto& [k, v] : r.headers) {
-      h.append(k).append(v.empty() ? ":"sv : ": "sv).append(v).append("\r\n"sv);
-    }
-    if (!user_accept) h.append("Accept: */*\r\n"sv);
+      auth = "Authorization: Basic " + util::base64_encode(r.basic_user + ":" + r.basic_password) + "\r\n";
+    const std::string& body = r.body_ref();
     bool send_body =
-        !e->is_head && (!r.body.empty() || r.method == "POST"sv || r.method == "PUT"sv || r.method == "PATCH"sv);
-    if (send_body && !user_length)
-      h.append("Content-Length: "sv).append(std::to_string(r.body.size())).append("\r\n"sv);
-    h.append("\r\n"sv);
-    if (!send_body) e->req.body.clear();
+        !e->is_head && (!body.empty() || r.method == "POST"sv || r.method == "PUT"sv || r.method == "PATCH"sv);
+    char length_buf[24];
+    std::string_view length;
+    if (send_body && !user_length) {
+      auto [end, ec] = std::to_chars(length_buf, length_buf + sizeof length_buf, body.size());
+      length = std::string_view(length_buf, static_cast<std::size_t>(end - length_buf));
+    }
+    static constexpr auto kVersion = " HTTP/1.1\r\n"sv, kHost = "Host: "sv, kCrlf = "\r\n"sv;
+    static constexpr auto kAccept = "Accept: */*\r\n"sv, kLength = "Content-Length: "sv;
+    size += r.method.size() + 1 + e->url->target.size() + kVersion.size() + auth.size() + kCrlf.size();
+    if (!user_host) size += kHost.size() + e->url->host_header.size() + kCrlf.size();
+    if (!user_accept) size += kAccept.size();
+    if (!length.empty()) size += kLength.size() + length.size() + kCrlf.size();
+
+    std::string& h = e->head;
+    if (h.capacity() == 0 && !spare_heads.empty()) {  // a finished exchange's buffer
+      h.swap(spare_heads.back());
+      spare_heads.pop_back();
+    }
+    h.resize(size);
+    char* p = h.data();
+    auto put = [&p](std::string_view s) {
+      std::memcpy(p, s.data(), s.size());
+      p += s.size();
+    };
+    put(r.method);
+    *p++ = ' ';
+    put(e->url->target);
+    put(kVersion);
+    if (!user_host) {
+      put(kHost);
+      put(e->url->host_header);
+      put(kCrlf);
+    }
+    put(auth);
+    r.for_each_header([&put](const std::string& k, const std::string& v) {
+      put(k);
+      put(v.empty() ? ":"sv : ": "sv);
+      put(v);
+      put(kCrlf);
+    });
+    if (!user_accept) put(kAccept);
+    if (!length.empty()) {
+      put(kLength);
+      put(length);
+      put(kCrlf);
+    }
+    put(kCrlf);
+    if (!send_body) {
+      e->req.body.clear();
+      e->req.shared_body = nullptr;
+    }
   }
 
   void attach(Exchange* e, Conn* c) {
@@ -272,13 +325,21 @@ struct H1Client::Impl {
     e->field.clear();
     e->value.clear();
     e->reason.clear();
-    llhttp_init(&c->parser, HTTP_RESPONSE, &kParserSettings);
-    c->parser.data = e;
+    c->parser_ready = false;  // llhttp_init() when a response needs llhttp (most do not: fast_parse_response)
+  }
+
+  static llhttp_t* parser(Conn* c) {
+    if (!c->parser_ready) {
+      llhttp_init(&c->parser, HTTP_RESPONSE, &kParserSettings);
+      c->parser.data = c->ex;
+      c->parser_ready = true;
+    }
+    return &c->parser;
   }
 
   void connect(Exchange* e) {
     e->connect_start = Clock::now();
-    const FastUrl& u = e->url;
+    const FastUrl& u = *e->url;
     int fd = ::socket(u.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       fail_later(e, 1200, dial_prefix(u) + "socket: " + std::strerror(errno));
@@ -319,7 +380,7 @@ struct H1Client::Impl {
   bool bind_local(int fd, Exchange* e) {
     sockaddr_storage a{};
     socklen_t len = 0;
-    if (e->url.addr.ss_family == AF_INET6) {
+    if (e->url->addr.ss_family == AF_INET6) {
       auto* a6 = reinterpret_cast<sockaddr_in6*>(&a);
       a6->sin6_family = AF_INET6;
       if (inet_pton(AF_INET6, e->req.local_ip.c_str(), &a6->sin6_addr) == 1) len = sizeof *a6;
@@ -331,7 +392,7 @@ struct H1Client::Impl {
     if (len != 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0) return true;
     std::string why = len == 0 ? "address family mismatch" : std::strerror(errno);
     ::close(fd);
-    fail_later(e, 1200, dial_prefix(e->url) + "bind " + e->req.local_ip + ": " + why);
+    fail_later(e, 1200, dial_prefix(*e->url) + "bind " + e->req.local_ip + ": " + why);
     return false;
   }
 
@@ -339,7 +400,7 @@ struct H1Client::Impl {
     for (auto& c : conns)
       if (c && c->ex && c->ex->req.conn_group == group) c->retired = true;
     for (auto& [key, list] : idle) {
-      if (key.size() < sizeof group || std::memcmp(key.data(), &group, sizeof group) != 0) continue;
+      if (key.group != group) continue;
       std::vector<Conn*> victims;
       victims.swap(list);
       for (Conn* c : victims) close_conn(c);
@@ -347,19 +408,21 @@ struct H1Client::Impl {
   }
 
   void fail_connect(Exchange* e, int err) {
-    if (err == ECONNREFUSED && e->url.localhost && e->url.addr.ss_family == AF_INET) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&e->url.addr);
+    if (err == ECONNREFUSED && e->url->localhost && e->url->addr.ss_family == AF_INET) {
+      auto u = std::make_shared<FastUrl>(*e->url);  // (shared with the client's cached URL and other exchanges)
+      auto* a = reinterpret_cast<sockaddr_in6*>(&u->addr);
       *a = sockaddr_in6{};
       a->sin6_family = AF_INET6;
-      a->sin6_port = htons(static_cast<std::uint16_t>(e->url.port));
+      a->sin6_port = htons(static_cast<std::uint16_t>(u->port));
       a->sin6_addr = in6addr_loopback;
-      e->url.addr_len = sizeof(sockaddr_in6);
-      e->url.ip = "::1";
+      u->addr_len = sizeof(sockaddr_in6);
+      u->ip = "::1";
+      e->url = std::move(u);
       e->failing = false;  // (when the refusal came from connect() itself, through later())
       connect(e);          // the refused attempt counts as blocked time
       return;
     }
-    std::string p = dial_prefix(e->url);
+    std::string p = dial_prefix(*e->url);
     switch (err) {
       case ECONNREFUSED:
         fail(e, 1212, p + "connect: connection refused");
@@ -405,7 +468,8 @@ struct H1Client::Impl {
     std::size_t hs = e->head.size();
     if (e->written < hs) iov[n++] = {e->head.data() + e->written, hs - e->written};
     std::size_t body_off = e->written > hs ? e->written - hs : 0;
-    if (body_off < e->req.body.size()) iov[n++] = {e->req.body.data() + body_off, e->req.body.size() - body_off};
+    const std::string& body = e->req.body_ref();
+    if (body_off < body.size()) iov[n++] = {const_cast<char*>(body.data()) + body_off, body.size() - body_off};
     ssize_t w = n ? ::writev(c->fd, iov, n) : 0;
     if (w < 0) {
       int err = errno;
@@ -535,7 +599,11 @@ struct H1Client::Impl {
       if (e->write_done == Clock::time_point{}) e->write_done = e->first_byte;
     }
     e->resp.bytes_received += static_cast<std::uint64_t>(n);
-    llhttp_errno_t rc = llhttp_execute(&c->parser, rbuf.get(), static_cast<std::size_t>(n));
+    if (first_read && fast_parse_response(e, rbuf.get(), static_cast<std::size_t>(n))) {  // the common case
+      complete(c, e, e->keep_alive && e->written == e->total(), e->first_byte);
+      return;
+    }
+    llhttp_errno_t rc = llhttp_execute(parser(c), rbuf.get(), static_cast<std::size_t>(n));
     if (rc == HPE_OK) {
       // Every byte so far belongs to the header blocks: the same limit, counted on the wire.
       if (!e->headers_done && e->resp.bytes_received > kMaxResponseHeaderBytes) e->overflow = Overflow::kHeaders;
@@ -569,7 +637,7 @@ struct H1Client::Impl {
       fail(e, 1000, "EOF");
       return;
     }
-    llhttp_errno_t rc = llhttp_finish(&c->parser);
+    llhttp_errno_t rc = llhttp_finish(parser(c));
     if ((rc == HPE_OK || rc == HPE_PAUSED) && e->complete) {
       complete(c, e, false, Clock::now());  // a body that ends with the connection
       return;
@@ -640,10 +708,11 @@ struct H1Client::Impl {
     }
     unlink(e);
     std::unique_ptr<Exchange> owned(e);
+    if (spare_heads.size() < 64 && e->head.capacity() <= 4096) spare_heads.push_back(std::move(e->head));
     Response& r = e->resp;
     r.url = std::move(e->req.url);
-    r.remote_ip = e->url.ip;
-    r.remote_port = e->url.port;
+    r.remote_ip = e->url->ip;
+    r.remote_port = e->url->port;
     r.bytes_sent = e->written;
     Client::Callback cb = std::move(e->done);
     cb(std::move(r));
@@ -654,9 +723,9 @@ H1Client::H1Client(loop::EventLoop& loop) : impl_(std::make_unique<Impl>(loop)) 
 
 H1Client::~H1Client() = default;
 
-void H1Client::start(Request&& req, FastUrl url, Clock::time_point started, Client::Callback done) {
-  auto e = std::make_unique<Exchange>();
-  e->req = std::move(req);
+void H1Client::start(Request&& req, std::shared_ptr<const FastUrl> url, Clock::time_point started,
+                     Client::Callback done) {
+  auto e = std::make_unique<Exchange>(std::move(req));
   e->url = std::move(url);
   e->done = std::move(done);
   e->started = started;

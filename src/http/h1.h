@@ -34,7 +34,8 @@ class H1Client {
 
   /// As Client::start. `started` is when the caller got the request (the
   /// start of `blocked`).
-  void start(Request&& req, FastUrl url, loop::Clock::time_point started, Client::Callback done);
+  /// `url` is shared, not copied per request (the client keeps the last one parsed).
+  void start(Request&& req, std::shared_ptr<const FastUrl> url, loop::Clock::time_point started, Client::Callback done);
   std::size_t in_flight() const;
   std::size_t open_connections() const;
   /// Closes the idle connections of `conn_group`.

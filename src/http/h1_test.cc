@@ -185,6 +185,29 @@ TEST(FastUrl, RequestsWithUnusualHeadersGoToLibcurl) {
   Request m = r;
   m.method = "GET /x";
   EXPECT_FALSE(fast_request(m));
+  // Long values are checked eight bytes at a time: a bad byte anywhere, in any lane.
+  const std::string long_value = "Mozilla/5.0 (X11; Linux x86_64) herd/1.0 https://example.com/";
+  for (char bad : {'\r', '\n', '\0'}) {
+    for (std::size_t at = 0; at < long_value.size(); ++at) {
+      Request b = r;
+      std::string v = long_value;
+      v[at] = bad;
+      b.headers.emplace_back("User-Agent", v);
+      EXPECT_FALSE(fast_request(b)) << at;
+    }
+  }
+  Request good = r;
+  good.headers.emplace_back("User-Agent", long_value + "\x80\xff\x7f\x01\x0b");
+  EXPECT_TRUE(fast_request(good));
+  // Borrowed headers (Request::shared_headers) are checked like the request's own.
+  herd::http::Headers shared = {{"X-Shared", "1"}, {"Transfer-Encoding", "chunked"}};
+  Request s = r;
+  s.shared_headers = &shared;
+  EXPECT_FALSE(fast_request(s));
+  shared.pop_back();
+  EXPECT_TRUE(fast_request(s));
+  shared.emplace_back("X-Bad", "a\r\nInjected: 1");
+  EXPECT_FALSE(fast_request(s));
 }
 
 TEST_F(H1Test, SerializesTheRequestAsLibcurlWould) {
@@ -210,6 +233,52 @@ TEST_F(H1Test, SerializesTheRequestAsLibcurlWould) {
   EXPECT_EQ(resp.bytes_sent, q.size());
   EXPECT_EQ(resp.remote_ip, "127.0.0.1");
   EXPECT_EQ(resp.remote_port, srv.port());
+}
+
+// Request::shared_headers and shared_body go out exactly as the same headers and
+// body owned by the request, through the built-in client and through libcurl.
+TEST_F(H1Test, BorrowedHeadersAndBodyAreSentAsOwnedOnes) {
+  ScriptedServer srv([](int, int, const std::string&) { return Reply{ok("fine")}; });
+  const herd::http::Headers shared = {{"Content-Type", "application/json"}, {"X-Flow", "checkout"}};
+  const std::string body = R"({"customer":1,"lines":[{"sku":"A-1","qty":2}]})";
+  auto make = [&](bool borrowed) {
+    Request r;
+    r.method = "POST";
+    r.url = srv.base() + "/echo";
+    if (borrowed) {
+      r.shared_headers = &shared;
+      r.shared_body = &body;
+    } else {
+      r.headers = shared;
+      r.body = body;
+    }
+    r.headers.emplace_back("Cookie", "a=1");
+    return r;
+  };
+  ASSERT_EQ(send(make(false)).status, 200);
+  ASSERT_EQ(send(make(true)).status, 200);
+  EventLoop curl_loop;
+  Client curl_client(curl_loop, herd::http::ClientOptions{.builtin_http1 = false});
+  for (bool borrowed : {false, true}) {
+    std::optional<Response> out;
+    curl_client.start(make(borrowed), [&](Response&& r) { out = std::move(r); });
+    auto end = Clock::now() + 10s;
+    while (!out && Clock::now() < end) curl_loop.run_once(20ms);
+    ASSERT_TRUE(out);
+    ASSERT_EQ(out->status, 200) << out->error;
+  }
+  auto reqs = srv.requests();
+  ASSERT_EQ(reqs.size(), 4u);
+  EXPECT_EQ(reqs[1], reqs[0]);
+  EXPECT_EQ(reqs[3], reqs[2]);
+  EXPECT_NE(reqs[0].find("\r\nContent-Type: application/json\r\nX-Flow: checkout\r\nCookie: a=1\r\n"),
+            std::string::npos)
+      << reqs[0];
+  EXPECT_EQ(reqs[0].substr(reqs[0].size() - body.size()), body);
+  EXPECT_NE(reqs[2].find("\r\nContent-Type: application/json\r\nX-Flow: checkout\r\nCookie: a=1\r\n"),
+            std::string::npos)
+      << reqs[2];
+  EXPECT_EQ(reqs[2].substr(reqs[2].size() - body.size()), body);
 }
 
 TEST_F(H1Test, ChunkedBodyIsDecodedAndTheConnectionKept) {

@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 
 #include "util/ascii.h"
 
@@ -20,6 +21,24 @@ bool has_dot_segment(std::string_view path) {
     std::string_view rest = path.substr(i + 1);
     if (rest == "." || rest == ".." || rest.rfind("./", 0) == 0 || rest.rfind("../", 0) == 0) return true;
   }
+  return false;
+}
+
+// True when `s` holds CR, LF or NUL: eight bytes at a time (a header value is often a few dozen bytes).
+bool has_line_break_or_nul(std::string_view s) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  auto has = [](std::uint64_t w, unsigned char b) {
+    std::uint64_t x = w ^ (kOnes * b);
+    return ((x - kOnes) & ~x & kHighs) != 0;  // some byte of x is zero
+  };
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if (has(w, '\r') || has(w, '\n') || has(w, 0)) return true;
+  }
+  for (; i < s.size(); ++i)
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') return true;
   return false;
 }
 
@@ -104,22 +123,24 @@ bool fast_request(const Request& req) {
   for (char c : req.method)
     if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
       return false;
-  // Bytes a header name (bit 1) or value (bit 2) must not hold: one table load per byte.
+  // Bytes a header name must not hold: one table load per byte (values: has_line_break_or_nul).
   static constexpr auto kBad = [] {
-    std::array<std::uint8_t, 256> t{};
-    for (unsigned char c : {'\r', '\n', '\0'}) t[c] = 3;
-    t[static_cast<unsigned char>(':')] = t[static_cast<unsigned char>(' ')] = 1;
+    std::array<bool, 256> t{};
+    for (unsigned char c : {'\r', '\n', '\0', ':', ' '}) t[c] = true;
     return t;
   }();
-  for (const auto& [k, v] : req.headers) {
-    if (k.empty()) return false;
+  bool ok = true;
+  req.for_each_header([&](const std::string& k, const std::string& v) {
+    if (!ok) return;
+    if (k.empty()) ok = false;
     for (char c : k)
-      if (kBad[static_cast<unsigned char>(c)] & 1) return false;
-    for (char c : v)
-      if (kBad[static_cast<unsigned char>(c)] & 2) return false;
-    if (iequals(k, "transfer-encoding") || iequals(k, "expect") || iequals(k, "upgrade")) return false;
-  }
-  return true;
+      if (kBad[static_cast<unsigned char>(c)]) ok = false;
+    if (has_line_break_or_nul(v)) ok = false;
+    if ((k.size() == 17 && iequals(k, "transfer-encoding")) || (k.size() == 6 && iequals(k, "expect")) ||
+        (k.size() == 7 && iequals(k, "upgrade")))
+      ok = false;
+  });
+  return ok;
 }
 
 }  // namespace herd::http::detail

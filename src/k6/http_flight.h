@@ -21,6 +21,7 @@ namespace herd::k6 {
 
 /// A logical request in flight: its hops, their samples, the final response.
 struct Flight : std::enable_shared_from_this<Flight> {
+  Flight() = default;  ///< parse_request() fills spec in place (no RequestSpec moved per request)
   explicit Flight(RequestSpec&& s) : spec(std::move(s)) {}
 
   VuState* vu = nullptr;

@@ -28,12 +28,25 @@ using util::iequals;
 
 namespace {
 
+void init_flight(VuState* vu, Flight& f) {
+  f.vu = vu;
+  f.current_url = std::move(f.spec.url);  // (spec.url is not read after this)
+  f.current_method = f.spec.method;
+  f.redirects_left = f.spec.redirects;
+}
+
+// The flight for (method, url, body, params), its spec parsed in place; null with a JS exception pending.
+std::shared_ptr<Flight> parse_flight(JSContext* ctx, VuState* vu, const std::string& method, JSValueConst url,
+                                     JSValueConst body, JSValueConst params) {
+  auto f = std::make_shared<Flight>();
+  if (!parse_request(ctx, vu, method, url, body, params, &f->spec)) return nullptr;
+  init_flight(vu, *f);
+  return f;
+}
+
 std::shared_ptr<Flight> new_flight(VuState* vu, RequestSpec&& spec) {
-  auto f = std::make_shared<Flight>(std::move(spec));  // not default-made then assigned: no RequestSpec built twice
-  f->vu = vu;
-  f->current_url = f->spec.url;
-  f->current_method = f->spec.method;
-  f->redirects_left = f->spec.redirects;
+  auto f = std::make_shared<Flight>(std::move(spec));
+  init_flight(vu, *f);
   return f;
 }
 
@@ -81,7 +94,7 @@ void Flight::start_hop() {
   http::Request req;
   req.method = current_method;
   req.url = current_url;
-  req.headers = spec.headers;
+  req.shared_headers = &spec.headers;  // borrowed: the callback below keeps this flight alive
   req.timeout = spec.timeout;
   req.keep_body = spec.response_type != std::string_view("none");
   req.insecure_skip_tls_verify = vu->run->http.insecure_skip_tls_verify;
@@ -91,9 +104,8 @@ void Flight::start_hop() {
       req.local_ip = net->local_ips.get(static_cast<std::uint64_t>(std::max<std::int64_t>(0, vu->id_in_test - 1)));
     req.max_body = req.max_decoded_body = net->max_response_body;  // maxResponseBodyBytes
   }
-  if (current_method == spec.method && spec.has_body) req.body = spec.body;
+  if (current_method == spec.method && spec.has_body) req.shared_body = &spec.body;
   CookieJar& vu_jar = spec.extras.jar ? *spec.extras.jar : vu->jar;  // params.jar, else the VU's
-  std::string jar = vu_jar.empty() ? std::string() : vu_jar.header_for(current_url, vu->now_us() / 1000000);
   std::string cookie;
   if (!spec.cookies.empty()) {
     // Request cookies replace jar cookies of the same name.
@@ -101,18 +113,26 @@ void Flight::start_hop() {
     for (auto& c : jc)
       if (!spec.cookies.count(c.name)) cookie += (cookie.empty() ? "" : "; ") + c.name + "=" + c.value;
     for (auto& [k, v] : spec.cookies) cookie += (cookie.empty() ? "" : "; ") + k + "=" + v;
-  } else {
-    cookie = jar;
+  } else if (!vu_jar.empty()) {
+    cookie = vu_jar.header_for(current_url, vu->now_us() / 1000000);
   }
   if (!cookie.empty()) req.headers.emplace_back("Cookie", cookie);
   if (!digest_header.empty()) req.headers.emplace_back("Authorization", digest_header);
-  sent_cookie_header = cookie;
-  debug_request(*vu, req);
+  if (cookie.empty())
+    sent_cookie_header.clear();
+  else
+    sent_cookie_header = std::move(cookie);
+  if (!vu->run->http.debug.empty()) {  // (the dump shows the request's own headers and body)
+    http::Request owned = req;
+    owned.own();
+    debug_request(*vu, owned);
+  }
   auto self = shared_from_this();
   vu->http->start(std::move(req), [self](http::Response&& r) { self->on_hop(std::move(r)); });
 }
 
 bool Flight::expected(int status) const {
+  if (spec.default_expected) return status >= 200 && status <= 399;
   for (auto& r : spec.expected)
     if (status >= r.lo && status <= r.hi) return true;
   return false;
@@ -263,9 +283,8 @@ JSValue http_request_method(JSContext* ctx, const std::string& method, JSValueCo
   VuState* vu = vu_of(ctx);
   if (vu->in_init) return JS_ThrowTypeError(ctx, "making HTTP requests in the init context is not supported");
   if (vu->interrupted) return throw_interrupted(ctx);
-  RequestSpec spec;
-  if (!parse_request(ctx, vu, method, url, body, params, &spec)) return JS_EXCEPTION;
-  auto f = new_flight(vu, std::move(spec));
+  auto f = parse_flight(ctx, vu, method, url, body, params);
+  if (!f) return JS_EXCEPTION;
   f->start_hop();
   if (!wait_one(vu, *f)) return throw_interrupted(ctx);
   if (!report_error(ctx, vu, *f)) return JS_EXCEPTION;
@@ -278,15 +297,13 @@ JSValue http_async_request(JSContext* ctx, JSValueConst, int argc, JSValueConst*
   if (vu->interrupted) return throw_interrupted(ctx);
   std::string method = argc > 0 ? js::to_string(ctx, argv[0]) : "GET";
   for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  RequestSpec spec;
-  if (!parse_request(ctx, vu, method, argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
-                     argc > 3 ? argv[3] : JS_UNDEFINED, &spec))
-    return JS_EXCEPTION;
+  auto f = parse_flight(ctx, vu, method, argc > 1 ? argv[1] : JS_UNDEFINED, argc > 2 ? argv[2] : JS_UNDEFINED,
+                        argc > 3 ? argv[3] : JS_UNDEFINED);
+  if (!f) return JS_EXCEPTION;
   JSValue funcs[2];
   JSValue promise = JS_NewPromiseCapability(ctx, funcs);
   if (JS_IsException(promise)) return promise;
   std::int64_t id = vu->next_async_id++;
-  auto f = new_flight(vu, std::move(spec));
   VuState::AsyncOp op;
   op.values = {funcs[0], funcs[1]};
   std::weak_ptr<Flight> weak = f;
@@ -385,8 +402,8 @@ JSValue http_batch(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   size_t per_host = vu->run->http.batch_per_host > 0 ? static_cast<size_t>(vu->run->http.batch_per_host) : limit;
   std::vector<std::string> hosts;
   for (auto& f : flights) {
-    auto u = http::split_url_host(f->spec.url);
-    hosts.push_back(u ? u->host : f->spec.url);
+    auto u = http::split_url_host(f->current_url);
+    hosts.push_back(u ? u->host : f->current_url);
   }
   std::vector<bool> started(flights.size(), false);
   for (;;) {  // start what the limits allow, wait for a completion, until all are done

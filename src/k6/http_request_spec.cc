@@ -137,6 +137,7 @@ bool parse_expected(JSContext* ctx, JSValueConst cb, RequestSpec* spec) {
     return false;
   }
   spec->expected.clear();
+  spec->default_expected = false;
   int64_t len = 0;
   JS_ToInt64(ctx, &len, js::Value(ctx, JS_GetPropertyStr(ctx, list.get(), "length")).get());
   for (int64_t i = 0; i < len; i++) {
@@ -219,16 +220,15 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
     }
     js::Value rc(ctx, get_prop(ctx, vu, params, PropAtom::kResponseCallback));
     if (!JS_IsUndefined(rc.get())) {
-      spec->expected = {{200, 399}};
+      spec->expected.clear();
+      spec->default_expected = true;
       spec->has_expected = true;
       if (!parse_expected(ctx, rc.get(), spec)) return false;
     }
   }
   if (!JS_IsUndefined(body) && !JS_IsNull(body)) {
-    if (JS_IsString(body)) {
-      spec->body = js::to_string(ctx, body);
-      spec->has_body = true;
-    } else if (binary_bytes(ctx, body, &spec->body)) {
+    // a string (or another primitive) as text, binary data as is, an object encoded
+    if (binary_bytes(ctx, body, &spec->body)) {  // (false for any non-object)
       spec->has_body = true;
     } else if (JS_IsObject(body)) {
       if (!encode_object_body(ctx, body, spec)) return false;

@@ -28,7 +28,7 @@ struct StatusRange {
 /// One logical request as the script described it.
 struct RequestSpec {
   std::string method;
-  std::string url;
+  std::string url;  ///< moved to Flight::current_url when the flight is made
   std::string body;
   bool has_body = false;
   http::Headers headers;
@@ -38,8 +38,9 @@ struct RequestSpec {
   std::int64_t redirects = 10;
   std::string response_type = "text";  ///< text | binary | none
   bool has_expected = true;            ///< false: responseCallback null -> no http_req_failed
-  std::vector<StatusRange> expected{{200, 399}};
-  HttpParamExtras extras;  ///< compression, auth, jar (k6/http_params.h)
+  bool default_expected = true;        ///< 200-399, k6's default (no list allocated per request)
+  std::vector<StatusRange> expected;   ///< http.expectedStatuses() when !default_expected
+  HttpParamExtras extras;              ///< compression, auth, jar (k6/http_params.h)
 };
 
 /// Fills `spec` from (method, url, body, params); on failure a JS exception is pending.

@@ -580,6 +580,30 @@ export default function () {
   EXPECT_EQ(metric_value(exp, "http_req_failed", "fails"), 3) << exp["metrics"]["http_req_failed"].dump();
 }
 
+// k6's default (200-399 expected) without a callback, and an empty expectedStatuses() list, which
+// expects nothing (the default is not a list kept per request: RequestSpec::default_expected).
+TEST_F(HttpTest, DefaultAndEmptyExpectedStatuses) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+export const options = { iterations: 1 };
+export default function () {
+  http.get(`${__ENV.BASE_URL}/status/200`);  // expected
+  http.get(`${__ENV.BASE_URL}/status/399`);  // expected
+  http.get(`${__ENV.BASE_URL}/status/400`);  // failed
+  http.get(`${__ENV.BASE_URL}/status/418`, { responseCallback: http.expectedStatuses(418) });  // expected
+  http.setResponseCallback(http.expectedStatuses());
+  http.get(`${__ENV.BASE_URL}/status/200`);  // failed: nothing is expected
+  http.get(`${__ENV.BASE_URL}/status/201`, { responseCallback: http.expectedStatuses({ min: 200, max: 299 }) });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(metric_value(exp, "http_reqs", "count"), 6) << exp["metrics"].dump();
+  EXPECT_EQ(metric_value(exp, "http_req_failed", "passes"), 2) << exp["metrics"]["http_req_failed"].dump();
+  EXPECT_EQ(metric_value(exp, "http_req_failed", "fails"), 4) << exp["metrics"]["http_req_failed"].dump();
+}
+
 TEST_F(HttpTest, GroupAndVuTagsApplyToHttpMetrics) {
   ProcResult r;
   json exp = run_export(R"JS(
