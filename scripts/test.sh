@@ -70,7 +70,7 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 if [ "${HERD_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz targets (clang, libFuzzer): corpus replay"
   cmake --preset fuzz >/dev/null
-  fuzzers=$(sed -n 's/^herd_fuzzer(\([a-z_]*\) .*/\1/p' fuzz/CMakeLists.txt)
+  fuzzers=$(sed -n 's/^herd_fuzzer(\([a-z0-9_]*\) .*/\1/p' fuzz/CMakeLists.txt)
   # shellcheck disable=SC2086
   cmake --build --preset fuzz -j "$jobs" --target $fuzzers
   ctest --test-dir build/fuzz -j "$jobs" --output-on-failure | tee -a "$log"
