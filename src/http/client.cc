@@ -626,28 +626,10 @@ struct Client::Impl {
   }
 };
 
-namespace {
-
-bool env_set(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v;
-}
-
-// The built-in client speaks to the address in the URL; with a proxy
-// configured, libcurl must do it.
-bool builtin_allowed(const ClientOptions& options) {
-  if (!options.builtin_http1) return false;
-  const char* which = std::getenv("HERD_HTTP_CLIENT");
-  if (which && std::string_view(which) == "curl") return false;
-  return !env_set("http_proxy") && !env_set("all_proxy") && !env_set("ALL_PROXY");
-}
-
-}  // namespace
-
 Client::Client(loop::EventLoop& loop, ClientOptions options) : impl_(std::make_unique<Impl>(loop)) {
   global_init();
   auto& d = *impl_;
-  if (builtin_allowed(options)) d.h1 = std::make_unique<detail::H1Client>(loop);
+  if (detail::builtin_allowed(options)) d.h1 = std::make_unique<detail::H1Client>(loop);
   d.net = std::move(options.net);
   if (const char* f = std::getenv("SSL_CERT_FILE")) d.ca_file = f;
   if (const char* dir = std::getenv("SSL_CERT_DIR")) d.ca_dir = dir;
@@ -781,16 +763,6 @@ std::size_t Client::builtin_connections() const {
 
 void Client::set_net(std::shared_ptr<const NetConfig> net) {
   impl_->net = std::move(net);
-}
-
-bool replayable(const Request& r) {
-  const std::string& m = r.method;
-  if (m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE") return true;
-  bool key = false;
-  r.for_each_header([&](const std::string& k, const std::string&) {
-    key = key || iequals(k, "idempotency-key") || iequals(k, "x-idempotency-key");
-  });
-  return key;
 }
 
 std::size_t Client::cancel(std::uint64_t conn_group) {

@@ -150,6 +150,13 @@ struct ClientOptions {
   std::shared_ptr<const NetConfig> net;
 };
 
+namespace detail {
+/// Whether a Client may use the built-in HTTP/1.1 client: options.builtin_http1,
+/// HERD_HTTP_CLIENT not "curl", and no proxy in the environment (libcurl speaks
+/// to proxies).
+bool builtin_allowed(const ClientOptions& options);
+}  // namespace detail
+
 class Client {
  public:
   explicit Client(loop::EventLoop& loop, ClientOptions options = {});

@@ -24,16 +24,8 @@ JSValue native_parse(JSContext* ctx, JSValueConst this_val, int argc, JSValueCon
 }  // namespace
 
 bool install_json_parse(JSContext* ctx) {
-  Value json(ctx, JS_GetPropertyStr(ctx, global_object(ctx).get(), "JSON"));
-  if (!JS_IsObject(json.get())) {
-    discard_exception(ctx);
-    return false;
-  }
-  Value original(ctx, JS_GetPropertyStr(ctx, json.get(), "parse"));
-  if (!JS_IsFunction(ctx, original.get())) {
-    discard_exception(ctx);
-    return false;
-  }
+  Value json(ctx, JS_UNDEFINED), original(ctx, JS_UNDEFINED);
+  if (!json_builtin(ctx, "parse", &json, &original)) return false;
   JSValueConst data[] = {original.get()};
   Value fn(ctx, JS_NewCFunctionData(ctx, native_parse, 2, 0, 1, data));
   // JS_NewCFunctionData names its functions "": the name QuickJS's has, in the same place.

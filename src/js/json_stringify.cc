@@ -466,15 +466,11 @@ JsonStringifyCounts json_stringify_counts() {
 }
 
 bool install_json_stringify(JSContext* ctx) {
-  Value json(ctx, JS_GetPropertyStr(ctx, global_object(ctx).get(), "JSON"));
-  if (!JS_IsObject(json.get())) {
-    discard_exception(ctx);
-    return false;
-  }
-  Value original(ctx, JS_GetPropertyStr(ctx, json.get(), "stringify"));
+  Value json(ctx, JS_UNDEFINED), original(ctx, JS_UNDEFINED);
+  if (!json_builtin(ctx, "stringify", &json, &original)) return false;
   Value object(ctx, JS_NewObject(ctx));
   Value array(ctx, JS_NewArray(ctx));
-  if (original.is_exception() || object.is_exception() || array.is_exception()) {
+  if (object.is_exception() || array.is_exception()) {
     discard_exception(ctx);
     return false;
   }

@@ -213,6 +213,22 @@ void discard_exception(JSContext* ctx) {
   JS_FreeValue(ctx, JS_GetException(ctx));  // the one place exceptions are dropped unread
 }
 
+bool json_builtin(JSContext* ctx, const char* name, Value* json, Value* fn) {
+  Value j(ctx, JS_GetPropertyStr(ctx, global_object(ctx).get(), "JSON"));
+  if (!JS_IsObject(j.get())) {
+    discard_exception(ctx);
+    return false;
+  }
+  Value f(ctx, JS_GetPropertyStr(ctx, j.get(), name));
+  if (!JS_IsFunction(ctx, f.get())) {
+    discard_exception(ctx);
+    return false;
+  }
+  *json = std::move(j);
+  *fn = std::move(f);
+  return true;
+}
+
 std::string take_exception(JSContext* ctx) {
   Value exc(ctx, JS_GetException(ctx));
   return format_exception(ctx, exc.get());

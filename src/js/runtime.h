@@ -95,6 +95,11 @@ inline Value global_object(JSContext* ctx) {
 /// Drops the pending exception of `ctx`, if any, when its message is not wanted.
 void discard_exception(JSContext* ctx);
 
+/// The global JSON object and its function `name` (QuickJS's, before herd
+/// replaces it), owned in *json and *fn; false (nothing pending) when either is
+/// missing.
+bool json_builtin(JSContext* ctx, const char* name, Value* json, Value* fn);
+
 /// Installs the typed-array intrinsics in `ctx` if a lazy Runtime has not yet.
 void ensure_typed_arrays(JSContext* ctx);
 
