@@ -315,7 +315,8 @@ export default function () {}
 
 TEST_F(CoordinatorApiTest, RunnerNeverReadyWritesError97) {
   dir_.write("script.js", kPassingScript);
-  std::uint16_t dead = closed_port();
+  RefusingPort refusing;
+  std::uint16_t dead = refusing.port();
   auto coord = start_coordinator({dead}, {"--ready-timeout", "2s", "--result-file", "result.json"});
   EXPECT_EQ(coord->wait_exit(30s), 97) << *coord;
   std::string raw = dir_.read("result.json");
@@ -331,7 +332,8 @@ TEST_F(CoordinatorApiTest, RunnerNeverReadyWritesError97) {
 
 TEST_F(CoordinatorApiTest, CoordinatorScriptErrorWritesError107) {
   dir_.write("script.js", "export default function () {\n  let x = ;\n}\n");
-  auto coord = start_coordinator({closed_port()}, {"--result-file", "result.json"});
+  RefusingPort refusing;
+  auto coord = start_coordinator({refusing.port()}, {"--result-file", "result.json"});
   EXPECT_EQ(coord->wait_exit(30s), 107) << *coord;
   json f = read_json_file("result.json");
   EXPECT_EQ(f["exitCode"], 107);

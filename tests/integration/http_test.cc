@@ -489,7 +489,8 @@ export default function () {
 }
 
 TEST_F(HttpTest, ErrorCodesForRefusedConnectionAndHttpErrors) {
-  std::uint16_t dead = closed_port();
+  RefusingPort refusing;
+  std::uint16_t dead = refusing.port();
   ProcResult r;
   json exp = run_export(R"JS(
 import http from 'k6/http';
@@ -516,7 +517,8 @@ export default function () {
 }
 
 TEST_F(HttpTest, UnreachableTargetCompletesWithFailedRateOne) {
-  std::uint16_t dead = closed_port();
+  RefusingPort refusing;
+  std::uint16_t dead = refusing.port();
   ProcResult r;
   json exp = run_export(R"JS(
 import http from 'k6/http';
@@ -535,7 +537,8 @@ export default function () { http.get(`http://127.0.0.1:${__ENV.DEAD_PORT}/`); }
 }
 
 TEST_F(HttpTest, ThrowOptionTurnsNetworkErrorsIntoExceptions) {
-  std::uint16_t dead = closed_port();
+  RefusingPort refusing;
+  std::uint16_t dead = refusing.port();
   ProcResult r = run_script(R"JS(
 import http from 'k6/http';
 export const options = { iterations: 1, throw: true };

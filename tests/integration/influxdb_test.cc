@@ -52,6 +52,7 @@ class Influxd {
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     std::vector<std::string> args = {"/usr/bin/influxd", "-config", conf_path};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
@@ -213,7 +214,8 @@ export default function () {
 // Nothing listens: every write is refused. The test runs, exits 0, and says
 // how many points it could not write.
 TEST_F(InfluxDbTest, RefusedServerCostsPointsNotTheTest) {
-  ProcResult r = run_script(kLoad, {"--out", "influxdb=http://127.0.0.1:" + std::to_string(closed_port()) + "/k6"});
+  RefusingPort refusing;
+  ProcResult r = run_script(kLoad, {"--out", "influxdb=http://127.0.0.1:" + std::to_string(refusing.port()) + "/k6"});
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(served(), 400u);
   std::string warnings;

@@ -183,7 +183,8 @@ export default function () {
 }
 
 TEST_F(ModulesTest, UnreachableRemoteModuleIsAClearError) {
-  std::string script = "import x from 'http://127.0.0.1:" + std::to_string(closed_port()) +
+  RefusingPort refusing;
+  std::string script = "import x from 'http://127.0.0.1:" + std::to_string(refusing.port()) +
                        "/nope.js';\nexport default function () {}\n";
   ProcResult r = run_script(script);
   EXPECT_EQ(r.exit_code, 107) << r;

@@ -378,11 +378,12 @@ TEST_F(OptionsTest, HttpFlagsTakeEffect) {
 }
 
 TEST_F(OptionsTest, ThrowFlagTurnsRequestErrorsIntoExceptions) {
+  RefusingPort refusing;
   std::string script =
       "import http from 'k6/http';\n"
       "export default function () {\n"
       "  try { http.get('http://127.0.0.1:" +
-      std::to_string(closed_port()) +
+      std::to_string(refusing.port()) +
       "/'); console.log('returned'); } catch (e) { console.log('threw'); }\n"
       "}\n";
   auto r = run_script(script, {"-q", "--no-summary", "--log-format", "raw", "-w"});

@@ -302,7 +302,8 @@ void expect_failure_is_counted(const ProcResult& r, const std::string& kind) {
 }
 
 TEST_F(PromRwTest, RefusedEndpointIsLoggedOnceAndCounted) {
-  std::string url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/api/v1/write";
+  RefusingPort refusing;
+  std::string url = "http://127.0.0.1:" + std::to_string(refusing.port()) + "/api/v1/write";
   ProcResult r = run_script(kShort, {"--out", "experimental-prometheus-rw"},
                             {{"K6_PROMETHEUS_RW_SERVER_URL", url}, {"K6_PROMETHEUS_RW_PUSH_INTERVAL", "100ms"}});
   expect_failure_is_counted(r, "Couldn't connect to server");
@@ -310,7 +311,8 @@ TEST_F(PromRwTest, RefusedEndpointIsLoggedOnceAndCounted) {
 }
 
 TEST_F(PromRwTest, WithoutATextSummaryTheCountsAreLogged) {
-  std::string url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/api/v1/write";
+  RefusingPort refusing;
+  std::string url = "http://127.0.0.1:" + std::to_string(refusing.port()) + "/api/v1/write";
   for (std::string how : {"--no-summary", "handleSummary"}) {
     std::string script = kShort;
     std::vector<std::string> args = {"--out", "experimental-prometheus-rw"};

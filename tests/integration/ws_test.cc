@@ -85,7 +85,8 @@ export default function () {
 
 TEST_F(WsTest, RefusedRejectedAndUnsupportedConnectionsGiveK6StyleErrors) {
   ProcResult r;
-  std::string refused = "ws://127.0.0.1:" + std::to_string(closed_port()) + "/";
+  RefusingPort refusing;
+  std::string refused = "ws://127.0.0.1:" + std::to_string(refusing.port()) + "/";
   json exp = run_ws(R"JS(
 import ws from 'k6/ws';
 import { WebSocket } from 'k6/websockets';
