@@ -80,12 +80,9 @@ struct Vu {
   bool arrival_start = false;
   std::int64_t arrival_i = 0;          ///< global iteration number to run
   Clock::time_point arrival_intended;  ///< when it was due
-  /// The series of iterations and iteration_duration under `iteration_tags` in
-  /// `iteration_sink`, found once and reused while the VU's base tags stay the same
-  /// (as VuState::last_http does for the request metrics; Sink::Batch::add_direct).
-  const metrics::Sink* iteration_sink = nullptr;
-  metrics::TagSet iteration_tags;
-  metrics::SeriesState* iteration_series[2] = {};
+  /// The series of iterations and iteration_duration under the VU's base tags,
+  /// found once and reused while they stay the same (metrics::SeriesCache).
+  metrics::SeriesCache<2> iteration_series;
 
   JSContext* ctx() const { return rt->ctx(); }
 

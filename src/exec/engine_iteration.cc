@@ -166,14 +166,13 @@ bool Engine::Impl::run_iteration(Vu& v, JSValue fn, ScenarioRun* sc, const Clock
   {
     metrics::Sink::Batch b(*st.sink);
     if (b.direct()) {  // no tag filter nor output: straight to the cached series
-      if (v.iteration_sink != st.sink || !(v.iteration_tags == st.base_tags)) {
-        v.iteration_series[0] = b.series(metrics::kIterations, st.base_tags);
-        v.iteration_series[1] = b.series(metrics::kIterationDuration, st.base_tags);
-        v.iteration_tags = st.base_tags;
-        v.iteration_sink = st.sink;
+      auto& c = v.iteration_series;
+      if (!b.reuse(c, st.base_tags)) {
+        c.series[0] = b.series(metrics::kIterations, st.base_tags);
+        c.series[1] = b.series(metrics::kIterationDuration, st.base_tags);
       }
-      b.add_direct(v.iteration_series[0], metrics::kIterations, 1, now);
-      b.add_direct(v.iteration_series[1], metrics::kIterationDuration, ms, now);
+      b.add_direct(c.series[0], metrics::kIterations, 1, now);
+      b.add_direct(c.series[1], metrics::kIterationDuration, ms, now);
     } else {
       b.add(metrics::kIterations, st.base_tags, 1, now);
       b.add(metrics::kIterationDuration, st.base_tags, ms, now);

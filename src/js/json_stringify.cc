@@ -202,11 +202,12 @@ void append_int(OutBuf& out, int64_t n) {
 }
 
 /// One fast-path serialization. Reads only: no script code runs, nothing is
-/// created but transient strings and the output text.
+/// created but transient strings, the output text and, in a busy VU, the
+/// shape keeper's objects (js/shape_keeper.h).
 class FastWriter {
  public:
   FastWriter(JSContext* ctx, OutBuf& out, JSAtom to_json, JSAtom length)
-      : ctx_(ctx), out_(out), to_json_(to_json), length_(length) {}
+      : ctx_(ctx), out_(out), to_json_(to_json), length_(length), keeper_(shape_keeper(ctx)) {}
 
   Step value(JSValueConst v, int depth) {
     switch (JS_VALUE_GET_NORM_TAG(v)) {
@@ -360,6 +361,7 @@ class FastWriter {
     OwnKeys keys{ctx_};
     if (JS_GetOwnPropertyNames(ctx_, &keys.tab, &keys.len, v, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0)
       return Step::kError;
+    if (keeper_) keeper_->seen(ctx_, object_proto_.get(), kClassObject, keys.tab, keys.len);
     out_.put('{');
     bool first = true;
     for (uint32_t i = 0; i < keys.len; i++) {
@@ -389,6 +391,7 @@ class FastWriter {
   OutBuf& out_;
   JSAtom to_json_;
   JSAtom length_;
+  ShapeKeeper* keeper_;  ///< the runtime's, for the plain objects written (a busy VU's literals)
   bool protos_loaded_ = false;
   bool protos_ok_ = false;
   Value object_proto_, array_proto_, function_proto_;

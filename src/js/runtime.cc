@@ -37,14 +37,21 @@ const LazyGroup kLazy[] = {
 };
 constexpr int kLazyGroups = static_cast<int>(std::size(kLazy));
 
-/// Which lazy groups a context has installed; kept in the runtime's opaque.
-struct LazyState {
+/// What a js::Runtime keeps in its QuickJS runtime's opaque: which lazy groups
+/// its context has installed (when lazy), and its shape keeper.
+struct RuntimeState {
+  bool lazy = false;
   bool installed[kLazyGroups] = {};
+  ShapeKeeper keeper;
 };
 
+RuntimeState* state_of(JSContext* ctx) {
+  return static_cast<RuntimeState*>(JS_GetRuntimeOpaque(JS_GetRuntime(ctx)));
+}
+
 void install_group(JSContext* ctx, int group) {
-  auto* st = static_cast<LazyState*>(JS_GetRuntimeOpaque(JS_GetRuntime(ctx)));
-  if (!st || st->installed[group]) return;
+  RuntimeState* st = state_of(ctx);
+  if (!st || !st->lazy || st->installed[group]) return;
   st->installed[group] = true;
   kLazy[group].install(ctx);  // defines the names on the global object itself
 }
@@ -113,10 +120,12 @@ void ensure_typed_arrays(JSContext* ctx) {
   install_group(ctx, 0);
 }
 
-struct Runtime::LazyStateHolder {
-  LazyState s;
-  void* state() { return &s; }
-};
+ShapeKeeper* shape_keeper(JSContext* ctx) {
+  RuntimeState* st = state_of(ctx);
+  return st ? &st->keeper : nullptr;
+}
+
+struct Runtime::State : RuntimeState {};
 
 Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_intrinsics) {
   const JSMallocFunctions* mf = lazy_intrinsics ? slab_malloc_functions() : nullptr;
@@ -124,9 +133,10 @@ Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_in
   if (!rt_) throw std::runtime_error("QuickJS: cannot create runtime");
   if (stack_limit) JS_SetMaxStackSize(rt_, stack_limit);
   if (memory_limit) JS_SetMemoryLimit(rt_, memory_limit);
+  state_ = std::make_unique<State>();
+  state_->lazy = lazy_intrinsics;
+  JS_SetRuntimeOpaque(rt_, static_cast<RuntimeState*>(state_.get()));
   if (lazy_intrinsics) {
-    lazy_ = std::make_unique<LazyStateHolder>();
-    JS_SetRuntimeOpaque(rt_, lazy_->state());
     ctx_ = JS_NewContextRaw(rt_);
     if (ctx_) {
       JS_AddIntrinsicBaseObjects(ctx_);
@@ -158,6 +168,7 @@ Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_in
 }
 
 Runtime::~Runtime() {
+  if (ctx_) state_->keeper.release(ctx_);
   if (ctx_) JS_FreeContext(ctx_);
   if (rt_) JS_FreeRuntime(rt_);
 }

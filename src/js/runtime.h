@@ -4,6 +4,8 @@
 
 #include <quickjs.h>
 
+#include "js/shape_keeper.h"
+
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -36,10 +38,10 @@ class Runtime {
   bool run_jobs(std::string* error_out);
 
  private:
-  struct LazyStateHolder;
+  struct State;
   JSRuntime* rt_ = nullptr;
   JSContext* ctx_ = nullptr;
-  std::unique_ptr<LazyStateHolder> lazy_;
+  std::unique_ptr<State> state_;
 };
 
 /// A JSValue owned by a context; frees on destruction. Move-only: moving
@@ -102,6 +104,10 @@ bool json_builtin(JSContext* ctx, const char* name, Value* json, Value* fn);
 
 /// Installs the typed-array intrinsics in `ctx` if a lazy Runtime has not yet.
 void ensure_typed_arrays(JSContext* ctx);
+
+/// The shape keeper (js/shape_keeper.h) of the js::Runtime that owns `ctx`, or
+/// nullptr for a context that no js::Runtime made.
+ShapeKeeper* shape_keeper(JSContext* ctx);
 
 /// Converts a JS value to a std::string (String(v)); "" on failure.
 std::string to_string(JSContext* ctx, JSValueConst v);

@@ -157,7 +157,7 @@ void Flight::emit(const http::Response& r) {
     if (r.error_code) extra["error_code"] = std::to_string(r.error_code);
     if (spec.has_expected) extra["expected_response"] = ok ? "true" : "false";
     last.set = metrics::intern(tags_with(*vu, extra));  // one storage for all VUs: series lookups by pointer
-    last.series_sink = nullptr;                         // the cached series belong to the old set
+    last.series.reset();                                // the cached series belong to the old set
     last.valid = true;
     last.status = r.status;
     last.error_code = r.error_code;
@@ -196,15 +196,14 @@ void Flight::emit(const http::Response& r) {
     }
     return;
   }
-  if (last.series_sink != vu->sink || !(last.series_base == vu->base_tags)) {
-    for (int i = 0; i < 9; ++i) last.series[i] = i == 8 && !spec.has_expected ? nullptr : b.series(kIds[i], tags);
-    last.series[9] = b.series(metrics::kDataSent, vu->base_tags);
-    last.series[10] = b.series(metrics::kDataReceived, vu->base_tags);
-    last.series_base = vu->base_tags;
-    last.series_sink = vu->sink;
+  auto& series = last.series.series;
+  if (!b.reuse(last.series, vu->base_tags)) {
+    for (int i = 0; i < 9; ++i) series[i] = i == 8 && !spec.has_expected ? nullptr : b.series(kIds[i], tags);
+    series[9] = b.series(metrics::kDataSent, vu->base_tags);
+    series[10] = b.series(metrics::kDataReceived, vu->base_tags);
   }
   for (int i = 0; i < 11; ++i)
-    if (last.series[i]) b.add_direct(last.series[i], kIds[i], values[i], now);
+    if (series[i]) b.add_direct(series[i], kIds[i], values[i], now);
 }
 
 void Flight::on_hop(http::Response&& r) {

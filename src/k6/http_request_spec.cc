@@ -111,6 +111,7 @@ void read_headers(JSContext* ctx, JSValueConst obj, http::Headers* out) {
   JSPropertyEnum* props = nullptr;
   uint32_t n = 0;
   if (JS_GetOwnPropertyNames(ctx, &props, &n, obj, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) return;
+  if (js::ShapeKeeper* k = js::shape_keeper(ctx)) k->seen(ctx, obj, props, n);
   std::size_t first = out->size();
   out->reserve(first + n);
   for (uint32_t i = 0; i < n; i++) {

@@ -159,18 +159,14 @@ void add_check_sample(JSContext* ctx, VuState* vu, JSAtom key, bool cacheable, c
     }
     e->set = std::move(set);
     e->base = base;
-    e->sink = nullptr;
   }
   metrics::Sink::Batch b(*vu->sink);
   if (!b.direct()) {  // a tag filter or outputs see every sample
     b.add(metrics::kChecks, e->set, pass ? 1 : 0, now);
     return;
   }
-  if (e->sink != vu->sink) {
-    e->series = b.series(metrics::kChecks, e->set);
-    e->sink = vu->sink;
-  }
-  b.add_direct(e->series, metrics::kChecks, pass ? 1 : 0, now);
+  if (!b.reuse(e->series, e->set)) e->series.series[0] = b.series(metrics::kChecks, e->set);
+  b.add_direct(e->series.series[0], metrics::kChecks, pass ? 1 : 0, now);
 }
 
 JSValue n_check(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
@@ -183,6 +179,7 @@ JSValue n_check(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
   JSPropertyEnum* props = nullptr;
   uint32_t n = 0;
   if (JS_GetOwnPropertyNames(ctx, &props, &n, sets, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) return JS_EXCEPTION;
+  if (js::ShapeKeeper* k = js::shape_keeper(ctx)) k->seen(ctx, sets, props, n);
   bool all = true;
   std::int64_t now = vu->now_us();
   metrics::TagSet base = tags_with(*vu, extra);
@@ -317,19 +314,15 @@ JSValue n_add_metric(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv)
   }
   while (ei < vu->metric_series.size() && vu->metric_series[ei].metric != id) ei++;  // added meanwhile?
   if (ei == vu->metric_series.size()) {
-    if (ei >= VuState::kMaxCheckSeries) {
+    if (ei >= VuState::kMaxMetricSeries) {
       b.add(id, vu->base_tags, value, now);
       return JS_TRUE;
     }
     vu->metric_series.push_back(VuState::MetricSeries{id, type});
   }
   VuState::MetricSeries* e = &vu->metric_series[ei];
-  if (e->sink != vu->sink || !(e->base == vu->base_tags)) {
-    e->series = b.series(id, vu->base_tags);
-    e->base = vu->base_tags;
-    e->sink = vu->sink;
-  }
-  b.add_direct(e->series, id, value, now);
+  if (!b.reuse(e->series, vu->base_tags)) e->series.series[0] = b.series(id, vu->base_tags);
+  b.add_direct(e->series.series[0], id, value, now);
   return JS_TRUE;
 }
 

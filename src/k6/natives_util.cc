@@ -21,6 +21,7 @@ bool read_string_map(JSContext* ctx, JSValueConst obj, std::map<std::string, std
   JSPropertyEnum* props = nullptr;
   uint32_t n = 0;
   if (JS_GetOwnPropertyNames(ctx, &props, &n, obj, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) return false;
+  if (js::ShapeKeeper* k = js::shape_keeper(ctx)) k->seen(ctx, obj, props, n);
   for (uint32_t i = 0; i < n; i++) {
     const char* k = JS_AtomToCString(ctx, props[i].atom);
     js::Value v(ctx, JS_GetProperty(ctx, obj, props[i].atom));

@@ -128,36 +128,34 @@ struct VuState {
     std::size_t base_hash = 0;
     std::map<std::string, std::string> tags;  ///< the request's own tags
     metrics::TagSet set;
-    /// The series of `set` (http_reqs ... http_req_failed) and of
-    /// `series_base` (data_sent, data_received) in `series_sink`, found once
-    /// and reused while the tags stay the same (Sink::Batch::add_direct).
-    const metrics::Sink* series_sink = nullptr;
-    metrics::TagSet series_base;
-    metrics::SeriesState* series[11] = {};
+    /// The series of `set` (http_reqs ... http_req_failed) and of the base
+    /// tags (data_sent, data_received), keyed by the base tags and reset when
+    /// `set` changes (metrics::SeriesCache).
+    metrics::SeriesCache<11> series;
   } last_http;
 
   /// check()'s samples without extra tags (n_check in k6/natives.cc), per check
   /// name: the atom of its key in the checks object (a reference held, freed in
   /// release_vu_values), the sample's tag set built for the base tags `base`, and
-  /// its series in `sink` (Sink::Batch::series), reused while both stay the same.
+  /// its series (metrics::SeriesCache), reused while both stay the same.
   struct CheckSeries {
     JSAtom atom = JS_ATOM_NULL;
     metrics::TagSet base, set;
-    const metrics::Sink* sink = nullptr;
-    metrics::SeriesState* series = nullptr;
+    metrics::SeriesCache<1> series;
   };
   std::vector<CheckSeries> check_series;  ///< at most kMaxCheckSeries entries
   static constexpr std::size_t kMaxCheckSeries = 64;
-  /// The series a custom metric's add() without tags goes to (n_add_metric), as
-  /// for check_series: found once per metric, base tags and sink; and its type.
+  /// The series a custom metric's add() without tags goes to (n_add_metric),
+  /// found once per metric, base tags and sink; and the metric's type.
   struct MetricSeries {
     metrics::MetricId metric = 0;
     metrics::MetricType type = metrics::MetricType::kCounter;
-    metrics::TagSet base;
-    const metrics::Sink* sink = nullptr;
-    metrics::SeriesState* series = nullptr;
+    metrics::SeriesCache<1> series;
   };
-  std::vector<MetricSeries> metric_series;  ///< at most kMaxCheckSeries entries
+  std::vector<MetricSeries> metric_series;  ///< at most kMaxMetricSeries entries
+  /// Metrics beyond this many (a script with very many custom metrics) are
+  /// added through the sink's look-up each time, as with outputs.
+  static constexpr std::size_t kMaxMetricSeries = 64;
 
   /// Atoms for Response properties, created once per VU (see k6/http_response.cc).
   std::vector<JSAtom> atoms;

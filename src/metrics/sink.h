@@ -2,6 +2,7 @@
 // Where samples go: per-worker aggregation into series, periodic snapshots,
 // and an optional stream of raw samples (for --out json).
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -84,6 +85,21 @@ struct Snapshot {
   static Snapshot from_json(const nlohmann::json& j);  // throws std::invalid_argument
 };
 
+class Sink;
+
+/// The series a VU adds to again and again under the same tags (its request,
+/// iteration, check and custom-metric samples): found once with
+/// Sink::Batch::series() and reused while the sink and the tags stay the same
+/// (Sink::Batch::reuse). Holds no lock and owns no series (series are never erased).
+template <std::size_t N>
+struct SeriesCache {
+  const Sink* sink = nullptr;  ///< whose series these are; nullptr = none yet
+  TagSet tags;                 ///< the tags they were found for
+  SeriesState* series[N] = {};
+  /// Forgets the series: the next reuse() reports a miss.
+  void reset() { sink = nullptr; }
+};
+
 /// Per-worker (or shared) aggregation point. add() is thread-safe (a mutex
 /// that is uncontended when one worker owns the sink).
 class Sink {
@@ -113,6 +129,16 @@ class Sink {
     /// Adds one sample to a series from series() (same metric `m`).
     void add_direct(SeriesState* st, MetricId m, double value, std::int64_t time_us) {
       st->add(s_.types_[m], value, time_us);
+    }
+    /// True when `c` holds this sink's series for `tags`. Otherwise `c` is
+    /// re-keyed to them and false returned: the caller fills c.series with
+    /// series() before its add_direct() calls.
+    template <std::size_t N>
+    bool reuse(SeriesCache<N>& c, const TagSet& tags) {
+      if (c.sink == &s_ && c.tags == tags) return true;
+      c.sink = &s_;
+      c.tags = tags;
+      return false;
     }
 
    private:

@@ -132,10 +132,41 @@ TEST(Sink, CachedSeriesTakeDirectAddsUntilAnObserverOrFilterExists) {
   EXPECT_FALSE(Sink::Batch(filtered).direct());
 }
 
+TEST(Sink, SeriesCacheIsReusedOnlyForTheSameSinkAndTags) {
+  Registry reg;
+  Sink a(reg), b(reg);
+  TagSet t(Tags{{"k", "v"}}), u(Tags{{"k", "w"}});
+  SeriesCache<1> c;
+  {
+    Sink::Batch batch(a);
+    EXPECT_FALSE(batch.reuse(c, t));  // empty: a miss, now keyed to (a, t)
+    c.series[0] = batch.series(kHttpReqs, t);
+    EXPECT_TRUE(batch.reuse(c, t));
+    EXPECT_TRUE(batch.reuse(c, TagSet(Tags{{"k", "v"}})));  // equal tags, other storage
+    EXPECT_FALSE(batch.reuse(c, u));                        // other tags: a miss, re-keyed
+    c.series[0] = batch.series(kHttpReqs, u);
+    EXPECT_TRUE(batch.reuse(c, u));
+    c.reset();
+    EXPECT_FALSE(batch.reuse(c, u));  // reset forgets
+    c.series[0] = batch.series(kHttpReqs, u);
+    batch.add_direct(c.series[0], kHttpReqs, 1, 1);
+  }
+  {
+    Sink::Batch batch(b);
+    EXPECT_FALSE(batch.reuse(c, u));  // same tags, other sink
+    c.series[0] = batch.series(kHttpReqs, u);
+    batch.add_direct(c.series[0], kHttpReqs, 1, 1);
+  }
+  EXPECT_DOUBLE_EQ(a.snapshot().aggregate(kHttpReqs, u).sum, 1);
+  EXPECT_DOUBLE_EQ(b.snapshot().aggregate(kHttpReqs, u).sum, 1);
+  EXPECT_DOUBLE_EQ(a.snapshot().aggregate(kHttpReqs, t).sum, 0);
+}
+
 TEST(Sink, ConcurrentAdds) {
   Registry reg;
   Sink sink(reg);
   std::vector<std::thread> ts;
+  ts.reserve(4);
   for (int t = 0; t < 4; ++t)
     ts.emplace_back([&sink, t] {
       TagSet tags(Tags{{"t", std::to_string(t % 2)}});
