@@ -67,17 +67,18 @@ for n in $RUNNERS_LIST; do
     sleep 2
     # A reading is valid only if the coordinator lived through it (cpu_ticks
     # reads 0 for a pid that is gone: a run that ended early would read 0 %).
-    valid=1
-    kill -0 "$cpid" 2>/dev/null || valid=0
-    c0=$(cpu_ticks "$cpid"); s0=$(cpu_ticks "$sim"); w0=$(now_s); cp "$d/stats.json" "$d/stats0.json" || valid=0
-    kill -0 "$cpid" 2>/dev/null || valid=0
+    valid=
+    kill -0 "$cpid" 2>/dev/null || valid+="coordinator gone before the window; "
+    c0=$(cpu_ticks "$cpid"); s0=$(cpu_ticks "$sim"); w0=$(now_s)
+    cp "$d/stats.json" "$d/stats0.json" || valid+="no simulator stats; "
     sleep "$WINDOW"
-    kill -0 "$cpid" 2>/dev/null || valid=0
-    c1=$(cpu_ticks "$cpid"); s1=$(cpu_ticks "$sim"); w1=$(now_s); cp "$d/stats.json" "$d/stats1.json" || valid=0
-    kill -0 "$cpid" 2>/dev/null || valid=0
+    c1=$(cpu_ticks "$cpid"); s1=$(cpu_ticks "$sim"); w1=$(now_s)
+    kill -0 "$cpid" 2>/dev/null || valid+="coordinator gone before the window's end; "
+    cp "$d/stats.json" "$d/stats1.json" || valid+="no simulator stats; "
+    [[ -z $valid ]] || valid+="the window began $(awk -v a="$t0" -v b="$w0" 'BEGIN { printf "%.1f", b - a }') s after the coordinator's start (pid $cpid)"
     rc=0; wait "$tpid" || rc=$?
     wait "$sim" || true
-    python3 - "$d" "$n" "$rc" "$c0" "$c1" "$s0" "$s1" "$w0" "$w1" "$CLK_TCK" "$(loadavg)" "$WORK/runs.json" "$valid" <<'PY'
+    python3 - "$d" "$n" "$rc" "$c0" "$c1" "$s0" "$s1" "$w0" "$w1" "$CLK_TCK" "$(loadavg)" "$WORK/runs.json" "${valid:-}" <<'PY'
 import json, sys
 d, n, rc, c0, c1, s0, s1, w0, w1, tck, load, runs, valid = sys.argv[1:14]
 n, rc, tck = int(n), int(rc), float(tck)
@@ -86,8 +87,8 @@ def invalid(why):
     json.dump(all_runs, open(runs, "w"))
     print(f"[{n} runners] exit {rc}, INVALID run ({why}), load {load}", file=sys.stderr)
     sys.exit(0)
-if valid != "1":
-    invalid("the coordinator or the simulator was gone during the window")
+if valid:
+    invalid(valid.rstrip("; "))
 wall = float(w1) - float(w0)
 cpu = (float(c1) - float(c0)) / tck / wall * 100
 sim_cpu = (float(s1) - float(s0)) / tck / wall * 100
