@@ -56,11 +56,21 @@ for n in $RUNNERS_LIST; do
     for _ in $(seq 600); do [[ -s $d/addr ]] && break; kill -0 "$sim" 2>/dev/null || break; sleep 0.1; done
     [[ -s $d/addr ]] || die "herd-sim-runners did not start: $(cat "$d/sim.err")"
     t0=$(now_s)
-    /usr/bin/time -f '%M %U %S' -o "$d/rss" "$HERD_BIN" coordinator --runners "$(cat "$d/addr")" --script "$WORK/s.js" \
+    # The address list is read here, not in the background command's words: a
+    # $(cat ...) there is a short-lived child of the same pid, which the pgrep
+    # below could take for the coordinator (a run then read 0 % or ended early).
+    addrs=$(cat "$d/addr")
+    /usr/bin/time -f '%M %U %S' -o "$d/rss" "$HERD_BIN" coordinator --runners "$addrs" --script "$WORK/s.js" \
       --no-summary --summary-export "$d/summary.json" --ready-timeout 120s >"$d/out" 2>"$d/err" &
     tpid=$!
     cpid=
-    for _ in $(seq 100); do cpid=$(pgrep -P "$tpid" | head -1 || true); [[ -n $cpid ]] && break; sleep 0.05; done
+    # time's child, once it is the herd binary (before its exec it is time itself).
+    for _ in $(seq 100); do
+      cpid=$(pgrep -P "$tpid" | head -1 || true)
+      [[ -n $cpid && $(readlink "/proc/$cpid/exe" 2>/dev/null) == "$(readlink -f "$HERD_BIN")" ]] && break
+      cpid=
+      sleep 0.05
+    done
     [[ -n $cpid ]] || die "coordinator did not start: $(cat "$d/err")"
     # Wait until it runs (the start line), then 2 s more; measure over WINDOW seconds.
     for _ in $(seq 1200); do grep -q 'started together' "$d/err" && break; kill -0 "$cpid" 2>/dev/null || break; sleep 0.05; done
