@@ -56,24 +56,49 @@ for n in $RUNNERS_LIST; do
     for _ in $(seq 600); do [[ -s $d/addr ]] && break; kill -0 "$sim" 2>/dev/null || break; sleep 0.1; done
     [[ -s $d/addr ]] || die "herd-sim-runners did not start: $(cat "$d/sim.err")"
     t0=$(now_s)
-    /usr/bin/time -f '%M %U %S' -o "$d/rss" "$HERD_BIN" coordinator --runners "$(cat "$d/addr")" --script "$WORK/s.js" \
+    # The address list is read here, not in the background command's words: a
+    # $(cat ...) there is a short-lived child of the same pid, which the pgrep
+    # below could take for the coordinator (a run then read 0 % or ended early).
+    addrs=$(cat "$d/addr")
+    /usr/bin/time -f '%M %U %S' -o "$d/rss" "$HERD_BIN" coordinator --runners "$addrs" --script "$WORK/s.js" \
       --no-summary --summary-export "$d/summary.json" --ready-timeout 120s >"$d/out" 2>"$d/err" &
     tpid=$!
     cpid=
-    for _ in $(seq 100); do cpid=$(pgrep -P "$tpid" | head -1 || true); [[ -n $cpid ]] && break; sleep 0.05; done
+    # time's child, once it is the herd binary (before its exec it is time itself).
+    for _ in $(seq 100); do
+      cpid=$(pgrep -P "$tpid" | head -1 || true)
+      [[ -n $cpid && $(readlink "/proc/$cpid/exe" 2>/dev/null) == "$(readlink -f "$HERD_BIN")" ]] && break
+      cpid=
+      sleep 0.05
+    done
     [[ -n $cpid ]] || die "coordinator did not start: $(cat "$d/err")"
     # Wait until it runs (the start line), then 2 s more; measure over WINDOW seconds.
     for _ in $(seq 1200); do grep -q 'started together' "$d/err" && break; kill -0 "$cpid" 2>/dev/null || break; sleep 0.05; done
     sleep 2
-    c0=$(cpu_ticks "$cpid"); s0=$(cpu_ticks "$sim"); w0=$(now_s); cp "$d/stats.json" "$d/stats0.json"
+    # A reading is valid only if the coordinator lived through it (cpu_ticks
+    # reads 0 for a pid that is gone: a run that ended early would read 0 %).
+    valid=
+    kill -0 "$cpid" 2>/dev/null || valid+="coordinator gone before the window; "
+    c0=$(cpu_ticks "$cpid"); s0=$(cpu_ticks "$sim"); w0=$(now_s)
+    cp "$d/stats.json" "$d/stats0.json" || valid+="no simulator stats; "
     sleep "$WINDOW"
-    c1=$(cpu_ticks "$cpid"); s1=$(cpu_ticks "$sim"); w1=$(now_s); cp "$d/stats.json" "$d/stats1.json"
+    c1=$(cpu_ticks "$cpid"); s1=$(cpu_ticks "$sim"); w1=$(now_s)
+    kill -0 "$cpid" 2>/dev/null || valid+="coordinator gone before the window's end; "
+    cp "$d/stats.json" "$d/stats1.json" || valid+="no simulator stats; "
+    [[ -z $valid ]] || valid+="the window began $(awk -v a="$t0" -v b="$w0" 'BEGIN { printf "%.1f", b - a }') s after the coordinator's start (pid $cpid)"
     rc=0; wait "$tpid" || rc=$?
     wait "$sim" || true
-    python3 - "$d" "$n" "$rc" "$c0" "$c1" "$s0" "$s1" "$w0" "$w1" "$CLK_TCK" "$(loadavg)" "$WORK/runs.json" <<'PY'
+    python3 - "$d" "$n" "$rc" "$c0" "$c1" "$s0" "$s1" "$w0" "$w1" "$CLK_TCK" "$(loadavg)" "$WORK/runs.json" "${valid:-}" <<'PY'
 import json, sys
-d, n, rc, c0, c1, s0, s1, w0, w1, tck, load, runs = sys.argv[1:13]
+d, n, rc, c0, c1, s0, s1, w0, w1, tck, load, runs, valid = sys.argv[1:14]
 n, rc, tck = int(n), int(rc), float(tck)
+def invalid(why):
+    all_runs = json.load(open(runs)); all_runs.append({"runners": n, "exit": rc, "invalid": why, "load": load})
+    json.dump(all_runs, open(runs, "w"))
+    print(f"[{n} runners] exit {rc}, INVALID run ({why}), load {load}", file=sys.stderr)
+    sys.exit(0)
+if valid:
+    invalid(valid.rstrip("; "))
 wall = float(w1) - float(w0)
 cpu = (float(c1) - float(c0)) / tck / wall * 100
 sim_cpu = (float(s1) - float(s0)) / tck / wall * 100
@@ -84,6 +109,8 @@ e = json.load(open(f"{d}/expect.json")); st = json.load(open(f"{d}/stats.json"))
 st0, st1 = json.load(open(f"{d}/stats0.json")), json.load(open(f"{d}/stats1.json"))
 rounds = (st1["snapshots"] - st0["snapshots"]) / n
 win_s = st1["seconds"] - st0["seconds"]
+if win_s <= 0:
+    invalid("the simulator's counters did not move during the window")
 cpu_ms = (float(c1) - float(c0)) / tck * 1000
 # On a machine this loaded the window may hold no whole round: then the whole
 # run's CPU (start, ready polls and the summary included: an over-estimate)
@@ -123,6 +150,10 @@ done
 python3 - "$WORK/runs.json" "$JSON" <<'PY'
 import json, statistics, sys
 runs = json.load(open(sys.argv[1]))
+bad = [r for r in runs if r.get("invalid")]
+if bad:
+    print(f"{len(bad)} invalid run(s) left out: " + "; ".join(f"{r['runners']} runners: {r['invalid']}" for r in bad), file=sys.stderr)
+runs = [r for r in runs if not r.get("invalid")]
 out = {}
 print("| runners | coordinator CPU at one merge/s, % of one core (min / median / max) | measured CPU % (merges/s) | exact totals | bytes/s per runner | snapshot bytes served (JSON size) | coordinator RSS | runs |")
 print("|---:|---:|---:|---|---:|---:|---:|---:|")

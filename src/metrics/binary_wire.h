@@ -56,17 +56,12 @@ class BinaryReader {
     need(1);
     return *p_++;
   }
-  /// At most 10 bytes; a value above 2^64 - 1 is an error.
+  /// At most 10 bytes; a value above 2^64 - 1 is an error. One byte (below
+  /// 128: most bucket counts) without the loop.
   std::uint64_t varint() {
-    std::uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      need(1);
-      std::uint8_t b = *p_++;
-      if (shift == 63 && b > 1) fail("varint overflows 64 bits");
-      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return v;
-    }
-    fail("varint longer than 10 bytes");
+    if (p_ != end_ && *p_ < 0x80) [[likely]]
+      return *p_++;
+    return varint_long();
   }
   std::int64_t svarint() {
     std::uint64_t z = varint();
@@ -103,6 +98,17 @@ class BinaryReader {
   }
 
  private:
+  std::uint64_t varint_long() {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      need(1);
+      std::uint8_t b = *p_++;
+      if (shift == 63 && b > 1) fail("varint overflows 64 bits");
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    fail("varint longer than 10 bytes");
+  }
   void need(std::size_t n) {
     if (left() < n) fail("truncated");
   }

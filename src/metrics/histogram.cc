@@ -393,9 +393,10 @@ std::uint64_t window_from_binary(BinaryReader& r, std::vector<std::uint64_t>& wi
     std::size_t size = off + static_cast<std::size_t>(len);
     r.take_cells(size - win.size());
     win.resize(size, 0);
-    for (std::size_t c = off; c < size; ++c) {
-      win[c] = r.varint();
-      total = checked_add(total, win[c]);
+    std::uint64_t* cell = win.data() + off;
+    for (std::size_t c = 0; c < len; ++c) {
+      cell[c] = r.varint();
+      total = checked_add(total, cell[c]);
     }
     if (win[off] == 0 || win[size - 1] == 0) bad("a bucket run must start and end with a non-empty bucket");
     next = start + static_cast<std::int64_t>(len);

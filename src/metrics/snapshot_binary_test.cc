@@ -1,12 +1,14 @@
 #include "metrics/snapshot_binary.h"
 
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -285,6 +287,38 @@ TEST(SnapshotBinary, HostileCountsAndVarintsFailWithoutAllocating) {
   overflow.append(9, '\xff');
   overflow.push_back('\x02');  // bit 64 set
   expect_rejected(overflow, "overflows 64 bits");
+}
+
+// BinaryReader::varint reads one-byte values (below 128) without its loop:
+// every length from 1 to 10 bytes, each boundary, and a value ending the
+// input read back; a continuation byte at the end is "truncated".
+TEST(SnapshotBinary, VarintsOfEveryLengthReadBack) {
+  std::vector<std::uint64_t> vs = {0, 1, 126, 127, 128, 129, 255, 256, 16383, 16384, ~0ULL, 1ULL << 63};
+  for (int bits = 7; bits < 64; bits += 7) vs.insert(vs.end(), {(1ULL << bits) - 1, 1ULL << bits});
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 2000; ++i) vs.push_back(rng() >> (rng() % 64));
+  std::string buf;
+  BinaryWriter w(buf);
+  for (auto v : vs) w.varint(v);
+  for (auto v : vs) w.svarint(static_cast<std::int64_t>(v));
+  BinaryReader r(buf, 0);
+  for (auto v : vs) ASSERT_EQ(r.varint(), v);
+  for (auto v : vs) ASSERT_EQ(r.svarint(), static_cast<std::int64_t>(v));
+  EXPECT_TRUE(r.at_end());
+  for (const std::string& cut : {std::string("\x80"), std::string("\xff\xff"), std::string()}) {
+    BinaryReader t(cut, 0);
+    try {
+      t.varint();
+      ADD_FAILURE() << "read a varint from " << cut.size() << " bytes ending in a continuation";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    }
+  }
+  std::string last = "\x85\x01\x7f";  // 133, then 127 as the input's last byte
+  BinaryReader t(last, 0);
+  EXPECT_EQ(t.varint(), 133u);
+  EXPECT_EQ(t.varint(), 127u);
+  EXPECT_TRUE(t.at_end());
 }
 
 /// One trend "t" with one series whose histogram `h` writes.
