@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -98,6 +99,24 @@ TEST_F(ShapeKeeperTest, KeepersAreBoundedAndInvisibleToTheScript) {
   ASSERT_NE(s, nullptr);
   EXPECT_STREQ(s, R"([{"l0_0":1,"l0_1":"x"},["l1_0","l1_1","z"]])");
   JS_FreeCString(ctx(), s);
+  k.release(ctx());
+}
+
+TEST_F(ShapeKeeperTest, AKeptObjectCostsAFewHundredBytes) {
+  ShapeKeeper k;
+  JSMemoryUsage before{}, after{};
+  show_times(k, "({a: 1})", 1);  // the function and its atoms exist before the measurement
+  JS_RunGC(rt_.rt());
+  JS_ComputeMemoryUsage(rt_.rt(), &before);
+  show_times(k, "({a: 1, b: 2, c: 3, d: 4})", ShapeKeeper::kHotSightings);
+  JS_RunGC(rt_.rt());
+  JS_ComputeMemoryUsage(rt_.rt(), &after);
+  ASSERT_EQ(k.keepers(), 5u);  // {}, and 4 prefixes
+  std::int64_t per_keeper = (after.malloc_size - before.malloc_size) / 5;
+  std::printf("memory per keeper object (its object, properties and shape): %lld bytes\n",
+              static_cast<long long>(per_keeper));
+  EXPECT_GT(per_keeper, 0);
+  EXPECT_LT(per_keeper, 400);
   k.release(ctx());
 }
 
