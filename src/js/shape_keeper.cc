@@ -6,10 +6,6 @@ namespace herd::js {
 
 namespace {
 
-// QuickJS's class id of ordinary objects (JS_CLASS_OBJECT; json_stringify.cc
-// checks the same constant against a real object when it installs).
-constexpr JSClassID kClassObject = 1;
-
 void drop_exception(JSContext* ctx) {
   JS_FreeValue(ctx, JS_GetException(ctx));
 }
@@ -25,6 +21,19 @@ void ShapeKeeper::seen(JSContext* ctx, JSValueConst obj, const JSPropertyEnum* p
   }
   seen(ctx, proto, kClassObject, props, n);
   JS_FreeValue(ctx, proto);
+}
+
+void ShapeKeeper::keep_now(JSContext* ctx, JSValueConst proto, JSClassID cls, const JSAtom* keys, std::uint32_t n) {
+  if (n == 0 || n > kMaxKeys) return;
+  std::uint64_t h = start_hash(proto, cls, n);
+  for (std::uint32_t i = 0; i < n; i++) h = mix(h, keys[i]);
+  for (const auto& e : lists_)
+    if (e.hash == h && e.kept) return;
+  if (lists_.size() >= kMaxLists) return;
+  List& l = lists_.emplace_back();
+  l.hash = h;
+  l.kept = true;
+  keep(ctx, proto, cls, keys, nullptr, n);
 }
 
 [[gnu::noinline]] void ShapeKeeper::note_slow(JSContext* ctx, JSValueConst proto, JSClassID cls, std::uint64_t hash,

@@ -32,6 +32,9 @@ class ShapeKeeper {
   static constexpr std::uint32_t kMaxKeys = 16;   ///< longer key lists are not kept
   static constexpr std::size_t kMaxLists = 32;    ///< distinct key lists tracked
   static constexpr std::size_t kMaxKeepers = 96;  ///< keeper objects in all
+  /// QuickJS's class id of ordinary objects (JS_CLASS_OBJECT; json_stringify.cc
+  /// checks the same constant against a real object when it installs).
+  static constexpr JSClassID kClassObject = 1;
 
   /// `window`: see kHotWindow (tests pass others).
   explicit ShapeKeeper(std::chrono::steady_clock::duration window = kHotWindow) : window_(window) {}
@@ -60,6 +63,11 @@ class ShapeKeeper {
     for (std::uint32_t i = 0; i < n; i++) h = mix(h, keys[i]);
     note(ctx, proto, cls, h, keys, nullptr, n);
   }
+
+  /// Keeps the shapes of such an object now, whether or not the VU is busy
+  /// (once per key list): for an object a VU builds in every request once it
+  /// has read it at all.
+  void keep_now(JSContext* ctx, JSValueConst proto, JSClassID cls, const JSAtom* keys, std::uint32_t n);
 
   /// Frees the keeper objects; call before the context is freed.
   void release(JSContext* ctx);

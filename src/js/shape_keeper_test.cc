@@ -57,6 +57,19 @@ TEST_F(ShapeKeeperTest, AKeyListSeenOftenIsKeptOnceWithOneObjectPerPrefix) {
   EXPECT_EQ(k.keepers(), 0u);
 }
 
+TEST_F(ShapeKeeperTest, KeepNowKeepsAtOnceAndOnce) {
+  ShapeKeeper k;
+  JSAtom keys[] = {JS_NewAtom(ctx(), "x"), JS_NewAtom(ctx(), "y")};
+  Value proto(ctx(), JS_GetClassProto(ctx(), ShapeKeeper::kClassObject));
+  k.keep_now(ctx(), proto.get(), ShapeKeeper::kClassObject, keys, 2);
+  EXPECT_EQ(k.keepers(), 3u);  // {}, {x}, {x,y}
+  k.keep_now(ctx(), proto.get(), ShapeKeeper::kClassObject, keys, 2);
+  show_times(k, "({x: 1, y: 2})", 2 * ShapeKeeper::kHotSightings);  // the same list, seen: kept already
+  EXPECT_EQ(k.keepers(), 3u);
+  for (JSAtom a : keys) JS_FreeAtom(ctx(), a);
+  k.release(ctx());
+}
+
 TEST_F(ShapeKeeperTest, SightingsSlowerThanTheWindowKeepNothing) {
   ShapeKeeper k(std::chrono::steady_clock::duration::zero());  // every window has passed
   show_times(k, "({a: 1, b: 2})", 4 * ShapeKeeper::kHotSightings);

@@ -106,28 +106,20 @@ JSValue build_ocsp(JSContext* ctx, const http::Response& r) {
   return v;
 }
 
-// QuickJS frees a shape with the last object that has it, so an object built
-// property by property per request has its shapes cloned, grown and rehashed
-// anew each time. One object per prefix of the property list, kept per VU,
-// keeps those shapes alive: a new object then finds each next shape in the
-// runtime's shape table. Same properties, order and flags as without them.
-// Built when a VU first reads res.timings (a VU that never does pays nothing). The
-// Response's own shapes are kept only in a busy VU (js/shape_keeper.h, make_response):
-// ~0.7 KB per VU.
-void keep_shapes(JSContext* ctx, VuState* vu, const Atom* names, int n) {
-  for (int k = 1; k <= n; k++) {
-    JSValue o = JS_NewObject(ctx);
-    for (int i = 0; i < k; i++) put(ctx, vu, o, names[i], JS_UNDEFINED);
-    vu->shape_keepers.push_back(o);
-  }
-}
-
+// The timings object's shapes are kept (js/shape_keeper.h) once a VU first reads
+// res.timings (a VU that never does pays nothing); the Response's own only in a
+// busy VU (make_response): ~0.7 KB per VU.
 JSValue build_timings(JSContext* ctx, VuState* vu, const http::Timings& t) {
   if (!vu->timings_shapes_kept) {
     vu->timings_shapes_kept = true;
-    static constexpr Atom kTimingAtoms[] = {kABlocked, kAConnecting, kATlsHandshaking, kASending,
-                                            kAWaiting, kAReceiving,  kADuration};
-    keep_shapes(ctx, vu, kTimingAtoms, 7);
+    if (js::ShapeKeeper* k = js::shape_keeper(ctx)) {
+      const JSAtom keys[] = {atom_at(ctx, vu, kABlocked),        atom_at(ctx, vu, kAConnecting),
+                             atom_at(ctx, vu, kATlsHandshaking), atom_at(ctx, vu, kASending),
+                             atom_at(ctx, vu, kAWaiting),        atom_at(ctx, vu, kAReceiving),
+                             atom_at(ctx, vu, kADuration)};
+      js::Value object_proto(ctx, JS_GetClassProto(ctx, js::ShapeKeeper::kClassObject));
+      k->keep_now(ctx, object_proto.get(), js::ShapeKeeper::kClassObject, keys, 7);
+    }
   }
   JSValue tm = JS_NewObject(ctx);
   put(ctx, vu, tm, kABlocked, JS_NewFloat64(ctx, t.blocked));

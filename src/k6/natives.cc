@@ -680,8 +680,6 @@ void release_vu_values(JSContext* ctx, VuState* vu) {
   vu->response_proto = JS_UNDEFINED;
   JS_FreeValue(ctx, vu->response_callback);
   vu->response_callback = JS_UNDEFINED;
-  for (JSValue v : vu->shape_keepers) JS_FreeValue(ctx, v);
-  vu->shape_keepers.clear();
   JS_FreeValue(ctx, vu->json_shape_keeper);
   vu->json_shape_keeper = JS_UNDEFINED;
 }

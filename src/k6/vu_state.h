@@ -163,10 +163,7 @@ struct VuState {
   // freed by hand in release_vu_values (k6/natives.cc) before the runtime goes.
   JSValue response_proto = JS_UNDEFINED;     ///< http Response.prototype (owned by the context)
   JSValue response_callback = JS_UNDEFINED;  ///< http.setResponseCallback value (owned)
-  /// Objects that keep the shapes of the objects k6/http builds per request alive
-  /// (keep_shapes in k6/http_response.cc); owned, freed as response_proto.
-  std::vector<JSValue> shape_keepers;
-  bool timings_shapes_kept = false;
+  bool timings_shapes_kept = false;          ///< res.timings' shapes handed to js::ShapeKeeper (build_timings)
   /// js::parse_json_keeping_shapes's keeper for res.json() bodies of at most
   /// kJsonShapeKeepBytes (owned, freed as response_proto): a small array with the
   /// last result and, once two bodies in a row have the same keys, their shape
