@@ -43,6 +43,7 @@ struct RuntimeState {
   bool lazy = false;
   bool installed[kLazyGroups] = {};
   ShapeKeeper keeper;
+  StringCache strings;
 };
 
 RuntimeState* state_of(JSContext* ctx) {
@@ -125,6 +126,11 @@ ShapeKeeper* shape_keeper(JSContext* ctx) {
   return st ? &st->keeper : nullptr;
 }
 
+StringCache* string_cache(JSContext* ctx) {
+  RuntimeState* st = state_of(ctx);
+  return st ? &st->strings : nullptr;
+}
+
 struct Runtime::State : RuntimeState {};
 
 Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_intrinsics) {
@@ -169,6 +175,7 @@ Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_in
 
 Runtime::~Runtime() {
   if (ctx_) state_->keeper.release(ctx_);
+  if (ctx_) state_->strings.release(ctx_);
   if (ctx_) JS_FreeContext(ctx_);
   if (rt_) JS_FreeRuntime(rt_);
 }

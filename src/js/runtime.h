@@ -5,6 +5,7 @@
 #include <quickjs.h>
 
 #include "js/shape_keeper.h"
+#include "js/string_cache.h"
 
 #include <cstddef>
 #include <memory>
@@ -108,6 +109,10 @@ void ensure_typed_arrays(JSContext* ctx);
 /// The shape keeper (js/shape_keeper.h) of the js::Runtime that owns `ctx`, or
 /// nullptr for a context that no js::Runtime made.
 ShapeKeeper* shape_keeper(JSContext* ctx);
+
+/// The string cache (js/string_cache.h) of the js::Runtime that owns `ctx`, or
+/// nullptr for a context that no js::Runtime made.
+StringCache* string_cache(JSContext* ctx);
 
 /// Converts a JS value to a std::string (String(v)); "" on failure.
 std::string to_string(JSContext* ctx, JSValueConst v);

@@ -114,12 +114,9 @@ void read_headers(JSContext* ctx, JSValueConst obj, http::Headers* out) {
   if (js::ShapeKeeper* k = js::shape_keeper(ctx)) k->seen(ctx, obj, props, n);
   std::size_t first = out->size();
   out->reserve(first + n);
-  for (uint32_t i = 0; i < n; i++) {
-    const char* k = JS_AtomToCString(ctx, props[i].atom);
-    js::Value v(ctx, JS_GetProperty(ctx, obj, props[i].atom));
-    if (k) out->emplace_back(k, js::to_string(ctx, v.get()));
-    JS_FreeCString(ctx, k);
-  }
+  std::string key, value;
+  for (uint32_t i = 0; i < n; i++)
+    if (read_entry(ctx, obj, props[i].atom, &key, &value)) out->emplace_back(std::move(key), std::move(value));
   for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
   js_free(ctx, props);
   std::sort(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),

@@ -16,18 +16,38 @@ JSValue throw_interrupted(JSContext* ctx) {
   return JS_Throw(ctx, err);
 }
 
+bool read_entry(JSContext* ctx, JSValueConst obj, JSAtom atom, std::string* key, std::string* value) {
+  js::Value v(ctx, JS_GetProperty(ctx, obj, atom));
+  js::StringCache* cache = js::string_cache(ctx);
+  if (!cache) {
+    const char* k = JS_AtomToCString(ctx, atom);
+    if (!k) return false;
+    key->assign(k);
+    JS_FreeCString(ctx, k);
+    *value = js::to_string(ctx, v.get());
+    return true;
+  }
+  const std::string* k = cache->atom_text(ctx, atom);
+  if (!k) return false;
+  *key = *k;  // before the next call on the cache
+  if (const std::string* t = cache->text(ctx, v.get())) {
+    *value = *t;
+  } else {
+    js::discard_exception(ctx);
+    value->clear();
+  }
+  return true;
+}
+
 bool read_string_map(JSContext* ctx, JSValueConst obj, std::map<std::string, std::string>* out) {
   if (!JS_IsObject(obj)) return true;
   JSPropertyEnum* props = nullptr;
   uint32_t n = 0;
   if (JS_GetOwnPropertyNames(ctx, &props, &n, obj, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY) < 0) return false;
   if (js::ShapeKeeper* k = js::shape_keeper(ctx)) k->seen(ctx, obj, props, n);
-  for (uint32_t i = 0; i < n; i++) {
-    const char* k = JS_AtomToCString(ctx, props[i].atom);
-    js::Value v(ctx, JS_GetProperty(ctx, obj, props[i].atom));
-    if (k) (*out)[k] = js::to_string(ctx, v.get());
-    JS_FreeCString(ctx, k);
-  }
+  std::string key, value;
+  for (uint32_t i = 0; i < n; i++)
+    if (read_entry(ctx, obj, props[i].atom, &key, &value)) (*out)[key] = std::move(value);
   for (uint32_t i = 0; i < n; i++) JS_FreeAtom(ctx, props[i].atom);
   js_free(ctx, props);
   return true;

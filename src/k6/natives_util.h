@@ -14,6 +14,12 @@ namespace herd::k6 {
 /// Throws a JS error that script code cannot catch (VU interrupted).
 JSValue throw_interrupted(JSContext* ctx);
 
+/// One own property of `obj` as text: its name and String(value) ("" when the
+/// conversion throws; the exception is discarded). False, with the exception
+/// pending, when the name cannot be had. Through the runtime's string cache
+/// (js/string_cache.h): request headers and tags are mostly literals.
+bool read_entry(JSContext* ctx, JSValueConst obj, JSAtom atom, std::string* key, std::string* value);
+
 /// Reads a plain object of string values into a map (values via String()).
 bool read_string_map(JSContext* ctx, JSValueConst obj, std::map<std::string, std::string>* out);
 
