@@ -1,5 +1,6 @@
 #include "js/json_parse.h"
 
+#include "js/json_text.h"
 #include "js/runtime.h"
 
 #include <bit>
@@ -14,6 +15,13 @@
 
 namespace herd::js {
 namespace {
+
+using json_text::copy_plain;
+using json_text::hex_value;
+using json_text::is_digit;
+using json_text::put_utf8;
+using json_text::skip_plain;
+using json_text::utf8_sequence_length;
 
 /// Objects and arrays nested deeper than this go to JS_ParseJSON, which checks
 /// the runtime's stack limit (fiber stacks are small).
@@ -34,74 +42,6 @@ enum class Status {
   kException,  // a QuickJS call failed (out of memory): its exception is pending
 };
 
-bool is_digit(uint8_t c) {
-  return c >= '0' && c <= '9';
-}
-
-int hex_value(uint8_t c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool is_continuation(uint8_t c) {
-  return (c & 0xC0) == 0x80;
-}
-
-static_assert(std::endian::native == std::endian::little, "the string scanner's lane order");
-
-/// The bytes of `v` (eight string bytes, the first in the low lane) that end a
-/// run of plain string characters ('"', '\\', below 0x20, 0x80 and up), each
-/// flagged by its high bit. Borrows make false flags only above a true one, so
-/// the lowest flag is exact.
-inline uint64_t special_bytes(uint64_t v) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  const uint64_t quote = v ^ (kOnes * '"');
-  const uint64_t backslash = v ^ (kOnes * '\\');
-  return (((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((v - kOnes * 0x20) & ~v) | v) & kHigh;
-}
-
-inline bool is_plain(uint8_t c) {
-  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
-/// The first byte at or after `p` that ends a run of plain string characters,
-/// or `end`. Eight bytes at a time.
-inline const uint8_t* skip_plain(const uint8_t* p, const uint8_t* end) {
-  while (end - p >= 8) {
-    uint64_t v;
-    std::memcpy(&v, p, sizeof v);
-    if (const uint64_t flags = special_bytes(v)) return p + (std::countr_zero(flags) >> 3);
-    p += 8;
-  }
-  while (p < end && is_plain(*p)) ++p;
-  return p;
-}
-
-/// skip_plain that also copies the plain bytes to `*w` (advanced past them).
-/// Stores eight bytes at a time: `*w` must have room for as many bytes as
-/// remain before `end`.
-inline const uint8_t* copy_plain(const uint8_t* p, const uint8_t* end, char** w) {
-  char* out = *w;
-  while (end - p >= 8) {
-    uint64_t v;
-    std::memcpy(&v, p, sizeof v);
-    std::memcpy(out, &v, sizeof v);
-    if (const uint64_t flags = special_bytes(v)) {
-      const int k = std::countr_zero(flags) >> 3;
-      *w = out + k;
-      return p + k;
-    }
-    p += 8;
-    out += 8;
-  }
-  while (p < end && is_plain(*p)) *out++ = static_cast<char>(*p++);
-  *w = out;
-  return p;
-}
-
 /// Decoded text of strings with escapes, reused across parses on a thread (a
 /// parse calls no JS, so none nests inside another; `busy` guards anyway).
 struct Scratch {
@@ -112,48 +52,6 @@ thread_local Scratch t_scratch;
 
 /// Scratch buffers above this size are released after a parse.
 constexpr std::size_t kScratchKeep = 64 * 1024;
-
-/// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
-/// no surrogates, at most U+10FFFF) starting with the non-ASCII byte at `p`,
-/// or 0.
-std::size_t utf8_sequence_length(const uint8_t* p, const uint8_t* end) {
-  const uint8_t c = p[0];
-  const std::ptrdiff_t avail = end - p;
-  if (c >= 0xC2 && c <= 0xDF) return avail >= 2 && is_continuation(p[1]) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (avail < 3 || !is_continuation(p[1]) || !is_continuation(p[2])) return 0;
-    if (c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
-    if (c == 0xED && p[1] >= 0xA0) return 0;  // a surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (avail < 4 || !is_continuation(p[1]) || !is_continuation(p[2]) || !is_continuation(p[3])) return 0;
-    if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
-    if (c == 0xF4 && p[1] >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
-/// Writes `cp` as UTF-8 at `w`; returns the end.
-char* put_utf8(char* w, uint32_t cp) {
-  if (cp < 0x80) {
-    *w++ = static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    *w++ = static_cast<char>(0xC0 | (cp >> 6));
-    *w++ = static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    *w++ = static_cast<char>(0xE0 | (cp >> 12));
-    *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *w++ = static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    *w++ = static_cast<char>(0xF0 | (cp >> 18));
-    *w++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *w++ = static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return w;
-}
 
 /// A string's decoded text: either a slice of the input (no escapes) or the
 /// parser's scratch buffer, valid until the next string is scanned.
@@ -167,14 +65,34 @@ struct StringText {
 /// of a document with the same keys: a key whose bytes match the next entry
 /// takes its atom without a lookup. Only atoms some object keeps alive (a
 /// ladder's prefix objects) are recorded; others are JS_ATOM_NULL.
+/// Its string values too, in parse order, each held (up to kPredictMaxString
+/// bytes; longer ones are recorded as undefined): the next document's string
+/// value at the same place takes the same string when the bytes match (same
+/// bytes, same string: strings are immutable, their identity unobservable).
 struct KeyPrediction {
   struct Entry {
     uint32_t offset;  // in text
     uint32_t size;
     JSAtom atom;
   };
+  struct ValueEntry {
+    uint32_t offset;  // in text
+    uint32_t size;
+    JSValue str;  // held, or undefined
+  };
+  static constexpr std::size_t kPredictMaxString = 256;
+
+  explicit KeyPrediction(JSRuntime* runtime) : rt(runtime) {}
+  KeyPrediction(const KeyPrediction&) = delete;
+  KeyPrediction& operator=(const KeyPrediction&) = delete;
+  ~KeyPrediction() {
+    for (ValueEntry& v : values) JS_FreeValueRT(rt, v.str);
+  }
+
+  JSRuntime* rt;
   std::string text;
   std::vector<Entry> entries;
+  std::vector<ValueEntry> values;
 };
 
 /// One parse: a recursive descent over strict JSON that creates the values
@@ -252,8 +170,7 @@ class Parser {
         StringText t{};
         Status s = scan_string(&t);
         if (s != Status::kOk) return s;
-        *out = JS_NewStringLen(ctx_, t.data, t.size);
-        return JS_IsException(*out) ? Status::kException : Status::kOk;
+        return string_value(t, out);
       }
       case 't':
         if (!consume_word("true", 4)) return Status::kFallback;
@@ -398,6 +315,28 @@ class Parser {
     }
     JS_FreeValue(ctx_, arr);
     return s;
+  }
+
+  /// A string value: the predicted one when its bytes match, else a new string
+  /// (recorded when recording).
+  Status string_value(const StringText& t, JSValue* out) {
+    if (predict_ && next_value_ < predict_->values.size()) {
+      const KeyPrediction::ValueEntry& e = predict_->values[next_value_++];
+      if (e.size == t.size && JS_VALUE_GET_TAG(e.str) == JS_TAG_STRING &&
+          std::memcmp(predict_->text.data() + e.offset, t.data, t.size) == 0) {
+        *out = JS_DupValue(ctx_, e.str);
+        return Status::kOk;
+      }
+    }
+    *out = JS_NewStringLen(ctx_, t.data, t.size);
+    if (JS_IsException(*out)) return Status::kException;
+    if (record_) {
+      const bool keep = t.size <= KeyPrediction::kPredictMaxString;
+      record_->values.push_back({static_cast<uint32_t>(record_->text.size()), static_cast<uint32_t>(t.size),
+                                 keep ? JS_DupValue(ctx_, *out) : JS_UNDEFINED});
+      if (keep) record_->text.append(t.data, t.size);
+    }
+    return Status::kOk;
   }
 
   /// A property name (the opening quote consumed) as QuickJS makes it: an
@@ -594,6 +533,7 @@ class Parser {
   KeyPrediction* record_ = nullptr;
   const KeyPrediction* predict_ = nullptr;
   std::size_t next_key_ = 0;              // in predict_->entries
+  std::size_t next_value_ = 0;            // in predict_->values
   std::string own_scratch_;               // used only if t_scratch is busy
   std::string* scratch_ = &own_scratch_;  // decoded text of the last string with escapes
 };
@@ -762,7 +702,7 @@ void keep_json_shapes(JSContext* ctx, JSValue* keeper, JSValueConst doc, uint32_
   keeper_set(ctx, *keeper, 0, JS_DupValue(ctx, doc));
   if (fingerprint == 0 || fingerprint != last) return;
   // the same keys twice in a row, and not the ladder's: this document's ladder replaces it
-  auto prediction = std::make_unique<KeyPrediction>();
+  auto prediction = std::make_unique<KeyPrediction>(JS_GetRuntime(ctx));
   JSValue ladder = build_ladder(ctx, p, n, prediction.get());
   if (!JS_IsObject(ladder)) {
     if (JS_IsException(ladder)) discard_exception(ctx);

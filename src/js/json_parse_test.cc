@@ -431,6 +431,43 @@ TEST_F(JsonParseTest, PredictedKeyAtomsMatchTheirBytes) {
   JS_FreeValue(ctx(), keeper);
 }
 
+TEST_F(JsonParseTest, PredictedStringValuesAreSharedOnlyWhenTheirBytesMatch) {
+  // same keys throughout; the string values change in length, bytes, escapes,
+  // type (a number where a string was), and one is longer than kept strings
+  JSValue keeper = JS_UNDEFINED;
+  const std::string longer(300, 'L');
+  const std::string a =
+      R"({"m":"POST","p":"/echo","e":"","h":{"A":"*/*","B":"x\"y"},"l":")" + longer + R"(","t":"tail"})";
+  const std::vector<std::string> docs = {
+      a, a,
+      a, R"({"m":"POSTX","p":"/echp","e":"e","h":{"A":"*/*","B":"x\u0022y"},"l":"short","t":"tail"})",
+      a, R"({"m":1,"p":"/echo","e":"","h":{"A":"é/*","B":"x\"y"},"l":")" + longer + R"(!","t":"tai"})",
+      a};
+  std::vector<Value> kept;
+  for (const std::string& d : docs) {
+    SCOPED_TRACE(d);
+    Value mine(ctx(), parse_json_keeping_shapes(ctx(), d.c_str(), d.size(), "<t>", &keeper, 1024));
+    Value theirs(ctx(), JS_ParseJSON(ctx(), d.c_str(), d.size(), "<t>"));
+    ASSERT_TRUE(JS_IsObject(mine.get()));
+    JSValueConst args[2] = {mine.get(), theirs.get()};
+    Value diff(ctx(), JS_Call(ctx(), same_.get(), JS_UNDEFINED, 2, args));
+    EXPECT_EQ(to_string(ctx(), diff.get()), "");
+    EXPECT_EQ(stringify(mine.get()), stringify(theirs.get()));
+    kept.push_back(std::move(mine));
+  }
+  auto str_ptr = [&](std::size_t doc, const char* key) {
+    Value v(ctx(), JS_GetPropertyStr(ctx(), kept[doc].get(), key));
+    return JS_VALUE_GET_TAG(v.get()) == JS_TAG_STRING ? JS_VALUE_GET_PTR(v.get()) : nullptr;
+  };
+  // the ladder (and its recorded values) exists from the second parse of `a` on
+  EXPECT_NE(str_ptr(2, "m"), nullptr);
+  EXPECT_EQ(str_ptr(2, "m"), str_ptr(4, "m"));  // predicted: one string
+  EXPECT_EQ(str_ptr(2, "t"), str_ptr(6, "t"));
+  EXPECT_NE(str_ptr(2, "l"), str_ptr(4, "l"));  // too long to be kept
+  EXPECT_NE(str_ptr(2, "m"), str_ptr(3, "m"));  // other bytes, another string
+  JS_FreeValue(ctx(), keeper);
+}
+
 TEST_F(JsonParseTest, KeptShapesOfTheEchoBodyCostAFewKilobytes) {
   const std::string echo =
       R"({"args":{},"body":"{\"customer\":1,\"seq\":0}","headers":{"Content-Type":"application/json",)"
