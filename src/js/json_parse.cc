@@ -62,8 +62,9 @@ struct StringText {
 };
 
 /// The keys of a document in parse order with their atoms, for the next parse
-/// of a document with the same keys: a key whose bytes match the next entry
-/// takes its atom without a lookup. Only atoms some object keeps alive (a
+/// of a document with the same keys: a key whose bytes (its raw string body in
+/// the input, closing quote included, in `text`) match the next entry takes
+/// its atom without a scan or a lookup. Only atoms some object keeps alive (a
 /// ladder's prefix objects) are recorded; others are JS_ATOM_NULL.
 /// Its string values too, in parse order, each held (up to kPredictMaxString
 /// bytes; longer ones are recorded as undefined): the next document's string
@@ -167,10 +168,7 @@ class Parser {
         return array(out, depth + 1);
       case '"': {
         ++p_;
-        StringText t{};
-        Status s = scan_string(&t);
-        if (s != Status::kOk) return s;
-        return string_value(t, out);
+        return string_value(out);
       }
       case 't':
         if (!consume_word("true", 4)) return Status::kFallback;
@@ -317,24 +315,28 @@ class Parser {
     return s;
   }
 
-  /// A string value: the predicted one when its bytes match, else a new string
-  /// (recorded when recording).
-  Status string_value(const StringText& t, JSValue* out) {
+  /// A string value (the opening quote consumed): the predicted one when the
+  /// input's bytes are the recorded ones, else a new string (recorded when
+  /// recording).
+  Status string_value(JSValue* out) {
+    const uint8_t* const raw = p_;
     if (predict_ && next_value_ < predict_->values.size()) {
       const KeyPrediction::ValueEntry& e = predict_->values[next_value_++];
-      if (e.size == t.size && JS_VALUE_GET_TAG(e.str) == JS_TAG_STRING &&
-          std::memcmp(predict_->text.data() + e.offset, t.data, t.size) == 0) {
+      if (JS_VALUE_GET_TAG(e.str) == JS_TAG_STRING && take_raw(e.offset, e.size)) {
         *out = JS_DupValue(ctx_, e.str);
         return Status::kOk;
       }
     }
+    StringText t{};
+    Status s = scan_string(&t);
+    if (s != Status::kOk) return s;
     *out = JS_NewStringLen(ctx_, t.data, t.size);
     if (JS_IsException(*out)) return Status::kException;
     if (record_) {
-      const bool keep = t.size <= KeyPrediction::kPredictMaxString;
-      record_->values.push_back({static_cast<uint32_t>(record_->text.size()), static_cast<uint32_t>(t.size),
-                                 keep ? JS_DupValue(ctx_, *out) : JS_UNDEFINED});
-      if (keep) record_->text.append(t.data, t.size);
+      if (t.size <= KeyPrediction::kPredictMaxString)
+        record_raw(&record_->values, raw, JS_DupValue(ctx_, *out));
+      else  // keeps the values in step
+        record_->values.push_back({0, 0, JS_UNDEFINED});
     }
     return Status::kOk;
   }
@@ -342,17 +344,17 @@ class Parser {
   /// A property name (the opening quote consumed) as QuickJS makes it: an
   /// integer atom for a canonical array index, a string atom otherwise.
   Status key(JSAtom* out) {
-    StringText t{};
-    Status s = scan_string(&t);
-    if (s != Status::kOk) return s;
+    const uint8_t* const raw = p_;
     if (predict_ && next_key_ < predict_->entries.size()) {
       const KeyPrediction::Entry& e = predict_->entries[next_key_++];
-      if (e.atom != JS_ATOM_NULL && e.size == t.size && t.ascii &&
-          std::memcmp(predict_->text.data() + e.offset, t.data, t.size) == 0) {
+      if (e.atom != JS_ATOM_NULL && take_raw(e.offset, e.size)) {
         *out = JS_DupAtom(ctx_, e.atom);
         return Status::kOk;
       }
     }
+    StringText t{};
+    Status s = scan_string(&t);
+    if (s != Status::kOk) return s;
     if (t.ascii) {
       // JS_NewAtomLen looks ASCII text up as 8-bit characters: exact for ASCII only
       *out = JS_NewAtomLen(ctx_, t.data, t.size);
@@ -363,12 +365,29 @@ class Parser {
       JS_FreeValue(ctx_, str);
     }
     if (*out == JS_ATOM_NULL) return Status::kException;
-    if (record_) {
-      record_->entries.push_back(
-          {static_cast<uint32_t>(record_->text.size()), static_cast<uint32_t>(t.size), t.ascii ? *out : JS_ATOM_NULL});
-      record_->text.append(t.data, t.size);
-    }
+    if (record_) record_raw(&record_->entries, raw, t.ascii ? *out : JS_ATOM_NULL);
     return Status::kOk;
+  }
+
+  /// When the input at p_ (just past an opening quote) starts with the
+  /// recorded string body at `offset`/`size` of predict_->text, its closing
+  /// quote included: consumes it and says so. The same bytes from the same
+  /// place lex to the same string, so nothing is scanned or decoded.
+  bool take_raw(uint32_t offset, uint32_t size) {
+    if (size == 0 || static_cast<std::size_t>(end_ - p_) < size ||
+        std::memcmp(predict_->text.data() + offset, p_, size) != 0)
+      return false;
+    p_ += size;
+    return true;
+  }
+
+  /// Records the string body from `raw` to p_ (past its closing quote) with
+  /// `held` (an atom or a string value) into `*to`.
+  template <typename Entry, typename Held>
+  void record_raw(std::vector<Entry>* to, const uint8_t* raw, Held held) {
+    const auto size = static_cast<std::size_t>(p_ - raw);
+    to->push_back({static_cast<uint32_t>(record_->text.size()), static_cast<uint32_t>(size), held});
+    record_->text.append(reinterpret_cast<const char*>(raw), size);
   }
 
   /// Scans a string body (the opening quote consumed) up to and past its

@@ -410,18 +410,24 @@ TEST_F(JsonParseTest, PredictedKeyAtomsMatchTheirBytes) {
   JSValue keeper = JS_UNDEFINED;
   const std::string a = "{\"0\":1,\"ab\":{\"k\":2},\"\xc3\xa9\":3,\"__proto__\":{\"x\":1},\"10\":4,\"z\":5}";
   const std::vector<std::string> docs = {
+      a, a, "{\"1\":1,\"ac\":{\"k\":2},\"\xc3\xa8\":3,\"__proto__\":{\"y\":1},\"01\":4,\"z\":5}", a,
+      "{\"0\":1,\"ab\":{\"K\":2},\"e\":3,\"__proto_\":{\"x\":1},\"10\":4,\"y\":5}", a, "{\"ab\":{\"k\":2},\"0\":1}", a,
+      "{\"0\":1,\"abc\":{\"k\":2},\"\xc3\xa9\":3,\"__proto__\":{\"x\":1},\"10\":4,\"zz\":5}",  // longer keys
       a,
-      a,
-      "{\"1\":1,\"ac\":{\"k\":2},\"\xc3\xa8\":3,\"__proto__\":{\"y\":1},\"01\":4,\"z\":5}",
-      a,
-      "{\"0\":1,\"ab\":{\"K\":2},\"e\":3,\"__proto_\":{\"x\":1},\"10\":4,\"y\":5}",
-      a,
-      "{\"ab\":{\"k\":2},\"0\":1}",
-      a};
+      // the same keys spelled with escapes (other bytes, the same names), then cut short
+      "{\"\\u0030\":1,\"a\\u0062\":{\"\\\"k\":2},\"\\u00e9\":3,\"__proto__\":{\"x\":1},\"10\":4,\"z\":5}", a,
+      "{\"0\":1,\"ab\":{\"k\":2},\"\xc3\xa9\":3,\"__proto__\":{\"x\":1},\"10\":4,\"z", a};
   for (const std::string& d : docs) {
     SCOPED_TRACE(d);
+    const std::uint64_t native_before = json_parse_native_count();
     Value mine(ctx(), parse_json_keeping_shapes(ctx(), d.c_str(), d.size(), "<t>", &keeper, 1024));
+    const bool failed = mine.is_exception();
+    EXPECT_EQ(json_parse_native_count(), native_before + (failed ? 0 : 1));  // no valid one left to QuickJS
+    discard_exception(ctx());
     Value theirs(ctx(), JS_ParseJSON(ctx(), d.c_str(), d.size(), "<t>"));
+    EXPECT_EQ(failed, theirs.is_exception());
+    discard_exception(ctx());
+    if (failed) continue;  // the document cut short
     ASSERT_TRUE(JS_IsObject(mine.get()));
     JSValueConst args[2] = {mine.get(), theirs.get()};
     Value diff(ctx(), JS_Call(ctx(), same_.get(), JS_UNDEFINED, 2, args));
@@ -446,7 +452,9 @@ TEST_F(JsonParseTest, PredictedStringValuesAreSharedOnlyWhenTheirBytesMatch) {
   std::vector<Value> kept;
   for (const std::string& d : docs) {
     SCOPED_TRACE(d);
+    const std::uint64_t native_before = json_parse_native_count();
     Value mine(ctx(), parse_json_keeping_shapes(ctx(), d.c_str(), d.size(), "<t>", &keeper, 1024));
+    EXPECT_EQ(json_parse_native_count(), native_before + 1);  // none left to QuickJS
     Value theirs(ctx(), JS_ParseJSON(ctx(), d.c_str(), d.size(), "<t>"));
     ASSERT_TRUE(JS_IsObject(mine.get()));
     JSValueConst args[2] = {mine.get(), theirs.get()};
