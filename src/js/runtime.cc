@@ -7,6 +7,7 @@
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <new>
 #include <regex>
 #include <stdexcept>
 #include <vector>
@@ -43,7 +44,7 @@ struct RuntimeState {
   bool lazy = false;
   bool installed[kLazyGroups] = {};
   ShapeKeeper keeper;
-  StringCache strings;
+  std::unique_ptr<StringCache> strings;  ///< made on first use: most VUs never read headers or tags
 };
 
 RuntimeState* state_of(JSContext* ctx) {
@@ -128,7 +129,9 @@ ShapeKeeper* shape_keeper(JSContext* ctx) {
 
 StringCache* string_cache(JSContext* ctx) {
   RuntimeState* st = state_of(ctx);
-  return st ? &st->strings : nullptr;
+  if (!st) return nullptr;
+  if (!st->strings) st->strings.reset(new (std::nothrow) StringCache());  // none: callers convert uncached
+  return st->strings.get();
 }
 
 struct Runtime::State : RuntimeState {};
@@ -175,7 +178,7 @@ Runtime::Runtime(std::size_t stack_limit, std::size_t memory_limit, bool lazy_in
 
 Runtime::~Runtime() {
   if (ctx_) state_->keeper.release(ctx_);
-  if (ctx_) state_->strings.release(ctx_);
+  if (ctx_ && state_->strings) state_->strings->release(ctx_);
   if (ctx_) JS_FreeContext(ctx_);
   if (rt_) JS_FreeRuntime(rt_);
 }

@@ -110,8 +110,9 @@ void ensure_typed_arrays(JSContext* ctx);
 /// nullptr for a context that no js::Runtime made.
 ShapeKeeper* shape_keeper(JSContext* ctx);
 
-/// The string cache (js/string_cache.h) of the js::Runtime that owns `ctx`, or
-/// nullptr for a context that no js::Runtime made.
+/// The string cache (js/string_cache.h) of the js::Runtime that owns `ctx`
+/// (made on the first call), or nullptr for a context that no js::Runtime made
+/// (or when it cannot be allocated).
 StringCache* string_cache(JSContext* ctx);
 
 /// Converts a JS value to a std::string (String(v)); "" on failure.
