@@ -260,7 +260,8 @@ class FastWriter {
 
   /// A key's quoted text: copied from where this call already wrote it (the
   /// same atom: every object of the graph is alive, so is every key atom), or
-  /// made from the atom's string.
+  /// made from the atom's text, which the runtime's string cache keeps for the
+  /// next call (a script stringifies the same literal keys in every iteration).
   Step key(JSAtom atom) {
     for (std::size_t i = 0; i < written_keys_; i++) {
       if (written_[i].atom != atom) continue;
@@ -269,10 +270,17 @@ class FastWriter {
       out_.commit(dst + written_[i].size);
       return Step::kOk;
     }
-    Value k(ctx_, JS_AtomToValue(ctx_, atom));
-    if (k.is_exception()) return Step::kError;
     const std::size_t start = out_.size();
-    if (Step s = string(k.get()); s != Step::kOk) return s;
+    if (!strings_) strings_ = string_cache(ctx_);
+    if (strings_) {
+      const std::string* t = strings_->atom_text(ctx_, atom);
+      if (!t) return Step::kError;
+      append_quoted(out_, t->data(), t->size());
+    } else {
+      Value k(ctx_, JS_AtomToValue(ctx_, atom));
+      if (k.is_exception()) return Step::kError;
+      if (Step s = string(k.get()); s != Step::kOk) return s;
+    }
     if (written_keys_ < written_.size()) written_[written_keys_++] = {atom, start, out_.size() - start};
     return Step::kOk;
   }
@@ -391,7 +399,8 @@ class FastWriter {
   OutBuf& out_;
   JSAtom to_json_;
   JSAtom length_;
-  ShapeKeeper* keeper_;  ///< the runtime's, for the plain objects written (a busy VU's literals)
+  ShapeKeeper* keeper_;             ///< the runtime's, for the plain objects written (a busy VU's literals)
+  StringCache* strings_ = nullptr;  ///< the runtime's, from the first key written
   bool protos_loaded_ = false;
   bool protos_ok_ = false;
   Value object_proto_, array_proto_, function_proto_;

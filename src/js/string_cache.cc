@@ -1,7 +1,5 @@
 #include "js/string_cache.h"
 
-#include <cstring>
-
 namespace herd::js {
 
 template <typename Entry>
@@ -53,10 +51,14 @@ const std::string* StringCache::atom_text(JSContext* ctx, JSAtom a) {
       ++hits_;
       return &e.text;
     }
-  const char* s = JS_AtomToCString(ctx, a);
+  JSValue name = JS_AtomToString(ctx, a);
+  if (JS_IsException(name)) return nullptr;
+  std::size_t len = 0;
+  const char* s = JS_ToCStringLen(ctx, &len, name);  // with its length: a name may hold NULs
+  JS_FreeValue(ctx, name);
   if (!s) return nullptr;
   std::string* out = &scratch_;
-  if (const std::size_t len = std::strlen(s); len <= kMaxBytes) {
+  if (len <= kMaxBytes) {
     const bool fresh = atoms_.size() < kSlots;
     AtomEntry& e = atoms_[victim(atoms_, &atom_hand_)];
     if (!fresh) JS_FreeAtom(ctx, e.atom);
@@ -64,7 +66,7 @@ const std::string* StringCache::atom_text(JSContext* ctx, JSAtom a) {
     e.used = false;
     out = &e.text;
   }
-  out->assign(s);
+  out->assign(s, len);
   JS_FreeCString(ctx, s);
   return out;
 }

@@ -40,8 +40,8 @@ class StringCache {
   /// String(v), as JS_ToCStringLen converts it; nullptr when the conversion
   /// throws (the exception is left pending). Valid until the next call.
   const std::string* text(JSContext* ctx, JSValueConst v);
-  /// The text of atom `a`, as JS_AtomToCString gives it; nullptr on failure
-  /// (exception pending). Valid until the next call.
+  /// The text of atom `a` (a string atom: a property name), NULs included;
+  /// nullptr on failure (exception pending). Valid until the next call.
   const std::string* atom_text(JSContext* ctx, JSAtom a);
 
   /// Drops every held string and atom; call before the context is freed.

@@ -128,8 +128,13 @@ TEST_F(StringCacheTest, AtomsAreKeptByIdentityAndHeld) {
   t = c.atom_text(ctx(), index);
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(*t, "123");
+  const JSAtom nul = JS_NewAtomLen(ctx(), "a\0b", 3);  // JS_AtomToCString would stop at the NUL
+  t = c.atom_text(ctx(), nul);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(*t, std::string("a\0b", 3));
   JS_FreeAtom(ctx(), again);
   JS_FreeAtom(ctx(), index);
+  JS_FreeAtom(ctx(), nul);
   c.release(ctx());
 }
 
