@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -123,6 +124,51 @@ void read_headers(JSContext* ctx, JSValueConst obj, http::Headers* out) {
             [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
+// `s` for an error message: control bytes as \xNN.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7F) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      out += b;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// RFC 9110's token characters, which a header name is made of.
+bool is_token_char(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
+}
+
+// The headers from `first` on are ones a request may carry: a name of token
+// characters and a value with no control character but HTAB (as k6's Go client
+// requires; a CR or LF would end the header early and start another). Throws
+// a TypeError naming the header otherwise.
+bool check_headers(JSContext* ctx, const http::Headers& headers, std::size_t first) {
+  for (std::size_t i = first; i < headers.size(); i++) {
+    const auto& [name, value] = headers[i];
+    bool ok = !name.empty();
+    for (unsigned char c : name) ok = ok && is_token_char(c);
+    if (!ok) {
+      JS_ThrowTypeError(ctx, "params.headers: invalid header name \"%s\"", printable(name).c_str());
+      return false;
+    }
+    for (unsigned char c : value) {
+      if ((c < 0x20 && c != '\t') || c == 0x7F) {
+        JS_ThrowTypeError(ctx, "params.headers: invalid value for header \"%s\": control character \\x%02x",
+                          name.c_str(), c);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 bool parse_expected(JSContext* ctx, JSValueConst cb, RequestSpec* spec) {
   if (JS_IsNull(cb)) {
     spec->has_expected = false;
@@ -166,7 +212,9 @@ bool parse_request(JSContext* ctx, VuState* vu, const std::string& method, JSVal
   if (!JS_IsUndefined(vu->response_callback) && !parse_expected(ctx, vu->response_callback, spec)) return false;
   if (!parse_param_extras(ctx, params, &spec->extras)) return false;
   if (JS_IsObject(params)) {
+    const std::size_t first = spec->headers.size();
     read_headers(ctx, js::Value(ctx, get_prop(ctx, vu, params, PropAtom::kHeaders)).get(), &spec->headers);
+    if (!check_headers(ctx, spec->headers, first)) return false;
     read_string_map(ctx, js::Value(ctx, get_prop(ctx, vu, params, PropAtom::kTags)).get(), &spec->tags);
     js::Value c(ctx, get_prop(ctx, vu, params, PropAtom::kCookies));
     if (JS_IsObject(c.get())) {

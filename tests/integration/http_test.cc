@@ -398,6 +398,43 @@ export default function () {
   EXPECT_ALL_CHECKS_PASS(exp, r, 15);
 }
 
+// A header a request may not carry is refused with a TypeError naming it, as k6's Go client
+// refuses it: a CR or LF in a value would end the header early and start another (the
+// target would see an injected header), a NUL would cut it. Valid ones are sent whole.
+TEST_F(HttpTest, HeadersHttpForbidsAreRefusedNamingTheHeader) {
+  ProcResult r;
+  json exp = run_export(R"JS(
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+export default function () {
+  const U = `${__ENV.BASE_URL}/headers`;
+  const refused = (headers) => {
+    try { http.get(U, { headers }); return 'sent'; } catch (e) { return String(e); }
+  };
+  check(null, {
+    'CRLF in a value': () => refused({ 'X-A': 'v\r\nX-Injected: 1' }).includes('invalid value for header "X-A": control character \\x0d'),
+    'LF in a value': () => refused({ 'X-B': 'v\nw' }).includes('header "X-B"'),
+    'NUL in a value': () => refused({ 'X-C': 'v\u0000w' }).includes('\\x00'),
+    'NUL in a name': () => refused({ 'a\u0000b': 'x' }).includes('invalid header name "a\\x00b"'),
+    'space in a name': () => refused({ 'My Header': 'x' }).includes('invalid header name "My Header"'),
+    'colon in a name': () => refused({ 'X:Y': 'x' }).includes('invalid header name'),
+    'empty name': () => refused({ '': 'x' }).includes('invalid header name ""'),
+  });
+  const ok = http.get(U, { headers: { 'X-Tab': 'a\tb', 'X-Utf8': 'caf\u00e9', "X_Odd!#$%&'*+.^`|~": 'y' } });
+  check(ok.json('headers'), {
+    'a tab is allowed': (h) => h['X-Tab'] === 'a\tb',
+    'UTF-8 is allowed': (h) => typeof h['X-Utf8'] === 'string' && h['X-Utf8'].length > 0,
+    'every token character is allowed': (h) => Object.keys(h).some((k) => k.toLowerCase() === "x_odd!#$%&'*+.^`|~"),
+    'nothing injected': (h) => h['X-Injected'] === undefined,
+  });
+}
+)JS",
+                        &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 11);
+}
+
 // Response and res.timings objects are built on shapes kept per VU (k6/http_response.cc),
 // and params.headers are read with no map: every request of every iteration still sees
 // its own values, the same keys in the same order, writable and enumerable as before.
