@@ -1,6 +1,8 @@
 // Connection and calls (grpc/conn.h).
 #include "grpc/conn.h"
 
+#include "util/ascii.h"
+
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/client_callback.h>
@@ -129,8 +131,29 @@ grpc::ByteBuffer buffer_of(const std::string& s) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
+}  // namespace
+
+std::string metadata_error(const Metadata& md) {
+  for (const auto& [k, v] : md) {
+    bool ok = !k.empty();
+    for (unsigned char c : k)
+      ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '_' || c == '.');
+    if (!ok)
+      return "invalid metadata key \"" + util::escape_controls(k) + "\" (keys are made of 0-9, a-z, '-', '_' and '.')";
+    if (k.size() > 4 && k.compare(k.size() - 4, 4, "-bin") == 0) continue;  // binary: any bytes
+    for (unsigned char c : v)
+      if (c < 0x20 || c > 0x7E)
+        return "invalid value for metadata key \"" + k +
+               "\": only printable ASCII is allowed (binary values need a key ending in \"-bin\")";
+  }
+  return "";
+}
+
+namespace {
+
 void setup_context(grpc::ClientContext* ctx, const Metadata& md, std::chrono::milliseconds timeout) {
-  for (const auto& [k, v] : md) ctx->AddMetadata(k, v);
+  for (const auto& [k, v] : md)  // callers refuse bad metadata first: never hand gRPC what it aborts on
+    if (metadata_error({{k, v}}).empty()) ctx->AddMetadata(k, v);
   if (timeout.count() > 0) ctx->set_deadline(std::chrono::system_clock::now() + timeout);
 }
 

@@ -24,6 +24,12 @@ namespace herd::rpc {
 
 using Metadata = std::vector<std::pair<std::string, std::string>>;
 
+/// Why gRPC would refuse `md`, or "" when it is valid: a key must be non-empty
+/// and made of 0-9 a-z - _ . only; a value must be printable ASCII (0x20-0x7E)
+/// unless its key ends in "-bin". gRPC aborts the process on such metadata
+/// ("API misuse"), so callers check it first.
+std::string metadata_error(const Metadata& md);
+
 struct TlsOptions {
   std::string cert, key, cacerts;  ///< PEM text; cert+key for client auth
 };

@@ -3,6 +3,7 @@
 // own event loop, Protos and Connection, making unary and streaming calls at
 // once. Every completion arrives on a gRPC thread and is posted to the caller's
 // loop, where all state is touched, as src/k6/grpc_module.cc does.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -122,6 +123,16 @@ struct Vu {
     if (conn) conn->cancel_all_and_wait();
   }
 };
+
+TEST(GrpcMetadata, WhatGrpcWouldAbortOnIsNamed) {
+  EXPECT_EQ(metadata_error({{"x-a", "printable value ~"}, {"k.0_-", ""}, {"x-bin", std::string("\0\n\xff", 3)}}), "");
+  EXPECT_THAT(metadata_error({{"X-A", "v"}}), ::testing::HasSubstr("invalid metadata key \"X-A\""));
+  EXPECT_THAT(metadata_error({{"", "v"}}), ::testing::HasSubstr("invalid metadata key \"\""));
+  EXPECT_THAT(metadata_error({{"a\nb", "v"}}), ::testing::HasSubstr("invalid metadata key \"a\\x0ab\""));
+  EXPECT_THAT(metadata_error({{"x", "a\tb"}}), ::testing::HasSubstr("invalid value for metadata key \"x\""));
+  EXPECT_THAT(metadata_error({{"x", "\x7f"}}), ::testing::HasSubstr("printable ASCII"));
+  EXPECT_THAT(metadata_error({{"-bin", "\n"}}), ::testing::HasSubstr("\"-bin\""));  // a key that is only the suffix
+}
 
 TEST(GrpcInProcess, ConcurrentUnaryAndStreamingCallsPostToTheirLoops) {
   target::GrpcDemoServer server("127.0.0.1:0");

@@ -160,6 +160,8 @@ bool read_metadata(JSContext* ctx, JSValueConst params, rpc::Metadata* md) {
     for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     md->emplace_back(key, v);
   }
+  if (std::string e = rpc::metadata_error(*md); !e.empty())
+    return JS_ThrowTypeError(ctx, "params.metadata: %s", e.c_str()), false;
   return true;
 }
 
@@ -385,6 +387,8 @@ JSValue n_connect(JSContext* ctx, JSValueConst, int argc, JSValueConst* argv) {
         for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         reflect_md.emplace_back(std::move(key), v);
       }
+      if (std::string e = rpc::metadata_error(reflect_md); !e.empty())
+        return JS_ThrowTypeError(ctx, "params.reflectMetadata: %s", e.c_str());
     }
   }
   if (c->conn) {

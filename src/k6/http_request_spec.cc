@@ -124,21 +124,6 @@ void read_headers(JSContext* ctx, JSValueConst obj, http::Headers* out) {
             [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
-// `s` for an error message: control bytes as \xNN.
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7F) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\x%02x", c);
-      out += b;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 // RFC 9110's token characters, which a header name is made of.
 bool is_token_char(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -155,7 +140,7 @@ bool check_headers(JSContext* ctx, const http::Headers& headers, std::size_t fir
     bool ok = !name.empty();
     for (unsigned char c : name) ok = ok && is_token_char(c);
     if (!ok) {
-      JS_ThrowTypeError(ctx, "params.headers: invalid header name \"%s\"", printable(name).c_str());
+      JS_ThrowTypeError(ctx, "params.headers: invalid header name \"%s\"", util::escape_controls(name).c_str());
       return false;
     }
     for (unsigned char c : value) {

@@ -3,6 +3,7 @@
 // tokens, error messages). One copy for the HTTP client, the target server,
 // the control API and the k6 layer.
 
+#include <string>
 #include <string_view>
 
 namespace herd::util {
@@ -32,6 +33,23 @@ constexpr std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+/// `s` for an error message: control bytes (below 0x20, and 0x7F) as \xNN,
+/// the rest as is.
+inline std::string escape_controls(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
 }
 
 }  // namespace herd::util

@@ -50,6 +50,45 @@ export default function () {
   EXPECT_EQ(metric_value(exp, "grpc_req_duration", "count"), 4) << r;
 }
 
+// Metadata gRPC refuses would abort the process inside libgrpc ("API misuse"):
+// herd refuses it first with a TypeError naming the key, and the VU goes on.
+TEST_F(GrpcTest, MetadataGrpcRefusesIsATypeErrorNotAnAbort) {
+  ProcResult r;
+  json exp = run(R"JS(
+import { Client, StatusOK } from 'k6/net/grpc';
+import { check } from 'k6';
+const client = new Client();
+client.load(['protos'], 'grpc_demo.proto');
+export const options = { iterations: 1 };
+export default function () {
+  client.connect(__ENV.GRPC_ADDR, { plaintext: true, timeout: '5s' });
+  const refused = (metadata) => {
+    try { client.invoke('herd.demo.Demo/Echo', { text: 'x' }, { metadata }); return 'sent'; } catch (e) { return String(e); }
+  };
+  const upper = client.invoke('herd.demo.Demo/Echo', { text: 'x' }, { metadata: { 'X-Herd-Echo': 'up' } });
+  const bin = client.invoke('herd.demo.Demo/Echo', { text: 'x' }, { metadata: { 'x-raw-bin': 'a\nb\u0001' } });
+  let reflect = '';
+  try { new Client().connect(__ENV.GRPC_ADDR, { plaintext: true, reflect: true, reflectMetadata: { 'a b': 'x' } }); } catch (e) { reflect = String(e); }
+  check(null, {
+    'a space in a key': () => refused({ 'bad key': 'x' }).includes('params.metadata: invalid metadata key "bad key"'),
+    'an empty key': () => refused({ '': 'x' }).includes('invalid metadata key ""'),
+    'a pseudo-header key': () => refused({ ':path': '/x' }).includes('invalid metadata key ":path"'),
+    'CRLF in a value': () => refused({ 'x-ok': 'a\r\nb' }).includes('invalid value for metadata key "x-ok"'),
+    'NUL in a value': () => refused({ 'x-nul': 'a\u0000b' }).includes('only printable ASCII'),
+    'non-ASCII in a value': () => refused({ 'x-utf': 'caf\u00e9' }).includes('"x-utf"'),
+    'upper-case keys are lower-cased': () => upper.status === StatusOK && upper.message.echoMetadata === 'up',
+    'a -bin key takes any bytes': () => bin.status === StatusOK,
+    'reflectMetadata too': () => reflect.includes('params.reflectMetadata: invalid metadata key "a b"'),
+    'the client still works': () => client.invoke('herd.demo.Demo/Echo', { text: 'after' }).message.text === 'after',
+  });
+  client.close();
+}
+)JS",
+                 &r);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_ALL_CHECKS_PASS(exp, r, 10);
+}
+
 // The tags of a call without tags of its own are remembered per method and
 // status (k6/grpc_module.cc): a change of the VU's tags or of the call's status
 // must still show in the next sample.
