@@ -133,19 +133,23 @@ grpc::ByteBuffer buffer_of(const std::string& s) {
 
 }  // namespace
 
+std::string metadata_error(const std::string& k, const std::string& v) {
+  bool ok = !k.empty();
+  for (unsigned char c : k)
+    ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '_' || c == '.');
+  if (!ok)
+    return "invalid metadata key \"" + util::escape_controls(k) + "\" (keys are made of 0-9, a-z, '-', '_' and '.')";
+  if (k.size() > 4 && k.compare(k.size() - 4, 4, "-bin") == 0) return "";  // binary: any bytes
+  for (unsigned char c : v)
+    if (c < 0x20 || c > 0x7E)
+      return "invalid value for metadata key \"" + k +
+             "\": only printable ASCII is allowed (binary values need a key ending in \"-bin\")";
+  return "";
+}
+
 std::string metadata_error(const Metadata& md) {
-  for (const auto& [k, v] : md) {
-    bool ok = !k.empty();
-    for (unsigned char c : k)
-      ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '_' || c == '.');
-    if (!ok)
-      return "invalid metadata key \"" + util::escape_controls(k) + "\" (keys are made of 0-9, a-z, '-', '_' and '.')";
-    if (k.size() > 4 && k.compare(k.size() - 4, 4, "-bin") == 0) continue;  // binary: any bytes
-    for (unsigned char c : v)
-      if (c < 0x20 || c > 0x7E)
-        return "invalid value for metadata key \"" + k +
-               "\": only printable ASCII is allowed (binary values need a key ending in \"-bin\")";
-  }
+  for (const auto& [k, v] : md)
+    if (std::string e = metadata_error(k, v); !e.empty()) return e;
   return "";
 }
 
@@ -153,7 +157,7 @@ namespace {
 
 void setup_context(grpc::ClientContext* ctx, const Metadata& md, std::chrono::milliseconds timeout) {
   for (const auto& [k, v] : md)  // callers refuse bad metadata first: never hand gRPC what it aborts on
-    if (metadata_error({{k, v}}).empty()) ctx->AddMetadata(k, v);
+    if (metadata_error(k, v).empty()) ctx->AddMetadata(k, v);
   if (timeout.count() > 0) ctx->set_deadline(std::chrono::system_clock::now() + timeout);
 }
 

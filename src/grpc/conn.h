@@ -29,6 +29,8 @@ using Metadata = std::vector<std::pair<std::string, std::string>>;
 /// unless its key ends in "-bin". gRPC aborts the process on such metadata
 /// ("API misuse"), so callers check it first.
 std::string metadata_error(const Metadata& md);
+/// The same for one entry.
+std::string metadata_error(const std::string& key, const std::string& value);
 
 struct TlsOptions {
   std::string cert, key, cacerts;  ///< PEM text; cert+key for client auth

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <random>
 #include <vector>
 
@@ -124,12 +123,6 @@ void read_headers(JSContext* ctx, JSValueConst obj, http::Headers* out) {
             [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
-// RFC 9110's token characters, which a header name is made of.
-bool is_token_char(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
-}
-
 // The headers from `first` on are ones a request may carry: a name of token
 // characters and a value with no control character but HTAB (as k6's Go client
 // requires; a CR or LF would end the header early and start another). Throws
@@ -138,7 +131,7 @@ bool check_headers(JSContext* ctx, const http::Headers& headers, std::size_t fir
   for (std::size_t i = first; i < headers.size(); i++) {
     const auto& [name, value] = headers[i];
     bool ok = !name.empty();
-    for (unsigned char c : name) ok = ok && is_token_char(c);
+    for (char c : name) ok = ok && util::is_tchar(c);
     if (!ok) {
       JS_ThrowTypeError(ctx, "params.headers: invalid header name \"%s\"", util::escape_controls(name).c_str());
       return false;

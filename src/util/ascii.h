@@ -35,6 +35,14 @@ constexpr std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
+/// True for RFC 9110's token characters (tchar): what a method or header name is made of.
+constexpr bool is_tchar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  for (char t : std::string_view("!#$%&'*+-.^_`|~"))
+    if (c == t) return true;
+  return false;
+}
+
 /// `s` for an error message: control bytes (below 0x20, and 0x7F) as \xNN,
 /// the rest as is.
 inline std::string escape_controls(std::string_view s) {
